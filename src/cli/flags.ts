@@ -1,0 +1,90 @@
+import { DistillError } from '../errors.js';
+import { DEFAULTS } from '../distill/options.js';
+
+type Kind = 'string' | 'int' | 'number' | 'boolean';
+
+interface FlagSpec {
+  kind: Kind;
+  /** Shown in --help after the flag, e.g. N or DIR. */
+  arg?: string;
+  help: string;
+  /** Default shown in --help (the value itself comes from DEFAULTS or the run command). */
+  default?: string;
+}
+
+/** Every flag of `tfjs-distill run`: parsing, validation of the value's type, and --help come from here. */
+export const RUN_FLAGS = {
+  data: { kind: 'string', arg: 'SRC', help: 'mnist (bundled digits), idx:DIR (MNIST layout, .gz ok) or csv:FILE', default: 'mnist' },
+  limit: { kind: 'int', arg: 'N', help: 'use only the first N training rows' },
+  labeled: {
+    kind: 'int',
+    arg: 'N',
+    help: 'the student and baseline keep the labels of the first N training rows; the rest is the unlabeled transfer set (a teacher trained by the run uses every label)',
+  },
+  'test-fraction': { kind: 'number', arg: 'F', help: 'csv only: share of rows held out as the test split', default: '0.2' },
+  teacher: { kind: 'string', arg: 'PATH', help: 'load the teacher from a model.json (or its folder)' },
+  'teacher-arch': { kind: 'string', arg: 'SPEC', help: 'build the teacher: mlp:W1,W2,... or cnn:F1,F2,...', default: 'cnn:32,64' },
+  'teacher-epochs': { kind: 'int', arg: 'N', help: 'epochs of teacher training on the labelled rows', default: '5 for a built teacher, 0 for a loaded one' },
+  student: { kind: 'string', arg: 'PATH', help: 'load the student (its weights are the starting point)' },
+  'student-arch': { kind: 'string', arg: 'SPEC', help: 'build the student', default: 'mlp:32' },
+  epochs: { kind: 'int', arg: 'N', help: 'epochs of distillation', default: String(DEFAULTS.epochs) },
+  'batch-size': { kind: 'int', arg: 'N', help: 'global batch size, split across the workers', default: String(DEFAULTS.batchSize) },
+  workers: { kind: 'int', arg: 'N', help: 'worker threads', default: `${DEFAULTS.workers} (the cores here)` },
+  temperature: { kind: 'number', arg: 'T', help: 'softmax temperature of the distillation term', default: String(DEFAULTS.temperature) },
+  alpha: { kind: 'number', arg: 'A', help: 'weight of the distillation term; 1 - A weighs the hard labels', default: String(DEFAULTS.alpha) },
+  optimizer: { kind: 'string', arg: 'NAME', help: 'adam, sgd or momentum', default: DEFAULTS.optimizer.name },
+  lr: { kind: 'number', arg: 'RATE', help: 'learning rate', default: String(DEFAULTS.optimizer.learningRate) },
+  seed: { kind: 'int', arg: 'N', help: 'seed of the shuffles and the built models', default: String(DEFAULTS.seed) },
+  backend: { kind: 'string', arg: 'NAME', help: 'auto, tensorflow, wasm or cpu', default: DEFAULTS.backend },
+  baseline: { kind: 'boolean', help: 'also train the student on the hard labels alone (same budget and seed)' },
+  out: { kind: 'string', arg: 'DIR', help: 'where teacher/, student/ and report.json go', default: 'distill-out' },
+  help: { kind: 'boolean', help: 'show this help' },
+} as const satisfies Record<string, FlagSpec>;
+
+type Flags = typeof RUN_FLAGS;
+type ValueOf<K extends Kind> = K extends 'boolean' ? boolean : K extends 'string' ? string : number;
+
+/** Parsed flags: a value for each flag given. */
+export type RunFlags = { -readonly [F in keyof Flags]?: ValueOf<Flags[F]['kind']> };
+
+function parseValue(flag: string, kind: Kind, raw: string): string | number {
+  if (kind === 'string') return raw;
+  const value = Number(raw);
+  const ok = raw.trim() !== '' && Number.isFinite(value) && (kind === 'number' || Number.isInteger(value));
+  if (!ok) throw new DistillError(`--${flag} expects ${kind === 'int' ? 'an integer' : 'a number'}, got '${raw}'`);
+  return value;
+}
+
+/** Parses `--flag value`, `--flag=value` and boolean `--flag`. */
+export function parseRunFlags(argv: string[]): RunFlags {
+  const flags: Record<string, string | number | boolean> = {};
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i];
+    const match = /^--([a-z-]+)(?:=(.*))?$/.exec(token);
+    if (!match) throw new DistillError(`unexpected argument '${token}'; flags look like --epochs 3 (see tfjs-distill --help)`);
+    const [, name, inline] = match;
+    const spec = (RUN_FLAGS as Record<string, FlagSpec>)[name];
+    if (!spec) throw new DistillError(`unknown flag --${name} (see tfjs-distill --help)`);
+    if (spec.kind === 'boolean') {
+      if (inline !== undefined) throw new DistillError(`--${name} takes no value`);
+      flags[name] = true;
+      continue;
+    }
+    const raw = inline ?? argv[++i];
+    if (raw === undefined || (inline === undefined && raw.startsWith('--'))) {
+      throw new DistillError(`--${name} needs a value (${spec.arg})`);
+    }
+    flags[name] = parseValue(name, spec.kind, raw);
+  }
+  return flags as RunFlags;
+}
+
+/** The flag table of --help. */
+export function flagHelp(): string {
+  const rows = Object.entries(RUN_FLAGS as Record<string, FlagSpec>).map(([name, spec]) => {
+    const left = `  --${name}${spec.arg ? ` ${spec.arg}` : ''}`;
+    return [left, spec.help + (spec.default ? ` (default: ${spec.default})` : '')];
+  });
+  const width = Math.max(...rows.map(([left]) => left.length)) + 2;
+  return rows.map(([left, right]) => left.padEnd(width) + right).join('\n');
+}

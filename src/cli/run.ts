@@ -1,0 +1,115 @@
+import type * as tf from '@tensorflow/tfjs';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { featureShape } from '../data/dataset.js';
+import { type DistillResult, distill } from '../distill/distill.js';
+import { DEFAULTS } from '../distill/options.js';
+import { DistillError, check, messageOf } from '../errors.js';
+import { buildModel } from '../models/architectures.js';
+import { loadModel, saveModel } from '../models/model-files.js';
+import type { BackendChoice } from '../models/backend.js';
+import type { OptimizerSpec } from '../distill/optimizers.js';
+import { mixSeed } from '../random.js';
+import { loadDataSource } from './data-source.js';
+import { RUN_FLAGS, type RunFlags } from './flags.js';
+import { ProgressView } from './progress-view.js';
+import { summaryTable } from './summary-table.js';
+
+/** Epochs of teacher training when the run builds the teacher and --teacher-epochs is not given. */
+const BUILT_TEACHER_EPOCHS = 5;
+
+/** `tfjs-distill run`: load data, build or load the models, distill, write the outputs, print the table. */
+export async function runCommand(flags: RunFlags, signal: AbortSignal): Promise<void> {
+  check(!(flags.teacher && flags['teacher-arch']), 'give --teacher PATH or --teacher-arch SPEC, not both');
+  check(!(flags.student && flags['student-arch']), 'give --student PATH or --student-arch SPEC, not both');
+  const seed = flags.seed ?? DEFAULTS.seed;
+  const out = resolve(flags.out ?? RUN_FLAGS.out.default);
+  await checkOutputDir(out);
+
+  const { train, test } = await loadDataSource({
+    source: flags.data ?? RUN_FLAGS.data.default,
+    limit: flags.limit,
+    testFraction: flags['test-fraction'] ?? Number(RUN_FLAGS['test-fraction'].default),
+    seed,
+  });
+  const shape = { inputShape: featureShape(train), numClasses: train.numClasses };
+  const teacherName = flags.teacher ?? flags['teacher-arch'] ?? RUN_FLAGS['teacher-arch'].default;
+  const studentName = flags.student ?? flags['student-arch'] ?? RUN_FLAGS['student-arch'].default;
+  const teacher = flags.teacher ? await loadModel(flags.teacher) : buildModel(teacherName, { ...shape, seed: mixSeed(seed, 11) });
+  const student = flags.student ? await loadModel(flags.student) : buildModel(studentName, { ...shape, seed: mixSeed(seed, 12) });
+
+  const view = new ProgressView();
+  let result: DistillResult;
+  try {
+    result = await distill({
+      teacher,
+      student,
+      train,
+      test,
+      workers: flags.workers,
+      labeled: flags.labeled,
+      epochs: flags.epochs,
+      teacherEpochs: flags['teacher-epochs'] ?? (flags.teacher ? 0 : BUILT_TEACHER_EPOCHS),
+      batchSize: flags['batch-size'],
+      temperature: flags.temperature,
+      alpha: flags.alpha,
+      seed,
+      optimizer: { name: flags.optimizer as OptimizerSpec['name'] | undefined, learningRate: flags.lr },
+      baseline: flags.baseline ?? false,
+      backend: flags.backend as BackendChoice | undefined,
+      onProgress: view.update,
+      signal,
+    });
+  } finally {
+    view.finishLine();
+  }
+  result.report.config = {
+    ...result.report.config,
+    data: flags.data ?? RUN_FLAGS.data.default,
+    limit: flags.limit,
+    teacher: teacherName,
+    student: studentName,
+  };
+  await writeOutputs(out, result);
+  process.stdout.write(`${summaryTable(result.report, { teacher: teacherName, student: studentName })}\n`);
+  process.stdout.write(`\nwrote ${join(out, 'teacher')}/, ${join(out, 'student')}/${result.baseline ? `, ${join(out, 'baseline')}/` : ''} and ${join(out, 'report.json')}\n`);
+}
+
+/** Fails early, before any training, when the outputs could not be written. */
+async function checkOutputDir(out: string): Promise<void> {
+  const info = await stat(out).catch(() => undefined);
+  check(!info || info.isDirectory(), `--out ${out} is a file; give a directory`);
+  try {
+    await mkdir(out, { recursive: true });
+  } catch (error) {
+    throw new DistillError(`cannot create --out ${out}: ${messageOf(error)}`);
+  }
+}
+
+/**
+ * Writes the models and the report. Everything goes to a staging folder first and is moved into place
+ * when complete, report.json last: a report.json always describes models that were fully written.
+ */
+async function writeOutputs(out: string, result: DistillResult): Promise<void> {
+  const staging = join(out, `.partial-${process.pid}`);
+  const models: [string, tf.LayersModel | undefined][] = [
+    ['teacher', result.teacher],
+    ['student', result.student],
+    ['baseline', result.baseline],
+  ];
+  try {
+    await rm(join(out, 'report.json'), { force: true }); // a stale report must not describe new models
+    await mkdir(staging, { recursive: true });
+    for (const [name, model] of models) if (model) await saveModel(model, join(staging, name));
+    await writeFile(join(staging, 'report.json'), `${JSON.stringify(result.report, null, 2)}\n`);
+    for (const [name, model] of models) {
+      await rm(join(out, name), { recursive: true, force: true });
+      if (model) await rename(join(staging, name), join(out, name));
+    }
+    await rename(join(staging, 'report.json'), join(out, 'report.json'));
+  } catch (error) {
+    throw new DistillError(`could not write the outputs to ${out}: ${messageOf(error)}`);
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+}

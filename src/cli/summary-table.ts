@@ -1,0 +1,40 @@
+import type { DistillReport } from '../distill/report.js';
+
+const count = new Intl.NumberFormat('en-US');
+const percent = (x: number) => `${(100 * x).toFixed(2)}%`;
+const rate = (x: number) => `${count.format(Math.round(x))}/s`;
+const ms = (x: number) => (x >= 0.1 ? `${x.toFixed(2)} ms` : `${(x * 1000).toFixed(1)} µs`);
+
+function bytes(n: number): string {
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)} MB`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} kB`;
+  return `${n} B`;
+}
+
+/** The side-by-side comparison printed at the end of a run: teacher vs student (vs baseline). */
+export function summaryTable(report: DistillReport, names: { teacher: string; student: string }): string {
+  const { teacher, student, baseline } = report;
+  const dash = '-';
+  const rows: string[][] = [
+    ['', 'teacher', 'student', ...(baseline ? ['baseline'] : [])],
+    ['model', names.teacher, names.student, ...(baseline ? [names.student] : [])],
+    ['test accuracy', percent(teacher.accuracy), percent(student.accuracy), ...(baseline ? [percent(baseline.accuracy)] : [])],
+    ['agreement with teacher', dash, percent(student.agreement), ...(baseline ? [percent(baseline.agreement)] : [])],
+    ['parameters', count.format(teacher.params), count.format(student.params), ...(baseline ? [count.format(student.params)] : [])],
+    ['size (model.json + weights)', bytes(teacher.bytes), bytes(student.bytes), ...(baseline ? [bytes(student.bytes)] : [])],
+    ['latency per sample, batch 1', ms(teacher.latencyMsBatch1), ms(student.latencyMsBatch1), ...(baseline ? [dash] : [])],
+    ['latency per sample, batch 256', ms(teacher.latencyMsBatch256), ms(student.latencyMsBatch256), ...(baseline ? [dash] : [])],
+  ];
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  const lines = rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('   '));
+  const t = report.throughput;
+  const throughput = [
+    `backend ${report.backend}, ${report.workers} worker${report.workers === 1 ? '' : 's'}`,
+    t.teacherTrainSamplesPerSec !== undefined ? `teacher training ${rate(t.teacherTrainSamplesPerSec)}` : undefined,
+    `labelling ${rate(t.labelSamplesPerSec)}`,
+    `distillation ${rate(t.trainSamplesPerSec)}`,
+    t.baselineTrainSamplesPerSec !== undefined ? `baseline ${rate(t.baselineTrainSamplesPerSec)}` : undefined,
+    `setup ${t.setupSeconds.toFixed(1)} s`,
+  ].filter(Boolean);
+  return [...lines, '', `samples/s: ${throughput.join(', ')}`].join('\n');
+}

@@ -1,0 +1,132 @@
+import { check } from '../errors.js';
+import { seededPermutation } from '../random.js';
+
+/**
+ * A labelled (or partly labelled) table of examples, as the loaders return it and `distill` takes it.
+ *
+ * Features are row-major. A `Uint8Array` holds pixels 0..255 and is scaled by 1/255 when the run starts;
+ * a `Float32Array` is used as given.
+ */
+export interface Dataset {
+  /** rows x (product of the feature shape) values. */
+  x: Float32Array | Uint8Array;
+  /** One class index per row; -1 marks an unlabeled row, which joins the transfer set. */
+  y: Int32Array;
+  /** [rows, ...featureShape], for example [60000, 28, 28] for Fashion-MNIST. */
+  shape: number[];
+  /** Number of classes; labels lie in [0, numClasses). */
+  numClasses: number;
+}
+
+/** Number of rows of a dataset. */
+export function rowCount(dataset: Dataset): number {
+  return dataset.shape[0];
+}
+
+/** The shape of one row, e.g. [28, 28]. */
+export function featureShape(dataset: Dataset): number[] {
+  return dataset.shape.slice(1);
+}
+
+/** Number of values in one row. */
+export function rowSize(dataset: Dataset): number {
+  return featureShape(dataset).reduce((a, b) => a * b, 1);
+}
+
+/** Checks that a dataset is internally consistent; `name` says which one in the message ("train", "test"). */
+export function validateDataset(dataset: Dataset, name: string): void {
+  check(
+    dataset && (dataset.x instanceof Float32Array || dataset.x instanceof Uint8Array),
+    `${name} data: x must be a Float32Array or Uint8Array`,
+  );
+  check(dataset.y instanceof Int32Array, `${name} data: y must be an Int32Array of class indices (-1 for unlabeled)`);
+  check(
+    Array.isArray(dataset.shape) && dataset.shape.length >= 2 && dataset.shape.every((d) => Number.isInteger(d) && d > 0),
+    `${name} data: shape must be [rows, ...featureShape] with positive integers, got [${dataset.shape}]`,
+  );
+  check(
+    Number.isInteger(dataset.numClasses) && dataset.numClasses >= 2,
+    `${name} data: numClasses must be an integer >= 2, got ${dataset.numClasses}`,
+  );
+  const rows = rowCount(dataset);
+  check(
+    dataset.x.length === rows * rowSize(dataset),
+    `${name} data: x has ${dataset.x.length} values but shape [${dataset.shape}] needs ${rows * rowSize(dataset)}`,
+  );
+  check(dataset.y.length === rows, `${name} data: y has ${dataset.y.length} labels for ${rows} rows`);
+  for (let i = 0; i < rows; i++) {
+    const label = dataset.y[i];
+    check(
+      label === -1 || (label >= 0 && label < dataset.numClasses),
+      () =>
+        `${name} data: label ${label} at row ${i} is outside [0, ${dataset.numClasses}); ` +
+        `labels must be class indices 0..${dataset.numClasses - 1}, or -1 for unlabeled rows`,
+    );
+  }
+}
+
+/** The first `n` rows (all of them if there are fewer). */
+export function takeRows(dataset: Dataset, n: number): Dataset {
+  const rows = Math.min(n, rowCount(dataset));
+  const size = rowSize(dataset);
+  return {
+    x: dataset.x.subarray(0, rows * size),
+    y: dataset.y.subarray(0, rows),
+    shape: [rows, ...featureShape(dataset)],
+    numClasses: dataset.numClasses,
+  };
+}
+
+/**
+ * Keeps the hard labels of the first `n` rows and marks the rest unlabeled (-1): they become the transfer
+ * set, which the student learns from through the teacher's soft labels alone.
+ */
+export function keepLabels(dataset: Dataset, n: number): Dataset {
+  const y = dataset.y.slice();
+  y.fill(-1, Math.min(n, y.length));
+  return { ...dataset, y };
+}
+
+/** Number of labelled rows. */
+export function labeledCount(dataset: Dataset): number {
+  let count = 0;
+  for (let i = 0; i < dataset.y.length; i++) if (dataset.y[i] >= 0) count++;
+  return count;
+}
+
+/** Selects rows by index into a new dataset. */
+export function selectRows(dataset: Dataset, indices: ArrayLike<number>): Dataset {
+  const size = rowSize(dataset);
+  const x = new (dataset.x.constructor as Float32ArrayConstructor | Uint8ArrayConstructor)(indices.length * size);
+  const y = new Int32Array(indices.length);
+  for (let i = 0; i < indices.length; i++) {
+    const row = indices[i];
+    x.set(dataset.x.subarray(row * size, (row + 1) * size), i * size);
+    y[i] = dataset.y[row];
+  }
+  return { x, y, shape: [indices.length, ...featureShape(dataset)], numClasses: dataset.numClasses };
+}
+
+/**
+ * Splits off a seeded random `testFraction` of the rows as a test set; the rest stay in their original
+ * order as the training set.
+ */
+export function splitDataset(dataset: Dataset, testFraction: number, seed: number): { train: Dataset; test: Dataset } {
+  check(
+    testFraction > 0 && testFraction < 1,
+    `test fraction must lie strictly between 0 and 1, got ${testFraction}`,
+  );
+  const rows = rowCount(dataset);
+  const testRows = Math.round(rows * testFraction);
+  check(
+    testRows >= 1 && testRows < rows,
+    `a test fraction of ${testFraction} leaves no rows for one of the splits of ${rows} rows; choose another --test-fraction`,
+  );
+  const order = seededPermutation(rows, seed);
+  const isTest = new Uint8Array(rows);
+  for (let i = 0; i < testRows; i++) isTest[order[i]] = 1;
+  const trainIdx: number[] = [];
+  const testIdx: number[] = [];
+  for (let i = 0; i < rows; i++) (isTest[i] ? testIdx : trainIdx).push(i);
+  return { train: selectRows(dataset, trainIdx), test: selectRows(dataset, testIdx) };
+}

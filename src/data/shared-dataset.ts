@@ -1,0 +1,102 @@
+import { type Dataset, featureShape, rowCount, rowSize, validateDataset } from './dataset.js';
+
+/**
+ * What crosses to a worker: SharedArrayBuffers are shared, not copied, by postMessage, so every worker
+ * reads the one copy the coordinator loaded.
+ */
+export interface SharedDatasetHandle {
+  features: SharedArrayBuffer;
+  labels: SharedArrayBuffer;
+  rows: number;
+  featureShape: number[];
+  numClasses: number;
+}
+
+/**
+ * A dataset in shared memory: float32 features (uint8 pixels already scaled to [0, 1]) and int32 labels
+ * (-1 = unlabeled). Loaded once by the coordinator; workers attach to it zero-copy.
+ */
+export class SharedDataset {
+  readonly features: Float32Array;
+  readonly labels: Int32Array;
+  readonly rowSize: number;
+
+  private constructor(readonly handle: SharedDatasetHandle) {
+    this.features = new Float32Array(handle.features);
+    this.labels = new Int32Array(handle.labels);
+    this.rowSize = handle.featureShape.reduce((a, b) => a * b, 1);
+  }
+
+  /** Copies a validated dataset into shared memory, scaling uint8 pixels by 1/255. */
+  static fromDataset(dataset: Dataset, name: string): SharedDataset {
+    validateDataset(dataset, name);
+    const rows = rowCount(dataset);
+    const handle: SharedDatasetHandle = {
+      features: new SharedArrayBuffer(rows * rowSize(dataset) * 4),
+      labels: new SharedArrayBuffer(rows * 4),
+      rows,
+      featureShape: featureShape(dataset),
+      numClasses: dataset.numClasses,
+    };
+    const features = new Float32Array(handle.features);
+    if (dataset.x instanceof Uint8Array) {
+      for (let i = 0; i < dataset.x.length; i++) features[i] = dataset.x[i] / 255;
+    } else {
+      features.set(dataset.x);
+    }
+    new Int32Array(handle.labels).set(dataset.y);
+    return new SharedDataset(handle);
+  }
+
+  /** Attaches to a dataset another thread put in shared memory. */
+  static attach(handle: SharedDatasetHandle): SharedDataset {
+    return new SharedDataset(handle);
+  }
+
+  get rows(): number {
+    return this.handle.rows;
+  }
+
+  get featureShape(): number[] {
+    return this.handle.featureShape;
+  }
+
+  get numClasses(): number {
+    return this.handle.numClasses;
+  }
+
+  /** Copies the feature rows `rows[start..end)` into `out`, row after row. */
+  gatherFeatures(rows: ArrayLike<number>, start: number, end: number, out: Float32Array): Float32Array {
+    const size = this.rowSize;
+    for (let i = start; i < end; i++) {
+      const row = rows[i];
+      out.set(this.features.subarray(row * size, (row + 1) * size), (i - start) * size);
+    }
+    return out.subarray(0, (end - start) * size);
+  }
+
+  /** Copies the labels of `rows[start..end)` into `out`. */
+  gatherLabels(rows: ArrayLike<number>, start: number, end: number, out: Int32Array): Int32Array {
+    for (let i = start; i < end; i++) out[i - start] = this.labels[rows[i]];
+    return out.subarray(0, end - start);
+  }
+
+  /**
+   * The same rows with the labels after the first `n` hidden (-1). The features stay shared: only the
+   * labels are copied.
+   */
+  keepLabels(n: number): SharedDataset {
+    const labels = new SharedArrayBuffer(this.handle.labels.byteLength);
+    const view = new Int32Array(labels);
+    view.set(this.labels);
+    view.fill(-1, Math.min(n, this.rows));
+    return new SharedDataset({ ...this.handle, labels });
+  }
+
+  /** The indices of the labelled rows, in order. */
+  labeledRows(): Int32Array {
+    const rows: number[] = [];
+    for (let i = 0; i < this.rows; i++) if (this.labels[i] >= 0) rows.push(i);
+    return Int32Array.from(rows);
+  }
+}

@@ -1,0 +1,208 @@
+import * as tf from '@tensorflow/tfjs';
+import { SharedDataset } from '../data/shared-dataset.js';
+import { check } from '../errors.js';
+import { type ModelData, modelFromData, modelToData, shareModel } from '../models/model-data.js';
+import { readModelData } from '../models/model-files.js';
+import { checkModelFitsData } from '../models/model-shape.js';
+import { WorkerPool } from '../parallel/pool.js';
+import { mixSeed } from '../random.js';
+import { accuracy, agreement, describeModel, predictTest } from './evaluate.js';
+import { computeLogits } from './label.js';
+import { type DistillOptions, resolveConfig } from './options.js';
+import type { DistillReport, TrainingPhaseReport } from './report.js';
+import { type TrainOutcome, type TrainSpec, trainDataParallel } from './train.js';
+
+/** What {@link distill} returns: the trained models, on the calling thread, and the report. */
+export interface DistillResult {
+  /** The distilled student. */
+  student: tf.LayersModel;
+  /** The teacher (trained by the run when `teacherEpochs` > 0). */
+  teacher: tf.LayersModel;
+  /** The hard-label baseline, when requested. */
+  baseline?: tf.LayersModel;
+  report: DistillReport;
+}
+
+/**
+ * Distils `teacher` into `student` on a pool of worker threads:
+ * 1. the data goes into shared memory once;
+ * 2. the teacher is trained on the labelled rows if `teacherEpochs` > 0;
+ * 3. the teacher labels every training row (its logits become the soft labels);
+ * 4. the student trains data-parallel on soft labels (all rows) and hard labels (labelled rows);
+ * 5. optionally, a baseline student trains on the hard labels alone with the same budget;
+ * 6. every model is evaluated on the test rows.
+ */
+export async function distill(options: DistillOptions): Promise<DistillResult> {
+  const config = resolveConfig(options);
+  const onProgress = options.onProgress ?? (() => {});
+  const { signal } = options;
+
+  // 1. Data, once, in shared memory. Then the models, checked against it. The student sees the labels
+  //    of the first `labeled` rows only; the teacher, if trained here, sees them all.
+  const train = SharedDataset.fromDataset(options.train, 'train');
+  const studentTrain = config.labeled === null ? train : train.keepLabels(config.labeled);
+  const test = SharedDataset.fromDataset(options.test, 'test');
+  check(
+    train.numClasses === test.numClasses && train.featureShape.join() === test.featureShape.join(),
+    `train and test data differ: rows [${train.featureShape}] with ${train.numClasses} classes vs [${test.featureShape}] with ${test.numClasses}`,
+  );
+  check(test.labeledRows().length === test.rows, 'test data has unlabeled rows (-1); every test row needs a label');
+  const teacherRows = train.labeledRows();
+  const labeledRows = studentTrain.labeledRows();
+  check(
+    teacherRows.length > 0 || config.teacherEpochs === 0,
+    'no training row is labelled, but training the teacher needs hard labels; label some rows or give a trained teacher',
+  );
+  check(
+    labeledRows.length > 0 || !config.baseline,
+    'no training row keeps its label, but the baseline trains on hard labels alone; label some rows or drop the baseline',
+  );
+  const allRows = Int32Array.from({ length: train.rows }, (_, i) => i);
+  const teacherModel = await modelAsData(options.teacher, 'teacher', train);
+  const studentModel = await modelAsData(options.student, 'student', train);
+  let teacherData = teacherModel.data;
+  const studentData = studentModel.data;
+
+  const setupStart = performance.now();
+  onProgress({ phase: 'setup', done: 0, total: 1, samplesPerSec: 0 });
+  const pool = await WorkerPool.start({ workers: config.workers, backend: config.backend, barrierTimeoutMs: config.barrierTimeoutMs });
+  let setupSeconds = (performance.now() - setupStart) / 1000;
+  onProgress({ phase: 'setup', done: 1, total: 1, samplesPerSec: 0 });
+  try {
+    const phases: TrainingPhaseReport[] = [];
+    type PhaseSpec = Omit<TrainSpec, 'model' | 'optimizer' | 'batchSize' | 'onProgress' | 'signal' | 'trainableParams'>;
+    const trainPhase = async (from: CheckedModel, spec: PhaseSpec): Promise<ModelData> => {
+      const outcome = await trainDataParallel(pool, {
+        ...spec,
+        model: shareModel(from.data),
+        trainableParams: from.trainableParams,
+        optimizer: config.optimizer,
+        batchSize: config.batchSize,
+        onProgress,
+        signal,
+      });
+      phases.push(phaseReport(spec.phase, outcome));
+      return { ...from.data, weights: outcome.weights };
+    };
+    const steps = (rows: number, epochs: number) => epochs * Math.ceil(rows / config.batchSize);
+
+    // 2. Teacher training, on the labelled rows, hard labels.
+    if (config.teacherEpochs > 0) {
+      teacherData = await trainPhase(teacherModel, {
+        phase: 'teacher',
+        data: train,
+        rows: teacherRows,
+        loss: { name: 'hard' },
+        steps: steps(teacherRows.length, config.teacherEpochs),
+        seed: mixSeed(config.seed, 1),
+      });
+    }
+
+    // 3. Labelling: the teacher's logits over every training row are the soft labels.
+    const teacher = shareModel(teacherData);
+    const labelling = await computeLogits(pool, teacher, train, { phase: 'label', onProgress, signal });
+    setupSeconds += labelling.setupSeconds;
+    check(labelling.table.allFinite(), 'the teacher produced non-finite logits (NaN or Infinity); check the teacher model and the data');
+
+    // 4. Distillation: soft labels on every row, hard labels where there are any.
+    const studentSteps = steps(train.rows, config.epochs);
+    const distilledData = await trainPhase(studentModel, {
+      phase: 'student',
+      data: studentTrain,
+      rows: allRows,
+      softLabels: labelling.table,
+      loss: { name: 'kd', temperature: config.temperature, alpha: config.alpha },
+      steps: studentSteps,
+      seed: mixSeed(config.seed, 2),
+    });
+
+    // 5. Baseline: the same student, hard labels only, the same number of steps and the same seed.
+    const baselineData = config.baseline
+      ? await trainPhase(studentModel, {
+          phase: 'baseline',
+          data: studentTrain,
+          rows: labeledRows,
+          loss: { name: 'hard' },
+          steps: studentSteps,
+          seed: mixSeed(config.seed, 2),
+        })
+      : undefined;
+
+    // 6. Evaluation on the test rows.
+    const evaluate = async (data: ModelData) => {
+      const model = shareModel(data);
+      const run = await predictTest(pool, model, test, { onProgress, signal });
+      setupSeconds += run.setupSeconds;
+      return { model, predictions: run.predictions };
+    };
+    const teacherEval = await evaluate(teacherData);
+    const studentEval = await evaluate(distilledData);
+    const baselineEval = baselineData && (await evaluate(baselineData));
+
+    const report: DistillReport = {
+      backend: pool.backend,
+      workers: config.workers,
+      notices: pool.notices,
+      teacher: await describeModel(pool, teacherEval.model, teacherData, test, teacherEval.predictions),
+      student: {
+        ...(await describeModel(pool, studentEval.model, distilledData, test, studentEval.predictions)),
+        agreement: agreement(studentEval.predictions, teacherEval.predictions),
+      },
+      baseline: baselineEval && {
+        accuracy: accuracy(baselineEval.predictions, test.labels),
+        agreement: agreement(baselineEval.predictions, teacherEval.predictions),
+      },
+      throughput: {
+        labelSamplesPerSec: train.rows / labelling.seconds,
+        trainSamplesPerSec: phases.find((p) => p.phase === 'student')!.samplesPerSec,
+        teacherTrainSamplesPerSec: phases.find((p) => p.phase === 'teacher')?.samplesPerSec,
+        baselineTrainSamplesPerSec: phases.find((p) => p.phase === 'baseline')?.samplesPerSec,
+        setupSeconds,
+      },
+      phases,
+      data: {
+        trainRows: train.rows,
+        labeledRows: labeledRows.length,
+        teacherLabeledRows: config.teacherEpochs > 0 ? teacherRows.length : undefined,
+        testRows: test.rows,
+        featureShape: train.featureShape,
+        numClasses: train.numClasses,
+      },
+      config: { ...config },
+    };
+    return {
+      student: await modelFromData(distilledData, 'the distilled student'),
+      teacher: await modelFromData(teacherData, 'the teacher'),
+      baseline: baselineData && (await modelFromData(baselineData, 'the baseline')),
+      report,
+    };
+  } finally {
+    await pool.destroy();
+  }
+}
+
+/** A model as data, checked against the data, with the length of the gradient the ranks average. */
+interface CheckedModel {
+  data: ModelData;
+  trainableParams: number;
+}
+
+async function modelAsData(model: tf.LayersModel | string, role: string, train: SharedDataset): Promise<CheckedModel> {
+  const instance = typeof model === 'string' ? await modelFromData(await readModelData(model), model) : model;
+  checkModelFitsData(instance, role, train.featureShape, train.numClasses);
+  const data = await modelToData(instance);
+  const trainableParams = instance.trainableWeights.reduce((sum, w) => sum + tf.util.sizeFromShape(w.shape as number[]), 0);
+  if (typeof model === 'string') instance.dispose();
+  return { data, trainableParams };
+}
+
+function phaseReport(phase: TrainingPhaseReport['phase'], outcome: TrainOutcome): TrainingPhaseReport {
+  return {
+    phase,
+    steps: outcome.steps,
+    samples: outcome.samples,
+    seconds: outcome.seconds,
+    samplesPerSec: outcome.samples / outcome.seconds,
+    finalLoss: outcome.finalLoss,
+  };
+}

@@ -1,0 +1,59 @@
+import type { SharedDataset } from '../data/shared-dataset.js';
+import { type ModelData, type SharedModelHandle, serializedBytes } from '../models/model-data.js';
+import type { WorkerPool } from '../parallel/pool.js';
+import type { LatencyResult } from './inference.js';
+import { computeLogits, type LogitsOptions } from './label.js';
+import type { ModelReport } from './report.js';
+
+/** Fraction of rows whose prediction equals the label. */
+export function accuracy(predictions: Int32Array, labels: Int32Array): number {
+  let hits = 0;
+  for (let i = 0; i < labels.length; i++) if (predictions[i] === labels[i]) hits++;
+  return hits / labels.length;
+}
+
+/** Fraction of rows on which two models predict the same class. */
+export function agreement(a: Int32Array, b: Int32Array): number {
+  return accuracy(a, b);
+}
+
+/** Number of weights a model stores. */
+export function paramCount(data: ModelData): number {
+  return data.weightSpecs.reduce((sum, spec) => sum + spec.shape.reduce((a, b) => a * b, 1), 0);
+}
+
+/** A model's test predictions, with the time spent. */
+export interface Predictions {
+  predictions: Int32Array;
+  seconds: number;
+  setupSeconds: number;
+}
+
+/** Runs a model over the test rows in the pool and returns its top-1 predictions. */
+export async function predictTest(
+  pool: WorkerPool,
+  model: SharedModelHandle,
+  test: SharedDataset,
+  options: Omit<LogitsOptions, 'phase'>,
+): Promise<Predictions> {
+  const { table, seconds, setupSeconds } = await computeLogits(pool, model, test, { ...options, phase: 'evaluate' });
+  return { predictions: table.argmax(), seconds, setupSeconds };
+}
+
+/** Latency at batch 1 and 256 (one thread), size and accuracy of a model. */
+export async function describeModel(
+  pool: WorkerPool,
+  model: SharedModelHandle,
+  data: ModelData,
+  test: SharedDataset,
+  predictions: Int32Array,
+): Promise<ModelReport> {
+  const [batch1, batch256] = await pool.run<LatencyResult>({ kind: 'latency', model, data: test.handle, batchSizes: [1, 256] });
+  return {
+    accuracy: accuracy(predictions, test.labels),
+    params: paramCount(data),
+    bytes: serializedBytes(data),
+    latencyMsBatch1: batch1,
+    latencyMsBatch256: batch256,
+  };
+}

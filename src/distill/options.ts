@@ -1,0 +1,117 @@
+import type * as tf from '@tensorflow/tfjs';
+import { availableParallelism } from 'node:os';
+import type { Dataset } from '../data/dataset.js';
+import { check } from '../errors.js';
+import type { BackendChoice } from '../models/backend.js';
+import { OPTIMIZER_NAMES, type OptimizerSpec } from './optimizers.js';
+import type { ProgressEvent } from './progress.js';
+
+/** Everything {@link distill} takes. Only `teacher`, `student`, `train` and `test` are required. */
+export interface DistillOptions {
+  /** The teacher: a model, or the path of a saved model.json (or its folder). */
+  teacher: tf.LayersModel | string;
+  /** The student; its current weights are the starting point. */
+  student: tf.LayersModel | string;
+  /** Training rows; rows labelled -1 form the unlabeled transfer set. */
+  train: Dataset;
+  /** Held-out rows every model is evaluated on; all must be labelled. */
+  test: Dataset;
+  /** Worker threads (ranks). Default: the machine's available parallelism. */
+  workers?: number;
+  /**
+   * Hide the hard labels of every training row after the first `labeled` from the student and the
+   * baseline: those rows form the unlabeled transfer set, which the student learns from through the
+   * teacher's soft labels alone. A teacher trained by the run still sees every label. Default: no limit.
+   */
+  labeled?: number | null;
+  /** Student epochs over the training rows. Default 3. */
+  epochs?: number;
+  /** Train the teacher first, for this many epochs over the labelled rows, with hard labels. Default 0. */
+  teacherEpochs?: number;
+  /** Global batch size, split across the workers. Default 128. */
+  batchSize?: number;
+  /** Softmax temperature T of the distillation term. Default 4. */
+  temperature?: number;
+  /** Weight of the distillation term; 1 - alpha weighs the hard-label term. Default 0.9. */
+  alpha?: number;
+  /** Seed of every shuffle; the same seed and worker count reproduce a run. Default 1. */
+  seed?: number;
+  /** Optimizer of every training phase. Default adam, learning rate 1e-3. */
+  optimizer?: Partial<OptimizerSpec>;
+  /** Also train the student architecture on the hard labels alone, same budget and seed. Default false. */
+  baseline?: boolean;
+  /** tfjs backend in the workers. Default 'auto'. */
+  backend?: BackendChoice;
+  /** Called with progress while the run goes on. */
+  onProgress?: (event: ProgressEvent) => void;
+  /** Aborting it cancels the run: it stops at the next step and `distill` rejects with DistillCancelledError. */
+  signal?: AbortSignal;
+  /** How long a rank may wait at a barrier for the others before the run fails, in ms. Default 10 minutes. */
+  barrierTimeoutMs?: number;
+}
+
+/** The options with every default filled in and every value checked. */
+export type DistillConfig = Required<
+  Omit<DistillOptions, 'teacher' | 'student' | 'train' | 'test' | 'onProgress' | 'signal' | 'optimizer'>
+> & { optimizer: OptimizerSpec };
+
+/** Defaults, in one place; the CLI shows these too. */
+export const DEFAULTS: DistillConfig = {
+  workers: availableParallelism(),
+  labeled: null,
+  epochs: 3,
+  teacherEpochs: 0,
+  batchSize: 128,
+  temperature: 4,
+  alpha: 0.9,
+  seed: 1,
+  optimizer: { name: 'adam', learningRate: 1e-3 },
+  baseline: false,
+  backend: 'auto',
+  barrierTimeoutMs: 10 * 60 * 1000,
+};
+
+const BACKENDS: BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
+
+const isInt = (value: number, min: number) => Number.isInteger(value) && value >= min;
+
+/** Fills in defaults and checks every setting, with a one-line error naming the setting and the fix. */
+export function resolveConfig(options: DistillOptions): DistillConfig {
+  const given = <T extends object>(values: T | undefined, defaults: object) =>
+    Object.fromEntries(Object.entries(values ?? {}).filter(([key, value]) => key in defaults && value !== undefined));
+  const config: DistillConfig = {
+    ...DEFAULTS,
+    ...given(options, DEFAULTS),
+    optimizer: { ...DEFAULTS.optimizer, ...given(options.optimizer, DEFAULTS.optimizer) },
+  };
+  check(isInt(config.workers, 1), `workers must be an integer >= 1, got ${config.workers}`);
+  check(config.labeled === null || isInt(config.labeled, 0), `labeled must be an integer >= 0, got ${config.labeled}`);
+  check(isInt(config.epochs, 1), `epochs must be an integer >= 1, got ${config.epochs}`);
+  check(isInt(config.teacherEpochs, 0), `teacher epochs must be an integer >= 0, got ${config.teacherEpochs}`);
+  check(isInt(config.batchSize, 1), `batch size must be an integer >= 1, got ${config.batchSize}`);
+  check(
+    config.batchSize >= config.workers,
+    `batch size ${config.batchSize} is smaller than the worker count ${config.workers}: every worker needs at least one row per step; ` +
+      'raise the batch size or use fewer workers',
+  );
+  check(
+    Number.isFinite(config.temperature) && config.temperature > 0,
+    `temperature must be a number > 0, got ${config.temperature}`,
+  );
+  check(
+    Number.isFinite(config.alpha) && config.alpha >= 0 && config.alpha <= 1,
+    `alpha must lie in [0, 1], got ${config.alpha}`,
+  );
+  check(Number.isInteger(config.seed), `seed must be an integer, got ${config.seed}`);
+  check(
+    OPTIMIZER_NAMES.includes(config.optimizer.name),
+    `unknown optimizer '${config.optimizer.name}': use one of ${OPTIMIZER_NAMES.join(', ')}`,
+  );
+  check(
+    Number.isFinite(config.optimizer.learningRate) && config.optimizer.learningRate > 0,
+    `learning rate must be a number > 0, got ${config.optimizer.learningRate}`,
+  );
+  check(BACKENDS.includes(config.backend), `unknown backend '${config.backend}': use one of ${BACKENDS.join(', ')}`);
+  check(isInt(config.barrierTimeoutMs, 1), `barrier timeout must be a positive integer of ms, got ${config.barrierTimeoutMs}`);
+  return config;
+}

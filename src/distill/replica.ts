@@ -1,0 +1,164 @@
+import * as tf from '@tensorflow/tfjs';
+import type { MessagePort } from 'node:worker_threads';
+import { LogitTable, type LogitTableHandle } from '../data/logit-table.js';
+import { SharedDataset, type SharedDatasetHandle } from '../data/shared-dataset.js';
+import { DistillError } from '../errors.js';
+import { type SharedModelHandle, modelFromShared, modelToData } from '../models/model-data.js';
+import { modelInputShape } from '../models/model-shape.js';
+import { type AllReduceHandle, SharedAllReduce } from '../parallel/allreduce.js';
+import { type BarrierHandle, SharedBarrier } from '../parallel/barrier.js';
+import { ControlClient } from '../parallel/control-plane.js';
+import { type LossSpec, meanLoss } from './losses.js';
+import { type OptimizerSpec, createOptimizer } from './optimizers.js';
+import type { ProgressEvent, TrainingPhase } from './progress.js';
+import { BatchSchedule, sliceBounds } from './schedule.js';
+
+/** One rank's share of a data-parallel training phase. */
+export interface TrainTask {
+  kind: 'train';
+  phase: TrainingPhase;
+  rank: number;
+  workers: number;
+  model: SharedModelHandle;
+  data: SharedDatasetHandle;
+  /** Int32 indices of the rows this phase trains on. */
+  rows: SharedArrayBuffer;
+  softLabels?: LogitTableHandle;
+  loss: LossSpec;
+  optimizer: OptimizerSpec;
+  batchSize: number;
+  steps: number;
+  seed: number;
+  allReduce: AllReduceHandle;
+  barrier: BarrierHandle;
+  timeoutMs: number;
+  control: MessagePort;
+}
+
+/** What a rank returns; rank 0 also returns the trained weights. */
+export interface TrainResult {
+  steps: number;
+  samples: number;
+  seconds: number;
+  finalLoss: number;
+  cancelled: boolean;
+  weights?: ArrayBuffer;
+}
+
+/**
+ * The training loop of one replica. Every rank builds the same model from the same weights, walks the
+ * same batch schedule, computes the gradient of its slice of each global batch, and averages it with the
+ * other ranks in shared memory; every rank then applies the identical mean gradient, so the replicas stay
+ * identical and any worker count follows the gradient of the same global batches.
+ */
+export async function trainReplica(task: TrainTask): Promise<TrainResult> {
+  const barrier = SharedBarrier.attach(task.barrier);
+  const control = new ControlClient<ProgressEvent>(task.control);
+  try {
+    return await runLoop(task, barrier, control);
+  } catch (error) {
+    barrier.abort(); // release the other ranks; the coordinator reports this error
+    throw error;
+  } finally {
+    await control.close();
+  }
+}
+
+async function runLoop(task: TrainTask, barrier: SharedBarrier, control: ControlClient<ProgressEvent>) {
+  const { rank, workers, timeoutMs, phase } = task;
+  const data = SharedDataset.attach(task.data);
+  const softLabels = task.softLabels && LogitTable.attach(task.softLabels);
+  const model = await modelFromShared(task.model);
+  const inputShape = modelInputShape(model, phase === 'teacher' ? 'teacher' : 'student');
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const optimizer = createOptimizer(task.optimizer);
+  const schedule = new BatchSchedule(new Int32Array(task.rows), task.batchSize, task.seed);
+  const epochs = Math.ceil(task.steps / schedule.stepsPerEpoch);
+  const allReduce = SharedAllReduce.attach(task.allReduce, barrier);
+  const slot = allReduce.slot(rank); // the flat gradient, then the slice's mean loss
+  const lossIndex = slot.length - 1;
+
+  // Reused gather buffers, sized for the largest slice.
+  const maxRows = Math.ceil(task.batchSize / workers);
+  const features = new Float32Array(maxRows * data.rowSize);
+  const labels = new Int32Array(maxRows);
+  const teacherLogits = new Float32Array(maxRows * data.numClasses);
+
+  /** Forward and backward pass over rows [start, end) of the batch; writes gradient and loss into the slot. */
+  const computeGradient = (batch: Int32Array, start: number, end: number) =>
+    tf.tidy(() => {
+      const n = end - start;
+      const x = tf.tensor(data.gatherFeatures(batch, start, end, features), [n, ...inputShape]);
+      const y = tf.tensor1d(data.gatherLabels(batch, start, end, labels), 'int32');
+      const teacher = softLabels && tf.tensor2d(softLabels.gather(batch, start, end, teacherLogits), [n, data.numClasses]);
+      const { value, grads } = tf.variableGrads(
+        () => meanLoss(task.loss, { student: model.apply(x, { training: true }) as tf.Tensor2D, teacher, labels: y }),
+        variables,
+      );
+      let offset = 0;
+      for (const variable of variables) {
+        slot.set(grads[variable.name].dataSync() as Float32Array, offset);
+        offset += variable.size;
+      }
+      slot[lossIndex] = value.dataSync()[0];
+    });
+
+  /** Applies the averaged gradient, identically on every rank. */
+  const applyGradient = (mean: Float32Array) =>
+    tf.tidy(() => {
+      const grads: tf.NamedTensorMap = {};
+      let offset = 0;
+      for (const variable of variables) {
+        grads[variable.name] = tf.tensor(mean.slice(offset, offset + variable.size), variable.shape);
+        offset += variable.size;
+      }
+      optimizer.applyGradients(grads);
+    });
+
+  barrier.arriveAndWait(timeoutMs); // every replica is built: start the clock together
+  const started = performance.now();
+  let samples = 0;
+  let step = 0;
+  let loss = Number.NaN;
+  let lossSum = 0;
+  let lossCount = 0;
+  let cancelled = false;
+  while (step < task.steps) {
+    const batch = schedule.batch(step);
+    const [start, end] = sliceBounds(batch.length, workers, rank);
+    if (end > start) computeGradient(batch, start, end);
+    const { mean, stop } = allReduce.allReduceMean(rank, end - start, control.cancelled, timeoutMs);
+    loss = mean[lossIndex];
+    if (!Number.isFinite(loss)) {
+      throw new DistillError(
+        `${phase} training diverged: the loss became ${loss} at step ${step + 1} (epoch ${schedule.epochOf(step) + 1}); ` +
+          (task.loss.name === 'kd' ? 'lower the learning rate (--lr) or the temperature' : 'lower the learning rate (--lr)'),
+      );
+    }
+    applyGradient(mean);
+    step++;
+    samples += batch.length;
+    lossSum += loss;
+    lossCount++;
+    if (stop) {
+      cancelled = true;
+      break;
+    }
+    if (rank === 0) {
+      const epochDone = step % schedule.stepsPerEpoch === 0 || step === task.steps;
+      const seconds = (performance.now() - started) / 1000;
+      const event = { phase, done: step, total: task.steps, epoch: schedule.epochOf(step - 1) + 1, epochs };
+      if (control.report({ ...event, loss: lossSum / lossCount, samplesPerSec: samples / seconds }, epochDone)) {
+        lossSum = 0;
+        lossCount = 0;
+      }
+      await new Promise(setImmediate); // let Comlink deliver the coordinator's answers (cancellation)
+    }
+  }
+  const seconds = (performance.now() - started) / 1000;
+  const result: TrainResult = { steps: step, samples, seconds, finalLoss: loss, cancelled };
+  if (rank === 0) result.weights = (await modelToData(model)).weights;
+  model.dispose();
+  optimizer.dispose();
+  return result;
+}

@@ -1,0 +1,76 @@
+import type { BackendName } from '../models/backend.js';
+import type { DistillConfig } from './options.js';
+import type { TrainingPhase } from './progress.js';
+
+/** How one model did on the test split, and what it costs. */
+export interface ModelReport {
+  /** Top-1 accuracy on the test split, in [0, 1]. */
+  accuracy: number;
+  /** Number of weights (trainable and not). */
+  params: number;
+  /** Serialized size: model.json plus weights.bin, in bytes. */
+  bytes: number;
+  /** Milliseconds per sample at batch size 1, on one worker thread of the run's backend. */
+  latencyMsBatch1: number;
+  /** Milliseconds per sample at batch size 256, likewise. */
+  latencyMsBatch256: number;
+}
+
+/** A student's report: also how often it predicts the teacher's top-1 class on the test split. */
+export interface StudentReport extends ModelReport {
+  agreement: number;
+}
+
+/** The hard-label baseline: the student architecture trained without the teacher. */
+export interface BaselineReport {
+  accuracy: number;
+  agreement: number;
+}
+
+/** One training phase's own work and wall time (pool start and model loading excluded). */
+export interface TrainingPhaseReport {
+  phase: TrainingPhase;
+  steps: number;
+  samples: number;
+  seconds: number;
+  samplesPerSec: number;
+  finalLoss: number;
+}
+
+/** Everything a run measured. `report.json` is this object. */
+export interface DistillReport {
+  /** The tfjs backend the workers actually ran. */
+  backend: BackendName;
+  workers: number;
+  /** Kernels added to the backend, backends that failed to load, and similar facts worth knowing. */
+  notices: string[];
+  teacher: ModelReport;
+  student: StudentReport;
+  /** Present when the baseline was requested. */
+  baseline?: BaselineReport;
+  throughput: {
+    /** Teacher inference over the training rows, rows per second. */
+    labelSamplesPerSec: number;
+    /** Student distillation, training rows per second. */
+    trainSamplesPerSec: number;
+    /** Teacher training, when the run trained the teacher. */
+    teacherTrainSamplesPerSec?: number;
+    /** Baseline training, when requested. */
+    baselineTrainSamplesPerSec?: number;
+    /** Starting the pool, loading the backend and loading models into the workers. */
+    setupSeconds: number;
+  };
+  phases: TrainingPhaseReport[];
+  data: {
+    trainRows: number;
+    /** Rows whose hard labels the student and the baseline saw. */
+    labeledRows: number;
+    /** Rows whose labels the teacher trained on, when the run trained it. */
+    teacherLabeledRows?: number;
+    testRows: number;
+    featureShape: number[];
+    numClasses: number;
+  };
+  /** The settings of the run, defaults filled in. */
+  config: DistillConfig & Record<string, unknown>;
+}

@@ -1,0 +1,89 @@
+import type { LogitTable } from '../data/logit-table.js';
+import type { SharedDataset } from '../data/shared-dataset.js';
+import { DistillCancelledError } from '../errors.js';
+import type { SharedModelHandle } from '../models/model-data.js';
+import { SharedAllReduce } from '../parallel/allreduce.js';
+import { SharedBarrier } from '../parallel/barrier.js';
+import { openControlChannel } from '../parallel/control-plane.js';
+import type { WorkerPool } from '../parallel/pool.js';
+import type { LossSpec } from './losses.js';
+import type { OptimizerSpec } from './optimizers.js';
+import type { ProgressEvent, TrainingPhase } from './progress.js';
+import type { TrainResult } from './replica.js';
+
+/** One data-parallel training phase. */
+export interface TrainSpec {
+  phase: TrainingPhase;
+  /** The starting point; its topology outputs logits. */
+  model: SharedModelHandle;
+  /** Number of trainable values of the model (the gradient length). */
+  trainableParams: number;
+  data: SharedDataset;
+  /** The rows to train on. */
+  rows: Int32Array;
+  softLabels?: LogitTable;
+  loss: LossSpec;
+  optimizer: OptimizerSpec;
+  batchSize: number;
+  steps: number;
+  seed: number;
+  onProgress: (event: ProgressEvent) => void;
+  signal?: AbortSignal;
+}
+
+/** The outcome of a phase: rank 0's trained weights and the phase's own timing. */
+export interface TrainOutcome {
+  weights: ArrayBuffer;
+  steps: number;
+  samples: number;
+  seconds: number;
+  finalLoss: number;
+}
+
+/**
+ * Trains one model data-parallel across the pool: one long task per rank, a shared gradient buffer and
+ * barrier for the averaging, and a Comlink control channel per task for progress and cancellation.
+ */
+export async function trainDataParallel(pool: WorkerPool, spec: TrainSpec): Promise<TrainOutcome> {
+  const { workers } = pool;
+  const barrier = SharedBarrier.create(workers);
+  const allReduce = SharedAllReduce.create(spec.trainableParams + 1, workers, barrier); // + 1: the loss
+  const rows = new SharedArrayBuffer(spec.rows.byteLength);
+  new Int32Array(rows).set(spec.rows);
+  const isCancelled = () => spec.signal?.aborted ?? false;
+  const channels = Array.from({ length: workers }, () => openControlChannel(spec.onProgress, isCancelled));
+  try {
+    const results = await pool.runOnEveryRank<TrainResult>(
+      (rank) => ({
+        task: {
+          kind: 'train',
+          phase: spec.phase,
+          rank,
+          workers,
+          model: spec.model,
+          data: spec.data.handle,
+          rows,
+          softLabels: spec.softLabels?.handle,
+          loss: spec.loss,
+          optimizer: spec.optimizer,
+          batchSize: spec.batchSize,
+          steps: spec.steps,
+          seed: spec.seed,
+          allReduce: allReduce.handle,
+          barrier: barrier.handle,
+          timeoutMs: pool.barrierTimeoutMs,
+          control: channels[rank].port,
+        },
+        transferList: [channels[rank].port],
+      }),
+      [barrier],
+    );
+    const lead = results[0];
+    if (lead.cancelled) {
+      throw new DistillCancelledError(`cancelled during ${spec.phase} training at step ${lead.steps} of ${spec.steps}`);
+    }
+    return { weights: lead.weights!, steps: lead.steps, samples: lead.samples, seconds: lead.seconds, finalLoss: lead.finalLoss };
+  } finally {
+    for (const channel of channels) channel.close();
+  }
+}

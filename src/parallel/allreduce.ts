@@ -1,0 +1,108 @@
+import { SharedBarrier } from './barrier.js';
+
+/** What crosses to a worker. */
+export interface AllReduceHandle {
+  /** One slot of `stride` float32 values per rank. */
+  slots: SharedArrayBuffer;
+  /** The weighted mean, `length` float32 values. */
+  mean: SharedArrayBuffer;
+  /** Float64 weight per rank, then an Int32 stop request per rank. */
+  meta: SharedArrayBuffer;
+  length: number;
+  stride: number;
+  workers: number;
+}
+
+/** What every rank gets back from one exchange. */
+export interface AllReduceResult {
+  /** The weighted mean of all ranks' slots (a shared view, valid until the next exchange). */
+  mean: Float32Array;
+  /** True if any rank asked to stop at this step: all ranks see the same answer. */
+  stop: boolean;
+}
+
+// Slots and chunks start on 64-byte boundaries, so no two ranks write the same cache line.
+const FLOATS_PER_LINE = 16;
+const roundUp = (n: number, to: number) => Math.ceil(n / to) * to;
+
+/**
+ * Weighted averaging of one float vector per rank, in shared memory (reduce-scatter):
+ * each rank writes its vector into its slot; after a barrier, rank r averages chunk r of the vector across
+ * all slots into the shared mean; after a second barrier every rank reads the whole mean. The sum runs
+ * over ranks in order, so the result is the same on every rank and in every run.
+ */
+export class SharedAllReduce {
+  private readonly slots: Float32Array;
+  private readonly meanValues: Float32Array;
+  private readonly weights: Float64Array;
+  private readonly stops: Int32Array;
+
+  private constructor(
+    readonly handle: AllReduceHandle,
+    private readonly barrier: SharedBarrier,
+  ) {
+    this.slots = new Float32Array(handle.slots);
+    this.meanValues = new Float32Array(handle.mean);
+    this.weights = new Float64Array(handle.meta, 0, handle.workers);
+    this.stops = new Int32Array(handle.meta, handle.workers * 8, handle.workers);
+  }
+
+  static create(length: number, workers: number, barrier: SharedBarrier): SharedAllReduce {
+    const stride = roundUp(Math.max(length, 1), FLOATS_PER_LINE);
+    const handle: AllReduceHandle = {
+      slots: new SharedArrayBuffer(stride * workers * 4),
+      mean: new SharedArrayBuffer(stride * 4),
+      meta: new SharedArrayBuffer(workers * 12),
+      length,
+      stride,
+      workers,
+    };
+    return new SharedAllReduce(handle, barrier);
+  }
+
+  static attach(handle: AllReduceHandle, barrier: SharedBarrier): SharedAllReduce {
+    return new SharedAllReduce(handle, barrier);
+  }
+
+  /** The slot rank `rank` writes its vector into before calling {@link allReduceMean}. */
+  slot(rank: number): Float32Array {
+    return this.slots.subarray(rank * this.handle.stride, rank * this.handle.stride + this.handle.length);
+  }
+
+  /** The part of the vector rank `rank` reduces: equal, cache-line aligned chunks. */
+  chunk(rank: number): [number, number] {
+    const size = roundUp(Math.ceil(this.handle.length / this.handle.workers), FLOATS_PER_LINE);
+    return [Math.min(rank * size, this.handle.length), Math.min((rank + 1) * size, this.handle.length)];
+  }
+
+  /**
+   * Collective: every rank calls it once per step, after filling its slot. `weight` is the rank's share
+   * of the mean (its number of rows; 0 for an empty slice). Returns sum_r(w_r * slot_r) / sum_r(w_r).
+   */
+  allReduceMean(rank: number, weight: number, requestStop: boolean, timeoutMs: number): AllReduceResult {
+    const { workers } = this.handle;
+    this.weights[rank] = weight;
+    this.stops[rank] = requestStop ? 1 : 0;
+    this.barrier.arriveAndWait(timeoutMs); // all slots written
+
+    let total = 0;
+    let stop = false;
+    for (let r = 0; r < workers; r++) {
+      total += this.weights[r];
+      stop ||= this.stops[r] === 1; // read between the barriers: no rank can change it now
+    }
+    const [lo, hi] = this.chunk(rank);
+    const mean = this.meanValues;
+    mean.fill(0, lo, hi);
+    if (total > 0) {
+      for (let r = 0; r < workers; r++) {
+        const share = this.weights[r] / total;
+        if (share === 0) continue;
+        const offset = r * this.handle.stride;
+        for (let i = lo; i < hi; i++) mean[i] += share * this.slots[offset + i];
+      }
+    }
+    this.barrier.arriveAndWait(timeoutMs); // all chunks reduced
+    return { mean: mean.subarray(0, this.handle.length), stop };
+  }
+}

@@ -1,0 +1,67 @@
+import * as Comlink from 'comlink';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
+
+/** The coordinator's side of a task's control channel, as the worker sees it through Comlink. */
+export interface ControlApi<E> {
+  /** Streams one progress event; the answer says whether the run was cancelled. */
+  report(event: E): { cancelled: boolean };
+}
+
+// Node's MessagePort is an EventTarget with the browser's message API, which is all Comlink needs.
+const endpoint = (port: MessagePort) => port as unknown as Comlink.Endpoint;
+
+/**
+ * Coordinator side: a fresh MessageChannel whose far port goes to one task (put it in the task's
+ * transferList). Progress events arrive at `onEvent`; `isCancelled` is asked on every report.
+ */
+export function openControlChannel<E>(onEvent: (event: E) => void, isCancelled: () => boolean) {
+  const { port1, port2 } = new MessageChannel();
+  const api: ControlApi<E> = {
+    report(event) {
+      onEvent(event);
+      return { cancelled: isCancelled() };
+    },
+  };
+  Comlink.expose(api, endpoint(port1));
+  return { port: port2, close: () => port1.close() };
+}
+
+/**
+ * Worker side: reports progress at most every `intervalMs` (and always when forced), without waiting
+ * for the answer. Each answer updates {@link cancelled}, so a cancellation reaches the worker within
+ * about one report interval.
+ */
+export class ControlClient<E> {
+  private readonly remote: Comlink.Remote<ControlApi<E>>;
+  private lastSent = 0;
+  private pending: Promise<void> = Promise.resolve();
+  /** True once the coordinator answered that the run is cancelled. */
+  cancelled = false;
+
+  constructor(
+    private readonly port: MessagePort,
+    private readonly intervalMs = 100,
+  ) {
+    this.remote = Comlink.wrap<ControlApi<E>>(endpoint(port));
+  }
+
+  /** Sends `event` unless one went out less than `intervalMs` ago (`force` sends anyway); true if sent. */
+  report(event: E, force = false): boolean {
+    const now = performance.now();
+    if (!force && now - this.lastSent < this.intervalMs) return false;
+    this.lastSent = now;
+    this.pending = this.remote.report(event as Comlink.UnproxyOrClone<E>).then(
+      (answer) => {
+        this.cancelled ||= answer.cancelled;
+      },
+      () => {}, // a closed channel means the coordinator stopped listening; the task ends anyway
+    );
+    return true;
+  }
+
+  /** Waits (briefly: the coordinator may be gone) for the last report's answer, then closes the channel. */
+  async close(): Promise<void> {
+    await Promise.race([this.pending, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
+    this.port.close();
+  }
+}

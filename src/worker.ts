@@ -1,0 +1,50 @@
+/**
+ * The entry point of every pool thread: Piscina calls the default export with each task. The tasks are
+ * small, typed messages; everything bulky (data, soft labels, weights, gradients) lives in shared memory
+ * and is only referenced by them.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { type InferTask, type LatencyTask, type LoadTask, inferRows, loadModel, measureLatency } from './distill/inference.js';
+import { type TrainTask, trainReplica } from './distill/replica.js';
+import { type BackendName, initBackend } from './models/backend.js';
+import { type BarrierHandle, SharedBarrier } from './parallel/barrier.js';
+
+/** Loads the backend in this thread, then waits for every other thread to do the same. */
+interface InitTask {
+  kind: 'init';
+  candidates: BackendName[];
+  barrier: BarrierHandle;
+  timeoutMs: number;
+}
+
+export type WorkerTask = InitTask | LoadTask | InferTask | LatencyTask | TrainTask;
+
+// Quiets tfjs's console advice (e.g. "install the node backend"); our own notices reach the report.
+tf.env().set('PROD', true);
+
+async function init(task: InitTask) {
+  const barrier = SharedBarrier.attach(task.barrier);
+  try {
+    const result = await initBackend(task.candidates);
+    barrier.arriveAndWait(task.timeoutMs);
+    return result;
+  } catch (error) {
+    barrier.abort();
+    throw error;
+  }
+}
+
+export default function runTask(task: WorkerTask): Promise<unknown> {
+  switch (task.kind) {
+    case 'init':
+      return init(task);
+    case 'load':
+      return loadModel(task);
+    case 'infer':
+      return inferRows(task);
+    case 'latency':
+      return measureLatency(task);
+    case 'train':
+      return trainReplica(task);
+  }
+}

@@ -1,0 +1,111 @@
+import { Worker } from 'node:worker_threads';
+import { describe, expect, it } from 'vitest';
+import { SharedAllReduce } from '../dist/parallel/allreduce.js';
+import { BARRIER_ABORTED, SharedBarrier } from '../dist/parallel/barrier.js';
+
+const WORKER = new URL('./fixtures/allreduce-worker.mjs', import.meta.url);
+
+type Reply = { results?: { mean: number[]; stop: boolean }[]; error?: string };
+
+async function runRanks(
+  workers: number,
+  length: number,
+  weights: number[],
+  options: { rounds?: number; stopAt?: number; failAt?: number[] } = {},
+): Promise<Reply[]> {
+  const barrier = SharedBarrier.create(workers);
+  const allReduce = SharedAllReduce.create(length, workers, barrier);
+  const rounds = options.rounds ?? 3;
+  return Promise.all(
+    Array.from({ length: workers }, (_, rank) => {
+      const worker = new Worker(WORKER, {
+        workerData: {
+          handle: allReduce.handle,
+          barrier: barrier.handle,
+          rank,
+          rounds,
+          weights,
+          stopAt: options.stopAt,
+          failAt: options.failAt?.[rank],
+        },
+      });
+      return new Promise<Reply>((resolve, reject) => {
+        worker.once('message', (reply: Reply) => {
+          void worker.terminate();
+          resolve(reply);
+        });
+        worker.once('error', reject);
+      });
+    }),
+  );
+}
+
+// What every rank should get: sum_r w_r * v_r / sum_r w_r, in float64.
+function expectedMean(workers: number, length: number, weights: number[], round: number): number[] {
+  const total = weights.reduce((a, b) => a + b, 0);
+  return Array.from({ length }, (_, i) => {
+    let sum = 0;
+    for (let r = 0; r < workers; r++) sum += weights[r] * Math.fround(Math.sin(r * 7.1 + round * 1.3 + i * 0.37) * (r + 1));
+    return sum / total;
+  });
+}
+
+describe('allReduceMean in real worker threads', () => {
+  const cases: [number, number[]][] = [
+    [1, [5]],
+    [2, [64, 64]],
+    [2, [3, 61]],
+    [3, [42, 43, 43]],
+    [4, [1, 0, 7, 100]], // a rank with an empty slice contributes nothing
+  ];
+  for (const [workers, weights] of cases) {
+    it(`W=${workers}, weights [${weights}]: every rank gets the weighted mean`, async () => {
+      const length = 1000 + workers; // not a multiple of the 16-float chunk alignment
+      const replies = await runRanks(workers, length, weights);
+      for (let round = 0; round < 3; round++) {
+        const expected = expectedMean(workers, length, weights, round);
+        const first = replies[0].results![round].mean;
+        for (const reply of replies) {
+          expect(reply.error).toBeUndefined();
+          expect(reply.results![round].mean).toEqual(first); // identical bits on every rank
+        }
+        const worst = Math.max(...first.map((v, i) => Math.abs(v - expected[i])));
+        expect(worst).toBeLessThan(1e-5);
+      }
+    });
+  }
+
+  it('a stop requested by one rank is seen by every rank at the same round', async () => {
+    const replies = await runRanks(3, 40, [1, 1, 1], { rounds: 3, stopAt: 1 });
+    for (const reply of replies) expect(reply.results!.map((r) => r.stop)).toEqual([false, true, false]);
+  });
+
+  it('a failing rank aborts the barrier: the others stop waiting instead of hanging', async () => {
+    const replies = await runRanks(3, 40, [1, 1, 1], { rounds: 3, failAt: [undefined, 1, undefined] as unknown as number[] });
+    expect(replies[1].error).toMatch(/rank 1 failed on purpose at round 1/);
+    expect(replies[0].error).toBe(BARRIER_ABORTED);
+    expect(replies[2].error).toBe(BARRIER_ABORTED);
+  });
+});
+
+describe('SharedBarrier', () => {
+  it('times out with a clear error when a rank never arrives', () => {
+    const barrier = SharedBarrier.create(2);
+    expect(() => barrier.arriveAndWait(50)).toThrow(/did not reach the synchronisation barrier within 0 s/);
+    expect(barrier.aborted).toBe(true);
+  });
+
+  it('chunks cover the vector exactly once, cache-line aligned', () => {
+    for (const workers of [1, 2, 3, 4, 7]) {
+      const allReduce = SharedAllReduce.create(1001, workers, SharedBarrier.create(workers));
+      let covered = 0;
+      for (let r = 0; r < workers; r++) {
+        const [lo, hi] = allReduce.chunk(r);
+        expect(lo).toBe(covered);
+        if (hi > lo) expect(lo % 16).toBe(0);
+        covered = hi;
+      }
+      expect(covered).toBe(1001);
+    }
+  });
+});

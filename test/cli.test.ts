@@ -1,0 +1,165 @@
+import * as tf from '@tensorflow/tfjs';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { buildModel, loadModel, saveModel } from '../dist/index.js';
+
+const CLI = new URL('../dist/cli/main.js', import.meta.url).pathname;
+let dir: string;
+
+/** Runs the real CLI; a hang fails the test through the timeout instead of hanging the suite. */
+function cli(...args: string[]) {
+  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
+  expect(result.error).toBeUndefined(); // no timeout: the process ended by itself
+  return result;
+}
+
+/** A failed run: exit code 1, one line on stderr naming the problem, no report written. */
+function expectFailure(pattern: RegExp, ...args: string[]) {
+  const out = join(dir, `out-${Math.random().toString(36).slice(2)}`);
+  const result = cli('run', '--out', out, ...args);
+  expect(result.status).toBe(1);
+  // Progress lines may come first; the error is the last line, alone, with no stack trace.
+  const lines = result.stderr.trim().split('\n');
+  const error = lines[lines.length - 1];
+  expect(error).toMatch(/^tfjs-distill: error: /);
+  expect(error).toMatch(pattern);
+  expect(lines.filter((line) => line.startsWith('tfjs-distill:') || /^\s+at /.test(line))).toEqual([error]);
+  expect(existsSync(join(out, 'report.json'))).toBe(false);
+  return error;
+}
+
+const SMALL = ['--data', 'mnist', '--limit', '300', '--teacher-arch', 'mlp:16', '--teacher-epochs', '1', '--student-arch', 'mlp:8', '--epochs', '1', '--workers', '2'];
+
+function idxBytes(magic: number, dims: number[], data: Uint8Array) {
+  const header = Buffer.alloc(4 + 4 * dims.length);
+  header.writeUInt32BE(magic, 0);
+  dims.forEach((d, i) => header.writeUInt32BE(d, 4 + 4 * i));
+  return Buffer.concat([header, data]);
+}
+
+async function writeIdxDir(name: string, images: Buffer) {
+  const target = join(dir, name);
+  await mkdir(target, { recursive: true });
+  const labels = idxBytes(0x801, [10], new Uint8Array(10).map((_, i) => i % 3));
+  await writeFile(join(target, 'train-images-idx3-ubyte.gz'), gzipSync(images));
+  await writeFile(join(target, 'train-labels-idx1-ubyte'), labels);
+  await writeFile(join(target, 't10k-images-idx3-ubyte'), idxBytes(0x803, [10, 4, 4], new Uint8Array(160)));
+  await writeFile(join(target, 't10k-labels-idx1-ubyte'), labels);
+  return target;
+}
+
+describe('the CLI', () => {
+  beforeAll(async () => {
+    await tf.setBackend('cpu');
+    dir = await mkdtemp(join(tmpdir(), 'tfjs-distill-cli-'));
+  });
+
+  it('--help lists the run flags', () => {
+    const result = cli('--help');
+    expect(result.status).toBe(0);
+    for (const flag of ['--data', '--labeled', '--teacher-arch', '--workers', '--temperature', '--alpha', '--baseline', '--out']) {
+      expect(result.stdout).toContain(flag);
+    }
+  });
+
+  describe('bad input: one line, exit 1, no report', () => {
+    it('unknown flags and commands', () => {
+      expectFailure(/unknown flag --epoch \(see tfjs-distill --help\)/, '--epoch', '3');
+      const result = cli('train');
+      expect(result.status).toBe(1);
+      expect(result.stderr).toMatch(/unknown command 'train'/);
+    });
+    it('non-numeric flag values', () => {
+      expectFailure(/--epochs expects an integer, got 'abc'/, '--epochs', 'abc');
+      expectFailure(/--temperature expects a number, got 'hot'/, '--temperature', 'hot');
+    });
+    it('a non-positive temperature and alpha outside [0, 1]', () => {
+      expectFailure(/temperature must be a number > 0, got 0/, ...SMALL, '--temperature', '0');
+      expectFailure(/alpha must lie in \[0, 1\], got 1.5/, ...SMALL, '--alpha', '1.5');
+    });
+    it('workers < 1 and a batch smaller than the worker count', () => {
+      expectFailure(/workers must be an integer >= 1, got 0/, ...SMALL, '--workers', '0');
+      expectFailure(/batch size 2 is smaller than the worker count 3/, ...SMALL, '--workers', '3', '--batch-size', '2');
+    });
+    it('missing data, truncated and wrong-magic IDX files', async () => {
+      expectFailure(/idx data directory .*nowhere does not exist/, '--data', `idx:${join(dir, 'nowhere')}`);
+      const truncated = await writeIdxDir('truncated', idxBytes(0x803, [10, 4, 4], new Uint8Array(100)));
+      expectFailure(/train-images-idx3-ubyte.gz is truncated/, '--data', `idx:${truncated}`);
+      const wrongMagic = await writeIdxDir('magic', idxBytes(0x802, [10, 4, 4], new Uint8Array(160)));
+      expectFailure(/train-images-idx3-ubyte.gz.*magic/, '--data', `idx:${wrongMagic}`);
+    });
+    it('ragged and non-numeric CSV', async () => {
+      const ragged = join(dir, 'ragged.csv');
+      await writeFile(ragged, '0,1,2\n1,3\n');
+      expectFailure(/ragged.csv line 2: 2 columns, but line 1 has 3/, '--data', `csv:${ragged}`);
+      const text = join(dir, 'text.csv');
+      await writeFile(text, '0,1,2\n1,x,4\n');
+      expectFailure(/text.csv line 2, column 2: 'x' is not a number/, '--data', `csv:${text}`);
+    });
+    it('a teacher whose input shape or class count does not fit the data', async () => {
+      const wrongInput = join(dir, 'wrong-input');
+      await saveModel(buildModel('mlp:4', { inputShape: [32, 32, 3], numClasses: 10 }), wrongInput);
+      expectFailure(/the teacher takes rows of shape \[32,32,3\] \(3072 values\) but the data's rows have shape \[28,28\] \(784 values\)/, ...SMALL.slice(0, 4), '--teacher', wrongInput);
+      const wrongClasses = join(dir, 'wrong-classes');
+      await saveModel(buildModel('mlp:4', { inputShape: [784], numClasses: 5 }), wrongClasses);
+      expectFailure(/the student outputs shape \[5\] but the data has 10 classes; its last layer needs 10 units/, ...SMALL.slice(0, 6), '--student', wrongClasses);
+    });
+    it('a truncated weights.bin', async () => {
+      const teacher = join(dir, 'truncated-teacher');
+      await saveModel(buildModel('mlp:4', { inputShape: [28, 28], numClasses: 10 }), teacher);
+      await truncate(join(teacher, 'weights.bin'), 10);
+      expectFailure(/the weights of .*truncated-teacher\/model.json are truncated: the manifest needs \d+ bytes, the files hold 10/, ...SMALL.slice(0, 4), '--teacher', teacher);
+    });
+    it('a diverging loss stops the run, naming the step', () => {
+      expectFailure(/training diverged: the loss became (NaN|Infinity) at step \d+ \(epoch \d+\); lower the learning rate/, ...SMALL, '--optimizer', 'sgd', '--lr', '1e30');
+    });
+    it('--backend tensorflow without tfjs-node says how to get it', () => {
+      expectFailure(/no backend of \[tensorflow\] could be loaded .*install @tensorflow\/tfjs-node .* or use --backend wasm/, ...SMALL, '--backend', 'tensorflow');
+    });
+  });
+
+  it('a run on the bundled digits writes the models and the report, and prints the table', async () => {
+    const out = join(dir, 'mnist-out');
+    const result = cli('run', '--data', 'mnist', '--limit', '1000', '--labeled', '300', '--teacher-arch', 'mlp:32', '--teacher-epochs', '3', '--student-arch', 'mlp:8', '--epochs', '5', '--lr', '0.005', '--batch-size', '64', '--workers', '2', '--baseline', '--out', out);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/test accuracy\s+\d+\.\d+%\s+\d+\.\d+%\s+\d+\.\d+%/);
+    expect(result.stdout).toMatch(/backend wasm, 2 workers/);
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
+    expect(report.backend).toBe('wasm');
+    expect(report.data).toMatchObject({ trainRows: 1000, labeledRows: 300, teacherLabeledRows: 1000, testRows: 2004 });
+    expect(report.config).toMatchObject({ data: 'mnist', teacher: 'mlp:32', student: 'mlp:8', labeled: 300, baseline: true });
+    expect(report.student.accuracy).toBeGreaterThan(0.5);
+    expect(Object.keys(report.throughput)).toEqual(
+      expect.arrayContaining(['labelSamplesPerSec', 'trainSamplesPerSec', 'teacherTrainSamplesPerSec', 'baselineTrainSamplesPerSec', 'setupSeconds']),
+    );
+    for (const name of ['teacher', 'student', 'baseline']) {
+      const loaded = await loadModel(join(out, name));
+      expect(loaded.outputs[0].shape).toEqual([null, 10]);
+    }
+    expect((await readdir(out)).filter((name) => name.startsWith('.partial'))).toEqual([]);
+  });
+
+  it('a CSV run end to end, with a held-out split', async () => {
+    // Three separable blobs in 4 features, with a header row.
+    const lines = ['label,a,b,c,d'];
+    for (let i = 0; i < 600; i++) {
+      const c = i % 3;
+      const jitter = (k: number) => (Math.sin(i * 12.9898 + k * 78.233) * 43758.5453) % 1;
+      lines.push([c, c * 2 + jitter(1), -c + jitter(2), jitter(3), c + jitter(4)].join(','));
+    }
+    const csv = join(dir, 'blobs.csv');
+    await writeFile(csv, lines.join('\n'));
+    const out = join(dir, 'csv-out');
+    const result = cli('run', '--data', `csv:${csv}`, '--test-fraction', '0.25', '--teacher-arch', 'mlp:16', '--teacher-epochs', '20', '--student-arch', 'mlp:4', '--epochs', '20', '--batch-size', '32', '--lr', '0.01', '--workers', '2', '--out', out);
+    expect(result.status).toBe(0);
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
+    expect(report.data).toMatchObject({ trainRows: 450, testRows: 150, numClasses: 3, featureShape: [4] });
+    expect(report.teacher.accuracy).toBeGreaterThan(0.9);
+    expect(report.student.accuracy).toBeGreaterThan(0.9);
+  });
+});

@@ -1,0 +1,134 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LogitTable } from '../dist/data/logit-table.js';
+import { SharedDataset } from '../dist/data/shared-dataset.js';
+import { meanLoss } from '../dist/distill/losses.js';
+import { BatchSchedule } from '../dist/distill/schedule.js';
+import { trainDataParallel } from '../dist/distill/train.js';
+import { buildModel } from '../dist/models/architectures.js';
+import { modelToData, shareModel } from '../dist/models/model-data.js';
+import { WorkerPool } from '../dist/parallel/pool.js';
+import { mulberry32 } from '../dist/random.js';
+
+const ROWS = 60;
+const FEATURES = 12;
+const CLASSES = 4;
+
+function syntheticData() {
+  const random = mulberry32(7);
+  const x = Float32Array.from({ length: ROWS * FEATURES }, () => random() * 2 - 1);
+  // Every third row unlabeled: it must contribute the distillation term only.
+  const y = Int32Array.from({ length: ROWS }, (_, i) => (i % 3 === 2 ? -1 : Math.floor(random() * CLASSES)));
+  const data = SharedDataset.fromDataset({ x, y, shape: [ROWS, FEATURES], numClasses: CLASSES }, 'train');
+  const soft = LogitTable.create(ROWS, CLASSES);
+  for (let i = 0; i < soft.values.length; i++) soft.values[i] = random() * 4 - 2;
+  return { data, soft };
+}
+
+const pools = new Map<number, WorkerPool>();
+
+async function train(workers: number, optimizer: 'sgd' | 'adam', batchSize: number) {
+  const pool = pools.get(workers)!;
+  const { data, soft } = syntheticData();
+  const model = buildModel('mlp:16,8', { inputShape: [FEATURES], numClasses: CLASSES, seed: 3 });
+  const trainable = model.countParams();
+  const outcome = await trainDataParallel(pool, {
+    phase: 'student',
+    model: shareModel(await modelToData(model)),
+    trainableParams: trainable,
+    data,
+    rows: Int32Array.from({ length: ROWS }, (_, i) => i),
+    softLabels: soft,
+    loss: { name: 'kd', temperature: 2, alpha: 0.7 },
+    optimizer: { name: optimizer, learningRate: optimizer === 'sgd' ? 0.1 : 0.01 },
+    batchSize,
+    steps: 8, // batch 10: 6 steps per epoch, so a second epoch with a fresh shuffle too
+    seed: 5,
+    onProgress: () => {},
+  });
+  return { weights: new Float32Array(outcome.weights), outcome };
+}
+
+const maxAbsDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+
+describe('data-parallel training', () => {
+  beforeAll(async () => {
+    for (const workers of [1, 2, 3]) pools.set(workers, await WorkerPool.start({ workers, backend: 'wasm', barrierTimeoutMs: 60_000 }));
+  });
+  afterAll(async () => {
+    for (const pool of pools.values()) await pool.destroy();
+  });
+
+  for (const optimizer of ['sgd', 'adam'] as const) {
+    it(`${optimizer}: W=2 and W=3 (uneven slices of a batch of 10) end with W=1's weights`, async () => {
+      const one = await train(1, optimizer, 10);
+      const initial = new Float32Array((await modelToData(buildModel('mlp:16,8', { inputShape: [FEATURES], numClasses: CLASSES, seed: 3 }))).weights);
+      expect(maxAbsDiff(one.weights, initial)).toBeGreaterThan(1e-3); // training moved the weights
+      expect(one.outcome.steps).toBe(8);
+      expect(one.outcome.samples).toBe(80);
+      for (const workers of [2, 3]) {
+        const many = await train(workers, optimizer, 10);
+        expect(maxAbsDiff(many.weights, one.weights)).toBeLessThanOrEqual(1e-4);
+        expect(many.outcome.finalLoss).toBeCloseTo(one.outcome.finalLoss, 4);
+      }
+    });
+  }
+
+  it('the same seed and worker count reproduce the same weights exactly', async () => {
+    const a = await train(3, 'adam', 10);
+    const b = await train(3, 'adam', 10);
+    expect(Buffer.from(a.weights.buffer).equals(Buffer.from(b.weights.buffer))).toBe(true);
+  });
+
+  it('a last batch smaller than the worker count (empty slices) still matches W=1', async () => {
+    // 60 rows in batches of 29: the third batch has 2 rows, so with W=3 one rank has none.
+    const one = await train(1, 'sgd', 29);
+    const three = await train(3, 'sgd', 29);
+    expect(maxAbsDiff(three.weights, one.weights)).toBeLessThanOrEqual(1e-4);
+  });
+
+  it('a diverging loss stops every rank, naming the step', async () => {
+    const pool = pools.get(2)!;
+    const { data } = syntheticData();
+    const model = buildModel('mlp:16', { inputShape: [FEATURES], numClasses: CLASSES, seed: 3 });
+    const run = trainDataParallel(pool, {
+      phase: 'baseline',
+      model: shareModel(await modelToData(model)),
+      trainableParams: model.countParams(),
+      data,
+      rows: data.labeledRows(),
+      loss: { name: 'hard' },
+      optimizer: { name: 'sgd', learningRate: 1e30 },
+      batchSize: 10,
+      steps: 20,
+      seed: 1,
+      onProgress: () => {},
+    });
+    await expect(run).rejects.toThrow(/baseline training diverged: the loss became (NaN|Infinity) at step \d+ \(epoch \d+\)/);
+    // The pool survives a failed phase that every rank stopped cleanly.
+    expect((await train(2, 'sgd', 10)).outcome.steps).toBe(8);
+  });
+
+  it('W=1 and W=3 follow a plain single-thread SGD loop over the same global batches', async () => {
+    // Reference on the main thread (cpu backend): full global batches, no slicing, no averaging.
+    const { data, soft } = syntheticData();
+    const model = buildModel('mlp:16,8', { inputShape: [FEATURES], numClasses: CLASSES, seed: 3 });
+    const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const optimizer = tf.train.sgd(0.1);
+    const schedule = new BatchSchedule(Int32Array.from({ length: ROWS }, (_, i) => i), 10, 5);
+    for (let step = 0; step < 8; step++) {
+      const batch = schedule.batch(step);
+      tf.tidy(() => {
+        const x = tf.tensor2d(data.gatherFeatures(batch, 0, batch.length, new Float32Array(batch.length * FEATURES)), [batch.length, FEATURES]);
+        const labels = tf.tensor1d(data.gatherLabels(batch, 0, batch.length, new Int32Array(batch.length)), 'int32');
+        const teacher = tf.tensor2d(soft.gather(batch, 0, batch.length, new Float32Array(batch.length * CLASSES)), [batch.length, CLASSES]);
+        const loss = () => meanLoss({ name: 'kd', temperature: 2, alpha: 0.7 }, { student: model.apply(x) as tf.Tensor2D, teacher, labels });
+        optimizer.minimize(loss, false, variables);
+      });
+    }
+    const reference = new Float32Array((await modelToData(model)).weights);
+    for (const workers of [1, 3]) {
+      expect(maxAbsDiff((await train(workers, 'sgd', 10)).weights, reference)).toBeLessThanOrEqual(1e-4);
+    }
+  });
+});
