@@ -1,8 +1,9 @@
 // Throughput of the two parallel phases, labelling and data-parallel training, at 1..W workers, measured
-// side by side in one run with tinybench. `npm run bench` (add `-- --quick` for a shorter run) prints a
+// side by side in one run with tinybench, next to the machine's own scaling of a plain CPU-bound loop. `npm run bench` (add `-- --quick` for a shorter run) prints a
 // table and writes bench/results/latest.json. Speed-ups are ratios against W = 1 from the same run.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { Bench } from 'tinybench';
 import * as tf from '@tensorflow/tfjs';
 import { takeRows } from '../dist/data/dataset.js';
@@ -68,21 +69,41 @@ for (const [workers, pool] of pools) {
     measured.set(`train W=${workers}`, [...(measured.get(`train W=${workers}`) ?? []), outcome.samples / outcome.seconds]);
   });
 }
+// The machine's own ceiling: a CPU-bound JavaScript loop in W plain worker threads. On a VM whose cores
+// are shared, W threads of it run less than W times as fast, and no pool can beat that.
+const LOOP = 'let x = 0; for (let i = 0; i < 1e8; i++) x += Math.sqrt(i); require("node:worker_threads").parentPort.postMessage(x);';
+async function cpuLoops(workers) {
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: workers }, () => new Promise((resolve, reject) => {
+      const worker = new Worker(LOOP, { eval: true });
+      worker.once('message', () => worker.terminate().then(resolve));
+      worker.once('error', reject);
+    })),
+  );
+  return workers / ((performance.now() - started) / 1000); // loops per second
+}
+for (const workers of workerCounts) {
+  bench.add(`reference W=${workers}`, async () => {
+    measured.set(`reference W=${workers}`, [...(measured.get(`reference W=${workers}`) ?? []), await cpuLoops(workers)]);
+  });
+}
 await bench.run();
 for (const pool of pools.values()) await pool.destroy();
 
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const results = [];
-for (const phase of ['label', 'train']) {
+const subjects = { ...models, reference: { name: 'JS loop (1e8 sqrt)', model: { countParams: () => null } } };
+for (const phase of ['label', 'train', 'reference']) {
   const base = median(measured.get(`${phase} W=1`));
   for (const workers of workerCounts) {
     const samplesPerSec = median(measured.get(`${phase} W=${workers}`));
     results.push({
       phase,
-      model: models[phase].name,
-      params: models[phase].model.countParams(),
+      model: subjects[phase].name,
+      params: subjects[phase].model.countParams(),
       workers,
-      samplesPerSec: Math.round(samplesPerSec),
+      samplesPerSec: phase === 'reference' ? Number(samplesPerSec.toFixed(2)) : Math.round(samplesPerSec),
       speedup: Number((samplesPerSec / base).toFixed(2)),
       efficiency: Number((samplesPerSec / base / workers).toFixed(2)),
     });
@@ -100,6 +121,6 @@ console.log(`backend ${backend}, ${maxWorkers} cpus, node ${process.version}${qu
 console.log('| phase | model | params | workers | samples/s | speed-up vs 1 | efficiency |');
 console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
 for (const r of results) {
-  console.log(`| ${r.phase} | ${r.model} | ${r.params.toLocaleString('en-US')} | ${r.workers} | ${r.samplesPerSec.toLocaleString('en-US')} | ${r.speedup.toFixed(2)}x | ${Math.round(r.efficiency * 100)}% |`);
+  console.log(`| ${r.phase} | ${r.model} | ${r.params?.toLocaleString('en-US') ?? '-'} | ${r.workers} | ${r.samplesPerSec.toLocaleString('en-US')}${r.phase === 'reference' ? ' loops' : ''} | ${r.speedup.toFixed(2)}x | ${Math.round(r.efficiency * 100)}% |`);
 }
 console.log('\nwrote bench/results/latest.json');

@@ -2,7 +2,7 @@ import type { DistillReport } from '../distill/report.js';
 
 const count = new Intl.NumberFormat('en-US');
 const percent = (x: number) => `${(100 * x).toFixed(2)}%`;
-const rate = (x: number) => `${count.format(Math.round(x))}/s`;
+const rate = (x: number) => count.format(Math.round(x));
 const ms = (x: number) => (x >= 0.1 ? `${x.toFixed(2)} ms` : `${(x * 1000).toFixed(1)} µs`);
 
 function bytes(n: number): string {
@@ -28,13 +28,17 @@ export function summaryTable(report: DistillReport, names: { teacher: string; st
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   const lines = rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('   '));
   const t = report.throughput;
-  const throughput = [
-    `backend ${report.backend}, ${report.workers} worker${report.workers === 1 ? '' : 's'}`,
+  const rates = [
     t.teacherTrainSamplesPerSec !== undefined ? `teacher training ${rate(t.teacherTrainSamplesPerSec)}` : undefined,
     `labelling ${rate(t.labelSamplesPerSec)}`,
     `distillation ${rate(t.trainSamplesPerSec)}`,
     t.baselineTrainSamplesPerSec !== undefined ? `baseline ${rate(t.baselineTrainSamplesPerSec)}` : undefined,
-    `setup ${t.setupSeconds.toFixed(1)} s`,
   ].filter(Boolean);
-  return [...lines, '', `samples/s: ${throughput.join(', ')}`].join('\n');
+  const workers = `${report.workers} worker${report.workers === 1 ? '' : 's'}`;
+  return [
+    ...lines,
+    '',
+    `backend ${report.backend}, ${workers}; setup ${t.setupSeconds.toFixed(1)} s`,
+    `samples/s: ${rates.join(', ')}`,
+  ].join('\n');
 }

@@ -1,3 +1,5 @@
+import { gatherRows } from './gather.js';
+
 /** What crosses to a worker: the table's shared buffer and its size. */
 export interface LogitTableHandle {
   buffer: SharedArrayBuffer;
@@ -47,12 +49,7 @@ export class LogitTable {
 
   /** Copies the logits of `rows[start..end)` into `out`, row after row. */
   gather(rows: ArrayLike<number>, start: number, end: number, out: Float32Array): Float32Array {
-    const c = this.classes;
-    for (let i = start; i < end; i++) {
-      const row = rows[i];
-      out.set(this.values.subarray(row * c, (row + 1) * c), (i - start) * c);
-    }
-    return out.subarray(0, (end - start) * c);
+    return gatherRows(this.values, this.classes, rows, start, end, out);
   }
 
   /** The index of the largest logit in each row (the predicted class). */

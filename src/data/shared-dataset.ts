@@ -1,3 +1,4 @@
+import { gatherRows } from './gather.js';
 import { type Dataset, featureShape, rowCount, rowSize, validateDataset } from './dataset.js';
 
 /**
@@ -67,18 +68,12 @@ export class SharedDataset {
 
   /** Copies the feature rows `rows[start..end)` into `out`, row after row. */
   gatherFeatures(rows: ArrayLike<number>, start: number, end: number, out: Float32Array): Float32Array {
-    const size = this.rowSize;
-    for (let i = start; i < end; i++) {
-      const row = rows[i];
-      out.set(this.features.subarray(row * size, (row + 1) * size), (i - start) * size);
-    }
-    return out.subarray(0, (end - start) * size);
+    return gatherRows(this.features, this.rowSize, rows, start, end, out);
   }
 
   /** Copies the labels of `rows[start..end)` into `out`. */
   gatherLabels(rows: ArrayLike<number>, start: number, end: number, out: Int32Array): Int32Array {
-    for (let i = start; i < end; i++) out[i - start] = this.labels[rows[i]];
-    return out.subarray(0, end - start);
+    return gatherRows(this.labels, 1, rows, start, end, out);
   }
 
   /**

@@ -129,13 +129,12 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
       : undefined;
 
     // 6. Evaluation on the test rows.
-    const evaluate = async (data: ModelData) => {
-      const model = shareModel(data);
+    const evaluate = async (data: ModelData, model = shareModel(data)) => {
       const run = await predictTest(pool, model, test, { onProgress, signal });
       setupSeconds += run.setupSeconds;
       return { model, predictions: run.predictions };
     };
-    const teacherEval = await evaluate(teacherData);
+    const teacherEval = await evaluate(teacherData, teacher); // still cached in the workers
     const studentEval = await evaluate(distilledData);
     const baselineEval = baselineData && (await evaluate(baselineData));
 

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { LogitTable } from '../data/logit-table.js';
 import type { SharedDataset } from '../data/shared-dataset.js';
 import { DistillCancelledError } from '../errors.js';
@@ -41,6 +42,7 @@ export async function computeLogits(
 
   const table = LogitTable.create(data.rows, data.numClasses);
   const abort = new AbortController();
+  setMaxListeners(Number.POSITIVE_INFINITY, abort.signal); // one listener per queued chunk task
   const onCancel = () => abort.abort();
   options.signal?.addEventListener('abort', onCancel);
   const started = performance.now();
