@@ -74,6 +74,9 @@ describe('the CLI', () => {
       expect(result.status).toBe(1);
       expect(result.stderr).toMatch(/unknown command 'train'/);
     });
+    it('a flag that does not apply to the data', () => {
+      expectFailure(/--test-fraction applies to --data csv:FILE only/, '--data', 'mnist', '--test-fraction', '0.3');
+    });
     it('non-numeric flag values', () => {
       expectFailure(/--epochs expects an integer, got 'abc'/, '--epochs', 'abc');
       expectFailure(/--temperature expects a number, got 'hot'/, '--temperature', 'hot');

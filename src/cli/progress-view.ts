@@ -12,7 +12,7 @@ const LABELS: Record<ProgressEvent['phase'], string> = {
 const number = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 
 /** One line describing an event, e.g. "distilling student  epoch 2/3  step 120/1407  loss 0.4121  8,512 samples/s". */
-export function describeProgress(event: ProgressEvent): string {
+function describeProgress(event: ProgressEvent): string {
   const parts = [LABELS[event.phase].padEnd(18)];
   if (event.epoch !== undefined) parts.push(`epoch ${event.epoch}/${event.epochs}`, `step ${event.done}/${event.total}`);
   else if (event.phase !== 'setup') parts.push(`rows ${number.format(event.done)}/${number.format(event.total)}`);

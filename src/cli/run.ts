@@ -22,12 +22,17 @@ const BUILT_TEACHER_EPOCHS = 5;
 export async function runCommand(flags: RunFlags, signal: AbortSignal): Promise<void> {
   check(!(flags.teacher && flags['teacher-arch']), 'give --teacher PATH or --teacher-arch SPEC, not both');
   check(!(flags.student && flags['student-arch']), 'give --student PATH or --student-arch SPEC, not both');
+  const source = flags.data ?? RUN_FLAGS.data.default;
+  check(
+    flags['test-fraction'] === undefined || source.startsWith('csv:'),
+    '--test-fraction applies to --data csv:FILE only; mnist and idx data come with their own test split',
+  );
   const seed = flags.seed ?? DEFAULTS.seed;
   const out = resolve(flags.out ?? RUN_FLAGS.out.default);
   await checkOutputDir(out);
 
   const { train, test } = await loadDataSource({
-    source: flags.data ?? RUN_FLAGS.data.default,
+    source,
     limit: flags.limit,
     testFraction: flags['test-fraction'] ?? Number(RUN_FLAGS['test-fraction'].default),
     seed,
@@ -65,7 +70,7 @@ export async function runCommand(flags: RunFlags, signal: AbortSignal): Promise<
   }
   result.report.config = {
     ...result.report.config,
-    data: flags.data ?? RUN_FLAGS.data.default,
+    data: source,
     limit: flags.limit,
     teacher: teacherName,
     student: studentName,

@@ -95,7 +95,7 @@ export function labeledCount(dataset: Dataset): number {
 }
 
 /** Selects rows by index into a new dataset. */
-export function selectRows(dataset: Dataset, indices: ArrayLike<number>): Dataset {
+function selectRows(dataset: Dataset, indices: ArrayLike<number>): Dataset {
   const size = rowSize(dataset);
   const x = new (dataset.x.constructor as Float32ArrayConstructor | Uint8ArrayConstructor)(indices.length * size);
   const y = new Int32Array(indices.length);

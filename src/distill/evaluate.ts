@@ -18,7 +18,7 @@ export function agreement(a: Int32Array, b: Int32Array): number {
 }
 
 /** Number of weights a model stores. */
-export function paramCount(data: ModelData): number {
+function paramCount(data: ModelData): number {
   return data.weightSpecs.reduce((sum, spec) => sum + spec.shape.reduce((a, b) => a * b, 1), 0);
 }
 

@@ -16,14 +16,8 @@ export interface LossInputs {
   labels: tf.Tensor1D;
 }
 
-interface LossDefinition<S extends LossSpec> {
-  /** Whether the loss reads the teacher's logits. */
-  needsTeacher: boolean;
-  /** Whether every row must carry a label. */
-  needsLabels: boolean;
-  /** Per-row loss, shape [n]; the trainer averages it over the batch. */
-  perRow: (inputs: LossInputs, spec: S) => tf.Tensor1D;
-}
+/** Per-row loss, shape [n]; the trainer averages it over the batch. */
+type PerRowLoss<S extends LossSpec> = (inputs: LossInputs, spec: S) => tf.Tensor1D;
 
 /** Cross-entropy of each row's label under softmax(logits); 0 for unlabeled rows (oneHot(-1) is all zeros). */
 function crossEntropyRows(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
@@ -36,32 +30,20 @@ function crossEntropyRows(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D
  * log-softmax so large logits neither overflow nor underflow. Unlabeled rows keep the first term only.
  * T^2 keeps the soft term's gradient scale independent of T.
  */
-const kd: LossDefinition<Extract<LossSpec, { name: 'kd' }>> = {
-  needsTeacher: true,
-  needsLabels: false,
-  perRow({ student, teacher, labels }, { temperature: t, alpha }) {
-    const logStudent = tf.logSoftmax(tf.div(student, t));
-    const logTeacher = tf.logSoftmax(tf.div(teacher!, t));
-    const kl = tf.sum(tf.mul(tf.exp(logTeacher), tf.sub(logTeacher, logStudent)), -1);
-    const soft = tf.mul(kl, alpha * t * t) as tf.Tensor1D;
-    return alpha === 1 ? soft : tf.add(soft, tf.mul(crossEntropyRows(student, labels), 1 - alpha));
-  },
+const kd: PerRowLoss<Extract<LossSpec, { name: 'kd' }>> = ({ student, teacher, labels }, { temperature: t, alpha }) => {
+  const logStudent = tf.logSoftmax(tf.div(student, t));
+  const logTeacher = tf.logSoftmax(tf.div(teacher!, t));
+  const kl = tf.sum(tf.mul(tf.exp(logTeacher), tf.sub(logTeacher, logStudent)), -1);
+  const soft = tf.mul(kl, alpha * t * t) as tf.Tensor1D;
+  return alpha === 1 ? soft : tf.add(soft, tf.mul(crossEntropyRows(student, labels), 1 - alpha));
 };
 
-const hard: LossDefinition<Extract<LossSpec, { name: 'hard' }>> = {
-  needsTeacher: false,
-  needsLabels: true,
-  perRow: ({ student, labels }) => crossEntropyRows(student, labels),
-};
+const hard: PerRowLoss<Extract<LossSpec, { name: 'hard' }>> = ({ student, labels }) => crossEntropyRows(student, labels);
 
-const LOSSES: { [N in LossSpec['name']]: LossDefinition<Extract<LossSpec, { name: N }>> } = { kd, hard };
-
-export function lossDefinition(spec: LossSpec): Omit<LossDefinition<LossSpec>, 'perRow'> {
-  return LOSSES[spec.name];
-}
+/** The registered losses, by the name a LossSpec gives. */
+const LOSSES: { [N in LossSpec['name']]: PerRowLoss<Extract<LossSpec, { name: N }>> } = { kd, hard };
 
 /** The mean loss over the rows of one slice. */
 export function meanLoss(spec: LossSpec, inputs: LossInputs): tf.Scalar {
-  const definition = LOSSES[spec.name] as LossDefinition<LossSpec>;
-  return tf.mean(definition.perRow(inputs, spec));
+  return tf.mean((LOSSES[spec.name] as PerRowLoss<LossSpec>)(inputs, spec));
 }

@@ -64,14 +64,30 @@ export async function trainReplica(task: TrainTask): Promise<TrainResult> {
   }
 }
 
+/** Builds the replica and its optimizer, trains, and frees both whatever happens. */
 async function runLoop(task: TrainTask, barrier: SharedBarrier, control: ControlClient<ProgressEvent>) {
+  const model = await modelFromShared(task.model);
+  const optimizer = createOptimizer(task.optimizer);
+  try {
+    return await trainSteps(task, model, optimizer, barrier, control);
+  } finally {
+    model.dispose();
+    optimizer.dispose();
+  }
+}
+
+async function trainSteps(
+  task: TrainTask,
+  model: tf.LayersModel,
+  optimizer: tf.Optimizer,
+  barrier: SharedBarrier,
+  control: ControlClient<ProgressEvent>,
+): Promise<TrainResult> {
   const { rank, workers, timeoutMs, phase } = task;
   const data = SharedDataset.attach(task.data);
   const softLabels = task.softLabels && LogitTable.attach(task.softLabels);
-  const model = await modelFromShared(task.model);
   const inputShape = modelInputShape(model, phase === 'teacher' ? 'teacher' : 'student');
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const optimizer = createOptimizer(task.optimizer);
   const schedule = new BatchSchedule(new Int32Array(task.rows), task.batchSize, task.seed);
   const epochs = Math.ceil(task.steps / schedule.stepsPerEpoch);
   const allReduce = SharedAllReduce.attach(task.allReduce, barrier);
@@ -97,7 +113,9 @@ async function runLoop(task: TrainTask, barrier: SharedBarrier, control: Control
       );
       let offset = 0;
       for (const variable of variables) {
-        slot.set(grads[variable.name].dataSync() as Float32Array, offset);
+        const grad = grads[variable.name]; // absent when the loss does not depend on the variable
+        if (grad) slot.set(grad.dataSync() as Float32Array, offset);
+        else slot.fill(0, offset, offset + variable.size);
         offset += variable.size;
       }
       slot[lossIndex] = value.dataSync()[0];
@@ -158,7 +176,5 @@ async function runLoop(task: TrainTask, barrier: SharedBarrier, control: Control
   const seconds = (performance.now() - started) / 1000;
   const result: TrainResult = { steps: step, samples, seconds, finalLoss: loss, cancelled };
   if (rank === 0) result.weights = (await modelToData(model)).weights;
-  model.dispose();
-  optimizer.dispose();
   return result;
 }

@@ -13,7 +13,7 @@ export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export type BackendName = Exclude<BackendChoice, 'auto'>;
 
 /** The order `auto` tries. */
-export const BACKEND_PREFERENCE: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
+const BACKEND_PREFERENCE: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
 
 export function backendCandidates(choice: BackendChoice): BackendName[] {
   return choice === 'auto' ? [...BACKEND_PREFERENCE] : [choice];
