@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -145,6 +145,23 @@ describe('the CLI', () => {
       expect(loaded.outputs[0].shape).toEqual([null, 10]);
     }
     expect((await readdir(out)).filter((name) => name.startsWith('.partial'))).toEqual([]);
+  });
+
+  it('Ctrl-C stops the run at the next step, exits with 130 and writes nothing', async () => {
+    const out = join(dir, 'interrupted');
+    const child = spawn(process.execPath, [CLI, 'run', ...SMALL, '--epochs', '500', '--out', out]);
+    let stderr = '';
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+      if (stderr.includes('distilling student') && !child.killed) child.kill('SIGINT');
+    });
+    const code = await new Promise((resolve) => child.once('exit', resolve));
+    expect(code).toBe(130);
+    expect(stderr.trim().split('\n').at(-1)).toMatch(
+      /^tfjs-distill: cancelled during student training at step \d+ of 1500; no outputs were written$/,
+    );
+    expect(existsSync(join(out, 'report.json'))).toBe(false);
+    expect(existsSync(join(out, 'student'))).toBe(false);
   });
 
   it('a CSV run end to end, with a held-out split', async () => {
