@@ -45,11 +45,12 @@ for (const workers of workerCounts) pools.set(workers, await WorkerPool.start({ 
 const backend = pools.get(1).backend;
 
 const bench = new Bench({ name: 'tfjs-distill scaling', time: quick ? 1000 : 4000, iterations: quick ? 2 : 5, warmupIterations: 1 });
-const measured = new Map(); // task name -> { seconds of work per iteration, from the phase's own clock }
+const measured = new Map(); // task name -> samples/s of each iteration, from the phase's own clock
+const record = (name, value) => measured.set(name, [...(measured.get(name) ?? []), value]);
 for (const [workers, pool] of pools) {
   bench.add(`label W=${workers}`, async () => {
     const run = await computeLogits(pool, teacher, labelData, { phase: 'label', onProgress: () => {} });
-    measured.set(`label W=${workers}`, [...(measured.get(`label W=${workers}`) ?? []), labelData.rows / run.seconds]);
+    record(`label W=${workers}`, labelData.rows / run.seconds);
   });
   bench.add(`train W=${workers}`, async () => {
     const outcome = await trainDataParallel(pool, {
@@ -66,7 +67,7 @@ for (const [workers, pool] of pools) {
       seed: 1,
       onProgress: () => {},
     });
-    measured.set(`train W=${workers}`, [...(measured.get(`train W=${workers}`) ?? []), outcome.samples / outcome.seconds]);
+    record(`train W=${workers}`, outcome.samples / outcome.seconds);
   });
 }
 // The machine's own ceiling: a CPU-bound JavaScript loop in W plain worker threads. On a VM whose cores
@@ -85,7 +86,7 @@ async function cpuLoops(workers) {
 }
 for (const workers of workerCounts) {
   bench.add(`reference W=${workers}`, async () => {
-    measured.set(`reference W=${workers}`, [...(measured.get(`reference W=${workers}`) ?? []), await cpuLoops(workers)]);
+    record(`reference W=${workers}`, await cpuLoops(workers));
   });
 }
 await bench.run();

@@ -10,9 +10,14 @@ export function gatherRows<T extends Float32Array | Int32Array>(
   end: number,
   out: T,
 ): T {
-  for (let i = start; i < end; i++) {
-    const row = rows[i];
-    out.set(table.subarray(row * width, (row + 1) * width), (i - start) * width);
+  if (width === 1) {
+    // Labels: one value per row, where a subarray view per row would only add allocations to every step.
+    for (let i = start; i < end; i++) out[i - start] = table[rows[i]];
+  } else {
+    for (let i = start; i < end; i++) {
+      const row = rows[i];
+      out.set(table.subarray(row * width, (row + 1) * width), (i - start) * width);
+    }
   }
   return out.subarray(0, (end - start) * width) as T;
 }
