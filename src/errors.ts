@@ -12,6 +12,13 @@ export class DistillCancelledError extends DistillError {
   override name = 'DistillCancelledError';
 }
 
+/**
+ * Error classes do not cross threads (only the message does), so a worker marks the messages of its
+ * DistillErrors with this tag: the coordinator then knows the failure is deterministic (bad data, a
+ * diverging loss) and that restarting the workers would only repeat it.
+ */
+export const DETERMINISTIC_TAG = '[deterministic] ';
+
 /** Throws a DistillError with `message` unless `condition` holds. */
 export function check(condition: unknown, message: string | (() => string)): asserts condition {
   if (!condition) throw new DistillError(typeof message === 'string' ? message : message());

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { type InferTask, type LatencyTask, type LoadTask, inferRows, loadModel, measureLatency } from './distill/inference.js';
 import { type TrainTask, trainReplica } from './distill/replica.js';
+import { DETERMINISTIC_TAG, DistillError } from './errors.js';
 import { type BackendName, initBackend } from './models/backend.js';
 import { type BarrierHandle, SharedBarrier } from './parallel/barrier.js';
 
@@ -13,6 +14,8 @@ import { type BarrierHandle, SharedBarrier } from './parallel/barrier.js';
 interface InitTask {
   kind: 'init';
   candidates: BackendName[];
+  /** Module URLs to import first (custom layers and the like). */
+  imports: string[];
   barrier: BarrierHandle;
   timeoutMs: number;
 }
@@ -25,6 +28,7 @@ tf.env().set('PROD', true);
 async function init(task: InitTask) {
   const barrier = SharedBarrier.attach(task.barrier);
   try {
+    for (const url of task.imports) await import(url);
     const result = await initBackend(task.candidates);
     barrier.arriveAndWait(task.timeoutMs);
     return result;
@@ -34,7 +38,16 @@ async function init(task: InitTask) {
   }
 }
 
-export default function runTask(task: WorkerTask): Promise<unknown> {
+export default async function runTask(task: WorkerTask): Promise<unknown> {
+  try {
+    return await dispatch(task);
+  } catch (error) {
+    // Only the message crosses the thread boundary: tag the deterministic failures for the coordinator.
+    throw error instanceof DistillError ? new Error(DETERMINISTIC_TAG + error.message) : error;
+  }
+}
+
+function dispatch(task: WorkerTask): Promise<unknown> {
   switch (task.kind) {
     case 'init':
       return init(task);

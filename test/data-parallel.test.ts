@@ -44,6 +44,7 @@ async function train(workers: number, optimizer: 'sgd' | 'adam', batchSize: numb
     batchSize,
     steps: 8, // batch 10: 6 steps per epoch, so a second epoch with a fresh shuffle too
     seed: 5,
+    onNonFinite: 'abort',
     onProgress: () => {},
   });
   return { weights: new Float32Array(outcome.weights), outcome };
@@ -87,11 +88,10 @@ describe('data-parallel training', () => {
     expect(maxAbsDiff(three.weights, one.weights)).toBeLessThanOrEqual(1e-4);
   });
 
-  it('a diverging loss stops every rank, naming the step', async () => {
-    const pool = pools.get(2)!;
+  const diverging = async (pool: WorkerPool, onNonFinite: 'abort' | 'skip') => {
     const { data } = syntheticData();
     const model = buildModel('mlp:16', { inputShape: [FEATURES], numClasses: CLASSES, seed: 3 });
-    const run = trainDataParallel(pool, {
+    return trainDataParallel(pool, {
       phase: 'baseline',
       model: shareModel(await modelToData(model)),
       trainableParams: model.countParams(),
@@ -102,11 +102,29 @@ describe('data-parallel training', () => {
       batchSize: 10,
       steps: 20,
       seed: 1,
+      onNonFinite,
       onProgress: () => {},
     });
-    await expect(run).rejects.toThrow(/baseline training diverged: the loss became (NaN|Infinity) at step \d+ \(epoch \d+\)/);
-    // The pool survives a failed phase that every rank stopped cleanly.
-    expect((await train(2, 'sgd', 10)).outcome.steps).toBe(8);
+  };
+
+  it('a non-finite averaged gradient stops every rank before the update, naming the step; the failure is not retryable', async () => {
+    const pool = pools.get(2)!;
+    const run = diverging(pool, 'abort');
+    await expect(run).rejects.toThrow(
+      /^baseline training diverged: the averaged gradient or loss \((NaN|Infinity|-Infinity|[-\d.e+]+)\) is not finite at step \d+ \(epoch \d+\); lower the learning rate \(--lr\), or skip such steps with --on-nonfinite skip \(worker [01]\)$/,
+    );
+    await expect(run).rejects.toMatchObject({ retryable: false });
+    // A failure tears the pool down; the next phase needs a new one.
+    await expect(train(2, 'sgd', 10)).rejects.toThrow(/the worker pool was stopped after a failure/);
+    pools.set(2, await WorkerPool.start({ workers: 2, backend: 'wasm', barrierTimeoutMs: 60_000 }));
+  });
+
+  it("onNonFinite 'skip' leaves the weights untouched on such steps and counts them", async () => {
+    const outcome = await diverging(pools.get(2)!, 'skip');
+    expect(outcome.steps).toBe(20);
+    expect(outcome.skippedSteps).toBeGreaterThan(0);
+    expect(outcome.skippedSteps).toBeLessThan(20); // the first step's gradient is finite: it is applied
+    expect(new Float32Array(outcome.weights).every(Number.isFinite)).toBe(true);
   });
 
   it('W=1 and W=3 follow a plain single-thread SGD loop over the same global batches', async () => {

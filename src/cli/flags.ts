@@ -37,7 +37,13 @@ export const RUN_FLAGS = {
   seed: { kind: 'int', arg: 'N', help: 'seed of the shuffles and the built models', default: String(DEFAULTS.seed) },
   backend: { kind: 'string', arg: 'NAME', help: 'auto, tensorflow, wasm or cpu', default: DEFAULTS.backend },
   baseline: { kind: 'boolean', help: 'also train the student on the hard labels alone (same budget and seed)' },
-  out: { kind: 'string', arg: 'DIR', help: 'where teacher/, student/ and report.json go', default: 'distill-out' },
+  out: { kind: 'string', arg: 'DIR', help: 'where teacher/, student/ and report.json go; DIR/.checkpoint holds the run state until it ends', default: 'distill-out' },
+  resume: { kind: 'boolean', help: 'continue the interrupted run in --out DIR from its last checkpoint (same flags; --workers may differ)' },
+  'checkpoint-every': { kind: 'int', arg: 'N', help: 'checkpoint training every N steps', default: 'once per epoch' },
+  'max-restarts': { kind: 'int', arg: 'N', help: 'restart the workers from the last checkpoint after a worker failure, at most N times', default: String(DEFAULTS.maxRestarts) },
+  'on-nonfinite': { kind: 'string', arg: 'WHAT', help: 'a step whose averaged gradient is NaN or infinite: abort (naming the step) or skip it', default: DEFAULTS.onNonFinite },
+  'worker-memory-mb': { kind: 'int', arg: 'MB', help: "JS heap limit of each worker thread (a worker over it fails and is restarted)", default: "Node's" },
+  import: { kind: 'string', arg: 'MODULE', help: 'a module to import in every thread first, e.g. one that registers custom layers' },
   help: { kind: 'boolean', help: 'show this help' },
 } as const satisfies Record<string, FlagSpec>;
 

@@ -36,6 +36,11 @@ export class ProgressView {
   ) {}
 
   update = (event: ProgressEvent): void => {
+    if (event.notice) {
+      this.finishLine();
+      this.stream.write(`tfjs-distill: ${event.notice}\n`);
+      return;
+    }
     const line = describeProgress(event);
     const finished = event.done === event.total;
     if (this.stream.isTTY) {

@@ -1,14 +1,18 @@
 import type * as tf from '@tensorflow/tfjs';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { featureShape } from '../data/dataset.js';
 import { type DistillResult, distill } from '../distill/distill.js';
 import { DEFAULTS } from '../distill/options.js';
-import { DistillError, check, messageOf } from '../errors.js';
+import { DistillCancelledError, DistillError, check, messageOf } from '../errors.js';
+import { WorkerFailure } from '../parallel/pool.js';
 import { buildModel } from '../models/architectures.js';
 import { loadModel, saveModel } from '../models/model-files.js';
 import type { BackendChoice } from '../models/backend.js';
 import type { OptimizerSpec } from '../distill/optimizers.js';
+import type { NonFinitePolicy } from '../distill/replica.js';
 import { mixSeed } from '../random.js';
 import { loadDataSource } from './data-source.js';
 import { RUN_FLAGS, type RunFlags } from './flags.js';
@@ -30,6 +34,16 @@ export async function runCommand(flags: RunFlags, signal: AbortSignal): Promise<
   const seed = flags.seed ?? DEFAULTS.seed;
   const out = resolve(flags.out ?? RUN_FLAGS.out.default);
   await checkOutputDir(out);
+  const checkpointDir = join(out, CHECKPOINT_FOLDER);
+  // Custom layers must be known here (to load or build the models) and in every worker.
+  const imports = flags.import ? [resolve(flags.import)] : [];
+  for (const module of imports) {
+    try {
+      await import(pathToFileURL(module).href);
+    } catch (error) {
+      throw new DistillError(`--import ${flags.import} could not be imported: ${messageOf(error)}`);
+    }
+  }
 
   const { train, test } = await loadDataSource({
     source,
@@ -62,9 +76,20 @@ export async function runCommand(flags: RunFlags, signal: AbortSignal): Promise<
       optimizer: { name: flags.optimizer as OptimizerSpec['name'] | undefined, learningRate: flags.lr },
       baseline: flags.baseline ?? false,
       backend: flags.backend as BackendChoice | undefined,
+      checkpoint: { dir: checkpointDir, everySteps: flags['checkpoint-every'], resume: flags.resume ?? false },
+      maxRestarts: flags['max-restarts'],
+      onNonFinite: flags['on-nonfinite'] as NonFinitePolicy | undefined,
+      workerMemoryMb: flags['worker-memory-mb'],
+      workerImports: imports,
       onProgress: view.update,
       signal,
     });
+  } catch (error) {
+    // The checkpoint survives a stop or a failed worker: say how to continue.
+    const resume = `rerun the same command with --resume to continue from the checkpoint in ${checkpointDir}`;
+    if (error instanceof DistillCancelledError) throw new DistillCancelledError(`${error.message}; no outputs were written; ${resume}`);
+    if (error instanceof WorkerFailure) throw new WorkerFailure(`${error.message}; ${resume}`, error.rank, error.retryable);
+    throw error;
   } finally {
     view.finishLine();
   }
@@ -76,9 +101,13 @@ export async function runCommand(flags: RunFlags, signal: AbortSignal): Promise<
     student: studentName,
   };
   await writeOutputs(out, result);
+  await rm(checkpointDir, { recursive: true, force: true }); // the run is complete: nothing left to resume
   process.stdout.write(`${summaryTable(result.report, { teacher: teacherName, student: studentName })}\n`);
   process.stdout.write(`\nwrote ${join(out, 'teacher')}/, ${join(out, 'student')}/${result.baseline ? `, ${join(out, 'baseline')}/` : ''} and ${join(out, 'report.json')}\n`);
 }
+
+/** Where the run's state lives under --out until the outputs are written. */
+const CHECKPOINT_FOLDER = '.checkpoint';
 
 /** Fails early, before any training, when the outputs could not be written. */
 async function checkOutputDir(out: string): Promise<void> {
@@ -86,8 +115,9 @@ async function checkOutputDir(out: string): Promise<void> {
   check(!info || info.isDirectory(), `--out ${out} is a file; give a directory`);
   try {
     await mkdir(out, { recursive: true });
+    await access(out, constants.W_OK);
   } catch (error) {
-    throw new DistillError(`cannot create --out ${out}: ${messageOf(error)}`);
+    throw new DistillError(`cannot write to --out ${out} (${messageOf(error)}); give a writable directory`);
   }
 }
 

@@ -40,5 +40,8 @@ export function summaryTable(report: DistillReport, names: { teacher: string; st
     '',
     `backend ${report.backend}, ${workers}; setup ${t.setupSeconds.toFixed(1)} s`,
     `samples/s: ${rates.join(', ')}`,
+    ...(report.resumed.length > 0 ? [`resumed from the checkpoint: ${report.resumed.join(', ')}`] : []),
+    ...report.restarts.map((r) => `restarted the workers during ${r.phase}: ${r.reason}`),
+    ...report.notices.filter((n) => n.includes('skipped')),
   ].join('\n');
 }

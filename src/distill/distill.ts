@@ -1,15 +1,19 @@
 import * as tf from '@tensorflow/tfjs';
+import type { Dataset } from '../data/dataset.js';
+import { LogitTable } from '../data/logit-table.js';
 import { SharedDataset } from '../data/shared-dataset.js';
 import { check } from '../errors.js';
 import { type ModelData, modelFromData, modelToData, shareModel } from '../models/model-data.js';
 import { readModelData } from '../models/model-files.js';
 import { checkModelFitsData } from '../models/model-shape.js';
-import { WorkerPool } from '../parallel/pool.js';
+import { WorkerFailure, WorkerPool } from '../parallel/pool.js';
 import { mixSeed } from '../random.js';
+import { RunCheckpoint, type RunFingerprint, digest } from './checkpoint.js';
 import { accuracy, agreement, describeModel, predictTest } from './evaluate.js';
 import { computeLogits } from './label.js';
-import { type DistillOptions, resolveConfig } from './options.js';
-import type { DistillReport, TrainingPhaseReport } from './report.js';
+import { type DistillConfig, type DistillOptions, resolveConfig } from './options.js';
+import type { Phase } from './progress.js';
+import type { DistillReport, RestartReport, TrainingPhaseReport } from './report.js';
 import { type TrainOutcome, type TrainSpec, trainDataParallel } from './train.js';
 
 /** What {@link distill} returns: the trained models, on the calling thread, and the report. */
@@ -61,29 +65,77 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
   const teacherModel = await modelAsData(options.teacher, 'teacher', train);
   const studentModel = await modelAsData(options.student, 'student', train);
   let teacherData = teacherModel.data;
-  const studentData = studentModel.data;
+  const checkpoints =
+    options.checkpoint && (await RunCheckpoint.open(options.checkpoint, runFingerprint(config, options, teacherModel, studentModel)));
+  const resumed: string[] = [];
 
-  const setupStart = performance.now();
-  onProgress({ phase: 'setup', done: 0, total: 1, samplesPerSec: 0 });
-  const pool = await WorkerPool.start({ workers: config.workers, backend: config.backend, barrierTimeoutMs: config.barrierTimeoutMs });
-  let setupSeconds = (performance.now() - setupStart) / 1000;
-  onProgress({ phase: 'setup', done: 1, total: 1, samplesPerSec: 0 });
+  // The pool, restarted when a worker fails in a way a fresh pool may not repeat.
+  let pool: WorkerPool | undefined;
+  let setupSeconds = 0;
+  const restarts: RestartReport[] = [];
+  const startPool = async () => {
+    const started = performance.now();
+    onProgress({ phase: 'setup', done: 0, total: 1, samplesPerSec: 0 });
+    const { workers, backend, barrierTimeoutMs, workerImports } = config;
+    pool = await WorkerPool.start({ workers, backend, barrierTimeoutMs, workerImports, workerMemoryMb: config.workerMemoryMb ?? undefined });
+    setupSeconds += (performance.now() - started) / 1000;
+    onProgress({ phase: 'setup', done: 1, total: 1, samplesPerSec: 0 });
+    return pool;
+  };
+  /** Runs one stage; after a retryable worker failure, starts a fresh pool and runs it again (it resumes). */
+  const withRestarts = async <T>(phase: Phase, stage: (pool: WorkerPool) => Promise<T>): Promise<T> => {
+    for (;;) {
+      try {
+        return await stage(pool ?? (await startPool()));
+      } catch (error) {
+        const retry = error instanceof WorkerFailure && error.retryable && restarts.length < config.maxRestarts && !signal?.aborted;
+        await pool?.destroy();
+        pool = undefined;
+        if (!retry) throw error;
+        restarts.push({ phase, reason: error.message });
+        const from = checkpoints ? 'its last checkpoint' : 'the start of the phase';
+        const notice = `${error.message}; restarting the workers (${restarts.length} of ${config.maxRestarts}) from ${from}`;
+        onProgress({ phase, done: 0, total: 1, samplesPerSec: 0, notice });
+      }
+    }
+  };
+
   try {
     const phases: TrainingPhaseReport[] = [];
-    type PhaseSpec = Omit<TrainSpec, 'model' | 'optimizer' | 'batchSize' | 'onProgress' | 'signal' | 'trainableParams'>;
-    const trainPhase = async (from: CheckedModel, spec: PhaseSpec): Promise<ModelData> => {
-      const outcome = await trainDataParallel(pool, {
-        ...spec,
-        model: shareModel(from.data),
-        trainableParams: from.trainableParams,
-        optimizer: config.optimizer,
-        batchSize: config.batchSize,
-        onProgress,
-        signal,
+    type PhaseSpec = Omit<TrainSpec, 'model' | 'optimizer' | 'batchSize' | 'onProgress' | 'signal' | 'trainableParams' | 'onNonFinite'>;
+    const trainPhase = (from: CheckedModel, spec: PhaseSpec): Promise<ModelData> =>
+      withRestarts(spec.phase, async (pool) => {
+        const saved = await checkpoints?.loadPhase(spec.phase);
+        check(
+          !saved || saved.steps === spec.steps,
+          `checkpoint ${checkpoints?.phaseFile(spec.phase)} is for ${saved?.steps} steps, this run needs ${spec.steps}; delete the checkpoint folder`,
+        );
+        const start = saved ? { ...from.data, weights: saved.weights } : from.data;
+        let outcome: TrainOutcome;
+        if (saved && saved.progress.step === spec.steps) {
+          outcome = { ...saved.progress, steps: saved.progress.step, weights: saved.weights };
+          resumed.push(spec.phase);
+        } else {
+          if (saved) resumed.push(`${spec.phase} from step ${saved.progress.step}`);
+          outcome = await trainDataParallel(pool, {
+            ...spec,
+            model: shareModel(start),
+            trainableParams: from.trainableParams,
+            optimizer: config.optimizer,
+            batchSize: config.batchSize,
+            onNonFinite: config.onNonFinite,
+            resume: saved,
+            checkpoint: checkpoints && {
+              path: checkpoints.phaseFile(spec.phase),
+              everySteps: checkpoints.everySteps ?? Math.ceil(spec.rows.length / config.batchSize),
+            },
+            onProgress,
+            signal,
+          });
+        }
+        phases.push(phaseReport(spec.phase, outcome));
+        return { ...from.data, weights: outcome.weights };
       });
-      phases.push(phaseReport(spec.phase, outcome));
-      return { ...from.data, weights: outcome.weights };
-    };
     const steps = (rows: number, epochs: number) => epochs * Math.ceil(rows / config.batchSize);
 
     // 2. Teacher training, on the labelled rows, hard labels.
@@ -100,9 +152,20 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
 
     // 3. Labelling: the teacher's logits over every training row are the soft labels.
     const teacher = shareModel(teacherData);
-    const labelling = await computeLogits(pool, teacher, train, { phase: 'label', onProgress, signal });
+    const labelling = await withRestarts('label', async (pool) => {
+      const saved = await checkpoints?.loadLogits();
+      if (saved && saved.rows === train.rows && saved.classes === train.numClasses) {
+        resumed.push('label');
+        const table = LogitTable.create(saved.rows, saved.classes);
+        table.values.set(saved.values);
+        return { table, seconds: saved.seconds, setupSeconds: 0 };
+      }
+      const run = await computeLogits(pool, teacher, train, { phase: 'label', onProgress, signal });
+      check(run.table.allFinite(), 'the teacher produced non-finite logits (NaN or Infinity); check the teacher model and the data');
+      await checkpoints?.saveLogits({ rows: train.rows, classes: train.numClasses, seconds: run.seconds, setupSeconds: run.setupSeconds, values: run.table.values.slice() });
+      return run;
+    });
     setupSeconds += labelling.setupSeconds;
-    check(labelling.table.allFinite(), 'the teacher produced non-finite logits (NaN or Infinity); check the teacher model and the data');
 
     // 4. Distillation: soft labels on every row, hard labels where there are any.
     const studentSteps = steps(train.rows, config.epochs);
@@ -129,46 +192,50 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
       : undefined;
 
     // 6. Evaluation on the test rows.
-    const evaluate = async (data: ModelData, model = shareModel(data)) => {
-      const run = await predictTest(pool, model, test, { onProgress, signal });
-      setupSeconds += run.setupSeconds;
-      return { model, predictions: run.predictions };
-    };
-    const teacherEval = await evaluate(teacherData, teacher); // still cached in the workers
-    const studentEval = await evaluate(distilledData);
-    const baselineEval = baselineData && (await evaluate(baselineData));
-
-    const report: DistillReport = {
-      backend: pool.backend,
-      workers: config.workers,
-      notices: pool.notices,
-      teacher: await describeModel(pool, teacherEval.model, teacherData, test, teacherEval.predictions),
-      student: {
-        ...(await describeModel(pool, studentEval.model, distilledData, test, studentEval.predictions)),
-        agreement: agreement(studentEval.predictions, teacherEval.predictions),
-      },
-      baseline: baselineEval && {
-        accuracy: accuracy(baselineEval.predictions, test.labels),
-        agreement: agreement(baselineEval.predictions, teacherEval.predictions),
-      },
-      throughput: {
-        labelSamplesPerSec: train.rows / labelling.seconds,
-        trainSamplesPerSec: phases.find((p) => p.phase === 'student')!.samplesPerSec,
-        teacherTrainSamplesPerSec: phases.find((p) => p.phase === 'teacher')?.samplesPerSec,
-        baselineTrainSamplesPerSec: phases.find((p) => p.phase === 'baseline')?.samplesPerSec,
-        setupSeconds,
-      },
-      phases,
-      data: {
-        trainRows: train.rows,
-        labeledRows: labeledRows.length,
-        teacherLabeledRows: config.teacherEpochs > 0 ? teacherRows.length : undefined,
-        testRows: test.rows,
-        featureShape: train.featureShape,
-        numClasses: train.numClasses,
-      },
-      config: { ...config },
-    };
+    const report = await withRestarts('evaluate', async (pool) => {
+      const evaluate = async (data: ModelData, model = shareModel(data)) => {
+        const run = await predictTest(pool, model, test, { onProgress, signal });
+        setupSeconds += run.setupSeconds;
+        return { model, predictions: run.predictions };
+      };
+      const teacherEval = await evaluate(teacherData, teacher); // still cached in the workers
+      const studentEval = await evaluate(distilledData);
+      const baselineEval = baselineData && (await evaluate(baselineData));
+      const result: DistillReport = {
+        backend: pool.backend,
+        workers: config.workers,
+        notices: [...pool.notices, ...skipNotices(phases)],
+        teacher: await describeModel(pool, teacherEval.model, teacherData, test, teacherEval.predictions),
+        student: {
+          ...(await describeModel(pool, studentEval.model, distilledData, test, studentEval.predictions)),
+          agreement: agreement(studentEval.predictions, teacherEval.predictions),
+        },
+        baseline: baselineEval && {
+          accuracy: accuracy(baselineEval.predictions, test.labels),
+          agreement: agreement(baselineEval.predictions, teacherEval.predictions),
+        },
+        throughput: {
+          labelSamplesPerSec: train.rows / labelling.seconds,
+          trainSamplesPerSec: phases.find((p) => p.phase === 'student')!.samplesPerSec,
+          teacherTrainSamplesPerSec: phases.find((p) => p.phase === 'teacher')?.samplesPerSec,
+          baselineTrainSamplesPerSec: phases.find((p) => p.phase === 'baseline')?.samplesPerSec,
+          setupSeconds,
+        },
+        phases,
+        restarts,
+        resumed,
+        data: {
+          trainRows: train.rows,
+          labeledRows: labeledRows.length,
+          teacherLabeledRows: config.teacherEpochs > 0 ? teacherRows.length : undefined,
+          testRows: test.rows,
+          featureShape: train.featureShape,
+          numClasses: train.numClasses,
+        },
+        config: { ...config },
+      };
+      return result;
+    });
     return {
       student: await modelFromData(distilledData, 'the distilled student'),
       teacher: await modelFromData(teacherData, 'the teacher'),
@@ -176,8 +243,36 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
       report,
     };
   } finally {
-    await pool.destroy();
+    await pool?.destroy();
   }
+}
+
+/**
+ * What must not change between a checkpointed run and its resumption: every setting that affects the
+ * result (not the worker count, which only changes how the same gradients are computed), and hashes of
+ * the data and of the starting models.
+ */
+function runFingerprint(config: DistillConfig, options: DistillOptions, teacher: CheckedModel, student: CheckedModel): RunFingerprint {
+  const { workers, barrierTimeoutMs, maxRestarts, workerMemoryMb, workerImports, optimizer, ...settings } = config;
+  const dataDigest = (data: Dataset) => digest([JSON.stringify([data.shape, data.numClasses]), data.x, data.y]);
+  // Weight names depend on how many layers the process built before, so only shapes and values count.
+  const modelDigest = (model: ModelData) =>
+    digest([JSON.stringify(model.weightSpecs.map((spec) => [spec.shape, spec.dtype])), new Uint8Array(model.weights)]);
+  return {
+    ...settings,
+    optimizer: optimizer.name,
+    learningRate: optimizer.learningRate,
+    trainData: dataDigest(options.train),
+    testData: dataDigest(options.test),
+    teacher: modelDigest(teacher.data),
+    student: modelDigest(student.data),
+  };
+}
+
+function skipNotices(phases: TrainingPhaseReport[]): string[] {
+  return phases
+    .filter((p) => p.skippedSteps > 0)
+    .map((p) => `${p.phase} training skipped ${p.skippedSteps} of ${p.steps} steps whose averaged gradient was not finite`);
 }
 
 /** A model as data, checked against the data, with the length of the gradient the ranks average. */
@@ -203,5 +298,6 @@ function phaseReport(phase: TrainingPhaseReport['phase'], outcome: TrainOutcome)
     seconds: outcome.seconds,
     samplesPerSec: outcome.samples / outcome.seconds,
     finalLoss: outcome.finalLoss,
+    skippedSteps: outcome.skippedSteps,
   };
 }

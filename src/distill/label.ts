@@ -37,7 +37,7 @@ export async function computeLogits(
   options: LogitsOptions,
 ): Promise<LogitsRun> {
   const setupStart = performance.now();
-  await pool.runOnEveryRank(() => ({ task: { kind: 'load', model } }), []);
+  await pool.runOnEveryRank(() => ({ task: { kind: 'load', model } }), { barriers: [] });
   const setupSeconds = (performance.now() - setupStart) / 1000;
 
   const table = LogitTable.create(data.rows, data.numClasses);

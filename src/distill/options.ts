@@ -3,8 +3,10 @@ import { availableParallelism } from 'node:os';
 import type { Dataset } from '../data/dataset.js';
 import { check } from '../errors.js';
 import type { BackendChoice } from '../models/backend.js';
+import type { CheckpointOptions } from './checkpoint.js';
 import { OPTIMIZER_NAMES, type OptimizerSpec } from './optimizers.js';
 import type { ProgressEvent } from './progress.js';
+import type { NonFinitePolicy } from './replica.js';
 
 /** Everything {@link distill} takes. Only `teacher`, `student`, `train` and `test` are required. */
 export interface DistillOptions {
@@ -46,13 +48,30 @@ export interface DistillOptions {
   onProgress?: (event: ProgressEvent) => void;
   /** Aborting it cancels the run: it stops at the next step and `distill` rejects with DistillCancelledError. */
   signal?: AbortSignal;
-  /** How long a rank may wait at a barrier for the others before the run fails, in ms. Default 10 minutes. */
+  /**
+   * How long a worker may make no progress (a rank waiting at a barrier, a step or an inference task that
+   * does not finish) before the run counts it as hung and stops the pool, in ms. Default 10 minutes.
+   */
   barrierTimeoutMs?: number;
+  /** Checkpoint the run into a folder, and optionally resume it from there. Default: no checkpoints. */
+  checkpoint?: CheckpointOptions;
+  /**
+   * How often a failed worker (an exception, an exit, out of memory, a hang) restarts the pool, which
+   * then continues from the last checkpoint (or the start of the phase, without checkpoints). Failures
+   * that would repeat, such as bad data or a diverging loss, are never retried. Default 2.
+   */
+  maxRestarts?: number;
+  /** When the averaged gradient is not finite: 'abort' the run, naming the step, or 'skip' the step. Default 'abort'. */
+  onNonFinite?: NonFinitePolicy;
+  /** JS heap limit of each worker thread in MB; a worker that exceeds it fails (and may be restarted). Default: Node's. */
+  workerMemoryMb?: number | null;
+  /** Modules every worker imports before loading any model, e.g. to register custom layers. Default none. */
+  workerImports?: string[];
 }
 
 /** The options with every default filled in and every value checked. */
 export type DistillConfig = Required<
-  Omit<DistillOptions, 'teacher' | 'student' | 'train' | 'test' | 'onProgress' | 'signal' | 'optimizer'>
+  Omit<DistillOptions, 'teacher' | 'student' | 'train' | 'test' | 'onProgress' | 'signal' | 'optimizer' | 'checkpoint'>
 > & { optimizer: OptimizerSpec };
 
 /** Defaults, in one place; the CLI shows these too. */
@@ -69,7 +88,13 @@ export const DEFAULTS: DistillConfig = {
   baseline: false,
   backend: 'auto',
   barrierTimeoutMs: 10 * 60 * 1000,
+  maxRestarts: 2,
+  onNonFinite: 'abort',
+  workerMemoryMb: null,
+  workerImports: [],
 };
+
+const NON_FINITE_POLICIES: NonFinitePolicy[] = ['abort', 'skip'];
 
 const BACKENDS: BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
 
@@ -113,5 +138,18 @@ export function resolveConfig(options: DistillOptions): DistillConfig {
   );
   check(BACKENDS.includes(config.backend), `unknown backend '${config.backend}': use one of ${BACKENDS.join(', ')}`);
   check(isInt(config.barrierTimeoutMs, 1), `barrier timeout must be a positive integer of ms, got ${config.barrierTimeoutMs}`);
+  check(isInt(config.maxRestarts, 0), `max restarts must be an integer >= 0, got ${config.maxRestarts}`);
+  check(
+    NON_FINITE_POLICIES.includes(config.onNonFinite),
+    `unknown non-finite policy '${config.onNonFinite}': use one of ${NON_FINITE_POLICIES.join(', ')}`,
+  );
+  check(
+    config.workerMemoryMb === null || isInt(config.workerMemoryMb, 16),
+    `worker memory must be an integer of MB >= 16, got ${config.workerMemoryMb}`,
+  );
+  check(
+    Array.isArray(config.workerImports) && config.workerImports.every((m) => typeof m === 'string'),
+    'workerImports must be a list of module paths or URLs',
+  );
   return config;
 }

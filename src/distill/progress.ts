@@ -18,4 +18,6 @@ export interface ProgressEvent {
   loss?: number;
   /** Rows processed per second since the phase began. */
   samplesPerSec: number;
+  /** Something worth telling the user as it happens, e.g. a restart after a worker failure. */
+  notice?: string;
 }

@@ -8,8 +8,10 @@ import { modelInputShape } from '../models/model-shape.js';
 import { type AllReduceHandle, SharedAllReduce } from '../parallel/allreduce.js';
 import { type BarrierHandle, SharedBarrier } from '../parallel/barrier.js';
 import { ControlClient } from '../parallel/control-plane.js';
+import { type HeartbeatHandle, RankHeartbeat } from '../parallel/heartbeat.js';
+import { type OptimizerState, type PhaseProgress, writeTrainingCheckpoint } from './checkpoint.js';
 import { type LossSpec, meanLoss } from './losses.js';
-import { type OptimizerSpec, createOptimizer } from './optimizers.js';
+import { type OptimizerSpec, createOptimizer, exportOptimizerState, importOptimizerState } from './optimizers.js';
 import type { ProgressEvent, TrainingPhase } from './progress.js';
 import { BatchSchedule, sliceBounds } from './schedule.js';
 
@@ -31,16 +33,27 @@ export interface TrainTask {
   seed: number;
   allReduce: AllReduceHandle;
   barrier: BarrierHandle;
+  heartbeat: HeartbeatHandle;
   timeoutMs: number;
   control: MessagePort;
+  /** What to do when the averaged gradient (or loss) is not finite. */
+  onNonFinite: NonFinitePolicy;
+  /** Continue a checkpointed phase: `model` then holds the checkpoint's weights. */
+  resume?: { progress: PhaseProgress; optimizer: OptimizerState };
+  /** Rank 0 writes the phase's state here every `everySteps` steps, at the end, and when stopped. */
+  checkpoint?: { path: string; everySteps: number };
 }
 
+/**
+ * `abort`: stop the run, naming the step; `skip`: leave the weights and optimizer untouched for that step
+ * and count it. Either way the check runs on the averaged gradient, before any update.
+ */
+export type NonFinitePolicy = 'skip' | 'abort';
+
 /** What a rank returns; rank 0 also returns the trained weights. */
-export interface TrainResult {
+export interface TrainResult extends Omit<PhaseProgress, 'step'> {
+  /** Steps done, those of earlier sessions included. */
   steps: number;
-  samples: number;
-  seconds: number;
-  finalLoss: number;
   cancelled: boolean;
   weights?: ArrayBuffer;
 }
@@ -133,48 +146,70 @@ async function trainSteps(
       optimizer.applyGradients(grads);
     });
 
-  barrier.arriveAndWait(timeoutMs); // every replica is built: start the clock together
-  const started = performance.now();
-  let samples = 0;
-  let step = 0;
-  let loss = Number.NaN;
+  if (task.resume) await importOptimizerState(optimizer, task.resume.optimizer);
+  const heartbeat = RankHeartbeat.attach(task.heartbeat);
+  const resumed = task.resume?.progress;
+  let step = resumed?.step ?? 0;
+  let samples = resumed?.samples ?? 0;
+  let skippedSteps = resumed?.skippedSteps ?? 0;
+  let loss = resumed?.finalLoss ?? Number.NaN;
   let lossSum = 0;
   let lossCount = 0;
   let cancelled = false;
+  barrier.arriveAndWait(timeoutMs); // every replica is built: start the clock together
+  const started = performance.now();
+  const seconds = () => (resumed?.seconds ?? 0) + (performance.now() - started) / 1000;
+  const saveCheckpoint = async (path: string) =>
+    writeTrainingCheckpoint(path, {
+      phase,
+      steps: task.steps,
+      progress: { step, samples, seconds: seconds(), skippedSteps, finalLoss: loss },
+      weights: (await modelToData(model)).weights,
+      optimizer: await exportOptimizerState(optimizer),
+    });
+
   while (step < task.steps) {
+    heartbeat.computing(rank);
     const batch = schedule.batch(step);
     const [start, end] = sliceBounds(batch.length, workers, rank);
     if (end > start) computeGradient(batch, start, end);
-    const { mean, stop } = allReduce.allReduceMean(rank, end - start, control.cancelled, timeoutMs);
-    loss = mean[lossIndex];
-    if (!Number.isFinite(loss)) {
+    heartbeat.waiting(rank);
+    const { mean, stop, finite } = allReduce.allReduceMean(rank, end - start, control.cancelled, timeoutMs);
+    if (finite) {
+      loss = mean[lossIndex];
+      applyGradient(mean);
+      lossSum += loss;
+      lossCount++;
+    } else if (task.onNonFinite === 'abort') {
       throw new DistillError(
-        `${phase} training diverged: the loss became ${loss} at step ${step + 1} (epoch ${schedule.epochOf(step) + 1}); ` +
-          (task.loss.name === 'kd' ? 'lower the learning rate (--lr) or the temperature' : 'lower the learning rate (--lr)'),
+        `${phase} training diverged: the averaged gradient or loss (${mean[lossIndex]}) is not finite at step ${step + 1} ` +
+          `(epoch ${schedule.epochOf(step) + 1}); lower the learning rate (--lr)${task.loss.name === 'kd' ? ' or the temperature' : ''}, ` +
+          'or skip such steps with --on-nonfinite skip',
       );
+    } else {
+      skippedSteps++;
     }
-    applyGradient(mean);
     step++;
     samples += batch.length;
-    lossSum += loss;
-    lossCount++;
+    const { checkpoint } = task;
+    if (rank === 0 && checkpoint && (step % checkpoint.everySteps === 0 || step === task.steps || stop)) {
+      await saveCheckpoint(checkpoint.path); // the other ranks wait at the next exchange meanwhile
+    }
     if (stop) {
       cancelled = true;
       break;
     }
     if (rank === 0) {
       const epochDone = step % schedule.stepsPerEpoch === 0 || step === task.steps;
-      const seconds = (performance.now() - started) / 1000;
       const event = { phase, done: step, total: task.steps, epoch: schedule.epochOf(step - 1) + 1, epochs };
-      if (control.report({ ...event, loss: lossSum / lossCount, samplesPerSec: samples / seconds }, epochDone)) {
+      if (control.report({ ...event, loss: lossSum / lossCount, samplesPerSec: samples / seconds() }, epochDone)) {
         lossSum = 0;
         lossCount = 0;
       }
       await new Promise(setImmediate); // let Comlink deliver the coordinator's answers (cancellation)
     }
   }
-  const seconds = (performance.now() - started) / 1000;
-  const result: TrainResult = { steps: step, samples, seconds, finalLoss: loss, cancelled };
+  const result: TrainResult = { steps: step, samples, seconds: seconds(), finalLoss: loss, skippedSteps, cancelled };
   if (rank === 0) result.weights = (await modelToData(model)).weights;
   return result;
 }

@@ -1,6 +1,6 @@
 import type { BackendName } from '../models/backend.js';
 import type { DistillConfig } from './options.js';
-import type { TrainingPhase } from './progress.js';
+import type { Phase, TrainingPhase } from './progress.js';
 
 /** How one model did on the test split, and what it costs. */
 export interface ModelReport {
@@ -35,6 +35,16 @@ export interface TrainingPhaseReport {
   seconds: number;
   samplesPerSec: number;
   finalLoss: number;
+  /** Steps whose averaged gradient was not finite and that were skipped (`onNonFinite: 'skip'`). */
+  skippedSteps: number;
+}
+
+/** A pool restart after a worker failed. */
+export interface RestartReport {
+  /** The phase that was running. */
+  phase: Phase;
+  /** Why: the failed worker and its error. */
+  reason: string;
 }
 
 /** Everything a run measured. `report.json` is this object. */
@@ -61,6 +71,10 @@ export interface DistillReport {
     setupSeconds: number;
   };
   phases: TrainingPhaseReport[];
+  /** Pool restarts after worker failures, in order (empty when none failed). */
+  restarts: RestartReport[];
+  /** What a resumed run took from its checkpoint, e.g. ["teacher", "label", "student from step 120"]; empty otherwise. */
+  resumed: string[];
   data: {
     trainRows: number;
     /** Rows whose hard labels the student and the baseline saw. */

@@ -5,11 +5,13 @@ import type { SharedModelHandle } from '../models/model-data.js';
 import { SharedAllReduce } from '../parallel/allreduce.js';
 import { SharedBarrier } from '../parallel/barrier.js';
 import { openControlChannel } from '../parallel/control-plane.js';
+import { RankHeartbeat } from '../parallel/heartbeat.js';
 import type { WorkerPool } from '../parallel/pool.js';
 import type { LossSpec } from './losses.js';
 import type { OptimizerSpec } from './optimizers.js';
 import type { ProgressEvent, TrainingPhase } from './progress.js';
-import type { TrainResult } from './replica.js';
+import type { PhaseProgress, TrainingCheckpoint } from './checkpoint.js';
+import type { NonFinitePolicy, TrainResult } from './replica.js';
 
 /** One data-parallel training phase. */
 export interface TrainSpec {
@@ -27,17 +29,19 @@ export interface TrainSpec {
   batchSize: number;
   steps: number;
   seed: number;
+  onNonFinite: NonFinitePolicy;
+  /** Continue from this checkpoint of the phase; `model` must then hold its weights. */
+  resume?: TrainingCheckpoint;
+  /** Where and how often rank 0 checkpoints the phase. */
+  checkpoint?: { path: string; everySteps: number };
   onProgress: (event: ProgressEvent) => void;
   signal?: AbortSignal;
 }
 
-/** The outcome of a phase: rank 0's trained weights and the phase's own timing. */
-export interface TrainOutcome {
+/** The outcome of a phase: rank 0's trained weights and the phase's own timing (earlier sessions included). */
+export interface TrainOutcome extends Omit<PhaseProgress, 'step'> {
   weights: ArrayBuffer;
   steps: number;
-  samples: number;
-  seconds: number;
-  finalLoss: number;
 }
 
 /**
@@ -47,6 +51,8 @@ export interface TrainOutcome {
 export async function trainDataParallel(pool: WorkerPool, spec: TrainSpec): Promise<TrainOutcome> {
   const { workers } = pool;
   const barrier = SharedBarrier.create(workers);
+  const heartbeat = RankHeartbeat.create(workers);
+  const resume = spec.resume && { progress: spec.resume.progress, optimizer: spec.resume.optimizer };
   const allReduce = SharedAllReduce.create(spec.trainableParams + 1, workers, barrier); // + 1: the loss
   const rows = new SharedArrayBuffer(spec.rows.byteLength);
   new Int32Array(rows).set(spec.rows);
@@ -71,18 +77,24 @@ export async function trainDataParallel(pool: WorkerPool, spec: TrainSpec): Prom
           seed: spec.seed,
           allReduce: allReduce.handle,
           barrier: barrier.handle,
-          timeoutMs: pool.barrierTimeoutMs,
+          heartbeat: heartbeat.handle,
+          // A backstop only: the coordinator's heartbeat watch fires first and names the rank that hung.
+          timeoutMs: 2 * pool.barrierTimeoutMs,
           control: channels[rank].port,
+          onNonFinite: spec.onNonFinite,
+          resume,
+          checkpoint: spec.checkpoint,
         },
         transferList: [channels[rank].port],
       }),
-      [barrier],
+      { barriers: [barrier], heartbeat },
     );
-    const lead = results[0];
-    if (lead.cancelled) {
-      throw new DistillCancelledError(`cancelled during ${spec.phase} training at step ${lead.steps} of ${spec.steps}`);
+    const { cancelled, weights, ...progress } = results[0];
+    if (cancelled) {
+      const saved = spec.checkpoint ? '; its state is checkpointed' : '';
+      throw new DistillCancelledError(`cancelled during ${spec.phase} training at step ${progress.steps} of ${spec.steps}${saved}`);
     }
-    return { weights: lead.weights!, steps: lead.steps, samples: lead.samples, seconds: lead.seconds, finalLoss: lead.finalLoss };
+    return { ...progress, weights: weights! };
   } finally {
     for (const channel of channels) channel.close();
   }

@@ -6,7 +6,7 @@ export interface AllReduceHandle {
   slots: SharedArrayBuffer;
   /** The weighted mean, `length` float32 values. */
   mean: SharedArrayBuffer;
-  /** Float64 weight per rank, then an Int32 stop request per rank. */
+  /** Float64 weight per rank, then an Int32 stop request per rank, then an Int32 "chunk finite" flag per rank. */
   meta: SharedArrayBuffer;
   length: number;
   stride: number;
@@ -19,6 +19,8 @@ export interface AllReduceResult {
   mean: Float32Array;
   /** True if any rank asked to stop at this step: all ranks see the same answer. */
   stop: boolean;
+  /** True if every value of the mean is finite (no NaN or Infinity): all ranks see the same answer. */
+  finite: boolean;
 }
 
 // Slots and chunks start on 64-byte boundaries, so no two ranks write the same cache line.
@@ -36,6 +38,7 @@ export class SharedAllReduce {
   private readonly meanValues: Float32Array;
   private readonly weights: Float64Array;
   private readonly stops: Int32Array;
+  private readonly finiteChunks: Int32Array;
 
   private constructor(
     readonly handle: AllReduceHandle,
@@ -45,6 +48,7 @@ export class SharedAllReduce {
     this.meanValues = new Float32Array(handle.mean);
     this.weights = new Float64Array(handle.meta, 0, handle.workers);
     this.stops = new Int32Array(handle.meta, handle.workers * 8, handle.workers);
+    this.finiteChunks = new Int32Array(handle.meta, handle.workers * 12, handle.workers);
   }
 
   static create(length: number, workers: number, barrier: SharedBarrier): SharedAllReduce {
@@ -52,7 +56,7 @@ export class SharedAllReduce {
     const handle: AllReduceHandle = {
       slots: new SharedArrayBuffer(stride * workers * 4),
       mean: new SharedArrayBuffer(stride * 4),
-      meta: new SharedArrayBuffer(workers * 12),
+      meta: new SharedArrayBuffer(workers * 16),
       length,
       stride,
       workers,
@@ -102,7 +106,14 @@ export class SharedAllReduce {
         for (let i = lo; i < hi; i++) mean[i] += share * this.slots[offset + i];
       }
     }
+    // x * 0 is 0 for every finite x and NaN otherwise: one pass tells whether the chunk is all finite.
+    let probe = 0;
+    for (let i = lo; i < hi; i++) probe += mean[i] * 0;
+    this.finiteChunks[rank] = probe === 0 ? 1 : 0;
     this.barrier.arriveAndWait(timeoutMs); // all chunks reduced
-    return { mean: mean.subarray(0, this.handle.length), stop };
+    // Read before the next exchange: no rank can write its flag again until every rank has arrived there.
+    let finite = true;
+    for (let r = 0; r < workers; r++) finite &&= this.finiteChunks[r] === 1;
+    return { mean: mean.subarray(0, this.handle.length), stop, finite };
   }
 }
