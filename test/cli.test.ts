@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, readFile, truncate, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -96,6 +96,48 @@ describe('the CLI', () => {
       const wrongMagic = await writeIdxDir('magic', idxBytes(0x802, [10, 4, 4], new Uint8Array(160)));
       expectFailure(/train-images-idx3-ubyte.gz.*magic/, '--data', `idx:${wrongMagic}`);
     });
+    it('a .gz file that is not gzip, and image and label files of different lengths', async () => {
+      const notGzip = await writeIdxDir('not-gzip', idxBytes(0x803, [10, 4, 4], new Uint8Array(160)));
+      await writeFile(join(notGzip, 'train-images-idx3-ubyte.gz'), idxBytes(0x803, [10, 4, 4], new Uint8Array(160)));
+      expectFailure(/train-images-idx3-ubyte\.gz is not valid gzip/, '--data', `idx:${notGzip}`);
+      const uneven = await writeIdxDir('uneven', idxBytes(0x803, [9, 4, 4], new Uint8Array(144)));
+      expectFailure(/train-images-idx3-ubyte.gz holds 9 images but .*train-labels-idx1-ubyte holds 10 labels/, '--data', `idx:${uneven}`);
+    });
+    it('CSV with NaN, Infinity or empty cells, or a single class', async () => {
+      const nan = join(dir, 'nan.csv');
+      await writeFile(nan, 'label,a,b\n0,1,2\n1,NaN,4\n');
+      expectFailure(/nan\.csv line 3, column 2: 'NaN' is not finite/, '--data', `csv:${nan}`);
+      const empty = join(dir, 'empty-cell.csv');
+      await writeFile(empty, '0,1,2\n1,,4\n');
+      expectFailure(/empty-cell\.csv line 2, column 2: the cell is empty/, '--data', `csv:${empty}`);
+      const single = join(dir, 'single.csv');
+      await writeFile(single, '2,1,2\n2,3,4\n');
+      expectFailure(/single\.csv: every row has label 2, but a classifier needs at least 2 classes/, '--data', `csv:${single}`);
+    });
+    it('a model.json without its weights file, or with the weights of another topology', async () => {
+      const noWeights = join(dir, 'no-weights');
+      await saveModel(buildModel('mlp:4', { inputShape: [28, 28], numClasses: 10 }), noWeights);
+      await rm(join(noWeights, 'weights.bin'));
+      expectFailure(/no-weights\/model\.json lists the weights file weights\.bin, which cannot be read/, ...SMALL.slice(0, 4), '--teacher', noWeights);
+      const other = join(dir, 'other-topology');
+      await saveModel(buildModel('mlp:4', { inputShape: [28, 28], numClasses: 10 }), other);
+      await saveModel(buildModel('mlp:8', { inputShape: [28, 28], numClasses: 10 }), join(dir, 'bigger'));
+      await cp(join(dir, 'bigger', 'weights.bin'), join(other, 'weights.bin'));
+      expectFailure(/the weights of .*other-topology\/model\.json are longer than its manifest says/, ...SMALL.slice(0, 4), '--teacher', other);
+    });
+    it('an --out that is a file or cannot be written, and a --resume with no checkpoint', async () => {
+      const file = join(dir, 'a-file');
+      await writeFile(file, 'x');
+      const run = (out: string, ...extra: string[]) => cli('run', ...SMALL, '--out', out, ...extra);
+      const lastLine = (result: { stderr: string }) => result.stderr.trim().split('\n').at(-1);
+      expect(lastLine(run(file))).toMatch(/^tfjs-distill: error: --out .*a-file is a file; give a directory$/);
+      expect(lastLine(run(join(file, 'below')))).toMatch(/^tfjs-distill: error: cannot write to --out .*a-file\/below \(.*\); give a writable directory$/);
+      const fresh = join(dir, 'never-ran');
+      const resumed = run(fresh, '--resume');
+      expect(resumed.status).toBe(1);
+      expect(lastLine(resumed)).toMatch(/^tfjs-distill: error: nothing to resume: .*never-ran\/\.checkpoint holds no checkpoint; start the run without --resume$/);
+      expect(await readdir(fresh)).toEqual([]);
+    });
     it('ragged and non-numeric CSV', async () => {
       const ragged = join(dir, 'ragged.csv');
       await writeFile(ragged, '0,1,2\n1,3\n');
@@ -119,7 +161,14 @@ describe('the CLI', () => {
       expectFailure(/the weights of .*truncated-teacher\/model.json are truncated: the manifest needs \d+ bytes, the files hold 10/, ...SMALL.slice(0, 4), '--teacher', teacher);
     });
     it('a diverging loss stops the run, naming the step', () => {
-      expectFailure(/training diverged: the loss became (NaN|Infinity) at step \d+ \(epoch \d+\); lower the learning rate/, ...SMALL, '--optimizer', 'sgd', '--lr', '1e30');
+      expectFailure(
+        /training diverged: the averaged gradient or loss \(.+\) is not finite at step \d+ \(epoch \d+\); lower the learning rate \(--lr\), or skip such steps with --on-nonfinite skip \(worker [01]\)$/,
+        ...SMALL,
+        '--optimizer',
+        'sgd',
+        '--lr',
+        '1e30',
+      );
     });
     it('--backend tensorflow without tfjs-node says how to get it', () => {
       expectFailure(/no backend of \[tensorflow\] could be loaded .*install @tensorflow\/tfjs-node .* or use --backend wasm/, ...SMALL, '--backend', 'tensorflow');
@@ -147,7 +196,7 @@ describe('the CLI', () => {
     expect((await readdir(out)).filter((name) => name.startsWith('.partial'))).toEqual([]);
   });
 
-  it('Ctrl-C stops the run at the next step, exits with 130 and writes nothing', async () => {
+  it('Ctrl-C stops the run at the next step, checkpoints it, exits with 130, writes no outputs and says how to resume', async () => {
     const out = join(dir, 'interrupted');
     const child = spawn(process.execPath, [CLI, 'run', ...SMALL, '--epochs', '500', '--out', out]);
     let stderr = '';
@@ -158,8 +207,9 @@ describe('the CLI', () => {
     const code = await new Promise((resolve) => child.once('exit', resolve));
     expect(code).toBe(130);
     expect(stderr.trim().split('\n').at(-1)).toMatch(
-      /^tfjs-distill: cancelled during student training at step \d+ of 1500; no outputs were written$/,
+      /^tfjs-distill: cancelled during student training at step \d+ of 1500; its state is checkpointed; no outputs were written; rerun the same command with --resume to continue from the checkpoint in .*interrupted\/\.checkpoint$/,
     );
+    expect((await readdir(join(out, '.checkpoint'))).sort()).toEqual(['run.json', 'soft-labels.bin', 'student.ckpt', 'teacher.ckpt']);
     expect(existsSync(join(out, 'report.json'))).toBe(false);
     expect(existsSync(join(out, 'student'))).toBe(false);
   });

@@ -226,11 +226,18 @@ describe('loadCsv', () => {
     expect(data.numClasses).toBe(5);
   });
 
-  it('ignores a byte-order mark and reports at least 2 classes', async () => {
-    const data = await loadCsv(await csvFile('\uFEFF0,1.5\n0,2.5\n'));
+  it('ignores a byte-order mark', async () => {
+    const data = await loadCsv(await csvFile('\uFEFF0,1.5\n1,2.5\n'));
     expect(Array.from(data.x)).toEqual([1.5, 2.5]);
-    expect(Array.from(data.y)).toEqual([0, 0]);
+    expect(Array.from(data.y)).toEqual([0, 1]);
     expect(data.numClasses).toBe(2);
+  });
+
+  it('rejects a file whose rows all have one class, with a header or without', async () => {
+    expect(await failure(loadCsv(await csvFile('3,1.5\n3,2.5\n')))).toMatch(
+      /^csv file .*data\.csv: every row has label 3, but a classifier needs at least 2 classes; check the label column \(the first\)$/,
+    );
+    expect(await failure(loadCsv(await csvFile('label,a\n0,1.5\n0,2.5\n')))).toMatch(/every row has label 0/);
   });
 
   it('says when the file is missing', async () => {

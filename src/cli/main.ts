@@ -55,7 +55,7 @@ main(process.argv.slice(2)).then(
     const known = error instanceof DistillError;
     process.stderr.write(
       error instanceof DistillCancelledError
-        ? `tfjs-distill: ${messageOf(error)}; no outputs were written\n`
+        ? `tfjs-distill: ${messageOf(error)}\n`
         : `tfjs-distill: error: ${messageOf(error)}\n`,
     );
     if (!known || process.env.TFJS_DISTILL_DEBUG) process.stderr.write(`${(error as Error)?.stack ?? ''}\n`);

@@ -88,7 +88,7 @@ export async function runCommand(flags: RunFlags, signal: AbortSignal): Promise<
     // The checkpoint survives a stop or a failed worker: say how to continue.
     const resume = `rerun the same command with --resume to continue from the checkpoint in ${checkpointDir}`;
     if (error instanceof DistillCancelledError) throw new DistillCancelledError(`${error.message}; no outputs were written; ${resume}`);
-    if (error instanceof WorkerFailure) throw new WorkerFailure(`${error.message}; ${resume}`, error.rank, error.retryable);
+    if (error instanceof WorkerFailure && error.retryable) throw new WorkerFailure(`${error.message}; ${resume}`, error.rank, error.retryable);
     throw error;
   } finally {
     view.finishLine();

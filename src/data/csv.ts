@@ -54,6 +54,7 @@ export async function loadCsv(file: string): Promise<Dataset> {
   let firstLine = 0;
   let hasHeader = false;
   let maxLabel = 0;
+  let minLabel = Number.POSITIVE_INFINITY;
   for (let index = 0; index < lines.length; index++) {
     if (lines[index].trim() === '') continue;
     const lineNo = index + 1;
@@ -95,6 +96,7 @@ export async function loadCsv(file: string): Promise<Dataset> {
         );
         labels.push(value);
         if (value > maxLabel) maxLabel = value;
+        if (value < minLabel) minLabel = value;
       } else {
         x.push(value);
       }
@@ -104,6 +106,10 @@ export async function loadCsv(file: string): Promise<Dataset> {
   check(
     labels.length > 0,
     `csv file ${file} has ${hasHeader ? 'a header but ' : ''}no data rows; it needs rows of a label followed by numeric features`,
+  );
+  check(
+    minLabel < maxLabel,
+    `csv file ${file}: every row has label ${maxLabel}, but a classifier needs at least 2 classes; check the label column (the first)`,
   );
   return {
     x: x.finish(),
