@@ -85,6 +85,15 @@ describe('worker failures and checkpoints', () => {
     expect(maxAbsDiff(await weightsOf(result.student), reference)).toBeLessThanOrEqual(1e-4);
   });
 
+  it('an inference task (here the evaluation) that hangs times out, and the run restarts', async () => {
+    // The student's inference calls: with teacherEpochs 0 its first are the evaluation's, so hang there.
+    const result = await distill(options({ failAt: 1, mode: 'hang', inference: true, once: join(dir, 'infer.once') }, { barrierTimeoutMs: 1500 }));
+    expect(result.report.restarts).toEqual([
+      { phase: 'evaluate', reason: "a worker made no progress for 2 s (hung in a 'infer' task); the pool was stopped" },
+    ]);
+    expect(result.report.student.accuracy).toBeGreaterThan(0.3);
+  });
+
   it('a non-finite gradient: abort names the step and is not retried; skip counts the step and goes on', async () => {
     const notices: string[] = [];
     const aborted = distill(options({ failAt: 3, mode: 'nan' }, { onProgress: (e: ProgressEvent) => e.notice && notices.push(e.notice) }));

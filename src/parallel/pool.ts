@@ -138,7 +138,7 @@ export class WorkerPool {
     } catch (error) {
       if (signal?.aborted) throw error; // the caller's own cancellation
       const failure = timeout.aborted
-        ? new WorkerFailure(`a worker made no progress for ${seconds(this.barrierTimeoutMs)} in a ${task.kind} task; the pool was stopped`, undefined, true)
+        ? new WorkerFailure(`a worker made no progress for ${seconds(this.barrierTimeoutMs)} (hung in a '${task.kind}' task); the pool was stopped`, undefined, true)
         : this.failureOf(error, undefined);
       await this.destroy();
       throw failure;
