@@ -6,14 +6,13 @@ import { check } from '../errors.js';
 import { type ModelData, modelFromData, modelToData, shareModel } from '../models/model-data.js';
 import { readModelData } from '../models/model-files.js';
 import { checkModelFitsData } from '../models/model-shape.js';
-import { WorkerFailure, WorkerPool } from '../parallel/pool.js';
 import { mixSeed } from '../random.js';
 import { RunCheckpoint, type RunFingerprint, digest } from './checkpoint.js';
 import { accuracy, agreement, describeModel, predictTest } from './evaluate.js';
 import { computeLogits } from './label.js';
 import { type DistillConfig, type DistillOptions, resolveConfig } from './options.js';
-import type { Phase } from './progress.js';
-import type { DistillReport, RestartReport, TrainingPhaseReport } from './report.js';
+import type { DistillReport, TrainingPhaseReport } from './report.js';
+import { PoolSupervisor } from './supervisor.js';
 import { type TrainOutcome, type TrainSpec, trainDataParallel } from './train.js';
 
 /** What {@link distill} returns: the trained models, on the calling thread, and the report. */
@@ -70,41 +69,20 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
   const resumed: string[] = [];
 
   // The pool, restarted when a worker fails in a way a fresh pool may not repeat.
-  let pool: WorkerPool | undefined;
-  let setupSeconds = 0;
-  const restarts: RestartReport[] = [];
-  const startPool = async () => {
-    const started = performance.now();
-    onProgress({ phase: 'setup', done: 0, total: 1, samplesPerSec: 0 });
-    const { workers, backend, barrierTimeoutMs, workerImports } = config;
-    pool = await WorkerPool.start({ workers, backend, barrierTimeoutMs, workerImports, workerMemoryMb: config.workerMemoryMb ?? undefined });
-    setupSeconds += (performance.now() - started) / 1000;
-    onProgress({ phase: 'setup', done: 1, total: 1, samplesPerSec: 0 });
-    return pool;
-  };
-  /** Runs one stage; after a retryable worker failure, starts a fresh pool and runs it again (it resumes). */
-  const withRestarts = async <T>(phase: Phase, stage: (pool: WorkerPool) => Promise<T>): Promise<T> => {
-    for (;;) {
-      try {
-        return await stage(pool ?? (await startPool()));
-      } catch (error) {
-        const retry = error instanceof WorkerFailure && error.retryable && restarts.length < config.maxRestarts && !signal?.aborted;
-        await pool?.destroy();
-        pool = undefined;
-        if (!retry) throw error;
-        restarts.push({ phase, reason: error.message });
-        const from = checkpoints ? 'its last checkpoint' : 'the start of the phase';
-        const notice = `${error.message}; restarting the workers (${restarts.length} of ${config.maxRestarts}) from ${from}`;
-        onProgress({ phase, done: 0, total: 1, samplesPerSec: 0, notice });
-      }
-    }
-  };
+  const { workers, backend, barrierTimeoutMs, workerImports } = config;
+  const supervisor = new PoolSupervisor({
+    pool: { workers, backend, barrierTimeoutMs, workerImports, workerMemoryMb: config.workerMemoryMb ?? undefined },
+    maxRestarts: config.maxRestarts,
+    resumesFrom: checkpoints ? 'its last checkpoint' : 'the start of the phase',
+    onProgress,
+    signal,
+  });
 
   try {
     const phases: TrainingPhaseReport[] = [];
     type PhaseSpec = Omit<TrainSpec, 'model' | 'optimizer' | 'batchSize' | 'onProgress' | 'signal' | 'trainableParams' | 'onNonFinite'>;
     const trainPhase = (from: CheckedModel, spec: PhaseSpec): Promise<ModelData> =>
-      withRestarts(spec.phase, async (pool) => {
+      supervisor.run(spec.phase, async (pool) => {
         const saved = await checkpoints?.loadPhase(spec.phase);
         check(
           !saved || saved.steps === spec.steps,
@@ -152,7 +130,7 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
 
     // 3. Labelling: the teacher's logits over every training row are the soft labels.
     const teacher = shareModel(teacherData);
-    const labelling = await withRestarts('label', async (pool) => {
+    const labelling = await supervisor.run('label', async (pool) => {
       const saved = await checkpoints?.loadLogits();
       if (saved && saved.rows === train.rows && saved.classes === train.numClasses) {
         resumed.push('label');
@@ -165,7 +143,6 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
       await checkpoints?.saveLogits({ rows: train.rows, classes: train.numClasses, seconds: run.seconds, setupSeconds: run.setupSeconds, values: run.table.values.slice() });
       return run;
     });
-    setupSeconds += labelling.setupSeconds;
 
     // 4. Distillation: soft labels on every row, hard labels where there are any.
     const studentSteps = steps(train.rows, config.epochs);
@@ -192,10 +169,11 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
       : undefined;
 
     // 6. Evaluation on the test rows.
-    const report = await withRestarts('evaluate', async (pool) => {
+    let modelLoadSeconds = 0;
+    const report = await supervisor.run('evaluate', async (pool) => {
       const evaluate = async (data: ModelData, model = shareModel(data)) => {
         const run = await predictTest(pool, model, test, { onProgress, signal });
-        setupSeconds += run.setupSeconds;
+        modelLoadSeconds += run.setupSeconds;
         return { model, predictions: run.predictions };
       };
       const teacherEval = await evaluate(teacherData, teacher); // still cached in the workers
@@ -219,10 +197,10 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
           trainSamplesPerSec: phases.find((p) => p.phase === 'student')!.samplesPerSec,
           teacherTrainSamplesPerSec: phases.find((p) => p.phase === 'teacher')?.samplesPerSec,
           baselineTrainSamplesPerSec: phases.find((p) => p.phase === 'baseline')?.samplesPerSec,
-          setupSeconds,
+          setupSeconds: supervisor.setupSeconds + labelling.setupSeconds + modelLoadSeconds,
         },
         phases,
-        restarts,
+        restarts: supervisor.restarts,
         resumed,
         data: {
           trainRows: train.rows,
@@ -243,7 +221,7 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
       report,
     };
   } finally {
-    await pool?.destroy();
+    await supervisor.destroy();
   }
 }
 

@@ -1,0 +1,62 @@
+import { type PoolOptions, WorkerFailure, WorkerPool } from '../parallel/pool.js';
+import type { Phase, ProgressEvent } from './progress.js';
+import type { RestartReport } from './report.js';
+
+/** What the supervisor needs to know besides the pool's own options. */
+export interface SupervisorOptions {
+  pool: PoolOptions;
+  /** Restarts allowed over the whole run. */
+  maxRestarts: number;
+  /** Said in the restart notice: where a restarted stage continues from. */
+  resumesFrom: string;
+  onProgress: (event: ProgressEvent) => void;
+  signal?: AbortSignal;
+}
+
+/**
+ * Owns the run's worker pool: starts it on first use, and when a stage fails because a worker threw,
+ * exited, ran out of memory or hung (anything a fresh pool may not repeat), starts a new pool and runs
+ * the stage again, up to `maxRestarts` times over the run. Stages must therefore be resumable: they pick
+ * up from their last checkpoint, or start over.
+ */
+export class PoolSupervisor {
+  /** Every restart so far, for the report. */
+  readonly restarts: RestartReport[] = [];
+  /** Wall time spent starting pools. */
+  setupSeconds = 0;
+  private pool: WorkerPool | undefined;
+
+  constructor(private readonly options: SupervisorOptions) {}
+
+  /** Runs `stage` on the current pool (starting one if needed), restarting as described above. */
+  async run<T>(phase: Phase, stage: (pool: WorkerPool) => Promise<T>): Promise<T> {
+    const { maxRestarts, onProgress, signal } = this.options;
+    for (;;) {
+      try {
+        return await stage(this.pool ?? (await this.start()));
+      } catch (error) {
+        await this.destroy();
+        const retry = error instanceof WorkerFailure && error.retryable && this.restarts.length < maxRestarts && !signal?.aborted;
+        if (!retry) throw error;
+        this.restarts.push({ phase, reason: error.message });
+        const notice = `${error.message}; restarting the workers (${this.restarts.length} of ${maxRestarts}) from ${this.options.resumesFrom}`;
+        onProgress({ phase, done: 0, total: 1, samplesPerSec: 0, notice });
+      }
+    }
+  }
+
+  async destroy(): Promise<void> {
+    const pool = this.pool;
+    this.pool = undefined;
+    await pool?.destroy();
+  }
+
+  private async start(): Promise<WorkerPool> {
+    const started = performance.now();
+    this.options.onProgress({ phase: 'setup', done: 0, total: 1, samplesPerSec: 0 });
+    this.pool = await WorkerPool.start(this.options.pool);
+    this.setupSeconds += (performance.now() - started) / 1000;
+    this.options.onProgress({ phase: 'setup', done: 1, total: 1, samplesPerSec: 0 });
+    return this.pool;
+  }
+}
