@@ -7,12 +7,14 @@ import * as tf from '@tensorflow/tfjs';
 import { type InferTask, type LatencyTask, type LoadTask, inferRows, loadModel, measureLatency } from './distill/inference.js';
 import { type TrainTask, trainReplica } from './distill/replica.js';
 import { type BackendName, initBackend } from './models/backend.js';
+import type { KernelChoice } from './models/kernel-choice.js';
 import { type BarrierHandle, SharedBarrier } from './parallel/barrier.js';
 
 /** Loads the backend in this thread, then waits for every other thread to do the same. */
 interface InitTask {
   kind: 'init';
   candidates: BackendName[];
+  kernels: KernelChoice;
   barrier: BarrierHandle;
   timeoutMs: number;
 }
@@ -25,7 +27,7 @@ tf.env().set('PROD', true);
 async function init(task: InitTask) {
   const barrier = SharedBarrier.attach(task.barrier);
   try {
-    const result = await initBackend(task.candidates);
+    const result = await initBackend(task.candidates, task.kernels);
     barrier.arriveAndWait(task.timeoutMs);
     return result;
   } catch (error) {

@@ -131,7 +131,7 @@ describe('the CLI', () => {
     const result = cli('run', '--data', 'mnist', '--limit', '1000', '--labeled', '300', '--teacher-arch', 'mlp:32', '--teacher-epochs', '3', '--student-arch', 'mlp:8', '--epochs', '5', '--lr', '0.005', '--batch-size', '64', '--workers', '2', '--baseline', '--out', out);
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/test accuracy\s+\d+\.\d+%\s+\d+\.\d+%\s+\d+\.\d+%/);
-    expect(result.stdout).toMatch(/backend wasm, 2 workers/);
+    expect(result.stdout).toMatch(/backend wasm \((openblas|wasm) kernels\), 2 workers/);
     const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
     expect(report.backend).toBe('wasm');
     expect(report.data).toMatchObject({ trainRows: 1000, labeledRows: 300, teacherLabeledRows: 1000, testRows: 2004 });

@@ -8,6 +8,7 @@ import { DistillError, check, messageOf } from '../errors.js';
 import { buildModel } from '../models/architectures.js';
 import { loadModel, saveModel } from '../models/model-files.js';
 import type { BackendChoice } from '../models/backend.js';
+import type { KernelChoice } from '../models/kernel-choice.js';
 import type { OptimizerSpec } from '../distill/optimizers.js';
 import { mixSeed } from '../random.js';
 import { loadDataSource } from './data-source.js';
@@ -62,6 +63,7 @@ export async function runCommand(flags: RunFlags, signal: AbortSignal): Promise<
       optimizer: { name: flags.optimizer as OptimizerSpec['name'] | undefined, learningRate: flags.lr },
       baseline: flags.baseline ?? false,
       backend: flags.backend as BackendChoice | undefined,
+      kernels: flags.kernels as KernelChoice | undefined,
       onProgress: view.update,
       signal,
     });

@@ -65,7 +65,12 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
 
   const setupStart = performance.now();
   onProgress({ phase: 'setup', done: 0, total: 1, samplesPerSec: 0 });
-  const pool = await WorkerPool.start({ workers: config.workers, backend: config.backend, barrierTimeoutMs: config.barrierTimeoutMs });
+  const pool = await WorkerPool.start({
+    workers: config.workers,
+    backend: config.backend,
+    kernels: config.kernels,
+    barrierTimeoutMs: config.barrierTimeoutMs,
+  });
   let setupSeconds = (performance.now() - setupStart) / 1000;
   onProgress({ phase: 'setup', done: 1, total: 1, samplesPerSec: 0 });
   try {
@@ -140,6 +145,7 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
 
     const report: DistillReport = {
       backend: pool.backend,
+      kernels: pool.kernels,
       workers: config.workers,
       notices: pool.notices,
       teacher: await describeModel(pool, teacherEval.model, teacherData, test, teacherEval.predictions),
