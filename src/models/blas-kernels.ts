@@ -103,6 +103,23 @@ export function blasKernels(blas: NativeBlas, replaced: Record<string, tf.Kernel
     return out;
   }
 
+  /** dx from dy and the filter, or dW from x and dy: the output takes the place of the input it is the gradient of. */
+  function convGradient(args: KernelArgs, mode: ConvMode.InputGrad | ConvMode.FilterGrad): tf.TensorInfo {
+    const name = mode === ConvMode.InputGrad ? 'Conv2DBackpropInput' : 'Conv2DBackpropFilter';
+    const wasm = args.backend as BackendWasm;
+    const { x, dy, filter } = args.inputs as Record<string, tf.TensorInfo>;
+    const attrs = args.attrs as unknown as tf.Conv2DBackpropInputAttrs & tf.Conv2DBackpropFilterAttrs;
+    const given = mode === ConvMode.InputGrad ? filter : x;
+    if (attrs.dataFormat === 'NCHW' || !allFloat32(dy, given)) return fallback(name, args) as tf.TensorInfo;
+    const xShape = mode === ConvMode.InputGrad ? attrs.inputShape : x.shape;
+    const filterShape = mode === ConvMode.InputGrad ? filter.shape : attrs.filterShape;
+    const info = conv2DInfo(xShape, filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+    checkShape(name, 'dy', dy.shape, info.outShape);
+    const out = wasm.makeOutput([...(mode === ConvMode.InputGrad ? xShape : filterShape)], 'float32');
+    conv(mode, wasm, info, mode === ConvMode.InputGrad ? out : x, mode === ConvMode.InputGrad ? filter : out, dy);
+    return out;
+  }
+
   return {
     BatchMatMul(args) {
       const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
@@ -120,28 +137,8 @@ export function blasKernels(blas: NativeBlas, replaced: Record<string, tf.Kernel
     },
     Conv2D: (args) => convForward(args, false),
     FusedConv2D: (args) => convForward(args, true),
-    Conv2DBackpropInput(args) {
-      const wasm = args.backend as BackendWasm;
-      const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
-      const attrs = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
-      if (attrs.dataFormat === 'NCHW' || !allFloat32(dy, filter)) return fallback('Conv2DBackpropInput', args);
-      const info = conv2DInfo(attrs.inputShape, filter.shape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
-      checkShape('Conv2DBackpropInput', 'dy', dy.shape, info.outShape);
-      const dx = wasm.makeOutput([...attrs.inputShape], 'float32');
-      conv(ConvMode.InputGrad, wasm, info, dx, filter, dy);
-      return dx;
-    },
-    Conv2DBackpropFilter(args) {
-      const wasm = args.backend as BackendWasm;
-      const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
-      const attrs = args.attrs as unknown as tf.Conv2DBackpropFilterAttrs;
-      if (attrs.dataFormat === 'NCHW' || !allFloat32(x, dy)) return fallback('Conv2DBackpropFilter', args);
-      const info = conv2DInfo(x.shape, attrs.filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
-      checkShape('Conv2DBackpropFilter', 'dy', dy.shape, info.outShape);
-      const dw = wasm.makeOutput([...attrs.filterShape], 'float32');
-      conv(ConvMode.FilterGrad, wasm, info, x, dw, dy);
-      return dw;
-    },
+    Conv2DBackpropInput: (args) => convGradient(args, ConvMode.InputGrad),
+    Conv2DBackpropFilter: (args) => convGradient(args, ConvMode.FilterGrad),
   };
 }
 
