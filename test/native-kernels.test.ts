@@ -99,7 +99,10 @@ describe.runIf(NATIVE)('the openblas kernel set', () => {
     const current = () => names.map((name) => tf.getKernel(name, 'wasm')!.kernelFunc);
     selectWasmKernels('wasm', backend);
     const wasmSet = current();
-    expect(selectWasmKernels('openblas', backend)).toEqual({ kernels: 'openblas' });
+    expect(selectWasmKernels('openblas', backend)).toEqual({
+      kernels: 'openblas',
+      notice: expect.stringMatching(/^wasm backend: BatchMatMul, _FusedMatMul, .* run on OpenBLAS \(libopenblas.*, 1 thread per worker\)$/),
+    });
     current().forEach((f, i) => expect(f, names[i]).not.toBe(wasmSet[i]));
     selectWasmKernels('wasm', backend);
     current().forEach((f, i) => expect(f, names[i]).toBe(wasmSet[i]));

@@ -33,7 +33,7 @@ export interface BackendInit {
    * backend's own); on another backend, that backend's name (its own kernels).
    */
   kernels: KernelsUsed;
-  /** Why `auto` kernels fell back to `wasm`; absent otherwise. */
+  /** On wasm, the library the openblas kernels use, or why `auto` fell back to the wasm kernels. */
   kernelNotice?: string;
 }
 

@@ -42,7 +42,7 @@ let wasmSet: Record<string, tf.KernelFunc> | undefined;
 /** What {@link selectWasmKernels} set up. */
 export interface KernelSelection {
   kernels: 'openblas' | 'wasm';
-  /** Why `auto` fell back to the wasm kernels; absent otherwise. */
+  /** One line for the report: the library openblas uses, or why `auto` fell back to wasm; absent for wasm asked for. */
   notice?: string;
 }
 
@@ -73,7 +73,7 @@ export function selectWasmKernels(choice: KernelChoice, backend: BackendWasm): K
     }
     if (reason === undefined && 'blas' in load) {
       install(blasKernels(load.blas, replaced));
-      return { kernels: 'openblas' };
+      return { kernels: 'openblas', notice: `wasm backend: ${MANAGED.join(', ')} run on OpenBLAS (${load.library}, 1 thread per worker)` };
     }
     if (choice === 'openblas') throw new DistillError(`kernels 'openblas' requested, but ${reason}; use kernels 'auto' or 'wasm' (--kernels, ${KERNELS_ENV})`);
     notice = `wasm backend: ${reason}; using the wasm kernels`;
