@@ -27,26 +27,34 @@ static char library[256];
 static char load_error[512];
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
 
-static const char *LIBRARIES[] = {"libopenblas.so.0", "libopenblas.so", "libopenblas.dylib", "libopenblas.0.dylib"};
+static const char *const LIBRARIES[] = {"libopenblas.so.0", "libopenblas.so", "libopenblas.dylib", "libopenblas.0.dylib"};
 
 static void load_openblas(void) {
   /* Before OpenBLAS initialises: it would otherwise start a thread per core, unused but present. */
   setenv("OPENBLAS_NUM_THREADS", "1", 0);
   load_error[0] = 0;
-  for (size_t i = 0; i < sizeof LIBRARIES / sizeof *LIBRARIES; i++) {
-    void *handle = dlopen(LIBRARIES[i], RTLD_NOW | RTLD_LOCAL);
+  /* TFJS_DISTILL_OPENBLAS names the library to use instead of searching the usual names. */
+  const char *chosen = getenv("TFJS_DISTILL_OPENBLAS");
+  const char *const *names = LIBRARIES;
+  size_t count = sizeof LIBRARIES / sizeof *LIBRARIES;
+  if (chosen != NULL && chosen[0] != 0) {
+    names = &chosen;
+    count = 1;
+  }
+  for (size_t i = 0; i < count; i++) {
+    void *handle = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
     if (handle == NULL) {
       if (load_error[0] == 0) snprintf(load_error, sizeof load_error, "%s", dlerror());
       continue;
     }
     sgemm_fn f = (sgemm_fn)dlsym(handle, "cblas_sgemm");
     if (f == NULL) {
-      snprintf(load_error, sizeof load_error, "%s has no cblas_sgemm", LIBRARIES[i]);
+      snprintf(load_error, sizeof load_error, "%s has no cblas_sgemm", names[i]);
       continue;
     }
     set_threads_fn set_threads = (set_threads_fn)dlsym(handle, "openblas_set_num_threads");
     if (set_threads != NULL) set_threads(1);
-    snprintf(library, sizeof library, "%s", LIBRARIES[i]);
+    snprintf(library, sizeof library, "%s", names[i]);
     sgemm = f;
     return;
   }

@@ -13,15 +13,24 @@ let dir: string;
 
 /** Runs the real CLI; a hang fails the test through the timeout instead of hanging the suite. */
 function cli(...args: string[]) {
-  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return cliWithEnv({}, ...args);
+}
+
+/** The CLI with `env` added to this process's environment. */
+function cliWithEnv(env: NodeJS.ProcessEnv, ...args: string[]) {
+  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...env } });
   expect(result.error).toBeUndefined(); // no timeout: the process ended by itself
   return result;
 }
 
 /** A failed run: exit code 1, one line on stderr naming the problem, no report written. */
 function expectFailure(pattern: RegExp, ...args: string[]) {
+  return expectFailureWithEnv({}, pattern, ...args);
+}
+
+function expectFailureWithEnv(env: NodeJS.ProcessEnv, pattern: RegExp, ...args: string[]) {
   const out = join(dir, `out-${Math.random().toString(36).slice(2)}`);
-  const result = cli('run', '--out', out, ...args);
+  const result = cliWithEnv(env, 'run', '--out', out, ...args);
   expect(result.status).toBe(1);
   // Progress lines may come first; the error is the last line, alone, with no stack trace.
   const lines = result.stderr.trim().split('\n');
@@ -121,6 +130,17 @@ describe('the CLI', () => {
     it('a diverging loss stops the run, naming the step', () => {
       expectFailure(/training diverged: the loss became (NaN|Infinity) at step \d+ \(epoch \d+\); lower the learning rate/, ...SMALL, '--optimizer', 'sgd', '--lr', '1e30');
     });
+    it('--kernels: an unknown set, and openblas where OpenBLAS cannot load', () => {
+      expectFailure(/unknown kernels 'fast': use one of auto, openblas, wasm/, ...SMALL, '--kernels', 'fast');
+      // TFJS_DISTILL_OPENBLAS points the addon at a library that is not there.
+      expectFailureWithEnv(
+        { TFJS_DISTILL_OPENBLAS: '/nonexistent/libopenblas.so.0' },
+        /kernels 'openblas' requested, but (OpenBLAS unavailable: \/nonexistent\/libopenblas\.so\.0.*|native kernels unavailable: .*); use kernels 'auto' or 'wasm'/,
+        ...SMALL,
+        '--kernels',
+        'openblas',
+      );
+    });
     it('--backend tensorflow without tfjs-node says how to get it', () => {
       expectFailure(/no backend of \[tensorflow\] could be loaded .*install @tensorflow\/tfjs-node .* or use --backend wasm/, ...SMALL, '--backend', 'tensorflow');
     });
@@ -146,6 +166,16 @@ describe('the CLI', () => {
       expect(loaded.outputs[0].shape).toEqual([null, 10]);
     }
     expect((await readdir(out)).filter((name) => name.startsWith('.partial'))).toEqual([]);
+  });
+
+  it('without OpenBLAS, auto kernels fall back to the wasm set with a notice', async () => {
+    const out = join(dir, 'no-openblas');
+    const result = cliWithEnv({ TFJS_DISTILL_OPENBLAS: '/nonexistent/libopenblas.so.0' }, 'run', ...SMALL, '--out', out);
+    expect(result.status).toBe(0);
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
+    expect(report.kernels).toBe('wasm');
+    expect(report.config.kernels).toBe('auto');
+    expect(report.notices.join('\n')).toMatch(/wasm backend: (OpenBLAS unavailable: \/nonexistent\/libopenblas\.so\.0|native kernels unavailable).*; using the wasm kernels/);
   });
 
   it('Ctrl-C stops the run at the next step, exits with 130 and writes nothing', async () => {

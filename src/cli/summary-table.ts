@@ -38,7 +38,7 @@ export function summaryTable(report: DistillReport, names: { teacher: string; st
   return [
     ...lines,
     '',
-    `backend ${report.backend}${report.kernels === report.backend ? '' : ` (${report.kernels} kernels)`}, ${workers}; setup ${t.setupSeconds.toFixed(1)} s`,
+    `backend ${report.backend}${report.backend === 'wasm' ? ` (${report.kernels} kernels)` : ''}, ${workers}; setup ${t.setupSeconds.toFixed(1)} s`,
     `samples/s: ${rates.join(', ')}`,
   ].join('\n');
 }
