@@ -8,6 +8,7 @@
  * suffix of the output, an activation tfjs-backend-wasm does not fuse) goes to the kernel it replaces.
  */
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { check, messageOf } from '../errors.js';
@@ -34,7 +35,7 @@ export function loadBlas(): BlasLoad {
   if (loaded) return loaded;
   let blas: NativeBlas;
   try {
-    blas = createRequire(import.meta.url)(ADDON.pathname) as NativeBlas;
+    blas = createRequire(import.meta.url)(fileURLToPath(ADDON)) as NativeBlas;
   } catch (error) {
     const why = (error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' ? 'the addon was not built (npm install builds it; see its output)' : messageOf(error);
     return (loaded = { error: `native kernels unavailable: ${why}` });
