@@ -11,6 +11,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const out = join(here, 'build', 'tfjs_distill_blas.node');
 
 function skip(reason) {
+  rmSync(out, { force: true }); // an addon from an earlier build would not match this version's JavaScript
   console.log(`tfjs-distill: native OpenBLAS kernels not built (${reason}); the wasm backend will use its own kernels`);
   process.exit(0);
 }

@@ -37,7 +37,10 @@ export function loadBlas(): BlasLoad {
   try {
     blas = createRequire(import.meta.url)(fileURLToPath(ADDON)) as NativeBlas;
   } catch (error) {
-    const why = (error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' ? 'the addon was not built (npm install builds it; see its output)' : messageOf(error);
+    const why =
+      (error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND'
+        ? "the addon is not built (run 'node native/build.mjs' in the tfjs-distill package to see why)"
+        : messageOf(error);
     return (loaded = { error: `native kernels unavailable: ${why}` });
   }
   try {
