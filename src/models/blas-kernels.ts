@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { check, messageOf } from '../errors.js';
+import { convGradientInfo } from './conv-geometry.js';
 import { floatOffset, heapBuffer } from './wasm-heap.js';
 
 /** The addon's functions (see native/blas.c for their contracts). */
@@ -117,8 +118,7 @@ export function blasKernels(blas: NativeBlas, replaced: Record<string, tf.Kernel
     if (attrs.dataFormat === 'NCHW' || !allFloat32(dy, given)) return fallback(name, args) as tf.TensorInfo;
     const xShape = mode === ConvMode.InputGrad ? attrs.inputShape : x.shape;
     const filterShape = mode === ConvMode.InputGrad ? filter.shape : attrs.filterShape;
-    const info = conv2DInfo(xShape, filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
-    checkShape(name, 'dy', dy.shape, info.outShape);
+    const info = convGradientInfo(name, xShape, filterShape, attrs, dy.shape);
     const out = wasm.makeOutput([...(mode === ConvMode.InputGrad ? xShape : filterShape)], 'float32');
     conv(mode, wasm, info, mode === ConvMode.InputGrad ? out : x, mode === ConvMode.InputGrad ? filter : out, dy);
     return out;
@@ -164,10 +164,6 @@ function conv2DInfo(
     pad,
     roundingMode,
   );
-}
-
-function checkShape(kernel: string, name: string, shape: number[], expected: number[]): void {
-  check(tf.util.arraysEqual(shape, expected), () => `${kernel}: ${name} has shape [${shape}], expected [${expected}]`);
 }
 
 /** A matMul's sizes, output shape and, per output batch, the batch of A and of B it reads (broadcast). */

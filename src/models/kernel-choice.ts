@@ -3,7 +3,8 @@
  * - `openblas`: tfjs-distill's native addon (OpenBLAS sgemm, im2col for convs) on the wasm heap
  *   (src/models/blas-kernels.ts);
  * - `wasm`: the wasm backend's own, with transposed matMuls materialised first so they stay on XNNPACK
- *   (src/models/untransposed-matmul.ts), and tfjs-distill's JS Conv2DBackpropFilter;
+ *   (src/models/untransposed-matmul.ts), and tfjs-distill's conv gradients built on its matMul
+ *   (src/models/wasm-kernels.ts);
  * - `auto`: openblas where the addon and OpenBLAS load, else wasm with a notice.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -12,6 +13,7 @@ import { DistillError, messageOf } from '../errors.js';
 import { blasKernels, loadBlas } from './blas-kernels.js';
 import { untransposedMatMulKernels } from './untransposed-matmul.js';
 import { checkWasmInternals } from './wasm-heap.js';
+import { conv2DBackpropInputViaMatMul } from './wasm-kernels.js';
 
 export type KernelChoice = 'auto' | 'openblas' | 'wasm';
 
@@ -78,7 +80,11 @@ export function selectWasmKernels(choice: KernelChoice, backend: BackendWasm): K
     if (choice === 'openblas') throw new DistillError(`kernels 'openblas' requested, but ${reason}; use kernels 'auto' or 'wasm' (--kernels, ${KERNELS_ENV})`);
     notice = `wasm backend: ${reason}; using the wasm kernels`;
   }
-  wasmSet ??= { ...replaced, ...untransposedMatMulKernels(replaced, tf.getKernel('Transpose', 'wasm')!.kernelFunc) };
+  wasmSet ??= {
+    ...replaced,
+    ...untransposedMatMulKernels(replaced, tf.getKernel('Transpose', 'wasm')!.kernelFunc),
+    Conv2DBackpropInput: conv2DBackpropInputViaMatMul(replaced.Conv2DBackpropInput),
+  };
   install(wasmSet);
   return { kernels: 'wasm', notice };
 }
