@@ -9,6 +9,7 @@ import { type KernelChoice, selectWasmKernels } from '../dist/models/kernel-choi
 import { checkWasmInternals } from '../dist/models/wasm-heap.js';
 import { registerMissingWasmKernels } from '../dist/models/wasm-kernels.js';
 import { mulberry32 } from '../dist/random.js';
+import { sameConv3x3Gradients } from './fixtures/conv-reference.js';
 
 // Every kernel is checked against the cpu backend, under both kernel sets: `openblas` (the native addon)
 // and `wasm` (the backend's own, transposed matMuls materialised first). CI installs OpenBLAS and sets
@@ -232,34 +233,9 @@ for (const kernels of KERNEL_SETS) {
         const dy = tf.tensor4d(dyv, [n, h, w, co]);
         return tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'), dy)))([x, f]);
       });
-      // y[b, r, q, o] = sum of x[b, r+ky-1, q+kx-1, c] * W[ky, kx, c, o], so each product term feeds both gradients.
-      const wantDx = new Float64Array(xv.length);
-      const wantDf = new Float64Array(fv.length);
-      for (let b = 0; b < n; b++) {
-        for (let r = 0; r < h; r++) {
-          for (let q = 0; q < w; q++) {
-            const dyOff = ((b * h + r) * w + q) * co;
-            for (let ky = 0; ky < 3; ky++) {
-              const iy = r + ky - 1;
-              if (iy < 0 || iy >= h) continue;
-              for (let kx = 0; kx < 3; kx++) {
-                const ix = q + kx - 1;
-                if (ix < 0 || ix >= w) continue;
-                const xOff = ((b * h + iy) * w + ix) * ci;
-                const fOff = (ky * 3 + kx) * ci * co;
-                for (let c = 0; c < ci; c++) {
-                  for (let o = 0; o < co; o++) {
-                    wantDx[xOff + c] += dyv[dyOff + o] * fv[fOff + c * co + o];
-                    wantDf[fOff + c * co + o] += xv[xOff + c] * dyv[dyOff + o];
-                  }
-                }
-              }
-            }
-          }
-        }
-      }
-      expectClose(dx, wantDx);
-      expectClose(df, wantDf);
+      const want = sameConv3x3Gradients([n, h, w, ci, co], xv, fv, dyv);
+      expectClose(dx, want.dx);
+      expectClose(df, want.dFilter);
     });
 
     it('gradients and one training step of a dense and a conv model', async () => {
