@@ -21,6 +21,7 @@ export { loadMnist } from './data/mnist.js';
 
 export { buildModel, type BuildModelOptions } from './models/architectures.js';
 export { loadModel, saveModel } from './models/model-files.js';
-export type { BackendChoice } from './models/backend.js';
+export type { BackendChoice, KernelsUsed } from './models/backend.js';
+export type { KernelChoice } from './models/kernel-choice.js';
 
 export { DistillCancelledError, DistillError } from './errors.js';

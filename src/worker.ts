@@ -8,6 +8,7 @@ import { type InferTask, type LatencyTask, type LoadTask, inferRows, loadModel, 
 import { type TrainTask, trainReplica } from './distill/replica.js';
 import { DETERMINISTIC_TAG, DistillError } from './errors.js';
 import { type BackendName, initBackend } from './models/backend.js';
+import type { KernelChoice } from './models/kernel-choice.js';
 import { type BarrierHandle, SharedBarrier } from './parallel/barrier.js';
 
 /** Loads the backend in this thread, then waits for every other thread to do the same. */
@@ -16,6 +17,7 @@ interface InitTask {
   candidates: BackendName[];
   /** Module URLs to import first (custom layers and the like). */
   imports: string[];
+  kernels: KernelChoice;
   barrier: BarrierHandle;
   timeoutMs: number;
 }
@@ -29,7 +31,7 @@ async function init(task: InitTask) {
   const barrier = SharedBarrier.attach(task.barrier);
   try {
     for (const url of task.imports) await import(url);
-    const result = await initBackend(task.candidates);
+    const result = await initBackend(task.candidates, task.kernels);
     barrier.arriveAndWait(task.timeoutMs);
     return result;
   } catch (error) {

@@ -13,15 +13,24 @@ let dir: string;
 
 /** Runs the real CLI; a hang fails the test through the timeout instead of hanging the suite. */
 function cli(...args: string[]) {
-  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return cliWithEnv({}, ...args);
+}
+
+/** The CLI with `env` added to this process's environment. */
+function cliWithEnv(env: NodeJS.ProcessEnv, ...args: string[]) {
+  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...env } });
   expect(result.error).toBeUndefined(); // no timeout: the process ended by itself
   return result;
 }
 
 /** A failed run: exit code 1, one line on stderr naming the problem, no report written. */
 function expectFailure(pattern: RegExp, ...args: string[]) {
+  return expectFailureWithEnv({}, pattern, ...args);
+}
+
+function expectFailureWithEnv(env: NodeJS.ProcessEnv, pattern: RegExp, ...args: string[]) {
   const out = join(dir, `out-${Math.random().toString(36).slice(2)}`);
-  const result = cli('run', '--out', out, ...args);
+  const result = cliWithEnv(env, 'run', '--out', out, ...args);
   expect(result.status).toBe(1);
   // Progress lines may come first; the error is the last line, alone, with no stack trace.
   const lines = result.stderr.trim().split('\n');
@@ -170,6 +179,17 @@ describe('the CLI', () => {
         '1e30',
       );
     });
+    it('--kernels: an unknown set, and openblas where OpenBLAS cannot load', () => {
+      expectFailure(/unknown kernels 'fast': use one of auto, openblas, wasm/, ...SMALL, '--kernels', 'fast');
+      // TFJS_DISTILL_OPENBLAS points the addon at a library that is not there.
+      expectFailureWithEnv(
+        { TFJS_DISTILL_OPENBLAS: '/nonexistent/libopenblas.so.0' },
+        /kernels 'openblas' requested, but (OpenBLAS unavailable: \/nonexistent\/libopenblas\.so\.0.*|native kernels unavailable: .*); use kernels 'auto' or 'wasm'/,
+        ...SMALL,
+        '--kernels',
+        'openblas',
+      );
+    });
     it('--backend tensorflow without tfjs-node says how to get it', () => {
       expectFailure(/no backend of \[tensorflow\] could be loaded .*install @tensorflow\/tfjs-node .* or use --backend wasm/, ...SMALL, '--backend', 'tensorflow');
     });
@@ -177,12 +197,13 @@ describe('the CLI', () => {
 
   it('a run on the bundled digits writes the models and the report, and prints the table', async () => {
     const out = join(dir, 'mnist-out');
-    const result = cli('run', '--data', 'mnist', '--limit', '1000', '--labeled', '300', '--teacher-arch', 'mlp:32', '--teacher-epochs', '3', '--student-arch', 'mlp:8', '--epochs', '5', '--lr', '0.005', '--batch-size', '64', '--workers', '2', '--baseline', '--out', out);
+    const result = cli('run', '--data', 'mnist', '--limit', '1000', '--labeled', '300', '--teacher-arch', 'mlp:32', '--teacher-epochs', '3', '--student-arch', 'mlp:8', '--epochs', '5', '--lr', '0.005', '--batch-size', '64', '--workers', '2', '--baseline', '--kernels', 'wasm', '--out', out);
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/test accuracy\s+\d+\.\d+%\s+\d+\.\d+%\s+\d+\.\d+%/);
-    expect(result.stdout).toMatch(/backend wasm, 2 workers/);
+    expect(result.stdout).toMatch(/backend wasm \(wasm kernels\), 2 workers/);
     const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
     expect(report.backend).toBe('wasm');
+    expect(report.kernels).toBe('wasm');
     expect(report.data).toMatchObject({ trainRows: 1000, labeledRows: 300, teacherLabeledRows: 1000, testRows: 2004 });
     expect(report.config).toMatchObject({ data: 'mnist', teacher: 'mlp:32', student: 'mlp:8', labeled: 300, baseline: true });
     expect(report.student.accuracy).toBeGreaterThan(0.5);
@@ -194,6 +215,16 @@ describe('the CLI', () => {
       expect(loaded.outputs[0].shape).toEqual([null, 10]);
     }
     expect((await readdir(out)).filter((name) => name.startsWith('.partial'))).toEqual([]);
+  });
+
+  it('without OpenBLAS, auto kernels fall back to the wasm set with a notice', async () => {
+    const out = join(dir, 'no-openblas');
+    const result = cliWithEnv({ TFJS_DISTILL_OPENBLAS: '/nonexistent/libopenblas.so.0' }, 'run', ...SMALL, '--out', out);
+    expect(result.status).toBe(0);
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
+    expect(report.kernels).toBe('wasm');
+    expect(report.config.kernels).toBe('auto');
+    expect(report.notices.join('\n')).toMatch(/wasm backend: (OpenBLAS unavailable: \/nonexistent\/libopenblas\.so\.0|native kernels unavailable).*; using the wasm kernels/);
   });
 
   it('Ctrl-C stops the run at the next step, checkpoints it, exits with 130, writes no outputs and says how to resume', async () => {

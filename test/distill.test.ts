@@ -10,6 +10,10 @@ import {
   loadMnist,
   takeRows,
 } from '../dist/index.js';
+import { loadBlas } from '../dist/models/blas-kernels.js';
+
+/** Whether the native OpenBLAS kernels load here (CI installs OpenBLAS; see .ci/run). */
+const NATIVE = 'blas' in loadBlas();
 
 let train: Dataset;
 let test: Dataset;
@@ -40,6 +44,8 @@ describe('distill() on a slice of the bundled MNIST digits', () => {
     });
     const { report } = result;
     expect(report.backend).toBe('wasm'); // auto: tfjs-node is not installed here
+    expect(report.kernels).toBe(NATIVE ? 'openblas' : 'wasm');
+    if (NATIVE) expect(report.notices.join('\n')).toMatch(/wasm backend: BatchMatMul, .* run on OpenBLAS/);
     expect(report.notices.join('\n')).toMatch(/tensorflow backend unavailable: .*\(workers 0, 1\)/);
     expect(report.workers).toBe(2);
     expect(report.data).toEqual({ trainRows: 1500, labeledRows: 500, teacherLabeledRows: 1500, testRows: 500, featureShape: [28, 28], numClasses: 10 });
@@ -67,7 +73,7 @@ describe('distill() on a slice of the bundled MNIST digits', () => {
     for (const rate of [report.throughput.labelSamplesPerSec, report.throughput.trainSamplesPerSec, report.throughput.setupSeconds]) {
       expect(rate).toBeGreaterThan(0);
     }
-    expect(report.config).toMatchObject({ workers: 2, epochs: 4, labeled: 500, temperature: 4, alpha: 0.9, seed: 1 });
+    expect(report.config).toMatchObject({ kernels: 'auto', workers: 2, epochs: 4, labeled: 500, temperature: 4, alpha: 0.9, seed: 1 });
 
     // The returned student lives on this thread and agrees with the report's accuracy.
     const predictions = tf.tidy(() => (result.student.predict(tf.tensor(test.x, [500, 28, 28])) as tf.Tensor).argMax(-1).dataSync());
@@ -80,6 +86,51 @@ describe('distill() on a slice of the bundled MNIST digits', () => {
     const lastStudent = events.filter((e) => e.phase === 'student').at(-1)!;
     expect(lastStudent).toMatchObject({ done: 96, total: 96, epoch: 4, epochs: 4 });
     expect(lastStudent.loss).toBeGreaterThan(0);
+  });
+
+  it.runIf(NATIVE)('the openblas and wasm kernel sets train the same CNN student (kernels option and TFJS_DISTILL_KERNELS)', async () => {
+    const run = () =>
+      distill({ teacher: model('mlp:16', 1), student: model('cnn:4', 2), train: takeRows(train, 384), test, epochs: 1, batchSize: 64, workers: 2 });
+    const native = await distill({
+      teacher: model('mlp:16', 1),
+      student: model('cnn:4', 2),
+      train: takeRows(train, 384),
+      test,
+      epochs: 1,
+      batchSize: 64,
+      workers: 2,
+      kernels: 'openblas',
+    });
+    process.env.TFJS_DISTILL_KERNELS = 'wasm';
+    let wasm: Awaited<ReturnType<typeof distill>>;
+    try {
+      wasm = await run();
+    } finally {
+      delete process.env.TFJS_DISTILL_KERNELS;
+    }
+    expect(native.report.kernels).toBe('openblas');
+    expect(wasm.report.kernels).toBe('wasm');
+    expect(wasm.report.config.kernels).toBe('wasm');
+    const [a, b] = [native.student.getWeights(), wasm.student.getWeights()];
+    expect(a.length).toBe(6);
+    a.forEach((w, i) => {
+      const diff = tf.tidy(() => tf.max(tf.abs(tf.sub(w, b[i]))).dataSync()[0]);
+      const scale = tf.tidy(() => tf.max(tf.abs(w)).dataSync()[0]);
+      expect(diff).toBeLessThanOrEqual(1e-3 * scale);
+    });
+    expect(native.report.student.accuracy).toBeCloseTo(wasm.report.student.accuracy, 2);
+  });
+
+  it('rejects an unknown kernels value, openblas off the wasm backend, and a bad TFJS_DISTILL_KERNELS', async () => {
+    const base = { teacher: model('mlp:8', 1), student: model('mlp:8', 2), train, test };
+    await expect(distill({ ...base, kernels: 'blas' as never })).rejects.toThrow(/unknown kernels 'blas': use one of auto, openblas, wasm/);
+    await expect(distill({ ...base, kernels: 'openblas', backend: 'cpu' })).rejects.toThrow(/kernels 'openblas' run on the wasm backend, but backend is 'cpu'/);
+    process.env.TFJS_DISTILL_KERNELS = 'fast';
+    try {
+      await expect(distill(base)).rejects.toThrow(/TFJS_DISTILL_KERNELS=fast is not a kernel choice: use one of auto, openblas, wasm/);
+    } finally {
+      delete process.env.TFJS_DISTILL_KERNELS;
+    }
   });
 
   it('cancels through an AbortSignal at the next step, and rejects', async () => {

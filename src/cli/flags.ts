@@ -36,6 +36,12 @@ export const RUN_FLAGS = {
   lr: { kind: 'number', arg: 'RATE', help: 'learning rate', default: String(DEFAULTS.optimizer.learningRate) },
   seed: { kind: 'int', arg: 'N', help: 'seed of the shuffles and the built models', default: String(DEFAULTS.seed) },
   backend: { kind: 'string', arg: 'NAME', help: 'auto, tensorflow, wasm or cpu', default: DEFAULTS.backend },
+  kernels: {
+    kind: 'string',
+    arg: 'NAME',
+    help: 'wasm backend matMul/conv kernels: auto, openblas (native addon) or wasm; env TFJS_DISTILL_KERNELS',
+    default: DEFAULTS.kernels,
+  },
   baseline: { kind: 'boolean', help: 'also train the student on the hard labels alone (same budget and seed)' },
   out: { kind: 'string', arg: 'DIR', help: 'where teacher/, student/ and report.json go; DIR/.checkpoint holds the run state until it ends', default: 'distill-out' },
   resume: { kind: 'boolean', help: 'continue the interrupted run in --out DIR from its last checkpoint (same flags; --workers may differ)' },

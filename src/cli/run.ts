@@ -11,6 +11,7 @@ import { WorkerFailure } from '../parallel/pool.js';
 import { buildModel } from '../models/architectures.js';
 import { loadModel, saveModel } from '../models/model-files.js';
 import type { BackendChoice } from '../models/backend.js';
+import type { KernelChoice } from '../models/kernel-choice.js';
 import type { OptimizerSpec } from '../distill/optimizers.js';
 import type { NonFinitePolicy } from '../distill/replica.js';
 import { mixSeed } from '../random.js';
@@ -81,6 +82,7 @@ export async function runCommand(flags: RunFlags, signal: AbortSignal): Promise<
       onNonFinite: flags['on-nonfinite'] as NonFinitePolicy | undefined,
       workerMemoryMb: flags['worker-memory-mb'],
       workerImports: imports,
+      kernels: flags.kernels as KernelChoice | undefined,
       onProgress: view.update,
       signal,
     });

@@ -38,7 +38,7 @@ export function summaryTable(report: DistillReport, names: { teacher: string; st
   return [
     ...lines,
     '',
-    `backend ${report.backend}, ${workers}; setup ${t.setupSeconds.toFixed(1)} s`,
+    `backend ${report.backend}${report.backend === 'wasm' ? ` (${report.kernels} kernels)` : ''}, ${workers}; setup ${t.setupSeconds.toFixed(1)} s`,
     `samples/s: ${rates.join(', ')}`,
     ...(report.resumed.length > 0 ? [`resumed from the checkpoint: ${report.resumed.join(', ')}`] : []),
     ...report.restarts.map((r) => `restarted the workers during ${r.phase}: ${r.reason}`),

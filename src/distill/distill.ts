@@ -69,9 +69,9 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
   const resumed: string[] = [];
 
   // The pool, restarted when a worker fails in a way a fresh pool may not repeat.
-  const { workers, backend, barrierTimeoutMs, workerImports } = config;
+  const { workers, backend, kernels, barrierTimeoutMs, workerImports } = config;
   const supervisor = new PoolSupervisor({
-    pool: { workers, backend, barrierTimeoutMs, workerImports, workerMemoryMb: config.workerMemoryMb ?? undefined },
+    pool: { workers, backend, kernels, barrierTimeoutMs, workerImports, workerMemoryMb: config.workerMemoryMb ?? undefined },
     maxRestarts: config.maxRestarts,
     resumesFrom: checkpoints ? 'its last checkpoint' : 'the start of the phase',
     onProgress,
@@ -181,6 +181,7 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
       const baselineEval = baselineData && (await evaluate(baselineData));
       const result: DistillReport = {
         backend: pool.backend,
+        kernels: pool.kernels,
         workers: config.workers,
         notices: [...pool.notices, ...skipNotices(phases)],
         teacher: await describeModel(pool, teacherEval.model, teacherData, test, teacherEval.predictions),

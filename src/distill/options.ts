@@ -4,6 +4,7 @@ import type { Dataset } from '../data/dataset.js';
 import { check } from '../errors.js';
 import type { BackendChoice } from '../models/backend.js';
 import type { CheckpointOptions } from './checkpoint.js';
+import { KERNEL_CHOICES, KERNELS_ENV, type KernelChoice, kernelChoiceFromEnv } from '../models/kernel-choice.js';
 import { OPTIMIZER_NAMES, type OptimizerSpec } from './optimizers.js';
 import type { ProgressEvent } from './progress.js';
 import type { NonFinitePolicy } from './replica.js';
@@ -44,6 +45,14 @@ export interface DistillOptions {
   baseline?: boolean;
   /** tfjs backend in the workers. Default 'auto'. */
   backend?: BackendChoice;
+  /**
+   * The wasm backend's matMul and conv kernels: `openblas` (tfjs-distill's native addon, built by npm install
+   * where a C compiler is present, OpenBLAS loaded at run time), `wasm` (the backend's own, transposed matMuls
+   * materialised first), or `auto`: openblas when it loads, else wasm with a notice. Default: the
+   * TFJS_DISTILL_KERNELS environment variable, else 'auto'. Other backends ignore it, except that `openblas`
+   * needs the wasm backend.
+   */
+  kernels?: KernelChoice;
   /** Called with progress while the run goes on. */
   onProgress?: (event: ProgressEvent) => void;
   /** Aborting it cancels the run: it stops at the next step and `distill` rejects with DistillCancelledError. */
@@ -87,6 +96,7 @@ export const DEFAULTS: DistillConfig = {
   optimizer: { name: 'adam', learningRate: 1e-3 },
   baseline: false,
   backend: 'auto',
+  kernels: 'auto',
   barrierTimeoutMs: 10 * 60 * 1000,
   maxRestarts: 2,
   onNonFinite: 'abort',
@@ -108,6 +118,7 @@ export function resolveConfig(options: DistillOptions): DistillConfig {
     ...DEFAULTS,
     ...given(options, DEFAULTS),
     optimizer: { ...DEFAULTS.optimizer, ...given(options.optimizer, DEFAULTS.optimizer) },
+    kernels: options.kernels ?? kernelChoiceFromEnv() ?? DEFAULTS.kernels,
   };
   check(isInt(config.workers, 1), `workers must be an integer >= 1, got ${config.workers}`);
   check(config.labeled === null || isInt(config.labeled, 0), `labeled must be an integer >= 0, got ${config.labeled}`);
@@ -137,6 +148,14 @@ export function resolveConfig(options: DistillOptions): DistillConfig {
     `learning rate must be a number > 0, got ${config.optimizer.learningRate}`,
   );
   check(BACKENDS.includes(config.backend), `unknown backend '${config.backend}': use one of ${BACKENDS.join(', ')}`);
+  check(
+    KERNEL_CHOICES.includes(config.kernels),
+    `unknown kernels '${config.kernels}': use one of ${KERNEL_CHOICES.join(', ')} (option kernels, --kernels, ${KERNELS_ENV})`,
+  );
+  check(
+    config.kernels !== 'openblas' || config.backend === 'auto' || config.backend === 'wasm',
+    `kernels 'openblas' run on the wasm backend, but backend is '${config.backend}': use backend wasm (or auto), or kernels auto`,
+  );
   check(isInt(config.barrierTimeoutMs, 1), `barrier timeout must be a positive integer of ms, got ${config.barrierTimeoutMs}`);
   check(isInt(config.maxRestarts, 0), `max restarts must be an integer >= 0, got ${config.maxRestarts}`);
   check(

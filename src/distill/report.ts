@@ -1,4 +1,4 @@
-import type { BackendName } from '../models/backend.js';
+import type { BackendName, KernelsUsed } from '../models/backend.js';
 import type { DistillConfig } from './options.js';
 import type { Phase, TrainingPhase } from './progress.js';
 
@@ -51,6 +51,11 @@ export interface RestartReport {
 export interface DistillReport {
   /** The tfjs backend the workers actually ran. */
   backend: BackendName;
+  /**
+   * The matMul and conv kernels that ran: on wasm, `openblas` (tfjs-distill's native addon) or `wasm` (the
+   * backend's own); on other backends, the backend's name.
+   */
+  kernels: KernelsUsed;
   workers: number;
   /** Kernels added to the backend, backends that failed to load, and similar facts worth knowing. */
   notices: string[];

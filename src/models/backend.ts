@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { DistillError, messageOf } from '../errors.js';
+import type { KernelChoice } from './kernel-choice.js';
 
 /**
  * Which tfjs backend the workers run:
@@ -26,7 +28,17 @@ export interface BackendInit {
   failures: Partial<Record<BackendName, string>>;
   /** Kernels tfjs-distill added to the backend, described. */
   patches: string[];
+  /**
+   * Which matMul and conv kernels ran: on wasm, `openblas` (tfjs-distill's native addon) or `wasm` (the
+   * backend's own); on another backend, that backend's name (its own kernels).
+   */
+  kernels: KernelsUsed;
+  /** On wasm, the library the openblas kernels use, or why `auto` fell back to the wasm kernels. */
+  kernelNotice?: string;
 }
+
+/** The kernels a backend ran with: see {@link BackendInit.kernels}. */
+export type KernelsUsed = 'openblas' | 'wasm' | 'tensorflow' | 'cpu';
 
 // The variable keeps TypeScript from resolving a package that may be absent (it is optional).
 const TFJS_NODE = '@tensorflow/tfjs-node';
@@ -44,18 +56,26 @@ async function load(name: BackendName): Promise<string[]> {
   return [];
 }
 
-/** Loads and activates the first backend of `candidates` that works in this thread. */
-export async function initBackend(candidates: BackendName[]): Promise<BackendInit> {
+/**
+ * Loads and activates the first backend of `candidates` that works in this thread; on wasm, with the
+ * matMul and conv kernels `kernels` selects (a DistillError when `openblas` is asked for and cannot load).
+ */
+export async function initBackend(candidates: BackendName[], kernels: KernelChoice = 'auto'): Promise<BackendInit> {
   const failures: BackendInit['failures'] = {};
   for (const backend of candidates) {
+    let patches: string[];
     try {
-      const patches = await load(backend);
+      patches = await load(backend);
       if (!(await tf.setBackend(backend))) throw new Error(`tf.setBackend('${backend}') returned false`);
       await tf.ready();
-      return { backend, failures, patches };
     } catch (error) {
       failures[backend] = messageOf(error);
+      continue;
     }
+    if (backend !== 'wasm') return { backend, failures, patches, kernels: backend };
+    const { selectWasmKernels } = await import('./kernel-choice.js');
+    const selection = selectWasmKernels(kernels, tf.backend() as BackendWasm);
+    return { backend, failures, patches, kernels: selection.kernels, kernelNotice: selection.notice };
   }
   const reasons = Object.entries(failures)
     .map(([name, why]) => `${name}: ${why}`)

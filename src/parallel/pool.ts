@@ -2,7 +2,8 @@ import { pathToFileURL } from 'node:url';
 import type { TransferListItem } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { DETERMINISTIC_TAG, DistillError, messageOf } from '../errors.js';
-import { type BackendChoice, type BackendInit, type BackendName, backendCandidates } from '../models/backend.js';
+import { type BackendChoice, type BackendInit, type BackendName, backendCandidates, type KernelsUsed } from '../models/backend.js';
+import { type KernelChoice, kernelChoiceFromEnv } from '../models/kernel-choice.js';
 import type { WorkerTask } from '../worker.js';
 import { BARRIER_ABORTED, SharedBarrier } from './barrier.js';
 import { type RankHeartbeat, watchHeartbeat } from './heartbeat.js';
@@ -11,6 +12,8 @@ import { type RankHeartbeat, watchHeartbeat } from './heartbeat.js';
 export interface PoolOptions {
   workers: number;
   backend: BackendChoice;
+  /** The wasm backend's matMul and conv kernels (see DistillOptions.kernels). Default: TFJS_DISTILL_KERNELS, else 'auto'. */
+  kernels?: KernelChoice;
   /** How long a rank may make no progress (at a barrier or in a task) before the run fails. */
   barrierTimeoutMs: number;
   /** JS heap limit of each worker thread in MB (Piscina `resourceLimits`); undefined: Node's default. */
@@ -65,6 +68,8 @@ export class WorkerPool {
   private destroyed = false;
   /** The backend every thread runs. */
   backend!: BackendName;
+  /** The matMul and conv kernels every thread runs: `openblas` or `wasm` on wasm, else the backend's name. */
+  kernels!: KernelsUsed;
   /** What the workers added to the backend (missing kernels), and backends that failed to load. */
   notices: string[] = [];
 
@@ -93,7 +98,7 @@ export class WorkerPool {
     });
     const pool = new WorkerPool(piscina, options.workers, options.barrierTimeoutMs, options.workerMemoryMb);
     try {
-      await pool.loadBackend(options.backend, (options.workerImports ?? []).map(moduleUrl));
+      await pool.loadBackend(options.backend, options.kernels ?? kernelChoiceFromEnv() ?? 'auto', (options.workerImports ?? []).map(moduleUrl));
       return pool;
     } catch (error) {
       await pool.destroy();
@@ -106,17 +111,23 @@ export class WorkerPool {
    * W threads are distinct and up. With `auto`, a backend that fails in any thread (tfjs-node can fail
    * in a second worker) is dropped for all, so every rank computes the same way.
    */
-  private async loadBackend(choice: BackendChoice, imports: string[]): Promise<void> {
-    let candidates = backendCandidates(choice);
+  private async loadBackend(choice: BackendChoice, kernels: KernelChoice, imports: string[]): Promise<void> {
+    // openblas kernels exist only on wasm.
+    let candidates = kernels === 'openblas' && choice === 'auto' ? (['wasm'] as BackendName[]) : backendCandidates(choice);
     for (;;) {
       const barrier = SharedBarrier.create(this.workers);
       const inits = await this.runOnEveryRank<BackendInit>(
-        () => ({ task: { kind: 'init', candidates, imports, barrier: barrier.handle, timeoutMs: this.barrierTimeoutMs } }),
+        () => ({ task: { kind: 'init', candidates, kernels, imports, barrier: barrier.handle, timeoutMs: this.barrierTimeoutMs } }),
         { barriers: [barrier] },
       );
       const chosen = new Set(inits.map((init) => init.backend));
       if (chosen.size === 1) {
         this.backend = inits[0].backend;
+        // The addon loads the same way in every thread of one process, so all ranks agree; should one not,
+        // the run must not mix kernels silently.
+        const kernelSets = new Set(inits.map((init) => init.kernels));
+        if (kernelSets.size > 1) throw new DistillError(`workers loaded different kernels (${[...kernelSets].join(', ')}); set kernels to 'wasm'`);
+        this.kernels = inits[0].kernels;
         this.notices = describeInits(inits);
         return;
       }
@@ -246,7 +257,8 @@ function describeInits(inits: BackendInit[]): string[] {
     }
   });
   const notices = [...failures].map(([text, ranks]) => `${text} (worker${ranks.length > 1 ? 's' : ''} ${ranks.join(', ')})`);
-  const { backend, patches } = inits[0];
+  const { backend, patches, kernelNotice } = inits[0];
   if (patches.length > 0) notices.push(`${backend} backend: tfjs-distill added kernels it lacks: ${patches.join('; ')}`);
+  if (kernelNotice) notices.push(kernelNotice);
   return notices;
 }

@@ -1,0 +1,94 @@
+// Inference vs training GFLOP/s of a 784-1200-1200-10 MLP at batch 256 on the wasm backend, one thread, for
+// each kernel set: `stock` (tfjs-backend-wasm untouched), `wasm` (transposed matMul operands materialised)
+// and `openblas` (tfjs-distill's native addon). `npm run build && node bench/kernels.mjs [rounds]` runs each
+// set in its own process (the stock kernels cannot be restored in one) and prints a table. Within a process,
+// inference and training steps alternate, so machine contention hits both alike; the ratio is the figure.
+// Training counts 3x the forward pass's FLOPs (forward, dX, dW). A second table times the three conv kernels
+// alone, for x [64,14,14,32] and a 3x3x32x64 filter, same padding.
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import { selectWasmKernels } from '../dist/models/kernel-choice.js';
+import { loadBlas } from '../dist/models/blas-kernels.js';
+import { registerMissingWasmKernels } from '../dist/models/wasm-kernels.js';
+
+const SETS = ['stock', 'wasm', 'openblas'];
+const [mode, roundsArg] = process.argv[2] && SETS.includes(process.argv[2]) ? process.argv.slice(2) : [undefined, process.argv[2]];
+const rounds = Number(roundsArg ?? 5);
+
+if (mode === undefined) {
+  const sets = 'blas' in loadBlas() ? SETS : SETS.slice(0, 2);
+  const rows = [];
+  console.log('| kernels | inference GFLOP/s | training GFLOP/s | training / inference | training samples/s |');
+  console.log('| --- | ---: | ---: | ---: | ---: |');
+  for (const set of sets) {
+    const row = JSON.parse(execFileSync(process.execPath, [fileURLToPath(import.meta.url), set, String(rounds)], { encoding: 'utf8' }));
+    console.log(`| ${set} | ${row.inference.toFixed(1)} | ${row.training.toFixed(1)} | ${Math.round(100 * row.training / row.inference)}% | ${Math.round(row.samplesPerSec)} |`);
+    rows.push([set, row.conv]);
+  }
+  console.log('\n| kernels | Conv2D GFLOP/s | Conv2DBackpropInput GFLOP/s | Conv2DBackpropFilter GFLOP/s |');
+  console.log('| --- | ---: | ---: | ---: |');
+  for (const [set, conv] of rows) console.log(`| ${set} | ${conv.map((g) => g.toFixed(1)).join(' | ')} |`);
+} else {
+  tf.env().set('PROD', true);
+  registerMissingWasmKernels();
+  await tf.setBackend('wasm');
+  if (mode !== 'stock') selectWasmKernels(mode, tf.backend());
+  const batch = 256;
+  const sizes = [784, 1200, 1200, 10];
+  const model = tf.sequential({
+    layers: [
+      tf.layers.dense({ inputShape: [784], units: 1200, activation: 'relu' }),
+      tf.layers.dense({ units: 1200, activation: 'relu' }),
+      tf.layers.dense({ units: 10 }),
+    ],
+  });
+  const x = tf.randomUniform([batch, 784]);
+  const y = tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32'), 10);
+  const optimizer = tf.train.sgd(1e-3);
+  const forwardFlop = batch * sizes.slice(1).reduce((sum, units, i) => sum + 2 * sizes[i] * units, 0);
+  // predict() splits into batches of 32 unless told otherwise.
+  const infer = () => tf.tidy(() => {
+    model.predict(x, { batchSize: batch }).dataSync(); // not returned: tidy would walk every element
+  });
+  const train = () => tf.dispose(optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x)), true));
+  const timed = (f) => {
+    const start = performance.now();
+    f();
+    return performance.now() - start;
+  };
+  infer();
+  train();
+  let inferMs = 0;
+  let trainMs = 0;
+  for (let r = 0; r < rounds; r++) {
+    // The first inference after a training step sees new weights, which XNNPACK re-packs; the second is
+    // steady-state inference, the figure compared against.
+    infer();
+    inferMs += timed(infer);
+    trainMs += timed(train);
+  }
+  const gflops = (flop, ms, reps = rounds) => (flop * reps) / ms / 1e6;
+
+  const [xShape, filterShape] = [[64, 14, 14, 32], [3, 3, 32, 64]];
+  const convX = tf.randomUniform(xShape);
+  const filter = tf.randomUniform(filterShape);
+  const dy = tf.randomUniform([64, 14, 14, 64]);
+  const convFlop = 2 * 64 * 14 * 14 * 3 * 3 * 32 * 64;
+  const attrs = { strides: 1, pad: 'same', dataFormat: 'NHWC' };
+  const convs = [
+    () => tf.conv2d(convX, filter, 1, 'same'),
+    () => tf.engine().runKernel('Conv2DBackpropInput', { dy, filter }, { ...attrs, inputShape: xShape }),
+    () => tf.engine().runKernel('Conv2DBackpropFilter', { x: convX, dy }, { ...attrs, filterShape }),
+  ];
+  const conv = convs.map((op) => {
+    const run = () => tf.tidy(() => {
+      op().dataSync();
+    });
+    run();
+    const reps = 3;
+    return gflops(convFlop, timed(() => { for (let i = 0; i < reps; i++) run(); }), reps);
+  });
+  console.log(JSON.stringify({ inference: gflops(forwardFlop, inferMs), training: gflops(3 * forwardFlop, trainMs), samplesPerSec: (batch * rounds * 1000) / trainMs, conv }));
+}

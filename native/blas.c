@@ -1,0 +1,365 @@
+/*
+ * tfjs-distill's native kernels for the tfjs wasm backend: OpenBLAS sgemm (and im2col around it for
+ * convolutions), computing in place on the wasm heap. JavaScript passes the heap's ArrayBuffer and float
+ * offsets into it; nothing is copied in or out.
+ *
+ * OpenBLAS is dlopen-ed at run time rather than linked, so building needs only a C compiler and Node's
+ * headers, and a machine without OpenBLAS still loads the addon and gets a one-line reason from load().
+ * Every worker thread loads this addon (NAPI_MODULE_INIT makes it context-aware); OpenBLAS is set to one
+ * thread, so W workers run W BLAS threads, never W x cores.
+ */
+#include <dlfcn.h>
+#include <math.h>
+#include <node_api.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112 };
+typedef void (*sgemm_fn)(int order, int transA, int transB, int m, int n, int k, float alpha, const float *a,
+                         int lda, const float *b, int ldb, float beta, float *c, int ldc);
+typedef void (*set_threads_fn)(int);
+
+static sgemm_fn sgemm;
+static char library[256];
+static char load_error[512];
+static pthread_once_t load_once = PTHREAD_ONCE_INIT;
+
+static const char *const LIBRARIES[] = {"libopenblas.so.0", "libopenblas.so", "libopenblas.dylib", "libopenblas.0.dylib"};
+
+static void load_openblas(void) {
+  /* Before OpenBLAS initialises: it would otherwise start a thread per core, unused but present. */
+  setenv("OPENBLAS_NUM_THREADS", "1", 0);
+  load_error[0] = 0;
+  /* TFJS_DISTILL_OPENBLAS names the library to use instead of searching the usual names. */
+  const char *chosen = getenv("TFJS_DISTILL_OPENBLAS");
+  const char *const *names = LIBRARIES;
+  size_t count = sizeof LIBRARIES / sizeof *LIBRARIES;
+  if (chosen != NULL && chosen[0] != 0) {
+    names = &chosen;
+    count = 1;
+  }
+  for (size_t i = 0; i < count; i++) {
+    void *handle = dlopen(names[i], RTLD_NOW | RTLD_LOCAL);
+    if (handle == NULL) {
+      if (load_error[0] == 0) snprintf(load_error, sizeof load_error, "%s", dlerror());
+      continue;
+    }
+    sgemm_fn f = (sgemm_fn)dlsym(handle, "cblas_sgemm");
+    if (f == NULL) {
+      snprintf(load_error, sizeof load_error, "%s has no cblas_sgemm", names[i]);
+      continue;
+    }
+    set_threads_fn set_threads = (set_threads_fn)dlsym(handle, "openblas_set_num_threads");
+    if (set_threads != NULL) set_threads(1);
+    snprintf(library, sizeof library, "%s", names[i]);
+    sgemm = f;
+    return;
+  }
+}
+
+/* ---- argument helpers: every failure throws a JS Error and returns 0 ---- */
+
+#define CHECK(env, cond, msg)                  \
+  do {                                         \
+    if (!(cond)) {                             \
+      napi_throw_error((env), NULL, (msg));    \
+      return 0;                                \
+    }                                          \
+  } while (0)
+
+static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == want,
+        "tfjs-distill native kernels: wrong number of arguments");
+  return 1;
+}
+
+static int get_heap(napi_env env, napi_value value, float **heap, size_t *floats) {
+  void *data;
+  size_t bytes;
+  CHECK(env, napi_get_arraybuffer_info(env, value, &data, &bytes) == napi_ok,
+        "tfjs-distill native kernels: the heap must be an ArrayBuffer");
+  *heap = (float *)data;
+  *floats = bytes / sizeof(float);
+  return 1;
+}
+
+static int get_i64(napi_env env, napi_value value, int64_t *out) {
+  CHECK(env, napi_get_value_int64(env, value, out) == napi_ok, "tfjs-distill native kernels: expected a number");
+  return 1;
+}
+
+static int get_f64(napi_env env, napi_value value, double *out) {
+  CHECK(env, napi_get_value_double(env, value, out) == napi_ok, "tfjs-distill native kernels: expected a number");
+  return 1;
+}
+
+static int get_i32_array(napi_env env, napi_value value, int32_t **data, size_t *length) {
+  napi_typedarray_type type;
+  napi_value buffer;
+  size_t offset;
+  CHECK(env,
+        napi_get_typedarray_info(env, value, &type, length, (void **)data, &buffer, &offset) == napi_ok &&
+            type == napi_int32_array,
+        "tfjs-distill native kernels: expected an Int32Array");
+  return 1;
+}
+
+/* [offset, offset + count) lies inside the heap. */
+static int in_heap(napi_env env, int64_t offset, int64_t count, size_t floats) {
+  CHECK(env, offset >= 0 && count >= 0 && (uint64_t)(offset + count) <= floats,
+        "tfjs-distill native kernels: a tensor lies outside the wasm heap");
+  return 1;
+}
+
+static int ready(napi_env env) {
+  CHECK(env, sgemm != NULL, "tfjs-distill native kernels: OpenBLAS is not loaded");
+  return 1;
+}
+
+/* load(): the OpenBLAS library loaded; throws with the loader's reason when none could be. */
+static napi_value load(napi_env env, napi_callback_info info) {
+  (void)info;
+  pthread_once(&load_once, load_openblas);
+  napi_value result = NULL;
+  if (sgemm == NULL) {
+    napi_throw_error(env, NULL, load_error[0] ? load_error : "libopenblas not found");
+    return NULL;
+  }
+  napi_create_string_utf8(env, library, NAPI_AUTO_LENGTH, &result);
+  return result;
+}
+
+/*
+ * gemm(heap, transA, transB, m, n, k, aOffsets, bOffsets, cOffset): for each batch i,
+ * C_i[m, n] = op(A_i) @ op(B_i), A_i at heap float aOffsets[i], B_i at bOffsets[i], C_i at cOffset + i*m*n.
+ * Offsets are float indices into the heap; each operand is row-major and dense.
+ */
+static napi_value gemm(napi_env env, napi_callback_info info) {
+  napi_value argv[9];
+  float *heap;
+  size_t floats, batches, bBatches;
+  int32_t *aOffsets, *bOffsets;
+  int64_t m, n, k, c;
+  bool transA, transB;
+  if (!ready(env) || !get_args(env, info, 9, argv) || !get_heap(env, argv[0], &heap, &floats)) return NULL;
+  CHECK(env, napi_get_value_bool(env, argv[1], &transA) == napi_ok && napi_get_value_bool(env, argv[2], &transB) == napi_ok,
+        "tfjs-distill native kernels: transpose flags must be booleans");
+  if (!get_i64(env, argv[3], &m) || !get_i64(env, argv[4], &n) || !get_i64(env, argv[5], &k)) return NULL;
+  if (!get_i32_array(env, argv[6], &aOffsets, &batches) || !get_i32_array(env, argv[7], &bOffsets, &bBatches)) return NULL;
+  if (!get_i64(env, argv[8], &c)) return NULL;
+  CHECK(env, batches == bBatches, "tfjs-distill native kernels: aOffsets and bOffsets differ in length");
+  CHECK(env, m >= 0 && n >= 0 && k >= 0 && m < INT32_MAX && n < INT32_MAX && k < INT32_MAX,
+        "tfjs-distill native kernels: bad matrix sizes");
+  if (!in_heap(env, c, (int64_t)batches * m * n, floats)) return NULL;
+  for (size_t i = 0; i < batches; i++) {
+    if (!in_heap(env, aOffsets[i], m * k, floats) || !in_heap(env, bOffsets[i], k * n, floats)) return NULL;
+  }
+  for (size_t i = 0; i < batches; i++) {
+    float *out = heap + c + (int64_t)i * m * n;
+    if (m == 0 || n == 0) continue;
+    if (k == 0) {
+      memset(out, 0, sizeof(float) * m * n);
+      continue;
+    }
+    sgemm(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, (int)m, (int)n, (int)k, 1.0f,
+          heap + aOffsets[i], transA ? (int)m : (int)k, heap + bOffsets[i], transB ? (int)k : (int)n, 0.0f, out, (int)n);
+  }
+  return NULL;
+}
+
+/* The activations tfjs fuses, numbered as tfjs-backend-wasm's FusableActivation. */
+enum { LINEAR, RELU, RELU6, PRELU, LEAKYRELU, SIGMOID, ELU };
+
+/*
+ * epilogue(heap, offset, count, biasOffset, biasSize, activation, alpha, preluOffset, preluSize): for the
+ * count floats at offset, x = act(x + bias[i % biasSize]), where prelu's slope is prelu[i % preluSize].
+ * biasSize 0 means no bias. JS checks that bias and prelu weights broadcast this way (suffix shapes).
+ */
+static napi_value epilogue(napi_env env, napi_callback_info info) {
+  napi_value argv[9];
+  float *heap;
+  size_t floats;
+  int64_t offset, count, biasOffset, biasSize, activation, preluOffset, preluSize;
+  double alpha;
+  if (!get_args(env, info, 9, argv) || !get_heap(env, argv[0], &heap, &floats)) return NULL;
+  if (!get_i64(env, argv[1], &offset) || !get_i64(env, argv[2], &count) || !get_i64(env, argv[3], &biasOffset) ||
+      !get_i64(env, argv[4], &biasSize) || !get_i64(env, argv[5], &activation) || !get_f64(env, argv[6], &alpha) ||
+      !get_i64(env, argv[7], &preluOffset) || !get_i64(env, argv[8], &preluSize))
+    return NULL;
+  if (!in_heap(env, offset, count, floats)) return NULL;
+  if (biasSize > 0 && !in_heap(env, biasOffset, biasSize, floats)) return NULL;
+  CHECK(env, activation != PRELU || preluSize > 0, "tfjs-distill native kernels: prelu needs its weights");
+  if (activation == PRELU && !in_heap(env, preluOffset, preluSize, floats)) return NULL;
+  CHECK(env, activation >= LINEAR && activation <= ELU, "tfjs-distill native kernels: unknown activation");
+  float *x = heap + offset;
+  if (biasSize > 0) {
+    const float *bias = heap + biasOffset;
+    for (int64_t i = 0; i < count; i++) x[i] += bias[i % biasSize];
+  }
+  const float a = (float)alpha;
+  switch (activation) {
+    case RELU:
+      for (int64_t i = 0; i < count; i++) x[i] = x[i] > 0 ? x[i] : 0;
+      break;
+    case RELU6:
+      for (int64_t i = 0; i < count; i++) x[i] = x[i] < 0 ? 0 : (x[i] > 6 ? 6 : x[i]);
+      break;
+    case PRELU: {
+      const float *slope = heap + preluOffset;
+      for (int64_t i = 0; i < count; i++) x[i] = x[i] < 0 ? slope[i % preluSize] * x[i] : x[i];
+      break;
+    }
+    case LEAKYRELU:
+      for (int64_t i = 0; i < count; i++) x[i] = x[i] < 0 ? a * x[i] : x[i];
+      break;
+    case SIGMOID:
+      for (int64_t i = 0; i < count; i++) x[i] = 1.0f / (1.0f + expf(-x[i]));
+      break;
+    case ELU:
+      for (int64_t i = 0; i < count; i++) x[i] = x[i] > 0 ? x[i] : expm1f(x[i]);
+      break;
+  }
+  return NULL;
+}
+
+/* Geometry of an NHWC conv with an [KH, KW, CI, CO] filter, as tfjs's Conv2DInfo gives it. */
+typedef struct {
+  int64_t n, h, w, ci, oh, ow, co, kh, kw, sh, sw, dh, dw, top, left;
+} conv_t;
+
+enum { CONV_FORWARD, CONV_INPUT_GRAD, CONV_FILTER_GRAD };
+
+/** Most floats of im2col matrix held at once (16 MB); larger batches go in chunks of whole images. */
+#define COL_BUDGET (1 << 22)
+
+/* col[(b, oy, ox), (ky, kx, c)] = x[n0 + b, oy*sh - top + ky*dh, ox*sw - left + kx*dw, c], 0 in the padding. */
+static void im2col(const conv_t *g, const float *x, float *col, int64_t n0, int64_t images) {
+  const int64_t k = g->kh * g->kw * g->ci;
+  for (int64_t b = 0; b < images; b++) {
+    for (int64_t oy = 0; oy < g->oh; oy++) {
+      for (int64_t ox = 0; ox < g->ow; ox++) {
+        float *row = col + ((b * g->oh + oy) * g->ow + ox) * k;
+        for (int64_t ky = 0; ky < g->kh; ky++) {
+          const int64_t iy = oy * g->sh - g->top + ky * g->dh;
+          for (int64_t kx = 0; kx < g->kw; kx++, row += g->ci) {
+            const int64_t ix = ox * g->sw - g->left + kx * g->dw;
+            if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) {
+              memset(row, 0, sizeof(float) * g->ci);
+            } else {
+              memcpy(row, x + (((n0 + b) * g->h + iy) * g->w + ix) * g->ci, sizeof(float) * g->ci);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/* The adjoint of im2col: adds each column entry back onto the input pixel it came from. */
+static void col2im(const conv_t *g, const float *col, float *dx, int64_t n0, int64_t images) {
+  const int64_t k = g->kh * g->kw * g->ci;
+  for (int64_t b = 0; b < images; b++) {
+    for (int64_t oy = 0; oy < g->oh; oy++) {
+      for (int64_t ox = 0; ox < g->ow; ox++) {
+        const float *row = col + ((b * g->oh + oy) * g->ow + ox) * k;
+        for (int64_t ky = 0; ky < g->kh; ky++) {
+          const int64_t iy = oy * g->sh - g->top + ky * g->dh;
+          for (int64_t kx = 0; kx < g->kw; kx++, row += g->ci) {
+            const int64_t ix = ox * g->sw - g->left + kx * g->dw;
+            if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) continue;
+            float *to = dx + (((n0 + b) * g->h + iy) * g->w + ix) * g->ci;
+            for (int64_t c = 0; c < g->ci; c++) to[c] += row[c];
+          }
+        }
+      }
+    }
+  }
+}
+
+/* A 1x1, stride-1, unpadded conv: the im2col matrix is x itself. */
+static int is_pointwise(const conv_t *g) {
+  return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->top == 0 && g->left == 0 && g->oh == g->h &&
+         g->ow == g->w;
+}
+
+/*
+ * conv2d(heap, mode, xOffset, filterOffset, yOffset, geometry Int32Array[15]):
+ *   forward:     y[M, CO] = col(x)[M, K] @ W[K, CO]
+ *   input grad:  x (= dx) = col2im(dy[M, CO] @ W^T)
+ *   filter grad: W (= dW) = col(x)^T @ dy
+ * with M = N*OH*OW output pixels and K = KH*KW*CI, in chunks of whole images.
+ */
+static napi_value conv2d(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  float *heap;
+  size_t floats, length;
+  int64_t mode, xo, fo, yo;
+  int32_t *p;
+  if (!ready(env) || !get_args(env, info, 6, argv) || !get_heap(env, argv[0], &heap, &floats)) return NULL;
+  if (!get_i64(env, argv[1], &mode) || !get_i64(env, argv[2], &xo) || !get_i64(env, argv[3], &fo) ||
+      !get_i64(env, argv[4], &yo) || !get_i32_array(env, argv[5], &p, &length))
+    return NULL;
+  CHECK(env, length == 15, "tfjs-distill native kernels: conv geometry needs 15 numbers");
+  conv_t g = {p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14]};
+  const int64_t k = g.kh * g.kw * g.ci, pixels = g.oh * g.ow;
+  if (!in_heap(env, xo, g.n * g.h * g.w * g.ci, floats) || !in_heap(env, fo, k * g.co, floats) ||
+      !in_heap(env, yo, g.n * pixels * g.co, floats))
+    return NULL;
+  float *x = heap + xo, *filter = heap + fo, *y = heap + yo;
+  if (mode == CONV_INPUT_GRAD) memset(x, 0, sizeof(float) * g.n * g.h * g.w * g.ci);
+  if (mode == CONV_FILTER_GRAD) memset(filter, 0, sizeof(float) * k * g.co);
+  if (g.n == 0 || pixels == 0 || k == 0 || g.co == 0) {
+    if (mode == CONV_FORWARD) memset(y, 0, sizeof(float) * g.n * pixels * g.co);
+    return NULL;
+  }
+  const int pointwise = is_pointwise(&g);
+  int64_t per = COL_BUDGET / (pixels * k);
+  if (per < 1) per = 1;
+  if (per > g.n) per = g.n;
+  float *col = NULL;
+  if (!pointwise) {
+    col = malloc(sizeof(float) * per * pixels * k);
+    CHECK(env, col != NULL, "tfjs-distill native kernels: out of memory for the im2col matrix");
+  }
+  for (int64_t n0 = 0; n0 < g.n; n0 += per) {
+    const int64_t images = g.n - n0 < per ? g.n - n0 : per;
+    const int m = (int)(images * pixels);
+    float *ys = y + n0 * pixels * g.co;
+    float *cols = pointwise ? x + n0 * pixels * k : col;
+    switch (mode) {
+      case CONV_FORWARD:
+        if (!pointwise) im2col(&g, x, col, n0, images);
+        sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, m, (int)g.co, (int)k, 1.0f, cols, (int)k, filter, (int)g.co, 0.0f, ys,
+              (int)g.co);
+        break;
+      case CONV_INPUT_GRAD:
+        /* Pointwise: dx's rows are exactly dcol's, written directly. */
+        sgemm(ROW_MAJOR, NO_TRANS, TRANS, m, (int)k, (int)g.co, 1.0f, ys, (int)g.co, filter, (int)g.co, 0.0f, cols,
+              (int)k);
+        if (!pointwise) col2im(&g, col, x, n0, images);
+        break;
+      case CONV_FILTER_GRAD:
+        if (!pointwise) im2col(&g, x, col, n0, images);
+        sgemm(ROW_MAJOR, TRANS, NO_TRANS, (int)k, (int)g.co, m, 1.0f, cols, (int)k, ys, (int)g.co, 1.0f, filter,
+              (int)g.co);
+        break;
+    }
+  }
+  free(col);
+  return NULL;
+}
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor functions[] = {
+      {"load", NULL, load, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"gemm", NULL, gemm, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"epilogue", NULL, epilogue, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"conv2d", NULL, conv2d, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_define_properties(env, exports, sizeof functions / sizeof *functions, functions);
+  return exports;
+}

@@ -1,0 +1,99 @@
+/**
+ * Which matMul and conv kernels the wasm backend runs:
+ * - `openblas`: tfjs-distill's native addon (OpenBLAS sgemm, im2col for convs) on the wasm heap
+ *   (src/models/blas-kernels.ts);
+ * - `wasm`: the wasm backend's own, with transposed matMuls materialised first so they stay on XNNPACK
+ *   (src/models/untransposed-matmul.ts), and tfjs-distill's conv gradients built on its matMul
+ *   (src/models/wasm-kernels.ts);
+ * - `auto`: openblas where the addon and OpenBLAS load, else wasm with a notice.
+ */
+import * as tf from '@tensorflow/tfjs';
+import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { DistillError, messageOf } from '../errors.js';
+import { blasKernels, loadBlas } from './blas-kernels.js';
+import { untransposedMatMulKernels } from './untransposed-matmul.js';
+import { checkWasmInternals } from './wasm-heap.js';
+import { conv2DBackpropInputViaMatMul } from './wasm-kernels.js';
+
+export type KernelChoice = 'auto' | 'openblas' | 'wasm';
+
+export const KERNEL_CHOICES: readonly KernelChoice[] = ['auto', 'openblas', 'wasm'];
+
+/** The environment variable that sets the kernels when no option does. */
+export const KERNELS_ENV = 'TFJS_DISTILL_KERNELS';
+
+/** TFJS_DISTILL_KERNELS, checked; undefined when unset or empty. */
+export function kernelChoiceFromEnv(): KernelChoice | undefined {
+  const value = process.env[KERNELS_ENV];
+  if (value === undefined || value === '') return undefined;
+  if (!KERNEL_CHOICES.includes(value as KernelChoice)) {
+    throw new DistillError(`${KERNELS_ENV}=${value} is not a kernel choice: use one of ${KERNEL_CHOICES.join(', ')}`);
+  }
+  return value as KernelChoice;
+}
+
+/** The kernels this module swaps, in the order they are registered. */
+const MANAGED = ['BatchMatMul', '_FusedMatMul', 'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'];
+
+/** The configs registered for wasm before the first selection: the ones `wasm` keeps and `openblas` falls back on. */
+let original: Map<string, tf.KernelConfig> | undefined;
+
+/** The wasm set's kernelFuncs, made once. */
+let wasmSet: Record<string, tf.KernelFunc> | undefined;
+
+/** What {@link selectWasmKernels} set up. */
+export interface KernelSelection {
+  kernels: 'openblas' | 'wasm';
+  /** One line for the report: the library openblas uses, or why `auto` fell back to wasm; absent for wasm asked for. */
+  notice?: string;
+}
+
+/**
+ * Registers the chosen kernels for the wasm backend, replacing whichever set a previous call registered.
+ * Call it after registerMissingWasmKernels() (its Conv2DBackpropFilter is the wasm set's) and once `backend`
+ * is live (the in-place kernels are checked against it). `openblas` that cannot load throws a DistillError.
+ */
+export function selectWasmKernels(choice: KernelChoice, backend: BackendWasm): KernelSelection {
+  original ??= new Map(
+    MANAGED.map((name) => {
+      const config = tf.getKernel(name, 'wasm');
+      if (config == null) throw new DistillError(`the wasm backend has no ${name} kernel: import '@tensorflow/tfjs-backend-wasm' and call registerMissingWasmKernels() first`);
+      return [name, config];
+    }),
+  );
+  const replaced = Object.fromEntries([...original].map(([name, config]) => [name, config.kernelFunc]));
+  let notice: string | undefined;
+  if (choice !== 'wasm') {
+    const load = loadBlas();
+    let reason = 'error' in load ? load.error : undefined;
+    if (reason === undefined) {
+      try {
+        checkWasmInternals(backend);
+      } catch (error) {
+        reason = messageOf(error);
+      }
+    }
+    if (reason === undefined && 'blas' in load) {
+      install(blasKernels(load.blas, replaced));
+      return { kernels: 'openblas', notice: `wasm backend: ${MANAGED.join(', ')} run on OpenBLAS (${load.library}, 1 thread per worker)` };
+    }
+    if (choice === 'openblas') throw new DistillError(`kernels 'openblas' requested, but ${reason}; use kernels 'auto' or 'wasm' (--kernels, ${KERNELS_ENV})`);
+    notice = `wasm backend: ${reason}; using the wasm kernels`;
+  }
+  wasmSet ??= {
+    ...replaced,
+    ...untransposedMatMulKernels(replaced, tf.getKernel('Transpose', 'wasm')!.kernelFunc),
+    Conv2DBackpropInput: conv2DBackpropInputViaMatMul(replaced.Conv2DBackpropInput),
+  };
+  install(wasmSet);
+  return { kernels: 'wasm', notice };
+}
+
+/** Registers `kernelFuncs` for wasm, keeping each original's setup and dispose hooks. */
+function install(kernelFuncs: Record<string, tf.KernelFunc>): void {
+  for (const name of MANAGED) {
+    const config = original!.get(name)!;
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel({ ...config, kernelFunc: kernelFuncs[name] });
+  }
+}
