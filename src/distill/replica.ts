@@ -35,6 +35,17 @@ export interface TrainTask {
   control: MessagePort;
 }
 
+/**
+ * Where one rank's step time went, in seconds summed over the steps: its forward and backward pass (and
+ * copying the gradient into its slot), the gradient averaging (both barriers, which include waiting for
+ * slower ranks, and its reduce-scatter chunk), and applying the mean gradient with the optimizer.
+ */
+export interface StepTimings {
+  gradientSeconds: number;
+  allReduceSeconds: number;
+  applySeconds: number;
+}
+
 /** What a rank returns; rank 0 also returns the trained weights. */
 export interface TrainResult {
   steps: number;
@@ -42,6 +53,7 @@ export interface TrainResult {
   seconds: number;
   finalLoss: number;
   cancelled: boolean;
+  timings: StepTimings;
   weights?: ArrayBuffer;
 }
 
@@ -127,7 +139,9 @@ async function trainSteps(
       const grads: tf.NamedTensorMap = {};
       let offset = 0;
       for (const variable of variables) {
-        grads[variable.name] = tf.tensor(mean.slice(offset, offset + variable.size), variable.shape);
+        // A view, not a copy: the backend copies it in (wasm) or reads it before this tidy ends (cpu), and
+        // the shared mean changes only at the next exchange.
+        grads[variable.name] = tf.tensor(mean.subarray(offset, offset + variable.size), variable.shape);
         offset += variable.size;
       }
       optimizer.applyGradients(grads);
@@ -141,11 +155,17 @@ async function trainSteps(
   let lossSum = 0;
   let lossCount = 0;
   let cancelled = false;
+  const timings: StepTimings = { gradientSeconds: 0, allReduceSeconds: 0, applySeconds: 0 };
   while (step < task.steps) {
     const batch = schedule.batch(step);
     const [start, end] = sliceBounds(batch.length, workers, rank);
+    const t0 = performance.now();
     if (end > start) computeGradient(batch, start, end);
+    const t1 = performance.now();
     const { mean, stop } = allReduce.allReduceMean(rank, end - start, control.cancelled, timeoutMs);
+    const t2 = performance.now();
+    timings.gradientSeconds += (t1 - t0) / 1000;
+    timings.allReduceSeconds += (t2 - t1) / 1000;
     loss = mean[lossIndex];
     if (!Number.isFinite(loss)) {
       throw new DistillError(
@@ -154,6 +174,7 @@ async function trainSteps(
       );
     }
     applyGradient(mean);
+    timings.applySeconds += (performance.now() - t2) / 1000;
     step++;
     samples += batch.length;
     lossSum += loss;
@@ -174,7 +195,7 @@ async function trainSteps(
     }
   }
   const seconds = (performance.now() - started) / 1000;
-  const result: TrainResult = { steps: step, samples, seconds, finalLoss: loss, cancelled };
+  const result: TrainResult = { steps: step, samples, seconds, finalLoss: loss, cancelled, timings };
   if (rank === 0) result.weights = (await modelToData(model)).weights;
   return result;
 }

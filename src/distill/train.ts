@@ -9,7 +9,7 @@ import type { WorkerPool } from '../parallel/pool.js';
 import type { LossSpec } from './losses.js';
 import type { OptimizerSpec } from './optimizers.js';
 import type { ProgressEvent, TrainingPhase } from './progress.js';
-import type { TrainResult } from './replica.js';
+import type { StepTimings, TrainResult } from './replica.js';
 
 /** One data-parallel training phase. */
 export interface TrainSpec {
@@ -38,6 +38,8 @@ export interface TrainOutcome {
   samples: number;
   seconds: number;
   finalLoss: number;
+  /** Each rank's step-time breakdown, by rank. */
+  timings: StepTimings[];
 }
 
 /**
@@ -82,7 +84,14 @@ export async function trainDataParallel(pool: WorkerPool, spec: TrainSpec): Prom
     if (lead.cancelled) {
       throw new DistillCancelledError(`cancelled during ${spec.phase} training at step ${lead.steps} of ${spec.steps}`);
     }
-    return { weights: lead.weights!, steps: lead.steps, samples: lead.samples, seconds: lead.seconds, finalLoss: lead.finalLoss };
+    return {
+      weights: lead.weights!,
+      steps: lead.steps,
+      samples: lead.samples,
+      seconds: lead.seconds,
+      finalLoss: lead.finalLoss,
+      timings: results.map((r) => r.timings),
+    };
   } finally {
     for (const channel of channels) channel.close();
   }
