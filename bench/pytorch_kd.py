@@ -2,8 +2,10 @@
 
 The same shapes as bench/settings.mjs (passed in by bench/run.mjs): an MLP 784-1024-1024-10, batch 256,
 Adam, Hinton's KD loss with temperature T and weight alpha, soft labels given (seeded random logits, as in
-the tfjs runs); plus inference (the labelling phase) at batch 256. Each thread count from 1 to --max-threads
-runs on its own (torch.set_num_threads), the median of --repeats timings; JSON goes to --out.
+the tfjs runs); plus inference (the labelling phase) at batch 256, at --threads threads: the median of
+--repeats timings; JSON goes to --out. bench/run.mjs runs it once per thread count, in a process whose
+OMP_NUM_THREADS and OPENBLAS_NUM_THREADS match, since OpenBLAS keeps a thread pool of its own that
+torch.set_num_threads does not size (left alone, 1 torch thread still ran 2 BLAS threads).
 """
 import argparse, json, statistics, time
 
@@ -11,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 p = argparse.ArgumentParser()
-p.add_argument("--max-threads", type=int, required=True)
+p.add_argument("--threads", type=int, required=True)
 p.add_argument("--steps", type=int, required=True)
 p.add_argument("--label-rows", type=int, required=True)
 p.add_argument("--batch", type=int, default=256)
@@ -83,9 +85,7 @@ def blas():
     return {"built": built, "mapped": mapped, "mkldnn": torch.backends.mkldnn.is_available()}
 
 
-results = []
-for threads in range(1, a.max_threads + 1):
-    torch.set_num_threads(threads)
-    results.append({"threads": threads, "train": train_rate(), "label": label_rate()})
+torch.set_num_threads(a.threads)
+result = {"threads": a.threads, "train": train_rate(), "label": label_rate()}
 with open(a.out, "w") as f:
-    json.dump({"torch": torch.__version__, "blas": blas(), "results": results}, f)
+    json.dump({"torch": torch.__version__, "blas": blas(), "result": result}, f)

@@ -31,7 +31,7 @@ export function targets(report) {
     { name: `training ${dense} (${train2?.kernels ?? '-'}), W=2 vs W=1`, value: train2?.speedup ?? null, unit: 'x', target: 1.8 },
     { name: `gradient averaging share of step time, training at W=${allCores}`, value: trainAll?.allreduceShare ?? null, unit: '%', target: 0.05, atMost: true },
     {
-      name: `training samples/s, tfjs-distill W=${allCores} / PyTorch CPU (${torch ? `${torch.threads} threads` : 'not measured'})`,
+      name: `training samples/s, tfjs-distill W=${allCores} / PyTorch CPU (${torch ? `${torch.threads} thread${torch.threads > 1 ? 's' : ''}` : 'not measured'})`,
       value: trainAll && torch ? trainAll.samplesPerSec / torch.samplesPerSec : null,
       unit: 'x',
       target: 0.8,
@@ -51,7 +51,7 @@ export function renderMarkdown(report) {
   const lines = [
     `${m.cpus} CPUs (${m.cpuModel ?? 'unknown CPU'}), node ${m.node}, backend ${m.backend}, kernels measured: ${m.kernelsMeasured?.join(', ') ?? m.kernels}` +
       (m.loadAverage ? `; load average at start ${m.loadAverage.map((l) => l.toFixed(2)).join(' ')}` : '') +
-      (m.ceiling ? `; machine ceiling (a CPU-bound JS loop in W threads): ${m.ceiling.map((c) => `W=${c.workers} ${c.speedup.toFixed(2)}x`).join(', ')}` : ''),
+      (m.ceiling ? `; machine ceiling (a CPU-bound JS loop in W threads, speed-up over W=1): ${m.ceiling.filter((c) => c.workers > 1).map((c) => `W=${c.workers} ${c.speedup.toFixed(2)}x${c.when ? ` at the ${c.when}` : ''}`).join(', ')}` : ''),
     '',
     '| phase | model | params | kernels | workers | samples/s | GFLOP/s | speed-up vs W=1 | efficiency | allreduce share | RSS MB / worker |',
     '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -67,7 +67,7 @@ export function renderMarkdown(report) {
     for (const ref of report.references) {
       const ours = maxBy(rows.filter((r) => r.phase === ref.phase && r.model === ref.model && r.workers === report.machine.cpus), (r) => r.samplesPerSec);
       lines.push(
-        `| ${ref.name}${ref.best ? ' (best)' : ''} | ${ref.phase} | ${ref.threads} | ${fmt(ref.samplesPerSec)} | ${fmt(ref.gflops, 2)} | ${ours ? `${(ours.samplesPerSec / ref.samplesPerSec).toFixed(2)}x` : '-'} |`,
+        `| ${ref.name}${ref.waitPolicy && ref.threads > 1 ? `, OMP_WAIT_POLICY=${ref.waitPolicy}` : ''}${ref.best ? ' (best)' : ''} | ${ref.phase} | ${ref.threads} | ${fmt(ref.samplesPerSec)} | ${fmt(ref.gflops, 2)} | ${ours ? `${(ours.samplesPerSec / ref.samplesPerSec).toFixed(2)}x` : '-'} |`,
       );
     }
   }

@@ -34,10 +34,10 @@ const scratch = await mkdtemp(join(tmpdir(), 'tfjs-distill-bench-'));
 const log = (line) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
 
 /** Runs a measuring script in a process of its own and returns the JSON it wrote. */
-async function measure(command, commandArgs, name) {
+async function measure(command, commandArgs, name, env = process.env) {
   const out = join(scratch, `${name}.json`);
   log(`${name} ...`);
-  await run(command, [...commandArgs, '--out', out], { maxBuffer: 64 * 2 ** 20 });
+  await run(command, [...commandArgs, '--out', out], { maxBuffer: 64 * 2 ** 20, env });
   return JSON.parse(await readFile(out, 'utf8'));
 }
 const measureTfjs = (workers, kernels) =>
@@ -57,7 +57,15 @@ async function cpuLoops(workers) {
   return workers / ((performance.now() - started) / 1000);
 }
 
+/** The ceiling at each W, as a speed-up over its smallest W: measured before and after the rest, as contention varies. */
+async function ceilingNow(when) {
+  const rows = [];
+  for (const workers of workerCounts) rows.push({ when, workers, loopsPerSec: median([await cpuLoops(workers), await cpuLoops(workers)]) });
+  return rows.map((r) => ({ ...r, speedup: (r.loopsPerSec / rows[0].loopsPerSec) * rows[0].workers }));
+}
+
 const loadAverage = loadavg();
+const ceiling = await ceilingNow('start');
 const results = [];
 // The first run tells whether this build has the kernels option: then every W runs with both settings.
 let kernelsList = ['openblas'];
@@ -77,22 +85,30 @@ references.push({ ...fit, gflops: gflopsOf(fit) });
 let pytorch;
 const hasTorch = await run('/usr/bin/python3', ['-c', 'import torch']).then(() => true, () => false);
 if (!hasTorch) log('PyTorch: /usr/bin/python3 cannot import torch; its reference is left out');
-else {
-  try {
-    pytorch = await measure(
-      '/usr/bin/python3',
-      [here('./pytorch_kd.py'), '--max-threads', String(cores), '--steps', String(settings.trainSteps), '--label-rows', String(settings.labelRows),
-        '--batch', String(settings.batchSize), '--temperature', String(settings.temperature), '--alpha', String(settings.alpha), '--lr', String(settings.learningRate)],
-      'pytorch',
-    );
-  } catch (error) {
-    log(`PyTorch reference failed: ${String(error.message).split('\n')[0]}`);
+// Each thread count in a process of its own whose OpenMP and OpenBLAS pools match it; above one thread,
+// with OpenMP's threads spinning while they wait (its default) and sleeping (passive): on shared cores
+// the spinning threads starve each other (we measured 1,047 samples/s at 2 spinning threads against 4,129
+// at 1), so the best of both is PyTorch's best setting.
+for (let threads = 1; hasTorch && threads <= cores; threads++) {
+  for (const waitPolicy of threads === 1 ? ['active'] : ['active', 'passive']) {
+    try {
+      const measured = await measure(
+        '/usr/bin/python3',
+        [here('./pytorch_kd.py'), '--threads', String(threads), '--steps', String(settings.trainSteps), '--label-rows', String(settings.labelRows),
+          '--batch', String(settings.batchSize), '--temperature', String(settings.temperature), '--alpha', String(settings.alpha), '--lr', String(settings.learningRate)],
+        `pytorch-${threads}-threads-${waitPolicy}`,
+        { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), OMP_WAIT_POLICY: waitPolicy },
+      );
+      pytorch = { torch: measured.torch, blas: measured.blas, results: [...(pytorch?.results ?? []), { ...measured.result, waitPolicy }] };
+    } catch (error) {
+      log(`PyTorch reference at ${threads} threads (${waitPolicy}) failed: ${String(error.message).split('\n')[0]}`);
+    }
   }
 }
 for (const phase of pytorch ? ['train', 'label'] : []) {
   const best = Math.max(...pytorch.results.map((r) => r[phase]));
   for (const r of pytorch.results) {
-    const entry = { name: 'pytorch-cpu', phase, model: settings.denseModel, threads: r.threads, samplesPerSec: r[phase], best: r[phase] === best };
+    const entry = { name: 'pytorch-cpu', phase, model: settings.denseModel, threads: r.threads, waitPolicy: r.waitPolicy, samplesPerSec: r[phase], best: r[phase] === best };
     references.push({ ...entry, gflops: gflopsOf(entry) });
   }
 }
@@ -102,10 +118,6 @@ function gflopsOf(ref) {
   const ours = results.find((r) => r.phase === ref.phase && r.model === ref.model);
   return ours ? (ref.samplesPerSec * ours.gflops) / ours.samplesPerSec : null;
 }
-
-const ceiling = [];
-for (const workers of workerCounts) ceiling.push({ workers, loopsPerSec: median([await cpuLoops(workers), await cpuLoops(workers)]) });
-for (const c of ceiling) c.speedup = c.loopsPerSec / ceiling[0].loopsPerSec * ceiling[0].workers;
 
 const report = {
   machine: {
@@ -123,6 +135,7 @@ const report = {
   references,
   pytorch: pytorch && { torch: pytorch.torch, blas: pytorch.blas },
 };
+report.machine.ceiling.push(...(await ceilingNow('end')));
 const jsonPath = here('./results/latest.json');
 await writeFile(`${jsonPath}.tmp`, `${JSON.stringify(report, null, 2)}\n`);
 await rename(`${jsonPath}.tmp`, jsonPath);
