@@ -16,7 +16,7 @@ import { buildModel } from '../dist/models/architectures.js';
 import { modelToData, shareModel } from '../dist/models/model-data.js';
 import { WorkerPool } from '../dist/parallel/pool.js';
 import { mulberry32 } from '../dist/random.js';
-import { TRAIN_FLOPS_PER_FORWARD, allReduceShare, forwardFlopsPerSample, median, rssMBPerWorker } from './metrics.mjs';
+import { TRAIN_FLOPS_PER_FORWARD, allReduceShare, forwardFlopsPerSample, median, rssMBPerWorker, stepMilliseconds } from './metrics.mjs';
 import { BENCH_SETTINGS } from './settings.mjs';
 
 const { values: args } = parseArgs({
@@ -97,7 +97,11 @@ bench.add(`train ${settings.denseModel}`, async () => {
     seed: 1,
     onProgress: () => {},
   });
-  record(`train ${settings.denseModel}`, { samplesPerSec: outcome.samples / outcome.seconds, share: allReduceShare(outcome.timings) });
+  record(`train ${settings.denseModel}`, {
+    samplesPerSec: outcome.samples / outcome.seconds,
+    share: allReduceShare(outcome.timings),
+    stepMs: stepMilliseconds(outcome.timings, outcome.steps),
+  });
 }, hooks);
 await bench.run();
 
@@ -119,6 +123,8 @@ const results = [...measured].map(([task, runs]) => {
     samplesPerSec,
     gflops: (samplesPerSec * flops) / 1e9,
     allreduceShare: phase === 'train' ? median(runs.map((r) => r.share)) : null,
+    // The run with the median allreduce share: where its step time went, per step, averaged over the ranks.
+    stepMs: phase === 'train' ? runs.find((r) => r.share === median(runs.map((q) => q.share))).stepMs : undefined,
     rssMBPerWorker: rssMBPerWorker(rssBeforePool, rssWithPool, workers),
     runs: runs.length,
   };

@@ -33,6 +33,12 @@ export function allReduceShare(timings) {
   return shares.reduce((a, b) => a + b, 0) / Math.max(shares.length, 1);
 }
 
+/** Milliseconds per step in each part of the step (gradient, allReduce, apply), averaged over the ranks. */
+export function stepMilliseconds(timings, steps) {
+  const per = (key) => (timings.reduce((sum, t) => sum + t[key], 0) / timings.length / Math.max(steps, 1)) * 1000;
+  return { gradient: per('gradientSeconds'), allReduce: per('allReduceSeconds'), apply: per('applySeconds') };
+}
+
 /**
  * Resident memory each worker thread costs, in MB: the process's RSS with a W-thread pool that has run
  * the phases, less its RSS just before the pool started (data and models already loaded), over W.

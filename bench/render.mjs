@@ -61,6 +61,11 @@ export function renderMarkdown(report) {
       `| ${r.phase} | ${r.model} | ${fmt(r.params)} | ${r.kernels} | ${r.workers} | ${fmt(r.samplesPerSec)} | ${fmt(r.gflops, 2)} | ${r.speedup.toFixed(2)}x | ${Math.round(r.efficiency * 100)}% | ${r.phase === 'train' ? pct(r.allreduceShare) : '-'} | ${fmt(r.rssMBPerWorker)} |`,
     );
   }
+  const steps = report.results.filter((r) => r.stepMs);
+  if (steps.length > 0) {
+    lines.push('', '| training step (ms, mean over ranks) | kernels | workers | gradient | averaging | optimizer |', '| --- | --- | ---: | ---: | ---: | ---: |');
+    for (const r of steps) lines.push(`| ${r.model}, batch ${report.settings?.batchSize ?? '-'} | ${r.kernels} | ${r.workers} | ${fmt(r.stepMs.gradient)} | ${fmt(r.stepMs.allReduce, 1)} | ${fmt(r.stepMs.apply, 1)} |`);
+  }
   if (report.references.length > 0) {
     lines.push('', '| reference | phase | threads | samples/s | GFLOP/s | tfjs-distill, all cores, / reference |', '| --- | --- | ---: | ---: | ---: | ---: |');
     const rows = withScaling(report.results);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error: plain JavaScript bench modules, no type declarations
-import { allReduceShare, forwardFlopsPerSample, median, rssMBPerWorker, withScaling } from '../bench/metrics.mjs';
+import { allReduceShare, forwardFlopsPerSample, median, rssMBPerWorker, stepMilliseconds, withScaling } from '../bench/metrics.mjs';
 // @ts-expect-error: likewise
 import { renderMarkdown, renderSvg, targets } from '../bench/render.mjs';
 
@@ -11,14 +11,14 @@ const row = (phase: string, model: string, workers: number, samplesPerSec: numbe
 // A small report in latest.json's shape: two worker counts, both phases, both references.
 const fixture = {
   machine: { cpus: 2, node: 'v20.20.2', backend: 'wasm', kernels: 'wasm', kernelsMeasured: ['wasm'], ceiling: [{ workers: 1, speedup: 1 }, { workers: 2, speedup: 1.9 }] },
-  settings: { denseModel: 'mlp:1024,1024' },
+  settings: { denseModel: 'mlp:1024,1024', batchSize: 256 },
   results: [
     row('label', 'mlp:1024,1024', 1, 2000),
     row('label', 'mlp:1024,1024', 2, 3900),
     row('label', 'cnn:16,32', 1, 2100, { params: 206_922 }),
     row('label', 'cnn:16,32', 2, 3000, { params: 206_922 }),
     row('train', 'mlp:1024,1024', 1, 80, { gflops: 0.9, allreduceShare: 0.005 }),
-    row('train', 'mlp:1024,1024', 2, 150, { gflops: 1.68, allreduceShare: 0.03 }),
+    row('train', 'mlp:1024,1024', 2, 150, { gflops: 1.68, allreduceShare: 0.03, stepMs: { gradient: 1620.4, allReduce: 50.04, apply: 150 } }),
   ],
   references: [
     { name: 'tfjs model.fit, 1 thread', phase: 'train', model: 'mlp:1024,1024', threads: 1, samplesPerSec: 82, gflops: 0.92 },
@@ -44,6 +44,10 @@ describe('bench arithmetic', () => {
     ]);
     expect(share).toBeCloseTo(0.2, 10);
     expect(allReduceShare([{ gradientSeconds: 0, allReduceSeconds: 0, applySeconds: 0 }])).toBe(0);
+    const ms = stepMilliseconds([{ gradientSeconds: 4, allReduceSeconds: 0.2, applySeconds: 0.4 }, { gradientSeconds: 2, allReduceSeconds: 0.4, applySeconds: 0.2 }], 2);
+    expect(ms.gradient).toBeCloseTo(1500, 9);
+    expect(ms.allReduce).toBeCloseTo(150, 9);
+    expect(ms.apply).toBeCloseTo(150, 9);
   });
 
   it('divides the RSS a pool adds by its worker count, in MB', () => {
@@ -79,6 +83,7 @@ describe('bench renderings', () => {
     expect(md).toContain('| pytorch-cpu (best) | train | 2 | 1,000 | 11.20 | 0.15x |');
     expect(md).toContain('| tfjs model.fit, 1 thread | train | 1 | 82 | 0.92 | 1.83x |');
     expect(md).toContain('openblas-pthread/libblas.so.3');
+    expect(md).toContain('| mlp:1024,1024, batch 256 | wasm | 2 | 1,620 | 50.0 | 150.0 |');
     expect(md).toContain('| training mlp:1024,1024 (wasm), W=2 vs W=1 | 1.88x | >= 1.8x |');
     expect(md.split('\n').filter((l: string) => l.startsWith('| label ') || l.startsWith('| train ')).length).toBe(6);
   });
