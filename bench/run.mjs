@@ -67,16 +67,35 @@ async function ceilingNow(when) {
 const loadAverage = loadavg();
 const ceiling = await ceilingNow('start');
 const results = [];
-// The first run tells whether this build has the kernels option: then every W runs with both settings.
-let kernelsList = ['openblas'];
-for (const workers of workerCounts) {
-  for (const kernels of kernelsList) {
+const failures = [];
+/** Measures one W with one kernel setting; a failure is reported and the bench goes on with the rest. */
+async function measureTfjsSafely(workers, kernels) {
+  try {
     const measured = await measureTfjs(workers, kernels);
-    if (!measured.kernelsOption) kernelsList = ['wasm'];
-    else if (kernelsList.length === 1) kernelsList = ['openblas', 'wasm'];
     results.push(...measured.results);
+    return measured;
+  } catch (error) {
+    failures.push(`W=${workers} ${kernels}: ${String(error.stderr || error.message).trim().split('\n').slice(-3).join(' ')}`);
+    log(`failed: ${failures.at(-1)}`);
+    return undefined;
   }
-  if (workers === workerCounts[0] && kernelsList.length === 2) results.push(...(await measureTfjs(workers, 'wasm')).results);
+}
+// The first run asks for openblas: if the build has the kernels option and the workers really ran
+// openblas, every W runs with both settings; otherwise with the kernels the workers ran.
+let kernelsList;
+for (const workers of workerCounts) {
+  if (kernelsList === undefined) {
+    const first = await measureTfjsSafely(workers, 'openblas');
+    if (first === undefined) continue;
+    kernelsList = first.kernelsOption && first.kernels === 'openblas' ? ['openblas', 'wasm'] : [first.kernels];
+    for (const kernels of kernelsList.slice(1)) await measureTfjsSafely(workers, kernels);
+  } else {
+    for (const kernels of kernelsList) await measureTfjsSafely(workers, kernels);
+  }
+}
+if (results.length === 0) {
+  console.error(`bench: no tfjs-distill measurement succeeded:\n${failures.join('\n')}`);
+  process.exit(1);
 }
 
 const references = [];
@@ -130,6 +149,7 @@ const report = {
     loadAverage,
     ceiling,
   },
+  failures,
   settings: { quick, ...settings, workerCounts, command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`, date: new Date().toISOString() },
   results,
   references,
@@ -142,4 +162,5 @@ await rename(`${jsonPath}.tmp`, jsonPath);
 await writeRenderings(report, jsonPath);
 await rm(scratch, { recursive: true, force: true });
 console.log(renderMarkdown(report));
+if (failures.length > 0) console.log(`failed measurements (left out):\n${failures.join('\n')}`);
 console.log('wrote bench/results/latest.json, latest.md and latest.svg');
