@@ -17,9 +17,8 @@ const MAX_CHUNK_BATCHES = 4;
 /**
  * Cuts `rows` rows into tasks of whole inference batches, largest first and shrinking towards the end
  * (guided self-scheduling: each chunk is about 1/(2W) of what remains), so the W threads, which take
- * tasks in order as they free up, finish within about one batch of each other. Fixed 1,024-row chunks
- * left up to a whole chunk of imbalance at the tail (on 60,000 rows: 30 chunks on one thread, 29 on
- * the other). Returns [start, end) row ranges in order.
+ * tasks in order as they free up, finish within about one batch of each other (equal chunks would leave
+ * up to a whole chunk on one thread at the end). Returns [start, end) row ranges in order.
  */
 export function planChunks(rows: number, workers: number, batchSize = INFER_BATCH): [number, number][] {
   const chunks: [number, number][] = [];
