@@ -1,127 +1,166 @@
-// Throughput of the two parallel phases, labelling and data-parallel training, at 1..W workers, measured
-// side by side in one run with tinybench, next to the machine's own scaling of a plain CPU-bound loop. `npm run bench` (add `-- --quick` for a shorter run) prints a
-// table and writes bench/results/latest.json. Speed-ups are ratios against W = 1 from the same run.
-import { mkdir, writeFile } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
+// `npm run bench [-- --quick] [-- --workers 1,2,4,8,16]`: tfjs-distill's labelling and data-parallel KD
+// training at each worker count W (1 to the core count by default), with each kernel setting the build
+// offers (openblas and wasm when the native kernels are there, else wasm), next to two references on the
+// same job in the same run: tfjs's own single-thread model.fit with a KD loss (stock wasm), and PyTorch
+// CPU at each thread count (when /usr/bin/python3 has torch). Also the machine's own ceiling: a CPU-bound
+// JS loop in W threads, which shows how much the cores are shared with other work.
+// Writes bench/results/latest.json, then latest.md and latest.svg from it (bench/render.mjs regenerates
+// those alone), and prints the tables.
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { Bench } from 'tinybench';
-import * as tf from '@tensorflow/tfjs';
-import { takeRows } from '../dist/data/dataset.js';
-import { loadMnist } from '../dist/data/mnist.js';
-import { LogitTable } from '../dist/data/logit-table.js';
-import { SharedDataset } from '../dist/data/shared-dataset.js';
-import { computeLogits } from '../dist/distill/label.js';
-import { trainDataParallel } from '../dist/distill/train.js';
-import { buildModel } from '../dist/models/architectures.js';
-import { modelToData, shareModel } from '../dist/models/model-data.js';
-import { WorkerPool } from '../dist/parallel/pool.js';
+import { median } from './metrics.mjs';
+import { renderMarkdown, writeRenderings } from './render.mjs';
+import { BENCH_SETTINGS } from './settings.mjs';
 
-tf.env().set('PROD', true);
-await tf.setBackend('cpu');
-const quick = process.argv.includes('--quick');
-const maxWorkers = availableParallelism();
-const workerCounts = [...new Set([1, 2, 4, 8, 16, maxWorkers].filter((w) => w <= maxWorkers))].sort((a, b) => a - b);
-
-// The bundled digits; the student trains on the teacher's logits, as in a real run.
-const { train } = await loadMnist();
-const data = SharedDataset.fromDataset(train, 'train');
-const rows = Int32Array.from({ length: data.rows }, (_, i) => i);
-const shape = { inputShape: data.featureShape, numClasses: data.numClasses };
-const models = {
-  label: { name: 'cnn:16,32', model: buildModel('cnn:16,32', { ...shape, seed: 1 }) },
-  train: { name: 'mlp:256,256', model: buildModel('mlp:256,256', { ...shape, seed: 2 }) },
-};
-const teacher = shareModel(await modelToData(models.label.model));
-const student = shareModel(await modelToData(models.train.model));
-const soft = LogitTable.create(data.rows, data.numClasses);
-soft.values.fill(0);
-const BATCH = 256;
-const STEPS = quick ? 10 : 30;
-const LABEL_ROWS = quick ? 4096 : data.rows;
-const labelData = LABEL_ROWS === data.rows ? data : SharedDataset.fromDataset(takeRows(train, LABEL_ROWS), 'train');
-
-const pools = new Map();
-for (const workers of workerCounts) pools.set(workers, await WorkerPool.start({ workers, backend: 'wasm', barrierTimeoutMs: 600_000 }));
-const backend = pools.get(1).backend;
-
-const bench = new Bench({ name: 'tfjs-distill scaling', time: quick ? 1000 : 4000, iterations: quick ? 2 : 5, warmupIterations: 1 });
-const measured = new Map(); // task name -> samples/s of each iteration, from the phase's own clock
-const record = (name, value) => measured.set(name, [...(measured.get(name) ?? []), value]);
-for (const [workers, pool] of pools) {
-  bench.add(`label W=${workers}`, async () => {
-    const run = await computeLogits(pool, teacher, labelData, { phase: 'label', onProgress: () => {} });
-    record(`label W=${workers}`, labelData.rows / run.seconds);
-  });
-  bench.add(`train W=${workers}`, async () => {
-    const outcome = await trainDataParallel(pool, {
-      phase: 'student',
-      model: student,
-      trainableParams: models.train.model.countParams(),
-      data,
-      rows,
-      softLabels: soft,
-      loss: { name: 'kd', temperature: 4, alpha: 0.9 },
-      optimizer: { name: 'adam', learningRate: 1e-3 },
-      batchSize: BATCH,
-      steps: STEPS,
-      seed: 1,
-      onProgress: () => {},
-    });
-    record(`train W=${workers}`, outcome.samples / outcome.seconds);
-  });
+const run = promisify(execFile);
+const here = (file) => fileURLToPath(new URL(file, import.meta.url));
+const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, workers: { type: 'string' } } });
+const quick = args.quick ?? false;
+const settings = BENCH_SETTINGS[quick ? 'quick' : 'full'];
+const cores = availableParallelism();
+const workerCounts = args.workers
+  ? args.workers.split(',').map(Number)
+  : [...new Set([1, 2, 4, 8, 16, cores].filter((w) => w <= cores))].sort((a, b) => a - b);
+if (!workerCounts.every((w) => Number.isInteger(w) && w >= 1)) {
+  console.error(`bench: --workers takes worker counts like 1,2,4; got '${args.workers}'`);
+  process.exit(1);
 }
-// The machine's own ceiling: a CPU-bound JavaScript loop in W plain worker threads. On a VM whose cores
-// are shared, W threads of it run less than W times as fast, and no pool can beat that.
-const LOOP = 'let x = 0; for (let i = 0; i < 1e8; i++) x += Math.sqrt(i); require("node:worker_threads").parentPort.postMessage(x);';
+const scratch = await mkdtemp(join(tmpdir(), 'tfjs-distill-bench-'));
+const log = (line) => console.error(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
+
+/** Runs a measuring script in a process of its own and returns the JSON it wrote. */
+async function measure(command, commandArgs, name, env = process.env) {
+  const out = join(scratch, `${name}.json`);
+  log(`${name} ...`);
+  await run(command, [...commandArgs, '--out', out], { maxBuffer: 64 * 2 ** 20, env });
+  return JSON.parse(await readFile(out, 'utf8'));
+}
+const measureTfjs = (workers, kernels) =>
+  measure(process.execPath, ['--expose-gc', here('./measure.mjs'), '--workers', String(workers), '--kernels', kernels, ...(quick ? ['--quick'] : [])], `tfjs-W${workers}-${kernels}`);
+
+/** The machine's ceiling: a CPU-bound JS loop in W plain threads, loops per second. */
 async function cpuLoops(workers) {
+  const loop = `let x = 0; for (let i = 0; i < ${quick ? 3e7 : 1e8}; i++) x += Math.sqrt(i); require('node:worker_threads').parentPort.postMessage(x);`;
   const started = performance.now();
   await Promise.all(
     Array.from({ length: workers }, () => new Promise((resolve, reject) => {
-      const worker = new Worker(LOOP, { eval: true });
+      const worker = new Worker(loop, { eval: true });
       worker.once('message', () => worker.terminate().then(resolve));
       worker.once('error', reject);
     })),
   );
-  return workers / ((performance.now() - started) / 1000); // loops per second
+  return workers / ((performance.now() - started) / 1000);
 }
-for (const workers of workerCounts) {
-  bench.add(`reference W=${workers}`, async () => {
-    record(`reference W=${workers}`, await cpuLoops(workers));
-  });
-}
-await bench.run();
-for (const pool of pools.values()) await pool.destroy();
 
-const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+/** The ceiling at each W, as a speed-up over its smallest W: measured before and after the rest, as contention varies. */
+async function ceilingNow(when) {
+  const rows = [];
+  for (const workers of workerCounts) rows.push({ when, workers, loopsPerSec: median([await cpuLoops(workers), await cpuLoops(workers)]) });
+  return rows.map((r) => ({ ...r, speedup: (r.loopsPerSec / rows[0].loopsPerSec) * rows[0].workers }));
+}
+
+const loadAverage = loadavg();
+const ceiling = await ceilingNow('start');
 const results = [];
-const subjects = { ...models, reference: { name: 'JS loop (1e8 sqrt)', model: { countParams: () => null } } };
-for (const phase of ['label', 'train', 'reference']) {
-  const base = median(measured.get(`${phase} W=1`));
-  for (const workers of workerCounts) {
-    const samplesPerSec = median(measured.get(`${phase} W=${workers}`));
-    results.push({
-      phase,
-      model: subjects[phase].name,
-      params: subjects[phase].model.countParams(),
-      workers,
-      samplesPerSec: phase === 'reference' ? Number(samplesPerSec.toFixed(2)) : Math.round(samplesPerSec),
-      speedup: Number((samplesPerSec / base).toFixed(2)),
-      efficiency: Number((samplesPerSec / base / workers).toFixed(2)),
-    });
+const failures = [];
+/** Measures one W with one kernel setting; a failure is reported and the bench goes on with the rest. */
+async function measureTfjsSafely(workers, kernels) {
+  try {
+    const measured = await measureTfjs(workers, kernels);
+    results.push(...measured.results);
+    return measured;
+  } catch (error) {
+    failures.push(`W=${workers} ${kernels}: ${String(error.stderr || error.message).trim().split('\n').slice(-3).join(' ')}`);
+    log(`failed: ${failures.at(-1)}`);
+    return undefined;
   }
 }
-const report = {
-  machine: { cpus: maxWorkers, node: process.version, backend },
-  settings: { quick, batchSize: BATCH, trainSteps: STEPS, labelRows: labelData.rows },
-  results,
-};
-await mkdir(new URL('./results/', import.meta.url), { recursive: true });
-await writeFile(new URL('./results/latest.json', import.meta.url), `${JSON.stringify(report, null, 2)}\n`);
-
-console.log(`backend ${backend}, ${maxWorkers} cpus, node ${process.version}${quick ? ', --quick' : ''}`);
-console.log('| phase | model | params | workers | samples/s | speed-up vs 1 | efficiency |');
-console.log('| --- | --- | ---: | ---: | ---: | ---: | ---: |');
-for (const r of results) {
-  console.log(`| ${r.phase} | ${r.model} | ${r.params?.toLocaleString('en-US') ?? '-'} | ${r.workers} | ${r.samplesPerSec.toLocaleString('en-US')}${r.phase === 'reference' ? ' loops' : ''} | ${r.speedup.toFixed(2)}x | ${Math.round(r.efficiency * 100)}% |`);
+// The first run asks for openblas: if the build has the kernels option and the workers really ran
+// openblas, every W runs with both settings; otherwise with the kernels the workers ran.
+let kernelsList;
+for (const workers of workerCounts) {
+  if (kernelsList === undefined) {
+    const first = await measureTfjsSafely(workers, 'openblas');
+    if (first === undefined) continue;
+    kernelsList = first.kernelsOption && first.kernels === 'openblas' ? ['openblas', 'wasm'] : [first.kernels];
+    for (const kernels of kernelsList.slice(1)) await measureTfjsSafely(workers, kernels);
+  } else {
+    for (const kernels of kernelsList) await measureTfjsSafely(workers, kernels);
+  }
 }
-console.log('\nwrote bench/results/latest.json');
+if (results.length === 0) {
+  console.error(`bench: no tfjs-distill measurement succeeded:\n${failures.join('\n')}`);
+  process.exit(1);
+}
+
+const references = [];
+const fit = await measure(process.execPath, [here('./fit-reference.mjs'), ...(quick ? ['--quick'] : [])], 'tfjs-fit');
+references.push({ ...fit, gflops: gflopsOf(fit) });
+let pytorch;
+const hasTorch = await run('/usr/bin/python3', ['-c', 'import torch']).then(() => true, () => false);
+if (!hasTorch) log('PyTorch: /usr/bin/python3 cannot import torch; its reference is left out');
+// Each thread count in a process of its own whose OpenMP and OpenBLAS pools match it; above one thread,
+// with OpenMP's threads spinning while they wait (its default) and sleeping (passive): on shared cores
+// the spinning threads starve each other (we measured 1,047 samples/s at 2 spinning threads against 4,129
+// at 1), so the best of both is PyTorch's best setting.
+for (let threads = 1; hasTorch && threads <= cores; threads++) {
+  for (const waitPolicy of threads === 1 ? ['active'] : ['active', 'passive']) {
+    try {
+      const measured = await measure(
+        '/usr/bin/python3',
+        [here('./pytorch_kd.py'), '--threads', String(threads), '--steps', String(settings.trainSteps), '--label-rows', String(settings.labelRows),
+          '--batch', String(settings.batchSize), '--temperature', String(settings.temperature), '--alpha', String(settings.alpha), '--lr', String(settings.learningRate)],
+        `pytorch-${threads}-threads-${waitPolicy}`,
+        { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), OMP_WAIT_POLICY: waitPolicy },
+      );
+      pytorch = { torch: measured.torch, blas: measured.blas, results: [...(pytorch?.results ?? []), { ...measured.result, waitPolicy }] };
+    } catch (error) {
+      log(`PyTorch reference at ${threads} threads (${waitPolicy}) failed: ${String(error.message).split('\n')[0]}`);
+    }
+  }
+}
+for (const phase of pytorch ? ['train', 'label'] : []) {
+  const best = Math.max(...pytorch.results.map((r) => r[phase]));
+  for (const r of pytorch.results) {
+    const entry = { name: 'pytorch-cpu', phase, model: settings.denseModel, threads: r.threads, waitPolicy: r.waitPolicy, samplesPerSec: r[phase], best: r[phase] === best };
+    references.push({ ...entry, gflops: gflopsOf(entry) });
+  }
+}
+
+/** GFLOP/s of a reference, by the FLOPs per sample the tfjs-distill rows of the same phase and model count. */
+function gflopsOf(ref) {
+  const ours = results.find((r) => r.phase === ref.phase && r.model === ref.model);
+  return ours ? (ref.samplesPerSec * ours.gflops) / ours.samplesPerSec : null;
+}
+
+const report = {
+  machine: {
+    cpus: cores,
+    cpuModel: cpus()[0]?.model,
+    node: process.version,
+    backend: 'wasm',
+    kernels: results.find((r) => r.kernels === 'openblas') ? 'openblas' : 'wasm',
+    kernelsMeasured: [...new Set(results.map((r) => r.kernels))],
+    loadAverage,
+    ceiling,
+  },
+  failures,
+  settings: { quick, ...settings, workerCounts, command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`, date: new Date().toISOString() },
+  results,
+  references,
+  pytorch: pytorch && { torch: pytorch.torch, blas: pytorch.blas },
+};
+report.machine.ceiling.push(...(await ceilingNow('end')));
+const jsonPath = here('./results/latest.json');
+await writeFile(`${jsonPath}.tmp`, `${JSON.stringify(report, null, 2)}\n`);
+await rename(`${jsonPath}.tmp`, jsonPath);
+await writeRenderings(report, jsonPath);
+await rm(scratch, { recursive: true, force: true });
+console.log(renderMarkdown(report));
+if (failures.length > 0) console.log(`failed measurements (left out):\n${failures.join('\n')}`);
+console.log('wrote bench/results/latest.json, latest.md and latest.svg');

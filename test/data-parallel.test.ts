@@ -71,6 +71,13 @@ describe('data-parallel training', () => {
         const many = await train(workers, optimizer, 10);
         expect(maxAbsDiff(many.weights, one.weights)).toBeLessThanOrEqual(1e-4);
         expect(many.outcome.finalLoss).toBeCloseTo(one.outcome.finalLoss, 4);
+        // Each rank reports where its step time went.
+        expect(many.outcome.timings).toHaveLength(workers);
+        for (const t of many.outcome.timings) {
+          expect(t.gradientSeconds).toBeGreaterThan(0);
+          expect(t.allReduceSeconds).toBeGreaterThan(0);
+          expect(t.gradientSeconds + t.allReduceSeconds + t.applySeconds).toBeLessThanOrEqual(many.outcome.seconds + 0.05);
+        }
       }
     });
   }

@@ -1,14 +1,37 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SharedDataset } from '../dist/data/shared-dataset.js';
-import { computeLogits } from '../dist/distill/label.js';
+import { computeLogits, planChunks } from '../dist/distill/label.js';
 import { buildModel } from '../dist/models/architectures.js';
 import { modelToData, shareModel } from '../dist/models/model-data.js';
 import { WorkerPool } from '../dist/parallel/pool.js';
 import { mulberry32 } from '../dist/random.js';
 
-// 2,500 rows: two full chunks of 1,024 and a ragged one of 452, each cut into inference batches of 256.
+// 2,500 rows: ten inference batches of 256 (the last one 196 rows), in chunks that depend on W.
 const ROWS = 2500;
+
+describe('labelling chunks', () => {
+  it('cover every row once, in order, in whole batches of 256, shrinking towards the end', () => {
+    for (const [rows, workers] of [[60_000, 2], [60_000, 16], [2500, 3], [100, 2], [256, 1]]) {
+      const chunks = planChunks(rows, workers);
+      expect(chunks[0][0]).toBe(0);
+      expect(chunks[chunks.length - 1][1]).toBe(rows);
+      for (let i = 0; i < chunks.length; i++) {
+        const [start, end] = chunks[i];
+        expect(start % 256).toBe(0); // batches start at the same rows for any W: identical results
+        expect(end - start).toBeGreaterThan(0);
+        expect(end - start).toBeLessThanOrEqual(1024);
+        if (i > 0) {
+          expect(start).toBe(chunks[i - 1][1]);
+          expect(end - start).toBeLessThanOrEqual(chunks[i - 1][1] - chunks[i - 1][0]);
+        }
+      }
+    }
+    // The tail is single batches, so the last thread to finish is at most one batch behind.
+    const tail = planChunks(60_000, 2).slice(-3);
+    expect(tail.map(([start, end]) => end - start)).toEqual([256, 256, 60_000 - 234 * 256]);
+  });
+});
 
 describe('teacher labelling through the pool', () => {
   const pools: WorkerPool[] = [];

@@ -6,10 +6,30 @@ import type { SharedModelHandle } from '../models/model-data.js';
 import type { WorkerPool } from '../parallel/pool.js';
 import type { Phase, ProgressEvent } from './progress.js';
 
-/** Rows per task. Fixed (not derived from the worker count) so every row sees the same batches whatever W is. */
-const CHUNK_ROWS = 1024;
-/** Rows per forward pass inside a task. */
+/**
+ * Rows per forward pass. Batches start at multiples of it from row 0 whatever the chunks are, so every
+ * row is computed in the same batch, and gets the same bits, for any worker count.
+ */
 const INFER_BATCH = 256;
+/** The most batches in one task: small enough for smooth progress and prompt cancellation. */
+const MAX_CHUNK_BATCHES = 4;
+
+/**
+ * Cuts `rows` rows into tasks of whole inference batches, largest first and shrinking towards the end
+ * (guided self-scheduling: each chunk is about 1/(2W) of what remains), so the W threads, which take
+ * tasks in order as they free up, finish within about one batch of each other (equal chunks would leave
+ * up to a whole chunk on one thread at the end). Returns [start, end) row ranges in order.
+ */
+export function planChunks(rows: number, workers: number, batchSize = INFER_BATCH): [number, number][] {
+  const chunks: [number, number][] = [];
+  const totalBatches = Math.ceil(rows / batchSize);
+  for (let batch = 0; batch < totalBatches; ) {
+    const size = Math.min(MAX_CHUNK_BATCHES, Math.max(1, Math.ceil((totalBatches - batch) / (2 * workers))));
+    chunks.push([batch * batchSize, Math.min((batch + size) * batchSize, rows)]);
+    batch += size;
+  }
+  return chunks;
+}
 
 export interface LogitsRun {
   table: LogitTable;
@@ -27,7 +47,8 @@ export interface LogitsOptions {
 
 /**
  * Runs a model over every row of a shared dataset in the pool and gathers its logits in place, in row
- * order: rows are cut into fixed chunks, each chunk a task that writes straight into the shared table.
+ * order: rows are cut into chunks of whole batches (see {@link planChunks}), each chunk a task that
+ * writes straight into the shared table.
  * With the teacher over the training rows this is the labelling step that produces the soft labels.
  */
 export async function computeLogits(
@@ -49,8 +70,7 @@ export async function computeLogits(
   let done = 0;
   try {
     const chunks: Promise<void>[] = [];
-    for (let start = 0; start < data.rows; start += CHUNK_ROWS) {
-      const end = Math.min(start + CHUNK_ROWS, data.rows);
+    for (const [start, end] of planChunks(data.rows, pool.workers)) {
       const task = { kind: 'infer', model, data: data.handle, table: table.handle, start, end, batchSize: INFER_BATCH } as const;
       chunks.push(
         pool.run<number>(task, abort.signal).then((rows) => {

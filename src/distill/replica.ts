@@ -50,11 +50,23 @@ export interface TrainTask {
  */
 export type NonFinitePolicy = 'skip' | 'abort';
 
+/**
+ * Where one rank's step time went, in seconds summed over the steps: its forward and backward pass (and
+ * copying the gradient into its slot), the gradient averaging (both barriers, which include waiting for
+ * slower ranks, and its reduce-scatter chunk), and applying the mean gradient with the optimizer.
+ */
+export interface StepTimings {
+  gradientSeconds: number;
+  allReduceSeconds: number;
+  applySeconds: number;
+}
+
 /** What a rank returns; rank 0 also returns the trained weights. */
 export interface TrainResult extends Omit<PhaseProgress, 'step'> {
   /** Steps done, those of earlier sessions included. */
   steps: number;
   cancelled: boolean;
+  timings: StepTimings;
   weights?: ArrayBuffer;
 }
 
@@ -140,7 +152,9 @@ async function trainSteps(
       const grads: tf.NamedTensorMap = {};
       let offset = 0;
       for (const variable of variables) {
-        grads[variable.name] = tf.tensor(mean.slice(offset, offset + variable.size), variable.shape);
+        // A view, not a copy: the backend copies it in (wasm) or reads it before this tidy ends (cpu), and
+        // the shared mean changes only at the next exchange.
+        grads[variable.name] = tf.tensor(mean.subarray(offset, offset + variable.size), variable.shape);
         offset += variable.size;
       }
       optimizer.applyGradients(grads);
@@ -156,6 +170,7 @@ async function trainSteps(
   let lossSum = 0;
   let lossCount = 0;
   let cancelled = false;
+  const timings: StepTimings = { gradientSeconds: 0, allReduceSeconds: 0, applySeconds: 0 };
   barrier.arriveAndWait(timeoutMs); // every replica is built: start the clock together
   const started = performance.now();
   const seconds = () => (resumed?.seconds ?? 0) + (performance.now() - started) / 1000;
@@ -172,12 +187,18 @@ async function trainSteps(
     heartbeat.computing(rank);
     const batch = schedule.batch(step);
     const [start, end] = sliceBounds(batch.length, workers, rank);
+    const t0 = performance.now();
     if (end > start) computeGradient(batch, start, end);
+    const t1 = performance.now();
     heartbeat.waiting(rank);
     const { mean, stop, finite } = allReduce.allReduceMean(rank, end - start, control.cancelled, timeoutMs);
+    const t2 = performance.now();
+    timings.gradientSeconds += (t1 - t0) / 1000;
+    timings.allReduceSeconds += (t2 - t1) / 1000;
     if (finite) {
       loss = mean[lossIndex];
       applyGradient(mean);
+      timings.applySeconds += (performance.now() - t2) / 1000;
       lossSum += loss;
       lossCount++;
     } else if (task.onNonFinite === 'abort') {
@@ -209,7 +230,7 @@ async function trainSteps(
       await new Promise(setImmediate); // let Comlink deliver the coordinator's answers (cancellation)
     }
   }
-  const result: TrainResult = { steps: step, samples, seconds: seconds(), finalLoss: loss, skippedSteps, cancelled };
+  const result: TrainResult = { steps: step, samples, seconds: seconds(), finalLoss: loss, skippedSteps, cancelled, timings };
   if (rank === 0) result.weights = (await modelToData(model)).weights;
   return result;
 }

@@ -11,7 +11,7 @@ import type { LossSpec } from './losses.js';
 import type { OptimizerSpec } from './optimizers.js';
 import type { ProgressEvent, TrainingPhase } from './progress.js';
 import type { PhaseProgress, TrainingCheckpoint } from './checkpoint.js';
-import type { NonFinitePolicy, TrainResult } from './replica.js';
+import type { NonFinitePolicy, StepTimings, TrainResult } from './replica.js';
 
 /** One data-parallel training phase. */
 export interface TrainSpec {
@@ -42,6 +42,8 @@ export interface TrainSpec {
 export interface TrainOutcome extends Omit<PhaseProgress, 'step'> {
   weights: ArrayBuffer;
   steps: number;
+  /** Each rank's step-time breakdown (this session's steps), by rank. */
+  timings: StepTimings[];
 }
 
 /**
@@ -89,12 +91,12 @@ export async function trainDataParallel(pool: WorkerPool, spec: TrainSpec): Prom
       }),
       { barriers: [barrier], heartbeat },
     );
-    const { cancelled, weights, ...progress } = results[0];
+    const { cancelled, weights, timings, ...progress } = results[0];
     if (cancelled) {
       const saved = spec.checkpoint ? '; its state is checkpointed' : '';
       throw new DistillCancelledError(`cancelled during ${spec.phase} training at step ${progress.steps} of ${spec.steps}${saved}`);
     }
-    return { ...progress, weights: weights! };
+    return { ...progress, weights: weights!, timings: results.map((r) => r.timings) };
   } finally {
     for (const channel of channels) channel.close();
   }

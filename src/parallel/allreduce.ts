@@ -97,15 +97,18 @@ export class SharedAllReduce {
     }
     const [lo, hi] = this.chunk(rank);
     const mean = this.meanValues;
-    mean.fill(0, lo, hi);
-    if (total > 0) {
-      for (let r = 0; r < workers; r++) {
-        const share = this.weights[r] / total;
-        if (share === 0) continue;
-        const offset = r * this.handle.stride;
-        for (let i = lo; i < hi; i++) mean[i] += share * this.slots[offset + i];
-      }
+    const slots = this.slots;
+    // One pass per contributing slot: the first one writes the chunk, the others add to it.
+    let written = false;
+    for (let r = 0; r < workers && total > 0; r++) {
+      const share = this.weights[r] / total;
+      if (share === 0) continue;
+      const offset = r * this.handle.stride;
+      if (written) for (let i = lo; i < hi; i++) mean[i] += share * slots[offset + i];
+      else for (let i = lo; i < hi; i++) mean[i] = share * slots[offset + i];
+      written = true;
     }
+    if (!written) mean.fill(0, lo, hi);
     // x * 0 is 0 for every finite x and NaN otherwise: one pass tells whether the chunk is all finite.
     let probe = 0;
     for (let i = lo; i < hi; i++) probe += mean[i] * 0;

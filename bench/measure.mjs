@@ -1,0 +1,132 @@
+// One worker count, one kernel setting, in a process of its own (so its resident memory is its own):
+// labelling (the dense student shape and a CNN teacher) and data-parallel KD training of the dense model,
+// timed with tinybench, each run by the phase's own clock. Called by bench/run.mjs:
+//   node --expose-gc bench/measure.mjs --workers W --kernels openblas|wasm [--quick] --out FILE
+import { writeFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { Bench } from 'tinybench';
+import * as tf from '@tensorflow/tfjs';
+import { LogitTable } from '../dist/data/logit-table.js';
+import { loadMnist } from '../dist/data/mnist.js';
+import { SharedDataset } from '../dist/data/shared-dataset.js';
+import { takeRows } from '../dist/data/dataset.js';
+import { computeLogits } from '../dist/distill/label.js';
+import { trainDataParallel } from '../dist/distill/train.js';
+import { buildModel } from '../dist/models/architectures.js';
+import { modelToData, shareModel } from '../dist/models/model-data.js';
+import { WorkerPool } from '../dist/parallel/pool.js';
+import { mulberry32 } from '../dist/random.js';
+import { TRAIN_FLOPS_PER_FORWARD, allReduceShare, forwardFlopsPerSample, median, rssMBPerWorker, stepMilliseconds } from './metrics.mjs';
+import { BENCH_SETTINGS } from './settings.mjs';
+
+const { values: args } = parseArgs({
+  options: { workers: { type: 'string' }, kernels: { type: 'string' }, quick: { type: 'boolean' }, out: { type: 'string' } },
+});
+const workers = Number(args.workers);
+const settings = BENCH_SETTINGS[args.quick ? 'quick' : 'full'];
+// The kernel choice of the native-kernels work, if this build has it: the option and the environment
+// variable are both set, and a build without it ignores both (and runs the wasm kernels).
+process.env.TFJS_DISTILL_KERNELS = args.kernels;
+tf.env().set('PROD', true);
+await tf.setBackend('cpu');
+
+/** The layers whose FLOPs count, described for forwardFlopsPerSample. */
+function describeLayers(model) {
+  return model.layers.flatMap((layer) => {
+    const kernel = layer.getWeights()[0]?.shape;
+    if (layer.getClassName() === 'Dense') return [{ kind: 'dense', inputs: kernel[0], units: kernel[1] }];
+    if (layer.getClassName() === 'Conv2D') {
+      const [, outHeight, outWidth, filters] = layer.outputShape;
+      return [{ kind: 'conv2d', outHeight, outWidth, filters, kernelHeight: kernel[0], kernelWidth: kernel[1], inChannels: kernel[2] }];
+    }
+    return [];
+  });
+}
+
+const { train } = await loadMnist();
+const data = SharedDataset.fromDataset(train, 'train');
+const labelData = settings.labelRows >= data.rows ? data : SharedDataset.fromDataset(takeRows(train, settings.labelRows), 'train');
+const shape = { inputShape: data.featureShape, numClasses: data.numClasses };
+const subjects = Object.fromEntries(
+  await Promise.all(
+    [settings.denseModel, settings.cnnModel].map(async (spec) => {
+      const model = buildModel(spec, { ...shape, seed: 1 });
+      const forward = forwardFlopsPerSample(describeLayers(model));
+      const subject = { spec, params: model.countParams(), forward, handle: shareModel(await modelToData(model)) };
+      model.dispose();
+      return [spec, subject];
+    }),
+  ),
+);
+// Soft labels: any finite logits cost the same; seeded, so every run trains on the same numbers.
+const soft = LogitTable.create(data.rows, data.numClasses);
+const random = mulberry32(3);
+for (let i = 0; i < soft.values.length; i++) soft.values[i] = random() * 8 - 4;
+const rows = Int32Array.from({ length: data.rows }, (_, i) => i);
+
+globalThis.gc?.();
+const rssBeforePool = process.memoryUsage().rss;
+const pool = await WorkerPool.start({ workers, backend: 'wasm', barrierTimeoutMs: 600_000, kernels: args.kernels });
+// `kernels` is what the pool's threads actually run, when the build reports it; without the option, wasm.
+const kernels = pool.kernels ?? 'wasm';
+
+const bench = new Bench({ time: settings.benchMs, iterations: settings.iterations, warmupIterations: 1, warmupTime: 0, throws: true });
+const measured = new Map(); // task -> per-iteration { samplesPerSec, share? }
+let measuring = false; // tinybench runs the same function for the warm-up: those runs are not recorded
+const hooks = { beforeAll: (mode) => { measuring = mode === 'run'; } };
+const record = (task, value) => measuring && measured.set(task, [...(measured.get(task) ?? []), value]);
+for (const spec of [settings.denseModel, settings.cnnModel]) {
+  bench.add(`label ${spec}`, async () => {
+    const run = await computeLogits(pool, subjects[spec].handle, labelData, { phase: 'label', onProgress: () => {} });
+    record(`label ${spec}`, { samplesPerSec: labelData.rows / run.seconds });
+  }, hooks);
+}
+bench.add(`train ${settings.denseModel}`, async () => {
+  const subject = subjects[settings.denseModel];
+  const outcome = await trainDataParallel(pool, {
+    phase: 'student',
+    model: subject.handle,
+    trainableParams: subject.params,
+    data,
+    rows,
+    softLabels: soft,
+    loss: { name: 'kd', temperature: settings.temperature, alpha: settings.alpha },
+    optimizer: { name: 'adam', learningRate: settings.learningRate },
+    batchSize: settings.batchSize,
+    steps: settings.trainSteps,
+    seed: 1,
+    onProgress: () => {},
+  });
+  record(`train ${settings.denseModel}`, {
+    samplesPerSec: outcome.samples / outcome.seconds,
+    share: allReduceShare(outcome.timings),
+    stepMs: stepMilliseconds(outcome.timings, outcome.steps),
+  });
+}, hooks);
+await bench.run();
+
+globalThis.gc?.();
+const rssWithPool = process.memoryUsage().rss;
+await pool.destroy();
+
+const results = [...measured].map(([task, runs]) => {
+  const [phase, spec] = task.split(' ');
+  const subject = subjects[spec];
+  const samplesPerSec = median(runs.map((r) => r.samplesPerSec));
+  const flops = subject.forward * (phase === 'train' ? TRAIN_FLOPS_PER_FORWARD : 1);
+  return {
+    phase,
+    model: spec,
+    params: subject.params,
+    kernels,
+    workers,
+    samplesPerSec,
+    gflops: (samplesPerSec * flops) / 1e9,
+    allreduceShare: phase === 'train' ? median(runs.map((r) => r.share)) : null,
+    // The run with the median allreduce share: where its step time went, per step, averaged over the ranks.
+    stepMs: phase === 'train' ? runs.find((r) => r.share === median(runs.map((q) => q.share))).stepMs : undefined,
+    rssMBPerWorker: rssMBPerWorker(rssBeforePool, rssWithPool, workers),
+    runs: runs.length,
+  };
+});
+await writeFile(args.out, JSON.stringify({ kernels, kernelsOption: pool.kernels !== undefined, results }));

@@ -1,0 +1,74 @@
+// The bench's arithmetic, kept pure so the tests can check it: FLOPs per sample, the share of step time
+// spent averaging gradients, resident memory per worker, and the speed-up / efficiency of each row.
+
+/**
+ * Multiply-adds x 2 of one sample's forward pass, from a model's layers described as
+ * `{ kind: 'dense', inputs, units }` or `{ kind: 'conv2d', outHeight, outWidth, filters, kernelHeight,
+ * kernelWidth, inChannels }`; other layers (activations, pooling, reshapes) are not counted.
+ */
+export function forwardFlopsPerSample(layers) {
+  let flops = 0;
+  for (const layer of layers) {
+    if (layer.kind === 'dense') flops += 2 * layer.inputs * layer.units;
+    else if (layer.kind === 'conv2d') {
+      flops += 2 * layer.outHeight * layer.outWidth * layer.filters * layer.kernelHeight * layer.kernelWidth * layer.inChannels;
+    }
+  }
+  return flops;
+}
+
+/** Training counts as 3 forward passes (the forward, then the input and weight gradients), the usual convention. */
+export const TRAIN_FLOPS_PER_FORWARD = 3;
+
+/**
+ * The fraction of step time the ranks spent in gradient averaging (both barriers, which include waiting
+ * for a slower rank, and the reduce-scatter), averaged over the ranks. `timings` holds one
+ * `{ gradientSeconds, allReduceSeconds, applySeconds }` per rank.
+ */
+export function allReduceShare(timings) {
+  const shares = timings.map((t) => {
+    const total = t.gradientSeconds + t.allReduceSeconds + t.applySeconds;
+    return total > 0 ? t.allReduceSeconds / total : 0;
+  });
+  return shares.reduce((a, b) => a + b, 0) / Math.max(shares.length, 1);
+}
+
+/** Milliseconds per step in each part of the step (gradient, allReduce, apply), averaged over the ranks. */
+export function stepMilliseconds(timings, steps) {
+  const per = (key) => (timings.reduce((sum, t) => sum + t[key], 0) / timings.length / Math.max(steps, 1)) * 1000;
+  return { gradient: per('gradientSeconds'), allReduce: per('allReduceSeconds'), apply: per('applySeconds') };
+}
+
+/**
+ * Resident memory each worker thread costs, in MB: the process's RSS with a W-thread pool that has run
+ * the phases, less its RSS just before the pool started (data and models already loaded), over W.
+ */
+export function rssMBPerWorker(rssBeforePool, rssWithPool, workers) {
+  return Math.max(0, rssWithPool - rssBeforePool) / workers / 2 ** 20;
+}
+
+/** The middle value (the upper one of an even count). */
+export function median(values) {
+  if (values.length === 0) throw new Error('median of no values');
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+}
+
+/** The identity of a measured series: one line of the chart, one block of the table. */
+export const seriesKey = (r) => `${r.phase} ${r.model} ${r.kernels}`;
+
+/**
+ * Adds `speedup` (against the same series at its smallest W, scaled to W = 1 when that is not 1) and
+ * `efficiency` (speed-up / W) to each result row.
+ */
+export function withScaling(results) {
+  const base = new Map();
+  for (const r of results) {
+    const b = base.get(seriesKey(r));
+    if (!b || r.workers < b.workers) base.set(seriesKey(r), r);
+  }
+  return results.map((r) => {
+    const b = base.get(seriesKey(r));
+    const speedup = (r.samplesPerSec / b.samplesPerSec) * b.workers;
+    return { ...r, speedup, efficiency: speedup / r.workers };
+  });
+}

@@ -1,0 +1,168 @@
+// Turns a bench report (bench/results/latest.json) into the markdown table and the SVG chart the README
+// shows, and the targets summary run.mjs prints. Pure functions; run directly it regenerates
+// latest.md and latest.svg from latest.json (or from the file given):  node bench/render.mjs [report.json]
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { seriesKey, withScaling } from './metrics.mjs';
+
+const fmt = (n, digits = 0) => (n === null || n === undefined ? '-' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+const pct = (n) => (n === null || n === undefined ? '-' : `${(n * 100).toFixed(1)}%`);
+const maxBy = (rows, f) => rows.reduce((best, r) => (best === undefined || f(r) > f(best) ? r : best), undefined);
+
+/** The best reference of a name and phase (PyTorch: its best thread count). */
+function bestReference(report, name, phase) {
+  return maxBy(report.references.filter((r) => r.name === name && r.phase === phase), (r) => r.samplesPerSec);
+}
+
+/** The ratios the targets are read from, each with what it compares; absent inputs give null. */
+export function targets(report) {
+  const rows = withScaling(report.results);
+  const dense = report.settings?.denseModel ?? rows.find((r) => r.phase === 'train')?.model;
+  const at = (phase, model, workers) => maxBy(rows.filter((r) => r.phase === phase && r.model === model && r.workers === workers), (r) => r.samplesPerSec);
+  const allCores = Math.max(...rows.map((r) => r.workers));
+  const train2 = at('train', dense, 2);
+  const labels2 = rows.filter((r) => r.phase === 'label' && r.workers === 2);
+  const trainAll = at('train', dense, allCores);
+  const torch = bestReference(report, 'pytorch-cpu', 'train');
+  const label1 = at('label', dense, 1);
+  const train1 = label1 && rows.find((r) => r.phase === 'train' && r.model === dense && r.workers === 1 && r.kernels === label1.kernels);
+  return [
+    ...labels2.map((r) => ({ name: `labelling ${r.model} (${r.kernels}), W=2 vs W=1`, value: r.speedup, unit: 'x', target: 1.9 })),
+    { name: `training ${dense} (${train2?.kernels ?? '-'}), W=2 vs W=1`, value: train2?.speedup ?? null, unit: 'x', target: 1.8 },
+    { name: `gradient averaging share of step time, training at W=${allCores}`, value: trainAll?.allreduceShare ?? null, unit: '%', target: 0.05, atMost: true },
+    {
+      name: `training samples/s, tfjs-distill W=${allCores} / PyTorch CPU (${torch ? `${torch.threads} thread${torch.threads > 1 ? 's' : ''}` : 'not measured'})`,
+      value: trainAll && torch ? trainAll.samplesPerSec / torch.samplesPerSec : null,
+      unit: 'x',
+      target: 0.8,
+    },
+    {
+      name: `training GFLOP/s / labelling GFLOP/s, ${dense}, W=1 (${train1?.kernels ?? '-'})`,
+      value: train1 && label1 ? train1.gflops / label1.gflops : null,
+      unit: '%',
+      target: 0.6,
+    },
+  ];
+}
+
+/** The markdown tables: every measured row, the references next to tfjs-distill, and the targets. */
+export function renderMarkdown(report) {
+  const m = report.machine;
+  const lines = [
+    `${m.cpus} CPUs (${m.cpuModel ?? 'unknown CPU'}), node ${m.node}, backend ${m.backend}, kernels measured: ${m.kernelsMeasured?.join(', ') ?? m.kernels}` +
+      (m.loadAverage ? `; load average at start ${m.loadAverage.map((l) => l.toFixed(2)).join(' ')}` : '') +
+      (m.ceiling ? `; machine ceiling (a CPU-bound JS loop in W threads, speed-up over W=1): ${m.ceiling.filter((c) => c.workers > 1).map((c) => `W=${c.workers} ${c.speedup.toFixed(2)}x${c.when ? ` at the ${c.when}` : ''}`).join(', ')}` : ''),
+    '',
+    '| phase | model | params | kernels | workers | samples/s | GFLOP/s | speed-up vs W=1 | efficiency | allreduce share | RSS MB / worker |',
+    '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of withScaling(report.results)) {
+    lines.push(
+      `| ${r.phase} | ${r.model} | ${fmt(r.params)} | ${r.kernels} | ${r.workers} | ${fmt(r.samplesPerSec)} | ${fmt(r.gflops, 2)} | ${r.speedup.toFixed(2)}x | ${Math.round(r.efficiency * 100)}% | ${r.phase === 'train' ? pct(r.allreduceShare) : '-'} | ${fmt(r.rssMBPerWorker)} |`,
+    );
+  }
+  const steps = report.results.filter((r) => r.stepMs);
+  if (steps.length > 0) {
+    lines.push('', '| training step (ms, mean over ranks) | kernels | workers | gradient | averaging | optimizer |', '| --- | --- | ---: | ---: | ---: | ---: |');
+    for (const r of steps) lines.push(`| ${r.model}, batch ${report.settings?.batchSize ?? '-'} | ${r.kernels} | ${r.workers} | ${fmt(r.stepMs.gradient)} | ${fmt(r.stepMs.allReduce, 1)} | ${fmt(r.stepMs.apply, 1)} |`);
+  }
+  if (report.references.length > 0) {
+    const rows = withScaling(report.results);
+    const top = Math.max(...rows.map((r) => r.workers));
+    lines.push('', `| reference | phase | threads | samples/s | GFLOP/s | tfjs-distill at W=${top} / reference |`, '| --- | --- | ---: | ---: | ---: | ---: |');
+    for (const ref of report.references) {
+      const ours = maxBy(rows.filter((r) => r.phase === ref.phase && r.model === ref.model && r.workers === top), (r) => r.samplesPerSec);
+      lines.push(
+        `| ${ref.name}${ref.waitPolicy && ref.threads > 1 ? `, OMP_WAIT_POLICY=${ref.waitPolicy}` : ''}${ref.best ? ' (best)' : ''} | ${ref.phase} | ${ref.threads} | ${fmt(ref.samplesPerSec)} | ${fmt(ref.gflops, 2)} | ${ours ? `${(ours.samplesPerSec / ref.samplesPerSec).toFixed(2)}x` : '-'} |`,
+      );
+    }
+  }
+  if (report.pytorch) lines.push('', `PyTorch ${report.pytorch.torch}, BLAS: built with ${report.pytorch.blas.built}, runs ${report.pytorch.blas.mapped.join(', ') || 'no separate BLAS library'}.`);
+  lines.push('', '| target | measured | goal |', '| --- | ---: | ---: |');
+  for (const t of targets(report)) {
+    const show = (v) => (v === null ? 'not measured' : t.unit === '%' ? pct(v) : `${v.toFixed(2)}x`);
+    lines.push(`| ${t.name} | ${show(t.value)} | ${t.atMost ? '<=' : '>='} ${t.unit === '%' ? pct(t.target) : `${t.target}x`} |`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf'];
+const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;');
+
+/**
+ * Two panels against the worker count W: throughput (log scale; dotted: ideal linear scaling from W=1;
+ * dashed grey: the training references) and parallel efficiency (100% = linear).
+ */
+export function renderSvg(report) {
+  const rows = withScaling(report.results);
+  const series = [...new Set(rows.map(seriesKey))].map((key, i) => ({
+    key,
+    color: COLORS[i % COLORS.length],
+    points: rows.filter((r) => seriesKey(r) === key).sort((a, b) => a.workers - b.workers),
+  }));
+  const workers = [...new Set(rows.map((r) => r.workers))].sort((a, b) => a - b);
+  const refs = report.references.filter((r) => r.phase === 'train' && (r.best || r.name !== 'pytorch-cpu'));
+  const W = 960;
+  const H = 420;
+  const panel = { top: 40, bottom: 330, width: 360 };
+  const lefts = [70, 540];
+  const xOf = (left, w) => left + (workers.length === 1 ? panel.width / 2 : (workers.indexOf(w) / (workers.length - 1)) * panel.width);
+  const values = [...rows.flatMap((r) => [r.samplesPerSec, r.speedup && (r.samplesPerSec / r.speedup) * r.workers]), ...refs.map((r) => r.samplesPerSec)].filter((v) => v > 0);
+  const lo = 10 ** Math.floor(Math.log10(Math.min(...values)));
+  const hi = 10 ** Math.ceil(Math.log10(Math.max(...values)));
+  const yLog = (v) => panel.bottom - ((Math.log10(v) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * (panel.bottom - panel.top);
+  const maxEff = Math.max(1.2, ...rows.map((r) => r.efficiency));
+  const yEff = (e) => panel.bottom - (e / maxEff) * (panel.bottom - panel.top);
+  const out = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${W}" height="${H}" fill="white"/>`,
+    `<text x="${W / 2}" y="18" text-anchor="middle" font-size="14">tfjs-distill scaling: ${report.machine.cpus} CPUs, node ${esc(report.machine.node)}, ${esc(report.machine.backend)}</text>`,
+  ];
+  const axes = (left, title, ticks) => {
+    out.push(`<text x="${left + panel.width / 2}" y="${panel.top - 8}" text-anchor="middle">${title}</text>`);
+    out.push(`<line x1="${left}" y1="${panel.bottom}" x2="${left + panel.width}" y2="${panel.bottom}" stroke="black"/><line x1="${left}" y1="${panel.top}" x2="${left}" y2="${panel.bottom}" stroke="black"/>`);
+    for (const w of workers) out.push(`<text x="${xOf(left, w)}" y="${panel.bottom + 16}" text-anchor="middle">${w}</text>`);
+    out.push(`<text x="${left + panel.width / 2}" y="${panel.bottom + 32}" text-anchor="middle">workers (W)</text>`);
+    for (const [y, label] of ticks) out.push(`<line x1="${left}" y1="${y}" x2="${left + panel.width}" y2="${y}" stroke="#ddd"/><text x="${left - 6}" y="${y + 4}" text-anchor="end">${label}</text>`);
+  };
+  const logTicks = [];
+  for (let v = lo; v <= hi; v *= 10) logTicks.push([yLog(v), fmt(v)]);
+  axes(lefts[0], 'samples/s (log)', logTicks);
+  axes(lefts[1], 'parallel efficiency', [0, 0.25, 0.5, 0.75, 1].map((e) => [yEff(e), `${e * 100}%`]));
+  const line = (pts, attrs) => `<polyline fill="none" points="${pts.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(' ')}" ${attrs}/>`;
+  out.push(line([[lefts[1], yEff(1)], [lefts[1] + panel.width, yEff(1)]], 'stroke="black" stroke-dasharray="2,3"'));
+  for (const s of series) {
+    const base = s.points[0].samplesPerSec / s.points[0].workers;
+    out.push(line(s.points.map((p) => [xOf(lefts[0], p.workers), yLog(base * p.workers)]), `stroke="${s.color}" stroke-dasharray="2,3"`));
+    out.push(line(s.points.map((p) => [xOf(lefts[0], p.workers), yLog(p.samplesPerSec)]), `stroke="${s.color}" stroke-width="2"`));
+    out.push(line(s.points.map((p) => [xOf(lefts[1], p.workers), yEff(p.efficiency)]), `stroke="${s.color}" stroke-width="2"`));
+    for (const p of s.points) out.push(`<circle cx="${xOf(lefts[0], p.workers)}" cy="${yLog(p.samplesPerSec)}" r="3" fill="${s.color}"/><circle cx="${xOf(lefts[1], p.workers)}" cy="${yEff(p.efficiency)}" r="3" fill="${s.color}"/>`);
+  }
+  for (const ref of refs) {
+    const y = yLog(ref.samplesPerSec);
+    out.push(line([[lefts[0], y], [lefts[0] + panel.width, y]], 'stroke="#777" stroke-dasharray="6,4"'));
+    out.push(`<text x="${lefts[0] + panel.width - 2}" y="${y - 4}" text-anchor="end" fill="#555">${esc(ref.name)}${ref.threads > 1 ? `, ${ref.threads} threads` : ''} (train)</text>`);
+  }
+  series.forEach((s, i) => {
+    const x = 70 + (i % 3) * 300;
+    const y = panel.bottom + 52 + Math.floor(i / 3) * 16;
+    out.push(`<line x1="${x}" y1="${y - 4}" x2="${x + 20}" y2="${y - 4}" stroke="${s.color}" stroke-width="2"/><text x="${x + 26}" y="${y}">${esc(s.key)}</text>`);
+  });
+  out.push(`<text x="${W - 10}" y="${H - 6}" text-anchor="end" fill="#555">dotted: ideal linear scaling from W=1</text>`, '</svg>');
+  return `${out.join('\n')}\n`;
+}
+
+/** Writes latest.md and latest.svg next to the report, each through a temporary file. */
+export async function writeRenderings(report, jsonPath) {
+  for (const [ext, text] of [['md', renderMarkdown(report)], ['svg', renderSvg(report)]]) {
+    const path = jsonPath.replace(/\.json$/, `.${ext}`);
+    await writeFile(`${path}.tmp`, text);
+    await rename(`${path}.tmp`, path);
+  }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const jsonPath = process.argv[2] ?? fileURLToPath(new URL('./results/latest.json', import.meta.url));
+  await writeRenderings(JSON.parse(await readFile(jsonPath, 'utf8')), jsonPath);
+  console.log(`wrote ${jsonPath.replace(/\.json$/, '.md')} and .svg`);
+}

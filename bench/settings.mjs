@@ -1,0 +1,19 @@
+// What the bench runs, in one place: every measuring script (tfjs-distill, the tfjs model.fit reference,
+// PyTorch) takes the same job from here, so their numbers compare.
+const job = {
+  /** The dense model of the comparison, 784-1024-1024-10 on MNIST rows: labelled and trained. */
+  denseModel: 'mlp:1024,1024',
+  /** A CNN teacher, labelled only. */
+  cnnModel: 'cnn:16,32',
+  batchSize: 256,
+  temperature: 4,
+  alpha: 0.9,
+  learningRate: 1e-3,
+};
+
+// quick: about 3 minutes on 2 shared cores. full: 8 steps of 256 per training run, ~26 s at W = 1 with the
+// wasm kernels, 5+ runs per task.
+export const BENCH_SETTINGS = {
+  quick: { ...job, labelRows: 2048, trainSteps: 4, benchMs: 0, iterations: 2 },
+  full: { ...job, labelRows: 7996, trainSteps: 8, benchMs: 4000, iterations: 5 },
+};

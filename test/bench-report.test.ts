@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+// @ts-expect-error: plain JavaScript bench modules, no type declarations
+import { allReduceShare, forwardFlopsPerSample, median, rssMBPerWorker, stepMilliseconds, withScaling } from '../bench/metrics.mjs';
+// @ts-expect-error: likewise
+import { renderMarkdown, renderSvg, targets } from '../bench/render.mjs';
+
+const row = (phase: string, model: string, workers: number, samplesPerSec: number, extra = {}) => ({
+  phase, model, params: 1_863_690, kernels: 'wasm', workers, samplesPerSec, gflops: samplesPerSec * 0.00372, allreduceShare: null, rssMBPerWorker: 40, ...extra,
+});
+
+// A small report in latest.json's shape: two worker counts, both phases, both references.
+const fixture = {
+  machine: { cpus: 2, node: 'v20.20.2', backend: 'wasm', kernels: 'wasm', kernelsMeasured: ['wasm'], ceiling: [{ workers: 1, speedup: 1 }, { workers: 2, speedup: 1.9 }] },
+  settings: { denseModel: 'mlp:1024,1024', batchSize: 256 },
+  results: [
+    row('label', 'mlp:1024,1024', 1, 2000),
+    row('label', 'mlp:1024,1024', 2, 3900),
+    row('label', 'cnn:16,32', 1, 2100, { params: 206_922 }),
+    row('label', 'cnn:16,32', 2, 3000, { params: 206_922 }),
+    row('train', 'mlp:1024,1024', 1, 80, { gflops: 0.9, allreduceShare: 0.005 }),
+    row('train', 'mlp:1024,1024', 2, 150, { gflops: 1.68, allreduceShare: 0.03, stepMs: { gradient: 1620.4, allReduce: 50.04, apply: 150 } }),
+  ],
+  references: [
+    { name: 'tfjs model.fit, 1 thread', phase: 'train', model: 'mlp:1024,1024', threads: 1, samplesPerSec: 82, gflops: 0.92 },
+    { name: 'pytorch-cpu', phase: 'train', model: 'mlp:1024,1024', threads: 1, samplesPerSec: 600, gflops: 6.7, best: false },
+    { name: 'pytorch-cpu', phase: 'train', model: 'mlp:1024,1024', threads: 2, samplesPerSec: 1000, gflops: 11.2, best: true },
+  ],
+  pytorch: { torch: '1.13.0', blas: { built: 'generic', mapped: ['/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3'] } },
+};
+
+describe('bench arithmetic', () => {
+  it('counts forward FLOPs of dense and conv layers, 2 per multiply-add', () => {
+    // 784-1024-1024-10: 2 * (784*1024 + 1024*1024 + 1024*10).
+    const dense = [[784, 1024], [1024, 1024], [1024, 10]].map(([inputs, units]) => ({ kind: 'dense', inputs, units }));
+    expect(forwardFlopsPerSample(dense)).toBe(2 * 1_861_632);
+    const conv = { kind: 'conv2d', outHeight: 28, outWidth: 28, filters: 16, kernelHeight: 3, kernelWidth: 3, inChannels: 1 };
+    expect(forwardFlopsPerSample([conv, { kind: 'other' }])).toBe(2 * 28 * 28 * 16 * 9);
+  });
+
+  it('averages the allreduce share of step time over the ranks', () => {
+    const share = allReduceShare([
+      { gradientSeconds: 9, allReduceSeconds: 1, applySeconds: 0 },
+      { gradientSeconds: 7, allReduceSeconds: 3, applySeconds: 0 },
+    ]);
+    expect(share).toBeCloseTo(0.2, 10);
+    expect(allReduceShare([{ gradientSeconds: 0, allReduceSeconds: 0, applySeconds: 0 }])).toBe(0);
+    const ms = stepMilliseconds([{ gradientSeconds: 4, allReduceSeconds: 0.2, applySeconds: 0.4 }, { gradientSeconds: 2, allReduceSeconds: 0.4, applySeconds: 0.2 }], 2);
+    expect(ms.gradient).toBeCloseTo(1500, 9);
+    expect(ms.allReduce).toBeCloseTo(150, 9);
+    expect(ms.apply).toBeCloseTo(150, 9);
+  });
+
+  it('divides the RSS a pool adds by its worker count, in MB', () => {
+    expect(rssMBPerWorker(100 * 2 ** 20, 300 * 2 ** 20, 4)).toBe(50);
+    expect(rssMBPerWorker(300 * 2 ** 20, 200 * 2 ** 20, 2)).toBe(0); // a GC between the samples
+  });
+
+  it('takes the median and scales each series against its own W=1', () => {
+    expect(median([5, 1, 3])).toBe(3);
+    expect(() => median([])).toThrow(/no values/);
+    const scaled = withScaling(fixture.results);
+    const train2 = scaled.find((r: { phase: string; workers: number }) => r.phase === 'train' && r.workers === 2);
+    expect(train2.speedup).toBeCloseTo(1.875, 10);
+    expect(train2.efficiency).toBeCloseTo(0.9375, 10);
+    // A series measured from W=2 up is scaled to W=1 by its smallest W.
+    expect(withScaling([row('label', 'm', 2, 100), row('label', 'm', 4, 200)]).map((r: { speedup: number }) => r.speedup)).toEqual([2, 4]);
+  });
+});
+
+describe('bench renderings', () => {
+  it('reads the targets off the report', () => {
+    const byName = Object.fromEntries(targets(fixture).map((t: { name: string; value: number }) => [t.name, t.value]));
+    expect(byName['labelling mlp:1024,1024 (wasm), W=2 vs W=1']).toBeCloseTo(1.95, 10);
+    expect(byName['training mlp:1024,1024 (wasm), W=2 vs W=1']).toBeCloseTo(1.875, 10);
+    expect(byName['gradient averaging share of step time, training at W=2']).toBe(0.03);
+    expect(byName['training samples/s, tfjs-distill W=2 / PyTorch CPU (2 threads)']).toBeCloseTo(0.15, 10);
+    expect(byName['training GFLOP/s / labelling GFLOP/s, mlp:1024,1024, W=1 (wasm)']).toBeCloseTo(0.9 / 7.44, 10);
+  });
+
+  it('writes one markdown row per measurement and per reference, with the ratios', () => {
+    const md = renderMarkdown(fixture);
+    expect(md).toContain('| train | mlp:1024,1024 | 1,863,690 | wasm | 2 | 150 | 1.68 | 1.88x | 94% | 3.0% | 40 |');
+    expect(md).toContain('| pytorch-cpu (best) | train | 2 | 1,000 | 11.20 | 0.15x |');
+    expect(md).toContain('| tfjs model.fit, 1 thread | train | 1 | 82 | 0.92 | 1.83x |');
+    expect(md).toContain('openblas-pthread/libblas.so.3');
+    expect(md).toContain('| mlp:1024,1024, batch 256 | wasm | 2 | 1,620 | 50.0 | 150.0 |');
+    expect(md).toContain('| training mlp:1024,1024 (wasm), W=2 vs W=1 | 1.88x | >= 1.8x |');
+    expect(md.split('\n').filter((l: string) => l.startsWith('| label ') || l.startsWith('| train ')).length).toBe(6);
+  });
+
+  it('draws a line per series in both panels, ideal scaling, and the training references', () => {
+    const svg = renderSvg(fixture);
+    expect(svg.startsWith('<svg')).toBe(true);
+    expect(svg.trim().endsWith('</svg>')).toBe(true);
+    // 3 series x (measured throughput + ideal + efficiency) + the 100% line + 2 references (pytorch's best only).
+    expect(svg.match(/<polyline/g)).toHaveLength(3 * 3 + 1 + 2);
+    expect(svg).toContain('pytorch-cpu, 2 threads (train)');
+    expect(svg).not.toContain('pytorch-cpu (train)'); // the 1-thread row is not the best
+    expect(svg).toContain('label cnn:16,32 wasm');
+    expect(svg).not.toMatch(/NaN|undefined|Infinity/);
+  });
+});
