@@ -24,9 +24,6 @@ const { values: args } = parseArgs({
 });
 const workers = Number(args.workers);
 const settings = BENCH_SETTINGS[args.quick ? 'quick' : 'full'];
-// The kernel choice of the native-kernels work, if this build has it: the option and the environment
-// variable are both set, and a build without it ignores both (and runs the wasm kernels).
-process.env.TFJS_DISTILL_KERNELS = args.kernels;
 tf.env().set('PROD', true);
 await tf.setBackend('cpu');
 
@@ -67,8 +64,8 @@ const rows = Int32Array.from({ length: data.rows }, (_, i) => i);
 globalThis.gc?.();
 const rssBeforePool = process.memoryUsage().rss;
 const pool = await WorkerPool.start({ workers, backend: 'wasm', barrierTimeoutMs: 600_000, kernels: args.kernels });
-// `kernels` is what the pool's threads actually run, when the build reports it; without the option, wasm.
-const kernels = pool.kernels ?? 'wasm';
+// What the pool's threads actually run (auto falls back to wasm without OpenBLAS).
+const kernels = pool.kernels;
 
 const bench = new Bench({ time: settings.benchMs, iterations: settings.iterations, warmupIterations: 1, warmupTime: 0, throws: true });
 const measured = new Map(); // task -> per-iteration { samplesPerSec, share? }
@@ -95,6 +92,7 @@ bench.add(`train ${settings.denseModel}`, async () => {
     batchSize: settings.batchSize,
     steps: settings.trainSteps,
     seed: 1,
+    onNonFinite: 'abort',
     onProgress: () => {},
   });
   record(`train ${settings.denseModel}`, {
@@ -129,4 +127,4 @@ const results = [...measured].map(([task, runs]) => {
     runs: runs.length,
   };
 });
-await writeFile(args.out, JSON.stringify({ kernels, kernelsOption: pool.kernels !== undefined, results }));
+await writeFile(args.out, JSON.stringify({ kernels, results }));

@@ -80,14 +80,14 @@ async function measureTfjsSafely(workers, kernels) {
     return undefined;
   }
 }
-// The first run asks for openblas: if the build has the kernels option and the workers really ran
-// openblas, every W runs with both settings; otherwise with the kernels the workers ran.
+// The first run asks for auto: if the workers ran openblas, every W runs with both kernel sets;
+// otherwise (no OpenBLAS here) with the wasm set alone.
 let kernelsList;
 for (const workers of workerCounts) {
   if (kernelsList === undefined) {
-    const first = await measureTfjsSafely(workers, 'openblas');
+    const first = await measureTfjsSafely(workers, 'auto');
     if (first === undefined) continue;
-    kernelsList = first.kernelsOption && first.kernels === 'openblas' ? ['openblas', 'wasm'] : [first.kernels];
+    kernelsList = first.kernels === 'openblas' ? ['openblas', 'wasm'] : [first.kernels];
     for (const kernels of kernelsList.slice(1)) await measureTfjsSafely(workers, kernels);
   } else {
     for (const kernels of kernelsList) await measureTfjsSafely(workers, kernels);

@@ -49,6 +49,8 @@ export const RUN_FLAGS = {
   'max-restarts': { kind: 'int', arg: 'N', help: 'restart the workers from the last checkpoint after a worker failure, at most N times', default: String(DEFAULTS.maxRestarts) },
   'on-nonfinite': { kind: 'string', arg: 'WHAT', help: 'a step whose averaged gradient is NaN or infinite: abort (naming the step) or skip it', default: DEFAULTS.onNonFinite },
   'worker-memory-mb': { kind: 'int', arg: 'MB', help: "JS heap limit of each worker thread (a worker over it fails and is restarted)", default: "Node's" },
+  'soft-labels': { kind: 'string', arg: 'FILE', help: "a soft-label store: reused when the same teacher labelled the same data (labelling is skipped), written otherwise" },
+  'soft-label-top-k': { kind: 'int', arg: 'K', help: "keep the teacher's top K classes per row (float16 + index); the rest of the mass is spread evenly" },
   import: { kind: 'string', arg: 'MODULE', help: 'a module to import in every thread first, e.g. one that registers custom layers' },
   help: { kind: 'boolean', help: 'show this help' },
 } as const satisfies Record<string, FlagSpec>;

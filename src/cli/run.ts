@@ -82,6 +82,8 @@ export async function runCommand(flags: RunFlags, signal: AbortSignal): Promise<
       onNonFinite: flags['on-nonfinite'] as NonFinitePolicy | undefined,
       workerMemoryMb: flags['worker-memory-mb'],
       workerImports: imports,
+      softLabels: flags['soft-labels'] === undefined ? null : resolve(flags['soft-labels']),
+      softLabelTopK: flags['soft-label-top-k'] ?? null,
       kernels: flags.kernels as KernelChoice | undefined,
       onProgress: view.update,
       signal,

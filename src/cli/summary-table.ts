@@ -11,6 +11,11 @@ function bytes(n: number): string {
   return `${n} B`;
 }
 
+function softLabelLine({ softLabels: s }: DistillReport): string {
+  const where = s.file ? (s.reused ? `reused from ${s.file}` : `written to ${s.file}`) : 'kept in memory';
+  return `soft labels: ${s.encoding}, ${s.bytesPerRow} bytes per row, ${where} (${s.seconds.toFixed(1)} s)`;
+}
+
 /** The side-by-side comparison printed at the end of a run: teacher vs student (vs baseline). */
 export function summaryTable(report: DistillReport, names: { teacher: string; student: string }): string {
   const { teacher, student, baseline } = report;
@@ -40,6 +45,7 @@ export function summaryTable(report: DistillReport, names: { teacher: string; st
     '',
     `backend ${report.backend}${report.backend === 'wasm' ? ` (${report.kernels} kernels)` : ''}, ${workers}; setup ${t.setupSeconds.toFixed(1)} s`,
     `samples/s: ${rates.join(', ')}`,
+    softLabelLine(report),
     ...(report.resumed.length > 0 ? [`resumed from the checkpoint: ${report.resumed.join(', ')}`] : []),
     ...report.restarts.map((r) => `restarted the workers during ${r.phase}: ${r.reason}`),
     ...report.notices.filter((n) => n.includes('skipped')),

@@ -53,7 +53,7 @@ export interface TrainingCheckpoint {
 export type RunFingerprint = Record<string, string | number | boolean | null>;
 
 const FORMAT_VERSION = 1;
-const MAGIC = { training: 'TFDCKPT1', logits: 'TFDLGTS1' } as const;
+const MAGIC = 'TFDCKPT1';
 
 /**
  * A checkpointed file: 8 magic bytes, a little-endian uint32 header length, a JSON header (which records
@@ -99,7 +99,7 @@ export async function writeTrainingCheckpoint(path: string, checkpoint: Training
   const { weights, optimizer, ...header } = checkpoint;
   await writeChecksummed(
     path,
-    MAGIC.training,
+    MAGIC,
     { ...header, weightBytes: weights.byteLength, optimizer: { iterations: optimizer.iterations, tensors: optimizer.tensors } },
     [new Uint8Array(weights), bytesOf(optimizer.values)],
   );
@@ -107,7 +107,7 @@ export async function writeTrainingCheckpoint(path: string, checkpoint: Training
 
 async function readTrainingCheckpoint(path: string): Promise<TrainingCheckpoint> {
   type Header = Omit<TrainingCheckpoint, 'weights' | 'optimizer'> & { weightBytes: number; optimizer: Omit<OptimizerState, 'values'> };
-  const { header, body } = await readChecksummed<Header>(path, MAGIC.training);
+  const { header, body } = await readChecksummed<Header>(path, MAGIC);
   const { weightBytes, optimizer, ...rest } = header;
   const copy = body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer;
   return {
@@ -117,19 +117,10 @@ async function readTrainingCheckpoint(path: string): Promise<TrainingCheckpoint>
   };
 }
 
-/** The soft labels of a run, with the time it took to compute them. */
-export interface LogitsCheckpoint {
-  rows: number;
-  classes: number;
-  seconds: number;
-  setupSeconds: number;
-  values: Float32Array;
-}
-
 /**
  * The checkpoint folder of one run: `run.json` (the run's fingerprint), one `<phase>.ckpt` per training
  * phase (its latest state; finished when its step count reaches the phase's steps), and `soft-labels.bin`
- * once labelling is done.
+ * (a soft-label store) once labelling is done.
  */
 export class RunCheckpoint {
   private constructor(
@@ -190,17 +181,9 @@ export class RunCheckpoint {
     return readTrainingCheckpoint(path);
   }
 
-  async saveLogits(logits: LogitsCheckpoint): Promise<void> {
-    const { values, ...header } = logits;
-    await writeChecksummed(join(this.dir, 'soft-labels.bin'), MAGIC.logits, header, [bytesOf(values)]);
-  }
-
-  async loadLogits(): Promise<LogitsCheckpoint | undefined> {
-    const path = join(this.dir, 'soft-labels.bin');
-    if (!(await exists(path))) return undefined;
-    const { header, body } = await readChecksummed<Omit<LogitsCheckpoint, 'values'>>(path, MAGIC.logits);
-    const values = new Float32Array(body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer);
-    return { ...header, values };
+  /** Where the run keeps its soft labels (a soft-label store file), unless the user gave one. */
+  get softLabelsFile(): string {
+    return join(this.dir, 'soft-labels.bin');
   }
 }
 
@@ -213,11 +196,4 @@ const exists = (path: string) => stat(path).then(
 function fingerprintDifferences(saved: RunFingerprint, now: RunFingerprint): string[] {
   const keys = [...new Set([...Object.keys(saved), ...Object.keys(now)])];
   return keys.filter((key) => saved[key] !== now[key]).map((key) => `${key} (checkpoint ${saved[key]}, now ${now[key]})`);
-}
-
-/** A short, stable hash of some bytes, for fingerprints. */
-export function digest(parts: (ArrayBufferView | string)[]): string {
-  const hash = createHash('sha256');
-  for (const part of parts) hash.update(typeof part === 'string' ? part : bytesOf(part));
-  return hash.digest('hex').slice(0, 16);
 }

@@ -1,15 +1,15 @@
 import * as tf from '@tensorflow/tfjs';
-import type { Dataset } from '../data/dataset.js';
-import { LogitTable } from '../data/logit-table.js';
 import { SharedDataset } from '../data/shared-dataset.js';
+import { type SoftLabelEncoding, checkEncoding } from '../data/soft-label-store.js';
 import { check } from '../errors.js';
 import { type ModelData, modelFromData, modelToData, shareModel } from '../models/model-data.js';
 import { readModelData } from '../models/model-files.js';
 import { checkModelFitsData } from '../models/model-shape.js';
 import { mixSeed } from '../random.js';
-import { RunCheckpoint, type RunFingerprint, digest } from './checkpoint.js';
+import { RunCheckpoint, type RunFingerprint } from './checkpoint.js';
+import { datasetDigest, modelDigest } from './fingerprint.js';
+import { obtainSoftLabels } from './soft-labels.js';
 import { accuracy, agreement, describeModel, predictTest } from './evaluate.js';
-import { computeLogits } from './label.js';
 import { type DistillConfig, type DistillOptions, resolveConfig } from './options.js';
 import type { DistillReport, TrainingPhaseReport } from './report.js';
 import { PoolSupervisor } from './supervisor.js';
@@ -60,6 +60,9 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
     labeledRows.length > 0 || !config.baseline,
     'no training row keeps its label, but the baseline trains on hard labels alone; label some rows or drop the baseline',
   );
+  const encoding: SoftLabelEncoding =
+    config.softLabelTopK === null ? { kind: 'float32' } : { kind: 'top-k', k: config.softLabelTopK, temperature: config.temperature };
+  checkEncoding(encoding, train.numClasses);
   const allRows = Int32Array.from({ length: train.rows }, (_, i) => i);
   const teacherModel = await modelAsData(options.teacher, 'teacher', train);
   const studentModel = await modelAsData(options.student, 'student', train);
@@ -130,19 +133,19 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
 
     // 3. Labelling: the teacher's logits over every training row are the soft labels.
     const teacher = shareModel(teacherData);
-    const labelling = await supervisor.run('label', async (pool) => {
-      const saved = await checkpoints?.loadLogits();
-      if (saved && saved.rows === train.rows && saved.classes === train.numClasses) {
-        resumed.push('label');
-        const table = LogitTable.create(saved.rows, saved.classes);
-        table.values.set(saved.values);
-        return { table, seconds: saved.seconds, setupSeconds: 0 };
-      }
-      const run = await computeLogits(pool, teacher, train, { phase: 'label', onProgress, signal });
-      check(run.table.allFinite(), 'the teacher produced non-finite logits (NaN or Infinity); check the teacher model and the data');
-      await checkpoints?.saveLogits({ rows: train.rows, classes: train.numClasses, seconds: run.seconds, setupSeconds: run.setupSeconds, values: run.table.values.slice() });
-      return run;
-    });
+    const labelling = await supervisor.run('label', (pool) =>
+      obtainSoftLabels(pool, {
+        teacher,
+        teacherData,
+        data: options.train,
+        shared: train,
+        encoding,
+        file: config.softLabels ?? checkpoints?.softLabelsFile,
+        onProgress,
+        signal,
+      }),
+    );
+    if (labelling.report.reused && options.checkpoint?.resume) resumed.push('label');
 
     // 4. Distillation: soft labels on every row, hard labels where there are any.
     const studentSteps = steps(train.rows, config.epochs);
@@ -183,7 +186,7 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
         backend: pool.backend,
         kernels: pool.kernels,
         workers: config.workers,
-        notices: [...pool.notices, ...skipNotices(phases)],
+        notices: [...pool.notices, ...(labelling.notice ? [labelling.notice] : []), ...skipNotices(phases)],
         teacher: await describeModel(pool, teacherEval.model, teacherData, test, teacherEval.predictions),
         student: {
           ...(await describeModel(pool, studentEval.model, distilledData, test, studentEval.predictions)),
@@ -194,13 +197,14 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
           agreement: agreement(baselineEval.predictions, teacherEval.predictions),
         },
         throughput: {
-          labelSamplesPerSec: train.rows / labelling.seconds,
+          labelSamplesPerSec: train.rows / labelling.labelSeconds,
           trainSamplesPerSec: phases.find((p) => p.phase === 'student')!.samplesPerSec,
           teacherTrainSamplesPerSec: phases.find((p) => p.phase === 'teacher')?.samplesPerSec,
           baselineTrainSamplesPerSec: phases.find((p) => p.phase === 'baseline')?.samplesPerSec,
           setupSeconds: supervisor.setupSeconds + labelling.setupSeconds + modelLoadSeconds,
         },
         phases,
+        softLabels: labelling.report,
         restarts: supervisor.restarts,
         resumed,
         data: {
@@ -232,17 +236,13 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
  * the data and of the starting models.
  */
 function runFingerprint(config: DistillConfig, options: DistillOptions, teacher: CheckedModel, student: CheckedModel): RunFingerprint {
-  const { workers, barrierTimeoutMs, maxRestarts, workerMemoryMb, workerImports, optimizer, ...settings } = config;
-  const dataDigest = (data: Dataset) => digest([JSON.stringify([data.shape, data.numClasses]), data.x, data.y]);
-  // Weight names depend on how many layers the process built before, so only shapes and values count.
-  const modelDigest = (model: ModelData) =>
-    digest([JSON.stringify(model.weightSpecs.map((spec) => [spec.shape, spec.dtype])), new Uint8Array(model.weights)]);
+  const { workers, barrierTimeoutMs, maxRestarts, workerMemoryMb, workerImports, softLabels, optimizer, ...settings } = config;
   return {
     ...settings,
     optimizer: optimizer.name,
     learningRate: optimizer.learningRate,
-    trainData: dataDigest(options.train),
-    testData: dataDigest(options.test),
+    trainData: datasetDigest(options.train),
+    testData: datasetDigest(options.test),
     teacher: modelDigest(teacher.data),
     student: modelDigest(student.data),
   };

@@ -76,6 +76,17 @@ export interface DistillOptions {
   workerMemoryMb?: number | null;
   /** Modules every worker imports before loading any model, e.g. to register custom layers. Default none. */
   workerImports?: string[];
+  /**
+   * A soft-label store file: reused when it was made by the same teacher from the same data (and the same
+   * top-k setting), so labelling is skipped; otherwise written after labelling. Default: none.
+   */
+  softLabels?: string | null;
+  /**
+   * Keep only the teacher's k most likely classes per row (float16 probabilities at the run's temperature
+   * plus class indices), the rest of the mass spread evenly; the student learns from exactly that. Default:
+   * null, every logit.
+   */
+  softLabelTopK?: number | null;
 }
 
 /** The options with every default filled in and every value checked. */
@@ -102,6 +113,8 @@ export const DEFAULTS: DistillConfig = {
   onNonFinite: 'abort',
   workerMemoryMb: null,
   workerImports: [],
+  softLabels: null,
+  softLabelTopK: null,
 };
 
 const NON_FINITE_POLICIES: NonFinitePolicy[] = ['abort', 'skip'];
@@ -165,6 +178,11 @@ export function resolveConfig(options: DistillOptions): DistillConfig {
   check(
     config.workerMemoryMb === null || isInt(config.workerMemoryMb, 16),
     `worker memory must be an integer of MB >= 16, got ${config.workerMemoryMb}`,
+  );
+  check(config.softLabels === null || typeof config.softLabels === 'string', 'softLabels must be a file path');
+  check(
+    config.softLabelTopK === null || isInt(config.softLabelTopK, 1),
+    `soft-label top-k must be an integer >= 1, got ${config.softLabelTopK}`,
   );
   check(
     Array.isArray(config.workerImports) && config.workerImports.every((m) => typeof m === 'string'),

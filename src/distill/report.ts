@@ -39,6 +39,21 @@ export interface TrainingPhaseReport {
   skippedSteps: number;
 }
 
+/** Where the soft labels came from and what they cost to keep. */
+export interface SoftLabelReport {
+  /** The soft-label store file (the user's, or the run's checkpoint copy); null when kept in memory only. */
+  file: string | null;
+  /** True when the file was reused and the teacher did not label the rows in this run. */
+  reused: boolean;
+  /** "full float32 logits" or "top-k at temperature T". */
+  encoding: string;
+  bytesPerRow: number;
+  /** Size of the file, header and checksum included. */
+  fileBytes: number | null;
+  /** Wall time of this run's labelling stage: labelling and writing, or reading the file. */
+  seconds: number;
+}
+
 /** A pool restart after a worker failed. */
 export interface RestartReport {
   /** The phase that was running. */
@@ -76,6 +91,7 @@ export interface DistillReport {
     setupSeconds: number;
   };
   phases: TrainingPhaseReport[];
+  softLabels: SoftLabelReport;
   /** Pool restarts after worker failures, in order (empty when none failed). */
   restarts: RestartReport[];
   /** What a resumed run took from its checkpoint, e.g. ["teacher", "label", "student from step 120"]; empty otherwise. */

@@ -1,0 +1,266 @@
+import { createHash } from 'node:crypto';
+import { type FileHandle, mkdir, open, rename, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { DistillError, check, messageOf } from '../errors.js';
+import type { LogitTable } from './logit-table.js';
+
+/**
+ * How soft labels are stored:
+ * - `float32`: every logit, exactly (4 bytes per class per row);
+ * - `top-k`: for each row, the teacher's k most likely classes at temperature T, as float16 probabilities
+ *   with uint16 (or, past 65,536 classes, int32) class indices. Decoding spreads the remaining probability
+ *   mass evenly over the other classes and turns the result back into logits (T * log p), so that
+ *   softmax(z / T), which is all the distillation term uses, gives back exactly those probabilities.
+ *   The probabilities depend on T, so a top-k store is only valid for its temperature (part of its key).
+ */
+export type SoftLabelEncoding = { kind: 'float32' } | { kind: 'top-k'; k: number; temperature: number };
+
+/** What a store file's header records; `key` says which teacher, data and preprocessing produced it. */
+interface StoreHeader {
+  version: number;
+  key: string;
+  rows: number;
+  classes: number;
+  encoding: SoftLabelEncoding;
+  bytesPerRow: number;
+  /** Seconds the teacher took to label the rows (reported again when the file is reused). */
+  labelSeconds: number;
+}
+
+const MAGIC = 'TFDSOFT1';
+const VERSION = 1;
+const HASH_BYTES = 32; // the SHA-256 of the body, as a trailer
+/** Rows encoded or decoded at a time: the only buffer the store needs besides the shared table. */
+const CHUNK_ROWS = 4096;
+/** Probabilities below this are clamped when decoding, so no logit becomes -Infinity. */
+const MIN_PROBABILITY = 1e-8;
+
+export function bytesPerRow(encoding: SoftLabelEncoding, classes: number): number {
+  if (encoding.kind === 'float32') return classes * 4;
+  return encoding.k * (2 + indexBytes(classes));
+}
+
+const indexBytes = (classes: number) => (classes <= 65536 ? 2 : 4);
+
+/** Checks a top-k setting against the class count, with a one-line error naming the flag. */
+export function checkEncoding(encoding: SoftLabelEncoding, classes: number): void {
+  if (encoding.kind === 'top-k') {
+    check(
+      Number.isInteger(encoding.k) && encoding.k >= 1 && encoding.k < classes,
+      `--soft-label-top-k must be an integer in [1, ${classes - 1}] for ${classes} classes, got ${encoding.k}`,
+    );
+  }
+}
+
+/**
+ * Encodes rows [first, first + n) of `values` (rows x classes logits) into `out`. Top-k keeps, per row,
+ * the k largest softmax(z / T) probabilities and their classes.
+ */
+function encodeRows(values: Float32Array, classes: number, first: number, n: number, encoding: SoftLabelEncoding, out: Buffer): void {
+  if (encoding.kind === 'float32') {
+    Buffer.from(values.buffer, values.byteOffset + first * classes * 4, n * classes * 4).copy(out);
+    return;
+  }
+  const { k, temperature } = encoding;
+  const wide = indexBytes(classes) === 4;
+  const order = new Int32Array(classes);
+  const probabilities = new Float64Array(classes);
+  let at = 0;
+  for (let r = first; r < first + n; r++) {
+    const row = values.subarray(r * classes, (r + 1) * classes);
+    let max = Number.NEGATIVE_INFINITY;
+    for (let c = 0; c < classes; c++) max = Math.max(max, row[c] / temperature);
+    let sum = 0;
+    for (let c = 0; c < classes; c++) sum += probabilities[c] = Math.exp(row[c] / temperature - max);
+    for (let c = 0; c < classes; c++) order[c] = c;
+    // Partial selection sort: k is small.
+    for (let i = 0; i < k; i++) {
+      let best = i;
+      for (let j = i + 1; j < classes; j++) if (probabilities[order[j]] > probabilities[order[best]]) best = j;
+      [order[i], order[best]] = [order[best], order[i]];
+      out.writeUInt16LE(float16Bits(probabilities[order[i]] / sum), at);
+      at += 2;
+    }
+    for (let i = 0; i < k; i++) {
+      if (wide) out.writeInt32LE(order[i], at);
+      else out.writeUInt16LE(order[i], at);
+      at += wide ? 4 : 2;
+    }
+  }
+}
+
+/** Decodes `n` rows from `bytes` into `values` starting at row `first` (the inverse of encodeRows). */
+function decodeRows(bytes: Buffer, classes: number, first: number, n: number, encoding: SoftLabelEncoding, values: Float32Array): void {
+  if (encoding.kind === 'float32') {
+    values.set(new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + n * classes * 4)), first * classes);
+    return;
+  }
+  const { k, temperature } = encoding;
+  const wide = indexBytes(classes) === 4;
+  const probabilities = new Float64Array(k);
+  let at = 0;
+  for (let r = first; r < first + n; r++) {
+    const row = values.subarray(r * classes, (r + 1) * classes);
+    let kept = 0;
+    for (let i = 0; i < k; i++) {
+      probabilities[i] = float16Value(bytes.readUInt16LE(at));
+      kept += probabilities[i];
+      at += 2;
+    }
+    const rest = Math.max(MIN_PROBABILITY, (1 - kept) / (classes - k));
+    row.fill(temperature * Math.log(rest));
+    for (let i = 0; i < k; i++) {
+      const index = wide ? bytes.readInt32LE(at) : bytes.readUInt16LE(at);
+      at += wide ? 4 : 2;
+      if (index < 0 || index >= classes) throw new Error(`class index ${index} outside [0, ${classes})`);
+      row[index] = temperature * Math.log(Math.max(MIN_PROBABILITY, probabilities[i]));
+    }
+  }
+}
+
+/** Replaces the table's logits with what the encoding keeps of them (for a top-k run without a file). */
+export function applyEncoding(table: LogitTable, encoding: SoftLabelEncoding): void {
+  if (encoding.kind === 'float32') return;
+  const size = bytesPerRow(encoding, table.classes);
+  const chunk = Buffer.alloc(CHUNK_ROWS * size);
+  for (let first = 0; first < table.rows; first += CHUNK_ROWS) {
+    const n = Math.min(CHUNK_ROWS, table.rows - first);
+    encodeRows(table.values, table.classes, first, n, encoding, chunk);
+    decodeRows(chunk, table.classes, first, n, encoding, table.values);
+  }
+}
+
+/**
+ * Writes the table to `path`, a chunk of rows at a time: magic, header length, JSON header, the encoded
+ * rows, and the SHA-256 of those rows. The bytes go to a temporary file that is fsynced and renamed into
+ * place, so an interrupted write never leaves a file that passes the checks. Returns the file's size.
+ */
+export async function writeSoftLabels(
+  path: string,
+  table: LogitTable,
+  meta: { key: string; encoding: SoftLabelEncoding; labelSeconds: number },
+): Promise<number> {
+  const size = bytesPerRow(meta.encoding, table.classes);
+  const header: StoreHeader = { version: VERSION, key: meta.key, rows: table.rows, classes: table.classes, encoding: meta.encoding, bytesPerRow: size, labelSeconds: meta.labelSeconds };
+  const json = Buffer.from(JSON.stringify(header));
+  const prefix = Buffer.alloc(12);
+  prefix.write(MAGIC, 0, 'ascii');
+  prefix.writeUInt32LE(json.byteLength, 8);
+  const temp = `${path}.tmp-${process.pid}`;
+  const hash = createHash('sha256');
+  let file: FileHandle | undefined;
+  try {
+    await mkdir(dirname(path), { recursive: true });
+    file = await open(temp, 'w');
+    await file.write(prefix);
+    await file.write(json);
+    const chunk = Buffer.alloc(CHUNK_ROWS * size);
+    for (let first = 0; first < table.rows; first += CHUNK_ROWS) {
+      const n = Math.min(CHUNK_ROWS, table.rows - first);
+      encodeRows(table.values, table.classes, first, n, meta.encoding, chunk);
+      const part = chunk.subarray(0, n * size);
+      hash.update(part);
+      await file.write(part);
+    }
+    await file.write(hash.digest());
+    await file.sync();
+    await file.close();
+    file = undefined;
+    await rename(temp, path);
+  } catch (error) {
+    await file?.close();
+    await rm(temp, { force: true });
+    throw new DistillError(`could not write the soft labels to ${path}: ${messageOf(error)}`);
+  }
+  return prefix.byteLength + json.byteLength + table.rows * size + HASH_BYTES;
+}
+
+/** What reading a store gave: the decoded rows went into the table, or why the file cannot be used. */
+export type SoftLabelRead = { ok: true; labelSeconds: number; fileBytes: number } | { ok: false; reason: string };
+
+/**
+ * Reads a store written by {@link writeSoftLabels} into `table`, a chunk at a time, if it was made with
+ * `key` and `encoding` for the table's shape. Anything else (absent, another key or encoding, damaged)
+ * is reported as a reason, and the table must then be computed afresh.
+ */
+export async function readSoftLabels(path: string, table: LogitTable, key: string, encoding: SoftLabelEncoding): Promise<SoftLabelRead> {
+  let file: FileHandle;
+  try {
+    file = await open(path, 'r');
+  } catch {
+    return { ok: false, reason: 'absent' };
+  }
+  try {
+    const { size: fileBytes } = await file.stat();
+    const prefix = Buffer.alloc(12);
+    const { bytesRead } = await file.read(prefix, 0, 12, 0);
+    if (bytesRead < 12 || prefix.toString('ascii', 0, 8) !== MAGIC) return { ok: false, reason: 'not a tfjs-distill soft-label file' };
+    const headerBytes = prefix.readUInt32LE(8);
+    if (12 + headerBytes > fileBytes) return { ok: false, reason: 'truncated header' };
+    const json = Buffer.alloc(headerBytes);
+    await file.read(json, 0, headerBytes, 12);
+    let header: StoreHeader;
+    try {
+      header = JSON.parse(json.toString('utf8'));
+    } catch {
+      return { ok: false, reason: 'unreadable header' };
+    }
+    if (header.version !== VERSION) return { ok: false, reason: `format version ${header.version}` };
+    if (header.key !== key) return { ok: false, reason: 'made from another teacher, data or preprocessing' };
+    if (JSON.stringify(header.encoding) !== JSON.stringify(encoding)) {
+      return { ok: false, reason: `encoded as ${describeEncoding(header.encoding)}, this run needs ${describeEncoding(encoding)}` };
+    }
+    if (header.rows !== table.rows || header.classes !== table.classes) return { ok: false, reason: 'another table shape' };
+    const size = bytesPerRow(encoding, table.classes);
+    const bodyStart = 12 + headerBytes;
+    if (fileBytes !== bodyStart + table.rows * size + HASH_BYTES) return { ok: false, reason: `${fileBytes} bytes, the header implies ${bodyStart + table.rows * size + HASH_BYTES} (truncated?)` };
+    const hash = createHash('sha256');
+    const chunk = Buffer.alloc(CHUNK_ROWS * size);
+    for (let first = 0; first < table.rows; first += CHUNK_ROWS) {
+      const n = Math.min(CHUNK_ROWS, table.rows - first);
+      const part = chunk.subarray(0, n * size);
+      await file.read(part, 0, part.byteLength, bodyStart + first * size);
+      hash.update(part);
+      try {
+        decodeRows(part, table.classes, first, n, encoding, table.values);
+      } catch (error) {
+        return { ok: false, reason: messageOf(error) };
+      }
+    }
+    const trailer = Buffer.alloc(HASH_BYTES);
+    await file.read(trailer, 0, HASH_BYTES, bodyStart + table.rows * size);
+    if (!hash.digest().equals(trailer)) return { ok: false, reason: 'checksum mismatch (the file is damaged)' };
+    return { ok: true, labelSeconds: header.labelSeconds, fileBytes };
+  } finally {
+    await file.close();
+  }
+}
+
+export function describeEncoding(encoding: SoftLabelEncoding): string {
+  return encoding.kind === 'float32' ? 'full float32 logits' : `top-${encoding.k} at temperature ${encoding.temperature}`;
+}
+
+// IEEE 754 half precision, round to nearest: probabilities lie in [0, 1], so no infinities or NaN arise.
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+function float16Bits(value: number): number {
+  f32[0] = value;
+  const x = u32[0];
+  const exponent = ((x >>> 23) & 0xff) - 127 + 15;
+  const mantissa = x & 0x7fffff;
+  if (exponent <= 0) {
+    if (exponent < -10) return 0; // below the smallest subnormal
+    const m = (mantissa | 0x800000) >> (1 - exponent);
+    return (m + 0x1000) >> 13; // subnormal, rounded
+  }
+  if (exponent >= 31) return 0x7bff; // never for probabilities; clamp to the largest finite value
+  return ((exponent << 10) | (mantissa >> 13)) + ((mantissa >> 12) & 1);
+}
+
+function float16Value(bits: number): number {
+  const exponent = (bits >> 10) & 0x1f;
+  const mantissa = bits & 0x3ff;
+  if (exponent === 0) return mantissa * 2 ** -24;
+  return (1 + mantissa / 1024) * 2 ** (exponent - 15);
+}

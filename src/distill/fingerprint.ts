@@ -1,0 +1,29 @@
+import { createHash } from 'node:crypto';
+import type { Dataset } from '../data/dataset.js';
+import type { ModelData } from '../models/model-data.js';
+
+/** A short, stable hash of some bytes and strings. */
+function digest(parts: (ArrayBufferView | string)[]): string {
+  const hash = createHash('sha256');
+  for (const part of parts) hash.update(typeof part === 'string' ? part : new Uint8Array(part.buffer, part.byteOffset, part.byteLength));
+  return hash.digest('hex').slice(0, 16);
+}
+
+/**
+ * A dataset's identity as the workers see it: its values, labels and shape, and its preprocessing
+ * (uint8 pixels are scaled by 1/255 on the way in, float features are used as given).
+ */
+export function datasetDigest(data: Dataset): string {
+  const preprocessing = data.x instanceof Uint8Array ? 'uint8/255' : 'float32';
+  return digest([JSON.stringify([data.shape, data.numClasses, preprocessing]), data.x, data.y]);
+}
+
+/** A model's identity: its weights' shapes and values (names depend on what the process built before). */
+export function modelDigest(model: ModelData): string {
+  return digest([JSON.stringify(model.weightSpecs.map((spec) => [spec.shape, spec.dtype])), new Uint8Array(model.weights)]);
+}
+
+/** The key of a soft-label table: which teacher labelled which data. */
+export function softLabelKey(teacher: ModelData, data: Dataset): string {
+  return digest([modelDigest(teacher), datasetDigest(data)]);
+}
