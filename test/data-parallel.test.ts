@@ -134,12 +134,13 @@ describe('data-parallel training', () => {
     expect(new Float32Array(outcome.weights).every(Number.isFinite)).toBe(true);
   });
 
-  it('W=1 and W=3 follow a plain single-thread SGD loop over the same global batches', async () => {
+  for (const optimizer of ['sgd', 'adam'] as const) {
+  it(`${optimizer}: W=1 and W=3 follow a plain single-thread tf.train.${optimizer} loop over the same global batches`, async () => {
     // Reference on the main thread (cpu backend): full global batches, no slicing, no averaging.
     const { data, soft } = syntheticData();
     const model = buildModel('mlp:16,8', { inputShape: [FEATURES], numClasses: CLASSES, seed: 3 });
     const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-    const optimizer = tf.train.sgd(0.1);
+    const reference = optimizer === 'sgd' ? tf.train.sgd(0.1) : tf.train.adam(0.01);
     const schedule = new BatchSchedule(Int32Array.from({ length: ROWS }, (_, i) => i), 10, 5);
     for (let step = 0; step < 8; step++) {
       const batch = schedule.batch(step);
@@ -148,12 +149,13 @@ describe('data-parallel training', () => {
         const labels = tf.tensor1d(data.gatherLabels(batch, 0, batch.length, new Int32Array(batch.length)), 'int32');
         const teacher = tf.tensor2d(soft.gather(batch, 0, batch.length, new Float32Array(batch.length * CLASSES)), [batch.length, CLASSES]);
         const loss = () => meanLoss({ name: 'kd', temperature: 2, alpha: 0.7 }, { student: model.apply(x) as tf.Tensor2D, teacher, labels });
-        optimizer.minimize(loss, false, variables);
+        reference.minimize(loss, false, variables);
       });
     }
-    const reference = new Float32Array((await modelToData(model)).weights);
+    const expected = new Float32Array((await modelToData(model)).weights);
     for (const workers of [1, 3]) {
-      expect(maxAbsDiff((await train(workers, 'sgd', 10)).weights, reference)).toBeLessThanOrEqual(1e-4);
+      expect(maxAbsDiff((await train(workers, optimizer, 10)).weights, expected)).toBeLessThanOrEqual(1e-4);
     }
   });
+  }
 });

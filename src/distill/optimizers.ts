@@ -1,56 +1,111 @@
-import * as tf from '@tensorflow/tfjs';
 import type { OptimizerState } from './checkpoint.js';
 
-/** The optimizer every replica runs on the averaged gradient. */
+/** The optimizer every phase runs on the averaged gradient. */
 export interface OptimizerSpec {
   name: 'adam' | 'sgd' | 'momentum';
   learningRate: number;
 }
 
+// tfjs's defaults, so the maths is that of tf.train.adam / tf.train.momentum.
 const MOMENTUM = 0.9;
+const BETA1 = 0.9;
+const BETA2 = 0.999;
+const EPSILON = 1e-7;
 
-const OPTIMIZERS: Record<OptimizerSpec['name'], (learningRate: number) => tf.Optimizer> = {
-  adam: (lr) => tf.train.adam(lr),
-  sgd: (lr) => tf.train.sgd(lr),
-  momentum: (lr) => tf.train.momentum(lr, MOMENTUM),
-};
+/** How many float32 values of state each optimizer keeps per parameter (Adam: m and v). */
+const SLOTS: Record<OptimizerSpec['name'], string[]> = { adam: ['m', 'v'], sgd: [], momentum: ['accumulation'] };
 
-export const OPTIMIZER_NAMES = Object.keys(OPTIMIZERS) as OptimizerSpec['name'][];
+export const OPTIMIZER_NAMES = Object.keys(SLOTS) as OptimizerSpec['name'][];
 
-export function createOptimizer(spec: OptimizerSpec): tf.Optimizer {
-  return OPTIMIZERS[spec.name](spec.learningRate);
+/** What crosses to a worker: the flat trainable weights and the optimizer's state, in shared memory. */
+export interface ShardedOptimizerHandle {
+  spec: OptimizerSpec;
+  /** Number of trainable parameters. */
+  length: number;
+  /** The trainable weights, flat, in the order of the model's trainable weights. */
+  weights: SharedArrayBuffer;
+  /** The optimizer's slots, one after the other, `length` values each. */
+  slots: SharedArrayBuffer;
 }
 
-/** The optimizer's state, for a checkpoint: its step count and its slot variables, in order. */
-export async function exportOptimizerState(optimizer: tf.Optimizer): Promise<OptimizerState> {
-  const [iterations, ...slots] = await optimizer.getWeights();
-  const values = new Float32Array(slots.reduce((sum, slot) => sum + slot.tensor.size, 0));
-  let offset = 0;
-  for (const slot of slots) {
-    values.set(await slot.tensor.data<'float32'>(), offset);
-    offset += slot.tensor.size;
+/**
+ * The optimizer, sharded like the reduce-scatter: every rank updates only its own chunk of the shared
+ * weights, with the same averaged gradient, and then every replica copies the whole weight vector in.
+ * Each rank thus does 1/W of the optimizer's work and memory traffic instead of all of it, and the
+ * element-wise maths gives the same result whatever the chunking (any W). The update rules are tfjs's.
+ */
+export class ShardedOptimizer {
+  readonly weights: Float32Array;
+  private readonly slots: Float32Array[];
+
+  private constructor(readonly handle: ShardedOptimizerHandle) {
+    this.weights = new Float32Array(handle.weights);
+    this.slots = SLOTS[handle.spec.name].map((_, i) => new Float32Array(handle.slots, i * handle.length * 4, handle.length));
   }
-  return {
-    iterations: (await iterations.tensor.data())[0],
-    tensors: slots.map((slot) => ({ name: slot.name, shape: slot.tensor.shape })),
-    values,
-  };
-}
 
-/** Restores a state written by {@link exportOptimizerState} into a fresh optimizer of the same kind. */
-export async function importOptimizerState(optimizer: tf.Optimizer, state: OptimizerState): Promise<void> {
-  let offset = 0;
-  const slots = state.tensors.map(({ name, shape }) => {
-    const size = shape.reduce((a, b) => a * b, 1);
-    const tensor = tf.tensor(state.values.subarray(offset, offset + size), shape);
-    offset += size;
-    return { name, tensor };
-  });
-  const iterations = tf.scalar(state.iterations, 'int32');
-  try {
-    await optimizer.setWeights([{ name: 'iter', tensor: iterations }, ...slots]);
-  } finally {
-    iterations.dispose();
-    for (const slot of slots) slot.tensor.dispose();
+  /** Fresh state (zeros), or the state of a checkpoint. */
+  static create(spec: OptimizerSpec, length: number, state?: OptimizerState): ShardedOptimizer {
+    const slotCount = SLOTS[spec.name].length;
+    const optimizer = new ShardedOptimizer({
+      spec,
+      length,
+      weights: new SharedArrayBuffer(length * 4),
+      slots: new SharedArrayBuffer(Math.max(1, slotCount * length) * 4),
+    });
+    if (state) {
+      if (state.values.length !== slotCount * length) {
+        throw new Error(`the checkpoint's optimizer state has ${state.values.length} values, ${spec.name} needs ${slotCount * length}`);
+      }
+      new Float32Array(optimizer.handle.slots, 0, state.values.length).set(state.values);
+    }
+    return optimizer;
+  }
+
+  static attach(handle: ShardedOptimizerHandle): ShardedOptimizer {
+    return new ShardedOptimizer(handle);
+  }
+
+  /**
+   * Applies update number `iteration` (1-based; Adam's bias correction needs it) to weights [lo, hi)
+   * with the averaged gradient `gradient`.
+   */
+  update(gradient: Float32Array, lo: number, hi: number, iteration: number): void {
+    const w = this.weights;
+    const lr = this.handle.spec.learningRate;
+    switch (this.handle.spec.name) {
+      case 'sgd':
+        for (let i = lo; i < hi; i++) w[i] -= lr * gradient[i];
+        return;
+      case 'momentum': {
+        const [accumulation] = this.slots;
+        for (let i = lo; i < hi; i++) {
+          const a = (accumulation[i] = MOMENTUM * accumulation[i] + gradient[i]);
+          w[i] -= lr * a;
+        }
+        return;
+      }
+      case 'adam': {
+        const [m, v] = this.slots;
+        const correction1 = 1 - BETA1 ** iteration;
+        const correction2 = 1 - BETA2 ** iteration;
+        for (let i = lo; i < hi; i++) {
+          const g = gradient[i];
+          const mi = (m[i] = BETA1 * m[i] + (1 - BETA1) * g);
+          const vi = (v[i] = BETA2 * v[i] + (1 - BETA2) * g * g);
+          w[i] -= (lr * (mi / correction1)) / (Math.sqrt(vi / correction2) + EPSILON);
+        }
+        return;
+      }
+    }
+  }
+
+  /** The state for a checkpoint: `iterations` updates applied so far. */
+  exportState(iterations: number): OptimizerState {
+    const names = SLOTS[this.handle.spec.name];
+    return {
+      iterations,
+      tensors: names.map((name) => ({ name, shape: [this.handle.length] })),
+      values: new Float32Array(new Float32Array(this.handle.slots, 0, names.length * this.handle.length)),
+    };
   }
 }

@@ -9,9 +9,9 @@ import { type AllReduceHandle, SharedAllReduce } from '../parallel/allreduce.js'
 import { type BarrierHandle, SharedBarrier } from '../parallel/barrier.js';
 import { ControlClient } from '../parallel/control-plane.js';
 import { type HeartbeatHandle, RankHeartbeat } from '../parallel/heartbeat.js';
-import { type OptimizerState, type PhaseProgress, writeTrainingCheckpoint } from './checkpoint.js';
+import { type PhaseProgress, writeTrainingCheckpoint } from './checkpoint.js';
 import { type LossSpec, meanLoss } from './losses.js';
-import { type OptimizerSpec, createOptimizer, exportOptimizerState, importOptimizerState } from './optimizers.js';
+import { ShardedOptimizer, type ShardedOptimizerHandle } from './optimizers.js';
 import type { ProgressEvent, TrainingPhase } from './progress.js';
 import { BatchSchedule, sliceBounds } from './schedule.js';
 
@@ -27,7 +27,8 @@ export interface TrainTask {
   rows: SharedArrayBuffer;
   softLabels?: LogitTableHandle;
   loss: LossSpec;
-  optimizer: OptimizerSpec;
+  /** The shared weights and optimizer state; rank r updates chunk r. */
+  optimizer: ShardedOptimizerHandle;
   batchSize: number;
   steps: number;
   seed: number;
@@ -38,8 +39,8 @@ export interface TrainTask {
   control: MessagePort;
   /** What to do when the averaged gradient (or loss) is not finite. */
   onNonFinite: NonFinitePolicy;
-  /** Continue a checkpointed phase: `model` then holds the checkpoint's weights. */
-  resume?: { progress: PhaseProgress; optimizer: OptimizerState };
+  /** Continue a checkpointed phase: `model` then holds the checkpoint's weights, `optimizer` its state. */
+  resume?: { progress: PhaseProgress; iterations: number };
   /** Rank 0 writes the phase's state here every `everySteps` steps, at the end, and when stopped. */
   checkpoint?: { path: string; everySteps: number };
 }
@@ -89,22 +90,19 @@ export async function trainReplica(task: TrainTask): Promise<TrainResult> {
   }
 }
 
-/** Builds the replica and its optimizer, trains, and frees both whatever happens. */
+/** Builds the replica, trains, and frees it whatever happens. */
 async function runLoop(task: TrainTask, barrier: SharedBarrier, control: ControlClient<ProgressEvent>) {
   const model = await modelFromShared(task.model);
-  const optimizer = createOptimizer(task.optimizer);
   try {
-    return await trainSteps(task, model, optimizer, barrier, control);
+    return await trainSteps(task, model, barrier, control);
   } finally {
     model.dispose();
-    optimizer.dispose();
   }
 }
 
 async function trainSteps(
   task: TrainTask,
   model: tf.LayersModel,
-  optimizer: tf.Optimizer,
   barrier: SharedBarrier,
   control: ControlClient<ProgressEvent>,
 ): Promise<TrainResult> {
@@ -146,21 +144,27 @@ async function trainSteps(
       slot[lossIndex] = value.dataSync()[0];
     });
 
-  /** Applies the averaged gradient, identically on every rank. */
-  const applyGradient = (mean: Float32Array) =>
+  // The optimizer runs on this rank's chunk of the shared weights (the loss, last in the vector, is not one).
+  const optimizer = ShardedOptimizer.attach(task.optimizer);
+  const [lo, hi] = allReduce.chunk(rank).map((i) => Math.min(i, optimizer.handle.length));
+  let iterations = task.resume?.iterations ?? 0;
+  /** Copies the shared weights into this replica's variables (a copy: the shared ones change next step). */
+  const loadSharedWeights = () =>
     tf.tidy(() => {
-      const grads: tf.NamedTensorMap = {};
       let offset = 0;
       for (const variable of variables) {
-        // A view, not a copy: the backend copies it in (wasm) or reads it before this tidy ends (cpu), and
-        // the shared mean changes only at the next exchange.
-        grads[variable.name] = tf.tensor(mean.subarray(offset, offset + variable.size), variable.shape);
+        variable.assign(tf.tensor(optimizer.weights.slice(offset, offset + variable.size), variable.shape));
         offset += variable.size;
       }
-      optimizer.applyGradients(grads);
     });
+  if (rank === 0) {
+    let offset = 0;
+    for (const variable of variables) {
+      optimizer.weights.set(variable.dataSync() as Float32Array, offset);
+      offset += variable.size;
+    }
+  }
 
-  if (task.resume) await importOptimizerState(optimizer, task.resume.optimizer);
   const heartbeat = RankHeartbeat.attach(task.heartbeat);
   const resumed = task.resume?.progress;
   let step = resumed?.step ?? 0;
@@ -171,7 +175,7 @@ async function trainSteps(
   let lossCount = 0;
   let cancelled = false;
   const timings: StepTimings = { gradientSeconds: 0, allReduceSeconds: 0, applySeconds: 0 };
-  barrier.arriveAndWait(timeoutMs); // every replica is built: start the clock together
+  barrier.arriveAndWait(timeoutMs); // every replica is built and the shared weights hold rank 0's: start the clock
   const started = performance.now();
   const seconds = () => (resumed?.seconds ?? 0) + (performance.now() - started) / 1000;
   const saveCheckpoint = async (path: string) =>
@@ -180,7 +184,7 @@ async function trainSteps(
       steps: task.steps,
       progress: { step, samples, seconds: seconds(), skippedSteps, finalLoss: loss },
       weights: (await modelToData(model)).weights,
-      optimizer: await exportOptimizerState(optimizer),
+      optimizer: optimizer.exportState(iterations),
     });
 
   while (step < task.steps) {
@@ -197,7 +201,9 @@ async function trainSteps(
     timings.allReduceSeconds += (t2 - t1) / 1000;
     if (finite) {
       loss = mean[lossIndex];
-      applyGradient(mean);
+      optimizer.update(mean, lo, hi, ++iterations);
+      barrier.arriveAndWait(timeoutMs); // every chunk is updated
+      loadSharedWeights();
       timings.applySeconds += (performance.now() - t2) / 1000;
       lossSum += loss;
       lossCount++;

@@ -8,7 +8,7 @@ import { openControlChannel } from '../parallel/control-plane.js';
 import { RankHeartbeat } from '../parallel/heartbeat.js';
 import type { WorkerPool } from '../parallel/pool.js';
 import type { LossSpec } from './losses.js';
-import type { OptimizerSpec } from './optimizers.js';
+import { type OptimizerSpec, ShardedOptimizer } from './optimizers.js';
 import type { ProgressEvent, TrainingPhase } from './progress.js';
 import type { PhaseProgress, TrainingCheckpoint } from './checkpoint.js';
 import type { NonFinitePolicy, StepTimings, TrainResult } from './replica.js';
@@ -54,7 +54,8 @@ export async function trainDataParallel(pool: WorkerPool, spec: TrainSpec): Prom
   const { workers } = pool;
   const barrier = SharedBarrier.create(workers);
   const heartbeat = RankHeartbeat.create(workers);
-  const resume = spec.resume && { progress: spec.resume.progress, optimizer: spec.resume.optimizer };
+  const optimizer = ShardedOptimizer.create(spec.optimizer, spec.trainableParams, spec.resume?.optimizer);
+  const resume = spec.resume && { progress: spec.resume.progress, iterations: spec.resume.optimizer.iterations };
   const allReduce = SharedAllReduce.create(spec.trainableParams + 1, workers, barrier); // + 1: the loss
   const rows = new SharedArrayBuffer(spec.rows.byteLength);
   new Int32Array(rows).set(spec.rows);
@@ -73,7 +74,7 @@ export async function trainDataParallel(pool: WorkerPool, spec: TrainSpec): Prom
           rows,
           softLabels: spec.softLabels?.handle,
           loss: spec.loss,
-          optimizer: spec.optimizer,
+          optimizer: optimizer.handle,
           batchSize: spec.batchSize,
           steps: spec.steps,
           seed: spec.seed,
