@@ -86,13 +86,14 @@ export class ShardedOptimizer {
       }
       case 'adam': {
         const [m, v] = this.slots;
-        const correction1 = 1 - BETA1 ** iteration;
-        const correction2 = 1 - BETA2 ** iteration;
+        // lr * m^ / (sqrt(v^) + eps), with the bias corrections m^ = m / c1, v^ = v / c2 hoisted out.
+        const step = lr / (1 - BETA1 ** iteration);
+        const rootCorrection2 = 1 / Math.sqrt(1 - BETA2 ** iteration);
         for (let i = lo; i < hi; i++) {
           const g = gradient[i];
           const mi = (m[i] = BETA1 * m[i] + (1 - BETA1) * g);
           const vi = (v[i] = BETA2 * v[i] + (1 - BETA2) * g * g);
-          w[i] -= (lr * (mi / correction1)) / (Math.sqrt(vi / correction2) + EPSILON);
+          w[i] -= (step * mi) / (Math.sqrt(vi) * rootCorrection2 + EPSILON);
         }
         return;
       }

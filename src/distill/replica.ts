@@ -148,12 +148,16 @@ async function trainSteps(
   const optimizer = ShardedOptimizer.attach(task.optimizer);
   const [lo, hi] = allReduce.chunk(rank).map((i) => Math.min(i, optimizer.handle.length));
   let iterations = task.resume?.iterations ?? 0;
-  /** Copies the shared weights into this replica's variables (a copy: the shared ones change next step). */
+  // The wasm backend copies a tensor's values into its heap when it is made; other backends may keep the
+  // array itself, and the shared weights change at the next step, so they get a copy.
+  const copies = tf.getBackend() !== 'wasm';
+  /** Copies the shared weights into this replica's variables. */
   const loadSharedWeights = () =>
     tf.tidy(() => {
       let offset = 0;
       for (const variable of variables) {
-        variable.assign(tf.tensor(optimizer.weights.slice(offset, offset + variable.size), variable.shape));
+        const values = optimizer.weights.subarray(offset, offset + variable.size);
+        variable.assign(tf.tensor(copies ? values.slice() : values, variable.shape));
         offset += variable.size;
       }
     });
