@@ -97,6 +97,8 @@ export async function runCommand(flags: RunFlags, signal: AbortSignal): Promise<
   } finally {
     view.finishLine();
   }
+  // The checkpoint's copy of the soft labels goes with the checkpoint: no file outlives the run.
+  if (result.report.softLabels.file?.startsWith(checkpointDir)) result.report.softLabels.file = null;
   result.report.config = {
     ...result.report.config,
     data: source,
