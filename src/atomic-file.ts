@@ -1,17 +1,17 @@
-import { open, rename, rm } from 'node:fs/promises';
+import { type FileHandle, open, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /**
- * Writes `parts` to `path` so that a crash at any moment leaves either the old file or the complete new
- * one: the bytes go to a temporary sibling, are flushed to disk (fsync), and the sibling is renamed over
- * `path`; the directory is flushed too, so the rename itself survives a power cut.
+ * Writes `path` so that a crash at any moment leaves either the old file or the complete new one: `write`
+ * fills a temporary sibling, which is flushed to disk (fsync) and renamed over `path`; the directory is
+ * flushed too, so the rename itself survives a power cut.
  */
-export async function writeFileAtomic(path: string, parts: Uint8Array[]): Promise<void> {
+export async function writeFileAtomic(path: string, write: (file: FileHandle) => Promise<void>): Promise<void> {
   const temp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   try {
     const file = await open(temp, 'w');
     try {
-      for (const part of parts) await file.write(part);
+      await write(file);
       await file.sync();
     } finally {
       await file.close();
@@ -27,4 +27,11 @@ export async function writeFileAtomic(path: string, parts: Uint8Array[]): Promis
   } finally {
     await dir.close();
   }
+}
+
+/** {@link writeFileAtomic} for bytes already in memory. */
+export function writeBytesAtomic(path: string, parts: Uint8Array[]): Promise<void> {
+  return writeFileAtomic(path, async (file) => {
+    for (const part of parts) await file.write(part);
+  });
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { type FileHandle, mkdir, open, rename, rm } from 'node:fs/promises';
+import { type FileHandle, mkdir, open } from 'node:fs/promises';
+import { writeFileAtomic } from '../atomic-file.js';
 import { dirname } from 'node:path';
 import { DistillError, check, messageOf } from '../errors.js';
 import type { LogitTable } from './logit-table.js';
@@ -132,8 +133,8 @@ export function applyEncoding(table: LogitTable, encoding: SoftLabelEncoding): v
 
 /**
  * Writes the table to `path`, a chunk of rows at a time: magic, header length, JSON header, the encoded
- * rows, and the SHA-256 of those rows. The bytes go to a temporary file that is fsynced and renamed into
- * place, so an interrupted write never leaves a file that passes the checks. Returns the file's size.
+ * rows, and the SHA-256 of those rows, written atomically ({@link writeFileAtomic}): an interrupted write
+ * never leaves a file that passes the checks. Returns the file's size.
  */
 export async function writeSoftLabels(
   path: string,
@@ -146,30 +147,23 @@ export async function writeSoftLabels(
   const prefix = Buffer.alloc(12);
   prefix.write(MAGIC, 0, 'ascii');
   prefix.writeUInt32LE(json.byteLength, 8);
-  const temp = `${path}.tmp-${process.pid}`;
-  const hash = createHash('sha256');
-  let file: FileHandle | undefined;
   try {
     await mkdir(dirname(path), { recursive: true });
-    file = await open(temp, 'w');
-    await file.write(prefix);
-    await file.write(json);
-    const chunk = Buffer.alloc(CHUNK_ROWS * size);
-    for (let first = 0; first < table.rows; first += CHUNK_ROWS) {
-      const n = Math.min(CHUNK_ROWS, table.rows - first);
-      encodeRows(table.values, table.classes, first, n, meta.encoding, chunk);
-      const part = chunk.subarray(0, n * size);
-      hash.update(part);
-      await file.write(part);
-    }
-    await file.write(hash.digest());
-    await file.sync();
-    await file.close();
-    file = undefined;
-    await rename(temp, path);
+    await writeFileAtomic(path, async (file) => {
+      const hash = createHash('sha256');
+      await file.write(prefix);
+      await file.write(json);
+      const chunk = Buffer.alloc(CHUNK_ROWS * size);
+      for (let first = 0; first < table.rows; first += CHUNK_ROWS) {
+        const n = Math.min(CHUNK_ROWS, table.rows - first);
+        encodeRows(table.values, table.classes, first, n, meta.encoding, chunk);
+        const part = chunk.subarray(0, n * size);
+        hash.update(part);
+        await file.write(part);
+      }
+      await file.write(hash.digest());
+    });
   } catch (error) {
-    await file?.close();
-    await rm(temp, { force: true });
     throw new DistillError(`could not write the soft labels to ${path}: ${messageOf(error)}`);
   }
   return prefix.byteLength + json.byteLength + table.rows * size + HASH_BYTES;

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { writeFileAtomic } from '../atomic-file.js';
+import { writeBytesAtomic } from '../atomic-file.js';
 import { DistillError, check, messageOf } from '../errors.js';
 import type { TrainingPhase } from './progress.js';
 
@@ -70,7 +70,7 @@ async function writeChecksummed(path: string, magic: string, header: object, bod
   const json = Buffer.from(JSON.stringify({ ...header, version: FORMAT_VERSION, bodyBytes, sha256: hash.digest('hex') }));
   const length = Buffer.alloc(4);
   length.writeUInt32LE(json.byteLength);
-  await writeFileAtomic(path, [Buffer.from(magic, 'ascii'), length, json, ...body]);
+  await writeBytesAtomic(path, [Buffer.from(magic, 'ascii'), length, json, ...body]);
 }
 
 async function readChecksummed<H>(path: string, magic: string): Promise<{ header: H; body: Buffer }> {
@@ -161,7 +161,7 @@ export class RunCheckpoint {
       check(!info || info.isDirectory(), `checkpoint folder ${dir} is a file; give a folder`);
       try {
         await mkdir(dir, { recursive: true });
-        await writeFileAtomic(runFile, [Buffer.from(`${JSON.stringify({ version: FORMAT_VERSION, fingerprint }, null, 2)}\n`)]);
+        await writeBytesAtomic(runFile, [Buffer.from(`${JSON.stringify({ version: FORMAT_VERSION, fingerprint }, null, 2)}\n`)]);
       } catch (error) {
         throw new DistillError(`cannot write checkpoints to ${dir}: ${messageOf(error)}`);
       }
