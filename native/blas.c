@@ -7,6 +7,7 @@
  * headers, and a machine without OpenBLAS still loads the addon and gets a one-line reason from load().
  * Every worker thread loads this addon (NAPI_MODULE_INIT makes it context-aware); OpenBLAS is set to one
  * thread, so W workers run W BLAS threads, never W x cores.
+ * The same addon carries the training step's exchange loops (exchange.c), registered below.
  */
 #include <dlfcn.h>
 #include <math.h>
@@ -60,53 +61,8 @@ static void load_openblas(void) {
   }
 }
 
-/* ---- argument helpers: every failure throws a JS Error and returns 0 ---- */
-
-#define CHECK(env, cond, msg)                  \
-  do {                                         \
-    if (!(cond)) {                             \
-      napi_throw_error((env), NULL, (msg));    \
-      return 0;                                \
-    }                                          \
-  } while (0)
-
-static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
-  size_t argc = want;
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL) == napi_ok && argc == want,
-        "tfjs-distill native kernels: wrong number of arguments");
-  return 1;
-}
-
-static int get_heap(napi_env env, napi_value value, float **heap, size_t *floats) {
-  void *data;
-  size_t bytes;
-  CHECK(env, napi_get_arraybuffer_info(env, value, &data, &bytes) == napi_ok,
-        "tfjs-distill native kernels: the heap must be an ArrayBuffer");
-  *heap = (float *)data;
-  *floats = bytes / sizeof(float);
-  return 1;
-}
-
-static int get_i64(napi_env env, napi_value value, int64_t *out) {
-  CHECK(env, napi_get_value_int64(env, value, out) == napi_ok, "tfjs-distill native kernels: expected a number");
-  return 1;
-}
-
-static int get_f64(napi_env env, napi_value value, double *out) {
-  CHECK(env, napi_get_value_double(env, value, out) == napi_ok, "tfjs-distill native kernels: expected a number");
-  return 1;
-}
-
-static int get_i32_array(napi_env env, napi_value value, int32_t **data, size_t *length) {
-  napi_typedarray_type type;
-  napi_value buffer;
-  size_t offset;
-  CHECK(env,
-        napi_get_typedarray_info(env, value, &type, length, (void **)data, &buffer, &offset) == napi_ok &&
-            type == napi_int32_array,
-        "tfjs-distill native kernels: expected an Int32Array");
-  return 1;
-}
+#include "napi-args.h"
+#include "exchange.h"
 
 /* [offset, offset + count) lies inside the heap. */
 static int in_heap(napi_env env, int64_t offset, int64_t count, size_t floats) {
@@ -359,6 +315,10 @@ NAPI_MODULE_INIT() {
       {"gemm", NULL, gemm, NULL, NULL, NULL, napi_enumerable, NULL},
       {"epilogue", NULL, epilogue, NULL, NULL, NULL, napi_enumerable, NULL},
       {"conv2d", NULL, conv2d, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"weightedSum", NULL, weighted_sum, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"adam", NULL, adam, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"momentum", NULL, momentum, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sgd", NULL, sgd, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof functions / sizeof *functions, functions);
   return exports;

@@ -26,9 +26,11 @@ function syntheticData() {
 }
 
 const pools = new Map<number, WorkerPool>();
+/** Pools on the wasm kernel set (the exchange loops in JavaScript), beside the default ones (openblas where it loads). */
+const wasmKernelPools = new Map<number, WorkerPool>();
 
-async function train(workers: number, optimizer: 'sgd' | 'adam', batchSize: number) {
-  const pool = pools.get(workers)!;
+async function train(workers: number, optimizer: 'sgd' | 'adam', batchSize: number, kernels: 'auto' | 'wasm' = 'auto') {
+  const pool = (kernels === 'wasm' ? wasmKernelPools : pools).get(workers)!;
   const { data, soft } = syntheticData();
   const model = buildModel('mlp:16,8', { inputShape: [FEATURES], numClasses: CLASSES, seed: 3 });
   const trainable = model.countParams();
@@ -55,9 +57,11 @@ const maxAbsDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => M
 describe('data-parallel training', () => {
   beforeAll(async () => {
     for (const workers of [1, 2, 3]) pools.set(workers, await WorkerPool.start({ workers, backend: 'wasm', barrierTimeoutMs: 60_000 }));
+    for (const workers of [1, 3]) wasmKernelPools.set(workers, await WorkerPool.start({ workers, backend: 'wasm', barrierTimeoutMs: 60_000, kernels: 'wasm' }));
+    expect([...wasmKernelPools.values()].map((pool) => pool.kernels)).toEqual(['wasm', 'wasm']);
   });
   afterAll(async () => {
-    for (const pool of pools.values()) await pool.destroy();
+    for (const pool of [...pools.values(), ...wasmKernelPools.values()]) await pool.destroy();
   });
 
   for (const optimizer of ['sgd', 'adam'] as const) {
@@ -135,7 +139,7 @@ describe('data-parallel training', () => {
   });
 
   for (const optimizer of ['sgd', 'adam'] as const) {
-  it(`${optimizer}: W=1 and W=3 follow a plain single-thread tf.train.${optimizer} loop over the same global batches`, async () => {
+  it(`${optimizer}: W=1 and W=3, with either kernel set, follow a plain single-thread tf.train.${optimizer} loop over the same global batches`, async () => {
     // Reference on the main thread (cpu backend): full global batches, no slicing, no averaging.
     const { data, soft } = syntheticData();
     const model = buildModel('mlp:16,8', { inputShape: [FEATURES], numClasses: CLASSES, seed: 3 });
@@ -153,8 +157,10 @@ describe('data-parallel training', () => {
       });
     }
     const expected = new Float32Array((await modelToData(model)).weights);
-    for (const workers of [1, 3]) {
-      expect(maxAbsDiff((await train(workers, optimizer, 10)).weights, expected)).toBeLessThanOrEqual(1e-4);
+    for (const kernels of ['auto', 'wasm'] as const) {
+      for (const workers of [1, 3]) {
+        expect(maxAbsDiff((await train(workers, optimizer, 10, kernels)).weights, expected)).toBeLessThanOrEqual(1e-4);
+      }
     }
   });
   }

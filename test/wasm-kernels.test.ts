@@ -106,6 +106,27 @@ describe('registerMissingWasmKernels', () => {
     expect(warn).not.toHaveBeenCalled();
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')!.kernelFunc).toBe(before);
   });
+
+  it('makes Identity (tf.clone, and the tensors a gradient saves) share data instead of copying it', () => {
+    expect(registered).toContain("Identity: shares its input's data instead of copying it");
+    const backend = tf.backend() as unknown as { dataIdMap: { get(id: object): { memoryOffset: number } } };
+    const x = tf.tensor([1.5, -2, 3]);
+    const copy = tf.clone(x);
+    expect(backend.dataIdMap.get(copy.dataId).memoryOffset).toBe(backend.dataIdMap.get(x.dataId).memoryOffset);
+    x.dispose(); // the data lives on while the clone holds it
+    expect(Array.from(copy.dataSync())).toEqual([1.5, -2, 3]);
+    const before = tf.memory().numBytes;
+    copy.dispose();
+    expect(tf.memory().numBytes).toBe(before - 12);
+    const strings = tf.clone(tf.tensor(['a', 'bc']));
+    expect(strings.dataSync()).toEqual(['a', 'bc']);
+    // A variable assigned a new value leaves an earlier clone of it untouched.
+    const variable = tf.variable(tf.tensor([1, 2]));
+    const saved = tf.clone(variable);
+    variable.assign(tf.tensor([5, 6]));
+    expect(Array.from(saved.dataSync())).toEqual([1, 2]);
+    tf.dispose([strings, variable, saved]);
+  });
 });
 
 describe('Conv2DBackpropFilter on wasm', () => {

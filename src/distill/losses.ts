@@ -16,34 +16,86 @@ export interface LossInputs {
   labels: tf.Tensor1D;
 }
 
-/** Per-row loss, shape [n]; the trainer averages it over the batch. */
-type PerRowLoss<S extends LossSpec> = (inputs: LossInputs, spec: S) => tf.Tensor1D;
-
-/** Cross-entropy of each row's label under softmax(logits); 0 for unlabeled rows (oneHot(-1) is all zeros). */
-function crossEntropyRows(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
-  const targets = tf.oneHot(labels, logits.shape[1]);
-  return tf.neg(tf.sum(tf.mul(targets, tf.logSoftmax(logits)), -1)) as tf.Tensor1D;
+/** One row of a slice, as plain numbers. */
+interface LossRow {
+  student: Float32Array;
+  teacher?: Float32Array;
+  /** The row's class, or -1 when it is unlabeled. */
+  label: number;
 }
 
 /**
- * alpha * T^2 * KL(softmax(zt/T) || softmax(zs/T)) + (1 - alpha) * CE(y, softmax(zs)), computed with
- * log-softmax so large logits neither overflow nor underflow. Unlabeled rows keep the first term only.
- * T^2 keeps the soft term's gradient scale independent of T.
+ * A loss on one row: returns the row's loss and writes its gradient with respect to the student's
+ * logits into `grad`. Losses are written out with their gradients by hand: on [n, classes] logits, tfjs's
+ * autodiff would run some 100 tiny kernels per step, whose dispatch cost more than the maths.
  */
-const kd: PerRowLoss<Extract<LossSpec, { name: 'kd' }>> = ({ student, teacher, labels }, { temperature: t, alpha }) => {
-  const logStudent = tf.logSoftmax(tf.div(student, t));
-  const logTeacher = tf.logSoftmax(tf.div(teacher!, t));
-  const kl = tf.sum(tf.mul(tf.exp(logTeacher), tf.sub(logTeacher, logStudent)), -1);
-  const soft = tf.mul(kl, alpha * t * t) as tf.Tensor1D;
-  return alpha === 1 ? soft : tf.add(soft, tf.mul(crossEntropyRows(student, labels), 1 - alpha));
+type RowLoss<S extends LossSpec> = (row: LossRow, spec: S, grad: Float64Array) => number;
+
+/** log-softmax of z / t into `out`; returns out. Stable for huge logits (the max is subtracted first). */
+function logSoftmax(z: Float32Array, t: number, out: Float64Array): Float64Array {
+  let max = -Infinity;
+  for (const v of z) max = Math.max(max, v / t);
+  let sum = 0;
+  for (let c = 0; c < z.length; c++) sum += Math.exp(z[c] / t - max);
+  const logSum = max + Math.log(sum);
+  for (let c = 0; c < z.length; c++) out[c] = z[c] / t - logSum;
+  return out;
+}
+
+/** Adds (1 - alpha)-weighted cross-entropy of the row's label (none for unlabeled rows) and its gradient softmax(z) - onehot(y). */
+function addCrossEntropy({ student, label }: LossRow, weight: number, grad: Float64Array, scratch: Float64Array): number {
+  if (label < 0 || label >= student.length || weight === 0) return 0;
+  const logP = logSoftmax(student, 1, scratch);
+  for (let c = 0; c < student.length; c++) grad[c] += weight * (Math.exp(logP[c]) - (c === label ? 1 : 0));
+  return -weight * logP[label];
+}
+
+/**
+ * alpha * T^2 * KL(softmax(zt/T) || softmax(zs/T)) + (1 - alpha) * CE(y, softmax(zs)); unlabeled rows keep
+ * the first term only. T^2 keeps the soft term's gradient, alpha * T * (softmax(zs/T) - softmax(zt/T)),
+ * independent of T in scale.
+ */
+const kd: RowLoss<Extract<LossSpec, { name: 'kd' }>> = (row, { temperature: t, alpha }, grad) => {
+  const classes = row.student.length;
+  const logQ = logSoftmax(row.student, t, new Float64Array(classes));
+  const logP = logSoftmax(row.teacher!, t, new Float64Array(classes));
+  let kl = 0;
+  for (let c = 0; c < classes; c++) {
+    const p = Math.exp(logP[c]);
+    kl += p * (logP[c] - logQ[c]);
+    grad[c] = alpha * t * (Math.exp(logQ[c]) - p);
+  }
+  return alpha * t * t * kl + addCrossEntropy(row, 1 - alpha, grad, logQ);
 };
 
-const hard: PerRowLoss<Extract<LossSpec, { name: 'hard' }>> = ({ student, labels }) => crossEntropyRows(student, labels);
+const hard: RowLoss<Extract<LossSpec, { name: 'hard' }>> = (row, _spec, grad) => {
+  grad.fill(0);
+  return addCrossEntropy(row, 1, grad, new Float64Array(row.student.length));
+};
 
 /** The registered losses, by the name a LossSpec gives. */
-const LOSSES: { [N in LossSpec['name']]: PerRowLoss<Extract<LossSpec, { name: N }>> } = { kd, hard };
+const LOSSES: { [N in LossSpec['name']]: RowLoss<Extract<LossSpec, { name: N }>> } = { kd, hard };
 
-/** The mean loss over the rows of one slice. */
-export function meanLoss(spec: LossSpec, inputs: LossInputs): tf.Scalar {
-  return tf.mean((LOSSES[spec.name] as PerRowLoss<LossSpec>)(inputs, spec));
+/**
+ * The mean loss over the rows of one slice, differentiable with respect to the student's logits: its
+ * value and gradient are computed in float64 from the logits' values, row by row.
+ */
+export function meanLoss(spec: LossSpec, { student, teacher, labels }: LossInputs): tf.Scalar {
+  const [rows, classes] = student.shape;
+  const teacherValues = teacher?.dataSync() as Float32Array | undefined;
+  const labelValues = labels.dataSync();
+  const rowLoss = LOSSES[spec.name] as RowLoss<LossSpec>;
+  const lossOf = tf.customGrad((logits) => {
+    const values = (logits as tf.Tensor).dataSync() as Float32Array;
+    const gradient = new Float32Array(rows * classes);
+    const rowGrad = new Float64Array(classes);
+    let total = 0;
+    for (let r = 0; r < rows; r++) {
+      const at = r * classes;
+      total += rowLoss({ student: values.subarray(at, at + classes), teacher: teacherValues?.subarray(at, at + classes), label: labelValues[r] }, spec, rowGrad);
+      for (let c = 0; c < classes; c++) gradient[at + c] = rowGrad[c] / rows;
+    }
+    return { value: tf.scalar(total / rows), gradFunc: (dy: tf.Tensor) => tf.mul(dy, tf.tensor2d(gradient, [rows, classes])) };
+  });
+  return lossOf(student) as tf.Scalar;
 }

@@ -1,3 +1,4 @@
+import { exchangeLoops } from '../parallel/exchange-loops.js';
 import type { OptimizerState } from './checkpoint.js';
 
 /** The optimizer every phase runs on the averaged gradient. */
@@ -37,6 +38,7 @@ export interface ShardedOptimizerHandle {
 export class ShardedOptimizer {
   readonly weights: Float32Array;
   private readonly slots: Float32Array[];
+  private readonly loops = exchangeLoops();
 
   private constructor(readonly handle: ShardedOptimizerHandle) {
     this.weights = new Float32Array(handle.weights);
@@ -70,32 +72,16 @@ export class ShardedOptimizer {
    * with the averaged gradient `gradient`.
    */
   update(gradient: Float32Array, lo: number, hi: number, iteration: number): void {
-    const w = this.weights;
     const lr = this.handle.spec.learningRate;
     switch (this.handle.spec.name) {
       case 'sgd':
-        for (let i = lo; i < hi; i++) w[i] -= lr * gradient[i];
-        return;
-      case 'momentum': {
-        const [accumulation] = this.slots;
-        for (let i = lo; i < hi; i++) {
-          const a = (accumulation[i] = MOMENTUM * accumulation[i] + gradient[i]);
-          w[i] -= lr * a;
-        }
-        return;
-      }
+        return this.loops.sgd(this.weights, gradient, lo, hi, lr);
+      case 'momentum':
+        return this.loops.momentum(this.weights, this.slots[0], gradient, lo, hi, lr, MOMENTUM);
       case 'adam': {
-        const [m, v] = this.slots;
-        // lr * m^ / (sqrt(v^) + eps), with the bias corrections m^ = m / c1, v^ = v / c2 hoisted out.
-        const step = lr / (1 - BETA1 ** iteration);
+        const stepSize = lr / (1 - BETA1 ** iteration);
         const rootCorrection2 = 1 / Math.sqrt(1 - BETA2 ** iteration);
-        for (let i = lo; i < hi; i++) {
-          const g = gradient[i];
-          const mi = (m[i] = BETA1 * m[i] + (1 - BETA1) * g);
-          const vi = (v[i] = BETA2 * v[i] + (1 - BETA2) * g * g);
-          w[i] -= (step * mi) / (Math.sqrt(vi) * rootCorrection2 + EPSILON);
-        }
-        return;
+        return this.loops.adam(this.weights, this.slots[0], this.slots[1], gradient, lo, hi, stepSize, rootCorrection2, BETA1, BETA2, EPSILON);
       }
     }
   }

@@ -5,6 +5,7 @@ import { SharedDataset, type SharedDatasetHandle } from '../data/shared-dataset.
 import { DistillError } from '../errors.js';
 import { type SharedModelHandle, modelFromShared, modelToData } from '../models/model-data.js';
 import { modelInputShape } from '../models/model-shape.js';
+import { copyTensorInto } from '../models/wasm-heap.js';
 import { type AllReduceHandle, SharedAllReduce } from '../parallel/allreduce.js';
 import { type BarrierHandle, SharedBarrier } from '../parallel/barrier.js';
 import { ControlClient } from '../parallel/control-plane.js';
@@ -137,7 +138,7 @@ async function trainSteps(
       let offset = 0;
       for (const variable of variables) {
         const grad = grads[variable.name]; // absent when the loss does not depend on the variable
-        if (grad) slot.set(grad.dataSync() as Float32Array, offset);
+        if (grad) copyTensorInto(grad, slot, offset);
         else slot.fill(0, offset, offset + variable.size);
         offset += variable.size;
       }
@@ -149,7 +150,8 @@ async function trainSteps(
   const [lo, hi] = allReduce.chunk(rank).map((i) => Math.min(i, optimizer.handle.length));
   let iterations = task.resume?.iterations ?? 0;
   // The wasm backend copies a tensor's values into its heap when it is made; other backends may keep the
-  // array itself, and the shared weights change at the next step, so they get a copy.
+  // array itself, and the shared weights change at the next step, so they get a copy. The variables get
+  // new tensors rather than new values in place: the wasm backend caches XNNPACK's packed weights by tensor.
   const copies = tf.getBackend() !== 'wasm';
   /** Copies the shared weights into this replica's variables. */
   const loadSharedWeights = () =>
@@ -164,7 +166,7 @@ async function trainSteps(
   if (rank === 0) {
     let offset = 0;
     for (const variable of variables) {
-      optimizer.weights.set(variable.dataSync() as Float32Array, offset);
+      copyTensorInto(variable, optimizer.weights, offset);
       offset += variable.size;
     }
   }

@@ -12,11 +12,12 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { check, messageOf } from '../errors.js';
+import type { ExchangeLoops } from '../parallel/exchange-loops.js';
 import { convGradientInfo } from './conv-geometry.js';
 import { floatOffset, heapBuffer } from './wasm-heap.js';
 
-/** The addon's functions (see native/blas.c for their contracts). */
-interface NativeBlas {
+/** The addon's functions (see native/blas.c and native/exchange.c for their contracts). */
+interface NativeBlas extends ExchangeLoops {
   load(): string;
   gemm(heap: ArrayBuffer, transA: boolean, transB: boolean, m: number, n: number, k: number, aOffsets: Int32Array, bOffsets: Int32Array, cOffset: number): void;
   epilogue(heap: ArrayBuffer, offset: number, count: number, biasOffset: number, biasSize: number, activation: number, alpha: number, preluOffset: number, preluSize: number): void;

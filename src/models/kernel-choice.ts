@@ -1,7 +1,8 @@
 /**
  * Which matMul and conv kernels the wasm backend runs:
  * - `openblas`: tfjs-distill's native addon (OpenBLAS sgemm, im2col for convs) on the wasm heap
- *   (src/models/blas-kernels.ts);
+ *   (src/models/blas-kernels.ts), and the addon's loops for the gradient exchange and the optimizer
+ *   (src/parallel/exchange-loops.ts);
  * - `wasm`: the wasm backend's own, with transposed matMuls materialised first so they stay on XNNPACK
  *   (src/models/untransposed-matmul.ts), and tfjs-distill's conv gradients built on its matMul
  *   (src/models/wasm-kernels.ts);
@@ -10,6 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { DistillError, messageOf } from '../errors.js';
+import { javascriptLoops, useExchangeLoops } from '../parallel/exchange-loops.js';
 import { blasKernels, loadBlas } from './blas-kernels.js';
 import { untransposedMatMulKernels } from './untransposed-matmul.js';
 import { checkWasmInternals } from './wasm-heap.js';
@@ -75,6 +77,7 @@ export function selectWasmKernels(choice: KernelChoice, backend: BackendWasm): K
     }
     if (reason === undefined && 'blas' in load) {
       install(blasKernels(load.blas, replaced));
+      useExchangeLoops(load.blas);
       return { kernels: 'openblas', notice: `wasm backend: ${MANAGED.join(', ')} run on OpenBLAS (${load.library}, 1 thread per worker)` };
     }
     if (choice === 'openblas') throw new DistillError(`kernels 'openblas' requested, but ${reason}; use kernels 'auto' or 'wasm' (--kernels, ${KERNELS_ENV})`);
@@ -86,6 +89,7 @@ export function selectWasmKernels(choice: KernelChoice, backend: BackendWasm): K
     Conv2DBackpropInput: conv2DBackpropInputViaMatMul(replaced.Conv2DBackpropInput),
   };
   install(wasmSet);
+  useExchangeLoops(javascriptLoops);
   return { kernels: 'wasm', notice };
 }
 

@@ -56,3 +56,22 @@ export function checkWasmInternals(backend: BackendWasm): void {
     backend.disposeData(out.dataId);
   }
 }
+
+/** The live wasm backend, or undefined when another backend runs. */
+function activeWasmBackend(): BackendWasm | undefined {
+  return tf.getBackend() === 'wasm' ? (tf.backend() as BackendWasm) : undefined;
+}
+
+/**
+ * Copies a float32 tensor's values into `target` at `offset`. On wasm this reads the heap in place: one
+ * copy, where `dataSync()` makes a second (a fresh array) and costs several times as much on a large
+ * gradient.
+ */
+export function copyTensorInto(t: tf.Tensor, target: Float32Array, offset: number): void {
+  const backend = activeWasmBackend();
+  if (backend === undefined || t.dtype !== 'float32') {
+    target.set(t.dataSync() as Float32Array, offset);
+    return;
+  }
+  target.set(new Float32Array(heapBuffer(backend), floatOffset(backend, t) * 4, t.size), offset);
+}

@@ -8,6 +8,7 @@
  * - The depthwise conv gradients and UnsortedSegmentSum (the gradient of gather) are plain JS loops on
  *   the wasm heap: their cpu versions are also slow enough to matter (the cpu UnsortedSegmentSum does
  *   numSegments passes over its input: ~5 s for the gradient of a 1000-row gather).
+ * - Identity shares its input's data instead of copying it (see sharedIdentity).
  * - Every other kernel the cpu backend has and wasm lacks is bridged: inputs are copied to the cpu
  *   backend, its kernel runs there, and the outputs are copied back.
  *
@@ -60,6 +61,12 @@ export function registerMissingWasmKernels(): string[] {
     registered.push(`${kernelName}: ${description}`);
   };
 
+  if (tf.getKernel('Identity', WASM)!.kernelFunc !== sharedIdentity) {
+    copyingIdentity = wasmKernel('Identity');
+    tf.unregisterKernel('Identity', WASM);
+    tf.registerKernel({ kernelName: 'Identity', backendName: WASM, kernelFunc: sharedIdentity });
+    registered.push("Identity: shares its input's data instead of copying it");
+  }
   register('Conv2DBackpropFilter', conv2DBackpropFilter, 'im2col + wasm matMul');
   register('DepthwiseConv2dNativeBackpropFilter', depthwiseBackpropFilter, 'JS loops on the wasm heap');
   register('DepthwiseConv2dNativeBackpropInput', depthwiseBackpropInput, 'JS loops on the wasm heap');
@@ -70,6 +77,22 @@ export function registerMissingWasmKernels(): string[] {
   }
   return registered;
 }
+
+/** The wasm backend's own Identity, which copies; strings still go to it. */
+let copyingIdentity: tf.KernelFunc | undefined;
+
+/**
+ * Identity that shares its input's data, as the wasm Reshape does, where the wasm backend's own copies it.
+ * tfjs clones every tensor a gradient saves (each layer's weights and inputs), so on a dense model those
+ * copies were ~5% of a training step. Sharing is safe: tensors are immutable, and a Variable's assign
+ * replaces its data rather than writing into it.
+ */
+const sharedIdentity: tf.KernelFunc = (args) => {
+  const x = (args.inputs as { x: tf.TensorInfo }).x;
+  if (x.dtype === 'string') return copyingIdentity!(args);
+  (args.backend as BackendWasm).incRef(x.dataId);
+  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+};
 
 /** The kernelFunc the wasm backend registered for `name`. */
 function wasmKernel(name: string): tf.KernelFunc {

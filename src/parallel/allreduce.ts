@@ -1,4 +1,5 @@
 import { SharedBarrier } from './barrier.js';
+import { exchangeLoops } from './exchange-loops.js';
 
 /** What crosses to a worker. */
 export interface AllReduceHandle {
@@ -39,6 +40,9 @@ export class SharedAllReduce {
   private readonly weights: Float64Array;
   private readonly stops: Int32Array;
   private readonly finiteChunks: Int32Array;
+  /** Each rank's share of the mean at the current exchange. */
+  private readonly shares: Float64Array;
+  private readonly loops = exchangeLoops();
 
   private constructor(
     readonly handle: AllReduceHandle,
@@ -49,6 +53,7 @@ export class SharedAllReduce {
     this.weights = new Float64Array(handle.meta, 0, handle.workers);
     this.stops = new Int32Array(handle.meta, handle.workers * 8, handle.workers);
     this.finiteChunks = new Int32Array(handle.meta, handle.workers * 12, handle.workers);
+    this.shares = new Float64Array(handle.workers);
   }
 
   static create(length: number, workers: number, barrier: SharedBarrier): SharedAllReduce {
@@ -96,27 +101,13 @@ export class SharedAllReduce {
       stop ||= this.stops[r] === 1; // read between the barriers: no rank can change it now
     }
     const [lo, hi] = this.chunk(rank);
-    const mean = this.meanValues;
-    const slots = this.slots;
-    // One pass per contributing slot: the first one writes the chunk, the others add to it.
-    let written = false;
-    for (let r = 0; r < workers && total > 0; r++) {
-      const share = this.weights[r] / total;
-      if (share === 0) continue;
-      const offset = r * this.handle.stride;
-      if (written) for (let i = lo; i < hi; i++) mean[i] += share * slots[offset + i];
-      else for (let i = lo; i < hi; i++) mean[i] = share * slots[offset + i];
-      written = true;
-    }
-    if (!written) mean.fill(0, lo, hi);
-    // x * 0 is 0 for every finite x and NaN otherwise: one pass tells whether the chunk is all finite.
-    let probe = 0;
-    for (let i = lo; i < hi; i++) probe += mean[i] * 0;
-    this.finiteChunks[rank] = probe === 0 ? 1 : 0;
+    for (let r = 0; r < workers; r++) this.shares[r] = total > 0 ? this.weights[r] / total : 0;
+    const chunkFinite = this.loops.weightedSum(this.slots, this.handle.stride, this.shares, lo, hi, this.meanValues);
+    this.finiteChunks[rank] = chunkFinite ? 1 : 0;
     this.barrier.arriveAndWait(timeoutMs); // all chunks reduced
     // Read before the next exchange: no rank can write its flag again until every rank has arrived there.
     let finite = true;
     for (let r = 0; r < workers; r++) finite &&= this.finiteChunks[r] === 1;
-    return { mean: mean.subarray(0, this.handle.length), stop, finite };
+    return { mean: this.meanValues.subarray(0, this.handle.length), stop, finite };
   }
 }

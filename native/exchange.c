@@ -1,0 +1,142 @@
+/*
+ * The element-wise loops of a data-parallel training step, on Float32Arrays in shared memory: the
+ * weighted mean of the ranks' gradients (with a finiteness check) and the optimizer updates. They are
+ * memory-bound passes over every parameter; in C, vectorised, they take a fraction of the time the same
+ * loops take in JavaScript (src/parallel/exchange-loops.ts has both, and says which runs).
+ * Arithmetic is float32 throughout, element by element, so the result does not depend on how the vector
+ * is split into chunks (the worker count).
+ */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+#include "exchange.h"
+#include "napi-args.h"
+
+/* Reads argv[first] and argv[first + 1] as a range [lo, hi) that must lie inside `length` values. */
+static int get_range(napi_env env, napi_value *argv, size_t length, int64_t *lo, int64_t *hi) {
+  if (!get_i64(env, argv[0], lo) || !get_i64(env, argv[1], hi)) return 0;
+  CHECK(env, *lo >= 0 && *lo <= *hi && (uint64_t)*hi <= length, "tfjs-distill native: range outside the array");
+  return 1;
+}
+
+/* 1 when the float's exponent bits are all set: Infinity or NaN. */
+static inline int32_t non_finite(float x) {
+  uint32_t bits;
+  memcpy(&bits, &x, sizeof bits);
+  return (bits & 0x7f800000u) == 0x7f800000u;
+}
+
+/*
+ * weightedSum(slots, stride, shares, lo, hi, out) -> boolean: out[i] = sum_r shares[r] * slots[r*stride + i]
+ * for i in [lo, hi), ranks in order (ranks with share 0 skipped; out is zeros when all are). Returns
+ * whether every out[i] is finite.
+ */
+napi_value weighted_sum(napi_env env, napi_callback_info info) {
+  napi_value argv[6];
+  float *slots, *out;
+  double *shares;
+  size_t slotFloats, ranks, outFloats;
+  int64_t stride, lo, hi;
+  if (!get_args(env, info, 6, argv) || !get_f32_array(env, argv[0], &slots, &slotFloats) || !get_i64(env, argv[1], &stride) ||
+      !get_f64_array(env, argv[2], &shares, &ranks) || !get_f32_array(env, argv[5], &out, &outFloats) ||
+      !get_range(env, argv + 3, outFloats, &lo, &hi))
+    return NULL;
+  CHECK(env, stride >= hi && (uint64_t)stride * ranks <= slotFloats, "tfjs-distill native: slots smaller than ranks x stride");
+  int written = 0;
+  for (size_t r = 0; r < ranks; r++) {
+    const float share = (float)shares[r];
+    if (share == 0) continue;
+    const float *slot = slots + r * stride;
+    if (written)
+      for (int64_t i = lo; i < hi; i++) out[i] += share * slot[i];
+    else
+      for (int64_t i = lo; i < hi; i++) out[i] = share * slot[i];
+    written = 1;
+  }
+  if (!written) memset(out + lo, 0, sizeof(float) * (hi - lo));
+  int32_t bad = 0;
+  for (int64_t i = lo; i < hi; i++) bad |= non_finite(out[i]);
+  napi_value result;
+  napi_get_boolean(env, bad == 0, &result);
+  return result;
+}
+
+/* Reads `count` Float32Arrays at argv[0..count), each with at least `hi` values. */
+static int get_vectors(napi_env env, napi_value *argv, size_t count, float **vectors, size_t *shortest) {
+  *shortest = SIZE_MAX;
+  for (size_t i = 0; i < count; i++) {
+    size_t length;
+    if (!get_f32_array(env, argv[i], &vectors[i], &length)) return 0;
+    if (length < *shortest) *shortest = length;
+  }
+  return 1;
+}
+
+/*
+ * adam(w, m, v, g, lo, hi, stepSize, rootCorrection2, beta1, beta2, epsilon), for i in [lo, hi):
+ * m = beta1 m + (1 - beta1) g; v = beta2 v + (1 - beta2) g^2; w -= stepSize m / (sqrt(v) rootCorrection2 + epsilon)
+ * (stepSize = lr / (1 - beta1^t), rootCorrection2 = 1 / sqrt(1 - beta2^t): tfjs's Adam, corrections hoisted).
+ */
+napi_value adam(napi_env env, napi_callback_info info) {
+  napi_value argv[11];
+  float *x[4];
+  size_t length;
+  int64_t lo, hi;
+  double step, rc, b1, b2, eps;
+  if (!get_args(env, info, 11, argv) || !get_vectors(env, argv, 4, x, &length) || !get_range(env, argv + 4, length, &lo, &hi) ||
+      !get_f64(env, argv[6], &step) || !get_f64(env, argv[7], &rc) || !get_f64(env, argv[8], &b1) || !get_f64(env, argv[9], &b2) ||
+      !get_f64(env, argv[10], &eps))
+    return NULL;
+  float *restrict w = x[0], *restrict m = x[1], *restrict v = x[2];
+  const float *restrict g = x[3];
+  /* 1 - beta taken in double: 1 - 0.999f would be 0.00099998713 and shift v by 1e-5. */
+  const float fs = (float)step, fr = (float)rc, f1 = (float)b1, f2 = (float)b2, fe = (float)eps;
+  const float c1 = (float)(1 - b1), c2 = (float)(1 - b2);
+  for (int64_t i = lo; i < hi; i++) {
+    const float gi = g[i];
+    const float mi = f1 * m[i] + c1 * gi;
+    const float vi = f2 * v[i] + c2 * gi * gi;
+    m[i] = mi;
+    v[i] = vi;
+    w[i] -= fs * mi / (sqrtf(vi) * fr + fe);
+  }
+  return NULL;
+}
+
+/* momentum(w, accumulation, g, lo, hi, lr, momentum): a = momentum a + g; w -= lr a (tfjs's, without Nesterov). */
+napi_value momentum(napi_env env, napi_callback_info info) {
+  napi_value argv[7];
+  float *x[3];
+  size_t length;
+  int64_t lo, hi;
+  double lr, mu;
+  if (!get_args(env, info, 7, argv) || !get_vectors(env, argv, 3, x, &length) || !get_range(env, argv + 3, length, &lo, &hi) ||
+      !get_f64(env, argv[5], &lr) || !get_f64(env, argv[6], &mu))
+    return NULL;
+  float *restrict w = x[0], *restrict a = x[1];
+  const float *restrict g = x[2];
+  const float flr = (float)lr, fmu = (float)mu;
+  for (int64_t i = lo; i < hi; i++) {
+    const float ai = fmu * a[i] + g[i];
+    a[i] = ai;
+    w[i] -= flr * ai;
+  }
+  return NULL;
+}
+
+/* sgd(w, g, lo, hi, lr): w -= lr g. */
+napi_value sgd(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  float *x[2];
+  size_t length;
+  int64_t lo, hi;
+  double lr;
+  if (!get_args(env, info, 5, argv) || !get_vectors(env, argv, 2, x, &length) || !get_range(env, argv + 2, length, &lo, &hi) ||
+      !get_f64(env, argv[4], &lr))
+    return NULL;
+  float *restrict w = x[0];
+  const float *restrict g = x[1];
+  const float flr = (float)lr;
+  for (int64_t i = lo; i < hi; i++) w[i] -= flr * g[i];
+  return NULL;
+}
