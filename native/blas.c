@@ -152,9 +152,14 @@ static napi_value epilogue(napi_env env, napi_callback_info info) {
   if (activation == PRELU && !in_heap(env, preluOffset, preluSize, floats)) return NULL;
   CHECK(env, activation >= LINEAR && activation <= ELU, "tfjs-distill native kernels: unknown activation");
   float *x = heap + offset;
+  /* Row by row rather than bias[i % biasSize]: a 64-bit division per element cost more than the rest. */
   if (biasSize > 0) {
     const float *bias = heap + biasOffset;
-    for (int64_t i = 0; i < count; i++) x[i] += bias[i % biasSize];
+    for (int64_t start = 0; start < count; start += biasSize) {
+      float *row = x + start;
+      const int64_t n = count - start < biasSize ? count - start : biasSize;
+      for (int64_t j = 0; j < n; j++) row[j] += bias[j];
+    }
   }
   const float a = (float)alpha;
   switch (activation) {
@@ -166,7 +171,11 @@ static napi_value epilogue(napi_env env, napi_callback_info info) {
       break;
     case PRELU: {
       const float *slope = heap + preluOffset;
-      for (int64_t i = 0; i < count; i++) x[i] = x[i] < 0 ? slope[i % preluSize] * x[i] : x[i];
+      for (int64_t start = 0; start < count; start += preluSize) {
+        float *row = x + start;
+        const int64_t n = count - start < preluSize ? count - start : preluSize;
+        for (int64_t j = 0; j < n; j++) row[j] = row[j] < 0 ? slope[j] * row[j] : row[j];
+      }
       break;
     }
     case LEAKYRELU:
@@ -236,6 +245,35 @@ static void col2im(const conv_t *g, const float *col, float *dx, int64_t n0, int
   }
 }
 
+/*
+ * The im2col matrix, kept per worker (N-API instance data, freed with the worker) and grown when needed:
+ * a fresh multi-megabyte malloc is a fresh mmap, and faulting its pages in on every call cost as much as a
+ * small conv's arithmetic. At most COL_BUDGET floats, or one image's worth when one image needs more.
+ */
+typedef struct {
+  float *data;
+  size_t capacity;
+} col_cache_t;
+
+static void free_col_cache(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  col_cache_t *cache = data;
+  free(cache->data);
+  free(cache);
+}
+
+static float *im2col_buffer(napi_env env, int64_t floats) {
+  col_cache_t *cache = NULL;
+  if (napi_get_instance_data(env, (void **)&cache) != napi_ok || cache == NULL) return NULL;
+  if ((size_t)floats > cache->capacity) {
+    free(cache->data);
+    cache->data = malloc(sizeof(float) * floats);
+    cache->capacity = cache->data == NULL ? 0 : (size_t)floats;
+  }
+  return cache->data;
+}
+
 /* A 1x1, stride-1, unpadded conv: the im2col matrix is x itself. */
 static int is_pointwise(const conv_t *g) {
   return g->kh == 1 && g->kw == 1 && g->sh == 1 && g->sw == 1 && g->top == 0 && g->left == 0 && g->oh == g->h &&
@@ -278,7 +316,7 @@ static napi_value conv2d(napi_env env, napi_callback_info info) {
   if (per > g.n) per = g.n;
   float *col = NULL;
   if (!pointwise) {
-    col = malloc(sizeof(float) * per * pixels * k);
+    col = im2col_buffer(env, per * pixels * k);
     CHECK(env, col != NULL, "tfjs-distill native kernels: out of memory for the im2col matrix");
   }
   for (int64_t n0 = 0; n0 < g.n; n0 += per) {
@@ -305,7 +343,6 @@ static napi_value conv2d(napi_env env, napi_callback_info info) {
         break;
     }
   }
-  free(col);
   return NULL;
 }
 
@@ -321,5 +358,7 @@ NAPI_MODULE_INIT() {
       {"sgd", NULL, sgd, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof functions / sizeof *functions, functions);
+  col_cache_t *cache = calloc(1, sizeof *cache);
+  if (cache != NULL && napi_set_instance_data(env, cache, free_col_cache, NULL) != napi_ok) free(cache);
   return exports;
 }
