@@ -53,6 +53,21 @@ export function median(values) {
   return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 }
 
+/**
+ * One row per measurement across rounds: of the rows `keyOf` groups together, the one with the median
+ * samples/s, whole (its allreduce share, step times and memory are that run's), with `rounds` (how many
+ * rounds measured it) and `samplesPerSecRange` ([lowest, highest]) added.
+ */
+export function medianAcrossRounds(rows, keyOf) {
+  const groups = new Map();
+  for (const row of rows) groups.set(keyOf(row), [...(groups.get(keyOf(row)) ?? []), row]);
+  return [...groups.values()].map((group) => {
+    const sorted = [...group].sort((a, b) => a.samplesPerSec - b.samplesPerSec);
+    const middle = sorted[Math.floor(sorted.length / 2)];
+    return { ...middle, rounds: group.length, samplesPerSecRange: [sorted[0].samplesPerSec, sorted.at(-1).samplesPerSec] };
+  });
+}
+
 /** The identity of a measured series: one line of the chart, one block of the table. */
 export const seriesKey = (r) => `${r.phase} ${r.model} ${r.kernels}`;
 

@@ -45,6 +45,9 @@ export function targets(report) {
   ];
 }
 
+/** `lowest–highest` samples/s over the rounds, or '-' for a row measured once. */
+const range = (r) => (r.samplesPerSecRange && r.rounds > 1 ? `${fmt(r.samplesPerSecRange[0])}–${fmt(r.samplesPerSecRange[1])}` : '-');
+
 /** The markdown tables: every measured row, the references next to tfjs-distill, and the targets. */
 export function renderMarkdown(report) {
   const m = report.machine;
@@ -53,12 +56,16 @@ export function renderMarkdown(report) {
       (m.loadAverage ? `; load average at start ${m.loadAverage.map((l) => l.toFixed(2)).join(' ')}` : '') +
       (m.ceiling ? `; machine ceiling (a CPU-bound JS loop in W threads, speed-up over W=1): ${m.ceiling.filter((c) => c.workers > 1).map((c) => `W=${c.workers} ${c.speedup.toFixed(2)}x${c.when ? ` at the ${c.when}` : ''}`).join(', ')}` : ''),
     '',
-    '| phase | model | params | kernels | workers | samples/s | GFLOP/s | speed-up vs W=1 | efficiency | allreduce share | RSS MB / worker |',
-    '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ...(report.settings?.rounds > 1
+      ? ['', `Each row is the median of ${report.settings.rounds} rounds, each round running every W and reference in turn; the range is the lowest and highest round.`]
+      : []),
+    '',
+    '| phase | model | params | kernels | workers | samples/s | range over rounds | GFLOP/s | speed-up vs W=1 | efficiency | allreduce share | RSS MB / worker |',
+    '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];
   for (const r of withScaling(report.results)) {
     lines.push(
-      `| ${r.phase} | ${r.model} | ${fmt(r.params)} | ${r.kernels} | ${r.workers} | ${fmt(r.samplesPerSec)} | ${fmt(r.gflops, 2)} | ${r.speedup.toFixed(2)}x | ${Math.round(r.efficiency * 100)}% | ${r.phase === 'train' ? pct(r.allreduceShare) : '-'} | ${fmt(r.rssMBPerWorker)} |`,
+      `| ${r.phase} | ${r.model} | ${fmt(r.params)} | ${r.kernels} | ${r.workers} | ${fmt(r.samplesPerSec)} | ${range(r)} | ${fmt(r.gflops, 2)} | ${r.speedup.toFixed(2)}x | ${Math.round(r.efficiency * 100)}% | ${r.phase === 'train' ? pct(r.allreduceShare) : '-'} | ${fmt(r.rssMBPerWorker)} |`,
     );
   }
   const steps = report.results.filter((r) => r.stepMs);
@@ -69,11 +76,11 @@ export function renderMarkdown(report) {
   if (report.references.length > 0) {
     const rows = withScaling(report.results);
     const top = Math.max(...rows.map((r) => r.workers));
-    lines.push('', `| reference | phase | threads | samples/s | GFLOP/s | tfjs-distill at W=${top} / reference |`, '| --- | --- | ---: | ---: | ---: | ---: |');
+    lines.push('', `| reference | phase | threads | samples/s | range over rounds | GFLOP/s | tfjs-distill at W=${top} / reference |`, '| --- | --- | ---: | ---: | ---: | ---: | ---: |');
     for (const ref of report.references) {
       const ours = maxBy(rows.filter((r) => r.phase === ref.phase && r.model === ref.model && r.workers === top), (r) => r.samplesPerSec);
       lines.push(
-        `| ${ref.name}${ref.waitPolicy && ref.threads > 1 ? `, OMP_WAIT_POLICY=${ref.waitPolicy}` : ''}${ref.best ? ' (best)' : ''} | ${ref.phase} | ${ref.threads} | ${fmt(ref.samplesPerSec)} | ${fmt(ref.gflops, 2)} | ${ours ? `${(ours.samplesPerSec / ref.samplesPerSec).toFixed(2)}x` : '-'} |`,
+        `| ${ref.name}${ref.waitPolicy && ref.threads > 1 ? `, OMP_WAIT_POLICY=${ref.waitPolicy}` : ''}${ref.best ? ' (best)' : ''} | ${ref.phase} | ${ref.threads} | ${fmt(ref.samplesPerSec)} | ${range(ref)} | ${fmt(ref.gflops, 2)} | ${ours ? `${(ours.samplesPerSec / ref.samplesPerSec).toFixed(2)}x` : '-'} |`,
       );
     }
   }

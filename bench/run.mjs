@@ -1,9 +1,12 @@
-// `npm run bench [-- --quick] [-- --workers 1,2,4,8,16]`: tfjs-distill's labelling and data-parallel KD
+// `npm run bench [-- --quick] [-- --workers 1,2,4,8,16] [-- --rounds N]`: tfjs-distill's labelling and data-parallel KD
 // training at each worker count W (1 to the core count by default), with each kernel setting the build
 // offers (openblas and wasm when the native kernels are there, else wasm), next to two references on the
 // same job in the same run: tfjs's own single-thread model.fit with a KD loss (stock wasm), and PyTorch
 // CPU at each thread count (when /usr/bin/python3 has torch). Also the machine's own ceiling: a CPU-bound
 // JS loop in W threads, which shows how much the cores are shared with other work.
+// Every measurement is repeated in rounds (3 by default, 1 with --quick), each round running every W and
+// every reference once, so that a stretch of contention from other tenants hits all of them in turn rather
+// than one W; each row is the round with the median samples/s, and the range over the rounds is kept.
 // Writes bench/results/latest.json, then latest.md and latest.svg from it (bench/render.mjs regenerates
 // those alone), and prints the tables.
 import { execFile } from 'node:child_process';
@@ -13,14 +16,19 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { median } from './metrics.mjs';
+import { median, medianAcrossRounds } from './metrics.mjs';
 import { renderMarkdown, writeRenderings } from './render.mjs';
 import { BENCH_SETTINGS } from './settings.mjs';
 
 const run = promisify(execFile);
 const here = (file) => fileURLToPath(new URL(file, import.meta.url));
-const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, workers: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, workers: { type: 'string' }, rounds: { type: 'string' } } });
 const quick = args.quick ?? false;
+const rounds = Number(args.rounds ?? (quick ? 1 : 3));
+if (!Number.isInteger(rounds) || rounds < 1) {
+  console.error(`bench: --rounds takes a whole number of at least 1; got '${args.rounds}'`);
+  process.exit(1);
+}
 const settings = BENCH_SETTINGS[quick ? 'quick' : 'full'];
 const cores = availableParallelism();
 const workerCounts = args.workers
@@ -40,8 +48,9 @@ async function measure(command, commandArgs, name, env = process.env) {
   await run(command, [...commandArgs, '--out', out], { maxBuffer: 64 * 2 ** 20, env });
   return JSON.parse(await readFile(out, 'utf8'));
 }
+let round = 0;
 const measureTfjs = (workers, kernels) =>
-  measure(process.execPath, ['--expose-gc', here('./measure.mjs'), '--workers', String(workers), '--kernels', kernels, ...(quick ? ['--quick'] : [])], `tfjs-W${workers}-${kernels}`);
+  measure(process.execPath, ['--expose-gc', here('./measure.mjs'), '--workers', String(workers), '--kernels', kernels, ...(quick ? ['--quick'] : [])], `tfjs-W${workers}-${kernels}-round${round + 1}`);
 
 /** The machine's ceiling: a CPU-bound JS loop in W plain threads, loops per second. */
 async function cpuLoops(workers) {
@@ -66,13 +75,13 @@ async function ceilingNow(when) {
 
 const loadAverage = loadavg();
 const ceiling = await ceilingNow('start');
-const results = [];
+const measuredRows = []; // every round's rows; merged into `results` below
 const failures = [];
 /** Measures one W with one kernel setting; a failure is reported and the bench goes on with the rest. */
 async function measureTfjsSafely(workers, kernels) {
   try {
     const measured = await measureTfjs(workers, kernels);
-    results.push(...measured.results);
+    measuredRows.push(...measured.results);
     return measured;
   } catch (error) {
     failures.push(`W=${workers} ${kernels}: ${String(error.stderr || error.message).trim().split('\n').slice(-3).join(' ')}`);
@@ -83,51 +92,70 @@ async function measureTfjsSafely(workers, kernels) {
 // The first run asks for auto: if the workers ran openblas, every W runs with both kernel sets;
 // otherwise (no OpenBLAS here) with the wasm set alone.
 let kernelsList;
-for (const workers of workerCounts) {
-  if (kernelsList === undefined) {
-    const first = await measureTfjsSafely(workers, 'auto');
-    if (first === undefined) continue;
-    kernelsList = first.kernels === 'openblas' ? ['openblas', 'wasm'] : [first.kernels];
-    for (const kernels of kernelsList.slice(1)) await measureTfjsSafely(workers, kernels);
-  } else {
-    for (const kernels of kernelsList) await measureTfjsSafely(workers, kernels);
+/** One round of tfjs-distill: every W with every kernel set. */
+async function tfjsRound() {
+  for (const workers of workerCounts) {
+    if (kernelsList === undefined) {
+      const first = await measureTfjsSafely(workers, 'auto');
+      if (first === undefined) continue;
+      kernelsList = first.kernels === 'openblas' ? ['openblas', 'wasm'] : [first.kernels];
+      for (const kernels of kernelsList.slice(1)) await measureTfjsSafely(workers, kernels);
+    } else {
+      for (const kernels of kernelsList) await measureTfjsSafely(workers, kernels);
+    }
   }
 }
+
+const hasTorch = await run('/usr/bin/python3', ['-c', 'import torch']).then(() => true, () => false);
+if (!hasTorch) log('PyTorch: /usr/bin/python3 cannot import torch; its reference is left out');
+let pytorch; // { torch, blas }
+const pytorchRuns = []; // every round's { threads, waitPolicy, train, label }
+/**
+ * One round of PyTorch: each thread count in a process of its own whose OpenMP and OpenBLAS pools match
+ * it; above one thread, with OpenMP's threads spinning while they wait (its default) and sleeping
+ * (passive): on shared cores the spinning threads starve each other (we measured 1,047 samples/s at 2
+ * spinning threads against 4,129 at 1), so the best of both is PyTorch's best setting.
+ */
+async function pytorchRound() {
+  for (let threads = 1; hasTorch && threads <= cores; threads++) {
+    for (const waitPolicy of threads === 1 ? ['active'] : ['active', 'passive']) {
+      try {
+        const measured = await measure(
+          '/usr/bin/python3',
+          [here('./pytorch_kd.py'), '--threads', String(threads), '--steps', String(settings.trainSteps), '--label-rows', String(settings.labelRows),
+            '--batch', String(settings.batchSize), '--temperature', String(settings.temperature), '--alpha', String(settings.alpha), '--lr', String(settings.learningRate)],
+          `pytorch-${threads}-threads-${waitPolicy}-round${round + 1}`,
+          { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), OMP_WAIT_POLICY: waitPolicy },
+        );
+        pytorch = { torch: measured.torch, blas: measured.blas };
+        pytorchRuns.push({ ...measured.result, waitPolicy });
+      } catch (error) {
+        log(`PyTorch reference at ${threads} threads (${waitPolicy}) failed: ${String(error.message).split('\n')[0]}`);
+      }
+    }
+  }
+}
+
+const fit = await measure(process.execPath, [here('./fit-reference.mjs'), ...(quick ? ['--quick'] : [])], 'tfjs-fit');
+for (round = 0; round < rounds; round++) {
+  log(`round ${round + 1} of ${rounds}`);
+  await tfjsRound();
+  await pytorchRound();
+}
+const results = medianAcrossRounds(measuredRows, (r) => `${r.phase} ${r.model} ${r.kernels} ${r.workers}`);
 if (results.length === 0) {
   console.error(`bench: no tfjs-distill measurement succeeded:\n${failures.join('\n')}`);
   process.exit(1);
 }
-
-const references = [];
-const fit = await measure(process.execPath, [here('./fit-reference.mjs'), ...(quick ? ['--quick'] : [])], 'tfjs-fit');
-references.push({ ...fit, gflops: gflopsOf(fit) });
-let pytorch;
-const hasTorch = await run('/usr/bin/python3', ['-c', 'import torch']).then(() => true, () => false);
-if (!hasTorch) log('PyTorch: /usr/bin/python3 cannot import torch; its reference is left out');
-// Each thread count in a process of its own whose OpenMP and OpenBLAS pools match it; above one thread,
-// with OpenMP's threads spinning while they wait (its default) and sleeping (passive): on shared cores
-// the spinning threads starve each other (we measured 1,047 samples/s at 2 spinning threads against 4,129
-// at 1), so the best of both is PyTorch's best setting.
-for (let threads = 1; hasTorch && threads <= cores; threads++) {
-  for (const waitPolicy of threads === 1 ? ['active'] : ['active', 'passive']) {
-    try {
-      const measured = await measure(
-        '/usr/bin/python3',
-        [here('./pytorch_kd.py'), '--threads', String(threads), '--steps', String(settings.trainSteps), '--label-rows', String(settings.labelRows),
-          '--batch', String(settings.batchSize), '--temperature', String(settings.temperature), '--alpha', String(settings.alpha), '--lr', String(settings.learningRate)],
-        `pytorch-${threads}-threads-${waitPolicy}`,
-        { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), OMP_WAIT_POLICY: waitPolicy },
-      );
-      pytorch = { torch: measured.torch, blas: measured.blas, results: [...(pytorch?.results ?? []), { ...measured.result, waitPolicy }] };
-    } catch (error) {
-      log(`PyTorch reference at ${threads} threads (${waitPolicy}) failed: ${String(error.message).split('\n')[0]}`);
-    }
-  }
-}
+const references = [{ ...fit, gflops: gflopsOf(fit) }];
 for (const phase of pytorch ? ['train', 'label'] : []) {
-  const best = Math.max(...pytorch.results.map((r) => r[phase]));
-  for (const r of pytorch.results) {
-    const entry = { name: 'pytorch-cpu', phase, model: settings.denseModel, threads: r.threads, waitPolicy: r.waitPolicy, samplesPerSec: r[phase], best: r[phase] === best };
+  const rows = medianAcrossRounds(
+    pytorchRuns.map((r) => ({ threads: r.threads, waitPolicy: r.waitPolicy, samplesPerSec: r[phase] })),
+    (r) => `${r.threads} ${r.waitPolicy}`,
+  );
+  const best = Math.max(...rows.map((r) => r.samplesPerSec));
+  for (const r of rows) {
+    const entry = { name: 'pytorch-cpu', phase, model: settings.denseModel, ...r, best: r.samplesPerSec === best };
     references.push({ ...entry, gflops: gflopsOf(entry) });
   }
 }
@@ -150,7 +178,7 @@ const report = {
     ceiling,
   },
   failures,
-  settings: { quick, ...settings, workerCounts, command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`, date: new Date().toISOString() },
+  settings: { quick, rounds, ...settings, workerCounts, command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`, date: new Date().toISOString() },
   results,
   references,
   pytorch: pytorch && { torch: pytorch.torch, blas: pytorch.blas },

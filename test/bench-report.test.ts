@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error: plain JavaScript bench modules, no type declarations
-import { allReduceShare, forwardFlopsPerSample, median, rssMBPerWorker, stepMilliseconds, withScaling } from '../bench/metrics.mjs';
+import { allReduceShare, forwardFlopsPerSample, median, medianAcrossRounds, rssMBPerWorker, stepMilliseconds, withScaling } from '../bench/metrics.mjs';
 // @ts-expect-error: likewise
 import { renderMarkdown, renderSvg, targets } from '../bench/render.mjs';
 
@@ -11,14 +11,14 @@ const row = (phase: string, model: string, workers: number, samplesPerSec: numbe
 // A small report in latest.json's shape: two worker counts, both phases, both references.
 const fixture = {
   machine: { cpus: 2, node: 'v20.20.2', backend: 'wasm', kernels: 'wasm', kernelsMeasured: ['wasm'], ceiling: [{ workers: 1, speedup: 1 }, { workers: 2, speedup: 1.9 }] },
-  settings: { denseModel: 'mlp:1024,1024', batchSize: 256 },
+  settings: { denseModel: 'mlp:1024,1024', batchSize: 256, rounds: 3 },
   results: [
     row('label', 'mlp:1024,1024', 1, 2000),
     row('label', 'mlp:1024,1024', 2, 3900),
     row('label', 'cnn:16,32', 1, 2100, { params: 206_922 }),
     row('label', 'cnn:16,32', 2, 3000, { params: 206_922 }),
     row('train', 'mlp:1024,1024', 1, 80, { gflops: 0.9, allreduceShare: 0.005 }),
-    row('train', 'mlp:1024,1024', 2, 150, { gflops: 1.68, allreduceShare: 0.03, stepMs: { gradient: 1620.4, allReduce: 50.04, apply: 150 } }),
+    row('train', 'mlp:1024,1024', 2, 150, { gflops: 1.68, allreduceShare: 0.03, stepMs: { gradient: 1620.4, allReduce: 50.04, apply: 150 }, rounds: 3, samplesPerSecRange: [120, 1510] }),
   ],
   references: [
     { name: 'tfjs model.fit, 1 thread', phase: 'train', model: 'mlp:1024,1024', threads: 1, samplesPerSec: 82, gflops: 0.92 },
@@ -55,6 +55,20 @@ describe('bench arithmetic', () => {
     expect(rssMBPerWorker(300 * 2 ** 20, 200 * 2 ** 20, 2)).toBe(0); // a GC between the samples
   });
 
+  it("keeps, of each measurement's rounds, the whole row with the median samples/s, and the range", () => {
+    const rounds = [
+      row('train', 'm', 2, 300, { allreduceShare: 0.3 }),
+      row('train', 'm', 1, 100),
+      row('train', 'm', 2, 100, { allreduceShare: 0.1 }),
+      row('train', 'm', 2, 200, { allreduceShare: 0.2 }),
+    ];
+    const merged = medianAcrossRounds(rounds, (r: { workers: number }) => String(r.workers));
+    expect(merged).toHaveLength(2);
+    const two = merged.find((r: { workers: number }) => r.workers === 2);
+    expect(two).toMatchObject({ samplesPerSec: 200, allreduceShare: 0.2, rounds: 3, samplesPerSecRange: [100, 300] });
+    expect(merged.find((r: { workers: number }) => r.workers === 1)).toMatchObject({ samplesPerSec: 100, rounds: 1, samplesPerSecRange: [100, 100] });
+  });
+
   it('takes the median and scales each series against its own W=1', () => {
     expect(median([5, 1, 3])).toBe(3);
     expect(() => median([])).toThrow(/no values/);
@@ -79,9 +93,11 @@ describe('bench renderings', () => {
 
   it('writes one markdown row per measurement and per reference, with the ratios', () => {
     const md = renderMarkdown(fixture);
-    expect(md).toContain('| train | mlp:1024,1024 | 1,863,690 | wasm | 2 | 150 | 1.68 | 1.88x | 94% | 3.0% | 40 |');
-    expect(md).toContain('| pytorch-cpu (best) | train | 2 | 1,000 | 11.20 | 0.15x |');
-    expect(md).toContain('| tfjs model.fit, 1 thread | train | 1 | 82 | 0.92 | 1.83x |');
+    expect(md).toContain('Each row is the median of 3 rounds');
+    expect(md).toContain('| train | mlp:1024,1024 | 1,863,690 | wasm | 2 | 150 | 120–1,510 | 1.68 | 1.88x | 94% | 3.0% | 40 |');
+    expect(md).toContain('| train | mlp:1024,1024 | 1,863,690 | wasm | 1 | 80 | - | 0.90 | 1.00x | 100% | 0.5% | 40 |');
+    expect(md).toContain('| pytorch-cpu (best) | train | 2 | 1,000 | - | 11.20 | 0.15x |');
+    expect(md).toContain('| tfjs model.fit, 1 thread | train | 1 | 82 | - | 0.92 | 1.83x |');
     expect(md).toContain('openblas-pthread/libblas.so.3');
     expect(md).toContain('| mlp:1024,1024, batch 256 | wasm | 2 | 1,620 | 50.0 | 150.0 |');
     expect(md).toContain('| training mlp:1024,1024 (wasm), W=2 vs W=1 | 1.88x | >= 1.8x |');
