@@ -57,9 +57,8 @@ export function renderMarkdown(report) {
       (m.ceiling ? `; machine ceiling (a CPU-bound JS loop in W threads, speed-up over W=1): ${m.ceiling.filter((c) => c.workers > 1).map((c) => `W=${c.workers} ${c.speedup.toFixed(2)}x${c.when ? ` at the ${c.when}` : ''}`).join(', ')}` : ''),
     '',
     ...(report.settings?.rounds > 1
-      ? ['', `Each row is the median of ${report.settings.rounds} rounds, each round running every W and reference in turn; the range is the lowest and highest round.`]
+      ? [`Each row is the median of ${report.settings.rounds} rounds, each round running every W and reference in turn; the range is the lowest and highest round.`, '']
       : []),
-    '',
     '| phase | model | params | kernels | workers | samples/s | range over rounds | GFLOP/s | speed-up vs W=1 | efficiency | allreduce share | RSS MB / worker |',
     '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
   ];

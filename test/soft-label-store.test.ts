@@ -4,6 +4,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, truncate, writeFile } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { summaryTable } from '../dist/cli/summary-table.js';
 import { LogitTable } from '../dist/data/logit-table.js';
 import { applyEncoding, bytesPerRow, readSoftLabels, writeSoftLabels } from '../dist/data/soft-label-store.js';
 import { type Dataset, buildModel, distill, loadMnist, takeRows } from '../dist/index.js';
@@ -144,6 +145,10 @@ describe('distill() with a soft-label store', () => {
     expect(second.report.softLabels.reused).toBe(true);
     expect(events).not.toContain('label'); // the teacher labelled nothing
     expect(weights(second.student)).toEqual(weights(first.student));
+    // The summary says whose labelling rate it shows.
+    const names = { teacher: 'mlp:16', student: 'mlp:8' };
+    expect(summaryTable(first.report, names)).toMatch(/labelling [\d,]+, distillation/);
+    expect(summaryTable(second.report, names)).toMatch(/labelling [\d,]+ \(when the reused file was written\), distillation/);
 
     const bytes = await readFile(file);
     bytes[bytes.length - 100] ^= 0x40;

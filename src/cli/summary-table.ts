@@ -35,7 +35,8 @@ export function summaryTable(report: DistillReport, names: { teacher: string; st
   const t = report.throughput;
   const rates = [
     t.teacherTrainSamplesPerSec !== undefined ? `teacher training ${rate(t.teacherTrainSamplesPerSec)}` : undefined,
-    `labelling ${rate(t.labelSamplesPerSec)}`,
+    // A reused file carries the rate of the run that labelled the rows; this run labelled none.
+    `labelling ${rate(t.labelSamplesPerSec)}${report.softLabels.reused ? ' (when the reused file was written)' : ''}`,
     `distillation ${rate(t.trainSamplesPerSec)}`,
     t.baselineTrainSamplesPerSec !== undefined ? `baseline ${rate(t.baselineTrainSamplesPerSec)}` : undefined,
   ].filter(Boolean);
