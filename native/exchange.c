@@ -12,7 +12,7 @@
 #include "exchange.h"
 #include "napi-args.h"
 
-/* Reads argv[first] and argv[first + 1] as a range [lo, hi) that must lie inside `length` values. */
+/* Reads argv[0] and argv[1] as a range [lo, hi) that must lie inside `length` values. */
 static int get_range(napi_env env, napi_value *argv, size_t length, int64_t *lo, int64_t *hi) {
   if (!get_i64(env, argv[0], lo) || !get_i64(env, argv[1], hi)) return 0;
   CHECK(env, *lo >= 0 && *lo <= *hi && (uint64_t)*hi <= length, "tfjs-distill native: range outside the array");
@@ -61,13 +61,24 @@ napi_value weighted_sum(napi_env env, napi_callback_info info) {
   return result;
 }
 
-/* Reads `count` Float32Arrays at argv[0..count), each with at least `hi` values. */
-static int get_vectors(napi_env env, napi_value *argv, size_t count, float **vectors, size_t *shortest) {
-  *shortest = SIZE_MAX;
-  for (size_t i = 0; i < count; i++) {
+/*
+ * The arguments of an optimizer update: `vectors` Float32Arrays, then a range [lo, hi) inside all of them,
+ * then `scalars` numbers.
+ */
+static int get_update_args(napi_env env, napi_callback_info info, size_t vectors, size_t scalars, float **x, int64_t *lo,
+                           int64_t *hi, double *values) {
+  napi_value argv[16];
+  const size_t count = vectors + 2 + scalars;
+  if (count > sizeof argv / sizeof *argv || !get_args(env, info, count, argv)) return 0;
+  size_t shortest = SIZE_MAX;
+  for (size_t i = 0; i < vectors; i++) {
     size_t length;
-    if (!get_f32_array(env, argv[i], &vectors[i], &length)) return 0;
-    if (length < *shortest) *shortest = length;
+    if (!get_f32_array(env, argv[i], &x[i], &length)) return 0;
+    if (length < shortest) shortest = length;
+  }
+  if (!get_range(env, argv + vectors, shortest, lo, hi)) return 0;
+  for (size_t i = 0; i < scalars; i++) {
+    if (!get_f64(env, argv[vectors + 2 + i], &values[i])) return 0;
   }
   return 1;
 }
@@ -78,15 +89,11 @@ static int get_vectors(napi_env env, napi_value *argv, size_t count, float **vec
  * (stepSize = lr / (1 - beta1^t), rootCorrection2 = 1 / sqrt(1 - beta2^t): tfjs's Adam, corrections hoisted).
  */
 napi_value adam(napi_env env, napi_callback_info info) {
-  napi_value argv[11];
   float *x[4];
-  size_t length;
   int64_t lo, hi;
-  double step, rc, b1, b2, eps;
-  if (!get_args(env, info, 11, argv) || !get_vectors(env, argv, 4, x, &length) || !get_range(env, argv + 4, length, &lo, &hi) ||
-      !get_f64(env, argv[6], &step) || !get_f64(env, argv[7], &rc) || !get_f64(env, argv[8], &b1) || !get_f64(env, argv[9], &b2) ||
-      !get_f64(env, argv[10], &eps))
-    return NULL;
+  double k[5];
+  if (!get_update_args(env, info, 4, 5, x, &lo, &hi, k)) return NULL;
+  const double step = k[0], rc = k[1], b1 = k[2], b2 = k[3], eps = k[4];
   float *restrict w = x[0], *restrict m = x[1], *restrict v = x[2];
   const float *restrict g = x[3];
   /* 1 - beta taken in double: 1 - 0.999f would be 0.00099998713 and shift v by 1e-5. */
@@ -105,14 +112,11 @@ napi_value adam(napi_env env, napi_callback_info info) {
 
 /* momentum(w, accumulation, g, lo, hi, lr, momentum): a = momentum a + g; w -= lr a (tfjs's, without Nesterov). */
 napi_value momentum(napi_env env, napi_callback_info info) {
-  napi_value argv[7];
   float *x[3];
-  size_t length;
   int64_t lo, hi;
-  double lr, mu;
-  if (!get_args(env, info, 7, argv) || !get_vectors(env, argv, 3, x, &length) || !get_range(env, argv + 3, length, &lo, &hi) ||
-      !get_f64(env, argv[5], &lr) || !get_f64(env, argv[6], &mu))
-    return NULL;
+  double k[2];
+  if (!get_update_args(env, info, 3, 2, x, &lo, &hi, k)) return NULL;
+  const double lr = k[0], mu = k[1];
   float *restrict w = x[0], *restrict a = x[1];
   const float *restrict g = x[2];
   const float flr = (float)lr, fmu = (float)mu;
@@ -126,14 +130,10 @@ napi_value momentum(napi_env env, napi_callback_info info) {
 
 /* sgd(w, g, lo, hi, lr): w -= lr g. */
 napi_value sgd(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
   float *x[2];
-  size_t length;
   int64_t lo, hi;
   double lr;
-  if (!get_args(env, info, 5, argv) || !get_vectors(env, argv, 2, x, &length) || !get_range(env, argv + 2, length, &lo, &hi) ||
-      !get_f64(env, argv[4], &lr))
-    return NULL;
+  if (!get_update_args(env, info, 2, 1, x, &lo, &hi, &lr)) return NULL;
   float *restrict w = x[0];
   const float *restrict g = x[1];
   const float flr = (float)lr;
