@@ -282,6 +282,25 @@ describe('other kernels wasm lacked', () => {
     expectClose(await on('wasm', gatherGrad), await on('cpu', gatherGrad));
   });
 
+  it('MaxPoolGrad matches the cpu backend exactly, ties, padding and overlapping windows included', async () => {
+    expect(registered).toContain('MaxPoolGrad: JS loop on the wasm heap (faster, and breaks ties as the cpu backend does)');
+    // Small integers repeat within windows, so ties are common: the first maximum in row-major order wins.
+    const random = mulberry32(31);
+    const x = Float32Array.from({ length: 3 * 9 * 8 * 5 }, () => Math.floor(random() * 4));
+    const cases: [number | [number, number], number | [number, number], 'same' | 'valid'][] = [
+      [2, 2, 'valid'],
+      [2, 2, 'same'],
+      [3, 2, 'same'],
+      [3, 1, 'valid'],
+      [[3, 2], [1, 2], 'same'],
+    ];
+    for (const [size, stride, pad] of cases) {
+      const gradient = () =>
+        read(() => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(t as tf.Tensor4D, size, stride, pad), 1.5)))(tf.tensor4d(x, [3, 9, 8, 5])));
+      expectClose(await on('wasm', gradient), await on('cpu', gradient), 0);
+    }
+  });
+
   it('depthwise conv gradients match the cpu backend', async () => {
     const cases: [number[], number[], number | [number, number], 'same' | 'valid'][] = [
       [[2, 7, 6, 3], [3, 3, 3, 1], 1, 'same'],

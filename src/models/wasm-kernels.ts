@@ -8,7 +8,8 @@
  * - The depthwise conv gradients and UnsortedSegmentSum (the gradient of gather) are plain JS loops on
  *   the wasm heap: their cpu versions are also slow enough to matter (the cpu UnsortedSegmentSum does
  *   numSegments passes over its input: ~5 s for the gradient of a 1000-row gather).
- * - Identity shares its input's data instead of copying it (see sharedIdentity).
+ * - Two of the backend's own are replaced: Identity shares its input's data instead of copying it, and
+ *   MaxPoolGrad is a faster JS loop that breaks ties as the cpu backend does.
  * - Every other kernel the cpu backend has and wasm lacks is bridged: inputs are copied to the cpu
  *   backend, its kernel runs there, and the outputs are copied back.
  *
@@ -61,12 +62,19 @@ export function registerMissingWasmKernels(): string[] {
     registered.push(`${kernelName}: ${description}`);
   };
 
-  if (tf.getKernel('Identity', WASM)!.kernelFunc !== sharedIdentity) {
-    copyingIdentity = wasmKernel('Identity');
-    tf.unregisterKernel('Identity', WASM);
-    tf.registerKernel({ kernelName: 'Identity', backendName: WASM, kernelFunc: sharedIdentity });
-    registered.push("Identity: shares its input's data instead of copying it");
-  }
+  /** Puts `make(the backend's own kernelFunc)` in place of a kernel wasm has; once, however often this runs. */
+  const replace = (kernelName: string, make: (own: tf.KernelFunc) => tf.KernelFunc, description: string) => {
+    if (replaced.has(tf.getKernel(kernelName, WASM)!.kernelFunc)) return;
+    const config = tf.getKernel(kernelName, WASM)!;
+    const kernelFunc = make(config.kernelFunc);
+    replaced.add(kernelFunc);
+    tf.unregisterKernel(kernelName, WASM);
+    tf.registerKernel({ ...config, kernelFunc });
+    registered.push(`${kernelName}: ${description}`);
+  };
+
+  replace('Identity', sharedIdentity, "shares its input's data instead of copying it");
+  replace('MaxPoolGrad', maxPoolGrad, "JS loop on the wasm heap (faster, and breaks ties as the cpu backend does)");
   register('Conv2DBackpropFilter', conv2DBackpropFilter, 'im2col + wasm matMul');
   register('DepthwiseConv2dNativeBackpropFilter', depthwiseBackpropFilter, 'JS loops on the wasm heap');
   register('DepthwiseConv2dNativeBackpropInput', depthwiseBackpropInput, 'JS loops on the wasm heap');
@@ -78,21 +86,72 @@ export function registerMissingWasmKernels(): string[] {
   return registered;
 }
 
-/** The wasm backend's own Identity, which copies; strings still go to it. */
-let copyingIdentity: tf.KernelFunc | undefined;
+/** The kernelFuncs registerMissingWasmKernels put in place of the backend's own. */
+const replaced = new Set<tf.KernelFunc>();
 
 /**
  * Identity that shares its input's data, as the wasm Reshape does, where the wasm backend's own copies it.
  * tfjs clones every tensor a gradient saves (each layer's weights and inputs), so on a dense model those
  * copies were ~5% of a training step. Sharing is safe: tensors are immutable, and a Variable's assign
- * replaces its data rather than writing into it.
+ * replaces its data rather than writing into it. Strings still go to the backend's own.
  */
-const sharedIdentity: tf.KernelFunc = (args) => {
-  const x = (args.inputs as { x: tf.TensorInfo }).x;
-  if (x.dtype === 'string') return copyingIdentity!(args);
-  (args.backend as BackendWasm).incRef(x.dataId);
-  return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-};
+const sharedIdentity =
+  (own: tf.KernelFunc): tf.KernelFunc =>
+  (args) => {
+    const x = (args.inputs as { x: tf.TensorInfo }).x;
+    if (x.dtype === 'string') return own(args);
+    (args.backend as BackendWasm).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+  };
+
+/**
+ * The gradient of a max pool: each dy value goes to the input position that was the maximum of its
+ * window, the first one in row-major order on ties, as the cpu backend does (the wasm backend's own
+ * kernel picks other positions on ties, and took 56 of 192 ms of a small CNN's training step).
+ * One pass over the windows, all channels of a window at once.
+ */
+const maxPoolGrad =
+  (own: tf.KernelFunc): tf.KernelFunc =>
+  (args) => {
+    const wasm = args.backend as BackendWasm;
+    const { dy, input } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
+    if (input.dtype !== 'float32' || dy.dtype !== 'float32') return own(args);
+    const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as tf.MaxPoolGradAttrs;
+    const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+    const { batchSize, inHeight: h, inWidth: w, inChannels: c, outHeight, outWidth, strideHeight, strideWidth } = info;
+    const { effectiveFilterHeight: fh, effectiveFilterWidth: fw } = info;
+    const out = wasm.makeOutput([...input.shape], 'float32');
+    const [dx, x, g] = [heap(wasm, out), heap(wasm, input), heap(wasm, dy)];
+    dx.fill(0);
+    const best = new Float32Array(c);
+    const at = new Int32Array(c);
+    for (let b = 0; b < batchSize; b++) {
+      for (let oy = 0; oy < outHeight; oy++) {
+        const y0 = oy * strideHeight - info.padInfo.top;
+        for (let ox = 0; ox < outWidth; ox++) {
+          const x0 = ox * strideWidth - info.padInfo.left;
+          best.fill(-Infinity);
+          at.fill(-1);
+          const [yFrom, yTo, xFrom, xTo] = [Math.max(y0, 0), Math.min(y0 + fh, h), Math.max(x0, 0), Math.min(x0 + fw, w)];
+          for (let iy = yFrom; iy < yTo; iy++) {
+            for (let ix = xFrom; ix < xTo; ix++) {
+              const base = ((b * h + iy) * w + ix) * c;
+              for (let d = 0; d < c; d++) {
+                const v = x[base + d];
+                if (v > best[d]) {
+                  best[d] = v;
+                  at[d] = base + d;
+                }
+              }
+            }
+          }
+          const from = ((b * outHeight + oy) * outWidth + ox) * c;
+          for (let d = 0; d < c; d++) if (at[d] >= 0) dx[at[d]] += g[from + d];
+        }
+      }
+    }
+    return out;
+  };
 
 /** The kernelFunc the wasm backend registered for `name`. */
 function wasmKernel(name: string): tf.KernelFunc {
