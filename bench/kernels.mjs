@@ -4,14 +4,16 @@
 // set in its own process (the stock kernels cannot be restored in one) and prints a table. Within a process,
 // inference and training steps alternate, so machine contention hits both alike; the ratio is the figure.
 // Training counts 3x the forward pass's FLOPs (forward, dX, dW). A second table times the three conv kernels
-// alone, for x [64,14,14,32] and a 3x3x32x64 filter, same padding.
+// alone, for x [64,14,14,32] and a 3x3x32x64 filter, same padding, and MaxPoolGrad for a 2x2 pool of
+// [128,28,28,16]. `stock` is tfjs-backend-wasm with only the kernels it lacks added; the other sets also get
+// tfjs-distill's replacements (replaceWasmKernels: Identity, MaxPoolGrad).
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { selectWasmKernels } from '../dist/models/kernel-choice.js';
 import { loadBlas } from '../dist/models/blas-kernels.js';
-import { registerMissingWasmKernels } from '../dist/models/wasm-kernels.js';
+import { registerMissingWasmKernels, replaceWasmKernels } from '../dist/models/wasm-kernels.js';
 
 const SETS = ['stock', 'wasm', 'openblas'];
 const [mode, roundsArg] = process.argv[2] && SETS.includes(process.argv[2]) ? process.argv.slice(2) : [undefined, process.argv[2]];
@@ -25,16 +27,19 @@ if (mode === undefined) {
   for (const set of sets) {
     const row = JSON.parse(execFileSync(process.execPath, [fileURLToPath(import.meta.url), set, String(rounds)], { encoding: 'utf8' }));
     console.log(`| ${set} | ${row.inference.toFixed(1)} | ${row.training.toFixed(1)} | ${Math.round(100 * row.training / row.inference)}% | ${Math.round(row.samplesPerSec)} |`);
-    rows.push([set, row.conv]);
+    rows.push([set, row.conv, row.maxPoolGradMs]);
   }
-  console.log('\n| kernels | Conv2D GFLOP/s | Conv2DBackpropInput GFLOP/s | Conv2DBackpropFilter GFLOP/s |');
-  console.log('| --- | ---: | ---: | ---: |');
-  for (const [set, conv] of rows) console.log(`| ${set} | ${conv.map((g) => g.toFixed(1)).join(' | ')} |`);
+  console.log('\n| kernels | Conv2D GFLOP/s | Conv2DBackpropInput GFLOP/s | Conv2DBackpropFilter GFLOP/s | MaxPoolGrad ms |');
+  console.log('| --- | ---: | ---: | ---: | ---: |');
+  for (const [set, conv, poolMs] of rows) console.log(`| ${set} | ${conv.map((g) => g.toFixed(1)).join(' | ')} | ${poolMs.toFixed(1)} |`);
 } else {
   tf.env().set('PROD', true);
   registerMissingWasmKernels();
   await tf.setBackend('wasm');
-  if (mode !== 'stock') selectWasmKernels(mode, tf.backend());
+  if (mode !== 'stock') {
+    replaceWasmKernels();
+    selectWasmKernels(mode, tf.backend());
+  }
   const batch = 256;
   const sizes = [784, 1200, 1200, 10];
   const model = tf.sequential({
@@ -90,5 +95,14 @@ if (mode === undefined) {
     const reps = 3;
     return gflops(convFlop, timed(() => { for (let i = 0; i < reps; i++) run(); }), reps);
   });
-  console.log(JSON.stringify({ inference: gflops(forwardFlop, inferMs), training: gflops(3 * forwardFlop, trainMs), samplesPerSec: (batch * rounds * 1000) / trainMs, conv }));
+  // A max pool's gradient as a cnn:16,32 model's first block needs it at batch 128 (ms per call).
+  const poolX = tf.randomUniform([128, 28, 28, 16]);
+  const poolY = tf.maxPool(poolX, 2, 2, 'valid');
+  const poolDy = tf.randomUniform(poolY.shape);
+  const poolGrad = () => tf.tidy(() => {
+    tf.engine().runKernel('MaxPoolGrad', { dy: poolDy, input: poolX, output: poolY }, { filterSize: 2, strides: 2, pad: 'valid' }).dataSync();
+  });
+  poolGrad();
+  const maxPoolGradMs = timed(() => { for (let i = 0; i < 5; i++) poolGrad(); }) / 5;
+  console.log(JSON.stringify({ inference: gflops(forwardFlop, inferMs), training: gflops(3 * forwardFlop, trainMs), samplesPerSec: (batch * rounds * 1000) / trainMs, conv, maxPoolGradMs }));
 }

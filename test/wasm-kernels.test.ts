@@ -1,7 +1,7 @@
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { registerMissingWasmKernels } from '../dist/models/wasm-kernels.js';
+import { registerMissingWasmKernels, replaceWasmKernels } from '../dist/models/wasm-kernels.js';
 import { mulberry32 } from '../dist/random.js';
 import { sameConv3x3Gradients } from './fixtures/conv-reference.js';
 
@@ -11,7 +11,7 @@ import { sameConv3x3Gradients } from './fixtures/conv-reference.js';
 let registered: string[] = [];
 
 beforeAll(async () => {
-  registered = registerMissingWasmKernels();
+  registered = [...registerMissingWasmKernels(), ...replaceWasmKernels()];
   await tf.setBackend('wasm');
 });
 
@@ -103,6 +103,7 @@ describe('registerMissingWasmKernels', () => {
     const before = tf.getKernel('Conv2DBackpropFilter', 'wasm')!.kernelFunc;
     const warn = vi.spyOn(console, 'warn');
     expect(registerMissingWasmKernels()).toEqual([]);
+    expect(replaceWasmKernels()).toEqual([]);
     expect(warn).not.toHaveBeenCalled();
     expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')!.kernelFunc).toBe(before);
   });

@@ -50,8 +50,8 @@ async function load(name: BackendName): Promise<string[]> {
   }
   if (name === 'wasm') {
     await import('@tensorflow/tfjs-backend-wasm');
-    const { registerMissingWasmKernels } = await import('./wasm-kernels.js');
-    return registerMissingWasmKernels();
+    const { registerMissingWasmKernels, replaceWasmKernels } = await import('./wasm-kernels.js');
+    return [...registerMissingWasmKernels(), ...replaceWasmKernels()];
   }
   return [];
 }

@@ -8,8 +8,9 @@
  * - The depthwise conv gradients and UnsortedSegmentSum (the gradient of gather) are plain JS loops on
  *   the wasm heap: their cpu versions are also slow enough to matter (the cpu UnsortedSegmentSum does
  *   numSegments passes over its input: ~5 s for the gradient of a 1000-row gather).
- * - Two of the backend's own are replaced: Identity shares its input's data instead of copying it, and
- *   MaxPoolGrad is a faster JS loop that breaks ties as the cpu backend does.
+ * - replaceWasmKernels puts two of tfjs-distill's in place of the backend's own: Identity shares its
+ *   input's data instead of copying it, and MaxPoolGrad is a faster JS loop that breaks ties as the cpu
+ *   backend does.
  * - Every other kernel the cpu backend has and wasm lacks is bridged: inputs are copied to the cpu
  *   backend, its kernel runs there, and the outputs are copied back.
  *
@@ -62,19 +63,6 @@ export function registerMissingWasmKernels(): string[] {
     registered.push(`${kernelName}: ${description}`);
   };
 
-  /** Puts `make(the backend's own kernelFunc)` in place of a kernel wasm has; once, however often this runs. */
-  const replace = (kernelName: string, make: (own: tf.KernelFunc) => tf.KernelFunc, description: string) => {
-    if (replaced.has(tf.getKernel(kernelName, WASM)!.kernelFunc)) return;
-    const config = tf.getKernel(kernelName, WASM)!;
-    const kernelFunc = make(config.kernelFunc);
-    replaced.add(kernelFunc);
-    tf.unregisterKernel(kernelName, WASM);
-    tf.registerKernel({ ...config, kernelFunc });
-    registered.push(`${kernelName}: ${description}`);
-  };
-
-  replace('Identity', sharedIdentity, "shares its input's data instead of copying it");
-  replace('MaxPoolGrad', maxPoolGrad, "JS loop on the wasm heap (faster, and breaks ties as the cpu backend does)");
   register('Conv2DBackpropFilter', conv2DBackpropFilter, 'im2col + wasm matMul');
   register('DepthwiseConv2dNativeBackpropFilter', depthwiseBackpropFilter, 'JS loops on the wasm heap');
   register('DepthwiseConv2dNativeBackpropInput', depthwiseBackpropInput, 'JS loops on the wasm heap');
@@ -86,7 +74,27 @@ export function registerMissingWasmKernels(): string[] {
   return registered;
 }
 
-/** The kernelFuncs registerMissingWasmKernels put in place of the backend's own. */
+/**
+ * Puts tfjs-distill's versions in place of two kernels the wasm backend has (see the module comment), and
+ * returns one short description per kernel replaced by this call: [] when an earlier call replaced them.
+ */
+export function replaceWasmKernels(): string[] {
+  const registered: string[] = [];
+  const replace = (kernelName: string, make: (own: tf.KernelFunc) => tf.KernelFunc, description: string) => {
+    const config = wasmKernelConfig(kernelName);
+    if (replaced.has(config.kernelFunc)) return;
+    const kernelFunc = make(config.kernelFunc);
+    replaced.add(kernelFunc);
+    tf.unregisterKernel(kernelName, WASM);
+    tf.registerKernel({ ...config, kernelFunc });
+    registered.push(`${kernelName}: ${description}`);
+  };
+  replace('Identity', sharedIdentity, "shares its input's data instead of copying it");
+  replace('MaxPoolGrad', maxPoolGrad, 'JS loop on the wasm heap (faster, and breaks ties as the cpu backend does)');
+  return registered;
+}
+
+/** The kernelFuncs replaceWasmKernels put in place of the backend's own. */
 const replaced = new Set<tf.KernelFunc>();
 
 /**
@@ -155,6 +163,11 @@ const maxPoolGrad =
 
 /** The kernelFunc the wasm backend registered for `name`. */
 function wasmKernel(name: string): tf.KernelFunc {
+  return wasmKernelConfig(name).kernelFunc;
+}
+
+/** The config the wasm backend registered for `name` (or a replacement of it). */
+function wasmKernelConfig(name: string): tf.KernelConfig {
   const config = tf.getKernel(name, WASM);
   if (config == null) {
     throw new DistillError(
@@ -162,7 +175,7 @@ function wasmKernel(name: string): tf.KernelFunc {
         "import '@tensorflow/tfjs-backend-wasm' before calling registerMissingWasmKernels()",
     );
   }
-  return config.kernelFunc;
+  return config;
 }
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
