@@ -258,7 +258,7 @@ function describeInits(inits: BackendInit[]): string[] {
   });
   const notices = [...failures].map(([text, ranks]) => `${text} (worker${ranks.length > 1 ? 's' : ''} ${ranks.join(', ')})`);
   const { backend, patches, kernelNotice } = inits[0];
-  if (patches.length > 0) notices.push(`${backend} backend: tfjs-distill added kernels it lacks: ${patches.join('; ')}`);
+  if (patches.length > 0) notices.push(`${backend} backend: kernels added or replaced by tfjs-distill: ${patches.join('; ')}`);
   if (kernelNotice) notices.push(kernelNotice);
   return notices;
 }
