@@ -11,8 +11,8 @@ const job = {
   learningRate: 1e-3,
 };
 
-// quick: about 3 minutes on 2 shared cores. full: 8 steps of 256 per training run, ~26 s at W = 1 with the
-// wasm kernels, 5+ runs per task.
+// quick: one round (bench/run.mjs), about 1.5 minutes on 2 shared cores (94 s measured). full: three rounds,
+// 8 steps of 256 per training run, 5+ runs per task; about 10 minutes.
 export const BENCH_SETTINGS = {
   quick: { ...job, labelRows: 2048, trainSteps: 4, benchMs: 0, iterations: 2 },
   full: { ...job, labelRows: 7996, trainSteps: 8, benchMs: 4000, iterations: 5 },
