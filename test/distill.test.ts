@@ -45,7 +45,7 @@ describe('distill() on a slice of the bundled MNIST digits', () => {
     const { report } = result;
     expect(report.backend).toBe('wasm'); // auto: tfjs-node is not installed here
     expect(report.kernels).toBe(NATIVE ? 'openblas' : 'wasm');
-    if (NATIVE) expect(report.notices.join('\n')).toMatch(/wasm backend: BatchMatMul, .* run on OpenBLAS/);
+    if (NATIVE) expect(report.notices.join('\n')).toMatch(/wasm backend: BatchMatMul, .* run in tfjs-distill.s native addon, on OpenBLAS/);
     expect(report.notices.join('\n')).toMatch(/tensorflow backend unavailable: .*\(workers 0, 1\)/);
     expect(report.workers).toBe(2);
     expect(report.data).toEqual({ trainRows: 1500, labeledRows: 500, teacherLabeledRows: 1500, testRows: 500, featureShape: [28, 28], numClasses: 10 });

@@ -7,7 +7,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { loadBlas } from '../dist/models/blas-kernels.js';
 import { type KernelChoice, selectWasmKernels } from '../dist/models/kernel-choice.js';
 import { checkWasmInternals } from '../dist/models/wasm-heap.js';
-import { registerMissingWasmKernels } from '../dist/models/wasm-kernels.js';
+import { registerMissingWasmKernels, replaceWasmKernels } from '../dist/models/wasm-kernels.js';
 import { mulberry32 } from '../dist/random.js';
 import { sameConv3x3Gradients } from './fixtures/conv-reference.js';
 
@@ -24,6 +24,7 @@ const KERNEL_SETS: ('openblas' | 'wasm')[] = NATIVE ? ['openblas', 'wasm'] : ['w
 
 beforeAll(async () => {
   registerMissingWasmKernels();
+  replaceWasmKernels();
   await tf.setBackend('wasm');
 });
 
@@ -94,15 +95,15 @@ describe('tfjs internals the native kernels rely on', () => {
 });
 
 describe.runIf(NATIVE)('the openblas kernel set', () => {
-  it('replaces the matMul and conv kernels, and the wasm set restores the originals', () => {
+  it('replaces the matMul, conv and max-pool gradient kernels, and the wasm set restores the originals', () => {
     const backend = tf.backend() as BackendWasm;
-    const names = ['BatchMatMul', '_FusedMatMul', 'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'];
+    const names = ['BatchMatMul', '_FusedMatMul', 'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'MaxPoolGrad'];
     const current = () => names.map((name) => tf.getKernel(name, 'wasm')!.kernelFunc);
     selectWasmKernels('wasm', backend);
     const wasmSet = current();
     expect(selectWasmKernels('openblas', backend)).toEqual({
       kernels: 'openblas',
-      notice: expect.stringMatching(/^wasm backend: BatchMatMul, _FusedMatMul, .* run on OpenBLAS \(libopenblas.*, 1 thread per worker\)$/),
+      notice: expect.stringMatching(/^wasm backend: BatchMatMul, _FusedMatMul, .* run in tfjs-distill's native addon, on OpenBLAS \(libopenblas.*, 1 thread per worker\)$/),
     });
     current().forEach((f, i) => expect(f, names[i]).not.toBe(wasmSet[i]));
     selectWasmKernels('wasm', backend);
@@ -198,6 +199,24 @@ for (const kernels of KERNEL_SETS) {
       ['dilation 2, same', [2, 9, 8, 2], [3, 3, 2, 3], 1, 'same', 2],
       ['dilation [2,1], valid', [1, 9, 8, 3], [2, 3, 3, 2], 1, 'valid', [2, 1]],
     ];
+    it('MaxPoolGrad: exactly the cpu backend, ties, padding and overlapping windows included', async () => {
+      // Small integers repeat within windows, so ties are common: the first maximum in row-major order wins.
+      const random = mulberry32(41);
+      const x = Float32Array.from({ length: 3 * 9 * 8 * 5 }, () => Math.floor(random() * 4));
+      const cases: [number | [number, number], number | [number, number], 'same' | 'valid'][] = [
+        [2, 2, 'valid'],
+        [3, 2, 'same'],
+        [3, 1, 'valid'],
+        [[3, 2], [1, 2], 'same'],
+      ];
+      for (const [size, stride, pad] of cases) {
+        const gradient = () => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(t as tf.Tensor4D, size, stride, pad), 1.5)))(tf.tensor4d(x, [3, 9, 8, 5]));
+        const [got] = await run('wasm', kernels, gradient);
+        const [want] = await run('cpu', 'auto', gradient);
+        expect(Array.from(got)).toEqual(Array.from(want));
+      }
+    });
+
     it('Conv2D, FusedConv2D, Conv2DBackpropInput, Conv2DBackpropFilter: strides, padding, dilation', async () => {
       for (const [, xShape, fShape, strides, pad, dilations] of convs) {
         const dilated = dilations !== 1;

@@ -1,5 +1,6 @@
 /**
  * The wasm backend's matMul and conv kernels, computed by OpenBLAS through tfjs-distill's native addon
+ * (and its max-pool gradient, in C)
  * (native/blas.c), in place on the wasm heap: outputs come from `makeOutput`, operands are read where they
  * lie. The wasm backend's own matMul is fast only untransposed (XNNPACK), and every dense layer's gradient
  * uses transposed ones; sgemm serves every case at full speed. Conv gradients are im2col + sgemm.
@@ -22,6 +23,7 @@ interface NativeBlas extends ExchangeLoops {
   gemm(heap: ArrayBuffer, transA: boolean, transB: boolean, m: number, n: number, k: number, aOffsets: Int32Array, bOffsets: Int32Array, cOffset: number): void;
   epilogue(heap: ArrayBuffer, offset: number, count: number, biasOffset: number, biasSize: number, activation: number, alpha: number, preluOffset: number, preluSize: number): void;
   conv2d(heap: ArrayBuffer, mode: ConvMode, xOffset: number, filterOffset: number, yOffset: number, geometry: Int32Array): void;
+  maxPoolGrad(heap: ArrayBuffer, xOffset: number, dyOffset: number, dxOffset: number, geometry: Int32Array): void;
 }
 
 /** The addon, built by `npm install` (native/build.mjs), relative to dist/models/. */
@@ -126,6 +128,20 @@ export function blasKernels(blas: NativeBlas, replaced: Record<string, tf.Kernel
   }
 
   return {
+    MaxPoolGrad(args) {
+      const wasm = args.backend as BackendWasm;
+      const { dy, input } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
+      if (!allFloat32(dy, input)) return fallback('MaxPoolGrad', args);
+      const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as tf.MaxPoolGradAttrs;
+      const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+      const geometry = Int32Array.of(
+        info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.strideHeight, info.strideWidth,
+        info.effectiveFilterHeight, info.effectiveFilterWidth, info.padInfo.top, info.padInfo.left,
+      );
+      const out = wasm.makeOutput([...input.shape], 'float32');
+      blas.maxPoolGrad(heapBuffer(wasm), floatOffset(wasm, input), floatOffset(wasm, dy), floatOffset(wasm, out), geometry);
+      return out;
+    },
     BatchMatMul(args) {
       const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
       if (!allFloat32(a, b)) return fallback('BatchMatMul', args);

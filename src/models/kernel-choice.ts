@@ -1,11 +1,11 @@
 /**
- * Which matMul and conv kernels the wasm backend runs:
- * - `openblas`: tfjs-distill's native addon (OpenBLAS sgemm, im2col for convs) on the wasm heap
- *   (src/models/blas-kernels.ts), and the addon's loops for the gradient exchange and the optimizer
- *   (src/parallel/exchange-loops.ts);
+ * Which matMul, conv and max-pool gradient kernels the wasm backend runs:
+ * - `openblas`: tfjs-distill's native addon (OpenBLAS sgemm, im2col for convs, a C max-pool gradient) on
+ *   the wasm heap (src/models/blas-kernels.ts), and the addon's loops for the gradient exchange and the
+ *   optimizer (src/parallel/exchange-loops.ts);
  * - `wasm`: the wasm backend's own, with transposed matMuls materialised first so they stay on XNNPACK
- *   (src/models/untransposed-matmul.ts), and tfjs-distill's conv gradients built on its matMul
- *   (src/models/wasm-kernels.ts);
+ *   (src/models/untransposed-matmul.ts), and tfjs-distill's conv gradients built on its matMul and JS
+ *   max-pool gradient (src/models/wasm-kernels.ts);
  * - `auto`: openblas where the addon and OpenBLAS load, else wasm with a notice.
  */
 import * as tf from '@tensorflow/tfjs';
@@ -35,7 +35,7 @@ export function kernelChoiceFromEnv(): KernelChoice | undefined {
 }
 
 /** The kernels this module swaps, in the order they are registered. */
-const MANAGED = ['BatchMatMul', '_FusedMatMul', 'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter'];
+const MANAGED = ['BatchMatMul', '_FusedMatMul', 'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'MaxPoolGrad'];
 
 /** The configs registered for wasm before the first selection: the ones `wasm` keeps and `openblas` falls back on. */
 let original: Map<string, tf.KernelConfig> | undefined;
@@ -52,7 +52,8 @@ export interface KernelSelection {
 
 /**
  * Registers the chosen kernels for the wasm backend, replacing whichever set a previous call registered.
- * Call it after registerMissingWasmKernels() (its Conv2DBackpropFilter is the wasm set's) and once `backend`
+ * Call it after registerMissingWasmKernels() and replaceWasmKernels() (their Conv2DBackpropFilter and
+ * MaxPoolGrad are the wasm set's) and once `backend`
  * is live (the in-place kernels are checked against it). `openblas` that cannot load throws a DistillError.
  */
 export function selectWasmKernels(choice: KernelChoice, backend: BackendWasm): KernelSelection {
@@ -78,7 +79,7 @@ export function selectWasmKernels(choice: KernelChoice, backend: BackendWasm): K
     if (reason === undefined && 'blas' in load) {
       install(blasKernels(load.blas, replaced));
       useExchangeLoops(load.blas);
-      return { kernels: 'openblas', notice: `wasm backend: ${MANAGED.join(', ')} run on OpenBLAS (${load.library}, 1 thread per worker)` };
+      return { kernels: 'openblas', notice: `wasm backend: ${MANAGED.join(', ')} run in tfjs-distill's native addon, on OpenBLAS (${load.library}, 1 thread per worker)` };
     }
     if (choice === 'openblas') throw new DistillError(`kernels 'openblas' requested, but ${reason}; use kernels 'auto' or 'wasm' (--kernels, ${KERNELS_ENV})`);
     notice = `wasm backend: ${reason}; using the wasm kernels`;

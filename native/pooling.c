@@ -1,0 +1,76 @@
+/*
+ * The gradient of a 2-D max pool (NHWC), in place on the wasm heap: each dy value goes to the input
+ * position that holds its window's maximum, the first in row-major order on ties, as tfjs's cpu backend
+ * does. src/models/wasm-kernels.ts has the same loop in JavaScript for the wasm kernel set.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "napi-args.h"
+#include "pooling.h"
+
+/*
+ * maxPoolGrad(heap, xOffset, dyOffset, dxOffset, geometry Int32Array[12]): dx = the gradient for input x of
+ * a max pool whose output gradient is dy; geometry is [batch, inHeight, inWidth, channels, outHeight,
+ * outWidth, strideHeight, strideWidth, filterHeight, filterWidth, padTop, padLeft] (float offsets).
+ */
+napi_value max_pool_grad(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  float *heap;
+  size_t floats, length;
+  int64_t xo, dyo, dxo;
+  int32_t *p;
+  if (!get_args(env, info, 5, argv) || !get_heap(env, argv[0], &heap, &floats) || !get_i64(env, argv[1], &xo) ||
+      !get_i64(env, argv[2], &dyo) || !get_i64(env, argv[3], &dxo) || !get_i32_array(env, argv[4], &p, &length))
+    return NULL;
+  CHECK(env, length == 12, "tfjs-distill native: max pool geometry needs 12 numbers");
+  const int64_t n = p[0], h = p[1], w = p[2], c = p[3], oh = p[4], ow = p[5], sh = p[6], sw = p[7], fh = p[8], fw = p[9],
+                top = p[10], left = p[11];
+  CHECK(env, n >= 0 && h >= 0 && w >= 0 && c > 0 && oh >= 0 && ow >= 0 && sh > 0 && sw > 0 && fh > 0 && fw > 0,
+        "tfjs-distill native: bad max pool geometry");
+  const int64_t inputs = n * h * w * c, outputs = n * oh * ow * c;
+  CHECK(env, xo >= 0 && dxo >= 0 && dyo >= 0 && (uint64_t)(xo + inputs) <= floats && (uint64_t)(dxo + inputs) <= floats &&
+                 (uint64_t)(dyo + outputs) <= floats,
+        "tfjs-distill native: a tensor lies outside the wasm heap");
+  const float *x = heap + xo, *dy = heap + dyo;
+  float *dx = heap + dxo;
+  memset(dx, 0, sizeof(float) * inputs);
+  float *best = malloc(sizeof(float) * c);
+  int64_t *at = malloc(sizeof(int64_t) * c);
+  if (best == NULL || at == NULL) {
+    free(best);
+    free(at);
+    napi_throw_error(env, NULL, "tfjs-distill native: out of memory");
+    return NULL;
+  }
+  for (int64_t b = 0; b < n; b++) {
+    for (int64_t oy = 0; oy < oh; oy++) {
+      const int64_t y0 = oy * sh - top, y1 = y0 + fh < h ? y0 + fh : h;
+      for (int64_t ox = 0; ox < ow; ox++) {
+        const int64_t x0 = ox * sw - left, x1 = x0 + fw < w ? x0 + fw : w;
+        for (int64_t d = 0; d < c; d++) {
+          best[d] = -INFINITY;
+          at[d] = -1;
+        }
+        for (int64_t iy = y0 < 0 ? 0 : y0; iy < y1; iy++) {
+          for (int64_t ix = x0 < 0 ? 0 : x0; ix < x1; ix++) {
+            const int64_t base = ((b * h + iy) * w + ix) * c;
+            for (int64_t d = 0; d < c; d++) {
+              if (x[base + d] > best[d]) {
+                best[d] = x[base + d];
+                at[d] = base + d;
+              }
+            }
+          }
+        }
+        const float *g = dy + ((b * oh + oy) * ow + ox) * c;
+        for (int64_t d = 0; d < c; d++)
+          if (at[d] >= 0) dx[at[d]] += g[d];
+      }
+    }
+  }
+  free(best);
+  free(at);
+  return NULL;
+}
