@@ -7,8 +7,8 @@
  * headers, and a machine without OpenBLAS still loads the addon and gets a one-line reason from load().
  * Every worker thread loads this addon (NAPI_MODULE_INIT makes it context-aware); OpenBLAS is set to one
  * thread, so W workers run W BLAS threads, never W x cores.
- * The same addon carries the training step's exchange loops (exchange.c) and a max-pool gradient
- * (pooling.c), registered below.
+ * The same addon carries the training step's exchange loops (exchange.c) and two reductions
+ * (pooling.c: a max-pool gradient, bias-gradient sums), registered below.
  */
 #include <dlfcn.h>
 #include <math.h>
@@ -359,6 +359,7 @@ NAPI_MODULE_INIT() {
       {"momentum", NULL, momentum, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sgd", NULL, sgd, NULL, NULL, NULL, napi_enumerable, NULL},
       {"maxPoolGrad", NULL, max_pool_grad, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"sumLeadingAxes", NULL, sum_leading_axes, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof functions / sizeof *functions, functions);
   col_cache_t *cache = calloc(1, sizeof *cache);

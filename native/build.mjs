@@ -1,5 +1,5 @@
 // Builds native/build/tfjs_distill_blas.node: tfjs-distill's OpenBLAS kernels for the wasm backend (blas.c), the
-// training step's exchange loops (exchange.c) and a max-pool gradient (pooling.c).
+// training step's exchange loops (exchange.c) and two reductions (pooling.c).
 // Run by `npm install` / `npm ci` (the package's install script): it never fails the install. It prints one
 // line, saying what it built or why it skipped; without the addon, the wasm backend uses its own kernels.
 // OpenBLAS itself is found at run time (dlopen), so the build needs only a C compiler and Node's headers.

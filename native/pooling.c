@@ -1,7 +1,10 @@
 /*
- * The gradient of a 2-D max pool (NHWC), in place on the wasm heap: each dy value goes to the input
- * position that holds its window's maximum, the first in row-major order on ties, as tfjs's cpu backend
- * does. src/models/wasm-kernels.ts has the same loop in JavaScript for the wasm kernel set.
+ * Two reductions that training runs on every step, in place on the wasm heap:
+ * - the gradient of a 2-D max pool (NHWC): each dy value goes to the input position that holds its
+ *   window's maximum, the first in row-major order on ties, as tfjs's cpu backend does
+ *   (src/models/wasm-kernels.ts has the same loop in JavaScript for the wasm kernel set);
+ * - a sum over the leading axes, which is every bias gradient (dy [N, H, W, C] summed to [C]): one pass
+ *   in double, where the wasm backend's own Sum first transposes the whole tensor.
  */
 #include <math.h>
 #include <stdint.h>
@@ -72,5 +75,30 @@ napi_value max_pool_grad(napi_env env, napi_callback_info info) {
   }
   free(best);
   free(at);
+  return NULL;
+}
+
+/* sumLeadingAxes(heap, xOffset, outer, inner, outOffset): out[j] = sum over i < outer of x[i * inner + j]. */
+napi_value sum_leading_axes(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  float *heap;
+  size_t floats;
+  int64_t xo, outer, inner, oo;
+  if (!get_args(env, info, 5, argv) || !get_heap(env, argv[0], &heap, &floats) || !get_i64(env, argv[1], &xo) ||
+      !get_i64(env, argv[2], &outer) || !get_i64(env, argv[3], &inner) || !get_i64(env, argv[4], &oo))
+    return NULL;
+  CHECK(env, outer >= 0 && inner >= 0 && xo >= 0 && oo >= 0 && (uint64_t)(xo + outer * inner) <= floats &&
+                 (uint64_t)(oo + inner) <= floats,
+        "tfjs-distill native: a tensor lies outside the wasm heap");
+  double *sums = calloc(inner > 0 ? inner : 1, sizeof(double));
+  CHECK(env, sums != NULL, "tfjs-distill native: out of memory");
+  const float *x = heap + xo;
+  for (int64_t i = 0; i < outer; i++) {
+    const float *row = x + i * inner;
+    for (int64_t j = 0; j < inner; j++) sums[j] += row[j];
+  }
+  float *out = heap + oo;
+  for (int64_t j = 0; j < inner; j++) out[j] = (float)sums[j];
+  free(sums);
   return NULL;
 }

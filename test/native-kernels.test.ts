@@ -95,9 +95,9 @@ describe('tfjs internals the native kernels rely on', () => {
 });
 
 describe.runIf(NATIVE)('the openblas kernel set', () => {
-  it('replaces the matMul, conv and max-pool gradient kernels, and the wasm set restores the originals', () => {
+  it('replaces the matMul, conv, max-pool gradient and Sum kernels, and the wasm set restores the originals', () => {
     const backend = tf.backend() as BackendWasm;
-    const names = ['BatchMatMul', '_FusedMatMul', 'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'MaxPoolGrad'];
+    const names = ['BatchMatMul', '_FusedMatMul', 'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'MaxPoolGrad', 'Sum'];
     const current = () => names.map((name) => tf.getKernel(name, 'wasm')!.kernelFunc);
     selectWasmKernels('wasm', backend);
     const wasmSet = current();
@@ -215,6 +215,27 @@ for (const kernels of KERNEL_SETS) {
         const [want] = await run('cpu', 'auto', gradient);
         expect(Array.from(got)).toEqual(Array.from(want));
       }
+    });
+
+    it('Sum: over leading axes (bias gradients), keepDims, and the reductions it hands on', async () => {
+      const cases: [number[], number[] | number | undefined, boolean, 'float32' | 'int32'][] = [
+        [[6, 5, 4, 3], [0, 1, 2], false, 'float32'], // a conv bias gradient
+        [[33, 17], [0], false, 'float32'], // a dense bias gradient
+        [[6, 5, 4, 3], [1, 0], true, 'float32'],
+        [[6, 5, 4, 3], [-4, -3], false, 'float32'],
+        [[6, 5, 4, 3], [1, 2], false, 'float32'], // not leading: handed on
+        [[6, 5, 4, 3], undefined, false, 'float32'], // every axis: handed on
+        [[7, 4], [0], false, 'int32'], // int32: handed on
+      ];
+      for (const [shape, axis, keepDims, dtype] of cases) {
+        const size = sizeOf(shape);
+        const sum = () => tf.sum(dtype === 'int32' ? tf.tensor(Int32Array.from({ length: size }, (_, i) => (i * 7) % 11 - 5), shape, 'int32') : tf.tensor(values(size, 9), shape), axis, keepDims);
+        const [got] = await run('wasm', kernels, sum);
+        const [want] = await run('cpu', 'auto', sum);
+        expectClose(got, want);
+      }
+      const [shape] = await run('wasm', kernels, () => tf.tensor1d(tf.sum(tf.ones([6, 5, 4, 3]), [1, 0], true).shape));
+      expect(Array.from(shape)).toEqual([1, 1, 4, 3]);
     });
 
     it('Conv2D, FusedConv2D, Conv2DBackpropInput, Conv2DBackpropFilter: strides, padding, dilation', async () => {

@@ -1,6 +1,6 @@
 /**
  * The wasm backend's matMul and conv kernels, computed by OpenBLAS through tfjs-distill's native addon
- * (and its max-pool gradient, in C)
+ * (and, in plain C, its max-pool gradient and bias-gradient sums)
  * (native/blas.c), in place on the wasm heap: outputs come from `makeOutput`, operands are read where they
  * lie. The wasm backend's own matMul is fast only untransposed (XNNPACK), and every dense layer's gradient
  * uses transposed ones; sgemm serves every case at full speed. Conv gradients are im2col + sgemm.
@@ -24,6 +24,7 @@ interface NativeBlas extends ExchangeLoops {
   epilogue(heap: ArrayBuffer, offset: number, count: number, biasOffset: number, biasSize: number, activation: number, alpha: number, preluOffset: number, preluSize: number): void;
   conv2d(heap: ArrayBuffer, mode: ConvMode, xOffset: number, filterOffset: number, yOffset: number, geometry: Int32Array): void;
   maxPoolGrad(heap: ArrayBuffer, xOffset: number, dyOffset: number, dxOffset: number, geometry: Int32Array): void;
+  sumLeadingAxes(heap: ArrayBuffer, xOffset: number, outer: number, inner: number, outOffset: number): void;
 }
 
 /** The addon, built by `npm install` (native/build.mjs), relative to dist/models/. */
@@ -140,6 +141,19 @@ export function blasKernels(blas: NativeBlas, replaced: Record<string, tf.Kernel
       );
       const out = wasm.makeOutput([...input.shape], 'float32');
       blas.maxPoolGrad(heapBuffer(wasm), floatOffset(wasm, input), floatOffset(wasm, dy), floatOffset(wasm, out), geometry);
+      return out;
+    },
+    Sum(args) {
+      // Over leading axes only (every bias gradient); other reductions go to the wasm backend's Sum.
+      const wasm = args.backend as BackendWasm;
+      const { x } = args.inputs as { x: tf.TensorInfo };
+      const { axis, keepDims } = args.attrs as unknown as tf.SumAttrs;
+      const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
+      const k = axes.length;
+      if (!allFloat32(x) || k === 0 || k === x.shape.length || !axes.every((a, i) => a === i)) return fallback('Sum', args);
+      const inner = tf.util.sizeFromShape(x.shape.slice(k));
+      const out = wasm.makeOutput(keepDims ? [...Array<number>(k).fill(1), ...x.shape.slice(k)] : x.shape.slice(k), 'float32');
+      blas.sumLeadingAxes(heapBuffer(wasm), floatOffset(wasm, x), tf.util.sizeFromShape(x.shape.slice(0, k)), inner, floatOffset(wasm, out));
       return out;
     },
     BatchMatMul(args) {

@@ -1,6 +1,6 @@
 /**
- * Which matMul, conv and max-pool gradient kernels the wasm backend runs:
- * - `openblas`: tfjs-distill's native addon (OpenBLAS sgemm, im2col for convs, a C max-pool gradient) on
+ * Which matMul, conv, max-pool gradient and Sum kernels the wasm backend runs:
+ * - `openblas`: tfjs-distill's native addon (OpenBLAS sgemm, im2col for convs, C reductions) on
  *   the wasm heap (src/models/blas-kernels.ts), and the addon's loops for the gradient exchange and the
  *   optimizer (src/parallel/exchange-loops.ts);
  * - `wasm`: the wasm backend's own, with transposed matMuls materialised first so they stay on XNNPACK
@@ -35,7 +35,7 @@ export function kernelChoiceFromEnv(): KernelChoice | undefined {
 }
 
 /** The kernels this module swaps, in the order they are registered. */
-const MANAGED = ['BatchMatMul', '_FusedMatMul', 'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'MaxPoolGrad'];
+const MANAGED = ['BatchMatMul', '_FusedMatMul', 'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'MaxPoolGrad', 'Sum'];
 
 /** The configs registered for wasm before the first selection: the ones `wasm` keeps and `openblas` falls back on. */
 let original: Map<string, tf.KernelConfig> | undefined;
