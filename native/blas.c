@@ -8,7 +8,7 @@
  * Every worker thread loads this addon (NAPI_MODULE_INIT makes it context-aware); OpenBLAS is set to one
  * thread, so W workers run W BLAS threads, never W x cores.
  * The same addon carries the training step's exchange loops (exchange.c) and two reductions
- * (pooling.c: a max-pool gradient, bias-gradient sums), registered below.
+ * (reductions.c: a max-pool gradient, bias-gradient sums), registered below.
  */
 #include <dlfcn.h>
 #include <math.h>
@@ -64,7 +64,7 @@ static void load_openblas(void) {
 
 #include "napi-args.h"
 #include "exchange.h"
-#include "pooling.h"
+#include "reductions.h"
 
 /* [offset, offset + count) lies inside the heap. */
 static int in_heap(napi_env env, int64_t offset, int64_t count, size_t floats) {

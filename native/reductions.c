@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "napi-args.h"
-#include "pooling.h"
+#include "reductions.h"
 
 /*
  * maxPoolGrad(heap, xOffset, dyOffset, dxOffset, geometry Int32Array[12]): dx = the gradient for input x of
