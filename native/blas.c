@@ -66,13 +66,6 @@ static void load_openblas(void) {
 #include "exchange.h"
 #include "reductions.h"
 
-/* [offset, offset + count) lies inside the heap. */
-static int in_heap(napi_env env, int64_t offset, int64_t count, size_t floats) {
-  CHECK(env, offset >= 0 && count >= 0 && (uint64_t)(offset + count) <= floats,
-        "tfjs-distill native kernels: a tensor lies outside the wasm heap");
-  return 1;
-}
-
 static int ready(napi_env env) {
   CHECK(env, sgemm != NULL, "tfjs-distill native kernels: OpenBLAS is not loaded");
   return 1;

@@ -41,6 +41,13 @@ static inline int get_f64(napi_env env, napi_value value, double *out) {
   return 1;
 }
 
+/* [offset, offset + count) lies inside the heap of `floats` floats. */
+static inline int in_heap(napi_env env, int64_t offset, int64_t count, size_t floats) {
+  CHECK(env, offset >= 0 && count >= 0 && (uint64_t)(offset + count) <= floats,
+        "tfjs-distill native kernels: a tensor lies outside the wasm heap");
+  return 1;
+}
+
 /* A typed array of `want` type (e.g. napi_float32_array); `name` is its JS name for the error. */
 static inline int get_typed_array(napi_env env, napi_value value, napi_typedarray_type want, const char *name, void **data,
                                   size_t *length) {

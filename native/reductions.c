@@ -33,9 +33,7 @@ napi_value max_pool_grad(napi_env env, napi_callback_info info) {
   CHECK(env, n >= 0 && h >= 0 && w >= 0 && c > 0 && oh >= 0 && ow >= 0 && sh > 0 && sw > 0 && fh > 0 && fw > 0,
         "tfjs-distill native: bad max pool geometry");
   const int64_t inputs = n * h * w * c, outputs = n * oh * ow * c;
-  CHECK(env, xo >= 0 && dxo >= 0 && dyo >= 0 && (uint64_t)(xo + inputs) <= floats && (uint64_t)(dxo + inputs) <= floats &&
-                 (uint64_t)(dyo + outputs) <= floats,
-        "tfjs-distill native: a tensor lies outside the wasm heap");
+  if (!in_heap(env, xo, inputs, floats) || !in_heap(env, dxo, inputs, floats) || !in_heap(env, dyo, outputs, floats)) return NULL;
   const float *x = heap + xo, *dy = heap + dyo;
   float *dx = heap + dxo;
   memset(dx, 0, sizeof(float) * inputs);
@@ -87,9 +85,8 @@ napi_value sum_leading_axes(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 5, argv) || !get_heap(env, argv[0], &heap, &floats) || !get_i64(env, argv[1], &xo) ||
       !get_i64(env, argv[2], &outer) || !get_i64(env, argv[3], &inner) || !get_i64(env, argv[4], &oo))
     return NULL;
-  CHECK(env, outer >= 0 && inner >= 0 && xo >= 0 && oo >= 0 && (uint64_t)(xo + outer * inner) <= floats &&
-                 (uint64_t)(oo + inner) <= floats,
-        "tfjs-distill native: a tensor lies outside the wasm heap");
+  CHECK(env, outer >= 0 && inner >= 0, "tfjs-distill native: bad sum geometry");
+  if (!in_heap(env, xo, outer * inner, floats) || !in_heap(env, oo, inner, floats)) return NULL;
   double *sums = calloc(inner > 0 ? inner : 1, sizeof(double));
   CHECK(env, sums != NULL, "tfjs-distill native: out of memory");
   const float *x = heap + xo;

@@ -1,7 +1,7 @@
 /**
  * The wasm backend's matMul and conv kernels, computed by OpenBLAS through tfjs-distill's native addon
- * (and, in plain C, its max-pool gradient and bias-gradient sums)
- * (native/blas.c), in place on the wasm heap: outputs come from `makeOutput`, operands are read where they
+ * (native/blas.c), and its max-pool gradient and bias-gradient sums in plain C (native/reductions.c), in
+ * place on the wasm heap: outputs come from `makeOutput`, operands are read where they
  * lie. The wasm backend's own matMul is fast only untransposed (XNNPACK), and every dense layer's gradient
  * uses transposed ones; sgemm serves every case at full speed. Conv gradients are im2col + sgemm.
  *
@@ -14,7 +14,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { check, messageOf } from '../errors.js';
 import type { ExchangeLoops } from '../parallel/exchange-loops.js';
-import { convGradientInfo } from './conv-geometry.js';
+import { convGradientInfo, maxPoolGradInfo } from './conv-geometry.js';
 import { floatOffset, heapBuffer } from './wasm-heap.js';
 
 /** The addon's functions (see native/blas.c and native/exchange.c for their contracts). */
@@ -133,8 +133,7 @@ export function blasKernels(blas: NativeBlas, replaced: Record<string, tf.Kernel
       const wasm = args.backend as BackendWasm;
       const { dy, input } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
       if (!allFloat32(dy, input)) return fallback('MaxPoolGrad', args);
-      const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as tf.MaxPoolGradAttrs;
-      const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+      const info = maxPoolGradInfo(input.shape, args.attrs as unknown as tf.MaxPoolGradAttrs);
       const geometry = Int32Array.of(
         info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.strideHeight, info.strideWidth,
         info.effectiveFilterHeight, info.effectiveFilterWidth, info.padInfo.top, info.padInfo.left,

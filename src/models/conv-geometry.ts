@@ -26,3 +26,8 @@ export function convGradientInfo(
   );
   return info;
 }
+
+/** The Pool2DInfo of a MaxPoolGrad kernel (NHWC; pools have no dilation) for an input of shape `xShape`. */
+export function maxPoolGradInfo(xShape: number[], attrs: tf.MaxPoolGradAttrs): tf.backend_util.Conv2DInfo {
+  return tf.backend_util.computePool2DInfo(xShape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+}

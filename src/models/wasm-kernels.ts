@@ -20,7 +20,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { check, DistillError } from '../errors.js';
-import { convGradientInfo } from './conv-geometry.js';
+import { convGradientInfo, maxPoolGradInfo } from './conv-geometry.js';
 
 const WASM = 'wasm';
 
@@ -115,7 +115,7 @@ const sharedIdentity =
 /**
  * The gradient of a max pool: each dy value goes to the input position that was the maximum of its
  * window, the first one in row-major order on ties, as the cpu backend does (the wasm backend's own
- * kernel picks other positions on ties, and took 56 of 192 ms of a small CNN's training step).
+ * kernel picks other positions on ties, and is slower: bench/kernels.mjs times both).
  * One pass over the windows, all channels of a window at once.
  */
 const maxPoolGrad =
@@ -124,8 +124,7 @@ const maxPoolGrad =
     const wasm = args.backend as BackendWasm;
     const { dy, input } = args.inputs as { dy: tf.TensorInfo; input: tf.TensorInfo };
     if (input.dtype !== 'float32' || dy.dtype !== 'float32') return own(args);
-    const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as tf.MaxPoolGradAttrs;
-    const info = tf.backend_util.computePool2DInfo(input.shape as [number, number, number, number], filterSize, strides, 1, pad, dimRoundingMode);
+    const info = maxPoolGradInfo(input.shape, args.attrs as unknown as tf.MaxPoolGradAttrs);
     const { batchSize, inHeight: h, inWidth: w, inChannels: c, outHeight, outWidth, strideHeight, strideWidth } = info;
     const { effectiveFilterHeight: fh, effectiveFilterWidth: fw } = info;
     const out = wasm.makeOutput([...input.shape], 'float32');
