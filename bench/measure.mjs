@@ -1,6 +1,7 @@
 // One worker count, one kernel setting, in a process of its own (so its resident memory is its own):
-// labelling (the dense student shape and a CNN teacher) and data-parallel KD training of the dense model,
-// timed with tinybench, each run by the phase's own clock. Called by bench/run.mjs:
+// labelling (the dense student shape and a CNN teacher) and data-parallel KD training of the dense model
+// (at the bench's global batch and, above one worker, at that many rows per worker), timed with tinybench,
+// each run by the phase's own clock. Called by bench/run.mjs:
 //   node --expose-gc bench/measure.mjs --workers W --kernels openblas|wasm [--quick] --out FILE
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -16,7 +17,7 @@ import { buildModel } from '../dist/models/architectures.js';
 import { modelToData, shareModel } from '../dist/models/model-data.js';
 import { WorkerPool } from '../dist/parallel/pool.js';
 import { mulberry32 } from '../dist/random.js';
-import { TRAIN_FLOPS_PER_FORWARD, allReduceShare, forwardFlopsPerSample, median, rssMBPerWorker, stepMilliseconds } from './metrics.mjs';
+import { TRAIN_FLOPS_PER_FORWARD, averagingShares, forwardFlopsPerSample, median, rssMBPerWorker } from './metrics.mjs';
 import { BENCH_SETTINGS } from './settings.mjs';
 
 const { values: args } = parseArgs({
@@ -78,53 +79,66 @@ for (const spec of [settings.denseModel, settings.cnnModel]) {
     record(`label ${spec}`, { samplesPerSec: labelData.rows / run.seconds });
   }, hooks);
 }
-bench.add(`train ${settings.denseModel}`, async () => {
-  const subject = subjects[settings.denseModel];
-  const outcome = await trainDataParallel(pool, {
-    phase: 'student',
-    model: subject.handle,
-    trainableParams: subject.params,
-    data,
-    rows,
-    softLabels: soft,
-    loss: { name: 'kd', temperature: settings.temperature, alpha: settings.alpha },
-    optimizer: { name: 'adam', learningRate: settings.learningRate },
-    batchSize: settings.batchSize,
-    steps: settings.trainSteps,
-    seed: 1,
-    onNonFinite: 'abort',
-    onProgress: () => {},
-  });
-  record(`train ${settings.denseModel}`, {
-    samplesPerSec: outcome.samples / outcome.seconds,
-    share: allReduceShare(outcome.timings),
-    stepMs: stepMilliseconds(outcome.timings, outcome.steps),
-  });
-}, hooks);
+// Training twice: at the bench's global batch (every W splits the same 256 rows: strong scaling), and,
+// above one worker, at that many rows per worker (global batch 256 x W: weak scaling, how data-parallel
+// training is usually scaled out). At W = 1 the two are the same job, measured once.
+const trainBatches = { [`train ${settings.denseModel}`]: settings.batchSize };
+if (workers > 1) trainBatches[`train-per-worker ${settings.denseModel}`] = settings.batchSize * workers;
+for (const [task, batchSize] of Object.entries(trainBatches)) {
+  bench.add(task, async () => {
+    const subject = subjects[settings.denseModel];
+    const outcome = await trainDataParallel(pool, {
+      phase: 'student',
+      model: subject.handle,
+      trainableParams: subject.params,
+      data,
+      rows,
+      softLabels: soft,
+      loss: { name: 'kd', temperature: settings.temperature, alpha: settings.alpha },
+      optimizer: { name: 'adam', learningRate: settings.learningRate },
+      batchSize,
+      steps: settings.trainSteps,
+      seed: 1,
+      onNonFinite: 'abort',
+      onProgress: () => {},
+    });
+    const shares = averagingShares(outcome.stepMs);
+    record(task, { samplesPerSec: outcome.samples / outcome.seconds, share: shares.averaging, waitShare: shares.waiting, stepMs: outcome.stepMs });
+  }, hooks);
+}
 await bench.run();
 
 globalThis.gc?.();
 const rssWithPool = process.memoryUsage().rss;
 await pool.destroy();
 
-const results = [...measured].map(([task, runs]) => {
-  const [phase, spec] = task.split(' ');
+const results = [...measured].flatMap(([task, runs]) => {
+  const [kind, spec] = task.split(' ');
+  const phase = kind === 'label' ? 'label' : 'train';
   const subject = subjects[spec];
   const samplesPerSec = median(runs.map((r) => r.samplesPerSec));
   const flops = subject.forward * (phase === 'train' ? TRAIN_FLOPS_PER_FORWARD : 1);
-  return {
+  // The run with the median allreduce share: where its step time went, per step, averaged over the ranks.
+  const middle = phase === 'train' ? runs.find((r) => r.share === median(runs.map((q) => q.share))) : undefined;
+  const row = {
     phase,
     model: spec,
     params: subject.params,
     kernels,
     workers,
+    batchSize: phase === 'train' ? trainBatches[task] : undefined,
     samplesPerSec,
     gflops: (samplesPerSec * flops) / 1e9,
-    allreduceShare: phase === 'train' ? median(runs.map((r) => r.share)) : null,
-    // The run with the median allreduce share: where its step time went, per step, averaged over the ranks.
-    stepMs: phase === 'train' ? runs.find((r) => r.share === median(runs.map((q) => q.share))).stepMs : undefined,
+    allreduceShare: middle ? middle.share : null,
+    waitShare: middle ? middle.waitShare : null,
+    stepMs: middle?.stepMs,
     rssMBPerWorker: rssMBPerWorker(rssBeforePool, rssWithPool, workers),
     runs: runs.length,
   };
+  if (kind === 'label') return [row];
+  const perWorker = { ...row, rowsPerWorker: settings.batchSize };
+  // At W = 1 the global batch is the rows per worker: the one run belongs to both series.
+  if (kind === 'train-per-worker') return [perWorker];
+  return workers === 1 ? [row, perWorker] : [row];
 });
 await writeFile(args.out, JSON.stringify({ kernels, results }));

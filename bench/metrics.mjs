@@ -1,5 +1,5 @@
 // The bench's arithmetic, kept pure so the tests can check it: FLOPs per sample, the share of step time
-// spent averaging gradients, resident memory per worker, and the speed-up / efficiency of each row.
+// spent in each part of a training step, resident memory per worker, and the speed-up / efficiency of each row.
 
 /**
  * Multiply-adds x 2 of one sample's forward pass, from a model's layers described as
@@ -21,22 +21,12 @@ export function forwardFlopsPerSample(layers) {
 export const TRAIN_FLOPS_PER_FORWARD = 3;
 
 /**
- * The fraction of step time the ranks spent in gradient averaging (both barriers, which include waiting
- * for a slower rank, and the reduce-scatter), averaged over the ranks. `timings` holds one
- * `{ gradientSeconds, allReduceSeconds, applySeconds }` per rank.
+ * The shares of step time spent averaging gradients (waiting for a slower rank included) and, of that,
+ * waiting, from a training outcome's `stepMs` ({ gradient, averaging, waiting, update } ms per step).
  */
-export function allReduceShare(timings) {
-  const shares = timings.map((t) => {
-    const total = t.gradientSeconds + t.allReduceSeconds + t.applySeconds;
-    return total > 0 ? t.allReduceSeconds / total : 0;
-  });
-  return shares.reduce((a, b) => a + b, 0) / Math.max(shares.length, 1);
-}
-
-/** Milliseconds per step in each part of the step (gradient, allReduce, apply), averaged over the ranks. */
-export function stepMilliseconds(timings, steps) {
-  const per = (key) => (timings.reduce((sum, t) => sum + t[key], 0) / timings.length / Math.max(steps, 1)) * 1000;
-  return { gradient: per('gradientSeconds'), allReduce: per('allReduceSeconds'), apply: per('applySeconds') };
+export function averagingShares(stepMs) {
+  const total = stepMs.gradient + stepMs.averaging + stepMs.update;
+  return total > 0 ? { averaging: stepMs.averaging / total, waiting: stepMs.waiting / total } : { averaging: 0, waiting: 0 };
 }
 
 /**
@@ -69,7 +59,7 @@ export function medianAcrossRounds(rows, keyOf) {
 }
 
 /** The identity of a measured series: one line of the chart, one block of the table. */
-export const seriesKey = (r) => `${r.phase} ${r.model} ${r.kernels}`;
+export const seriesKey = (r) => `${r.phase} ${r.model} ${r.kernels}${r.rowsPerWorker ? `, ${r.rowsPerWorker} rows per worker` : ''}`;
 
 /**
  * Adds `speedup` (against the same series at its smallest W, scaled to W = 1 when that is not 1) and

@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { median, medianAcrossRounds } from './metrics.mjs';
+import { median, medianAcrossRounds, seriesKey } from './metrics.mjs';
 import { renderMarkdown, writeRenderings } from './render.mjs';
 import { BENCH_SETTINGS } from './settings.mjs';
 
@@ -142,7 +142,7 @@ for (round = 0; round < rounds; round++) {
   await tfjsRound();
   await pytorchRound();
 }
-const results = medianAcrossRounds(measuredRows, (r) => `${r.phase} ${r.model} ${r.kernels} ${r.workers}`);
+const results = medianAcrossRounds(measuredRows, (r) => `${seriesKey(r)} ${r.workers}`);
 if (results.length === 0) {
   console.error(`bench: no tfjs-distill measurement succeeded:\n${failures.join('\n')}`);
   process.exit(1);
@@ -162,7 +162,7 @@ for (const phase of pytorch ? ['train', 'label'] : []) {
 
 /** GFLOP/s of a reference, by the FLOPs per sample the tfjs-distill rows of the same phase and model count. */
 function gflopsOf(ref) {
-  const ours = results.find((r) => r.phase === ref.phase && r.model === ref.model);
+  const ours = results.find((r) => r.phase === ref.phase && r.model === ref.model && !r.rowsPerWorker);
   return ours ? (ref.samplesPerSec * ours.gflops) / ours.samplesPerSec : null;
 }
 

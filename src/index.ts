@@ -12,7 +12,7 @@ export { distill, type DistillResult } from './distill/distill.js';
 export { DEFAULTS, type DistillOptions } from './distill/options.js';
 export type { OptimizerSpec } from './distill/optimizers.js';
 export type { Phase, ProgressEvent } from './distill/progress.js';
-export type { BaselineReport, DistillReport, ModelReport, StudentReport, TrainingPhaseReport } from './distill/report.js';
+export type { BaselineReport, DistillReport, ModelReport, StepBreakdown, StudentReport, TrainingPhaseReport } from './distill/report.js';
 
 export { type Dataset, keepLabels, labeledCount, splitDataset, takeRows } from './data/dataset.js';
 export { loadIdx } from './data/idx.js';

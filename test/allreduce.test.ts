@@ -5,13 +5,13 @@ import { BARRIER_ABORTED, SharedBarrier } from '../dist/parallel/barrier.js';
 
 const WORKER = new URL('./fixtures/allreduce-worker.mjs', import.meta.url);
 
-type Reply = { results?: { mean: number[]; stop: boolean }[]; error?: string };
+type Reply = { results?: { mean: number[]; stop: boolean; waitMs: number }[]; error?: string };
 
 async function runRanks(
   workers: number,
   length: number,
   weights: number[],
-  options: { rounds?: number; stopAt?: number; failAt?: number[] } = {},
+  options: { rounds?: number; stopAt?: number; failAt?: number[]; lateMs?: number[] } = {},
 ): Promise<Reply[]> {
   const barrier = SharedBarrier.create(workers);
   const allReduce = SharedAllReduce.create(length, workers, barrier);
@@ -27,6 +27,7 @@ async function runRanks(
           weights,
           stopAt: options.stopAt,
           failAt: options.failAt?.[rank],
+          lateMs: options.lateMs,
         },
       });
       return new Promise<Reply>((resolve, reject) => {
@@ -78,6 +79,15 @@ describe('allReduceMean in real worker threads', () => {
   it('a stop requested by one rank is seen by every rank at the same round', async () => {
     const replies = await runRanks(3, 40, [1, 1, 1], { rounds: 3, stopAt: 1 });
     for (const reply of replies) expect(reply.results!.map((r) => r.stop)).toEqual([false, true, false]);
+  });
+
+  it("says how long each rank waited at the first barrier for the others' slots", async () => {
+    const replies = await runRanks(3, 40, [1, 1, 1], { rounds: 2, lateMs: [0, 150, 0] });
+    // The second round, which every rank begins together (released by the first round's barrier).
+    const second = replies.map((reply) => reply.results![1].waitMs);
+    expect(second[0]).toBeGreaterThanOrEqual(100); // waited for rank 1
+    expect(second[2]).toBeGreaterThanOrEqual(100);
+    expect(second[1]).toBeLessThan(50); // arrived last
   });
 
   it('a failing rank aborts the barrier: the others stop waiting instead of hanging', async () => {

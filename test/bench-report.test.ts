@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error: plain JavaScript bench modules, no type declarations
-import { allReduceShare, forwardFlopsPerSample, median, medianAcrossRounds, rssMBPerWorker, stepMilliseconds, withScaling } from '../bench/metrics.mjs';
+import { forwardFlopsPerSample, median, medianAcrossRounds, rssMBPerWorker, averagingShares, withScaling } from '../bench/metrics.mjs';
 // @ts-expect-error: likewise
 import { renderMarkdown, renderSvg, targets } from '../bench/render.mjs';
 
@@ -17,8 +17,13 @@ const fixture = {
     row('label', 'mlp:1024,1024', 2, 3900),
     row('label', 'cnn:16,32', 1, 2100, { params: 206_922 }),
     row('label', 'cnn:16,32', 2, 3000, { params: 206_922 }),
-    row('train', 'mlp:1024,1024', 1, 80, { gflops: 0.9, allreduceShare: 0.005 }),
-    row('train', 'mlp:1024,1024', 2, 150, { gflops: 1.68, allreduceShare: 0.03, stepMs: { gradient: 1620.4, allReduce: 50.04, apply: 150 }, rounds: 3, samplesPerSecRange: [120, 1510] }),
+    row('train', 'mlp:1024,1024', 1, 80, { gflops: 0.9, batchSize: 256, allreduceShare: 0.005, waitShare: 0 }),
+    row('train', 'mlp:1024,1024', 2, 150, {
+      gflops: 1.68, batchSize: 256, allreduceShare: 0.03, waitShare: 0.01, stepMs: { gradient: 1620.4, averaging: 50.04, waiting: 16.66, update: 150 }, rounds: 3, samplesPerSecRange: [120, 1510],
+    }),
+    // The rows-per-worker series: W=1 is the same run as above, W=2 trains a global batch of 512.
+    row('train', 'mlp:1024,1024', 1, 80, { gflops: 0.9, batchSize: 256, rowsPerWorker: 256, allreduceShare: 0.005, waitShare: 0 }),
+    row('train', 'mlp:1024,1024', 2, 152, { gflops: 1.7, batchSize: 512, rowsPerWorker: 256, allreduceShare: 0.02, waitShare: 0.01 }),
   ],
   references: [
     { name: 'tfjs model.fit, 1 thread', phase: 'train', model: 'mlp:1024,1024', threads: 1, samplesPerSec: 82, gflops: 0.92 },
@@ -37,17 +42,12 @@ describe('bench arithmetic', () => {
     expect(forwardFlopsPerSample([conv, { kind: 'other' }])).toBe(2 * 28 * 28 * 16 * 9);
   });
 
-  it('averages the allreduce share of step time over the ranks', () => {
-    const share = allReduceShare([
-      { gradientSeconds: 9, allReduceSeconds: 1, applySeconds: 0 },
-      { gradientSeconds: 7, allReduceSeconds: 3, applySeconds: 0 },
-    ]);
-    expect(share).toBeCloseTo(0.2, 10);
-    expect(allReduceShare([{ gradientSeconds: 0, allReduceSeconds: 0, applySeconds: 0 }])).toBe(0);
-    const ms = stepMilliseconds([{ gradientSeconds: 4, allReduceSeconds: 0.2, applySeconds: 0.4 }, { gradientSeconds: 2, allReduceSeconds: 0.4, applySeconds: 0.2 }], 2);
-    expect(ms.gradient).toBeCloseTo(1500, 9);
-    expect(ms.allReduce).toBeCloseTo(150, 9);
-    expect(ms.apply).toBeCloseTo(150, 9);
+  it('takes the averaging and waiting shares of a step', () => {
+    const shares = averagingShares({ gradient: 7, averaging: 2, waiting: 1.5, update: 1 });
+    expect(shares.averaging).toBeCloseTo(0.2, 10);
+    // The wait is part of the averaging, so it does not add to the step's total.
+    expect(shares.waiting).toBeCloseTo(0.15, 10);
+    expect(averagingShares({ gradient: 0, averaging: 0, waiting: 0, update: 0 })).toEqual({ averaging: 0, waiting: 0 });
   });
 
   it('divides the RSS a pool adds by its worker count, in MB', () => {
@@ -73,9 +73,12 @@ describe('bench arithmetic', () => {
     expect(median([5, 1, 3])).toBe(3);
     expect(() => median([])).toThrow(/no values/);
     const scaled = withScaling(fixture.results);
-    const train2 = scaled.find((r: { phase: string; workers: number }) => r.phase === 'train' && r.workers === 2);
+    const train2 = scaled.find((r: { phase: string; workers: number; rowsPerWorker?: number }) => r.phase === 'train' && r.workers === 2 && !r.rowsPerWorker);
     expect(train2.speedup).toBeCloseTo(1.875, 10);
     expect(train2.efficiency).toBeCloseTo(0.9375, 10);
+    // The rows-per-worker series is scaled against its own W=1.
+    const weak2 = scaled.find((r: { workers: number; rowsPerWorker?: number }) => r.workers === 2 && r.rowsPerWorker);
+    expect(weak2.speedup).toBeCloseTo(1.9, 10);
     // A series measured from W=2 up is scaled to W=1 by its smallest W.
     expect(withScaling([row('label', 'm', 2, 100), row('label', 'm', 4, 200)]).map((r: { speedup: number }) => r.speedup)).toEqual([2, 4]);
   });
@@ -85,8 +88,10 @@ describe('bench renderings', () => {
   it('reads the targets off the report', () => {
     const byName = Object.fromEntries(targets(fixture).map((t: { name: string; value: number }) => [t.name, t.value]));
     expect(byName['labelling mlp:1024,1024 (wasm), W=2 vs W=1']).toBeCloseTo(1.95, 10);
-    expect(byName['training mlp:1024,1024 (wasm), W=2 vs W=1']).toBeCloseTo(1.875, 10);
+    expect(byName['training mlp:1024,1024 (wasm), global batch 256, W=2 vs W=1']).toBeCloseTo(1.875, 10);
+    expect(byName['training mlp:1024,1024 (wasm), 256 rows per worker, W=2 vs W=1']).toBeCloseTo(1.9, 10);
     expect(byName['gradient averaging share of step time, training at W=2']).toBe(0.03);
+    expect(byName['of which waiting at the first barrier for the slower rank']).toBe(0.01);
     expect(byName['training samples/s, tfjs-distill W=2 / PyTorch CPU (2 threads)']).toBeCloseTo(0.15, 10);
     expect(byName['training GFLOP/s / labelling GFLOP/s, mlp:1024,1024, W=1 (wasm)']).toBeCloseTo(0.9 / 7.44, 10);
   });
@@ -94,22 +99,25 @@ describe('bench renderings', () => {
   it('writes one markdown row per measurement and per reference, with the ratios', () => {
     const md = renderMarkdown(fixture);
     expect(md).toContain('Each row is the median of 3 rounds');
-    expect(md).toContain('| train | mlp:1024,1024 | 1,863,690 | wasm | 2 | 150 | 120–1,510 | 1.68 | 1.88x | 94% | 3.0% | 40 |');
-    expect(md).toContain('| train | mlp:1024,1024 | 1,863,690 | wasm | 1 | 80 | - | 0.90 | 1.00x | 100% | 0.5% | 40 |');
+    expect(md).toContain('| train | mlp:1024,1024 | 1,863,690 | wasm | 2 | 256 | 150 | 120–1,510 | 1.68 | 1.88x | 94% | 3.0% (1.0%) | 40 |');
+    expect(md).toContain('| train | mlp:1024,1024 | 1,863,690 | wasm | 1 | 256 | 80 | - | 0.90 | 1.00x | 100% | 0.5% (0.0%) | 40 |');
+    expect(md).toContain('| train | mlp:1024,1024 | 1,863,690 | wasm | 2 | 512 (256 per worker) | 152 | - | 1.70 | 1.90x | 95% | 2.0% (1.0%) | 40 |');
     expect(md).toContain('| pytorch-cpu (best) | train | 2 | 1,000 | - | 11.20 | 0.15x |');
     expect(md).toContain('| tfjs model.fit, 1 thread | train | 1 | 82 | - | 0.92 | 1.83x |');
     expect(md).toContain('openblas-pthread/libblas.so.3');
-    expect(md).toContain('| mlp:1024,1024, batch 256 | wasm | 2 | 1,620 | 50.0 | 150.0 |');
-    expect(md).toContain('| training mlp:1024,1024 (wasm), W=2 vs W=1 | 1.88x | >= 1.8x |');
-    expect(md.split('\n').filter((l: string) => l.startsWith('| label ') || l.startsWith('| train ')).length).toBe(6);
+    expect(md).toContain('| mlp:1024,1024, batch 256 | wasm | 2 | 1,620 | 50.0 | 16.7 | 150.0 |');
+    expect(md).toContain('| training mlp:1024,1024 (wasm), global batch 256, W=2 vs W=1 | 1.88x | >= 1.80x |');
+    expect(md).toContain('| of which waiting at the first barrier for the slower rank | 1.0% | - |');
+    expect(md.split('\n').filter((l: string) => l.startsWith('| label ') || l.startsWith('| train ')).length).toBe(8);
   });
 
   it('draws a line per series in both panels, ideal scaling, and the training references', () => {
     const svg = renderSvg(fixture);
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg.trim().endsWith('</svg>')).toBe(true);
-    // 3 series x (measured throughput + ideal + efficiency) + the 100% line + 2 references (pytorch's best only).
-    expect(svg.match(/<polyline/g)).toHaveLength(3 * 3 + 1 + 2);
+    // 4 series x (measured throughput + ideal + efficiency) + the 100% line + 2 references (pytorch's best only).
+    expect(svg.match(/<polyline/g)).toHaveLength(4 * 3 + 1 + 2);
+    expect(svg).toContain('train mlp:1024,1024 wasm, 256 rows per worker');
     expect(svg).toContain('pytorch-cpu, 2 threads (train)');
     expect(svg).not.toContain('pytorch-cpu (train)'); // the 1-thread row is not the best
     expect(svg).toContain('label cnn:16,32 wasm');

@@ -80,6 +80,8 @@ describe('data-parallel training', () => {
         for (const t of many.outcome.timings) {
           expect(t.gradientSeconds).toBeGreaterThan(0);
           expect(t.allReduceSeconds).toBeGreaterThan(0);
+          expect(t.waitSeconds).toBeGreaterThanOrEqual(0);
+          expect(t.waitSeconds).toBeLessThanOrEqual(t.allReduceSeconds);
           expect(t.gradientSeconds + t.allReduceSeconds + t.applySeconds).toBeLessThanOrEqual(many.outcome.seconds + 0.05);
         }
       }

@@ -10,6 +10,7 @@ import {
   loadMnist,
   takeRows,
 } from '../dist/index.js';
+import { summaryTable } from '../dist/cli/summary-table.js';
 import { loadBlas } from '../dist/models/blas-kernels.js';
 
 /** Whether the native OpenBLAS kernels load here (CI installs OpenBLAS; see .ci/run). */
@@ -70,6 +71,16 @@ describe('distill() on a slice of the bundled MNIST digits', () => {
       ['student', 4 * 24, 4 * 1500],
       ['baseline', 4 * 24, 12 * 500], // the same 96 steps: 12 epochs of 8 batches over the 500 labelled rows
     ]);
+    // Each phase says where its steps went; waiting for the slower worker is part of the averaging.
+    for (const { stepMs, seconds, steps } of report.phases) {
+      expect(stepMs!.gradient).toBeGreaterThan(0);
+      expect(stepMs!.waiting).toBeGreaterThanOrEqual(0);
+      expect(stepMs!.waiting).toBeLessThanOrEqual(stepMs!.averaging);
+      expect(stepMs!.gradient + stepMs!.averaging + stepMs!.update).toBeLessThanOrEqual((seconds / steps) * 1000 + 1);
+    }
+    expect(summaryTable(report, { teacher: 'mlp:64', student: 'mlp:16' })).toMatch(
+      /^distillation step: [\d.]+ ms gradient, [\d.]+ ms averaging \([\d.]+ waiting for the slowest worker\), [\d.]+ ms update$/m,
+    );
     for (const rate of [report.throughput.labelSamplesPerSec, report.throughput.trainSamplesPerSec, report.throughput.setupSeconds]) {
       expect(rate).toBeGreaterThan(0);
     }

@@ -118,6 +118,8 @@ describe('worker failures and checkpoints', () => {
       // Resuming a finished run redoes nothing but the evaluation.
       const again = await distill(options({}, { checkpoint: { ...checkpoint, resume: true } }));
       expect(again.report.resumed).toEqual(['label', 'student']);
+      expect(again.report.phases[0].stepMs).toBeUndefined(); // no step ran in this run
+      expect(resumed.report.phases[0].stepMs!.gradient).toBeGreaterThan(0); // the steps after the checkpoint
       expect(maxAbsDiff(await weightsOf(again.student), await weightsOf(resumed.student))).toBe(0);
     });
 

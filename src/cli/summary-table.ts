@@ -16,6 +16,18 @@ function softLabelLine({ softLabels: s }: DistillReport): string {
   return `soft labels: ${s.encoding}, ${s.bytesPerRow} bytes per row, ${where} (${s.seconds.toFixed(1)} s)`;
 }
 
+/**
+ * Where a distillation step went, for choosing the worker count: the gradient shrinks as workers are
+ * added, the averaging and the update do not.
+ */
+function studentStepLine(report: DistillReport): string | undefined {
+  const step = report.phases.find((p) => p.phase === 'student')?.stepMs;
+  if (!step) return undefined;
+  const f = (x: number) => x.toFixed(1);
+  const waiting = report.workers > 1 ? ` (${f(step.waiting)} waiting for the slowest worker)` : '';
+  return `distillation step: ${f(step.gradient)} ms gradient, ${f(step.averaging)} ms averaging${waiting}, ${f(step.update)} ms update`;
+}
+
 /** The side-by-side comparison printed at the end of a run: teacher vs student (vs baseline). */
 export function summaryTable(report: DistillReport, names: { teacher: string; student: string }): string {
   const { teacher, student, baseline } = report;
@@ -41,11 +53,13 @@ export function summaryTable(report: DistillReport, names: { teacher: string; st
     t.baselineTrainSamplesPerSec !== undefined ? `baseline ${rate(t.baselineTrainSamplesPerSec)}` : undefined,
   ].filter(Boolean);
   const workers = `${report.workers} worker${report.workers === 1 ? '' : 's'}`;
+  const stepLine = studentStepLine(report);
   return [
     ...lines,
     '',
     `backend ${report.backend}${report.backend === 'wasm' ? ` (${report.kernels} kernels)` : ''}, ${workers}; setup ${t.setupSeconds.toFixed(1)} s`,
     `samples/s: ${rates.join(', ')}`,
+    ...(stepLine ? [stepLine] : []),
     softLabelLine(report),
     ...(report.resumed.length > 0 ? [`resumed from the checkpoint: ${report.resumed.join(', ')}`] : []),
     ...report.restarts.map((r) => `restarted the workers during ${r.phase}: ${r.reason}`),

@@ -278,5 +278,6 @@ function phaseReport(phase: TrainingPhaseReport['phase'], outcome: TrainOutcome)
     samplesPerSec: outcome.samples / outcome.seconds,
     finalLoss: outcome.finalLoss,
     skippedSteps: outcome.skippedSteps,
+    stepMs: outcome.stepMs,
   };
 }

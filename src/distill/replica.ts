@@ -60,6 +60,8 @@ export type NonFinitePolicy = 'skip' | 'abort';
 export interface StepTimings {
   gradientSeconds: number;
   allReduceSeconds: number;
+  /** The part of `allReduceSeconds` spent waiting at the first barrier for slower ranks' gradients. */
+  waitSeconds: number;
   applySeconds: number;
 }
 
@@ -180,7 +182,7 @@ async function trainSteps(
   let lossSum = 0;
   let lossCount = 0;
   let cancelled = false;
-  const timings: StepTimings = { gradientSeconds: 0, allReduceSeconds: 0, applySeconds: 0 };
+  const timings: StepTimings = { gradientSeconds: 0, allReduceSeconds: 0, waitSeconds: 0, applySeconds: 0 };
   barrier.arriveAndWait(timeoutMs); // every replica is built and the shared weights hold rank 0's: start the clock
   const started = performance.now();
   const seconds = () => (resumed?.seconds ?? 0) + (performance.now() - started) / 1000;
@@ -201,10 +203,11 @@ async function trainSteps(
     if (end > start) computeGradient(batch, start, end);
     const t1 = performance.now();
     heartbeat.waiting(rank);
-    const { mean, stop, finite } = allReduce.allReduceMean(rank, end - start, control.cancelled, timeoutMs);
+    const { mean, stop, finite, waitMs } = allReduce.allReduceMean(rank, end - start, control.cancelled, timeoutMs);
     const t2 = performance.now();
     timings.gradientSeconds += (t1 - t0) / 1000;
     timings.allReduceSeconds += (t2 - t1) / 1000;
+    timings.waitSeconds += waitMs / 1000;
     if (finite) {
       loss = mean[lossIndex];
       optimizer.update(mean, lo, hi, ++iterations);

@@ -37,6 +37,24 @@ export interface TrainingPhaseReport {
   finalLoss: number;
   /** Steps whose averaged gradient was not finite and that were skipped (`onNonFinite: 'skip'`). */
   skippedSteps: number;
+  /**
+   * Where a step's time went in this run, milliseconds per step averaged over the workers; absent when no
+   * step ran (the phase came whole from a checkpoint). It tells whether more workers would help: the
+   * gradient shrinks with each worker's rows, the rest does not.
+   */
+  stepMs?: StepBreakdown;
+}
+
+/** One training step's time, in milliseconds. */
+export interface StepBreakdown {
+  /** The forward and backward pass over the worker's slice of the batch. */
+  gradient: number;
+  /** Averaging the gradients across the workers, `waiting` included. */
+  averaging: number;
+  /** Of `averaging`, waiting for slower workers to finish their gradients (load imbalance). */
+  waiting: number;
+  /** The optimizer update of the worker's share of the weights, and loading the new weights. */
+  update: number;
 }
 
 /** Where the soft labels came from and what they cost to keep. */

@@ -12,6 +12,7 @@ import { type OptimizerSpec, ShardedOptimizer } from './optimizers.js';
 import type { ProgressEvent, TrainingPhase } from './progress.js';
 import type { PhaseProgress, TrainingCheckpoint } from './checkpoint.js';
 import type { NonFinitePolicy, StepTimings, TrainResult } from './replica.js';
+import type { StepBreakdown } from './report.js';
 
 /** One data-parallel training phase. */
 export interface TrainSpec {
@@ -44,6 +45,8 @@ export interface TrainOutcome extends Omit<PhaseProgress, 'step'> {
   steps: number;
   /** Each rank's step-time breakdown (this session's steps), by rank. */
   timings: StepTimings[];
+  /** The same, per step of this session and averaged over the ranks; absent when no step ran. */
+  stepMs?: StepBreakdown;
 }
 
 /**
@@ -92,13 +95,21 @@ export async function trainDataParallel(pool: WorkerPool, spec: TrainSpec): Prom
       }),
       { barriers: [barrier], heartbeat },
     );
-    const { cancelled, weights, timings, ...progress } = results[0];
+    const { cancelled, weights, ...progress } = results[0];
     if (cancelled) {
       const saved = spec.checkpoint ? '; its state is checkpointed' : '';
       throw new DistillCancelledError(`cancelled during ${spec.phase} training at step ${progress.steps} of ${spec.steps}${saved}`);
     }
-    return { ...progress, weights: weights!, timings: results.map((r) => r.timings) };
+    const timings = results.map((r) => r.timings); // every rank's, where progress has rank 0's
+    return { ...progress, weights: weights!, timings, stepMs: stepBreakdown(timings, progress.steps - (spec.resume?.progress.step ?? 0)) };
   } finally {
     for (const channel of channels) channel.close();
   }
+}
+
+/** Milliseconds per step in each part of the step, averaged over the ranks; undefined for no steps. */
+function stepBreakdown(timings: StepTimings[], steps: number): StepBreakdown | undefined {
+  if (steps <= 0 || timings.length === 0) return undefined;
+  const perStep = (key: keyof StepTimings) => (timings.reduce((sum, t) => sum + t[key], 0) / timings.length / steps) * 1000;
+  return { gradient: perStep('gradientSeconds'), averaging: perStep('allReduceSeconds'), waiting: perStep('waitSeconds'), update: perStep('applySeconds') };
 }

@@ -22,6 +22,11 @@ export interface AllReduceResult {
   stop: boolean;
   /** True if every value of the mean is finite (no NaN or Infinity): all ranks see the same answer. */
   finite: boolean;
+  /**
+   * Milliseconds this rank spent at the first barrier, waiting for the other ranks' slots: load imbalance
+   * between the ranks, not work of the exchange.
+   */
+  waitMs: number;
 }
 
 // Slots and chunks start on 64-byte boundaries, so no two ranks write the same cache line.
@@ -92,7 +97,9 @@ export class SharedAllReduce {
     const { workers } = this.handle;
     this.weights[rank] = weight;
     this.stops[rank] = requestStop ? 1 : 0;
+    const arrived = performance.now();
     this.barrier.arriveAndWait(timeoutMs); // all slots written
+    const waitMs = performance.now() - arrived;
 
     let total = 0;
     let stop = false;
@@ -108,6 +115,6 @@ export class SharedAllReduce {
     // Read before the next exchange: no rank can write its flag again until every rank has arrived there.
     let finite = true;
     for (let r = 0; r < workers; r++) finite &&= this.finiteChunks[r] === 1;
-    return { mean: this.meanValues.subarray(0, this.handle.length), stop, finite };
+    return { mean: this.meanValues.subarray(0, this.handle.length), stop, finite, waitMs };
   }
 }
