@@ -80,11 +80,11 @@ export function renderMarkdown(report) {
   if (steps.length > 0) {
     lines.push(
       '',
-      '| training step (ms, mean over ranks) | kernels | workers | gradient | averaging | of which waiting for the slower rank | optimizer and reload |',
-      '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+      '| training step (ms, mean over ranks) | kernels | workers | gradient | averaging | of which waiting for the slower rank | optimizer and reload | first step (left out) |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
     for (const r of steps) {
-      lines.push(`| ${r.model}, batch ${batchOf(r)} | ${r.kernels} | ${r.workers} | ${fmt(r.stepMs.gradient)} | ${fmt(r.stepMs.averaging, 1)} | ${fmt(r.stepMs.waiting, 1)} | ${fmt(r.stepMs.update, 1)} |`);
+      lines.push(`| ${r.model}, batch ${batchOf(r)} | ${r.kernels} | ${r.workers} | ${fmt(r.stepMs.gradient)} | ${fmt(r.stepMs.averaging, 1)} | ${fmt(r.stepMs.waiting, 1)} | ${fmt(r.stepMs.update, 1)} | ${fmt(r.firstStepMs)} |`);
     }
   }
   if (report.references.length > 0) {

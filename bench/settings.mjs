@@ -12,7 +12,8 @@ const job = {
 };
 
 // quick: one round (bench/run.mjs), about 1.5 minutes on 2 shared cores (94 s measured). full: three rounds,
-// 8 steps of 256 per training run, 5+ runs per task; about 9 minutes (8.6 measured).
+// 8 measured steps of 256 per training run (after a first step timed apart: bench/measure.mjs), 5+ runs
+// per task; about 9 minutes (8.6 measured).
 export const BENCH_SETTINGS = {
   quick: { ...job, labelRows: 2048, trainSteps: 4, benchMs: 0, iterations: 2 },
   full: { ...job, labelRows: 7996, trainSteps: 8, benchMs: 4000, iterations: 5 },

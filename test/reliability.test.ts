@@ -119,7 +119,10 @@ describe('worker failures and checkpoints', () => {
       const again = await distill(options({}, { checkpoint: { ...checkpoint, resume: true } }));
       expect(again.report.resumed).toEqual(['label', 'student']);
       expect(again.report.phases[0].stepMs).toBeUndefined(); // no step ran in this run
-      expect(resumed.report.phases[0].stepMs!.gradient).toBeGreaterThan(0); // the steps after the checkpoint
+      // The steps after the checkpoint, less the first (one-off costs), make the step breakdown.
+      const stepsRun = 24 - Number(/\d+$/.exec(resumed.report.resumed[1])![0]);
+      if (stepsRun >= 2) expect(resumed.report.phases[0].stepMs!.gradient).toBeGreaterThan(0);
+      else expect(resumed.report.phases[0].stepMs).toBeUndefined();
       expect(maxAbsDiff(await weightsOf(again.student), await weightsOf(resumed.student))).toBe(0);
     });
 

@@ -94,7 +94,7 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
         const start = saved ? { ...from.data, weights: saved.weights } : from.data;
         let outcome: TrainOutcome;
         if (saved && saved.progress.step === spec.steps) {
-          outcome = { ...saved.progress, steps: saved.progress.step, weights: saved.weights, timings: [] };
+          outcome = { ...saved.progress, steps: saved.progress.step, weights: saved.weights, timings: [], firstStepSeconds: 0 };
           resumed.push(spec.phase);
         } else {
           if (saved) resumed.push(`${spec.phase} from step ${saved.progress.step}`);

@@ -56,6 +56,8 @@ export type NonFinitePolicy = 'skip' | 'abort';
  * Where one rank's step time went, in seconds summed over the steps: its forward and backward pass (and
  * copying the gradient into its slot), the gradient averaging (both barriers, which include waiting for
  * slower ranks, and its reduce-scatter chunk), and applying the mean gradient with the optimizer.
+ * The session's first step is left out (see {@link TrainResult.firstStepSeconds}): these describe the
+ * steady state.
  */
 export interface StepTimings {
   gradientSeconds: number;
@@ -71,6 +73,11 @@ export interface TrainResult extends Omit<PhaseProgress, 'step'> {
   steps: number;
   cancelled: boolean;
   timings: StepTimings;
+  /**
+   * Wall time of this session's first step, which pays one-off costs: the first touch of the freshly
+   * allocated shared buffers and the growth of the replica's wasm heap. 0 when no step ran.
+   */
+  firstStepSeconds: number;
   weights?: ArrayBuffer;
 }
 
@@ -183,6 +190,8 @@ async function trainSteps(
   let lossCount = 0;
   let cancelled = false;
   const timings: StepTimings = { gradientSeconds: 0, allReduceSeconds: 0, waitSeconds: 0, applySeconds: 0 };
+  const firstStep = step;
+  let firstStepSeconds = 0;
   barrier.arriveAndWait(timeoutMs); // every replica is built and the shared weights hold rank 0's: start the clock
   const started = performance.now();
   const seconds = () => (resumed?.seconds ?? 0) + (performance.now() - started) / 1000;
@@ -196,6 +205,10 @@ async function trainSteps(
     });
 
   while (step < task.steps) {
+    const warmup = step === firstStep; // its one-off costs stay out of the step timings
+    const addTime = (key: keyof StepTimings, ms: number) => {
+      if (!warmup) timings[key] += ms / 1000;
+    };
     heartbeat.computing(rank);
     const batch = schedule.batch(step);
     const [start, end] = sliceBounds(batch.length, workers, rank);
@@ -205,15 +218,15 @@ async function trainSteps(
     heartbeat.waiting(rank);
     const { mean, stop, finite, waitMs } = allReduce.allReduceMean(rank, end - start, control.cancelled, timeoutMs);
     const t2 = performance.now();
-    timings.gradientSeconds += (t1 - t0) / 1000;
-    timings.allReduceSeconds += (t2 - t1) / 1000;
-    timings.waitSeconds += waitMs / 1000;
+    addTime('gradientSeconds', t1 - t0);
+    addTime('allReduceSeconds', t2 - t1);
+    addTime('waitSeconds', waitMs);
     if (finite) {
       loss = mean[lossIndex];
       optimizer.update(mean, lo, hi, ++iterations);
       barrier.arriveAndWait(timeoutMs); // every chunk is updated
       loadSharedWeights();
-      timings.applySeconds += (performance.now() - t2) / 1000;
+      addTime('applySeconds', performance.now() - t2);
       lossSum += loss;
       lossCount++;
     } else if (task.onNonFinite === 'abort') {
@@ -227,6 +240,7 @@ async function trainSteps(
     }
     step++;
     samples += batch.length;
+    if (warmup) firstStepSeconds = seconds() - (resumed?.seconds ?? 0);
     const { checkpoint } = task;
     if (rank === 0 && checkpoint && (step % checkpoint.everySteps === 0 || step === task.steps || stop)) {
       await saveCheckpoint(checkpoint.path); // the other ranks wait at the next exchange meanwhile
@@ -245,7 +259,7 @@ async function trainSteps(
       await new Promise(setImmediate); // let Comlink deliver the coordinator's answers (cancellation)
     }
   }
-  const result: TrainResult = { steps: step, samples, seconds: seconds(), finalLoss: loss, skippedSteps, cancelled, timings };
+  const result: TrainResult = { steps: step, samples, seconds: seconds(), finalLoss: loss, skippedSteps, cancelled, timings, firstStepSeconds };
   if (rank === 0) result.weights = (await modelToData(model)).weights;
   return result;
 }

@@ -38,9 +38,10 @@ export interface TrainingPhaseReport {
   /** Steps whose averaged gradient was not finite and that were skipped (`onNonFinite: 'skip'`). */
   skippedSteps: number;
   /**
-   * Where a step's time went in this run, milliseconds per step averaged over the workers; absent when no
-   * step ran (the phase came whole from a checkpoint). It tells whether more workers would help: the
-   * gradient shrinks with each worker's rows, the rest does not.
+   * Where a step's time went in this run, milliseconds per step averaged over the workers, leaving out
+   * the run's first step (it pays one-off costs: first touches of fresh shared buffers, heap growth);
+   * absent when the run took fewer than 2 steps of the phase. It tells whether more workers would help:
+   * the gradient shrinks with each worker's rows, the rest does not.
    */
   stepMs?: StepBreakdown;
 }

@@ -43,10 +43,12 @@ export interface TrainSpec {
 export interface TrainOutcome extends Omit<PhaseProgress, 'step'> {
   weights: ArrayBuffer;
   steps: number;
-  /** Each rank's step-time breakdown (this session's steps), by rank. */
+  /** Each rank's step-time breakdown (this session's steps but its first), by rank. */
   timings: StepTimings[];
-  /** The same, per step of this session and averaged over the ranks; absent when no step ran. */
+  /** The same, per step and averaged over the ranks; absent when this session ran fewer than 2 steps. */
   stepMs?: StepBreakdown;
+  /** Rank 0's wall time for this session's first step, which pays one-off costs; 0 when no step ran. */
+  firstStepSeconds: number;
 }
 
 /**
@@ -101,7 +103,8 @@ export async function trainDataParallel(pool: WorkerPool, spec: TrainSpec): Prom
       throw new DistillCancelledError(`cancelled during ${spec.phase} training at step ${progress.steps} of ${spec.steps}${saved}`);
     }
     const timings = results.map((r) => r.timings); // every rank's, where progress has rank 0's
-    return { ...progress, weights: weights!, timings, stepMs: stepBreakdown(timings, progress.steps - (spec.resume?.progress.step ?? 0)) };
+    // The timings leave out the session's first step.
+    return { ...progress, weights: weights!, timings, stepMs: stepBreakdown(timings, progress.steps - (spec.resume?.progress.step ?? 0) - 1) };
   } finally {
     for (const channel of channels) channel.close();
   }
