@@ -125,8 +125,9 @@ export function renderSvg(report) {
   const workers = [...new Set(rows.map((r) => r.workers))].sort((a, b) => a - b);
   const refs = report.references.filter((r) => r.phase === 'train' && (r.best || r.name !== 'pytorch-cpu'));
   const W = 960;
-  const H = 420;
   const panel = { top: 40, bottom: 330, width: 360 };
+  // The legend: two columns wide enough for the longest series names, a row of 16 px per pair, then the note.
+  const H = panel.bottom + 52 + Math.ceil(series.length / 2) * 16 + 16;
   const lefts = [70, 540];
   const xOf = (left, w) => left + (workers.length === 1 ? panel.width / 2 : (workers.indexOf(w) / (workers.length - 1)) * panel.width);
   const values = [...rows.flatMap((r) => [r.samplesPerSec, r.speedup && (r.samplesPerSec / r.speedup) * r.workers]), ...refs.map((r) => r.samplesPerSec)].filter((v) => v > 0);
@@ -166,8 +167,8 @@ export function renderSvg(report) {
     out.push(`<text x="${lefts[0] + panel.width - 2}" y="${y - 4}" text-anchor="end" fill="#555">${esc(ref.name)}${ref.threads > 1 ? `, ${ref.threads} threads` : ''} (train)</text>`);
   }
   series.forEach((s, i) => {
-    const x = 70 + (i % 3) * 300;
-    const y = panel.bottom + 52 + Math.floor(i / 3) * 16;
+    const x = 70 + (i % 2) * 450;
+    const y = panel.bottom + 52 + Math.floor(i / 2) * 16;
     out.push(`<line x1="${x}" y1="${y - 4}" x2="${x + 20}" y2="${y - 4}" stroke="${s.color}" stroke-width="2"/><text x="${x + 26}" y="${y}">${esc(s.key)}</text>`);
   });
   out.push(`<text x="${W - 10}" y="${H - 6}" text-anchor="end" fill="#555">dotted: ideal linear scaling from W=1</text>`, '</svg>');

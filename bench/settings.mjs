@@ -11,9 +11,9 @@ const job = {
   learningRate: 1e-3,
 };
 
-// quick: one round (bench/run.mjs), about 1.5 minutes on 2 shared cores (94 s measured). full: three rounds,
-// 8 measured steps of 256 per training run (after a first step timed apart: bench/measure.mjs), 5+ runs
-// per task; about 9 minutes (8.6 measured).
+// quick: one round (bench/run.mjs), about 1.5 minutes on 2 shared cores (97 s measured). full: three rounds,
+// 8 measured steps per training run (after a first step timed apart: bench/measure.mjs), 5+ runs per
+// task; about 10 minutes.
 export const BENCH_SETTINGS = {
   quick: { ...job, labelRows: 2048, trainSteps: 4, benchMs: 0, iterations: 2 },
   full: { ...job, labelRows: 7996, trainSteps: 8, benchMs: 4000, iterations: 5 },
