@@ -122,7 +122,8 @@ const results = [...measured].flatMap(([task, runs]) => {
   const samplesPerSec = median(runs.map((r) => r.samplesPerSec));
   const flops = subject.forward * (phase === 'train' ? TRAIN_FLOPS_PER_FORWARD : 1);
   // The run with the median allreduce share: where its step time went, per step, averaged over the ranks.
-  const middle = phase === 'train' ? runs.find((r) => r.share === median(runs.map((q) => q.share))) : undefined;
+  const middleShare = phase === 'train' ? median(runs.map((r) => r.share)) : undefined;
+  const middle = runs.find((r) => middleShare !== undefined && r.share === middleShare);
   const row = {
     phase,
     model: spec,
