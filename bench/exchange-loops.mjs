@@ -9,8 +9,8 @@
 // `npm run build && node bench/exchange-loops.mjs`; prints two tables.
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { Bench } from 'tinybench';
-import { loadBlas } from '../dist/models/blas-kernels.js';
-import { javascriptLoops } from '../dist/parallel/exchange-loops.js';
+import { loadBlas } from '../dist/kernels/blas-kernels.js';
+import { javascriptLoops } from '../dist/kernels/exchange-loops.js';
 import { mulberry32 } from '../dist/random.js';
 
 const PARAMS = 1_863_690;
@@ -70,12 +70,16 @@ if (!isMainThread) {
   const half = Math.ceil(PARAMS / 2);
   const twoThreads = async (sets) => {
     const start = new SharedArrayBuffer(4);
-    const threads = [[0, half], [half, PARAMS]].map(([lo, hi]) =>
-      new Promise((resolve, reject) => {
-        const worker = new Worker(new URL(import.meta.url), { workerData: { sets, lo, hi, rounds, start } });
-        worker.once('message', (msPerUpdate) => worker.terminate().then(() => resolve(msPerUpdate)));
-        worker.once('error', reject);
-      }),
+    const threads = [
+      [0, half],
+      [half, PARAMS],
+    ].map(
+      ([lo, hi]) =>
+        new Promise((resolve, reject) => {
+          const worker = new Worker(new URL(import.meta.url), { workerData: { sets, lo, hi, rounds, start } });
+          worker.once('message', (msPerUpdate) => worker.terminate().then(() => resolve(msPerUpdate)));
+          worker.once('error', reject);
+        }),
     );
     await new Promise((resolve) => setTimeout(resolve, 300)); // both threads loaded and waiting
     Atomics.store(new Int32Array(start), 0, 1);

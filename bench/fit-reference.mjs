@@ -27,7 +27,10 @@ const x = tf.tensor2d(features.slice(0, rows * 784), [rows, 784]);
 // model.fit checks each target against its output's shape, so the two KD terms go to two outputs that
 // both carry the student's logits: soft (target: the teacher's logits) and hard (target: one-hot labels).
 const random = mulberry32(3);
-const teacher = tf.tensor2d(Float32Array.from({ length: rows * classes }, () => random() * 8 - 4), [rows, classes]);
+const teacher = tf.tensor2d(
+  Float32Array.from({ length: rows * classes }, () => random() * 8 - 4),
+  [rows, classes],
+);
 const oneHot = tf.oneHot(tf.tensor1d(train.y.slice(0, rows), 'int32'), classes).toFloat();
 const { temperature: t, alpha } = settings;
 const softLoss = (teacherLogits, logits) =>
@@ -47,10 +50,29 @@ const y = [teacher, oneHot];
 const runs = [];
 let measuring = false;
 const bench = new Bench({ time: settings.benchMs, iterations: settings.iterations, warmupIterations: 1, warmupTime: 0, throws: true });
-bench.add('model.fit', async () => {
-  const started = performance.now();
-  await model.fit(x, y, { batchSize: settings.batchSize, epochs: 1, shuffle: false, verbose: 0 });
-  if (measuring) runs.push(rows / ((performance.now() - started) / 1000));
-}, { beforeAll: (mode) => { measuring = mode === 'run'; } });
+bench.add(
+  'model.fit',
+  async () => {
+    const started = performance.now();
+    await model.fit(x, y, { batchSize: settings.batchSize, epochs: 1, shuffle: false, verbose: 0 });
+    if (measuring) runs.push(rows / ((performance.now() - started) / 1000));
+  },
+  {
+    beforeAll: (mode) => {
+      measuring = mode === 'run';
+    },
+  },
+);
 await bench.run();
-await writeFile(args.out, JSON.stringify({ name: 'tfjs model.fit, 1 thread', phase: 'train', model: settings.denseModel, threads: 1, backend: 'wasm (stock)', samplesPerSec: median(runs), runs: runs.length }));
+await writeFile(
+  args.out,
+  JSON.stringify({
+    name: 'tfjs model.fit, 1 thread',
+    phase: 'train',
+    model: settings.denseModel,
+    threads: 1,
+    backend: 'wasm (stock)',
+    samplesPerSec: median(runs),
+    runs: runs.length,
+  }),
+);

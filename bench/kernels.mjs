@@ -11,9 +11,9 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { selectWasmKernels } from '../dist/models/kernel-choice.js';
-import { loadBlas } from '../dist/models/blas-kernels.js';
-import { registerMissingWasmKernels, replaceWasmKernels } from '../dist/models/wasm-kernels.js';
+import { selectWasmKernels } from '../dist/kernels/kernel-choice.js';
+import { loadBlas } from '../dist/kernels/blas-kernels.js';
+import { registerMissingWasmKernels, replaceWasmKernels } from '../dist/kernels/wasm-kernels.js';
 
 const SETS = ['stock', 'wasm', 'openblas'];
 const [mode, roundsArg] = process.argv[2] && SETS.includes(process.argv[2]) ? process.argv.slice(2) : [undefined, process.argv[2]];
@@ -26,7 +26,9 @@ if (mode === undefined) {
   console.log('| --- | ---: | ---: | ---: | ---: |');
   for (const set of sets) {
     const row = JSON.parse(execFileSync(process.execPath, [fileURLToPath(import.meta.url), set, String(rounds)], { encoding: 'utf8' }));
-    console.log(`| ${set} | ${row.inference.toFixed(1)} | ${row.training.toFixed(1)} | ${Math.round(100 * row.training / row.inference)}% | ${Math.round(row.samplesPerSec)} |`);
+    console.log(
+      `| ${set} | ${row.inference.toFixed(1)} | ${row.training.toFixed(1)} | ${Math.round((100 * row.training) / row.inference)}% | ${Math.round(row.samplesPerSec)} |`,
+    );
     rows.push([set, row.conv, row.maxPoolGradMs]);
   }
   console.log('\n| kernels | Conv2D GFLOP/s | Conv2DBackpropInput GFLOP/s | Conv2DBackpropFilter GFLOP/s | MaxPoolGrad ms |');
@@ -54,9 +56,10 @@ if (mode === undefined) {
   const optimizer = tf.train.sgd(1e-3);
   const forwardFlop = batch * sizes.slice(1).reduce((sum, units, i) => sum + 2 * sizes[i] * units, 0);
   // predict() splits into batches of 32 unless told otherwise.
-  const infer = () => tf.tidy(() => {
-    model.predict(x, { batchSize: batch }).dataSync(); // not returned: tidy would walk every element
-  });
+  const infer = () =>
+    tf.tidy(() => {
+      model.predict(x, { batchSize: batch }).dataSync(); // not returned: tidy would walk every element
+    });
   const train = () => tf.dispose(optimizer.minimize(() => tf.losses.softmaxCrossEntropy(y, model.apply(x)), true));
   const timed = (f) => {
     const start = performance.now();
@@ -76,7 +79,10 @@ if (mode === undefined) {
   }
   const gflops = (flop, ms, reps = rounds) => (flop * reps) / ms / 1e6;
 
-  const [xShape, filterShape] = [[64, 14, 14, 32], [3, 3, 32, 64]];
+  const [xShape, filterShape] = [
+    [64, 14, 14, 32],
+    [3, 3, 32, 64],
+  ];
   const convX = tf.randomUniform(xShape);
   const filter = tf.randomUniform(filterShape);
   const dy = tf.randomUniform([64, 14, 14, 64]);
@@ -88,21 +94,42 @@ if (mode === undefined) {
     () => tf.engine().runKernel('Conv2DBackpropFilter', { x: convX, dy }, { ...attrs, filterShape }),
   ];
   const conv = convs.map((op) => {
-    const run = () => tf.tidy(() => {
-      op().dataSync();
-    });
+    const run = () =>
+      tf.tidy(() => {
+        op().dataSync();
+      });
     run();
     const reps = 3;
-    return gflops(convFlop, timed(() => { for (let i = 0; i < reps; i++) run(); }), reps);
+    return gflops(
+      convFlop,
+      timed(() => {
+        for (let i = 0; i < reps; i++) run();
+      }),
+      reps,
+    );
   });
   // A max pool's gradient as a cnn:16,32 model's first block needs it at batch 128 (ms per call).
   const poolX = tf.randomUniform([128, 28, 28, 16]);
   const poolY = tf.maxPool(poolX, 2, 2, 'valid');
   const poolDy = tf.randomUniform(poolY.shape);
-  const poolGrad = () => tf.tidy(() => {
-    tf.engine().runKernel('MaxPoolGrad', { dy: poolDy, input: poolX, output: poolY }, { filterSize: 2, strides: 2, pad: 'valid' }).dataSync();
-  });
+  const poolGrad = () =>
+    tf.tidy(() => {
+      tf.engine()
+        .runKernel('MaxPoolGrad', { dy: poolDy, input: poolX, output: poolY }, { filterSize: 2, strides: 2, pad: 'valid' })
+        .dataSync();
+    });
   poolGrad();
-  const maxPoolGradMs = timed(() => { for (let i = 0; i < 5; i++) poolGrad(); }) / 5;
-  console.log(JSON.stringify({ inference: gflops(forwardFlop, inferMs), training: gflops(3 * forwardFlop, trainMs), samplesPerSec: (batch * rounds * 1000) / trainMs, conv, maxPoolGradMs }));
+  const maxPoolGradMs =
+    timed(() => {
+      for (let i = 0; i < 5; i++) poolGrad();
+    }) / 5;
+  console.log(
+    JSON.stringify({
+      inference: gflops(forwardFlop, inferMs),
+      training: gflops(3 * forwardFlop, trainMs),
+      samplesPerSec: (batch * rounds * 1000) / trainMs,
+      conv,
+      maxPoolGradMs,
+    }),
+  );
 }

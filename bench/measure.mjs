@@ -11,11 +11,12 @@ import { LogitTable } from '../dist/data/logit-table.js';
 import { loadMnist } from '../dist/data/mnist.js';
 import { SharedDataset } from '../dist/data/shared-dataset.js';
 import { takeRows } from '../dist/data/dataset.js';
-import { computeLogits } from '../dist/distill/label.js';
-import { trainDataParallel } from '../dist/distill/train.js';
+import { computeLogits } from '../dist/infer/logits.js';
+import { trainDataParallel } from '../dist/train/data-parallel.js';
+import { planPhase } from '../dist/train/plan.js';
 import { buildModel } from '../dist/models/architectures.js';
 import { modelToData, shareModel } from '../dist/models/model-data.js';
-import { WorkerPool } from '../dist/parallel/pool.js';
+import { TfjsPool } from '../dist/distill/tfjs-pool.js';
 import { mulberry32 } from '../dist/random.js';
 import { TRAIN_FLOPS_PER_FORWARD, averagingShares, forwardFlopsPerSample, median, rssMBPerWorker } from './metrics.mjs';
 import { BENCH_SETTINGS } from './settings.mjs';
@@ -64,20 +65,28 @@ const rows = Int32Array.from({ length: data.rows }, (_, i) => i);
 
 globalThis.gc?.();
 const rssBeforePool = process.memoryUsage().rss;
-const pool = await WorkerPool.start({ workers, backend: 'wasm', barrierTimeoutMs: 600_000, kernels: args.kernels });
+const pool = await TfjsPool.startTfjs({ workers, backend: 'wasm', barrierTimeoutMs: 600_000, kernels: args.kernels });
 // What the pool's threads actually run (auto falls back to wasm without OpenBLAS).
 const kernels = pool.kernels;
 
 const bench = new Bench({ time: settings.benchMs, iterations: settings.iterations, warmupIterations: 1, warmupTime: 0, throws: true });
 const measured = new Map(); // task -> per-iteration { samplesPerSec, share? }
 let measuring = false; // tinybench runs the same function for the warm-up: those runs are not recorded
-const hooks = { beforeAll: (mode) => { measuring = mode === 'run'; } };
+const hooks = {
+  beforeAll: (mode) => {
+    measuring = mode === 'run';
+  },
+};
 const record = (task, value) => measuring && measured.set(task, [...(measured.get(task) ?? []), value]);
 for (const spec of [settings.denseModel, settings.cnnModel]) {
-  bench.add(`label ${spec}`, async () => {
-    const run = await computeLogits(pool, subjects[spec].handle, labelData, { phase: 'label', onProgress: () => {} });
-    record(`label ${spec}`, { samplesPerSec: labelData.rows / run.seconds });
-  }, hooks);
+  bench.add(
+    `label ${spec}`,
+    async () => {
+      const run = await computeLogits(pool, subjects[spec].handle, labelData, { phase: 'label', onProgress: () => {} });
+      record(`label ${spec}`, { samplesPerSec: labelData.rows / run.seconds });
+    },
+    hooks,
+  );
 }
 // Training twice: at the bench's global batch (every W splits the same 256 rows: strong scaling), and,
 // above one worker, at that many rows per worker (global batch 256 x W: weak scaling, how data-parallel
@@ -85,29 +94,39 @@ for (const spec of [settings.denseModel, settings.cnnModel]) {
 const trainBatches = { [`train ${settings.denseModel}`]: settings.batchSize };
 if (workers > 1) trainBatches[`train-per-worker ${settings.denseModel}`] = settings.batchSize * workers;
 for (const [task, batchSize] of Object.entries(trainBatches)) {
-  bench.add(task, async () => {
-    const subject = subjects[settings.denseModel];
-    const outcome = await trainDataParallel(pool, {
-      phase: 'student',
-      model: subject.handle,
-      trainableParams: subject.params,
-      data,
-      rows,
-      softLabels: soft,
-      loss: { name: 'kd', temperature: settings.temperature, alpha: settings.alpha },
-      optimizer: { name: 'adam', learningRate: settings.learningRate },
-      batchSize,
-      steps: settings.trainSteps + 1, // a first step, timed apart, then the measured ones
-      seed: 1,
-      onNonFinite: 'abort',
-      onProgress: () => {},
-    });
-    // Steady state, as the references are measured (each warms up first): the run's first step, which
-    // pays one-off costs (first touches of the fresh shared buffers, wasm heap growth), is left out.
-    const samplesPerSec = (outcome.samples - batchSize) / (outcome.seconds - outcome.firstStepSeconds);
-    const shares = averagingShares(outcome.stepMs);
-    record(task, { samplesPerSec, firstStepMs: outcome.firstStepSeconds * 1000, share: shares.averaging, waitShare: shares.waiting, stepMs: outcome.stepMs });
-  }, hooks);
+  bench.add(
+    task,
+    async () => {
+      const subject = subjects[settings.denseModel];
+      const outcome = await trainDataParallel(pool, {
+        phase: 'student',
+        model: subject.handle,
+        trainableParams: subject.params,
+        data,
+        rows,
+        softLabels: soft,
+        loss: { name: 'kd', temperature: settings.temperature, alpha: settings.alpha },
+        optimizer: { name: 'adam', learningRate: settings.learningRate },
+        // a first step, timed apart, then the measured ones
+        plan: planPhase({ rows: rows.length, batchSize, workers, steps: settings.trainSteps + 1 }),
+        seed: 1,
+        onNonFinite: 'abort',
+        onProgress: () => {},
+      });
+      // Steady state, as the references are measured (each warms up first): the run's first step, which
+      // pays one-off costs (first touches of the fresh shared buffers, wasm heap growth), is left out.
+      const samplesPerSec = (outcome.samples - batchSize) / (outcome.seconds - outcome.firstStepSeconds);
+      const shares = averagingShares(outcome.stepMs);
+      record(task, {
+        samplesPerSec,
+        firstStepMs: outcome.firstStepSeconds * 1000,
+        share: shares.averaging,
+        waitShare: shares.waiting,
+        stepMs: outcome.stepMs,
+      });
+    },
+    hooks,
+  );
 }
 await bench.run();
 

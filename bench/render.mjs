@@ -5,13 +5,17 @@ import { readFile, rename, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { seriesKey, withScaling } from './metrics.mjs';
 
-const fmt = (n, digits = 0) => (n === null || n === undefined ? '-' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+const fmt = (n, digits = 0) =>
+  n === null || n === undefined ? '-' : n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 const pct = (n) => (n === null || n === undefined ? '-' : `${(n * 100).toFixed(1)}%`);
 const maxBy = (rows, f) => rows.reduce((best, r) => (best === undefined || f(r) > f(best) ? r : best), undefined);
 
 /** The best reference of a name and phase (PyTorch: its best thread count). */
 function bestReference(report, name, phase) {
-  return maxBy(report.references.filter((r) => r.name === name && r.phase === phase), (r) => r.samplesPerSec);
+  return maxBy(
+    report.references.filter((r) => r.name === name && r.phase === phase),
+    (r) => r.samplesPerSec,
+  );
 }
 
 /** The ratios the targets are read from, each with what it compares; absent inputs give null. */
@@ -20,7 +24,10 @@ export function targets(report) {
   const dense = report.settings?.denseModel ?? rows.find((r) => r.phase === 'train')?.model;
   // The bench's job is the global batch of settings.batchSize; the rows-per-worker series is reported beside it.
   const at = (phase, model, workers, perWorker = false) =>
-    maxBy(rows.filter((r) => r.phase === phase && r.model === model && r.workers === workers && !!r.rowsPerWorker === perWorker), (r) => r.samplesPerSec);
+    maxBy(
+      rows.filter((r) => r.phase === phase && r.model === model && r.workers === workers && !!r.rowsPerWorker === perWorker),
+      (r) => r.samplesPerSec,
+    );
   const allCores = Math.max(...rows.map((r) => r.workers));
   const batch = report.settings?.batchSize ?? '-';
   const train2 = at('train', dense, 2);
@@ -32,9 +39,25 @@ export function targets(report) {
   const train1 = label1 && rows.find((r) => r.phase === 'train' && r.model === dense && r.workers === 1 && r.kernels === label1.kernels);
   return [
     ...labels2.map((r) => ({ name: `labelling ${r.model} (${r.kernels}), W=2 vs W=1`, value: r.speedup, unit: 'x', target: 1.9 })),
-    { name: `training ${dense} (${train2?.kernels ?? '-'}), global batch ${batch}, W=2 vs W=1`, value: train2?.speedup ?? null, unit: 'x', target: 1.8 },
-    { name: `training ${dense} (${weak2?.kernels ?? '-'}), ${batch} rows per worker, W=2 vs W=1`, value: weak2?.speedup ?? null, unit: 'x', target: 1.8 },
-    { name: `gradient averaging share of step time, training at W=${allCores}`, value: trainAll?.allreduceShare ?? null, unit: '%', target: 0.05, atMost: true },
+    {
+      name: `training ${dense} (${train2?.kernels ?? '-'}), global batch ${batch}, W=2 vs W=1`,
+      value: train2?.speedup ?? null,
+      unit: 'x',
+      target: 1.8,
+    },
+    {
+      name: `training ${dense} (${weak2?.kernels ?? '-'}), ${batch} rows per worker, W=2 vs W=1`,
+      value: weak2?.speedup ?? null,
+      unit: 'x',
+      target: 1.8,
+    },
+    {
+      name: `gradient averaging share of step time, training at W=${allCores}`,
+      value: trainAll?.allreduceShare ?? null,
+      unit: '%',
+      target: 0.05,
+      atMost: true,
+    },
     { name: `of which waiting at the first barrier for the slower rank`, value: trainAll?.waitShare ?? null, unit: '%' },
     {
       name: `training samples/s, tfjs-distill W=${allCores} / PyTorch CPU (${torch ? `${torch.threads} thread${torch.threads > 1 ? 's' : ''}` : 'not measured'})`,
@@ -52,7 +75,8 @@ export function targets(report) {
 }
 
 /** A training row's batch: the global batch, with the rows per worker when that series is the row's. */
-const batchOf = (r) => (r.phase !== 'train' ? '-' : r.rowsPerWorker ? `${fmt(r.batchSize)} (${r.rowsPerWorker} per worker)` : fmt(r.batchSize));
+const batchOf = (r) =>
+  r.phase !== 'train' ? '-' : r.rowsPerWorker ? `${fmt(r.batchSize)} (${r.rowsPerWorker} per worker)` : fmt(r.batchSize);
 
 /** `lowest–highest` samples/s over the rounds, or '-' for a row measured once. */
 const range = (r) => (r.samplesPerSecRange && r.rounds > 1 ? `${fmt(r.samplesPerSecRange[0])}–${fmt(r.samplesPerSecRange[1])}` : '-');
@@ -63,10 +87,18 @@ export function renderMarkdown(report) {
   const lines = [
     `${m.cpus} CPUs (${m.cpuModel ?? 'unknown CPU'}), node ${m.node}, backend ${m.backend}, kernels measured: ${m.kernelsMeasured?.join(', ') ?? m.kernels}` +
       (m.loadAverage ? `; load average at start ${m.loadAverage.map((l) => l.toFixed(2)).join(' ')}` : '') +
-      (m.ceiling ? `; machine ceiling (a CPU-bound JS loop in W threads, speed-up over W=1): ${m.ceiling.filter((c) => c.workers > 1).map((c) => `W=${c.workers} ${c.speedup.toFixed(2)}x${c.when ? ` at the ${c.when}` : ''}`).join(', ')}` : ''),
+      (m.ceiling
+        ? `; machine ceiling (a CPU-bound JS loop in W threads, speed-up over W=1): ${m.ceiling
+            .filter((c) => c.workers > 1)
+            .map((c) => `W=${c.workers} ${c.speedup.toFixed(2)}x${c.when ? ` at the ${c.when}` : ''}`)
+            .join(', ')}`
+        : ''),
     '',
     ...(report.settings?.rounds > 1
-      ? [`Each row is the median of ${report.settings.rounds} rounds, each round running every W and reference in turn; the range is the lowest and highest round.`, '']
+      ? [
+          `Each row is the median of ${report.settings.rounds} rounds, each round running every W and reference in turn; the range is the lowest and highest round.`,
+          '',
+        ]
       : []),
     '| phase | model | params | kernels | workers | batch | samples/s | range over rounds | GFLOP/s | speed-up vs W=1 | efficiency | allreduce share (waiting) | RSS MB / worker |',
     '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
@@ -84,21 +116,34 @@ export function renderMarkdown(report) {
       '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |',
     );
     for (const r of steps) {
-      lines.push(`| ${r.model}, batch ${batchOf(r)} | ${r.kernels} | ${r.workers} | ${fmt(r.stepMs.gradient)} | ${fmt(r.stepMs.averaging, 1)} | ${fmt(r.stepMs.waiting, 1)} | ${fmt(r.stepMs.update, 1)} | ${fmt(r.firstStepMs)} |`);
+      lines.push(
+        `| ${r.model}, batch ${batchOf(r)} | ${r.kernels} | ${r.workers} | ${fmt(r.stepMs.gradient)} | ${fmt(r.stepMs.averaging, 1)} | ${fmt(r.stepMs.waiting, 1)} | ${fmt(r.stepMs.update, 1)} | ${fmt(r.firstStepMs)} |`,
+      );
     }
   }
   if (report.references.length > 0) {
     const rows = withScaling(report.results);
     const top = Math.max(...rows.map((r) => r.workers));
-    lines.push('', `| reference | phase | threads | samples/s | range over rounds | GFLOP/s | tfjs-distill at W=${top} / reference |`, '| --- | --- | ---: | ---: | ---: | ---: | ---: |');
+    lines.push(
+      '',
+      `| reference | phase | threads | samples/s | range over rounds | GFLOP/s | tfjs-distill at W=${top} / reference |`,
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
+    );
     for (const ref of report.references) {
-      const ours = maxBy(rows.filter((r) => r.phase === ref.phase && r.model === ref.model && r.workers === top && !r.rowsPerWorker), (r) => r.samplesPerSec);
+      const ours = maxBy(
+        rows.filter((r) => r.phase === ref.phase && r.model === ref.model && r.workers === top && !r.rowsPerWorker),
+        (r) => r.samplesPerSec,
+      );
       lines.push(
         `| ${ref.name}${ref.waitPolicy && ref.threads > 1 ? `, OMP_WAIT_POLICY=${ref.waitPolicy}` : ''}${ref.best ? ' (best)' : ''} | ${ref.phase} | ${ref.threads} | ${fmt(ref.samplesPerSec)} | ${range(ref)} | ${fmt(ref.gflops, 2)} | ${ours ? `${(ours.samplesPerSec / ref.samplesPerSec).toFixed(2)}x` : '-'} |`,
       );
     }
   }
-  if (report.pytorch) lines.push('', `PyTorch ${report.pytorch.torch}, BLAS: built with ${report.pytorch.blas.built}, runs ${report.pytorch.blas.mapped.join(', ') || 'no separate BLAS library'}.`);
+  if (report.pytorch)
+    lines.push(
+      '',
+      `PyTorch ${report.pytorch.torch}, BLAS: built with ${report.pytorch.blas.built}, runs ${report.pytorch.blas.mapped.join(', ') || 'no separate BLAS library'}.`,
+    );
   lines.push('', '| target | measured | goal |', '| --- | ---: | ---: |');
   for (const t of targets(report)) {
     const show = (v) => (v === null || v === undefined ? 'not measured' : t.unit === '%' ? pct(v) : `${v.toFixed(2)}x`);
@@ -130,7 +175,10 @@ export function renderSvg(report) {
   const H = panel.bottom + 52 + Math.ceil(series.length / 2) * 16 + 16;
   const lefts = [70, 540];
   const xOf = (left, w) => left + (workers.length === 1 ? panel.width / 2 : (workers.indexOf(w) / (workers.length - 1)) * panel.width);
-  const values = [...rows.flatMap((r) => [r.samplesPerSec, r.speedup && (r.samplesPerSec / r.speedup) * r.workers]), ...refs.map((r) => r.samplesPerSec)].filter((v) => v > 0);
+  const values = [
+    ...rows.flatMap((r) => [r.samplesPerSec, r.speedup && (r.samplesPerSec / r.speedup) * r.workers]),
+    ...refs.map((r) => r.samplesPerSec),
+  ].filter((v) => v > 0);
   const lo = 10 ** Math.floor(Math.log10(Math.min(...values)));
   const hi = 10 ** Math.ceil(Math.log10(Math.max(...values)));
   const yLog = (v) => panel.bottom - ((Math.log10(v) - Math.log10(lo)) / (Math.log10(hi) - Math.log10(lo))) * (panel.bottom - panel.top);
@@ -143,33 +191,81 @@ export function renderSvg(report) {
   ];
   const axes = (left, title, ticks) => {
     out.push(`<text x="${left + panel.width / 2}" y="${panel.top - 8}" text-anchor="middle">${title}</text>`);
-    out.push(`<line x1="${left}" y1="${panel.bottom}" x2="${left + panel.width}" y2="${panel.bottom}" stroke="black"/><line x1="${left}" y1="${panel.top}" x2="${left}" y2="${panel.bottom}" stroke="black"/>`);
+    out.push(
+      `<line x1="${left}" y1="${panel.bottom}" x2="${left + panel.width}" y2="${panel.bottom}" stroke="black"/><line x1="${left}" y1="${panel.top}" x2="${left}" y2="${panel.bottom}" stroke="black"/>`,
+    );
     for (const w of workers) out.push(`<text x="${xOf(left, w)}" y="${panel.bottom + 16}" text-anchor="middle">${w}</text>`);
     out.push(`<text x="${left + panel.width / 2}" y="${panel.bottom + 32}" text-anchor="middle">workers (W)</text>`);
-    for (const [y, label] of ticks) out.push(`<line x1="${left}" y1="${y}" x2="${left + panel.width}" y2="${y}" stroke="#ddd"/><text x="${left - 6}" y="${y + 4}" text-anchor="end">${label}</text>`);
+    for (const [y, label] of ticks)
+      out.push(
+        `<line x1="${left}" y1="${y}" x2="${left + panel.width}" y2="${y}" stroke="#ddd"/><text x="${left - 6}" y="${y + 4}" text-anchor="end">${label}</text>`,
+      );
   };
   const logTicks = [];
   for (let v = lo; v <= hi; v *= 10) logTicks.push([yLog(v), fmt(v)]);
   axes(lefts[0], 'samples/s (log)', logTicks);
-  axes(lefts[1], 'parallel efficiency', [0, 0.25, 0.5, 0.75, 1].map((e) => [yEff(e), `${e * 100}%`]));
-  const line = (pts, attrs) => `<polyline fill="none" points="${pts.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(' ')}" ${attrs}/>`;
-  out.push(line([[lefts[1], yEff(1)], [lefts[1] + panel.width, yEff(1)]], 'stroke="black" stroke-dasharray="2,3"'));
+  axes(
+    lefts[1],
+    'parallel efficiency',
+    [0, 0.25, 0.5, 0.75, 1].map((e) => [yEff(e), `${e * 100}%`]),
+  );
+  const line = (pts, attrs) =>
+    `<polyline fill="none" points="${pts.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(' ')}" ${attrs}/>`;
+  out.push(
+    line(
+      [
+        [lefts[1], yEff(1)],
+        [lefts[1] + panel.width, yEff(1)],
+      ],
+      'stroke="black" stroke-dasharray="2,3"',
+    ),
+  );
   for (const s of series) {
     const base = s.points[0].samplesPerSec / s.points[0].workers;
-    out.push(line(s.points.map((p) => [xOf(lefts[0], p.workers), yLog(base * p.workers)]), `stroke="${s.color}" stroke-dasharray="2,3"`));
-    out.push(line(s.points.map((p) => [xOf(lefts[0], p.workers), yLog(p.samplesPerSec)]), `stroke="${s.color}" stroke-width="2"`));
-    out.push(line(s.points.map((p) => [xOf(lefts[1], p.workers), yEff(p.efficiency)]), `stroke="${s.color}" stroke-width="2"`));
-    for (const p of s.points) out.push(`<circle cx="${xOf(lefts[0], p.workers)}" cy="${yLog(p.samplesPerSec)}" r="3" fill="${s.color}"/><circle cx="${xOf(lefts[1], p.workers)}" cy="${yEff(p.efficiency)}" r="3" fill="${s.color}"/>`);
+    out.push(
+      line(
+        s.points.map((p) => [xOf(lefts[0], p.workers), yLog(base * p.workers)]),
+        `stroke="${s.color}" stroke-dasharray="2,3"`,
+      ),
+    );
+    out.push(
+      line(
+        s.points.map((p) => [xOf(lefts[0], p.workers), yLog(p.samplesPerSec)]),
+        `stroke="${s.color}" stroke-width="2"`,
+      ),
+    );
+    out.push(
+      line(
+        s.points.map((p) => [xOf(lefts[1], p.workers), yEff(p.efficiency)]),
+        `stroke="${s.color}" stroke-width="2"`,
+      ),
+    );
+    for (const p of s.points)
+      out.push(
+        `<circle cx="${xOf(lefts[0], p.workers)}" cy="${yLog(p.samplesPerSec)}" r="3" fill="${s.color}"/><circle cx="${xOf(lefts[1], p.workers)}" cy="${yEff(p.efficiency)}" r="3" fill="${s.color}"/>`,
+      );
   }
   for (const ref of refs) {
     const y = yLog(ref.samplesPerSec);
-    out.push(line([[lefts[0], y], [lefts[0] + panel.width, y]], 'stroke="#777" stroke-dasharray="6,4"'));
-    out.push(`<text x="${lefts[0] + panel.width - 2}" y="${y - 4}" text-anchor="end" fill="#555">${esc(ref.name)}${ref.threads > 1 ? `, ${ref.threads} threads` : ''} (train)</text>`);
+    out.push(
+      line(
+        [
+          [lefts[0], y],
+          [lefts[0] + panel.width, y],
+        ],
+        'stroke="#777" stroke-dasharray="6,4"',
+      ),
+    );
+    out.push(
+      `<text x="${lefts[0] + panel.width - 2}" y="${y - 4}" text-anchor="end" fill="#555">${esc(ref.name)}${ref.threads > 1 ? `, ${ref.threads} threads` : ''} (train)</text>`,
+    );
   }
   series.forEach((s, i) => {
     const x = 70 + (i % 2) * 450;
     const y = panel.bottom + 52 + Math.floor(i / 2) * 16;
-    out.push(`<line x1="${x}" y1="${y - 4}" x2="${x + 20}" y2="${y - 4}" stroke="${s.color}" stroke-width="2"/><text x="${x + 26}" y="${y}">${esc(s.key)}</text>`);
+    out.push(
+      `<line x1="${x}" y1="${y - 4}" x2="${x + 20}" y2="${y - 4}" stroke="${s.color}" stroke-width="2"/><text x="${x + 26}" y="${y}">${esc(s.key)}</text>`,
+    );
   });
   out.push(`<text x="${W - 10}" y="${H - 6}" text-anchor="end" fill="#555">dotted: ideal linear scaling from W=1</text>`, '</svg>');
   return `${out.join('\n')}\n`;
@@ -177,7 +273,10 @@ export function renderSvg(report) {
 
 /** Writes latest.md and latest.svg next to the report, each through a temporary file. */
 export async function writeRenderings(report, jsonPath) {
-  for (const [ext, text] of [['md', renderMarkdown(report)], ['svg', renderSvg(report)]]) {
+  for (const [ext, text] of [
+    ['md', renderMarkdown(report)],
+    ['svg', renderSvg(report)],
+  ]) {
     const path = jsonPath.replace(/\.json$/, `.${ext}`);
     await writeFile(`${path}.tmp`, text);
     await rename(`${path}.tmp`, path);

@@ -50,18 +50,26 @@ async function measure(command, commandArgs, name, env = process.env) {
 }
 let round = 0;
 const measureTfjs = (workers, kernels) =>
-  measure(process.execPath, ['--expose-gc', here('./measure.mjs'), '--workers', String(workers), '--kernels', kernels, ...(quick ? ['--quick'] : [])], `tfjs-W${workers}-${kernels}-round${round + 1}`);
+  measure(
+    process.execPath,
+    ['--expose-gc', here('./measure.mjs'), '--workers', String(workers), '--kernels', kernels, ...(quick ? ['--quick'] : [])],
+    `tfjs-W${workers}-${kernels}-round${round + 1}`,
+  );
 
 /** The machine's ceiling: a CPU-bound JS loop in W plain threads, loops per second. */
 async function cpuLoops(workers) {
   const loop = `let x = 0; for (let i = 0; i < ${quick ? 3e7 : 1e8}; i++) x += Math.sqrt(i); require('node:worker_threads').parentPort.postMessage(x);`;
   const started = performance.now();
   await Promise.all(
-    Array.from({ length: workers }, () => new Promise((resolve, reject) => {
-      const worker = new Worker(loop, { eval: true });
-      worker.once('message', () => worker.terminate().then(resolve));
-      worker.once('error', reject);
-    })),
+    Array.from(
+      { length: workers },
+      () =>
+        new Promise((resolve, reject) => {
+          const worker = new Worker(loop, { eval: true });
+          worker.once('message', () => worker.terminate().then(resolve));
+          worker.once('error', reject);
+        }),
+    ),
   );
   return workers / ((performance.now() - started) / 1000);
 }
@@ -84,7 +92,13 @@ async function measureTfjsSafely(workers, kernels) {
     measuredRows.push(...measured.results);
     return measured;
   } catch (error) {
-    failures.push(`W=${workers} ${kernels}: ${String(error.stderr || error.message).trim().split('\n').slice(-3).join(' ')}`);
+    failures.push(
+      `W=${workers} ${kernels}: ${String(error.stderr || error.message)
+        .trim()
+        .split('\n')
+        .slice(-3)
+        .join(' ')}`,
+    );
     log(`failed: ${failures.at(-1)}`);
     return undefined;
   }
@@ -106,7 +120,10 @@ async function tfjsRound() {
   }
 }
 
-const hasTorch = await run('/usr/bin/python3', ['-c', 'import torch']).then(() => true, () => false);
+const hasTorch = await run('/usr/bin/python3', ['-c', 'import torch']).then(
+  () => true,
+  () => false,
+);
 if (!hasTorch) log('PyTorch: /usr/bin/python3 cannot import torch; its reference is left out');
 let pytorch; // { torch, blas }
 const pytorchRuns = []; // every round's { threads, waitPolicy, train, label }
@@ -122,8 +139,23 @@ async function pytorchRound() {
       try {
         const measured = await measure(
           '/usr/bin/python3',
-          [here('./pytorch_kd.py'), '--threads', String(threads), '--steps', String(settings.trainSteps), '--label-rows', String(settings.labelRows),
-            '--batch', String(settings.batchSize), '--temperature', String(settings.temperature), '--alpha', String(settings.alpha), '--lr', String(settings.learningRate)],
+          [
+            here('./pytorch_kd.py'),
+            '--threads',
+            String(threads),
+            '--steps',
+            String(settings.trainSteps),
+            '--label-rows',
+            String(settings.labelRows),
+            '--batch',
+            String(settings.batchSize),
+            '--temperature',
+            String(settings.temperature),
+            '--alpha',
+            String(settings.alpha),
+            '--lr',
+            String(settings.learningRate),
+          ],
           `pytorch-${threads}-threads-${waitPolicy}-round${round + 1}`,
           { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), OMP_WAIT_POLICY: waitPolicy },
         );
@@ -178,7 +210,14 @@ const report = {
     ceiling,
   },
   failures,
-  settings: { quick, rounds, ...settings, workerCounts, command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`, date: new Date().toISOString() },
+  settings: {
+    quick,
+    rounds,
+    ...settings,
+    workerCounts,
+    command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+    date: new Date().toISOString(),
+  },
   results,
   references,
   pytorch: pytorch && { torch: pytorch.torch, blas: pytorch.blas },

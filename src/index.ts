@@ -9,19 +9,31 @@
  * ```
  */
 export { distill, type DistillResult } from './distill/distill.js';
-export { DEFAULTS, type DistillOptions } from './distill/options.js';
-export type { OptimizerSpec } from './distill/optimizers.js';
-export type { Phase, ProgressEvent } from './distill/progress.js';
-export type { BaselineReport, DistillReport, ModelReport, StepBreakdown, StudentReport, TrainingPhaseReport } from './distill/report.js';
+export { DEFAULTS, type DistillConfig, type DistillOptions } from './distill/options.js';
+export type {
+  BaselineReport,
+  DistillReport,
+  RestartReport,
+  SoftLabelReport,
+  StudentReport,
+  TrainingPhaseReport,
+} from './distill/report.js';
+export type { Phase, ProgressEvent, TrainingPhase } from './progress.js';
+export type { ModelReport } from './infer/evaluate.js';
+export type { StepBreakdown } from './train/data-parallel.js';
+export type { OptimizerSpec } from './train/optimizers.js';
+export type { CheckpointOptions } from './train/checkpoint.js';
+export type { NonFinitePolicy } from './train/replica.js';
 
 export { type Dataset, keepLabels, labeledCount, splitDataset, takeRows } from './data/dataset.js';
 export { loadIdx } from './data/idx.js';
 export { loadCsv } from './data/csv.js';
 export { loadMnist } from './data/mnist.js';
+export type { SoftLabelEncoding } from './data/soft-label-store.js';
 
 export { buildModel, type BuildModelOptions } from './models/architectures.js';
 export { loadModel, saveModel } from './models/model-files.js';
-export type { BackendChoice, KernelsUsed } from './models/backend.js';
-export type { KernelChoice } from './models/kernel-choice.js';
+export type { BackendChoice, BackendName, KernelsUsed } from './kernels/backend.js';
+export type { KernelChoice } from './kernels/kernel-choice.js';
 
-export { DistillCancelledError, DistillError } from './errors.js';
+export { DistillCancelledError, DistillError, WorkerFailure } from './errors.js';

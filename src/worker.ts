@@ -4,11 +4,11 @@
  * and is only referenced by them.
  */
 import * as tf from '@tensorflow/tfjs';
-import { type InferTask, type LatencyTask, type LoadTask, inferRows, loadModel, measureLatency } from './distill/inference.js';
-import { type TrainTask, trainReplica } from './distill/replica.js';
-import { DETERMINISTIC_TAG, DistillError } from './errors.js';
-import { type BackendName, initBackend } from './models/backend.js';
-import type { KernelChoice } from './models/kernel-choice.js';
+import { type InferTask, type LatencyTask, type LoadTask, inferRows, measureLatency, preloadModel } from './infer/inference-task.js';
+import { type TrainTask, trainReplica } from './train/replica.js';
+import { messageForCoordinator } from './errors.js';
+import { type BackendName, initBackend } from './kernels/backend.js';
+import type { KernelChoice } from './kernels/kernel-choice.js';
 import { type BarrierHandle, SharedBarrier } from './parallel/barrier.js';
 
 /** Loads the backend in this thread, then waits for every other thread to do the same. */
@@ -45,7 +45,7 @@ export default async function runTask(task: WorkerTask): Promise<unknown> {
     return await dispatch(task);
   } catch (error) {
     // Only the message crosses the thread boundary: tag the deterministic failures for the coordinator.
-    throw error instanceof DistillError ? new Error(DETERMINISTIC_TAG + error.message) : error;
+    throw messageForCoordinator(error);
   }
 }
 
@@ -54,7 +54,7 @@ function dispatch(task: WorkerTask): Promise<unknown> {
     case 'init':
       return init(task);
     case 'load':
-      return loadModel(task);
+      return preloadModel(task);
     case 'infer':
       return inferRows(task);
     case 'latency':

@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
+import { javascriptLoops } from '../dist/kernels/exchange-loops.js';
 import { SharedAllReduce } from '../dist/parallel/allreduce.js';
 import { BARRIER_ABORTED, SharedBarrier } from '../dist/parallel/barrier.js';
 
@@ -14,7 +15,7 @@ async function runRanks(
   options: { rounds?: number; stopAt?: number; failAt?: number[]; lateMs?: number[] } = {},
 ): Promise<Reply[]> {
   const barrier = SharedBarrier.create(workers);
-  const allReduce = SharedAllReduce.create(length, workers, barrier);
+  const allReduce = SharedAllReduce.create(length, barrier, javascriptLoops.weightedSum);
   const rounds = options.rounds ?? 3;
   return Promise.all(
     Array.from({ length: workers }, (_, rank) => {
@@ -107,7 +108,7 @@ describe('SharedBarrier', () => {
 
   it('chunks cover the vector exactly once, cache-line aligned', () => {
     for (const workers of [1, 2, 3, 4, 7]) {
-      const allReduce = SharedAllReduce.create(1001, workers, SharedBarrier.create(workers));
+      const allReduce = SharedAllReduce.create(1001, SharedBarrier.create(workers), javascriptLoops.weightedSum);
       let covered = 0;
       for (let r = 0; r < workers; r++) {
         const [lo, hi] = allReduce.chunk(r);

@@ -5,12 +5,31 @@ import { forwardFlopsPerSample, median, medianAcrossRounds, rssMBPerWorker, aver
 import { renderMarkdown, renderSvg, targets } from '../bench/render.mjs';
 
 const row = (phase: string, model: string, workers: number, samplesPerSec: number, extra = {}) => ({
-  phase, model, params: 1_863_690, kernels: 'wasm', workers, samplesPerSec, gflops: samplesPerSec * 0.00372, allreduceShare: null, rssMBPerWorker: 40, ...extra,
+  phase,
+  model,
+  params: 1_863_690,
+  kernels: 'wasm',
+  workers,
+  samplesPerSec,
+  gflops: samplesPerSec * 0.00372,
+  allreduceShare: null,
+  rssMBPerWorker: 40,
+  ...extra,
 });
 
 // A small report in latest.json's shape: two worker counts, both phases, both references.
 const fixture = {
-  machine: { cpus: 2, node: 'v20.20.2', backend: 'wasm', kernels: 'wasm', kernelsMeasured: ['wasm'], ceiling: [{ workers: 1, speedup: 1 }, { workers: 2, speedup: 1.9 }] },
+  machine: {
+    cpus: 2,
+    node: 'v20.20.2',
+    backend: 'wasm',
+    kernels: 'wasm',
+    kernelsMeasured: ['wasm'],
+    ceiling: [
+      { workers: 1, speedup: 1 },
+      { workers: 2, speedup: 1.9 },
+    ],
+  },
   settings: { denseModel: 'mlp:1024,1024', batchSize: 256, rounds: 3 },
   results: [
     row('label', 'mlp:1024,1024', 1, 2000),
@@ -19,7 +38,14 @@ const fixture = {
     row('label', 'cnn:16,32', 2, 3000, { params: 206_922 }),
     row('train', 'mlp:1024,1024', 1, 80, { gflops: 0.9, batchSize: 256, allreduceShare: 0.005, waitShare: 0 }),
     row('train', 'mlp:1024,1024', 2, 150, {
-      gflops: 1.68, batchSize: 256, allreduceShare: 0.03, waitShare: 0.01, stepMs: { gradient: 1620.4, averaging: 50.04, waiting: 16.66, update: 150 }, firstStepMs: 2500.2, rounds: 3, samplesPerSecRange: [120, 1510],
+      gflops: 1.68,
+      batchSize: 256,
+      allreduceShare: 0.03,
+      waitShare: 0.01,
+      stepMs: { gradient: 1620.4, averaging: 50.04, waiting: 16.66, update: 150 },
+      firstStepMs: 2500.2,
+      rounds: 3,
+      samplesPerSecRange: [120, 1510],
     }),
     // The rows-per-worker series: W=1 is the same run as above, W=2 trains a global batch of 512.
     row('train', 'mlp:1024,1024', 1, 80, { gflops: 0.9, batchSize: 256, rowsPerWorker: 256, allreduceShare: 0.005, waitShare: 0 }),
@@ -36,7 +62,11 @@ const fixture = {
 describe('bench arithmetic', () => {
   it('counts forward FLOPs of dense and conv layers, 2 per multiply-add', () => {
     // 784-1024-1024-10: 2 * (784*1024 + 1024*1024 + 1024*10).
-    const dense = [[784, 1024], [1024, 1024], [1024, 10]].map(([inputs, units]) => ({ kind: 'dense', inputs, units }));
+    const dense = [
+      [784, 1024],
+      [1024, 1024],
+      [1024, 10],
+    ].map(([inputs, units]) => ({ kind: 'dense', inputs, units }));
     expect(forwardFlopsPerSample(dense)).toBe(2 * 1_861_632);
     const conv = { kind: 'conv2d', outHeight: 28, outWidth: 28, filters: 16, kernelHeight: 3, kernelWidth: 3, inChannels: 1 };
     expect(forwardFlopsPerSample([conv, { kind: 'other' }])).toBe(2 * 28 * 28 * 16 * 9);
@@ -66,14 +96,20 @@ describe('bench arithmetic', () => {
     expect(merged).toHaveLength(2);
     const two = merged.find((r: { workers: number }) => r.workers === 2);
     expect(two).toMatchObject({ samplesPerSec: 200, allreduceShare: 0.2, rounds: 3, samplesPerSecRange: [100, 300] });
-    expect(merged.find((r: { workers: number }) => r.workers === 1)).toMatchObject({ samplesPerSec: 100, rounds: 1, samplesPerSecRange: [100, 100] });
+    expect(merged.find((r: { workers: number }) => r.workers === 1)).toMatchObject({
+      samplesPerSec: 100,
+      rounds: 1,
+      samplesPerSecRange: [100, 100],
+    });
   });
 
   it('takes the median and scales each series against its own W=1', () => {
     expect(median([5, 1, 3])).toBe(3);
     expect(() => median([])).toThrow(/no values/);
     const scaled = withScaling(fixture.results);
-    const train2 = scaled.find((r: { phase: string; workers: number; rowsPerWorker?: number }) => r.phase === 'train' && r.workers === 2 && !r.rowsPerWorker);
+    const train2 = scaled.find(
+      (r: { phase: string; workers: number; rowsPerWorker?: number }) => r.phase === 'train' && r.workers === 2 && !r.rowsPerWorker,
+    );
     expect(train2.speedup).toBeCloseTo(1.875, 10);
     expect(train2.efficiency).toBeCloseTo(0.9375, 10);
     // The rows-per-worker series is scaled against its own W=1.
@@ -99,9 +135,13 @@ describe('bench renderings', () => {
   it('writes one markdown row per measurement and per reference, with the ratios', () => {
     const md = renderMarkdown(fixture);
     expect(md).toContain('Each row is the median of 3 rounds');
-    expect(md).toContain('| train | mlp:1024,1024 | 1,863,690 | wasm | 2 | 256 | 150 | 120–1,510 | 1.68 | 1.88x | 94% | 3.0% (1.0%) | 40 |');
+    expect(md).toContain(
+      '| train | mlp:1024,1024 | 1,863,690 | wasm | 2 | 256 | 150 | 120–1,510 | 1.68 | 1.88x | 94% | 3.0% (1.0%) | 40 |',
+    );
     expect(md).toContain('| train | mlp:1024,1024 | 1,863,690 | wasm | 1 | 256 | 80 | - | 0.90 | 1.00x | 100% | 0.5% (0.0%) | 40 |');
-    expect(md).toContain('| train | mlp:1024,1024 | 1,863,690 | wasm | 2 | 512 (256 per worker) | 152 | - | 1.70 | 1.90x | 95% | 2.0% (1.0%) | 40 |');
+    expect(md).toContain(
+      '| train | mlp:1024,1024 | 1,863,690 | wasm | 2 | 512 (256 per worker) | 152 | - | 1.70 | 1.90x | 95% | 2.0% (1.0%) | 40 |',
+    );
     expect(md).toContain('| pytorch-cpu (best) | train | 2 | 1,000 | - | 11.20 | 0.15x |');
     expect(md).toContain('| tfjs model.fit, 1 thread | train | 1 | 82 | - | 0.92 | 1.83x |');
     expect(md).toContain('openblas-pthread/libblas.so.3');

@@ -42,7 +42,22 @@ function expectFailureWithEnv(env: NodeJS.ProcessEnv, pattern: RegExp, ...args: 
   return error;
 }
 
-const SMALL = ['--data', 'mnist', '--limit', '300', '--teacher-arch', 'mlp:16', '--teacher-epochs', '1', '--student-arch', 'mlp:8', '--epochs', '1', '--workers', '2'];
+const SMALL = [
+  '--data',
+  'mnist',
+  '--limit',
+  '300',
+  '--teacher-arch',
+  'mlp:16',
+  '--teacher-epochs',
+  '1',
+  '--student-arch',
+  'mlp:8',
+  '--epochs',
+  '1',
+  '--workers',
+  '2',
+];
 
 function idxBytes(magic: number, dims: number[], data: Uint8Array) {
   const header = Buffer.alloc(4 + 4 * dims.length);
@@ -54,7 +69,11 @@ function idxBytes(magic: number, dims: number[], data: Uint8Array) {
 async function writeIdxDir(name: string, images: Buffer) {
   const target = join(dir, name);
   await mkdir(target, { recursive: true });
-  const labels = idxBytes(0x801, [10], new Uint8Array(10).map((_, i) => i % 3));
+  const labels = idxBytes(
+    0x801,
+    [10],
+    new Uint8Array(10).map((_, i) => i % 3),
+  );
   await writeFile(join(target, 'train-images-idx3-ubyte.gz'), gzipSync(images));
   await writeFile(join(target, 'train-labels-idx1-ubyte'), labels);
   await writeFile(join(target, 't10k-images-idx3-ubyte'), idxBytes(0x803, [10, 4, 4], new Uint8Array(160)));
@@ -96,7 +115,14 @@ describe('the CLI', () => {
     });
     it('workers < 1 and a batch smaller than the worker count', () => {
       expectFailure(/workers must be an integer >= 1, got 0/, ...SMALL, '--workers', '0');
-      expectFailure(/batch size 2 is smaller than the worker count 3/, ...SMALL, '--workers', '3', '--batch-size', '2');
+      expectFailure(
+        /--batch-size 2 is smaller than --workers 3: every worker needs at least one row per step; raise --batch-size or lower --workers$/,
+        ...SMALL,
+        '--workers',
+        '3',
+        '--batch-size',
+        '2',
+      );
     });
     it('missing data, truncated and wrong-magic IDX files', async () => {
       expectFailure(/idx data directory .*nowhere does not exist/, '--data', `idx:${join(dir, 'nowhere')}`);
@@ -127,12 +153,22 @@ describe('the CLI', () => {
       const noWeights = join(dir, 'no-weights');
       await saveModel(buildModel('mlp:4', { inputShape: [28, 28], numClasses: 10 }), noWeights);
       await rm(join(noWeights, 'weights.bin'));
-      expectFailure(/no-weights\/model\.json lists the weights file weights\.bin, which cannot be read/, ...SMALL.slice(0, 4), '--teacher', noWeights);
+      expectFailure(
+        /no-weights\/model\.json lists the weights file weights\.bin, which cannot be read/,
+        ...SMALL.slice(0, 4),
+        '--teacher',
+        noWeights,
+      );
       const other = join(dir, 'other-topology');
       await saveModel(buildModel('mlp:4', { inputShape: [28, 28], numClasses: 10 }), other);
       await saveModel(buildModel('mlp:8', { inputShape: [28, 28], numClasses: 10 }), join(dir, 'bigger'));
       await cp(join(dir, 'bigger', 'weights.bin'), join(other, 'weights.bin'));
-      expectFailure(/the weights of .*other-topology\/model\.json are longer than its manifest says/, ...SMALL.slice(0, 4), '--teacher', other);
+      expectFailure(
+        /the weights of .*other-topology\/model\.json are longer than its manifest says/,
+        ...SMALL.slice(0, 4),
+        '--teacher',
+        other,
+      );
     });
     it('an --out that is a file or cannot be written, and a --resume with no checkpoint', async () => {
       const file = join(dir, 'a-file');
@@ -140,11 +176,15 @@ describe('the CLI', () => {
       const run = (out: string, ...extra: string[]) => cli('run', ...SMALL, '--out', out, ...extra);
       const lastLine = (result: { stderr: string }) => result.stderr.trim().split('\n').at(-1);
       expect(lastLine(run(file))).toMatch(/^tfjs-distill: error: --out .*a-file is a file; give a directory$/);
-      expect(lastLine(run(join(file, 'below')))).toMatch(/^tfjs-distill: error: cannot write to --out .*a-file\/below \(.*\); give a writable directory$/);
+      expect(lastLine(run(join(file, 'below')))).toMatch(
+        /^tfjs-distill: error: cannot write to --out .*a-file\/below \(.*\); give a writable directory$/,
+      );
       const fresh = join(dir, 'never-ran');
       const resumed = run(fresh, '--resume');
       expect(resumed.status).toBe(1);
-      expect(lastLine(resumed)).toMatch(/^tfjs-distill: error: nothing to resume: .*never-ran\/\.checkpoint holds no checkpoint; start the run without --resume$/);
+      expect(lastLine(resumed)).toMatch(
+        /^tfjs-distill: error: nothing to resume: .*never-ran\/\.checkpoint holds no checkpoint; start the run without --resume$/,
+      );
       expect(await readdir(fresh)).toEqual([]);
     });
     it('ragged and non-numeric CSV', async () => {
@@ -158,20 +198,35 @@ describe('the CLI', () => {
     it('a teacher whose input shape or class count does not fit the data', async () => {
       const wrongInput = join(dir, 'wrong-input');
       await saveModel(buildModel('mlp:4', { inputShape: [32, 32, 3], numClasses: 10 }), wrongInput);
-      expectFailure(/the teacher takes rows of shape \[32,32,3\] \(3072 values\) but the data's rows have shape \[28,28\] \(784 values\)/, ...SMALL.slice(0, 4), '--teacher', wrongInput);
+      expectFailure(
+        /the teacher takes rows of shape \[32,32,3\] \(3072 values\) but the data's rows have shape \[28,28\] \(784 values\)/,
+        ...SMALL.slice(0, 4),
+        '--teacher',
+        wrongInput,
+      );
       const wrongClasses = join(dir, 'wrong-classes');
       await saveModel(buildModel('mlp:4', { inputShape: [784], numClasses: 5 }), wrongClasses);
-      expectFailure(/the student outputs shape \[5\] but the data has 10 classes; its last layer needs 10 units/, ...SMALL.slice(0, 6), '--student', wrongClasses);
+      expectFailure(
+        /the student outputs shape \[5\] but the data has 10 classes; its last layer needs 10 units/,
+        ...SMALL.slice(0, 6),
+        '--student',
+        wrongClasses,
+      );
     });
     it('a truncated weights.bin', async () => {
       const teacher = join(dir, 'truncated-teacher');
       await saveModel(buildModel('mlp:4', { inputShape: [28, 28], numClasses: 10 }), teacher);
       await truncate(join(teacher, 'weights.bin'), 10);
-      expectFailure(/the weights of .*truncated-teacher\/model.json are truncated: the manifest needs \d+ bytes, the files hold 10/, ...SMALL.slice(0, 4), '--teacher', teacher);
+      expectFailure(
+        /the weights of .*truncated-teacher\/model.json are truncated: the manifest needs \d+ bytes, the files hold 10/,
+        ...SMALL.slice(0, 4),
+        '--teacher',
+        teacher,
+      );
     });
     it('a diverging loss stops the run, naming the step', () => {
       expectFailure(
-        /training diverged: the averaged gradient or loss \(.+\) is not finite at step \d+ \(epoch \d+\); lower the learning rate \(--lr\), or skip such steps with --on-nonfinite skip \(worker [01]\)$/,
+        /training diverged: the averaged gradient or loss \(.+\) is not finite at step \d+ \(epoch \d+\); lower the learning rate \(--lr\), or skip such steps with --on-nonfinite 'skip' \(worker [01]\)$/,
         ...SMALL,
         '--optimizer',
         'sgd',
@@ -180,24 +235,56 @@ describe('the CLI', () => {
       );
     });
     it('--kernels: an unknown set, and openblas where OpenBLAS cannot load', () => {
-      expectFailure(/unknown kernels 'fast': use one of auto, openblas, wasm/, ...SMALL, '--kernels', 'fast');
+      expectFailure(/error: --kernels 'fast' is not one of auto, openblas, wasm$/, ...SMALL, '--kernels', 'fast');
       // TFJS_DISTILL_OPENBLAS points the addon at a library that is not there.
       expectFailureWithEnv(
         { TFJS_DISTILL_OPENBLAS: '/nonexistent/libopenblas.so.0' },
-        /kernels 'openblas' requested, but (OpenBLAS unavailable: \/nonexistent\/libopenblas\.so\.0.*|native kernels unavailable: .*); use kernels 'auto' or 'wasm'/,
+        /kernels 'openblas' requested, but (OpenBLAS unavailable: \/nonexistent\/libopenblas\.so\.0.*|native kernels unavailable: .*); set --kernels 'auto' or 'wasm' \(or TFJS_DISTILL_KERNELS\)/,
         ...SMALL,
         '--kernels',
         'openblas',
       );
     });
     it('--backend tensorflow without tfjs-node says how to get it', () => {
-      expectFailure(/no backend of \[tensorflow\] could be loaded .*install @tensorflow\/tfjs-node .* or use --backend wasm/, ...SMALL, '--backend', 'tensorflow');
+      expectFailure(
+        /none of the backends \[tensorflow\] could be loaded .*install @tensorflow\/tfjs-node .* or set --backend 'wasm'/,
+        ...SMALL,
+        '--backend',
+        'tensorflow',
+      );
     });
   });
 
   it('a run on the bundled digits writes the models and the report, and prints the table', async () => {
     const out = join(dir, 'mnist-out');
-    const result = cli('run', '--data', 'mnist', '--limit', '1000', '--labeled', '300', '--teacher-arch', 'mlp:32', '--teacher-epochs', '3', '--student-arch', 'mlp:8', '--epochs', '5', '--lr', '0.005', '--batch-size', '64', '--workers', '2', '--baseline', '--kernels', 'wasm', '--out', out);
+    const result = cli(
+      'run',
+      '--data',
+      'mnist',
+      '--limit',
+      '1000',
+      '--labeled',
+      '300',
+      '--teacher-arch',
+      'mlp:32',
+      '--teacher-epochs',
+      '3',
+      '--student-arch',
+      'mlp:8',
+      '--epochs',
+      '5',
+      '--lr',
+      '0.005',
+      '--batch-size',
+      '64',
+      '--workers',
+      '2',
+      '--baseline',
+      '--kernels',
+      'wasm',
+      '--out',
+      out,
+    );
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/test accuracy\s+\d+\.\d+%\s+\d+\.\d+%\s+\d+\.\d+%/);
     expect(result.stdout).toMatch(/backend wasm \(wasm kernels\), 2 workers/);
@@ -208,7 +295,13 @@ describe('the CLI', () => {
     expect(report.config).toMatchObject({ data: 'mnist', teacher: 'mlp:32', student: 'mlp:8', labeled: 300, baseline: true });
     expect(report.student.accuracy).toBeGreaterThan(0.5);
     expect(Object.keys(report.throughput)).toEqual(
-      expect.arrayContaining(['labelSamplesPerSec', 'trainSamplesPerSec', 'teacherTrainSamplesPerSec', 'baselineTrainSamplesPerSec', 'setupSeconds']),
+      expect.arrayContaining([
+        'labelSamplesPerSec',
+        'trainSamplesPerSec',
+        'teacherTrainSamplesPerSec',
+        'baselineTrainSamplesPerSec',
+        'setupSeconds',
+      ]),
     );
     for (const name of ['teacher', 'student', 'baseline']) {
       const loaded = await loadModel(join(out, name));
@@ -224,7 +317,9 @@ describe('the CLI', () => {
     const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
     expect(report.kernels).toBe('wasm');
     expect(report.config.kernels).toBe('auto');
-    expect(report.notices.join('\n')).toMatch(/wasm backend: (OpenBLAS unavailable: \/nonexistent\/libopenblas\.so\.0|native kernels unavailable).*; using the wasm kernels/);
+    expect(report.notices.join('\n')).toMatch(
+      /wasm backend: (OpenBLAS unavailable: \/nonexistent\/libopenblas\.so\.0|native kernels unavailable).*; using the wasm kernels/,
+    );
   });
 
   it('Ctrl-C stops the run at the next step, checkpoints it, exits with 130, writes no outputs and says how to resume', async () => {
@@ -256,7 +351,29 @@ describe('the CLI', () => {
     const csv = join(dir, 'blobs.csv');
     await writeFile(csv, lines.join('\n'));
     const out = join(dir, 'csv-out');
-    const result = cli('run', '--data', `csv:${csv}`, '--test-fraction', '0.25', '--teacher-arch', 'mlp:16', '--teacher-epochs', '20', '--student-arch', 'mlp:4', '--epochs', '20', '--batch-size', '32', '--lr', '0.01', '--workers', '2', '--out', out);
+    const result = cli(
+      'run',
+      '--data',
+      `csv:${csv}`,
+      '--test-fraction',
+      '0.25',
+      '--teacher-arch',
+      'mlp:16',
+      '--teacher-epochs',
+      '20',
+      '--student-arch',
+      'mlp:4',
+      '--epochs',
+      '20',
+      '--batch-size',
+      '32',
+      '--lr',
+      '0.01',
+      '--workers',
+      '2',
+      '--out',
+      out,
+    );
     expect(result.status).toBe(0);
     const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
     expect(report.data).toMatchObject({ trainRows: 450, testRows: 150, numClasses: 3, featureShape: [4] });

@@ -117,16 +117,16 @@ describe('loadIdx', () => {
     const missing = join(root, 'no-such-dir');
     const message = await failure(loadIdx(missing, 'train'));
     expect(message).toMatch(/no-such-dir does not exist/);
-    expect(message).toMatch(/--data idx:DIR expects the MNIST layout: train-images-idx3-ubyte, train-labels-idx1-ubyte/);
+    expect(message).toMatch(/an idx data directory holds the MNIST layout: train-images-idx3-ubyte, train-labels-idx1-ubyte/);
     const dir = await makeDir({ 'file.txt': 'x' });
-    expect(await failure(loadIdx(join(dir, 'file.txt'), 'train'))).toMatch(/file\.txt is not a directory; --data idx:DIR/);
+    expect(await failure(loadIdx(join(dir, 'file.txt'), 'train'))).toMatch(/file\.txt is not a directory; an idx data directory/);
   });
 
   it('names the files it looked for when one is missing', async () => {
     const noImages = await makeDir({ 'train-labels-idx1-ubyte': labels() });
     const message = await failure(loadIdx(noImages, 'train'));
     expect(message).toMatch(
-      /has no train images file \(looked for train-images-idx3-ubyte, train-images-idx3-ubyte\.gz, train-images\.idx3-ubyte, train-images\.idx3-ubyte\.gz\); --data idx:DIR/,
+      /has no train images file \(looked for train-images-idx3-ubyte, train-images-idx3-ubyte\.gz, train-images\.idx3-ubyte, train-images\.idx3-ubyte\.gz\); an idx data directory/,
     );
     const noLabels = await makeDir({ 't10k-images-idx3-ubyte': images() });
     expect(await failure(loadIdx(noLabels, 'test'))).toMatch(/has no test labels file \(looked for t10k-labels-idx1-ubyte,/);
@@ -143,9 +143,7 @@ describe('loadIdx', () => {
       /train-images-idx3-ubyte has magic number 0x00000801 \(uint8 labels of rank 1\), expected 0x00000803 \(uint8 images of rank 3\)/,
     );
     const swapped = await makeDir({ 'train-images-idx3-ubyte': images(), 'train-labels-idx1-ubyte': images() });
-    expect(await failure(loadIdx(swapped, 'train'))).toMatch(
-      /train-labels-idx1-ubyte has magic number 0x00000803 .*expected 0x00000801/,
-    );
+    expect(await failure(loadIdx(swapped, 'train'))).toMatch(/train-labels-idx1-ubyte has magic number 0x00000803 .*expected 0x00000801/);
   });
 
   it('spots a gzipped file under a plain name', async () => {
@@ -247,9 +245,7 @@ describe('loadCsv', () => {
   it('rejects an empty file and one without data rows', async () => {
     expect(await failure(loadCsv(await csvFile('', 'empty.csv')))).toMatch(/empty\.csv is empty/);
     expect(await failure(loadCsv(await csvFile('\n \r\n', 'blank.csv')))).toMatch(/blank\.csv is empty/);
-    expect(await failure(loadCsv(await csvFile('label,a,b\n\n', 'header.csv')))).toMatch(
-      /header\.csv has a header but no data rows/,
-    );
+    expect(await failure(loadCsv(await csvFile('label,a,b\n\n', 'header.csv')))).toMatch(/header\.csv has a header but no data rows/);
   });
 
   it('rejects fewer than 2 columns', async () => {
@@ -337,7 +333,11 @@ describe('loadMnist', () => {
     const { train, test } = first;
     expect(train.x.every((v) => v >= 0 && v <= 1)).toBe(true);
     // Each checked row must be one of its class's digits in the package, value for value.
-    for (const [split, row] of [[train, 0], [train, 4321], [test, 7]] as const) {
+    for (const [split, row] of [
+      [train, 0],
+      [train, 4321],
+      [test, 7],
+    ] as const) {
       const label = split.y[row];
       const pixels = Array.from(split.x.subarray(row * 784, (row + 1) * 784));
       const source = perClass[label];

@@ -2,12 +2,13 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LogitTable } from '../dist/data/logit-table.js';
 import { SharedDataset } from '../dist/data/shared-dataset.js';
-import { meanLoss } from '../dist/distill/losses.js';
-import { BatchSchedule } from '../dist/distill/schedule.js';
-import { trainDataParallel } from '../dist/distill/train.js';
+import { meanLoss } from '../dist/train/losses.js';
+import { planPhase } from '../dist/train/plan.js';
+import { BatchSchedule } from '../dist/train/schedule.js';
+import { trainDataParallel } from '../dist/train/data-parallel.js';
 import { buildModel } from '../dist/models/architectures.js';
 import { modelToData, shareModel } from '../dist/models/model-data.js';
-import { WorkerPool } from '../dist/parallel/pool.js';
+import { TfjsPool } from '../dist/distill/tfjs-pool.js';
 import { mulberry32 } from '../dist/random.js';
 
 const ROWS = 60;
@@ -25,9 +26,9 @@ function syntheticData() {
   return { data, soft };
 }
 
-const pools = new Map<number, WorkerPool>();
+const pools = new Map<number, TfjsPool>();
 /** Pools on the wasm kernel set (the exchange loops in JavaScript), beside the default ones (openblas where it loads). */
-const wasmKernelPools = new Map<number, WorkerPool>();
+const wasmKernelPools = new Map<number, TfjsPool>();
 
 async function train(workers: number, optimizer: 'sgd' | 'adam', batchSize: number, kernels: 'auto' | 'wasm' = 'auto') {
   const pool = (kernels === 'wasm' ? wasmKernelPools : pools).get(workers)!;
@@ -43,8 +44,8 @@ async function train(workers: number, optimizer: 'sgd' | 'adam', batchSize: numb
     softLabels: soft,
     loss: { name: 'kd', temperature: 2, alpha: 0.7 },
     optimizer: { name: optimizer, learningRate: optimizer === 'sgd' ? 0.1 : 0.01 },
-    batchSize,
-    steps: 8, // batch 10: 6 steps per epoch, so a second epoch with a fresh shuffle too
+    // batch 10: 6 steps per epoch, so a second epoch with a fresh shuffle too
+    plan: planPhase({ rows: ROWS, batchSize, workers, steps: 8 }),
     seed: 5,
     onNonFinite: 'abort',
     onProgress: () => {},
@@ -56,8 +57,9 @@ const maxAbsDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => M
 
 describe('data-parallel training', () => {
   beforeAll(async () => {
-    for (const workers of [1, 2, 3]) pools.set(workers, await WorkerPool.start({ workers, backend: 'wasm', barrierTimeoutMs: 60_000 }));
-    for (const workers of [1, 3]) wasmKernelPools.set(workers, await WorkerPool.start({ workers, backend: 'wasm', barrierTimeoutMs: 60_000, kernels: 'wasm' }));
+    for (const workers of [1, 2, 3]) pools.set(workers, await TfjsPool.startTfjs({ workers, backend: 'wasm', barrierTimeoutMs: 60_000 }));
+    for (const workers of [1, 3])
+      wasmKernelPools.set(workers, await TfjsPool.startTfjs({ workers, backend: 'wasm', barrierTimeoutMs: 60_000, kernels: 'wasm' }));
     expect([...wasmKernelPools.values()].map((pool) => pool.kernels)).toEqual(['wasm', 'wasm']);
   });
   afterAll(async () => {
@@ -67,7 +69,9 @@ describe('data-parallel training', () => {
   for (const optimizer of ['sgd', 'adam'] as const) {
     it(`${optimizer}: W=2 and W=3 (uneven slices of a batch of 10) end with W=1's weights`, async () => {
       const one = await train(1, optimizer, 10);
-      const initial = new Float32Array((await modelToData(buildModel('mlp:16,8', { inputShape: [FEATURES], numClasses: CLASSES, seed: 3 }))).weights);
+      const initial = new Float32Array(
+        (await modelToData(buildModel('mlp:16,8', { inputShape: [FEATURES], numClasses: CLASSES, seed: 3 }))).weights,
+      );
       expect(maxAbsDiff(one.weights, initial)).toBeGreaterThan(1e-3); // training moved the weights
       expect(one.outcome.steps).toBe(8);
       expect(one.outcome.samples).toBe(80);
@@ -84,7 +88,9 @@ describe('data-parallel training', () => {
           expect(t.allReduceSeconds).toBeGreaterThan(0);
           expect(t.waitSeconds).toBeGreaterThanOrEqual(0);
           expect(t.waitSeconds).toBeLessThanOrEqual(t.allReduceSeconds);
-          expect(t.gradientSeconds + t.allReduceSeconds + t.applySeconds).toBeLessThanOrEqual(many.outcome.seconds - many.outcome.firstStepSeconds + 0.05);
+          expect(t.gradientSeconds + t.allReduceSeconds + t.applySeconds).toBeLessThanOrEqual(
+            many.outcome.seconds - many.outcome.firstStepSeconds + 0.05,
+          );
         }
       }
     });
@@ -103,7 +109,7 @@ describe('data-parallel training', () => {
     expect(maxAbsDiff(three.weights, one.weights)).toBeLessThanOrEqual(1e-4);
   });
 
-  const diverging = async (pool: WorkerPool, onNonFinite: 'abort' | 'skip') => {
+  const diverging = async (pool: TfjsPool, onNonFinite: 'abort' | 'skip') => {
     const { data } = syntheticData();
     const model = buildModel('mlp:16', { inputShape: [FEATURES], numClasses: CLASSES, seed: 3 });
     return trainDataParallel(pool, {
@@ -114,8 +120,7 @@ describe('data-parallel training', () => {
       rows: data.labeledRows(),
       loss: { name: 'hard' },
       optimizer: { name: 'sgd', learningRate: 1e30 },
-      batchSize: 10,
-      steps: 20,
+      plan: planPhase({ rows: data.labeledRows().length, batchSize: 10, workers: pool.workers, steps: 20 }),
       seed: 1,
       onNonFinite,
       onProgress: () => {},
@@ -126,12 +131,12 @@ describe('data-parallel training', () => {
     const pool = pools.get(2)!;
     const run = diverging(pool, 'abort');
     await expect(run).rejects.toThrow(
-      /^baseline training diverged: the averaged gradient or loss \((NaN|Infinity|-Infinity|[-\d.e+]+)\) is not finite at step \d+ \(epoch \d+\); lower the learning rate \(--lr\), or skip such steps with --on-nonfinite skip \(worker [01]\)$/,
+      /^baseline training diverged: the averaged gradient or loss \((NaN|Infinity|-Infinity|[-\d.e+]+)\) is not finite at step \d+ \(epoch \d+\); lower the learning rate \(optimizer\.learningRate\), or skip such steps with onNonFinite 'skip' \(worker [01]\)$/,
     );
     await expect(run).rejects.toMatchObject({ retryable: false });
     // A failure tears the pool down; the next phase needs a new one.
     await expect(train(2, 'sgd', 10)).rejects.toThrow(/the worker pool was stopped after a failure/);
-    pools.set(2, await WorkerPool.start({ workers: 2, backend: 'wasm', barrierTimeoutMs: 60_000 }));
+    pools.set(2, await TfjsPool.startTfjs({ workers: 2, backend: 'wasm', barrierTimeoutMs: 60_000 }));
   });
 
   it("onNonFinite 'skip' leaves the weights untouched on such steps and counts them", async () => {
@@ -143,29 +148,40 @@ describe('data-parallel training', () => {
   });
 
   for (const optimizer of ['sgd', 'adam'] as const) {
-  it(`${optimizer}: W=1 and W=3, with either kernel set, follow a plain single-thread tf.train.${optimizer} loop over the same global batches`, async () => {
-    // Reference on the main thread (cpu backend): full global batches, no slicing, no averaging.
-    const { data, soft } = syntheticData();
-    const model = buildModel('mlp:16,8', { inputShape: [FEATURES], numClasses: CLASSES, seed: 3 });
-    const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-    const reference = optimizer === 'sgd' ? tf.train.sgd(0.1) : tf.train.adam(0.01);
-    const schedule = new BatchSchedule(Int32Array.from({ length: ROWS }, (_, i) => i), 10, 5);
-    for (let step = 0; step < 8; step++) {
-      const batch = schedule.batch(step);
-      tf.tidy(() => {
-        const x = tf.tensor2d(data.gatherFeatures(batch, 0, batch.length, new Float32Array(batch.length * FEATURES)), [batch.length, FEATURES]);
-        const labels = tf.tensor1d(data.gatherLabels(batch, 0, batch.length, new Int32Array(batch.length)), 'int32');
-        const teacher = tf.tensor2d(soft.gather(batch, 0, batch.length, new Float32Array(batch.length * CLASSES)), [batch.length, CLASSES]);
-        const loss = () => meanLoss({ name: 'kd', temperature: 2, alpha: 0.7 }, { student: model.apply(x) as tf.Tensor2D, teacher, labels });
-        reference.minimize(loss, false, variables);
-      });
-    }
-    const expected = new Float32Array((await modelToData(model)).weights);
-    for (const kernels of ['auto', 'wasm'] as const) {
-      for (const workers of [1, 3]) {
-        expect(maxAbsDiff((await train(workers, optimizer, 10, kernels)).weights, expected)).toBeLessThanOrEqual(1e-4);
+    it(`${optimizer}: W=1 and W=3, with either kernel set, follow a plain single-thread tf.train.${optimizer} loop over the same global batches`, async () => {
+      // Reference on the main thread (cpu backend): full global batches, no slicing, no averaging.
+      const { data, soft } = syntheticData();
+      const model = buildModel('mlp:16,8', { inputShape: [FEATURES], numClasses: CLASSES, seed: 3 });
+      const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+      const reference = optimizer === 'sgd' ? tf.train.sgd(0.1) : tf.train.adam(0.01);
+      const schedule = new BatchSchedule(
+        Int32Array.from({ length: ROWS }, (_, i) => i),
+        planPhase({ rows: ROWS, batchSize: 10, workers: 1, epochs: 1 }),
+        5,
+      );
+      for (let step = 0; step < 8; step++) {
+        const batch = schedule.batch(step);
+        tf.tidy(() => {
+          const x = tf.tensor2d(data.gatherFeatures(batch, 0, batch.length, new Float32Array(batch.length * FEATURES)), [
+            batch.length,
+            FEATURES,
+          ]);
+          const labels = tf.tensor1d(data.gatherLabels(batch, 0, batch.length, new Int32Array(batch.length)), 'int32');
+          const teacher = tf.tensor2d(soft.gather(batch, 0, batch.length, new Float32Array(batch.length * CLASSES)), [
+            batch.length,
+            CLASSES,
+          ]);
+          const loss = () =>
+            meanLoss({ name: 'kd', temperature: 2, alpha: 0.7 }, { student: model.apply(x) as tf.Tensor2D, teacher, labels });
+          reference.minimize(loss, false, variables);
+        });
       }
-    }
-  });
+      const expected = new Float32Array((await modelToData(model)).weights);
+      for (const kernels of ['auto', 'wasm'] as const) {
+        for (const workers of [1, 3]) {
+          expect(maxAbsDiff((await train(workers, optimizer, 10, kernels)).weights, expected)).toBeLessThanOrEqual(1e-4);
+        }
+      }
+    });
   }
 });

@@ -11,7 +11,7 @@ import {
   takeRows,
 } from '../dist/index.js';
 import { summaryTable } from '../dist/cli/summary-table.js';
-import { loadBlas } from '../dist/models/blas-kernels.js';
+import { loadBlas } from '../dist/kernels/blas-kernels.js';
 
 /** Whether the native OpenBLAS kernels load here (CI installs OpenBLAS; see .ci/run). */
 const NATIVE = 'blas' in loadBlas();
@@ -49,7 +49,14 @@ describe('distill() on a slice of the bundled MNIST digits', () => {
     if (NATIVE) expect(report.notices.join('\n')).toMatch(/wasm backend: BatchMatMul, .* run in tfjs-distill.s native addon, on OpenBLAS/);
     expect(report.notices.join('\n')).toMatch(/tensorflow backend unavailable: .*\(workers 0, 1\)/);
     expect(report.workers).toBe(2);
-    expect(report.data).toEqual({ trainRows: 1500, labeledRows: 500, teacherLabeledRows: 1500, testRows: 500, featureShape: [28, 28], numClasses: 10 });
+    expect(report.data).toEqual({
+      trainRows: 1500,
+      labeledRows: 500,
+      teacherLabeledRows: 1500,
+      testRows: 500,
+      featureShape: [28, 28],
+      numClasses: 10,
+    });
     // Well above chance (10%) for every model.
     expect(report.teacher.accuracy).toBeGreaterThan(0.8);
     expect(report.student.accuracy).toBeGreaterThan(0.6);
@@ -101,7 +108,15 @@ describe('distill() on a slice of the bundled MNIST digits', () => {
 
   it.runIf(NATIVE)('the openblas and wasm kernel sets train the same CNN student (kernels option and TFJS_DISTILL_KERNELS)', async () => {
     const run = () =>
-      distill({ teacher: model('mlp:16', 1), student: model('cnn:4', 2), train: takeRows(train, 384), test, epochs: 1, batchSize: 64, workers: 2 });
+      distill({
+        teacher: model('mlp:16', 1),
+        student: model('cnn:4', 2),
+        train: takeRows(train, 384),
+        test,
+        epochs: 1,
+        batchSize: 64,
+        workers: 2,
+      });
     const native = await distill({
       teacher: model('mlp:16', 1),
       student: model('cnn:4', 2),
@@ -134,8 +149,10 @@ describe('distill() on a slice of the bundled MNIST digits', () => {
 
   it('rejects an unknown kernels value, openblas off the wasm backend, and a bad TFJS_DISTILL_KERNELS', async () => {
     const base = { teacher: model('mlp:8', 1), student: model('mlp:8', 2), train, test };
-    await expect(distill({ ...base, kernels: 'blas' as never })).rejects.toThrow(/unknown kernels 'blas': use one of auto, openblas, wasm/);
-    await expect(distill({ ...base, kernels: 'openblas', backend: 'cpu' })).rejects.toThrow(/kernels 'openblas' run on the wasm backend, but backend is 'cpu'/);
+    await expect(distill({ ...base, kernels: 'blas' as never })).rejects.toThrow(/^kernels 'blas' is not one of auto, openblas, wasm$/);
+    await expect(distill({ ...base, kernels: 'openblas', backend: 'cpu' })).rejects.toThrow(
+      /^kernels 'openblas' run only on wasm, but backend is 'cpu': set backend 'wasm' \(or 'auto'\), or kernels 'auto'$/,
+    );
     process.env.TFJS_DISTILL_KERNELS = 'fast';
     try {
       await expect(distill(base)).rejects.toThrow(/TFJS_DISTILL_KERNELS=fast is not a kernel choice: use one of auto, openblas, wasm/);
@@ -188,8 +205,6 @@ describe('distill() on a slice of the bundled MNIST digits', () => {
     );
     const unlabeled = { ...test, y: test.y.slice() };
     unlabeled.y[0] = -1;
-    await expect(distill({ teacher: model('mlp:8', 1), student: model('mlp:8', 2), train, test: unlabeled })).rejects.toThrow(
-      DistillError,
-    );
+    await expect(distill({ teacher: model('mlp:8', 1), student: model('mlp:8', 2), train, test: unlabeled })).rejects.toThrow(DistillError);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { loadBlas } from '../dist/models/blas-kernels.js';
-import { type ExchangeLoops, javascriptLoops } from '../dist/parallel/exchange-loops.js';
+import { loadBlas } from '../dist/kernels/blas-kernels.js';
+import { type ExchangeLoops, javascriptLoops } from '../dist/kernels/exchange-loops.js';
 import { mulberry32 } from '../dist/random.js';
 
 // The native loops (native/exchange.c) against the JavaScript ones, which data-parallel.test.ts checks
@@ -70,7 +70,10 @@ describe.runIf(native)('native exchange loops match the JavaScript ones', () => 
       a: shared(new Float32Array(LENGTH)),
       b: shared(new Float32Array(LENGTH)),
     });
-    const runs = { native: { adam: state(), momentum: state(), sgd: state() }, javascript: { adam: state(), momentum: state(), sgd: state() } };
+    const runs = {
+      native: { adam: state(), momentum: state(), sgd: state() },
+      javascript: { adam: state(), momentum: state(), sgd: state() },
+    };
     for (let t = 1; t <= 20; t++) {
       const g = shared(randomValues(LENGTH, 10 + t, 0.1));
       for (const name of ['native', 'javascript'] as const) {

@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SharedDataset } from '../dist/data/shared-dataset.js';
-import { computeLogits, planChunks } from '../dist/distill/label.js';
+import { computeLogits, planChunks } from '../dist/infer/logits.js';
 import { buildModel } from '../dist/models/architectures.js';
 import { modelToData, shareModel } from '../dist/models/model-data.js';
-import { WorkerPool } from '../dist/parallel/pool.js';
+import { TfjsPool } from '../dist/distill/tfjs-pool.js';
 import { mulberry32 } from '../dist/random.js';
 
 // 2,500 rows: ten inference batches of 256 (the last one 196 rows), in chunks that depend on W.
@@ -12,7 +12,13 @@ const ROWS = 2500;
 
 describe('labelling chunks', () => {
   it('cover every row once, in order, in whole batches of 256, shrinking towards the end', () => {
-    for (const [rows, workers] of [[60_000, 2], [60_000, 16], [2500, 3], [100, 2], [256, 1]]) {
+    for (const [rows, workers] of [
+      [60_000, 2],
+      [60_000, 16],
+      [2500, 3],
+      [100, 2],
+      [256, 1],
+    ]) {
       const chunks = planChunks(rows, workers);
       expect(chunks[0][0]).toBe(0);
       expect(chunks[chunks.length - 1][1]).toBe(rows);
@@ -34,10 +40,10 @@ describe('labelling chunks', () => {
 });
 
 describe('teacher labelling through the pool', () => {
-  const pools: WorkerPool[] = [];
+  const pools: TfjsPool[] = [];
   beforeAll(async () => {
     await tf.setBackend('cpu');
-    for (const workers of [2, 3]) pools.push(await WorkerPool.start({ workers, backend: 'wasm', barrierTimeoutMs: 60_000 }));
+    for (const workers of [2, 3]) pools.push(await TfjsPool.startTfjs({ workers, backend: 'wasm', barrierTimeoutMs: 60_000 }));
   });
   afterAll(async () => {
     for (const pool of pools) await pool.destroy();

@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { meanLoss } from '../dist/distill/losses.js';
+import { meanLoss } from '../dist/train/losses.js';
 
 // Reference maths in plain float64 JavaScript, written from the formulas, independent of tfjs.
 const softmax = (z: number[], t = 1) => {

@@ -4,10 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { loadBlas } from '../dist/models/blas-kernels.js';
-import { type KernelChoice, selectWasmKernels } from '../dist/models/kernel-choice.js';
-import { checkWasmInternals } from '../dist/models/wasm-heap.js';
-import { registerMissingWasmKernels, replaceWasmKernels } from '../dist/models/wasm-kernels.js';
+import { loadBlas } from '../dist/kernels/blas-kernels.js';
+import { type KernelChoice, selectWasmKernels } from '../dist/kernels/kernel-choice.js';
+import { checkWasmInternals } from '../dist/kernels/wasm-heap.js';
+import { registerMissingWasmKernels, replaceWasmKernels } from '../dist/kernels/wasm-kernels.js';
 import { mulberry32 } from '../dist/random.js';
 import { sameConv3x3Gradients } from './fixtures/conv-reference.js';
 
@@ -88,7 +88,9 @@ describe('tfjs internals the native kernels rely on', () => {
       get: { value: (id: object) => ({ ...backend.dataIdMap.get(id)!, memoryOffset: undefined }) },
     });
     const moved = Object.create(backend, { dataIdMap: { value: renamed } });
-    expect(() => checkWasmInternals(moved)).toThrow(/internals changed \(dataIdMap entries have no float-aligned memoryOffset\).*--kernels wasm/);
+    expect(() => checkWasmInternals(moved)).toThrow(
+      /internals changed \(dataIdMap entries have no float-aligned memoryOffset\).*set kernels 'wasm'/,
+    );
     const noHeap = Object.create(backend, { wasm: { value: {} } });
     expect(() => checkWasmInternals(noHeap)).toThrow(/internals changed \(BackendWasm\.wasm\.HEAPU8\.buffer is not an ArrayBuffer\)/);
   });
@@ -97,13 +99,24 @@ describe('tfjs internals the native kernels rely on', () => {
 describe.runIf(NATIVE)('the openblas kernel set', () => {
   it('replaces the matMul, conv, max-pool gradient and Sum kernels, and the wasm set restores the originals', () => {
     const backend = tf.backend() as BackendWasm;
-    const names = ['BatchMatMul', '_FusedMatMul', 'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'MaxPoolGrad', 'Sum'];
+    const names = [
+      'BatchMatMul',
+      '_FusedMatMul',
+      'Conv2D',
+      'FusedConv2D',
+      'Conv2DBackpropInput',
+      'Conv2DBackpropFilter',
+      'MaxPoolGrad',
+      'Sum',
+    ];
     const current = () => names.map((name) => tf.getKernel(name, 'wasm')!.kernelFunc);
     selectWasmKernels('wasm', backend);
     const wasmSet = current();
     expect(selectWasmKernels('openblas', backend)).toEqual({
       kernels: 'openblas',
-      notice: expect.stringMatching(/^wasm backend: BatchMatMul, _FusedMatMul, .* run in tfjs-distill's native addon, on OpenBLAS \(libopenblas.*, 1 thread per worker\)$/),
+      notice: expect.stringMatching(
+        /^wasm backend: BatchMatMul, _FusedMatMul, .* run in tfjs-distill's native addon, on OpenBLAS \(libopenblas.*, 1 thread per worker\)$/,
+      ),
     });
     current().forEach((f, i) => expect(f, names[i]).not.toBe(wasmSet[i]));
     selectWasmKernels('wasm', backend);
@@ -136,12 +149,30 @@ describe.runIf(NATIVE)('the openblas kernel set', () => {
 for (const kernels of KERNEL_SETS) {
   describe(`${kernels} kernels match the cpu backend`, () => {
     const matMuls: [number[], number[]][] = [
-      [[7, 5], [5, 6]],
-      [[1, 9], [9, 1]],
-      [[3, 7, 5], [3, 5, 6]],
-      [[1, 7, 5], [4, 5, 6]], // batch 1 against batch 4
-      [[4, 7, 5], [5, 6]], // rank 3 against rank 2
-      [[2, 3, 4, 5], [2, 3, 5, 2]],
+      [
+        [7, 5],
+        [5, 6],
+      ],
+      [
+        [1, 9],
+        [9, 1],
+      ],
+      [
+        [3, 7, 5],
+        [3, 5, 6],
+      ],
+      [
+        [1, 7, 5],
+        [4, 5, 6],
+      ], // batch 1 against batch 4
+      [
+        [4, 7, 5],
+        [5, 6],
+      ], // rank 3 against rank 2
+      [
+        [2, 3, 4, 5],
+        [2, 3, 5, 2],
+      ],
     ];
     it('BatchMatMul: shapes x transposes x batch broadcasts', async () => {
       for (const [aShape, bShape] of matMuls) {
@@ -168,14 +199,27 @@ for (const kernels of KERNEL_SETS) {
       const biasShapes = [[6], [1], [1, 6]];
       for (const activation of activations) {
         for (const biasShape of biasShapes) {
-          for (const [transposeA, transposeB] of [[false, false], [true, false], [false, true]]) {
+          for (const [transposeA, transposeB] of [
+            [false, false],
+            [true, false],
+            [false, true],
+          ]) {
             const fused = () => {
               const a = tf.tensor(values(7 * 5, 5), transposeA ? [5, 7] : [7, 5]);
               const b = tf.tensor(values(5 * 6, 6), transposeB ? [6, 5] : [5, 6]);
               // Positive, so that a size-1 bias leaves some outputs above 0; large enough for relu6 to clip.
               const bias = tf.mul(tf.abs(tf.tensor(values(sizeOf(biasShape), 7), biasShape)), 4);
               const preluActivationWeights = activation === 'prelu' ? tf.tensor(values(6, 8), [6]) : undefined;
-              return tf.fused.matMul({ a: tf.mul(a, 3), b, transposeA, transposeB, bias, activation, preluActivationWeights, leakyreluAlpha: 0.3 });
+              return tf.fused.matMul({
+                a: tf.mul(a, 3),
+                b,
+                transposeA,
+                transposeB,
+                bias,
+                activation,
+                preluActivationWeights,
+                leakyreluAlpha: 0.3,
+              });
             };
             // tfjs-backend-wasm's own kernel takes only a bias of shape [N] (rank 2 throws, [1] reads past
             // it: a stock bug the openblas kernel does not have); the other shapes are the openblas set's.
@@ -193,7 +237,19 @@ for (const kernels of KERNEL_SETS) {
       ['3x3 same', [2, 7, 6, 3], [3, 3, 3, 4], 1, 'same', 1],
       ['3x2 valid, stride 2', [2, 9, 7, 2], [3, 2, 2, 3], 2, 'valid', 1],
       ['strides [2,1], same', [3, 8, 9, 2], [3, 3, 2, 2], [2, 1], 'same', 1],
-      ['explicit padding', [2, 5, 6, 2], [3, 3, 2, 3], 1, [[0, 0], [1, 0], [0, 2], [0, 0]], 1],
+      [
+        'explicit padding',
+        [2, 5, 6, 2],
+        [3, 3, 2, 3],
+        1,
+        [
+          [0, 0],
+          [1, 0],
+          [0, 2],
+          [0, 0],
+        ],
+        1,
+      ],
       ['pad 1, stride 2', [1, 6, 7, 3], [2, 3, 3, 2], 2, 1, 1],
       ['1x1 pointwise', [2, 4, 5, 3], [1, 1, 3, 4], 1, 'valid', 1],
       ['dilation 2, same', [2, 9, 8, 2], [3, 3, 2, 3], 1, 'same', 2],
@@ -210,7 +266,8 @@ for (const kernels of KERNEL_SETS) {
         [[3, 2], [1, 2], 'same'],
       ];
       for (const [size, stride, pad] of cases) {
-        const gradient = () => tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(t as tf.Tensor4D, size, stride, pad), 1.5)))(tf.tensor4d(x, [3, 9, 8, 5]));
+        const gradient = () =>
+          tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(t as tf.Tensor4D, size, stride, pad), 1.5)))(tf.tensor4d(x, [3, 9, 8, 5]));
         const [got] = await run('wasm', kernels, gradient);
         const [want] = await run('cpu', 'auto', gradient);
         expect(Array.from(got)).toEqual(Array.from(want));
@@ -229,7 +286,18 @@ for (const kernels of KERNEL_SETS) {
       ];
       for (const [shape, axis, keepDims, dtype] of cases) {
         const size = sizeOf(shape);
-        const sum = () => tf.sum(dtype === 'int32' ? tf.tensor(Int32Array.from({ length: size }, (_, i) => (i * 7) % 11 - 5), shape, 'int32') : tf.tensor(values(size, 9), shape), axis, keepDims);
+        const sum = () =>
+          tf.sum(
+            dtype === 'int32'
+              ? tf.tensor(
+                  Int32Array.from({ length: size }, (_, i) => ((i * 7) % 11) - 5),
+                  shape,
+                  'int32',
+                )
+              : tf.tensor(values(size, 9), shape),
+            axis,
+            keepDims,
+          );
         const [got] = await run('wasm', kernels, sum);
         const [want] = await run('cpu', 'auto', sum);
         expectClose(got, want);
@@ -271,7 +339,10 @@ for (const kernels of KERNEL_SETS) {
         const x = tf.tensor4d(xv, [n, h, w, ci]);
         const f = tf.tensor4d(fv, [3, 3, ci, co]);
         const dy = tf.tensor4d(dyv, [n, h, w, co]);
-        return tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'), dy)))([x, f]);
+        return tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, 1, 'same'), dy)))([
+          x,
+          f,
+        ]);
       });
       const want = sameConv3x3Gradients([n, h, w, ci, co], xv, fv, dyv);
       expectClose(dx, want.dx);
@@ -287,7 +358,11 @@ for (const kernels of KERNEL_SETS) {
               tf.layers.flatten(),
               tf.layers.dense({ units: 3 }),
             ]
-          : [tf.layers.dense({ inputShape: [12], units: 16, activation: 'relu' }), tf.layers.dense({ units: 8, activation: 'sigmoid' }), tf.layers.dense({ units: 3 })];
+          : [
+              tf.layers.dense({ inputShape: [12], units: 16, activation: 'relu' }),
+              tf.layers.dense({ units: 8, activation: 'sigmoid' }),
+              tf.layers.dense({ units: 3 }),
+            ];
         const model = tf.sequential({ layers });
         model.setWeights(model.getWeights().map((w, i) => tf.tensor(values(w.size, 40 + i), w.shape)));
         const x = tf.tensor(values(6 * (conv ? 128 : 12), 50), conv ? [6, 8, 8, 2] : [6, 12]);
@@ -320,7 +395,7 @@ describe.runIf(NATIVE)('openblas kernels in concurrent worker threads', () => {
       const tf = await import('@tensorflow/tfjs');
       await import('@tensorflow/tfjs-backend-wasm');
       tf.env().set('PROD', true);
-      const { initBackend } = await import(workerData.dist + '/models/backend.js');
+      const { initBackend } = await import(workerData.dist + '/kernels/backend.js');
       const init = await initBackend(['wasm'], 'openblas');
       const { job } = await import(workerData.job);
       const results = [];

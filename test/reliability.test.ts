@@ -55,7 +55,9 @@ describe('worker failures and checkpoints', () => {
         { checkpoint: { dir: join(dir, 'throw'), everySteps: 5 }, onProgress: (e: ProgressEvent) => e.notice && notices.push(e.notice) },
       ),
     );
-    expect(result.report.restarts).toEqual([{ phase: 'student', reason: expect.stringMatching(/^injected failure at call 7 \(worker [01]\)$/) }]);
+    expect(result.report.restarts).toEqual([
+      { phase: 'student', reason: expect.stringMatching(/^injected failure at call 7 \(worker [01]\)$/) },
+    ]);
     expect(notices).toEqual([expect.stringMatching(/restarting the workers \(1 of 2\) from its last checkpoint$/)]);
     expect(result.report.resumed).toEqual(['student from step 5']);
     expect(maxAbsDiff(await weightsOf(result.student), reference)).toBeLessThanOrEqual(1e-4);
@@ -63,7 +65,9 @@ describe('worker failures and checkpoints', () => {
 
   it('a worker that exits every time: restarts up to maxRestarts, then a clear error naming the worker', async () => {
     const notices: string[] = [];
-    const run = distill(options({ failAt: 3, mode: 'exit' }, { maxRestarts: 1, onProgress: (e: ProgressEvent) => e.notice && notices.push(e.notice) }));
+    const run = distill(
+      options({ failAt: 3, mode: 'exit' }, { maxRestarts: 1, onProgress: (e: ProgressEvent) => e.notice && notices.push(e.notice) }),
+    );
     await expect(run).rejects.toThrow(/^worker [01] exited unexpectedly \(exited with code: 7\)$/);
     expect(notices).toHaveLength(1);
   });
@@ -71,23 +75,31 @@ describe('worker failures and checkpoints', () => {
   it('a worker that runs out of memory is reported as such', async () => {
     const run = distill(options({ failAt: 2, mode: 'oom', once: join(dir, 'oom.once') }, { maxRestarts: 0, workerMemoryMb: 64 }));
     await expect(run).rejects.toThrow(
-      /^worker [01] ran out of memory \(its 64 MB JS heap limit\); raise the limit \(--worker-memory-mb\) or lower the batch size$/,
+      /^worker [01] ran out of memory \(its 64 MB JS heap limit\); raise the limit \(workerMemoryMb\) or lower the batch size \(batchSize\)$/,
     );
   });
 
   it('a worker that hangs is found by its heartbeat, named, terminated, and the run restarts', async () => {
     const result = await distill(
-      options({ failAt: 4, mode: 'hang', once: join(dir, 'hang.once') }, { barrierTimeoutMs: 1500, checkpoint: { dir: join(dir, 'hang'), everySteps: 2 } }),
+      options(
+        { failAt: 4, mode: 'hang', once: join(dir, 'hang.once') },
+        { barrierTimeoutMs: 1500, checkpoint: { dir: join(dir, 'hang'), everySteps: 2 } },
+      ),
     );
     expect(result.report.restarts).toEqual([
-      { phase: 'student', reason: expect.stringMatching(/^worker [01] made no progress for 2 s \(hung in a step\); the pool was stopped$/) },
+      {
+        phase: 'student',
+        reason: expect.stringMatching(/^worker [01] made no progress for 2 s \(hung in a step\); the pool was stopped$/),
+      },
     ]);
     expect(maxAbsDiff(await weightsOf(result.student), reference)).toBeLessThanOrEqual(1e-4);
   });
 
   it('an inference task (here the evaluation) that hangs times out, and the run restarts', async () => {
     // The student's inference calls: with teacherEpochs 0 its first are the evaluation's, so hang there.
-    const result = await distill(options({ failAt: 1, mode: 'hang', inference: true, once: join(dir, 'infer.once') }, { barrierTimeoutMs: 1500 }));
+    const result = await distill(
+      options({ failAt: 1, mode: 'hang', inference: true, once: join(dir, 'infer.once') }, { barrierTimeoutMs: 1500 }),
+    );
     expect(result.report.restarts).toEqual([
       { phase: 'evaluate', reason: "a worker made no progress for 2 s (hung in a 'infer' task); the pool was stopped" },
     ]);
@@ -97,7 +109,9 @@ describe('worker failures and checkpoints', () => {
   it('a non-finite gradient: abort names the step and is not retried; skip counts the step and goes on', async () => {
     const notices: string[] = [];
     const aborted = distill(options({ failAt: 3, mode: 'nan' }, { onProgress: (e: ProgressEvent) => e.notice && notices.push(e.notice) }));
-    await expect(aborted).rejects.toThrow(/^student training diverged: the averaged gradient or loss \(NaN\) is not finite at step 3 \(epoch 1\);.* \(worker [01]\)$/);
+    await expect(aborted).rejects.toThrow(
+      /^student training diverged: the averaged gradient or loss \(NaN\) is not finite at step 3 \(epoch 1\);.* \(worker [01]\)$/,
+    );
     expect(notices).toEqual([]);
     const skipped = await distill(options({ failAt: 3, mode: 'nan' }, { onNonFinite: 'skip' }));
     expect(skipped.report.phases[0]).toMatchObject({ phase: 'student', steps: 24, skippedSteps: 1 });
@@ -132,15 +146,15 @@ describe('worker failures and checkpoints', () => {
       await expect(distill(options({}, { checkpoint: { ...checkpoint, resume: true }, epochs: 3, temperature: 2 }))).rejects.toThrow(
         /^cannot resume from .*checks: this run differs from the checkpointed one in epochs \(checkpoint 1, now 3\), temperature \(checkpoint 4, now 2\); /,
       );
-      await expect(distill(options({}, { checkpoint: { ...checkpoint, resume: true }, epochs: 1, train: takeRows(train, 500) }))).rejects.toThrow(
-        /differs from the checkpointed one in trainData \(checkpoint [0-9a-f]{16}, now [0-9a-f]{16}\)/,
-      );
+      await expect(
+        distill(options({}, { checkpoint: { ...checkpoint, resume: true }, epochs: 1, train: takeRows(train, 500) })),
+      ).rejects.toThrow(/differs from the checkpointed one in trainData \(checkpoint [0-9a-f]{16}, now [0-9a-f]{16}\)/);
       await expect(distill(options({}, { checkpoint: { dir: join(dir, 'none'), resume: true } }))).rejects.toThrow(
-        /^nothing to resume: .*none holds no checkpoint; start the run without --resume$/,
+        /^nothing to resume: .*none holds no checkpoint; start the run without checkpoint\.resume$/,
       );
       expect(existsSync(join(dir, 'none'))).toBe(false);
       await expect(distill(options({}, { checkpoint, epochs: 1 }))).rejects.toThrow(
-        /checks already holds the checkpoint of an earlier run; continue it with --resume, or delete it to start afresh$/,
+        /checks already holds the checkpoint of an earlier run; continue it with checkpoint\.resume, or delete it to start afresh$/,
       );
       const file = join(checkpoint.dir, 'student.ckpt');
       const bytes = await readFile(file);

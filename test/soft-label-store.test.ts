@@ -61,7 +61,10 @@ describe('the soft-label store', () => {
     for (const r of [0, 4095, 4096, 9999]) {
       const original = softmax(table.row(r), T);
       const got = softmax(decoded.row(r), T);
-      const top = original.map((p, c) => [p, c]).sort((a, b) => b[0] - a[0]).slice(0, 3);
+      const top = original
+        .map((p, c) => [p, c])
+        .sort((a, b) => b[0] - a[0])
+        .slice(0, 3);
       for (const [p, c] of top) expect(Math.abs(got[c] - p)).toBeLessThanOrEqual(Math.max(1e-3 * p, 1e-7));
       const rest = (1 - top.reduce((sum, [p]) => sum + p, 0)) / 7;
       for (let c = 0; c < 10; c++) if (!top.some(([, k]) => k === c)) expect(got[c]).toBeCloseTo(rest, 3);
@@ -86,10 +89,14 @@ describe('the soft-label store', () => {
     const table = randomTable(5000);
     const file = join(dir, 'checks.sl');
     await writeSoftLabels(file, table, { key: 'teacher-a', encoding: FULL, labelSeconds: 1 });
-    const read = (path: string, key = 'teacher-a', encoding: object = FULL) => readSoftLabels(path, LogitTable.create(5000, 10), key, encoding as never);
+    const read = (path: string, key = 'teacher-a', encoding: object = FULL) =>
+      readSoftLabels(path, LogitTable.create(5000, 10), key, encoding as never);
     expect(await read(join(dir, 'none.sl'))).toEqual({ ok: false, reason: 'absent' });
     expect(await read(file, 'teacher-b')).toEqual({ ok: false, reason: 'made from another teacher, data or preprocessing' });
-    expect(await read(file, 'teacher-a', TOP3)).toEqual({ ok: false, reason: 'encoded as full float32 logits, this run needs top-3 at temperature 4' });
+    expect(await read(file, 'teacher-a', TOP3)).toEqual({
+      ok: false,
+      reason: 'encoded as full float32 logits, this run needs top-3 at temperature 4',
+    });
     const bytes = await readFile(file);
     const damaged = join(dir, 'damaged.sl');
     bytes[bytes.length - 1000] ^= 0x01;
@@ -155,7 +162,9 @@ describe('distill() with a soft-label store', () => {
     await writeFile(file, bytes);
     const third = await run({ softLabels: file });
     expect(third.report.softLabels.reused).toBe(false);
-    expect(third.report.notices).toContain(`soft labels in ${file} not reused (checksum mismatch (the file is damaged)); labelled again and rewrote the file`);
+    expect(third.report.notices).toContain(
+      `soft labels in ${file} not reused (checksum mismatch (the file is damaged)); labelled again and rewrote the file`,
+    );
     expect(weights(third.student)).toEqual(weights(first.student));
   });
 
@@ -167,7 +176,7 @@ describe('distill() with a soft-label store', () => {
     const second = await run({ softLabels: file, softLabelTopK: 3 });
     expect(second.report.softLabels.reused).toBe(true);
     expect(weights(second.student)).toEqual(weights(first.student));
-    await expect(run({ softLabelTopK: 10 })).rejects.toThrow(/^--soft-label-top-k must be an integer in \[1, 9\] for 10 classes, got 10$/);
+    await expect(run({ softLabelTopK: 10 })).rejects.toThrow(/^softLabelTopK must be an integer in \[1, 9\] for 10 classes, got 10$/);
     expect(existsSync(join(dir, 'run.sl'))).toBe(true);
   });
 });

@@ -1,7 +1,7 @@
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
-import { registerMissingWasmKernels, replaceWasmKernels } from '../dist/models/wasm-kernels.js';
+import { registerMissingWasmKernels, replaceWasmKernels } from '../dist/kernels/wasm-kernels.js';
 import { mulberry32 } from '../dist/random.js';
 import { sameConv3x3Gradients } from './fixtures/conv-reference.js';
 
@@ -140,7 +140,20 @@ describe('Conv2DBackpropFilter on wasm', () => {
     ['stride 2, pad 1', { x: [2, 6, 7, 3], filter: [2, 3, 3, 2], strides: 2, pad: 1 }],
     ['strides [2,1], valid, 2x3 kernel', { x: [2, 8, 9, 2], filter: [2, 3, 2, 3], strides: [2, 1], pad: 'valid' }],
     ['stride 2, pad 0, floor rounding', { x: [1, 8, 8, 2], filter: [3, 3, 2, 2], strides: 2, pad: 0, roundingMode: 'floor' }],
-    ['explicit asymmetric padding', { x: [2, 5, 6, 2], filter: [3, 3, 2, 2], strides: 1, pad: [[0, 0], [1, 0], [0, 2], [0, 0]] }],
+    [
+      'explicit asymmetric padding',
+      {
+        x: [2, 5, 6, 2],
+        filter: [3, 3, 2, 2],
+        strides: 1,
+        pad: [
+          [0, 0],
+          [1, 0],
+          [0, 2],
+          [0, 0],
+        ],
+      },
+    ],
     ['CO=1, 1x1 kernel', { x: [2, 4, 5, 3], filter: [1, 1, 3, 1], strides: 1, pad: 'valid' }],
   ];
   for (const [name, c] of cases) {
@@ -161,12 +174,16 @@ describe('Conv2DBackpropFilter on wasm', () => {
     const got = read(() => {
       const x = tf.tensor4d(xv, [n, h, w, ci]);
       const dy = tf.tensor4d(dyv, [n, h, w, co]);
-      return tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, {
-        strides: [1, 1],
-        pad: 'same',
-        dataFormat: 'NHWC',
-        filterShape: [3, 3, ci, co],
-      }) as tf.Tensor;
+      return tf.engine().runKernel(
+        'Conv2DBackpropFilter',
+        { x, dy },
+        {
+          strides: [1, 1],
+          pad: 'same',
+          dataFormat: 'NHWC',
+          filterShape: [3, 3, ci, co],
+        },
+      ) as tf.Tensor;
     });
     // Direct definition (the filter only matters for dx, which this test does not check).
     const want = sameConv3x3Gradients([n, h, w, ci, co], xv, new Float32Array(9 * ci * co), dyv).dFilter;
@@ -179,12 +196,16 @@ describe('Conv2DBackpropFilter on wasm', () => {
     const backend = tf.backend();
     const tensorsBefore = tf.memory().numTensors;
     const dataBefore = backend.numDataIds();
-    const dW = tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, {
-      strides: 1,
-      pad: 'same',
-      dataFormat: 'NHWC',
-      filterShape: [3, 3, 3, 4],
-    }) as tf.Tensor;
+    const dW = tf.engine().runKernel(
+      'Conv2DBackpropFilter',
+      { x, dy },
+      {
+        strides: 1,
+        pad: 'same',
+        dataFormat: 'NHWC',
+        filterShape: [3, 3, 3, 4],
+      },
+    ) as tf.Tensor;
     expect(dW.shape).toEqual([3, 3, 3, 4]);
     expect(tf.memory().numTensors).toBe(tensorsBefore + 1);
     expect(backend.numDataIds()).toBe(dataBefore + 1);
@@ -195,12 +216,16 @@ describe('Conv2DBackpropFilter on wasm', () => {
     const x = tf.zeros([1, 2, 5, 5]);
     const dy = tf.zeros([1, 2, 3, 3]);
     expect(() =>
-      tf.engine().runKernel('Conv2DBackpropFilter', { x, dy }, {
-        strides: 1,
-        pad: 'valid',
-        dataFormat: 'NCHW',
-        filterShape: [3, 3, 2, 2],
-      }),
+      tf.engine().runKernel(
+        'Conv2DBackpropFilter',
+        { x, dy },
+        {
+          strides: 1,
+          pad: 'valid',
+          dataFormat: 'NCHW',
+          filterShape: [3, 3, 2, 2],
+        },
+      ),
     ).toThrow(/supports only NHWC/);
     tf.dispose([x, dy]);
   });
@@ -266,7 +291,11 @@ describe('other kernels wasm lacked', () => {
         const x =
           dtype === 'float32'
             ? tf.tensor2d(values(7 * 3, 21), [7, 3])
-            : tf.tensor2d(Int32Array.from({ length: 21 }, (_, i) => i * 3 - 10), [7, 3], 'int32');
+            : tf.tensor2d(
+                Int32Array.from({ length: 21 }, (_, i) => i * 3 - 10),
+                [7, 3],
+                'int32',
+              );
         return tf.unsortedSegmentSum(x, tf.tensor1d(ids, 'int32'), 5);
       });
     for (const dtype of ['float32', 'int32'] as const) {
@@ -312,17 +341,14 @@ describe('other kernels wasm lacked', () => {
   });
 
   it("bridges Einsum (array inputs) to the cpu backend's kernel, warning once, leaking nothing", async () => {
-    const einsum = () =>
-      read(() => tf.einsum('ij,jk->ik', tf.tensor2d(values(12, 41), [3, 4]), tf.tensor2d(values(8, 42), [4, 2])));
+    const einsum = () => read(() => tf.einsum('ij,jk->ik', tf.tensor2d(values(12, 41), [3, 4]), tf.tensor2d(values(8, 42), [4, 2])));
     const cpuBackend = tf.engine().findBackend('cpu');
     const cpuDataBefore = cpuBackend.numDataIds();
     const warn = vi.spyOn(console, 'warn');
     const first = await on('wasm', einsum);
     const second = await on('wasm', einsum);
     const messages = warn.mock.calls.map((call) => String(call[0])).filter((m) => m.includes('Einsum'));
-    expect(messages).toEqual([
-      "tfjs-distill: the wasm backend lacks Einsum; running the cpu backend's version (slower)",
-    ]);
+    expect(messages).toEqual(["tfjs-distill: the wasm backend lacks Einsum; running the cpu backend's version (slower)"]);
     expect(cpuBackend.numDataIds()).toBe(cpuDataBefore);
     const cpu = await on('cpu', einsum);
     expect(first.length).toBe(6);

@@ -1,4 +1,4 @@
-import { DistillError } from '../errors.js';
+import { DistillError, messageOf } from '../errors.js';
 import { DEFAULTS } from '../distill/options.js';
 
 type Kind = 'string' | 'int' | 'number' | 'boolean';
@@ -10,6 +10,8 @@ interface FlagSpec {
   help: string;
   /** Default shown in --help (the value itself comes from DEFAULTS or the run command). */
   default?: string;
+  /** The library option the flag sets, when its name differs: errors that name the option show the flag. */
+  option?: string;
 }
 
 /** Every flag of `tfjs-distill run`: parsing, validation of the value's type, and --help come from here. */
@@ -19,21 +21,52 @@ export const RUN_FLAGS = {
   labeled: {
     kind: 'int',
     arg: 'N',
-    help: 'the student and baseline keep the labels of the first N training rows; the rest is the unlabeled transfer set (a teacher trained by the run uses every label)',
+    help:
+      'the student and baseline keep the labels of the first N training rows; the rest is the unlabeled transfer set ' +
+      '(a teacher trained by the run uses every label)',
   },
-  'test-fraction': { kind: 'number', arg: 'F', help: 'csv only: share of rows held out as the test split', default: '0.2' },
+  'test-fraction': {
+    kind: 'number',
+    arg: 'F',
+    option: 'testFraction',
+    help: 'csv only: share of rows held out as the test split',
+    default: '0.2',
+  },
   teacher: { kind: 'string', arg: 'PATH', help: 'load the teacher from a model.json (or its folder)' },
   'teacher-arch': { kind: 'string', arg: 'SPEC', help: 'build the teacher: mlp:W1,W2,... or cnn:F1,F2,...', default: 'cnn:32,64' },
-  'teacher-epochs': { kind: 'int', arg: 'N', help: 'epochs of teacher training on the labelled rows', default: '5 for a built teacher, 0 for a loaded one' },
+  'teacher-epochs': {
+    kind: 'int',
+    arg: 'N',
+    option: 'teacherEpochs',
+    help: 'epochs of teacher training on the labelled rows',
+    default: '5 for a built teacher, 0 for a loaded one',
+  },
   student: { kind: 'string', arg: 'PATH', help: 'load the student (its weights are the starting point)' },
   'student-arch': { kind: 'string', arg: 'SPEC', help: 'build the student', default: 'mlp:32' },
   epochs: { kind: 'int', arg: 'N', help: 'epochs of distillation', default: String(DEFAULTS.epochs) },
-  'batch-size': { kind: 'int', arg: 'N', help: 'global batch size, split across the workers', default: String(DEFAULTS.batchSize) },
+  'batch-size': {
+    kind: 'int',
+    arg: 'N',
+    option: 'batchSize',
+    help: 'global batch size, split across the workers',
+    default: String(DEFAULTS.batchSize),
+  },
   workers: { kind: 'int', arg: 'N', help: 'worker threads', default: `${DEFAULTS.workers} (the cores here)` },
   temperature: { kind: 'number', arg: 'T', help: 'softmax temperature of the distillation term', default: String(DEFAULTS.temperature) },
-  alpha: { kind: 'number', arg: 'A', help: 'weight of the distillation term; 1 - A weighs the hard labels', default: String(DEFAULTS.alpha) },
-  optimizer: { kind: 'string', arg: 'NAME', help: 'adam, sgd or momentum', default: DEFAULTS.optimizer.name },
-  lr: { kind: 'number', arg: 'RATE', help: 'learning rate', default: String(DEFAULTS.optimizer.learningRate) },
+  alpha: {
+    kind: 'number',
+    arg: 'A',
+    help: 'weight of the distillation term; 1 - A weighs the hard labels',
+    default: String(DEFAULTS.alpha),
+  },
+  optimizer: { kind: 'string', arg: 'NAME', option: 'optimizer.name', help: 'adam, sgd or momentum', default: DEFAULTS.optimizer.name },
+  lr: {
+    kind: 'number',
+    arg: 'RATE',
+    option: 'optimizer.learningRate',
+    help: 'learning rate',
+    default: String(DEFAULTS.optimizer.learningRate),
+  },
   seed: { kind: 'int', arg: 'N', help: 'seed of the shuffles and the built models', default: String(DEFAULTS.seed) },
   backend: { kind: 'string', arg: 'NAME', help: 'auto, tensorflow, wasm or cpu', default: DEFAULTS.backend },
   kernels: {
@@ -43,15 +76,63 @@ export const RUN_FLAGS = {
     default: DEFAULTS.kernels,
   },
   baseline: { kind: 'boolean', help: 'also train the student on the hard labels alone (same budget and seed)' },
-  out: { kind: 'string', arg: 'DIR', help: 'where teacher/, student/ and report.json go; DIR/.checkpoint holds the run state until it ends', default: 'distill-out' },
-  resume: { kind: 'boolean', help: 'continue the interrupted run in --out DIR from its last checkpoint (same flags; --workers may differ)' },
-  'checkpoint-every': { kind: 'int', arg: 'N', help: 'checkpoint training every N steps', default: 'once per epoch' },
-  'max-restarts': { kind: 'int', arg: 'N', help: 'restart the workers from the last checkpoint after a worker failure, at most N times', default: String(DEFAULTS.maxRestarts) },
-  'on-nonfinite': { kind: 'string', arg: 'WHAT', help: 'a step whose averaged gradient is NaN or infinite: abort (naming the step) or skip it', default: DEFAULTS.onNonFinite },
-  'worker-memory-mb': { kind: 'int', arg: 'MB', help: "JS heap limit of each worker thread (a worker over it fails and is restarted)", default: "Node's" },
-  'soft-labels': { kind: 'string', arg: 'FILE', help: "a soft-label store: reused when the same teacher labelled the same data (labelling is skipped), written otherwise" },
-  'soft-label-top-k': { kind: 'int', arg: 'K', help: "keep the teacher's top K classes per row (float16 + index); the rest of the mass is spread evenly" },
-  import: { kind: 'string', arg: 'MODULE', help: 'a module to import in every thread first, e.g. one that registers custom layers' },
+  out: {
+    kind: 'string',
+    arg: 'DIR',
+    help: 'where teacher/, student/ and report.json go; DIR/.checkpoint holds the run state until it ends',
+    default: 'distill-out',
+  },
+  resume: {
+    kind: 'boolean',
+    option: 'checkpoint.resume',
+    help: 'continue the interrupted run in --out DIR from its last checkpoint (same flags; --workers may differ)',
+  },
+  'checkpoint-every': {
+    kind: 'int',
+    arg: 'N',
+    option: 'checkpoint.everySteps',
+    help: 'checkpoint training every N steps',
+    default: 'once per epoch',
+  },
+  'max-restarts': {
+    kind: 'int',
+    arg: 'N',
+    option: 'maxRestarts',
+    help: 'restart the workers from the last checkpoint after a worker failure, at most N times',
+    default: String(DEFAULTS.maxRestarts),
+  },
+  'on-nonfinite': {
+    kind: 'string',
+    arg: 'WHAT',
+    option: 'onNonFinite',
+    help: 'a step whose averaged gradient is NaN or infinite: abort (naming the step) or skip it',
+    default: DEFAULTS.onNonFinite,
+  },
+  'worker-memory-mb': {
+    kind: 'int',
+    arg: 'MB',
+    option: 'workerMemoryMb',
+    help: 'JS heap limit of each worker thread (a worker over it fails and is restarted)',
+    default: "Node's",
+  },
+  'soft-labels': {
+    kind: 'string',
+    arg: 'FILE',
+    option: 'softLabels',
+    help: 'a soft-label store: reused when the same teacher labelled the same data (labelling is skipped), written otherwise',
+  },
+  'soft-label-top-k': {
+    kind: 'int',
+    arg: 'K',
+    option: 'softLabelTopK',
+    help: "keep the teacher's top K classes per row (float16 + index); the rest of the mass is spread evenly",
+  },
+  import: {
+    kind: 'string',
+    arg: 'MODULE',
+    option: 'workerImports',
+    help: 'a module to import in every thread first, e.g. one that registers custom layers',
+  },
   help: { kind: 'boolean', help: 'show this help' },
 } as const satisfies Record<string, FlagSpec>;
 
@@ -101,4 +182,23 @@ export function flagHelp(): string {
   });
   const width = Math.max(...rows.map(([left]) => left.length)) + 2;
   return rows.map(([left, right]) => left.padEnd(width) + right).join('\n');
+}
+
+/** The flag that sets each library option: the option's name where it is the flag's. */
+const FLAG_OF_OPTION = new Map(
+  Object.entries(RUN_FLAGS as Record<string, FlagSpec>).map(([flag, spec]) => [spec.option ?? flag, `--${flag}`]),
+);
+FLAG_OF_OPTION.set('learningRate', '--lr');
+
+/**
+ * A library error's message in the CLI's words: every option it names (see DistillError.options) becomes
+ * the flag that sets it.
+ */
+export function inFlagTerms(error: DistillError): string {
+  let message = messageOf(error);
+  for (const option of error.options) {
+    const flag = FLAG_OF_OPTION.get(option);
+    if (flag) message = message.replace(new RegExp(`(?<![\\w./-])${option.replace('.', '\\.')}(?![\\w/-]|\\.\\w)`, 'g'), flag);
+  }
+  return message;
 }

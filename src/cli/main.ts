@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 import * as tf from '@tensorflow/tfjs';
 import { DistillCancelledError, DistillError, messageOf } from '../errors.js';
-import { flagHelp, parseRunFlags } from './flags.js';
+import { flagHelp, inFlagTerms, parseRunFlags } from './flags.js';
 import { runCommand } from './run.js';
 
 const USAGE = `tfjs-distill: knowledge distillation for TensorFlow.js on all cores
@@ -53,11 +53,8 @@ main(process.argv.slice(2)).then(
   },
   (error: unknown) => {
     const known = error instanceof DistillError;
-    process.stderr.write(
-      error instanceof DistillCancelledError
-        ? `tfjs-distill: ${messageOf(error)}\n`
-        : `tfjs-distill: error: ${messageOf(error)}\n`,
-    );
+    const message = known ? inFlagTerms(error) : messageOf(error);
+    process.stderr.write(error instanceof DistillCancelledError ? `tfjs-distill: ${message}\n` : `tfjs-distill: error: ${message}\n`);
     if (!known || process.env.TFJS_DISTILL_DEBUG) process.stderr.write(`${(error as Error)?.stack ?? ''}\n`);
     process.exitCode = error instanceof DistillCancelledError ? 130 : 1;
   },

@@ -1,4 +1,4 @@
-import type { ProgressEvent } from '../distill/progress.js';
+import type { ProgressEvent } from '../progress.js';
 
 const LABELS: Record<ProgressEvent['phase'], string> = {
   setup: 'starting workers',

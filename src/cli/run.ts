@@ -6,14 +6,13 @@ import { pathToFileURL } from 'node:url';
 import { featureShape } from '../data/dataset.js';
 import { type DistillResult, distill } from '../distill/distill.js';
 import { DEFAULTS } from '../distill/options.js';
-import { DistillCancelledError, DistillError, check, messageOf } from '../errors.js';
-import { WorkerFailure } from '../parallel/pool.js';
+import { DistillCancelledError, DistillError, WorkerFailure, check, messageOf } from '../errors.js';
 import { buildModel } from '../models/architectures.js';
 import { loadModel, saveModel } from '../models/model-files.js';
-import type { BackendChoice } from '../models/backend.js';
-import type { KernelChoice } from '../models/kernel-choice.js';
-import type { OptimizerSpec } from '../distill/optimizers.js';
-import type { NonFinitePolicy } from '../distill/replica.js';
+import type { BackendChoice } from '../kernels/backend.js';
+import type { KernelChoice } from '../kernels/kernel-choice.js';
+import type { OptimizerSpec } from '../train/optimizers.js';
+import type { NonFinitePolicy } from '../train/replica.js';
 import { mixSeed } from '../random.js';
 import { loadDataSource } from './data-source.js';
 import { RUN_FLAGS, type RunFlags } from './flags.js';
@@ -92,7 +91,8 @@ export async function runCommand(flags: RunFlags, signal: AbortSignal): Promise<
     // The checkpoint survives a stop or a failed worker: say how to continue.
     const resume = `rerun the same command with --resume to continue from the checkpoint in ${checkpointDir}`;
     if (error instanceof DistillCancelledError) throw new DistillCancelledError(`${error.message}; no outputs were written; ${resume}`);
-    if (error instanceof WorkerFailure && error.retryable) throw new WorkerFailure(`${error.message}; ${resume}`, error.rank, error.retryable);
+    if (error instanceof WorkerFailure && error.retryable)
+      throw new WorkerFailure(`${error.message}; ${resume}`, error.rank, error.retryable);
     throw error;
   } finally {
     view.finishLine();
@@ -109,7 +109,10 @@ export async function runCommand(flags: RunFlags, signal: AbortSignal): Promise<
   await writeOutputs(out, result);
   await rm(checkpointDir, { recursive: true, force: true }); // the run is complete: nothing left to resume
   process.stdout.write(`${summaryTable(result.report, { teacher: teacherName, student: studentName })}\n`);
-  process.stdout.write(`\nwrote ${join(out, 'teacher')}/, ${join(out, 'student')}/${result.baseline ? `, ${join(out, 'baseline')}/` : ''} and ${join(out, 'report.json')}\n`);
+  process.stdout.write(
+    `\nwrote ${join(out, 'teacher')}/, ${join(out, 'student')}/${result.baseline ? `, ${join(out, 'baseline')}/` : ''} ` +
+      `and ${join(out, 'report.json')}\n`,
+  );
 }
 
 /** Where the run's state lives under --out until the outputs are written. */

@@ -57,7 +57,8 @@ export function summaryTable(report: DistillReport, names: { teacher: string; st
   return [
     ...lines,
     '',
-    `backend ${report.backend}${report.backend === 'wasm' ? ` (${report.kernels} kernels)` : ''}, ${workers}; setup ${t.setupSeconds.toFixed(1)} s`,
+    `backend ${report.backend}${report.backend === 'wasm' ? ` (${report.kernels} kernels)` : ''}, ${workers}; ` +
+      `setup ${t.setupSeconds.toFixed(1)} s`,
     `samples/s: ${rates.join(', ')}`,
     ...(stepLine ? [stepLine] : []),
     softLabelLine(report),

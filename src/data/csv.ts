@@ -35,8 +35,8 @@ async function readText(file: string): Promise<string> {
     return await readFile(file, 'utf8');
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new DistillError(`csv file ${file} does not exist; check the path given to --data csv:FILE`);
-    if (code === 'EISDIR') throw new DistillError(`csv file ${file} is a directory; --data csv:FILE expects a file`);
+    if (code === 'ENOENT') throw new DistillError(`csv file ${file} does not exist; check the path`);
+    if (code === 'EISDIR') throw new DistillError(`csv file ${file} is a directory; give the path of a CSV file`);
     throw new DistillError(`cannot read csv file ${file}: ${messageOf(error)}`);
   }
 }
@@ -63,10 +63,7 @@ export async function loadCsv(file: string): Promise<Dataset> {
     if (columns === 0) {
       columns = cells.length;
       firstLine = lineNo;
-      check(
-        columns >= 2,
-        `${where}: 1 column; every row needs a label in the first column followed by at least one numeric feature`,
-      );
+      check(columns >= 2, `${where}: 1 column; every row needs a label in the first column followed by at least one numeric feature`);
       if (cells.every((cell) => !looksNumeric(cell))) {
         hasHeader = true;
         continue;

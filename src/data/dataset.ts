@@ -112,15 +112,13 @@ function selectRows(dataset: Dataset, indices: ArrayLike<number>): Dataset {
  * order as the training set.
  */
 export function splitDataset(dataset: Dataset, testFraction: number, seed: number): { train: Dataset; test: Dataset } {
-  check(
-    testFraction > 0 && testFraction < 1,
-    `test fraction must lie strictly between 0 and 1, got ${testFraction}`,
-  );
+  check(testFraction > 0 && testFraction < 1, `testFraction must lie strictly between 0 and 1, got ${testFraction}`, ['testFraction']);
   const rows = rowCount(dataset);
   const testRows = Math.round(rows * testFraction);
   check(
     testRows >= 1 && testRows < rows,
-    `a test fraction of ${testFraction} leaves no rows for one of the splits of ${rows} rows; choose another --test-fraction`,
+    `a test fraction of ${testFraction} leaves no rows for one of the splits of ${rows} rows; choose another testFraction`,
+    ['testFraction'],
   );
   const order = seededPermutation(rows, seed);
   const isTest = new Uint8Array(rows);

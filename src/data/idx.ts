@@ -27,7 +27,7 @@ function describeMagic(magic: number): string {
 const FILE_PREFIX = { train: 'train', test: 't10k' } as const;
 
 const LAYOUT =
-  '--data idx:DIR expects the MNIST layout: train-images-idx3-ubyte, train-labels-idx1-ubyte, ' +
+  'an idx data directory holds the MNIST layout: train-images-idx3-ubyte, train-labels-idx1-ubyte, ' +
   't10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each optionally gzipped (.gz)';
 
 const hex = (value: number): string => `0x${value.toString(16).padStart(8, '0')}`;
@@ -64,10 +64,7 @@ export function parseIdx(bytes: Uint8Array, file: string, expectedMagic: number)
   const declared = dims.reduce((a, b) => a * b, 1);
   const declaredText = rank > 1 ? `${dims.join(' x ')} = ${declared}` : `${declared}`;
   const actual = bytes.length - headerSize;
-  check(
-    actual >= declared,
-    () => `${file} is truncated: the header declares ${declaredText} bytes of data, but ${actual} follow`,
-  );
+  check(actual >= declared, () => `${file} is truncated: the header declares ${declaredText} bytes of data, but ${actual} follow`);
   check(
     actual === declared,
     () =>
@@ -116,9 +113,7 @@ async function readMaybeGzipped(path: string): Promise<Uint8Array> {
   try {
     return await gunzipAsync(bytes);
   } catch (error) {
-    throw new DistillError(
-      `${path} is not valid gzip (${messageOf(error)}); download it again, or decompress it and drop the .gz`,
-    );
+    throw new DistillError(`${path} is not valid gzip (${messageOf(error)}); download it again, or decompress it and drop the .gz`);
   }
 }
 

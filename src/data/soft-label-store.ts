@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
-import { type FileHandle, mkdir, open } from 'node:fs/promises';
-import { writeFileAtomic } from '../atomic-file.js';
+import { mkdir } from 'node:fs/promises';
+import { readChecksummedFile, writeChecksummedFile } from '../checksummed-file.js';
 import { dirname } from 'node:path';
 import { DistillError, check, messageOf } from '../errors.js';
 import type { LogitTable } from './logit-table.js';
@@ -28,9 +27,8 @@ interface StoreHeader {
   labelSeconds: number;
 }
 
-const MAGIC = 'TFDSOFT1';
+const FORMAT = { magic: 'TFDSOFT1', kind: 'soft-label file' };
 const VERSION = 1;
-const HASH_BYTES = 32; // the SHA-256 of the body, as a trailer
 /** Rows encoded or decoded at a time: the only buffer the store needs besides the shared table. */
 const CHUNK_ROWS = 4096;
 /** Probabilities below this are clamped when decoding, so no logit becomes -Infinity. */
@@ -43,12 +41,13 @@ export function bytesPerRow(encoding: SoftLabelEncoding, classes: number): numbe
 
 const indexBytes = (classes: number) => (classes <= 65536 ? 2 : 4);
 
-/** Checks a top-k setting against the class count, with a one-line error naming the flag. */
+/** Checks a top-k setting against the class count, with a one-line error naming the option. */
 export function checkEncoding(encoding: SoftLabelEncoding, classes: number): void {
   if (encoding.kind === 'top-k') {
     check(
       Number.isInteger(encoding.k) && encoding.k >= 1 && encoding.k < classes,
-      `--soft-label-top-k must be an integer in [1, ${classes - 1}] for ${classes} classes, got ${encoding.k}`,
+      `softLabelTopK must be an integer in [1, ${classes - 1}] for ${classes} classes, got ${encoding.k}`,
+      ['softLabelTopK'],
     );
   }
 }
@@ -132,9 +131,8 @@ export function applyEncoding(table: LogitTable, encoding: SoftLabelEncoding): v
 }
 
 /**
- * Writes the table to `path`, a chunk of rows at a time: magic, header length, JSON header, the encoded
- * rows, and the SHA-256 of those rows, written atomically ({@link writeFileAtomic}): an interrupted write
- * never leaves a file that passes the checks. Returns the file's size.
+ * Writes the table to `path` in the checksummed format ({@link writeChecksummedFile}), a chunk of rows at a
+ * time, atomically: an interrupted write never leaves a file that passes the checks. Returns the file's size.
  */
 export async function writeSoftLabels(
   path: string,
@@ -142,31 +140,28 @@ export async function writeSoftLabels(
   meta: { key: string; encoding: SoftLabelEncoding; labelSeconds: number },
 ): Promise<number> {
   const size = bytesPerRow(meta.encoding, table.classes);
-  const header: StoreHeader = { version: VERSION, key: meta.key, rows: table.rows, classes: table.classes, encoding: meta.encoding, bytesPerRow: size, labelSeconds: meta.labelSeconds };
-  const json = Buffer.from(JSON.stringify(header));
-  const prefix = Buffer.alloc(12);
-  prefix.write(MAGIC, 0, 'ascii');
-  prefix.writeUInt32LE(json.byteLength, 8);
+  const header: StoreHeader = {
+    version: VERSION,
+    key: meta.key,
+    rows: table.rows,
+    classes: table.classes,
+    encoding: meta.encoding,
+    bytesPerRow: size,
+    labelSeconds: meta.labelSeconds,
+  };
   try {
     await mkdir(dirname(path), { recursive: true });
-    await writeFileAtomic(path, async (file) => {
-      const hash = createHash('sha256');
-      await file.write(prefix);
-      await file.write(json);
+    return await writeChecksummedFile(path, FORMAT.magic, header, async (write) => {
       const chunk = Buffer.alloc(CHUNK_ROWS * size);
       for (let first = 0; first < table.rows; first += CHUNK_ROWS) {
         const n = Math.min(CHUNK_ROWS, table.rows - first);
         encodeRows(table.values, table.classes, first, n, meta.encoding, chunk);
-        const part = chunk.subarray(0, n * size);
-        hash.update(part);
-        await file.write(part);
+        await write(chunk.subarray(0, n * size));
       }
-      await file.write(hash.digest());
     });
   } catch (error) {
     throw new DistillError(`could not write the soft labels to ${path}: ${messageOf(error)}`);
   }
-  return prefix.byteLength + json.byteLength + table.rows * size + HASH_BYTES;
 }
 
 /** What reading a store gave: the decoded rows went into the table, or why the file cannot be used. */
@@ -178,56 +173,31 @@ export type SoftLabelRead = { ok: true; labelSeconds: number; fileBytes: number 
  * is reported as a reason, and the table must then be computed afresh.
  */
 export async function readSoftLabels(path: string, table: LogitTable, key: string, encoding: SoftLabelEncoding): Promise<SoftLabelRead> {
-  let file: FileHandle;
-  try {
-    file = await open(path, 'r');
-  } catch {
-    return { ok: false, reason: 'absent' };
-  }
-  try {
-    const { size: fileBytes } = await file.stat();
-    const prefix = Buffer.alloc(12);
-    const { bytesRead } = await file.read(prefix, 0, 12, 0);
-    if (bytesRead < 12 || prefix.toString('ascii', 0, 8) !== MAGIC) return { ok: false, reason: 'not a tfjs-distill soft-label file' };
-    const headerBytes = prefix.readUInt32LE(8);
-    if (12 + headerBytes > fileBytes) return { ok: false, reason: 'truncated header' };
-    const json = Buffer.alloc(headerBytes);
-    await file.read(json, 0, headerBytes, 12);
-    let header: StoreHeader;
-    try {
-      header = JSON.parse(json.toString('utf8'));
-    } catch {
-      return { ok: false, reason: 'unreadable header' };
-    }
-    if (header.version !== VERSION) return { ok: false, reason: `format version ${header.version}` };
-    if (header.key !== key) return { ok: false, reason: 'made from another teacher, data or preprocessing' };
+  const read = await readChecksummedFile<StoreHeader, SoftLabelRead>(path, FORMAT, async (file) => {
+    const { header } = file;
+    const refuse = (reason: string): SoftLabelRead => ({ ok: false, reason });
+    if (header.version !== VERSION) return refuse(`format version ${header.version}`);
+    if (header.key !== key) return refuse('made from another teacher, data or preprocessing');
     if (JSON.stringify(header.encoding) !== JSON.stringify(encoding)) {
-      return { ok: false, reason: `encoded as ${describeEncoding(header.encoding)}, this run needs ${describeEncoding(encoding)}` };
+      return refuse(`encoded as ${describeEncoding(header.encoding)}, this run needs ${describeEncoding(encoding)}`);
     }
-    if (header.rows !== table.rows || header.classes !== table.classes) return { ok: false, reason: 'another table shape' };
+    if (header.rows !== table.rows || header.classes !== table.classes) return refuse('another table shape');
     const size = bytesPerRow(encoding, table.classes);
-    const bodyStart = 12 + headerBytes;
-    if (fileBytes !== bodyStart + table.rows * size + HASH_BYTES) return { ok: false, reason: `${fileBytes} bytes, the header implies ${bodyStart + table.rows * size + HASH_BYTES} (truncated?)` };
-    const hash = createHash('sha256');
-    const chunk = Buffer.alloc(CHUNK_ROWS * size);
-    for (let first = 0; first < table.rows; first += CHUNK_ROWS) {
-      const n = Math.min(CHUNK_ROWS, table.rows - first);
-      const part = chunk.subarray(0, n * size);
-      await file.read(part, 0, part.byteLength, bodyStart + first * size);
-      hash.update(part);
-      try {
-        decodeRows(part, table.classes, first, n, encoding, table.values);
-      } catch (error) {
-        return { ok: false, reason: messageOf(error) };
-      }
+    if (file.bodyBytes !== table.rows * size) {
+      return refuse(`${file.fileBytes} bytes, the header implies ${file.fileBytes - file.bodyBytes + table.rows * size} (truncated?)`);
     }
-    const trailer = Buffer.alloc(HASH_BYTES);
-    await file.read(trailer, 0, HASH_BYTES, bodyStart + table.rows * size);
-    if (!hash.digest().equals(trailer)) return { ok: false, reason: 'checksum mismatch (the file is damaged)' };
-    return { ok: true, labelSeconds: header.labelSeconds, fileBytes };
-  } finally {
-    await file.close();
-  }
+    let damage: string | undefined;
+    try {
+      damage = await file.readBody(CHUNK_ROWS * size, (part, offset) =>
+        decodeRows(part, table.classes, offset / size, part.byteLength / size, encoding, table.values),
+      );
+    } catch (error) {
+      return refuse(messageOf(error));
+    }
+    if (damage) return refuse(`${damage} (the file is damaged)`);
+    return { ok: true, labelSeconds: header.labelSeconds, fileBytes: file.fileBytes };
+  });
+  return 'reason' in read && !('ok' in read) ? { ok: false, reason: read.reason } : read;
 }
 
 export function describeEncoding(encoding: SoftLabelEncoding): string {

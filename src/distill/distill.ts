@@ -6,14 +6,15 @@ import { type ModelData, modelFromData, modelToData, shareModel } from '../model
 import { readModelData } from '../models/model-files.js';
 import { checkModelFitsData } from '../models/model-shape.js';
 import { mixSeed } from '../random.js';
-import { RunCheckpoint, type RunFingerprint } from './checkpoint.js';
+import { RunCheckpoint, type RunFingerprint } from '../train/checkpoint.js';
 import { datasetDigest, modelDigest } from './fingerprint.js';
 import { obtainSoftLabels } from './soft-labels.js';
-import { accuracy, agreement, describeModel, predictTest } from './evaluate.js';
+import { accuracy, agreement, describeModel, predictTest } from '../infer/evaluate.js';
 import { type DistillConfig, type DistillOptions, resolveConfig } from './options.js';
 import type { DistillReport, TrainingPhaseReport } from './report.js';
 import { PoolSupervisor } from './supervisor.js';
-import { type TrainOutcome, type TrainSpec, trainDataParallel } from './train.js';
+import { type TrainOutcome, type TrainSpec, trainDataParallel } from '../train/data-parallel.js';
+import { planPhase } from '../train/plan.js';
 
 /** What {@link distill} returns: the trained models, on the calling thread, and the report. */
 export interface DistillResult {
@@ -47,7 +48,8 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
   const test = SharedDataset.fromDataset(options.test, 'test');
   check(
     train.numClasses === test.numClasses && train.featureShape.join() === test.featureShape.join(),
-    `train and test data differ: rows [${train.featureShape}] with ${train.numClasses} classes vs [${test.featureShape}] with ${test.numClasses}`,
+    `train and test data differ: rows [${train.featureShape}] with ${train.numClasses} classes ` +
+      `vs [${test.featureShape}] with ${test.numClasses}`,
   );
   check(test.labeledRows().length === test.rows, 'test data has unlabeled rows (-1); every test row needs a label');
   const teacherRows = train.labeledRows();
@@ -83,17 +85,18 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
 
   try {
     const phases: TrainingPhaseReport[] = [];
-    type PhaseSpec = Omit<TrainSpec, 'model' | 'optimizer' | 'batchSize' | 'onProgress' | 'signal' | 'trainableParams' | 'onNonFinite'>;
+    type PhaseSpec = Omit<TrainSpec, 'model' | 'optimizer' | 'onProgress' | 'signal' | 'trainableParams' | 'onNonFinite'>;
     const trainPhase = (from: CheckedModel, spec: PhaseSpec): Promise<ModelData> =>
       supervisor.run(spec.phase, async (pool) => {
         const saved = await checkpoints?.loadPhase(spec.phase);
         check(
-          !saved || saved.steps === spec.steps,
-          `checkpoint ${checkpoints?.phaseFile(spec.phase)} is for ${saved?.steps} steps, this run needs ${spec.steps}; delete the checkpoint folder`,
+          !saved || saved.steps === spec.plan.steps,
+          `checkpoint ${checkpoints?.phaseFile(spec.phase)} is for ${saved?.steps} steps, this run needs ${spec.plan.steps}; ` +
+            'delete the checkpoint folder',
         );
         const start = saved ? { ...from.data, weights: saved.weights } : from.data;
         let outcome: TrainOutcome;
-        if (saved && saved.progress.step === spec.steps) {
+        if (saved && saved.progress.step === spec.plan.steps) {
           outcome = { ...saved.progress, steps: saved.progress.step, weights: saved.weights, timings: [], firstStepSeconds: 0 };
           resumed.push(spec.phase);
         } else {
@@ -103,12 +106,11 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
             model: shareModel(start),
             trainableParams: from.trainableParams,
             optimizer: config.optimizer,
-            batchSize: config.batchSize,
             onNonFinite: config.onNonFinite,
             resume: saved,
             checkpoint: checkpoints && {
               path: checkpoints.phaseFile(spec.phase),
-              everySteps: checkpoints.everySteps ?? Math.ceil(spec.rows.length / config.batchSize),
+              everySteps: checkpoints.everySteps ?? spec.plan.stepsPerEpoch,
             },
             onProgress,
             signal,
@@ -117,7 +119,8 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
         phases.push(phaseReport(spec.phase, outcome));
         return { ...from.data, weights: outcome.weights };
       });
-    const steps = (rows: number, epochs: number) => epochs * Math.ceil(rows / config.batchSize);
+    const plan = (rows: Int32Array, size: { epochs: number } | { steps: number }) =>
+      planPhase({ rows: rows.length, batchSize: config.batchSize, workers: config.workers, ...size });
 
     // 2. Teacher training, on the labelled rows, hard labels.
     if (config.teacherEpochs > 0) {
@@ -125,8 +128,8 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
         phase: 'teacher',
         data: train,
         rows: teacherRows,
+        plan: plan(teacherRows, { epochs: config.teacherEpochs }),
         loss: { name: 'hard' },
-        steps: steps(teacherRows.length, config.teacherEpochs),
         seed: mixSeed(config.seed, 1),
       });
     }
@@ -148,14 +151,14 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
     if (labelling.report.reused && options.checkpoint?.resume) resumed.push('label');
 
     // 4. Distillation: soft labels on every row, hard labels where there are any.
-    const studentSteps = steps(train.rows, config.epochs);
+    const studentPlan = plan(allRows, { epochs: config.epochs });
     const distilledData = await trainPhase(studentModel, {
       phase: 'student',
       data: studentTrain,
       rows: allRows,
       softLabels: labelling.table,
+      plan: studentPlan,
       loss: { name: 'kd', temperature: config.temperature, alpha: config.alpha },
-      steps: studentSteps,
       seed: mixSeed(config.seed, 2),
     });
 
@@ -165,8 +168,8 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
           phase: 'baseline',
           data: studentTrain,
           rows: labeledRows,
+          plan: plan(labeledRows, { steps: studentPlan.steps }),
           loss: { name: 'hard' },
-          steps: studentSteps,
           seed: mixSeed(config.seed, 2),
         })
       : undefined;

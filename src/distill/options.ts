@@ -2,12 +2,12 @@ import type * as tf from '@tensorflow/tfjs';
 import { availableParallelism } from 'node:os';
 import type { Dataset } from '../data/dataset.js';
 import { check } from '../errors.js';
-import type { BackendChoice } from '../models/backend.js';
-import type { CheckpointOptions } from './checkpoint.js';
-import { KERNEL_CHOICES, KERNELS_ENV, type KernelChoice, kernelChoiceFromEnv } from '../models/kernel-choice.js';
-import { OPTIMIZER_NAMES, type OptimizerSpec } from './optimizers.js';
-import type { ProgressEvent } from './progress.js';
-import type { NonFinitePolicy } from './replica.js';
+import type { BackendChoice } from '../kernels/backend.js';
+import type { CheckpointOptions } from '../train/checkpoint.js';
+import { KERNEL_CHOICES, type KernelChoice, kernelChoiceFromEnv } from '../kernels/kernel-choice.js';
+import { OPTIMIZER_NAMES, type OptimizerSpec } from '../train/optimizers.js';
+import type { ProgressEvent } from '../progress.js';
+import type { NonFinitePolicy } from '../train/replica.js';
 
 /** Everything {@link distill} takes. Only `teacher`, `student`, `train` and `test` are required. */
 export interface DistillOptions {
@@ -133,60 +133,70 @@ export function resolveConfig(options: DistillOptions): DistillConfig {
     optimizer: { ...DEFAULTS.optimizer, ...given(options.optimizer, DEFAULTS.optimizer) },
     kernels: options.kernels ?? kernelChoiceFromEnv() ?? DEFAULTS.kernels,
   };
-  check(isInt(config.workers, 1), `workers must be an integer >= 1, got ${config.workers}`);
-  check(config.labeled === null || isInt(config.labeled, 0), `labeled must be an integer >= 0, got ${config.labeled}`);
-  check(isInt(config.epochs, 1), `epochs must be an integer >= 1, got ${config.epochs}`);
-  check(isInt(config.teacherEpochs, 0), `teacher epochs must be an integer >= 0, got ${config.teacherEpochs}`);
-  check(isInt(config.batchSize, 1), `batch size must be an integer >= 1, got ${config.batchSize}`);
-  check(
+  const demand = (condition: boolean, message: string, ...options: string[]) => check(condition, message, options);
+  demand(isInt(config.workers, 1), `workers must be an integer >= 1, got ${config.workers}`, 'workers');
+  demand(config.labeled === null || isInt(config.labeled, 0), `labeled must be an integer >= 0, got ${config.labeled}`, 'labeled');
+  demand(isInt(config.epochs, 1), `epochs must be an integer >= 1, got ${config.epochs}`, 'epochs');
+  demand(isInt(config.teacherEpochs, 0), `teacherEpochs must be an integer >= 0, got ${config.teacherEpochs}`, 'teacherEpochs');
+  demand(isInt(config.batchSize, 1), `batchSize must be an integer >= 1, got ${config.batchSize}`, 'batchSize');
+  demand(
     config.batchSize >= config.workers,
-    `batch size ${config.batchSize} is smaller than the worker count ${config.workers}: every worker needs at least one row per step; ` +
-      'raise the batch size or use fewer workers',
+    `batchSize ${config.batchSize} is smaller than workers ${config.workers}: every worker needs at least one row per step; ` +
+      'raise batchSize or lower workers',
+    'batchSize',
+    'workers',
   );
-  check(
+  demand(
     Number.isFinite(config.temperature) && config.temperature > 0,
     `temperature must be a number > 0, got ${config.temperature}`,
+    'temperature',
   );
-  check(
-    Number.isFinite(config.alpha) && config.alpha >= 0 && config.alpha <= 1,
-    `alpha must lie in [0, 1], got ${config.alpha}`,
-  );
-  check(Number.isInteger(config.seed), `seed must be an integer, got ${config.seed}`);
-  check(
+  demand(Number.isFinite(config.alpha) && config.alpha >= 0 && config.alpha <= 1, `alpha must lie in [0, 1], got ${config.alpha}`, 'alpha');
+  demand(Number.isInteger(config.seed), `seed must be an integer, got ${config.seed}`, 'seed');
+  demand(
     OPTIMIZER_NAMES.includes(config.optimizer.name),
-    `unknown optimizer '${config.optimizer.name}': use one of ${OPTIMIZER_NAMES.join(', ')}`,
+    `optimizer.name '${config.optimizer.name}' is not one of ${OPTIMIZER_NAMES.join(', ')}`,
+    'optimizer.name',
   );
-  check(
+  demand(
     Number.isFinite(config.optimizer.learningRate) && config.optimizer.learningRate > 0,
-    `learning rate must be a number > 0, got ${config.optimizer.learningRate}`,
+    `optimizer.learningRate must be a number > 0, got ${config.optimizer.learningRate}`,
+    'optimizer.learningRate',
   );
-  check(BACKENDS.includes(config.backend), `unknown backend '${config.backend}': use one of ${BACKENDS.join(', ')}`);
-  check(
-    KERNEL_CHOICES.includes(config.kernels),
-    `unknown kernels '${config.kernels}': use one of ${KERNEL_CHOICES.join(', ')} (option kernels, --kernels, ${KERNELS_ENV})`,
-  );
-  check(
+  demand(BACKENDS.includes(config.backend), `backend '${config.backend}' is not one of ${BACKENDS.join(', ')}`, 'backend');
+  demand(KERNEL_CHOICES.includes(config.kernels), `kernels '${config.kernels}' is not one of ${KERNEL_CHOICES.join(', ')}`, 'kernels');
+  demand(
     config.kernels !== 'openblas' || config.backend === 'auto' || config.backend === 'wasm',
-    `kernels 'openblas' run on the wasm backend, but backend is '${config.backend}': use backend wasm (or auto), or kernels auto`,
+    `kernels 'openblas' run only on wasm, but backend is '${config.backend}': set backend 'wasm' (or 'auto'), or kernels 'auto'`,
+    'kernels',
+    'backend',
   );
-  check(isInt(config.barrierTimeoutMs, 1), `barrier timeout must be a positive integer of ms, got ${config.barrierTimeoutMs}`);
-  check(isInt(config.maxRestarts, 0), `max restarts must be an integer >= 0, got ${config.maxRestarts}`);
-  check(
+  demand(
+    isInt(config.barrierTimeoutMs, 1),
+    `barrierTimeoutMs must be a positive integer, got ${config.barrierTimeoutMs}`,
+    'barrierTimeoutMs',
+  );
+  demand(isInt(config.maxRestarts, 0), `maxRestarts must be an integer >= 0, got ${config.maxRestarts}`, 'maxRestarts');
+  demand(
     NON_FINITE_POLICIES.includes(config.onNonFinite),
-    `unknown non-finite policy '${config.onNonFinite}': use one of ${NON_FINITE_POLICIES.join(', ')}`,
+    `onNonFinite '${config.onNonFinite}' is not one of ${NON_FINITE_POLICIES.join(', ')}`,
+    'onNonFinite',
   );
-  check(
+  demand(
     config.workerMemoryMb === null || isInt(config.workerMemoryMb, 16),
-    `worker memory must be an integer of MB >= 16, got ${config.workerMemoryMb}`,
+    `workerMemoryMb must be an integer >= 16, got ${config.workerMemoryMb}`,
+    'workerMemoryMb',
   );
-  check(config.softLabels === null || typeof config.softLabels === 'string', 'softLabels must be a file path');
-  check(
+  demand(config.softLabels === null || typeof config.softLabels === 'string', 'softLabels must be a file path', 'softLabels');
+  demand(
     config.softLabelTopK === null || isInt(config.softLabelTopK, 1),
-    `soft-label top-k must be an integer >= 1, got ${config.softLabelTopK}`,
+    `softLabelTopK must be an integer >= 1, got ${config.softLabelTopK}`,
+    'softLabelTopK',
   );
-  check(
+  demand(
     Array.isArray(config.workerImports) && config.workerImports.every((m) => typeof m === 'string'),
     'workerImports must be a list of module paths or URLs',
+    'workerImports',
   );
   return config;
 }

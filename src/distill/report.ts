@@ -1,20 +1,8 @@
-import type { BackendName, KernelsUsed } from '../models/backend.js';
+import type { BackendName, KernelsUsed } from '../kernels/backend.js';
+import type { ModelReport } from '../infer/evaluate.js';
+import type { StepBreakdown } from '../train/data-parallel.js';
 import type { DistillConfig } from './options.js';
-import type { Phase, TrainingPhase } from './progress.js';
-
-/** How one model did on the test split, and what it costs. */
-export interface ModelReport {
-  /** Top-1 accuracy on the test split, in [0, 1]. */
-  accuracy: number;
-  /** Number of weights (trainable and not). */
-  params: number;
-  /** Serialized size: model.json plus weights.bin, in bytes. */
-  bytes: number;
-  /** Milliseconds per sample at batch size 1, on one worker thread of the run's backend. */
-  latencyMsBatch1: number;
-  /** Milliseconds per sample at batch size 256, likewise. */
-  latencyMsBatch256: number;
-}
+import type { Phase, TrainingPhase } from '../progress.js';
 
 /** A student's report: also how often it predicts the teacher's top-1 class on the test split. */
 export interface StudentReport extends ModelReport {
@@ -44,18 +32,6 @@ export interface TrainingPhaseReport {
    * the gradient shrinks with each worker's rows, the rest does not.
    */
   stepMs?: StepBreakdown;
-}
-
-/** One training step's time, in milliseconds. */
-export interface StepBreakdown {
-  /** The forward and backward pass over the worker's slice of the batch. */
-  gradient: number;
-  /** Averaging the gradients across the workers, `waiting` included. */
-  averaging: number;
-  /** Of `averaging`, waiting for slower workers to finish their gradients (load imbalance). */
-  waiting: number;
-  /** The optimizer update of the worker's share of the weights, and loading the new weights. */
-  update: number;
 }
 
 /** Where the soft labels came from and what they cost to keep. */

@@ -1,13 +1,20 @@
 import type { Dataset } from '../data/dataset.js';
 import { LogitTable } from '../data/logit-table.js';
 import type { SharedDataset } from '../data/shared-dataset.js';
-import { type SoftLabelEncoding, applyEncoding, bytesPerRow, describeEncoding, readSoftLabels, writeSoftLabels } from '../data/soft-label-store.js';
+import {
+  type SoftLabelEncoding,
+  applyEncoding,
+  bytesPerRow,
+  describeEncoding,
+  readSoftLabels,
+  writeSoftLabels,
+} from '../data/soft-label-store.js';
 import { check } from '../errors.js';
 import type { ModelData, SharedModelHandle } from '../models/model-data.js';
 import type { WorkerPool } from '../parallel/pool.js';
 import { softLabelKey } from './fingerprint.js';
-import { computeLogits } from './label.js';
-import type { ProgressEvent } from './progress.js';
+import { computeLogits } from '../infer/logits.js';
+import type { ProgressEvent } from '../progress.js';
 import type { SoftLabelReport } from './report.js';
 
 export interface SoftLabelsSpec {

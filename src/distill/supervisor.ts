@@ -1,10 +1,11 @@
-import { type PoolOptions, WorkerFailure, WorkerPool } from '../parallel/pool.js';
-import type { Phase, ProgressEvent } from './progress.js';
+import { WorkerFailure } from '../errors.js';
+import { TfjsPool, type TfjsPoolOptions } from './tfjs-pool.js';
+import type { Phase, ProgressEvent } from '../progress.js';
 import type { RestartReport } from './report.js';
 
 /** What the supervisor needs to know besides the pool's own options. */
 export interface SupervisorOptions {
-  pool: PoolOptions;
+  pool: TfjsPoolOptions;
   /** Restarts allowed over the whole run. */
   maxRestarts: number;
   /** Said in the restart notice: where a restarted stage continues from. */
@@ -24,12 +25,12 @@ export class PoolSupervisor {
   readonly restarts: RestartReport[] = [];
   /** Wall time spent starting pools. */
   setupSeconds = 0;
-  private pool: WorkerPool | undefined;
+  private pool: TfjsPool | undefined;
 
   constructor(private readonly options: SupervisorOptions) {}
 
   /** Runs `stage` on the current pool (starting one if needed), restarting as described above. */
-  async run<T>(phase: Phase, stage: (pool: WorkerPool) => Promise<T>): Promise<T> {
+  async run<T>(phase: Phase, stage: (pool: TfjsPool) => Promise<T>): Promise<T> {
     const { maxRestarts, onProgress, signal } = this.options;
     for (;;) {
       try {
@@ -39,7 +40,8 @@ export class PoolSupervisor {
         const retry = error instanceof WorkerFailure && error.retryable && this.restarts.length < maxRestarts && !signal?.aborted;
         if (!retry) throw error;
         this.restarts.push({ phase, reason: error.message });
-        const notice = `${error.message}; restarting the workers (${this.restarts.length} of ${maxRestarts}) from ${this.options.resumesFrom}`;
+        const count = `${this.restarts.length} of ${maxRestarts}`;
+        const notice = `${error.message}; restarting the workers (${count}) from ${this.options.resumesFrom}`;
         onProgress({ phase, done: 0, total: 1, samplesPerSec: 0, notice });
       }
     }
@@ -51,10 +53,10 @@ export class PoolSupervisor {
     await pool?.destroy();
   }
 
-  private async start(): Promise<WorkerPool> {
+  private async start(): Promise<TfjsPool> {
     const started = performance.now();
     this.options.onProgress({ phase: 'setup', done: 0, total: 1, samplesPerSec: 0 });
-    this.pool = await WorkerPool.start(this.options.pool);
+    this.pool = await TfjsPool.startTfjs(this.options.pool);
     this.setupSeconds += (performance.now() - started) / 1000;
     this.options.onProgress({ phase: 'setup', done: 1, total: 1, samplesPerSec: 0 });
     return this.pool;

@@ -25,7 +25,10 @@ function parseArchitecture(spec: string): Architecture {
   const match = /^(mlp|cnn):(\d+(?:,\d+)*)$/.exec(spec.trim());
   check(match, `unknown architecture '${spec}': ${ARCHITECTURE_HELP}, e.g. mlp:64 or cnn:32,64`);
   const widths = match[2].split(',').map(Number);
-  check(widths.every((w) => w >= 1), `architecture '${spec}' has a layer of width 0: every width must be >= 1`);
+  check(
+    widths.every((w) => w >= 1),
+    `architecture '${spec}' has a layer of width 0: every width must be >= 1`,
+  );
   return { kind: match[1] as Architecture['kind'], widths };
 }
 
@@ -51,7 +54,8 @@ export function buildModel(spec: string, options: BuildModelOptions): tf.LayersM
   } else {
     check(
       inputShape.length === 2 || inputShape.length === 3,
-      `architecture '${spec}' needs image rows of shape [H, W] or [H, W, C], but the rows have shape [${inputShape}]; use an mlp architecture`,
+      `architecture '${spec}' needs image rows of shape [H, W] or [H, W, C], but the rows have shape [${inputShape}]; ` +
+        'use an mlp architecture',
     );
     const [height, width] = inputShape;
     check(
@@ -60,9 +64,7 @@ export function buildModel(spec: string, options: BuildModelOptions): tf.LayersM
     );
     if (inputShape.length === 2) model.add(tf.layers.reshape({ targetShape: [...inputShape, 1] }));
     for (const filters of arch.widths) {
-      model.add(
-        tf.layers.conv2d({ filters, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: kernel() }),
-      );
+      model.add(tf.layers.conv2d({ filters, kernelSize: 3, padding: 'same', activation: 'relu', kernelInitializer: kernel() }));
       model.add(tf.layers.maxPooling2d({ poolSize: 2 }));
     }
     model.add(tf.layers.flatten());

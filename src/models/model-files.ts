@@ -68,7 +68,7 @@ export async function readModelData(path: string): Promise<ModelData> {
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new DistillError(`${file} is not valid JSON (${messageOf(error)}); point --teacher/--student at a tfjs model.json`);
+    throw new DistillError(`${file} is not valid JSON (${messageOf(error)}); give the path of a tfjs model.json`);
   }
   if (!json.modelTopology || typeof json.modelTopology !== 'object') {
     throw new DistillError(`${file} is not a tfjs layers model: it has no modelTopology`);
@@ -104,4 +104,3 @@ function specBytes(spec: tf.io.WeightsManifestEntry, file: string): number {
   }
   return spec.shape.reduce((a, b) => a * b, 1) * perElement;
 }
-

@@ -18,12 +18,7 @@ export function modelInputShape(model: tf.LayersModel, role: string): number[] {
  * Checks that a model can read the data's rows and predicts its classes. A row may be reshaped (a [28, 28]
  * image feeds a model that takes [784] or [28, 28, 1]), so the number of values must match, not the shape.
  */
-export function checkModelFitsData(
-  model: tf.LayersModel,
-  role: string,
-  featureShape: number[],
-  numClasses: number,
-): void {
+export function checkModelFitsData(model: tf.LayersModel, role: string, featureShape: number[], numClasses: number): void {
   const inputShape = modelInputShape(model, role);
   check(
     product(inputShape) === product(featureShape),

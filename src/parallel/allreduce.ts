@@ -1,5 +1,10 @@
-import { SharedBarrier } from './barrier.js';
-import { exchangeLoops } from './exchange-loops.js';
+import type { SharedBarrier } from './barrier.js';
+
+/**
+ * out[i] = sum_r shares[r] * slots[r * stride + i] for i in [lo, hi), ranks in order; returns whether every
+ * out[i] is finite. The caller picks the implementation (JavaScript or native, see kernels/exchange-loops).
+ */
+export type WeightedSum = (slots: Float32Array, stride: number, shares: Float64Array, lo: number, hi: number, out: Float32Array) => boolean;
 
 /** What crosses to a worker. */
 export interface AllReduceHandle {
@@ -11,7 +16,6 @@ export interface AllReduceHandle {
   meta: SharedArrayBuffer;
   length: number;
   stride: number;
-  workers: number;
 }
 
 /** What every rank gets back from one exchange. */
@@ -47,21 +51,26 @@ export class SharedAllReduce {
   private readonly finiteChunks: Int32Array;
   /** Each rank's share of the mean at the current exchange. */
   private readonly shares: Float64Array;
-  private readonly loops = exchangeLoops();
+  /** The ranks: the barrier's parties, the one place the worker count is kept. */
+  private readonly workers: number;
 
   private constructor(
     readonly handle: AllReduceHandle,
     private readonly barrier: SharedBarrier,
+    private readonly weightedSum: WeightedSum,
   ) {
+    const workers = (this.workers = barrier.handle.parties);
     this.slots = new Float32Array(handle.slots);
     this.meanValues = new Float32Array(handle.mean);
-    this.weights = new Float64Array(handle.meta, 0, handle.workers);
-    this.stops = new Int32Array(handle.meta, handle.workers * 8, handle.workers);
-    this.finiteChunks = new Int32Array(handle.meta, handle.workers * 12, handle.workers);
-    this.shares = new Float64Array(handle.workers);
+    this.weights = new Float64Array(handle.meta, 0, workers);
+    this.stops = new Int32Array(handle.meta, workers * 8, workers);
+    this.finiteChunks = new Int32Array(handle.meta, workers * 12, workers);
+    this.shares = new Float64Array(workers);
   }
 
-  static create(length: number, workers: number, barrier: SharedBarrier): SharedAllReduce {
+  /** Buffers for averaging `length` values over the barrier's parties. */
+  static create(length: number, barrier: SharedBarrier, weightedSum: WeightedSum): SharedAllReduce {
+    const workers = barrier.handle.parties;
     const stride = roundUp(Math.max(length, 1), FLOATS_PER_LINE);
     const handle: AllReduceHandle = {
       slots: new SharedArrayBuffer(stride * workers * 4),
@@ -69,13 +78,12 @@ export class SharedAllReduce {
       meta: new SharedArrayBuffer(workers * 16),
       length,
       stride,
-      workers,
     };
-    return new SharedAllReduce(handle, barrier);
+    return new SharedAllReduce(handle, barrier, weightedSum);
   }
 
-  static attach(handle: AllReduceHandle, barrier: SharedBarrier): SharedAllReduce {
-    return new SharedAllReduce(handle, barrier);
+  static attach(handle: AllReduceHandle, barrier: SharedBarrier, weightedSum: WeightedSum): SharedAllReduce {
+    return new SharedAllReduce(handle, barrier, weightedSum);
   }
 
   /** The slot rank `rank` writes its vector into before calling {@link allReduceMean}. */
@@ -85,7 +93,7 @@ export class SharedAllReduce {
 
   /** The part of the vector rank `rank` reduces: equal, cache-line aligned chunks. */
   chunk(rank: number): [number, number] {
-    const size = roundUp(Math.ceil(this.handle.length / this.handle.workers), FLOATS_PER_LINE);
+    const size = roundUp(Math.ceil(this.handle.length / this.workers), FLOATS_PER_LINE);
     return [Math.min(rank * size, this.handle.length), Math.min((rank + 1) * size, this.handle.length)];
   }
 
@@ -94,7 +102,7 @@ export class SharedAllReduce {
    * of the mean (its number of rows; 0 for an empty slice). Returns sum_r(w_r * slot_r) / sum_r(w_r).
    */
   allReduceMean(rank: number, weight: number, requestStop: boolean, timeoutMs: number): AllReduceResult {
-    const { workers } = this.handle;
+    const { workers } = this;
     this.weights[rank] = weight;
     this.stops[rank] = requestStop ? 1 : 0;
     const arrived = performance.now();
@@ -109,7 +117,7 @@ export class SharedAllReduce {
     }
     const [lo, hi] = this.chunk(rank);
     for (let r = 0; r < workers; r++) this.shares[r] = total > 0 ? this.weights[r] / total : 0;
-    const chunkFinite = this.loops.weightedSum(this.slots, this.handle.stride, this.shares, lo, hi, this.meanValues);
+    const chunkFinite = this.weightedSum(this.slots, this.handle.stride, this.shares, lo, hi, this.meanValues);
     this.finiteChunks[rank] = chunkFinite ? 1 : 0;
     this.barrier.arriveAndWait(timeoutMs); // all chunks reduced
     // Read before the next exchange: no rank can write its flag again until every rank has arrived there.

@@ -12,8 +12,26 @@ import { join } from 'node:path';
 
 const CLI = new URL('../../dist/cli/main.js', import.meta.url).pathname;
 const FLAGS = [
-  'run', '--data', 'mnist', '--limit', '2000', '--teacher-arch', 'mlp:64', '--teacher-epochs', '3',
-  '--student-arch', 'mlp:16', '--epochs', '4', '--baseline', '--workers', '2', '--batch-size', '64', '--checkpoint-every', '4',
+  'run',
+  '--data',
+  'mnist',
+  '--limit',
+  '2000',
+  '--teacher-arch',
+  'mlp:64',
+  '--teacher-epochs',
+  '3',
+  '--student-arch',
+  'mlp:16',
+  '--epochs',
+  '4',
+  '--baseline',
+  '--workers',
+  '2',
+  '--batch-size',
+  '64',
+  '--checkpoint-every',
+  '4',
 ];
 const TOLERANCE = 1e-5;
 
@@ -29,12 +47,14 @@ function runCli(out, extra = [], { until, signal } = {}) {
     let stderr = '';
     child.stderr.on('data', (chunk) => (stderr += chunk));
     child.stdout.resume();
-    const timer = until && setInterval(() => {
-      if (until()) {
-        clearInterval(timer);
-        child.kill(signal);
-      }
-    }, 20);
+    const timer =
+      until &&
+      setInterval(() => {
+        if (until()) {
+          clearInterval(timer);
+          child.kill(signal);
+        }
+      }, 20);
     const watchdog = setTimeout(() => child.kill('SIGKILL'), 300_000);
     child.on('exit', (code, killedBy) => {
       if (timer) clearInterval(timer);
@@ -61,11 +81,16 @@ try {
   const checkpoint = (name) => join(out, '.checkpoint', name);
   const killed = await runCli(out, [], { until: () => existsSync(checkpoint('teacher.ckpt')), signal: 'SIGKILL' });
   if (killed.killedBy !== 'SIGKILL') fail(`the first run was not killed during teacher training (exit ${killed.code}): ${killed.stderr}`);
-  console.log(`kill-resume: SIGKILL during teacher training; checkpoint holds ${(await readdir(join(out, '.checkpoint'))).sort().join(', ')}`);
+  console.log(
+    `kill-resume: SIGKILL during teacher training; checkpoint holds ${(await readdir(join(out, '.checkpoint'))).sort().join(', ')}`,
+  );
 
   const stopped = await runCli(out, ['--resume'], { until: () => existsSync(checkpoint('student.ckpt')), signal: 'SIGTERM' });
   const last = stopped.stderr.trim().split('\n').at(-1);
-  if (stopped.code !== 130 || !/^tfjs-distill: cancelled during student training at step \d+ of \d+; its state is checkpointed; .*--resume/.test(last)) {
+  if (
+    stopped.code !== 130 ||
+    !/^tfjs-distill: cancelled during student training at step \d+ of \d+; its state is checkpointed; .*--resume/.test(last)
+  ) {
     fail(`SIGTERM during distillation should exit 130 saying how to resume; got exit ${stopped.code}: ${last}`);
   }
   console.log(`kill-resume: SIGTERM during distillation: ${last}`);
@@ -74,7 +99,11 @@ try {
   if (finished.code !== 0) fail(`the final resume failed: ${finished.stderr}`);
   if (existsSync(join(out, '.checkpoint'))) fail('the checkpoint folder was left behind after a complete run');
   const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
-  if (!report.resumed.includes('teacher') || !report.resumed.includes('label') || !report.resumed.some((r) => r.startsWith('student from step'))) {
+  if (
+    !report.resumed.includes('teacher') ||
+    !report.resumed.includes('label') ||
+    !report.resumed.some((r) => r.startsWith('student from step'))
+  ) {
     fail(`report.resumed does not say what was reused: ${JSON.stringify(report.resumed)}`);
   }
   for (const model of ['teacher', 'student', 'baseline']) {

@@ -1,9 +1,22 @@
 import type { SharedDataset } from '../data/shared-dataset.js';
 import { type ModelData, type SharedModelHandle, serializedBytes } from '../models/model-data.js';
 import type { WorkerPool } from '../parallel/pool.js';
-import type { LatencyResult } from './inference.js';
-import { computeLogits, type LogitsOptions } from './label.js';
-import type { ModelReport } from './report.js';
+import type { InferTask, LatencyResult, LatencyTask, LoadTask } from './inference-task.js';
+import { computeLogits, type LogitsOptions } from './logits.js';
+
+/** How one model did on the test split, and what it costs. */
+export interface ModelReport {
+  /** Top-1 accuracy on the test split, in [0, 1]. */
+  accuracy: number;
+  /** Number of weights (trainable and not). */
+  params: number;
+  /** Serialized size: model.json plus weights.bin, in bytes. */
+  bytes: number;
+  /** Milliseconds per sample at batch size 1, on one worker thread of the run's backend. */
+  latencyMsBatch1: number;
+  /** Milliseconds per sample at batch size 256, likewise. */
+  latencyMsBatch256: number;
+}
 
 /** Fraction of rows whose prediction equals the label. */
 export function accuracy(predictions: Int32Array, labels: Int32Array): number {
@@ -31,7 +44,7 @@ export interface Predictions {
 
 /** Runs a model over the test rows in the pool and returns its top-1 predictions. */
 export async function predictTest(
-  pool: WorkerPool,
+  pool: WorkerPool<LoadTask | InferTask | LatencyTask>,
   model: SharedModelHandle,
   test: SharedDataset,
   options: Omit<LogitsOptions, 'phase'>,
@@ -42,7 +55,7 @@ export async function predictTest(
 
 /** Latency at batch 1 and 256 (one thread), size and accuracy of a model. */
 export async function describeModel(
-  pool: WorkerPool,
+  pool: WorkerPool<LoadTask | InferTask | LatencyTask>,
   model: SharedModelHandle,
   data: ModelData,
   test: SharedDataset,

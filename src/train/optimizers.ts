@@ -1,4 +1,4 @@
-import { exchangeLoops } from '../parallel/exchange-loops.js';
+import { exchangeLoops } from '../kernels/exchange-loops.js';
 import type { OptimizerState } from './checkpoint.js';
 
 /** The optimizer every phase runs on the averaged gradient. */
@@ -75,13 +75,16 @@ export class ShardedOptimizer {
     const lr = this.handle.spec.learningRate;
     switch (this.handle.spec.name) {
       case 'sgd':
-        return this.loops.sgd(this.weights, gradient, lo, hi, lr);
+        this.loops.sgd(this.weights, gradient, lo, hi, lr);
+        return;
       case 'momentum':
-        return this.loops.momentum(this.weights, this.slots[0], gradient, lo, hi, lr, MOMENTUM);
+        this.loops.momentum(this.weights, this.slots[0], gradient, lo, hi, lr, MOMENTUM);
+        return;
       case 'adam': {
         const stepSize = lr / (1 - BETA1 ** iteration);
         const rootCorrection2 = 1 / Math.sqrt(1 - BETA2 ** iteration);
-        return this.loops.adam(this.weights, this.slots[0], this.slots[1], gradient, lo, hi, stepSize, rootCorrection2, BETA1, BETA2, EPSILON);
+        this.loops.adam(this.weights, this.slots[0], this.slots[1], gradient, lo, hi, stepSize, rootCorrection2, BETA1, BETA2, EPSILON);
+        return;
       }
     }
   }

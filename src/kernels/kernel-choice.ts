@@ -11,7 +11,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { DistillError, messageOf } from '../errors.js';
-import { javascriptLoops, useExchangeLoops } from '../parallel/exchange-loops.js';
+import { javascriptLoops, useExchangeLoops } from './exchange-loops.js';
 import { blasKernels, loadBlas } from './blas-kernels.js';
 import { untransposedMatMulKernels } from './untransposed-matmul.js';
 import { checkWasmInternals } from './wasm-heap.js';
@@ -35,7 +35,16 @@ export function kernelChoiceFromEnv(): KernelChoice | undefined {
 }
 
 /** The kernels this module swaps, in the order they are registered. */
-const MANAGED = ['BatchMatMul', '_FusedMatMul', 'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'MaxPoolGrad', 'Sum'];
+const MANAGED = [
+  'BatchMatMul',
+  '_FusedMatMul',
+  'Conv2D',
+  'FusedConv2D',
+  'Conv2DBackpropInput',
+  'Conv2DBackpropFilter',
+  'MaxPoolGrad',
+  'Sum',
+];
 
 /** The configs registered for wasm before the first selection: the ones `wasm` keeps and `openblas` falls back on. */
 let original: Map<string, tf.KernelConfig> | undefined;
@@ -60,7 +69,10 @@ export function selectWasmKernels(choice: KernelChoice, backend: BackendWasm): K
   original ??= new Map(
     MANAGED.map((name) => {
       const config = tf.getKernel(name, 'wasm');
-      if (config == null) throw new DistillError(`the wasm backend has no ${name} kernel: import '@tensorflow/tfjs-backend-wasm' and call registerMissingWasmKernels() first`);
+      if (config == null)
+        throw new DistillError(
+          `the wasm backend has no ${name} kernel: import '@tensorflow/tfjs-backend-wasm' and call registerMissingWasmKernels() first`,
+        );
       return [name, config];
     }),
   );
@@ -79,9 +91,14 @@ export function selectWasmKernels(choice: KernelChoice, backend: BackendWasm): K
     if (reason === undefined && 'blas' in load) {
       install(blasKernels(load.blas, replaced));
       useExchangeLoops(load.blas);
-      return { kernels: 'openblas', notice: `wasm backend: ${MANAGED.join(', ')} run in tfjs-distill's native addon, on OpenBLAS (${load.library}, 1 thread per worker)` };
+      return {
+        kernels: 'openblas',
+        notice:
+          `wasm backend: ${MANAGED.join(', ')} run in tfjs-distill's native addon, ` + `on OpenBLAS (${load.library}, 1 thread per worker)`,
+      };
     }
-    if (choice === 'openblas') throw new DistillError(`kernels 'openblas' requested, but ${reason}; use kernels 'auto' or 'wasm' (--kernels, ${KERNELS_ENV})`);
+    if (choice === 'openblas')
+      throw new DistillError(`kernels 'openblas' requested, but ${reason}; set kernels 'auto' or 'wasm' (or ${KERNELS_ENV})`, ['kernels']);
     notice = `wasm backend: ${reason}; using the wasm kernels`;
   }
   wasmSet ??= {

@@ -4,7 +4,8 @@ import type { SharedDataset } from '../data/shared-dataset.js';
 import { DistillCancelledError } from '../errors.js';
 import type { SharedModelHandle } from '../models/model-data.js';
 import type { WorkerPool } from '../parallel/pool.js';
-import type { Phase, ProgressEvent } from './progress.js';
+import type { InferTask, LoadTask } from './inference-task.js';
+import type { Phase, ProgressEvent } from '../progress.js';
 
 /**
  * Rows per forward pass. Batches start at multiples of it from row 0 whatever the chunks are, so every
@@ -52,7 +53,7 @@ export interface LogitsOptions {
  * With the teacher over the training rows this is the labelling step that produces the soft labels.
  */
 export async function computeLogits(
-  pool: WorkerPool,
+  pool: WorkerPool<LoadTask | InferTask>,
   model: SharedModelHandle,
   data: SharedDataset,
   options: LogitsOptions,

@@ -14,8 +14,17 @@ export interface ExchangeLoops {
   weightedSum(slots: Float32Array, stride: number, shares: Float64Array, lo: number, hi: number, out: Float32Array): boolean;
   /** tfjs's Adam on [lo, hi), with the bias corrections hoisted: stepSize = lr / (1 - beta1^t), rootCorrection2 = 1 / sqrt(1 - beta2^t). */
   adam(
-    w: Float32Array, m: Float32Array, v: Float32Array, g: Float32Array, lo: number, hi: number,
-    stepSize: number, rootCorrection2: number, beta1: number, beta2: number, epsilon: number,
+    w: Float32Array,
+    m: Float32Array,
+    v: Float32Array,
+    g: Float32Array,
+    lo: number,
+    hi: number,
+    stepSize: number,
+    rootCorrection2: number,
+    beta1: number,
+    beta2: number,
+    epsilon: number,
   ): void;
   /** tfjs's momentum (not Nesterov) on [lo, hi): a = momentum * a + g; w -= lr * a. */
   momentum(w: Float32Array, accumulation: Float32Array, g: Float32Array, lo: number, hi: number, lr: number, momentum: number): void;

@@ -92,7 +92,11 @@ export function meanLoss(spec: LossSpec, { student, teacher, labels }: LossInput
     let total = 0;
     for (let r = 0; r < rows; r++) {
       const at = r * classes;
-      total += rowLoss({ student: values.subarray(at, at + classes), teacher: teacherValues?.subarray(at, at + classes), label: labelValues[r] }, spec, rowGrad);
+      total += rowLoss(
+        { student: values.subarray(at, at + classes), teacher: teacherValues?.subarray(at, at + classes), label: labelValues[r] },
+        spec,
+        rowGrad,
+      );
       for (let c = 0; c < classes; c++) gradient[at + c] = rowGrad[c] / rows;
     }
     return { value: tf.scalar(total / rows), gradFunc: (dy: tf.Tensor) => tf.mul(dy, tf.tensor2d(gradient, [rows, classes])) };

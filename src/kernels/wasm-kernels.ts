@@ -170,8 +170,7 @@ function wasmKernelConfig(name: string): tf.KernelConfig {
   const config = tf.getKernel(name, WASM);
   if (config == null) {
     throw new DistillError(
-      `the wasm backend has no ${name} kernel: ` +
-        "import '@tensorflow/tfjs-backend-wasm' before calling registerMissingWasmKernels()",
+      `the wasm backend has no ${name} kernel: import '@tensorflow/tfjs-backend-wasm' before calling registerMissingWasmKernels()`,
     );
   }
   return config;
@@ -202,10 +201,7 @@ function conv2DBackpropFilter({ inputs, backend, attrs }: KernelArgs): tf.Tensor
   const wasm = backend as BackendWasm;
   const { x, dy } = inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
   const { strides, pad, dataFormat, dimRoundingMode, filterShape } = attrs as unknown as tf.Conv2DBackpropFilterAttrs;
-  check(
-    dataFormat !== 'NCHW',
-    'Conv2DBackpropFilter on wasm supports only NHWC (channels-last) data; transpose the input to NHWC first',
-  );
+  check(dataFormat !== 'NCHW', 'Conv2DBackpropFilter on wasm supports only NHWC (channels-last) data; transpose the input to NHWC first');
   check(
     x.dtype === 'float32' && dy.dtype === 'float32',
     `Conv2DBackpropFilter on wasm needs float32 tensors, got x ${x.dtype} and dy ${dy.dtype}`,
@@ -280,7 +276,11 @@ export function conv2DBackpropInputViaMatMul(fallback: tf.KernelFunc): tf.Kernel
         const images = Math.min(imagesPerChunk, n - n0);
         const dyRows = wasm.makeOutput([1, images * pixels, co], 'float32');
         heap(wasm, dyRows).set(heap(wasm, dy).subarray(n0 * pixels * co, (n0 + images) * pixels * co));
-        const dcol = matMul({ inputs: { a: dyRows, b: filterT }, backend: wasm, attrs: { transposeA: false, transposeB: false } }) as tf.TensorInfo;
+        const dcol = matMul({
+          inputs: { a: dyRows, b: filterT },
+          backend: wasm,
+          attrs: { transposeA: false, transposeB: false },
+        }) as tf.TensorInfo;
         wasm.disposeData(dyRows.dataId);
         col2im(heap(wasm, dcol), heap(wasm, dx), n0, images, info);
         wasm.disposeData(dcol.dataId);
@@ -333,13 +333,7 @@ function zeros(backend: BackendWasm, shape: number[]): tf.TensorInfo {
  * falls in the padding. For each (ky, kx) the output pixels whose tap lands inside x form a rectangle
  * [oyLo, oyHi) x [oxLo, oxHi), so the inner loops need no bounds tests.
  */
-function im2colTransposed(
-  x: Float32Array,
-  colT: Float32Array,
-  n0: number,
-  images: number,
-  info: tf.backend_util.Conv2DInfo,
-): void {
+function im2colTransposed(x: Float32Array, colT: Float32Array, n0: number, images: number, info: tf.backend_util.Conv2DInfo): void {
   const { inHeight: h, inWidth: w, inChannels: ci, outHeight, outWidth, strideHeight: sh, strideWidth: sw } = info;
   const { filterHeight: kh, filterWidth: kw } = info;
   const { top, left } = info.padInfo;
@@ -471,10 +465,7 @@ function unsortedSegmentSum({ inputs, backend, attrs }: KernelArgs): tf.TensorIn
   const wasm = backend as BackendWasm;
   const { x, segmentIds } = inputs as { x: tf.TensorInfo; segmentIds: tf.TensorInfo };
   const { numSegments } = attrs as unknown as tf.UnsortedSegmentSumAttrs;
-  check(
-    x.dtype === 'float32' || x.dtype === 'int32',
-    `UnsortedSegmentSum on wasm supports float32 and int32 tensors, got ${x.dtype}`,
-  );
+  check(x.dtype === 'float32' || x.dtype === 'int32', `UnsortedSegmentSum on wasm supports float32 and int32 tensors, got ${x.dtype}`);
   const rowShape = x.shape.slice(segmentIds.shape.length);
   const row = rowShape.reduce((p, d) => p * d, 1);
   const out = wasm.makeOutput([numSegments, ...rowShape], x.dtype);

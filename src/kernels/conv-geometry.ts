@@ -20,14 +20,18 @@ export function convGradientInfo(
     attrs.pad,
     attrs.dimRoundingMode,
   );
-  check(
-    tf.util.arraysEqual(dyShape, info.outShape),
-    () => `${kernelName}: dy has shape [${dyShape}], expected [${info.outShape}]`,
-  );
+  check(tf.util.arraysEqual(dyShape, info.outShape), () => `${kernelName}: dy has shape [${dyShape}], expected [${info.outShape}]`);
   return info;
 }
 
 /** The Pool2DInfo of a MaxPoolGrad kernel (NHWC; pools have no dilation) for an input of shape `xShape`. */
 export function maxPoolGradInfo(xShape: number[], attrs: tf.MaxPoolGradAttrs): tf.backend_util.Conv2DInfo {
-  return tf.backend_util.computePool2DInfo(xShape as [number, number, number, number], attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+  return tf.backend_util.computePool2DInfo(
+    xShape as [number, number, number, number],
+    attrs.filterSize,
+    attrs.strides,
+    1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+  );
 }

@@ -1,4 +1,5 @@
 import { mixSeed, seededPermutation } from '../random.js';
+import type { PhasePlan } from './plan.js';
 
 /**
  * Which rows make up each global batch: every epoch is a seeded shuffle of the training rows cut into
@@ -6,16 +7,20 @@ import { mixSeed, seededPermutation } from '../random.js';
  * seed, so no batch list crosses threads, and a run can be resumed from any step.
  */
 export class BatchSchedule {
-  readonly stepsPerEpoch: number;
+  private readonly stepsPerEpoch: number;
+  private readonly batchSize: number;
   private epoch = -1;
   private order = new Int32Array(0);
 
+  /** `rows` are the plan's rows (`plan.rows` of them). */
   constructor(
     private readonly rows: Int32Array,
-    private readonly batchSize: number,
+    plan: Pick<PhasePlan, 'rows' | 'batchSize' | 'stepsPerEpoch'>,
     private readonly seed: number,
   ) {
-    this.stepsPerEpoch = Math.ceil(rows.length / batchSize);
+    if (rows.length !== plan.rows) throw new Error(`BatchSchedule: ${rows.length} rows for a plan of ${plan.rows}`);
+    this.stepsPerEpoch = plan.stepsPerEpoch;
+    this.batchSize = plan.batchSize;
   }
 
   /** The epoch (0-based) that global step `step` (0-based) belongs to. */

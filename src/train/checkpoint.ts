@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto';
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { writeBytesAtomic } from '../atomic-file.js';
+import { readChecksummedFile, writeChecksummedFile } from '../checksummed-file.js';
 import { DistillError, check, messageOf } from '../errors.js';
-import type { TrainingPhase } from './progress.js';
+import type { TrainingPhase } from '../progress.js';
 
 /** Checkpointing of a run (library option `checkpoint`; the CLI keeps it in `<out>/.checkpoint`). */
 export interface CheckpointOptions {
@@ -52,69 +52,51 @@ export interface TrainingCheckpoint {
 /** Values that must match for a checkpoint to be resumed: settings, and hashes of data and models. */
 export type RunFingerprint = Record<string, string | number | boolean | null>;
 
-const FORMAT_VERSION = 1;
-const MAGIC = 'TFDCKPT1';
-
-/**
- * A checkpointed file: 8 magic bytes, a little-endian uint32 header length, a JSON header (which records
- * the body's length and SHA-256), then the body. Written atomically, so a crash never leaves a file that
- * passes these checks half-written.
- */
-async function writeChecksummed(path: string, magic: string, header: object, body: Uint8Array[]): Promise<void> {
-  const hash = createHash('sha256');
-  let bodyBytes = 0;
-  for (const part of body) {
-    hash.update(part);
-    bodyBytes += part.byteLength;
-  }
-  const json = Buffer.from(JSON.stringify({ ...header, version: FORMAT_VERSION, bodyBytes, sha256: hash.digest('hex') }));
-  const length = Buffer.alloc(4);
-  length.writeUInt32LE(json.byteLength);
-  await writeBytesAtomic(path, [Buffer.from(magic, 'ascii'), length, json, ...body]);
-}
-
-async function readChecksummed<H>(path: string, magic: string): Promise<{ header: H; body: Buffer }> {
-  const bytes = await readFile(path);
-  const corrupt = (why: string) => new DistillError(`checkpoint file ${path} is corrupt (${why}); delete the checkpoint folder and start again`);
-  if (bytes.byteLength < 12 || bytes.toString('ascii', 0, 8) !== magic) throw corrupt('not a tfjs-distill checkpoint');
-  const headerEnd = 12 + bytes.readUInt32LE(8);
-  if (headerEnd > bytes.byteLength) throw corrupt('truncated header');
-  let header: H & { version: number; bodyBytes: number; sha256: string };
-  try {
-    header = JSON.parse(bytes.toString('utf8', 12, headerEnd));
-  } catch {
-    throw corrupt('unreadable header');
-  }
-  if (header.version !== FORMAT_VERSION) throw corrupt(`format version ${header.version}, this tfjs-distill reads ${FORMAT_VERSION}`);
-  const body = bytes.subarray(headerEnd);
-  if (body.byteLength !== header.bodyBytes) throw corrupt(`${body.byteLength} body bytes, the header says ${header.bodyBytes}`);
-  if (createHash('sha256').update(body).digest('hex') !== header.sha256) throw corrupt('checksum mismatch');
-  return { header, body };
-}
+const FORMAT_VERSION = 2;
+const FORMAT = { magic: 'TFDCKPT2', kind: 'checkpoint' };
 
 const bytesOf = (values: ArrayBufferView) => new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
 
+/** What a checkpoint file's header holds: everything but the weights and the optimizer's values. */
+type CheckpointHeader = Omit<TrainingCheckpoint, 'weights' | 'optimizer'> & {
+  version: number;
+  weightBytes: number;
+  optimizer: Omit<OptimizerState, 'values'>;
+};
+
 /** Writes a training phase's state (called by rank 0 in its worker thread). */
 export async function writeTrainingCheckpoint(path: string, checkpoint: TrainingCheckpoint): Promise<void> {
-  const { weights, optimizer, ...header } = checkpoint;
-  await writeChecksummed(
-    path,
-    MAGIC,
-    { ...header, weightBytes: weights.byteLength, optimizer: { iterations: optimizer.iterations, tensors: optimizer.tensors } },
-    [new Uint8Array(weights), bytesOf(optimizer.values)],
-  );
+  const { weights, optimizer, ...rest } = checkpoint;
+  const header: CheckpointHeader = {
+    ...rest,
+    version: FORMAT_VERSION,
+    weightBytes: weights.byteLength,
+    optimizer: { iterations: optimizer.iterations, tensors: optimizer.tensors },
+  };
+  await writeChecksummedFile(path, FORMAT.magic, header, async (write) => {
+    await write(new Uint8Array(weights));
+    await write(bytesOf(optimizer.values));
+  });
 }
 
 async function readTrainingCheckpoint(path: string): Promise<TrainingCheckpoint> {
-  type Header = Omit<TrainingCheckpoint, 'weights' | 'optimizer'> & { weightBytes: number; optimizer: Omit<OptimizerState, 'values'> };
-  const { header, body } = await readChecksummed<Header>(path, MAGIC);
-  const { weightBytes, optimizer, ...rest } = header;
-  const copy = body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer;
-  return {
-    ...rest,
-    weights: copy.slice(0, weightBytes),
-    optimizer: { ...optimizer, values: new Float32Array(copy.slice(weightBytes)) },
-  };
+  const corrupt = (why: string) =>
+    new DistillError(`checkpoint file ${path} is corrupt (${why}); delete the checkpoint folder and start again`);
+  const read = await readChecksummedFile<CheckpointHeader, TrainingCheckpoint>(path, FORMAT, async (file) => {
+    const { version, weightBytes, optimizer, ...rest } = file.header;
+    if (version !== FORMAT_VERSION) throw corrupt(`format version ${version}, this tfjs-distill reads ${FORMAT_VERSION}`);
+    if (weightBytes > file.bodyBytes) throw corrupt(`${file.bodyBytes} body bytes, the header says at least ${weightBytes}`);
+    const body = new Uint8Array(file.bodyBytes);
+    const damage = await file.readBody(1 << 24, (part, offset) => body.set(part, offset));
+    if (damage) throw corrupt(damage);
+    return {
+      ...rest,
+      weights: body.buffer.slice(0, weightBytes),
+      optimizer: { ...optimizer, values: new Float32Array(body.buffer.slice(weightBytes)) },
+    };
+  });
+  if ('reason' in read) throw corrupt(read.reason);
+  return read;
 }
 
 /**
@@ -138,7 +120,9 @@ export class RunCheckpoint {
     const runFile = join(dir, 'run.json');
     const existing = await readFile(runFile, 'utf8').catch(() => undefined);
     if (options.resume) {
-      check(existing !== undefined, `nothing to resume: ${dir} holds no checkpoint; start the run without --resume`);
+      check(existing !== undefined, `nothing to resume: ${dir} holds no checkpoint; start the run without checkpoint.resume`, [
+        'checkpoint.resume',
+      ]);
       let saved: { fingerprint?: RunFingerprint };
       try {
         saved = JSON.parse(existing);
@@ -155,7 +139,8 @@ export class RunCheckpoint {
     } else {
       check(
         existing === undefined,
-        `${dir} already holds the checkpoint of an earlier run; continue it with --resume, or delete it to start afresh`,
+        `${dir} already holds the checkpoint of an earlier run; continue it with checkpoint.resume, or delete it to start afresh`,
+        ['checkpoint.resume'],
       );
       const info = await stat(dir).catch(() => undefined);
       check(!info || info.isDirectory(), `checkpoint folder ${dir} is a file; give a folder`);
@@ -187,10 +172,11 @@ export class RunCheckpoint {
   }
 }
 
-const exists = (path: string) => stat(path).then(
-  () => true,
-  () => false,
-);
+const exists = (path: string) =>
+  stat(path).then(
+    () => true,
+    () => false,
+  );
 
 /** The keys whose values differ, as `key (checkpoint X, now Y)`. */
 function fingerprintDifferences(saved: RunFingerprint, now: RunFingerprint): string[] {

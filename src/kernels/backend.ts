@@ -80,11 +80,11 @@ export async function initBackend(candidates: BackendName[], kernels: KernelChoi
   const reasons = Object.entries(failures)
     .map(([name, why]) => `${name}: ${why}`)
     .join('; ');
-  throw new DistillError(`no backend of [${candidates}] could be loaded (${reasons}); ${backendHint(candidates)}`);
+  throw new DistillError(`none of the backends [${candidates}] could be loaded (${reasons}); ${backendHint(candidates)}`, ['backend']);
 }
 
 function backendHint(candidates: BackendName[]): string {
   return candidates.includes('tensorflow') && candidates.length === 1
-    ? 'install @tensorflow/tfjs-node (its install downloads libtensorflow) or use --backend wasm'
-    : 'try --backend cpu';
+    ? "install @tensorflow/tfjs-node (its install downloads libtensorflow) or set backend 'wasm'"
+    : "try backend 'cpu'";
 }

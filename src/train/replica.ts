@@ -5,7 +5,8 @@ import { SharedDataset, type SharedDatasetHandle } from '../data/shared-dataset.
 import { DistillError } from '../errors.js';
 import { type SharedModelHandle, modelFromShared, modelToData } from '../models/model-data.js';
 import { modelInputShape } from '../models/model-shape.js';
-import { copyTensorInto } from '../models/wasm-heap.js';
+import { exchangeLoops } from '../kernels/exchange-loops.js';
+import { copyTensorInto } from '../kernels/wasm-heap.js';
 import { type AllReduceHandle, SharedAllReduce } from '../parallel/allreduce.js';
 import { type BarrierHandle, SharedBarrier } from '../parallel/barrier.js';
 import { ControlClient } from '../parallel/control-plane.js';
@@ -13,7 +14,8 @@ import { type HeartbeatHandle, RankHeartbeat } from '../parallel/heartbeat.js';
 import { type PhaseProgress, writeTrainingCheckpoint } from './checkpoint.js';
 import { type LossSpec, meanLoss } from './losses.js';
 import { ShardedOptimizer, type ShardedOptimizerHandle } from './optimizers.js';
-import type { ProgressEvent, TrainingPhase } from './progress.js';
+import type { ProgressEvent, TrainingPhase } from '../progress.js';
+import type { PhasePlan } from './plan.js';
 import { BatchSchedule, sliceBounds } from './schedule.js';
 
 /** One rank's share of a data-parallel training phase. */
@@ -21,7 +23,7 @@ export interface TrainTask {
   kind: 'train';
   phase: TrainingPhase;
   rank: number;
-  workers: number;
+  plan: PhasePlan;
   model: SharedModelHandle;
   data: SharedDatasetHandle;
   /** Int32 indices of the rows this phase trains on. */
@@ -30,8 +32,6 @@ export interface TrainTask {
   loss: LossSpec;
   /** The shared weights and optimizer state; rank r updates chunk r. */
   optimizer: ShardedOptimizerHandle;
-  batchSize: number;
-  steps: number;
   seed: number;
   allReduce: AllReduceHandle;
   barrier: BarrierHandle;
@@ -91,7 +91,7 @@ export async function trainReplica(task: TrainTask): Promise<TrainResult> {
   const barrier = SharedBarrier.attach(task.barrier);
   const control = new ControlClient<ProgressEvent>(task.control);
   try {
-    return await runLoop(task, barrier, control);
+    return await withReplica(task, (model) => trainSteps(task, model, barrier, control));
   } catch (error) {
     barrier.abort(); // release the other ranks; the coordinator reports this error
     throw error;
@@ -100,11 +100,11 @@ export async function trainReplica(task: TrainTask): Promise<TrainResult> {
   }
 }
 
-/** Builds the replica, trains, and frees it whatever happens. */
-async function runLoop(task: TrainTask, barrier: SharedBarrier, control: ControlClient<ProgressEvent>) {
+/** Builds the replica's model, runs `use` on it, and frees it whatever happens. */
+async function withReplica<T>(task: TrainTask, use: (model: tf.LayersModel) => Promise<T>): Promise<T> {
   const model = await modelFromShared(task.model);
   try {
-    return await trainSteps(task, model, barrier, control);
+    return await use(model);
   } finally {
     model.dispose();
   }
@@ -116,19 +116,19 @@ async function trainSteps(
   barrier: SharedBarrier,
   control: ControlClient<ProgressEvent>,
 ): Promise<TrainResult> {
-  const { rank, workers, timeoutMs, phase } = task;
+  const { rank, plan, timeoutMs, phase } = task;
   const data = SharedDataset.attach(task.data);
   const softLabels = task.softLabels && LogitTable.attach(task.softLabels);
   const inputShape = modelInputShape(model, phase === 'teacher' ? 'teacher' : 'student');
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-  const schedule = new BatchSchedule(new Int32Array(task.rows), task.batchSize, task.seed);
-  const epochs = Math.ceil(task.steps / schedule.stepsPerEpoch);
-  const allReduce = SharedAllReduce.attach(task.allReduce, barrier);
+  const schedule = new BatchSchedule(new Int32Array(task.rows), plan, task.seed);
+  const loops = exchangeLoops(); // the native ones when this thread runs the openblas kernels
+  const allReduce = SharedAllReduce.attach(task.allReduce, barrier, loops.weightedSum);
   const slot = allReduce.slot(rank); // the flat gradient, then the slice's mean loss
   const lossIndex = slot.length - 1;
 
   // Reused gather buffers, sized for the largest slice.
-  const maxRows = Math.ceil(task.batchSize / workers);
+  const maxRows = plan.maxRowsPerRank;
   const features = new Float32Array(maxRows * data.rowSize);
   const labels = new Int32Array(maxRows);
   const teacherLogits = new Float32Array(maxRows * data.numClasses);
@@ -198,20 +198,20 @@ async function trainSteps(
   const saveCheckpoint = async (path: string) =>
     writeTrainingCheckpoint(path, {
       phase,
-      steps: task.steps,
+      steps: plan.steps,
       progress: { step, samples, seconds: seconds(), skippedSteps, finalLoss: loss },
       weights: (await modelToData(model)).weights,
       optimizer: optimizer.exportState(iterations),
     });
 
-  while (step < task.steps) {
+  while (step < plan.steps) {
     const warmup = step === firstStep; // its one-off costs stay out of the step timings
     const addTime = (key: keyof StepTimings, ms: number) => {
       if (!warmup) timings[key] += ms / 1000;
     };
     heartbeat.computing(rank);
     const batch = schedule.batch(step);
-    const [start, end] = sliceBounds(batch.length, workers, rank);
+    const [start, end] = sliceBounds(batch.length, plan.workers, rank);
     const t0 = performance.now();
     if (end > start) computeGradient(batch, start, end);
     const t1 = performance.now();
@@ -232,8 +232,10 @@ async function trainSteps(
     } else if (task.onNonFinite === 'abort') {
       throw new DistillError(
         `${phase} training diverged: the averaged gradient or loss (${mean[lossIndex]}) is not finite at step ${step + 1} ` +
-          `(epoch ${schedule.epochOf(step) + 1}); lower the learning rate (--lr)${task.loss.name === 'kd' ? ' or the temperature' : ''}, ` +
-          'or skip such steps with --on-nonfinite skip',
+          `(epoch ${schedule.epochOf(step) + 1}); lower the learning rate (optimizer.learningRate)` +
+          `${task.loss.name === 'kd' ? ' or the temperature' : ''}, ` +
+          "or skip such steps with onNonFinite 'skip'",
+        ['optimizer.learningRate', 'temperature', 'onNonFinite'],
       );
     } else {
       skippedSteps++;
@@ -242,7 +244,7 @@ async function trainSteps(
     samples += batch.length;
     if (warmup) firstStepSeconds = seconds() - (resumed?.seconds ?? 0);
     const { checkpoint } = task;
-    if (rank === 0 && checkpoint && (step % checkpoint.everySteps === 0 || step === task.steps || stop)) {
+    if (rank === 0 && checkpoint && (step % checkpoint.everySteps === 0 || step === plan.steps || stop)) {
       await saveCheckpoint(checkpoint.path); // the other ranks wait at the next exchange meanwhile
     }
     if (stop) {
@@ -250,8 +252,8 @@ async function trainSteps(
       break;
     }
     if (rank === 0) {
-      const epochDone = step % schedule.stepsPerEpoch === 0 || step === task.steps;
-      const event = { phase, done: step, total: task.steps, epoch: schedule.epochOf(step - 1) + 1, epochs };
+      const epochDone = step % plan.stepsPerEpoch === 0 || step === plan.steps;
+      const event = { phase, done: step, total: plan.steps, epoch: schedule.epochOf(step - 1) + 1, epochs: plan.epochs };
       if (control.report({ ...event, loss: lossSum / lossCount, samplesPerSec: samples / seconds() }, epochDone)) {
         lossSum = 0;
         lossCount = 0;
@@ -259,7 +261,16 @@ async function trainSteps(
       await new Promise(setImmediate); // let Comlink deliver the coordinator's answers (cancellation)
     }
   }
-  const result: TrainResult = { steps: step, samples, seconds: seconds(), finalLoss: loss, skippedSteps, cancelled, timings, firstStepSeconds };
+  const result: TrainResult = {
+    steps: step,
+    samples,
+    seconds: seconds(),
+    finalLoss: loss,
+    skippedSteps,
+    cancelled,
+    timings,
+    firstStepSeconds,
+  };
   if (rank === 0) result.weights = (await modelToData(model)).weights;
   return result;
 }

@@ -7,13 +7,16 @@
  * operand with the wasm Transpose kernel and call the kernel they wrap untransposed. They sit at the kernel
  * level, so every user model benefits, not just tfjs-distill's own layers.
  */
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
 /** BatchMatMul and _FusedMatMul wrapping `replaced` (the wasm backend's own) and its Transpose kernel. */
-export function untransposedMatMulKernels(replaced: Record<string, tf.KernelFunc>, transpose: tf.KernelFunc): Record<string, tf.KernelFunc> {
+export function untransposedMatMulKernels(
+  replaced: Record<string, tf.KernelFunc>,
+  transpose: tf.KernelFunc,
+): Record<string, tf.KernelFunc> {
   const untransposed =
     (name: string): tf.KernelFunc =>
     (args: KernelArgs) => {

@@ -30,7 +30,8 @@ export function checkWasmInternals(backend: BackendWasm): void {
   const fail = (what: string): never => {
     throw new DistillError(
       `tfjs-backend-wasm internals changed (${what}): tfjs-distill's native kernels were written for ` +
-        `tfjs 4.22.0 (this is tfjs-core ${tf.version_core}); pin 4.22.0 or run with --kernels wasm`,
+        `tfjs 4.22.0 (this is tfjs-core ${tf.version_core}); pin 4.22.0 or set kernels 'wasm'`,
+      ['kernels'],
     );
   };
   if (typeof backend.makeOutput !== 'function') fail('BackendWasm.makeOutput is not a function');

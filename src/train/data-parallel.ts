@@ -2,6 +2,7 @@ import type { LogitTable } from '../data/logit-table.js';
 import type { SharedDataset } from '../data/shared-dataset.js';
 import { DistillCancelledError } from '../errors.js';
 import type { SharedModelHandle } from '../models/model-data.js';
+import { javascriptLoops } from '../kernels/exchange-loops.js';
 import { SharedAllReduce } from '../parallel/allreduce.js';
 import { SharedBarrier } from '../parallel/barrier.js';
 import { openControlChannel } from '../parallel/control-plane.js';
@@ -9,10 +10,22 @@ import { RankHeartbeat } from '../parallel/heartbeat.js';
 import type { WorkerPool } from '../parallel/pool.js';
 import type { LossSpec } from './losses.js';
 import { type OptimizerSpec, ShardedOptimizer } from './optimizers.js';
-import type { ProgressEvent, TrainingPhase } from './progress.js';
+import type { ProgressEvent, TrainingPhase } from '../progress.js';
 import type { PhaseProgress, TrainingCheckpoint } from './checkpoint.js';
-import type { NonFinitePolicy, StepTimings, TrainResult } from './replica.js';
-import type { StepBreakdown } from './report.js';
+import type { PhasePlan } from './plan.js';
+import type { NonFinitePolicy, StepTimings, TrainResult, TrainTask } from './replica.js';
+
+/** One training step's time, in milliseconds. */
+export interface StepBreakdown {
+  /** The forward and backward pass over the worker's slice of the batch. */
+  gradient: number;
+  /** Averaging the gradients across the workers, `waiting` included. */
+  averaging: number;
+  /** Of `averaging`, waiting for slower workers to finish their gradients (load imbalance). */
+  waiting: number;
+  /** The optimizer update of the worker's share of the weights, and loading the new weights. */
+  update: number;
+}
 
 /** One data-parallel training phase. */
 export interface TrainSpec {
@@ -22,13 +35,13 @@ export interface TrainSpec {
   /** Number of trainable values of the model (the gradient length). */
   trainableParams: number;
   data: SharedDataset;
-  /** The rows to train on. */
+  /** The rows to train on (`plan.rows` of them). */
   rows: Int32Array;
+  /** Steps, epochs, batch and slices of the phase, for the pool's worker count. */
+  plan: PhasePlan;
   softLabels?: LogitTable;
   loss: LossSpec;
   optimizer: OptimizerSpec;
-  batchSize: number;
-  steps: number;
   seed: number;
   onNonFinite: NonFinitePolicy;
   /** Continue from this checkpoint of the phase; `model` must then hold its weights. */
@@ -55,13 +68,16 @@ export interface TrainOutcome extends Omit<PhaseProgress, 'step'> {
  * Trains one model data-parallel across the pool: one long task per rank, a shared gradient buffer and
  * barrier for the averaging, and a Comlink control channel per task for progress and cancellation.
  */
-export async function trainDataParallel(pool: WorkerPool, spec: TrainSpec): Promise<TrainOutcome> {
+export async function trainDataParallel(pool: WorkerPool<TrainTask>, spec: TrainSpec): Promise<TrainOutcome> {
+  const { plan } = spec;
   const { workers } = pool;
+  if (plan.workers !== workers) throw new Error(`trainDataParallel: a plan for ${plan.workers} workers on a pool of ${workers}`);
   const barrier = SharedBarrier.create(workers);
   const heartbeat = RankHeartbeat.create(workers);
   const optimizer = ShardedOptimizer.create(spec.optimizer, spec.trainableParams, spec.resume?.optimizer);
   const resume = spec.resume && { progress: spec.resume.progress, iterations: spec.resume.optimizer.iterations };
-  const allReduce = SharedAllReduce.create(spec.trainableParams + 1, workers, barrier); // + 1: the loss
+  // + 1: the loss. The coordinator only allocates it: each rank attaches with its own thread's loops.
+  const allReduce = SharedAllReduce.create(spec.trainableParams + 1, barrier, javascriptLoops.weightedSum);
   const rows = new SharedArrayBuffer(spec.rows.byteLength);
   new Int32Array(rows).set(spec.rows);
   const isCancelled = () => spec.signal?.aborted ?? false;
@@ -73,15 +89,13 @@ export async function trainDataParallel(pool: WorkerPool, spec: TrainSpec): Prom
           kind: 'train',
           phase: spec.phase,
           rank,
-          workers,
+          plan,
           model: spec.model,
           data: spec.data.handle,
           rows,
           softLabels: spec.softLabels?.handle,
           loss: spec.loss,
           optimizer: optimizer.handle,
-          batchSize: spec.batchSize,
-          steps: spec.steps,
           seed: spec.seed,
           allReduce: allReduce.handle,
           barrier: barrier.handle,
@@ -100,11 +114,16 @@ export async function trainDataParallel(pool: WorkerPool, spec: TrainSpec): Prom
     const { cancelled, weights, ...progress } = results[0];
     if (cancelled) {
       const saved = spec.checkpoint ? '; its state is checkpointed' : '';
-      throw new DistillCancelledError(`cancelled during ${spec.phase} training at step ${progress.steps} of ${spec.steps}${saved}`);
+      throw new DistillCancelledError(`cancelled during ${spec.phase} training at step ${progress.steps} of ${plan.steps}${saved}`);
     }
     const timings = results.map((r) => r.timings); // every rank's, where progress has rank 0's
     // The timings leave out the session's first step.
-    return { ...progress, weights: weights!, timings, stepMs: stepBreakdown(timings, progress.steps - (spec.resume?.progress.step ?? 0) - 1) };
+    return {
+      ...progress,
+      weights: weights!,
+      timings,
+      stepMs: stepBreakdown(timings, progress.steps - (spec.resume?.progress.step ?? 0) - 1),
+    };
   } finally {
     for (const channel of channels) channel.close();
   }
@@ -114,5 +133,10 @@ export async function trainDataParallel(pool: WorkerPool, spec: TrainSpec): Prom
 function stepBreakdown(timings: StepTimings[], steps: number): StepBreakdown | undefined {
   if (steps <= 0 || timings.length === 0) return undefined;
   const perStep = (key: keyof StepTimings) => (timings.reduce((sum, t) => sum + t[key], 0) / timings.length / steps) * 1000;
-  return { gradient: perStep('gradientSeconds'), averaging: perStep('allReduceSeconds'), waiting: perStep('waitSeconds'), update: perStep('applySeconds') };
+  return {
+    gradient: perStep('gradientSeconds'),
+    averaging: perStep('allReduceSeconds'),
+    waiting: perStep('waitSeconds'),
+    update: perStep('applySeconds'),
+  };
 }

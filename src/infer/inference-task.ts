@@ -4,7 +4,7 @@ import { SharedDataset, type SharedDatasetHandle } from '../data/shared-dataset.
 import { type SharedModelHandle, modelFromShared } from '../models/model-data.js';
 import { modelInputShape } from '../models/model-shape.js';
 
-/** Loads a model into this thread's cache, so that timing the inference excludes loading it. */
+/** Loads a model into this thread's cache (see preloadModel), so that timing the inference excludes loading it. */
 export interface LoadTask {
   kind: 'load';
   model: SharedModelHandle;
@@ -44,13 +44,16 @@ function cachedModel(handle: SharedModelHandle): Promise<tf.LayersModel> {
     if (cache.size > CACHE_SIZE) {
       const [oldest, evicted] = cache.entries().next().value!;
       cache.delete(oldest);
-      evicted.then((m) => m.dispose(), () => {});
+      evicted.then(
+        (m) => m.dispose(),
+        () => {},
+      );
     }
   }
   return model;
 }
 
-export async function loadModel(task: LoadTask): Promise<void> {
+export async function preloadModel(task: LoadTask): Promise<void> {
   await cachedModel(task.model);
 }
 

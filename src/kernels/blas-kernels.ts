@@ -13,15 +13,35 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { check, messageOf } from '../errors.js';
-import type { ExchangeLoops } from '../parallel/exchange-loops.js';
+import type { ExchangeLoops } from './exchange-loops.js';
 import { convGradientInfo, maxPoolGradInfo } from './conv-geometry.js';
 import { floatOffset, heapBuffer } from './wasm-heap.js';
 
 /** The addon's functions (see native/blas.c and native/exchange.c for their contracts). */
 interface NativeBlas extends ExchangeLoops {
   load(): string;
-  gemm(heap: ArrayBuffer, transA: boolean, transB: boolean, m: number, n: number, k: number, aOffsets: Int32Array, bOffsets: Int32Array, cOffset: number): void;
-  epilogue(heap: ArrayBuffer, offset: number, count: number, biasOffset: number, biasSize: number, activation: number, alpha: number, preluOffset: number, preluSize: number): void;
+  gemm(
+    heap: ArrayBuffer,
+    transA: boolean,
+    transB: boolean,
+    m: number,
+    n: number,
+    k: number,
+    aOffsets: Int32Array,
+    bOffsets: Int32Array,
+    cOffset: number,
+  ): void;
+  epilogue(
+    heap: ArrayBuffer,
+    offset: number,
+    count: number,
+    biasOffset: number,
+    biasSize: number,
+    activation: number,
+    alpha: number,
+    preluOffset: number,
+    preluSize: number,
+  ): void;
   conv2d(heap: ArrayBuffer, mode: ConvMode, xOffset: number, filterOffset: number, yOffset: number, geometry: Int32Array): void;
   maxPoolGrad(heap: ArrayBuffer, xOffset: number, dyOffset: number, dxOffset: number, geometry: Int32Array): void;
   sumLeadingAxes(heap: ArrayBuffer, xOffset: number, outer: number, inner: number, outOffset: number): void;
@@ -58,7 +78,7 @@ export function loadBlas(): BlasLoad {
 /** The activations tfjs fuses, numbered as tfjs-backend-wasm's FusableActivation and native/blas.c. */
 const ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1, relu6: 2, prelu: 3, leakyrelu: 4, sigmoid: 5, elu: 6 };
 
-const enum ConvMode {
+enum ConvMode {
   Forward = 0,
   InputGrad = 1,
   FilterGrad = 2,
@@ -88,11 +108,30 @@ export function blasKernels(blas: NativeBlas, replaced: Record<string, tf.Kernel
     return out;
   }
 
-  function conv(mode: ConvMode, wasm: BackendWasm, info: tf.backend_util.Conv2DInfo, x: tf.TensorInfo, filter: tf.TensorInfo, y: tf.TensorInfo): void {
+  function conv(
+    mode: ConvMode,
+    wasm: BackendWasm,
+    info: tf.backend_util.Conv2DInfo,
+    x: tf.TensorInfo,
+    filter: tf.TensorInfo,
+    y: tf.TensorInfo,
+  ): void {
     const geometry = Int32Array.of(
-      info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.outChannels,
-      info.filterHeight, info.filterWidth, info.strideHeight, info.strideWidth, info.dilationHeight, info.dilationWidth,
-      info.padInfo.top, info.padInfo.left,
+      info.batchSize,
+      info.inHeight,
+      info.inWidth,
+      info.inChannels,
+      info.outHeight,
+      info.outWidth,
+      info.outChannels,
+      info.filterHeight,
+      info.filterWidth,
+      info.strideHeight,
+      info.strideWidth,
+      info.dilationHeight,
+      info.dilationWidth,
+      info.padInfo.top,
+      info.padInfo.left,
     );
     blas.conv2d(heapBuffer(wasm), mode, floatOffset(wasm, x), floatOffset(wasm, filter), floatOffset(wasm, y), geometry);
   }
@@ -135,8 +174,18 @@ export function blasKernels(blas: NativeBlas, replaced: Record<string, tf.Kernel
       if (!allFloat32(dy, input)) return fallback('MaxPoolGrad', args);
       const info = maxPoolGradInfo(input.shape, args.attrs as unknown as tf.MaxPoolGradAttrs);
       const geometry = Int32Array.of(
-        info.batchSize, info.inHeight, info.inWidth, info.inChannels, info.outHeight, info.outWidth, info.strideHeight, info.strideWidth,
-        info.effectiveFilterHeight, info.effectiveFilterWidth, info.padInfo.top, info.padInfo.left,
+        info.batchSize,
+        info.inHeight,
+        info.inWidth,
+        info.inChannels,
+        info.outHeight,
+        info.outWidth,
+        info.strideHeight,
+        info.strideWidth,
+        info.effectiveFilterHeight,
+        info.effectiveFilterWidth,
+        info.padInfo.top,
+        info.padInfo.left,
       );
       const out = wasm.makeOutput([...input.shape], 'float32');
       blas.maxPoolGrad(heapBuffer(wasm), floatOffset(wasm, input), floatOffset(wasm, dy), floatOffset(wasm, out), geometry);
@@ -152,7 +201,13 @@ export function blasKernels(blas: NativeBlas, replaced: Record<string, tf.Kernel
       if (!allFloat32(x) || k === 0 || k === x.shape.length || !axes.every((a, i) => a === i)) return fallback('Sum', args);
       const inner = tf.util.sizeFromShape(x.shape.slice(k));
       const out = wasm.makeOutput(keepDims ? [...Array<number>(k).fill(1), ...x.shape.slice(k)] : x.shape.slice(k), 'float32');
-      blas.sumLeadingAxes(heapBuffer(wasm), floatOffset(wasm, x), tf.util.sizeFromShape(x.shape.slice(0, k)), inner, floatOffset(wasm, out));
+      blas.sumLeadingAxes(
+        heapBuffer(wasm),
+        floatOffset(wasm, x),
+        tf.util.sizeFromShape(x.shape.slice(0, k)),
+        inner,
+        floatOffset(wasm, out),
+      );
       return out;
     },
     BatchMatMul(args) {
@@ -214,7 +269,9 @@ function matMulGeometry(aShape: number[], bShape: number[], transposeA: boolean,
   const n = transposeB ? bShape[br - 2] : bShape[br - 1];
   check(
     k === kB,
-    () => `Error in matMul: inner shapes (${k}) and (${kB}) of Tensors with shapes ${aShape} and ${bShape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`,
+    () =>
+      `Error in matMul: inner shapes (${k}) and (${kB}) of Tensors with shapes ${aShape} and ${bShape} and ` +
+      `transposeA=${transposeA} and transposeB=${transposeB} must match.`,
   );
   const aOuter = aShape.slice(0, -2);
   const bOuter = bShape.slice(0, -2);

@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+// Checks that no import in src/ runs back up the data flow:
+//   root helpers -> data/ -> models/, kernels/ -> parallel/ -> infer/, train/ -> worker.ts -> distill/ -> cli/, index.ts
+// A file may import from its own folder and from folders earlier in the flow, never from a later one or a
+// sibling (models/ and kernels/, infer/ and train/ are independent). parallel/ also imports no tfjs.
+// Run: node scripts/check-layers.mjs (exit 1 and one line per offending import).
+import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The data flow, in order; folders on one rank are siblings. Root files not listed are shared helpers. */
+export const RANKS = {
+  '.': 0, // errors, random, atomic-file, checksummed-file, progress
+  data: 1,
+  models: 2,
+  kernels: 2,
+  parallel: 3,
+  infer: 4,
+  train: 4,
+  'worker.ts': 5,
+  distill: 6,
+  cli: 7,
+  'index.ts': 7,
+};
+
+/** Modules a folder must not import at all. */
+const FORBIDDEN_PACKAGES = { parallel: [/^@tensorflow\//] };
+
+const IMPORT = /(?:^|\s)(?:import|export)\s[^'"]*?from\s*'([^']+)'|import\(\s*'([^']+)'\s*\)|^import\s+'([^']+)'/gm;
+
+function walk(dir) {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? walk(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : [],
+  );
+}
+
+/** The rank key of a file under src/: its top folder, or its own name at the root (helpers share '.'). */
+function unitOf(src, file) {
+  const parts = relative(src, file).split('/');
+  if (parts.length > 1) return parts[0];
+  return parts[0] in RANKS ? parts[0] : '.';
+}
+
+/** Every import that runs back up the flow, as 'file: imports target (why)'. */
+export function layerViolations(src) {
+  const problems = [];
+  for (const file of walk(src)) {
+    const unit = unitOf(src, file);
+    const text = readFileSync(file, 'utf8');
+    for (const match of text.matchAll(IMPORT)) {
+      const specifier = match[1] ?? match[2] ?? match[3];
+      const name = relative(src, file);
+      if (!specifier.startsWith('.')) {
+        for (const pattern of FORBIDDEN_PACKAGES[unit] ?? []) {
+          if (pattern.test(specifier)) problems.push(`${name}: imports ${specifier} (${unit}/ must not depend on it)`);
+        }
+        continue;
+      }
+      const target = resolve(dirname(file), specifier).replace(/\.js$/, '.ts');
+      const targetUnit = unitOf(src, target);
+      if (targetUnit === unit) continue;
+      const [from, to] = [RANKS[unit], RANKS[targetUnit]];
+      if (from === undefined || to === undefined) {
+        problems.push(`${name}: imports ${specifier} (a folder the flow does not name: add it to RANKS)`);
+      } else if (to >= from) {
+        problems.push(
+          `${name}: imports ${specifier} (${targetUnit} is ${to === from ? 'a sibling of' : 'after'} ${unit} in the data flow)`,
+        );
+      }
+    }
+  }
+  return problems;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const src = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
+  const problems = layerViolations(src);
+  for (const problem of problems) console.log(problem);
+  console.log(problems.length === 0 ? 'no import runs back up the data flow' : `${problems.length} imports run back up the data flow`);
+  process.exitCode = problems.length === 0 ? 0 : 1;
+}

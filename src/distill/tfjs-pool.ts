@@ -1,0 +1,101 @@
+import { pathToFileURL } from 'node:url';
+import { DistillError } from '../errors.js';
+import { type BackendChoice, type BackendInit, type BackendName, backendCandidates, type KernelsUsed } from '../kernels/backend.js';
+import { type KernelChoice, kernelChoiceFromEnv } from '../kernels/kernel-choice.js';
+import { SharedBarrier } from '../parallel/barrier.js';
+import { type PoolOptions, WorkerPool } from '../parallel/pool.js';
+import type { WorkerTask } from '../worker.js';
+
+/** Options for {@link TfjsPool.start}: the generic pool's, with the tfjs backend every thread loads. */
+export interface TfjsPoolOptions extends Omit<PoolOptions, 'workerFile'> {
+  backend: BackendChoice;
+  /** The wasm backend's matMul and conv kernels (see DistillOptions.kernels). Default: TFJS_DISTILL_KERNELS, else 'auto'. */
+  kernels?: KernelChoice;
+  /** Modules every thread imports before anything else, e.g. to register custom layers (paths or URLs). */
+  workerImports?: string[];
+}
+
+const WORKER_FILE = new URL('../worker.js', import.meta.url);
+
+/** A {@link WorkerPool} of tfjs-distill's worker module, every thread on the same tfjs backend and kernels. */
+export class TfjsPool extends WorkerPool<WorkerTask> {
+  /** The backend every thread runs. */
+  backend!: BackendName;
+  /** The matMul and conv kernels every thread runs: `openblas` or `wasm` on wasm, else the backend's name. */
+  kernels!: KernelsUsed;
+  /** What the workers added to the backend (missing kernels), and backends that failed to load. */
+  notices: string[] = [];
+
+  /** Starts W threads and loads the backend in each. */
+  static async startTfjs(options: TfjsPoolOptions): Promise<TfjsPool> {
+    if (backendCandidates(options.backend).includes('tensorflow')) {
+      // libtensorflow's thread pools are process-wide: W workers x 1 thread, not W x cores.
+      process.env.TF_NUM_INTRAOP_THREADS ??= '1';
+      process.env.TF_NUM_INTEROP_THREADS ??= '1';
+    }
+    const poolOptions = { ...options, workerFile: WORKER_FILE };
+    const pool = new TfjsPool(WorkerPool.piscinaFor(poolOptions), options.workers, options.barrierTimeoutMs, options.workerMemoryMb);
+    try {
+      const kernels = options.kernels ?? kernelChoiceFromEnv() ?? 'auto';
+      await pool.loadBackend(options.backend, kernels, (options.workerImports ?? []).map(moduleUrl));
+      return pool;
+    } catch (error) {
+      await pool.destroy();
+      throw error;
+    }
+  }
+
+  /**
+   * Loads the backend in every thread. Each init task waits at a barrier for all W, which proves the
+   * W threads are distinct and up. With `auto`, a backend that fails in any thread (tfjs-node can fail
+   * in a second worker) is dropped for all, so every rank computes the same way.
+   */
+  private async loadBackend(choice: BackendChoice, kernels: KernelChoice, imports: string[]): Promise<void> {
+    // openblas kernels exist only on wasm.
+    let candidates = kernels === 'openblas' && choice === 'auto' ? (['wasm'] as BackendName[]) : backendCandidates(choice);
+    for (;;) {
+      const barrier = SharedBarrier.create(this.workers);
+      const inits = await this.runOnEveryRank<BackendInit>(
+        () => ({ task: { kind: 'init', candidates, kernels, imports, barrier: barrier.handle, timeoutMs: this.barrierTimeoutMs } }),
+        { barriers: [barrier] },
+      );
+      const chosen = new Set(inits.map((init) => init.backend));
+      if (chosen.size === 1) {
+        this.backend = inits[0].backend;
+        // The addon loads the same way in every thread of one process, so all ranks agree; should one not,
+        // the run must not mix kernels silently.
+        const kernelSets = new Set(inits.map((init) => init.kernels));
+        if (kernelSets.size > 1) {
+          throw new DistillError(`workers loaded different kernels (${[...kernelSets].join(', ')}); set kernels to 'wasm'`, ['kernels']);
+        }
+        this.kernels = inits[0].kernels;
+        this.notices = describeInits(inits);
+        return;
+      }
+      // Threads disagree: retry from the best backend that loaded everywhere it was tried.
+      const worst = Math.max(...[...chosen].map((name) => candidates.indexOf(name)));
+      candidates = candidates.slice(worst);
+    }
+  }
+}
+
+/** A module to import in the workers: a URL as given, a path resolved against the working directory. */
+function moduleUrl(specifier: string): string {
+  return /^[a-z]+:/i.test(specifier) ? specifier : pathToFileURL(specifier).href;
+}
+
+/** One line per distinct backend failure (with the workers it happened in), and one for added kernels. */
+function describeInits(inits: BackendInit[]): string[] {
+  const failures = new Map<string, number[]>();
+  inits.forEach((init, rank) => {
+    for (const [name, why] of Object.entries(init.failures)) {
+      const key = `${name} backend unavailable: ${why}`;
+      failures.set(key, [...(failures.get(key) ?? []), rank]);
+    }
+  });
+  const notices = [...failures].map(([text, ranks]) => `${text} (worker${ranks.length > 1 ? 's' : ''} ${ranks.join(', ')})`);
+  const { backend, patches, kernelNotice } = inits[0];
+  if (patches.length > 0) notices.push(`${backend} backend: kernels added or replaced by tfjs-distill: ${patches.join('; ')}`);
+  if (kernelNotice) notices.push(kernelNotice);
+  return notices;
+}
