@@ -1,11 +1,11 @@
 /**
  * Which matMul, conv, max-pool gradient and Sum kernels the wasm backend runs:
  * - `openblas`: tfjs-distill's native addon (OpenBLAS sgemm, im2col for convs, C reductions) on
- *   the wasm heap (src/models/blas-kernels.ts), and the addon's loops for the gradient exchange and the
- *   optimizer (src/parallel/exchange-loops.ts);
+ *   the wasm heap (src/kernels/blas/), and the addon's loops for the gradient exchange and the
+ *   optimizer (src/kernels/exchange-loops.ts);
  * - `wasm`: the wasm backend's own, with transposed matMuls materialised first so they stay on XNNPACK
- *   (src/models/untransposed-matmul.ts), and tfjs-distill's conv gradients built on its matMul and JS
- *   max-pool gradient (src/models/wasm-kernels.ts);
+ *   (src/kernels/untransposed-matmul.ts), and tfjs-distill's conv gradients built on its matMul and JS
+ *   max-pool gradient (src/kernels/wasm/);
  * - `auto`: openblas where the addon and OpenBLAS load, else wasm with a notice.
  */
 import * as tf from '@tensorflow/tfjs';
