@@ -12,6 +12,7 @@ import { loadMnist } from '../dist/data/mnist.js';
 import { SharedDataset } from '../dist/data/shared-dataset.js';
 import { takeRows } from '../dist/data/dataset.js';
 import { computeLogits } from '../dist/infer/logits.js';
+import { layersInference } from '../dist/infer/predictor.js';
 import { trainDataParallel } from '../dist/train/data-parallel.js';
 import { planPhase } from '../dist/train/plan.js';
 import { buildModel } from '../dist/models/architectures.js';
@@ -82,7 +83,7 @@ for (const spec of [settings.denseModel, settings.cnnModel]) {
   bench.add(
     `label ${spec}`,
     async () => {
-      const run = await computeLogits(pool, subjects[spec].handle, labelData, { phase: 'label', onProgress: () => {} });
+      const run = await computeLogits(pool, layersInference(subjects[spec].handle), labelData, { phase: 'label', onProgress: () => {} });
       record(`label ${spec}`, { samplesPerSec: labelData.rows / run.seconds });
     },
     hooks,

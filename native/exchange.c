@@ -2,7 +2,7 @@
  * The element-wise loops of a data-parallel training step, on Float32Arrays in shared memory: the
  * weighted mean of the ranks' gradients (with a finiteness check) and the optimizer updates. They are
  * memory-bound passes over every parameter; in C, vectorised, they take a fraction of the time the same
- * loops take in JavaScript (src/parallel/exchange-loops.ts has both, and says which runs).
+ * loops take in JavaScript (src/kernels/exchange-loops.ts has both, and says which runs).
  * Arithmetic is float32 throughout, element by element, so the result does not depend on how the vector
  * is split into chunks (the worker count).
  */

@@ -2,7 +2,7 @@
  * Two reductions that training runs on every step, in place on the wasm heap:
  * - the gradient of a 2-D max pool (NHWC): each dy value goes to the input position that holds its
  *   window's maximum, the first in row-major order on ties, as tfjs's cpu backend does
- *   (src/models/wasm-kernels.ts has the same loop in JavaScript for the wasm kernel set);
+ *   (src/kernels/wasm/max-pool-grad.ts has the same loop in JavaScript for the wasm kernel set);
  * - a sum over the leading axes, which is every bias gradient (dy [N, H, W, C] summed to [C]): one pass
  *   in double, where the wasm backend's own Sum first transposes the whole tensor.
  */

@@ -29,10 +29,21 @@ export { type Dataset, keepLabels, labeledCount, splitDataset, takeRows } from '
 export { loadIdx } from './data/idx.js';
 export { loadCsv } from './data/csv.js';
 export { loadMnist } from './data/mnist.js';
+export {
+  loadNpy,
+  readNpy,
+  readNpyFloat32Matrix,
+  type NpyArray,
+  type NpyLoadOptions,
+  type NpyMatrix,
+  type NpyMatrixOptions,
+} from './data/npy.js';
+export { loadImageFolder, type ImageFolder, type ImageFolderOptions, type SkippedImage } from './data/image-folder.js';
 export type { SoftLabelEncoding } from './data/soft-label-store.js';
 
 export { buildModel, type BuildModelOptions } from './models/architectures.js';
 export { loadModel, saveModel } from './models/model-files.js';
+export type { InputLayout, TeacherNormalize } from './models/onnx-teacher.js';
 export type { BackendChoice, BackendName, KernelsUsed } from './kernels/backend.js';
 export type { KernelChoice } from './kernels/kernel-choice.js';
 

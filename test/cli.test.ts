@@ -103,7 +103,13 @@ describe('the CLI', () => {
       expect(result.stderr).toMatch(/unknown command 'train'/);
     });
     it('a flag that does not apply to the data', () => {
-      expectFailure(/--test-fraction applies to --data csv:FILE only/, '--data', 'mnist', '--test-fraction', '0.3');
+      expectFailure(
+        /--test-fraction applies to --data csv:FILE and npy:X,Y without --test-data; mnist, idx and image folders/,
+        '--data',
+        'mnist',
+        '--test-fraction',
+        '0.3',
+      );
     });
     it('non-numeric flag values', () => {
       expectFailure(/--epochs expects an integer, got 'abc'/, '--epochs', 'abc');

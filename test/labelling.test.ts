@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SharedDataset } from '../dist/data/shared-dataset.js';
 import { computeLogits, planChunks } from '../dist/infer/logits.js';
+import { layersInference } from '../dist/infer/predictor.js';
 import { buildModel } from '../dist/models/architectures.js';
 import { modelToData, shareModel } from '../dist/models/model-data.js';
 import { TfjsPool } from '../dist/distill/tfjs-pool.js';
@@ -59,7 +60,7 @@ describe('teacher labelling through the pool', () => {
     const teacher = buildModel('cnn:4', { inputShape: [8, 8], numClasses: 5, seed: 2 });
     const withSoftmax = tf.sequential({ layers: [...teacher.layers.slice(0, -1), tf.layers.dense({ units: 5, activation: 'softmax' })] });
     withSoftmax.layers[withSoftmax.layers.length - 1].setWeights(teacher.layers[teacher.layers.length - 1].getWeights());
-    const handle = shareModel(await modelToData(withSoftmax));
+    const handle = layersInference(shareModel(await modelToData(withSoftmax)));
 
     const expected = tf.tidy(() => (teacher.predict(tf.tensor(shared.features, [ROWS, 8, 8])) as tf.Tensor).dataSync());
     let previous: Float32Array | undefined;

@@ -1,19 +1,82 @@
 import { loadCsv } from '../data/csv.js';
 import { type Dataset, splitDataset, takeRows } from '../data/dataset.js';
 import { loadIdx } from '../data/idx.js';
+import { loadImageFolder } from '../data/image-folder.js';
 import { loadMnist } from '../data/mnist.js';
+import { loadNpy } from '../data/npy.js';
 import { DistillError, check } from '../errors.js';
 
 /** How the CLI prepares its data: which source, and how many training rows to keep. */
 export interface DataSourceOptions {
-  /** mnist, idx:DIR or csv:FILE. */
+  /** mnist, idx:DIR, csv:FILE, npy:X.npy,Y.npy or images:DIR. */
   source: string;
+  /** A separate test split (npy:X.npy,Y.npy) for sources that have none of their own. */
+  testSource?: string;
   limit?: number;
   testFraction: number;
   seed: number;
+  /** Image folders: the size images are resized to, the channels, and whether unreadable images are skipped. */
+  imageSize?: [number, number];
+  channels?: 1 | 3;
+  skipBadImages?: boolean;
+  /** Image folders: decoding threads, and progress (images done, total). */
+  workers?: number;
+  onImageProgress?: (split: string, done: number, total: number) => void;
 }
 
-async function loadSplits(source: string, testFraction: number, seed: number): Promise<{ train: Dataset; test: Dataset }> {
+/** The data of a run, and the class names when the source has them. */
+export interface DataSplits {
+  train: Dataset;
+  test: Dataset;
+  classes?: string[];
+  /** Images left out because they could not be decoded (--skip-bad-images). */
+  skippedImages?: number;
+}
+
+/** npy:X.npy,Y.npy: the two files. */
+function npyPair(source: string): [string, string] {
+  const files = source.slice(4).split(',');
+  check(files.length === 2 && files.every((f) => f.length > 0), `--data ${source}: give npy:FEATURES.npy,LABELS.npy`);
+  return files as [string, string];
+}
+
+async function loadSplits(options: DataSourceOptions): Promise<DataSplits> {
+  const { source, testFraction, seed } = options;
+  check(
+    options.testSource === undefined || source.startsWith('npy:') || source.startsWith('csv:'),
+    '--test-data applies to --data npy: and csv: sources; the others come with their own test split',
+  );
+  if (source.startsWith('npy:')) {
+    const train = await loadNpy(...npyPair(source));
+    if (options.testSource === undefined) return splitDataset(train, testFraction, seed);
+    check(options.testSource.startsWith('npy:'), `--test-data ${options.testSource}: give npy:FEATURES.npy,LABELS.npy`);
+    const test = await loadNpy(...npyPair(options.testSource));
+    const numClasses = Math.max(train.numClasses, test.numClasses);
+    return { train: { ...train, numClasses }, test: { ...test, numClasses } };
+  }
+  if (source.startsWith('images:')) {
+    const dir = source.slice(7);
+    const load = (split: 'train' | 'test', classes?: string[], imageSize = options.imageSize, channels = options.channels) =>
+      loadImageFolder(dir, {
+        split,
+        classes,
+        imageSize,
+        channels,
+        workers: options.workers,
+        skipBadImages: options.skipBadImages,
+        onProgress: (done, total) => options.onImageProgress?.(split, done, total),
+      });
+    const train = await load('train');
+    const [, height, width, channels] = train.dataset.shape;
+    const test = await load('test', train.classes, [height, width], channels as 1 | 3);
+    const numClasses = Math.max(train.classes.length, 2);
+    return {
+      train: { ...train.dataset, numClasses },
+      test: { ...test.dataset, numClasses },
+      classes: train.classes,
+      skippedImages: train.skipped.length + test.skipped.length,
+    };
+  }
   if (source === 'mnist') return loadMnist();
   if (source.startsWith('idx:')) {
     const dir = source.slice(4);
@@ -22,14 +85,21 @@ async function loadSplits(source: string, testFraction: number, seed: number): P
     const numClasses = Math.max(train.numClasses, test.numClasses);
     return { train: { ...train, numClasses }, test: { ...test, numClasses } };
   }
-  if (source.startsWith('csv:')) return splitDataset(await loadCsv(source.slice(4)), testFraction, seed);
-  throw new DistillError(`unknown --data '${source}': use mnist, idx:DIR or csv:FILE`);
+  if (source.startsWith('csv:')) {
+    const table = await loadCsv(source.slice(4));
+    if (options.testSource === undefined) return splitDataset(table, testFraction, seed);
+    check(options.testSource.startsWith('csv:'), `--test-data ${options.testSource}: give csv:FILE`);
+    const test = await loadCsv(options.testSource.slice(4));
+    const numClasses = Math.max(table.numClasses, test.numClasses);
+    return { train: { ...table, numClasses }, test: { ...test, numClasses } };
+  }
+  throw new DistillError(`unknown --data '${source}': use mnist, idx:DIR, csv:FILE, npy:X.npy,Y.npy or images:DIR`);
 }
 
 /** Loads the train and test splits, then applies --limit to the training rows. */
-export async function loadDataSource(options: DataSourceOptions): Promise<{ train: Dataset; test: Dataset }> {
-  const splits = await loadSplits(options.source, options.testFraction, options.seed);
+export async function loadDataSource(options: DataSourceOptions): Promise<DataSplits> {
+  const splits = await loadSplits(options);
   if (options.limit === undefined) return splits;
   check(options.limit >= 1, `--limit must be >= 1, got ${options.limit}`);
-  return { train: takeRows(splits.train, options.limit), test: splits.test };
+  return { ...splits, train: takeRows(splits.train, options.limit) };
 }

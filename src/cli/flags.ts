@@ -16,7 +16,18 @@ interface FlagSpec {
 
 /** Every flag of `tfjs-distill run`: parsing, validation of the value's type, and --help come from here. */
 export const RUN_FLAGS = {
-  data: { kind: 'string', arg: 'SRC', help: 'mnist (bundled digits), idx:DIR (MNIST layout, .gz ok) or csv:FILE', default: 'mnist' },
+  data: {
+    kind: 'string',
+    arg: 'SRC',
+    help:
+      'mnist (bundled digits), idx:DIR (MNIST layout, .gz ok), csv:FILE, npy:X.npy,Y.npy ' +
+      'or images:DIR (DIR/train/<class>/*.png, DIR/test/...)',
+    default: 'mnist',
+  },
+  'test-data': { kind: 'string', arg: 'SRC', help: 'npy:X.npy,Y.npy or csv:FILE: the test split, instead of holding out --test-fraction' },
+  'image-size': { kind: 'string', arg: 'H,W', help: 'images: resize every image to H x W', default: "the first image's size" },
+  channels: { kind: 'int', arg: 'C', help: 'images: 1 (greyscale) or 3 (RGB)', default: '1 if the first image is greyscale, else 3' },
+  'skip-bad-images': { kind: 'boolean', help: 'images: leave out images that cannot be decoded (counted) instead of stopping' },
   limit: { kind: 'int', arg: 'N', help: 'use only the first N training rows' },
   labeled: {
     kind: 'int',
@@ -29,10 +40,36 @@ export const RUN_FLAGS = {
     kind: 'number',
     arg: 'F',
     option: 'testFraction',
-    help: 'csv only: share of rows held out as the test split',
+    help: 'csv and npy without --test-data: share of rows held out as the test split',
     default: '0.2',
   },
-  teacher: { kind: 'string', arg: 'PATH', help: 'load the teacher from a model.json (or its folder)' },
+  teacher: {
+    kind: 'string',
+    arg: 'PATH',
+    help: 'load the teacher: a tfjs model.json (or its folder), or an ONNX file (.onnx, needs onnxruntime-node)',
+  },
+  'teacher-normalize': {
+    kind: 'string',
+    arg: 'MEANS:STDS',
+    option: 'teacherNormalize',
+    help:
+      "the teacher's input only: (x - mean) / std per channel, after pixels are scaled to [0, 1], " +
+      'e.g. 0.2860:0.3530 or 0.485,0.456,0.406:0.229,0.224,0.225',
+  },
+  'teacher-layout': {
+    kind: 'string',
+    arg: 'L',
+    option: 'teacherLayout',
+    help: 'ONNX teacher input layout: nchw or nhwc',
+    default: 'read from its input shape',
+  },
+  'teacher-output': {
+    kind: 'string',
+    arg: 'NAME',
+    option: 'teacherOutput',
+    help: 'ONNX teacher: the output to read',
+    default: 'the first',
+  },
   'teacher-arch': { kind: 'string', arg: 'SPEC', help: 'build the teacher: mlp:W1,W2,... or cnn:F1,F2,...', default: 'cnn:32,64' },
   'teacher-epochs': {
     kind: 'int',

@@ -8,6 +8,7 @@ import { type DistillResult, distill } from '../distill/distill.js';
 import { DEFAULTS } from '../distill/options.js';
 import { DistillCancelledError, DistillError, WorkerFailure, check, messageOf } from '../errors.js';
 import { buildModel } from '../models/architectures.js';
+import type { InputLayout, TeacherNormalize } from '../models/onnx-teacher.js';
 import { loadModel, saveModel } from '../models/model-files.js';
 import type { BackendChoice } from '../kernels/backend.js';
 import type { KernelChoice } from '../kernels/kernel-choice.js';
@@ -28,8 +29,9 @@ export async function runCommand(flags: RunFlags, signal: AbortSignal): Promise<
   check(!(flags.student && flags['student-arch']), 'give --student PATH or --student-arch SPEC, not both');
   const source = flags.data ?? RUN_FLAGS.data.default;
   check(
-    flags['test-fraction'] === undefined || source.startsWith('csv:'),
-    '--test-fraction applies to --data csv:FILE only; mnist and idx data come with their own test split',
+    flags['test-fraction'] === undefined || ((source.startsWith('csv:') || source.startsWith('npy:')) && !flags['test-data']),
+    '--test-fraction applies to --data csv:FILE and npy:X,Y without --test-data; ' +
+      'mnist, idx and image folders come with their own test split',
   );
   const seed = flags.seed ?? DEFAULTS.seed;
   const out = resolve(flags.out ?? RUN_FLAGS.out.default);
@@ -45,19 +47,32 @@ export async function runCommand(flags: RunFlags, signal: AbortSignal): Promise<
     }
   }
 
-  const { train, test } = await loadDataSource({
+  const view = new ProgressView();
+  const { train, test, classes, skippedImages } = await loadDataSource({
     source,
+    testSource: flags['test-data'],
     limit: flags.limit,
     testFraction: flags['test-fraction'] ?? Number(RUN_FLAGS['test-fraction'].default),
     seed,
+    imageSize: flags['image-size'] === undefined ? undefined : parseImageSize(flags['image-size']),
+    channels: flags.channels === undefined ? undefined : parseChannels(flags.channels),
+    skipBadImages: flags['skip-bad-images'] ?? false,
+    workers: flags.workers,
+    onImageProgress: (split, done, total) => {
+      if (done === total) process.stderr.write(`decoded ${total} ${split} images\n`);
+    },
   });
   const shape = { inputShape: featureShape(train), numClasses: train.numClasses };
   const teacherName = flags.teacher ?? flags['teacher-arch'] ?? RUN_FLAGS['teacher-arch'].default;
   const studentName = flags.student ?? flags['student-arch'] ?? RUN_FLAGS['student-arch'].default;
-  const teacher = flags.teacher ? await loadModel(flags.teacher) : buildModel(teacherName, { ...shape, seed: mixSeed(seed, 11) });
+  const onnxTeacher = flags.teacher?.toLowerCase().endsWith('.onnx');
+  const teacher = flags.teacher
+    ? onnxTeacher
+      ? flags.teacher
+      : await loadModel(flags.teacher)
+    : buildModel(teacherName, { ...shape, seed: mixSeed(seed, 11) });
   const student = flags.student ? await loadModel(flags.student) : buildModel(studentName, { ...shape, seed: mixSeed(seed, 12) });
 
-  const view = new ProgressView();
   let result: DistillResult;
   try {
     result = await distill({
@@ -84,6 +99,9 @@ export async function runCommand(flags: RunFlags, signal: AbortSignal): Promise<
       softLabels: flags['soft-labels'] === undefined ? null : resolve(flags['soft-labels']),
       softLabelTopK: flags['soft-label-top-k'] ?? null,
       kernels: flags.kernels as KernelChoice | undefined,
+      teacherNormalize: flags['teacher-normalize'] === undefined ? null : parseNormalize(flags['teacher-normalize']),
+      teacherLayout: (flags['teacher-layout'] as InputLayout | undefined) ?? null,
+      teacherOutput: flags['teacher-output'] ?? null,
       onProgress: view.update,
       signal,
     });
@@ -97,6 +115,8 @@ export async function runCommand(flags: RunFlags, signal: AbortSignal): Promise<
   } finally {
     view.finishLine();
   }
+  if (classes) result.report.data.classes = classes;
+  if (skippedImages) result.report.notices.push(`${skippedImages} images could not be decoded and were left out (--skip-bad-images)`);
   // The checkpoint's copy of the soft labels goes with the checkpoint: no file outlives the run.
   if (result.report.softLabels.file?.startsWith(checkpointDir)) result.report.softLabels.file = null;
   result.report.config = {
@@ -110,8 +130,10 @@ export async function runCommand(flags: RunFlags, signal: AbortSignal): Promise<
   await rm(checkpointDir, { recursive: true, force: true }); // the run is complete: nothing left to resume
   process.stdout.write(`${summaryTable(result.report, { teacher: teacherName, student: studentName })}\n`);
   process.stdout.write(
-    `\nwrote ${join(out, 'teacher')}/, ${join(out, 'student')}/${result.baseline ? `, ${join(out, 'baseline')}/` : ''} ` +
-      `and ${join(out, 'report.json')}\n`,
+    `\nwrote ${[result.teacher && 'teacher', 'student', result.baseline && 'baseline']
+      .filter(Boolean)
+      .map((name) => `${join(out, name as string)}/`)
+      .join(', ')} ` + `and ${join(out, 'report.json')}\n`,
   );
 }
 
@@ -146,6 +168,8 @@ async function writeOutputs(out: string, result: DistillResult): Promise<void> {
     await mkdir(staging, { recursive: true });
     for (const [name, model] of models) if (model) await saveModel(model, join(staging, name));
     await writeFile(join(staging, 'report.json'), `${JSON.stringify(result.report, null, 2)}\n`);
+    // Which class each output index is, for the models' users.
+    if (result.report.data.classes) await writeFile(join(out, 'classes.json'), `${JSON.stringify(result.report.data.classes)}\n`);
     for (const [name, model] of models) {
       await rm(join(out, name), { recursive: true, force: true });
       if (model) await rename(join(staging, name), join(out, name));
@@ -156,4 +180,32 @@ async function writeOutputs(out: string, result: DistillResult): Promise<void> {
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
+}
+
+/** --image-size H,W. */
+function parseImageSize(value: string): [number, number] {
+  const parts = value.split(',').map(Number);
+  check(
+    parts.length === 2 && parts.every((n) => Number.isInteger(n) && n > 0),
+    `--image-size expects H,W (two positive integers), got '${value}'`,
+  );
+  return parts as [number, number];
+}
+
+/** --channels 1 or 3. */
+function parseChannels(value: number): 1 | 3 {
+  check(value === 1 || value === 3, `--channels expects 1 or 3, got ${value}`);
+  return value;
+}
+
+/** --teacher-normalize MEANS:STDS, each a comma-separated list (one value per channel, or one for all). */
+function parseNormalize(value: string): TeacherNormalize {
+  const halves = value.split(':');
+  const list = (text: string | undefined) => (text ?? '').split(',').map((v) => (v.trim() === '' ? Number.NaN : Number(v)));
+  const [mean, std] = [list(halves[0]), list(halves[1])];
+  check(
+    halves.length === 2 && mean.every(Number.isFinite) && std.every((s) => Number.isFinite(s) && s > 0),
+    `--teacher-normalize expects MEANS:STDS, e.g. 0.2860:0.3530 or 0.485,0.456,0.406:0.229,0.224,0.225, got '${value}'`,
+  );
+  return { mean, std };
 }

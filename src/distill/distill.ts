@@ -5,11 +5,13 @@ import { check } from '../errors.js';
 import { type ModelData, modelFromData, modelToData, shareModel } from '../models/model-data.js';
 import { readModelData } from '../models/model-files.js';
 import { checkModelFitsData } from '../models/model-shape.js';
+import { type OnnxTeacher, openOnnxTeacher } from '../models/onnx-teacher.js';
+import { type InferenceModel, type RowNormalization, layersInference } from '../infer/predictor.js';
 import { mixSeed } from '../random.js';
 import { RunCheckpoint, type RunFingerprint } from '../train/checkpoint.js';
-import { datasetDigest, modelDigest } from './fingerprint.js';
+import { datasetDigest, modelDigest, teacherDigest } from './fingerprint.js';
 import { obtainSoftLabels } from './soft-labels.js';
-import { accuracy, agreement, describeModel, predictTest } from '../infer/evaluate.js';
+import { accuracy, agreement, describeModel, layersModelSize, predictTest } from '../infer/evaluate.js';
 import { type DistillConfig, type DistillOptions, resolveConfig } from './options.js';
 import type { DistillReport, TrainingPhaseReport } from './report.js';
 import { PoolSupervisor } from './supervisor.js';
@@ -20,8 +22,8 @@ import { planPhase } from '../train/plan.js';
 export interface DistillResult {
   /** The distilled student. */
   student: tf.LayersModel;
-  /** The teacher (trained by the run when `teacherEpochs` > 0). */
-  teacher: tf.LayersModel;
+  /** The teacher (trained by the run when `teacherEpochs` > 0); absent for an ONNX teacher, which stays a file. */
+  teacher?: tf.LayersModel;
   /** The hard-label baseline, when requested. */
   baseline?: tf.LayersModel;
   report: DistillReport;
@@ -66,11 +68,12 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
     config.softLabelTopK === null ? { kind: 'float32' } : { kind: 'top-k', k: config.softLabelTopK, temperature: config.temperature };
   checkEncoding(encoding, train.numClasses);
   const allRows = Int32Array.from({ length: train.rows }, (_, i) => i);
-  const teacherModel = await modelAsData(options.teacher, 'teacher', train);
+  const teacherSource = await openTeacher(options.teacher, train, config);
   const studentModel = await modelAsData(options.student, 'student', train);
-  let teacherData = teacherModel.data;
+  const normalize = teacherNormalization(config, train.featureShape);
+  let teacherData = teacherSource.kind === 'layers' ? teacherSource.checked.data : undefined;
   const checkpoints =
-    options.checkpoint && (await RunCheckpoint.open(options.checkpoint, runFingerprint(config, options, teacherModel, studentModel)));
+    options.checkpoint && (await RunCheckpoint.open(options.checkpoint, runFingerprint(config, options, teacherSource, studentModel)));
   const resumed: string[] = [];
 
   // The pool, restarted when a worker fails in a way a fresh pool may not repeat.
@@ -123,8 +126,8 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
       planPhase({ rows: rows.length, batchSize: config.batchSize, workers: config.workers, ...size });
 
     // 2. Teacher training, on the labelled rows, hard labels.
-    if (config.teacherEpochs > 0) {
-      teacherData = await trainPhase(teacherModel, {
+    if (config.teacherEpochs > 0 && teacherSource.kind === 'layers') {
+      teacherData = await trainPhase(teacherSource.checked, {
         phase: 'teacher',
         data: train,
         rows: teacherRows,
@@ -135,11 +138,16 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
     }
 
     // 3. Labelling: the teacher's logits over every training row are the soft labels.
-    const teacher = shareModel(teacherData);
+    const teacher: InferenceModel =
+      teacherSource.kind === 'onnx' ? { ...teacherSource.onnx.spec, normalize } : layersInference(shareModel(teacherData!), normalize);
+    const teacherIdentity = teacherDigest(
+      teacherSource.kind === 'onnx' ? teacherSource.onnx.digest : modelDigest(teacherData!),
+      config.teacherNormalize ?? undefined,
+    );
     const labelling = await supervisor.run('label', (pool) =>
       obtainSoftLabels(pool, {
         teacher,
-        teacherData,
+        teacherDigest: teacherIdentity,
         data: options.train,
         shared: train,
         encoding,
@@ -177,22 +185,28 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
     // 6. Evaluation on the test rows.
     let modelLoadSeconds = 0;
     const report = await supervisor.run('evaluate', async (pool) => {
-      const evaluate = async (data: ModelData, model = shareModel(data)) => {
+      const evaluate = async (model: InferenceModel) => {
         const run = await predictTest(pool, model, test, { onProgress, signal });
         modelLoadSeconds += run.setupSeconds;
         return { model, predictions: run.predictions };
       };
-      const teacherEval = await evaluate(teacherData, teacher); // still cached in the workers
-      const studentEval = await evaluate(distilledData);
-      const baselineEval = baselineData && (await evaluate(baselineData));
+      const teacherEval = await evaluate(teacher); // still cached in the workers
+      const studentEval = await evaluate(layersInference(shareModel(distilledData)));
+      const baselineEval = baselineData && (await evaluate(layersInference(shareModel(baselineData))));
+      const teacherSize = teacherSource.kind === 'onnx' ? teacherSource.onnx : layersModelSize(teacherData!);
       const result: DistillReport = {
         backend: pool.backend,
         kernels: pool.kernels,
         workers: config.workers,
-        notices: [...pool.notices, ...(labelling.notice ? [labelling.notice] : []), ...skipNotices(phases)],
-        teacher: await describeModel(pool, teacherEval.model, teacherData, test, teacherEval.predictions),
+        notices: [
+          ...pool.notices,
+          ...(teacherSource.kind === 'onnx' ? teacherSource.onnx.notices : []),
+          ...(labelling.notice ? [labelling.notice] : []),
+          ...skipNotices(phases),
+        ],
+        teacher: await describeModel(pool, teacherEval.model, teacherSize, test, teacherEval.predictions),
         student: {
-          ...(await describeModel(pool, studentEval.model, distilledData, test, studentEval.predictions)),
+          ...(await describeModel(pool, studentEval.model, layersModelSize(distilledData), test, studentEval.predictions)),
           agreement: agreement(studentEval.predictions, teacherEval.predictions),
         },
         baseline: baselineEval && {
@@ -224,7 +238,7 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
     });
     return {
       student: await modelFromData(distilledData, 'the distilled student'),
-      teacher: await modelFromData(teacherData, 'the teacher'),
+      teacher: teacherData && (await modelFromData(teacherData, 'the teacher')),
       baseline: baselineData && (await modelFromData(baselineData, 'the baseline')),
       report,
     };
@@ -238,15 +252,17 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
  * result (not the worker count, which only changes how the same gradients are computed), and hashes of
  * the data and of the starting models.
  */
-function runFingerprint(config: DistillConfig, options: DistillOptions, teacher: CheckedModel, student: CheckedModel): RunFingerprint {
-  const { workers, barrierTimeoutMs, maxRestarts, workerMemoryMb, workerImports, softLabels, optimizer, ...settings } = config;
+function runFingerprint(config: DistillConfig, options: DistillOptions, teacher: TeacherSource, student: CheckedModel): RunFingerprint {
+  const { workers, barrierTimeoutMs, maxRestarts, workerMemoryMb, workerImports, softLabels, optimizer, teacherNormalize, ...settings } =
+    config;
   return {
     ...settings,
+    teacherNormalize: teacherNormalize && JSON.stringify(teacherNormalize),
     optimizer: optimizer.name,
     learningRate: optimizer.learningRate,
     trainData: datasetDigest(options.train),
     testData: datasetDigest(options.test),
-    teacher: modelDigest(teacher.data),
+    teacher: teacher.kind === 'onnx' ? teacher.onnx.digest : modelDigest(teacher.checked.data),
     student: modelDigest(student.data),
   };
 }
@@ -255,6 +271,47 @@ function skipNotices(phases: TrainingPhaseReport[]): string[] {
   return phases
     .filter((p) => p.skippedSteps > 0)
     .map((p) => `${p.phase} training skipped ${p.skippedSteps} of ${p.steps} steps whose averaged gradient was not finite`);
+}
+
+/** The teacher as the run uses it: a layers model (which the run may train) or an ONNX file. */
+type TeacherSource = { kind: 'layers'; checked: CheckedModel } | { kind: 'onnx'; onnx: OnnxTeacher };
+
+async function openTeacher(teacher: tf.LayersModel | string, train: SharedDataset, config: DistillConfig): Promise<TeacherSource> {
+  if (typeof teacher === 'string' && teacher.toLowerCase().endsWith('.onnx')) {
+    check(
+      config.teacherEpochs === 0,
+      `teacherEpochs ${config.teacherEpochs} trains the teacher, but an ONNX teacher (${teacher}) runs as given; set teacherEpochs to 0`,
+      ['teacherEpochs'],
+    );
+    const onnx = await openOnnxTeacher(teacher, {
+      featureShape: train.featureShape,
+      numClasses: train.numClasses,
+      layout: config.teacherLayout ?? undefined,
+      output: config.teacherOutput ?? undefined,
+    });
+    return { kind: 'onnx', onnx };
+  }
+  check(
+    config.teacherLayout === null && config.teacherOutput === null,
+    'teacherLayout and teacherOutput apply to ONNX teachers (a .onnx file); drop them for a tfjs teacher',
+    ['teacherLayout', 'teacherOutput'],
+  );
+  return { kind: 'layers', checked: await modelAsData(teacher, 'teacher', train) };
+}
+
+/** teacherNormalize for rows of `featureShape`: one value per channel (the last axis of an image row), or one for all. */
+function teacherNormalization(config: DistillConfig, featureShape: number[]): RowNormalization | undefined {
+  const normalize = config.teacherNormalize;
+  if (!normalize) return undefined;
+  const channels = featureShape.length === 3 ? featureShape[2] : 1;
+  const lengthFits = (values: number[]) => values.length === 1 || values.length === channels;
+  check(
+    lengthFits(normalize.mean) && lengthFits(normalize.std),
+    `teacherNormalize has ${normalize.mean.length} means and ${normalize.std.length} stds, but the rows [${featureShape}] have ` +
+      `${channels} channel${channels === 1 ? '' : 's'}: give one value per channel, or one for all`,
+    ['teacherNormalize'],
+  );
+  return { ...normalize, channels };
 }
 
 /** A model as data, checked against the data, with the length of the gradient the ranks average. */

@@ -23,7 +23,12 @@ export function modelDigest(model: ModelData): string {
   return digest([JSON.stringify(model.weightSpecs.map((spec) => [spec.shape, spec.dtype])), new Uint8Array(model.weights)]);
 }
 
-/** The key of a soft-label table: which teacher labelled which data. */
-export function softLabelKey(teacher: ModelData, data: Dataset): string {
-  return digest([modelDigest(teacher), datasetDigest(data)]);
+/** The key of a soft-label table: which teacher (its digest, preprocessing included) labelled which data. */
+export function softLabelKey(teacherDigest: string, data: Dataset): string {
+  return digest([teacherDigest, datasetDigest(data)]);
+}
+
+/** A teacher's identity with the preprocessing its input gets: what its logits depend on besides the data. */
+export function teacherDigest(modelDigestValue: string, preprocessing: object | undefined): string {
+  return preprocessing === undefined ? modelDigestValue : digest([modelDigestValue, JSON.stringify(preprocessing)]);
 }

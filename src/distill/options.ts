@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import type { Dataset } from '../data/dataset.js';
 import { check } from '../errors.js';
 import type { BackendChoice } from '../kernels/backend.js';
+import type { InputLayout, TeacherNormalize } from '../models/onnx-teacher.js';
 import type { CheckpointOptions } from '../train/checkpoint.js';
 import { KERNEL_CHOICES, type KernelChoice, kernelChoiceFromEnv } from '../kernels/kernel-choice.js';
 import { OPTIMIZER_NAMES, type OptimizerSpec } from '../train/optimizers.js';
@@ -11,8 +12,24 @@ import type { NonFinitePolicy } from '../train/replica.js';
 
 /** Everything {@link distill} takes. Only `teacher`, `student`, `train` and `test` are required. */
 export interface DistillOptions {
-  /** The teacher: a model, or the path of a saved model.json (or its folder). */
+  /**
+   * The teacher: a tfjs model, the path of a saved model.json (or its folder), or the path of an ONNX file
+   * (`.onnx`, run by the optional onnxruntime-node in every worker).
+   */
   teacher: tf.LayersModel | string;
+  /**
+   * How an ONNX teacher's rank-4 input is laid out; default: read from its input shape (PyTorch exports
+   * NCHW, our image rows are NHWC, and each batch is transposed to fit).
+   */
+  teacherLayout?: InputLayout | null;
+  /**
+   * Normalise the teacher's input only, per channel: (x - mean) / std, after uint8 pixels are scaled to
+   * [0, 1], as models trained on normalised input expect; the student keeps the plain input. One value
+   * per channel, or one for all. Default: none.
+   */
+  teacherNormalize?: TeacherNormalize | null;
+  /** The ONNX teacher's output to read, by name; default the first. */
+  teacherOutput?: string | null;
   /** The student; its current weights are the starting point. */
   student: tf.LayersModel | string;
   /** Training rows; rows labelled -1 form the unlabeled transfer set. */
@@ -115,6 +132,9 @@ export const DEFAULTS: DistillConfig = {
   workerImports: [],
   softLabels: null,
   softLabelTopK: null,
+  teacherLayout: null,
+  teacherNormalize: null,
+  teacherOutput: null,
 };
 
 const NON_FINITE_POLICIES: NonFinitePolicy[] = ['abort', 'skip'];
@@ -192,6 +212,29 @@ export function resolveConfig(options: DistillOptions): DistillConfig {
     config.softLabelTopK === null || isInt(config.softLabelTopK, 1),
     `softLabelTopK must be an integer >= 1, got ${config.softLabelTopK}`,
     'softLabelTopK',
+  );
+  demand(
+    config.teacherLayout === null || config.teacherLayout === 'nchw' || config.teacherLayout === 'nhwc',
+    `teacherLayout '${config.teacherLayout}' is not one of nchw, nhwc`,
+    'teacherLayout',
+  );
+  const normalize = config.teacherNormalize;
+  demand(
+    normalize === null ||
+      (Array.isArray(normalize.mean) &&
+        Array.isArray(normalize.std) &&
+        normalize.mean.length > 0 &&
+        normalize.std.length > 0 &&
+        normalize.mean.every(Number.isFinite) &&
+        normalize.std.every((s) => Number.isFinite(s) && s > 0)),
+    'teacherNormalize needs { mean: number[], std: number[] } with finite means and positive stds, one per channel or one for all',
+    'teacherNormalize',
+  );
+  demand(
+    normalize === null || config.teacherEpochs === 0,
+    'teacherNormalize applies to a given teacher; a teacher trained by the run (teacherEpochs > 0) learns from the plain input',
+    'teacherNormalize',
+    'teacherEpochs',
   );
   demand(
     Array.isArray(config.workerImports) && config.workerImports.every((m) => typeof m === 'string'),

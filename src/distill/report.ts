@@ -100,6 +100,8 @@ export interface DistillReport {
     testRows: number;
     featureShape: number[];
     numClasses: number;
+    /** The class names in index order, when the data names them (an image folder). */
+    classes?: string[];
   };
   /** The settings of the run, defaults filled in. */
   config: DistillConfig & Record<string, unknown>;

@@ -10,16 +10,17 @@ import {
   writeSoftLabels,
 } from '../data/soft-label-store.js';
 import { check } from '../errors.js';
-import type { ModelData, SharedModelHandle } from '../models/model-data.js';
 import type { WorkerPool } from '../parallel/pool.js';
 import { softLabelKey } from './fingerprint.js';
+import type { InferenceModel } from '../infer/predictor.js';
 import { computeLogits } from '../infer/logits.js';
 import type { ProgressEvent } from '../progress.js';
 import type { SoftLabelReport } from './report.js';
 
 export interface SoftLabelsSpec {
-  teacher: SharedModelHandle;
-  teacherData: ModelData;
+  teacher: InferenceModel;
+  /** The teacher's identity in the store's key (see teacherDigest). */
+  teacherDigest: string;
   /** The training rows as given (hashed for the store's key) and as shared with the workers. */
   data: Dataset;
   shared: SharedDataset;
@@ -49,7 +50,7 @@ export interface SoftLabels {
 export async function obtainSoftLabels(pool: WorkerPool, spec: SoftLabelsSpec): Promise<SoftLabels> {
   const started = performance.now();
   const { shared, encoding, file } = spec;
-  const key = softLabelKey(spec.teacherData, spec.data);
+  const key = softLabelKey(spec.teacherDigest, spec.data);
   const report = (reused: boolean, fileBytes: number | null): SoftLabelReport => ({
     file: file ?? null,
     reused,

@@ -1,8 +1,9 @@
 import type { SharedDataset } from '../data/shared-dataset.js';
-import { type ModelData, type SharedModelHandle, serializedBytes } from '../models/model-data.js';
+import { type ModelData, serializedBytes } from '../models/model-data.js';
 import type { WorkerPool } from '../parallel/pool.js';
 import type { InferTask, LatencyResult, LatencyTask, LoadTask } from './inference-task.js';
 import { computeLogits, type LogitsOptions } from './logits.js';
+import type { InferenceModel } from './predictor.js';
 
 /** How one model did on the test split, and what it costs. */
 export interface ModelReport {
@@ -30,8 +31,8 @@ export function agreement(a: Int32Array, b: Int32Array): number {
   return accuracy(a, b);
 }
 
-/** Number of weights a model stores. */
-function paramCount(data: ModelData): number {
+/** Number of weights a layers model stores. */
+export function paramCount(data: ModelData): number {
   return data.weightSpecs.reduce((sum, spec) => sum + spec.shape.reduce((a, b) => a * b, 1), 0);
 }
 
@@ -45,7 +46,7 @@ export interface Predictions {
 /** Runs a model over the test rows in the pool and returns its top-1 predictions. */
 export async function predictTest(
   pool: WorkerPool<LoadTask | InferTask | LatencyTask>,
-  model: SharedModelHandle,
+  model: InferenceModel,
   test: SharedDataset,
   options: Omit<LogitsOptions, 'phase'>,
 ): Promise<Predictions> {
@@ -53,19 +54,24 @@ export async function predictTest(
   return { predictions: table.argmax(), seconds, setupSeconds };
 }
 
+/** The size of a layers model, as {@link describeModel} reports it. */
+export function layersModelSize(data: ModelData): { params: number; bytes: number } {
+  return { params: paramCount(data), bytes: serializedBytes(data) };
+}
+
 /** Latency at batch 1 and 256 (one thread), size and accuracy of a model. */
 export async function describeModel(
   pool: WorkerPool<LoadTask | InferTask | LatencyTask>,
-  model: SharedModelHandle,
-  data: ModelData,
+  model: InferenceModel,
+  size: { params: number; bytes: number },
   test: SharedDataset,
   predictions: Int32Array,
 ): Promise<ModelReport> {
   const [batch1, batch256] = await pool.run<LatencyResult>({ kind: 'latency', model, data: test.handle, batchSizes: [1, 256] });
   return {
     accuracy: accuracy(predictions, test.labels),
-    params: paramCount(data),
-    bytes: serializedBytes(data),
+    params: size.params,
+    bytes: size.bytes,
     latencyMsBatch1: batch1,
     latencyMsBatch256: batch256,
   };

@@ -2,9 +2,9 @@ import { setMaxListeners } from 'node:events';
 import { LogitTable } from '../data/logit-table.js';
 import type { SharedDataset } from '../data/shared-dataset.js';
 import { DistillCancelledError } from '../errors.js';
-import type { SharedModelHandle } from '../models/model-data.js';
 import type { WorkerPool } from '../parallel/pool.js';
 import type { InferTask, LoadTask } from './inference-task.js';
+import type { InferenceModel } from './predictor.js';
 import type { Phase, ProgressEvent } from '../progress.js';
 
 /**
@@ -54,7 +54,7 @@ export interface LogitsOptions {
  */
 export async function computeLogits(
   pool: WorkerPool<LoadTask | InferTask>,
-  model: SharedModelHandle,
+  model: InferenceModel,
   data: SharedDataset,
   options: LogitsOptions,
 ): Promise<LogitsRun> {

@@ -1,0 +1,133 @@
+import * as tf from '@tensorflow/tfjs';
+import { DistillError } from '../errors.js';
+import { type SharedModelHandle, modelFromShared } from '../models/model-data.js';
+import { modelInputShape } from '../models/model-shape.js';
+import { type OnnxTeacherSpec, type OrtSession, type TeacherNormalize, loadOrt } from '../models/onnx-teacher.js';
+
+/** Normalisation of a model's input rows, per channel (the last axis of an image row; 1 channel otherwise). */
+export interface RowNormalization extends TeacherNormalize {
+  channels: number;
+}
+
+/** A model the workers run inference with: a tfjs layers model, or an ONNX file run by onnxruntime-node. */
+export type InferenceModel = ({ kind: 'layers'; id: string; model: SharedModelHandle } | OnnxTeacherSpec) & {
+  /** Applied to the rows before the model sees them (teacherNormalize). */
+  normalize?: RowNormalization;
+};
+
+/** A layers model shared with the workers, as an {@link InferenceModel}. */
+export function layersInference(model: SharedModelHandle, normalize?: RowNormalization): InferenceModel {
+  return { kind: 'layers', id: model.id, model, normalize };
+}
+
+/** Runs a model on rows in this thread: `rows` rows of the data's row size in, rows x classes logits out. */
+export interface Predictor {
+  logits(x: Float32Array, rows: number): Promise<Float32Array>;
+  dispose(): void;
+}
+
+// The few models a run infers with (teacher, student, baseline) stay loaded in each thread.
+const CACHE_SIZE = 3;
+const cache = new Map<string, Promise<Predictor>>();
+
+/** This thread's predictor for `model`, created on first use. */
+export function predictorFor(model: InferenceModel): Promise<Predictor> {
+  let predictor = cache.get(model.id);
+  if (!predictor) {
+    predictor = model.kind === 'layers' ? layersPredictor(model.model, model.normalize) : onnxPredictor(model);
+    cache.set(model.id, predictor);
+    if (cache.size > CACHE_SIZE) {
+      const [oldest, evicted] = cache.entries().next().value!;
+      cache.delete(oldest);
+      evicted.then(
+        (p) => p.dispose(),
+        () => {},
+      );
+    }
+  }
+  return predictor;
+}
+
+/**
+ * (x - mean) / std per channel, and NHWC -> NCHW when `channelsFirst` gives [C, H, W]: one pass into a
+ * reused buffer. Returns `x` itself when there is nothing to do.
+ */
+function prepareRows(x: Float32Array, rows: number, normalize: RowNormalization | undefined, channelsFirst?: number[]): Float32Array {
+  if (!normalize && !channelsFirst) return x;
+  const out = new Float32Array(x.length);
+  const channels = channelsFirst ? channelsFirst[0] : (normalize?.channels ?? 1);
+  const mean = normalize
+    ? Float32Array.from({ length: channels }, (_, c) => normalize.mean[normalize.mean.length === 1 ? 0 : c])
+    : undefined;
+  const scale = normalize
+    ? Float32Array.from({ length: channels }, (_, c) => 1 / normalize.std[normalize.std.length === 1 ? 0 : c])
+    : undefined;
+  if (!channelsFirst) {
+    for (let i = 0; i < x.length; i++) {
+      const c = i % channels;
+      out[i] = (x[i] - mean![c]) * scale![c];
+    }
+    return out;
+  }
+  const pixels = channelsFirst[1] * channelsFirst[2];
+  const rowSize = pixels * channels;
+  for (let r = 0; r < rows; r++) {
+    const base = r * rowSize;
+    for (let p = 0; p < pixels; p++) {
+      for (let c = 0; c < channels; c++) {
+        const value = x[base + p * channels + c];
+        out[base + c * pixels + p] = mean ? (value - mean[c]) * scale![c] : value;
+      }
+    }
+  }
+  return out;
+}
+
+async function layersPredictor(handle: SharedModelHandle, normalize: RowNormalization | undefined): Promise<Predictor> {
+  const model = await modelFromShared(handle);
+  const inputShape = modelInputShape(model, 'model');
+  return {
+    // The model's output for the whole batch in one pass. Not predict(): it cuts its input into batches
+    // of 32 (slicing copies each), which runs large models at a fraction of one pass's speed.
+    async logits(x, rows) {
+      const input = prepareRows(x, rows, normalize);
+      return tf.tidy(
+        () => (model.apply(tf.tensor(input, [rows, ...inputShape]), { training: false }) as tf.Tensor).dataSync() as Float32Array,
+      );
+    },
+    dispose: () => model.dispose(),
+  };
+}
+
+/** Probabilities below this become this before the logarithm, so no logit is -Infinity. */
+const MIN_PROBABILITY = 1e-30;
+
+async function onnxPredictor(spec: OnnxTeacherSpec & { normalize?: RowNormalization }): Promise<Predictor> {
+  const ort = await loadOrt();
+  // One session per worker thread, on one thread: the pool is the parallelism.
+  const session: OrtSession = await ort.InferenceSession.create(spec.file, {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+  });
+  const channelsFirst = spec.toChannelsFirst ? spec.inputShape : undefined;
+  return {
+    async logits(x, rows) {
+      let values = prepareRows(x, rows, spec.normalize, channelsFirst);
+      // onnxruntime reads only ordinary memory: rows straight from the shared dataset need a copy.
+      if (values.buffer instanceof SharedArrayBuffer) values = values.slice();
+      const input = new ort.Tensor('float32', values, [rows, ...spec.inputShape]);
+      const output = (await session.run({ [spec.inputName]: input }, [spec.outputName]))[spec.outputName];
+      const logits = output.data;
+      if (!(logits instanceof Float32Array) || logits.length !== rows * spec.numClasses) {
+        throw new DistillError(
+          `the ONNX teacher ${spec.file}'s output '${spec.outputName}' gave shape [${output.dims}] for ${rows} rows, ` +
+            `not [${rows}, ${spec.numClasses}] of float32; give a teacher with one float score per class`,
+        );
+      }
+      if (spec.outputKind === 'softmax') for (let i = 0; i < logits.length; i++) logits[i] = Math.log(Math.max(logits[i], MIN_PROBABILITY));
+      return logits;
+    },
+    dispose: () => void session.release(),
+  };
+}

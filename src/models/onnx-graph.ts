@@ -1,0 +1,113 @@
+/**
+ * The few facts tfjs-distill needs from an ONNX file that onnxruntime does not expose: which operator
+ * produces each graph output (a Softmax there means probabilities, not logits) and how many values the
+ * initializers (the weights) hold. A minimal protobuf walk over ModelProto, reading only those fields.
+ */
+
+/** What {@link readOnnxGraph} finds. */
+export interface OnnxGraphFacts {
+  /** The operator type that produces each graph output, by output name. */
+  producers: Map<string, string>;
+  /** Values held by the initializers: the model's parameter count. */
+  params: number;
+}
+
+// Field numbers of onnx.proto3.
+const MODEL_GRAPH = 7;
+const GRAPH_NODE = 1;
+const GRAPH_INITIALIZER = 5;
+const NODE_OUTPUT = 2;
+const NODE_OP_TYPE = 4;
+const TENSOR_DIMS = 1;
+
+/** One protobuf field: its number, and its value as a number (varint) or bytes (length-delimited). */
+type Field = { number: number; value: number | Uint8Array };
+
+function* fields(bytes: Uint8Array): Generator<Field> {
+  let at = 0;
+  const varint = (): number => {
+    let value = 0;
+    let scale = 1;
+    for (;;) {
+      if (at >= bytes.length) throw new Error('truncated varint');
+      const byte = bytes[at++];
+      value += (byte & 0x7f) * scale;
+      if (byte < 0x80) return value;
+      scale *= 128;
+    }
+  };
+  while (at < bytes.length) {
+    const key = varint();
+    const number = Math.floor(key / 8);
+    switch (key & 7) {
+      case 0:
+        yield { number, value: varint() };
+        break;
+      case 1:
+        at += 8;
+        break;
+      case 2: {
+        const length = varint();
+        if (at + length > bytes.length) throw new Error('truncated field');
+        yield { number, value: bytes.subarray(at, at + length) };
+        at += length;
+        break;
+      }
+      case 5:
+        at += 4;
+        break;
+      default:
+        throw new Error(`unsupported wire type ${key & 7}`);
+    }
+  }
+}
+
+const text = (value: number | Uint8Array) => (typeof value === 'number' ? '' : Buffer.from(value).toString('utf8'));
+
+/** Reads the producers of the graph's values and the parameter count; throws on bytes that are not protobuf. */
+export function readOnnxGraph(model: Uint8Array): OnnxGraphFacts {
+  const producers = new Map<string, string>();
+  let params = 0;
+  for (const field of fields(model)) {
+    if (field.number !== MODEL_GRAPH || typeof field.value === 'number') continue;
+    for (const item of fields(field.value)) {
+      if (typeof item.value === 'number') continue;
+      if (item.number === GRAPH_NODE) {
+        let opType = '';
+        const outputs: string[] = [];
+        for (const part of fields(item.value)) {
+          if (part.number === NODE_OP_TYPE) opType = text(part.value);
+          else if (part.number === NODE_OUTPUT) outputs.push(text(part.value));
+        }
+        for (const output of outputs) producers.set(output, opType);
+      } else if (item.number === GRAPH_INITIALIZER) {
+        params += initializerSize(item.value);
+      }
+    }
+  }
+  return { producers, params };
+}
+
+/** Number of values in a TensorProto: the product of its dims (packed or not). */
+function initializerSize(tensor: Uint8Array): number {
+  const dims: number[] = [];
+  for (const field of fields(tensor)) {
+    if (field.number !== TENSOR_DIMS) continue;
+    if (typeof field.value === 'number') dims.push(field.value);
+    else for (const packed of fields(prefixPacked(field.value))) dims.push(packed.value as number);
+  }
+  return dims.reduce((a, b) => a * b, 1);
+}
+
+/** Packed varints as a run of field-1 varints, so the same reader walks them. */
+function prefixPacked(bytes: Uint8Array): Uint8Array {
+  const out: number[] = [];
+  let start = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] < 0x80) {
+      out.push(0x08, ...bytes.subarray(start, i + 1));
+      start = i + 1;
+    }
+  }
+  return Uint8Array.from(out);
+}

@@ -1,0 +1,214 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { DistillError, check, messageOf } from '../errors.js';
+import { readOnnxGraph } from './onnx-graph.js';
+
+/** How an image model's input is laid out: channels first (PyTorch) or last (TensorFlow, our rows). */
+export type InputLayout = 'nchw' | 'nhwc';
+
+/** Per-channel normalisation of the teacher's input only: (x - mean) / std, after uint8 pixels are scaled. */
+export interface TeacherNormalize {
+  mean: number[];
+  std: number[];
+}
+
+/** What a worker needs to run an ONNX teacher: the file and how to feed it and read it. */
+export interface OnnxTeacherSpec {
+  kind: 'onnx';
+  /** Unique per run; workers cache their session under it. */
+  id: string;
+  file: string;
+  inputName: string;
+  outputName: string;
+  /** The model's input shape per row, in its own layout (what each batch is reshaped to). */
+  inputShape: number[];
+  /** Rows are NHWC: transpose each batch to NCHW before running. */
+  toChannelsFirst: boolean;
+  /** The output holds probabilities (`softmax`) or log-probabilities (`log-softmax`), not logits. */
+  outputKind: 'logits' | 'softmax' | 'log-softmax';
+  numClasses: number;
+}
+
+/** An ONNX teacher opened and checked against the data, with what the report needs. */
+export interface OnnxTeacher {
+  spec: OnnxTeacherSpec;
+  /** Hash of the file's bytes: the teacher's identity in soft-label keys and checkpoints. */
+  digest: string;
+  params: number;
+  bytes: number;
+  notices: string[];
+}
+
+/** What {@link openOnnxTeacher} checks the model against, and how to read it. */
+export interface OnnxTeacherOptions {
+  featureShape: number[];
+  numClasses: number;
+  /** Overrides the layout read from the input shape. */
+  layout?: InputLayout;
+  /** The output to read; default the first. */
+  output?: string;
+}
+
+// The package name in a variable keeps TypeScript from resolving an optional dependency.
+const ORT = 'onnxruntime-node';
+
+/** Minimal view of onnxruntime-node's API, so that its types are not needed to build. */
+export interface OrtModule {
+  InferenceSession: {
+    create(path: string, options?: object): Promise<OrtSession>;
+  };
+  Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown;
+}
+export interface OrtSession {
+  inputNames: readonly string[];
+  outputNames: readonly string[];
+  inputMetadata?: readonly { name: string; isTensor: boolean; shape?: readonly (number | string)[] }[];
+  outputMetadata?: readonly { name: string; isTensor: boolean; shape?: readonly (number | string)[] }[];
+  run(feeds: Record<string, unknown>, fetches?: readonly string[]): Promise<Record<string, { data: unknown; dims: readonly number[] }>>;
+  release(): Promise<void>;
+}
+
+/** Loads onnxruntime-node, or says how to install it. */
+export async function loadOrt(): Promise<OrtModule> {
+  try {
+    const module = (await import(ORT)) as OrtModule & { default?: OrtModule };
+    return module.InferenceSession ? module : module.default!;
+  } catch (error) {
+    throw new DistillError(
+      `ONNX teachers run on onnxruntime-node, which could not be loaded (${messageOf(error)}); ` +
+        'install it with ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node (its CPU build ships in the package)',
+    );
+  }
+}
+
+const product = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
+const fits = (dim: number | string, size: number) => typeof dim === 'string' || dim === size;
+
+/**
+ * Opens an ONNX teacher on this thread to read and check its interface: one input whose shape fits the
+ * data's rows (flat, NCHW or NHWC), an output with one score per class, and whether that output is
+ * probabilities. A problem is one DistillError naming the file and what to change.
+ */
+export async function openOnnxTeacher(path: string, options: OnnxTeacherOptions): Promise<OnnxTeacher> {
+  const file = resolve(path);
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (error) {
+    throw new DistillError(`cannot read the ONNX teacher ${file}: ${messageOf(error)}`, ['teacher']);
+  }
+  const ort = await loadOrt();
+  let session: OrtSession;
+  try {
+    session = await ort.InferenceSession.create(file, { intraOpNumThreads: 1, interOpNumThreads: 1 });
+  } catch (error) {
+    throw new DistillError(`${file} is not a readable ONNX model (${messageOf(error)}); export the teacher again`, ['teacher']);
+  }
+  try {
+    let graph: ReturnType<typeof readOnnxGraph>;
+    try {
+      graph = readOnnxGraph(bytes);
+    } catch (error) {
+      throw new DistillError(`${file} is not a readable ONNX model (${messageOf(error)}); export the teacher again`, ['teacher']);
+    }
+    return {
+      spec: describeSession(file, session, graph.producers, options),
+      digest: createHash('sha256').update(bytes).digest('hex').slice(0, 16),
+      params: graph.params,
+      bytes: bytes.byteLength,
+      notices: noticesFor(file, session, graph.producers, options),
+    };
+  } finally {
+    await session.release();
+  }
+}
+
+function outputName(file: string, session: OrtSession, wanted: string | undefined): string {
+  const name = wanted ?? session.outputNames[0];
+  check(
+    session.outputNames.includes(name),
+    `the ONNX teacher ${file} has no output '${name}'; its outputs are ${session.outputNames.join(', ')} (teacherOutput)`,
+    ['teacherOutput'],
+  );
+  return name;
+}
+
+function outputKindOf(producers: Map<string, string>, name: string): OnnxTeacherSpec['outputKind'] {
+  const op = producers.get(name);
+  return op === 'Softmax' ? 'softmax' : op === 'LogSoftmax' ? 'log-softmax' : 'logits';
+}
+
+function noticesFor(file: string, session: OrtSession, producers: Map<string, string>, options: OnnxTeacherOptions): string[] {
+  const name = outputName(file, session, options.output);
+  const kind = outputKindOf(producers, name);
+  if (kind === 'logits') return [];
+  const what =
+    kind === 'softmax' ? 'probabilities (it ends in Softmax); their logarithms' : 'log-probabilities (it ends in LogSoftmax), which';
+  return [`the teacher's output '${name}' holds ${what} serve as its logits: softmax(z / T) is the same for any shift of z`];
+}
+
+function describeSession(file: string, session: OrtSession, producers: Map<string, string>, options: OnnxTeacherOptions): OnnxTeacherSpec {
+  const { featureShape, numClasses } = options;
+  check(
+    session.inputNames.length === 1,
+    `the ONNX teacher ${file} has ${session.inputNames.length} inputs (${session.inputNames.join(', ')}); ` +
+      'tfjs-distill feeds one input of rows: export a model with a single input',
+    ['teacher'],
+  );
+  const inputName = session.inputNames[0];
+  const shape = [...(session.inputMetadata?.[0]?.shape ?? [])];
+  check(
+    shape.length >= 2,
+    `the ONNX teacher ${file} has an input of unknown rank (shape [${shape}]); export it with a fixed rank, e.g. [batch, C, H, W]`,
+    ['teacher'],
+  );
+  const rowShape = shape.slice(1);
+  const channels = featureShape.length === 3 ? featureShape[2] : 1;
+  const [height, width] = featureShape;
+  const image = featureShape.length === 2 || featureShape.length === 3;
+  const describe = () => `the ONNX teacher ${file} takes input [${shape}], which does not fit rows of shape [${featureShape}]`;
+  let layout: InputLayout | 'flat';
+  if (options.layout) {
+    check(image && rowShape.length === 3, `${describe()}: teacherLayout applies to image rows and a rank-4 input`, ['teacherLayout']);
+    layout = options.layout;
+  } else if (rowShape.length === 3 && image && fits(rowShape[0], channels) && fits(rowShape[1], height) && fits(rowShape[2], width)) {
+    layout = 'nchw';
+  } else if (rowShape.length === 3 && image && fits(rowShape[0], height) && fits(rowShape[1], width) && fits(rowShape[2], channels)) {
+    layout = 'nhwc';
+  } else if (rowShape.length === featureShape.length && rowShape.every((d, i) => fits(d, featureShape[i]))) {
+    layout = 'flat';
+  } else if (rowShape.length === 1 && fits(rowShape[0], product(featureShape))) {
+    layout = 'flat';
+  } else {
+    throw new DistillError(`${describe()}; give data of the model's input shape, or set teacherLayout nchw|nhwc`, ['teacherLayout']);
+  }
+  const inputShape =
+    layout === 'nchw'
+      ? [channels, height, width]
+      : layout === 'nhwc'
+        ? [height, width, channels]
+        : rowShape.length === 1
+          ? [product(featureShape)]
+          : featureShape;
+  const name = outputName(file, session, options.output);
+  const outputShape = session.outputMetadata?.find((o) => o.name === name)?.shape ?? [];
+  const classes = outputShape[outputShape.length - 1];
+  check(
+    outputShape.length === 2 && fits(classes, numClasses),
+    `the ONNX teacher ${file}'s output '${name}' has shape [${outputShape}], but the data has ${numClasses} classes; ` +
+      `give a teacher whose output is [batch, ${numClasses}] (or pick another output with teacherOutput)`,
+    ['teacherOutput'],
+  );
+  return {
+    kind: 'onnx',
+    id: randomUUID(),
+    file,
+    inputName,
+    outputName: name,
+    inputShape,
+    toChannelsFirst: layout === 'nchw' && channels > 1,
+    outputKind: outputKindOf(producers, name),
+    numClasses,
+  };
+}
