@@ -88,10 +88,13 @@ describe('data-parallel training', () => {
           expect(t.allReduceSeconds).toBeGreaterThan(0);
           expect(t.waitSeconds).toBeGreaterThanOrEqual(0);
           expect(t.waitSeconds).toBeLessThanOrEqual(t.allReduceSeconds);
-          expect(t.gradientSeconds + t.allReduceSeconds + t.applySeconds).toBeLessThanOrEqual(
-            many.outcome.seconds - many.outcome.firstStepSeconds + 0.05,
-          );
         }
+        // The parts of rank 0's steps fit in rank 0's own time after its first step (other ranks may finish
+        // later than rank 0, so only its own clock bounds them).
+        const own = many.outcome.timings[0];
+        expect(own.gradientSeconds + own.allReduceSeconds + own.applySeconds).toBeLessThanOrEqual(
+          many.outcome.seconds - many.outcome.firstStepSeconds + 0.005,
+        );
       }
     });
   }

@@ -94,15 +94,41 @@ describe('saving and loading models', () => {
       await expect(loadModel(target)).rejects.toThrow(/is not a tfjs layers model: it has no modelTopology/);
       await expect(loadModel(join(dir, 'nowhere'))).rejects.toThrow(DistillError);
     });
+
+    it('refuses weight paths that leave the model folder, before reading them', async () => {
+      const target = join(dir, 'escape');
+      await saveModel(buildModel('mlp:4', { inputShape: [3], numClasses: 2 }), target);
+      const json = JSON.parse(await readFile(join(target, 'model.json'), 'utf8'));
+      for (const path of ['../../etc/passwd', '/etc/passwd', 'sub/../../weights.bin']) {
+        json.weightsManifest[0].paths = [path];
+        await writeFile(join(target, 'model.json'), JSON.stringify(json));
+        await expect(loadModel(target)).rejects.toThrow(
+          new RegExp(`lists the weights file '${path.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}', which is outside the model's folder`),
+        );
+      }
+      json.weightsManifest[0].paths = ['./weights.bin'];
+      await writeFile(join(target, 'model.json'), JSON.stringify(json));
+      await expect(loadModel(target)).resolves.toBeDefined();
+    });
   });
 
-  it('logitsTopology turns an output softmax into logits, for Sequential and functional models and nested model.json', async () => {
+  it('logitsTopology turns an output softmax (activation, Softmax or Activation layer) into logits, Sequential and functional, nested model.json', async () => {
     const sequential = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3], units: 2, activation: 'softmax' })] });
     const inputs = tf.input({ shape: [3] });
     const hidden = tf.layers.dense({ units: 4, activation: 'softmax', name: 'not_output' }).apply(inputs) as tf.SymbolicTensor;
     const outputs = tf.layers.dense({ units: 2, activation: 'softmax', name: 'probs' }).apply(hidden) as tf.SymbolicTensor;
     const functional = tf.model({ inputs, outputs });
-    for (const model of [sequential, functional]) {
+    // A separate softmax layer at the output, in both of its forms.
+    const softmaxLayer = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3], units: 2 }), tf.layers.softmax()] });
+    const activationLayer = tf.sequential({
+      layers: [tf.layers.dense({ inputShape: [3], units: 2 }), tf.layers.activation({ activation: 'softmax' })],
+    });
+    const logitsIn = tf.input({ shape: [3] });
+    const functionalSoftmax = tf.model({
+      inputs: logitsIn,
+      outputs: tf.layers.softmax({ name: 'probabilities' }).apply(tf.layers.dense({ units: 2 }).apply(logitsIn)) as tf.SymbolicTensor,
+    });
+    for (const model of [sequential, functional, softmaxLayer, activationLayer, functionalSoftmax]) {
       const { topology, weightSpecs, weights } = await modelToData(model);
       for (const variant of [topology, { model_config: topology }]) {
         const stripped = logitsTopology(variant) as { model_config?: object };
@@ -117,7 +143,7 @@ describe('saving and loading models', () => {
         );
         expect(Math.abs(logits.sum().dataSync()[0] - 1)).toBeGreaterThan(1e-3);
       }
-      expect(JSON.stringify(topology)).toContain('softmax'); // the original is untouched
+      expect(JSON.stringify(topology)).toMatch(/softmax/i); // the original is untouched
     }
   });
 });

@@ -56,6 +56,18 @@ export const RUN_FLAGS = {
       "the teacher's input only: (x - mean) / std per channel, after pixels are scaled to [0, 1], " +
       'e.g. 0.2860:0.3530 or 0.485,0.456,0.406:0.229,0.224,0.225',
   },
+  'teacher-logits': {
+    kind: 'string',
+    arg: 'FILE.npy',
+    option: 'teacherLogits',
+    help: 'logits computed elsewhere ([train rows, classes], float32/64, in row order) instead of teacher inference',
+  },
+  'teacher-test-logits': {
+    kind: 'string',
+    arg: 'FILE.npy',
+    option: 'teacherTestLogits',
+    help: "with --teacher-logits and no --teacher: the teacher's test logits, for its accuracy and the agreement",
+  },
   'teacher-layout': {
     kind: 'string',
     arg: 'L',

@@ -63,14 +63,14 @@ export async function runCommand(flags: RunFlags, signal: AbortSignal): Promise<
     },
   });
   const shape = { inputShape: featureShape(train), numClasses: train.numClasses };
-  const teacherName = flags.teacher ?? flags['teacher-arch'] ?? RUN_FLAGS['teacher-arch'].default;
+  // Imported logits stand in for a teacher: none is built unless one is named.
+  const imported = flags['teacher-logits'] !== undefined && !flags.teacher && !flags['teacher-arch'];
+  const teacherName = imported
+    ? `logits from ${flags['teacher-logits']}`
+    : (flags.teacher ?? flags['teacher-arch'] ?? RUN_FLAGS['teacher-arch'].default);
   const studentName = flags.student ?? flags['student-arch'] ?? RUN_FLAGS['student-arch'].default;
-  const onnxTeacher = flags.teacher?.toLowerCase().endsWith('.onnx');
-  const teacher = flags.teacher
-    ? onnxTeacher
-      ? flags.teacher
-      : await loadModel(flags.teacher)
-    : buildModel(teacherName, { ...shape, seed: mixSeed(seed, 11) });
+  // A teacher file (model.json, graph model or .onnx) is opened by distill(), which knows every kind.
+  const teacher = imported ? undefined : (flags.teacher ?? buildModel(teacherName, { ...shape, seed: mixSeed(seed, 11) }));
   const student = flags.student ? await loadModel(flags.student) : buildModel(studentName, { ...shape, seed: mixSeed(seed, 12) });
 
   let result: DistillResult;
@@ -83,7 +83,7 @@ export async function runCommand(flags: RunFlags, signal: AbortSignal): Promise<
       workers: flags.workers,
       labeled: flags.labeled,
       epochs: flags.epochs,
-      teacherEpochs: flags['teacher-epochs'] ?? (flags.teacher ? 0 : BUILT_TEACHER_EPOCHS),
+      teacherEpochs: flags['teacher-epochs'] ?? (flags.teacher || imported ? 0 : BUILT_TEACHER_EPOCHS),
       batchSize: flags['batch-size'],
       temperature: flags.temperature,
       alpha: flags.alpha,
@@ -102,6 +102,8 @@ export async function runCommand(flags: RunFlags, signal: AbortSignal): Promise<
       teacherNormalize: flags['teacher-normalize'] === undefined ? null : parseNormalize(flags['teacher-normalize']),
       teacherLayout: (flags['teacher-layout'] as InputLayout | undefined) ?? null,
       teacherOutput: flags['teacher-output'] ?? null,
+      teacherLogits: flags['teacher-logits'] === undefined ? null : resolve(flags['teacher-logits']),
+      teacherTestLogits: flags['teacher-test-logits'] === undefined ? null : resolve(flags['teacher-test-logits']),
       onProgress: view.update,
       signal,
     });

@@ -12,7 +12,8 @@ function bytes(n: number): string {
 }
 
 function softLabelLine({ softLabels: s }: DistillReport): string {
-  const where = s.file ? (s.reused ? `reused from ${s.file}` : `written to ${s.file}`) : 'kept in memory';
+  const kept = s.file ? (s.reused ? `reused from ${s.file}` : `written to ${s.file}`) : 'kept in memory';
+  const where = s.importedFrom ? `imported from ${s.importedFrom}` : kept;
   return `soft labels: ${s.encoding}, ${s.bytesPerRow} bytes per row, ${where} (${s.seconds.toFixed(1)} s)`;
 }
 
@@ -30,17 +31,20 @@ function studentStepLine(report: DistillReport): string | undefined {
 
 /** The side-by-side comparison printed at the end of a run: teacher vs student (vs baseline). */
 export function summaryTable(report: DistillReport, names: { teacher: string; student: string }): string {
-  const { teacher, student, baseline } = report;
+  const { student, baseline } = report;
+  // The teacher column: a model the run evaluated, imported test logits (accuracy alone), or nothing.
+  const teacher = report.teacher && 'params' in report.teacher ? report.teacher : undefined;
   const dash = '-';
+  const or = <T>(value: T | null | undefined, format: (v: T) => string) => (value === null || value === undefined ? dash : format(value));
   const rows: string[][] = [
     ['', 'teacher', 'student', ...(baseline ? ['baseline'] : [])],
     ['model', names.teacher, names.student, ...(baseline ? [names.student] : [])],
-    ['test accuracy', percent(teacher.accuracy), percent(student.accuracy), ...(baseline ? [percent(baseline.accuracy)] : [])],
-    ['agreement with teacher', dash, percent(student.agreement), ...(baseline ? [percent(baseline.agreement)] : [])],
-    ['parameters', count.format(teacher.params), count.format(student.params), ...(baseline ? [count.format(student.params)] : [])],
-    ['size (model.json + weights)', bytes(teacher.bytes), bytes(student.bytes), ...(baseline ? [bytes(student.bytes)] : [])],
-    ['latency per sample, batch 1', ms(teacher.latencyMsBatch1), ms(student.latencyMsBatch1), ...(baseline ? [dash] : [])],
-    ['latency per sample, batch 256', ms(teacher.latencyMsBatch256), ms(student.latencyMsBatch256), ...(baseline ? [dash] : [])],
+    ['test accuracy', or(report.teacher?.accuracy, percent), percent(student.accuracy), ...(baseline ? [percent(baseline.accuracy)] : [])],
+    ['agreement with teacher', dash, or(student.agreement, percent), ...(baseline ? [or(baseline.agreement, percent)] : [])],
+    ['parameters', or(teacher?.params, count.format), count.format(student.params), ...(baseline ? [count.format(student.params)] : [])],
+    ['size (model.json + weights)', or(teacher?.bytes, bytes), bytes(student.bytes), ...(baseline ? [bytes(student.bytes)] : [])],
+    ['latency per sample, batch 1', or(teacher?.latencyMsBatch1, ms), ms(student.latencyMsBatch1), ...(baseline ? [dash] : [])],
+    ['latency per sample, batch 256', or(teacher?.latencyMsBatch256, ms), ms(student.latencyMsBatch256), ...(baseline ? [dash] : [])],
   ];
   const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
   const lines = rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('   '));
@@ -48,7 +52,9 @@ export function summaryTable(report: DistillReport, names: { teacher: string; st
   const rates = [
     t.teacherTrainSamplesPerSec !== undefined ? `teacher training ${rate(t.teacherTrainSamplesPerSec)}` : undefined,
     // A reused file carries the rate of the run that labelled the rows; this run labelled none.
-    `labelling ${rate(t.labelSamplesPerSec)}${report.softLabels.reused ? ' (when the reused file was written)' : ''}`,
+    t.labelSamplesPerSec === null
+      ? undefined
+      : `labelling ${rate(t.labelSamplesPerSec)}${report.softLabels.reused ? ' (when the reused file was written)' : ''}`,
     `distillation ${rate(t.trainSamplesPerSec)}`,
     t.baselineTrainSamplesPerSec !== undefined ? `baseline ${rate(t.baselineTrainSamplesPerSec)}` : undefined,
   ].filter(Boolean);

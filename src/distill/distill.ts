@@ -1,16 +1,19 @@
 import * as tf from '@tensorflow/tfjs';
+import { LogitTable } from '../data/logit-table.js';
+import { readNpyFloat32Matrix } from '../data/npy.js';
 import { SharedDataset } from '../data/shared-dataset.js';
 import { type SoftLabelEncoding, checkEncoding } from '../data/soft-label-store.js';
 import { check } from '../errors.js';
 import { type ModelData, modelFromData, modelToData, shareModel } from '../models/model-data.js';
 import { readModelData } from '../models/model-files.js';
 import { checkModelFitsData } from '../models/model-shape.js';
+import { type GraphTeacher, openGraphTeacher } from '../models/graph-teacher.js';
 import { type OnnxTeacher, openOnnxTeacher } from '../models/onnx-teacher.js';
 import { type InferenceModel, type RowNormalization, layersInference } from '../infer/predictor.js';
 import { mixSeed } from '../random.js';
 import { RunCheckpoint, type RunFingerprint } from '../train/checkpoint.js';
 import { datasetDigest, modelDigest, teacherDigest } from './fingerprint.js';
-import { obtainSoftLabels } from './soft-labels.js';
+import { importSoftLabels, obtainSoftLabels } from './soft-labels.js';
 import { accuracy, agreement, describeModel, layersModelSize, predictTest } from '../infer/evaluate.js';
 import { type DistillConfig, type DistillOptions, resolveConfig } from './options.js';
 import type { DistillReport, TrainingPhaseReport } from './report.js';
@@ -68,9 +71,11 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
     config.softLabelTopK === null ? { kind: 'float32' } : { kind: 'top-k', k: config.softLabelTopK, temperature: config.temperature };
   checkEncoding(encoding, train.numClasses);
   const allRows = Int32Array.from({ length: train.rows }, (_, i) => i);
-  const teacherSource = await openTeacher(options.teacher, train, config);
+  const teacherSource: TeacherSource = options.teacher === undefined ? { kind: 'none' } : await openTeacher(options.teacher, train, config);
   const studentModel = await modelAsData(options.student, 'student', train);
   const normalize = teacherNormalization(config, train.featureShape);
+  // Read now, so that a bad file stops the run before any training.
+  const importedTestPredictions = config.teacherTestLogits === null ? undefined : await importedPredictions(config.teacherTestLogits, test);
   let teacherData = teacherSource.kind === 'layers' ? teacherSource.checked.data : undefined;
   const checkpoints =
     options.checkpoint && (await RunCheckpoint.open(options.checkpoint, runFingerprint(config, options, teacherSource, studentModel)));
@@ -138,24 +143,35 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
     }
 
     // 3. Labelling: the teacher's logits over every training row are the soft labels.
-    const teacher: InferenceModel =
-      teacherSource.kind === 'onnx' ? { ...teacherSource.onnx.spec, normalize } : layersInference(shareModel(teacherData!), normalize);
-    const teacherIdentity = teacherDigest(
-      teacherSource.kind === 'onnx' ? teacherSource.onnx.digest : modelDigest(teacherData!),
-      config.teacherNormalize ?? undefined,
-    );
-    const labelling = await supervisor.run('label', (pool) =>
-      obtainSoftLabels(pool, {
-        teacher,
-        teacherDigest: teacherIdentity,
-        data: options.train,
-        shared: train,
-        encoding,
-        file: config.softLabels ?? checkpoints?.softLabelsFile,
-        onProgress,
-        signal,
-      }),
-    );
+    //    Or the logits the user computed elsewhere.
+    const teacher: InferenceModel | undefined =
+      teacherSource.kind === 'onnx'
+        ? { ...teacherSource.onnx.spec, normalize }
+        : teacherSource.kind === 'graph'
+          ? { ...teacherSource.graph.spec, normalize }
+          : teacherData && layersInference(shareModel(teacherData), normalize);
+    const labelling =
+      config.teacherLogits !== null
+        ? await importSoftLabels(config.teacherLogits, train, encoding)
+        : await supervisor.run('label', (pool) =>
+            obtainSoftLabels(pool, {
+              teacher: teacher!,
+              teacherDigest: teacherDigest(
+                teacherSource.kind === 'onnx'
+                  ? teacherSource.onnx.digest
+                  : teacherSource.kind === 'graph'
+                    ? teacherSource.digest
+                    : modelDigest(teacherData!),
+                config.teacherNormalize ?? undefined,
+              ),
+              data: options.train,
+              shared: train,
+              encoding,
+              file: config.softLabels ?? checkpoints?.softLabelsFile,
+              onProgress,
+              signal,
+            }),
+          );
     if (labelling.report.reused && options.checkpoint?.resume) resumed.push('label');
 
     // 4. Distillation: soft labels on every row, hard labels where there are any.
@@ -190,31 +206,48 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
         modelLoadSeconds += run.setupSeconds;
         return { model, predictions: run.predictions };
       };
-      const teacherEval = await evaluate(teacher); // still cached in the workers
+      const teacherEval = teacher && (await evaluate(teacher)); // still cached in the workers
       const studentEval = await evaluate(layersInference(shareModel(distilledData)));
       const baselineEval = baselineData && (await evaluate(layersInference(shareModel(baselineData))));
-      const teacherSize = teacherSource.kind === 'onnx' ? teacherSource.onnx : layersModelSize(teacherData!);
+      const teacherSize =
+        teacherSource.kind === 'onnx'
+          ? teacherSource.onnx
+          : teacherSource.kind === 'graph'
+            ? teacherSource.graph
+            : teacherData && layersModelSize(teacherData);
+      // Without a teacher model, imported test logits stand for its predictions.
+      const teacherPredictions = teacherEval?.predictions ?? importedTestPredictions;
+      const agreeWithTeacher = (predictions: Int32Array) => (teacherPredictions ? agreement(predictions, teacherPredictions) : null);
       const result: DistillReport = {
         backend: pool.backend,
         kernels: pool.kernels,
         workers: config.workers,
         notices: [
           ...pool.notices,
-          ...(teacherSource.kind === 'onnx' ? teacherSource.onnx.notices : []),
+          ...(teacherSource.kind === 'onnx'
+            ? teacherSource.onnx.notices
+            : teacherSource.kind === 'graph'
+              ? teacherSource.graph.notices
+              : []),
           ...(labelling.notice ? [labelling.notice] : []),
           ...skipNotices(phases),
         ],
-        teacher: await describeModel(pool, teacherEval.model, teacherSize, test, teacherEval.predictions),
+        teacher:
+          teacherEval && teacherSize
+            ? await describeModel(pool, teacherEval.model, teacherSize, test, teacherEval.predictions)
+            : teacherPredictions
+              ? { accuracy: accuracy(teacherPredictions, test.labels), imported: true }
+              : null,
         student: {
           ...(await describeModel(pool, studentEval.model, layersModelSize(distilledData), test, studentEval.predictions)),
-          agreement: agreement(studentEval.predictions, teacherEval.predictions),
+          agreement: agreeWithTeacher(studentEval.predictions),
         },
         baseline: baselineEval && {
           accuracy: accuracy(baselineEval.predictions, test.labels),
-          agreement: agreement(baselineEval.predictions, teacherEval.predictions),
+          agreement: agreeWithTeacher(baselineEval.predictions),
         },
         throughput: {
-          labelSamplesPerSec: train.rows / labelling.labelSeconds,
+          labelSamplesPerSec: labelling.report.importedFrom === null ? train.rows / labelling.labelSeconds : null,
           trainSamplesPerSec: phases.find((p) => p.phase === 'student')!.samplesPerSec,
           teacherTrainSamplesPerSec: phases.find((p) => p.phase === 'teacher')?.samplesPerSec,
           baselineTrainSamplesPerSec: phases.find((p) => p.phase === 'baseline')?.samplesPerSec,
@@ -262,7 +295,14 @@ function runFingerprint(config: DistillConfig, options: DistillOptions, teacher:
     learningRate: optimizer.learningRate,
     trainData: datasetDigest(options.train),
     testData: datasetDigest(options.test),
-    teacher: teacher.kind === 'onnx' ? teacher.onnx.digest : modelDigest(teacher.checked.data),
+    teacher:
+      teacher.kind === 'layers'
+        ? modelDigest(teacher.checked.data)
+        : teacher.kind === 'none'
+          ? null
+          : teacher.kind === 'onnx'
+            ? teacher.onnx.digest
+            : teacher.digest,
     student: modelDigest(student.data),
   };
 }
@@ -273,8 +313,20 @@ function skipNotices(phases: TrainingPhaseReport[]): string[] {
     .map((p) => `${p.phase} training skipped ${p.skippedSteps} of ${p.steps} steps whose averaged gradient was not finite`);
 }
 
-/** The teacher as the run uses it: a layers model (which the run may train) or an ONNX file. */
-type TeacherSource = { kind: 'layers'; checked: CheckedModel } | { kind: 'onnx'; onnx: OnnxTeacher };
+/** The teacher as the run uses it: a layers model (which the run may train), an ONNX file, or none (imported logits). */
+type TeacherSource =
+  | { kind: 'layers'; checked: CheckedModel }
+  | { kind: 'onnx'; onnx: OnnxTeacher }
+  | { kind: 'graph'; graph: GraphTeacher; digest: string }
+  | { kind: 'none' };
+
+/** The top-1 classes of test logits computed elsewhere (teacherTestLogits). */
+async function importedPredictions(file: string, test: SharedDataset): Promise<Int32Array> {
+  const matrix = await readNpyFloat32Matrix(file, { rows: test.rows, columns: test.numClasses });
+  const table = LogitTable.create(test.rows, test.numClasses);
+  table.values.set(matrix.data);
+  return table.argmax();
+}
 
 async function openTeacher(teacher: tf.LayersModel | string, train: SharedDataset, config: DistillConfig): Promise<TeacherSource> {
   if (typeof teacher === 'string' && teacher.toLowerCase().endsWith('.onnx')) {
@@ -291,9 +343,26 @@ async function openTeacher(teacher: tf.LayersModel | string, train: SharedDatase
     });
     return { kind: 'onnx', onnx };
   }
+  if (typeof teacher === 'string') {
+    const data = await readModelData(teacher);
+    if (data.format === 'graph-model') {
+      check(
+        config.teacherEpochs === 0,
+        `teacherEpochs ${config.teacherEpochs} trains the teacher, but a graph model (${teacher}) runs as given; set teacherEpochs to 0`,
+        ['teacherEpochs'],
+      );
+      check(config.teacherLayout === null, 'teacherLayout applies to ONNX teachers; a graph model takes NHWC rows', ['teacherLayout']);
+      const graph = await openGraphTeacher(data, teacher, {
+        featureShape: train.featureShape,
+        numClasses: train.numClasses,
+        output: config.teacherOutput ?? undefined,
+      });
+      return { kind: 'graph', graph, digest: modelDigest(data) };
+    }
+  }
   check(
     config.teacherLayout === null && config.teacherOutput === null,
-    'teacherLayout and teacherOutput apply to ONNX teachers (a .onnx file); drop them for a tfjs teacher',
+    'teacherLayout and teacherOutput apply to ONNX and graph-model teachers; drop them for a layers model',
     ['teacherLayout', 'teacherOutput'],
   );
   return { kind: 'layers', checked: await modelAsData(teacher, 'teacher', train) };
@@ -321,7 +390,13 @@ interface CheckedModel {
 }
 
 async function modelAsData(model: tf.LayersModel | string, role: string, train: SharedDataset): Promise<CheckedModel> {
-  const instance = typeof model === 'string' ? await modelFromData(await readModelData(model), model) : model;
+  const saved = typeof model === 'string' ? await readModelData(model) : undefined;
+  check(
+    saved?.format !== 'graph-model',
+    `${model} is a graph model (tfjs-converter output): it can be a teacher, but the ${role} must be a layers model it can train`,
+    [role],
+  );
+  const instance = typeof model === 'string' ? await modelFromData(saved!, model) : model;
   checkModelFitsData(instance, role, train.featureShape, train.numClasses);
   const data = await modelToData(instance);
   const trainableParams = instance.trainableWeights.reduce((sum, w) => sum + tf.util.sizeFromShape(w.shape as number[]), 0);

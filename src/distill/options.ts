@@ -16,7 +16,17 @@ export interface DistillOptions {
    * The teacher: a tfjs model, the path of a saved model.json (or its folder), or the path of an ONNX file
    * (`.onnx`, run by the optional onnxruntime-node in every worker).
    */
-  teacher: tf.LayersModel | string;
+  teacher?: tf.LayersModel | string;
+  /**
+   * Logits computed elsewhere, in place of teacher inference: a NumPy file (float32 or float64) of shape
+   * [rows, classes], one row per training row, in order. `teacher` is then optional. Default: none.
+   */
+  teacherLogits?: string | null;
+  /**
+   * The teacher's logits on the test rows (NumPy, [test rows, classes]): they fill the report's teacher
+   * column when no teacher model is given. Default: none.
+   */
+  teacherTestLogits?: string | null;
   /**
    * How an ONNX teacher's rank-4 input is laid out; default: read from its input shape (PyTorch exports
    * NCHW, our image rows are NHWC, and each batch is transposed to fit).
@@ -135,6 +145,8 @@ export const DEFAULTS: DistillConfig = {
   teacherLayout: null,
   teacherNormalize: null,
   teacherOutput: null,
+  teacherLogits: null,
+  teacherTestLogits: null,
 };
 
 const NON_FINITE_POLICIES: NonFinitePolicy[] = ['abort', 'skip'];
@@ -212,6 +224,18 @@ export function resolveConfig(options: DistillOptions): DistillConfig {
     config.softLabelTopK === null || isInt(config.softLabelTopK, 1),
     `softLabelTopK must be an integer >= 1, got ${config.softLabelTopK}`,
     'softLabelTopK',
+  );
+  demand(
+    options.teacher !== undefined || config.teacherLogits !== null,
+    'give a teacher (a model, a model.json or an .onnx file), or its logits (teacherLogits)',
+    'teacher',
+    'teacherLogits',
+  );
+  demand(
+    config.teacherLogits === null || config.teacherEpochs === 0,
+    'teacherEpochs trains a teacher, but teacherLogits replaces it; set teacherEpochs to 0',
+    'teacherEpochs',
+    'teacherLogits',
   );
   demand(
     config.teacherLayout === null || config.teacherLayout === 'nchw' || config.teacherLayout === 'nhwc',

@@ -4,16 +4,25 @@ import type { StepBreakdown } from '../train/data-parallel.js';
 import type { DistillConfig } from './options.js';
 import type { Phase, TrainingPhase } from '../progress.js';
 
-/** A student's report: also how often it predicts the teacher's top-1 class on the test split. */
+/**
+ * A student's report: also how often it predicts the teacher's top-1 class on the test split (null when
+ * the teacher was not evaluated: imported logits without test logits).
+ */
 export interface StudentReport extends ModelReport {
-  agreement: number;
+  agreement: number | null;
 }
 
 /** The hard-label baseline: the student architecture trained without the teacher. */
 export interface BaselineReport {
   accuracy: number;
-  agreement: number;
+  agreement: number | null;
 }
+
+/**
+ * The teacher's column: a model the run evaluated, or, when its logits were imported (teacherLogits), the
+ * accuracy of its imported test logits (teacherTestLogits) alone.
+ */
+export type TeacherReport = ModelReport | { accuracy: number; imported: true };
 
 /** One training phase's own work and wall time (pool start and model loading excluded). */
 export interface TrainingPhaseReport {
@@ -40,6 +49,8 @@ export interface SoftLabelReport {
   file: string | null;
   /** True when the file was reused and the teacher did not label the rows in this run. */
   reused: boolean;
+  /** The NumPy file the logits were imported from (teacherLogits) instead of labelling; null otherwise. */
+  importedFrom: string | null;
   /** "full float32 logits" or "top-k at temperature T". */
   encoding: string;
   bytesPerRow: number;
@@ -69,13 +80,14 @@ export interface DistillReport {
   workers: number;
   /** Kernels added to the backend, backends that failed to load, and similar facts worth knowing. */
   notices: string[];
-  teacher: ModelReport;
+  /** Null when the teacher was not evaluated: logits imported without test logits. */
+  teacher: TeacherReport | null;
   student: StudentReport;
   /** Present when the baseline was requested. */
   baseline?: BaselineReport;
   throughput: {
-    /** Teacher inference over the training rows, rows per second. */
-    labelSamplesPerSec: number;
+    /** Teacher inference over the training rows, rows per second; null when the logits were imported. */
+    labelSamplesPerSec: number | null;
     /** Student distillation, training rows per second. */
     trainSamplesPerSec: number;
     /** Teacher training, when the run trained the teacher. */

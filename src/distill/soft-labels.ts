@@ -9,6 +9,7 @@ import {
   readSoftLabels,
   writeSoftLabels,
 } from '../data/soft-label-store.js';
+import { readNpyFloat32Matrix } from '../data/npy.js';
 import { check } from '../errors.js';
 import type { WorkerPool } from '../parallel/pool.js';
 import { softLabelKey } from './fingerprint.js';
@@ -54,6 +55,7 @@ export async function obtainSoftLabels(pool: WorkerPool, spec: SoftLabelsSpec): 
   const report = (reused: boolean, fileBytes: number | null): SoftLabelReport => ({
     file: file ?? null,
     reused,
+    importedFrom: null,
     encoding: describeEncoding(encoding),
     bytesPerRow: bytesPerRow(encoding, shared.numClasses),
     fileBytes,
@@ -71,4 +73,26 @@ export async function obtainSoftLabels(pool: WorkerPool, spec: SoftLabelsSpec): 
   const fileBytes = file ? await writeSoftLabels(file, run.table, { key, encoding, labelSeconds: run.seconds }) : null;
   applyEncoding(run.table, encoding);
   return { table: run.table, labelSeconds: run.seconds, setupSeconds: run.setupSeconds, report: report(false, fileBytes), notice };
+}
+
+/**
+ * Soft labels computed elsewhere (a notebook, another framework): a NumPy array of logits, one row per
+ * training row in order. They replace teacher inference; top-k keeps what the encoding would keep.
+ */
+export async function importSoftLabels(file: string, shared: SharedDataset, encoding: SoftLabelEncoding): Promise<SoftLabels> {
+  const started = performance.now();
+  const matrix = await readNpyFloat32Matrix(file, { rows: shared.rows, columns: shared.numClasses });
+  const table = LogitTable.create(shared.rows, shared.numClasses);
+  table.values.set(matrix.data);
+  applyEncoding(table, encoding);
+  const report: SoftLabelReport = {
+    file: null,
+    reused: false,
+    importedFrom: file,
+    encoding: describeEncoding(encoding),
+    bytesPerRow: bytesPerRow(encoding, shared.numClasses),
+    fileBytes: null,
+    seconds: (performance.now() - started) / 1000,
+  };
+  return { table, labelSeconds: 0, setupSeconds: 0, report };
 }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { DistillError } from '../errors.js';
+import { type GraphTeacherSpec, graphModelFromData } from '../models/graph-teacher.js';
 import { type SharedModelHandle, modelFromShared } from '../models/model-data.js';
 import { modelInputShape } from '../models/model-shape.js';
 import { type OnnxTeacherSpec, type OrtSession, type TeacherNormalize, loadOrt } from '../models/onnx-teacher.js';
@@ -10,7 +11,7 @@ export interface RowNormalization extends TeacherNormalize {
 }
 
 /** A model the workers run inference with: a tfjs layers model, or an ONNX file run by onnxruntime-node. */
-export type InferenceModel = ({ kind: 'layers'; id: string; model: SharedModelHandle } | OnnxTeacherSpec) & {
+export type InferenceModel = ({ kind: 'layers'; id: string; model: SharedModelHandle } | OnnxTeacherSpec | GraphTeacherSpec) & {
   /** Applied to the rows before the model sees them (teacherNormalize). */
   normalize?: RowNormalization;
 };
@@ -34,7 +35,12 @@ const cache = new Map<string, Promise<Predictor>>();
 export function predictorFor(model: InferenceModel): Promise<Predictor> {
   let predictor = cache.get(model.id);
   if (!predictor) {
-    predictor = model.kind === 'layers' ? layersPredictor(model.model, model.normalize) : onnxPredictor(model);
+    predictor =
+      model.kind === 'layers'
+        ? layersPredictor(model.model, model.normalize)
+        : model.kind === 'graph'
+          ? graphPredictor(model)
+          : onnxPredictor(model);
     cache.set(model.id, predictor);
     if (cache.size > CACHE_SIZE) {
       const [oldest, evicted] = cache.entries().next().value!;
@@ -93,6 +99,19 @@ async function layersPredictor(handle: SharedModelHandle, normalize: RowNormaliz
       const input = prepareRows(x, rows, normalize);
       return tf.tidy(
         () => (model.apply(tf.tensor(input, [rows, ...inputShape]), { training: false }) as tf.Tensor).dataSync() as Float32Array,
+      );
+    },
+    dispose: () => model.dispose(),
+  };
+}
+
+async function graphPredictor(spec: GraphTeacherSpec & { normalize?: RowNormalization }): Promise<Predictor> {
+  const model = await graphModelFromData({ ...spec, weights: new Uint8Array(spec.weights).slice().buffer }, 'the teacher');
+  return {
+    async logits(x, rows) {
+      const input = prepareRows(x, rows, spec.normalize);
+      return tf.tidy(
+        () => (model.execute(tf.tensor(input, [rows, ...spec.inputShape]), spec.outputNode) as tf.Tensor).dataSync() as Float32Array,
       );
     },
     dispose: () => model.dispose(),

@@ -7,6 +7,8 @@ import { DistillError, messageOf } from '../errors.js';
  * the specs give. This is how models cross threads and reach the disk (model.json + weights.bin).
  */
 export interface ModelData {
+  /** `graph-model` for tfjs-converter's graphs (a teacher only); absent or `layers-model` for layers models. */
+  format?: string;
   topology: object;
   weightSpecs: tf.io.WeightsManifestEntry[];
   weights: ArrayBuffer;
@@ -92,8 +94,9 @@ interface LayerJson {
 }
 
 /**
- * A copy of a topology whose output layer has a linear activation instead of softmax. Handles
- * Sequential and functional models whose output layer carries an `activation` (Dense, Conv, Activation).
+ * A copy of a topology whose output yields logits: an output layer with a softmax activation (Dense, Conv,
+ * Activation) gets a linear one, and a Softmax layer at the output becomes a linear Activation of the same
+ * name. Handles Sequential and functional models.
  */
 export function logitsTopology(topology: object): object {
   const copy = structuredClone(topology) as { model_config?: LayerJson } & LayerJson;
@@ -102,5 +105,10 @@ export function logitsTopology(topology: object): object {
   const outputName = model.config.output_layers?.[0]?.[0];
   const output = outputName ? layers.find((l) => l.config.name === outputName) : layers[layers.length - 1];
   if (output?.config.activation === 'softmax') output.config.activation = 'linear';
+  if (output?.class_name === 'Softmax') {
+    // A linear Activation passes its input through, and keeps the layer's name and connections.
+    output.class_name = 'Activation';
+    output.config = { name: output.config.name, activation: 'linear' };
+  }
   return copy;
 }

@@ -1,6 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { DistillError, messageOf } from '../errors.js';
 import { type ModelData, modelFromData, modelJson, modelToData } from './model-data.js';
 
@@ -42,6 +42,12 @@ export async function saveModel(model: tf.LayersModel | ModelData, dir: string):
 /** Loads a model saved as model.json + weight files; `path` is the model.json or its folder. */
 export async function loadModel(path: string): Promise<tf.LayersModel> {
   const data = await readModelData(path);
+  if (data.format === 'graph-model') {
+    throw new DistillError(
+      `${resolveModelJson(path)} is a graph model (tfjs-converter output), not a layers model: it can be a teacher (give its path), ` +
+        'but not a student',
+    );
+  }
   return modelFromData(data, resolveModelJson(path));
 }
 
@@ -62,6 +68,7 @@ export async function readModelData(path: string): Promise<ModelData> {
     throw new DistillError(`cannot read model ${file}: ${messageOf(error)}`);
   }
   let json: {
+    format?: string;
     modelTopology?: object;
     weightsManifest?: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
   };
@@ -74,6 +81,17 @@ export async function readModelData(path: string): Promise<ModelData> {
     throw new DistillError(`${file} is not a tfjs layers model: it has no modelTopology`);
   }
   const manifest = json.weightsManifest ?? [];
+  // A manifest names files next to model.json. A path that leaves that folder (../, absolute) could read
+  // any file the process can, so it is refused before anything is read.
+  const folder = dirname(resolve(file));
+  for (const weightsPath of manifest.flatMap((group) => group.paths ?? [])) {
+    const target = resolve(folder, weightsPath);
+    if (typeof weightsPath !== 'string' || isAbsolute(weightsPath) || relative(folder, target).startsWith('..')) {
+      throw new DistillError(
+        `${file} lists the weights file '${weightsPath}', which is outside the model's folder; weight paths must stay beside model.json`,
+      );
+    }
+  }
   const weightSpecs = manifest.flatMap((group) => group.weights);
   const expected = weightSpecs.reduce((sum, spec) => sum + specBytes(spec, file), 0);
   const parts: Buffer[] = [];
@@ -93,7 +111,7 @@ export async function readModelData(path: string): Promise<ModelData> {
     );
   }
   const weights = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
-  return { topology: json.modelTopology, weightSpecs, weights };
+  return { format: json.format, topology: json.modelTopology, weightSpecs, weights };
 }
 
 function specBytes(spec: tf.io.WeightsManifestEntry, file: string): number {
