@@ -165,6 +165,24 @@ describe('ONNX teachers', () => {
     expect(await open(fixture('mlp')).catch((e) => e)).not.toBeInstanceOf(DistillError);
   });
 
+  it('says how to install onnxruntime-node when it cannot be loaded', async () => {
+    // A child process whose module resolver refuses the package, as if the optional dependency were absent.
+    const dataUrl = (code: string) => `data:text/javascript,${encodeURIComponent(code)}`;
+    const hooks = `export async function resolve(specifier, context, next) {
+      if (specifier === 'onnxruntime-node') throw new Error('Cannot find package onnxruntime-node');
+      return next(specifier, context);
+    }`;
+    const register = `import { register } from 'node:module'; register(${JSON.stringify(dataUrl(hooks))});`;
+    const module = new URL('../dist/models/onnx-teacher.js', import.meta.url).href;
+    const script = `import { openOnnxTeacher } from ${JSON.stringify(module)};
+      try { await openOnnxTeacher(${JSON.stringify(fixture('mlp'))}, { featureShape: [16], numClasses: 4 }); }
+      catch (e) { console.log(e.name + ': ' + e.message); }`;
+    const child = spawnSync(process.execPath, ['--import', dataUrl(register), '--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(child.stdout.trim()).toMatch(
+      /^DistillError: ONNX teachers run on onnxruntime-node, which could not be loaded \(.*\); install it with ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node/,
+    );
+  });
+
   it('distill() with an ONNX teacher: soft labels from it, its column of the report filled, no teacher model returned', async () => {
     const train = dataset(512, [16], 4, 7);
     const test = dataset(128, [16], 4, 8);

@@ -25,9 +25,19 @@ export const RUN_FLAGS = {
     default: 'mnist',
   },
   'test-data': { kind: 'string', arg: 'SRC', help: 'npy:X.npy,Y.npy or csv:FILE: the test split, instead of holding out --test-fraction' },
-  'image-size': { kind: 'string', arg: 'H,W', help: 'images: resize every image to H x W', default: "the first image's size" },
+  'image-size': {
+    kind: 'string',
+    arg: 'H,W',
+    option: 'imageSize',
+    help: 'images: resize every image to H x W',
+    default: "the first image's size",
+  },
   channels: { kind: 'int', arg: 'C', help: 'images: 1 (greyscale) or 3 (RGB)', default: '1 if the first image is greyscale, else 3' },
-  'skip-bad-images': { kind: 'boolean', help: 'images: leave out images that cannot be decoded (counted) instead of stopping' },
+  'skip-bad-images': {
+    kind: 'boolean',
+    option: 'skipBadImages',
+    help: 'images: leave out images that cannot be decoded (counted) instead of stopping',
+  },
   limit: { kind: 'int', arg: 'N', help: 'use only the first N training rows' },
   labeled: {
     kind: 'int',
