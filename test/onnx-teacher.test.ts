@@ -101,6 +101,14 @@ describe('ONNX teachers', () => {
     expect(maxAbsDiff(logits, reference)).toBeLessThanOrEqual(1e-5);
     // Without the transpose the values would differ: the check can fail.
     expect(maxAbsDiff(logits, await direct('cnn_nchw', rgb.x as Float32Array, [600, 3, 6, 6]))).toBeGreaterThan(1e-2);
+    // PyTorch's own outputs for two NCHW rows, fed to the pool as NHWC rows.
+    const expected = JSON.parse(await readFile(join(FIXTURES, 'expected.json'), 'utf8')).models.cnn_nchw;
+    const nchw = Float32Array.from(expected.inputs.input.data as number[]);
+    const nhwc = new Float32Array(nchw.length);
+    for (let n = 0; n < 2; n++)
+      for (let c = 0; c < 3; c++) for (let p = 0; p < 36; p++) nhwc[n * 108 + p * 3 + c] = nchw[n * 108 + c * 36 + p];
+    const fromPytorch = await label('cnn_nchw', { x: nhwc, y: Int32Array.from([0, 1]), shape: [2, 6, 6, 3], numClasses: 5 });
+    expect(maxAbsDiff(fromPytorch.logits, expected.outputs.logits.data)).toBeLessThanOrEqual(1e-5);
     const gray = dataset(300, [8, 8], 3, 3);
     const grayRun = await label('cnn_gray', gray);
     expect(grayRun.teacher.spec).toMatchObject({ inputShape: [1, 8, 8], toChannelsFirst: false });
