@@ -111,6 +111,13 @@ export const RUN_FLAGS = {
     default: String(DEFAULTS.batchSize),
   },
   workers: { kind: 'int', arg: 'N', help: 'worker threads', default: `${DEFAULTS.workers} (the cores here)` },
+  loss: {
+    kind: 'string',
+    arg: 'NAME',
+    help: 'the distillation objective: kd (Hinton), dkd (decoupled KD), mse-logits, or a module of your own (path.mjs)',
+    default: 'kd',
+  },
+  'dkd-weights': { kind: 'string', arg: 'A,B', help: 'dkd: the weights of its target-class and non-target terms', default: '1,8' },
   temperature: { kind: 'number', arg: 'T', help: 'softmax temperature of the distillation term', default: String(DEFAULTS.temperature) },
   alpha: {
     kind: 'number',

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { featureShape } from '../data/dataset.js';
 import { type DistillResult, distill } from '../distill/distill.js';
-import { DEFAULTS } from '../distill/options.js';
+import { DEFAULTS, type LossOption } from '../distill/options.js';
 import { DistillCancelledError, DistillError, WorkerFailure, check, messageOf } from '../errors.js';
 import { buildModel } from '../models/architectures.js';
 import type { InputLayout, TeacherNormalize } from '../models/onnx-teacher.js';
@@ -102,6 +102,7 @@ export async function runCommand(flags: RunFlags, signal: AbortSignal): Promise<
       teacherNormalize: flags['teacher-normalize'] === undefined ? null : parseNormalize(flags['teacher-normalize']),
       teacherLayout: (flags['teacher-layout'] as InputLayout | undefined) ?? null,
       teacherOutput: flags['teacher-output'] ?? null,
+      loss: parseLoss(flags.loss, flags['dkd-weights']),
       teacherLogits: flags['teacher-logits'] === undefined ? null : resolve(flags['teacher-logits']),
       teacherTestLogits: flags['teacher-test-logits'] === undefined ? null : resolve(flags['teacher-test-logits']),
       onProgress: view.update,
@@ -182,6 +183,23 @@ async function writeOutputs(out: string, result: DistillResult): Promise<void> {
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
+}
+
+/** --loss NAME or a module's path, with --dkd-weights A,B for dkd. */
+function parseLoss(name: string | undefined, dkdWeights: string | undefined): LossOption | undefined {
+  check(dkdWeights === undefined || name === 'dkd', '--dkd-weights applies to --loss dkd');
+  if (name === undefined) return undefined;
+  if (name === 'dkd' && dkdWeights !== undefined) {
+    const [targetWeight, nonTargetWeight] = dkdWeights.split(',').map(Number);
+    check(
+      dkdWeights.split(',').length === 2 && targetWeight >= 0 && nonTargetWeight >= 0,
+      `--dkd-weights expects A,B (two numbers >= 0), got '${dkdWeights}'`,
+    );
+    return { name, targetWeight, nonTargetWeight };
+  }
+  if (name === 'kd' || name === 'dkd' || name === 'mse-logits') return name;
+  check(/\.(m?js|cjs)$/.test(name), `--loss ${name} is not one of kd, dkd, mse-logits, nor a module path (.mjs or .js)`);
+  return { module: resolve(name) };
 }
 
 /** --image-size H,W. */

@@ -1,3 +1,5 @@
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { LogitTable } from '../data/logit-table.js';
 import { readNpyFloat32Matrix } from '../data/npy.js';
@@ -19,6 +21,7 @@ import { type DistillConfig, type DistillOptions, resolveConfig } from './option
 import type { DistillReport, TrainingPhaseReport } from './report.js';
 import { PoolSupervisor } from './supervisor.js';
 import { type TrainOutcome, type TrainSpec, trainDataParallel } from '../train/data-parallel.js';
+import type { LossSpec } from '../train/losses.js';
 import { planPhase } from '../train/plan.js';
 
 /** What {@link distill} returns: the trained models, on the calling thread, and the report. */
@@ -182,7 +185,7 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
       rows: allRows,
       softLabels: labelling.table,
       plan: studentPlan,
-      loss: { name: 'kd', temperature: config.temperature, alpha: config.alpha },
+      loss: distillationLoss(config),
       seed: mixSeed(config.seed, 2),
     });
 
@@ -291,6 +294,7 @@ function runFingerprint(config: DistillConfig, options: DistillOptions, teacher:
   return {
     ...settings,
     teacherNormalize: teacherNormalize && JSON.stringify(teacherNormalize),
+    loss: JSON.stringify(distillationLoss(config)),
     optimizer: optimizer.name,
     learningRate: optimizer.learningRate,
     trainData: datasetDigest(options.train),
@@ -311,6 +315,22 @@ function skipNotices(phases: TrainingPhaseReport[]): string[] {
   return phases
     .filter((p) => p.skippedSteps > 0)
     .map((p) => `${p.phase} training skipped ${p.skippedSteps} of ${p.steps} steps whose averaged gradient was not finite`);
+}
+
+/** The student's objective, from the `loss` option with the run's temperature and alpha. */
+function distillationLoss(config: DistillConfig): LossSpec {
+  const { loss, temperature, alpha } = config;
+  if (typeof loss === 'object' && 'module' in loss) {
+    const module = /^[a-z]+:/i.test(loss.module) ? loss.module : pathToFileURL(resolve(loss.module)).href;
+    return { name: 'custom', module, temperature, alpha, options: loss.options ?? {} };
+  }
+  const name = typeof loss === 'string' ? loss : loss.name;
+  if (name === 'dkd') {
+    const weights: { targetWeight?: number; nonTargetWeight?: number } =
+      typeof loss === 'object' && 'name' in loss && loss.name === 'dkd' ? loss : {};
+    return { name, temperature, alpha, targetWeight: weights.targetWeight ?? 1, nonTargetWeight: weights.nonTargetWeight ?? 8 };
+  }
+  return name === 'mse-logits' ? { name, alpha } : { name: 'kd', temperature, alpha };
 }
 
 /** The teacher as the run uses it: a layers model (which the run may train), an ONNX file, or none (imported logits). */

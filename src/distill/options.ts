@@ -6,6 +6,7 @@ import type { BackendChoice } from '../kernels/backend.js';
 import type { InputLayout, TeacherNormalize } from '../models/onnx-teacher.js';
 import type { CheckpointOptions } from '../train/checkpoint.js';
 import { KERNEL_CHOICES, type KernelChoice, kernelChoiceFromEnv } from '../kernels/kernel-choice.js';
+import { DISTILLATION_LOSSES } from '../train/losses.js';
 import { OPTIMIZER_NAMES, type OptimizerSpec } from '../train/optimizers.js';
 import type { ProgressEvent } from '../progress.js';
 import type { NonFinitePolicy } from '../train/replica.js';
@@ -64,6 +65,12 @@ export interface DistillOptions {
   temperature?: number;
   /** Weight of the distillation term; 1 - alpha weighs the hard-label term. Default 0.9. */
   alpha?: number;
+  /**
+   * The distillation objective (see LossSpec): 'kd' (Hinton's), 'dkd' (decoupled KD, with `targetWeight`
+   * and `nonTargetWeight`, default 1 and 8), 'mse-logits', or a module of your own: `{ module, options }`,
+   * whose default export every worker imports (CustomLossFunction). Default 'kd'.
+   */
+  loss?: LossOption;
   /** Seed of every shuffle; the same seed and worker count reproduce a run. Default 1. */
   seed?: number;
   /** Optimizer of every training phase. Default adam, learning rate 1e-3. */
@@ -116,6 +123,14 @@ export interface DistillOptions {
   softLabelTopK?: number | null;
 }
 
+/** How a distillation objective is chosen: by name, with its parameters, or as a module of your own. */
+export type LossOption =
+  | (typeof DISTILLATION_LOSSES)[number]
+  | { name: 'kd' }
+  | { name: 'dkd'; targetWeight?: number; nonTargetWeight?: number }
+  | { name: 'mse-logits' }
+  | { module: string; options?: Record<string, unknown> };
+
 /** The options with every default filled in and every value checked. */
 export type DistillConfig = Required<
   Omit<DistillOptions, 'teacher' | 'student' | 'train' | 'test' | 'onProgress' | 'signal' | 'optimizer' | 'checkpoint'>
@@ -147,6 +162,7 @@ export const DEFAULTS: DistillConfig = {
   teacherOutput: null,
   teacherLogits: null,
   teacherTestLogits: null,
+  loss: 'kd',
 };
 
 const NON_FINITE_POLICIES: NonFinitePolicy[] = ['abort', 'skip'];
@@ -225,6 +241,21 @@ export function resolveConfig(options: DistillOptions): DistillConfig {
     `softLabelTopK must be an integer >= 1, got ${config.softLabelTopK}`,
     'softLabelTopK',
   );
+  const loss = config.loss;
+  demand(
+    (typeof loss === 'string' && DISTILLATION_LOSSES.includes(loss)) ||
+      (typeof loss === 'object' &&
+        loss !== null &&
+        (('module' in loss && typeof loss.module === 'string') || ('name' in loss && DISTILLATION_LOSSES.includes(loss.name)))),
+    `loss ${JSON.stringify(loss)} is not one of ${DISTILLATION_LOSSES.join(', ')}, or { module: 'path/to/loss.mjs' }`,
+    'loss',
+  );
+  if (typeof loss === 'object' && 'name' in loss && loss.name === 'dkd') {
+    for (const key of ['targetWeight', 'nonTargetWeight'] as const) {
+      const value = loss[key];
+      demand(value === undefined || (Number.isFinite(value) && value >= 0), `loss.${key} must be a number >= 0, got ${value}`, 'loss');
+    }
+  }
   demand(
     options.teacher !== undefined || config.teacherLogits !== null,
     'give a teacher (a model, a model.json or an .onnx file), or its logits (teacherLogits)',

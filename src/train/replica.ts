@@ -12,7 +12,7 @@ import { type BarrierHandle, SharedBarrier } from '../parallel/barrier.js';
 import { ControlClient } from '../parallel/control-plane.js';
 import { type HeartbeatHandle, RankHeartbeat } from '../parallel/heartbeat.js';
 import { type PhaseProgress, writeTrainingCheckpoint } from './checkpoint.js';
-import { type LossSpec, meanLoss } from './losses.js';
+import { type LossSpec, loadCustomLoss, meanLoss } from './losses.js';
 import { ShardedOptimizer, type ShardedOptimizerHandle } from './optimizers.js';
 import type { ProgressEvent, TrainingPhase } from '../progress.js';
 import type { PhasePlan } from './plan.js';
@@ -117,6 +117,7 @@ async function trainSteps(
   control: ControlClient<ProgressEvent>,
 ): Promise<TrainResult> {
   const { rank, plan, timeoutMs, phase } = task;
+  if (task.loss.name === 'custom') await loadCustomLoss(task.loss.module);
   const data = SharedDataset.attach(task.data);
   const softLabels = task.softLabels && LogitTable.attach(task.softLabels);
   const inputShape = modelInputShape(model, phase === 'teacher' ? 'teacher' : 'student');
@@ -233,7 +234,7 @@ async function trainSteps(
       throw new DistillError(
         `${phase} training diverged: the averaged gradient or loss (${mean[lossIndex]}) is not finite at step ${step + 1} ` +
           `(epoch ${schedule.epochOf(step) + 1}); lower the learning rate (optimizer.learningRate)` +
-          `${task.loss.name === 'kd' ? ' or the temperature' : ''}, ` +
+          `${'temperature' in task.loss ? ' or the temperature' : ''}, ` +
           "or skip such steps with onNonFinite 'skip'",
         ['optimizer.learningRate', 'temperature', 'onNonFinite'],
       );
