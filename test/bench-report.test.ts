@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 // @ts-expect-error: plain JavaScript bench modules, no type declarations
 import { forwardFlopsPerSample, median, medianAcrossRounds, rssMBPerWorker, averagingShares, withScaling } from '../bench/metrics.mjs';
 // @ts-expect-error: likewise
-import { renderMarkdown, renderSvg, targets } from '../bench/render.mjs';
+import { onnxComparison, renderMarkdown, renderSvg, targetMet, targets } from '../bench/render.mjs';
 
 const row = (phase: string, model: string, workers: number, samplesPerSec: number, extra = {}) => ({
   phase,
@@ -17,7 +17,7 @@ const row = (phase: string, model: string, workers: number, samplesPerSec: numbe
   ...extra,
 });
 
-// A small report in latest.json's shape: two worker counts, both phases, both references.
+// A small report in latest.json's shape: two worker counts, both phases, the ONNX teacher's labelling, every reference.
 const fixture = {
   machine: {
     cpus: 2,
@@ -30,12 +30,15 @@ const fixture = {
       { workers: 2, speedup: 1.9 },
     ],
   },
-  settings: { denseModel: 'mlp:1024,1024', batchSize: 256, rounds: 3 },
+  settings: { denseModel: 'mlp:1024,1024', cnnModel: 'cnn:16,32', batchSize: 256, rounds: 3 },
   results: [
     row('label', 'mlp:1024,1024', 1, 2000),
     row('label', 'mlp:1024,1024', 2, 3900),
     row('label', 'cnn:16,32', 1, 2100, { params: 206_922 }),
     row('label', 'cnn:16,32', 2, 3000, { params: 206_922 }),
+    // The same CNN's layer shapes exported to ONNX, labelled by onnxruntime sessions in the pool.
+    row('label', 'cnn:16,32', 1, 9000, { params: 206_922, kernels: 'onnxruntime' }),
+    row('label', 'cnn:16,32', 2, 18_500, { params: 206_922, kernels: 'onnxruntime' }),
     row('train', 'mlp:1024,1024', 1, 80, { gflops: 0.9, batchSize: 256, allreduceShare: 0.005, waitShare: 0 }),
     row('train', 'mlp:1024,1024', 2, 150, {
       gflops: 1.68,
@@ -55,8 +58,39 @@ const fixture = {
     { name: 'tfjs model.fit, 1 thread', phase: 'train', model: 'mlp:1024,1024', threads: 1, samplesPerSec: 82, gflops: 0.92 },
     { name: 'pytorch-cpu', phase: 'train', model: 'mlp:1024,1024', threads: 1, samplesPerSec: 600, gflops: 6.7, best: false },
     { name: 'pytorch-cpu', phase: 'train', model: 'mlp:1024,1024', threads: 2, samplesPerSec: 1000, gflops: 11.2, best: true },
+    {
+      name: 'onnxruntime-node, plain loop, 1 thread',
+      phase: 'label',
+      model: 'cnn:16,32',
+      kernels: 'onnxruntime',
+      threads: 1,
+      batchSize: 256,
+      samplesPerSec: 10_000,
+      gflops: 24.4,
+      rounds: 3,
+      samplesPerSecRange: [9500, 10_500],
+    },
+    {
+      name: 'onnxruntime-node, plain loop, intraOpNumThreads 2',
+      phase: 'label',
+      model: 'cnn:16,32',
+      kernels: 'onnxruntime',
+      threads: 2,
+      batchSize: 256,
+      samplesPerSec: 12_000,
+      gflops: 29.2,
+    },
   ],
   pytorch: { torch: '1.13.0', blas: { built: 'generic', mapped: ['/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3'] } },
+  onnx: { model: 'cnn:16,32', exportedBy: 'bench/export_cnn_onnx.py', params: 206_922, torch: '1.13.0', onnxruntime: '1.30.0' },
+};
+
+/** The fixture without the ONNX rows, as a run without PyTorch or onnxruntime-node writes it. */
+const withoutOnnx = {
+  ...fixture,
+  results: fixture.results.filter((r) => r.kernels !== 'onnxruntime'),
+  references: fixture.references.filter((r) => !('kernels' in r)),
+  onnx: undefined,
 };
 
 describe('bench arithmetic', () => {
@@ -130,6 +164,43 @@ describe('bench renderings', () => {
     expect(byName['of which waiting at the first barrier for the slower rank']).toBe(0.01);
     expect(byName['training samples/s, tfjs-distill W=2 / PyTorch CPU (2 threads)']).toBeCloseTo(0.15, 10);
     expect(byName['training GFLOP/s / labelling GFLOP/s, mlp:1024,1024, W=1 (wasm)']).toBeCloseTo(0.9 / 7.44, 10);
+    // The ONNX rows are held to onnxruntime alone, not to their own W=1.
+    expect(byName['labelling onnx cnn:16,32, W=2 vs 0.9 x W x single-thread onnxruntime']).toBeCloseTo(18_500 / (0.9 * 2 * 10_000), 10);
+    expect(Object.keys(byName).filter((name) => name.includes('onnxruntime)'))).toEqual([]);
+  });
+
+  it('gives each ratio its range over rounds, and meets a target only when the whole range does', () => {
+    const byName = Object.fromEntries(targets(fixture).map((t: { name: string }) => [t.name, t]));
+    // W=2 was measured in 3 rounds (120 to 1,510 samples/s), W=1 once (80): the speed-up spans 1.5x to 18.9x.
+    const train = byName['training mlp:1024,1024 (wasm), global batch 256, W=2 vs W=1'];
+    expect(train.range[0]).toBeCloseTo(1.5, 10);
+    expect(train.range[1]).toBeCloseTo(18.875, 10);
+    expect(targetMet(train)).toBe(false); // 1.88x >= 1.8x, but the range straddles the goal
+    // Pool at W=2 (once) over W x the single-thread reference (9,500 to 10,500 over rounds), over 0.9.
+    const onnx = byName['labelling onnx cnn:16,32, W=2 vs 0.9 x W x single-thread onnxruntime'];
+    expect(onnx.value).toBeGreaterThan(1);
+    expect(onnx.range[0]).toBeCloseTo(18_500 / (0.9 * 2 * 10_500), 10);
+    expect(onnx.range[1]).toBeCloseTo(18_500 / (0.9 * 2 * 9500), 10);
+    expect(targetMet(onnx)).toBe(false);
+    // Measured once on both sides: no range, the value alone decides.
+    expect(byName['labelling mlp:1024,1024 (wasm), W=2 vs W=1'].range).toBeNull();
+    expect(targetMet(byName['labelling mlp:1024,1024 (wasm), W=2 vs W=1'])).toBe(true);
+    expect(targetMet(byName['gradient averaging share of step time, training at W=2'])).toBe(true); // 3% <= 5%
+    expect(targetMet(byName['of which waiting at the first barrier for the slower rank'])).toBeNull(); // no goal
+    expect(targetMet({ value: 1.2, range: [1.01, 1.3], target: 1 })).toBe(true);
+    expect(targetMet({ value: 0.04, range: [0.03, 0.06], target: 0.05, atMost: true })).toBe(false);
+    expect(targetMet({ value: null, target: 1 })).toBeNull();
+  });
+
+  it('compares the ONNX labelling at each W with onnxruntime alone and with the tfjs CNN', () => {
+    const rows = onnxComparison(fixture);
+    expect(rows.map((o: { row: { workers: number } }) => o.row.workers)).toEqual([1, 2]);
+    expect(rows[1].share).toBeCloseTo(0.925, 10);
+    expect(rows[1].shareRange[0]).toBeCloseTo(18_500 / 21_000, 10);
+    expect(rows[1].tfjs.map((t: { samplesPerSec: number }) => t.samplesPerSec)).toEqual([3000]);
+    expect(onnxComparison(withoutOnnx)).toEqual([]);
+    const byName = Object.fromEntries(targets(withoutOnnx).map((t: { name: string; value: number }) => [t.name, t.value]));
+    expect(byName['labelling onnx cnn:16,32, W=2 vs 0.9 x W x single-thread onnxruntime']).toBeNull();
   });
 
   it('writes one markdown row per measurement and per reference, with the ratios', () => {
@@ -146,17 +217,31 @@ describe('bench renderings', () => {
     expect(md).toContain('| tfjs model.fit, 1 thread | train | 1 | 82 | - | 0.92 | 1.83x |');
     expect(md).toContain('openblas-pthread/libblas.so.3');
     expect(md).toContain('| mlp:1024,1024, batch 256 | wasm | 2 | 1,620 | 50.0 | 16.7 | 150.0 | 2,500 |');
-    expect(md).toContain('| training mlp:1024,1024 (wasm), global batch 256, W=2 vs W=1 | 1.88x | >= 1.80x |');
-    expect(md).toContain('| of which waiting at the first barrier for the slower rank | 1.0% | - |');
-    expect(md.split('\n').filter((l: string) => l.startsWith('| label ') || l.startsWith('| train ')).length).toBe(8);
+    expect(md).toContain('| training mlp:1024,1024 (wasm), global batch 256, W=2 vs W=1 | 1.88x | 1.50x–18.88x | >= 1.80x | no |');
+    expect(md).toContain('| labelling mlp:1024,1024 (wasm), W=2 vs W=1 | 1.95x | - | >= 1.90x | yes |');
+    expect(md).toContain('| of which waiting at the first barrier for the slower rank | 1.0% | - | - | - |');
+    const onnxTarget = '| labelling onnx cnn:16,32, W=2 vs 0.9 x W x single-thread onnxruntime';
+    expect(md).toContain(`${onnxTarget} | 1.03x | 0.98x–1.08x | >= 1.00x | no |`);
+    // The ONNX rows: in the main table, against onnxruntime alone in the references, and in a table of their own.
+    expect(md).toContain('| label | cnn:16,32 | 206,922 | onnxruntime | 2 | - | 18,500 | - | 68.82 | 2.06x | 103% | - | 40 |');
+    expect(md).toContain('| onnxruntime-node, plain loop, 1 thread | label | 1 | 10,000 | 9,500–10,500 | 24.40 | 1.85x |');
+    expect(md).toContain('| onnxruntime-node, plain loop, intraOpNumThreads 2 | label | 2 | 12,000 | - | 29.20 | 1.54x |');
+    expect(md).toContain('10,000 rows/s (9,500–10,500) on 1 thread; 12,000 rows/s with intraOpNumThreads 2.');
+    expect(md).toContain('| 1 | 9,000 | - | 90.0% (85.7%–94.7%) | 2,100 | 4.29x |');
+    expect(md).toContain('| 2 | 18,500 | - | 92.5% (88.1%–97.4%) | 3,000 | 6.17x |');
+    expect(md.split('\n').filter((l: string) => l.startsWith('| label ') || l.startsWith('| train ')).length).toBe(10);
+    const plain = renderMarkdown(withoutOnnx);
+    expect(plain).not.toContain('ONNX teacher labelling');
+    expect(plain).toContain(`${onnxTarget} | not measured | - | >= 1.00x | - |`);
   });
 
   it('draws a line per series in both panels, ideal scaling, and the training references', () => {
     const svg = renderSvg(fixture);
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg.trim().endsWith('</svg>')).toBe(true);
-    // 4 series x (measured throughput + ideal + efficiency) + the 100% line + 2 references (pytorch's best only).
-    expect(svg.match(/<polyline/g)).toHaveLength(4 * 3 + 1 + 2);
+    // 5 series x (measured throughput + ideal + efficiency) + the 100% line + 2 training references (pytorch's best only).
+    expect(svg.match(/<polyline/g)).toHaveLength(5 * 3 + 1 + 2);
+    expect(svg).toContain('label cnn:16,32 onnxruntime');
     expect(svg).toContain('train mlp:1024,1024 wasm, 256 rows per worker');
     expect(svg).toContain('pytorch-cpu, 2 threads (train)');
     expect(svg).not.toContain('pytorch-cpu (train)'); // the 1-thread row is not the best

@@ -30,7 +30,16 @@ const pools = new Map<number, TfjsPool>();
 /** Pools on the wasm kernel set (the exchange loops in JavaScript), beside the default ones (openblas where it loads). */
 const wasmKernelPools = new Map<number, TfjsPool>();
 
-async function train(workers: number, optimizer: 'sgd' | 'adam', batchSize: number, kernels: 'auto' | 'wasm' = 'auto') {
+/** The learning rate of each optimizer in these tests. */
+const RATES = { sgd: 0.1, adam: 0.01, momentum: 0.05 } as const;
+
+async function train(
+  workers: number,
+  optimizer: 'sgd' | 'adam' | 'momentum',
+  batchSize: number,
+  kernels: 'auto' | 'wasm' = 'auto',
+  rules?: Parameters<typeof trainDataParallel>[1]['rules'],
+) {
   const pool = (kernels === 'wasm' ? wasmKernelPools : pools).get(workers)!;
   const { data, soft } = syntheticData();
   const model = buildModel('mlp:16,8', { inputShape: [FEATURES], numClasses: CLASSES, seed: 3 });
@@ -43,7 +52,8 @@ async function train(workers: number, optimizer: 'sgd' | 'adam', batchSize: numb
     rows: Int32Array.from({ length: ROWS }, (_, i) => i),
     softLabels: soft,
     loss: { name: 'kd', temperature: 2, alpha: 0.7 },
-    optimizer: { name: optimizer, learningRate: optimizer === 'sgd' ? 0.1 : 0.01 },
+    optimizer: { name: optimizer, learningRate: RATES[optimizer] },
+    rules,
     // batch 10: 6 steps per epoch, so a second epoch with a fresh shuffle too
     plan: planPhase({ rows: ROWS, batchSize, workers, steps: 8 }),
     seed: 5,
@@ -150,13 +160,18 @@ describe('data-parallel training', () => {
     expect(new Float32Array(outcome.weights).every(Number.isFinite)).toBe(true);
   });
 
-  for (const optimizer of ['sgd', 'adam'] as const) {
+  for (const optimizer of ['sgd', 'adam', 'momentum'] as const) {
     it(`${optimizer}: W=1 and W=3, with either kernel set, follow a plain single-thread tf.train.${optimizer} loop over the same global batches`, async () => {
       // Reference on the main thread (cpu backend): full global batches, no slicing, no averaging.
       const { data, soft } = syntheticData();
       const model = buildModel('mlp:16,8', { inputShape: [FEATURES], numClasses: CLASSES, seed: 3 });
       const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-      const reference = optimizer === 'sgd' ? tf.train.sgd(0.1) : tf.train.adam(0.01);
+      const reference =
+        optimizer === 'sgd'
+          ? tf.train.sgd(RATES.sgd)
+          : optimizer === 'adam'
+            ? tf.train.adam(RATES.adam)
+            : tf.train.momentum(RATES.momentum, 0.9);
       const schedule = new BatchSchedule(
         Int32Array.from({ length: ROWS }, (_, i) => i),
         planPhase({ rows: ROWS, batchSize: 10, workers: 1, epochs: 1 }),
@@ -187,4 +202,46 @@ describe('data-parallel training', () => {
       }
     });
   }
+
+  it('a cosine schedule with warmup, weight decay and gradient clipping: W=1 and W=3 follow the same rules written out on one thread', async () => {
+    const rules = { lrSchedule: { name: 'cosine', warmupSteps: 3, minLearningRate: 0.01 }, weightDecay: 0.5, clipNorm: 0.2 } as const;
+    // Reference: SGD on the main thread with the rules applied by hand to the full global batch's gradient.
+    const { data, soft } = syntheticData();
+    const model = buildModel('mlp:16,8', { inputShape: [FEATURES], numClasses: CLASSES, seed: 3 });
+    const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const schedule = new BatchSchedule(
+      Int32Array.from({ length: ROWS }, (_, i) => i),
+      planPhase({ rows: ROWS, batchSize: 10, workers: 1, steps: 8 }),
+      5,
+    );
+    let clipped = 0;
+    for (let step = 0; step < 8; step++) {
+      const lr = step < 3 ? (RATES.sgd * (step + 1)) / 3 : 0.01 + ((RATES.sgd - 0.01) * (1 + Math.cos((Math.PI * (step - 3)) / 5))) / 2;
+      const batch = schedule.batch(step);
+      tf.tidy(() => {
+        const x = tf.tensor2d(data.gatherFeatures(batch, 0, batch.length, new Float32Array(batch.length * FEATURES)), [
+          batch.length,
+          FEATURES,
+        ]);
+        const labels = tf.tensor1d(data.gatherLabels(batch, 0, batch.length, new Int32Array(batch.length)), 'int32');
+        const teacher = tf.tensor2d(soft.gather(batch, 0, batch.length, new Float32Array(batch.length * CLASSES)), [batch.length, CLASSES]);
+        const { grads } = tf.variableGrads(
+          () => meanLoss({ name: 'kd', temperature: 2, alpha: 0.7 }, { student: model.apply(x) as tf.Tensor2D, teacher, labels }),
+          variables,
+        );
+        const norm = Math.sqrt(variables.reduce((sum, v) => sum + tf.sum(tf.square(grads[v.name])).dataSync()[0], 0));
+        const scale = norm > 0.2 ? 0.2 / norm : 1;
+        if (scale < 1) clipped++;
+        for (const v of variables) v.assign(tf.sub(tf.mul(v, 1 - lr * 0.5), tf.mul(grads[v.name], lr * scale)));
+      });
+    }
+    expect(clipped).toBeGreaterThan(0); // the clipping really happened in this run
+    const expected = new Float32Array((await modelToData(model)).weights);
+    const one = await train(1, 'sgd', 10, 'auto', rules);
+    const three = await train(3, 'sgd', 10, 'auto', rules);
+    expect(maxAbsDiff(one.weights, expected)).toBeLessThanOrEqual(1e-4);
+    expect(maxAbsDiff(three.weights, expected)).toBeLessThanOrEqual(1e-4);
+    // And the rules changed the result: without them the weights differ.
+    expect(maxAbsDiff((await train(1, 'sgd', 10)).weights, expected)).toBeGreaterThan(1e-3);
+  });
 });

@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { featureShape } from '../data/dataset.js';
 import { type DistillResult, distill } from '../distill/distill.js';
 import { DEFAULTS, type LossOption } from '../distill/options.js';
+import type { LrSchedule } from '../train/lr-schedule.js';
 import { DistillCancelledError, DistillError, WorkerFailure, check, messageOf } from '../errors.js';
 import { buildModel } from '../models/architectures.js';
 import type { InputLayout, TeacherNormalize } from '../models/onnx-teacher.js';
@@ -103,6 +104,12 @@ export async function runCommand(flags: RunFlags, signal: AbortSignal): Promise<
       teacherLayout: (flags['teacher-layout'] as InputLayout | undefined) ?? null,
       teacherOutput: flags['teacher-output'] ?? null,
       loss: parseLoss(flags.loss, flags['dkd-weights']),
+      lrSchedule: parseSchedule(flags),
+      weightDecay: flags['weight-decay'],
+      clipNorm: flags['clip-norm'],
+      teacherTraining: {
+        optimizer: { name: flags['teacher-optimizer'] as OptimizerSpec['name'] | undefined, learningRate: flags['teacher-lr'] },
+      },
       teacherLogits: flags['teacher-logits'] === undefined ? null : resolve(flags['teacher-logits']),
       teacherTestLogits: flags['teacher-test-logits'] === undefined ? null : resolve(flags['teacher-test-logits']),
       onProgress: view.update,
@@ -183,6 +190,25 @@ async function writeOutputs(out: string, result: DistillResult): Promise<void> {
   } finally {
     await rm(staging, { recursive: true, force: true });
   }
+}
+
+/** --lr-schedule with its parameters; undefined when none is given (the library's default). */
+function parseSchedule(flags: RunFlags): LrSchedule | undefined {
+  const name = flags['lr-schedule'];
+  const warmupSteps = flags['warmup-steps'];
+  check(flags['min-lr'] === undefined || name === 'cosine', '--min-lr applies to --lr-schedule cosine');
+  check(
+    (flags['lr-step-every'] === undefined && flags['lr-gamma'] === undefined) || name === 'step',
+    '--lr-step-every and --lr-gamma apply to --lr-schedule step',
+  );
+  if (name === undefined) return warmupSteps === undefined ? undefined : { name: 'constant', warmupSteps };
+  if (name === 'cosine') return { name, warmupSteps, minLearningRate: flags['min-lr'] };
+  if (name === 'step') {
+    check(flags['lr-step-every'] !== undefined, '--lr-schedule step needs --lr-step-every N');
+    return { name, warmupSteps, everySteps: flags['lr-step-every'], gamma: flags['lr-gamma'] ?? 0.1 };
+  }
+  check(name === 'constant', `--lr-schedule ${name} is not one of constant, cosine, step`);
+  return { name: 'constant', warmupSteps };
 }
 
 /** --loss NAME or a module's path, with --dkd-weights A,B for dkd. */

@@ -22,6 +22,9 @@ import type { DistillReport, TrainingPhaseReport } from './report.js';
 import { PoolSupervisor } from './supervisor.js';
 import { type TrainOutcome, type TrainSpec, trainDataParallel } from '../train/data-parallel.js';
 import type { LossSpec } from '../train/losses.js';
+import type { StepRules } from '../train/lr-schedule.js';
+import type { OptimizerSpec } from '../train/optimizers.js';
+import type { TrainingPhase } from '../progress.js';
 import { planPhase } from '../train/plan.js';
 
 /** What {@link distill} returns: the trained models, on the calling thread, and the report. */
@@ -116,7 +119,7 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
             ...spec,
             model: shareModel(start),
             trainableParams: from.trainableParams,
-            optimizer: config.optimizer,
+            ...phaseTraining(config, spec.phase),
             onNonFinite: config.onNonFinite,
             resume: saved,
             checkpoint: checkpoints && {
@@ -289,12 +292,13 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
  * the data and of the starting models.
  */
 function runFingerprint(config: DistillConfig, options: DistillOptions, teacher: TeacherSource, student: CheckedModel): RunFingerprint {
-  const { workers, barrierTimeoutMs, maxRestarts, workerMemoryMb, workerImports, softLabels, optimizer, teacherNormalize, ...settings } =
-    config;
+  const { workers, barrierTimeoutMs, maxRestarts, workerMemoryMb, workerImports, softLabels, optimizer, ...settings } = config;
+  // Objects (schedules, normalisation, per-phase settings) are compared as their JSON.
+  const flat = Object.fromEntries(
+    Object.entries(settings).map(([key, value]) => [key, value !== null && typeof value === 'object' ? JSON.stringify(value) : value]),
+  ) as RunFingerprint;
   return {
-    ...settings,
-    teacherNormalize: teacherNormalize && JSON.stringify(teacherNormalize),
-    loss: JSON.stringify(distillationLoss(config)),
+    ...flat,
     optimizer: optimizer.name,
     learningRate: optimizer.learningRate,
     trainData: datasetDigest(options.train),
@@ -315,6 +319,19 @@ function skipNotices(phases: TrainingPhaseReport[]): string[] {
   return phases
     .filter((p) => p.skippedSteps > 0)
     .map((p) => `${p.phase} training skipped ${p.skippedSteps} of ${p.steps} steps whose averaged gradient was not finite`);
+}
+
+/** A phase's optimizer and step rules: the teacher's own where `teacherTraining` sets them, else the run's. */
+function phaseTraining(config: DistillConfig, phase: TrainingPhase): { optimizer: OptimizerSpec; rules: StepRules } {
+  const own = phase === 'teacher' ? config.teacherTraining : {};
+  return {
+    optimizer: { ...config.optimizer, ...Object.fromEntries(Object.entries(own.optimizer ?? {}).filter(([, v]) => v !== undefined)) },
+    rules: {
+      lrSchedule: own.lrSchedule ?? config.lrSchedule,
+      weightDecay: own.weightDecay ?? config.weightDecay,
+      clipNorm: own.clipNorm === undefined ? config.clipNorm : own.clipNorm,
+    },
+  };
 }
 
 /** The student's objective, from the `loss` option with the run's temperature and alpha. */

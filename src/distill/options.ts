@@ -7,6 +7,7 @@ import type { InputLayout, TeacherNormalize } from '../models/onnx-teacher.js';
 import type { CheckpointOptions } from '../train/checkpoint.js';
 import { KERNEL_CHOICES, type KernelChoice, kernelChoiceFromEnv } from '../kernels/kernel-choice.js';
 import { DISTILLATION_LOSSES } from '../train/losses.js';
+import { LR_SCHEDULES, type LrSchedule } from '../train/lr-schedule.js';
 import { OPTIMIZER_NAMES, type OptimizerSpec } from '../train/optimizers.js';
 import type { ProgressEvent } from '../progress.js';
 import type { NonFinitePolicy } from '../train/replica.js';
@@ -75,6 +76,17 @@ export interface DistillOptions {
   seed?: number;
   /** Optimizer of every training phase. Default adam, learning rate 1e-3. */
   optimizer?: Partial<OptimizerSpec>;
+  /**
+   * The learning rate over each training phase's steps: constant, cosine (down to `minLearningRate`) or
+   * step decay, each with optional linear warmup. Default constant.
+   */
+  lrSchedule?: LrSchedule;
+  /** Decoupled weight decay (AdamW's; applied with any optimizer), on the averaged gradient's step. Default 0. */
+  weightDecay?: number;
+  /** Clip the averaged gradient to this global L2 norm. Default null, no clipping. */
+  clipNorm?: number | null;
+  /** The teacher's own optimizer, schedule, decay and clipping when the run trains it; default: the student's. */
+  teacherTraining?: PhaseTrainingOptions;
   /** Also train the student architecture on the hard labels alone, same budget and seed. Default false. */
   baseline?: boolean;
   /** tfjs backend in the workers. Default 'auto'. */
@@ -123,6 +135,14 @@ export interface DistillOptions {
   softLabelTopK?: number | null;
 }
 
+/** A training phase's own optimizer settings, each defaulting to the run's. */
+export interface PhaseTrainingOptions {
+  optimizer?: Partial<OptimizerSpec>;
+  lrSchedule?: LrSchedule;
+  weightDecay?: number;
+  clipNorm?: number | null;
+}
+
 /** How a distillation objective is chosen: by name, with its parameters, or as a module of your own. */
 export type LossOption =
   | (typeof DISTILLATION_LOSSES)[number]
@@ -133,8 +153,8 @@ export type LossOption =
 
 /** The options with every default filled in and every value checked. */
 export type DistillConfig = Required<
-  Omit<DistillOptions, 'teacher' | 'student' | 'train' | 'test' | 'onProgress' | 'signal' | 'optimizer' | 'checkpoint'>
-> & { optimizer: OptimizerSpec };
+  Omit<DistillOptions, 'teacher' | 'student' | 'train' | 'test' | 'onProgress' | 'signal' | 'optimizer' | 'checkpoint' | 'teacherTraining'>
+> & { optimizer: OptimizerSpec; teacherTraining: PhaseTrainingOptions };
 
 /** Defaults, in one place; the CLI shows these too. */
 export const DEFAULTS: DistillConfig = {
@@ -163,6 +183,10 @@ export const DEFAULTS: DistillConfig = {
   teacherLogits: null,
   teacherTestLogits: null,
   loss: 'kd',
+  lrSchedule: { name: 'constant' },
+  weightDecay: 0,
+  clipNorm: null,
+  teacherTraining: {},
 };
 
 const NON_FINITE_POLICIES: NonFinitePolicy[] = ['abort', 'skip'];
@@ -170,6 +194,53 @@ const NON_FINITE_POLICIES: NonFinitePolicy[] = ['abort', 'skip'];
 const BACKENDS: BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
 
 const isInt = (value: number, min: number) => Number.isInteger(value) && value >= min;
+
+/** Checks a phase's schedule, decay and clipping; `where` prefixes the option names ('teacherTraining.'). */
+function checkStepRules(
+  where: string,
+  rules: Pick<PhaseTrainingOptions, 'lrSchedule' | 'weightDecay' | 'clipNorm'>,
+  demand: (condition: boolean, message: string, ...options: string[]) => void,
+): void {
+  const schedule = rules.lrSchedule;
+  if (schedule !== undefined) {
+    const name = `${where}lrSchedule`;
+    demand(
+      typeof schedule === 'object' && schedule !== null && LR_SCHEDULES.includes(schedule.name),
+      `${name} ${JSON.stringify(schedule)} needs a name, one of ${LR_SCHEDULES.join(', ')}`,
+      name,
+    );
+    const warmup = schedule.warmupSteps;
+    demand(warmup === undefined || isInt(warmup, 0), `${name}.warmupSteps must be an integer >= 0, got ${warmup}`, `${name}.warmupSteps`);
+    if (schedule.name === 'cosine') {
+      const min = schedule.minLearningRate;
+      demand(
+        min === undefined || (Number.isFinite(min) && min >= 0),
+        `${name}.minLearningRate must be a number >= 0, got ${min}`,
+        `${name}.minLearningRate`,
+      );
+    }
+    if (schedule.name === 'step') {
+      demand(isInt(schedule.everySteps, 1), `${name}.everySteps must be an integer >= 1, got ${schedule.everySteps}`, `${name}.everySteps`);
+      demand(
+        Number.isFinite(schedule.gamma) && schedule.gamma > 0,
+        `${name}.gamma must be a number > 0, got ${schedule.gamma}`,
+        `${name}.gamma`,
+      );
+    }
+  }
+  const decay = rules.weightDecay;
+  demand(
+    decay === undefined || (Number.isFinite(decay) && decay >= 0),
+    `${where}weightDecay must be a number >= 0, got ${decay}`,
+    `${where}weightDecay`,
+  );
+  const clip = rules.clipNorm;
+  demand(
+    clip == null || (Number.isFinite(clip) && clip > 0),
+    `${where}clipNorm must be a number > 0 (or null), got ${clip}`,
+    `${where}clipNorm`,
+  );
+}
 
 /** Fills in defaults and checks every setting, with a one-line error naming the setting and the fix. */
 export function resolveConfig(options: DistillOptions): DistillConfig {
@@ -240,6 +311,23 @@ export function resolveConfig(options: DistillOptions): DistillConfig {
     config.softLabelTopK === null || isInt(config.softLabelTopK, 1),
     `softLabelTopK must be an integer >= 1, got ${config.softLabelTopK}`,
     'softLabelTopK',
+  );
+  for (const [where, phase] of [
+    ['', config],
+    ['teacherTraining.', config.teacherTraining],
+  ] as const) {
+    checkStepRules(where, phase, demand);
+  }
+  const teacherOptimizer = config.teacherTraining.optimizer;
+  demand(
+    teacherOptimizer?.name === undefined || OPTIMIZER_NAMES.includes(teacherOptimizer.name),
+    `teacherTraining.optimizer.name '${teacherOptimizer?.name}' is not one of ${OPTIMIZER_NAMES.join(', ')}`,
+    'teacherTraining.optimizer.name',
+  );
+  demand(
+    teacherOptimizer?.learningRate === undefined || (Number.isFinite(teacherOptimizer.learningRate) && teacherOptimizer.learningRate > 0),
+    `teacherTraining.optimizer.learningRate must be a number > 0, got ${teacherOptimizer?.learningRate}`,
+    'teacherTraining.optimizer.learningRate',
   );
   const loss = config.loss;
   demand(

@@ -12,6 +12,7 @@ import type { LossSpec } from './losses.js';
 import { type OptimizerSpec, ShardedOptimizer } from './optimizers.js';
 import type { ProgressEvent, TrainingPhase } from '../progress.js';
 import type { PhaseProgress, TrainingCheckpoint } from './checkpoint.js';
+import type { StepRules } from './lr-schedule.js';
 import type { PhasePlan } from './plan.js';
 import type { NonFinitePolicy, StepTimings, TrainResult, TrainTask } from './replica.js';
 
@@ -42,6 +43,8 @@ export interface TrainSpec {
   softLabels?: LogitTable;
   loss: LossSpec;
   optimizer: OptimizerSpec;
+  /** The learning-rate schedule, weight decay and gradient clipping; default: none of them. */
+  rules?: StepRules;
   seed: number;
   onNonFinite: NonFinitePolicy;
   /** Continue from this checkpoint of the phase; `model` must then hold its weights. */
@@ -78,6 +81,7 @@ export async function trainDataParallel(pool: WorkerPool<TrainTask>, spec: Train
   const resume = spec.resume && { progress: spec.resume.progress, iterations: spec.resume.optimizer.iterations };
   // + 1: the loss. The coordinator only allocates it: each rank attaches with its own thread's loops.
   const allReduce = SharedAllReduce.create(spec.trainableParams + 1, barrier, javascriptLoops.weightedSum);
+  const norms = new SharedArrayBuffer(workers * 8);
   const rows = new SharedArrayBuffer(spec.rows.byteLength);
   new Int32Array(rows).set(spec.rows);
   const isCancelled = () => spec.signal?.aborted ?? false;
@@ -96,6 +100,8 @@ export async function trainDataParallel(pool: WorkerPool<TrainTask>, spec: Train
           softLabels: spec.softLabels?.handle,
           loss: spec.loss,
           optimizer: optimizer.handle,
+          rules: spec.rules ?? NO_RULES,
+          norms,
           seed: spec.seed,
           allReduce: allReduce.handle,
           barrier: barrier.handle,
@@ -128,6 +134,9 @@ export async function trainDataParallel(pool: WorkerPool<TrainTask>, spec: Train
     for (const channel of channels) channel.close();
   }
 }
+
+/** A constant learning rate, no decay, no clipping. */
+const NO_RULES: StepRules = { lrSchedule: { name: 'constant' }, weightDecay: 0, clipNorm: null };
 
 /** Milliseconds per step in each part of the step, averaged over the ranks; undefined for no steps. */
 function stepBreakdown(timings: StepTimings[], steps: number): StepBreakdown | undefined {

@@ -71,8 +71,7 @@ export class ShardedOptimizer {
    * Applies update number `iteration` (1-based; Adam's bias correction needs it) to weights [lo, hi)
    * with the averaged gradient `gradient`.
    */
-  update(gradient: Float32Array, lo: number, hi: number, iteration: number): void {
-    const lr = this.handle.spec.learningRate;
+  update(gradient: Float32Array, lo: number, hi: number, iteration: number, lr = this.handle.spec.learningRate): void {
     switch (this.handle.spec.name) {
       case 'sgd':
         this.loops.sgd(this.weights, gradient, lo, hi, lr);
@@ -87,6 +86,15 @@ export class ShardedOptimizer {
         return;
       }
     }
+  }
+
+  /**
+   * Decoupled weight decay (AdamW's, Loshchilov and Hutter): w -= lr * decay * w on [lo, hi), before the
+   * optimizer's own update, so the decay does not pass through Adam's moments.
+   */
+  decay(lo: number, hi: number, lr: number, decay: number): void {
+    const factor = 1 - lr * decay;
+    for (let i = lo; i < hi; i++) this.weights[i] *= factor;
   }
 
   /** The state for a checkpoint: `iterations` updates applied so far. */

@@ -15,6 +15,7 @@ import { type PhaseProgress, writeTrainingCheckpoint } from './checkpoint.js';
 import { type LossSpec, loadCustomLoss, meanLoss } from './losses.js';
 import { ShardedOptimizer, type ShardedOptimizerHandle } from './optimizers.js';
 import type { ProgressEvent, TrainingPhase } from '../progress.js';
+import { learningRateAt, type StepRules } from './lr-schedule.js';
 import type { PhasePlan } from './plan.js';
 import { BatchSchedule, sliceBounds } from './schedule.js';
 
@@ -32,6 +33,10 @@ export interface TrainTask {
   loss: LossSpec;
   /** The shared weights and optimizer state; rank r updates chunk r. */
   optimizer: ShardedOptimizerHandle;
+  /** The learning-rate schedule, weight decay and gradient clipping. */
+  rules: StepRules;
+  /** One float64 per rank: each rank's share of the squared gradient norm, when clipping. */
+  norms: SharedArrayBuffer;
   seed: number;
   allReduce: AllReduceHandle;
   barrier: BarrierHandle;
@@ -79,6 +84,32 @@ export interface TrainResult extends Omit<PhaseProgress, 'step'> {
    */
   firstStepSeconds: number;
   weights?: ArrayBuffer;
+}
+
+/**
+ * Scales the averaged gradient so that its global L2 norm is at most `maxNorm`. Each rank sums the squares
+ * of its own chunk; after a barrier every rank adds the W sums in rank order, so all get the same norm, and
+ * scales its own chunk (which only it reads from here on).
+ */
+function clipGradient(
+  mean: Float32Array,
+  lo: number,
+  hi: number,
+  rank: number,
+  norms: Float64Array,
+  maxNorm: number,
+  waitForAll: () => void,
+): void {
+  let sum = 0;
+  for (let i = lo; i < hi; i++) sum += mean[i] * mean[i];
+  norms[rank] = sum;
+  waitForAll();
+  let total = 0;
+  for (let r = 0; r < norms.length; r++) total += norms[r];
+  const norm = Math.sqrt(total);
+  if (norm <= maxNorm) return;
+  const scale = maxNorm / norm;
+  for (let i = lo; i < hi; i++) mean[i] *= scale;
 }
 
 /**
@@ -187,6 +218,8 @@ async function trainSteps(
   let samples = resumed?.samples ?? 0;
   let skippedSteps = resumed?.skippedSteps ?? 0;
   let loss = resumed?.finalLoss ?? Number.NaN;
+  let lastLearningRate = Number.NaN;
+  const norms = new Float64Array(task.norms);
   let lossSum = 0;
   let lossCount = 0;
   let cancelled = false;
@@ -224,7 +257,12 @@ async function trainSteps(
     addTime('waitSeconds', waitMs);
     if (finite) {
       loss = mean[lossIndex];
-      optimizer.update(mean, lo, hi, ++iterations);
+      const lr = learningRateAt(task.rules.lrSchedule, optimizer.handle.spec.learningRate, step, plan.steps);
+      if (task.rules.clipNorm !== null)
+        clipGradient(mean, lo, hi, rank, norms, task.rules.clipNorm, () => barrier.arriveAndWait(timeoutMs));
+      if (task.rules.weightDecay > 0) optimizer.decay(lo, hi, lr, task.rules.weightDecay);
+      optimizer.update(mean, lo, hi, ++iterations, lr);
+      lastLearningRate = lr;
       barrier.arriveAndWait(timeoutMs); // every chunk is updated
       loadSharedWeights();
       addTime('applySeconds', performance.now() - t2);
