@@ -18,7 +18,7 @@ const CLI = new URL('../dist/cli/main.js', import.meta.url).pathname;
 function npy(values: Float32Array | Float64Array, shape: number[]): Buffer {
   const descr = values instanceof Float32Array ? '<f4' : '<f8';
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')}), }`;
-  header += ' '.repeat(64 - ((10 + header.length + 1) % 64)) + '\n';
+  header += `${' '.repeat(64 - ((10 + header.length + 1) % 64))}\n`;
   const prefix = Buffer.alloc(10);
   prefix.write('\x93NUMPY', 0, 'latin1');
   prefix[6] = 1;

@@ -174,6 +174,24 @@ export const RUN_FLAGS = {
     help: 'wasm backend matMul/conv kernels: auto, openblas (native addon) or wasm; env TFJS_DISTILL_KERNELS',
     default: DEFAULTS.kernels,
   },
+  validation: {
+    kind: 'number',
+    arg: 'N|F',
+    help: 'hold out N labelled training rows (or a fraction F < 1), evaluated after every epoch of every phase',
+  },
+  'early-stopping': {
+    kind: 'int',
+    arg: 'P',
+    option: 'earlyStopping',
+    help: 'stop a phase after P epochs without improvement on --validation',
+  },
+  'early-stopping-metric': { kind: 'string', arg: 'M', option: 'earlyStopping.metric', help: 'accuracy or loss', default: 'accuracy' },
+  keep: {
+    kind: 'string',
+    arg: 'WHICH',
+    help: 'best (on --validation) or last: the epoch whose weights a phase ends with',
+    default: 'best with --validation, else last',
+  },
   baseline: { kind: 'boolean', help: 'also train the student on the hard labels alone (same budget and seed)' },
   out: {
     kind: 'string',

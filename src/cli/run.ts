@@ -7,6 +7,7 @@ import { featureShape } from '../data/dataset.js';
 import { type DistillResult, distill } from '../distill/distill.js';
 import { DEFAULTS, type LossOption } from '../distill/options.js';
 import type { LrSchedule } from '../train/lr-schedule.js';
+import type { SelectionMetric } from '../train/replica.js';
 import { DistillCancelledError, DistillError, WorkerFailure, check, messageOf } from '../errors.js';
 import { buildModel } from '../models/architectures.js';
 import type { InputLayout, TeacherNormalize } from '../models/onnx-teacher.js';
@@ -74,6 +75,10 @@ export async function runCommand(flags: RunFlags, signal: AbortSignal): Promise<
   const teacher = imported ? undefined : (flags.teacher ?? buildModel(teacherName, { ...shape, seed: mixSeed(seed, 11) }));
   const student = flags.student ? await loadModel(flags.student) : buildModel(studentName, { ...shape, seed: mixSeed(seed, 12) });
 
+  check(
+    flags['early-stopping-metric'] === undefined || flags['early-stopping'] !== undefined,
+    '--early-stopping-metric applies to --early-stopping P',
+  );
   let result: DistillResult;
   try {
     result = await distill({
@@ -104,6 +109,12 @@ export async function runCommand(flags: RunFlags, signal: AbortSignal): Promise<
       teacherLayout: (flags['teacher-layout'] as InputLayout | undefined) ?? null,
       teacherOutput: flags['teacher-output'] ?? null,
       loss: parseLoss(flags.loss, flags['dkd-weights']),
+      validation: flags.validation ?? null,
+      earlyStopping:
+        flags['early-stopping'] === undefined
+          ? null
+          : { patience: flags['early-stopping'], metric: flags['early-stopping-metric'] as SelectionMetric | undefined },
+      keep: (flags.keep as 'best' | 'last' | undefined) ?? null,
       lrSchedule: parseSchedule(flags),
       weightDecay: flags['weight-decay'],
       clipNorm: flags['clip-norm'],
@@ -178,12 +189,15 @@ async function writeOutputs(out: string, result: DistillResult): Promise<void> {
     await mkdir(staging, { recursive: true });
     for (const [name, model] of models) if (model) await saveModel(model, join(staging, name));
     await writeFile(join(staging, 'report.json'), `${JSON.stringify(result.report, null, 2)}\n`);
+    // One record a line, for tools that read logs (jq, pandas.read_json(lines=True)).
+    await writeFile(join(staging, 'metrics.jsonl'), result.report.history.map((record) => `${JSON.stringify(record)}\n`).join(''));
     // Which class each output index is, for the models' users.
     if (result.report.data.classes) await writeFile(join(out, 'classes.json'), `${JSON.stringify(result.report.data.classes)}\n`);
     for (const [name, model] of models) {
       await rm(join(out, name), { recursive: true, force: true });
       if (model) await rename(join(staging, name), join(out, name));
     }
+    await rename(join(staging, 'metrics.jsonl'), join(out, 'metrics.jsonl'));
     await rename(join(staging, 'report.json'), join(out, 'report.json'));
   } catch (error) {
     throw new DistillError(`could not write the outputs to ${out}: ${messageOf(error)}`);

@@ -12,7 +12,7 @@ import { checkModelFitsData } from '../models/model-shape.js';
 import { type GraphTeacher, openGraphTeacher } from '../models/graph-teacher.js';
 import { type OnnxTeacher, openOnnxTeacher } from '../models/onnx-teacher.js';
 import { type InferenceModel, type RowNormalization, layersInference } from '../infer/predictor.js';
-import { mixSeed } from '../random.js';
+import { mixSeed, seededPermutation } from '../random.js';
 import { RunCheckpoint, type RunFingerprint } from '../train/checkpoint.js';
 import { datasetDigest, modelDigest, teacherDigest } from './fingerprint.js';
 import { importSoftLabels, obtainSoftLabels } from './soft-labels.js';
@@ -20,12 +20,12 @@ import { accuracy, agreement, describeModel, layersModelSize, predictTest } from
 import { type DistillConfig, type DistillOptions, resolveConfig } from './options.js';
 import type { DistillReport, TrainingPhaseReport } from './report.js';
 import { PoolSupervisor } from './supervisor.js';
-import { type TrainOutcome, type TrainSpec, trainDataParallel } from '../train/data-parallel.js';
+import { type PhaseValidation, type TrainOutcome, type TrainSpec, trainDataParallel } from '../train/data-parallel.js';
 import type { LossSpec } from '../train/losses.js';
 import type { StepRules } from '../train/lr-schedule.js';
 import type { OptimizerSpec } from '../train/optimizers.js';
-import type { TrainingPhase } from '../progress.js';
-import { planPhase } from '../train/plan.js';
+import type { HistoryRecord, ProgressEvent, TrainingPhase } from '../progress.js';
+import { type PhasePlan, planPhase } from '../train/plan.js';
 
 /** What {@link distill} returns: the trained models, on the calling thread, and the report. */
 export interface DistillResult {
@@ -49,8 +49,20 @@ export interface DistillResult {
  */
 export async function distill(options: DistillOptions): Promise<DistillResult> {
   const config = resolveConfig(options);
-  const onProgress = options.onProgress ?? (() => {});
+  const reportProgress = options.onProgress ?? (() => {});
   const { signal } = options;
+  // The run's history: every epoch record the workers report, then the evaluations. A phase that runs again
+  // (after a restart) reports its epochs again; the later record replaces the earlier.
+  const history: HistoryRecord[] = [];
+  const onProgress = (event: ProgressEvent) => {
+    if (event.record) {
+      const { phase, epoch } = event.record;
+      const at = history.findIndex((r) => r.kind === 'epoch' && r.phase === phase && r.epoch === epoch);
+      if (at >= 0) history.splice(at, 1);
+      history.push(event.record);
+    }
+    reportProgress(event);
+  };
 
   // 1. Data, once, in shared memory. Then the models, checked against it. The student sees the labels
   //    of the first `labeled` rows only; the teacher, if trained here, sees them all.
@@ -63,8 +75,11 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
       `vs [${test.featureShape}] with ${test.numClasses}`,
   );
   check(test.labeledRows().length === test.rows, 'test data has unlabeled rows (-1); every test row needs a label');
-  const teacherRows = train.labeledRows();
-  const labeledRows = studentTrain.labeledRows();
+  // A validation split comes out of the rows whose labels the student sees, before anything trains.
+  const heldOut = validationRows(studentTrain.labeledRows(), config.validation, config.seed);
+  const trainsOn = (rows: Int32Array) => (heldOut ? rows.filter((row) => !heldOut.set.has(row)) : rows);
+  const teacherRows = trainsOn(train.labeledRows());
+  const labeledRows = trainsOn(studentTrain.labeledRows());
   check(
     teacherRows.length > 0 || config.teacherEpochs === 0,
     'no training row is labelled, but training the teacher needs hard labels; label some rows or give a trained teacher',
@@ -76,7 +91,7 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
   const encoding: SoftLabelEncoding =
     config.softLabelTopK === null ? { kind: 'float32' } : { kind: 'top-k', k: config.softLabelTopK, temperature: config.temperature };
   checkEncoding(encoding, train.numClasses);
-  const allRows = Int32Array.from({ length: train.rows }, (_, i) => i);
+  const allRows = trainsOn(Int32Array.from({ length: train.rows }, (_, i) => i));
   const teacherSource: TeacherSource = options.teacher === undefined ? { kind: 'none' } : await openTeacher(options.teacher, train, config);
   const studentModel = await modelAsData(options.student, 'student', train);
   const normalize = teacherNormalization(config, train.featureShape);
@@ -110,8 +125,16 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
         );
         const start = saved ? { ...from.data, weights: saved.weights } : from.data;
         let outcome: TrainOutcome;
-        if (saved && saved.progress.step === spec.plan.steps) {
-          outcome = { ...saved.progress, steps: saved.progress.step, weights: saved.weights, timings: [], firstStepSeconds: 0 };
+        if (saved && (saved.progress.step === spec.plan.steps || saved.selection?.stopped)) {
+          const weights = spec.validation?.keep === 'best' && saved.bestWeights ? saved.bestWeights : saved.weights;
+          outcome = {
+            ...saved.progress,
+            steps: saved.progress.step,
+            weights,
+            timings: [],
+            firstStepSeconds: 0,
+            selection: saved.selection,
+          };
           resumed.push(spec.phase);
         } else {
           if (saved) resumed.push(`${spec.phase} from step ${saved.progress.step}`);
@@ -130,7 +153,7 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
             signal,
           });
         }
-        phases.push(phaseReport(spec.phase, outcome));
+        phases.push(phaseReport(spec.phase, outcome, spec.plan, spec.validation));
         return { ...from.data, weights: outcome.weights };
       });
     const plan = (rows: Int32Array, size: { epochs: number } | { steps: number }) =>
@@ -145,6 +168,7 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
         plan: plan(teacherRows, { epochs: config.teacherEpochs }),
         loss: { name: 'hard' },
         seed: mixSeed(config.seed, 1),
+        validation: heldOut && phaseValidation(config, heldOut.rows),
       });
     }
 
@@ -179,6 +203,12 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
             }),
           );
     if (labelling.report.reused && options.checkpoint?.resume) resumed.push('label');
+    // The teacher's top class on each held-out row, for the students' agreement during training.
+    const teacherTop = heldOut && labelling.table.argmax();
+    const studentValidation = heldOut && {
+      ...phaseValidation(config, heldOut.rows),
+      teacherPredictions: heldOut.rows.map((row) => teacherTop![row]),
+    };
 
     // 4. Distillation: soft labels on every row, hard labels where there are any.
     const studentPlan = plan(allRows, { epochs: config.epochs });
@@ -190,6 +220,7 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
       plan: studentPlan,
       loss: distillationLoss(config),
       seed: mixSeed(config.seed, 2),
+      validation: studentValidation,
     });
 
     // 5. Baseline: the same student, hard labels only, the same number of steps and the same seed.
@@ -201,6 +232,7 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
           plan: plan(labeledRows, { steps: studentPlan.steps }),
           loss: { name: 'hard' },
           seed: mixSeed(config.seed, 2),
+          validation: studentValidation,
         })
       : undefined;
 
@@ -260,6 +292,20 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
           setupSeconds: supervisor.setupSeconds + labelling.setupSeconds + modelLoadSeconds,
         },
         phases,
+        history: [
+          ...history,
+          ...(
+            [
+              ['teacher', teacherPredictions, null],
+              ['student', studentEval.predictions, agreeWithTeacher(studentEval.predictions)],
+              ['baseline', baselineEval?.predictions, baselineEval && agreeWithTeacher(baselineEval.predictions)],
+            ] as const
+          ).flatMap(([model, predictions, agreement]): HistoryRecord[] =>
+            predictions
+              ? [{ kind: 'evaluation', model, accuracy: accuracy(predictions, test.labels), ...(agreement !== null && { agreement }) }]
+              : [],
+          ),
+        ],
         softLabels: labelling.report,
         restarts: supervisor.restarts,
         resumed,
@@ -420,6 +466,31 @@ function teacherNormalization(config: DistillConfig, featureShape: number[]): Ro
   return { ...normalize, channels };
 }
 
+/** The held-out rows of a validation split (`validation`: a count or a fraction of `labelled`), seeded. */
+function validationRows(labelled: Int32Array, validation: number | null, seed: number): { rows: Int32Array; set: Set<number> } | undefined {
+  if (validation === null) return undefined;
+  const count = validation < 1 ? Math.round(validation * labelled.length) : validation;
+  check(
+    count >= 1 && count < labelled.length,
+    `validation ${validation} leaves ${count} of the ${labelled.length} labelled rows for validation; ` +
+      'it needs at least 1 and fewer than all',
+    ['validation'],
+  );
+  const order = seededPermutation(labelled.length, mixSeed(seed, 3));
+  const rows = Int32Array.from(order.subarray(0, count), (i) => labelled[i]).sort();
+  return { rows, set: new Set(rows) };
+}
+
+/** What a phase's per-epoch validation needs, from the run's options. */
+function phaseValidation(config: DistillConfig, rows: Int32Array): PhaseValidation {
+  return {
+    rows,
+    earlyStopping: config.earlyStopping && { patience: config.earlyStopping.patience, metric: config.earlyStopping.metric ?? 'accuracy' },
+    metric: config.earlyStopping?.metric ?? 'accuracy',
+    keep: config.keep ?? 'best',
+  };
+}
+
 /** A model as data, checked against the data, with the length of the gradient the ranks average. */
 interface CheckedModel {
   data: ModelData;
@@ -441,8 +512,26 @@ async function modelAsData(model: tf.LayersModel | string, role: string, train: 
   return { data, trainableParams };
 }
 
-function phaseReport(phase: TrainingPhaseReport['phase'], outcome: TrainOutcome): TrainingPhaseReport {
+function phaseReport(
+  phase: TrainingPhaseReport['phase'],
+  outcome: TrainOutcome,
+  plan: PhasePlan,
+  validation?: PhaseValidation,
+): TrainingPhaseReport {
+  const { selection } = outcome;
+  const epochs = Math.ceil(outcome.steps / plan.stepsPerEpoch);
   return {
+    ...(selection &&
+      validation && {
+        selection: {
+          metric: validation.metric,
+          bestEpoch: selection.bestEpoch,
+          bestValue: selection.bestValue,
+          keptEpoch: validation.keep === 'best' ? selection.bestEpoch : epochs,
+          epochs,
+          stoppedEarly: selection.stopped,
+        },
+      }),
     phase,
     steps: outcome.steps,
     samples: outcome.samples,

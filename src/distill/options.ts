@@ -8,6 +8,7 @@ import type { CheckpointOptions } from '../train/checkpoint.js';
 import { KERNEL_CHOICES, type KernelChoice, kernelChoiceFromEnv } from '../kernels/kernel-choice.js';
 import { DISTILLATION_LOSSES } from '../train/losses.js';
 import { LR_SCHEDULES, type LrSchedule } from '../train/lr-schedule.js';
+import type { SelectionMetric } from '../train/replica.js';
 import { OPTIMIZER_NAMES, type OptimizerSpec } from '../train/optimizers.js';
 import type { ProgressEvent } from '../progress.js';
 import type { NonFinitePolicy } from '../train/replica.js';
@@ -87,6 +88,19 @@ export interface DistillOptions {
   clipNorm?: number | null;
   /** The teacher's own optimizer, schedule, decay and clipping when the run trains it; default: the student's. */
   teacherTraining?: PhaseTrainingOptions;
+  /**
+   * Hold out labelled training rows (seeded; only rows whose label the student sees, never the unlabeled
+   * transfer set): a count, or a fraction in (0, 1). Every phase is evaluated on them after every epoch
+   * (loss, accuracy, agreement with the teacher), and they are never trained on. Default null: none.
+   */
+  validation?: number | null;
+  /**
+   * Stop a phase when the validation metric has not improved for `patience` epochs (needs `validation`).
+   * The metric also picks the best epoch. Default null: every epoch runs.
+   */
+  earlyStopping?: { patience: number; metric?: SelectionMetric } | null;
+  /** Which epoch's weights a phase ends with: the best on validation, or the last. Default: best with a validation split, else last. */
+  keep?: 'best' | 'last' | null;
   /** Also train the student architecture on the hard labels alone, same budget and seed. Default false. */
   baseline?: boolean;
   /** tfjs backend in the workers. Default 'auto'. */
@@ -187,9 +201,14 @@ export const DEFAULTS: DistillConfig = {
   weightDecay: 0,
   clipNorm: null,
   teacherTraining: {},
+  validation: null,
+  earlyStopping: null,
+  keep: null,
 };
 
 const NON_FINITE_POLICIES: NonFinitePolicy[] = ['abort', 'skip'];
+
+const SELECTION_METRICS: SelectionMetric[] = ['accuracy', 'loss'];
 
 const BACKENDS: BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
 
@@ -329,6 +348,26 @@ export function resolveConfig(options: DistillOptions): DistillConfig {
     `teacherTraining.optimizer.learningRate must be a number > 0, got ${teacherOptimizer?.learningRate}`,
     'teacherTraining.optimizer.learningRate',
   );
+  const { validation, earlyStopping, keep } = config;
+  demand(
+    validation === null || (Number.isFinite(validation) && validation > 0 && (validation < 1 || Number.isInteger(validation))),
+    `validation must be a row count (an integer >= 1) or a fraction in (0, 1), got ${validation}`,
+    'validation',
+  );
+  demand(
+    earlyStopping === null ||
+      (isInt(earlyStopping.patience, 1) && (earlyStopping.metric === undefined || SELECTION_METRICS.includes(earlyStopping.metric))),
+    `earlyStopping needs { patience: an integer >= 1, metric?: ${SELECTION_METRICS.join(' | ')} }, got ${JSON.stringify(earlyStopping)}`,
+    'earlyStopping',
+  );
+  demand(
+    earlyStopping === null || validation !== null,
+    'earlyStopping needs a validation split (validation)',
+    'earlyStopping',
+    'validation',
+  );
+  demand(keep === null || keep === 'best' || keep === 'last', `keep '${keep}' is not one of best, last`, 'keep');
+  demand(keep !== 'best' || validation !== null, "keep 'best' needs a validation split (validation)", 'keep', 'validation');
   const loss = config.loss;
   demand(
     (typeof loss === 'string' && DISTILLATION_LOSSES.includes(loss)) ||

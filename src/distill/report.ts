@@ -1,8 +1,9 @@
 import type { BackendName, KernelsUsed } from '../kernels/backend.js';
 import type { ModelReport } from '../infer/evaluate.js';
 import type { StepBreakdown } from '../train/data-parallel.js';
+import type { SelectionMetric } from '../train/replica.js';
 import type { DistillConfig } from './options.js';
-import type { Phase, TrainingPhase } from '../progress.js';
+import type { HistoryRecord, Phase, TrainingPhase } from '../progress.js';
 
 /**
  * A student's report: also how often it predicts the teacher's top-1 class on the test split (null when
@@ -41,6 +42,21 @@ export interface TrainingPhaseReport {
    * the gradient shrinks with each worker's rows, the rest does not.
    */
   stepMs?: StepBreakdown;
+  /** With a validation split: which epoch the phase kept, by which metric, and whether it stopped early. */
+  selection?: SelectionReport;
+}
+
+/** How a phase chose its weights on the validation split. */
+export interface SelectionReport {
+  metric: SelectionMetric;
+  /** The epoch with the best validation metric, and that metric. */
+  bestEpoch: number;
+  bestValue: number;
+  /** The epoch whose weights the phase ended with: the best one, or the last (`keep`). */
+  keptEpoch: number;
+  /** Epochs the phase ran; fewer than planned when early stopping ended it. */
+  epochs: number;
+  stoppedEarly: boolean;
 }
 
 /** Where the soft labels came from and what they cost to keep. */
@@ -98,6 +114,8 @@ export interface DistillReport {
     setupSeconds: number;
   };
   phases: TrainingPhaseReport[];
+  /** Every epoch of every phase (training loss, learning rate, validation metrics), then the test evaluations; also metrics.jsonl. */
+  history: HistoryRecord[];
   softLabels: SoftLabelReport;
   /** Pool restarts after worker failures, in order (empty when none failed). */
   restarts: RestartReport[];

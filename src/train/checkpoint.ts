@@ -38,6 +38,18 @@ export interface OptimizerState {
   values: Float32Array;
 }
 
+/**
+ * Model selection on a validation split, as far as it got: the best epoch so far and its metric, the
+ * epochs since it, and whether early stopping ended the phase.
+ */
+export interface SelectionState {
+  bestEpoch: number;
+  /** The selection metric at the best epoch (accuracy: higher is better; loss: lower). */
+  bestValue: number;
+  epochsSinceBest: number;
+  stopped: boolean;
+}
+
 /** Everything needed to continue a training phase exactly where it stopped. */
 export interface TrainingCheckpoint {
   phase: TrainingPhase;
@@ -47,6 +59,9 @@ export interface TrainingCheckpoint {
   /** The model's weights, in the order of its weight specs. */
   weights: ArrayBuffer;
   optimizer: OptimizerState;
+  /** With a validation split: the selection so far, and the best epoch's weights when they are kept. */
+  selection?: SelectionState;
+  bestWeights?: ArrayBuffer;
 }
 
 /** Values that must match for a checkpoint to be resumed: settings, and hashes of data and models. */
@@ -58,24 +73,28 @@ const FORMAT = { magic: 'TFDCKPT2', kind: 'checkpoint' };
 const bytesOf = (values: ArrayBufferView) => new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
 
 /** What a checkpoint file's header holds: everything but the weights and the optimizer's values. */
-type CheckpointHeader = Omit<TrainingCheckpoint, 'weights' | 'optimizer'> & {
+type CheckpointHeader = Omit<TrainingCheckpoint, 'weights' | 'optimizer' | 'bestWeights'> & {
   version: number;
   weightBytes: number;
+  /** Bytes of the best epoch's weights, after the optimizer's values; 0 when none are kept. */
+  bestWeightBytes: number;
   optimizer: Omit<OptimizerState, 'values'>;
 };
 
 /** Writes a training phase's state (called by rank 0 in its worker thread). */
 export async function writeTrainingCheckpoint(path: string, checkpoint: TrainingCheckpoint): Promise<void> {
-  const { weights, optimizer, ...rest } = checkpoint;
+  const { weights, optimizer, bestWeights, ...rest } = checkpoint;
   const header: CheckpointHeader = {
     ...rest,
     version: FORMAT_VERSION,
     weightBytes: weights.byteLength,
+    bestWeightBytes: bestWeights?.byteLength ?? 0,
     optimizer: { iterations: optimizer.iterations, tensors: optimizer.tensors },
   };
   await writeChecksummedFile(path, FORMAT.magic, header, async (write) => {
     await write(new Uint8Array(weights));
     await write(bytesOf(optimizer.values));
+    if (bestWeights) await write(new Uint8Array(bestWeights));
   });
 }
 
@@ -83,16 +102,19 @@ async function readTrainingCheckpoint(path: string): Promise<TrainingCheckpoint>
   const corrupt = (why: string) =>
     new DistillError(`checkpoint file ${path} is corrupt (${why}); delete the checkpoint folder and start again`);
   const read = await readChecksummedFile<CheckpointHeader, TrainingCheckpoint>(path, FORMAT, async (file) => {
-    const { version, weightBytes, optimizer, ...rest } = file.header;
+    const { version, weightBytes, bestWeightBytes, optimizer, ...rest } = file.header;
     if (version !== FORMAT_VERSION) throw corrupt(`format version ${version}, this tfjs-distill reads ${FORMAT_VERSION}`);
-    if (weightBytes > file.bodyBytes) throw corrupt(`${file.bodyBytes} body bytes, the header says at least ${weightBytes}`);
+    if (weightBytes + bestWeightBytes > file.bodyBytes) {
+      throw corrupt(`${file.bodyBytes} body bytes, the header says at least ${weightBytes + bestWeightBytes}`);
+    }
     const body = new Uint8Array(file.bodyBytes);
     const damage = await file.readBody(1 << 24, (part, offset) => body.set(part, offset));
     if (damage) throw corrupt(damage);
     return {
       ...rest,
       weights: body.buffer.slice(0, weightBytes),
-      optimizer: { ...optimizer, values: new Float32Array(body.buffer.slice(weightBytes)) },
+      optimizer: { ...optimizer, values: new Float32Array(body.buffer.slice(weightBytes, body.byteLength - bestWeightBytes)) },
+      bestWeights: bestWeightBytes > 0 ? body.buffer.slice(body.byteLength - bestWeightBytes) : undefined,
     };
   });
   if ('reason' in read) throw corrupt(read.reason);

@@ -11,10 +11,17 @@ import type { WorkerPool } from '../parallel/pool.js';
 import type { LossSpec } from './losses.js';
 import { type OptimizerSpec, ShardedOptimizer } from './optimizers.js';
 import type { ProgressEvent, TrainingPhase } from '../progress.js';
-import type { PhaseProgress, TrainingCheckpoint } from './checkpoint.js';
+import type { PhaseProgress, SelectionState, TrainingCheckpoint } from './checkpoint.js';
 import type { StepRules } from './lr-schedule.js';
 import type { PhasePlan } from './plan.js';
-import type { NonFinitePolicy, StepTimings, TrainResult, TrainTask } from './replica.js';
+import {
+  type NonFinitePolicy,
+  type StepTimings,
+  type TrainResult,
+  type TrainTask,
+  type ValidationTask,
+  validationScratchBytes,
+} from './replica.js';
 
 /** One training step's time, in milliseconds. */
 export interface StepBreakdown {
@@ -26,6 +33,12 @@ export interface StepBreakdown {
   waiting: number;
   /** The optimizer update of the worker's share of the weights, and loading the new weights. */
   update: number;
+}
+
+/** A phase's validation: its rows (and the teacher's top class on each), early stopping, and the epoch kept. */
+export interface PhaseValidation extends Omit<ValidationTask, 'rows' | 'teacherPredictions' | 'scratch'> {
+  rows: Int32Array;
+  teacherPredictions?: Int32Array;
 }
 
 /** One data-parallel training phase. */
@@ -49,6 +62,8 @@ export interface TrainSpec {
   onNonFinite: NonFinitePolicy;
   /** Continue from this checkpoint of the phase; `model` must then hold its weights. */
   resume?: TrainingCheckpoint;
+  /** Held-out rows evaluated after every epoch, and how the phase selects the epoch it keeps. */
+  validation?: PhaseValidation;
   /** Where and how often rank 0 checkpoints the phase. */
   checkpoint?: { path: string; everySteps: number };
   onProgress: (event: ProgressEvent) => void;
@@ -65,6 +80,8 @@ export interface TrainOutcome extends Omit<PhaseProgress, 'step'> {
   stepMs?: StepBreakdown;
   /** Rank 0's wall time for this session's first step, which pays one-off costs; 0 when no step ran. */
   firstStepSeconds: number;
+  /** With a validation split: the best epoch, and whether early stopping ended the phase. */
+  selection?: SelectionState;
 }
 
 /**
@@ -78,7 +95,18 @@ export async function trainDataParallel(pool: WorkerPool<TrainTask>, spec: Train
   const barrier = SharedBarrier.create(workers);
   const heartbeat = RankHeartbeat.create(workers);
   const optimizer = ShardedOptimizer.create(spec.optimizer, spec.trainableParams, spec.resume?.optimizer);
-  const resume = spec.resume && { progress: spec.resume.progress, iterations: spec.resume.optimizer.iterations };
+  const resume = spec.resume && {
+    progress: spec.resume.progress,
+    iterations: spec.resume.optimizer.iterations,
+    selection: spec.resume.selection,
+    bestWeights: spec.resume.bestWeights,
+  };
+  const validation: ValidationTask | undefined = spec.validation && {
+    ...spec.validation,
+    rows: shared(spec.validation.rows),
+    teacherPredictions: spec.validation.teacherPredictions && shared(spec.validation.teacherPredictions),
+    scratch: new SharedArrayBuffer(validationScratchBytes(workers)),
+  };
   // + 1: the loss. The coordinator only allocates it: each rank attaches with its own thread's loops.
   const allReduce = SharedAllReduce.create(spec.trainableParams + 1, barrier, javascriptLoops.weightedSum);
   const norms = new SharedArrayBuffer(workers * 8);
@@ -111,6 +139,7 @@ export async function trainDataParallel(pool: WorkerPool<TrainTask>, spec: Train
           control: channels[rank].port,
           onNonFinite: spec.onNonFinite,
           resume,
+          validation,
           checkpoint: spec.checkpoint,
         },
         transferList: [channels[rank].port],
@@ -133,6 +162,13 @@ export async function trainDataParallel(pool: WorkerPool<TrainTask>, spec: Train
   } finally {
     for (const channel of channels) channel.close();
   }
+}
+
+/** A copy of `values` in shared memory. */
+function shared(values: Int32Array): SharedArrayBuffer {
+  const buffer = new SharedArrayBuffer(values.byteLength);
+  new Int32Array(buffer).set(values);
+  return buffer;
 }
 
 /** A constant learning rate, no decay, no clipping. */

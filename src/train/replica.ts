@@ -11,10 +11,10 @@ import { type AllReduceHandle, SharedAllReduce } from '../parallel/allreduce.js'
 import { type BarrierHandle, SharedBarrier } from '../parallel/barrier.js';
 import { ControlClient } from '../parallel/control-plane.js';
 import { type HeartbeatHandle, RankHeartbeat } from '../parallel/heartbeat.js';
-import { type PhaseProgress, writeTrainingCheckpoint } from './checkpoint.js';
+import { type PhaseProgress, type SelectionState, writeTrainingCheckpoint } from './checkpoint.js';
 import { type LossSpec, loadCustomLoss, meanLoss } from './losses.js';
 import { ShardedOptimizer, type ShardedOptimizerHandle } from './optimizers.js';
-import type { ProgressEvent, TrainingPhase } from '../progress.js';
+import type { EpochRecord, ProgressEvent, TrainingPhase, ValidationMetrics } from '../progress.js';
 import { learningRateAt, type StepRules } from './lr-schedule.js';
 import type { PhasePlan } from './plan.js';
 import { BatchSchedule, sliceBounds } from './schedule.js';
@@ -46,10 +46,37 @@ export interface TrainTask {
   /** What to do when the averaged gradient (or loss) is not finite. */
   onNonFinite: NonFinitePolicy;
   /** Continue a checkpointed phase: `model` then holds the checkpoint's weights, `optimizer` its state. */
-  resume?: { progress: PhaseProgress; iterations: number };
+  resume?: { progress: PhaseProgress; iterations: number; selection?: SelectionState; bestWeights?: ArrayBuffer };
+  /** Evaluate on held-out rows after every epoch, and choose the epoch to keep. */
+  validation?: ValidationTask;
   /** Rank 0 writes the phase's state here every `everySteps` steps, at the end, and when stopped. */
   checkpoint?: { path: string; everySteps: number };
 }
+
+/** Per-epoch validation of a phase, and how it selects the epoch it keeps. */
+export interface ValidationTask {
+  /** Int32 indices of the held-out rows (labelled, never trained on). */
+  rows: SharedArrayBuffer;
+  /** Int32 per held-out row: the teacher's top class, for the agreement (absent when training the teacher). */
+  teacherPredictions?: SharedArrayBuffer;
+  /** Float64 per rank: its rows' summed loss, hits and agreements; then one Int32 for rank 0's decision. */
+  scratch: SharedArrayBuffer;
+  /** Stop when the metric has not improved for `patience` epochs; null: train every epoch. */
+  earlyStopping: { patience: number; metric: SelectionMetric } | null;
+  /** The metric that picks the best epoch (the early-stopping metric when there is one). */
+  metric: SelectionMetric;
+  /** Return the best epoch's weights, or the last epoch's. */
+  keep: 'best' | 'last';
+}
+
+/** What model selection compares: validation accuracy (higher is better) or loss (lower). */
+export type SelectionMetric = 'accuracy' | 'loss';
+
+/** The float64 slots per rank in {@link ValidationTask.scratch}, and the decision word after them. */
+export const validationScratchBytes = (workers: number) => workers * 3 * 8 + 8;
+
+/** Rows per forward pass when validating. */
+const VALIDATION_BATCH = 256;
 
 /**
  * `abort`: stop the run, naming the step; `skip`: leave the weights and optimizer untouched for that step
@@ -74,6 +101,8 @@ export interface StepTimings {
 
 /** What a rank returns; rank 0 also returns the trained weights. */
 export interface TrainResult extends Omit<PhaseProgress, 'step'> {
+  /** With a validation split: the selection's final state (rank 0). */
+  selection?: SelectionState;
   /** Steps done, those of earlier sessions included. */
   steps: number;
   cancelled: boolean;
@@ -220,6 +249,15 @@ async function trainSteps(
   let loss = resumed?.finalLoss ?? Number.NaN;
   let lastLearningRate = Number.NaN;
   const norms = new Float64Array(task.norms);
+  let epochLossSum = 0;
+  let epochLossCount = 0;
+  let epochStarted = performance.now();
+  let epochSamples = 0;
+  const { validation } = task;
+  let selection: SelectionState | undefined =
+    validation && (task.resume?.selection ?? { bestEpoch: 0, bestValue: Number.NaN, epochsSinceBest: 0, stopped: false });
+  let bestWeights = task.resume?.bestWeights;
+  const validate = validation && validationRunner(validation, model, data, inputShape, rank, plan.workers);
   let lossSum = 0;
   let lossCount = 0;
   let cancelled = false;
@@ -236,6 +274,8 @@ async function trainSteps(
       progress: { step, samples, seconds: seconds(), skippedSteps, finalLoss: loss },
       weights: (await modelToData(model)).weights,
       optimizer: optimizer.exportState(iterations),
+      selection,
+      bestWeights,
     });
 
   while (step < plan.steps) {
@@ -268,6 +308,8 @@ async function trainSteps(
       addTime('applySeconds', performance.now() - t2);
       lossSum += loss;
       lossCount++;
+      epochLossSum += loss;
+      epochLossCount++;
     } else if (task.onNonFinite === 'abort') {
       throw new DistillError(
         `${phase} training diverged: the averaged gradient or loss (${mean[lossIndex]}) is not finite at step ${step + 1} ` +
@@ -281,9 +323,51 @@ async function trainSteps(
     }
     step++;
     samples += batch.length;
+    epochSamples += batch.length;
     if (warmup) firstStepSeconds = seconds() - (resumed?.seconds ?? 0);
+    const epochDone = step % plan.stepsPerEpoch === 0 || step === plan.steps;
+    let record: EpochRecord | undefined;
+    if (epochDone) {
+      const epoch = schedule.epochOf(step - 1) + 1;
+      const metrics = validate && (await validate(() => barrier.arriveAndWait(timeoutMs)));
+      if (metrics && selection && validation) {
+        // Rank 0 decides, once, from the metrics every rank computed alike; the others read its decision.
+        const decision = new Int32Array(validation.scratch, plan.workers * 3 * 8, 1);
+        if (rank === 0) {
+          const value = metrics[validation.metric];
+          const better =
+            Number.isNaN(selection.bestValue) ||
+            (validation.metric === 'accuracy' ? value > selection.bestValue : value < selection.bestValue);
+          selection = better
+            ? { ...selection, bestEpoch: epoch, bestValue: value, epochsSinceBest: 0 }
+            : { ...selection, epochsSinceBest: selection.epochsSinceBest + 1 };
+          if (better && validation.keep === 'best') bestWeights = (await modelToData(model)).weights;
+          const patience = validation.earlyStopping?.patience;
+          selection.stopped = patience !== undefined && selection.epochsSinceBest >= patience && step < plan.steps;
+          Atomics.store(decision, 0, selection.stopped ? 1 : 0);
+        }
+        barrier.arriveAndWait(timeoutMs); // the decision is written
+        if (Atomics.load(decision, 0) === 1 && selection) selection.stopped = true;
+      }
+      const epochSeconds = (performance.now() - epochStarted) / 1000;
+      record = {
+        kind: 'epoch',
+        phase,
+        epoch,
+        step,
+        trainLoss: epochLossSum / epochLossCount,
+        learningRate: lastLearningRate,
+        samplesPerSec: epochSamples / epochSeconds,
+        ...(metrics && { validation: metrics }),
+      };
+      epochLossSum = 0;
+      epochLossCount = 0;
+      epochSamples = 0;
+      epochStarted = performance.now();
+    }
+    const stoppedEarly = selection?.stopped ?? false;
     const { checkpoint } = task;
-    if (rank === 0 && checkpoint && (step % checkpoint.everySteps === 0 || step === plan.steps || stop)) {
+    if (rank === 0 && checkpoint && (step % checkpoint.everySteps === 0 || step === plan.steps || stop || stoppedEarly)) {
       await saveCheckpoint(checkpoint.path); // the other ranks wait at the next exchange meanwhile
     }
     if (stop) {
@@ -291,14 +375,14 @@ async function trainSteps(
       break;
     }
     if (rank === 0) {
-      const epochDone = step % plan.stepsPerEpoch === 0 || step === plan.steps;
-      const event = { phase, done: step, total: plan.steps, epoch: schedule.epochOf(step - 1) + 1, epochs: plan.epochs };
+      const event = { phase, done: step, total: plan.steps, epoch: schedule.epochOf(step - 1) + 1, epochs: plan.epochs, record };
       if (control.report({ ...event, loss: lossSum / lossCount, samplesPerSec: samples / seconds() }, epochDone)) {
         lossSum = 0;
         lossCount = 0;
       }
       await new Promise(setImmediate); // let Comlink deliver the coordinator's answers (cancellation)
     }
+    if (stoppedEarly) break;
   }
   const result: TrainResult = {
     steps: step,
@@ -310,6 +394,62 @@ async function trainSteps(
     timings,
     firstStepSeconds,
   };
-  if (rank === 0) result.weights = (await modelToData(model)).weights;
+  if (selection) result.selection = selection;
+  if (rank === 0) result.weights = validation?.keep === 'best' && bestWeights ? bestWeights : (await modelToData(model)).weights;
   return result;
+}
+
+/**
+ * Evaluates the replica on its share of the held-out rows (every replica holds the same weights), then,
+ * after a barrier, sums every rank's partial sums in rank order: every rank gets the same metrics.
+ */
+function validationRunner(
+  validation: ValidationTask,
+  model: tf.LayersModel,
+  data: SharedDataset,
+  inputShape: number[],
+  rank: number,
+  workers: number,
+): (waitForAll: () => void) => Promise<ValidationMetrics> {
+  const rows = new Int32Array(validation.rows);
+  const teacher = validation.teacherPredictions && new Int32Array(validation.teacherPredictions);
+  const partials = new Float64Array(validation.scratch, 0, workers * 3);
+  const [first, last] = sliceBounds(rows.length, workers, rank);
+  const features = new Float32Array(VALIDATION_BATCH * data.rowSize);
+  const labels = new Int32Array(VALIDATION_BATCH);
+  return async (waitForAll) => {
+    let lossSum = 0;
+    let hits = 0;
+    let agreements = 0;
+    for (let start = first; start < last; start += VALIDATION_BATCH) {
+      const end = Math.min(start + VALIDATION_BATCH, last);
+      const n = end - start;
+      const logits = tf.tidy(() => {
+        const x = tf.tensor(data.gatherFeatures(rows, start, end, features), [n, ...inputShape]);
+        return (model.apply(x, { training: false }) as tf.Tensor).dataSync() as Float32Array;
+      });
+      data.gatherLabels(rows, start, end, labels);
+      const classes = logits.length / n;
+      for (let r = 0; r < n; r++) {
+        const row = logits.subarray(r * classes, (r + 1) * classes);
+        let top = 0;
+        let max = -Infinity;
+        for (let c = 0; c < classes; c++) if (row[c] > max) [max, top] = [row[c], c];
+        let sum = 0;
+        for (let c = 0; c < classes; c++) sum += Math.exp(row[c] - max);
+        lossSum += max + Math.log(sum) - row[labels[r]];
+        if (top === labels[r]) hits++;
+        if (teacher && top === teacher[start + r]) agreements++;
+      }
+    }
+    partials.set([lossSum, hits, agreements], rank * 3);
+    waitForAll();
+    const total = [0, 0, 0];
+    for (let r = 0; r < workers; r++) for (let k = 0; k < 3; k++) total[k] += partials[r * 3 + k];
+    return {
+      loss: total[0] / rows.length,
+      accuracy: total[1] / rows.length,
+      ...(teacher && { agreement: total[2] / rows.length }),
+    };
+  };
 }

@@ -1,0 +1,116 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Dataset, takeRows } from '../dist/data/dataset.js';
+import { loadMnist } from '../dist/data/mnist.js';
+import { distill } from '../dist/distill/distill.js';
+import { buildModel } from '../dist/models/architectures.js';
+import { modelToData } from '../dist/models/model-data.js';
+
+describe('validation, model selection and early stopping', () => {
+  let train: Dataset;
+  let test: Dataset;
+  let dir: string;
+  beforeAll(async () => {
+    await tf.setBackend('cpu');
+    const digits = await loadMnist();
+    train = takeRows(digits.train, 640);
+    test = takeRows(digits.test, 200);
+    dir = await mkdtemp(join(tmpdir(), 'validation-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const teacher = () => buildModel('mlp:32', { inputShape: [28, 28], numClasses: 10, seed: 3 });
+  const student = () => buildModel('mlp:16', { inputShape: [28, 28], numClasses: 10, seed: 4 });
+  const base = { teacherEpochs: 2, workers: 2, batchSize: 64, labeled: 320, baseline: true, validation: 64 } as const;
+  const weights = async (model: tf.LayersModel) => new Float32Array((await modelToData(model)).weights);
+
+  it('every epoch of every phase is validated on held-out labelled rows, in the history, never trained on', async () => {
+    const { report } = await distill({ teacher: teacher(), student: student(), train, test, epochs: 3, ...base });
+    const epochs = report.history.filter((r) => r.kind === 'epoch');
+    // The baseline takes the student's 27 steps over its 256 training rows: 7 passes of 4 batches, the last partial.
+    expect(epochs.map((r) => `${r.phase}:${r.epoch}:${r.step}`)).toEqual([
+      ...['teacher:1:9', 'teacher:2:18', 'student:1:9', 'student:2:18', 'student:3:27'],
+      ...['baseline:1:4', 'baseline:2:8', 'baseline:3:12', 'baseline:4:16', 'baseline:5:20', 'baseline:6:24', 'baseline:7:27'],
+    ]);
+    for (const record of epochs) {
+      expect(record.validation!.accuracy).toBeGreaterThan(0);
+      expect(record.validation!.loss).toBeGreaterThan(0);
+      expect(record.learningRate).toBe(0.001);
+      expect(record.trainLoss).toBeGreaterThan(0);
+      // The teacher has no teacher to agree with; the students do.
+      expect(record.validation!.agreement === undefined).toBe(record.phase === 'teacher');
+    }
+    // The student trained on 640 - 64 rows per epoch, the baseline on the 320 - 64 labelled ones it keeps.
+    const distilled = report.phases.find((p) => p.phase === 'student')!;
+    expect(distilled.samples).toBe(3 * 576);
+    expect(report.phases.find((p) => p.phase === 'baseline')!.steps).toBe(distilled.steps);
+    expect(distilled.selection).toMatchObject({ metric: 'accuracy', epochs: 3, stoppedEarly: false });
+    expect(report.history.filter((r) => r.kind === 'evaluation').map((r) => r.model)).toEqual(['teacher', 'student', 'baseline']);
+  });
+
+  it('early stopping ends a phase after `patience` epochs without improvement; keep best returns the best epoch', async () => {
+    // A learning rate too small to change any prediction: no epoch improves on the first.
+    const stalled = await distill({
+      teacher: teacher(),
+      student: student(),
+      train,
+      test,
+      epochs: 10,
+      ...base,
+      optimizer: { learningRate: 1e-9 },
+      earlyStopping: { patience: 2 },
+    });
+    const phase = stalled.report.phases.find((p) => p.phase === 'student')!;
+    expect(phase.selection).toEqual({
+      metric: 'accuracy',
+      bestEpoch: 1,
+      bestValue: expect.any(Number),
+      keptEpoch: 1,
+      epochs: 3,
+      stoppedEarly: true,
+    });
+    expect(phase.steps).toBe(3 * 9);
+    expect(stalled.report.history.filter((r) => r.kind === 'epoch' && r.phase === 'student')).toHaveLength(3);
+
+    // keep 'best' ends with the weights of the best epoch: the same as a run of exactly that many epochs.
+    const best = await distill({ teacher: teacher(), student: student(), train, test, epochs: 6, ...base, keep: 'best' });
+    const kept = best.report.phases.find((p) => p.phase === 'student')!.selection!;
+    expect(kept.keptEpoch).toBe(kept.bestEpoch);
+    const short = await distill({ teacher: teacher(), student: student(), train, test, epochs: 6, ...base, keep: 'last' });
+    expect(short.report.phases.find((p) => p.phase === 'student')!.selection!.keptEpoch).toBe(6);
+    if (kept.bestEpoch < 6) expect(await weights(best.student)).not.toEqual(await weights(short.student));
+    const cut = await distill({ teacher: teacher(), student: student(), train, test, epochs: kept.bestEpoch, ...base, keep: 'last' });
+    // The cosine/constant schedule and the batch order depend on the step only: the first epochs are the same.
+    expect(await weights(cut.student)).toEqual(await weights(best.student));
+  });
+
+  it('a resumed run keeps the selection; the settings are checked', async () => {
+    const checkpoint = { dir: join(dir, 'run') };
+    const options = {
+      teacher: teacher(),
+      student: student(),
+      train,
+      test,
+      epochs: 10,
+      ...base,
+      optimizer: { learningRate: 1e-9 },
+      earlyStopping: { patience: 2 },
+    };
+    const first = await distill({ ...options, checkpoint });
+    const again = await distill({ ...options, checkpoint: { ...checkpoint, resume: true } });
+    expect(again.report.resumed).toEqual(expect.arrayContaining(['teacher', 'label', 'student', 'baseline']));
+    expect(again.report.phases.find((p) => p.phase === 'student')!.selection).toEqual(
+      first.report.phases.find((p) => p.phase === 'student')!.selection,
+    );
+    expect(await weights(again.student)).toEqual(await weights(first.student));
+    await expect(distill({ ...options, validation: 1000 })).rejects.toThrow(
+      /^validation 1000 leaves 1000 of the 320 labelled rows for validation; it needs at least 1 and fewer than all$/,
+    );
+    await expect(distill({ ...options, validation: null })).rejects.toThrow(/^earlyStopping needs a validation split \(validation\)$/);
+  });
+});
