@@ -3,6 +3,10 @@
 // (at the bench's global batch and, above one worker, at that many rows per worker), timed with tinybench,
 // each run by the phase's own clock. Called by bench/run.mjs:
 //   node --expose-gc bench/measure.mjs --workers W --kernels openblas|wasm [--quick] --out FILE
+// With --onnx FILE (the CNN exported by bench/export_cnn_onnx.py) it measures only the ONNX teacher's
+// labelling, by onnxruntime-node sessions in the pool's threads (one each, one thread each), of the same
+// rows as the tfjs CNN's, in a process of its own so that its resident memory is its own:
+//   node --expose-gc bench/measure.mjs --workers W --onnx FILE [--quick] --out FILE
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
@@ -17,13 +21,20 @@ import { trainDataParallel } from '../dist/train/data-parallel.js';
 import { planPhase } from '../dist/train/plan.js';
 import { buildModel } from '../dist/models/architectures.js';
 import { modelToData, shareModel } from '../dist/models/model-data.js';
+import { openOnnxTeacher } from '../dist/models/onnx-teacher.js';
 import { TfjsPool } from '../dist/distill/tfjs-pool.js';
 import { mulberry32 } from '../dist/random.js';
 import { TRAIN_FLOPS_PER_FORWARD, averagingShares, forwardFlopsPerSample, median, rssMBPerWorker } from './metrics.mjs';
 import { BENCH_SETTINGS } from './settings.mjs';
 
 const { values: args } = parseArgs({
-  options: { workers: { type: 'string' }, kernels: { type: 'string' }, quick: { type: 'boolean' }, out: { type: 'string' } },
+  options: {
+    workers: { type: 'string' },
+    kernels: { type: 'string' },
+    onnx: { type: 'string' },
+    quick: { type: 'boolean' },
+    out: { type: 'string' },
+  },
 });
 const workers = Number(args.workers);
 const settings = BENCH_SETTINGS[args.quick ? 'quick' : 'full'];
@@ -47,9 +58,10 @@ const { train } = await loadMnist();
 const data = SharedDataset.fromDataset(train, 'train');
 const labelData = settings.labelRows >= data.rows ? data : SharedDataset.fromDataset(takeRows(train, settings.labelRows), 'train');
 const shape = { inputShape: data.featureShape, numClasses: data.numClasses };
+// The ONNX rows are the tfjs CNN's layer shapes run by onnxruntime: their FLOPs are counted off the tfjs model.
 const subjects = Object.fromEntries(
   await Promise.all(
-    [settings.denseModel, settings.cnnModel].map(async (spec) => {
+    (args.onnx ? [settings.cnnModel] : [settings.denseModel, settings.cnnModel]).map(async (spec) => {
       const model = buildModel(spec, { ...shape, seed: 1 });
       const forward = forwardFlopsPerSample(describeLayers(model));
       const subject = { spec, params: model.countParams(), forward, handle: shareModel(await modelToData(model)) };
@@ -63,12 +75,14 @@ const soft = LogitTable.create(data.rows, data.numClasses);
 const random = mulberry32(3);
 for (let i = 0; i < soft.values.length; i++) soft.values[i] = random() * 8 - 4;
 const rows = Int32Array.from({ length: data.rows }, (_, i) => i);
+// Opened (and its check session released) before the memory baseline.
+const onnx = args.onnx && (await openOnnxTeacher(args.onnx, { featureShape: labelData.featureShape, numClasses: labelData.numClasses }));
 
 globalThis.gc?.();
 const rssBeforePool = process.memoryUsage().rss;
-const pool = await TfjsPool.startTfjs({ workers, backend: 'wasm', barrierTimeoutMs: 600_000, kernels: args.kernels });
-// What the pool's threads actually run (auto falls back to wasm without OpenBLAS).
-const kernels = pool.kernels;
+const pool = await TfjsPool.startTfjs({ workers, backend: 'wasm', barrierTimeoutMs: 600_000, kernels: args.onnx ? 'wasm' : args.kernels });
+// What the pool's threads actually run (auto falls back to wasm without OpenBLAS); onnxruntime for the ONNX rows.
+const kernels = args.onnx ? 'onnxruntime' : pool.kernels;
 
 const bench = new Bench({ time: settings.benchMs, iterations: settings.iterations, warmupIterations: 1, warmupTime: 0, throws: true });
 const measured = new Map(); // task -> per-iteration { samplesPerSec, share? }
@@ -79,7 +93,18 @@ const hooks = {
   },
 };
 const record = (task, value) => measuring && measured.set(task, [...(measured.get(task) ?? []), value]);
-for (const spec of [settings.denseModel, settings.cnnModel]) {
+if (onnx) {
+  bench.add(
+    `label ${settings.cnnModel}`,
+    async () => {
+      const run = await computeLogits(pool, onnx.spec, labelData, { phase: 'label', onProgress: () => {} });
+      record(`label ${settings.cnnModel}`, { samplesPerSec: labelData.rows / run.seconds });
+    },
+    hooks,
+  );
+  subjects[settings.cnnModel].params = onnx.params;
+}
+for (const spec of onnx ? [] : [settings.denseModel, settings.cnnModel]) {
   bench.add(
     `label ${spec}`,
     async () => {
@@ -92,8 +117,8 @@ for (const spec of [settings.denseModel, settings.cnnModel]) {
 // Training twice: at the bench's global batch (every W splits the same 256 rows: strong scaling), and,
 // above one worker, at that many rows per worker (global batch 256 x W: weak scaling, how data-parallel
 // training is usually scaled out). At W = 1 the two are the same job, measured once.
-const trainBatches = { [`train ${settings.denseModel}`]: settings.batchSize };
-if (workers > 1) trainBatches[`train-per-worker ${settings.denseModel}`] = settings.batchSize * workers;
+const trainBatches = onnx ? {} : { [`train ${settings.denseModel}`]: settings.batchSize };
+if (workers > 1 && !onnx) trainBatches[`train-per-worker ${settings.denseModel}`] = settings.batchSize * workers;
 for (const [task, batchSize] of Object.entries(trainBatches)) {
   bench.add(
     task,

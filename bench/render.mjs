@@ -18,6 +18,61 @@ function bestReference(report, name, phase) {
   );
 }
 
+/** The ONNX teacher's rows (onnxruntime sessions in the pool) and references are told apart by their kernels. */
+const ONNX = 'onnxruntime';
+const isOnnx = (r) => r.kernels === ONNX;
+/** What labelling at W workers is held to: this share of W x the single-thread onnxruntime reference. */
+const ONNX_SHARE = 0.9;
+
+/**
+ * The range over rounds of `value` = scale x num/den, for two rows or references measured in rounds:
+ * [num's lowest / den's highest, num's highest / den's lowest] x scale, the widest the rounds allow.
+ * Null when neither was measured more than once.
+ */
+function rangeOf(value, num, den) {
+  const span = (r) => (r.samplesPerSecRange && r.rounds > 1 ? r.samplesPerSecRange : [r.samplesPerSec, r.samplesPerSec]);
+  if (value === null || !(num.rounds > 1 || den.rounds > 1)) return null;
+  const scale = value / (num.samplesPerSec / den.samplesPerSec);
+  return [(span(num)[0] / span(den)[1]) * scale, (span(num)[1] / span(den)[0]) * scale];
+}
+
+/** A row's speed-up over its series' smallest W, with its range over rounds. */
+function speedupOf(rows, r) {
+  if (!r) return { value: null, range: null };
+  const base = maxBy(
+    rows.filter((b) => seriesKey(b) === seriesKey(r)),
+    (b) => -b.workers,
+  );
+  return { value: r.speedup, range: rangeOf(r.speedup, r, base) };
+}
+
+/**
+ * Whether a target is met: its value and, when measured in rounds, the whole of its range on the goal's
+ * side (a range that straddles the goal is not met). Null when there is no goal or no value.
+ */
+export function targetMet(t) {
+  if (t.target === undefined || t.value === null || t.value === undefined) return null;
+  const meets = (v) => (t.atMost ? v <= t.target : v >= t.target);
+  return meets(t.value) && (!t.range || t.range.every(meets));
+}
+
+/**
+ * The ONNX teacher's labelling at each W: the pool's rows/s, its share of W x the single-thread
+ * onnxruntime reference (target: >= 0.9), and the tfjs CNN of the same layer shapes at that W.
+ */
+export function onnxComparison(report) {
+  const single = report.references.find((r) => isOnnx(r) && r.threads === 1);
+  const model = report.onnx?.model ?? report.results.find(isOnnx)?.model;
+  return report.results
+    .filter(isOnnx)
+    .sort((a, b) => a.workers - b.workers)
+    .map((r) => {
+      const share = single ? r.samplesPerSec / (r.workers * single.samplesPerSec) : null;
+      const tfjs = report.results.filter((t) => !isOnnx(t) && t.phase === 'label' && t.model === model && t.workers === r.workers);
+      return { row: r, single, share, shareRange: single ? rangeOf(share, r, single) : null, tfjs };
+    });
+}
+
 /** The ratios the targets are read from, each with what it compares; absent inputs give null. */
 export function targets(report) {
   const rows = withScaling(report.results);
@@ -32,22 +87,35 @@ export function targets(report) {
   const batch = report.settings?.batchSize ?? '-';
   const train2 = at('train', dense, 2);
   const weak2 = at('train', dense, 2, true);
-  const labels2 = rows.filter((r) => r.phase === 'label' && r.workers === 2);
+  // The ONNX rows have a target of their own, against onnxruntime alone (below).
+  const labels2 = rows.filter((r) => r.phase === 'label' && r.workers === 2 && !isOnnx(r));
   const trainAll = at('train', dense, allCores);
   const torch = bestReference(report, 'pytorch-cpu', 'train');
   const label1 = at('label', dense, 1);
   const train1 = label1 && rows.find((r) => r.phase === 'train' && r.model === dense && r.workers === 1 && r.kernels === label1.kernels);
+  const onnxTop = onnxComparison(report).at(-1);
+  const cnn = report.onnx?.model ?? report.settings?.cnnModel ?? 'cnn';
+  const ratio = (num, den, scale = 1) => {
+    const value = num && den ? (num.samplesPerSec / den.samplesPerSec) * scale : null;
+    return { value, range: num && den ? rangeOf(value, num, den) : null };
+  };
   return [
-    ...labels2.map((r) => ({ name: `labelling ${r.model} (${r.kernels}), W=2 vs W=1`, value: r.speedup, unit: 'x', target: 1.9 })),
+    ...labels2.map((r) => ({ name: `labelling ${r.model} (${r.kernels}), W=2 vs W=1`, ...speedupOf(rows, r), unit: 'x', target: 1.9 })),
+    {
+      name: `labelling onnx ${cnn}, W=${onnxTop?.row.workers ?? allCores} vs ${ONNX_SHARE} x W x single-thread onnxruntime`,
+      ...ratio(onnxTop?.row, onnxTop?.single, 1 / (ONNX_SHARE * (onnxTop?.row.workers ?? 1))),
+      unit: 'x',
+      target: 1,
+    },
     {
       name: `training ${dense} (${train2?.kernels ?? '-'}), global batch ${batch}, W=2 vs W=1`,
-      value: train2?.speedup ?? null,
+      ...speedupOf(rows, train2),
       unit: 'x',
       target: 1.8,
     },
     {
       name: `training ${dense} (${weak2?.kernels ?? '-'}), ${batch} rows per worker, W=2 vs W=1`,
-      value: weak2?.speedup ?? null,
+      ...speedupOf(rows, weak2),
       unit: 'x',
       target: 1.8,
     },
@@ -61,13 +129,13 @@ export function targets(report) {
     { name: `of which waiting at the first barrier for the slower rank`, value: trainAll?.waitShare ?? null, unit: '%' },
     {
       name: `training samples/s, tfjs-distill W=${allCores} / PyTorch CPU (${torch ? `${torch.threads} thread${torch.threads > 1 ? 's' : ''}` : 'not measured'})`,
-      value: trainAll && torch ? trainAll.samplesPerSec / torch.samplesPerSec : null,
+      ...ratio(trainAll, torch),
       unit: 'x',
       target: 0.8,
     },
     {
       name: `training GFLOP/s / labelling GFLOP/s, ${dense}, W=1 (${train1?.kernels ?? '-'})`,
-      value: train1 && label1 ? train1.gflops / label1.gflops : null,
+      ...ratio(train1, label1, train1 && label1 ? train1.gflops / train1.samplesPerSec / (label1.gflops / label1.samplesPerSec) : 1),
       unit: '%',
       target: 0.6,
     },
@@ -130,8 +198,11 @@ export function renderMarkdown(report) {
       '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
     );
     for (const ref of report.references) {
+      // onnxruntime alone is compared with onnxruntime in the pool; the others with tfjs-distill's tfjs rows.
       const ours = maxBy(
-        rows.filter((r) => r.phase === ref.phase && r.model === ref.model && r.workers === top && !r.rowsPerWorker),
+        rows.filter(
+          (r) => r.phase === ref.phase && r.model === ref.model && r.workers === top && !r.rowsPerWorker && isOnnx(r) === isOnnx(ref),
+        ),
         (r) => r.samplesPerSec,
       );
       lines.push(
@@ -144,16 +215,53 @@ export function renderMarkdown(report) {
       '',
       `PyTorch ${report.pytorch.torch}, BLAS: built with ${report.pytorch.blas.built}, runs ${report.pytorch.blas.mapped.join(', ') || 'no separate BLAS library'}.`,
     );
-  lines.push('', '| target | measured | goal |', '| --- | ---: | ---: |');
+  const onnx = onnxComparison(report);
+  if (onnx.length > 0) {
+    const single = onnx[0].single;
+    const all = report.references.find((r) => isOnnx(r) && r.threads > 1);
+    const kernels = [...new Set(onnx.flatMap((o) => o.tfjs.map((t) => t.kernels)))];
+    const ref = (r) => (r ? `${fmt(r.samplesPerSec)} rows/s${r.rounds > 1 ? ` (${range(r)})` : ''}` : 'not measured');
+    lines.push(
+      '',
+      `ONNX teacher labelling: ${report.onnx?.model ?? onnx[0].row.model} exported from PyTorch ${report.onnx?.torch ?? ''} ` +
+        `(${fmt(onnx[0].row.params)} parameters; ${report.onnx?.exportedBy ?? 'bench/export_cnn_onnx.py'}), ` +
+        `run by onnxruntime-node ${report.onnx?.onnxruntime ?? ''} sessions in the pool, one per worker on one thread. ` +
+        `onnxruntime-node alone, one session in a plain loop at batch ${single?.batchSize ?? report.settings?.batchSize ?? 256}: ` +
+        `${ref(single)} on 1 thread; ${all ? `${ref(all)} with intraOpNumThreads ${all.threads}` : 'not measured on more threads'}.`,
+      '',
+      `| workers | onnxruntime in the pool, rows/s | range over rounds | / (W x single-thread onnxruntime) | ${kernels
+        .map((k) => `tfjs ${report.onnx?.model ?? onnx[0].row.model} (${k}), rows/s | onnx / tfjs (${k})`)
+        .join(' | ')} |`,
+      `| ---: | ---: | ---: | ---: |${' ---: | ---: |'.repeat(kernels.length)}`,
+    );
+    for (const o of onnx) {
+      const tfjs = kernels.map((k) => {
+        const t = o.tfjs.find((r) => r.kernels === k);
+        return t ? `${fmt(t.samplesPerSec)} | ${(o.row.samplesPerSec / t.samplesPerSec).toFixed(2)}x` : '- | -';
+      });
+      const share = o.share === null ? '-' : `${pct(o.share)}${o.shareRange ? ` (${pct(o.shareRange[0])}–${pct(o.shareRange[1])})` : ''}`;
+      lines.push(`| ${o.row.workers} | ${fmt(o.row.samplesPerSec)} | ${range(o.row)} | ${share} | ${tfjs.join(' | ')} |`);
+    }
+  }
+  if (report.onnx && onnx.length === 0) lines.push('', 'ONNX teacher labelling: not measured.');
+  lines.push(
+    '',
+    'A target measured in rounds is met only if its whole range over them is (a range that straddles the goal is not).',
+    '',
+    '| target | measured | range over rounds | goal | met |',
+    '| --- | ---: | ---: | ---: | --- |',
+  );
   for (const t of targets(report)) {
     const show = (v) => (v === null || v === undefined ? 'not measured' : t.unit === '%' ? pct(v) : `${v.toFixed(2)}x`);
     const goal = t.target === undefined ? '-' : `${t.atMost ? '<=' : '>='} ${show(t.target)}`;
-    lines.push(`| ${t.name} | ${show(t.value)} | ${goal} |`);
+    const met = targetMet(t);
+    const spread = t.range ? `${show(t.range[0])}–${show(t.range[1])}` : '-';
+    lines.push(`| ${t.name} | ${show(t.value)} | ${spread} | ${goal} | ${met === null ? '-' : met ? 'yes' : 'no'} |`);
   }
   return `${lines.join('\n')}\n`;
 }
 
-const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf'];
+const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf', '#bcbd22'];
 const esc = (s) => String(s).replace(/&/g, '&amp;').replace(/</g, '&lt;');
 
 /**

@@ -4,6 +4,11 @@
 // same job in the same run: tfjs's own single-thread model.fit with a KD loss (stock wasm), and PyTorch
 // CPU at each thread count (when /usr/bin/python3 has torch). Also the machine's own ceiling: a CPU-bound
 // JS loop in W threads, which shows how much the cores are shared with other work.
+// ONNX labelling (when torch can export the CNN and onnxruntime-node loads): the CNN's layer shapes
+// exported from PyTorch (bench/export_cnn_onnx.py) and labelled by onnxruntime-node sessions in the pool
+// at each W (bench/measure.mjs --onnx), next to onnxruntime-node alone in a plain loop on the main thread
+// (bench/onnx-reference.mjs): one session on 1 thread (the reference the pool is held to) and one on
+// every core (intraOpNumThreads = cores).
 // Every measurement is repeated in rounds (3 by default, 1 with --quick), each round running every W and
 // every reference once, so that a stretch of contention from other tenants hits all of them in turn rather
 // than one W; each row is the round with the median samples/s, and the range over the rounds is kept.
@@ -48,6 +53,14 @@ async function measure(command, commandArgs, name, env = process.env) {
   await run(command, [...commandArgs, '--out', out], { maxBuffer: 64 * 2 ** 20, env });
   return JSON.parse(await readFile(out, 'utf8'));
 }
+/** A failed measuring process's error: the first line of its stderr that names an error, else its last line. */
+function whyFailed(error) {
+  const lines = String(error.stderr || error.message)
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
+  return lines.find((l) => /^(\w+\.)*\w*(Error|Exception)\b/.test(l)) ?? lines.at(-1) ?? 'no message';
+}
 let round = 0;
 const measureTfjs = (workers, kernels) =>
   measure(
@@ -85,20 +98,14 @@ const loadAverage = loadavg();
 const ceiling = await ceilingNow('start');
 const measuredRows = []; // every round's rows; merged into `results` below
 const failures = [];
-/** Measures one W with one kernel setting; a failure is reported and the bench goes on with the rest. */
-async function measureTfjsSafely(workers, kernels) {
+/** Measures one W with one kernel setting (`onnxruntime`: the ONNX teacher's labelling); a failure is reported and the bench goes on. */
+async function measureSafely(workers, kernels) {
   try {
-    const measured = await measureTfjs(workers, kernels);
+    const measured = kernels === 'onnxruntime' ? await measureOnnx(workers) : await measureTfjs(workers, kernels);
     measuredRows.push(...measured.results);
     return measured;
   } catch (error) {
-    failures.push(
-      `W=${workers} ${kernels}: ${String(error.stderr || error.message)
-        .trim()
-        .split('\n')
-        .slice(-3)
-        .join(' ')}`,
-    );
+    failures.push(`W=${workers} ${kernels}: ${whyFailed(error)}`);
     log(`failed: ${failures.at(-1)}`);
     return undefined;
   }
@@ -110,13 +117,14 @@ let kernelsList;
 async function tfjsRound() {
   for (const workers of workerCounts) {
     if (kernelsList === undefined) {
-      const first = await measureTfjsSafely(workers, 'auto');
+      const first = await measureSafely(workers, 'auto');
       if (first === undefined) continue;
       kernelsList = first.kernels === 'openblas' ? ['openblas', 'wasm'] : [first.kernels];
-      for (const kernels of kernelsList.slice(1)) await measureTfjsSafely(workers, kernels);
+      for (const kernels of kernelsList.slice(1)) await measureSafely(workers, kernels);
     } else {
-      for (const kernels of kernelsList) await measureTfjsSafely(workers, kernels);
+      for (const kernels of kernelsList) await measureSafely(workers, kernels);
     }
+    if (onnxFile) await measureSafely(workers, 'onnxruntime');
   }
 }
 
@@ -125,6 +133,53 @@ const hasTorch = await run('/usr/bin/python3', ['-c', 'import torch']).then(
   () => false,
 );
 if (!hasTorch) log('PyTorch: /usr/bin/python3 cannot import torch; its reference is left out');
+
+// The ONNX rows need the CNN exported (PyTorch) and onnxruntime-node; without either they are left out.
+let onnx; // { params, torch, onnxruntime }
+const onnxFile = await exportOnnxCnn();
+async function exportOnnxCnn() {
+  if (!hasTorch) {
+    log('ONNX: /usr/bin/python3 cannot import torch to export the CNN; the ONNX labelling rows are left out');
+    return undefined;
+  }
+  let ort;
+  try {
+    ort = await import('onnxruntime-node');
+  } catch (error) {
+    log(`ONNX: onnxruntime-node cannot be loaded (${String(error.message).split('\n')[0]}); the ONNX labelling rows are left out`);
+    return undefined;
+  }
+  const file = join(scratch, 'cnn.onnx');
+  const filters = settings.cnnModel.replace(/^cnn:/, '');
+  try {
+    const { stdout } = await run('/usr/bin/python3', [here('./export_cnn_onnx.py'), '--out', file, '--filters', filters]);
+    const exported = JSON.parse(stdout.trim().split('\n').at(-1));
+    onnx = { params: exported.params, torch: exported.torch, onnxruntime: (ort.env ?? ort.default?.env)?.versions?.node ?? null };
+    return file;
+  } catch (error) {
+    log(`ONNX: exporting ${settings.cnnModel} failed (${whyFailed(error)}); the ONNX rows are left out`);
+    return undefined;
+  }
+}
+const measureOnnx = (workers) =>
+  measure(
+    process.execPath,
+    ['--expose-gc', here('./measure.mjs'), '--workers', String(workers), '--onnx', onnxFile, ...(quick ? ['--quick'] : [])],
+    `onnx-W${workers}-round${round + 1}`,
+  );
+const onnxRuns = []; // every round's single-thread and all-cores onnxruntime references
+/** One round of the ONNX references: one session in a plain loop, on 1 thread, then on every core. */
+async function onnxRound() {
+  for (const threads of onnxFile ? [...new Set([1, cores])] : []) {
+    try {
+      const args = [here('./onnx-reference.mjs'), '--onnx', onnxFile, '--threads', String(threads), ...(quick ? ['--quick'] : [])];
+      onnxRuns.push(await measure(process.execPath, args, `onnxruntime-${threads}-threads-round${round + 1}`));
+    } catch (error) {
+      failures.push(`onnxruntime reference, ${threads} threads: ${whyFailed(error)}`);
+      log(`failed: ${failures.at(-1)}`);
+    }
+  }
+}
 let pytorch; // { torch, blas }
 const pytorchRuns = []; // every round's { threads, waitPolicy, train, label }
 /**
@@ -172,6 +227,7 @@ const fit = await measure(process.execPath, [here('./fit-reference.mjs'), ...(qu
 for (round = 0; round < rounds; round++) {
   log(`round ${round + 1} of ${rounds}`);
   await tfjsRound();
+  await onnxRound();
   await pytorchRound();
 }
 const results = medianAcrossRounds(measuredRows, (r) => `${seriesKey(r)} ${r.workers}`);
@@ -180,6 +236,7 @@ if (results.length === 0) {
   process.exit(1);
 }
 const references = [{ ...fit, gflops: gflopsOf(fit) }];
+for (const ref of medianAcrossRounds(onnxRuns, (r) => String(r.threads))) references.push({ ...ref, gflops: gflopsOf(ref) });
 for (const phase of pytorch ? ['train', 'label'] : []) {
   const rows = medianAcrossRounds(
     pytorchRuns.map((r) => ({ threads: r.threads, waitPolicy: r.waitPolicy, samplesPerSec: r[phase] })),
@@ -205,7 +262,7 @@ const report = {
     node: process.version,
     backend: 'wasm',
     kernels: results.find((r) => r.kernels === 'openblas') ? 'openblas' : 'wasm',
-    kernelsMeasured: [...new Set(results.map((r) => r.kernels))],
+    kernelsMeasured: [...new Set(results.map((r) => r.kernels).filter((k) => k !== 'onnxruntime'))],
     loadAverage,
     ceiling,
   },
@@ -221,6 +278,10 @@ const report = {
   results,
   references,
   pytorch: pytorch && { torch: pytorch.torch, blas: pytorch.blas },
+  onnx:
+    onnx && results.some((r) => r.kernels === 'onnxruntime')
+      ? { model: settings.cnnModel, exportedBy: 'bench/export_cnn_onnx.py', ...onnx }
+      : undefined,
 };
 report.machine.ceiling.push(...(await ceilingNow('end')));
 const jsonPath = here('./results/latest.json');

@@ -13,7 +13,9 @@ const job = {
 
 // quick: one round (bench/run.mjs), about 1.5 minutes on 2 shared cores (97 s measured). full: three rounds,
 // 8 measured steps per training run (after a first step timed apart: bench/measure.mjs), 5+ runs per
-// task; about 10 minutes.
+// task; about 10 minutes. The ONNX labelling rows and their references (when PyTorch can export the CNN and
+// onnxruntime-node loads: bench/run.mjs) add about 15 s to quick and 1.5 minutes to full, and label the same
+// labelRows rows as the tfjs CNN.
 export const BENCH_SETTINGS = {
   quick: { ...job, labelRows: 2048, trainSteps: 4, benchMs: 0, iterations: 2 },
   full: { ...job, labelRows: 7996, trainSteps: 8, benchMs: 4000, iterations: 5 },
