@@ -18,6 +18,8 @@ export type {
   StudentReport,
   TrainingPhaseReport,
 } from './distill/report.js';
+export { reportHtml } from './distill/report-html.js';
+export type { EpochRecord, EvaluationRecord, HistoryRecord, ValidationMetrics } from './distill/history.js';
 export type { Phase, ProgressEvent, TrainingPhase } from './progress.js';
 export type { ModelReport } from './infer/evaluate.js';
 export type { StepBreakdown } from './train/data-parallel.js';
