@@ -18,7 +18,8 @@ export type {
   StudentReport,
   TrainingPhaseReport,
 } from './distill/report.js';
-export type { Phase, ProgressEvent, TrainingPhase } from './progress.js';
+export { reportHtml } from './distill/report-html.js';
+export type { EpochRecord, EvaluationRecord, HistoryRecord, Phase, ProgressEvent, TrainingPhase, ValidationMetrics } from './progress.js';
 export type { ModelReport } from './infer/evaluate.js';
 export type { StepBreakdown } from './train/data-parallel.js';
 export type { OptimizerSpec } from './train/optimizers.js';

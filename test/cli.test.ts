@@ -314,6 +314,11 @@ describe('the CLI', () => {
       expect(loaded.outputs[0].shape).toEqual([null, 10]);
     }
     expect((await readdir(out)).filter((name) => name.startsWith('.partial'))).toEqual([]);
+    // The page next to report.json, named in the last line (test/report-html.test.ts checks what it shows).
+    expect(result.stdout).toContain(`${join(out, 'report.html')} and ${join(out, 'report.json')}\n`);
+    expect(await readFile(join(out, 'report.html'), 'utf8')).toContain(
+      `data-model="student" data-metric="accuracy" data-value="${report.student.accuracy}"`,
+    );
   });
 
   it('without OpenBLAS, auto kernels fall back to the wasm set with a notice', async () => {

@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { featureShape } from '../data/dataset.js';
 import { type DistillResult, distill } from '../distill/distill.js';
 import { DEFAULTS, type LossOption } from '../distill/options.js';
+import { reportHtml } from '../distill/report-html.js';
 import type { LrSchedule } from '../train/lr-schedule.js';
 import type { SelectionMetric } from '../train/replica.js';
 import { DistillCancelledError, DistillError, WorkerFailure, check, messageOf } from '../errors.js';
@@ -154,7 +155,7 @@ export async function runCommand(flags: RunFlags, signal: AbortSignal): Promise<
     `\nwrote ${[result.teacher && 'teacher', 'student', result.baseline && 'baseline']
       .filter(Boolean)
       .map((name) => `${join(out, name as string)}/`)
-      .join(', ')} ` + `and ${join(out, 'report.json')}\n`,
+      .join(', ')}, ` + `${join(out, 'report.html')} and ${join(out, 'report.json')}\n`,
   );
 }
 
@@ -186,11 +187,13 @@ async function writeOutputs(out: string, result: DistillResult): Promise<void> {
   ];
   try {
     await rm(join(out, 'report.json'), { force: true }); // a stale report must not describe new models
+    await rm(join(out, 'report.html'), { force: true });
     await mkdir(staging, { recursive: true });
     for (const [name, model] of models) if (model) await saveModel(model, join(staging, name));
     await writeFile(join(staging, 'report.json'), `${JSON.stringify(result.report, null, 2)}\n`);
     // One record a line, for tools that read logs (jq, pandas.read_json(lines=True)).
     await writeFile(join(staging, 'metrics.jsonl'), result.report.history.map((record) => `${JSON.stringify(record)}\n`).join(''));
+    await writeFile(join(staging, 'report.html'), reportHtml(result.report));
     // Which class each output index is, for the models' users.
     if (result.report.data.classes) await writeFile(join(out, 'classes.json'), `${JSON.stringify(result.report.data.classes)}\n`);
     for (const [name, model] of models) {
@@ -198,6 +201,7 @@ async function writeOutputs(out: string, result: DistillResult): Promise<void> {
       if (model) await rename(join(staging, name), join(out, name));
     }
     await rename(join(staging, 'metrics.jsonl'), join(out, 'metrics.jsonl'));
+    await rename(join(staging, 'report.html'), join(out, 'report.html'));
     await rename(join(staging, 'report.json'), join(out, 'report.json'));
   } catch (error) {
     throw new DistillError(`could not write the outputs to ${out}: ${messageOf(error)}`);
