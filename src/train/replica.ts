@@ -253,7 +253,15 @@ async function trainSteps(
     }
     if (rank === 0) {
       const epochDone = step % plan.stepsPerEpoch === 0 || step === plan.steps;
-      const event = { phase, done: step, total: plan.steps, epoch: schedule.epochOf(step - 1) + 1, epochs: plan.epochs };
+      const event = {
+        phase,
+        done: step,
+        total: plan.steps,
+        epoch: schedule.epochOf(step - 1) + 1,
+        epochs: plan.epochs,
+        epochEnd: epochDone,
+        rows: plan.rows,
+      };
       if (control.report({ ...event, loss: lossSum / lossCount, samplesPerSec: samples / seconds() }, epochDone)) {
         lossSum = 0;
         lossCount = 0;
