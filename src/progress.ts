@@ -14,6 +14,10 @@ export interface ProgressEvent {
   /** 1-based epoch and the number of epochs, when training. */
   epoch?: number;
   epochs?: number;
+  /** True on the report of an epoch's last step, when training. */
+  epochEnd?: boolean;
+  /** The rows the phase trains on (a pass over them is an epoch), when training. */
+  rows?: number;
   /** Mean training loss since the previous report. */
   loss?: number;
   /** Rows processed per second since the phase began. */

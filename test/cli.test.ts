@@ -97,7 +97,7 @@ describe('the CLI', () => {
 
   describe('bad input: one line, exit 1, no report', () => {
     it('unknown flags and commands', () => {
-      expectFailure(/unknown flag --epoch \(see tfjs-distill --help\)/, '--epoch', '3');
+      expectFailure(/unknown flag --epoch; did you mean --epochs\?$/, '--epoch', '3');
       const result = cli('train');
       expect(result.status).toBe(1);
       expect(result.stderr).toMatch(/unknown command 'train'/);

@@ -34,9 +34,9 @@ export interface DataSplits {
 }
 
 /** npy:X.npy,Y.npy: the two files. */
-function npyPair(source: string): [string, string] {
+function npyPair(source: string, key: 'data' | 'testData' = 'data'): [string, string] {
   const files = source.slice(4).split(',');
-  check(files.length === 2 && files.every((f) => f.length > 0), `--data ${source}: give npy:FEATURES.npy,LABELS.npy`);
+  check(files.length === 2 && files.every((f) => f.length > 0), `${key} ${source}: give npy:FEATURES.npy,LABELS.npy`, [key]);
   return files as [string, string];
 }
 
@@ -44,13 +44,14 @@ async function loadSplits(options: DataSourceOptions): Promise<DataSplits> {
   const { source, testFraction, seed } = options;
   check(
     options.testSource === undefined || source.startsWith('npy:') || source.startsWith('csv:'),
-    '--test-data applies to --data npy: and csv: sources; the others come with their own test split',
+    'testData applies to data npy: and csv: sources; the others come with their own test split',
+    ['testData', 'data'],
   );
   if (source.startsWith('npy:')) {
     const train = await loadNpy(...npyPair(source));
     if (options.testSource === undefined) return splitDataset(train, testFraction, seed);
-    check(options.testSource.startsWith('npy:'), `--test-data ${options.testSource}: give npy:FEATURES.npy,LABELS.npy`);
-    const test = await loadNpy(...npyPair(options.testSource));
+    check(options.testSource.startsWith('npy:'), `testData ${options.testSource}: give npy:FEATURES.npy,LABELS.npy`, ['testData']);
+    const test = await loadNpy(...npyPair(options.testSource, 'testData'));
     const numClasses = Math.max(train.numClasses, test.numClasses);
     return { train: { ...train, numClasses }, test: { ...test, numClasses } };
   }
@@ -88,18 +89,18 @@ async function loadSplits(options: DataSourceOptions): Promise<DataSplits> {
   if (source.startsWith('csv:')) {
     const table = await loadCsv(source.slice(4));
     if (options.testSource === undefined) return splitDataset(table, testFraction, seed);
-    check(options.testSource.startsWith('csv:'), `--test-data ${options.testSource}: give csv:FILE`);
+    check(options.testSource.startsWith('csv:'), `testData ${options.testSource}: give csv:FILE`, ['testData']);
     const test = await loadCsv(options.testSource.slice(4));
     const numClasses = Math.max(table.numClasses, test.numClasses);
     return { train: { ...table, numClasses }, test: { ...test, numClasses } };
   }
-  throw new DistillError(`unknown --data '${source}': use mnist, idx:DIR, csv:FILE, npy:X.npy,Y.npy or images:DIR`);
+  throw new DistillError(`unknown data '${source}': use mnist, idx:DIR, csv:FILE, npy:X.npy,Y.npy or images:DIR`, ['data']);
 }
 
 /** Loads the train and test splits, then applies --limit to the training rows. */
 export async function loadDataSource(options: DataSourceOptions): Promise<DataSplits> {
   const splits = await loadSplits(options);
   if (options.limit === undefined) return splits;
-  check(options.limit >= 1, `--limit must be >= 1, got ${options.limit}`);
+  check(options.limit >= 1, `limit must be >= 1, got ${options.limit}`, ['limit']);
   return { ...splits, train: takeRows(splits.train, options.limit) };
 }

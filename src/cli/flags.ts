@@ -1,5 +1,6 @@
 import { DistillError, messageOf } from '../errors.js';
 import { DEFAULTS } from '../distill/options.js';
+import { nearestName } from '../known-keys.js';
 
 type Kind = 'string' | 'int' | 'number' | 'boolean';
 
@@ -10,12 +11,22 @@ interface FlagSpec {
   help: string;
   /** Default shown in --help (the value itself comes from DEFAULTS or the run command). */
   default?: string;
-  /** The library option the flag sets, when its name differs: errors that name the option show the flag. */
+  /**
+   * The library option or config-file key the flag sets (dotted for nested ones), when it is not the flag's
+   * name in camelCase: errors that name the option show the flag, and the flag overrides that key of --config.
+   */
   option?: string;
 }
 
 /** Every flag of `tfjs-distill run`: parsing, validation of the value's type, and --help come from here. */
 export const RUN_FLAGS = {
+  config: {
+    kind: 'string',
+    arg: 'FILE',
+    help:
+      'settings from a YAML or JSON file, keyed like the library options (epochs, batchSize, optimizer: { learningRate }, ' +
+      "data, teacher, ...); flags override it. A run's report.json is one: it reproduces the run",
+  },
   data: {
     kind: 'string',
     arg: 'SRC',
@@ -24,7 +35,12 @@ export const RUN_FLAGS = {
       'or images:DIR (DIR/train/<class>/*.png, DIR/test/...)',
     default: 'mnist',
   },
-  'test-data': { kind: 'string', arg: 'SRC', help: 'npy:X.npy,Y.npy or csv:FILE: the test split, instead of holding out --test-fraction' },
+  'test-data': {
+    kind: 'string',
+    arg: 'SRC',
+    option: 'testData',
+    help: 'npy:X.npy,Y.npy or csv:FILE: the test split, instead of holding out --test-fraction',
+  },
   'image-size': {
     kind: 'string',
     arg: 'H,W',
@@ -92,7 +108,13 @@ export const RUN_FLAGS = {
     help: 'ONNX teacher: the output to read',
     default: 'the first',
   },
-  'teacher-arch': { kind: 'string', arg: 'SPEC', help: 'build the teacher: mlp:W1,W2,... or cnn:F1,F2,...', default: 'cnn:32,64' },
+  'teacher-arch': {
+    kind: 'string',
+    arg: 'SPEC',
+    option: 'teacher',
+    help: 'build the teacher: mlp:W1,W2,... or cnn:F1,F2,...',
+    default: 'cnn:32,64 for image rows, mlp:128,64 for feature vectors (CSV, NPY [rows, features])',
+  },
   'teacher-epochs': {
     kind: 'int',
     arg: 'N',
@@ -101,7 +123,7 @@ export const RUN_FLAGS = {
     default: '5 for a built teacher, 0 for a loaded one',
   },
   student: { kind: 'string', arg: 'PATH', help: 'load the student (its weights are the starting point)' },
-  'student-arch': { kind: 'string', arg: 'SPEC', help: 'build the student', default: 'mlp:32' },
+  'student-arch': { kind: 'string', arg: 'SPEC', option: 'student', help: 'build the student', default: 'mlp:32' },
   epochs: { kind: 'int', arg: 'N', help: 'epochs of distillation', default: String(DEFAULTS.epochs) },
   'batch-size': {
     kind: 'int',
@@ -117,7 +139,13 @@ export const RUN_FLAGS = {
     help: 'the distillation objective: kd (Hinton), dkd (decoupled KD), mse-logits, or a module of your own (path.mjs)',
     default: 'kd',
   },
-  'dkd-weights': { kind: 'string', arg: 'A,B', help: 'dkd: the weights of its target-class and non-target terms', default: '1,8' },
+  'dkd-weights': {
+    kind: 'string',
+    arg: 'A,B',
+    option: 'loss',
+    help: 'with --loss dkd: the weights of its target-class and non-target terms',
+    default: '1,8',
+  },
   temperature: { kind: 'number', arg: 'T', help: 'softmax temperature of the distillation term', default: String(DEFAULTS.temperature) },
   alpha: {
     kind: 'number',
@@ -136,7 +164,7 @@ export const RUN_FLAGS = {
   'lr-schedule': {
     kind: 'string',
     arg: 'NAME',
-    option: 'lrSchedule',
+    option: 'lrSchedule.name',
     help: 'constant, cosine (down to --min-lr) or step (x --lr-gamma every --lr-step-every steps)',
     default: 'constant',
   },
@@ -182,7 +210,7 @@ export const RUN_FLAGS = {
   'early-stopping': {
     kind: 'int',
     arg: 'P',
-    option: 'earlyStopping',
+    option: 'earlyStopping.patience',
     help: 'stop a phase after P epochs without improvement on --validation',
   },
   'early-stopping-metric': { kind: 'string', arg: 'M', option: 'earlyStopping.metric', help: 'accuracy or loss', default: 'accuracy' },
@@ -259,6 +287,17 @@ type ValueOf<K extends Kind> = K extends 'boolean' ? boolean : K extends 'string
 /** Parsed flags: a value for each flag given. */
 export type RunFlags = { -readonly [F in keyof Flags]?: ValueOf<Flags[F]['kind']> };
 
+const SPECS = RUN_FLAGS as Record<string, FlagSpec>;
+
+/** Flags that steer the CLI itself and set no key of a run's settings. */
+const NOT_SETTINGS = new Set(['help', 'config']);
+
+/** The config-file key (dotted when nested) a flag sets, or undefined for --help and --config. */
+export function keyOfFlag(flag: string): string | undefined {
+  if (NOT_SETTINGS.has(flag)) return undefined;
+  return SPECS[flag]?.option ?? flag.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+}
+
 function parseValue(flag: string, kind: Kind, raw: string): string | number {
   if (kind === 'string') return raw;
   const value = Number(raw);
@@ -267,19 +306,37 @@ function parseValue(flag: string, kind: Kind, raw: string): string | number {
   return value;
 }
 
-/** Parses `--flag value`, `--flag=value` and boolean `--flag`. */
+/**
+ * The flag a mistyped one most likely meant: close to a flag's name, or to the name of the option it sets
+ * (--learning-rate is --lr, which sets optimizer.learningRate).
+ */
+function nearestFlag(name: string): string | undefined {
+  const candidates = Object.keys(SPECS).flatMap((flag): [string, string][] => {
+    const key = keyOfFlag(flag);
+    const forms: [string, string][] = [[flag, `--${flag}`]];
+    if (key) forms.push([key, `--${flag}`], [key.slice(key.lastIndexOf('.') + 1), `--${flag}`]);
+    return forms;
+  });
+  return nearestName(name, candidates);
+}
+
+/** Parses `--flag value`, `--flag=value`, boolean `--flag` (and `--flag=false`, to turn off a config file's true). */
 export function parseRunFlags(argv: string[]): RunFlags {
   const flags: Record<string, string | number | boolean> = {};
   for (let i = 0; i < argv.length; i++) {
     const token = argv[i];
-    const match = /^--([a-z-]+)(?:=(.*))?$/.exec(token);
-    if (!match) throw new DistillError(`unexpected argument '${token}'; flags look like --epochs 3 (see tfjs-distill --help)`);
+    const match = /^--([A-Za-z0-9_-]+)(?:=(.*))?$/.exec(token);
+    if (!match) throw new DistillError(`unexpected argument '${token}'; flags look like --epochs 3 (see tfjs-distill run --help)`);
     const [, name, inline] = match;
-    const spec = (RUN_FLAGS as Record<string, FlagSpec>)[name];
-    if (!spec) throw new DistillError(`unknown flag --${name} (see tfjs-distill --help)`);
+    const spec = SPECS[name];
+    if (!spec) {
+      const suggestion = nearestFlag(name);
+      throw new DistillError(`unknown flag --${name}${suggestion ? `; did you mean ${suggestion}?` : ' (see tfjs-distill run --help)'}`);
+    }
     if (spec.kind === 'boolean') {
-      if (inline !== undefined) throw new DistillError(`--${name} takes no value`);
-      flags[name] = true;
+      if (inline !== undefined && inline !== 'true' && inline !== 'false')
+        throw new DistillError(`--${name} takes no value, or =true or =false`);
+      flags[name] = inline !== 'false';
       continue;
     }
     const raw = inline ?? argv[++i];
@@ -291,31 +348,52 @@ export function parseRunFlags(argv: string[]): RunFlags {
   return flags as RunFlags;
 }
 
-/** The flag table of --help. */
+/** True when the arguments ask for help (-h or --help anywhere), whatever else they hold. */
+export function asksForHelp(argv: string[]): boolean {
+  return argv.some((token) => token === '-h' || token === '--help');
+}
+
+/** The flag table of --help, with the config-file key each flag sets. */
 export function flagHelp(): string {
-  const rows = Object.entries(RUN_FLAGS as Record<string, FlagSpec>).map(([name, spec]) => {
+  const rows = Object.entries(SPECS).map(([name, spec]) => {
     const left = `  --${name}${spec.arg ? ` ${spec.arg}` : ''}`;
-    return [left, spec.help + (spec.default ? ` (default: ${spec.default})` : '')];
+    const key = keyOfFlag(name);
+    const notes = [spec.default && `default: ${spec.default}`, key && `key: ${key}`].filter(Boolean);
+    return [left, spec.help + (notes.length > 0 ? ` (${notes.join('; ')})` : '')];
   });
   const width = Math.max(...rows.map(([left]) => left.length)) + 2;
   return rows.map(([left, right]) => left.padEnd(width) + right).join('\n');
 }
 
-/** The flag that sets each library option: the option's name where it is the flag's. */
-const FLAG_OF_OPTION = new Map(
-  Object.entries(RUN_FLAGS as Record<string, FlagSpec>).map(([flag, spec]) => [spec.option ?? flag, `--${flag}`]),
-);
+/** The flag that sets each library option: the first flag that names it (--teacher before --teacher-arch). */
+const FLAG_OF_OPTION = new Map<string, string>();
+for (const flag of Object.keys(SPECS)) {
+  const key = keyOfFlag(flag);
+  if (key && !FLAG_OF_OPTION.has(key)) FLAG_OF_OPTION.set(key, `--${flag}`);
+}
 FLAG_OF_OPTION.set('learningRate', '--lr');
+
+/** The settings a config file gave (dotted paths, parents too) that no flag overrode, and the file. */
+export interface FileSettings {
+  file: string;
+  keys: ReadonlySet<string>;
+}
 
 /**
  * A library error's message in the CLI's words: every option it names (see DistillError.options) becomes
- * the flag that sets it.
+ * the flag that sets it. Options whose values came from the config file keep their names, and the message
+ * then starts with the file.
  */
-export function inFlagTerms(error: DistillError): string {
+export function inFlagTerms(error: DistillError, fromFile?: FileSettings): string {
   let message = messageOf(error);
+  let inFile = false;
   for (const option of error.options) {
+    if (fromFile?.keys.has(option)) {
+      inFile = true;
+      continue;
+    }
     const flag = FLAG_OF_OPTION.get(option);
     if (flag) message = message.replace(new RegExp(`(?<![\\w./-])${option.replace('.', '\\.')}(?![\\w/-]|\\.\\w)`, 'g'), flag);
   }
-  return message;
+  return inFile ? `${fromFile!.file}: ${message}` : message;
 }

@@ -70,6 +70,8 @@ export function summaryTable(report: DistillReport, names: { teacher: string; st
     softLabelLine(report),
     ...(report.resumed.length > 0 ? [`resumed from the checkpoint: ${report.resumed.join(', ')}`] : []),
     ...report.restarts.map((r) => `restarted the workers during ${r.phase}: ${r.reason}`),
-    ...report.notices.filter((n) => n.includes('skipped')),
+    // Fallbacks and repairs the run made (another kernel set, a soft-label file rewritten, skipped steps):
+    // the user should hear of them here, not only in report.json.
+    ...report.notices.map((notice) => `notice: ${notice}`),
   ].join('\n');
 }

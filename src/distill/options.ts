@@ -2,6 +2,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { availableParallelism } from 'node:os';
 import type { Dataset } from '../data/dataset.js';
 import { check } from '../errors.js';
+import { type KeyTree, isPlainObject, unknownKey, unknownKeyMessage } from '../known-keys.js';
 import type { BackendChoice } from '../kernels/backend.js';
 import type { InputLayout, TeacherNormalize } from '../models/onnx-teacher.js';
 import type { CheckpointOptions } from '../train/checkpoint.js';
@@ -206,6 +207,50 @@ export const DEFAULTS: DistillConfig = {
   keep: null,
 };
 
+/** A level of {@link OPTION_KEYS} that names every key of T, each taken whole: one too few or too many fails to compile. */
+const keysOf = <T>(keys: Record<keyof T, null>): KeyTree => keys;
+
+/**
+ * The options without a default (DistillConfig leaves them out). With DEFAULTS' keys they name every option,
+ * so an option added to DistillOptions must get a default or be listed here, or this fails to compile.
+ */
+const WITHOUT_DEFAULT = {
+  teacher: null,
+  student: null,
+  train: null,
+  test: null,
+  onProgress: null,
+  signal: null,
+  checkpoint: keysOf<CheckpointOptions>({ dir: null, everySteps: null, resume: null }),
+} satisfies Record<Exclude<keyof DistillOptions, keyof DistillConfig>, KeyTree | null>;
+
+/**
+ * The keys of object options whose default does not show them (a null default). An option whose default is
+ * an object (optimizer) is checked against that object's keys, so it needs no entry here.
+ */
+const OBJECT_OPTIONS: { [K in keyof DistillConfig]?: KeyTree } = {
+  teacherNormalize: keysOf<TeacherNormalize>({ mean: null, std: null }),
+  earlyStopping: { patience: null, metric: null },
+  // Every schedule's keys (the default shows only the constant one's).
+  lrSchedule: { name: null, warmupSteps: null, minLearningRate: null, everySteps: null, gamma: null },
+  teacherTraining: {
+    optimizer: keysOf<OptimizerSpec>({ name: null, learningRate: null }),
+    lrSchedule: { name: null, warmupSteps: null, minLearningRate: null, everySteps: null, gamma: null },
+    weightDecay: null,
+    clipNorm: null,
+  },
+};
+
+/** The keys of an object default, recursively, each leaf taken whole. */
+const keysOfDefault = (value: object): KeyTree =>
+  Object.fromEntries(Object.entries(value).map(([key, item]) => [key, isPlainObject(item) ? keysOfDefault(item) : null]));
+
+/** Every option's name, and the keys of those that take an object: what distill() accepts, and nothing else. */
+export const OPTION_KEYS: KeyTree = { ...keysOfDefault(DEFAULTS), ...OBJECT_OPTIONS, ...WITHOUT_DEFAULT };
+
+/** Names people bring from other libraries, and the option each means. */
+export const OPTION_ALIASES: Readonly<Record<string, string>> = { lr: 'optimizer.learningRate' };
+
 const NON_FINITE_POLICIES: NonFinitePolicy[] = ['abort', 'skip'];
 
 const SELECTION_METRICS: SelectionMetric[] = ['accuracy', 'loss'];
@@ -241,7 +286,7 @@ function checkStepRules(
     if (schedule.name === 'step') {
       demand(isInt(schedule.everySteps, 1), `${name}.everySteps must be an integer >= 1, got ${schedule.everySteps}`, `${name}.everySteps`);
       demand(
-        Number.isFinite(schedule.gamma) && schedule.gamma > 0,
+        schedule.gamma === undefined || (Number.isFinite(schedule.gamma) && schedule.gamma > 0),
         `${name}.gamma must be a number > 0, got ${schedule.gamma}`,
         `${name}.gamma`,
       );
@@ -263,6 +308,9 @@ function checkStepRules(
 
 /** Fills in defaults and checks every setting, with a one-line error naming the setting and the fix. */
 export function resolveConfig(options: DistillOptions): DistillConfig {
+  // A misspelt option would otherwise be dropped, and the run would go on with its default.
+  const unknown = unknownKey(options as unknown as Record<string, unknown>, OPTION_KEYS, OPTION_ALIASES);
+  check(!unknown, () => unknownKeyMessage('option', unknown!, OPTION_KEYS));
   const given = <T extends object>(values: T | undefined, defaults: object) =>
     Object.fromEntries(Object.entries(values ?? {}).filter(([key, value]) => key in defaults && value !== undefined));
   const config: DistillConfig = {
@@ -291,6 +339,7 @@ export function resolveConfig(options: DistillOptions): DistillConfig {
   );
   demand(Number.isFinite(config.alpha) && config.alpha >= 0 && config.alpha <= 1, `alpha must lie in [0, 1], got ${config.alpha}`, 'alpha');
   demand(Number.isInteger(config.seed), `seed must be an integer, got ${config.seed}`, 'seed');
+  demand(typeof config.baseline === 'boolean', `baseline must be true or false, got ${config.baseline}`, 'baseline');
   demand(
     OPTIMIZER_NAMES.includes(config.optimizer.name),
     `optimizer.name '${config.optimizer.name}' is not one of ${OPTIMIZER_NAMES.join(', ')}`,
@@ -326,6 +375,9 @@ export function resolveConfig(options: DistillOptions): DistillConfig {
     'workerMemoryMb',
   );
   demand(config.softLabels === null || typeof config.softLabels === 'string', 'softLabels must be a file path', 'softLabels');
+  for (const key of ['teacherLogits', 'teacherTestLogits', 'teacherOutput'] as const) {
+    demand(config[key] === null || typeof config[key] === 'string', `${key} must be a string, got ${config[key]}`, key);
+  }
   demand(
     config.softLabelTopK === null || isInt(config.softLabelTopK, 1),
     `softLabelTopK must be an integer >= 1, got ${config.softLabelTopK}`,

@@ -3,13 +3,13 @@
  * worker count and a resumed run follow the same rates, and a checkpoint needs only the step.
  * - `constant`: the base rate;
  * - `cosine`: half a cosine from the base rate down to `minLearningRate` over the steps after the warmup;
- * - `step`: the base rate times `gamma` after every `everySteps` steps.
+ * - `step`: the base rate times `gamma` (default 0.1) after every `everySteps` steps.
  * Each may start with `warmupSteps` of linear warmup towards the base rate.
  */
 export type LrSchedule =
   | { name: 'constant'; warmupSteps?: number }
   | { name: 'cosine'; warmupSteps?: number; minLearningRate?: number }
-  | { name: 'step'; warmupSteps?: number; everySteps: number; gamma: number };
+  | { name: 'step'; warmupSteps?: number; everySteps: number; gamma?: number };
 
 export const LR_SCHEDULES = ['constant', 'cosine', 'step'] as const;
 
@@ -37,6 +37,6 @@ export function learningRateAt(schedule: LrSchedule, base: number, step: number,
       return min + ((base - min) * (1 + Math.cos((Math.PI * (step - warmup)) / span))) / 2;
     }
     case 'step':
-      return base * schedule.gamma ** Math.floor((step - warmup) / schedule.everySteps);
+      return base * (schedule.gamma ?? 0.1) ** Math.floor((step - warmup) / schedule.everySteps);
   }
 }

@@ -375,7 +375,16 @@ async function trainSteps(
       break;
     }
     if (rank === 0) {
-      const event = { phase, done: step, total: plan.steps, epoch: schedule.epochOf(step - 1) + 1, epochs: plan.epochs, record };
+      const event = {
+        phase,
+        done: step,
+        total: plan.steps,
+        epoch: schedule.epochOf(step - 1) + 1,
+        epochs: plan.epochs,
+        epochEnd: epochDone,
+        rows: plan.rows,
+        record,
+      };
       if (control.report({ ...event, loss: lossSum / lossCount, samplesPerSec: samples / seconds() }, epochDone)) {
         lossSum = 0;
         lossCount = 0;

@@ -1,0 +1,262 @@
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const CLI = new URL('../dist/cli/main.js', import.meta.url).pathname;
+
+/** The real CLI, run from `cwd`; a hang fails the test through the timeout instead of hanging the suite. */
+function cli(cwd: string, ...args: string[]) {
+  const result = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', timeout: 120_000 });
+  expect(result.error).toBeUndefined();
+  return result;
+}
+
+/** The last line of stderr: a failed run's one-line error. */
+const lastLine = (result: { stderr: string }) => result.stderr.trim().split('\n').at(-1);
+
+const readReport = async (out: string) => JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
+
+/** Three separable blobs in 4 features, with a header row. */
+function blobsCsv(rows: number): string {
+  const lines = ['label,a,b,c,d'];
+  for (let i = 0; i < rows; i++) {
+    const c = i % 3;
+    const jitter = (k: number) => (Math.sin(i * 12.9898 + k * 78.233) * 43758.5453) % 1;
+    lines.push([c, c * 2 + jitter(1), -c + jitter(2), jitter(3), c + jitter(4)].join(','));
+  }
+  return lines.join('\n');
+}
+
+describe('the CLI: config files, strict names, help, defaults and output', () => {
+  let dir: string;
+  let csv: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'cli-config-'));
+    csv = join(dir, 'blobs.csv');
+    await writeFile(csv, blobsCsv(600));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('run -h and run --help print the help of run', () => {
+    for (const flag of ['-h', '--help']) {
+      const result = cli(dir, 'run', flag);
+      expect(result.status).toBe(0);
+      expect(result.stdout).toMatch(/^tfjs-distill run: /);
+      expect(result.stdout).toContain('--config FILE');
+      expect(result.stdout).toContain('(default: 128; key: batchSize)');
+      expect(result.stdout).toContain('key: optimizer.learningRate');
+    }
+    // Help wins over other flags, even bad ones.
+    expect(cli(dir, 'run', '--epochs', 'x', '-h').status).toBe(0);
+  });
+
+  it('unknown flags name the flag and suggest the nearest one', () => {
+    const fails = (flag: string) => {
+      const result = cli(dir, 'run', flag, '1');
+      expect(result.status).toBe(1);
+      return lastLine(result);
+    };
+    expect(fails('--learning-rate')).toBe('tfjs-distill: error: unknown flag --learning-rate; did you mean --lr?');
+    expect(fails('--epoch')).toBe('tfjs-distill: error: unknown flag --epoch; did you mean --epochs?');
+    expect(fails('--batch_size')).toBe('tfjs-distill: error: unknown flag --batch_size; did you mean --batch-size?');
+    expect(fails('--checkpoint-every-steps')).toBe(
+      'tfjs-distill: error: unknown flag --checkpoint-every-steps; did you mean --checkpoint-every?',
+    );
+    expect(fails('--zzz')).toBe('tfjs-distill: error: unknown flag --zzz (see tfjs-distill run --help)');
+  });
+
+  it('unknown keys in a config file, top-level or nested, name the key and suggest the nearest one', async () => {
+    const fails = async (name: string, text: string) => {
+      await writeFile(join(dir, name), text);
+      const result = cli(dir, 'run', '--config', name, '--out', join(dir, 'never'));
+      expect(result.status).toBe(1);
+      return lastLine(result);
+    };
+    expect(await fails('lr.yaml', 'lr: 0.5\n')).toBe(
+      "tfjs-distill: error: lr.yaml: unknown key 'lr'; did you mean 'optimizer.learningRate'?",
+    );
+    expect(await fails('nested.yaml', 'optimizer:\n  learning_rate: 0.5\n')).toBe(
+      "tfjs-distill: error: nested.yaml: unknown key 'optimizer.learning_rate'; did you mean 'optimizer.learningRate'?",
+    );
+    expect(await fails('epoch.json', '{ "epoch": 3 }')).toBe(
+      "tfjs-distill: error: epoch.json: unknown key 'epoch'; did you mean 'epochs'?",
+    );
+    expect(await fails('flag-name.yaml', 'batch-size: 64\n')).toBe(
+      "tfjs-distill: error: flag-name.yaml: unknown key 'batch-size'; did you mean 'batchSize'?",
+    );
+    expect(await fails('checkpoint.yaml', 'checkpoint: { every: 5 }\n')).toBe(
+      "tfjs-distill: error: checkpoint.yaml: unknown key 'checkpoint.every'; did you mean 'checkpoint.everySteps'?",
+    );
+    expect(await fails('far.yaml', 'teacherNormalize: { mean: [0], zzz: [1] }\n')).toBe(
+      "tfjs-distill: error: far.yaml: unknown key 'teacherNormalize.zzz'; valid keys: teacherNormalize.mean, teacherNormalize.std",
+    );
+    // Bad values from the file are named as the file's keys; flags that override them are named as flags.
+    expect(await fails('epochs.yaml', 'epochs: 0\n')).toBe('tfjs-distill: error: epochs.yaml: epochs must be an integer >= 1, got 0');
+    expect(lastLine(cli(dir, 'run', '--config', 'epochs.yaml', '--epochs', '-1'))).toBe(
+      'tfjs-distill: error: --epochs must be an integer >= 1, got -1',
+    );
+    expect(await fails('broken.yaml', 'epochs: [1\n')).toMatch(
+      /^tfjs-distill: error: broken\.yaml is not valid YAML at line \d+, column \d+: /,
+    );
+    expect(await fails('list.yaml', '- 1\n')).toBe(
+      'tfjs-distill: error: list.yaml: the top level must be a mapping of keys to values (epochs: 3, ...)',
+    );
+  });
+
+  it('a YAML and a JSON config file with the library keys; flags override them; paths are relative to the file', async () => {
+    const configs = join(dir, 'configs');
+    await mkdir(configs, { recursive: true });
+    const yaml = [
+      '# the data is one folder up from this file',
+      'data: csv:../blobs.csv',
+      'testFraction: 0.25',
+      'teacher: mlp:16',
+      'teacherEpochs: 2',
+      'student: mlp:4',
+      'epochs: 1',
+      'batchSize: 32',
+      'workers: 2',
+      'optimizer:',
+      '  name: sgd',
+      '  learningRate: 1e-1',
+      'baseline: true',
+      'out: ../from-yaml',
+    ].join('\n');
+    await writeFile(join(configs, 'run.yaml'), yaml);
+    // Run from elsewhere: the file's paths are read from its own folder, the flags' from the working directory.
+    const fromYaml = cli(tmpdir(), 'run', '--config', join(configs, 'run.yaml'), '--epochs', '2', '--lr', '0.05', '--baseline=false');
+    expect(fromYaml.status).toBe(0);
+    const report = await readReport(join(dir, 'from-yaml'));
+    expect(report.config).toMatchObject({
+      data: `csv:${csv}`,
+      testFraction: 0.25,
+      teacher: 'mlp:16',
+      teacherEpochs: 2,
+      student: 'mlp:4',
+      epochs: 2,
+      batchSize: 32,
+      workers: 2,
+      optimizer: { name: 'sgd', learningRate: 0.05 },
+      baseline: false,
+    });
+    expect(report.config).not.toHaveProperty('out');
+    expect(report.data).toMatchObject({ trainRows: 450, testRows: 150 });
+    expect(report.baseline).toBeUndefined();
+
+    const json = {
+      data: `csv:${csv}`,
+      teacher: 'mlp:16',
+      teacherEpochs: 2,
+      student: 'mlp:4',
+      epochs: 1,
+      workers: 2,
+      optimizer: { learningRate: 0.01 },
+    };
+    await writeFile(join(configs, 'run.json'), JSON.stringify(json));
+    const out = join(dir, 'from-json');
+    expect(cli(dir, 'run', '--config', join(configs, 'run.json'), '--batch-size', '16', '--out', out).status).toBe(0);
+    expect((await readReport(out)).config).toMatchObject({ ...json, batchSize: 16, optimizer: { name: 'adam', learningRate: 0.01 } });
+  });
+
+  it("report.json's config is a config file: --config report.json reproduces the run's weights (same seed and W)", async () => {
+    const first = join(dir, 'first');
+    const run = cli(
+      dir,
+      'run',
+      '--data',
+      'csv:blobs.csv',
+      '--labeled',
+      '200',
+      '--teacher-arch',
+      'mlp:16',
+      '--teacher-epochs',
+      '2',
+      '--student-arch',
+      'mlp:8',
+      '--epochs',
+      '2',
+      '--batch-size',
+      '32',
+      '--temperature',
+      '2',
+      '--seed',
+      '7',
+      '--workers',
+      '2',
+      '--baseline',
+      '--out',
+      first,
+    );
+    expect(run.status).toBe(0);
+    const again = join(dir, 'again');
+    // From another directory: report.json's paths are absolute.
+    expect(cli(tmpdir(), 'run', '--config', join(first, 'report.json'), '--out', again).status).toBe(0);
+    for (const model of ['teacher', 'student', 'baseline']) {
+      const [a, b] = await Promise.all([first, again].map((out) => readFile(join(out, model, 'weights.bin'))));
+      expect(a.equals(b), `${model} weights`).toBe(true);
+    }
+    const [reportA, reportB] = await Promise.all([readReport(first), readReport(again)]);
+    expect(reportB.config).toEqual(reportA.config);
+    expect(reportB.student.accuracy).toBe(reportA.student.accuracy);
+  });
+
+  it('CSV rows get an MLP teacher by default, and the notices are printed after the table', async () => {
+    const out = join(dir, 'csv-default');
+    const result = cli(dir, 'run', '--data', `csv:${csv}`, '--workers', '2', '--out', out);
+    expect(result.status).toBe(0);
+    const report = await readReport(out);
+    expect(report.config.teacher).toBe('mlp:128,64');
+    expect(result.stdout).toMatch(/^model\s+mlp:128,64\s+mlp:32$/m);
+    expect(report.notices.length).toBeGreaterThan(0);
+    const table = result.stdout.indexOf('test accuracy');
+    for (const notice of report.notices) {
+      const at = result.stdout.indexOf(`\nnotice: ${notice}\n`);
+      expect(at, notice).toBeGreaterThan(table);
+    }
+  });
+
+  it('in a log, progress writes a line per epoch and at most one every 10 s, however many passes the baseline makes', async () => {
+    const out = join(dir, 'log');
+    const started = performance.now();
+    // 100 labelled rows: the baseline runs the student's 128 steps as 64 passes over them.
+    const result = cli(
+      dir,
+      'run',
+      '--data',
+      'mnist',
+      '--limit',
+      '2000',
+      '--labeled',
+      '100',
+      '--teacher-arch',
+      'mlp:16',
+      '--teacher-epochs',
+      '2',
+      '--student-arch',
+      'mlp:8',
+      '--epochs',
+      '4',
+      '--batch-size',
+      '64',
+      '--workers',
+      '2',
+      '--baseline',
+      '--out',
+      out,
+    );
+    const seconds = (performance.now() - started) / 1000;
+    expect(result.status).toBe(0);
+    const lines = result.stderr.trim().split('\n');
+    expect(lines.filter((line) => line === 'starting workers')).toHaveLength(1);
+    expect(lines.filter((line) => line.startsWith('distilling student'))).toHaveLength(4);
+    const baseline = lines.filter((line) => line.startsWith('training baseline'));
+    expect(baseline.at(-1)).toMatch(/step 128\/128 \(same steps as the student: 64 passes over 100 labelled rows\)/);
+    // Epochs asked for (2 + 4), one line per 10 s, and a few per phase (setup, teacher, label, student, baseline, 3 evaluations).
+    expect(lines.length).toBeLessThanOrEqual(2 + 4 + Math.ceil(seconds / 10) + 3 * 6);
+    expect(baseline.length).toBeLessThanOrEqual(1 + Math.ceil(seconds / 10));
+  });
+});
