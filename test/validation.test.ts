@@ -1,4 +1,5 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -112,5 +113,34 @@ describe('validation, model selection and early stopping', () => {
       /^validation 1000 leaves 1000 of the 320 labelled rows for validation; it needs at least 1 and fewer than all$/,
     );
     await expect(distill({ ...options, validation: null })).rejects.toThrow(/^earlyStopping needs a validation split \(validation\)$/);
+  });
+
+  it('the CLI: --validation, --early-stopping, --loss dkd --dkd-weights, --lr-schedule cosine --warmup-steps; metrics.jsonl', async () => {
+    const out = join(dir, 'cli');
+    const cli = new URL('../dist/cli/main.js', import.meta.url).pathname;
+    const args = ['run', '--data', 'mnist', '--limit', '800', '--labeled', '400', '--teacher-arch', 'mlp:16', '--teacher-epochs', '2'];
+    const more = ['--student-arch', 'mlp:8', '--epochs', '4', '--workers', '2', '--validation', '0.25', '--early-stopping', '3'];
+    const rules = ['--loss', 'dkd', '--dkd-weights', '1,2', '--lr-schedule', 'cosine', '--warmup-steps', '5', '--weight-decay', '0.01'];
+    const result = spawnSync(process.execPath, [cli, ...args, ...more, ...rules, '--clip-norm', '5', '--out', out], { encoding: 'utf8' });
+    expect(result.status, result.stderr).toBe(0);
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
+    expect(report.config).toMatchObject({
+      validation: 0.25,
+      earlyStopping: { patience: 3 },
+      loss: { name: 'dkd', targetWeight: 1, nonTargetWeight: 2 },
+      lrSchedule: { name: 'cosine', warmupSteps: 5 },
+      weightDecay: 0.01,
+      clipNorm: 5,
+    });
+    const lines = (await readFile(join(out, 'metrics.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(lines).toEqual(report.history);
+    const student = lines.filter((r) => r.kind === 'epoch' && r.phase === 'student');
+    expect(student.length).toBeGreaterThan(0);
+    // Warmup then cosine: the rate rises over the first steps, then falls.
+    expect(student[0].learningRate).toBeGreaterThan(student.at(-1).learningRate);
+    for (const record of student) expect(record.validation.agreement).toBeGreaterThanOrEqual(0);
   });
 });
