@@ -10,7 +10,6 @@ import {
   type DistillReport,
   type EpochRecord,
   type HistoryRecord,
-  type TrainingPhase,
   buildModel,
   distill,
   loadMnist,

@@ -220,6 +220,11 @@ export const RUN_FLAGS = {
     help: 'best (on --validation) or last: the epoch whose weights a phase ends with',
     default: 'best with --validation, else last',
   },
+  augment: {
+    kind: 'string',
+    arg: 'SPEC',
+    help: 'augment image training rows: shift:N (random shifts of up to N pixels), flip (horizontal), or both: shift:2,flip',
+  },
   baseline: { kind: 'boolean', help: 'also train the student on the hard labels alone (same budget and seed)' },
   out: {
     kind: 'string',

@@ -142,7 +142,9 @@ export function settingsFromFlags(flags: RunFlags): Record<string, unknown> {
             ? [raw]
             : flag === 'loss'
               ? parseLoss(String(raw), flags['dkd-weights'])
-              : raw;
+              : flag === 'augment'
+                ? parseAugment(String(raw))
+                : raw;
     if (flag !== 'dkd-weights') setPath(settings, key, value);
   }
   check(flags['dkd-weights'] === undefined || flags.loss === 'dkd', '--dkd-weights applies to --loss dkd');
@@ -267,6 +269,18 @@ export function checkSettings(given: Record<string, unknown>): RunSettings {
       resume: (checkpoint.resume as boolean | undefined) ?? false,
     },
   } as RunSettings;
+}
+
+/** --augment shift:N,flip (either part alone too). */
+function parseAugment(value: string): { shift?: number; flip?: boolean } {
+  const augment: { shift?: number; flip?: boolean } = {};
+  for (const part of value.split(',')) {
+    const shift = /^shift:(\d+)$/.exec(part);
+    if (shift) augment.shift = Number(shift[1]);
+    else if (part === 'flip') augment.flip = true;
+    else throw new DistillError(`--augment expects shift:N and/or flip, e.g. shift:2,flip; got '${value}'`);
+  }
+  return augment;
 }
 
 /** --loss NAME, or the path of a module of your own; with --dkd-weights A,B, DKD's two weights. */

@@ -22,6 +22,7 @@ import type { DistillReport, TrainingPhaseReport } from './report.js';
 import { PoolSupervisor } from './supervisor.js';
 import { type PhaseValidation, type TrainOutcome, type TrainSpec, trainDataParallel } from '../train/data-parallel.js';
 import type { LossSpec } from '../train/losses.js';
+import type { Augmentation } from '../train/augment.js';
 import type { StepRules } from '../train/lr-schedule.js';
 import type { OptimizerSpec } from '../train/optimizers.js';
 import type { HistoryRecord, ProgressEvent, TrainingPhase } from '../progress.js';
@@ -95,6 +96,7 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
   const teacherSource: TeacherSource = options.teacher === undefined ? { kind: 'none' } : await openTeacher(options.teacher, train, config);
   const studentModel = await modelAsData(options.student, 'student', train);
   const normalize = teacherNormalization(config, train.featureShape);
+  const augment = augmentation(config, train.featureShape);
   // Read now, so that a bad file stops the run before any training.
   const importedTestPredictions = config.teacherTestLogits === null ? undefined : await importedPredictions(config.teacherTestLogits, test);
   let teacherData = teacherSource.kind === 'layers' ? teacherSource.checked.data : undefined;
@@ -143,6 +145,7 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
             model: shareModel(start),
             trainableParams: from.trainableParams,
             ...phaseTraining(config, spec.phase),
+            augment,
             onNonFinite: config.onNonFinite,
             resume: saved,
             checkpoint: checkpoints && {
@@ -365,6 +368,18 @@ function skipNotices(phases: TrainingPhaseReport[]): string[] {
   return phases
     .filter((p) => p.skippedSteps > 0)
     .map((p) => `${p.phase} training skipped ${p.skippedSteps} of ${p.steps} steps whose averaged gradient was not finite`);
+}
+
+/** The augmentation of image rows, or undefined when none is asked for (an error for rows that are not images). */
+function augmentation(config: DistillConfig, featureShape: number[]): Augmentation | undefined {
+  const given = config.augment;
+  if (!given || (!given.shift && !given.flip)) return undefined;
+  check(
+    featureShape.length === 2 || featureShape.length === 3,
+    `augment shifts and flips images, but the rows have shape [${featureShape}]; drop augment for feature rows`,
+    ['augment'],
+  );
+  return { shift: given.shift ?? 0, flip: given.flip ?? false };
 }
 
 /** A phase's optimizer and step rules: the teacher's own where `teacherTraining` sets them, else the run's. */

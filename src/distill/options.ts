@@ -102,6 +102,12 @@ export interface DistillOptions {
   earlyStopping?: { patience: number; metric?: SelectionMetric } | null;
   /** Which epoch's weights a phase ends with: the best on validation, or the last. Default: best with a validation split, else last. */
   keep?: 'best' | 'last' | null;
+  /**
+   * Augment image training rows in every training phase: random shifts of up to `shift` pixels and, with
+   * `flip`, horizontal flips, drawn per row and step from the seed (identical for any worker count); never
+   * the validation or test rows. The teacher's soft labels are those of the unshifted rows. Default null.
+   */
+  augment?: { shift?: number; flip?: boolean } | null;
   /** Also train the student architecture on the hard labels alone, same budget and seed. Default false. */
   baseline?: boolean;
   /** tfjs backend in the workers. Default 'auto'. */
@@ -205,6 +211,7 @@ export const DEFAULTS: DistillConfig = {
   validation: null,
   earlyStopping: null,
   keep: null,
+  augment: null,
 };
 
 /** A level of {@link OPTION_KEYS} that names every key of T, each taken whole: one too few or too many fails to compile. */
@@ -231,6 +238,7 @@ const WITHOUT_DEFAULT = {
 const OBJECT_OPTIONS: { [K in keyof DistillConfig]?: KeyTree } = {
   teacherNormalize: keysOf<TeacherNormalize>({ mean: null, std: null }),
   earlyStopping: { patience: null, metric: null },
+  augment: { shift: null, flip: null },
   // Every schedule's keys (the default shows only the constant one's).
   lrSchedule: { name: null, warmupSteps: null, minLearningRate: null, everySteps: null, gamma: null },
   teacherTraining: {
@@ -400,7 +408,13 @@ export function resolveConfig(options: DistillOptions): DistillConfig {
     `teacherTraining.optimizer.learningRate must be a number > 0, got ${teacherOptimizer?.learningRate}`,
     'teacherTraining.optimizer.learningRate',
   );
-  const { validation, earlyStopping, keep } = config;
+  const { validation, earlyStopping, keep, augment } = config;
+  demand(
+    augment === null ||
+      ((augment.shift === undefined || isInt(augment.shift, 0)) && (augment.flip === undefined || typeof augment.flip === 'boolean')),
+    `augment needs { shift?: an integer >= 0, flip?: true | false }, got ${JSON.stringify(augment)}`,
+    'augment',
+  );
   demand(
     validation === null || (Number.isFinite(validation) && validation > 0 && (validation < 1 || Number.isInteger(validation))),
     `validation must be a row count (an integer >= 1) or a fraction in (0, 1), got ${validation}`,

@@ -12,6 +12,7 @@ import type { LossSpec } from './losses.js';
 import { type OptimizerSpec, ShardedOptimizer } from './optimizers.js';
 import type { ProgressEvent, TrainingPhase } from '../progress.js';
 import type { PhaseProgress, SelectionState, TrainingCheckpoint } from './checkpoint.js';
+import type { Augmentation } from './augment.js';
 import type { StepRules } from './lr-schedule.js';
 import type { PhasePlan } from './plan.js';
 import {
@@ -64,6 +65,8 @@ export interface TrainSpec {
   resume?: TrainingCheckpoint;
   /** Held-out rows evaluated after every epoch, and how the phase selects the epoch it keeps. */
   validation?: PhaseValidation;
+  /** Random shifts and flips of the training rows (images), drawn per row and step. */
+  augment?: Augmentation;
   /** Where and how often rank 0 checkpoints the phase. */
   checkpoint?: { path: string; everySteps: number };
   onProgress: (event: ProgressEvent) => void;
@@ -140,6 +143,7 @@ export async function trainDataParallel(pool: WorkerPool<TrainTask>, spec: Train
           onNonFinite: spec.onNonFinite,
           resume,
           validation,
+          augment: spec.augment,
           checkpoint: spec.checkpoint,
         },
         transferList: [channels[rank].port],

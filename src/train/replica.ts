@@ -15,6 +15,7 @@ import { type PhaseProgress, type SelectionState, writeTrainingCheckpoint } from
 import { type LossSpec, loadCustomLoss, meanLoss } from './losses.js';
 import { ShardedOptimizer, type ShardedOptimizerHandle } from './optimizers.js';
 import type { EpochRecord, ProgressEvent, TrainingPhase, ValidationMetrics } from '../progress.js';
+import { type Augmentation, augmentRows } from './augment.js';
 import { learningRateAt, type StepRules } from './lr-schedule.js';
 import type { PhasePlan } from './plan.js';
 import { BatchSchedule, sliceBounds } from './schedule.js';
@@ -47,6 +48,8 @@ export interface TrainTask {
   onNonFinite: NonFinitePolicy;
   /** Continue a checkpointed phase: `model` then holds the checkpoint's weights, `optimizer` its state. */
   resume?: { progress: PhaseProgress; iterations: number; selection?: SelectionState; bestWeights?: ArrayBuffer };
+  /** Augment the training rows of each slice (image rows only); never the validation rows. */
+  augment?: Augmentation;
   /** Evaluate on held-out rows after every epoch, and choose the epoch to keep. */
   validation?: ValidationTask;
   /** Rank 0 writes the phase's state here every `everySteps` steps, at the end, and when stopped. */
@@ -195,10 +198,12 @@ async function trainSteps(
   const teacherLogits = new Float32Array(maxRows * data.numClasses);
 
   /** Forward and backward pass over rows [start, end) of the batch; writes gradient and loss into the slot. */
-  const computeGradient = (batch: Int32Array, start: number, end: number) =>
+  const computeGradient = (batch: Int32Array, start: number, end: number, step: number) =>
     tf.tidy(() => {
       const n = end - start;
-      const x = tf.tensor(data.gatherFeatures(batch, start, end, features), [n, ...inputShape]);
+      const rows = data.gatherFeatures(batch, start, end, features);
+      if (task.augment) augmentRows(rows, batch, start, end, data.featureShape, task.augment, task.seed, step);
+      const x = tf.tensor(rows, [n, ...inputShape]);
       const y = tf.tensor1d(data.gatherLabels(batch, start, end, labels), 'int32');
       const teacher = softLabels && tf.tensor2d(softLabels.gather(batch, start, end, teacherLogits), [n, data.numClasses]);
       const { value, grads } = tf.variableGrads(
@@ -287,7 +292,7 @@ async function trainSteps(
     const batch = schedule.batch(step);
     const [start, end] = sliceBounds(batch.length, plan.workers, rank);
     const t0 = performance.now();
-    if (end > start) computeGradient(batch, start, end);
+    if (end > start) computeGradient(batch, start, end, step);
     const t1 = performance.now();
     heartbeat.waiting(rank);
     const { mean, stop, finite, waitMs } = allReduce.allReduceMean(rank, end - start, control.cancelled, timeoutMs);
