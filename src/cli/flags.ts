@@ -136,11 +136,74 @@ export const RUN_FLAGS = {
   help: { kind: 'boolean', help: 'show this help' },
 } as const satisfies Record<string, FlagSpec>;
 
-type Flags = typeof RUN_FLAGS;
+const { data, limit, teacher, seed, workers, backend, kernels, import: importFlag, help } = RUN_FLAGS;
+const shared = {
+  'test-fraction': RUN_FLAGS['test-fraction'],
+  'teacher-arch': { ...RUN_FLAGS['teacher-arch'], help: 'build the teacher (untrained, seeded by --seed): mlp:W1,W2,... or cnn:F1,F2,...' },
+  'worker-memory-mb': RUN_FLAGS['worker-memory-mb'],
+};
+
+/** Every flag of `tfjs-distill label`: the run's data and teacher flags, and where the labels go. */
+export const LABEL_FLAGS = {
+  data,
+  limit,
+  'test-fraction': shared['test-fraction'],
+  teacher,
+  'teacher-arch': shared['teacher-arch'],
+  seed,
+  'soft-labels': { ...RUN_FLAGS['soft-labels'], help: 'the soft-label store to write (reused when it already holds these labels)' },
+  'soft-label-top-k': RUN_FLAGS['soft-label-top-k'],
+  temperature: { ...RUN_FLAGS.temperature, help: "the temperature of top-K probabilities (part of a top-K store's identity)" },
+  shard: {
+    kind: 'string',
+    arg: 'K/N',
+    help:
+      'label only shard K of N (0-based; contiguous whole batches) into FILE.shard-K-of-N; auto/N takes K from ' +
+      'JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or SLURM_ARRAY_TASK_ID (Slurm array)',
+  },
+  queue: {
+    kind: 'string',
+    arg: 'URL',
+    help:
+      'coordinate: queue the rows as BullMQ jobs on redis[s]://[USER:PASSWORD@]HOST:PORT/NAME for tfjs-distill worker ' +
+      'processes, gather their logits, write the store (password also from TFJS_DISTILL_QUEUE_PASSWORD)',
+  },
+  'job-rows': { kind: 'int', arg: 'N', option: 'jobRows', help: 'with --queue: rows per job, a multiple of 256', default: '4096' },
+  workers,
+  backend,
+  kernels,
+  'worker-memory-mb': shared['worker-memory-mb'],
+  'max-restarts': RUN_FLAGS['max-restarts'],
+  import: importFlag,
+  help,
+} as const satisfies Record<string, FlagSpec>;
+
+/** Every flag of `tfjs-distill worker`. */
+export const WORKER_FLAGS = {
+  queue: { kind: 'string', arg: 'URL', help: 'the queue to take jobs from: redis[s]://[USER:PASSWORD@]HOST:PORT/NAME' },
+  workers: { ...workers, help: 'worker threads; the process labels as many jobs at once' },
+  backend,
+  kernels,
+  'worker-memory-mb': shared['worker-memory-mb'],
+  'stall-seconds': {
+    kind: 'number',
+    arg: 'S',
+    option: 'stallSeconds',
+    help: 'how long the job of a worker that died waits before another worker takes it',
+    default: '30',
+  },
+  import: importFlag,
+  help,
+} as const satisfies Record<string, FlagSpec>;
+
+type FlagTable = Record<string, FlagSpec>;
 type ValueOf<K extends Kind> = K extends 'boolean' ? boolean : K extends 'string' ? string : number;
 
-/** Parsed flags: a value for each flag given. */
-export type RunFlags = { -readonly [F in keyof Flags]?: ValueOf<Flags[F]['kind']> };
+/** Parsed flags of a table: a value for each flag given. */
+export type FlagsOf<T extends FlagTable> = { -readonly [F in keyof T]?: ValueOf<T[F]['kind']> };
+export type RunFlags = FlagsOf<typeof RUN_FLAGS>;
+export type LabelFlags = FlagsOf<typeof LABEL_FLAGS>;
+export type WorkerFlags = FlagsOf<typeof WORKER_FLAGS>;
 
 function parseValue(flag: string, kind: Kind, raw: string): string | number {
   if (kind === 'string') return raw;
@@ -150,16 +213,16 @@ function parseValue(flag: string, kind: Kind, raw: string): string | number {
   return value;
 }
 
-/** Parses `--flag value`, `--flag=value` and boolean `--flag`. */
-export function parseRunFlags(argv: string[]): RunFlags {
+/** Parses `--flag value`, `--flag=value` and boolean `--flag` against a command's flags. */
+export function parseFlags<T extends FlagTable>(argv: string[], table: T, command = 'run'): FlagsOf<T> {
   const flags: Record<string, string | number | boolean> = {};
   for (let i = 0; i < argv.length; i++) {
     const token = argv[i];
     const match = /^--([a-z-]+)(?:=(.*))?$/.exec(token);
     if (!match) throw new DistillError(`unexpected argument '${token}'; flags look like --epochs 3 (see tfjs-distill --help)`);
     const [, name, inline] = match;
-    const spec = (RUN_FLAGS as Record<string, FlagSpec>)[name];
-    if (!spec) throw new DistillError(`unknown flag --${name} (see tfjs-distill --help)`);
+    const spec = (table as FlagTable)[name];
+    if (!spec) throw new DistillError(`unknown flag --${name}${command === 'run' ? '' : ` for ${command}`} (see tfjs-distill --help)`);
     if (spec.kind === 'boolean') {
       if (inline !== undefined) throw new DistillError(`--${name} takes no value`);
       flags[name] = true;
@@ -171,12 +234,17 @@ export function parseRunFlags(argv: string[]): RunFlags {
     }
     flags[name] = parseValue(name, spec.kind, raw);
   }
-  return flags as RunFlags;
+  return flags as FlagsOf<T>;
+}
+
+/** Parses the flags of `tfjs-distill run`. */
+export function parseRunFlags(argv: string[]): RunFlags {
+  return parseFlags(argv, RUN_FLAGS);
 }
 
 /** The flag table of --help. */
-export function flagHelp(): string {
-  const rows = Object.entries(RUN_FLAGS as Record<string, FlagSpec>).map(([name, spec]) => {
+export function flagHelp(table: FlagTable = RUN_FLAGS): string {
+  const rows = Object.entries(table).map(([name, spec]) => {
     const left = `  --${name}${spec.arg ? ` ${spec.arg}` : ''}`;
     return [left, spec.help + (spec.default ? ` (default: ${spec.default})` : '')];
   });
@@ -186,7 +254,9 @@ export function flagHelp(): string {
 
 /** The flag that sets each library option: the option's name where it is the flag's. */
 const FLAG_OF_OPTION = new Map(
-  Object.entries(RUN_FLAGS as Record<string, FlagSpec>).map(([flag, spec]) => [spec.option ?? flag, `--${flag}`]),
+  [RUN_FLAGS, LABEL_FLAGS, WORKER_FLAGS].flatMap((table) =>
+    Object.entries(table as FlagTable).map(([flag, spec]) => [spec.option ?? flag, `--${flag}`] as const),
+  ),
 );
 FLAG_OF_OPTION.set('learningRate', '--lr');
 

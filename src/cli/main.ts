@@ -1,21 +1,37 @@
 #!/usr/bin/env node
 import * as tf from '@tensorflow/tfjs';
 import { DistillCancelledError, DistillError, messageOf } from '../errors.js';
-import { flagHelp, inFlagTerms, parseRunFlags } from './flags.js';
+import { LABEL_FLAGS, WORKER_FLAGS, flagHelp, inFlagTerms, parseFlags, parseRunFlags } from './flags.js';
+import { labelCommand } from './label.js';
+import { mergeCommand } from './merge.js';
 import { runCommand } from './run.js';
+import { workerCommand } from './worker.js';
 
 const USAGE = `tfjs-distill: knowledge distillation for TensorFlow.js on all cores
 
 Usage:
-  tfjs-distill run [flags]     train or load a teacher, distil a student, evaluate both
-  tfjs-distill --help          this help
+  tfjs-distill run [flags]                 train or load a teacher, distil a student, evaluate both
+  tfjs-distill label [flags]               teacher labelling alone, into the soft-label store (or one shard of it)
+  tfjs-distill merge OUT.sl SHARD...       join shard files that cover every row once into the store OUT.sl
+  tfjs-distill worker --queue URL [flags]  label the jobs of a label --queue coordinator, on this machine
+  tfjs-distill --help                      this help
 
 Flags of run:
 ${flagHelp()}
 
+Flags of label:
+${flagHelp(LABEL_FLAGS)}
+
+Flags of worker:
+${flagHelp(WORKER_FLAGS)}
+
 Examples:
   tfjs-distill run --data mnist --labeled 1000 --baseline
   tfjs-distill run --data idx:/usr/share/datasets/fashion-mnist --teacher runs/fmnist/teacher --labeled 2000 --baseline
+  tfjs-distill label --data idx:/usr/share/datasets/fashion-mnist --teacher runs/fmnist/teacher --soft-labels fm.sl --shard 0/4
+  tfjs-distill merge fm.sl fm.sl.shard-*
+  tfjs-distill label --data mnist --teacher runs/demo/teacher --soft-labels digits.sl --queue redis://10.0.0.5:6379/digits
+  tfjs-distill worker --queue redis://10.0.0.5:6379/digits
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -24,8 +40,21 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command === undefined ? 2 : 0;
   }
-  if (command !== 'run') throw new DistillError(`unknown command '${command}'; use tfjs-distill run (see tfjs-distill --help)`);
-  const flags = parseRunFlags(rest);
+  const commands = ['run', 'label', 'merge', 'worker'];
+  if (!commands.includes(command)) {
+    throw new DistillError(`unknown command '${command}'; use tfjs-distill ${commands.join(', ')} (see tfjs-distill --help)`);
+  }
+  if (command === 'merge') {
+    if (rest.includes('--help')) process.stdout.write(USAGE);
+    else await mergeCommand(rest);
+    return 0;
+  }
+  const flags =
+    command === 'label'
+      ? parseFlags(rest, LABEL_FLAGS, command)
+      : command === 'worker'
+        ? parseFlags(rest, WORKER_FLAGS, command)
+        : parseRunFlags(rest);
   if (flags.help) {
     process.stdout.write(USAGE);
     return 0;
@@ -38,12 +67,15 @@ async function main(argv: string[]): Promise<number> {
   const cancel = new AbortController();
   const onSignal = () => {
     if (cancel.signal.aborted) process.exit(130);
-    process.stderr.write('\nstopping at the next step (Ctrl-C again to quit at once)\n');
+    const stopping = command === 'worker' ? 'taking no more jobs, finishing the running ones' : 'stopping at the next step';
+    process.stderr.write(`\n${stopping} (Ctrl-C again to quit at once)\n`);
     cancel.abort();
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  await runCommand(flags, cancel.signal);
+  if (command === 'label') await labelCommand(flags, cancel.signal);
+  else if (command === 'worker') await workerCommand(flags, cancel.signal);
+  else await runCommand(flags, cancel.signal);
   return 0;
 }
 

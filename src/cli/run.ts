@@ -2,7 +2,6 @@ import type * as tf from '@tensorflow/tfjs';
 import { constants } from 'node:fs';
 import { access, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { featureShape } from '../data/dataset.js';
 import { type DistillResult, distill } from '../distill/distill.js';
 import { DEFAULTS } from '../distill/options.js';
@@ -14,8 +13,8 @@ import type { KernelChoice } from '../kernels/kernel-choice.js';
 import type { OptimizerSpec } from '../train/optimizers.js';
 import type { NonFinitePolicy } from '../train/replica.js';
 import { mixSeed } from '../random.js';
-import { loadDataSource } from './data-source.js';
 import { RUN_FLAGS, type RunFlags } from './flags.js';
+import { dataSourceOf, importModules, loadData, loadTeacher } from './inputs.js';
 import { ProgressView } from './progress-view.js';
 import { summaryTable } from './summary-table.js';
 
@@ -24,37 +23,19 @@ const BUILT_TEACHER_EPOCHS = 5;
 
 /** `tfjs-distill run`: load data, build or load the models, distill, write the outputs, print the table. */
 export async function runCommand(flags: RunFlags, signal: AbortSignal): Promise<void> {
-  check(!(flags.teacher && flags['teacher-arch']), 'give --teacher PATH or --teacher-arch SPEC, not both');
   check(!(flags.student && flags['student-arch']), 'give --student PATH or --student-arch SPEC, not both');
-  const source = flags.data ?? RUN_FLAGS.data.default;
-  check(
-    flags['test-fraction'] === undefined || source.startsWith('csv:'),
-    '--test-fraction applies to --data csv:FILE only; mnist and idx data come with their own test split',
-  );
+  const { source } = dataSourceOf(flags);
   const seed = flags.seed ?? DEFAULTS.seed;
   const out = resolve(flags.out ?? RUN_FLAGS.out.default);
   await checkOutputDir(out);
   const checkpointDir = join(out, CHECKPOINT_FOLDER);
   // Custom layers must be known here (to load or build the models) and in every worker.
-  const imports = flags.import ? [resolve(flags.import)] : [];
-  for (const module of imports) {
-    try {
-      await import(pathToFileURL(module).href);
-    } catch (error) {
-      throw new DistillError(`--import ${flags.import} could not be imported: ${messageOf(error)}`);
-    }
-  }
+  const imports = await importModules(flags);
 
-  const { train, test } = await loadDataSource({
-    source,
-    limit: flags.limit,
-    testFraction: flags['test-fraction'] ?? Number(RUN_FLAGS['test-fraction'].default),
-    seed,
-  });
+  const { train, test } = await loadData(flags);
   const shape = { inputShape: featureShape(train), numClasses: train.numClasses };
-  const teacherName = flags.teacher ?? flags['teacher-arch'] ?? RUN_FLAGS['teacher-arch'].default;
+  const { teacher, teacherName } = await loadTeacher(flags, train);
   const studentName = flags.student ?? flags['student-arch'] ?? RUN_FLAGS['student-arch'].default;
-  const teacher = flags.teacher ? await loadModel(flags.teacher) : buildModel(teacherName, { ...shape, seed: mixSeed(seed, 11) });
   const student = flags.student ? await loadModel(flags.student) : buildModel(studentName, { ...shape, seed: mixSeed(seed, 12) });
 
   const view = new ProgressView();

@@ -258,12 +258,12 @@ function skipNotices(phases: TrainingPhaseReport[]): string[] {
 }
 
 /** A model as data, checked against the data, with the length of the gradient the ranks average. */
-interface CheckedModel {
+export interface CheckedModel {
   data: ModelData;
   trainableParams: number;
 }
 
-async function modelAsData(model: tf.LayersModel | string, role: string, train: SharedDataset): Promise<CheckedModel> {
+export async function modelAsData(model: tf.LayersModel | string, role: string, train: SharedDataset): Promise<CheckedModel> {
   const instance = typeof model === 'string' ? await modelFromData(await readModelData(model), model) : model;
   checkModelFitsData(instance, role, train.featureShape, train.numClasses);
   const data = await modelToData(instance);
