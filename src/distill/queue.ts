@@ -57,6 +57,8 @@ export const DEFAULT_JOB_ROWS = 4096;
 
 /** How often the coordinator looks at every unfinished job, in case it missed an event. */
 const SWEEP_MS = 2000;
+/** With no job finished after this long, the coordinator says that it waits for workers. */
+const NO_WORKER_NOTICE_MS = 15_000;
 
 /**
  * Labels on a BullMQ queue: the coordinator queues one job per range of rows, workers anywhere
@@ -214,6 +216,11 @@ export async function labelOnQueue(options: QueueLabelOptions): Promise<QueueLab
       for (const id of [...pending]) await settle(id);
     };
     const timer = setInterval(() => void sweep(), SWEEP_MS);
+    const waiting = setTimeout(() => {
+      if (done > 0) return;
+      const notice = `no job has finished yet: waiting for workers (tfjs-distill worker --queue ${address.shown})`;
+      onProgress({ phase: 'label', done: 0, total: train.rows, samplesPerSec: 0, notice });
+    }, NO_WORKER_NOTICE_MS);
     const onAbort = () => fail(new DistillCancelledError('cancelled while the workers labelled; the queued jobs stay for the next run'));
     options.signal?.addEventListener('abort', onAbort);
     try {
@@ -222,6 +229,7 @@ export async function labelOnQueue(options: QueueLabelOptions): Promise<QueueLab
       await finished;
     } finally {
       clearInterval(timer);
+      clearTimeout(waiting);
       options.signal?.removeEventListener('abort', onAbort);
     }
   }
