@@ -242,7 +242,7 @@ describe('queue URLs', () => {
     expect(address.shown).toBe('rediss://me:***@cache.internal:6380/2/digits');
     expect(parseQueueUrl('redis://h/q', { TFJS_DISTILL_QUEUE_PASSWORD: 'x' }).connection.password).toBe('x');
     expect(redactUrl('redis://:secret@h:1/q')).toBe('redis://:***@h:1/q');
-    expect(() => parseQueueUrl('redis://:secret@h:1/')).toThrow('queue redis://:***@h:1/ names no queue');
+    expect(() => parseQueueUrl('redis://:secret@h:1/')).toThrow('queue redis://:***@h:1/ has no NAME after the port');
     expect(() => parseQueueUrl('http://h/q')).toThrow(/not a redis:\/\/ or rediss:\/\/ URL/);
   });
 });

@@ -77,7 +77,7 @@ export async function labelCommand(flags: LabelFlags, signal: AbortSignal): Prom
       const seconds = (performance.now() - start) / 1000;
       const reused = result.jobsReused > 0 ? `, ${result.jobsReused} of them done before this run` : '';
       process.stdout.write(
-        `labelled ${number.format(result.rows)} rows in ${result.jobs} jobs${reused} in ${result.labelSeconds.toFixed(1)} s ` +
+        `labelled ${number.format(result.rows)} rows in ${result.jobs} job${result.jobs === 1 ? '' : 's'}${reused} in ${result.labelSeconds.toFixed(1)} s ` +
           `(${number.format(result.rows / result.labelSeconds)} rows/s; ${seconds.toFixed(1)} s in all); ` +
           `wrote ${result.file} (${result.encoding}, ${number.format(result.fileBytes)} bytes)\n`,
       );

@@ -89,7 +89,7 @@ export function shardRows(rows: number, shard: ShardSpec): [number, number] {
 export function checkShard(shard: ShardSpec): void {
   check(
     Number.isInteger(shard.count) && shard.count >= 1 && Number.isInteger(shard.index) && shard.index >= 0 && shard.index < shard.count,
-    `shard ${shard.index}/${shard.count} is not a shard: the count must be an integer >= 1 and the index an integer in [0, count)`,
+    `shard ${shard.index}/${shard.count} is out of range: the count must be an integer >= 1 and the index an integer in [0, count)`,
     ['shard'],
   );
 }

@@ -43,7 +43,9 @@ export function parseQueueUrl(text: string, env: NodeJS.ProcessEnv = process.env
     'queue',
   ]);
   const parts = url.pathname.split('/').filter(Boolean).map(decodeURIComponent);
-  check(parts.length === 1 || (parts.length === 2 && /^\d+$/.test(parts[0])), `queue ${shown} names no queue; ${example}`, ['queue']);
+  check(parts.length === 1 || (parts.length === 2 && /^\d+$/.test(parts[0])), `queue ${shown} has no NAME after the port; ${example}`, [
+    'queue',
+  ]);
   const name = parts[parts.length - 1];
   check(!name.includes(':'), `queue name '${name}' contains ':'; BullMQ queue names cannot`, ['queue']);
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
@@ -98,13 +100,15 @@ export async function connectQueue(Redis: RedisClass, address: QueueAddress): Pr
     maxRetriesPerRequest: 1,
     retryStrategy: () => null,
   });
-  client.on('error', () => {}); // reported by the rejected connect below
+  // The connection's own error (refused, timed out, TLS) says more than the rejected connect().
+  let cause: unknown;
+  client.on('error', (error) => (cause ??= error));
   try {
     await client.connect();
     await client.ping();
   } catch (error) {
     client.disconnect();
-    throw new DistillError(`cannot reach the queue at ${address.shown}: ${redactUrl(messageOf(error))}`, ['queue']);
+    throw new DistillError(`cannot connect to ${address.shown}: ${redactUrl(messageOf(cause ?? error))}`);
   }
   // From here on, reconnect after a blip rather than fail.
   client.options.retryStrategy = (times: number) => Math.min(times * 200, 2000);

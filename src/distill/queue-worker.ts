@@ -177,7 +177,7 @@ export async function serveLabelQueue(options: LabelWorkerOptions): Promise<{ jo
     concurrency: workers,
     lockDuration: stallSeconds * 1000,
     stalledInterval: stallSeconds * 1000,
-    // A job whose worker died twice is more likely a job that kills workers: fail it, naming its rows.
+    // A job whose workers keep dying is more likely a job that kills workers: after two recoveries, fail it.
     maxStalledCount: 2,
     autorun: false,
   });

@@ -205,7 +205,7 @@ export async function labelOnQueue(options: QueueLabelOptions): Promise<QueueLab
           fail(new DistillError(`the job for rows ${start}-${end - 1} failed${tries}: ${failed?.failedReason ?? 'no reason recorded'}`));
         }
       } catch (error) {
-        fail(new DistillError(`lost the queue at ${address.shown}: ${messageOf(error)}`, ['queue']));
+        fail(new DistillError(`lost the connection to ${address.shown}: ${messageOf(error)}`));
       } finally {
         checking.delete(id);
       }
