@@ -117,6 +117,8 @@ export async function labelOnQueue(options: QueueLabelOptions): Promise<QueueLab
   // BullMQ ids may not be integers or hold ':'; these name the teacher, the data and the rows.
   const idOf = ([start, end]: [number, number]) => `label-${key}-${start}-${end}`;
   const rangeOf = new Map(ranges.map((range) => [idOf(range), range]));
+  // A job that throws is retried after a pause; one that fails every attempt stops the run.
+  const jobOptions = (range: [number, number]) => ({ jobId: idOf(range), attempts, backoff: { type: 'fixed', delay: 1000 } });
 
   const client = await connectQueue(Redis, address);
   const queue = new bullmq.Queue<LabelJob>(address.name, { connection: address.connection });
@@ -129,18 +131,14 @@ export async function labelOnQueue(options: QueueLabelOptions): Promise<QueueLab
     await events.waitUntilReady();
     // Jobs a previous coordinator queued stay; those that failed get another chance.
     let jobsReused = 0;
-    for (const id of rangeOf.keys()) {
+    await forEachBatch([...rangeOf.keys()], async (id) => {
       const existing = await queue.getJob(id);
       const state = existing && (await existing.getState());
       if (state === 'completed') jobsReused++;
       if (state === 'failed') await existing!.retry('failed');
-    }
+    });
     await queue.addBulk(
-      ranges.map((range) => ({
-        name: JOB_NAME,
-        data: { ...job, start: range[0], end: range[1] },
-        opts: { jobId: idOf(range), attempts, backoff: { type: 'fixed', delay: 1000 } },
-      })),
+      ranges.map((range) => ({ name: JOB_NAME, data: { ...job, start: range[0], end: range[1] }, opts: jobOptions(range) })),
     );
     if (jobsReused > 0) {
       onProgress({
@@ -157,10 +155,10 @@ export async function labelOnQueue(options: QueueLabelOptions): Promise<QueueLab
     const labelSeconds = (performance.now() - started) / 1000;
     const fileBytes = await writeSoftLabels(options.softLabels, table, { key, encoding, labelSeconds });
     // The store holds everything now: free Redis of the jobs and their logits.
-    for (const id of rangeOf.keys()) {
+    await forEachBatch([...rangeOf.keys()], async (id) => {
       await (await queue.getJob(id))?.remove();
       await client.del(resultKey(address.name, id));
-    }
+    });
     return result(false, ranges.length, jobsReused, labelSeconds, fileBytes);
   } finally {
     await Promise.allSettled([queue.close(), events.close(), client.quit()]);
@@ -189,7 +187,7 @@ export async function labelOnQueue(options: QueueLabelOptions): Promise<QueueLab
           if (!bytes || bytes.byteLength !== expected) {
             // Completed, but the logits are gone (expired, deleted): label the rows again.
             await (await queue.getJob(id))?.remove();
-            await queue.add(JOB_NAME, { ...job, start, end }, { jobId: id, attempts, backoff: { type: 'fixed', delay: 1000 } });
+            await queue.add(JOB_NAME, { ...job, start, end }, jobOptions([start, end]));
             return;
           }
           table.values.set(new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + expected)), start * train.numClasses);
@@ -198,6 +196,11 @@ export async function labelOnQueue(options: QueueLabelOptions): Promise<QueueLab
           const samplesPerSec = done / ((performance.now() - started) / 1000);
           onProgress({ phase: 'label', done, total: train.rows, samplesPerSec });
           if (pending.size === 0) finish();
+        } else if (state === 'unknown') {
+          // Removed under us (another coordinator of the same run finished first, or the queue was emptied):
+          // queue the rows again rather than wait for a job that no longer exists.
+          const [start, end] = rangeOf.get(id)!;
+          await queue.add(JOB_NAME, { ...job, start, end }, jobOptions([start, end]));
         } else if (state === 'failed') {
           const failed = await queue.getJob(id);
           const [start, end] = rangeOf.get(id)!;
@@ -212,9 +215,7 @@ export async function labelOnQueue(options: QueueLabelOptions): Promise<QueueLab
     };
     events.on('completed', ({ jobId }) => void settle(jobId));
     events.on('failed', ({ jobId }) => void settle(jobId));
-    const sweep = async () => {
-      for (const id of [...pending]) await settle(id);
-    };
+    const sweep = () => forEachBatch([...pending], settle);
     const timer = setInterval(() => void sweep(), SWEEP_MS);
     const waiting = setTimeout(() => {
       if (done > 0) return;
@@ -233,4 +234,11 @@ export async function labelOnQueue(options: QueueLabelOptions): Promise<QueueLab
       options.signal?.removeEventListener('abort', onAbort);
     }
   }
+}
+
+/** Jobs looked at or cleaned up at once: round trips overlap, without flooding Redis with one burst per job. */
+const BATCH = 64;
+
+async function forEachBatch<T>(items: T[], use: (item: T) => Promise<unknown>): Promise<void> {
+  for (let i = 0; i < items.length; i += BATCH) await Promise.all(items.slice(i, i + BATCH).map(use));
 }
