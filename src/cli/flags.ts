@@ -173,7 +173,7 @@ export const LABEL_FLAGS = {
   backend,
   kernels,
   'worker-memory-mb': shared['worker-memory-mb'],
-  'max-restarts': RUN_FLAGS['max-restarts'],
+  'max-restarts': { ...RUN_FLAGS['max-restarts'], help: 'after a worker failure, restart the workers and label again, at most N times' },
   import: importFlag,
   help,
 } as const satisfies Record<string, FlagSpec>;
