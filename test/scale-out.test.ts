@@ -161,6 +161,8 @@ describe('shards', () => {
     expect(header.magic).toBe('TFDSHRD1');
     const { key } = (await storeParts(single)).header;
     expect(header.header).toMatchObject({ key, encoding: { kind: 'float32' }, rows: ROWS, start: 1280, end: 2000 });
+    expect(header.header.teacherKey).toMatch(/^[0-9a-f]{16}$/);
+    expect(header.header.dataKey).toMatch(/^[0-9a-f]{16}$/);
 
     const merged = join(dir, 'merged.sl');
     const result = await run(['merge', merged, shards[2], shards[0], shards[1]]); // any order
@@ -204,15 +206,15 @@ describe('shards', () => {
   it('overlaps, other teachers and other encodings are refused, naming the rows or the files', async () => {
     const table = LogitTable.create(1000, 4);
     table.values.fill(1);
-    const write = (name: string, start: number, end: number, key = 'k', encoding: object = { kind: 'float32' }) =>
-      writeShard(join(dir, name), table, { key, encoding, start, end, shard: { index: 0, count: 1 }, labelSeconds: 1 } as never).then(() =>
-        join(dir, name),
-      );
+    const write = (name: string, start: number, end: number, key = 'k', encoding: object = { kind: 'float32' }) => {
+      const meta = { key, teacherKey: `t-${key}`, dataKey: 'd', encoding, start, end, shard: { index: 0, count: 1 }, labelSeconds: 1 };
+      return writeShard(join(dir, name), table, meta as never).then(() => join(dir, name));
+    };
     const a = await write('a', 0, 512);
     const b = await write('b', 256, 1000);
     await expect(mergeShards(join(dir, 'o.sl'), [a, b])).rejects.toThrow(`rows 256-511 are in both ${a} and ${b}`);
     const c = await write('c', 512, 1000, 'other');
-    await expect(mergeShards(join(dir, 'o.sl'), [a, c])).rejects.toThrow(/come from different teachers or data/);
+    await expect(mergeShards(join(dir, 'o.sl'), [a, c])).rejects.toThrow(/come from different teachers \(keys other and k\)/);
     const d = await write('d', 512, 1000, 'k', { kind: 'top-k', k: 2, temperature: 4 });
     await expect(mergeShards(join(dir, 'o.sl'), [a, d])).rejects.toThrow(/encoded differently/);
     const e = await write('e', 512, 999);

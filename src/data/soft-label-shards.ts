@@ -21,6 +21,9 @@ export interface ShardHeader {
   version: number;
   /** The store's key: which teacher labelled which data (see softLabelKey). */
   key: string;
+  /** Its two halves, so that a mismatch can say which differs: the teacher's weights, and the data. */
+  teacherKey: string;
+  dataKey: string;
   /** Rows and classes of the whole table, not of the shard. */
   rows: number;
   classes: number;
@@ -40,7 +43,7 @@ const VERSION = 1;
 export async function writeShard(
   path: string,
   table: LogitTable,
-  meta: Pick<ShardHeader, 'key' | 'encoding' | 'start' | 'end' | 'shard' | 'labelSeconds'>,
+  meta: Pick<ShardHeader, 'key' | 'teacherKey' | 'dataKey' | 'encoding' | 'start' | 'end' | 'shard' | 'labelSeconds'>,
 ): Promise<number> {
   const size = bytesPerRow(meta.encoding, table.classes);
   const header: ShardHeader = { version: VERSION, ...meta, rows: table.rows, classes: table.classes, bytesPerRow: size };
@@ -122,8 +125,11 @@ export async function mergeShards(out: string, paths: string[]): Promise<MergeRe
   for (const { path, header } of shards.slice(1)) {
     const other = `${path} and ${first.path}`;
     if (header.key !== first.header.key) {
+      const differs = [header.teacherKey !== first.header.teacherKey && 'teachers', header.dataKey !== first.header.dataKey && 'data']
+        .filter(Boolean)
+        .join(' and ');
       throw new DistillError(
-        `${other} come from different teachers or data (keys ${header.key} and ${first.header.key}); label every shard alike`,
+        `${other} come from different ${differs || 'teachers or data'} (keys ${header.key} and ${first.header.key}); label every shard alike`,
       );
     }
     if (JSON.stringify(header.encoding) !== JSON.stringify(first.header.encoding)) {

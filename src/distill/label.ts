@@ -11,7 +11,7 @@ import type { KernelChoice } from '../kernels/kernel-choice.js';
 import { shareModel } from '../models/model-data.js';
 import type { ProgressEvent } from '../progress.js';
 import { modelAsData } from './distill.js';
-import { softLabelKey } from './fingerprint.js';
+import { datasetDigest, modelDigest, softLabelKey } from './fingerprint.js';
 import { DEFAULTS, resolveConfig } from './options.js';
 import { obtainSoftLabels } from './soft-labels.js';
 import { PoolSupervisor } from './supervisor.js';
@@ -128,6 +128,7 @@ export async function label(options: LabelOptions): Promise<LabelResult> {
   checkEncoding(encoding, train.numClasses);
   const teacher = await modelAsData(options.teacher, 'teacher', train);
   const key = softLabelKey(teacher.data, options.train);
+  const keys = () => ({ key, teacherKey: modelDigest(teacher.data), dataKey: datasetDigest(options.train) });
   const range = shard ? shardRows(train.rows, shard) : ([0, train.rows] as [number, number]);
   const file = shard ? shardFile(options.softLabels, shard) : options.softLabels;
   const result = (reused: boolean, labelSeconds: number, fileBytes: number): LabelResult => ({
@@ -156,7 +157,7 @@ export async function label(options: LabelOptions): Promise<LabelResult> {
     if (read.ok && same(read.shard)) return result(true, read.shard.header.labelSeconds, read.shard.fileBytes);
     if (range[0] === range[1]) {
       // More shards than batches: this one holds no rows, but its file tells the merge so.
-      const meta = { key, encoding, start: range[0], end: range[1], shard, labelSeconds: 0 };
+      const meta = { ...keys(), encoding, start: range[0], end: range[1], shard, labelSeconds: 0 };
       return result(false, 0, await writeShard(file, LogitTable.create(train.rows, train.numClasses), meta));
     }
   } else {
@@ -197,7 +198,7 @@ export async function label(options: LabelOptions): Promise<LabelResult> {
         'the teacher produced non-finite logits (NaN or Infinity); check the teacher model and the data',
       );
       const fileBytes = await writeShard(file, run.table, {
-        key,
+        ...keys(),
         encoding,
         start: range[0],
         end: range[1],
