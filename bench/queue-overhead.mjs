@@ -94,16 +94,24 @@ const describe = (runs, key) => {
 };
 const base = median(results.single.map((r) => r.label));
 console.log(`${args['teacher-arch']} labelling ${rows} rows of ${args.data}, ${rounds} rounds, medians (ranges)`);
-console.log('| path | labelling | rows/s | overhead | command wall time |');
-console.log('| --- | ---: | ---: | ---: | ---: |');
-console.log(
-  `| 1 process, 2 threads | ${describe(results.single, 'label')} | ${Math.round(rows / base)} | - | ${describe(results.single, 'wall')} |`,
-);
+console.log('| path | labelling | rows/s | overhead | overhead, paired by round | command wall time |');
+console.log('| --- | ---: | ---: | ---: | ---: | ---: |');
+const single = `| 1 process, 2 threads | ${describe(results.single, 'label')} | ${Math.round(rows / base)} | - | - |`;
+console.log(`${single} ${describe(results.single, 'wall')} |`);
+const percent = (ratio) => `${((ratio - 1) * 100).toFixed(1)}%`;
 for (const size of jobSizes) {
   const label = median(results[size].map((r) => r.label));
-  const overhead = `${((label / base - 1) * 100).toFixed(1)}%`;
+  // Each round's queue time over the same round's pool time: contention that drifts between rounds cancels.
+  const ratios = results[size].map((r, round) => r.label / results.single[round].label);
+  const paired = `${percent(median(ratios))} (${percent(Math.min(...ratios))} to ${percent(Math.max(...ratios))})`;
   const name = `queue, 2 workers x 1 thread, ${size}-row jobs`;
-  console.log(
-    `| ${name} | ${describe(results[size], 'label')} | ${Math.round(rows / label)} | ${overhead} | ${describe(results[size], 'wall')} |`,
-  );
+  const cells = [
+    describe(results[size], 'label'),
+    Math.round(rows / label),
+    percent(label / base),
+    paired,
+    describe(results[size], 'wall'),
+  ];
+  console.log(`| ${name} | ${cells.join(' | ')} |`);
 }
+console.error(JSON.stringify(results));
