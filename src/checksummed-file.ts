@@ -48,10 +48,10 @@ export interface ChecksummedFile<H> {
   bodyBytes: number;
   fileBytes: number;
   /**
-   * Reads the body in parts of at most `partBytes`, handing each to `use` in order, then checks the
-   * trailer. Returns why the file is damaged, or undefined when the checksum matches.
+   * Reads the body in parts of at most `partBytes`, handing each to `use` in order (and waiting for it:
+   * the part's buffer is reused), then checks the trailer. Returns why the file is damaged, or undefined when the checksum matches.
    */
-  readBody(partBytes: number, use: (part: Buffer, offset: number) => void): Promise<string | undefined>;
+  readBody(partBytes: number, use: (part: Buffer, offset: number) => void | Promise<void>): Promise<string | undefined>;
 }
 
 /**
@@ -99,7 +99,7 @@ export async function readChecksummedFile<H, R>(
           const part = buffer.subarray(0, Math.min(partBytes, bodyBytes - offset));
           await file.read(part, 0, part.byteLength, bodyStart + offset);
           hash.update(part);
-          consume(part, offset);
+          await consume(part, offset); // the next part reuses the buffer
         }
         const trailer = Buffer.alloc(HASH_BYTES);
         await file.read(trailer, 0, HASH_BYTES, bodyStart + bodyBytes);

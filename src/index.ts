@@ -10,6 +10,9 @@
  */
 export { distill, type DistillResult } from './distill/distill.js';
 export { DEFAULTS, type DistillConfig, type DistillOptions } from './distill/options.js';
+export { label, shardFile, shardRows, type LabelOptions, type LabelResult, type ShardSpec } from './distill/label.js';
+export { DEFAULT_JOB_ROWS, labelOnQueue, type QueueLabelOptions, type QueueLabelResult } from './distill/queue.js';
+export { serveLabelQueue, type LabelWorkerOptions } from './distill/queue-worker.js';
 export type {
   BaselineReport,
   DistillReport,
@@ -41,6 +44,8 @@ export {
 } from './data/npy.js';
 export { loadImageFolder, type ImageFolder, type ImageFolderOptions, type SkippedImage } from './data/image-folder.js';
 export type { SoftLabelEncoding } from './data/soft-label-store.js';
+export { mergeShards, type MergeResult } from './data/soft-label-shards.js';
+export { type DataSourceOptions, loadDataSource } from './data/data-source.js';
 
 export { buildModel, type BuildModelOptions } from './models/architectures.js';
 export { loadModel, saveModel } from './models/model-files.js';

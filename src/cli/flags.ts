@@ -286,11 +286,74 @@ export const RUN_FLAGS = {
   help: { kind: 'boolean', help: 'show this help' },
 } as const satisfies Record<string, FlagSpec>;
 
-type Flags = typeof RUN_FLAGS;
+const { data, limit, teacher, seed, workers, backend, kernels, import: importFlag, help } = RUN_FLAGS;
+const shared = {
+  'test-fraction': RUN_FLAGS['test-fraction'],
+  'teacher-arch': { ...RUN_FLAGS['teacher-arch'], help: 'build the teacher (untrained, seeded by --seed): mlp:W1,W2,... or cnn:F1,F2,...' },
+  'worker-memory-mb': RUN_FLAGS['worker-memory-mb'],
+};
+
+/** Every flag of `tfjs-distill label`: the run's data and teacher flags, and where the labels go. */
+export const LABEL_FLAGS = {
+  data,
+  limit,
+  'test-fraction': shared['test-fraction'],
+  teacher,
+  'teacher-arch': shared['teacher-arch'],
+  seed,
+  'soft-labels': { ...RUN_FLAGS['soft-labels'], help: 'the soft-label store to write (reused when it already holds these labels)' },
+  'soft-label-top-k': RUN_FLAGS['soft-label-top-k'],
+  temperature: { ...RUN_FLAGS.temperature, help: "the temperature of top-K probabilities (part of a top-K store's identity)" },
+  shard: {
+    kind: 'string',
+    arg: 'K/N',
+    help:
+      'label only shard K of N (0-based; contiguous whole batches) into FILE.shard-K-of-N; auto/N takes K from ' +
+      'JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or SLURM_ARRAY_TASK_ID (Slurm array)',
+  },
+  queue: {
+    kind: 'string',
+    arg: 'URL',
+    help:
+      'coordinate: queue the rows as BullMQ jobs on redis[s]://[USER:PASSWORD@]HOST:PORT/NAME for tfjs-distill worker ' +
+      'processes, gather their logits, write the store (password also from TFJS_DISTILL_QUEUE_PASSWORD)',
+  },
+  'job-rows': { kind: 'int', arg: 'N', option: 'jobRows', help: 'with --queue: rows per job, a multiple of 256', default: '4096' },
+  workers,
+  backend,
+  kernels,
+  'worker-memory-mb': shared['worker-memory-mb'],
+  'max-restarts': { ...RUN_FLAGS['max-restarts'], help: 'after a worker failure, restart the workers and label again, at most N times' },
+  import: importFlag,
+  help,
+} as const satisfies Record<string, FlagSpec>;
+
+/** Every flag of `tfjs-distill worker`. */
+export const WORKER_FLAGS = {
+  queue: { kind: 'string', arg: 'URL', help: 'the queue to take jobs from: redis[s]://[USER:PASSWORD@]HOST:PORT/NAME' },
+  workers: { ...workers, help: 'worker threads; the process labels as many jobs at once' },
+  backend,
+  kernels,
+  'worker-memory-mb': shared['worker-memory-mb'],
+  'stall-seconds': {
+    kind: 'number',
+    arg: 'S',
+    option: 'stallSeconds',
+    help: 'how long the job of a worker that died waits before another worker takes it',
+    default: '30',
+  },
+  import: importFlag,
+  help,
+} as const satisfies Record<string, FlagSpec>;
+
+type FlagTable = Record<string, FlagSpec>;
 type ValueOf<K extends Kind> = K extends 'boolean' ? boolean : K extends 'string' ? string : number;
 
-/** Parsed flags: a value for each flag given. */
-export type RunFlags = { -readonly [F in keyof Flags]?: ValueOf<Flags[F]['kind']> };
+/** Parsed flags of a table: a value for each flag given. */
+export type FlagsOf<T extends FlagTable> = { -readonly [F in keyof T]?: ValueOf<T[F]['kind']> };
+export type RunFlags = FlagsOf<typeof RUN_FLAGS>;
+export type LabelFlags = FlagsOf<typeof LABEL_FLAGS>;
+export type WorkerFlags = FlagsOf<typeof WORKER_FLAGS>;
 
 const SPECS = RUN_FLAGS as Record<string, FlagSpec>;
 
@@ -315,8 +378,8 @@ function parseValue(flag: string, kind: Kind, raw: string): string | number {
  * The flag a mistyped one most likely meant: close to a flag's name, or to the name of the option it sets
  * (--learning-rate is --lr, which sets optimizer.learningRate).
  */
-function nearestFlag(name: string): string | undefined {
-  const candidates = Object.keys(SPECS).flatMap((flag): [string, string][] => {
+function nearestFlag(name: string, table: FlagTable): string | undefined {
+  const candidates = Object.keys(table).flatMap((flag): [string, string][] => {
     const key = keyOfFlag(flag);
     const forms: [string, string][] = [[flag, `--${flag}`]];
     if (key) forms.push([key, `--${flag}`], [key.slice(key.lastIndexOf('.') + 1), `--${flag}`]);
@@ -325,18 +388,24 @@ function nearestFlag(name: string): string | undefined {
   return nearestName(name, candidates);
 }
 
-/** Parses `--flag value`, `--flag=value`, boolean `--flag` (and `--flag=false`, to turn off a config file's true). */
-export function parseRunFlags(argv: string[]): RunFlags {
+/**
+ * Parses `--flag value`, `--flag=value`, boolean `--flag` (and `--flag=false`, to turn off a config file's
+ * true) against a command's flags.
+ */
+export function parseFlags<T extends FlagTable>(argv: string[], table: T, command = 'run'): FlagsOf<T> {
   const flags: Record<string, string | number | boolean> = {};
   for (let i = 0; i < argv.length; i++) {
     const token = argv[i];
     const match = /^--([A-Za-z0-9_-]+)(?:=(.*))?$/.exec(token);
-    if (!match) throw new DistillError(`unexpected argument '${token}'; flags look like --epochs 3 (see tfjs-distill run --help)`);
+    if (!match) throw new DistillError(`unexpected argument '${token}'; flags look like --epochs 3 (see tfjs-distill ${command} --help)`);
     const [, name, inline] = match;
-    const spec = SPECS[name];
+    const spec = (table as FlagTable)[name];
     if (!spec) {
-      const suggestion = nearestFlag(name);
-      throw new DistillError(`unknown flag --${name}${suggestion ? `; did you mean ${suggestion}?` : ' (see tfjs-distill run --help)'}`);
+      const suggestion = nearestFlag(name, table);
+      const what = command === 'run' ? '' : ` for ${command}`;
+      throw new DistillError(
+        `unknown flag --${name}${what}${suggestion ? `; did you mean ${suggestion}?` : ` (see tfjs-distill ${command} --help)`}`,
+      );
     }
     if (spec.kind === 'boolean') {
       if (inline !== undefined && inline !== 'true' && inline !== 'false')
@@ -350,7 +419,12 @@ export function parseRunFlags(argv: string[]): RunFlags {
     }
     flags[name] = parseValue(name, spec.kind, raw);
   }
-  return flags as RunFlags;
+  return flags as FlagsOf<T>;
+}
+
+/** Parses the flags of `tfjs-distill run`. */
+export function parseRunFlags(argv: string[]): RunFlags {
+  return parseFlags(argv, RUN_FLAGS);
 }
 
 /** True when the arguments ask for help (-h or --help anywhere), whatever else they hold. */
@@ -358,11 +432,11 @@ export function asksForHelp(argv: string[]): boolean {
   return argv.some((token) => token === '-h' || token === '--help');
 }
 
-/** The flag table of --help, with the config-file key each flag sets. */
-export function flagHelp(): string {
-  const rows = Object.entries(SPECS).map(([name, spec]) => {
+/** The flag table of --help; for run, with the config-file key each flag sets. */
+export function flagHelp(table: FlagTable = RUN_FLAGS): string {
+  const rows = Object.entries(table).map(([name, spec]) => {
     const left = `  --${name}${spec.arg ? ` ${spec.arg}` : ''}`;
-    const key = keyOfFlag(name);
+    const key = table === RUN_FLAGS ? keyOfFlag(name) : undefined;
     const notes = [spec.default && `default: ${spec.default}`, key && `key: ${key}`].filter(Boolean);
     return [left, spec.help + (notes.length > 0 ? ` (${notes.join('; ')})` : '')];
   });
@@ -372,9 +446,11 @@ export function flagHelp(): string {
 
 /** The flag that sets each library option: the first flag that names it (--teacher before --teacher-arch). */
 const FLAG_OF_OPTION = new Map<string, string>();
-for (const flag of Object.keys(SPECS)) {
-  const key = keyOfFlag(flag);
-  if (key && !FLAG_OF_OPTION.has(key)) FLAG_OF_OPTION.set(key, `--${flag}`);
+for (const table of [RUN_FLAGS, LABEL_FLAGS, WORKER_FLAGS] as FlagTable[]) {
+  for (const flag of Object.keys(table)) {
+    const key = table[flag].option ?? keyOfFlag(flag);
+    if (key && !FLAG_OF_OPTION.has(key)) FLAG_OF_OPTION.set(key, `--${flag}`);
+  }
 }
 FLAG_OF_OPTION.set('learningRate', '--lr');
 

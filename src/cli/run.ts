@@ -11,7 +11,7 @@ import { DistillCancelledError, DistillError, WorkerFailure, check, messageOf } 
 import { buildModel } from '../models/architectures.js';
 import { loadModel, saveModel } from '../models/model-files.js';
 import { mixSeed } from '../random.js';
-import { loadDataSource } from './data-source.js';
+import { loadDataSource } from '../data/data-source.js';
 import { ProgressView } from './progress-view.js';
 import { CLI_DEFAULTS, type RunSettings, isArchitecture } from './run-config.js';
 import { summaryTable } from './summary-table.js';

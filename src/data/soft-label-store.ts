@@ -30,7 +30,7 @@ interface StoreHeader {
 const FORMAT = { magic: 'TFDSOFT1', kind: 'soft-label file' };
 const VERSION = 1;
 /** Rows encoded or decoded at a time: the only buffer the store needs besides the shared table. */
-const CHUNK_ROWS = 4096;
+export const CHUNK_ROWS = 4096;
 /** Probabilities below this are clamped when decoding, so no logit becomes -Infinity. */
 const MIN_PROBABILITY = 1e-8;
 
@@ -56,7 +56,14 @@ export function checkEncoding(encoding: SoftLabelEncoding, classes: number): voi
  * Encodes rows [first, first + n) of `values` (rows x classes logits) into `out`. Top-k keeps, per row,
  * the k largest softmax(z / T) probabilities and their classes.
  */
-function encodeRows(values: Float32Array, classes: number, first: number, n: number, encoding: SoftLabelEncoding, out: Buffer): void {
+export function encodeRows(
+  values: Float32Array,
+  classes: number,
+  first: number,
+  n: number,
+  encoding: SoftLabelEncoding,
+  out: Buffer,
+): void {
   if (encoding.kind === 'float32') {
     Buffer.from(values.buffer, values.byteOffset + first * classes * 4, n * classes * 4).copy(out);
     return;
@@ -140,26 +147,39 @@ export async function writeSoftLabels(
   meta: { key: string; encoding: SoftLabelEncoding; labelSeconds: number },
 ): Promise<number> {
   const size = bytesPerRow(meta.encoding, table.classes);
+  return writeEncodedSoftLabels(path, { ...meta, rows: table.rows, classes: table.classes }, async (write) => {
+    const chunk = Buffer.alloc(CHUNK_ROWS * size);
+    for (let first = 0; first < table.rows; first += CHUNK_ROWS) {
+      const n = Math.min(CHUNK_ROWS, table.rows - first);
+      encodeRows(table.values, table.classes, first, n, meta.encoding, chunk);
+      await write(chunk.subarray(0, n * size));
+    }
+  });
+}
+
+/**
+ * Writes a store whose rows `writeBody` hands over already encoded, in row order (merging shards copies
+ * their bytes). The header is {@link writeSoftLabels}'s, so the two give the same file for the same rows.
+ */
+export async function writeEncodedSoftLabels(
+  path: string,
+  meta: { key: string; rows: number; classes: number; encoding: SoftLabelEncoding; labelSeconds: number },
+  writeBody: (write: (part: Uint8Array) => Promise<void>) => Promise<void>,
+): Promise<number> {
   const header: StoreHeader = {
     version: VERSION,
     key: meta.key,
-    rows: table.rows,
-    classes: table.classes,
+    rows: meta.rows,
+    classes: meta.classes,
     encoding: meta.encoding,
-    bytesPerRow: size,
+    bytesPerRow: bytesPerRow(meta.encoding, meta.classes),
     labelSeconds: meta.labelSeconds,
   };
   try {
     await mkdir(dirname(path), { recursive: true });
-    return await writeChecksummedFile(path, FORMAT.magic, header, async (write) => {
-      const chunk = Buffer.alloc(CHUNK_ROWS * size);
-      for (let first = 0; first < table.rows; first += CHUNK_ROWS) {
-        const n = Math.min(CHUNK_ROWS, table.rows - first);
-        encodeRows(table.values, table.classes, first, n, meta.encoding, chunk);
-        await write(chunk.subarray(0, n * size));
-      }
-    });
+    return await writeChecksummedFile(path, FORMAT.magic, header, writeBody);
   } catch (error) {
+    if (error instanceof DistillError) throw error;
     throw new DistillError(`could not write the soft labels to ${path}: ${messageOf(error)}`);
   }
 }

@@ -177,26 +177,14 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
 
     // 3. Labelling: the teacher's logits over every training row are the soft labels.
     //    Or the logits the user computed elsewhere.
-    const teacher: InferenceModel | undefined =
-      teacherSource.kind === 'onnx'
-        ? { ...teacherSource.onnx.spec, normalize }
-        : teacherSource.kind === 'graph'
-          ? { ...teacherSource.graph.spec, normalize }
-          : teacherData && layersInference(shareModel(teacherData), normalize);
+    const teacher = teacherInference(teacherSource, teacherData, normalize);
     const labelling =
       config.teacherLogits !== null
         ? await importSoftLabels(config.teacherLogits, train, encoding)
         : await supervisor.run('label', (pool) =>
             obtainSoftLabels(pool, {
               teacher: teacher!,
-              teacherDigest: teacherDigest(
-                teacherSource.kind === 'onnx'
-                  ? teacherSource.onnx.digest
-                  : teacherSource.kind === 'graph'
-                    ? teacherSource.digest
-                    : modelDigest(teacherData!),
-                config.teacherNormalize ?? undefined,
-              ),
+              teacherDigest: teacherIdentity(teacherSource, teacherData, config),
               data: options.train,
               shared: train,
               encoding,
@@ -426,7 +414,50 @@ async function importedPredictions(file: string, test: SharedDataset): Promise<I
   return table.argmax();
 }
 
-async function openTeacher(teacher: tf.LayersModel | string, train: SharedDataset, config: DistillConfig): Promise<TeacherSource> {
+/** The settings that say how a teacher is opened and fed. */
+type TeacherSettings = Pick<DistillConfig, 'teacherEpochs' | 'teacherLayout' | 'teacherOutput' | 'teacherNormalize'>;
+
+/** What the workers run for a teacher: its model (trained, for a layers teacher the run trained) and input normalisation. */
+function teacherInference(
+  source: TeacherSource,
+  data: ModelData | undefined,
+  normalize: RowNormalization | undefined,
+): InferenceModel | undefined {
+  if (source.kind === 'onnx') return { ...source.onnx.spec, normalize };
+  if (source.kind === 'graph') return { ...source.graph.spec, normalize };
+  return data && layersInference(shareModel(data), normalize);
+}
+
+/** A teacher's identity in soft-label keys: its bytes or weights, and the normalisation of its input. */
+function teacherIdentity(source: TeacherSource, data: ModelData | undefined, config: TeacherSettings): string {
+  const model = source.kind === 'onnx' ? source.onnx.digest : source.kind === 'graph' ? source.digest : modelDigest(data!);
+  return teacherDigest(model, config.teacherNormalize ?? undefined);
+}
+
+/** A teacher fed its rows as they are: no normalisation, its own layout and first output. */
+export const NO_TEACHER_SETTINGS: TeacherSettings = { teacherEpochs: 0, teacherLayout: null, teacherOutput: null, teacherNormalize: null };
+
+/** A teacher opened for labelling alone (label, the queue): what the workers run, and its identity. */
+export interface LabellingTeacher {
+  model: InferenceModel;
+  digest: string;
+}
+
+/** Opens any teacher kind for labelling `train`, as `distill` would label with it. */
+export async function openLabellingTeacher(
+  teacher: tf.LayersModel | string,
+  train: SharedDataset,
+  config: TeacherSettings,
+): Promise<LabellingTeacher> {
+  const source = await openTeacher(teacher, train, config);
+  const data = source.kind === 'layers' ? source.checked.data : undefined;
+  return {
+    model: teacherInference(source, data, teacherNormalization(config, train.featureShape))!,
+    digest: teacherIdentity(source, data, config),
+  };
+}
+
+async function openTeacher(teacher: tf.LayersModel | string, train: SharedDataset, config: TeacherSettings): Promise<TeacherSource> {
   if (typeof teacher === 'string' && teacher.toLowerCase().endsWith('.onnx')) {
     check(
       config.teacherEpochs === 0,
@@ -467,7 +498,7 @@ async function openTeacher(teacher: tf.LayersModel | string, train: SharedDatase
 }
 
 /** teacherNormalize for rows of `featureShape`: one value per channel (the last axis of an image row), or one for all. */
-function teacherNormalization(config: DistillConfig, featureShape: number[]): RowNormalization | undefined {
+function teacherNormalization(config: TeacherSettings, featureShape: number[]): RowNormalization | undefined {
   const normalize = config.teacherNormalize;
   if (!normalize) return undefined;
   const channels = featureShape.length === 3 ? featureShape[2] : 1;
@@ -507,12 +538,12 @@ function phaseValidation(config: DistillConfig, rows: Int32Array): PhaseValidati
 }
 
 /** A model as data, checked against the data, with the length of the gradient the ranks average. */
-interface CheckedModel {
+export interface CheckedModel {
   data: ModelData;
   trainableParams: number;
 }
 
-async function modelAsData(model: tf.LayersModel | string, role: string, train: SharedDataset): Promise<CheckedModel> {
+export async function modelAsData(model: tf.LayersModel | string, role: string, train: SharedDataset): Promise<CheckedModel> {
   const saved = typeof model === 'string' ? await readModelData(model) : undefined;
   check(
     saved?.format !== 'graph-model',

@@ -9,9 +9,9 @@ import type { Phase, ProgressEvent } from '../progress.js';
 
 /**
  * Rows per forward pass. Batches start at multiples of it from row 0 whatever the chunks are, so every
- * row is computed in the same batch, and gets the same bits, for any worker count.
+ * row is computed in the same batch, and gets the same bits, for any worker count, shard or queued job.
  */
-const INFER_BATCH = 256;
+export const INFER_BATCH = 256;
 /** The most batches in one task: small enough for smooth progress and prompt cancellation. */
 const MAX_CHUNK_BATCHES = 4;
 
@@ -44,6 +44,13 @@ export interface LogitsOptions {
   phase: Extract<Phase, 'label' | 'evaluate'>;
   onProgress: (event: ProgressEvent) => void;
   signal?: AbortSignal;
+  /**
+   * Only rows [start, end), in whole batches (end may be the last row), so that every batch holds the rows
+   * it holds in a whole run and gets the same bits: a shard or a queued job. Default: every row.
+   */
+  rows?: [number, number];
+  /** Write into this table (the dataset's size; rows outside the range are left alone). Default: a new one. */
+  table?: LogitTable;
 }
 
 /**
@@ -62,7 +69,11 @@ export async function computeLogits(
   await pool.runOnEveryRank(() => ({ task: { kind: 'load', model } }), { barriers: [] });
   const setupSeconds = (performance.now() - setupStart) / 1000;
 
-  const table = LogitTable.create(data.rows, data.numClasses);
+  const table = options.table ?? LogitTable.create(data.rows, data.numClasses);
+  const [first, last] = options.rows ?? [0, data.rows];
+  if (first % INFER_BATCH !== 0 || (last % INFER_BATCH !== 0 && last !== data.rows) || first > last || last > data.rows) {
+    throw new Error(`rows [${first}, ${last}) of ${data.rows}: a range must be whole batches of ${INFER_BATCH} rows`);
+  }
   const abort = new AbortController();
   setMaxListeners(Number.POSITIVE_INFINITY, abort.signal); // one listener per queued chunk task
   const onCancel = () => abort.abort();
@@ -71,13 +82,21 @@ export async function computeLogits(
   let done = 0;
   try {
     const chunks: Promise<void>[] = [];
-    for (const [start, end] of planChunks(data.rows, pool.workers)) {
-      const task = { kind: 'infer', model, data: data.handle, table: table.handle, start, end, batchSize: INFER_BATCH } as const;
+    for (const [start, end] of planChunks(last - first, pool.workers)) {
+      const task = {
+        kind: 'infer',
+        model,
+        data: data.handle,
+        table: table.handle,
+        start: first + start,
+        end: first + end,
+        batchSize: INFER_BATCH,
+      } as const;
       chunks.push(
         pool.run<number>(task, abort.signal).then((rows) => {
           done += rows;
           const samplesPerSec = done / ((performance.now() - started) / 1000);
-          options.onProgress({ phase: options.phase, done, total: data.rows, samplesPerSec });
+          options.onProgress({ phase: options.phase, done, total: last - first, samplesPerSec });
         }),
       );
     }

@@ -1,18 +1,24 @@
-import { loadCsv } from '../data/csv.js';
-import { type Dataset, splitDataset, takeRows } from '../data/dataset.js';
-import { loadIdx } from '../data/idx.js';
-import { loadImageFolder } from '../data/image-folder.js';
-import { loadMnist } from '../data/mnist.js';
-import { loadNpy } from '../data/npy.js';
+import { resolve } from 'node:path';
+import { loadCsv } from './csv.js';
+import { type Dataset, splitDataset, takeRows } from './dataset.js';
+import { loadIdx } from './idx.js';
+import { loadImageFolder } from './image-folder.js';
+import { loadMnist } from './mnist.js';
+import { loadNpy } from './npy.js';
 import { DistillError, check } from '../errors.js';
 
-/** How the CLI prepares its data: which source, and how many training rows to keep. */
+/**
+ * Data named rather than given: which source, and how many training rows to keep. The CLI loads its data
+ * this way, and a labelling queue's jobs name their data with it, so a worker on another machine loads the
+ * same rows.
+ */
 export interface DataSourceOptions {
   /** mnist, idx:DIR, csv:FILE, npy:X.npy,Y.npy or images:DIR. */
   source: string;
   /** A separate test split (npy:X.npy,Y.npy) for sources that have none of their own. */
   testSource?: string;
   limit?: number;
+  /** csv only: the seeded share held out as the test split. */
   testFraction: number;
   seed: number;
   /** Image folders: the size images are resized to, the channels, and whether unreadable images are skipped. */
@@ -103,4 +109,10 @@ export async function loadDataSource(options: DataSourceOptions): Promise<DataSp
   if (options.limit === undefined) return splits;
   check(options.limit >= 1, `limit must be >= 1, got ${options.limit}`, ['limit']);
   return { ...splits, train: takeRows(splits.train, options.limit) };
+}
+
+/** The source with its path made absolute, so that it names the same files from any working directory. */
+export function absoluteSource(source: string): string {
+  const match = /^(idx|csv):(.*)$/.exec(source);
+  return match ? `${match[1]}:${resolve(match[2])}` : source;
 }
