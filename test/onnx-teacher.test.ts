@@ -9,6 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Dataset } from '../dist/data/dataset.js';
 import { SharedDataset } from '../dist/data/shared-dataset.js';
 import { distill } from '../dist/distill/distill.js';
+import { label as labelStore } from '../dist/distill/label.js';
+import { mergeShards } from '../dist/data/soft-label-shards.js';
 import { TfjsPool } from '../dist/distill/tfjs-pool.js';
 import { DistillError } from '../dist/errors.js';
 import { computeLogits } from '../dist/infer/logits.js';
@@ -189,6 +191,37 @@ describe('ONNX teachers', () => {
     expect(child.stdout.trim()).toMatch(
       /^DistillError: ONNX teachers run on onnxruntime-node, which could not be loaded \(.*\); install it with ONNXRUNTIME_NODE_INSTALL=skip npm install onnxruntime-node/,
     );
+  });
+
+  it('label(): an ONNX teacher (normalised) labels in shards that merge into the store of one run, byte for byte', async () => {
+    const data = dataset(1000, [6, 6, 3], 5, 12);
+    const normalize = { mean: [0.1, 0.2, 0.3], std: [2, 1, 0.5] };
+    const whole = join(dir, 'whole.sl');
+    const single = await labelStore({
+      teacher: fixture('cnn_nchw'),
+      train: data,
+      softLabels: whole,
+      teacherNormalize: normalize,
+      workers: 2,
+    });
+    expect(single.reused).toBe(false);
+    const parts = join(dir, 'parts.sl');
+    const files: string[] = [];
+    for (const index of [0, 1]) {
+      const shard = { index, count: 2 };
+      files.push(
+        (await labelStore({ teacher: fixture('cnn_nchw'), train: data, softLabels: parts, teacherNormalize: normalize, shard, workers: 2 }))
+          .file,
+      );
+    }
+    await mergeShards(parts, files);
+    const [a, b] = [await readFile(whole), await readFile(parts)];
+    const headerEnd = (bytes: Buffer) => 12 + bytes.readUInt32LE(8);
+    // Everything after the header (the rows and their checksum) is identical; the header's time differs.
+    expect(b.subarray(headerEnd(b))).toEqual(a.subarray(headerEnd(a)));
+    // Another normalisation is another teacher: the store is not reused.
+    const other = await labelStore({ teacher: fixture('cnn_nchw'), train: data, softLabels: whole, workers: 2 });
+    expect(other.reused).toBe(false);
   });
 
   it('distill() with an ONNX teacher: soft labels from it, its column of the report filled, no teacher model returned', async () => {
