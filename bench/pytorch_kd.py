@@ -2,10 +2,10 @@
 
 The same shapes as bench/settings.mjs (passed in by bench/run.mjs): an MLP 784-1024-1024-10, batch 256,
 Adam, Hinton's KD loss with temperature T and weight alpha, soft labels given (seeded random logits, as in
-the tfjs runs); plus inference (the labelling phase) at batch 256, at --threads threads: the median of
---repeats timings; JSON goes to --out. bench/run.mjs runs it once per thread count, in a process whose
-OMP_NUM_THREADS and OPENBLAS_NUM_THREADS match, since OpenBLAS keeps a thread pool of its own that
-torch.set_num_threads does not size (left alone, 1 torch thread still ran 2 BLAS threads).
+the tfjs runs); plus inference (the labelling phase) at batch 256, at --threads torch threads: the median
+of --repeats timings; JSON goes to --out. bench/run.mjs runs it once per setting of a grid: torch's threads
+and OpenBLAS's (OPENBLAS_NUM_THREADS; OpenBLAS keeps a pool of its own that torch.set_num_threads does
+not size), each combination, and once with no setting at all, as a user runs it.
 """
 import argparse, json, statistics, time
 
@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 p = argparse.ArgumentParser()
-p.add_argument("--threads", type=int, required=True)
+p.add_argument("--threads", type=int, required=True)  # 0: torch's default
 p.add_argument("--steps", type=int, required=True)
 p.add_argument("--label-rows", type=int, required=True)
 p.add_argument("--batch", type=int, default=256)
@@ -85,7 +85,9 @@ def blas():
     return {"built": built, "mapped": mapped, "mkldnn": torch.backends.mkldnn.is_available()}
 
 
-torch.set_num_threads(a.threads)
-result = {"threads": a.threads, "train": train_rate(), "label": label_rate()}
+# --threads 0 leaves torch at its own default, as a user who sets nothing runs it.
+if a.threads > 0:
+    torch.set_num_threads(a.threads)
+result = {"threads": torch.get_num_threads(), "train": train_rate(), "label": label_rate()}
 with open(a.out, "w") as f:
     json.dump({"torch": torch.__version__, "blas": blas(), "result": result}, f)

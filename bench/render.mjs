@@ -128,7 +128,9 @@ export function targets(report) {
     },
     { name: `of which waiting at the first barrier for the slower rank`, value: trainAll?.waitShare ?? null, unit: '%' },
     {
-      name: `training samples/s, tfjs-distill W=${allCores} / PyTorch CPU (${torch ? `${torch.threads} thread${torch.threads > 1 ? 's' : ''}` : 'not measured'})`,
+      name: `training samples/s, tfjs-distill W=${allCores} / PyTorch CPU (${
+        torch ? (torch.config ?? `${torch.threads} thread${torch.threads > 1 ? 's' : ''}`) : 'not measured'
+      })`,
       ...ratio(trainAll, torch),
       unit: 'x',
       target: 0.8,
@@ -206,7 +208,7 @@ export function renderMarkdown(report) {
         (r) => r.samplesPerSec,
       );
       lines.push(
-        `| ${ref.name}${ref.waitPolicy && ref.threads > 1 ? `, OMP_WAIT_POLICY=${ref.waitPolicy}` : ''}${ref.best ? ' (best)' : ''} | ${ref.phase} | ${ref.threads} | ${fmt(ref.samplesPerSec)} | ${range(ref)} | ${fmt(ref.gflops, 2)} | ${ours ? `${(ours.samplesPerSec / ref.samplesPerSec).toFixed(2)}x` : '-'} |`,
+        `| ${ref.name}${referenceSetting(ref)}${ref.best ? ' (best)' : ''} | ${ref.phase} | ${ref.threads} | ${fmt(ref.samplesPerSec)} | ${range(ref)} | ${fmt(ref.gflops, 2)} | ${ours ? `${(ours.samplesPerSec / ref.samplesPerSec).toFixed(2)}x` : '-'} |`,
       );
     }
   }
@@ -395,4 +397,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const jsonPath = process.argv[2] ?? fileURLToPath(new URL('./results/latest.json', import.meta.url));
   await writeRenderings(JSON.parse(await readFile(jsonPath, 'utf8')), jsonPath);
   console.log(`wrote ${jsonPath.replace(/\.json$/, '.md')} and .svg`);
+}
+
+/** A reference's setting, as its row names it: PyTorch's threads (older results: the OpenMP wait policy). */
+function referenceSetting(ref) {
+  if (ref.config) return `, ${ref.config}`;
+  return ref.waitPolicy && ref.threads > 1 ? `, OMP_WAIT_POLICY=${ref.waitPolicy}` : '';
 }

@@ -181,44 +181,58 @@ async function onnxRound() {
   }
 }
 let pytorch; // { torch, blas }
-const pytorchRuns = []; // every round's { threads, waitPolicy, train, label }
+const pytorchRuns = []; // every round's { threads, blasThreads, waitPolicy, config, train, label }
 /**
- * One round of PyTorch: each thread count in a process of its own whose OpenMP and OpenBLAS pools match
- * it; above one thread, with OpenMP's threads spinning while they wait (its default) and sleeping
- * (passive): on shared cores the spinning threads starve each other (we measured 1,047 samples/s at 2
- * spinning threads against 4,129 at 1), so the best of both is PyTorch's best setting.
+ * The PyTorch settings a round tries: as a user runs it (nothing set), every combination of torch's
+ * threads and OpenBLAS's (its own pool, which torch.set_num_threads does not size; on this kind of VM one
+ * torch thread with OpenBLAS on every core was PyTorch's best), and, above one thread, OpenMP's threads
+ * sleeping while they wait (passive) instead of spinning, which spinning threads on shared cores need.
+ * Many cores get a sparser grid: powers of two and the core count.
  */
+function pytorchSettings() {
+  const counts =
+    cores <= 4 ? Array.from({ length: cores }, (_, i) => i + 1) : [...new Set([1, 2, 4, 8, 16, cores].filter((n) => n <= cores))];
+  const settings = [{ threads: 0, blasThreads: null, waitPolicy: null }];
+  for (const threads of counts) {
+    for (const blasThreads of counts) settings.push({ threads, blasThreads, waitPolicy: null });
+    if (threads > 1) settings.push({ threads, blasThreads: threads, waitPolicy: 'passive' });
+  }
+  return settings;
+}
+
+/** How a PyTorch setting reads in the tables. */
+const describePytorch = ({ threads, blasThreads, waitPolicy }) =>
+  blasThreads === null
+    ? `no settings (torch's default: ${threads} thread${threads === 1 ? '' : 's'}, OpenBLAS on every core)`
+    : `${threads} torch thread${threads === 1 ? '' : 's'}, OPENBLAS_NUM_THREADS=${blasThreads}${waitPolicy ? `, OMP_WAIT_POLICY=${waitPolicy}` : ''}`;
+
+/** One round of PyTorch: each setting of {@link pytorchSettings} in a process of its own. */
 async function pytorchRound() {
-  for (let threads = 1; hasTorch && threads <= cores; threads++) {
-    for (const waitPolicy of threads === 1 ? ['active'] : ['active', 'passive']) {
-      try {
-        const measured = await measure(
-          '/usr/bin/python3',
-          [
-            here('./pytorch_kd.py'),
-            '--threads',
-            String(threads),
-            '--steps',
-            String(settings.trainSteps),
-            '--label-rows',
-            String(settings.labelRows),
-            '--batch',
-            String(settings.batchSize),
-            '--temperature',
-            String(settings.temperature),
-            '--alpha',
-            String(settings.alpha),
-            '--lr',
-            String(settings.learningRate),
-          ],
-          `pytorch-${threads}-threads-${waitPolicy}-round${round + 1}`,
-          { ...process.env, OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(threads), OMP_WAIT_POLICY: waitPolicy },
-        );
-        pytorch = { torch: measured.torch, blas: measured.blas };
-        pytorchRuns.push({ ...measured.result, waitPolicy });
-      } catch (error) {
-        log(`PyTorch reference at ${threads} threads (${waitPolicy}) failed: ${String(error.message).split('\n')[0]}`);
-      }
+  for (const setting of hasTorch ? pytorchSettings() : []) {
+    const { threads, blasThreads, waitPolicy } = setting;
+    // Nothing inherited: the setting's variables alone.
+    const env = { ...process.env };
+    for (const name of ['OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'OMP_WAIT_POLICY']) delete env[name];
+    if (blasThreads !== null) Object.assign(env, { OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(blasThreads) });
+    if (waitPolicy) env.OMP_WAIT_POLICY = waitPolicy;
+    const name = `pytorch-${threads}-${blasThreads ?? 'default'}-${waitPolicy ?? 'default'}-round${round + 1}`;
+    try {
+      const measured = await measure(
+        '/usr/bin/python3',
+        [
+          here('./pytorch_kd.py'),
+          ...['--threads', String(threads), '--steps', String(settings.trainSteps), '--label-rows', String(settings.labelRows)],
+          ...['--batch', String(settings.batchSize), '--temperature', String(settings.temperature)],
+          ...['--alpha', String(settings.alpha), '--lr', String(settings.learningRate)],
+        ],
+        name,
+        env,
+      );
+      pytorch = { torch: measured.torch, blas: measured.blas };
+      const config = describePytorch({ ...setting, threads: measured.result.threads });
+      pytorchRuns.push({ ...measured.result, blasThreads, waitPolicy, config });
+    } catch (error) {
+      log(`PyTorch reference (${describePytorch(setting)}) failed: ${String(error.message).split('\n')[0]}`);
     }
   }
 }
@@ -239,8 +253,8 @@ const references = [{ ...fit, gflops: gflopsOf(fit) }];
 for (const ref of medianAcrossRounds(onnxRuns, (r) => String(r.threads))) references.push({ ...ref, gflops: gflopsOf(ref) });
 for (const phase of pytorch ? ['train', 'label'] : []) {
   const rows = medianAcrossRounds(
-    pytorchRuns.map((r) => ({ threads: r.threads, waitPolicy: r.waitPolicy, samplesPerSec: r[phase] })),
-    (r) => `${r.threads} ${r.waitPolicy}`,
+    pytorchRuns.map((r) => ({ threads: r.threads, config: r.config, default: r.blasThreads === null, samplesPerSec: r[phase] })),
+    (r) => r.config,
   );
   const best = Math.max(...rows.map((r) => r.samplesPerSec));
   for (const r of rows) {

@@ -235,6 +235,39 @@ describe('bench renderings', () => {
     expect(plain).toContain(`${onnxTarget} | not measured | - | >= 1.00x | - |`);
   });
 
+  it('names each PyTorch setting of the grid, and the best one in the headline target', () => {
+    const grid = {
+      ...fixture,
+      references: [
+        ...fixture.references.filter((r) => r.name !== 'pytorch-cpu'),
+        {
+          name: 'pytorch-cpu',
+          phase: 'train',
+          model: 'mlp:1024,1024',
+          threads: 1,
+          config: "no settings (torch's default: 1 thread, OpenBLAS on every core)",
+          samplesPerSec: 900,
+          gflops: 10,
+          best: false,
+        },
+        {
+          name: 'pytorch-cpu',
+          phase: 'train',
+          model: 'mlp:1024,1024',
+          threads: 1,
+          config: '1 torch thread, OPENBLAS_NUM_THREADS=2',
+          samplesPerSec: 1000,
+          gflops: 11.2,
+          best: true,
+        },
+      ],
+    };
+    const md = renderMarkdown(grid);
+    expect(md).toContain("| pytorch-cpu, no settings (torch's default: 1 thread, OpenBLAS on every core) | train | 1 | 900 |");
+    expect(md).toContain('| pytorch-cpu, 1 torch thread, OPENBLAS_NUM_THREADS=2 (best) | train | 1 | 1,000 |');
+    expect(md).toContain('| training samples/s, tfjs-distill W=2 / PyTorch CPU (1 torch thread, OPENBLAS_NUM_THREADS=2) |');
+  });
+
   it('draws a line per series in both panels, ideal scaling, and the training references', () => {
     const svg = renderSvg(fixture);
     expect(svg.startsWith('<svg')).toBe(true);
