@@ -452,7 +452,6 @@ for (const table of [RUN_FLAGS, LABEL_FLAGS, WORKER_FLAGS] as FlagTable[]) {
     if (key && !FLAG_OF_OPTION.has(key)) FLAG_OF_OPTION.set(key, `--${flag}`);
   }
 }
-FLAG_OF_OPTION.set('learningRate', '--lr');
 
 /** The settings a config file gave (dotted paths, parents too) that no flag overrode, and the file. */
 export interface FileSettings {

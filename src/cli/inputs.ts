@@ -8,6 +8,7 @@ import { DistillError, check, messageOf } from '../errors.js';
 import { buildModel } from '../models/architectures.js';
 import { mixSeed } from '../random.js';
 import { RUN_FLAGS } from './flags.js';
+import { defaultTeacher } from './run-config.js';
 
 /** The data and teacher flags that `run` and `label` share. */
 export interface InputFlags {
@@ -24,8 +25,8 @@ export interface InputFlags {
 export function dataSourceOf(flags: InputFlags): DataSourceOptions {
   const source = flags.data ?? RUN_FLAGS.data.default;
   check(
-    flags['test-fraction'] === undefined || source.startsWith('csv:'),
-    '--test-fraction applies to --data csv:FILE only; mnist and idx data come with their own test split',
+    flags['test-fraction'] === undefined || source.startsWith('csv:') || source.startsWith('npy:'),
+    '--test-fraction applies to --data csv:FILE and npy:X,Y; mnist, idx and image folders come with their own test split',
   );
   return {
     source,
@@ -56,7 +57,7 @@ export function loadData(flags: InputFlags): Promise<{ train: Dataset; test: Dat
 /** The teacher the flags name, loaded or built (seeded) for the data, and its name for the report. */
 export async function loadTeacher(flags: InputFlags, train: Dataset): Promise<{ teacher: tf.LayersModel | string; teacherName: string }> {
   check(!(flags.teacher && flags['teacher-arch']), 'give --teacher PATH or --teacher-arch SPEC, not both');
-  const teacherName = flags.teacher ?? flags['teacher-arch'] ?? 'cnn:32,64';
+  const teacherName = flags.teacher ?? flags['teacher-arch'] ?? defaultTeacher(featureShape(train));
   const shape = { inputShape: featureShape(train), numClasses: train.numClasses };
   const seed = flags.seed ?? DEFAULTS.seed;
   // A teacher file (layers or graph model.json, .onnx) is opened by the library, which knows every kind.

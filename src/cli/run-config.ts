@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
+import { absoluteSource } from '../data/data-source.js';
 import { type DistillConfig, OPTION_ALIASES, OPTION_KEYS } from '../distill/options.js';
 import { DistillError, check, messageOf } from '../errors.js';
 import { type KeyTree, isPlainObject, unknownKey, unknownKeyMessage } from '../known-keys.js';
@@ -77,6 +78,14 @@ export const CLI_DEFAULTS = {
   testFraction: 0.2,
   out: 'distill-out',
 } as const;
+
+/** The teacher a run builds when none is named: convolutions for image rows, dense layers otherwise. */
+export function defaultTeacher(featureShape: number[]): string {
+  // Two 2x2 pools need 4x4 pixels at least; smaller or flat rows get dense layers.
+  const [height, width] = featureShape;
+  const images = (featureShape.length === 2 || featureShape.length === 3) && height >= 4 && width >= 4;
+  return images ? CLI_DEFAULTS.teacherForImages : CLI_DEFAULTS.teacherForVectors;
+}
 
 /** A model named by an architecture (built by the run) rather than a path; ./mlp:32 names a file. */
 export const isArchitecture = (spec: string) => /^(mlp|cnn):/.test(spec);
@@ -178,14 +187,6 @@ function pathsOf(settings: Record<string, unknown>, prefix = ''): string[] {
   ]);
 }
 
-/** A data source (idx:DIR, csv:FILE, npy:X,Y, images:DIR) with its files taken from `base`. */
-const resolveSource = (source: string, base: string) => {
-  const match = /^(idx|csv|npy|images):(.*)$/.exec(source);
-  if (!match) return source;
-  const files = match[1] === 'npy' ? match[2].split(',') : [match[2]];
-  return `${match[1]}:${files.map((file) => (file === '' ? file : resolve(base, file))).join(',')}`;
-};
-
 /**
  * Paths made absolute, relative paths taken from `base` (the working directory for flags, the file's own
  * folder for a config file), so that report.json names the same files from anywhere.
@@ -193,7 +194,7 @@ const resolveSource = (source: string, base: string) => {
 export function resolvePaths(settings: Record<string, unknown>, base: string): Record<string, unknown> {
   const out = { ...settings };
   const path = (value: unknown) => (typeof value === 'string' ? resolve(base, value) : value);
-  for (const key of ['data', 'testData']) if (typeof out[key] === 'string') out[key] = resolveSource(out[key] as string, base);
+  for (const key of ['data', 'testData']) if (typeof out[key] === 'string') out[key] = absoluteSource(out[key] as string, base);
   for (const key of ['teacher', 'student']) {
     if (typeof out[key] === 'string' && !isArchitecture(out[key] as string)) out[key] = path(out[key]);
   }

@@ -13,7 +13,7 @@ import { loadModel, saveModel } from '../models/model-files.js';
 import { mixSeed } from '../random.js';
 import { loadDataSource } from '../data/data-source.js';
 import { ProgressView } from './progress-view.js';
-import { CLI_DEFAULTS, type RunSettings, isArchitecture } from './run-config.js';
+import { CLI_DEFAULTS, type RunSettings, defaultTeacher, isArchitecture } from './run-config.js';
 import { summaryTable } from './summary-table.js';
 
 /** `tfjs-distill run`: load data, build or load the models, distill, write the outputs, print the table. */
@@ -56,10 +56,7 @@ export async function runCommand(settings: RunSettings, signal: AbortSignal): Pr
   const shape = { inputShape: featureShape(train), numClasses: train.numClasses };
   // Imported logits stand in for a teacher: none is built unless one is named.
   const imported = options.teacherLogits != null && teacherSetting === null;
-  // Two 2x2 pools need 4x4 pixels at least; smaller or flat rows get dense layers.
-  const [height, width] = shape.inputShape;
-  const images = (shape.inputShape.length === 2 || shape.inputShape.length === 3) && height >= 4 && width >= 4;
-  const teacherSpec = imported ? null : (teacherSetting ?? (images ? CLI_DEFAULTS.teacherForImages : CLI_DEFAULTS.teacherForVectors));
+  const teacherSpec = imported ? null : (teacherSetting ?? defaultTeacher(shape.inputShape));
   const studentSpec = studentSetting ?? CLI_DEFAULTS.student;
   const built = teacherSpec !== null && isArchitecture(teacherSpec);
   // A teacher file (model.json, graph model or .onnx) is opened by distill(), which knows every kind.

@@ -111,8 +111,13 @@ export async function loadDataSource(options: DataSourceOptions): Promise<DataSp
   return { ...splits, train: takeRows(splits.train, options.limit) };
 }
 
-/** The source with its path made absolute, so that it names the same files from any working directory. */
-export function absoluteSource(source: string): string {
-  const match = /^(idx|csv):(.*)$/.exec(source);
-  return match ? `${match[1]}:${resolve(match[2])}` : source;
+/**
+ * A data source (idx:DIR, csv:FILE, npy:X,Y, images:DIR) with its files made absolute, relative ones
+ * taken from `base`, so that it names the same files from any working directory.
+ */
+export function absoluteSource(source: string, base = process.cwd()): string {
+  const match = /^(idx|csv|npy|images):(.*)$/.exec(source);
+  if (!match) return source;
+  const files = match[1] === 'npy' ? match[2].split(',') : [match[2]];
+  return `${match[1]}:${files.map((file) => (file === '' ? file : resolve(base, file))).join(',')}`;
 }

@@ -472,29 +472,28 @@ async function openTeacher(teacher: tf.LayersModel | string, train: SharedDatase
     });
     return { kind: 'onnx', onnx };
   }
-  if (typeof teacher === 'string') {
-    const data = await readModelData(teacher);
-    if (data.format === 'graph-model') {
-      check(
-        config.teacherEpochs === 0,
-        `teacherEpochs ${config.teacherEpochs} trains the teacher, but a graph model (${teacher}) runs as given; set teacherEpochs to 0`,
-        ['teacherEpochs'],
-      );
-      check(config.teacherLayout === null, 'teacherLayout applies to ONNX teachers; a graph model takes NHWC rows', ['teacherLayout']);
-      const graph = await openGraphTeacher(data, teacher, {
-        featureShape: train.featureShape,
-        numClasses: train.numClasses,
-        output: config.teacherOutput ?? undefined,
-      });
-      return { kind: 'graph', graph, digest: modelDigest(data) };
-    }
+  // A file is read once: its format says whether it is a graph or a layers model.
+  const saved = typeof teacher === 'string' ? await readModelData(teacher) : undefined;
+  if (typeof teacher === 'string' && saved?.format === 'graph-model') {
+    check(
+      config.teacherEpochs === 0,
+      `teacherEpochs ${config.teacherEpochs} trains the teacher, but a graph model (${teacher}) runs as given; set teacherEpochs to 0`,
+      ['teacherEpochs'],
+    );
+    check(config.teacherLayout === null, 'teacherLayout applies to ONNX teachers; a graph model takes NHWC rows', ['teacherLayout']);
+    const graph = await openGraphTeacher(saved, teacher, {
+      featureShape: train.featureShape,
+      numClasses: train.numClasses,
+      output: config.teacherOutput ?? undefined,
+    });
+    return { kind: 'graph', graph, digest: modelDigest(saved) };
   }
   check(
     config.teacherLayout === null && config.teacherOutput === null,
     'teacherLayout and teacherOutput apply to ONNX and graph-model teachers; drop them for a layers model',
     ['teacherLayout', 'teacherOutput'],
   );
-  return { kind: 'layers', checked: await modelAsData(teacher, 'teacher', train) };
+  return { kind: 'layers', checked: await modelAsData(teacher, 'teacher', train, saved) };
 }
 
 /** teacherNormalize for rows of `featureShape`: one value per channel (the last axis of an image row), or one for all. */
@@ -543,8 +542,14 @@ export interface CheckedModel {
   trainableParams: number;
 }
 
-export async function modelAsData(model: tf.LayersModel | string, role: string, train: SharedDataset): Promise<CheckedModel> {
-  const saved = typeof model === 'string' ? await readModelData(model) : undefined;
+export async function modelAsData(
+  model: tf.LayersModel | string,
+  role: string,
+  train: SharedDataset,
+  /** The file's contents when the caller already read them. */
+  read?: ModelData,
+): Promise<CheckedModel> {
+  const saved = typeof model === 'string' ? (read ?? (await readModelData(model))) : undefined;
   check(
     saved?.format !== 'graph-model',
     `${model} is a graph model (tfjs-converter output): it can be a teacher, but the ${role} must be a layers model it can train`,

@@ -56,7 +56,7 @@ export function predictorFor(model: InferenceModel): Promise<Predictor> {
 
 /**
  * (x - mean) / std per channel, and NHWC -> NCHW when `channelsFirst` gives [C, H, W]: one pass into a
- * reused buffer. Returns `x` itself when there is nothing to do.
+ * new buffer. Returns `x` itself when there is nothing to do.
  */
 function prepareRows(x: Float32Array, rows: number, normalize: RowNormalization | undefined, channelsFirst?: number[]): Float32Array {
   if (!normalize && !channelsFirst) return x;
