@@ -3,23 +3,12 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { npy } from './helpers/npy-writer.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mulberry32 } from '../dist/random.js';
 
 const CLI = new URL('../dist/cli/main.js', import.meta.url).pathname;
 const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, 'run', ...args], { encoding: 'utf8' });
-
-/** A .npy file as numpy.save writes it (format 1.0, little-endian). */
-function npy(values: Uint8Array | Int32Array | Float32Array, shape: number[]): Buffer {
-  const descr = values instanceof Uint8Array ? '|u1' : values instanceof Int32Array ? '<i4' : '<f4';
-  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
-  header += `${' '.repeat(64 - ((10 + header.length + 1) % 64))}\n`;
-  const prefix = Buffer.alloc(10);
-  prefix.write('\x93NUMPY', 0, 'latin1');
-  prefix[6] = 1;
-  prefix.writeUInt16LE(header.length, 8);
-  return Buffer.concat([prefix, Buffer.from(header, 'latin1'), Buffer.from(values.buffer, values.byteOffset, values.byteLength)]);
-}
 
 /** Rows of 4x4 pixels whose brightness pattern depends on the class: learnable in a few epochs. */
 function blobs(rows: number, seed: number): { x: Uint8Array; y: Int32Array } {

@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
+import { npy } from './helpers/npy-writer.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Dataset, takeRows } from '../dist/data/dataset.js';
 import { LogitTable } from '../dist/data/logit-table.js';
@@ -13,18 +14,6 @@ import { buildModel } from '../dist/models/architectures.js';
 import { modelToData } from '../dist/models/model-data.js';
 
 const CLI = new URL('../dist/cli/main.js', import.meta.url).pathname;
-
-/** A float32 (or float64) .npy file, as numpy.save writes it (format 1.0). */
-function npy(values: Float32Array | Float64Array, shape: number[]): Buffer {
-  const descr = values instanceof Float32Array ? '<f4' : '<f8';
-  let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': (${shape.join(', ')}), }`;
-  header += `${' '.repeat(64 - ((10 + header.length + 1) % 64))}\n`;
-  const prefix = Buffer.alloc(10);
-  prefix.write('\x93NUMPY', 0, 'latin1');
-  prefix[6] = 1;
-  prefix.writeUInt16LE(header.length, 8);
-  return Buffer.concat([prefix, Buffer.from(header, 'latin1'), Buffer.from(values.buffer, values.byteOffset, values.byteLength)]);
-}
 
 describe('teacher logits computed elsewhere (teacherLogits)', () => {
   let dir: string;
