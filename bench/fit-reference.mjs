@@ -1,12 +1,17 @@
-// Reference (a): what a JS user does today without tfjs-distill. One thread, the main one, stock wasm
-// backend (none of tfjs-distill's kernels or worker pool), tfjs's own model.fit with a custom KD loss,
-// on the same job as the bench's training rows. Called by bench/run.mjs:
-//   node bench/fit-reference.mjs [--quick] --out FILE
+// Reference (a): what a JS user does today without tfjs-distill. One thread, the main one, the wasm
+// backend, tfjs's own model.fit with a custom KD loss, on the same job as the bench's training rows.
+// --kernels stock (the default) runs the backend as tfjs ships it; --kernels wasm or openblas registers
+// tfjs-distill's kernel set first, as its workers do (src/kernels/backend.ts initBackend), so that this
+// fit against the stock one is what the kernels alone give, and tfjs-distill's W=1 against this fit is
+// what its training loop gives. Timed with tinybench: a warm-up fit, then --iterations (default: the
+// settings') measured ones. Called by bench/run.mjs once per round and kernel set:
+//   node bench/fit-reference.mjs [--kernels stock|wasm|openblas] [--iterations N] [--quick] --out FILE
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
+import { initBackend } from '../dist/kernels/backend.js';
 import { loadMnist } from '../dist/data/mnist.js';
 import { SharedDataset } from '../dist/data/shared-dataset.js';
 import { buildModel } from '../dist/models/architectures.js';
@@ -14,10 +19,20 @@ import { mulberry32 } from '../dist/random.js';
 import { median } from './metrics.mjs';
 import { BENCH_SETTINGS } from './settings.mjs';
 
-const { values: args } = parseArgs({ options: { quick: { type: 'boolean' }, out: { type: 'string' } } });
+const { values: args } = parseArgs({
+  options: { kernels: { type: 'string' }, iterations: { type: 'string' }, quick: { type: 'boolean' }, out: { type: 'string' } },
+});
 const settings = BENCH_SETTINGS[args.quick ? 'quick' : 'full'];
+const kernels = args.kernels ?? 'stock';
+if (!['stock', 'wasm', 'openblas'].includes(kernels))
+  throw new Error(`fit-reference: --kernels takes stock, wasm or openblas; got '${kernels}'`);
+const iterations = Number(args.iterations ?? settings.iterations);
 tf.env().set('PROD', true);
-await tf.setBackend('wasm');
+if (kernels === 'stock') await tf.setBackend('wasm');
+else {
+  const init = await initBackend(['wasm'], kernels);
+  if (init.kernels !== kernels) throw new Error(`fit-reference: asked for the ${kernels} kernels, got ${init.kernels}`);
+}
 
 const { train } = await loadMnist();
 const rows = settings.trainSteps * settings.batchSize;
@@ -49,7 +64,7 @@ const y = [teacher, oneHot];
 
 const runs = [];
 let measuring = false;
-const bench = new Bench({ time: settings.benchMs, iterations: settings.iterations, warmupIterations: 1, warmupTime: 0, throws: true });
+const bench = new Bench({ time: 0, iterations, warmupIterations: 1, warmupTime: 0, throws: true });
 bench.add(
   'model.fit',
   async () => {
@@ -67,11 +82,13 @@ await bench.run();
 await writeFile(
   args.out,
   JSON.stringify({
-    name: 'tfjs model.fit, 1 thread',
+    name: kernels === 'stock' ? 'tfjs model.fit, 1 thread' : `tfjs model.fit with tfjs-distill's ${kernels} kernels, 1 thread`,
     phase: 'train',
     model: settings.denseModel,
     threads: 1,
-    backend: 'wasm (stock)',
+    backend: 'wasm',
+    kernels: kernels === 'stock' ? 'stock' : kernels,
+    fit: true,
     samplesPerSec: median(runs),
     runs: runs.length,
   }),

@@ -3,7 +3,8 @@
 // and `openblas` (tfjs-distill's native addon). `npm run build && node bench/kernels.mjs [rounds]` runs each
 // set in its own process (the stock kernels cannot be restored in one) and prints a table. Within a process,
 // inference and training steps alternate, so machine contention hits both alike; the ratio is the figure.
-// Training counts 3x the forward pass's FLOPs (forward, dX, dW). A second table times the three conv kernels
+// Training FLOPs as bench/metrics.mjs flopsPerSample counts them (forward, dW, dX but the first layer's).
+// A second table times the three conv kernels
 // alone, for x [64,14,14,32] and a 3x3x32x64 filter, same padding, and MaxPoolGrad for a 2x2 pool of
 // [128,28,28,16]. `stock` is tfjs-backend-wasm with only the kernels it lacks added; the other sets also get
 // tfjs-distill's replacements (replaceWasmKernels: Identity, MaxPoolGrad).
@@ -14,6 +15,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import { selectWasmKernels } from '../dist/kernels/kernel-choice.js';
 import { loadBlas } from '../dist/kernels/blas-kernels.js';
 import { registerMissingWasmKernels, replaceWasmKernels } from '../dist/kernels/wasm-kernels.js';
+import { flopsPerSample } from './metrics.mjs';
 
 const SETS = ['stock', 'wasm', 'openblas'];
 const [mode, roundsArg] = process.argv[2] && SETS.includes(process.argv[2]) ? process.argv.slice(2) : [undefined, process.argv[2]];
@@ -54,7 +56,9 @@ if (mode === undefined) {
   const x = tf.randomUniform([batch, 784]);
   const y = tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32'), 10);
   const optimizer = tf.train.sgd(1e-3);
-  const forwardFlop = batch * sizes.slice(1).reduce((sum, units, i) => sum + 2 * sizes[i] * units, 0);
+  const layers = sizes.slice(1).map((units, i) => ({ kind: 'dense', inputs: sizes[i], units }));
+  const forwardFlop = batch * flopsPerSample(layers, 'label');
+  const trainFlop = batch * flopsPerSample(layers, 'train');
   // predict() splits into batches of 32 unless told otherwise.
   const infer = () =>
     tf.tidy(() => {
@@ -126,7 +130,7 @@ if (mode === undefined) {
   console.log(
     JSON.stringify({
       inference: gflops(forwardFlop, inferMs),
-      training: gflops(3 * forwardFlop, trainMs),
+      training: gflops(trainFlop, trainMs),
       samplesPerSec: (batch * rounds * 1000) / trainMs,
       conv,
       maxPoolGradMs,

@@ -1,6 +1,7 @@
 // One worker count, one kernel setting, in a process of its own (so its resident memory is its own):
 // labelling (the dense student shape and a CNN teacher) and data-parallel KD training of the dense model
-// (at the bench's global batch and, above one worker, at that many rows per worker), timed with tinybench,
+// (at the bench's global batch and, above one worker, at that many rows per worker) and of the CNN (at
+// the global batch); FLOPs as bench/metrics.mjs flopsPerSample counts them; timed with tinybench,
 // each run by the phase's own clock. Called by bench/run.mjs:
 //   node --expose-gc bench/measure.mjs --workers W --kernels openblas|wasm [--quick] --out FILE
 // With --onnx FILE (the CNN exported by bench/export_cnn_onnx.py) it measures only the ONNX teacher's
@@ -24,7 +25,8 @@ import { modelToData, shareModel } from '../dist/models/model-data.js';
 import { openOnnxTeacher } from '../dist/models/onnx-teacher.js';
 import { TfjsPool } from '../dist/distill/tfjs-pool.js';
 import { mulberry32 } from '../dist/random.js';
-import { TRAIN_FLOPS_PER_FORWARD, averagingShares, forwardFlopsPerSample, median, rssMBPerWorker } from './metrics.mjs';
+import { averagingShares, flopsPerSample, median, rssMBPerWorker } from './metrics.mjs';
+import { describeLayers } from './model-layers.mjs';
 import { BENCH_SETTINGS } from './settings.mjs';
 
 const { values: args } = parseArgs({
@@ -41,19 +43,6 @@ const settings = BENCH_SETTINGS[args.quick ? 'quick' : 'full'];
 tf.env().set('PROD', true);
 await tf.setBackend('cpu');
 
-/** The layers whose FLOPs count, described for forwardFlopsPerSample. */
-function describeLayers(model) {
-  return model.layers.flatMap((layer) => {
-    const kernel = layer.getWeights()[0]?.shape;
-    if (layer.getClassName() === 'Dense') return [{ kind: 'dense', inputs: kernel[0], units: kernel[1] }];
-    if (layer.getClassName() === 'Conv2D') {
-      const [, outHeight, outWidth, filters] = layer.outputShape;
-      return [{ kind: 'conv2d', outHeight, outWidth, filters, kernelHeight: kernel[0], kernelWidth: kernel[1], inChannels: kernel[2] }];
-    }
-    return [];
-  });
-}
-
 const { train } = await loadMnist();
 const data = SharedDataset.fromDataset(train, 'train');
 const labelData = settings.labelRows >= data.rows ? data : SharedDataset.fromDataset(takeRows(train, settings.labelRows), 'train');
@@ -63,8 +52,9 @@ const subjects = Object.fromEntries(
   await Promise.all(
     (args.onnx ? [settings.cnnModel] : [settings.denseModel, settings.cnnModel]).map(async (spec) => {
       const model = buildModel(spec, { ...shape, seed: 1 });
-      const forward = forwardFlopsPerSample(describeLayers(model));
-      const subject = { spec, params: model.countParams(), forward, handle: shareModel(await modelToData(model)) };
+      const layers = describeLayers(model);
+      const flops = { label: flopsPerSample(layers, 'label'), train: flopsPerSample(layers, 'train') };
+      const subject = { spec, params: model.countParams(), flops, handle: shareModel(await modelToData(model)) };
       model.dispose();
       return [spec, subject];
     }),
@@ -114,16 +104,19 @@ for (const spec of onnx ? [] : [settings.denseModel, settings.cnnModel]) {
     hooks,
   );
 }
-// Training twice: at the bench's global batch (every W splits the same 256 rows: strong scaling), and,
-// above one worker, at that many rows per worker (global batch 256 x W: weak scaling, how data-parallel
-// training is usually scaled out). At W = 1 the two are the same job, measured once.
-const trainBatches = onnx ? {} : { [`train ${settings.denseModel}`]: settings.batchSize };
+// The dense model trained twice: at the bench's global batch (every W splits the same 256 rows: strong
+// scaling), and, above one worker, at that many rows per worker (global batch 256 x W: weak scaling, how
+// data-parallel training is usually scaled out). At W = 1 the two are the same job, measured once. The
+// CNN at the global batch alone.
+const trainBatches = onnx
+  ? {}
+  : { [`train ${settings.denseModel}`]: settings.batchSize, [`train ${settings.cnnModel}`]: settings.batchSize };
 if (workers > 1 && !onnx) trainBatches[`train-per-worker ${settings.denseModel}`] = settings.batchSize * workers;
 for (const [task, batchSize] of Object.entries(trainBatches)) {
   bench.add(
     task,
     async () => {
-      const subject = subjects[settings.denseModel];
+      const subject = subjects[task.split(' ')[1]];
       const outcome = await trainDataParallel(pool, {
         phase: 'student',
         model: subject.handle,
@@ -165,7 +158,7 @@ const results = [...measured].flatMap(([task, runs]) => {
   const phase = kind === 'label' ? 'label' : 'train';
   const subject = subjects[spec];
   const samplesPerSec = median(runs.map((r) => r.samplesPerSec));
-  const flops = subject.forward * (phase === 'train' ? TRAIN_FLOPS_PER_FORWARD : 1);
+  const flops = subject.flops[phase];
   // The run with the median allreduce share: where its step time went, per step, averaged over the ranks.
   const middleShare = phase === 'train' ? median(runs.map((r) => r.share)) : undefined;
   const middle = runs.find((r) => middleShare !== undefined && r.share === middleShare);
@@ -187,8 +180,8 @@ const results = [...measured].flatMap(([task, runs]) => {
   };
   if (kind === 'label') return [row];
   const perWorker = { ...row, rowsPerWorker: settings.batchSize };
-  // At W = 1 the global batch is the rows per worker: the one run belongs to both series.
+  // At W = 1 the global batch is the rows per worker: the one run belongs to both series (the dense model's).
   if (kind === 'train-per-worker') return [perWorker];
-  return workers === 1 ? [row, perWorker] : [row];
+  return workers === 1 && spec === settings.denseModel ? [row, perWorker] : [row];
 });
 await writeFile(args.out, JSON.stringify({ kernels, results }));

@@ -2,23 +2,60 @@
 // spent in each part of a training step, resident memory per worker, and the speed-up / efficiency of each row.
 
 /**
- * Multiply-adds x 2 of one sample's forward pass, from a model's layers described as
- * `{ kind: 'dense', inputs, units }` or `{ kind: 'conv2d', outHeight, outWidth, filters, kernelHeight,
- * kernelWidth, inChannels }`; other layers (activations, pooling, reshapes) are not counted.
+ * The matrix products one step of a model runs, as GEMMs { layer, pass, m, n, k, transA, transB, flops }
+ * with C[m, n] = op(A)[m, k] @ op(B)[k, n] and flops = 2mnk, for `batch` rows. `layers` describe the
+ * model's weighted layers in order, as `{ kind: 'dense', inputs, units }` or `{ kind: 'conv2d', outHeight,
+ * outWidth, filters, kernelHeight, kernelWidth, inChannels }` (convs as their im2col GEMM: M = batch x
+ * output pixels, K = kernel height x width x input channels); other layers (activations, pooling, reshapes,
+ * biases, the loss) are elementwise work and not counted. `label` is the forward pass alone. `train` is
+ * what the step computes: the forward pass, every layer's weight gradient, and the gradient to each
+ * layer's input except the first weighted layer's, whose input is the data and needs none.
  */
-export function forwardFlopsPerSample(layers) {
-  let flops = 0;
-  for (const layer of layers) {
-    if (layer.kind === 'dense') flops += 2 * layer.inputs * layer.units;
-    else if (layer.kind === 'conv2d') {
-      flops += 2 * layer.outHeight * layer.outWidth * layer.filters * layer.kernelHeight * layer.kernelWidth * layer.inChannels;
-    }
-  }
-  return flops;
+export function stepGemms(layers, batch, phase) {
+  const gemms = [];
+  layers.forEach((layer, i) => {
+    const add = (pass, m, n, k, transA, transB) => gemms.push({ layer: i, pass, m, n, k, transA, transB, flops: 2 * m * n * k });
+    // Dense: x[batch, inputs] @ W[inputs, units]. Conv: col(x)[batch x pixels, K] @ W[K, filters].
+    const [m, k, n] =
+      layer.kind === 'dense'
+        ? [batch, layer.inputs, layer.units]
+        : [batch * layer.outHeight * layer.outWidth, layer.kernelHeight * layer.kernelWidth * layer.inChannels, layer.filters];
+    add('forward', m, n, k, false, false);
+    if (phase !== 'train') return;
+    add('weight grad', k, n, m, true, false); // x^T @ dy
+    if (i > 0) add('input grad', m, k, n, false, true); // dy @ W^T
+  });
+  return gemms;
 }
 
-/** Training counts as 3 forward passes (the forward, then the input and weight gradients), the usual convention. */
-export const TRAIN_FLOPS_PER_FORWARD = 3;
+/** FLOPs of one sample's step (`label`: the forward pass; `train`: see {@link stepGemms}), 2 per multiply-add. */
+export function flopsPerSample(layers, phase) {
+  return stepGemms(layers, 1, phase).reduce((sum, g) => sum + g.flops, 0);
+}
+
+/** FLOPs of one sample's forward pass. */
+export const forwardFlopsPerSample = (layers) => flopsPerSample(layers, 'label');
+
+/**
+ * A training row's GEMM floor: the time its step's GEMMs take at OpenBLAS's measured single-thread rate
+ * on each shape (`msOf(gemm)`, ms) on one worker's rows, the slowest rank's when the batch does not split
+ * evenly; and the measured step over it. Null when a shape was not measured.
+ */
+export function gemmFloor(layers, perWorkerBatch, msOf) {
+  let ms = 0;
+  for (const gemm of stepGemms(layers, perWorkerBatch, 'train')) {
+    const t = msOf(gemm);
+    if (t === undefined || t === null) return null;
+    ms += t;
+  }
+  return ms;
+}
+
+/** The rows one worker computes in a step of `batchSize` rows split over `workers` (the largest share). */
+export const rowsPerRank = (batchSize, workers) => Math.ceil(batchSize / workers);
+
+/** The key a GEMM shape is measured and looked up by. */
+export const gemmKey = (g) => `${g.m}x${g.n}x${g.k}${g.transA ? ' tA' : ''}${g.transB ? ' tB' : ''}`;
 
 /**
  * The shares of step time spent averaging gradients (waiting for a slower rank included) and, of that,

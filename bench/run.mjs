@@ -1,9 +1,12 @@
 // `npm run bench [-- --quick] [-- --workers 1,2,4,8,16] [-- --rounds N]`: tfjs-distill's labelling and data-parallel KD
 // training at each worker count W (1 to the core count by default), with each kernel setting the build
 // offers (openblas and wasm when the native kernels are there, else wasm), next to two references on the
-// same job in the same run: tfjs's own single-thread model.fit with a KD loss (stock wasm), and PyTorch
-// CPU at each thread count (when /usr/bin/python3 has torch). Also the machine's own ceiling: a CPU-bound
-// JS loop in W threads, which shows how much the cores are shared with other work.
+// same job in the same run: tfjs's own single-thread model.fit with a KD loss (stock wasm, and with each of
+// tfjs-distill's kernel sets registered: what the kernels alone give), and PyTorch CPU at each thread
+// count (when /usr/bin/python3 has torch), the MLP and the CNN. Also the machine's own ceilings: a
+// CPU-bound JS loop in W threads, which shows how much the cores are shared with other work, and
+// OpenBLAS's single-thread sgemm on each GEMM shape of the training steps (bench/gemm-floor.mjs), which
+// gives each training row the time its step's GEMMs alone would take (the GEMM floor).
 // ONNX labelling (when torch can export the CNN and onnxruntime-node loads): the CNN's layer shapes
 // exported from PyTorch (bench/export_cnn_onnx.py) and labelled by onnxruntime-node sessions in the pool
 // at each W (bench/measure.mjs --onnx), next to onnxruntime-node alone in a plain loop on the main thread
@@ -21,7 +24,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { median, medianAcrossRounds, seriesKey } from './metrics.mjs';
+import { median, medianAcrossRounds, rowsPerRank, seriesKey } from './metrics.mjs';
 import { renderMarkdown, writeRenderings } from './render.mjs';
 import { BENCH_SETTINGS } from './settings.mjs';
 
@@ -224,6 +227,7 @@ async function pytorchRound() {
           ...['--threads', String(threads), '--steps', String(settings.trainSteps), '--label-rows', String(settings.labelRows)],
           ...['--batch', String(settings.batchSize), '--temperature', String(settings.temperature)],
           ...['--alpha', String(settings.alpha), '--lr', String(settings.learningRate)],
+          ...['--cnn-filters', settings.cnnModel.replace(/^cnn:/, '')],
         ],
         name,
         env,
@@ -237,10 +241,45 @@ async function pytorchRound() {
   }
 }
 
-const fit = await measure(process.execPath, [here('./fit-reference.mjs'), ...(quick ? ['--quick'] : [])], 'tfjs-fit');
+const fitRuns = []; // every round's model.fit references, stock and with each kernel set
+/**
+ * One round of tfjs's model.fit: stock, then with each kernel set the tfjs-distill rows ran, each in a
+ * process of its own (the stock kernels cannot be restored in one). The stock fit is slow, so it is
+ * timed fewer times a round (settings.fitStockIterations).
+ */
+async function fitRound() {
+  for (const kernels of ['stock', ...(kernelsList ?? [])]) {
+    const iterations = kernels === 'stock' ? settings.fitStockIterations : settings.iterations;
+    const args = [here('./fit-reference.mjs'), '--kernels', kernels, '--iterations', String(iterations), ...(quick ? ['--quick'] : [])];
+    try {
+      fitRuns.push(await measure(process.execPath, args, `tfjs-fit-${kernels}-round${round + 1}`));
+    } catch (error) {
+      failures.push(`tfjs model.fit (${kernels}): ${whyFailed(error)}`);
+      log(`failed: ${failures.at(-1)}`);
+    }
+  }
+}
+let gemmFloor; // { library, models: { spec: { layers } } } and, below, the GEMM rates merged across rounds
+const gemmRuns = []; // every round's { key, ms, ... } per GEMM shape
+/** One round of OpenBLAS's single-thread sgemm on every GEMM shape of both models' training steps at each per-worker batch. */
+async function gemmRound() {
+  const batches = [...new Set([settings.batchSize, ...workerCounts.map((w) => rowsPerRank(settings.batchSize, w))])];
+  const args = [here('./gemm-floor.mjs'), '--models', `${settings.denseModel},${settings.cnnModel}`, '--batches', batches.join(',')];
+  try {
+    const measured = await measure(process.execPath, [...args, ...(quick ? ['--quick'] : [])], `gemm-floor-round${round + 1}`);
+    if (measured.error) log(`GEMM floor: ${measured.error}; left out`);
+    gemmFloor = { library: measured.library, models: measured.models };
+    gemmRuns.push(...measured.rates);
+  } catch (error) {
+    failures.push(`GEMM floor: ${whyFailed(error)}`);
+    log(`failed: ${failures.at(-1)}`);
+  }
+}
 for (round = 0; round < rounds; round++) {
   log(`round ${round + 1} of ${rounds}`);
   await tfjsRound();
+  await fitRound();
+  await gemmRound();
   await onnxRound();
   await pytorchRound();
 }
@@ -249,19 +288,34 @@ if (results.length === 0) {
   console.error(`bench: no tfjs-distill measurement succeeded:\n${failures.join('\n')}`);
   process.exit(1);
 }
-const references = [{ ...fit, gflops: gflopsOf(fit) }];
+const references = medianAcrossRounds(fitRuns, (r) => r.kernels).map((ref) => ({ ...ref, gflops: gflopsOf(ref) }));
 for (const ref of medianAcrossRounds(onnxRuns, (r) => String(r.threads))) references.push({ ...ref, gflops: gflopsOf(ref) });
-for (const phase of pytorch ? ['train', 'label'] : []) {
-  const rows = medianAcrossRounds(
-    pytorchRuns.map((r) => ({ threads: r.threads, config: r.config, default: r.blasThreads === null, samplesPerSec: r[phase] })),
-    (r) => r.config,
-  );
-  const best = Math.max(...rows.map((r) => r.samplesPerSec));
-  for (const r of rows) {
-    const entry = { name: 'pytorch-cpu', phase, model: settings.denseModel, ...r, best: r.samplesPerSec === best };
-    references.push({ ...entry, gflops: gflopsOf(entry) });
+for (const [arch, model] of pytorch
+  ? [
+      ['mlp', settings.denseModel],
+      ['cnn', settings.cnnModel],
+    ]
+  : []) {
+  for (const phase of ['train', 'label']) {
+    const rows = medianAcrossRounds(
+      pytorchRuns.map((r) => ({ threads: r.threads, config: r.config, default: r.blasThreads === null, samplesPerSec: r[arch][phase] })),
+      (r) => r.config,
+    );
+    const best = Math.max(...rows.map((r) => r.samplesPerSec));
+    for (const r of rows) {
+      const entry = { name: 'pytorch-cpu', phase, model, ...r, best: r.samplesPerSec === best };
+      references.push({ ...entry, gflops: gflopsOf(entry) });
+    }
   }
 }
+// Each GEMM shape's median time over the rounds, with its range.
+const gemmByKey = new Map();
+for (const r of gemmRuns) gemmByKey.set(r.key, [...(gemmByKey.get(r.key) ?? []), r]);
+const gemmRates = [...gemmByKey.values()].map((runs) => {
+  const ms = runs.map((r) => r.ms).sort((a, b) => a - b);
+  const middle = runs.find((r) => r.ms === median(ms));
+  return { ...middle, rounds: runs.length, msRange: [ms[0], ms.at(-1)] };
+});
 
 /** GFLOP/s of a reference, by the FLOPs per sample the tfjs-distill rows of the same phase and model count. */
 function gflopsOf(ref) {
@@ -292,6 +346,7 @@ const report = {
   results,
   references,
   pytorch: pytorch && { torch: pytorch.torch, blas: pytorch.blas },
+  gemmFloor: gemmFloor && gemmRates.length > 0 ? { ...gemmFloor, rates: gemmRates } : undefined,
   onnx:
     onnx && results.some((r) => r.kernels === 'onnxruntime')
       ? { model: settings.cnnModel, exportedBy: 'bench/export_cnn_onnx.py', ...onnx }

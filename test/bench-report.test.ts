@@ -1,8 +1,37 @@
 import { describe, expect, it } from 'vitest';
 // @ts-expect-error: plain JavaScript bench modules, no type declarations
-import { forwardFlopsPerSample, median, medianAcrossRounds, rssMBPerWorker, averagingShares, withScaling } from '../bench/metrics.mjs';
+import {
+  averagingShares,
+  flopsPerSample,
+  forwardFlopsPerSample,
+  gemmFloor,
+  gemmKey,
+  median,
+  medianAcrossRounds,
+  rssMBPerWorker,
+  stepGemms,
+  withScaling,
+} from '../bench/metrics.mjs';
 // @ts-expect-error: likewise
-import { onnxComparison, renderMarkdown, renderSvg, targetMet, targets } from '../bench/render.mjs';
+import { fitDecomposition, onnxComparison, renderMarkdown, renderSvg, stepVsFloor, targetMet, targets } from '../bench/render.mjs';
+
+/** 784-1024-1024-10, as bench/model-layers.mjs describes it. */
+const denseLayers = [
+  [784, 1024],
+  [1024, 1024],
+  [1024, 10],
+].map(([inputs, units]) => ({ kind: 'dense', inputs, units }));
+/** cnn:16,32 on 28x28x1: two 3x3 same convs (each followed by a 2x2 pool), dense 1568-128 and 128-10. */
+const cnnLayers = [
+  { kind: 'conv2d', outHeight: 28, outWidth: 28, filters: 16, kernelHeight: 3, kernelWidth: 3, inChannels: 1 },
+  { kind: 'conv2d', outHeight: 14, outWidth: 14, filters: 32, kernelHeight: 3, kernelWidth: 3, inChannels: 16 },
+  { kind: 'dense', inputs: 1568, units: 128 },
+  { kind: 'dense', inputs: 128, units: 10 },
+];
+/** GEMM times for the fixture: every shape at 100 GFLOP/s (2mnk / 1e8 ms), so a floor is the step's FLOPs / 1e8. */
+const gemmRates = [128, 256].flatMap((batch) =>
+  stepGemms(denseLayers, batch, 'train').map((g: { flops: number }) => ({ ...g, key: gemmKey(g), ms: g.flops / 1e8, gflops: 100 })),
+);
 
 const row = (phase: string, model: string, workers: number, samplesPerSec: number, extra = {}) => ({
   phase,
@@ -40,6 +69,8 @@ const fixture = {
     row('label', 'cnn:16,32', 1, 9000, { params: 206_922, kernels: 'onnxruntime' }),
     row('label', 'cnn:16,32', 2, 18_500, { params: 206_922, kernels: 'onnxruntime' }),
     row('train', 'mlp:1024,1024', 1, 80, { gflops: 0.9, batchSize: 256, allreduceShare: 0.005, waitShare: 0 }),
+    row('train', 'cnn:16,32', 1, 500, { params: 206_922, gflops: 3.5, batchSize: 256, allreduceShare: 0.001, waitShare: 0 }),
+    row('train', 'cnn:16,32', 2, 900, { params: 206_922, gflops: 6.3, batchSize: 256, allreduceShare: 0.01, waitShare: 0.005 }),
     row('train', 'mlp:1024,1024', 2, 150, {
       gflops: 1.68,
       batchSize: 256,
@@ -55,7 +86,29 @@ const fixture = {
     row('train', 'mlp:1024,1024', 2, 152, { gflops: 1.7, batchSize: 512, rowsPerWorker: 256, allreduceShare: 0.02, waitShare: 0.01 }),
   ],
   references: [
-    { name: 'tfjs model.fit, 1 thread', phase: 'train', model: 'mlp:1024,1024', threads: 1, samplesPerSec: 82, gflops: 0.92 },
+    {
+      name: 'tfjs model.fit, 1 thread',
+      phase: 'train',
+      model: 'mlp:1024,1024',
+      threads: 1,
+      kernels: 'stock',
+      fit: true,
+      samplesPerSec: 10,
+      gflops: 0.1,
+    },
+    {
+      name: "tfjs model.fit with tfjs-distill's wasm kernels, 1 thread",
+      phase: 'train',
+      model: 'mlp:1024,1024',
+      threads: 1,
+      kernels: 'wasm',
+      fit: true,
+      samplesPerSec: 64,
+      gflops: 0.72,
+      rounds: 3,
+      samplesPerSecRange: [60, 70],
+    },
+    { name: 'pytorch-cpu', phase: 'train', model: 'cnn:16,32', threads: 1, samplesPerSec: 600, gflops: 4.2, best: true },
     { name: 'pytorch-cpu', phase: 'train', model: 'mlp:1024,1024', threads: 1, samplesPerSec: 600, gflops: 6.7, best: false },
     { name: 'pytorch-cpu', phase: 'train', model: 'mlp:1024,1024', threads: 2, samplesPerSec: 1000, gflops: 11.2, best: true },
     {
@@ -83,27 +136,43 @@ const fixture = {
   ],
   pytorch: { torch: '1.13.0', blas: { built: 'generic', mapped: ['/usr/lib/x86_64-linux-gnu/openblas-pthread/libblas.so.3'] } },
   onnx: { model: 'cnn:16,32', exportedBy: 'bench/export_cnn_onnx.py', params: 206_922, torch: '1.13.0', onnxruntime: '1.30.0' },
+  gemmFloor: { library: 'libopenblas.so.0', models: { 'mlp:1024,1024': { layers: denseLayers } }, rates: gemmRates },
 };
 
 /** The fixture without the ONNX rows, as a run without PyTorch or onnxruntime-node writes it. */
 const withoutOnnx = {
   ...fixture,
   results: fixture.results.filter((r) => r.kernels !== 'onnxruntime'),
-  references: fixture.references.filter((r) => !('kernels' in r)),
+  references: fixture.references.filter((r) => r.kernels !== 'onnxruntime'),
   onnx: undefined,
 };
 
 describe('bench arithmetic', () => {
   it('counts forward FLOPs of dense and conv layers, 2 per multiply-add', () => {
     // 784-1024-1024-10: 2 * (784*1024 + 1024*1024 + 1024*10).
-    const dense = [
-      [784, 1024],
-      [1024, 1024],
-      [1024, 10],
-    ].map(([inputs, units]) => ({ kind: 'dense', inputs, units }));
-    expect(forwardFlopsPerSample(dense)).toBe(2 * 1_861_632);
-    const conv = { kind: 'conv2d', outHeight: 28, outWidth: 28, filters: 16, kernelHeight: 3, kernelWidth: 3, inChannels: 1 };
-    expect(forwardFlopsPerSample([conv, { kind: 'other' }])).toBe(2 * 28 * 28 * 16 * 9);
+    expect(forwardFlopsPerSample(denseLayers)).toBe(2 * 1_861_632);
+    expect(forwardFlopsPerSample([cnnLayers[0]])).toBe(2 * 28 * 28 * 16 * 9);
+  });
+
+  it('counts a training step as computed: forward, every weight gradient, input gradients but the first layer', () => {
+    // Dense: 3 forwards less the first layer's input gradient, 2 x 784 x 1024: about 2.57 forwards, not 3.
+    expect(flopsPerSample(denseLayers, 'train')).toBe(3 * 2 * 1_861_632 - 2 * 784 * 1024);
+    expect(flopsPerSample(denseLayers, 'train') / flopsPerSample(denseLayers, 'label')).toBeCloseTo(2.569, 3);
+    // CNN: the first conv's input gradient (2 x 784 pixels x 9 x 16) is the one left out.
+    const cnnForward = 2 * (784 * 9 * 16 + 196 * 144 * 32 + 1568 * 128 + 128 * 10);
+    expect(flopsPerSample(cnnLayers, 'label')).toBe(cnnForward);
+    expect(flopsPerSample(cnnLayers, 'train')).toBe(3 * cnnForward - 2 * 784 * 9 * 16);
+    // The GEMMs themselves: the second conv's im2col products at a batch of 128.
+    const conv2 = stepGemms(cnnLayers, 128, 'train').filter((g: { layer: number }) => g.layer === 1);
+    expect(conv2.map((g: object) => gemmKey(g))).toEqual(['25088x32x144', '144x32x25088 tA', '25088x144x32 tB']);
+    expect(stepGemms(cnnLayers, 128, 'label')).toHaveLength(4);
+  });
+
+  it("adds up a step's GEMM floor from the time of each shape, and gives none when a shape is missing", () => {
+    const ms = new Map(gemmRates.map((g: { key: string; ms: number }) => [g.key, g.ms]));
+    const floor = gemmFloor(denseLayers, 128, (g: object) => ms.get(gemmKey(g)));
+    expect(floor).toBeCloseTo((flopsPerSample(denseLayers, 'train') * 128) / 1e8, 9);
+    expect(gemmFloor(denseLayers, 64, (g: object) => ms.get(gemmKey(g)))).toBeNull();
   });
 
   it('takes the averaging and waiting shares of a step', () => {
@@ -142,7 +211,8 @@ describe('bench arithmetic', () => {
     expect(() => median([])).toThrow(/no values/);
     const scaled = withScaling(fixture.results);
     const train2 = scaled.find(
-      (r: { phase: string; workers: number; rowsPerWorker?: number }) => r.phase === 'train' && r.workers === 2 && !r.rowsPerWorker,
+      (r: { phase: string; model: string; workers: number; rowsPerWorker?: number }) =>
+        r.phase === 'train' && r.model === 'mlp:1024,1024' && r.workers === 2 && !r.rowsPerWorker,
     );
     expect(train2.speedup).toBeCloseTo(1.875, 10);
     expect(train2.efficiency).toBeCloseTo(0.9375, 10);
@@ -163,6 +233,8 @@ describe('bench renderings', () => {
     expect(byName['gradient averaging share of step time, training at W=2']).toBe(0.03);
     expect(byName['of which waiting at the first barrier for the slower rank']).toBe(0.01);
     expect(byName['training samples/s, tfjs-distill W=2 / PyTorch CPU (2 threads)']).toBeCloseTo(0.15, 10);
+    expect(byName['training cnn:16,32 samples/s, tfjs-distill W=2 (wasm) / PyTorch CPU (1 thread)']).toBeCloseTo(1.5, 10);
+    expect(byName['labelling cnn:16,32 rows/s, tfjs-distill W=2 (wasm) / onnxruntime-node, intraOpNumThreads 2']).toBeCloseTo(0.25, 10);
     expect(byName['training GFLOP/s / labelling GFLOP/s, mlp:1024,1024, W=1 (wasm)']).toBeCloseTo(0.9 / 7.44, 10);
     // The ONNX rows are held to onnxruntime alone, not to their own W=1.
     expect(byName['labelling onnx cnn:16,32, W=2 vs 0.9 x W x single-thread onnxruntime']).toBeCloseTo(18_500 / (0.9 * 2 * 10_000), 10);
@@ -187,6 +259,9 @@ describe('bench renderings', () => {
     expect(targetMet(byName['labelling mlp:1024,1024 (wasm), W=2 vs W=1'])).toBe(true);
     expect(targetMet(byName['gradient averaging share of step time, training at W=2'])).toBe(true); // 3% <= 5%
     expect(targetMet(byName['of which waiting at the first barrier for the slower rank'])).toBeNull(); // no goal
+    expect(byName['training samples/s, tfjs-distill W=2 / PyTorch CPU (2 threads)'].target).toBe(1);
+    expect(targetMet(byName['training cnn:16,32 samples/s, tfjs-distill W=2 (wasm) / PyTorch CPU (1 thread)'])).toBe(true); // 1.5x >= 1.2x
+    expect(targetMet(byName['labelling cnn:16,32 rows/s, tfjs-distill W=2 (wasm) / onnxruntime-node, intraOpNumThreads 2'])).toBe(false);
     expect(targetMet({ value: 1.2, range: [1.01, 1.3], target: 1 })).toBe(true);
     expect(targetMet({ value: 0.04, range: [0.03, 0.06], target: 0.05, atMost: true })).toBe(false);
     expect(targetMet({ value: null, target: 1 })).toBeNull();
@@ -203,6 +278,36 @@ describe('bench renderings', () => {
     expect(byName['labelling onnx cnn:16,32, W=2 vs 0.9 x W x single-thread onnxruntime']).toBeNull();
   });
 
+  it("sets each training row against its GEMM floor, on one rank's rows", () => {
+    const train = (workers: number, perWorker = false) =>
+      fixture.results.find(
+        (r: { phase: string; model: string; workers: number; rowsPerWorker?: number }) =>
+          r.phase === 'train' && r.model === 'mlp:1024,1024' && r.workers === workers && !!r.rowsPerWorker === perWorker,
+      );
+    const perSample = flopsPerSample(denseLayers, 'train');
+    const strong = stepVsFloor(fixture, train(2));
+    expect(strong.floorMs).toBeCloseTo((perSample * 128) / 1e8, 9); // 256 rows split over 2 ranks
+    expect(strong.stepMs).toBeCloseTo((256 / 150) * 1000, 9);
+    expect(strong.ratio).toBeCloseTo(strong.stepMs / strong.floorMs, 9);
+    const weak = stepVsFloor(fixture, train(2, true));
+    expect(weak.floorMs).toBeCloseTo((perSample * 256) / 1e8, 9); // 512 rows, 256 per rank
+    // No rates for the CNN's shapes, no layers without a gemmFloor: no floor rather than a wrong one.
+    const cnn = fixture.results.find((r: { phase: string; model: string }) => r.phase === 'train' && r.model === 'cnn:16,32');
+    expect(stepVsFloor(fixture, cnn)).toBeNull();
+    expect(stepVsFloor({ ...fixture, gemmFloor: undefined }, train(2))).toBeNull();
+  });
+
+  it('splits the speed-up over the stock model.fit into kernels, training loop and workers', () => {
+    const [wasm] = fitDecomposition(fixture);
+    expect(wasm.kernels).toBe('wasm');
+    expect(wasm.kernelsFactor.value).toBeCloseTo(6.4, 10);
+    expect(wasm.loopFactor.value).toBeCloseTo(80 / 64, 10);
+    expect(wasm.workersFactor.value).toBeCloseTo(150 / 80, 10);
+    expect(wasm.kernelsFactor.value * wasm.loopFactor.value * wasm.workersFactor.value).toBeCloseTo(wasm.total.value, 10);
+    expect(wasm.loopFactor.range[0]).toBeCloseTo(80 / 70, 10);
+    expect(fitDecomposition({ ...fixture, references: fixture.references.filter((r) => !r.fit || r.kernels === 'stock') })).toEqual([]);
+  });
+
   it('writes one markdown row per measurement and per reference, with the ratios', () => {
     const md = renderMarkdown(fixture);
     expect(md).toContain('Each row is the median of 3 rounds');
@@ -213,10 +318,13 @@ describe('bench renderings', () => {
     expect(md).toContain(
       '| train | mlp:1024,1024 | 1,863,690 | wasm | 2 | 512 (256 per worker) | 152 | - | 1.70 | 1.90x | 95% | 2.0% (1.0%) | 40 |',
     );
-    expect(md).toContain('| pytorch-cpu (best) | train | 2 | 1,000 | - | 11.20 | 0.15x |');
-    expect(md).toContain('| tfjs model.fit, 1 thread | train | 1 | 82 | - | 0.92 | 1.83x |');
+    expect(md).toContain('| pytorch-cpu (best) | train | mlp:1024,1024 | 2 | 1,000 | - | 11.20 | 0.15x |');
+    expect(md).toContain('| pytorch-cpu (best) | train | cnn:16,32 | 1 | 600 | - | 4.20 | 1.50x |');
+    expect(md).toContain('| tfjs model.fit, 1 thread | train | mlp:1024,1024 | 1 | 10 | - | 0.10 | 15.00x |');
     expect(md).toContain('openblas-pthread/libblas.so.3');
-    expect(md).toContain('| mlp:1024,1024, batch 256 | wasm | 2 | 1,620 | 50.0 | 16.7 | 150.0 | 2,500 |');
+    // Step: 256 rows / 150 samples/s = 1,706.7 ms; floor: 128 rows per rank x 9,564,160 FLOPs at 100 GFLOP/s = 12.2 ms.
+    expect(md).toContain('| mlp:1024,1024, batch 256 | wasm | 2 | 1,620 | 50.0 | 16.7 | 150.0 | 2,500 | 1,706.7 | 12.2 | 139.41x |');
+    expect(md).toContain('OpenBLAS (libopenblas.so.0, 1 thread');
     expect(md).toContain('| training mlp:1024,1024 (wasm), global batch 256, W=2 vs W=1 | 1.88x | 1.50x–18.88x | >= 1.80x | no |');
     expect(md).toContain('| labelling mlp:1024,1024 (wasm), W=2 vs W=1 | 1.95x | - | >= 1.90x | yes |');
     expect(md).toContain('| of which waiting at the first barrier for the slower rank | 1.0% | - | - | - |');
@@ -224,12 +332,16 @@ describe('bench renderings', () => {
     expect(md).toContain(`${onnxTarget} | 1.03x | 0.98x–1.08x | >= 1.00x | no |`);
     // The ONNX rows: in the main table, against onnxruntime alone in the references, and in a table of their own.
     expect(md).toContain('| label | cnn:16,32 | 206,922 | onnxruntime | 2 | - | 18,500 | - | 68.82 | 2.06x | 103% | - | 40 |');
-    expect(md).toContain('| onnxruntime-node, plain loop, 1 thread | label | 1 | 10,000 | 9,500–10,500 | 24.40 | 1.85x |');
-    expect(md).toContain('| onnxruntime-node, plain loop, intraOpNumThreads 2 | label | 2 | 12,000 | - | 29.20 | 1.54x |');
+    expect(md).toContain('| onnxruntime-node, plain loop, 1 thread | label | cnn:16,32 | 1 | 10,000 | 9,500–10,500 | 24.40 | 1.85x |');
+    expect(md).toContain('| onnxruntime-node, plain loop, intraOpNumThreads 2 | label | cnn:16,32 | 2 | 12,000 | - | 29.20 | 1.54x |');
+    // The decomposition: stock fit 10 -> fit with the wasm kernels 64 (60-70 over rounds) -> W=1 80 -> W=2 150.
+    expect(md).toContain(
+      '| wasm | 10 | 64 | 6.40x (6.00–7.00) | 80 | 1.25x (1.14–1.33) | 150 | 1.88x (1.50–18.88) | 15.00x (12.00–151.00) |',
+    );
     expect(md).toContain('10,000 rows/s (9,500–10,500) on 1 thread; 12,000 rows/s with intraOpNumThreads 2.');
     expect(md).toContain('| 1 | 9,000 | - | 90.0% (85.7%–94.7%) | 2,100 | 4.29x |');
     expect(md).toContain('| 2 | 18,500 | - | 92.5% (88.1%–97.4%) | 3,000 | 6.17x |');
-    expect(md.split('\n').filter((l: string) => l.startsWith('| label ') || l.startsWith('| train ')).length).toBe(10);
+    expect(md.split('\n').filter((l: string) => l.startsWith('| label ') || l.startsWith('| train ')).length).toBe(12);
     const plain = renderMarkdown(withoutOnnx);
     expect(plain).not.toContain('ONNX teacher labelling');
     expect(plain).toContain(`${onnxTarget} | not measured | - | >= 1.00x | - |`);
@@ -263,8 +375,10 @@ describe('bench renderings', () => {
       ],
     };
     const md = renderMarkdown(grid);
-    expect(md).toContain("| pytorch-cpu, no settings (torch's default: 1 thread, OpenBLAS on every core) | train | 1 | 900 |");
-    expect(md).toContain('| pytorch-cpu, 1 torch thread, OPENBLAS_NUM_THREADS=2 (best) | train | 1 | 1,000 |');
+    expect(md).toContain(
+      "| pytorch-cpu, no settings (torch's default: 1 thread, OpenBLAS on every core) | train | mlp:1024,1024 | 1 | 900 |",
+    );
+    expect(md).toContain('| pytorch-cpu, 1 torch thread, OPENBLAS_NUM_THREADS=2 (best) | train | mlp:1024,1024 | 1 | 1,000 |');
     expect(md).toContain('| training samples/s, tfjs-distill W=2 / PyTorch CPU (1 torch thread, OPENBLAS_NUM_THREADS=2) |');
   });
 
@@ -272,8 +386,9 @@ describe('bench renderings', () => {
     const svg = renderSvg(fixture);
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg.trim().endsWith('</svg>')).toBe(true);
-    // 5 series x (measured throughput + ideal + efficiency) + the 100% line + 2 training references (pytorch's best only).
-    expect(svg.match(/<polyline/g)).toHaveLength(5 * 3 + 1 + 2);
+    // 6 series x (measured throughput + ideal + efficiency) + the 100% line + 3 training references of the dense
+    // model (the two model.fit and pytorch's best).
+    expect(svg.match(/<polyline/g)).toHaveLength(6 * 3 + 1 + 3);
     expect(svg).toContain('label cnn:16,32 onnxruntime');
     expect(svg).toContain('train mlp:1024,1024 wasm, 256 rows per worker');
     expect(svg).toContain('pytorch-cpu, 2 threads (train)');
