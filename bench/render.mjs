@@ -271,7 +271,8 @@ export function renderMarkdown(report) {
         `GEMM floor: the step's GEMMs (forward, weight gradients, input gradients but the first layer's; convs as im2col products) ` +
           `on one worker's rows, each at the time OpenBLAS (${report.gemmFloor.library ?? 'unknown'}, 1 thread, tfjs-distill's addon) ` +
           `took on that shape alone in this run (${rates.length} shapes, ${fmt(Math.min(...rates.map((g) => g.gflops)), 1)} to ` +
-          `${fmt(Math.max(...rates.map((g) => g.gflops)), 1)} GFLOP/s; widest range over rounds ${pct(Math.max(...rates.map(spread)))}). ` +
+          `${fmt(Math.max(...rates.map((g) => g.gflops)), 1)} GFLOP/s` +
+          `${rates.some((g) => g.rounds > 1) ? `; the widest range over rounds ${pct(Math.max(...rates.map(spread)))} of a shape's lowest time` : ''}). ` +
           'Step / floor is how far a step is from what its matrix products alone cost on one core; elementwise work, the loss, ' +
           'averaging and the optimizer are all above the floor.',
       );
