@@ -653,9 +653,10 @@ for (const kernels of KERNEL_SETS) {
 }
 
 describe.runIf(NATIVE)('openblas kernels in concurrent worker threads', () => {
-  // Each worker loads the backend with the openblas kernels and runs matMuls (all transposes) and conv
-  // gradients of its own seeded data, many times over, all workers at once; every result must equal the
-  // single-threaded cpu reference. A kernel reading another thread's heap or sharing scratch space fails.
+  // Each worker loads the backend with the openblas kernels and runs matMuls (all transposes), a conv with
+  // both gradients and a max pool with its gradient on its own seeded data, many times over, all workers at
+  // once; every result must equal the single-threaded cpu reference. A kernel reading another thread's heap
+  // or sharing scratch space fails.
   const WORKERS = 3;
   const code = `
     const { parentPort, workerData } = require('node:worker_threads');
@@ -694,8 +695,12 @@ describe.runIf(NATIVE)('openblas kernels in concurrent worker threads', () => {
         expect(out.error).toBeUndefined();
         expect(out.kernels).toBe('openblas');
         const want = reference(tf, 100 * (rank + 1));
+        expect(want.length).toBe(9); // 4 matMuls, conv2d and its 2 gradients, maxPool and its gradient
         expect(out.results!.length).toBe(8);
-        for (const round of out.results!) round.forEach((r, i) => expectClose(r, want[i]));
+        for (const round of out.results!) {
+          expect(round.length).toBe(want.length);
+          round.forEach((r, i) => expectClose(r, want[i]));
+        }
       });
     } finally {
       await tf.setBackend('wasm');
