@@ -16,7 +16,7 @@
 static int get_range(napi_env env, const char *fn, napi_value *argv, size_t length, int64_t *lo, int64_t *hi) {
   if (!get_i64(env, argv[0], lo) || !get_i64(env, argv[1], hi)) return 0;
   if (*lo >= 0 && *lo <= *hi && (uint64_t)*hi <= length) return 1;
-  return fail(env, "tfjs-distill native: %s range [lo %lld, hi %lld) outside the array; it must have 0 <= lo <= hi <= %zu", fn,
+  return fail(env, "tfjs-distill native: %s lo %lld, hi %lld: range outside the array; it must have 0 <= lo <= hi <= %zu", fn,
               (long long)*lo, (long long)*hi, length);
 }
 

@@ -252,10 +252,10 @@ describe.runIf(NATIVE)('the addon refuses arguments that would reach outside its
         [
           'negative lo',
           swap(v, 3, -1),
-          /^tfjs-distill native: weightedSum range \[lo -1, hi 10\) outside the array; it must have 0 <= lo <= hi <= 10$/,
+          /^tfjs-distill native: weightedSum lo -1, hi 10: range outside the array; it must have 0 <= lo <= hi <= 10$/,
         ],
-        ['hi past out', swap(v, 4, 11), /^tfjs-distill native: weightedSum range \[lo 0, hi 11\) outside the array/],
-        ['lo above hi', swap(swap(v, 3, 6), 4, 0), /^tfjs-distill native: weightedSum range \[lo 6, hi 0\) outside the array/],
+        ['hi past out', swap(v, 4, 11), /^tfjs-distill native: weightedSum lo 0, hi 11: range outside the array/],
+        ['lo above hi', swap(swap(v, 3, 6), 4, 0), /^tfjs-distill native: weightedSum lo 6, hi 0: range outside the array/],
       ],
     },
     adam: {
@@ -264,34 +264,34 @@ describe.runIf(NATIVE)('the addon refuses arguments that would reach outside its
         [
           'negative lo',
           swap(v, 4, -1),
-          /^tfjs-distill native: adam range \[lo -1, hi 10\) outside the array; it must have 0 <= lo <= hi <= 10$/,
+          /^tfjs-distill native: adam lo -1, hi 10: range outside the array; it must have 0 <= lo <= hi <= 10$/,
         ],
-        ['hi past the arrays', swap(v, 5, 11), /^tfjs-distill native: adam range \[lo 0, hi 11\) outside the array/],
-        ['lo above hi', swap(v, 4, 11), /^tfjs-distill native: adam range \[lo 11, hi 10\) outside the array/],
+        ['hi past the arrays', swap(v, 5, 11), /^tfjs-distill native: adam lo 0, hi 11: range outside the array/],
+        ['lo above hi', swap(v, 4, 11), /^tfjs-distill native: adam lo 11, hi 10: range outside the array/],
         [
           'one array shorter',
           swap(v, 2, floats(9)),
-          /^tfjs-distill native: adam range \[lo 0, hi 10\) outside the array; it must have 0 <= lo <= hi <= 9$/,
+          /^tfjs-distill native: adam lo 0, hi 10: range outside the array; it must have 0 <= lo <= hi <= 9$/,
         ],
       ],
     },
     momentum: {
       valid: () => [floats(10), floats(10), floats(10), 0, 10, 0.1, 0.9],
       bad: (v) => [
-        ['negative lo', swap(v, 3, -4), /^tfjs-distill native: momentum range \[lo -4, hi 10\) outside the array/],
-        ['hi past the arrays', swap(v, 4, 12), /^tfjs-distill native: momentum range \[lo 0, hi 12\) outside the array/],
+        ['negative lo', swap(v, 3, -4), /^tfjs-distill native: momentum lo -4, hi 10: range outside the array/],
+        ['hi past the arrays', swap(v, 4, 12), /^tfjs-distill native: momentum lo 0, hi 12: range outside the array/],
         [
           'one array shorter',
           swap(v, 1, floats(3)),
-          /^tfjs-distill native: momentum range \[lo 0, hi 10\) outside the array; it must have 0 <= lo <= hi <= 3$/,
+          /^tfjs-distill native: momentum lo 0, hi 10: range outside the array; it must have 0 <= lo <= hi <= 3$/,
         ],
       ],
     },
     sgd: {
       valid: () => [floats(10), floats(10), 0, 10, 0.1],
       bad: (v) => [
-        ['negative lo', swap(v, 2, -1), /^tfjs-distill native: sgd range \[lo -1, hi 10\) outside the array/],
-        ['hi past the arrays', swap(v, 3, 11), /^tfjs-distill native: sgd range \[lo 0, hi 11\) outside the array/],
+        ['negative lo', swap(v, 2, -1), /^tfjs-distill native: sgd lo -1, hi 10: range outside the array/],
+        ['hi past the arrays', swap(v, 3, 11), /^tfjs-distill native: sgd lo 0, hi 11: range outside the array/],
         ['fractional hi', swap(v, 3, 9.5), /^tfjs-distill native kernels: expected an integer, got 9\.5$/],
       ],
     },
