@@ -103,11 +103,15 @@ static napi_value gemm(napi_env env, napi_callback_info info) {
   if (!get_i32_array(env, argv[6], &aOffsets, &batches) || !get_i32_array(env, argv[7], &bOffsets, &bBatches)) return NULL;
   if (!get_i64(env, argv[8], &c)) return NULL;
   CHECK(env, batches == bBatches, "tfjs-distill native kernels: aOffsets and bOffsets differ in length");
-  CHECK(env, m >= 0 && n >= 0 && k >= 0 && m < INT32_MAX && n < INT32_MAX && k < INT32_MAX,
-        "tfjs-distill native kernels: bad matrix sizes");
-  if (!in_heap(env, c, (int64_t)batches * m * n, floats)) return NULL;
+  int64_t mn, cSize;
+  if (!in_range(env, "gemm", "m", m, 0, INT32_MAX) || !in_range(env, "gemm", "n", n, 0, INT32_MAX) ||
+      !in_range(env, "gemm", "k", k, 0, INT32_MAX) || !size_product(env, "gemm", "m x n", m, n, &mn) ||
+      !size_product(env, "gemm", "batches x m x n", (int64_t)batches, mn, &cSize) || !in_heap(env, "gemm", "cOffset", c, cSize, floats))
+    return NULL;
   for (size_t i = 0; i < batches; i++) {
-    if (!in_heap(env, aOffsets[i], m * k, floats) || !in_heap(env, bOffsets[i], k * n, floats)) return NULL;
+    if (!in_heap(env, "gemm", "aOffsets[i]", aOffsets[i], m * k, floats) ||
+        !in_heap(env, "gemm", "bOffsets[i]", bOffsets[i], k * n, floats))
+      return NULL;
   }
   for (size_t i = 0; i < batches; i++) {
     float *out = heap + c + (int64_t)i * m * n;
@@ -141,11 +145,12 @@ static napi_value epilogue(napi_env env, napi_callback_info info) {
       !get_i64(env, argv[4], &biasSize) || !get_i64(env, argv[5], &activation) || !get_f64(env, argv[6], &alpha) ||
       !get_i64(env, argv[7], &preluOffset) || !get_i64(env, argv[8], &preluSize))
     return NULL;
-  if (!in_heap(env, offset, count, floats)) return NULL;
-  if (biasSize > 0 && !in_heap(env, biasOffset, biasSize, floats)) return NULL;
+  if (!in_heap(env, "epilogue", "offset", offset, count, floats) || !in_range(env, "epilogue", "biasSize", biasSize, 0, INT64_MAX) ||
+      !in_range(env, "epilogue", "preluSize", preluSize, 0, INT64_MAX) || !in_range(env, "epilogue", "activation", activation, LINEAR, ELU))
+    return NULL;
+  if (biasSize > 0 && !in_heap(env, "epilogue", "biasOffset", biasOffset, biasSize, floats)) return NULL;
   CHECK(env, activation != PRELU || preluSize > 0, "tfjs-distill native kernels: prelu needs its weights");
-  if (activation == PRELU && !in_heap(env, preluOffset, preluSize, floats)) return NULL;
-  CHECK(env, activation >= LINEAR && activation <= ELU, "tfjs-distill native kernels: unknown activation");
+  if (activation == PRELU && !in_heap(env, "epilogue", "preluOffset", preluOffset, preluSize, floats)) return NULL;
   float *x = heap + offset;
   /* Row by row rather than bias[i % biasSize]: a 64-bit division per element cost more than the rest. */
   if (biasSize > 0) {
@@ -192,6 +197,12 @@ typedef struct {
 } conv_t;
 
 enum { CONV_FORWARD, CONV_INPUT_GRAD, CONV_FILTER_GRAD };
+
+/* conv_t's fields as the geometry Int32Array orders them, and the least each may be. */
+static const char *const CONV_GEOMETRY[15] = {"batch",        "inHeight",    "inWidth",        "inChannels",    "outHeight",
+                                              "outWidth",     "outChannels", "filterHeight",   "filterWidth",   "strideHeight",
+                                              "strideWidth",  "dilationHeight", "dilationWidth", "padTop",        "padLeft"};
+static const int32_t CONV_MINIMUM[15] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0};
 
 /** Most floats of im2col matrix held at once (16 MB); larger batches go in chunks of whole images. */
 #define COL_BUDGET (1 << 22)
@@ -293,10 +304,18 @@ static napi_value conv2d(napi_env env, napi_callback_info info) {
       !get_i64(env, argv[4], &yo) || !get_i32_array(env, argv[5], &p, &length))
     return NULL;
   CHECK(env, length == 15, "tfjs-distill native kernels: conv geometry needs 15 numbers");
+  if (!in_range(env, "conv2d", "mode", mode, CONV_FORWARD, CONV_FILTER_GRAD) ||
+      !check_geometry(env, "conv2d", p, CONV_GEOMETRY, CONV_MINIMUM, 15))
+    return NULL;
   conv_t g = {p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9], p[10], p[11], p[12], p[13], p[14]};
-  const int64_t k = g.kh * g.kw * g.ci, pixels = g.oh * g.ow;
-  if (!in_heap(env, xo, g.n * g.h * g.w * g.ci, floats) || !in_heap(env, fo, k * g.co, floats) ||
-      !in_heap(env, yo, g.n * pixels * g.co, floats))
+  /* Each factor is below 2^31, so only the products of three or four can overflow. */
+  int64_t k, pixels, xSize, fSize, ySize;
+  if (!size_product(env, "conv2d", "filter taps", g.kh * g.kw, g.ci, &k) ||
+      !size_product(env, "conv2d", "x size", g.n * g.h, g.w * g.ci, &xSize) ||
+      !size_product(env, "conv2d", "filter size", k, g.co, &fSize) ||
+      !size_product(env, "conv2d", "output pixels", g.oh, g.ow, &pixels) ||
+      !size_product(env, "conv2d", "y size", g.n * g.co, pixels, &ySize) || !in_heap(env, "conv2d", "xOffset", xo, xSize, floats) ||
+      !in_heap(env, "conv2d", "filterOffset", fo, fSize, floats) || !in_heap(env, "conv2d", "yOffset", yo, ySize, floats))
     return NULL;
   float *x = heap + xo, *filter = heap + fo, *y = heap + yo;
   if (mode == CONV_INPUT_GRAD) memset(x, 0, sizeof(float) * g.n * g.h * g.w * g.ci);

@@ -13,10 +13,11 @@
 #include "napi-args.h"
 
 /* Reads argv[0] and argv[1] as a range [lo, hi) that must lie inside `length` values. */
-static int get_range(napi_env env, napi_value *argv, size_t length, int64_t *lo, int64_t *hi) {
+static int get_range(napi_env env, const char *fn, napi_value *argv, size_t length, int64_t *lo, int64_t *hi) {
   if (!get_i64(env, argv[0], lo) || !get_i64(env, argv[1], hi)) return 0;
-  CHECK(env, *lo >= 0 && *lo <= *hi && (uint64_t)*hi <= length, "tfjs-distill native: range outside the array");
-  return 1;
+  if (*lo >= 0 && *lo <= *hi && (uint64_t)*hi <= length) return 1;
+  return fail(env, "tfjs-distill native: %s lo %lld, hi %lld: range outside the array; it must have 0 <= lo <= hi <= %zu", fn,
+              (long long)*lo, (long long)*hi, length);
 }
 
 /* 1 when the float's exponent bits are all set: Infinity or NaN. */
@@ -39,9 +40,14 @@ napi_value weighted_sum(napi_env env, napi_callback_info info) {
   int64_t stride, lo, hi;
   if (!get_args(env, info, 6, argv) || !get_f32_array(env, argv[0], &slots, &slotFloats) || !get_i64(env, argv[1], &stride) ||
       !get_f64_array(env, argv[2], &shares, &ranks) || !get_f32_array(env, argv[5], &out, &outFloats) ||
-      !get_range(env, argv + 3, outFloats, &lo, &hi))
+      !get_range(env, "weightedSum", argv + 3, outFloats, &lo, &hi) ||
+      !in_range(env, "weightedSum", "stride", stride, hi > 1 ? hi : 1, INT64_MAX))
     return NULL;
-  CHECK(env, stride >= hi && (uint64_t)stride * ranks <= slotFloats, "tfjs-distill native: slots smaller than ranks x stride");
+  if ((uint64_t)stride > slotFloats || ranks > slotFloats / (uint64_t)stride) {
+    fail(env, "tfjs-distill native: weightedSum slots smaller than ranks x stride (%zu floats < %zu x %lld)", slotFloats, ranks,
+         (long long)stride);
+    return NULL;
+  }
   int written = 0;
   for (size_t r = 0; r < ranks; r++) {
     const float share = (float)shares[r];
@@ -65,8 +71,8 @@ napi_value weighted_sum(napi_env env, napi_callback_info info) {
  * The arguments of an optimizer update: `vectors` Float32Arrays, then a range [lo, hi) inside all of them,
  * then `scalars` numbers.
  */
-static int get_update_args(napi_env env, napi_callback_info info, size_t vectors, size_t scalars, float **x, int64_t *lo,
-                           int64_t *hi, double *values) {
+static int get_update_args(napi_env env, napi_callback_info info, const char *fn, size_t vectors, size_t scalars, float **x,
+                           int64_t *lo, int64_t *hi, double *values) {
   napi_value argv[16];
   const size_t count = vectors + 2 + scalars;
   if (count > sizeof argv / sizeof *argv || !get_args(env, info, count, argv)) return 0;
@@ -76,7 +82,7 @@ static int get_update_args(napi_env env, napi_callback_info info, size_t vectors
     if (!get_f32_array(env, argv[i], &x[i], &length)) return 0;
     if (length < shortest) shortest = length;
   }
-  if (!get_range(env, argv + vectors, shortest, lo, hi)) return 0;
+  if (!get_range(env, fn, argv + vectors, shortest, lo, hi)) return 0;
   for (size_t i = 0; i < scalars; i++) {
     if (!get_f64(env, argv[vectors + 2 + i], &values[i])) return 0;
   }
@@ -92,7 +98,7 @@ napi_value adam(napi_env env, napi_callback_info info) {
   float *x[4];
   int64_t lo, hi;
   double k[5];
-  if (!get_update_args(env, info, 4, 5, x, &lo, &hi, k)) return NULL;
+  if (!get_update_args(env, info, "adam", 4, 5, x, &lo, &hi, k)) return NULL;
   const double step = k[0], rc = k[1], b1 = k[2], b2 = k[3], eps = k[4];
   float *restrict w = x[0], *restrict m = x[1], *restrict v = x[2];
   const float *restrict g = x[3];
@@ -115,7 +121,7 @@ napi_value momentum(napi_env env, napi_callback_info info) {
   float *x[3];
   int64_t lo, hi;
   double k[2];
-  if (!get_update_args(env, info, 3, 2, x, &lo, &hi, k)) return NULL;
+  if (!get_update_args(env, info, "momentum", 3, 2, x, &lo, &hi, k)) return NULL;
   const double lr = k[0], mu = k[1];
   float *restrict w = x[0], *restrict a = x[1];
   const float *restrict g = x[2];
@@ -133,7 +139,7 @@ napi_value sgd(napi_env env, napi_callback_info info) {
   float *x[2];
   int64_t lo, hi;
   double lr;
-  if (!get_update_args(env, info, 2, 1, x, &lo, &hi, &lr)) return NULL;
+  if (!get_update_args(env, info, "sgd", 2, 1, x, &lo, &hi, &lr)) return NULL;
   float *restrict w = x[0];
   const float *restrict g = x[1];
   const float flr = (float)lr;

@@ -28,12 +28,18 @@ napi_value max_pool_grad(napi_env env, napi_callback_info info) {
       !get_i64(env, argv[2], &dyo) || !get_i64(env, argv[3], &dxo) || !get_i32_array(env, argv[4], &p, &length))
     return NULL;
   CHECK(env, length == 12, "tfjs-distill native: max pool geometry needs 12 numbers");
+  static const char *const names[12] = {"batch",     "inHeight",    "inWidth",      "channels",     "outHeight",   "outWidth",
+                                         "strideHeight", "strideWidth", "filterHeight", "filterWidth", "padTop",      "padLeft"};
+  static const int32_t minimum[12] = {0, 0, 0, 1, 0, 0, 1, 1, 1, 1, 0, 0};
+  if (!check_geometry(env, "maxPoolGrad", p, names, minimum, 12)) return NULL;
   const int64_t n = p[0], h = p[1], w = p[2], c = p[3], oh = p[4], ow = p[5], sh = p[6], sw = p[7], fh = p[8], fw = p[9],
                 top = p[10], left = p[11];
-  CHECK(env, n >= 0 && h >= 0 && w >= 0 && c > 0 && oh >= 0 && ow >= 0 && sh > 0 && sw > 0 && fh > 0 && fw > 0,
-        "tfjs-distill native: bad max pool geometry");
-  const int64_t inputs = n * h * w * c, outputs = n * oh * ow * c;
-  if (!in_heap(env, xo, inputs, floats) || !in_heap(env, dxo, inputs, floats) || !in_heap(env, dyo, outputs, floats)) return NULL;
+  int64_t inputs, outputs;
+  if (!size_product(env, "maxPoolGrad", "x size", n * h, w * c, &inputs) ||
+      !size_product(env, "maxPoolGrad", "dy size", n * oh, ow * c, &outputs) ||
+      !in_heap(env, "maxPoolGrad", "xOffset", xo, inputs, floats) ||
+      !in_heap(env, "maxPoolGrad", "dxOffset", dxo, inputs, floats) || !in_heap(env, "maxPoolGrad", "dyOffset", dyo, outputs, floats))
+    return NULL;
   const float *x = heap + xo, *dy = heap + dyo;
   float *dx = heap + dxo;
   memset(dx, 0, sizeof(float) * inputs);
@@ -85,8 +91,11 @@ napi_value sum_leading_axes(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 5, argv) || !get_heap(env, argv[0], &heap, &floats) || !get_i64(env, argv[1], &xo) ||
       !get_i64(env, argv[2], &outer) || !get_i64(env, argv[3], &inner) || !get_i64(env, argv[4], &oo))
     return NULL;
-  CHECK(env, outer >= 0 && inner >= 0, "tfjs-distill native: bad sum geometry");
-  if (!in_heap(env, xo, outer * inner, floats) || !in_heap(env, oo, inner, floats)) return NULL;
+  int64_t size;
+  if (!in_range(env, "sumLeadingAxes", "outer", outer, 0, INT64_MAX) || !in_range(env, "sumLeadingAxes", "inner", inner, 0, INT64_MAX) ||
+      !size_product(env, "sumLeadingAxes", "outer x inner", outer, inner, &size) ||
+      !in_heap(env, "sumLeadingAxes", "xOffset", xo, size, floats) || !in_heap(env, "sumLeadingAxes", "outOffset", oo, inner, floats))
+    return NULL;
   double *sums = calloc(inner > 0 ? inner : 1, sizeof(double));
   CHECK(env, sums != NULL, "tfjs-distill native: out of memory");
   const float *x = heap + xo;

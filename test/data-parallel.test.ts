@@ -9,25 +9,38 @@ import { trainDataParallel } from '../dist/train/data-parallel.js';
 import { buildModel } from '../dist/models/architectures.js';
 import { modelToData, shareModel } from '../dist/models/model-data.js';
 import { TfjsPool } from '../dist/distill/tfjs-pool.js';
+import { loadBlas } from '../dist/kernels/blas-kernels.js';
 import { mulberry32 } from '../dist/random.js';
 
 const ROWS = 60;
 const FEATURES = 12;
 const CLASSES = 4;
+/** The models these tests train: an MLP on rows of 12 features, and a CNN (two conv + max-pool blocks) on 8x8 images. */
+const MODELS = { mlp: { spec: 'mlp:16,8', rowShape: [FEATURES] }, cnn: { spec: 'cnn:2,3', rowShape: [8, 8, 1] } } as const;
+type ModelKind = keyof typeof MODELS;
 
-function syntheticData() {
+/** The kernel set `auto` must pick in the workers: openblas wherever the addon loads here. */
+const blas = loadBlas();
+const AUTO_KERNELS = 'blas' in blas ? 'openblas' : 'wasm';
+if (AUTO_KERNELS === 'wasm' && process.env.TFJS_DISTILL_REQUIRE_OPENBLAS) {
+  throw new Error(`TFJS_DISTILL_REQUIRE_OPENBLAS is set, but ${'error' in blas ? blas.error : ''}`);
+}
+
+function syntheticData(kind: ModelKind = 'mlp') {
   const random = mulberry32(7);
-  const x = Float32Array.from({ length: ROWS * FEATURES }, () => random() * 2 - 1);
+  const rowShape = MODELS[kind].rowShape;
+  const rowSize = rowShape.reduce((a, b) => a * b, 1);
+  const x = Float32Array.from({ length: ROWS * rowSize }, () => random() * 2 - 1);
   // Every third row unlabeled: it must contribute the distillation term only.
   const y = Int32Array.from({ length: ROWS }, (_, i) => (i % 3 === 2 ? -1 : Math.floor(random() * CLASSES)));
-  const data = SharedDataset.fromDataset({ x, y, shape: [ROWS, FEATURES], numClasses: CLASSES }, 'train');
+  const data = SharedDataset.fromDataset({ x, y, shape: [ROWS, ...rowShape], numClasses: CLASSES }, 'train');
   const soft = LogitTable.create(ROWS, CLASSES);
   for (let i = 0; i < soft.values.length; i++) soft.values[i] = random() * 4 - 2;
   return { data, soft };
 }
 
 const pools = new Map<number, TfjsPool>();
-/** Pools on the wasm kernel set (the exchange loops in JavaScript), beside the default ones (openblas where it loads). */
+/** Pools on the wasm kernel set (the exchange loops in JavaScript), beside the `auto` ones (openblas where it loads). */
 const wasmKernelPools = new Map<number, TfjsPool>();
 
 /** The learning rate of each optimizer in these tests. */
@@ -39,10 +52,11 @@ async function train(
   batchSize: number,
   kernels: 'auto' | 'wasm' = 'auto',
   rules?: Parameters<typeof trainDataParallel>[1]['rules'],
+  kind: ModelKind = 'mlp',
 ) {
   const pool = (kernels === 'wasm' ? wasmKernelPools : pools).get(workers)!;
-  const { data, soft } = syntheticData();
-  const model = buildModel('mlp:16,8', { inputShape: [FEATURES], numClasses: CLASSES, seed: 3 });
+  const { data, soft } = syntheticData(kind);
+  const model = buildModel(MODELS[kind].spec, { inputShape: [...MODELS[kind].rowShape], numClasses: CLASSES, seed: 3 });
   const trainable = model.countParams();
   const outcome = await trainDataParallel(pool, {
     phase: 'student',
@@ -60,17 +74,22 @@ async function train(
     onNonFinite: 'abort',
     onProgress: () => {},
   });
-  return { weights: new Float32Array(outcome.weights), outcome };
+  // pool.kernels is what every worker reported registering when the pool started (they must agree).
+  return { weights: new Float32Array(outcome.weights), outcome, kernels: pool.kernels };
 }
 
 const maxAbsDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 
 describe('data-parallel training', () => {
   beforeAll(async () => {
-    for (const workers of [1, 2, 3]) pools.set(workers, await TfjsPool.startTfjs({ workers, backend: 'wasm', barrierTimeoutMs: 60_000 }));
-    for (const workers of [1, 3])
+    for (const workers of [1, 2, 3])
+      pools.set(workers, await TfjsPool.startTfjs({ workers, backend: 'wasm', barrierTimeoutMs: 60_000, kernels: 'auto' }));
+    for (const workers of [1, 2, 3])
       wasmKernelPools.set(workers, await TfjsPool.startTfjs({ workers, backend: 'wasm', barrierTimeoutMs: 60_000, kernels: 'wasm' }));
-    expect([...wasmKernelPools.values()].map((pool) => pool.kernels)).toEqual(['wasm', 'wasm']);
+    // What the workers registered, not what was asked: auto must not quietly be the wasm set (the addon failing
+    // to load in the workers while it loads here), or the both-sets tests below test one set twice.
+    expect([...wasmKernelPools.values()].map((pool) => pool.kernels)).toEqual(['wasm', 'wasm', 'wasm']);
+    expect([...pools.values()].map((pool) => pool.kernels)).toEqual([AUTO_KERNELS, AUTO_KERNELS, AUTO_KERNELS]);
   });
   afterAll(async () => {
     for (const pool of [...pools.values(), ...wasmKernelPools.values()]) await pool.destroy();
@@ -108,6 +127,25 @@ describe('data-parallel training', () => {
       }
     });
   }
+
+  it("cnn: W=2 and W=3 end with W=1's weights, with each kernel set available", async () => {
+    const initial = new Float32Array(
+      (await modelToData(buildModel(MODELS.cnn.spec, { inputShape: [...MODELS.cnn.rowShape], numClasses: CLASSES, seed: 3 }))).weights,
+    );
+    const sets = AUTO_KERNELS === 'openblas' ? (['auto', 'wasm'] as const) : (['wasm'] as const);
+    for (const kernels of sets) {
+      const one = await train(1, 'sgd', 10, kernels, undefined, 'cnn');
+      expect(one.kernels).toBe(kernels === 'auto' ? AUTO_KERNELS : 'wasm');
+      expect(maxAbsDiff(one.weights, initial)).toBeGreaterThan(1e-3); // training moved the weights
+      expect(one.outcome.steps).toBe(8);
+      for (const workers of [2, 3]) {
+        const many = await train(workers, 'sgd', 10, kernels, undefined, 'cnn');
+        expect(many.kernels).toBe(one.kernels);
+        expect(maxAbsDiff(many.weights, one.weights), `${one.kernels} W=${workers}`).toBeLessThanOrEqual(1e-4);
+        expect(many.outcome.finalLoss).toBeCloseTo(one.outcome.finalLoss, 4);
+      }
+    }
+  });
 
   it('the same seed and worker count reproduce the same weights exactly', async () => {
     const a = await train(3, 'adam', 10);
@@ -149,7 +187,8 @@ describe('data-parallel training', () => {
     await expect(run).rejects.toMatchObject({ retryable: false });
     // A failure tears the pool down; the next phase needs a new one.
     await expect(train(2, 'sgd', 10)).rejects.toThrow(/the worker pool was stopped after a failure/);
-    pools.set(2, await TfjsPool.startTfjs({ workers: 2, backend: 'wasm', barrierTimeoutMs: 60_000 }));
+    pools.set(2, await TfjsPool.startTfjs({ workers: 2, backend: 'wasm', barrierTimeoutMs: 60_000, kernels: 'auto' }));
+    expect(pools.get(2)!.kernels).toBe(AUTO_KERNELS);
   });
 
   it("onNonFinite 'skip' leaves the weights untouched on such steps and counts them", async () => {
@@ -195,9 +234,22 @@ describe('data-parallel training', () => {
         });
       }
       const expected = new Float32Array((await modelToData(model)).weights);
+      const ran = new Map<string, Float32Array>();
       for (const kernels of ['auto', 'wasm'] as const) {
         for (const workers of [1, 3]) {
-          expect(maxAbsDiff((await train(workers, optimizer, 10, kernels)).weights, expected)).toBeLessThanOrEqual(1e-4);
+          const result = await train(workers, optimizer, 10, kernels);
+          expect(result.kernels, `${kernels} pool, W=${workers}`).toBe(kernels === 'auto' ? AUTO_KERNELS : 'wasm');
+          expect(maxAbsDiff(result.weights, expected)).toBeLessThanOrEqual(1e-4);
+          ran.set(`${result.kernels} W=${workers}`, result.weights);
+        }
+      }
+      // Both sets really ran where both exist: their float32 arithmetic differs (sgemm vs XNNPACK, C vs
+      // JavaScript exchange loops), so identical bits would mean one set ran twice.
+      expect(new Set([...ran.keys()].map((key) => key.split(' ')[0])).size).toBe(AUTO_KERNELS === 'openblas' ? 2 : 1);
+      if (AUTO_KERNELS === 'openblas') {
+        for (const workers of [1, 3]) {
+          const [native, wasm] = [ran.get(`openblas W=${workers}`)!, ran.get(`wasm W=${workers}`)!];
+          expect(Buffer.from(native.buffer).equals(Buffer.from(wasm.buffer)), `W=${workers}`).toBe(false);
         }
       }
     });

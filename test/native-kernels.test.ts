@@ -6,7 +6,7 @@ import '@tensorflow/tfjs-backend-wasm';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { loadBlas } from '../dist/kernels/blas-kernels.js';
 import { type KernelChoice, selectWasmKernels } from '../dist/kernels/kernel-choice.js';
-import { checkWasmInternals } from '../dist/kernels/wasm-heap.js';
+import { checkWasmInternals, copyTensorInto, floatOffset, heapBuffer } from '../dist/kernels/wasm-heap.js';
 import { registerMissingWasmKernels, replaceWasmKernels } from '../dist/kernels/wasm-kernels.js';
 import { mulberry32 } from '../dist/random.js';
 import { sameConv3x3Gradients } from './fixtures/conv-reference.js';
@@ -93,6 +93,274 @@ describe('tfjs internals the native kernels rely on', () => {
     );
     const noHeap = Object.create(backend, { wasm: { value: {} } });
     expect(() => checkWasmInternals(noHeap)).toThrow(/internals changed \(BackendWasm\.wasm\.HEAPU8\.buffer is not an ArrayBuffer\)/);
+  });
+});
+
+describe.runIf(NATIVE)('the addon refuses arguments that would reach outside its buffers', () => {
+  // The addon called directly: each bad size, offset, stride or piece of geometry must throw an error naming
+  // it and its valid range, before any memory is touched. One table entry per exported function, so a new
+  // function without its cases fails here.
+  const HEAP = 4096; // floats
+  const MAX32 = 2147483647;
+  const heap = () => new ArrayBuffer(HEAP * 4);
+  const floats = (n: number) => new Float32Array(n);
+  /** `args` with argument `i` replaced by `value`. */
+  const swap = (args: unknown[], i: number, value: unknown) => args.map((a, j) => (j === i ? value : a));
+  /** `args` with entry `g` of the Int32Array geometry at argument `i` replaced by `value`. */
+  const geometry = (args: unknown[], i: number, g: number, value: number) =>
+    swap(
+      args,
+      i,
+      Int32Array.from(args[i] as Int32Array, (v, j) => (j === g ? value : v)),
+    );
+  const range = (fn: string, name: string, value: number, min: number, max: number | string) =>
+    new RegExp(`^tfjs-distill native: ${fn} ${name.replace(/[[\]]/g, '\\$&')} is ${value}; it must be in \\[${min}, ${max}\\]$`);
+  const outside = (fn: string, name: string, offset: number, count: number) =>
+    new RegExp(
+      `^tfjs-distill native: ${fn} ${name.replace(/[[\]]/g, '\\$&')} is ${offset}, so ${count} floats there lie outside the wasm heap ` +
+        `of ${HEAP} floats; it must be in \\[0, ${HEAP - count}\\]$`,
+    );
+  const INT64_MAX = '9223372036854775807';
+  type Case = [what: string, args: unknown[], error: RegExp];
+  const table: Record<string, { valid: () => unknown[]; bad: (valid: unknown[]) => Case[] }> = {
+    load: { valid: () => [], bad: () => [] }, // takes no sizes
+    gemm: {
+      // C[3, 4] = A[3, 5] @ B[5, 4], two batches
+      valid: () => [heap(), false, false, 3, 4, 5, Int32Array.of(0, 100), Int32Array.of(200, 300), 400],
+      bad: (v) => [
+        ['negative m', swap(v, 3, -1), range('gemm', 'm', -1, 0, MAX32)],
+        ['negative n', swap(v, 4, -2), range('gemm', 'n', -2, 0, MAX32)],
+        ['negative k', swap(v, 5, -3), range('gemm', 'k', -3, 0, MAX32)],
+        ['m past int32', swap(v, 3, 2 ** 31), range('gemm', 'm', 2 ** 31, 0, MAX32)],
+        ['fractional k', swap(v, 5, 2.5), /^tfjs-distill native kernels: expected an integer, got 2\.5$/],
+        ['NaN m', swap(v, 3, Number.NaN), /^tfjs-distill native kernels: expected an integer, got nan$/],
+        ['negative aOffset', swap(v, 6, Int32Array.of(0, -1)), outside('gemm', 'aOffsets[i]', -1, 15)],
+        ['aOffset past the end', swap(v, 6, Int32Array.of(HEAP - 14, 0)), outside('gemm', 'aOffsets[i]', HEAP - 14, 15)],
+        ['bOffset past the end', swap(v, 7, Int32Array.of(0, HEAP - 19)), outside('gemm', 'bOffsets[i]', HEAP - 19, 20)],
+        ['cOffset past the end', swap(v, 8, HEAP - 23), outside('gemm', 'cOffset', HEAP - 23, 24)],
+        [
+          'a heap too small',
+          swap(v, 0, new ArrayBuffer(64)),
+          /^tfjs-distill native: gemm cOffset: 24 floats lie outside the wasm heap of 16 floats$/,
+        ],
+        ['offsets of different lengths', swap(v, 7, Int32Array.of(0)), /aOffsets and bOffsets differ in length/],
+      ],
+    },
+    epilogue: {
+      // x[4, 6] = prelu(x + bias[6]) with slopes[6]
+      valid: () => [heap(), 0, 24, 100, 6, 3, 0.2, 200, 6],
+      bad: (v) => [
+        ['negative offset', swap(v, 1, -1), outside('epilogue', 'offset', -1, 24)],
+        ['negative count', swap(v, 2, -5), /^tfjs-distill native: epilogue offset: -5 floats lie outside the wasm heap of 4096 floats$/],
+        ['count past the end', swap(v, 1, HEAP - 23), outside('epilogue', 'offset', HEAP - 23, 24)],
+        ['negative biasSize', swap(v, 4, -1), range('epilogue', 'biasSize', -1, 0, INT64_MAX)],
+        ['bias past the end', swap(v, 3, HEAP - 5), outside('epilogue', 'biasOffset', HEAP - 5, 6)],
+        ['negative preluSize', swap(v, 8, -6), range('epilogue', 'preluSize', -6, 0, INT64_MAX)],
+        ['prelu past the end', swap(v, 7, HEAP), outside('epilogue', 'preluOffset', HEAP, 6)],
+        ['unknown activation', swap(v, 5, 7), range('epilogue', 'activation', 7, 0, 6)],
+        ['negative activation', swap(v, 5, -1), range('epilogue', 'activation', -1, 0, 6)],
+      ],
+    },
+    conv2d: {
+      // x[2, 5, 5, 3] * filter[3, 3, 3, 4] -> y[2, 5, 5, 4], stride 1, dilation 1, pad 1 (same)
+      valid: () => [heap(), 0, 0, 1000, 2000, Int32Array.of(2, 5, 5, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1)],
+      bad: (v) => {
+        const names = 'batch inHeight inWidth inChannels outHeight outWidth outChannels filterHeight filterWidth'.split(' ');
+        const least = ['strideHeight', 'strideWidth', 'dilationHeight', 'dilationWidth'];
+        return [
+          ...[...names, ...least, 'padTop', 'padLeft'].map((name, g): Case => {
+            const min = least.includes(name) ? 1 : 0;
+            return [`${name} ${min - 1}`, geometry(v, 5, g, min - 1), range('conv2d', name, min - 1, min, MAX32)];
+          }),
+          ['stride -2', geometry(v, 5, 10, -2), range('conv2d', 'strideWidth', -2, 1, MAX32)],
+          ['unknown mode', swap(v, 1, 3), range('conv2d', 'mode', 3, 0, 2)],
+          ['negative mode', swap(v, 1, -1), range('conv2d', 'mode', -1, 0, 2)],
+          ['x past the end', swap(v, 2, HEAP - 149), outside('conv2d', 'xOffset', HEAP - 149, 150)],
+          ['negative xOffset', swap(v, 2, -150), outside('conv2d', 'xOffset', -150, 150)],
+          ['filter past the end', swap(v, 3, HEAP - 107), outside('conv2d', 'filterOffset', HEAP - 107, 108)],
+          ['y past the end', swap(v, 4, HEAP - 199), outside('conv2d', 'yOffset', HEAP - 199, 200)],
+          ['input grad: x past the end', swap(swap(v, 1, 1), 2, HEAP - 1), outside('conv2d', 'xOffset', HEAP - 1, 150)],
+          ['filter grad: filter past the end', swap(swap(v, 1, 2), 3, HEAP - 1), outside('conv2d', 'filterOffset', HEAP - 1, 108)],
+          [
+            'a larger batch than the heap holds',
+            geometry(v, 5, 0, 60),
+            /^tfjs-distill native: conv2d xOffset: 4500 floats lie outside the wasm heap of 4096 floats$/,
+          ],
+          [
+            'sizes whose product overflows',
+            swap(v, 5, Int32Array.of(MAX32, MAX32, MAX32, MAX32, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0)),
+            /^tfjs-distill native: conv2d x size overflows/,
+          ],
+          ['14 geometry numbers', swap(v, 5, Int32Array.of(2, 5, 5, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1, 1)), /conv geometry needs 15 numbers/],
+          ['geometry as a Float32Array', swap(v, 5, new Float32Array(15)), /expected an Int32Array/],
+        ];
+      },
+    },
+    maxPoolGrad: {
+      // x[2, 6, 6, 3], 2x2 windows, stride 2 -> dy[2, 3, 3, 3]
+      valid: () => [heap(), 0, 300, 600, Int32Array.of(2, 6, 6, 3, 3, 3, 2, 2, 2, 2, 0, 0)],
+      bad: (v) => {
+        const names = 'batch inHeight inWidth channels outHeight outWidth strideHeight strideWidth filterHeight filterWidth padTop padLeft';
+        const least = ['channels', 'strideHeight', 'strideWidth', 'filterHeight', 'filterWidth'];
+        return [
+          ...names.split(' ').map((name, g): Case => {
+            const min = least.includes(name) ? 1 : 0;
+            return [`${name} ${min - 1}`, geometry(v, 4, g, min - 1), range('maxPoolGrad', name, min - 1, min, MAX32)];
+          }),
+          ['stride -1', geometry(v, 4, 6, -1), range('maxPoolGrad', 'strideHeight', -1, 1, MAX32)],
+          ['x past the end', swap(v, 1, HEAP - 215), outside('maxPoolGrad', 'xOffset', HEAP - 215, 216)],
+          ['dy past the end', swap(v, 2, HEAP - 53), outside('maxPoolGrad', 'dyOffset', HEAP - 53, 54)],
+          ['dx past the end', swap(v, 3, HEAP - 1), outside('maxPoolGrad', 'dxOffset', HEAP - 1, 216)],
+          ['negative dxOffset', swap(v, 3, -2), outside('maxPoolGrad', 'dxOffset', -2, 216)],
+          [
+            'sizes whose product overflows',
+            swap(v, 4, Int32Array.of(MAX32, MAX32, MAX32, MAX32, 1, 1, 1, 1, 1, 1, 0, 0)),
+            /^tfjs-distill native: maxPoolGrad x size overflows/,
+          ],
+          ['11 geometry numbers', swap(v, 4, Int32Array.of(2, 6, 6, 3, 3, 3, 2, 2, 2, 2, 0)), /max pool geometry needs 12 numbers/],
+        ];
+      },
+    },
+    sumLeadingAxes: {
+      // x[6, 5] summed to [5]
+      valid: () => [heap(), 0, 6, 5, 100],
+      bad: (v) => [
+        ['negative outer', swap(v, 2, -1), range('sumLeadingAxes', 'outer', -1, 0, INT64_MAX)],
+        ['negative inner', swap(v, 3, -5), range('sumLeadingAxes', 'inner', -5, 0, INT64_MAX)],
+        ['x past the end', swap(v, 1, HEAP - 29), outside('sumLeadingAxes', 'xOffset', HEAP - 29, 30)],
+        ['out past the end', swap(v, 4, HEAP - 4), outside('sumLeadingAxes', 'outOffset', HEAP - 4, 5)],
+        ['negative outOffset', swap(v, 4, -1), outside('sumLeadingAxes', 'outOffset', -1, 5)],
+        [
+          'sizes whose product overflows',
+          swap(swap(v, 2, 2 ** 40), 3, 2 ** 40),
+          /^tfjs-distill native: sumLeadingAxes outer x inner overflows/,
+        ],
+      ],
+    },
+    weightedSum: {
+      // 3 ranks' slots of stride 10, the range [0, 10)
+      valid: () => [floats(30), 10, Float64Array.of(0.5, 0.5, 0), 0, 10, floats(10)],
+      bad: (v) => [
+        ['stride 0 (an empty range)', swap(swap(v, 1, 0), 4, 0), range('weightedSum', 'stride', 0, 1, INT64_MAX)],
+        ['negative stride', swap(v, 1, -10), range('weightedSum', 'stride', -10, 10, INT64_MAX)],
+        ['stride below hi', swap(v, 1, 9), range('weightedSum', 'stride', 9, 10, INT64_MAX)],
+        [
+          'slots shorter than ranks x stride',
+          swap(v, 1, 11),
+          /^tfjs-distill native: weightedSum slots smaller than ranks x stride \(30 floats < 3 x 11\)$/,
+        ],
+        [
+          'negative lo',
+          swap(v, 3, -1),
+          /^tfjs-distill native: weightedSum lo -1, hi 10: range outside the array; it must have 0 <= lo <= hi <= 10$/,
+        ],
+        ['hi past out', swap(v, 4, 11), /^tfjs-distill native: weightedSum lo 0, hi 11: range outside the array/],
+        ['lo above hi', swap(swap(v, 3, 6), 4, 0), /^tfjs-distill native: weightedSum lo 6, hi 0: range outside the array/],
+      ],
+    },
+    adam: {
+      valid: () => [floats(10), floats(10), floats(10), floats(10), 0, 10, 0.01, 1, 0.9, 0.999, 1e-8],
+      bad: (v) => [
+        [
+          'negative lo',
+          swap(v, 4, -1),
+          /^tfjs-distill native: adam lo -1, hi 10: range outside the array; it must have 0 <= lo <= hi <= 10$/,
+        ],
+        ['hi past the arrays', swap(v, 5, 11), /^tfjs-distill native: adam lo 0, hi 11: range outside the array/],
+        ['lo above hi', swap(v, 4, 11), /^tfjs-distill native: adam lo 11, hi 10: range outside the array/],
+        [
+          'one array shorter',
+          swap(v, 2, floats(9)),
+          /^tfjs-distill native: adam lo 0, hi 10: range outside the array; it must have 0 <= lo <= hi <= 9$/,
+        ],
+      ],
+    },
+    momentum: {
+      valid: () => [floats(10), floats(10), floats(10), 0, 10, 0.1, 0.9],
+      bad: (v) => [
+        ['negative lo', swap(v, 3, -4), /^tfjs-distill native: momentum lo -4, hi 10: range outside the array/],
+        ['hi past the arrays', swap(v, 4, 12), /^tfjs-distill native: momentum lo 0, hi 12: range outside the array/],
+        [
+          'one array shorter',
+          swap(v, 1, floats(3)),
+          /^tfjs-distill native: momentum lo 0, hi 10: range outside the array; it must have 0 <= lo <= hi <= 3$/,
+        ],
+      ],
+    },
+    sgd: {
+      valid: () => [floats(10), floats(10), 0, 10, 0.1],
+      bad: (v) => [
+        ['negative lo', swap(v, 2, -1), /^tfjs-distill native: sgd lo -1, hi 10: range outside the array/],
+        ['hi past the arrays', swap(v, 3, 11), /^tfjs-distill native: sgd lo 0, hi 11: range outside the array/],
+        ['fractional hi', swap(v, 3, 9.5), /^tfjs-distill native kernels: expected an integer, got 9\.5$/],
+      ],
+    },
+  };
+
+  it('every exported function has its cases, and each bad argument throws an error naming it and its range', () => {
+    const addon = (blas as { blas: unknown }).blas as Record<string, (...args: unknown[]) => unknown>;
+    expect(Object.keys(addon).sort()).toEqual(Object.keys(table).sort());
+    for (const [name, { valid, bad }] of Object.entries(table)) {
+      // The valid call runs: so each case below fails for its one changed argument alone.
+      expect(() => addon[name](...valid()), `${name} with valid arguments`).not.toThrow();
+      const cases = bad(valid());
+      if (name !== 'load') expect(cases.length, name).toBeGreaterThan(2);
+      for (const [what, args, error] of cases) expect(() => addon[name](...args), `${name}: ${what}`).toThrow(error);
+    }
+  });
+});
+
+describe('tensors outside the wasm heap', () => {
+  it.runIf(NATIVE)('a heap taken before the wasm memory grew is refused by the addon, not read; the live heap gives the sums', () => {
+    const addon = (blas as { blas: { sumLeadingAxes(...args: unknown[]): void } }).blas;
+    const backend = tf.backend() as BackendWasm;
+    const xv = values(6 * 5, 70);
+    const x = tf.tensor2d(xv, [6, 5]);
+    const out = tf.zeros([5]);
+    const stale = heapBuffer(backend);
+    const [xAt, outAt] = [floatOffset(backend, x), floatOffset(backend, out)];
+    // More floats than the whole heap holds: the wasm memory must grow, which detaches `stale`.
+    const grow = tf.zeros([stale.byteLength / 4]);
+    try {
+      expect(stale.byteLength).toBe(0);
+      expect(() => addon.sumLeadingAxes(stale, xAt, 6, 5, outAt)).toThrow(
+        /^tfjs-distill native: sumLeadingAxes xOffset: 30 floats lie outside the wasm heap of 0 floats$/,
+      );
+      expect(Array.from(out.dataSync())).toEqual([0, 0, 0, 0, 0]); // nothing was written
+      addon.sumLeadingAxes(heapBuffer(backend), xAt, 6, 5, outAt);
+      const want = Array.from({ length: 5 }, (_, j) => Array.from({ length: 6 }, (_, i) => xv[i * 5 + j]).reduce((a, b) => a + b));
+      expectClose(out.dataSync(), want);
+    } finally {
+      tf.dispose([x, out, grow]);
+    }
+  });
+
+  it('copyTensorInto: a tensor on the heap is read in place; one on the cpu backend, or int32, arrives through tfjs', async () => {
+    const want = values(12, 71);
+    const copied = (t: tf.Tensor) => {
+      const target = new Float32Array(16).fill(-7);
+      copyTensorInto(t, target, 2);
+      return Array.from(target);
+    };
+    const expected = [-7, -7, ...want, -7, -7];
+    await tf.setBackend('cpu');
+    const onCpu = tf.tensor(want, [3, 4]);
+    try {
+      expect(copied(onCpu)).toEqual(expected); // cpu active: dataSync
+      await tf.setBackend('wasm');
+      const backend = tf.backend() as BackendWasm;
+      expect(backend.dataIdMap.has(onCpu.dataId)).toBe(false); // not on the wasm heap...
+      expect(copied(onCpu)).toEqual(expected); // ...until tfjs moves it there when its offset is asked for
+      expect(backend.dataIdMap.has(onCpu.dataId)).toBe(true);
+      const onWasm = tf.tensor(want, [3, 4]);
+      const ints = tf.tensor([3, -1, 4], [3], 'int32');
+      expect(copied(onWasm)).toEqual(expected);
+      expect(copied(ints).slice(0, 6)).toEqual([-7, -7, 3, -1, 4, -7]);
+      tf.dispose([onWasm, ints]);
+    } finally {
+      onCpu.dispose();
+      await tf.setBackend('wasm');
+    }
   });
 });
 
@@ -385,9 +653,10 @@ for (const kernels of KERNEL_SETS) {
 }
 
 describe.runIf(NATIVE)('openblas kernels in concurrent worker threads', () => {
-  // Each worker loads the backend with the openblas kernels and runs matMuls (all transposes) and conv
-  // gradients of its own seeded data, many times over, all workers at once; every result must equal the
-  // single-threaded cpu reference. A kernel reading another thread's heap or sharing scratch space fails.
+  // Each worker loads the backend with the openblas kernels and runs matMuls (all transposes), a conv with
+  // both gradients and a max pool with its gradient on its own seeded data, many times over, all workers at
+  // once; every result must equal the single-threaded cpu reference. A kernel reading another thread's heap
+  // or sharing scratch space fails.
   const WORKERS = 3;
   const code = `
     const { parentPort, workerData } = require('node:worker_threads');
@@ -426,8 +695,12 @@ describe.runIf(NATIVE)('openblas kernels in concurrent worker threads', () => {
         expect(out.error).toBeUndefined();
         expect(out.kernels).toBe('openblas');
         const want = reference(tf, 100 * (rank + 1));
+        expect(want.length).toBe(9); // 4 matMuls, conv2d and its 2 gradients, maxPool and its gradient
         expect(out.results!.length).toBe(8);
-        for (const round of out.results!) round.forEach((r, i) => expectClose(r, want[i]));
+        for (const round of out.results!) {
+          expect(round.length).toBe(want.length);
+          round.forEach((r, i) => expectClose(r, want[i]));
+        }
       });
     } finally {
       await tf.setBackend('wasm');
