@@ -9,7 +9,8 @@
  * ```
  */
 export { distill, type DistillResult } from './distill/distill.js';
-export { DEFAULTS, type DistillConfig, type DistillOptions } from './distill/options.js';
+export { DEFAULTS, type DistillConfig, type DistillOptions, type TeacherRuntime } from './distill/options.js';
+export type { TeacherRuntimeUsed } from './distill/teacher-runtime.js';
 export { label, shardFile, shardRows, type LabelOptions, type LabelResult, type ShardSpec } from './distill/label.js';
 export { DEFAULT_JOB_ROWS, labelOnQueue, type QueueLabelOptions, type QueueLabelResult } from './distill/queue.js';
 export { serveLabelQueue, type LabelWorkerOptions } from './distill/queue-worker.js';
@@ -50,6 +51,7 @@ export { type DataSourceOptions, loadDataSource } from './data/data-source.js';
 export { buildModel, type BuildModelOptions } from './models/architectures.js';
 export { loadModel, saveModel } from './models/model-files.js';
 export type { InputLayout, TeacherNormalize } from './models/onnx-teacher.js';
+export { EXPORTABLE_LAYERS, type ExportedOnnx, UnsupportedLayerError, exportLayersToOnnx } from './models/layers-to-onnx.js';
 export type { BackendChoice, BackendName, KernelsUsed } from './kernels/backend.js';
 export type { KernelChoice } from './kernels/kernel-choice.js';
 

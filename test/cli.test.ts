@@ -251,6 +251,9 @@ describe('the CLI', () => {
         'openblas',
       );
     });
+    it('--teacher-runtime: an unknown runtime is named with its flag', () => {
+      expectFailure(/error: --teacher-runtime 'gpu' is not one of auto, tfjs, onnxruntime$/, ...SMALL, '--teacher-runtime', 'gpu');
+    });
     it('--backend tensorflow without tfjs-node says how to get it', () => {
       expectFailure(
         /none of the backends \[tensorflow\] could be loaded .*install @tensorflow\/tfjs-node .* or set --backend 'wasm'/,

@@ -108,6 +108,15 @@ export const RUN_FLAGS = {
     help: 'ONNX teacher: the output to read',
     default: 'the first',
   },
+  'teacher-runtime': {
+    kind: 'string',
+    arg: 'R',
+    option: 'teacherRuntime',
+    help:
+      "what runs a tfjs teacher's inference: auto, tfjs or onnxruntime (exported to ONNX, needs onnxruntime-node); " +
+      'auto: onnxruntime when it loads and every layer exports, else tfjs',
+    default: DEFAULTS.teacherRuntime,
+  },
   'teacher-arch': {
     kind: 'string',
     arg: 'SPEC',
@@ -300,6 +309,7 @@ export const LABEL_FLAGS = {
   'test-fraction': shared['test-fraction'],
   teacher,
   'teacher-arch': shared['teacher-arch'],
+  'teacher-runtime': RUN_FLAGS['teacher-runtime'],
   seed,
   'soft-labels': { ...RUN_FLAGS['soft-labels'], help: 'the soft-label store to write (reused when it already holds these labels)' },
   'soft-label-top-k': RUN_FLAGS['soft-label-top-k'],

@@ -4,6 +4,7 @@ import { labelOnQueue } from '../distill/queue.js';
 import { DistillError, check } from '../errors.js';
 import type { BackendChoice } from '../kernels/backend.js';
 import type { KernelChoice } from '../kernels/kernel-choice.js';
+import type { TeacherRuntime } from '../distill/options.js';
 import type { LabelFlags } from './flags.js';
 import { dataSourceOf, importModules, loadData, loadTeacher } from './inputs.js';
 import { ProgressView } from './progress-view.js';
@@ -94,6 +95,7 @@ export async function labelCommand(flags: LabelFlags, signal: AbortSignal): Prom
       softLabelTopK: flags['soft-label-top-k'] ?? null,
       temperature: flags.temperature,
       shard,
+      teacherRuntime: flags['teacher-runtime'] as TeacherRuntime | undefined,
       workers: flags.workers,
       backend: flags.backend as BackendChoice | undefined,
       kernels: flags.kernels as KernelChoice | undefined,
@@ -115,7 +117,8 @@ function describeLabel(result: LabelResult, shard: ShardSpec | null): string {
   const which = shard ? `shard ${shard.index}/${shard.count}, rows ${start}-${end - 1} of ${number.format(result.rows)}` : 'every row';
   if (result.reused) return `${result.file} already holds these labels (${which}, key ${result.key}); nothing was labelled`;
   const notices = result.notices.map((notice) => `\ntfjs-distill: ${notice}`).join('');
-  const rate = end > start ? ` (${number.format((end - start) / result.labelSeconds)} rows/s, ${result.backend})` : '';
+  const runtime = result.teacherRuntime === 'onnxruntime' ? 'onnxruntime' : result.backend;
+  const rate = end > start ? ` (${number.format((end - start) / result.labelSeconds)} rows/s, ${runtime})` : '';
   return (
     `labelled ${number.format(end - start)} rows (${which}) in ${result.labelSeconds.toFixed(1)} s${rate}; ` +
     `wrote ${result.file} (${result.encoding}, ${number.format(result.fileBytes)} bytes)${notices}`

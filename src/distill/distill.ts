@@ -16,6 +16,7 @@ import { mixSeed, seededPermutation } from '../random.js';
 import { RunCheckpoint, type RunFingerprint } from '../train/checkpoint.js';
 import { datasetDigest, modelDigest, teacherDigest } from './fingerprint.js';
 import { importSoftLabels, obtainSoftLabels } from './soft-labels.js';
+import { type TeacherOnRuntime, type TeacherRuntimeUsed, teacherOnRuntime } from './teacher-runtime.js';
 import { accuracy, agreement, describeModel, layersModelSize, predictTest } from '../infer/evaluate.js';
 import { type DistillConfig, type DistillOptions, resolveConfig } from './options.js';
 import type { DistillReport, TrainingPhaseReport } from './report.js';
@@ -177,7 +178,8 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
 
     // 3. Labelling: the teacher's logits over every training row are the soft labels.
     //    Or the logits the user computed elsewhere.
-    const teacher = teacherInference(teacherSource, teacherData, normalize);
+    const teacherRun = await teacherInference(teacherSource, teacherData, normalize, config);
+    const teacher = teacherRun?.model;
     const labelling =
       config.teacherLogits !== null
         ? await importSoftLabels(config.teacherLogits, train, encoding)
@@ -251,13 +253,11 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
         backend: pool.backend,
         kernels: pool.kernels,
         workers: config.workers,
+        teacherRuntime: teacherRun?.runtime ?? null,
         notices: [
           ...pool.notices,
-          ...(teacherSource.kind === 'onnx'
-            ? teacherSource.onnx.notices
-            : teacherSource.kind === 'graph'
-              ? teacherSource.graph.notices
-              : []),
+          ...teacherNotices(teacherSource),
+          ...(teacherRun?.notices ?? []),
           ...(labelling.notice ? [labelling.notice] : []),
           ...skipNotices(phases),
         ],
@@ -415,17 +415,26 @@ async function importedPredictions(file: string, test: SharedDataset): Promise<I
 }
 
 /** The settings that say how a teacher is opened and fed. */
-type TeacherSettings = Pick<DistillConfig, 'teacherEpochs' | 'teacherLayout' | 'teacherOutput' | 'teacherNormalize'>;
+type TeacherSettings = Pick<DistillConfig, 'teacherEpochs' | 'teacherLayout' | 'teacherOutput' | 'teacherNormalize' | 'teacherRuntime'>;
 
-/** What the workers run for a teacher: its model (trained, for a layers teacher the run trained) and input normalisation. */
-function teacherInference(
+/**
+ * What the workers run for a teacher: its model (trained, for a layers teacher the run trained) and input
+ * normalisation, on the runtime teacherRuntime picks for a layers teacher.
+ */
+async function teacherInference(
   source: TeacherSource,
   data: ModelData | undefined,
   normalize: RowNormalization | undefined,
-): InferenceModel | undefined {
-  if (source.kind === 'onnx') return { ...source.onnx.spec, normalize };
-  if (source.kind === 'graph') return { ...source.graph.spec, normalize };
-  return data && layersInference(shareModel(data), normalize);
+  config: TeacherSettings,
+): Promise<TeacherOnRuntime | undefined> {
+  if (source.kind === 'onnx') return { model: { ...source.onnx.spec, normalize }, runtime: 'onnxruntime', notices: [] };
+  if (source.kind === 'graph') return { model: { ...source.graph.spec, normalize }, runtime: 'tfjs', notices: [] };
+  return data && teacherOnRuntime(data, config.teacherRuntime, normalize);
+}
+
+/** What opening the teacher found worth saying: how an ONNX or graph teacher's output is read. */
+function teacherNotices(source: TeacherSource): string[] {
+  return source.kind === 'onnx' ? source.onnx.notices : source.kind === 'graph' ? source.graph.notices : [];
 }
 
 /** A teacher's identity in soft-label keys: its bytes or weights, and the normalisation of its input. */
@@ -435,12 +444,21 @@ function teacherIdentity(source: TeacherSource, data: ModelData | undefined, con
 }
 
 /** A teacher fed its rows as they are: no normalisation, its own layout and first output. */
-export const NO_TEACHER_SETTINGS: TeacherSettings = { teacherEpochs: 0, teacherLayout: null, teacherOutput: null, teacherNormalize: null };
+export const NO_TEACHER_SETTINGS: TeacherSettings = {
+  teacherEpochs: 0,
+  teacherLayout: null,
+  teacherOutput: null,
+  teacherNormalize: null,
+  teacherRuntime: 'auto',
+};
 
 /** A teacher opened for labelling alone (label, the queue): what the workers run, and its identity. */
 export interface LabellingTeacher {
   model: InferenceModel;
   digest: string;
+  /** What runs it, and the notices of that choice (a fallback to tfjs and why). */
+  runtime: TeacherRuntimeUsed;
+  notices: string[];
 }
 
 /** Opens any teacher kind for labelling `train`, as `distill` would label with it. */
@@ -451,10 +469,8 @@ export async function openLabellingTeacher(
 ): Promise<LabellingTeacher> {
   const source = await openTeacher(teacher, train, config);
   const data = source.kind === 'layers' ? source.checked.data : undefined;
-  return {
-    model: teacherInference(source, data, teacherNormalization(config, train.featureShape))!,
-    digest: teacherIdentity(source, data, config),
-  };
+  const run = (await teacherInference(source, data, teacherNormalization(config, train.featureShape), config))!;
+  return { ...run, digest: teacherIdentity(source, data, config), notices: [...teacherNotices(source), ...run.notices] };
 }
 
 async function openTeacher(teacher: tf.LayersModel | string, train: SharedDataset, config: TeacherSettings): Promise<TeacherSource> {
@@ -463,6 +479,11 @@ async function openTeacher(teacher: tf.LayersModel | string, train: SharedDatase
       config.teacherEpochs === 0,
       `teacherEpochs ${config.teacherEpochs} trains the teacher, but an ONNX teacher (${teacher}) runs as given; set teacherEpochs to 0`,
       ['teacherEpochs'],
+    );
+    check(
+      config.teacherRuntime !== 'tfjs',
+      `teacherRuntime 'tfjs' runs layers models, but ${teacher} is an ONNX teacher, which runs on onnxruntime; drop teacherRuntime`,
+      ['teacherRuntime'],
     );
     const onnx = await openOnnxTeacher(teacher, {
       featureShape: train.featureShape,
@@ -481,6 +502,11 @@ async function openTeacher(teacher: tf.LayersModel | string, train: SharedDatase
       ['teacherEpochs'],
     );
     check(config.teacherLayout === null, 'teacherLayout applies to ONNX teachers; a graph model takes NHWC rows', ['teacherLayout']);
+    check(
+      config.teacherRuntime !== 'onnxruntime',
+      `teacherRuntime 'onnxruntime' exports layers models, but ${teacher} is a graph model, which runs on tfjs; drop teacherRuntime`,
+      ['teacherRuntime'],
+    );
     const graph = await openGraphTeacher(saved, teacher, {
       featureShape: train.featureShape,
       numClasses: train.numClasses,

@@ -12,7 +12,8 @@ import type { ProgressEvent } from '../progress.js';
 import type { InputLayout, TeacherNormalize } from '../models/onnx-teacher.js';
 import { openLabellingTeacher } from './distill.js';
 import { datasetDigest, softLabelKey } from './fingerprint.js';
-import { DEFAULTS, resolveConfig } from './options.js';
+import { DEFAULTS, type TeacherRuntime, resolveConfig } from './options.js';
+import type { TeacherRuntimeUsed } from './teacher-runtime.js';
 import { obtainSoftLabels } from './soft-labels.js';
 import { PoolSupervisor } from './supervisor.js';
 
@@ -30,6 +31,8 @@ export interface LabelOptions {
   teacherNormalize?: TeacherNormalize | null;
   teacherLayout?: InputLayout | null;
   teacherOutput?: string | null;
+  /** As `distill`'s: what runs a layers teacher, tfjs or onnxruntime (its graph exported to ONNX). Default 'auto'. */
+  teacherRuntime?: TeacherRuntime;
   /** The rows to label (the training split a later run distils on). */
   train: Dataset;
   /** The soft-label store to write (reused when it already holds these labels). With `shard`, see {@link shardFile}. */
@@ -69,6 +72,8 @@ export interface LabelResult {
   /** The pool that labelled; null when nothing was labelled (its own notices are the ones `distill` reports). */
   backend: BackendName | null;
   kernels: KernelsUsed | null;
+  /** What ran the teacher; null when nothing was labelled. */
+  teacherRuntime: TeacherRuntimeUsed | null;
   /** A store that could not be reused (and why), restarts after worker failures. */
   notices: string[];
 }
@@ -125,6 +130,7 @@ export async function label(options: LabelOptions): Promise<LabelResult> {
     teacherNormalize: options.teacherNormalize,
     teacherLayout: options.teacherLayout,
     teacherOutput: options.teacherOutput,
+    teacherRuntime: options.teacherRuntime,
   });
   const { shard } = options;
   if (shard) checkShard(shard);
@@ -149,6 +155,7 @@ export async function label(options: LabelOptions): Promise<LabelResult> {
     fileBytes,
     backend: null,
     kernels: null,
+    teacherRuntime: null,
     notices: [],
   });
 
@@ -183,7 +190,7 @@ export async function label(options: LabelOptions): Promise<LabelResult> {
   try {
     const handle = teacher.model;
     const done = await supervisor.run('label', async (pool) => {
-      const pooled = { backend: pool.backend, kernels: pool.kernels, notices: [] as string[] };
+      const pooled = { backend: pool.backend, kernels: pool.kernels, teacherRuntime: teacher.runtime, notices: [...teacher.notices] };
       if (!shard) {
         const labels = await obtainSoftLabels(pool, {
           teacher: handle,

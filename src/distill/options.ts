@@ -5,6 +5,10 @@ import { check } from '../errors.js';
 import { type KeyTree, isPlainObject, unknownKey, unknownKeyMessage } from '../known-keys.js';
 import type { BackendChoice } from '../kernels/backend.js';
 import type { InputLayout, TeacherNormalize } from '../models/onnx-teacher.js';
+
+/** What runs a layers teacher's inference (see DistillOptions.teacherRuntime). */
+export type TeacherRuntime = 'auto' | 'tfjs' | 'onnxruntime';
+export const TEACHER_RUNTIMES: readonly TeacherRuntime[] = ['auto', 'tfjs', 'onnxruntime'];
 import type { CheckpointOptions } from '../train/checkpoint.js';
 import { KERNEL_CHOICES, type KernelChoice, kernelChoiceFromEnv } from '../kernels/kernel-choice.js';
 import { DISTILLATION_LOSSES } from '../train/losses.js';
@@ -44,6 +48,14 @@ export interface DistillOptions {
   teacherNormalize?: TeacherNormalize | null;
   /** The ONNX teacher's output to read, by name; default the first. */
   teacherOutput?: string | null;
+  /**
+   * What runs a tfjs layers teacher's inference (labelling and its test evaluation): `tfjs`, or `onnxruntime`
+   * (the model exported to ONNX in this process, run by onnxruntime-node in every worker). `auto` picks
+   * onnxruntime when onnxruntime-node loads and every layer exports, else tfjs with a notice saying why.
+   * ONNX files always run on onnxruntime and graph models on tfjs.
+   * Default 'auto'.
+   */
+  teacherRuntime?: TeacherRuntime;
   /** The student; its current weights are the starting point. */
   student: tf.LayersModel | string;
   /** Training rows; rows labelled -1 form the unlabeled transfer set. */
@@ -201,6 +213,7 @@ export const DEFAULTS: DistillConfig = {
   teacherLayout: null,
   teacherNormalize: null,
   teacherOutput: null,
+  teacherRuntime: 'auto',
   teacherLogits: null,
   teacherTestLogits: null,
   loss: 'kd',
@@ -465,6 +478,11 @@ export function resolveConfig(options: DistillOptions): DistillConfig {
     config.teacherLayout === null || config.teacherLayout === 'nchw' || config.teacherLayout === 'nhwc',
     `teacherLayout '${config.teacherLayout}' is not one of nchw, nhwc`,
     'teacherLayout',
+  );
+  demand(
+    TEACHER_RUNTIMES.includes(config.teacherRuntime),
+    `teacherRuntime '${config.teacherRuntime}' is not one of ${TEACHER_RUNTIMES.join(', ')}`,
+    'teacherRuntime',
   );
   const normalize = config.teacherNormalize;
   demand(

@@ -94,6 +94,12 @@ export interface DistillReport {
    */
   kernels: KernelsUsed;
   workers: number;
+  /**
+   * What ran the teacher's inference (its labelling, unless the soft labels were reused, and its test
+   * evaluation): tfjs, or onnxruntime-node (an ONNX teacher, or a layers teacher exported by teacherRuntime).
+   * Null without a teacher model (imported logits).
+   */
+  teacherRuntime: 'tfjs' | 'onnxruntime' | null;
   /** Kernels added to the backend, backends that failed to load, and similar facts worth knowing. */
   notices: string[];
   /** Null when the teacher was not evaluated: logits imported without test logits. */

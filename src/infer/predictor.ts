@@ -124,7 +124,8 @@ const MIN_PROBABILITY = 1e-30;
 async function onnxPredictor(spec: OnnxTeacherSpec & { normalize?: RowNormalization }): Promise<Predictor> {
   const ort = await loadOrt();
   // One session per worker thread, on one thread: the pool is the parallelism.
-  const session: OrtSession = await ort.InferenceSession.create(spec.file, {
+  // An exported model's bytes are shared with every worker; onnxruntime needs its own ordinary copy.
+  const session: OrtSession = await ort.InferenceSession.create(spec.model ? new Uint8Array(spec.model).slice() : spec.file, {
     intraOpNumThreads: 1,
     interOpNumThreads: 1,
     executionMode: 'sequential',

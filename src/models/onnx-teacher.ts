@@ -18,7 +18,10 @@ export interface OnnxTeacherSpec {
   kind: 'onnx';
   /** Unique per run; workers cache their session under it. */
   id: string;
+  /** The file, or for a graph exported in this run (teacherRuntime) a description of it. */
   file: string;
+  /** The model's bytes when it was exported in this run rather than read from `file`. */
+  model?: SharedArrayBuffer;
   inputName: string;
   outputName: string;
   /** The model's input shape per row, in its own layout (what each batch is reshaped to). */
@@ -56,7 +59,7 @@ const ORT = 'onnxruntime-node';
 /** Minimal view of onnxruntime-node's API, so that its types are not needed to build. */
 export interface OrtModule {
   InferenceSession: {
-    create(path: string, options?: object): Promise<OrtSession>;
+    create(pathOrBytes: string | Uint8Array, options?: object): Promise<OrtSession>;
   };
   Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown;
 }
