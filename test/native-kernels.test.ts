@@ -97,7 +97,7 @@ describe('tfjs internals the native kernels rely on', () => {
 });
 
 describe.runIf(NATIVE)('the openblas kernel set', () => {
-  it('replaces the matMul, conv, max-pool gradient and Sum kernels, and the wasm set restores the originals', () => {
+  it('replaces the matMul, conv, max-pool, Sum, Cast and Add kernels, and the wasm set restores the originals', () => {
     const backend = tf.backend() as BackendWasm;
     const names = [
       'BatchMatMul',
@@ -106,8 +106,11 @@ describe.runIf(NATIVE)('the openblas kernel set', () => {
       'FusedConv2D',
       'Conv2DBackpropInput',
       'Conv2DBackpropFilter',
+      'MaxPool',
       'MaxPoolGrad',
       'Sum',
+      'Cast',
+      'Add',
     ];
     const current = () => names.map((name) => tf.getKernel(name, 'wasm')!.kernelFunc);
     selectWasmKernels('wasm', backend);
@@ -254,6 +257,8 @@ for (const kernels of KERNEL_SETS) {
       ['1x1 pointwise', [2, 4, 5, 3], [1, 1, 3, 4], 1, 'valid', 1],
       ['dilation 2, same', [2, 9, 8, 2], [3, 3, 2, 3], 1, 'same', 2],
       ['dilation [2,1], valid', [1, 9, 8, 3], [2, 3, 3, 2], 1, 'valid', [2, 1]],
+      ['one input channel, 3x3 same', [3, 8, 7, 1], [3, 3, 1, 5], 1, 'same', 1],
+      ['one input channel, valid, stride 2, batch 1', [1, 9, 8, 1], [3, 3, 1, 4], 2, 'valid', 1],
     ];
     it('MaxPoolGrad: exactly the cpu backend, ties, padding and overlapping windows included', async () => {
       // Small integers repeat within windows, so ties are common: the first maximum in row-major order wins.
@@ -315,21 +320,121 @@ for (const kernels of KERNEL_SETS) {
           const bias = tf.tensor1d(values(fShape[3], 13));
           const plain = (a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, strides, pad, 'NHWC', dilations);
           const y = plain(x, f);
-          const fused = tf.fused.conv2d({ x, filter: f, strides, pad, dilations, bias, activation: 'elu' });
-          if (dilated) return [y, fused]; // tfjs has no conv gradients for dilation > 1
+          // elu goes through the epilogue; relu and linear with a [CO] bias (or none) are applied in the conv.
+          const fused = (activation: 'elu' | 'relu' | 'linear', withBias = true) =>
+            tf.fused.conv2d({ x, filter: f, strides, pad, dilations, bias: withBias ? bias : undefined, activation });
+          const outputs = [y, fused('elu'), fused('relu'), fused('linear'), fused('relu', false)];
+          if (dilated) return outputs; // tfjs has no conv gradients for dilation > 1
           const dy = tf.tensor(values(y.size, 14), y.shape);
           const [dx, df] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(plain(a, b), dy)))([x, f]);
-          return [y, fused, dx, df];
+          return [...outputs, dx, df];
         };
         const got = await run('wasm', kernels, conv);
         const want = await run('cpu', 'auto', conv);
+        expect(got.length).toBe(dilated ? 5 : 7);
         got.forEach((g, i) => expectClose(g, want[i]));
       }
     });
 
+    it('MaxPool and MaxPoolGrad of 2x2 pools that tile the input: exactly the cpu backend, ties, -Infinity and NaN', async () => {
+      // Channel counts of 5 and 8 cover the four-channel steps and the remainder; small integers make ties.
+      for (const shape of [
+        [2, 6, 4, 5],
+        [1, 4, 8, 8],
+        [3, 2, 2, 3],
+      ]) {
+        const random = mulberry32(43);
+        // The stock wasm MaxPool (XNNPACK) lets NaN through where the cpu backend skips it: specials for openblas only.
+        const special = kernels === 'openblas' ? [Number.NEGATIVE_INFINITY, Number.NaN] : [];
+        const x = Float32Array.from({ length: sizeOf(shape) }, () => {
+          const r = random();
+          return r < 0.1 && special.length > 0 ? special[Math.floor(r * 20)] : Math.floor(r * 4);
+        });
+        const pool = () => {
+          const input = tf.tensor4d(x, shape as [number, number, number, number]);
+          const gradient = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(t as tf.Tensor4D, 2, 2, 'valid'), 1.5)))(input);
+          return [tf.maxPool(input, 2, 2, 'valid'), gradient];
+        };
+        const got = await run('wasm', kernels, pool);
+        const want = await run('cpu', 'auto', pool);
+        expect(Array.from(got[0])).toEqual(Array.from(want[0]));
+        expect(Array.from(got[1])).toEqual(Array.from(want[1]));
+      }
+    });
+
+    it('MaxPool of other windows (handed on): odd sizes, padding, overlap', async () => {
+      const x = values(2 * 7 * 6 * 3, 44);
+      const cases: [number, number, 'same' | 'valid'][] = [
+        [2, 2, 'valid'],
+        [2, 2, 'same'],
+        [3, 2, 'valid'],
+        [2, 1, 'valid'],
+      ];
+      for (const [size, stride, pad] of cases) {
+        const pool = () => tf.maxPool(tf.tensor4d(x, [2, 7, 6, 3]), size, stride, pad);
+        const [got] = await run('wasm', kernels, pool);
+        const [want] = await run('cpu', 'auto', pool);
+        expect(Array.from(got)).toEqual(Array.from(want));
+      }
+    });
+
+    it('Add: a bias along trailing axes (either operand), and the adds it hands on', async () => {
+      const cases: [number[], number[]][] = [
+        [[2, 3, 4, 5], [5]],
+        [[5], [2, 3, 4, 5]],
+        [
+          [2, 3, 4, 5],
+          [4, 5],
+        ],
+        [
+          [2, 3, 4, 5],
+          [1, 1, 5],
+        ],
+        [
+          [7, 3],
+          [1, 3],
+        ],
+        [
+          [2, 3, 4, 5],
+          [2, 3, 4, 5],
+        ], // equal shapes: handed on
+        [
+          [2, 3, 4, 5],
+          [3, 1, 1],
+        ], // not a suffix: handed on
+        [
+          [4, 5],
+          [1, 1, 5],
+        ], // more rank than x: handed on
+      ];
+      for (const [aShape, bShape] of cases) {
+        const add = () => tf.add(tf.tensor(values(sizeOf(aShape), 15), aShape), tf.tensor(values(sizeOf(bShape), 16), bShape));
+        const [got] = await run('wasm', kernels, add);
+        const [want] = await run('cpu', 'auto', add);
+        expect(Array.from(got)).toEqual(Array.from(want));
+        const [shape] = await run('wasm', kernels, () => tf.tensor1d(add().shape));
+        expect(Array.from(shape)).toEqual(tf.broadcast_util.assertAndGetBroadcastShape(aShape, bShape));
+      }
+      const ints = () => tf.add(tf.tensor([[1, 2, 3]], [1, 3], 'int32'), tf.tensor([10, 20, 30], [3], 'int32'));
+      const [got] = await run('wasm', kernels, ints);
+      expect(Array.from(got)).toEqual([11, 22, 33]);
+    });
+
+    it('Cast: to the same dtype shares the data, which outlives either tensor; to another converts', async () => {
+      const [kept, converted] = await run('wasm', kernels, () => {
+        const x = tf.tensor([1.5, -2.5, 3], [3]);
+        const same = tf.cast(x, 'float32');
+        const ints = tf.cast(x, 'int32');
+        x.dispose(); // the cast's data must survive its input's disposal
+        return [tf.add(same, 0), ints];
+      });
+      expect(Array.from(kept)).toEqual([1.5, -2.5, 3]);
+      expect(Array.from(converted)).toEqual([1, -2, 3]);
+    });
+
     it('conv gradients in chunks, when one im2col block exceeds the budget (checked against a direct sum)', async () => {
       // One 250x250x16 image with a 3x3 filter gives a 62500 x 144 im2col block (9M floats): over the wasm
-      // set's 16M budget at two images and the openblas set's 4M at one, so both work in several chunks.
+      // set's 16M budget at two images and the openblas set's at one, so both work in several chunks.
       // (The cpu backend's conv gradients would take ~20 s here.)
       const [n, h, w, ci, co] = [3, 250, 250, 16, 2];
       const xv = values(n * h * w * ci, 61);

@@ -1,5 +1,5 @@
 /**
- * Which matMul, conv, max-pool gradient and Sum kernels the wasm backend runs:
+ * Which matMul, conv, max-pool, Sum, Add and Cast kernels the wasm backend runs:
  * - `openblas`: tfjs-distill's native addon (OpenBLAS sgemm, im2col for convs, C reductions) on
  *   the wasm heap (src/kernels/blas/), and the addon's loops for the gradient exchange and the
  *   optimizer (src/kernels/exchange-loops.ts);
@@ -42,8 +42,11 @@ const MANAGED = [
   'FusedConv2D',
   'Conv2DBackpropInput',
   'Conv2DBackpropFilter',
+  'MaxPool',
   'MaxPoolGrad',
   'Sum',
+  'Cast',
+  'Add',
 ];
 
 /** The configs registered for wasm before the first selection: the ones `wasm` keeps and `openblas` falls back on. */
