@@ -226,7 +226,15 @@ static void im2col(const conv_t *g, const float *x, float *col, int64_t n0, int6
           const int64_t ix0 = ox * g->sw - g->left;
           if (g->dw == 1 && ix0 >= 0 && ix0 + g->kw <= g->w) {
             const float *from = line + ix0 * g->ci;
-            for (int64_t j = 0; j < span; j++) row[j] = from[j];
+            if (span == 3) {
+              /* A 3-wide filter on one channel (a first layer on grey images): a fixed-length copy, where the
+                 loop's setup cost as much as the three floats. */
+              row[0] = from[0];
+              row[1] = from[1];
+              row[2] = from[2];
+            } else {
+              for (int64_t j = 0; j < span; j++) row[j] = from[j];
+            }
             continue;
           }
           for (int64_t kx = 0; kx < g->kw; kx++) {
