@@ -7,8 +7,9 @@
  * headers, and a machine without OpenBLAS still loads the addon and gets a one-line reason from load().
  * Every worker thread loads this addon (NAPI_MODULE_INIT makes it context-aware); OpenBLAS is set to one
  * thread, so W workers run W BLAS threads, never W x cores.
- * The same addon carries the training step's exchange loops (exchange.c) and two reductions
- * (reductions.c: a max-pool gradient, bias-gradient sums), registered below.
+ * The same addon carries the training step's exchange loops (exchange.c), pools and reductions
+ * (reductions.c: a 2x2 max pool, a max-pool gradient, bias-gradient sums) and a bias add (elementwise.c),
+ * registered below.
  */
 #include <dlfcn.h>
 #include <math.h>
@@ -65,6 +66,8 @@ static void load_openblas(void) {
 #include "napi-args.h"
 #include "exchange.h"
 #include "reductions.h"
+#include "elementwise.h"
+#include "vec4.h"
 
 static int ready(napi_env env) {
   CHECK(env, sgemm != NULL, "tfjs-distill native kernels: OpenBLAS is not loaded");
@@ -204,24 +207,54 @@ static const char *const CONV_GEOMETRY[15] = {"batch",        "inHeight",    "in
                                               "strideWidth",  "dilationHeight", "dilationWidth", "padTop",        "padLeft"};
 static const int32_t CONV_MINIMUM[15] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 0, 0};
 
-/** Most floats of im2col matrix held at once (16 MB); larger batches go in chunks of whole images. */
-#define COL_BUDGET (1 << 22)
+/*
+ * Most floats of im2col matrix held at once (1 MB): chunks of whole images that stay in a core's L2 cache
+ * between im2col writing them and sgemm reading them, which measured faster than one large matrix from memory.
+ */
+#define COL_BUDGET (1 << 18)
 
-/* col[(b, oy, ox), (ky, kx, c)] = x[n0 + b, oy*sh - top + ky*dh, ox*sw - left + kx*dw, c], 0 in the padding. */
+/*
+ * col[(b, oy, ox), (ky, kx, c)] = x[n0 + b, oy*sh - top + ky*dh, ox*sw - left + kx*dw, c], 0 in the padding.
+ * Row by row of the output, with no call per pixel: where a filter row lies inside the image (dilation 1),
+ * its kw*ci values are contiguous in x and copied as one run; few channels (the first layer's one) made a
+ * memcpy per pixel cost more than the sgemm.
+ */
 static void im2col(const conv_t *g, const float *x, float *col, int64_t n0, int64_t images) {
-  const int64_t k = g->kh * g->kw * g->ci;
+  const int64_t k = g->kh * g->kw * g->ci, span = g->kw * g->ci;
   for (int64_t b = 0; b < images; b++) {
+    const float *image = x + (n0 + b) * g->h * g->w * g->ci;
     for (int64_t oy = 0; oy < g->oh; oy++) {
-      for (int64_t ox = 0; ox < g->ow; ox++) {
-        float *row = col + ((b * g->oh + oy) * g->ow + ox) * k;
-        for (int64_t ky = 0; ky < g->kh; ky++) {
-          const int64_t iy = oy * g->sh - g->top + ky * g->dh;
-          for (int64_t kx = 0; kx < g->kw; kx++, row += g->ci) {
-            const int64_t ix = ox * g->sw - g->left + kx * g->dw;
-            if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) {
-              memset(row, 0, sizeof(float) * g->ci);
+      float *rows = col + (b * g->oh + oy) * g->ow * k;
+      for (int64_t ky = 0; ky < g->kh; ky++) {
+        const int64_t iy = oy * g->sh - g->top + ky * g->dh;
+        float *row = rows + ky * span;
+        if (iy < 0 || iy >= g->h) {
+          for (int64_t ox = 0; ox < g->ow; ox++, row += k) memset(row, 0, sizeof(float) * span);
+          continue;
+        }
+        const float *line = image + iy * g->w * g->ci;
+        for (int64_t ox = 0; ox < g->ow; ox++, row += k) {
+          const int64_t ix0 = ox * g->sw - g->left;
+          if (g->dw == 1 && ix0 >= 0 && ix0 + g->kw <= g->w) {
+            const float *from = line + ix0 * g->ci;
+            if (span == 3) {
+              /* A 3-wide filter on one channel (a first layer on grey images): a fixed-length copy, where the
+                 loop's setup cost as much as the three floats. */
+              row[0] = from[0];
+              row[1] = from[1];
+              row[2] = from[2];
             } else {
-              memcpy(row, x + (((n0 + b) * g->h + iy) * g->w + ix) * g->ci, sizeof(float) * g->ci);
+              for (int64_t j = 0; j < span; j++) row[j] = from[j];
+            }
+            continue;
+          }
+          for (int64_t kx = 0; kx < g->kw; kx++) {
+            const int64_t ix = ix0 + kx * g->dw;
+            float *to = row + kx * g->ci;
+            if (ix < 0 || ix >= g->w) {
+              for (int64_t c = 0; c < g->ci; c++) to[c] = 0;
+            } else {
+              for (int64_t c = 0; c < g->ci; c++) to[c] = line[ix * g->ci + c];
             }
           }
         }
@@ -230,20 +263,30 @@ static void im2col(const conv_t *g, const float *x, float *col, int64_t n0, int6
   }
 }
 
-/* The adjoint of im2col: adds each column entry back onto the input pixel it came from. */
+/* The adjoint of im2col: adds each column entry back onto the input pixel it came from, in the same order. */
 static void col2im(const conv_t *g, const float *col, float *dx, int64_t n0, int64_t images) {
-  const int64_t k = g->kh * g->kw * g->ci;
+  const int64_t k = g->kh * g->kw * g->ci, span = g->kw * g->ci;
   for (int64_t b = 0; b < images; b++) {
+    float *image = dx + (n0 + b) * g->h * g->w * g->ci;
     for (int64_t oy = 0; oy < g->oh; oy++) {
-      for (int64_t ox = 0; ox < g->ow; ox++) {
-        const float *row = col + ((b * g->oh + oy) * g->ow + ox) * k;
-        for (int64_t ky = 0; ky < g->kh; ky++) {
-          const int64_t iy = oy * g->sh - g->top + ky * g->dh;
-          for (int64_t kx = 0; kx < g->kw; kx++, row += g->ci) {
-            const int64_t ix = ox * g->sw - g->left + kx * g->dw;
-            if (iy < 0 || iy >= g->h || ix < 0 || ix >= g->w) continue;
-            float *to = dx + (((n0 + b) * g->h + iy) * g->w + ix) * g->ci;
-            for (int64_t c = 0; c < g->ci; c++) to[c] += row[c];
+      const float *rows = col + (b * g->oh + oy) * g->ow * k;
+      for (int64_t ky = 0; ky < g->kh; ky++) {
+        const int64_t iy = oy * g->sh - g->top + ky * g->dh;
+        if (iy < 0 || iy >= g->h) continue;
+        const float *row = rows + ky * span;
+        float *line = image + iy * g->w * g->ci;
+        for (int64_t ox = 0; ox < g->ow; ox++, row += k) {
+          const int64_t ix0 = ox * g->sw - g->left;
+          if (g->dw == 1 && ix0 >= 0 && ix0 + g->kw <= g->w) {
+            float *to = line + ix0 * g->ci;
+            for (int64_t j = 0; j < span; j++) to[j] += row[j];
+            continue;
+          }
+          for (int64_t kx = 0; kx < g->kw; kx++) {
+            const int64_t ix = ix0 + kx * g->dw;
+            if (ix < 0 || ix >= g->w) continue;
+            float *to = line + ix * g->ci;
+            for (int64_t c = 0; c < g->ci; c++) to[c] += row[kx * g->ci + c];
           }
         }
       }
@@ -287,22 +330,47 @@ static int is_pointwise(const conv_t *g) {
 }
 
 /*
- * conv2d(heap, mode, xOffset, filterOffset, yOffset, geometry Int32Array[15]):
- *   forward:     y[M, CO] = col(x)[M, K] @ W[K, CO]
+ * y[i, j] = y[i, j] + bias[j] over rows x co outputs, then max(y, 0) when `relu` (NaN to 0, as the epilogue);
+ * applied to each chunk of a forward conv while it is still in cache, instead of one more pass over y.
+ */
+static void conv_bias_relu(float *y, int64_t rows, int64_t co, const float *bias, int relu) {
+  if (bias != NULL) {
+    for (int64_t i = 0; i < rows; i++) {
+      float *row = y + i * co;
+      for (int64_t j = 0; j < co; j++) row[j] += bias[j];
+    }
+  }
+  if (!relu) return;
+  const int64_t count = rows * co;
+  const f4 zero = {0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 4 <= count; i += 4) {
+    const f4 v = load4(y + i);
+    store4(y + i, keep4(v, v > zero));
+  }
+  for (; i < count; i++) y[i] = y[i] > 0 ? y[i] : 0;
+}
+
+/*
+ * conv2d(heap, mode, xOffset, filterOffset, yOffset, geometry Int32Array[15], biasOffset, relu):
+ *   forward:     y[M, CO] = col(x)[M, K] @ W[K, CO], then + bias[CO] (biasOffset >= 0) and max(y, 0) (relu)
  *   input grad:  x (= dx) = col2im(dy[M, CO] @ W^T)
  *   filter grad: W (= dW) = col(x)^T @ dy
- * with M = N*OH*OW output pixels and K = KH*KW*CI, in chunks of whole images.
+ * with M = N*OH*OW output pixels and K = KH*KW*CI, in chunks of whole images. biasOffset is -1 and relu
+ * false for the gradients.
  */
 static napi_value conv2d(napi_env env, napi_callback_info info) {
-  napi_value argv[6];
+  napi_value argv[8];
   float *heap;
   size_t floats, length;
-  int64_t mode, xo, fo, yo;
+  int64_t mode, xo, fo, yo, bo;
   int32_t *p;
-  if (!ready(env) || !get_args(env, info, 6, argv) || !get_heap(env, argv[0], &heap, &floats)) return NULL;
+  bool relu;
+  if (!ready(env) || !get_args(env, info, 8, argv) || !get_heap(env, argv[0], &heap, &floats)) return NULL;
   if (!get_i64(env, argv[1], &mode) || !get_i64(env, argv[2], &xo) || !get_i64(env, argv[3], &fo) ||
-      !get_i64(env, argv[4], &yo) || !get_i32_array(env, argv[5], &p, &length))
+      !get_i64(env, argv[4], &yo) || !get_i32_array(env, argv[5], &p, &length) || !get_i64(env, argv[6], &bo))
     return NULL;
+  CHECK(env, napi_get_value_bool(env, argv[7], &relu) == napi_ok, "tfjs-distill native kernels: relu must be a boolean");
   CHECK(env, length == 15, "tfjs-distill native kernels: conv geometry needs 15 numbers");
   if (!in_range(env, "conv2d", "mode", mode, CONV_FORWARD, CONV_FILTER_GRAD) ||
       !check_geometry(env, "conv2d", p, CONV_GEOMETRY, CONV_MINIMUM, 15))
@@ -317,11 +385,18 @@ static napi_value conv2d(napi_env env, napi_callback_info info) {
       !size_product(env, "conv2d", "y size", g.n * g.co, pixels, &ySize) || !in_heap(env, "conv2d", "xOffset", xo, xSize, floats) ||
       !in_heap(env, "conv2d", "filterOffset", fo, fSize, floats) || !in_heap(env, "conv2d", "yOffset", yo, ySize, floats))
     return NULL;
+  if (!in_range(env, "conv2d", "biasOffset", bo, -1, INT64_MAX)) return NULL;
+  CHECK(env, mode == CONV_FORWARD || (bo < 0 && !relu), "tfjs-distill native kernels: only a forward conv takes a bias or relu");
+  if (bo >= 0 && !in_heap(env, "conv2d", "biasOffset", bo, g.co, floats)) return NULL;
+  const float *bias = bo >= 0 ? heap + bo : NULL;
   float *x = heap + xo, *filter = heap + fo, *y = heap + yo;
   if (mode == CONV_INPUT_GRAD) memset(x, 0, sizeof(float) * g.n * g.h * g.w * g.ci);
   if (mode == CONV_FILTER_GRAD) memset(filter, 0, sizeof(float) * k * g.co);
   if (g.n == 0 || pixels == 0 || k == 0 || g.co == 0) {
-    if (mode == CONV_FORWARD) memset(y, 0, sizeof(float) * g.n * pixels * g.co);
+    if (mode == CONV_FORWARD) {
+      memset(y, 0, sizeof(float) * g.n * pixels * g.co);
+      conv_bias_relu(y, g.n * pixels, g.co, bias, relu);
+    }
     return NULL;
   }
   const int pointwise = is_pointwise(&g);
@@ -343,6 +418,7 @@ static napi_value conv2d(napi_env env, napi_callback_info info) {
         if (!pointwise) im2col(&g, x, col, n0, images);
         sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, m, (int)g.co, (int)k, 1.0f, cols, (int)k, filter, (int)g.co, 0.0f, ys,
               (int)g.co);
+        conv_bias_relu(ys, m, g.co, bias, relu);
         break;
       case CONV_INPUT_GRAD:
         /* Pointwise: dx's rows are exactly dcol's, written directly. */
@@ -370,8 +446,10 @@ NAPI_MODULE_INIT() {
       {"adam", NULL, adam, NULL, NULL, NULL, napi_enumerable, NULL},
       {"momentum", NULL, momentum, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sgd", NULL, sgd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"maxPool2x2", NULL, max_pool_2x2, NULL, NULL, NULL, napi_enumerable, NULL},
       {"maxPoolGrad", NULL, max_pool_grad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sumLeadingAxes", NULL, sum_leading_axes, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"biasAdd", NULL, bias_add, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof functions / sizeof *functions, functions);
   col_cache_t *cache = calloc(1, sizeof *cache);

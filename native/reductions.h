@@ -3,6 +3,7 @@
 #define TFJS_DISTILL_REDUCTIONS_H
 #include <node_api.h>
 
+napi_value max_pool_2x2(napi_env env, napi_callback_info info);
 napi_value max_pool_grad(napi_env env, napi_callback_info info);
 napi_value sum_leading_axes(napi_env env, napi_callback_info info);
 #endif

@@ -163,7 +163,8 @@ describe.runIf(NATIVE)('the addon refuses arguments that would reach outside its
     },
     conv2d: {
       // x[2, 5, 5, 3] * filter[3, 3, 3, 4] -> y[2, 5, 5, 4], stride 1, dilation 1, pad 1 (same)
-      valid: () => [heap(), 0, 0, 1000, 2000, Int32Array.of(2, 5, 5, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1)],
+      // (forward with a bias at 3000 and relu)
+      valid: () => [heap(), 0, 0, 1000, 2000, Int32Array.of(2, 5, 5, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1, 1, 1), 3000, true],
       bad: (v) => {
         const names = 'batch inHeight inWidth inChannels outHeight outWidth outChannels filterHeight filterWidth'.split(' ');
         const least = ['strideHeight', 'strideWidth', 'dilationHeight', 'dilationWidth'];
@@ -179,8 +180,8 @@ describe.runIf(NATIVE)('the addon refuses arguments that would reach outside its
           ['negative xOffset', swap(v, 2, -150), outside('conv2d', 'xOffset', -150, 150)],
           ['filter past the end', swap(v, 3, HEAP - 107), outside('conv2d', 'filterOffset', HEAP - 107, 108)],
           ['y past the end', swap(v, 4, HEAP - 199), outside('conv2d', 'yOffset', HEAP - 199, 200)],
-          ['input grad: x past the end', swap(swap(v, 1, 1), 2, HEAP - 1), outside('conv2d', 'xOffset', HEAP - 1, 150)],
-          ['filter grad: filter past the end', swap(swap(v, 1, 2), 3, HEAP - 1), outside('conv2d', 'filterOffset', HEAP - 1, 108)],
+          ['input grad: x past the end', swap(swap(swap(swap(v, 6, -1), 7, false), 1, 1), 2, HEAP - 1), outside('conv2d', 'xOffset', HEAP - 1, 150)],
+          ['filter grad: filter past the end', swap(swap(swap(swap(v, 6, -1), 7, false), 1, 2), 3, HEAP - 1), outside('conv2d', 'filterOffset', HEAP - 1, 108)],
           [
             'a larger batch than the heap holds',
             geometry(v, 5, 0, 60),
@@ -193,6 +194,10 @@ describe.runIf(NATIVE)('the addon refuses arguments that would reach outside its
           ],
           ['14 geometry numbers', swap(v, 5, Int32Array.of(2, 5, 5, 3, 5, 5, 4, 3, 3, 1, 1, 1, 1, 1)), /conv geometry needs 15 numbers/],
           ['geometry as a Float32Array', swap(v, 5, new Float32Array(15)), /expected an Int32Array/],
+          ['biasOffset -2', swap(v, 6, -2), range('conv2d', 'biasOffset', -2, -1, INT64_MAX)],
+          ['bias past the end', swap(v, 6, HEAP - 3), outside('conv2d', 'biasOffset', HEAP - 3, 4)],
+          ['a bias on a gradient', swap(v, 1, 1), /only a forward conv takes a bias or relu/],
+          ['relu not a boolean', swap(v, 7, 1), /relu must be a boolean/],
         ];
       },
     },
@@ -220,6 +225,39 @@ describe.runIf(NATIVE)('the addon refuses arguments that would reach outside its
           ['11 geometry numbers', swap(v, 4, Int32Array.of(2, 6, 6, 3, 3, 3, 2, 2, 2, 2, 0)), /max pool geometry needs 12 numbers/],
         ];
       },
+    },
+    maxPool2x2: {
+      // x[2, 6, 6, 3] -> y[2, 3, 3, 3]
+      valid: () => [heap(), 0, 300, Int32Array.of(2, 6, 6, 3)],
+      bad: (v) => [
+        ...['batch', 'height', 'width', 'channels'].map((name, g): Case => {
+          const min = name === 'channels' ? 1 : 0;
+          return [`${name} ${min - 1}`, geometry(v, 3, g, min - 1), range('maxPool2x2', name, min - 1, min, MAX32)];
+        }),
+        ['odd height', geometry(v, 3, 1, 5), /^tfjs-distill native: maxPool2x2 height and width must be even$/],
+        ['x past the end', swap(v, 1, HEAP - 215), outside('maxPool2x2', 'xOffset', HEAP - 215, 216)],
+        ['y past the end', swap(v, 2, HEAP - 53), outside('maxPool2x2', 'yOffset', HEAP - 53, 54)],
+        ['negative yOffset', swap(v, 2, -1), outside('maxPool2x2', 'yOffset', -1, 54)],
+        [
+          'sizes whose product overflows',
+          swap(v, 3, Int32Array.of(MAX32, MAX32 - 1, MAX32 - 1, MAX32)),
+          /^tfjs-distill native: maxPool2x2 x size overflows/,
+        ],
+        ['3 geometry numbers', swap(v, 3, Int32Array.of(2, 6, 6)), /max pool geometry needs 4 numbers/],
+      ],
+    },
+    biasAdd: {
+      // out[4, 6] = x[4, 6] + bias[6]
+      valid: () => [heap(), 0, 24, 100, 6, 200],
+      bad: (v) => [
+        ['negative count', swap(v, 2, -6), range('biasAdd', 'count', -6, 0, INT64_MAX)],
+        ['biasSize 0', swap(v, 4, 0), range('biasAdd', 'biasSize', 0, 1, INT64_MAX)],
+        ['biasSize not dividing count', swap(v, 4, 5), /^tfjs-distill native: biasAdd biasSize must divide count$/],
+        ['x past the end', swap(v, 1, HEAP - 23), outside('biasAdd', 'xOffset', HEAP - 23, 24)],
+        ['bias past the end', swap(v, 3, HEAP - 5), outside('biasAdd', 'biasOffset', HEAP - 5, 6)],
+        ['out past the end', swap(v, 5, HEAP - 1), outside('biasAdd', 'outOffset', HEAP - 1, 24)],
+        ['negative xOffset', swap(v, 1, -24), outside('biasAdd', 'xOffset', -24, 24)],
+      ],
     },
     sumLeadingAxes: {
       // x[6, 5] summed to [5]
@@ -365,7 +403,7 @@ describe('tensors outside the wasm heap', () => {
 });
 
 describe.runIf(NATIVE)('the openblas kernel set', () => {
-  it('replaces the matMul, conv, max-pool gradient and Sum kernels, and the wasm set restores the originals', () => {
+  it('replaces the matMul, conv, max-pool, Sum, Cast and Add kernels, and the wasm set restores the originals', () => {
     const backend = tf.backend() as BackendWasm;
     const names = [
       'BatchMatMul',
@@ -374,8 +412,11 @@ describe.runIf(NATIVE)('the openblas kernel set', () => {
       'FusedConv2D',
       'Conv2DBackpropInput',
       'Conv2DBackpropFilter',
+      'MaxPool',
       'MaxPoolGrad',
       'Sum',
+      'Cast',
+      'Add',
     ];
     const current = () => names.map((name) => tf.getKernel(name, 'wasm')!.kernelFunc);
     selectWasmKernels('wasm', backend);
@@ -522,6 +563,8 @@ for (const kernels of KERNEL_SETS) {
       ['1x1 pointwise', [2, 4, 5, 3], [1, 1, 3, 4], 1, 'valid', 1],
       ['dilation 2, same', [2, 9, 8, 2], [3, 3, 2, 3], 1, 'same', 2],
       ['dilation [2,1], valid', [1, 9, 8, 3], [2, 3, 3, 2], 1, 'valid', [2, 1]],
+      ['one input channel, 3x3 same', [3, 8, 7, 1], [3, 3, 1, 5], 1, 'same', 1],
+      ['one input channel, valid, stride 2, batch 1', [1, 9, 8, 1], [3, 3, 1, 4], 2, 'valid', 1],
     ];
     it('MaxPoolGrad: exactly the cpu backend, ties, padding and overlapping windows included', async () => {
       // Small integers repeat within windows, so ties are common: the first maximum in row-major order wins.
@@ -583,21 +626,121 @@ for (const kernels of KERNEL_SETS) {
           const bias = tf.tensor1d(values(fShape[3], 13));
           const plain = (a: tf.Tensor, b: tf.Tensor) => tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, strides, pad, 'NHWC', dilations);
           const y = plain(x, f);
-          const fused = tf.fused.conv2d({ x, filter: f, strides, pad, dilations, bias, activation: 'elu' });
-          if (dilated) return [y, fused]; // tfjs has no conv gradients for dilation > 1
+          // elu goes through the epilogue; relu and linear with a [CO] bias (or none) are applied in the conv.
+          const fused = (activation: 'elu' | 'relu' | 'linear', withBias = true) =>
+            tf.fused.conv2d({ x, filter: f, strides, pad, dilations, bias: withBias ? bias : undefined, activation });
+          const outputs = [y, fused('elu'), fused('relu'), fused('linear'), fused('relu', false)];
+          if (dilated) return outputs; // tfjs has no conv gradients for dilation > 1
           const dy = tf.tensor(values(y.size, 14), y.shape);
           const [dx, df] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(plain(a, b), dy)))([x, f]);
-          return [y, fused, dx, df];
+          return [...outputs, dx, df];
         };
         const got = await run('wasm', kernels, conv);
         const want = await run('cpu', 'auto', conv);
+        expect(got.length).toBe(dilated ? 5 : 7);
         got.forEach((g, i) => expectClose(g, want[i]));
       }
     });
 
+    it('MaxPool and MaxPoolGrad of 2x2 pools that tile the input: exactly the cpu backend, ties, -Infinity and NaN', async () => {
+      // Channel counts of 5 and 8 cover the four-channel steps and the remainder; small integers make ties.
+      for (const shape of [
+        [2, 6, 4, 5],
+        [1, 4, 8, 8],
+        [3, 2, 2, 3],
+      ]) {
+        const random = mulberry32(43);
+        // The stock wasm MaxPool (XNNPACK) lets NaN through where the cpu backend skips it: specials for openblas only.
+        const special = kernels === 'openblas' ? [Number.NEGATIVE_INFINITY, Number.NaN] : [];
+        const x = Float32Array.from({ length: sizeOf(shape) }, () => {
+          const r = random();
+          return r < 0.1 && special.length > 0 ? special[Math.floor(r * 20)] : Math.floor(r * 4);
+        });
+        const pool = () => {
+          const input = tf.tensor4d(x, shape as [number, number, number, number]);
+          const gradient = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.maxPool(t as tf.Tensor4D, 2, 2, 'valid'), 1.5)))(input);
+          return [tf.maxPool(input, 2, 2, 'valid'), gradient];
+        };
+        const got = await run('wasm', kernels, pool);
+        const want = await run('cpu', 'auto', pool);
+        expect(Array.from(got[0])).toEqual(Array.from(want[0]));
+        expect(Array.from(got[1])).toEqual(Array.from(want[1]));
+      }
+    });
+
+    it('MaxPool of other windows (handed on): odd sizes, padding, overlap', async () => {
+      const x = values(2 * 7 * 6 * 3, 44);
+      const cases: [number, number, 'same' | 'valid'][] = [
+        [2, 2, 'valid'],
+        [2, 2, 'same'],
+        [3, 2, 'valid'],
+        [2, 1, 'valid'],
+      ];
+      for (const [size, stride, pad] of cases) {
+        const pool = () => tf.maxPool(tf.tensor4d(x, [2, 7, 6, 3]), size, stride, pad);
+        const [got] = await run('wasm', kernels, pool);
+        const [want] = await run('cpu', 'auto', pool);
+        expect(Array.from(got)).toEqual(Array.from(want));
+      }
+    });
+
+    it('Add: a bias along trailing axes (either operand), and the adds it hands on', async () => {
+      const cases: [number[], number[]][] = [
+        [[2, 3, 4, 5], [5]],
+        [[5], [2, 3, 4, 5]],
+        [
+          [2, 3, 4, 5],
+          [4, 5],
+        ],
+        [
+          [2, 3, 4, 5],
+          [1, 1, 5],
+        ],
+        [
+          [7, 3],
+          [1, 3],
+        ],
+        [
+          [2, 3, 4, 5],
+          [2, 3, 4, 5],
+        ], // equal shapes: handed on
+        [
+          [2, 3, 4, 5],
+          [3, 1, 1],
+        ], // not a suffix: handed on
+        [
+          [4, 5],
+          [1, 1, 5],
+        ], // more rank than x: handed on
+      ];
+      for (const [aShape, bShape] of cases) {
+        const add = () => tf.add(tf.tensor(values(sizeOf(aShape), 15), aShape), tf.tensor(values(sizeOf(bShape), 16), bShape));
+        const [got] = await run('wasm', kernels, add);
+        const [want] = await run('cpu', 'auto', add);
+        expect(Array.from(got)).toEqual(Array.from(want));
+        const [shape] = await run('wasm', kernels, () => tf.tensor1d(add().shape));
+        expect(Array.from(shape)).toEqual(tf.broadcast_util.assertAndGetBroadcastShape(aShape, bShape));
+      }
+      const ints = () => tf.add(tf.tensor([[1, 2, 3]], [1, 3], 'int32'), tf.tensor([10, 20, 30], [3], 'int32'));
+      const [got] = await run('wasm', kernels, ints);
+      expect(Array.from(got)).toEqual([11, 22, 33]);
+    });
+
+    it('Cast: to the same dtype shares the data, which outlives either tensor; to another converts', async () => {
+      const [kept, converted] = await run('wasm', kernels, () => {
+        const x = tf.tensor([1.5, -2.5, 3], [3]);
+        const same = tf.cast(x, 'float32');
+        const ints = tf.cast(x, 'int32');
+        x.dispose(); // the cast's data must survive its input's disposal
+        return [tf.add(same, 0), ints];
+      });
+      expect(Array.from(kept)).toEqual([1.5, -2.5, 3]);
+      expect(Array.from(converted)).toEqual([1, -2, 3]);
+    });
+
     it('conv gradients in chunks, when one im2col block exceeds the budget (checked against a direct sum)', async () => {
       // One 250x250x16 image with a 3x3 filter gives a 62500 x 144 im2col block (9M floats): over the wasm
-      // set's 16M budget at two images and the openblas set's 4M at one, so both work in several chunks.
+      // set's 16M budget at two images and the openblas set's at one, so both work in several chunks.
       // (The cpu backend's conv gradients would take ~20 s here.)
       const [n, h, w, ci, co] = [3, 250, 250, 16, 2];
       const xv = values(n * h * w * ci, 61);

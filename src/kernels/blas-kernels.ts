@@ -1,8 +1,8 @@
 /**
  * The wasm backend's matMul and conv kernels, computed by OpenBLAS through tfjs-distill's native addon
- * (native/blas.c), and its max-pool gradient and bias-gradient sums in plain C (native/reductions.c), in
- * place on the wasm heap: outputs come from `makeOutput`, operands are read where they
- * lie. The wasm backend's own matMul is fast only untransposed (XNNPACK), and every dense layer's gradient
+ * (native/blas.c), and its 2x2 max pool, max-pool gradient, bias-gradient sums (native/reductions.c) and
+ * bias add (native/elementwise.c) in plain C, in place on the wasm heap: outputs come from `makeOutput`,
+ * operands are read where they lie (and a Cast to the same dtype shares its input's data). The wasm backend's own matMul is fast only untransposed (XNNPACK), and every dense layer's gradient
  * uses transposed ones; sgemm serves every case at full speed. Conv gradients are im2col + sgemm.
  *
  * What a kernel here does not cover (NCHW data, non-float32 tensors, a bias that does not broadcast as a
@@ -15,6 +15,9 @@ import { conv2DBackpropFilterKernel } from './blas/conv2d-backprop-filter.js';
 import { conv2DBackpropInputKernel } from './blas/conv2d-backprop-input.js';
 import type { Fallback } from './blas/fallback.js';
 import { batchMatMulKernel, fusedMatMulKernel } from './blas/matmul.js';
+import { biasAddKernel } from './blas/bias-add.js';
+import { castKernel } from './blas/cast.js';
+import { maxPoolKernel } from './blas/max-pool.js';
 import { maxPoolGradKernel } from './blas/max-pool-grad.js';
 import { sumKernel } from './blas/sum.js';
 
@@ -27,7 +30,10 @@ export { type BlasLoad, loadBlas } from './blas-loader.js';
 export function blasKernels(blas: NativeBlas, replaced: Record<string, tf.KernelFunc>): Record<string, tf.KernelFunc> {
   const fallback: Fallback = (name, args) => replaced[name](args);
   return {
+    MaxPool: maxPoolKernel(blas, fallback),
     MaxPoolGrad: maxPoolGradKernel(blas, fallback),
+    Cast: castKernel(fallback),
+    Add: biasAddKernel(blas, fallback),
     Sum: sumKernel(blas, fallback),
     BatchMatMul: batchMatMulKernel(blas, fallback),
     _FusedMatMul: fusedMatMulKernel(blas, fallback),

@@ -29,7 +29,18 @@ export interface NativeBlas extends ExchangeLoops {
     preluOffset: number,
     preluSize: number,
   ): void;
-  conv2d(heap: ArrayBuffer, mode: ConvMode, xOffset: number, filterOffset: number, yOffset: number, geometry: Int32Array): void;
+  conv2d(
+    heap: ArrayBuffer,
+    mode: ConvMode,
+    xOffset: number,
+    filterOffset: number,
+    yOffset: number,
+    geometry: Int32Array,
+    biasOffset: number,
+    relu: boolean,
+  ): void;
+  biasAdd(heap: ArrayBuffer, xOffset: number, count: number, biasOffset: number, biasSize: number, outOffset: number): void;
+  maxPool2x2(heap: ArrayBuffer, xOffset: number, yOffset: number, geometry: Int32Array): void;
   maxPoolGrad(heap: ArrayBuffer, xOffset: number, dyOffset: number, dxOffset: number, geometry: Int32Array): void;
   sumLeadingAxes(heap: ArrayBuffer, xOffset: number, outer: number, inner: number, outOffset: number): void;
 }

@@ -1,7 +1,7 @@
 /**
- * Which matMul, conv, max-pool gradient and Sum kernels the wasm backend runs:
- * - `openblas`: tfjs-distill's native addon (OpenBLAS sgemm, im2col for convs, C reductions) on
- *   the wasm heap (src/kernels/blas/), and the addon's loops for the gradient exchange and the
+ * Which matMul, conv, max-pool, Sum, Add and Cast kernels the wasm backend runs:
+ * - `openblas`: tfjs-distill's native addon (OpenBLAS sgemm, im2col for convs, C pools, reductions and
+ *   bias add, a copy-free same-dtype Cast) on the wasm heap (src/kernels/blas/), and the addon's loops for the gradient exchange and the
  *   optimizer (src/kernels/exchange-loops.ts);
  * - `wasm`: the wasm backend's own, with transposed matMuls materialised first so they stay on XNNPACK
  *   (src/kernels/untransposed-matmul.ts), and tfjs-distill's conv gradients built on its matMul and JS
@@ -42,8 +42,11 @@ const MANAGED = [
   'FusedConv2D',
   'Conv2DBackpropInput',
   'Conv2DBackpropFilter',
+  'MaxPool',
   'MaxPoolGrad',
   'Sum',
+  'Cast',
+  'Add',
 ];
 
 /** The configs registered for wasm before the first selection: the ones `wasm` keeps and `openblas` falls back on. */
@@ -94,7 +97,8 @@ export function selectWasmKernels(choice: KernelChoice, backend: BackendWasm): K
       return {
         kernels: 'openblas',
         notice:
-          `wasm backend: ${MANAGED.join(', ')} run in tfjs-distill's native addon, ` + `on OpenBLAS (${load.library}, 1 thread per worker)`,
+          `wasm backend: ${MANAGED.filter((name) => name !== 'Cast').join(', ')} run in tfjs-distill's native addon, ` +
+          `on OpenBLAS (${load.library}, 1 thread per worker)`,
       };
     }
     if (choice === 'openblas')

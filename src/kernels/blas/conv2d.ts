@@ -2,9 +2,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { ConvMode, type NativeBlas } from '../blas-loader.js';
-import { applyEpilogue, fusedEpilogue } from './epilogue.js';
+import { ACTIVATIONS, applyEpilogue, type Epilogue, fusedEpilogue } from './epilogue.js';
 import { allFloat32, type Fallback, type KernelArgs } from './fallback.js';
-import { nativeConv } from './native-conv.js';
+import { type ConvBiasRelu, nativeConv } from './native-conv.js';
 
 export function conv2DKernel(blas: NativeBlas, fallback: Fallback): tf.KernelFunc {
   return (args) => convForward(blas, fallback, args, false);
@@ -24,9 +24,20 @@ function convForward(blas: NativeBlas, fallback: Fallback, args: KernelArgs, fus
   const epilogue = fused ? fusedEpilogue(info.outShape, attrs, bias, preluActivationWeights) : undefined;
   if (epilogue === null) return fallback(name, args) as tf.TensorInfo;
   const out = wasm.makeOutput([...info.outShape], 'float32');
-  nativeConv(blas, ConvMode.Forward, wasm, info, x!, filter!, out);
-  if (epilogue) applyEpilogue(blas, wasm, out, epilogue);
+  const inConv = epilogue && convBiasRelu(epilogue, info.outChannels);
+  nativeConv(blas, ConvMode.Forward, wasm, info, x!, filter!, out, inConv || undefined);
+  if (epilogue && !inConv) applyEpilogue(blas, wasm, out, epilogue);
   return out;
+}
+
+/**
+ * The epilogue as the conv's own bias and relu (applied to each chunk while it is in cache, not in one more
+ * pass over the output), or null when it is not one of those: another activation, or a bias of other size.
+ */
+function convBiasRelu(e: Epilogue, outChannels: number): ConvBiasRelu | null {
+  if (e.activation !== ACTIVATIONS.linear && e.activation !== ACTIVATIONS.relu) return null;
+  if (e.bias && tf.util.sizeFromShape(e.bias.shape) !== outChannels) return null;
+  return { bias: e.bias, relu: e.activation === ACTIVATIONS.relu };
 }
 
 function conv2DInfo(

@@ -5,7 +5,7 @@ import type { NativeBlas } from '../blas-loader.js';
 import { floatOffset, heapBuffer } from '../wasm-heap.js';
 
 /** The activations tfjs fuses, numbered as tfjs-backend-wasm's FusableActivation and native/blas.c. */
-const ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1, relu6: 2, prelu: 3, leakyrelu: 4, sigmoid: 5, elu: 6 };
+export const ACTIVATIONS: Record<string, number> = { linear: 0, relu: 1, relu6: 2, prelu: 3, leakyrelu: 4, sigmoid: 5, elu: 6 };
 
 /** Bias and activation applied to a fused kernel's output. */
 export interface Epilogue {
@@ -34,7 +34,7 @@ export function fusedEpilogue(
 }
 
 /** `shape`, without its leading 1s, equals the trailing dims of `of`. */
-function isSuffix(shape: number[], of: number[]): boolean {
+export function isSuffix(shape: number[], of: number[]): boolean {
   const core = shape.slice(shape.findIndex((d) => d !== 1) === -1 ? shape.length : shape.findIndex((d) => d !== 1));
   return core.length <= of.length && tf.util.arraysEqual(core, of.slice(of.length - core.length));
 }

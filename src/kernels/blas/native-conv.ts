@@ -4,6 +4,12 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { ConvMode, NativeBlas } from '../blas-loader.js';
 import { floatOffset, heapBuffer } from '../wasm-heap.js';
 
+/** A forward conv's bias (one value per output channel) and relu, which the addon applies chunk by chunk. */
+export interface ConvBiasRelu {
+  bias?: tf.TensorInfo;
+  relu: boolean;
+}
+
 /** The addon's conv2d on tensors in place on the wasm heap; `mode` says which of x, filter and y it writes. */
 export function nativeConv(
   blas: NativeBlas,
@@ -13,6 +19,7 @@ export function nativeConv(
   x: tf.TensorInfo,
   filter: tf.TensorInfo,
   y: tf.TensorInfo,
+  fused: ConvBiasRelu = { relu: false },
 ): void {
   const geometry = Int32Array.of(
     info.batchSize,
@@ -31,5 +38,6 @@ export function nativeConv(
     info.padInfo.top,
     info.padInfo.left,
   );
-  blas.conv2d(heapBuffer(wasm), mode, floatOffset(wasm, x), floatOffset(wasm, filter), floatOffset(wasm, y), geometry);
+  const bias = fused.bias ? floatOffset(wasm, fused.bias) : -1;
+  blas.conv2d(heapBuffer(wasm), mode, floatOffset(wasm, x), floatOffset(wasm, filter), floatOffset(wasm, y), geometry, bias, fused.relu);
 }
