@@ -180,8 +180,16 @@ describe.runIf(NATIVE)('the addon refuses arguments that would reach outside its
           ['negative xOffset', swap(v, 2, -150), outside('conv2d', 'xOffset', -150, 150)],
           ['filter past the end', swap(v, 3, HEAP - 107), outside('conv2d', 'filterOffset', HEAP - 107, 108)],
           ['y past the end', swap(v, 4, HEAP - 199), outside('conv2d', 'yOffset', HEAP - 199, 200)],
-          ['input grad: x past the end', swap(swap(swap(swap(v, 6, -1), 7, false), 1, 1), 2, HEAP - 1), outside('conv2d', 'xOffset', HEAP - 1, 150)],
-          ['filter grad: filter past the end', swap(swap(swap(swap(v, 6, -1), 7, false), 1, 2), 3, HEAP - 1), outside('conv2d', 'filterOffset', HEAP - 1, 108)],
+          [
+            'input grad: x past the end',
+            swap(swap(swap(swap(v, 6, -1), 7, false), 1, 1), 2, HEAP - 1),
+            outside('conv2d', 'xOffset', HEAP - 1, 150),
+          ],
+          [
+            'filter grad: filter past the end',
+            swap(swap(swap(swap(v, 6, -1), 7, false), 1, 2), 3, HEAP - 1),
+            outside('conv2d', 'filterOffset', HEAP - 1, 108),
+          ],
           [
             'a larger batch than the heap holds',
             geometry(v, 5, 0, 60),
