@@ -8,6 +8,9 @@
 // labelling, by onnxruntime-node sessions in the pool's threads (one each, one thread each), of the same
 // rows as the tfjs CNN's, in a process of its own so that its resident memory is its own:
 //   node --expose-gc bench/measure.mjs --workers W --onnx FILE [--quick] --out FILE
+// With --kernels onnxruntime-export it measures only the labelling of the dense and CNN tfjs teachers as a
+// user with onnxruntime-node installed gets it by default (teacherRuntime 'auto'): their graphs exported to
+// ONNX in JS and run by onnxruntime sessions in the pool's threads.
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
@@ -23,6 +26,7 @@ import { planPhase } from '../dist/train/plan.js';
 import { buildModel } from '../dist/models/architectures.js';
 import { modelToData, shareModel } from '../dist/models/model-data.js';
 import { openOnnxTeacher } from '../dist/models/onnx-teacher.js';
+import { teacherOnRuntime } from '../dist/distill/teacher-runtime.js';
 import { TfjsPool } from '../dist/distill/tfjs-pool.js';
 import { mulberry32 } from '../dist/random.js';
 import { averagingShares, flopsPerSample, median, rssMBPerWorker } from './metrics.mjs';
@@ -39,6 +43,8 @@ const { values: args } = parseArgs({
   },
 });
 const workers = Number(args.workers);
+const EXPORTED = 'onnxruntime-export';
+const exported = args.kernels === EXPORTED;
 const settings = BENCH_SETTINGS[args.quick ? 'quick' : 'full'];
 tf.env().set('PROD', true);
 await tf.setBackend('cpu');
@@ -54,7 +60,8 @@ const subjects = Object.fromEntries(
       const model = buildModel(spec, { ...shape, seed: 1 });
       const layers = describeLayers(model);
       const flops = { label: flopsPerSample(layers, 'label'), train: flopsPerSample(layers, 'train') };
-      const subject = { spec, params: model.countParams(), flops, handle: shareModel(await modelToData(model)) };
+      const modelData = await modelToData(model);
+      const subject = { spec, params: model.countParams(), flops, handle: shareModel(modelData), modelData };
       model.dispose();
       return [spec, subject];
     }),
@@ -67,12 +74,23 @@ for (let i = 0; i < soft.values.length; i++) soft.values[i] = random() * 8 - 4;
 const rows = Int32Array.from({ length: data.rows }, (_, i) => i);
 // Opened (and its check session released) before the memory baseline.
 const onnx = args.onnx && (await openOnnxTeacher(args.onnx, { featureShape: labelData.featureShape, numClasses: labelData.numClasses }));
+// What each tfjs teacher labels with: its layers on the pool's kernels, or its exported graph on onnxruntime.
+const inference = {};
+for (const subject of Object.values(subjects)) {
+  if (!exported) inference[subject.spec] = layersInference(subject.handle);
+  else inference[subject.spec] = (await teacherOnRuntime(subject.modelData, 'onnxruntime', undefined)).model;
+}
 
 globalThis.gc?.();
 const rssBeforePool = process.memoryUsage().rss;
-const pool = await TfjsPool.startTfjs({ workers, backend: 'wasm', barrierTimeoutMs: 600_000, kernels: args.onnx ? 'wasm' : args.kernels });
+const pool = await TfjsPool.startTfjs({
+  workers,
+  backend: 'wasm',
+  barrierTimeoutMs: 600_000,
+  kernels: args.onnx || exported ? 'wasm' : args.kernels,
+});
 // What the pool's threads actually run (auto falls back to wasm without OpenBLAS); onnxruntime for the ONNX rows.
-const kernels = args.onnx ? 'onnxruntime' : pool.kernels;
+const kernels = args.onnx ? 'onnxruntime' : exported ? EXPORTED : pool.kernels;
 
 const bench = new Bench({ time: settings.benchMs, iterations: settings.iterations, warmupIterations: 1, warmupTime: 0, throws: true });
 const measured = new Map(); // task -> per-iteration { samplesPerSec, share? }
@@ -98,7 +116,7 @@ for (const spec of onnx ? [] : [settings.denseModel, settings.cnnModel]) {
   bench.add(
     `label ${spec}`,
     async () => {
-      const run = await computeLogits(pool, layersInference(subjects[spec].handle), labelData, { phase: 'label', onProgress: () => {} });
+      const run = await computeLogits(pool, inference[spec], labelData, { phase: 'label', onProgress: () => {} });
       record(`label ${spec}`, { samplesPerSec: labelData.rows / run.seconds });
     },
     hooks,
@@ -108,10 +126,9 @@ for (const spec of onnx ? [] : [settings.denseModel, settings.cnnModel]) {
 // scaling), and, above one worker, at that many rows per worker (global batch 256 x W: weak scaling, how
 // data-parallel training is usually scaled out). At W = 1 the two are the same job, measured once. The
 // CNN at the global batch alone.
-const trainBatches = onnx
-  ? {}
-  : { [`train ${settings.denseModel}`]: settings.batchSize, [`train ${settings.cnnModel}`]: settings.batchSize };
-if (workers > 1 && !onnx) trainBatches[`train-per-worker ${settings.denseModel}`] = settings.batchSize * workers;
+const trainBatches =
+  onnx || exported ? {} : { [`train ${settings.denseModel}`]: settings.batchSize, [`train ${settings.cnnModel}`]: settings.batchSize };
+if (workers > 1 && !onnx && !exported) trainBatches[`train-per-worker ${settings.denseModel}`] = settings.batchSize * workers;
 for (const [task, batchSize] of Object.entries(trainBatches)) {
   bench.add(
     task,

@@ -12,6 +12,8 @@
 // at each W (bench/measure.mjs --onnx), next to onnxruntime-node alone in a plain loop on the main thread
 // (bench/onnx-reference.mjs): one session on 1 thread (the reference the pool is held to) and one on
 // every core (intraOpNumThreads = cores).
+// Tfjs teachers on onnxruntime (when onnxruntime-node loads): the dense and CNN teachers' graphs exported to
+// ONNX in JS and labelled in the pool, as teacherRuntime 'auto' runs them for users (kernels onnxruntime-export).
 // Every measurement is repeated in rounds (3 by default, 1 with --quick), each round running every W and
 // every reference once, so that a stretch of contention from other tenants hits all of them in turn rather
 // than one W; each row is the round with the median samples/s, and the range over the rounds is kept.
@@ -128,9 +130,17 @@ async function tfjsRound() {
       for (const kernels of kernelsList) await measureSafely(workers, kernels);
     }
     if (onnxFile) await measureSafely(workers, 'onnxruntime');
+    if (ortLoads) await measureSafely(workers, 'onnxruntime-export');
   }
 }
 
+// A tfjs teacher labels on onnxruntime by default when onnxruntime-node loads (teacherRuntime 'auto'):
+// the bench measures that too, as its own kernels setting.
+const ortLoads = await import('onnxruntime-node').then(
+  () => true,
+  () => false,
+);
+if (!ortLoads) log('onnxruntime-node cannot be loaded; the rows of tfjs teachers exported to ONNX are left out');
 const hasTorch = await run('/usr/bin/python3', ['-c', 'import torch']).then(
   () => true,
   () => false,
