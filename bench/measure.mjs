@@ -2,7 +2,8 @@
 // labelling (the dense student shape and a CNN teacher) and data-parallel KD training of the dense model
 // (at the bench's global batch and, above one worker, at that many rows per worker), timed with tinybench,
 // each run by the phase's own clock. Called by bench/run.mjs:
-//   node --expose-gc bench/measure.mjs --workers W --kernels openblas|wasm [--quick] --out FILE
+//   node --expose-gc bench/measure.mjs --workers W --kernels openblas|wasm [--threads T] [--quick] --out FILE
+// (--threads: OpenBLAS threads per worker, with --workers 1 only; default 1)
 // With --onnx FILE (the CNN exported by bench/export_cnn_onnx.py) it measures only the ONNX teacher's
 // labelling, by onnxruntime-node sessions in the pool's threads (one each, one thread each), of the same
 // rows as the tfjs CNN's, in a process of its own so that its resident memory is its own:
@@ -31,6 +32,7 @@ const { values: args } = parseArgs({
   options: {
     workers: { type: 'string' },
     kernels: { type: 'string' },
+    threads: { type: 'string', default: '1' },
     onnx: { type: 'string' },
     quick: { type: 'boolean' },
     out: { type: 'string' },
@@ -80,7 +82,13 @@ const onnx = args.onnx && (await openOnnxTeacher(args.onnx, { featureShape: labe
 
 globalThis.gc?.();
 const rssBeforePool = process.memoryUsage().rss;
-const pool = await TfjsPool.startTfjs({ workers, backend: 'wasm', barrierTimeoutMs: 600_000, kernels: args.onnx ? 'wasm' : args.kernels });
+const pool = await TfjsPool.startTfjs({
+  workers,
+  backend: 'wasm',
+  barrierTimeoutMs: 600_000,
+  kernels: args.onnx ? 'wasm' : args.kernels,
+  threadsPerWorker: Number(args.threads),
+});
 // What the pool's threads actually run (auto falls back to wasm without OpenBLAS); onnxruntime for the ONNX rows.
 const kernels = args.onnx ? 'onnxruntime' : pool.kernels;
 

@@ -132,7 +132,21 @@ export const RUN_FLAGS = {
     help: 'global batch size, split across the workers',
     default: String(DEFAULTS.batchSize),
   },
-  workers: { kind: 'int', arg: 'N', help: 'worker threads', default: `${DEFAULTS.workers} (the cores here)` },
+  workers: {
+    kind: 'int',
+    arg: 'N',
+    help: 'worker threads',
+    default: `${DEFAULTS.workers} (the cores here), or 1 when --threads-per-worker is above 1 or auto picks BLAS threads`,
+  },
+  'threads-per-worker': {
+    kind: 'string',
+    arg: 'N|auto',
+    option: 'threadsPerWorker',
+    help:
+      'OpenBLAS threads per worker (openblas kernels); above 1 needs --workers 1. auto: one worker with a thread per core ' +
+      'for a large student (parameters x batch size), else a worker per core with one thread',
+    default: String(DEFAULTS.threadsPerWorker),
+  },
   loss: {
     kind: 'string',
     arg: 'NAME',

@@ -6,6 +6,7 @@ import { type KeyTree, isPlainObject, unknownKey, unknownKeyMessage } from '../k
 import type { BackendChoice } from '../kernels/backend.js';
 import type { InputLayout, TeacherNormalize } from '../models/onnx-teacher.js';
 import type { CheckpointOptions } from '../train/checkpoint.js';
+import { threadsConflict } from './parallelism.js';
 import { KERNEL_CHOICES, type KernelChoice, kernelChoiceFromEnv } from '../kernels/kernel-choice.js';
 import { DISTILLATION_LOSSES } from '../train/losses.js';
 import { LR_SCHEDULES, type LrSchedule } from '../train/lr-schedule.js';
@@ -50,8 +51,19 @@ export interface DistillOptions {
   train: Dataset;
   /** Held-out rows every model is evaluated on; all must be labelled. */
   test: Dataset;
-  /** Worker threads (ranks). Default: the machine's available parallelism. */
+  /**
+   * Worker threads (ranks). Default: the machine's available parallelism, except that `threadsPerWorker`
+   * above 1, or `auto` choosing BLAS threads for a large student, makes it 1.
+   */
   workers?: number;
+  /**
+   * OpenBLAS threads per worker, with the openblas kernels (other kernels ignore it). OpenBLAS keeps one
+   * thread pool per process, so a number above 1 needs workers 1. `auto` picks workers x threads from the
+   * student's size and the cores (src/distill/parallelism.ts): one worker with a BLAS thread per core when
+   * trainable parameters x batchSize is large, where splitting each GEMM beats averaging gradients, else a
+   * worker per core with one thread each (with the workers given, threads only for workers 1). Default 'auto'.
+   */
+  threadsPerWorker?: number | 'auto';
   /**
    * Hide the hard labels of every training row after the first `labeled` from the student and the
    * baseline: those rows form the unlabeled transfer set, which the student learns from through the
@@ -180,6 +192,7 @@ export type DistillConfig = Required<
 /** Defaults, in one place; the CLI shows these too. */
 export const DEFAULTS: DistillConfig = {
   workers: availableParallelism(),
+  threadsPerWorker: 'auto',
   labeled: null,
   epochs: 3,
   teacherEpochs: 0,
@@ -329,6 +342,13 @@ export function resolveConfig(options: DistillOptions): DistillConfig {
   };
   const demand = (condition: boolean, message: string, ...options: string[]) => check(condition, message, options);
   demand(isInt(config.workers, 1), `workers must be an integer >= 1, got ${config.workers}`, 'workers');
+  demand(
+    config.threadsPerWorker === 'auto' || isInt(config.threadsPerWorker, 1),
+    `threadsPerWorker must be an integer >= 1 or 'auto', got ${config.threadsPerWorker}`,
+    'threadsPerWorker',
+  );
+  const conflict = config.threadsPerWorker !== 'auto' && threadsConflict(options.workers ?? 1, config.threadsPerWorker);
+  demand(!conflict, conflict || '', 'threadsPerWorker', 'workers');
   demand(config.labeled === null || isInt(config.labeled, 0), `labeled must be an integer >= 0, got ${config.labeled}`, 'labeled');
   demand(isInt(config.epochs, 1), `epochs must be an integer >= 1, got ${config.epochs}`, 'epochs');
   demand(isInt(config.teacherEpochs, 0), `teacherEpochs must be an integer >= 0, got ${config.teacherEpochs}`, 'teacherEpochs');

@@ -1,0 +1,94 @@
+/**
+ * How a run spreads over the cores: worker threads (data parallelism) and OpenBLAS threads per worker.
+ *
+ * W workers x 1 BLAS thread splits every batch W ways and averages the gradients each step; 1 worker x
+ * `cores` BLAS threads keeps the whole batch in one replica, with no exchange, and splits each GEMM
+ * inside OpenBLAS instead. OpenBLAS keeps one thread count and one thread pool per process, so the two
+ * do not mix: more than one BLAS thread needs a one-worker pool (concurrent callers would share that pool).
+ * Threads pay off only where the GEMMs are large: OpenBLAS's fork and join per call costs more than it
+ * saves on small layers, where data parallelism wins.
+ */
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { DistillError } from '../errors.js';
+import { loadBlas } from '../kernels/blas-kernels.js';
+import type { BackendChoice } from '../kernels/backend.js';
+import type { KernelChoice } from '../kernels/kernel-choice.js';
+
+/** What a run uses: worker threads, and OpenBLAS threads per worker. */
+export interface Parallelism {
+  workers: number;
+  threadsPerWorker: number;
+}
+
+/**
+ * The per-step work (the student's trainable parameters x the global batch) from which `auto` runs one
+ * worker with a BLAS thread per core rather than a worker per core. bench/threads-ab.mjs measures both
+ * sides: the bench's 784-1024-1024-10 MLP at batch 256 is well above it and gains from BLAS threads;
+ * MLPs of 256-unit layers at that batch are below it, and BLAS threads gain nothing there.
+ */
+export const BLAS_THREADS_MIN_WORK = 2 ** 28;
+
+/** What {@link chooseParallelism} decides from. */
+export interface ParallelismInputs {
+  /** The workers option as given (undefined: not given). */
+  workers: number | undefined;
+  threadsPerWorker: number | 'auto';
+  backend: BackendChoice;
+  kernels: KernelChoice;
+  /** The student's trainable parameters. */
+  studentParams: number;
+  batchSize: number;
+  /** Default: the machine's available parallelism. */
+  cores?: number;
+}
+
+/**
+ * The run's workers and BLAS threads per worker:
+ * - a thread count above 1 needs workers 1, and makes the workers default 1 instead of the core count;
+ * - `auto` with the workers given: one BLAS thread per core for a single worker on a large student
+ *   (see {@link BLAS_THREADS_MIN_WORK}), else 1;
+ * - `auto` without: 1 worker x `cores` threads for a large student, `cores` workers x 1 thread otherwise.
+ * `auto` counts on threads only where the openblas kernels will run (wasm backend, addon and OpenBLAS
+ * loadable); anywhere else it keeps 1 thread and the workers default, the core count.
+ */
+export function chooseParallelism(inputs: ParallelismInputs): Parallelism {
+  const cores = inputs.cores ?? availableParallelism();
+  const { workers, threadsPerWorker } = inputs;
+  if (threadsPerWorker !== 'auto') {
+    const conflict = threadsConflict(workers ?? 1, threadsPerWorker);
+    if (conflict) throw new DistillError(conflict, ['threadsPerWorker', 'workers']);
+    return { workers: workers ?? (threadsPerWorker > 1 ? 1 : cores), threadsPerWorker };
+  }
+  const large = inputs.studentParams * inputs.batchSize >= BLAS_THREADS_MIN_WORK;
+  const threaded = cores > 1 && large && (workers === undefined || workers === 1) && openblasWillRun(inputs.backend, inputs.kernels);
+  return threaded ? { workers: 1, threadsPerWorker: cores } : { workers: workers ?? cores, threadsPerWorker: 1 };
+}
+
+/** Why `workers` x `threads` cannot run (more than one BLAS thread in a pool of several workers), or undefined. */
+export function threadsConflict(workers: number, threads: number): string | undefined {
+  if (threads <= 1 || workers <= 1) return undefined;
+  return (
+    `threadsPerWorker ${threads} needs workers 1, got workers ${workers}: OpenBLAS keeps one thread pool per process, ` +
+    "which concurrent workers would share and slow down; set workers 1, or threadsPerWorker 1 (or 'auto')"
+  );
+}
+
+/**
+ * Whether the workers will run the openblas kernels: the wasm backend (or `auto` without tfjs-node, whose
+ * backend it would prefer), kernels other than wasm, and the addon and OpenBLAS loading here.
+ */
+function openblasWillRun(backend: BackendChoice, kernels: KernelChoice): boolean {
+  if (kernels === 'wasm') return false;
+  const wasm = backend === 'wasm' || (backend === 'auto' && (kernels === 'openblas' || !resolvable('@tensorflow/tfjs-node')));
+  return wasm && 'blas' in loadBlas();
+}
+
+function resolvable(name: string): boolean {
+  try {
+    createRequire(import.meta.url).resolve(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
