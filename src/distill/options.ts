@@ -61,7 +61,9 @@ export interface DistillOptions {
    * thread pool per process, so a number above 1 needs workers 1. `auto` picks workers x threads from the
    * student's size and the cores (src/distill/parallelism.ts): one worker with a BLAS thread per core when
    * trainable parameters x batchSize is large, where splitting each GEMM beats averaging gradients, else a
-   * worker per core with one thread each (with the workers given, threads only for workers 1). Default 'auto'.
+   * worker per core with one thread each (with the workers given, threads only for workers 1). Like the
+   * worker count, the thread count changes float rounding (OpenBLAS splits the GEMMs differently), not the
+   * maths: the same seed, workers and threads reproduce a run bit for bit. Default 'auto'.
    */
   threadsPerWorker?: number | 'auto';
   /**
@@ -86,7 +88,7 @@ export interface DistillOptions {
    * whose default export every worker imports (CustomLossFunction). Default 'kd'.
    */
   loss?: LossOption;
-  /** Seed of every shuffle; the same seed and worker count reproduce a run. Default 1. */
+  /** Seed of every shuffle; the same seed, worker count and BLAS threads (threadsPerWorker) reproduce a run. Default 1. */
   seed?: number;
   /** Optimizer of every training phase. Default adam, learning rate 1e-3. */
   optimizer?: Partial<OptimizerSpec>;
@@ -192,7 +194,6 @@ export type DistillConfig = Required<
 /** Defaults, in one place; the CLI shows these too. */
 export const DEFAULTS: DistillConfig = {
   workers: availableParallelism(),
-  threadsPerWorker: 'auto',
   labeled: null,
   epochs: 3,
   teacherEpochs: 0,
@@ -204,6 +205,7 @@ export const DEFAULTS: DistillConfig = {
   baseline: false,
   backend: 'auto',
   kernels: 'auto',
+  threadsPerWorker: 'auto',
   barrierTimeoutMs: 10 * 60 * 1000,
   maxRestarts: 2,
   onNonFinite: 'abort',

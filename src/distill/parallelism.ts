@@ -8,7 +8,9 @@
  * Threads pay off only where the GEMMs are large: OpenBLAS's fork and join per call costs more than it
  * saves on small layers, where data parallelism wins.
  */
+import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { DistillError } from '../errors.js';
 import { loadBlas } from '../kernels/blas-kernels.js';
@@ -24,10 +26,11 @@ export interface Parallelism {
 /**
  * The per-step work (the student's trainable parameters x the global batch) from which `auto` runs one
  * worker with a BLAS thread per core rather than a worker per core. bench/threads-ab.mjs measures both
- * sides: the bench's 784-1024-1024-10 MLP at batch 256 is well above it and gains from BLAS threads;
- * MLPs of 256-unit layers at that batch are below it, and BLAS threads gain nothing there.
+ * sides: MLPs of 512- and 1024-unit layers at batch 256 lie above it and train faster on one worker with
+ * BLAS threads; below it the GEMMs are too small for OpenBLAS's threads to gain, and data parallelism
+ * (which also splits the non-GEMM work) is the safer choice, more so with many cores.
  */
-export const BLAS_THREADS_MIN_WORK = 2 ** 28;
+export const BLAS_THREADS_MIN_WORK = 2 ** 27;
 
 /** What {@link chooseParallelism} decides from. */
 export interface ParallelismInputs {
@@ -75,20 +78,27 @@ export function threadsConflict(workers: number, threads: number): string | unde
 }
 
 /**
- * Whether the workers will run the openblas kernels: the wasm backend (or `auto` without tfjs-node, whose
- * backend it would prefer), kernels other than wasm, and the addon and OpenBLAS loading here.
+ * Whether the workers will run the openblas kernels: the wasm backend (or `auto` where tfjs-node, whose
+ * backend it would prefer, cannot load), kernels other than wasm, and the addon and OpenBLAS loading here.
  */
 function openblasWillRun(backend: BackendChoice, kernels: KernelChoice): boolean {
   if (kernels === 'wasm') return false;
-  const wasm = backend === 'wasm' || (backend === 'auto' && (kernels === 'openblas' || !resolvable('@tensorflow/tfjs-node')));
+  const wasm = backend === 'wasm' || (backend === 'auto' && (kernels === 'openblas' || !tfjsNodeBuilt()));
   return wasm && 'blas' in loadBlas();
 }
 
-function resolvable(name: string): boolean {
+/**
+ * Whether tfjs-node is installed with its native binding. Loading it here would register its backend in
+ * this thread, so its files are looked at instead: without the binding (an install whose download failed)
+ * the workers' `auto` falls back to wasm.
+ */
+function tfjsNodeBuilt(): boolean {
+  let root: string;
   try {
-    createRequire(import.meta.url).resolve(name);
-    return true;
+    root = dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-node/package.json'));
   } catch {
     return false;
   }
+  const lib = join(root, 'lib');
+  return existsSync(lib) && readdirSync(lib).some((dir) => existsSync(join(lib, dir, 'tfjs_binding.node')));
 }
