@@ -54,12 +54,16 @@ describe('workers x BLAS threads', () => {
     });
   });
 
-  it.runIf(NATIVE)('auto: one worker with a BLAS thread per core for a large student, unless the workers say otherwise', () => {
+  it.runIf(NATIVE)('auto: a BLAS thread per core for one worker on a large student; a worker per core unless told', () => {
     const auto = { ...large, ...wasm, threadsPerWorker: 'auto' } as const;
-    expect(chooseParallelism({ ...auto, workers: undefined, cores: 4 })).toEqual({ workers: 1, threadsPerWorker: 4 });
     expect(chooseParallelism({ ...auto, workers: 1, cores: 4 })).toEqual({ workers: 1, threadsPerWorker: 4 });
+    expect(chooseParallelism({ ...auto, workers: undefined, cores: 4 })).toEqual({ workers: 4, threadsPerWorker: 1 });
     expect(chooseParallelism({ ...auto, workers: 2, cores: 4 })).toEqual({ workers: 2, threadsPerWorker: 1 });
     expect(chooseParallelism({ ...auto, workers: undefined, cores: 1 })).toEqual({ workers: 1, threadsPerWorker: 1 });
+    expect(chooseParallelism({ ...small, ...wasm, threadsPerWorker: 'auto', workers: 1, cores: 4 })).toEqual({
+      workers: 1,
+      threadsPerWorker: 1,
+    });
   });
 
   it('the options and the CLI flag check the value and the combination, naming what to change', () => {

@@ -136,15 +136,15 @@ export const RUN_FLAGS = {
     kind: 'int',
     arg: 'N',
     help: 'worker threads',
-    default: `${DEFAULTS.workers} (the cores here), or 1 when --threads-per-worker is above 1 or auto picks BLAS threads`,
+    default: `${DEFAULTS.workers} (the cores here), or 1 with --threads-per-worker above 1`,
   },
   'threads-per-worker': {
     kind: 'string',
     arg: 'N|auto',
     option: 'threadsPerWorker',
     help:
-      'OpenBLAS threads per worker (openblas kernels); above 1 needs --workers 1. auto: one worker with a thread per core ' +
-      'for a large student (parameters x batch size), else a worker per core with one thread',
+      'OpenBLAS threads per worker (openblas kernels); above 1 needs --workers 1. auto: with --workers 1 and a large ' +
+      'student (parameters x batch size), a thread per core, else 1',
     default: String(DEFAULTS.threadsPerWorker),
   },
   loss: {

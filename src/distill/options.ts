@@ -52,16 +52,16 @@ export interface DistillOptions {
   /** Held-out rows every model is evaluated on; all must be labelled. */
   test: Dataset;
   /**
-   * Worker threads (ranks). Default: the machine's available parallelism, except that `threadsPerWorker`
-   * above 1, or `auto` choosing BLAS threads for a large student, makes it 1.
+   * Worker threads (ranks). Default: the machine's available parallelism, or 1 with `threadsPerWorker`
+   * above 1.
    */
   workers?: number;
   /**
    * OpenBLAS threads per worker, with the openblas kernels (other kernels ignore it). OpenBLAS keeps one
-   * thread pool per process, so a number above 1 needs workers 1. `auto` picks workers x threads from the
-   * student's size and the cores (src/distill/parallelism.ts): one worker with a BLAS thread per core when
-   * trainable parameters x batchSize is large, where splitting each GEMM beats averaging gradients, else a
-   * worker per core with one thread each (with the workers given, threads only for workers 1). Like the
+   * thread pool per process, so a number above 1 needs workers 1. `auto` (src/distill/parallelism.ts): with
+   * workers 1 and a large student (trainable parameters x batchSize), a BLAS thread per core, else 1; the
+   * workers stay a worker per core unless given, which trains the bench's dense job as fast as 1 worker on
+   * every core and labels faster. Like the
    * worker count, the thread count changes float rounding (OpenBLAS splits the GEMMs differently), not the
    * maths: the same seed, workers and threads reproduce a run bit for bit. Default 'auto'.
    */

@@ -6,7 +6,10 @@
  * inside OpenBLAS instead. OpenBLAS keeps one thread count and one thread pool per process, so the two
  * do not mix: more than one BLAS thread needs a one-worker pool (concurrent callers would share that pool).
  * Threads pay off only where the GEMMs are large: OpenBLAS's fork and join per call costs more than it
- * saves on small layers, where data parallelism wins.
+ * saves on small layers. Measured side by side (bench/threads-ab.mjs), 1 worker x 2 threads and 2 workers
+ * x 1 thread train the bench's dense job at the same speed within noise, and workers also speed up
+ * labelling and convolutions (whose im2col is single-threaded): so `auto` keeps a worker per core, and
+ * adds BLAS threads where the worker count is 1.
  */
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -24,11 +27,10 @@ export interface Parallelism {
 }
 
 /**
- * The per-step work (the student's trainable parameters x the global batch) from which `auto` runs one
- * worker with a BLAS thread per core rather than a worker per core. bench/threads-ab.mjs measures both
- * sides: MLPs of 512- and 1024-unit layers at batch 256 lie above it and train faster on one worker with
- * BLAS threads; below it the GEMMs are too small for OpenBLAS's threads to gain, and data parallelism
- * (which also splits the non-GEMM work) is the safer choice, more so with many cores.
+ * The per-step work (the student's trainable parameters x the global batch) from which `auto` gives a
+ * single worker a BLAS thread per core. bench/threads-ab.mjs measures it: MLPs of 512- and 1024-unit
+ * layers at batch 256 lie above it and train faster on 2 threads than on 1; below it the GEMMs are too
+ * small for OpenBLAS's threads to gain.
  */
 export const BLAS_THREADS_MIN_WORK = 2 ** 27;
 
@@ -49,9 +51,8 @@ export interface ParallelismInputs {
 /**
  * The run's workers and BLAS threads per worker:
  * - a thread count above 1 needs workers 1, and makes the workers default 1 instead of the core count;
- * - `auto` with the workers given: one BLAS thread per core for a single worker on a large student
- *   (see {@link BLAS_THREADS_MIN_WORK}), else 1;
- * - `auto` without: 1 worker x `cores` threads for a large student, `cores` workers x 1 thread otherwise.
+ * - `auto`: the workers as given, else the core count; with 1 worker and a large student (see
+ *   {@link BLAS_THREADS_MIN_WORK}), a BLAS thread per core, else 1.
  * `auto` counts on threads only where the openblas kernels will run (wasm backend, addon and OpenBLAS
  * loadable); anywhere else it keeps 1 thread and the workers default, the core count.
  */
@@ -64,8 +65,8 @@ export function chooseParallelism(inputs: ParallelismInputs): Parallelism {
     return { workers: workers ?? (threadsPerWorker > 1 ? 1 : cores), threadsPerWorker };
   }
   const large = inputs.studentParams * inputs.batchSize >= BLAS_THREADS_MIN_WORK;
-  const threaded = cores > 1 && large && (workers === undefined || workers === 1) && openblasWillRun(inputs.backend, inputs.kernels);
-  return threaded ? { workers: 1, threadsPerWorker: cores } : { workers: workers ?? cores, threadsPerWorker: 1 };
+  const threaded = cores > 1 && large && (workers ?? cores) === 1 && openblasWillRun(inputs.backend, inputs.kernels);
+  return { workers: workers ?? cores, threadsPerWorker: threaded ? cores : 1 };
 }
 
 /** Why `workers` x `threads` cannot run (more than one BLAS thread in a pool of several workers), or undefined. */
