@@ -3,7 +3,8 @@
 // (at the bench's global batch and, above one worker, at that many rows per worker) and of the CNN (at
 // the global batch); FLOPs as bench/metrics.mjs flopsPerSample counts them; timed with tinybench,
 // each run by the phase's own clock. Called by bench/run.mjs:
-//   node --expose-gc bench/measure.mjs --workers W --kernels openblas|wasm [--quick] --out FILE
+//   node --expose-gc bench/measure.mjs --workers W --kernels openblas|wasm [--threads T] [--quick] --out FILE
+// (--threads: OpenBLAS threads per worker, with --workers 1 only; default 1)
 // With --onnx FILE (the CNN exported by bench/export_cnn_onnx.py) it measures only the ONNX teacher's
 // labelling, by onnxruntime-node sessions in the pool's threads (one each, one thread each), of the same
 // rows as the tfjs CNN's, in a process of its own so that its resident memory is its own:
@@ -37,6 +38,7 @@ const { values: args } = parseArgs({
   options: {
     workers: { type: 'string' },
     kernels: { type: 'string' },
+    threads: { type: 'string', default: '1' },
     onnx: { type: 'string' },
     quick: { type: 'boolean' },
     out: { type: 'string' },
@@ -88,6 +90,7 @@ const pool = await TfjsPool.startTfjs({
   backend: 'wasm',
   barrierTimeoutMs: 600_000,
   kernels: args.onnx || exported ? 'wasm' : args.kernels,
+  threadsPerWorker: Number(args.threads),
 });
 // What the pool's threads actually run (auto falls back to wasm without OpenBLAS); onnxruntime for the ONNX rows.
 const kernels = args.onnx ? 'onnxruntime' : exported ? EXPORTED : pool.kernels;

@@ -5,8 +5,9 @@
  *
  * OpenBLAS is dlopen-ed at run time rather than linked, so building needs only a C compiler and Node's
  * headers, and a machine without OpenBLAS still loads the addon and gets a one-line reason from load().
- * Every worker thread loads this addon (NAPI_MODULE_INIT makes it context-aware); OpenBLAS is set to one
- * thread, so W workers run W BLAS threads, never W x cores.
+ * Every worker thread loads this addon (NAPI_MODULE_INIT makes it context-aware); OpenBLAS starts at one
+ * thread, so W workers run W BLAS threads, never W x cores. setThreads() raises it (process-wide: OpenBLAS
+ * keeps one thread count and one thread pool per process), which the pool does only with one worker.
  * The same addon carries the training step's exchange loops (exchange.c), pools and reductions
  * (reductions.c: a 2x2 max pool, a max-pool gradient, bias-gradient sums) and a bias add (elementwise.c),
  * registered below.
@@ -26,6 +27,8 @@ typedef void (*sgemm_fn)(int order, int transA, int transB, int m, int n, int k,
 typedef void (*set_threads_fn)(int);
 
 static sgemm_fn sgemm;
+static set_threads_fn set_threads;
+static int (*get_threads)(void);
 static char library[256];
 static char load_error[512];
 static pthread_once_t load_once = PTHREAD_ONCE_INIT;
@@ -55,7 +58,8 @@ static void load_openblas(void) {
       snprintf(load_error, sizeof load_error, "%s has no cblas_sgemm", names[i]);
       continue;
     }
-    set_threads_fn set_threads = (set_threads_fn)dlsym(handle, "openblas_set_num_threads");
+    set_threads = (set_threads_fn)dlsym(handle, "openblas_set_num_threads");
+    get_threads = (int (*)(void))dlsym(handle, "openblas_get_num_threads");
     if (set_threads != NULL) set_threads(1);
     snprintf(library, sizeof library, "%s", names[i]);
     sgemm = f;
@@ -84,6 +88,21 @@ static napi_value load(napi_env env, napi_callback_info info) {
     return NULL;
   }
   napi_create_string_utf8(env, library, NAPI_AUTO_LENGTH, &result);
+  return result;
+}
+
+/*
+ * setThreads(n): OpenBLAS's thread count for every later call, in every thread of the process; returns the
+ * count OpenBLAS reports (1 when the library has no openblas_set_num_threads: a single-threaded BLAS).
+ */
+static napi_value set_blas_threads(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int64_t n;
+  if (!ready(env) || !get_args(env, info, 1, argv) || !get_i64(env, argv[0], &n)) return NULL;
+  if (!in_range(env, "setThreads", "threads", n, 1, 1024)) return NULL;
+  if (set_threads != NULL) set_threads((int)n);
+  napi_value result = NULL;
+  napi_create_int32(env, get_threads != NULL ? get_threads() : 1, &result);
   return result;
 }
 
@@ -439,10 +458,12 @@ static napi_value conv2d(napi_env env, napi_callback_info info) {
 NAPI_MODULE_INIT() {
   napi_property_descriptor functions[] = {
       {"load", NULL, load, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setThreads", NULL, set_blas_threads, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gemm", NULL, gemm, NULL, NULL, NULL, napi_enumerable, NULL},
       {"epilogue", NULL, epilogue, NULL, NULL, NULL, napi_enumerable, NULL},
       {"conv2d", NULL, conv2d, NULL, NULL, NULL, napi_enumerable, NULL},
       {"weightedSum", NULL, weighted_sum, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"allFinite", NULL, all_finite, NULL, NULL, NULL, napi_enumerable, NULL},
       {"adam", NULL, adam, NULL, NULL, NULL, napi_enumerable, NULL},
       {"momentum", NULL, momentum, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sgd", NULL, sgd, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -67,6 +67,21 @@ napi_value weighted_sum(napi_env env, napi_callback_info info) {
   return result;
 }
 
+/* allFinite(values, lo, hi) -> boolean: whether every values[i], i in [lo, hi), is finite. */
+napi_value all_finite(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  float *values;
+  size_t floats;
+  int64_t lo, hi;
+  if (!get_args(env, info, 3, argv) || !get_f32_array(env, argv[0], &values, &floats) || !get_range(env, "allFinite", argv + 1, floats, &lo, &hi))
+    return NULL;
+  int32_t bad = 0;
+  for (int64_t i = lo; i < hi; i++) bad |= non_finite(values[i]);
+  napi_value result;
+  napi_get_boolean(env, bad == 0, &result);
+  return result;
+}
+
 /*
  * The arguments of an optimizer update: `vectors` Float32Arrays, then a range [lo, hi) inside all of them,
  * then `scalars` numbers.

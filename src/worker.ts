@@ -18,6 +18,8 @@ interface InitTask {
   /** Module URLs to import first (custom layers and the like). */
   imports: string[];
   kernels: KernelChoice;
+  /** OpenBLAS threads (process-wide, so above 1 only in a one-worker pool). */
+  blasThreads: number;
   barrier: BarrierHandle;
   timeoutMs: number;
 }
@@ -31,7 +33,7 @@ async function init(task: InitTask) {
   const barrier = SharedBarrier.attach(task.barrier);
   try {
     for (const url of task.imports) await import(url);
-    const result = await initBackend(task.candidates, task.kernels);
+    const result = await initBackend(task.candidates, task.kernels, task.blasThreads);
     barrier.arriveAndWait(task.timeoutMs);
     return result;
   } catch (error) {

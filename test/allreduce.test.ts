@@ -15,7 +15,7 @@ async function runRanks(
   options: { rounds?: number; stopAt?: number; failAt?: number[]; lateMs?: number[] } = {},
 ): Promise<Reply[]> {
   const barrier = SharedBarrier.create(workers);
-  const allReduce = SharedAllReduce.create(length, barrier, javascriptLoops.weightedSum);
+  const allReduce = SharedAllReduce.create(length, barrier, javascriptLoops);
   const rounds = options.rounds ?? 3;
   return Promise.all(
     Array.from({ length: workers }, (_, rank) => {
@@ -99,6 +99,29 @@ describe('allReduceMean in real worker threads', () => {
   });
 });
 
+describe('allReduceMean with one rank', () => {
+  it('returns the slot itself (no copy, no barrier), with the finiteness verdict and the stop request', () => {
+    const allReduce = SharedAllReduce.create(1001, SharedBarrier.create(1), javascriptLoops);
+    const slot = allReduce.slot(0);
+    slot.set(Float32Array.from({ length: 1001 }, (_, i) => Math.sin(i) * 3));
+    const result = allReduce.allReduceMean(0, 64, false, 1000);
+    expect(result.mean.buffer).toBe(slot.buffer);
+    expect(result.mean.byteOffset).toBe(slot.byteOffset);
+    expect(result.mean).toEqual(slot);
+    expect(result).toMatchObject({ finite: true, stop: false, waitMs: 0 });
+    slot[1000] = Number.NaN; // the loss, last in the vector, counts too
+    expect(allReduce.allReduceMean(0, 64, true, 1000)).toMatchObject({ finite: false, stop: true });
+  });
+
+  it('gives zeros for an empty slice, as the sum over ranks does', () => {
+    const allReduce = SharedAllReduce.create(40, SharedBarrier.create(1), javascriptLoops);
+    allReduce.slot(0).fill(5);
+    const { mean, finite } = allReduce.allReduceMean(0, 0, false, 1000);
+    expect(finite).toBe(true);
+    expect(mean.every((v) => v === 0)).toBe(true);
+  });
+});
+
 describe('SharedBarrier', () => {
   it('times out with a clear error when a rank never arrives', () => {
     const barrier = SharedBarrier.create(2);
@@ -108,7 +131,7 @@ describe('SharedBarrier', () => {
 
   it('chunks cover the vector exactly once, cache-line aligned', () => {
     for (const workers of [1, 2, 3, 4, 7]) {
-      const allReduce = SharedAllReduce.create(1001, SharedBarrier.create(workers), javascriptLoops.weightedSum);
+      const allReduce = SharedAllReduce.create(1001, SharedBarrier.create(workers), javascriptLoops);
       let covered = 0;
       for (let r = 0; r < workers; r++) {
         const [lo, hi] = allReduce.chunk(r);

@@ -63,6 +63,20 @@ describe.runIf(native)('native exchange loops match the JavaScript ones', () => 
     }
   });
 
+  it('allFinite: the verdict on a sub-range, a bad value outside it not looked at', () => {
+    const values = shared(randomValues(1000, 3));
+    for (const name of ['native', 'javascript'] as const) expect(loops[name].allFinite(values, 0, 1000)).toBe(true);
+    for (const bad of [Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY]) {
+      values[700] = bad;
+      for (const name of ['native', 'javascript'] as const) {
+        expect(loops[name].allFinite(values, 0, 1000)).toBe(false);
+        expect(loops[name].allFinite(values, 701, 1000)).toBe(true);
+        expect(loops[name].allFinite(values, 0, 700)).toBe(true);
+      }
+    }
+    expect(() => native!.allFinite(values, 0, 1001)).toThrow(/range outside the array/);
+  });
+
   it('adam, momentum and sgd over 20 updates of a sub-range', () => {
     const [lo, hi] = [100, 900];
     const state = () => ({

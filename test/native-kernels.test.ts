@@ -267,6 +267,24 @@ describe.runIf(NATIVE)('the addon refuses arguments that would reach outside its
         ['negative xOffset', swap(v, 1, -24), outside('biasAdd', 'xOffset', -24, 24)],
       ],
     },
+    setThreads: {
+      // (1 is what every pool sets unless it runs one worker on more BLAS threads)
+      valid: () => [1],
+      bad: (v) => [
+        ['0 threads', swap(v, 0, 0), range('setThreads', 'threads', 0, 1, 1024)],
+        ['negative threads', swap(v, 0, -2), range('setThreads', 'threads', -2, 1, 1024)],
+        ['too many threads', swap(v, 0, 1025), range('setThreads', 'threads', 1025, 1, 1024)],
+        ['fractional threads', swap(v, 0, 1.5), /^tfjs-distill native kernels: expected an integer, got 1\.5$/],
+      ],
+    },
+    allFinite: {
+      valid: () => [floats(10), 0, 10],
+      bad: (v) => [
+        ['negative lo', swap(v, 1, -1), /^tfjs-distill native: allFinite lo -1, hi 10: range outside the array/],
+        ['hi past the array', swap(v, 2, 11), /^tfjs-distill native: allFinite lo 0, hi 11: range outside the array/],
+        ['lo above hi', swap(swap(v, 1, 7), 2, 3), /^tfjs-distill native: allFinite lo 7, hi 3: range outside the array/],
+      ],
+    },
     sumLeadingAxes: {
       // x[6, 5] summed to [5]
       valid: () => [heap(), 0, 6, 5, 100],

@@ -141,7 +141,21 @@ export const RUN_FLAGS = {
     help: 'global batch size, split across the workers',
     default: String(DEFAULTS.batchSize),
   },
-  workers: { kind: 'int', arg: 'N', help: 'worker threads', default: `${DEFAULTS.workers} (the cores here)` },
+  workers: {
+    kind: 'int',
+    arg: 'N',
+    help: 'worker threads',
+    default: `${DEFAULTS.workers} (the cores here), or 1 with --threads-per-worker above 1`,
+  },
+  'threads-per-worker': {
+    kind: 'string',
+    arg: 'N|auto',
+    option: 'threadsPerWorker',
+    help:
+      'OpenBLAS threads per worker (openblas kernels); above 1 needs --workers 1. auto: with --workers 1 and a large ' +
+      'student (parameters x batch size), a thread per core, else 1',
+    default: String(DEFAULTS.threadsPerWorker),
+  },
   loss: {
     kind: 'string',
     arg: 'NAME',

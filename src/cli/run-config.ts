@@ -153,7 +153,9 @@ export function settingsFromFlags(flags: RunFlags): Record<string, unknown> {
               ? parseLoss(String(raw), flags['dkd-weights'])
               : flag === 'augment'
                 ? parseAugment(String(raw))
-                : raw;
+                : flag === 'threads-per-worker'
+                  ? parseThreads(String(raw))
+                  : raw;
     if (flag !== 'dkd-weights') setPath(settings, key, value);
   }
   check(flags['dkd-weights'] === undefined || flags.loss === 'dkd', '--dkd-weights applies to --loss dkd');
@@ -270,6 +272,13 @@ export function checkSettings(given: Record<string, unknown>): RunSettings {
       resume: (checkpoint.resume as boolean | undefined) ?? false,
     },
   } as RunSettings;
+}
+
+/** --threads-per-worker N or auto. */
+function parseThreads(value: string): number | 'auto' {
+  if (value === 'auto') return value;
+  check(/^[1-9]\d*$/.test(value), `--threads-per-worker expects an integer >= 1 or auto, got '${value}'`);
+  return Number(value);
 }
 
 /** --augment shift:N,flip (either part alone too). */

@@ -58,7 +58,8 @@ export function summaryTable(report: DistillReport, names: { teacher: string; st
     `distillation ${rate(t.trainSamplesPerSec)}`,
     t.baselineTrainSamplesPerSec !== undefined ? `baseline ${rate(t.baselineTrainSamplesPerSec)}` : undefined,
   ].filter(Boolean);
-  const workers = `${report.workers} worker${report.workers === 1 ? '' : 's'}`;
+  const threads = report.kernels === 'openblas' && report.threadsPerWorker > 1 ? ` x ${report.threadsPerWorker} BLAS threads` : '';
+  const workers = `${report.workers} worker${report.workers === 1 ? '' : 's'}${threads}`;
   const stepLine = studentStepLine(report);
   return [
     ...lines,

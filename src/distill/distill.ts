@@ -20,6 +20,7 @@ import { type TeacherOnRuntime, type TeacherRuntimeUsed, teacherOnRuntime } from
 import { accuracy, agreement, describeModel, layersModelSize, predictTest } from '../infer/evaluate.js';
 import { type DistillConfig, type DistillOptions, resolveConfig } from './options.js';
 import type { DistillReport, TrainingPhaseReport } from './report.js';
+import { chooseParallelism } from './parallelism.js';
 import { PoolSupervisor } from './supervisor.js';
 import { type PhaseValidation, type TrainOutcome, type TrainSpec, trainDataParallel } from '../train/data-parallel.js';
 import type { LossSpec } from '../train/losses.js';
@@ -105,10 +106,28 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
     options.checkpoint && (await RunCheckpoint.open(options.checkpoint, runFingerprint(config, options, teacherSource, studentModel)));
   const resumed: string[] = [];
 
+  // Workers x BLAS threads, from the student's size where threadsPerWorker is auto.
+  const { backend, kernels, barrierTimeoutMs, workerImports } = config;
+  const { workers, threadsPerWorker } = chooseParallelism({
+    workers: options.workers,
+    threadsPerWorker: config.threadsPerWorker,
+    backend,
+    kernels,
+    studentParams: studentModel.trainableParams,
+    batchSize: config.batchSize,
+  });
+  config.workers = workers;
   // The pool, restarted when a worker fails in a way a fresh pool may not repeat.
-  const { workers, backend, kernels, barrierTimeoutMs, workerImports } = config;
   const supervisor = new PoolSupervisor({
-    pool: { workers, backend, kernels, barrierTimeoutMs, workerImports, workerMemoryMb: config.workerMemoryMb ?? undefined },
+    pool: {
+      workers,
+      threadsPerWorker,
+      backend,
+      kernels,
+      barrierTimeoutMs,
+      workerImports,
+      workerMemoryMb: config.workerMemoryMb ?? undefined,
+    },
     maxRestarts: config.maxRestarts,
     resumesFrom: checkpoints ? 'its last checkpoint' : 'the start of the phase',
     onProgress,
@@ -254,6 +273,7 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
         kernels: pool.kernels,
         workers: config.workers,
         teacherRuntime: teacherRun?.runtime ?? null,
+        threadsPerWorker,
         notices: [
           ...pool.notices,
           ...teacherNotices(teacherSource),
@@ -325,11 +345,12 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
 
 /**
  * What must not change between a checkpointed run and its resumption: every setting that affects the
- * result (not the worker count, which only changes how the same gradients are computed), and hashes of
+ * result (not the worker or BLAS thread count, which only change how the same gradients are computed), and hashes of
  * the data and of the starting models.
  */
 function runFingerprint(config: DistillConfig, options: DistillOptions, teacher: TeacherSource, student: CheckedModel): RunFingerprint {
-  const { workers, barrierTimeoutMs, maxRestarts, workerMemoryMb, workerImports, softLabels, optimizer, ...settings } = config;
+  const { workers, threadsPerWorker, barrierTimeoutMs, maxRestarts, workerMemoryMb, workerImports, softLabels, optimizer, ...settings } =
+    config;
   // Objects (schedules, normalisation, per-phase settings) are compared as their JSON.
   const flat = Object.fromEntries(
     Object.entries(settings).map(([key, value]) => [key, value !== null && typeof value === 'object' ? JSON.stringify(value) : value]),

@@ -10,6 +10,7 @@ import type { InputLayout, TeacherNormalize } from '../models/onnx-teacher.js';
 export type TeacherRuntime = 'auto' | 'tfjs' | 'onnxruntime';
 export const TEACHER_RUNTIMES: readonly TeacherRuntime[] = ['auto', 'tfjs', 'onnxruntime'];
 import type { CheckpointOptions } from '../train/checkpoint.js';
+import { threadsConflict } from './parallelism.js';
 import { KERNEL_CHOICES, type KernelChoice, kernelChoiceFromEnv } from '../kernels/kernel-choice.js';
 import { DISTILLATION_LOSSES } from '../train/losses.js';
 import { LR_SCHEDULES, type LrSchedule } from '../train/lr-schedule.js';
@@ -62,8 +63,21 @@ export interface DistillOptions {
   train: Dataset;
   /** Held-out rows every model is evaluated on; all must be labelled. */
   test: Dataset;
-  /** Worker threads (ranks). Default: the machine's available parallelism. */
+  /**
+   * Worker threads (ranks). Default: the machine's available parallelism, or 1 with `threadsPerWorker`
+   * above 1.
+   */
   workers?: number;
+  /**
+   * OpenBLAS threads per worker, with the openblas kernels (other kernels ignore it). OpenBLAS keeps one
+   * thread pool per process, so a number above 1 needs workers 1. `auto` (src/distill/parallelism.ts): with
+   * workers 1 and a large student (trainable parameters x batchSize), a BLAS thread per core, else 1; the
+   * workers stay a worker per core unless given, which trains the bench's dense job as fast as 1 worker on
+   * every core and labels faster. Like the
+   * worker count, the thread count changes float rounding (OpenBLAS splits the GEMMs differently), not the
+   * maths: the same seed, workers and threads reproduce a run bit for bit. Default 'auto'.
+   */
+  threadsPerWorker?: number | 'auto';
   /**
    * Hide the hard labels of every training row after the first `labeled` from the student and the
    * baseline: those rows form the unlabeled transfer set, which the student learns from through the
@@ -86,7 +100,7 @@ export interface DistillOptions {
    * whose default export every worker imports (CustomLossFunction). Default 'kd'.
    */
   loss?: LossOption;
-  /** Seed of every shuffle; the same seed and worker count reproduce a run. Default 1. */
+  /** Seed of every shuffle; the same seed, worker count and BLAS threads (threadsPerWorker) reproduce a run. Default 1. */
   seed?: number;
   /** Optimizer of every training phase. Default adam, learning rate 1e-3. */
   optimizer?: Partial<OptimizerSpec>;
@@ -203,6 +217,7 @@ export const DEFAULTS: DistillConfig = {
   baseline: false,
   backend: 'auto',
   kernels: 'auto',
+  threadsPerWorker: 'auto',
   barrierTimeoutMs: 10 * 60 * 1000,
   maxRestarts: 2,
   onNonFinite: 'abort',
@@ -342,6 +357,13 @@ export function resolveConfig(options: DistillOptions): DistillConfig {
   };
   const demand = (condition: boolean, message: string, ...options: string[]) => check(condition, message, options);
   demand(isInt(config.workers, 1), `workers must be an integer >= 1, got ${config.workers}`, 'workers');
+  demand(
+    config.threadsPerWorker === 'auto' || isInt(config.threadsPerWorker, 1),
+    `threadsPerWorker must be an integer >= 1 or 'auto', got ${config.threadsPerWorker}`,
+    'threadsPerWorker',
+  );
+  const conflict = config.threadsPerWorker !== 'auto' && threadsConflict(options.workers ?? 1, config.threadsPerWorker);
+  demand(!conflict, conflict || '', 'threadsPerWorker', 'workers');
   demand(config.labeled === null || isInt(config.labeled, 0), `labeled must be an integer >= 0, got ${config.labeled}`, 'labeled');
   demand(isInt(config.epochs, 1), `epochs must be an integer >= 1, got ${config.epochs}`, 'epochs');
   demand(isInt(config.teacherEpochs, 0), `teacherEpochs must be an integer >= 0, got ${config.teacherEpochs}`, 'teacherEpochs');

@@ -95,9 +95,10 @@ function modelNames(report: DistillReport): { teacher?: string; student?: string
 
 function runLine(report: DistillReport): string {
   const kernels = report.backend === 'wasm' ? ` (${report.kernels} kernels)` : '';
+  const threads = report.kernels === 'openblas' && report.threadsPerWorker > 1 ? ` x ${report.threadsPerWorker} BLAS threads` : '';
   const d = report.data;
   return (
-    `backend ${report.backend}${kernels}, ${plural(report.workers, 'worker')}; ${count.format(d.trainRows)} training rows ` +
+    `backend ${report.backend}${kernels}, ${plural(report.workers, 'worker')}${threads}; ${count.format(d.trainRows)} training rows ` +
     `(${count.format(d.labeledRows)} labelled), ${count.format(d.testRows)} test rows, ${d.numClasses} classes`
   );
 }

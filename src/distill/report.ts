@@ -100,6 +100,8 @@ export interface DistillReport {
    * Null without a teacher model (imported logits).
    */
   teacherRuntime: 'tfjs' | 'onnxruntime' | null;
+  /** OpenBLAS threads per worker (what threadsPerWorker resolved to; only the openblas kernels use them). */
+  threadsPerWorker: number;
   /** Kernels added to the backend, backends that failed to load, and similar facts worth knowing. */
   notices: string[];
   /** Null when the teacher was not evaluated: logits imported without test logits. */

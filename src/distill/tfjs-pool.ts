@@ -2,6 +2,7 @@ import { pathToFileURL } from 'node:url';
 import { DistillError } from '../errors.js';
 import { type BackendChoice, type BackendInit, type BackendName, backendCandidates, type KernelsUsed } from '../kernels/backend.js';
 import { type KernelChoice, kernelChoiceFromEnv } from '../kernels/kernel-choice.js';
+import { threadsConflict } from './parallelism.js';
 import { SharedBarrier } from '../parallel/barrier.js';
 import { type PoolOptions, WorkerPool } from '../parallel/pool.js';
 import type { WorkerTask } from '../worker.js';
@@ -11,6 +12,12 @@ export interface TfjsPoolOptions extends Omit<PoolOptions, 'workerFile'> {
   backend: BackendChoice;
   /** The wasm backend's matMul and conv kernels (see DistillOptions.kernels). Default: TFJS_DISTILL_KERNELS, else 'auto'. */
   kernels?: KernelChoice;
+  /**
+   * OpenBLAS threads per worker with the openblas kernels (other kernels ignore it). Default 1. Above 1 needs
+   * a one-worker pool: OpenBLAS keeps one thread count and one thread pool per process, and workers calling
+   * a multithreaded sgemm at once share that pool and slow each other down.
+   */
+  threadsPerWorker?: number;
   /** Modules every thread imports before anything else, e.g. to register custom layers (paths or URLs). */
   workerImports?: string[];
 }
@@ -33,11 +40,12 @@ export class TfjsPool extends WorkerPool<WorkerTask> {
       process.env.TF_NUM_INTRAOP_THREADS ??= '1';
       process.env.TF_NUM_INTEROP_THREADS ??= '1';
     }
+    checkThreads(options.workers, options.threadsPerWorker ?? 1);
     const poolOptions = { ...options, workerFile: WORKER_FILE };
     const pool = new TfjsPool(WorkerPool.piscinaFor(poolOptions), options.workers, options.barrierTimeoutMs, options.workerMemoryMb);
     try {
       const kernels = options.kernels ?? kernelChoiceFromEnv() ?? 'auto';
-      await pool.loadBackend(options.backend, kernels, (options.workerImports ?? []).map(moduleUrl));
+      await pool.loadBackend(options.backend, kernels, options.threadsPerWorker ?? 1, (options.workerImports ?? []).map(moduleUrl));
       return pool;
     } catch (error) {
       await pool.destroy();
@@ -50,13 +58,15 @@ export class TfjsPool extends WorkerPool<WorkerTask> {
    * W threads are distinct and up. With `auto`, a backend that fails in any thread (tfjs-node can fail
    * in a second worker) is dropped for all, so every rank computes the same way.
    */
-  private async loadBackend(choice: BackendChoice, kernels: KernelChoice, imports: string[]): Promise<void> {
+  private async loadBackend(choice: BackendChoice, kernels: KernelChoice, blasThreads: number, imports: string[]): Promise<void> {
     // openblas kernels exist only on wasm.
     let candidates = kernels === 'openblas' && choice === 'auto' ? (['wasm'] as BackendName[]) : backendCandidates(choice);
     for (;;) {
       const barrier = SharedBarrier.create(this.workers);
       const inits = await this.runOnEveryRank<BackendInit>(
-        () => ({ task: { kind: 'init', candidates, kernels, imports, barrier: barrier.handle, timeoutMs: this.barrierTimeoutMs } }),
+        () => ({
+          task: { kind: 'init', candidates, kernels, blasThreads, imports, barrier: barrier.handle, timeoutMs: this.barrierTimeoutMs },
+        }),
         { barriers: [barrier] },
       );
       const chosen = new Set(inits.map((init) => init.backend));
@@ -77,6 +87,15 @@ export class TfjsPool extends WorkerPool<WorkerTask> {
       candidates = candidates.slice(worst);
     }
   }
+}
+
+/** Refuses thread counts the pool cannot honour (see {@link TfjsPoolOptions.threadsPerWorker}). */
+function checkThreads(workers: number, threads: number): void {
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new DistillError(`threadsPerWorker must be an integer >= 1, got ${threads}`, ['threadsPerWorker']);
+  }
+  const conflict = threadsConflict(workers, threads);
+  if (conflict) throw new DistillError(conflict, ['threadsPerWorker', 'workers']);
 }
 
 /** A module to import in the workers: a URL as given, a path resolved against the working directory. */

@@ -58,9 +58,10 @@ async function load(name: BackendName): Promise<string[]> {
 
 /**
  * Loads and activates the first backend of `candidates` that works in this thread; on wasm, with the
- * matMul and conv kernels `kernels` selects (a DistillError when `openblas` is asked for and cannot load).
+ * matMul and conv kernels `kernels` selects (a DistillError when `openblas` is asked for and cannot load),
+ * OpenBLAS on `blasThreads` threads (process-wide; other kernels ignore it).
  */
-export async function initBackend(candidates: BackendName[], kernels: KernelChoice = 'auto'): Promise<BackendInit> {
+export async function initBackend(candidates: BackendName[], kernels: KernelChoice = 'auto', blasThreads = 1): Promise<BackendInit> {
   const failures: BackendInit['failures'] = {};
   for (const backend of candidates) {
     let patches: string[];
@@ -74,7 +75,7 @@ export async function initBackend(candidates: BackendName[], kernels: KernelChoi
     }
     if (backend !== 'wasm') return { backend, failures, patches, kernels: backend };
     const { selectWasmKernels } = await import('./kernel-choice.js');
-    const selection = selectWasmKernels(kernels, tf.backend() as BackendWasm);
+    const selection = selectWasmKernels(kernels, tf.backend() as BackendWasm, blasThreads);
     return { backend, failures, patches, kernels: selection.kernels, kernelNotice: selection.notice };
   }
   const reasons = Object.entries(failures)

@@ -7,6 +7,8 @@ import type { ExchangeLoops } from './exchange-loops.js';
 /** The addon's functions (see native/blas.c and native/exchange.c for their contracts). */
 export interface NativeBlas extends ExchangeLoops {
   load(): string;
+  /** Sets OpenBLAS's thread count for the whole process (every thread's later calls); returns the count set. */
+  setThreads(threads: number): number;
   gemm(
     heap: ArrayBuffer,
     transA: boolean,

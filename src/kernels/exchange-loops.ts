@@ -12,6 +12,8 @@ export interface ExchangeLoops {
    * skipped (zeros when every share is 0). Returns whether every out[i] is finite.
    */
   weightedSum(slots: Float32Array, stride: number, shares: Float64Array, lo: number, hi: number, out: Float32Array): boolean;
+  /** Whether every values[i], i in [lo, hi), is finite (the one-rank exchange's check, which copies nothing). */
+  allFinite(values: Float32Array, lo: number, hi: number): boolean;
   /** tfjs's Adam on [lo, hi), with the bias corrections hoisted: stepSize = lr / (1 - beta1^t), rootCorrection2 = 1 / sqrt(1 - beta2^t). */
   adam(
     w: Float32Array,
@@ -45,9 +47,12 @@ export const javascriptLoops: ExchangeLoops = {
       written = true;
     }
     if (!written) out.fill(0, lo, hi);
+    return javascriptLoops.allFinite(out, lo, hi);
+  },
+  allFinite(values, lo, hi) {
     // x * 0 is 0 for every finite x and NaN otherwise: one pass tells whether the range is all finite.
     let probe = 0;
-    for (let i = lo; i < hi; i++) probe += out[i] * 0;
+    for (let i = lo; i < hi; i++) probe += values[i] * 0;
     return probe === 0;
   },
   adam(w, m, v, g, lo, hi, stepSize, rootCorrection2, beta1, beta2, epsilon) {

@@ -67,8 +67,10 @@ export interface KernelSelection {
  * Call it after registerMissingWasmKernels() and replaceWasmKernels() (their Conv2DBackpropFilter and
  * MaxPoolGrad are the wasm set's) and once `backend`
  * is live (the in-place kernels are checked against it). `openblas` that cannot load throws a DistillError.
+ * `blasThreads` is OpenBLAS's thread count, set for the whole process (OpenBLAS keeps one): the pool passes
+ * more than 1 only when it has a single worker.
  */
-export function selectWasmKernels(choice: KernelChoice, backend: BackendWasm): KernelSelection {
+export function selectWasmKernels(choice: KernelChoice, backend: BackendWasm, blasThreads = 1): KernelSelection {
   original ??= new Map(
     MANAGED.map((name) => {
       const config = tf.getKernel(name, 'wasm');
@@ -94,11 +96,13 @@ export function selectWasmKernels(choice: KernelChoice, backend: BackendWasm): K
     if (reason === undefined && 'blas' in load) {
       install(blasKernels(load.blas, replaced));
       useExchangeLoops(load.blas);
+      // Set every time: an earlier pool in this process may have left another count.
+      const threads = load.blas.setThreads(blasThreads);
       return {
         kernels: 'openblas',
         notice:
           `wasm backend: ${MANAGED.filter((name) => name !== 'Cast').join(', ')} run in tfjs-distill's native addon, ` +
-          `on OpenBLAS (${load.library}, 1 thread per worker)`,
+          `on OpenBLAS (${load.library}, ${threads} thread${threads === 1 ? '' : 's'} per worker)`,
       };
     }
     if (choice === 'openblas')

@@ -6,6 +6,13 @@ import type { SharedBarrier } from './barrier.js';
  */
 export type WeightedSum = (slots: Float32Array, stride: number, shares: Float64Array, lo: number, hi: number, out: Float32Array) => boolean;
 
+/** The loops an exchange runs (kernels/exchange-loops' ExchangeLoops has both). */
+export interface ReduceLoops {
+  weightedSum: WeightedSum;
+  /** Whether every values[i], i in [lo, hi), is finite. */
+  allFinite(values: Float32Array, lo: number, hi: number): boolean;
+}
+
 /** What crosses to a worker. */
 export interface AllReduceHandle {
   /** One slot of `stride` float32 values per rank. */
@@ -57,7 +64,7 @@ export class SharedAllReduce {
   private constructor(
     readonly handle: AllReduceHandle,
     private readonly barrier: SharedBarrier,
-    private readonly weightedSum: WeightedSum,
+    private readonly loops: ReduceLoops,
   ) {
     const workers = (this.workers = barrier.handle.parties);
     this.slots = new Float32Array(handle.slots);
@@ -69,7 +76,7 @@ export class SharedAllReduce {
   }
 
   /** Buffers for averaging `length` values over the barrier's parties. */
-  static create(length: number, barrier: SharedBarrier, weightedSum: WeightedSum): SharedAllReduce {
+  static create(length: number, barrier: SharedBarrier, loops: ReduceLoops): SharedAllReduce {
     const workers = barrier.handle.parties;
     const stride = roundUp(Math.max(length, 1), FLOATS_PER_LINE);
     const handle: AllReduceHandle = {
@@ -79,11 +86,11 @@ export class SharedAllReduce {
       length,
       stride,
     };
-    return new SharedAllReduce(handle, barrier, weightedSum);
+    return new SharedAllReduce(handle, barrier, loops);
   }
 
-  static attach(handle: AllReduceHandle, barrier: SharedBarrier, weightedSum: WeightedSum): SharedAllReduce {
-    return new SharedAllReduce(handle, barrier, weightedSum);
+  static attach(handle: AllReduceHandle, barrier: SharedBarrier, loops: ReduceLoops): SharedAllReduce {
+    return new SharedAllReduce(handle, barrier, loops);
   }
 
   /** The slot rank `rank` writes its vector into before calling {@link allReduceMean}. */
@@ -100,9 +107,16 @@ export class SharedAllReduce {
   /**
    * Collective: every rank calls it once per step, after filling its slot. `weight` is the rank's share
    * of the mean (its number of rows; 0 for an empty slice). Returns sum_r(w_r * slot_r) / sum_r(w_r).
+   * With one rank that mean is the slot itself (1 * x is x, bit for bit): it is returned as it is, checked
+   * for finiteness, with no copy and no barrier; it stays valid until the slot is written again.
    */
   allReduceMean(rank: number, weight: number, requestStop: boolean, timeoutMs: number): AllReduceResult {
     const { workers } = this;
+    if (workers === 1) {
+      const slot = this.slot(0);
+      if (weight === 0) slot.fill(0); // as the sum's: zeros when no rank has rows
+      return { mean: slot, stop: requestStop, finite: this.loops.allFinite(slot, 0, slot.length), waitMs: 0 };
+    }
     this.weights[rank] = weight;
     this.stops[rank] = requestStop ? 1 : 0;
     const arrived = performance.now();
@@ -117,7 +131,7 @@ export class SharedAllReduce {
     }
     const [lo, hi] = this.chunk(rank);
     for (let r = 0; r < workers; r++) this.shares[r] = total > 0 ? this.weights[r] / total : 0;
-    const chunkFinite = this.weightedSum(this.slots, this.handle.stride, this.shares, lo, hi, this.meanValues);
+    const chunkFinite = this.loops.weightedSum(this.slots, this.handle.stride, this.shares, lo, hi, this.meanValues);
     this.finiteChunks[rank] = chunkFinite ? 1 : 0;
     this.barrier.arriveAndWait(timeoutMs); // all chunks reduced
     // Read before the next exchange: no rank can write its flag again until every rank has arrived there.

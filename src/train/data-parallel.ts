@@ -111,7 +111,7 @@ export async function trainDataParallel(pool: WorkerPool<TrainTask>, spec: Train
     scratch: new SharedArrayBuffer(validationScratchBytes(workers)),
   };
   // + 1: the loss. The coordinator only allocates it: each rank attaches with its own thread's loops.
-  const allReduce = SharedAllReduce.create(spec.trainableParams + 1, barrier, javascriptLoops.weightedSum);
+  const allReduce = SharedAllReduce.create(spec.trainableParams + 1, barrier, javascriptLoops);
   const norms = new SharedArrayBuffer(workers * 8);
   const rows = new SharedArrayBuffer(spec.rows.byteLength);
   new Int32Array(rows).set(spec.rows);

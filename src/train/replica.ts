@@ -187,7 +187,7 @@ async function trainSteps(
   const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
   const schedule = new BatchSchedule(new Int32Array(task.rows), plan, task.seed);
   const loops = exchangeLoops(); // the native ones when this thread runs the openblas kernels
-  const allReduce = SharedAllReduce.attach(task.allReduce, barrier, loops.weightedSum);
+  const allReduce = SharedAllReduce.attach(task.allReduce, barrier, loops);
   const slot = allReduce.slot(rank); // the flat gradient, then the slice's mean loss
   const lossIndex = slot.length - 1;
 

@@ -1,0 +1,105 @@
+/**
+ * How a run spreads over the cores: worker threads (data parallelism) and OpenBLAS threads per worker.
+ *
+ * W workers x 1 BLAS thread splits every batch W ways and averages the gradients each step; 1 worker x
+ * `cores` BLAS threads keeps the whole batch in one replica, with no exchange, and splits each GEMM
+ * inside OpenBLAS instead. OpenBLAS keeps one thread count and one thread pool per process, so the two
+ * do not mix: more than one BLAS thread needs a one-worker pool (concurrent callers would share that pool).
+ * Threads pay off only where the GEMMs are large: OpenBLAS's fork and join per call costs more than it
+ * saves on small layers. Measured side by side (bench/threads-ab.mjs), 1 worker x 2 threads and 2 workers
+ * x 1 thread train the bench's dense job at the same speed within noise, and workers also speed up
+ * labelling and convolutions (whose im2col is single-threaded): so `auto` keeps a worker per core, and
+ * adds BLAS threads where the worker count is 1.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { DistillError } from '../errors.js';
+import { loadBlas } from '../kernels/blas-kernels.js';
+import type { BackendChoice } from '../kernels/backend.js';
+import type { KernelChoice } from '../kernels/kernel-choice.js';
+
+/** What a run uses: worker threads, and OpenBLAS threads per worker. */
+export interface Parallelism {
+  workers: number;
+  threadsPerWorker: number;
+}
+
+/**
+ * The per-step work (the student's trainable parameters x the global batch) from which `auto` gives a
+ * single worker a BLAS thread per core. bench/threads-ab.mjs measures it: MLPs of 512- and 1024-unit
+ * layers at batch 256 lie above it and train faster on 2 threads than on 1; below it the GEMMs are too
+ * small for OpenBLAS's threads to gain.
+ */
+export const BLAS_THREADS_MIN_WORK = 2 ** 27;
+
+/** What {@link chooseParallelism} decides from. */
+export interface ParallelismInputs {
+  /** The workers option as given (undefined: not given). */
+  workers: number | undefined;
+  threadsPerWorker: number | 'auto';
+  backend: BackendChoice;
+  kernels: KernelChoice;
+  /** The student's trainable parameters. */
+  studentParams: number;
+  batchSize: number;
+  /** Default: the machine's available parallelism. */
+  cores?: number;
+}
+
+/**
+ * The run's workers and BLAS threads per worker:
+ * - a thread count above 1 needs workers 1, and makes the workers default 1 instead of the core count;
+ * - `auto`: the workers as given, else the core count; with 1 worker and a large student (see
+ *   {@link BLAS_THREADS_MIN_WORK}), a BLAS thread per core, else 1.
+ * `auto` counts on threads only where the openblas kernels will run (wasm backend, addon and OpenBLAS
+ * loadable); anywhere else it keeps 1 thread and the workers default, the core count.
+ */
+export function chooseParallelism(inputs: ParallelismInputs): Parallelism {
+  const cores = inputs.cores ?? availableParallelism();
+  const { workers, threadsPerWorker } = inputs;
+  if (threadsPerWorker !== 'auto') {
+    const conflict = threadsConflict(workers ?? 1, threadsPerWorker);
+    if (conflict) throw new DistillError(conflict, ['threadsPerWorker', 'workers']);
+    return { workers: workers ?? (threadsPerWorker > 1 ? 1 : cores), threadsPerWorker };
+  }
+  const large = inputs.studentParams * inputs.batchSize >= BLAS_THREADS_MIN_WORK;
+  const threaded = cores > 1 && large && (workers ?? cores) === 1 && openblasWillRun(inputs.backend, inputs.kernels);
+  return { workers: workers ?? cores, threadsPerWorker: threaded ? cores : 1 };
+}
+
+/** Why `workers` x `threads` cannot run (more than one BLAS thread in a pool of several workers), or undefined. */
+export function threadsConflict(workers: number, threads: number): string | undefined {
+  if (threads <= 1 || workers <= 1) return undefined;
+  return (
+    `threadsPerWorker ${threads} needs workers 1, got workers ${workers}: OpenBLAS keeps one thread pool per process, ` +
+    "which concurrent workers would share and slow down; set workers 1, or threadsPerWorker 1 (or 'auto')"
+  );
+}
+
+/**
+ * Whether the workers will run the openblas kernels: the wasm backend (or `auto` where tfjs-node, whose
+ * backend it would prefer, cannot load), kernels other than wasm, and the addon and OpenBLAS loading here.
+ */
+function openblasWillRun(backend: BackendChoice, kernels: KernelChoice): boolean {
+  if (kernels === 'wasm') return false;
+  const wasm = backend === 'wasm' || (backend === 'auto' && (kernels === 'openblas' || !tfjsNodeBuilt()));
+  return wasm && 'blas' in loadBlas();
+}
+
+/**
+ * Whether tfjs-node is installed with its native binding. Loading it here would register its backend in
+ * this thread, so its files are looked at instead: without the binding (an install whose download failed)
+ * the workers' `auto` falls back to wasm.
+ */
+function tfjsNodeBuilt(): boolean {
+  let root: string;
+  try {
+    root = dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-node/package.json'));
+  } catch {
+    return false;
+  }
+  const lib = join(root, 'lib');
+  return existsSync(lib) && readdirSync(lib).some((dir) => existsSync(join(lib, dir, 'tfjs_binding.node')));
+}
