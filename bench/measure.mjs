@@ -93,7 +93,9 @@ const pool = await TfjsPool.startTfjs({
   threadsPerWorker: Number(args.threads),
 });
 // What the pool's threads actually run (auto falls back to wasm without OpenBLAS); onnxruntime for the ONNX rows.
-const kernels = args.onnx ? 'onnxruntime' : exported ? EXPORTED : pool.kernels;
+const threads = Number(args.threads);
+// A worker on several BLAS threads is a setting of its own, told apart in every table by its kernels.
+const kernels = args.onnx ? 'onnxruntime' : exported ? EXPORTED : threads > 1 ? `${pool.kernels}, ${threads} BLAS threads` : pool.kernels;
 
 const bench = new Bench({ time: settings.benchMs, iterations: settings.iterations, warmupIterations: 1, warmupTime: 0, throws: true });
 const measured = new Map(); // task -> per-iteration { samplesPerSec, share? }
@@ -188,6 +190,7 @@ const results = [...measured].flatMap(([task, runs]) => {
     params: subject.params,
     kernels,
     workers,
+    threads,
     batchSize: phase === 'train' ? trainBatches[task] : undefined,
     samplesPerSec,
     gflops: (samplesPerSec * flops) / 1e9,

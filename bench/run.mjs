@@ -67,11 +67,14 @@ function whyFailed(error) {
   return lines.find((l) => /^(\w+\.)*\w*(Error|Exception)\b/.test(l)) ?? lines.at(-1) ?? 'no message';
 }
 let round = 0;
-const measureTfjs = (workers, kernels) =>
+const measureTfjs = (workers, kernels, threads = 1) =>
   measure(
     process.execPath,
-    ['--expose-gc', here('./measure.mjs'), '--workers', String(workers), '--kernels', kernels, ...(quick ? ['--quick'] : [])],
-    `tfjs-W${workers}-${kernels}-round${round + 1}`,
+    [
+      ...['--expose-gc', here('./measure.mjs'), '--workers', String(workers), '--kernels', kernels, '--threads', String(threads)],
+      ...(quick ? ['--quick'] : []),
+    ],
+    `tfjs-W${workers}-${kernels}-${threads}t-round${round + 1}`,
   );
 
 /** The machine's ceiling: a CPU-bound JS loop in W plain threads, loops per second. */
@@ -104,9 +107,9 @@ const ceiling = await ceilingNow('start');
 const measuredRows = []; // every round's rows; merged into `results` below
 const failures = [];
 /** Measures one W with one kernel setting (`onnxruntime`: the ONNX teacher's labelling); a failure is reported and the bench goes on. */
-async function measureSafely(workers, kernels) {
+async function measureSafely(workers, kernels, threads = 1) {
   try {
-    const measured = kernels === 'onnxruntime' ? await measureOnnx(workers) : await measureTfjs(workers, kernels);
+    const measured = kernels === 'onnxruntime' ? await measureOnnx(workers) : await measureTfjs(workers, kernels, threads);
     measuredRows.push(...measured.results);
     return measured;
   } catch (error) {
@@ -129,6 +132,8 @@ async function tfjsRound() {
     } else {
       for (const kernels of kernelsList) await measureSafely(workers, kernels);
     }
+    // One worker whose OpenBLAS calls use every core (threadsPerWorker), PyTorch's way of using them.
+    if (workers === 1 && cores > 1 && kernelsList?.includes('openblas')) await measureSafely(1, 'openblas', cores);
     if (onnxFile) await measureSafely(workers, 'onnxruntime');
     if (ortLoads) await measureSafely(workers, 'onnxruntime-export');
   }
