@@ -406,7 +406,9 @@ describe('bench renderings', () => {
       "| pytorch-cpu, no settings (torch's default: 1 thread, OpenBLAS on every core) | train | mlp:1024,1024 | 1 | 900 |",
     );
     expect(md).toContain('| pytorch-cpu, 1 torch thread, OPENBLAS_NUM_THREADS=2 (best) | train | mlp:1024,1024 | 1 | 1,000 |');
-    expect(md).toContain('| training samples/s, tfjs-distill on 2 cores (W=2, wasm) / PyTorch CPU (1 torch thread, OPENBLAS_NUM_THREADS=2) |');
+    expect(md).toContain(
+      '| training samples/s, tfjs-distill on 2 cores (W=2, wasm) / PyTorch CPU (1 torch thread, OPENBLAS_NUM_THREADS=2) |',
+    );
   });
 
   it('draws a line per series in both panels, ideal scaling, and the training references', () => {
