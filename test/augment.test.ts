@@ -1,11 +1,10 @@
-import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Dataset, takeRows } from '../dist/data/dataset.js';
-import { loadMnist } from '../dist/data/mnist.js';
+import type { Dataset } from '../dist/data/dataset.js';
 import { distill } from '../dist/distill/distill.js';
 import { buildModel } from '../dist/models/architectures.js';
 import { modelToData } from '../dist/models/model-data.js';
 import { augmentRows, transformImage } from '../dist/train/augment.js';
+import { digitRows } from './helpers/digits.js';
 
 describe('image augmentation', () => {
   it('shifts with a zero border and flips horizontally, channel by channel', () => {
@@ -48,10 +47,7 @@ describe('image augmentation', () => {
     let train: Dataset;
     let test: Dataset;
     beforeAll(async () => {
-      await tf.setBackend('cpu');
-      const digits = await loadMnist();
-      train = takeRows(digits.train, 480);
-      test = takeRows(digits.test, 100);
+      ({ train, test } = await digitRows(480, 100));
     });
     const run = async (workers: number, augment: { shift?: number; flip?: boolean } | null) => {
       const result = await distill({

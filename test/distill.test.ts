@@ -1,17 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  type Dataset,
-  DistillCancelledError,
-  DistillError,
-  type ProgressEvent,
-  buildModel,
-  distill,
-  loadMnist,
-  takeRows,
-} from '../dist/index.js';
+import { type Dataset, DistillCancelledError, DistillError, type ProgressEvent, buildModel, distill, takeRows } from '../dist/index.js';
 import { summaryTable } from '../dist/cli/summary-table.js';
 import { loadBlas } from '../dist/kernels/blas-kernels.js';
+import { digitRows } from './helpers/digits.js';
 
 /** Whether the native OpenBLAS kernels load here (CI installs OpenBLAS; see .ci/run). */
 const NATIVE = 'blas' in loadBlas();
@@ -22,10 +14,7 @@ const model = (spec: string, seed: number) => buildModel(spec, { inputShape: [28
 
 describe('distill() on a slice of the bundled MNIST digits', () => {
   beforeAll(async () => {
-    await tf.setBackend('cpu');
-    const digits = await loadMnist();
-    train = takeRows(digits.train, 1500);
-    test = takeRows(digits.test, 500);
+    ({ train, test } = await digitRows(1500, 500));
   });
 
   it('trains the teacher, distils the student, evaluates both, and reports it all', async () => {

@@ -1,12 +1,11 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Dataset, takeRows } from '../dist/data/dataset.js';
-import { loadMnist } from '../dist/data/mnist.js';
+import type { Dataset } from '../dist/data/dataset.js';
 import { distill } from '../dist/distill/distill.js';
 import { buildModel } from '../dist/models/architectures.js';
 import { modelToData } from '../dist/models/model-data.js';
+import { digitRows } from './helpers/digits.js';
 
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 
@@ -14,10 +13,7 @@ describe('choosing the distillation loss', () => {
   let train: Dataset;
   let test: Dataset;
   beforeAll(async () => {
-    await tf.setBackend('cpu');
-    const digits = await loadMnist();
-    train = takeRows(digits.train, 512);
-    test = takeRows(digits.test, 256);
+    ({ train, test } = await digitRows(512, 256));
   });
 
   const run = async (loss: Parameters<typeof distill>[0]['loss']) => {

@@ -1,12 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type Dataset, buildModel, distill, loadMnist, takeRows } from '../dist/index.js';
+import { type Dataset, buildModel, distill } from '../dist/index.js';
 import { settingsFromFlags } from '../dist/cli/run-config.js';
 import type { RunFlags } from '../dist/cli/flags.js';
 import { BLAS_THREADS_MIN_WORK, chooseParallelism } from '../dist/distill/parallelism.js';
 import { resolveConfig } from '../dist/distill/options.js';
 import { TfjsPool } from '../dist/distill/tfjs-pool.js';
 import { loadBlas } from '../dist/kernels/blas-kernels.js';
+import { digitRows } from './helpers/digits.js';
 
 /** Whether the native OpenBLAS kernels load here (CI installs OpenBLAS; see .ci/run). */
 const NATIVE = 'blas' in loadBlas();
@@ -89,10 +90,7 @@ describe.runIf(NATIVE)('one worker on several BLAS threads', () => {
   let train: Dataset;
   let test: Dataset;
   beforeAll(async () => {
-    await tf.setBackend('cpu');
-    const digits = await loadMnist();
-    train = takeRows(digits.train, 512);
-    test = takeRows(digits.test, 128);
+    ({ train, test } = await digitRows(512, 128));
   });
 
   // Multithreaded sgemm rounds differently from one thread (as another worker count does), but the same

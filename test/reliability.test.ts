@@ -1,12 +1,13 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Dataset, type DistillOptions, type ProgressEvent, buildModel, distill, loadMnist, takeRows } from '../dist/index.js';
+import { type Dataset, type DistillOptions, type ProgressEvent, buildModel, distill, takeRows } from '../dist/index.js';
 // @ts-expect-error: a plain JS fixture
 import { faultyStudent } from './fixtures/faulty-layer.mjs';
+import { digitRows } from './helpers/digits.js';
 
 const FAULTY = new URL('./fixtures/faulty-layer.mjs', import.meta.url).href;
 let train: Dataset;
@@ -36,10 +37,7 @@ describe('worker failures and checkpoints', () => {
   let reference: Float32Array;
 
   beforeAll(async () => {
-    await tf.setBackend('cpu');
-    const digits = await loadMnist();
-    train = takeRows(digits.train, 600);
-    test = takeRows(digits.test, 200);
+    ({ train, test } = await digitRows(600, 200));
     dir = await mkdtemp(join(tmpdir(), 'tfjs-distill-reliability-'));
     reference = await weightsOf((await distill(options({}))).student);
   });

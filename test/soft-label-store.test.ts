@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,8 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { summaryTable } from '../dist/cli/summary-table.js';
 import { LogitTable } from '../dist/data/logit-table.js';
 import { applyEncoding, bytesPerRow, readSoftLabels, writeSoftLabels } from '../dist/data/soft-label-store.js';
-import { type Dataset, buildModel, distill, loadMnist, takeRows } from '../dist/index.js';
+import { type Dataset, buildModel, distill } from '../dist/index.js';
 import { mulberry32 } from '../dist/random.js';
+import { digitRows } from './helpers/digits.js';
 
 let dir: string;
 const T = 4;
@@ -137,10 +138,7 @@ describe('distill() with a soft-label store', () => {
   const weights = (model: tf.LayersModel) => model.getWeights().flatMap((w) => [...w.dataSync()]);
 
   beforeAll(async () => {
-    await tf.setBackend('cpu');
-    const digits = await loadMnist();
-    train = takeRows(digits.train, 600);
-    test = takeRows(digits.test, 200);
+    ({ train, test } = await digitRows(600, 200));
   });
 
   it('labels once, then reuses the file (no labelling), and a damaged file is noticed and rewritten', async () => {

@@ -2,23 +2,20 @@ import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Dataset, takeRows } from '../dist/data/dataset.js';
-import { loadMnist } from '../dist/data/mnist.js';
+import type { Dataset } from '../dist/data/dataset.js';
 import { distill } from '../dist/distill/distill.js';
 import { buildModel } from '../dist/models/architectures.js';
 import { modelToData } from '../dist/models/model-data.js';
+import { digitRows } from './helpers/digits.js';
 
 describe('validation, model selection and early stopping', () => {
   let train: Dataset;
   let test: Dataset;
   let dir: string;
   beforeAll(async () => {
-    await tf.setBackend('cpu');
-    const digits = await loadMnist();
-    train = takeRows(digits.train, 640);
-    test = takeRows(digits.test, 200);
+    ({ train, test } = await digitRows(640, 200));
     dir = await mkdtemp(join(tmpdir(), 'validation-'));
   });
   afterAll(async () => {
