@@ -8,7 +8,7 @@ import { loadCsv } from '../dist/data/csv.js';
 import type { Dataset } from '../dist/data/dataset.js';
 import { loadIdx, parseIdx } from '../dist/data/idx.js';
 import { loadMnist } from '../dist/data/mnist.js';
-import { DistillError } from '../dist/errors.js';
+import { failure } from './helpers/failure.js';
 
 let root: string;
 let dirCount = 0;
@@ -27,19 +27,6 @@ async function makeDir(files: Record<string, Uint8Array | string>): Promise<stri
   await mkdir(dir);
   for (const [name, content] of Object.entries(files)) await writeFile(join(dir, name), content);
   return dir;
-}
-
-/** Awaits `promise`, expecting it to reject with a one-line DistillError; returns the message. */
-async function failure(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(DistillError);
-    const message = (error as Error).message;
-    expect(message).not.toMatch(/\n/);
-    return message;
-  }
-  throw new Error('expected a DistillError, but the call succeeded');
 }
 
 /** An IDX file: big-endian magic, big-endian dimension sizes, then `data`. */

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadImageFolder } from '../dist/data/image-folder.js';
-import { DistillError } from '../dist/errors.js';
+import { failure } from './helpers/failure.js';
 
 type RGB = [number, number, number];
 
@@ -21,18 +21,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
-
-async function failure(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(DistillError);
-    const message = (error as Error).message;
-    expect(message).not.toMatch(/\n/);
-    return message;
-  }
-  throw new Error('expected a DistillError, but the call succeeded');
-}
 
 /** A fresh dataset folder; `files` maps relative paths to what to write (an image encoder or raw bytes). */
 async function makeFolder(files: Record<string, (path: string) => Promise<unknown>>): Promise<string> {

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadNpy, parseNpy, readNpy, readNpyFloat32Matrix } from '../dist/data/npy.js';
 import { DistillError } from '../dist/errors.js';
+import { failure } from './helpers/failure.js';
 
 // The fixtures are written by numpy itself (fixtures/npy/make_fixtures.py); every array there is
 // arange-based, so the expected values below are computed, not copied.
@@ -26,18 +27,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
-
-async function failure(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(DistillError);
-    const message = (error as Error).message;
-    expect(message).not.toMatch(/\n/);
-    return message;
-  }
-  throw new Error('expected a DistillError, but the call succeeded');
-}
 
 function syncFailure(fn: () => unknown): string {
   try {
