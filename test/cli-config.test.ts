@@ -1,17 +1,11 @@
-import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './helpers/cli.js';
 
-const CLI = new URL('../dist/cli/main.js', import.meta.url).pathname;
-
-/** The real CLI, run from `cwd`; a hang fails the test through the timeout instead of hanging the suite. */
-function cli(cwd: string, ...args: string[]) {
-  const result = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', timeout: 120_000 });
-  expect(result.error).toBeUndefined();
-  return result;
-}
+/** The real CLI, run from `cwd`. */
+const cli = (cwd: string, ...args: string[]) => runCli(args, { cwd });
 
 /** The last line of stderr: a failed run's one-line error. */
 const lastLine = (result: { stderr: string }) => result.stderr.trim().split('\n').at(-1);

@@ -1,14 +1,13 @@
-import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { npy } from './helpers/npy-writer.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './helpers/cli.js';
 import { mulberry32 } from '../dist/random.js';
 
-const CLI = new URL('../dist/cli/main.js', import.meta.url).pathname;
-const cli = (...args: string[]) => spawnSync(process.execPath, [CLI, 'run', ...args], { encoding: 'utf8' });
+const cli = (...args: string[]) => runCli(['run', ...args]);
 
 /** Rows of 4x4 pixels whose brightness pattern depends on the class: learnable in a few epochs. */
 function blobs(rows: number, seed: number): { x: Uint8Array; y: Int32Array } {

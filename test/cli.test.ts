@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -7,8 +7,8 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { buildModel, loadModel, saveModel } from '../dist/index.js';
+import { CLI, runCli } from './helpers/cli.js';
 
-const CLI = new URL('../dist/cli/main.js', import.meta.url).pathname;
 let dir: string;
 
 /** Runs the real CLI; a hang fails the test through the timeout instead of hanging the suite. */
@@ -18,9 +18,7 @@ function cli(...args: string[]) {
 
 /** The CLI with `env` added to this process's environment. */
 function cliWithEnv(env: NodeJS.ProcessEnv, ...args: string[]) {
-  const result = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...env } });
-  expect(result.error).toBeUndefined(); // no timeout: the process ended by itself
-  return result;
+  return runCli(args, { env });
 }
 
 /** A failed run: exit code 1, one line on stderr naming the problem, no report written. */

@@ -6,6 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './helpers/cli.js';
 import type { Dataset } from '../dist/data/dataset.js';
 import { SharedDataset } from '../dist/data/shared-dataset.js';
 import { distill } from '../dist/distill/distill.js';
@@ -19,7 +20,6 @@ import { mulberry32 } from '../dist/random.js';
 
 // Real ONNX files exported from PyTorch (test/fixtures/onnx/make_fixtures.py), run by onnxruntime-node.
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'onnx');
-const CLI = new URL('../dist/cli/main.js', import.meta.url).pathname;
 const ort = createRequire(import.meta.url)('onnxruntime-node');
 const fixture = (name: string) => join(FIXTURES, `${name}.onnx`);
 
@@ -267,29 +267,22 @@ describe('ONNX teachers', () => {
     await writeFile(csv, lines.join('\n'));
     const out = join(dir, 'cli-out');
     const run = (...extra: string[]) =>
-      spawnSync(
-        process.execPath,
-        [
-          CLI,
-          'run',
-          '--data',
-          `csv:${csv}`,
-          '--teacher',
-          fixture('mlp'),
-          '--student-arch',
-          'mlp:4',
-          '--epochs',
-          '1',
-          '--workers',
-          '2',
-          '--out',
-          out,
-          ...extra,
-        ],
-        {
-          encoding: 'utf8',
-        },
-      );
+      runCli([
+        'run',
+        '--data',
+        `csv:${csv}`,
+        '--teacher',
+        fixture('mlp'),
+        '--student-arch',
+        'mlp:4',
+        '--epochs',
+        '1',
+        '--workers',
+        '2',
+        '--out',
+        out,
+        ...extra,
+      ]);
     const result = run('--teacher-normalize', '0.1:2');
     expect(result.status).toBe(0);
     const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));

@@ -1,10 +1,10 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { npy } from './helpers/npy-writer.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './helpers/cli.js';
 import { type Dataset, takeRows } from '../dist/data/dataset.js';
 import { LogitTable } from '../dist/data/logit-table.js';
 import { loadMnist } from '../dist/data/mnist.js';
@@ -12,8 +12,6 @@ import { readSoftLabels } from '../dist/data/soft-label-store.js';
 import { distill } from '../dist/distill/distill.js';
 import { buildModel } from '../dist/models/architectures.js';
 import { modelToData } from '../dist/models/model-data.js';
-
-const CLI = new URL('../dist/cli/main.js', import.meta.url).pathname;
 
 describe('teacher logits computed elsewhere (teacherLogits)', () => {
   let dir: string;
@@ -99,24 +97,19 @@ describe('teacher logits computed elsewhere (teacherLogits)', () => {
 
   it('the CLI: --teacher-logits and --teacher-test-logits, no teacher built', async () => {
     const out = join(dir, 'cli');
-    const result = spawnSync(
-      process.execPath,
-      [
-        CLI,
-        'run',
-        '--data',
-        'mnist',
-        '--limit',
-        '600',
-        '--teacher-logits',
-        join(dir, 'train.npy'),
-        '--teacher-test-logits',
-        join(dir, 'wrong-rows.npy'),
-        '--out',
-        out,
-      ],
-      { encoding: 'utf8' },
-    );
+    const result = runCli([
+      'run',
+      '--data',
+      'mnist',
+      '--limit',
+      '600',
+      '--teacher-logits',
+      join(dir, 'train.npy'),
+      '--teacher-test-logits',
+      join(dir, 'wrong-rows.npy'),
+      '--out',
+      out,
+    ]);
     expect(result.stderr.trim().split('\n').at(-1)).toMatch(
       /^tfjs-distill: error: npy file .*wrong-rows\.npy does not exist; check the path$/,
     );
@@ -130,30 +123,25 @@ describe('teacher logits computed elsewhere (teacherLogits)', () => {
         [digits.test.y.length, 10],
       ),
     );
-    const ok = spawnSync(
-      process.execPath,
-      [
-        CLI,
-        'run',
-        '--data',
-        'mnist',
-        '--limit',
-        '600',
-        '--teacher-logits',
-        join(dir, 'train.npy'),
-        '--teacher-test-logits',
-        join(dir, 'test-all.npy'),
-        '--student-arch',
-        'mlp:8',
-        '--epochs',
-        '1',
-        '--workers',
-        '2',
-        '--out',
-        out,
-      ],
-      { encoding: 'utf8' },
-    );
+    const ok = runCli([
+      'run',
+      '--data',
+      'mnist',
+      '--limit',
+      '600',
+      '--teacher-logits',
+      join(dir, 'train.npy'),
+      '--teacher-test-logits',
+      join(dir, 'test-all.npy'),
+      '--student-arch',
+      'mlp:8',
+      '--epochs',
+      '1',
+      '--workers',
+      '2',
+      '--out',
+      out,
+    ]);
     expect(ok.status).toBe(0);
     expect(ok.stdout).toMatch(/test accuracy\s+100\.00%/); // the test logits put all the mass on the label
     expect(ok.stdout).toMatch(/parameters\s+-\s+/);

@@ -1,9 +1,9 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from './helpers/cli.js';
 import type { Dataset } from '../dist/data/dataset.js';
 import { distill } from '../dist/distill/distill.js';
 import { buildModel } from '../dist/models/architectures.js';
@@ -114,11 +114,10 @@ describe('validation, model selection and early stopping', () => {
 
   it('the CLI: --validation, --early-stopping, --loss dkd --dkd-weights, --lr-schedule cosine --warmup-steps; metrics.jsonl', async () => {
     const out = join(dir, 'cli');
-    const cli = new URL('../dist/cli/main.js', import.meta.url).pathname;
     const args = ['run', '--data', 'mnist', '--limit', '800', '--labeled', '400', '--teacher-arch', 'mlp:16', '--teacher-epochs', '2'];
     const more = ['--student-arch', 'mlp:8', '--epochs', '4', '--workers', '2', '--validation', '0.25', '--early-stopping', '3'];
     const rules = ['--loss', 'dkd', '--dkd-weights', '1,2', '--lr-schedule', 'cosine', '--warmup-steps', '5', '--weight-decay', '0.01'];
-    const result = spawnSync(process.execPath, [cli, ...args, ...more, ...rules, '--clip-norm', '5', '--out', out], { encoding: 'utf8' });
+    const result = runCli([...args, ...more, ...rules, '--clip-norm', '5', '--out', out]);
     expect(result.status, result.stderr).toBe(0);
     const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
     expect(report.config).toMatchObject({
