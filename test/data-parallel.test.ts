@@ -39,6 +39,16 @@ function syntheticData(kind: ModelKind = 'mlp') {
   return { data, soft };
 }
 
+/** A global batch of the synthetic MLP data as the tensors a single-thread reference loop trains on. */
+function batchTensors({ data, soft }: ReturnType<typeof syntheticData>, batch: Int32Array) {
+  const n = batch.length;
+  return {
+    x: tf.tensor2d(data.gatherFeatures(batch, 0, n, new Float32Array(n * FEATURES)), [n, FEATURES]),
+    labels: tf.tensor1d(data.gatherLabels(batch, 0, n, new Int32Array(n)), 'int32'),
+    teacher: tf.tensor2d(soft.gather(batch, 0, n, new Float32Array(n * CLASSES)), [n, CLASSES]),
+  };
+}
+
 const pools = new Map<number, TfjsPool>();
 /** Pools on the wasm kernel set (the exchange loops in JavaScript), beside the `auto` ones (openblas where it loads). */
 const wasmKernelPools = new Map<number, TfjsPool>();
@@ -219,15 +229,7 @@ describe('data-parallel training', () => {
       for (let step = 0; step < 8; step++) {
         const batch = schedule.batch(step);
         tf.tidy(() => {
-          const x = tf.tensor2d(data.gatherFeatures(batch, 0, batch.length, new Float32Array(batch.length * FEATURES)), [
-            batch.length,
-            FEATURES,
-          ]);
-          const labels = tf.tensor1d(data.gatherLabels(batch, 0, batch.length, new Int32Array(batch.length)), 'int32');
-          const teacher = tf.tensor2d(soft.gather(batch, 0, batch.length, new Float32Array(batch.length * CLASSES)), [
-            batch.length,
-            CLASSES,
-          ]);
+          const { x, labels, teacher } = batchTensors({ data, soft }, batch);
           const loss = () =>
             meanLoss({ name: 'kd', temperature: 2, alpha: 0.7 }, { student: model.apply(x) as tf.Tensor2D, teacher, labels });
           reference.minimize(loss, false, variables);
@@ -271,12 +273,7 @@ describe('data-parallel training', () => {
       const lr = step < 3 ? (RATES.sgd * (step + 1)) / 3 : 0.01 + ((RATES.sgd - 0.01) * (1 + Math.cos((Math.PI * (step - 3)) / 5))) / 2;
       const batch = schedule.batch(step);
       tf.tidy(() => {
-        const x = tf.tensor2d(data.gatherFeatures(batch, 0, batch.length, new Float32Array(batch.length * FEATURES)), [
-          batch.length,
-          FEATURES,
-        ]);
-        const labels = tf.tensor1d(data.gatherLabels(batch, 0, batch.length, new Int32Array(batch.length)), 'int32');
-        const teacher = tf.tensor2d(soft.gather(batch, 0, batch.length, new Float32Array(batch.length * CLASSES)), [batch.length, CLASSES]);
+        const { x, labels, teacher } = batchTensors({ data, soft }, batch);
         const { grads } = tf.variableGrads(
           () => meanLoss({ name: 'kd', temperature: 2, alpha: 0.7 }, { student: model.apply(x) as tf.Tensor2D, teacher, labels }),
           variables,
