@@ -139,13 +139,13 @@ async function tfjsRound() {
   }
 }
 
-// A tfjs teacher labels on onnxruntime by default when onnxruntime-node loads (teacherRuntime 'auto'):
-// the bench measures that too, as its own kernels setting.
-const ortLoads = await import('onnxruntime-node').then(
-  () => true,
-  () => false,
-);
-if (!ortLoads) log('onnxruntime-node cannot be loaded; the rows of tfjs teachers exported to ONNX are left out');
+// onnxruntime-node, loaded once here: the ONNX teacher's rows need it, and a tfjs teacher labels on it by
+// default when it loads (teacherRuntime 'auto'), which the bench measures too, as its own kernels setting.
+const ort = await import('onnxruntime-node').catch((error) => {
+  log(`onnxruntime-node cannot be loaded (${String(error.message).split('\n')[0]}); the ONNX rows are left out`);
+  return undefined;
+});
+const ortLoads = ort !== undefined;
 const hasTorch = await run('/usr/bin/python3', ['-c', 'import torch']).then(
   () => true,
   () => false,
@@ -160,13 +160,7 @@ async function exportOnnxCnn() {
     log('ONNX: /usr/bin/python3 cannot import torch to export the CNN; the ONNX labelling rows are left out');
     return undefined;
   }
-  let ort;
-  try {
-    ort = await import('onnxruntime-node');
-  } catch (error) {
-    log(`ONNX: onnxruntime-node cannot be loaded (${String(error.message).split('\n')[0]}); the ONNX labelling rows are left out`);
-    return undefined;
-  }
+  if (!ortLoads) return undefined;
   const file = join(scratch, 'cnn.onnx');
   const filters = settings.cnnModel.replace(/^cnn:/, '');
   try {
