@@ -4,6 +4,8 @@
  * initializers (the weights) hold. A minimal protobuf walk over ModelProto, reading only those fields.
  */
 
+import { GRAPH, MODEL, NODE, TENSOR } from './onnx-proto.js';
+
 /** What {@link readOnnxGraph} finds. */
 export interface OnnxGraphFacts {
   /** The operator type that produces each graph output, by output name. */
@@ -11,14 +13,6 @@ export interface OnnxGraphFacts {
   /** Values held by the initializers: the model's parameter count. */
   params: number;
 }
-
-// Field numbers of onnx.proto3.
-const MODEL_GRAPH = 7;
-const GRAPH_NODE = 1;
-const GRAPH_INITIALIZER = 5;
-const NODE_OUTPUT = 2;
-const NODE_OP_TYPE = 4;
-const TENSOR_DIMS = 1;
 
 /** One protobuf field: its number, and its value as a number (varint) or bytes (length-delimited). */
 type Field = { number: number; value: number | Uint8Array };
@@ -69,18 +63,18 @@ export function readOnnxGraph(model: Uint8Array): OnnxGraphFacts {
   const producers = new Map<string, string>();
   let params = 0;
   for (const field of fields(model)) {
-    if (field.number !== MODEL_GRAPH || typeof field.value === 'number') continue;
+    if (field.number !== MODEL.graph || typeof field.value === 'number') continue;
     for (const item of fields(field.value)) {
       if (typeof item.value === 'number') continue;
-      if (item.number === GRAPH_NODE) {
+      if (item.number === GRAPH.node) {
         let opType = '';
         const outputs: string[] = [];
         for (const part of fields(item.value)) {
-          if (part.number === NODE_OP_TYPE) opType = text(part.value);
-          else if (part.number === NODE_OUTPUT) outputs.push(text(part.value));
+          if (part.number === NODE.opType) opType = text(part.value);
+          else if (part.number === NODE.output) outputs.push(text(part.value));
         }
         for (const output of outputs) producers.set(output, opType);
-      } else if (item.number === GRAPH_INITIALIZER) {
+      } else if (item.number === GRAPH.initializer) {
         params += initializerSize(item.value);
       }
     }
@@ -92,7 +86,7 @@ export function readOnnxGraph(model: Uint8Array): OnnxGraphFacts {
 function initializerSize(tensor: Uint8Array): number {
   const dims: number[] = [];
   for (const field of fields(tensor)) {
-    if (field.number !== TENSOR_DIMS) continue;
+    if (field.number !== TENSOR.dims) continue;
     if (typeof field.value === 'number') dims.push(field.value);
     else for (const packed of fields(prefixPacked(field.value))) dims.push(packed.value as number);
   }

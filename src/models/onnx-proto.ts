@@ -36,14 +36,14 @@ export interface OnnxGraph {
   output: OnnxValueInfo;
 }
 
-// Field numbers and enum values of onnx.proto3.
-const MODEL = { irVersion: 1, producerName: 2, graph: 7, opsetImport: 8 };
+// Field numbers and enum values of onnx.proto3 (the first four also serve the reader, onnx-graph.ts).
+export const MODEL = { irVersion: 1, producerName: 2, graph: 7, opsetImport: 8 };
+export const GRAPH = { node: 1, name: 2, initializer: 5, input: 11, output: 12 };
+export const NODE = { input: 1, output: 2, name: 3, opType: 4, attribute: 5 };
+export const TENSOR = { dims: 1, dataType: 2, name: 8, rawData: 9 };
 const OPSET = { domain: 1, version: 2 };
-const GRAPH = { node: 1, name: 2, initializer: 5, input: 11, output: 12 };
-const NODE = { input: 1, output: 2, name: 3, opType: 4, attribute: 5 };
 const ATTRIBUTE = { name: 1, f: 2, i: 3, ints: 8, type: 20 };
 const ATTRIBUTE_TYPE = { float: 1, int: 2, ints: 7 };
-const TENSOR = { dims: 1, dataType: 2, name: 8, rawData: 9 };
 const DATA_TYPE = { float32: 1, int64: 7 };
 const VALUE_INFO = { name: 1, type: 2 };
 const TYPE_TENSOR = 1;
