@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
 import { SharedDataset } from '../dist/data/shared-dataset.js';
-import { TfjsPool } from '../dist/distill/tfjs-pool.js';
+import { TfjsPool } from '../dist/pool/tfjs-pool.js';
 import { computeLogits } from '../dist/infer/logits.js';
 import { modelToData, shareModel } from '../dist/models/model-data.js';
 import { buildModel, loadDataSource, saveModel } from '../dist/index.js';

@@ -44,7 +44,7 @@ if (args.child) {
   const { planPhase } = await load('train/plan.js');
   const { buildModel } = await load('models/architectures.js');
   const { modelToData, shareModel } = await load('models/model-data.js');
-  const { TfjsPool } = await load('distill/tfjs-pool.js');
+  const { TfjsPool } = await load('pool/tfjs-pool.js');
   const { mulberry32 } = await load('random.js');
   tf.env().set('PROD', true);
   await tf.setBackend('cpu');

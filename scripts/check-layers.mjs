@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Checks that no import in src/ runs back up the data flow:
-//   root helpers -> data/ -> models/, kernels/ -> parallel/ -> infer/, train/ -> worker.ts -> distill/ -> cli/, index.ts
+//   root helpers -> data/ -> models/, kernels/ -> parallel/ -> infer/, train/ -> worker.ts -> options/ -> reports/
+//   -> pool/ -> teachers/ -> labelling/ -> distill/, queue/ -> cli/, index.ts
 // A file may import from its own folder and from folders earlier in the flow, never from a later one or a
 // sibling (models/ and kernels/, infer/ and train/ are independent). parallel/ also imports no tfjs.
 // Run: node scripts/check-layers.mjs (exit 1 and one line per offending import).
@@ -18,9 +19,15 @@ export const RANKS = {
   infer: 4,
   train: 4,
   'worker.ts': 5,
-  distill: 6,
-  cli: 7,
-  'index.ts': 7,
+  options: 6, // the option schema, its groups and checks
+  reports: 7, // what a run reports, and its HTML page
+  pool: 8, // the worker pool and its supervisor
+  teachers: 9, // opening every kind of teacher
+  labelling: 10, // teacher labelling into the soft-label store
+  distill: 11, // the pipeline
+  queue: 11, // labelling across machines
+  cli: 12,
+  'index.ts': 12,
 };
 
 /** Modules a folder must not import at all. */

@@ -9,11 +9,11 @@
  * ```
  */
 export { distill, type DistillResult } from './distill/distill.js';
-export { DEFAULTS, type DistillConfig, type DistillOptions, type TeacherRuntime } from './distill/options.js';
-export type { TeacherRuntimeUsed } from './distill/teacher-runtime.js';
-export { label, shardFile, shardRows, type LabelOptions, type LabelResult, type ShardSpec } from './distill/label.js';
-export { DEFAULT_JOB_ROWS, labelOnQueue, type QueueLabelOptions, type QueueLabelResult } from './distill/queue.js';
-export { serveLabelQueue, type LabelWorkerOptions } from './distill/queue-worker.js';
+export { DEFAULTS, type DistillConfig, type DistillOptions, type TeacherRuntime } from './options/options.js';
+export type { TeacherRuntimeUsed } from './teachers/teacher-runtime.js';
+export { label, shardFile, shardRows, type LabelOptions, type LabelResult, type ShardSpec } from './labelling/label.js';
+export { DEFAULT_JOB_ROWS, labelOnQueue, type QueueLabelOptions, type QueueLabelResult } from './queue/queue.js';
+export { serveLabelQueue, type LabelWorkerOptions } from './queue/queue-worker.js';
 export type {
   BaselineReport,
   DistillReport,
@@ -21,8 +21,8 @@ export type {
   SoftLabelReport,
   StudentReport,
   TrainingPhaseReport,
-} from './distill/report.js';
-export { reportHtml } from './distill/report-html.js';
+} from './reports/report.js';
+export { reportHtml } from './reports/report-html.js';
 export type { EpochRecord, EvaluationRecord, HistoryRecord, Phase, ProgressEvent, TrainingPhase, ValidationMetrics } from './progress.js';
 export type { ModelReport } from './infer/evaluate.js';
 export type { StepBreakdown } from './train/data-parallel.js';

@@ -8,7 +8,7 @@ import { BatchSchedule } from '../dist/train/schedule.js';
 import { trainDataParallel } from '../dist/train/data-parallel.js';
 import { buildModel } from '../dist/models/architectures.js';
 import { modelToData, shareModel } from '../dist/models/model-data.js';
-import { TfjsPool } from '../dist/distill/tfjs-pool.js';
+import { TfjsPool } from '../dist/pool/tfjs-pool.js';
 import { loadBlas } from '../dist/kernels/blas-kernels.js';
 import { mulberry32 } from '../dist/random.js';
 

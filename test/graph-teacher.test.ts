@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Dataset } from '../dist/data/dataset.js';
 import { SharedDataset } from '../dist/data/shared-dataset.js';
 import { distill } from '../dist/distill/distill.js';
-import { TfjsPool } from '../dist/distill/tfjs-pool.js';
+import { TfjsPool } from '../dist/pool/tfjs-pool.js';
 import { computeLogits } from '../dist/infer/logits.js';
 import { buildModel } from '../dist/models/architectures.js';
 import { openGraphTeacher } from '../dist/models/graph-teacher.js';

@@ -5,7 +5,7 @@ import { computeLogits, planChunks } from '../dist/infer/logits.js';
 import { layersInference } from '../dist/infer/predictor.js';
 import { buildModel } from '../dist/models/architectures.js';
 import { modelToData, shareModel } from '../dist/models/model-data.js';
-import { TfjsPool } from '../dist/distill/tfjs-pool.js';
+import { TfjsPool } from '../dist/pool/tfjs-pool.js';
 import { mulberry32 } from '../dist/random.js';
 
 // 2,500 rows: ten inference batches of 256 (the last one 196 rows), in chunks that depend on W.

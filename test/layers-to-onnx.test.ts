@@ -8,7 +8,7 @@ import type { Dataset } from '../dist/data/dataset.js';
 import { LogitTable } from '../dist/data/logit-table.js';
 import { readSoftLabels } from '../dist/data/soft-label-store.js';
 import { distill } from '../dist/distill/distill.js';
-import { label } from '../dist/distill/label.js';
+import { label } from '../dist/labelling/label.js';
 import { buildModel } from '../dist/models/architectures.js';
 import { UnsupportedLayerError, exportLayersToOnnx } from '../dist/models/layers-to-onnx.js';
 import { mulberry32 } from '../dist/random.js';

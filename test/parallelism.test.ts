@@ -3,9 +3,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { type Dataset, buildModel, distill } from '../dist/index.js';
 import { settingsFromFlags } from '../dist/cli/run-config.js';
 import type { RunFlags } from '../dist/cli/flags.js';
-import { BLAS_THREADS_MIN_WORK, chooseParallelism } from '../dist/distill/parallelism.js';
-import { resolveConfig } from '../dist/distill/options.js';
-import { TfjsPool } from '../dist/distill/tfjs-pool.js';
+import { BLAS_THREADS_MIN_WORK, chooseParallelism } from '../dist/options/parallelism.js';
+import { resolveConfig } from '../dist/options/options.js';
+import { TfjsPool } from '../dist/pool/tfjs-pool.js';
 import { loadBlas } from '../dist/kernels/blas-kernels.js';
 import { digitRows } from './helpers/digits.js';
 

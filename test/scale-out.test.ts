@@ -9,8 +9,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LogitTable } from '../dist/data/logit-table.js';
 import { mergeShards, writeShard } from '../dist/data/soft-label-shards.js';
 import { readSoftLabels } from '../dist/data/soft-label-store.js';
-import { label, shardFile, shardRows } from '../dist/distill/label.js';
-import { parseQueueUrl, redactUrl } from '../dist/distill/queue-connection.js';
+import { label, shardFile, shardRows } from '../dist/labelling/label.js';
+import { parseQueueUrl, redactUrl } from '../dist/queue/queue-connection.js';
 import { buildModel, loadMnist, saveModel, takeRows } from '../dist/index.js';
 
 const CLI = new URL('../dist/cli/main.js', import.meta.url).pathname;

@@ -4,7 +4,7 @@ import { ProgressView, formatDuration } from '../dist/cli/progress-view.js';
 import { RUN_KEYS } from '../dist/cli/run-config.js';
 import { RUN_FLAGS, keyOfFlag } from '../dist/cli/flags.js';
 import { DEFAULTS, DistillError, buildModel, distill } from '../dist/index.js';
-import { OPTION_KEYS } from '../dist/distill/options.js';
+import { OPTION_KEYS } from '../dist/options/options.js';
 import { editDistance, keyPaths, nearestName } from '../dist/known-keys.js';
 import type { ProgressEvent } from '../dist/index.js';
 

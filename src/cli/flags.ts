@@ -1,5 +1,5 @@
 import { DistillError, messageOf } from '../errors.js';
-import { DEFAULTS } from '../distill/options.js';
+import { DEFAULTS } from '../options/options.js';
 import { nearestName } from '../known-keys.js';
 
 type Kind = 'string' | 'int' | 'number' | 'boolean';

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { type DataSourceOptions, loadDataSource } from '../data/data-source.js';
 import { type Dataset, featureShape } from '../data/dataset.js';
-import { DEFAULTS } from '../distill/options.js';
+import { DEFAULTS } from '../options/options.js';
 import { DistillError, check, messageOf } from '../errors.js';
 import { buildModel } from '../models/architectures.js';
 import { mixSeed } from '../random.js';

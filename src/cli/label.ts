@@ -1,10 +1,10 @@
 import { resolve } from 'node:path';
-import { type LabelResult, type ShardSpec, checkShard, label } from '../distill/label.js';
-import { labelOnQueue } from '../distill/queue.js';
+import { type LabelResult, type ShardSpec, checkShard, label } from '../labelling/label.js';
+import { labelOnQueue } from '../queue/queue.js';
 import { DistillError, check } from '../errors.js';
 import type { BackendChoice } from '../kernels/backend.js';
 import type { KernelChoice } from '../kernels/kernel-choice.js';
-import type { TeacherRuntime } from '../distill/options.js';
+import type { TeacherRuntime } from '../options/options.js';
 import type { LabelFlags } from './flags.js';
 import { dataSourceOf, importModules, loadData, loadTeacher } from './inputs.js';
 import { ProgressView } from './progress-view.js';

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { absoluteSource } from '../data/data-source.js';
-import { type DistillConfig, OPTION_ALIASES, OPTION_KEYS } from '../distill/options.js';
+import { type DistillConfig, OPTION_ALIASES, OPTION_KEYS } from '../options/options.js';
 import { DistillError, check, messageOf } from '../errors.js';
 import { type KeyTree, isPlainObject, unknownKey, unknownKeyMessage } from '../known-keys.js';
 import type { OptimizerSpec } from '../train/optimizers.js';

@@ -1,4 +1,4 @@
-import type { DistillReport } from '../distill/report.js';
+import type { DistillReport } from '../reports/report.js';
 
 const count = new Intl.NumberFormat('en-US');
 const percent = (x: number) => `${(100 * x).toFixed(2)}%`;

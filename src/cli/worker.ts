@@ -1,4 +1,4 @@
-import { serveLabelQueue } from '../distill/queue-worker.js';
+import { serveLabelQueue } from '../queue/queue-worker.js';
 import { check } from '../errors.js';
 import type { BackendChoice } from '../kernels/backend.js';
 import type { KernelChoice } from '../kernels/kernel-choice.js';

@@ -1,27 +1,31 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { LogitTable } from '../data/logit-table.js';
 import { readNpyFloat32Matrix } from '../data/npy.js';
 import { SharedDataset } from '../data/shared-dataset.js';
 import { type SoftLabelEncoding, checkEncoding } from '../data/soft-label-store.js';
 import { check } from '../errors.js';
-import { type ModelData, modelFromData, modelToData, shareModel } from '../models/model-data.js';
-import { readModelData } from '../models/model-files.js';
-import { checkModelFitsData } from '../models/model-shape.js';
-import { type GraphTeacher, openGraphTeacher } from '../models/graph-teacher.js';
-import { type OnnxTeacher, openOnnxTeacher } from '../models/onnx-teacher.js';
-import { type InferenceModel, type RowNormalization, layersInference } from '../infer/predictor.js';
+import { type ModelData, modelFromData, shareModel } from '../models/model-data.js';
+import { type InferenceModel, layersInference } from '../infer/predictor.js';
 import { mixSeed, seededPermutation } from '../random.js';
 import { RunCheckpoint, type RunFingerprint } from '../train/checkpoint.js';
-import { datasetDigest, modelDigest, teacherDigest } from './fingerprint.js';
-import { importSoftLabels, obtainSoftLabels } from './soft-labels.js';
-import { type TeacherOnRuntime, type TeacherRuntimeUsed, teacherOnRuntime } from './teacher-runtime.js';
+import { datasetDigest, modelDigest } from '../teachers/fingerprint.js';
+import { importSoftLabels, obtainSoftLabels } from '../labelling/soft-labels.js';
+import { type CheckedModel, modelAsData } from '../models/checked-model.js';
+import {
+  type TeacherSource,
+  openTeacher,
+  teacherIdentity,
+  teacherInference,
+  teacherNormalization,
+  teacherNotices,
+} from '../teachers/open-teacher.js';
 import { accuracy, agreement, describeModel, layersModelSize, predictTest } from '../infer/evaluate.js';
-import { type DistillConfig, type DistillOptions, resolveConfig } from './options.js';
-import type { DistillReport, TrainingPhaseReport } from './report.js';
-import { chooseParallelism } from './parallelism.js';
-import { PoolSupervisor } from './supervisor.js';
+import { type DistillConfig, type DistillOptions, resolveConfig } from '../options/options.js';
+import type { DistillReport, TrainingPhaseReport } from '../reports/report.js';
+import { chooseParallelism } from '../options/parallelism.js';
+import { PoolSupervisor } from '../pool/supervisor.js';
 import { type PhaseValidation, type TrainOutcome, type TrainSpec, trainDataParallel } from '../train/data-parallel.js';
 import type { LossSpec } from '../train/losses.js';
 import type { Augmentation } from '../train/augment.js';
@@ -420,142 +424,12 @@ function distillationLoss(config: DistillConfig): LossSpec {
   return name === 'mse-logits' ? { name, alpha } : { name: 'kd', temperature, alpha };
 }
 
-/** The teacher as the run uses it: a layers model (which the run may train), an ONNX file, or none (imported logits). */
-type TeacherSource =
-  | { kind: 'layers'; checked: CheckedModel }
-  | { kind: 'onnx'; onnx: OnnxTeacher }
-  | { kind: 'graph'; graph: GraphTeacher; digest: string }
-  | { kind: 'none' };
-
 /** The top-1 classes of test logits computed elsewhere (teacherTestLogits). */
 async function importedPredictions(file: string, test: SharedDataset): Promise<Int32Array> {
   const matrix = await readNpyFloat32Matrix(file, { rows: test.rows, columns: test.numClasses });
   const table = LogitTable.create(test.rows, test.numClasses);
   table.values.set(matrix.data);
   return table.argmax();
-}
-
-/** The settings that say how a teacher is opened and fed. */
-type TeacherSettings = Pick<DistillConfig, 'teacherEpochs' | 'teacherLayout' | 'teacherOutput' | 'teacherNormalize' | 'teacherRuntime'>;
-
-/**
- * What the workers run for a teacher: its model (trained, for a layers teacher the run trained) and input
- * normalisation, on the runtime teacherRuntime picks for a layers teacher.
- */
-async function teacherInference(
-  source: TeacherSource,
-  data: ModelData | undefined,
-  normalize: RowNormalization | undefined,
-  config: TeacherSettings,
-): Promise<TeacherOnRuntime | undefined> {
-  if (source.kind === 'onnx') return { model: { ...source.onnx.spec, normalize }, runtime: 'onnxruntime', notices: [] };
-  if (source.kind === 'graph') return { model: { ...source.graph.spec, normalize }, runtime: 'tfjs', notices: [] };
-  return data && teacherOnRuntime(data, config.teacherRuntime, normalize);
-}
-
-/** What opening the teacher found worth saying: how an ONNX or graph teacher's output is read. */
-function teacherNotices(source: TeacherSource): string[] {
-  return source.kind === 'onnx' ? source.onnx.notices : source.kind === 'graph' ? source.graph.notices : [];
-}
-
-/** A teacher's identity in soft-label keys: its bytes or weights, and the normalisation of its input. */
-function teacherIdentity(source: TeacherSource, data: ModelData | undefined, config: TeacherSettings): string {
-  const model = source.kind === 'onnx' ? source.onnx.digest : source.kind === 'graph' ? source.digest : modelDigest(data!);
-  return teacherDigest(model, config.teacherNormalize ?? undefined);
-}
-
-/** A teacher fed its rows as they are: no normalisation, its own layout and first output. */
-export const NO_TEACHER_SETTINGS: TeacherSettings = {
-  teacherEpochs: 0,
-  teacherLayout: null,
-  teacherOutput: null,
-  teacherNormalize: null,
-  teacherRuntime: 'auto',
-};
-
-/** A teacher opened for labelling alone (label, the queue): what the workers run, and its identity. */
-export interface LabellingTeacher {
-  model: InferenceModel;
-  digest: string;
-  /** What runs it, and the notices of that choice (a fallback to tfjs and why). */
-  runtime: TeacherRuntimeUsed;
-  notices: string[];
-}
-
-/** Opens any teacher kind for labelling `train`, as `distill` would label with it. */
-export async function openLabellingTeacher(
-  teacher: tf.LayersModel | string,
-  train: SharedDataset,
-  config: TeacherSettings,
-): Promise<LabellingTeacher> {
-  const source = await openTeacher(teacher, train, config);
-  const data = source.kind === 'layers' ? source.checked.data : undefined;
-  const run = (await teacherInference(source, data, teacherNormalization(config, train.featureShape), config))!;
-  return { ...run, digest: teacherIdentity(source, data, config), notices: [...teacherNotices(source), ...run.notices] };
-}
-
-async function openTeacher(teacher: tf.LayersModel | string, train: SharedDataset, config: TeacherSettings): Promise<TeacherSource> {
-  if (typeof teacher === 'string' && teacher.toLowerCase().endsWith('.onnx')) {
-    check(
-      config.teacherEpochs === 0,
-      `teacherEpochs ${config.teacherEpochs} trains the teacher, but an ONNX teacher (${teacher}) runs as given; set teacherEpochs to 0`,
-      ['teacherEpochs'],
-    );
-    check(
-      config.teacherRuntime !== 'tfjs',
-      `teacherRuntime 'tfjs' runs layers models, but ${teacher} is an ONNX teacher, which runs on onnxruntime; drop teacherRuntime`,
-      ['teacherRuntime'],
-    );
-    const onnx = await openOnnxTeacher(teacher, {
-      featureShape: train.featureShape,
-      numClasses: train.numClasses,
-      layout: config.teacherLayout ?? undefined,
-      output: config.teacherOutput ?? undefined,
-    });
-    return { kind: 'onnx', onnx };
-  }
-  // A file is read once: its format says whether it is a graph or a layers model.
-  const saved = typeof teacher === 'string' ? await readModelData(teacher) : undefined;
-  if (typeof teacher === 'string' && saved?.format === 'graph-model') {
-    check(
-      config.teacherEpochs === 0,
-      `teacherEpochs ${config.teacherEpochs} trains the teacher, but a graph model (${teacher}) runs as given; set teacherEpochs to 0`,
-      ['teacherEpochs'],
-    );
-    check(config.teacherLayout === null, 'teacherLayout applies to ONNX teachers; a graph model takes NHWC rows', ['teacherLayout']);
-    check(
-      config.teacherRuntime !== 'onnxruntime',
-      `teacherRuntime 'onnxruntime' exports layers models, but ${teacher} is a graph model, which runs on tfjs; drop teacherRuntime`,
-      ['teacherRuntime'],
-    );
-    const graph = await openGraphTeacher(saved, teacher, {
-      featureShape: train.featureShape,
-      numClasses: train.numClasses,
-      output: config.teacherOutput ?? undefined,
-    });
-    return { kind: 'graph', graph, digest: modelDigest(saved) };
-  }
-  check(
-    config.teacherLayout === null && config.teacherOutput === null,
-    'teacherLayout and teacherOutput apply to ONNX and graph-model teachers; drop them for a layers model',
-    ['teacherLayout', 'teacherOutput'],
-  );
-  return { kind: 'layers', checked: await modelAsData(teacher, 'teacher', train, saved) };
-}
-
-/** teacherNormalize for rows of `featureShape`: one value per channel (the last axis of an image row), or one for all. */
-function teacherNormalization(config: TeacherSettings, featureShape: number[]): RowNormalization | undefined {
-  const normalize = config.teacherNormalize;
-  if (!normalize) return undefined;
-  const channels = featureShape.length === 3 ? featureShape[2] : 1;
-  const lengthFits = (values: number[]) => values.length === 1 || values.length === channels;
-  check(
-    lengthFits(normalize.mean) && lengthFits(normalize.std),
-    `teacherNormalize has ${normalize.mean.length} means and ${normalize.std.length} stds, but the rows [${featureShape}] have ` +
-      `${channels} channel${channels === 1 ? '' : 's'}: give one value per channel, or one for all`,
-    ['teacherNormalize'],
-  );
-  return { ...normalize, channels };
 }
 
 /** The held-out rows of a validation split (`validation`: a count or a fraction of `labelled`), seeded. */
@@ -581,33 +455,6 @@ function phaseValidation(config: DistillConfig, rows: Int32Array): PhaseValidati
     metric: config.earlyStopping?.metric ?? 'accuracy',
     keep: config.keep ?? 'best',
   };
-}
-
-/** A model as data, checked against the data, with the length of the gradient the ranks average. */
-export interface CheckedModel {
-  data: ModelData;
-  trainableParams: number;
-}
-
-export async function modelAsData(
-  model: tf.LayersModel | string,
-  role: string,
-  train: SharedDataset,
-  /** The file's contents when the caller already read them. */
-  read?: ModelData,
-): Promise<CheckedModel> {
-  const saved = typeof model === 'string' ? (read ?? (await readModelData(model))) : undefined;
-  check(
-    saved?.format !== 'graph-model',
-    `${model} is a graph model (tfjs-converter output): it can be a teacher, but the ${role} must be a layers model it can train`,
-    [role],
-  );
-  const instance = typeof model === 'string' ? await modelFromData(saved!, model) : model;
-  checkModelFitsData(instance, role, train.featureShape, train.numClasses);
-  const data = await modelToData(instance);
-  const trainableParams = instance.trainableWeights.reduce((sum, w) => sum + tf.util.sizeFromShape(w.shape as number[]), 0);
-  if (typeof model === 'string') instance.dispose();
-  return { data, trainableParams };
 }
 
 function phaseReport(

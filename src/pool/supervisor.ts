@@ -1,7 +1,7 @@
 import { WorkerFailure } from '../errors.js';
 import { TfjsPool, type TfjsPoolOptions } from './tfjs-pool.js';
 import type { Phase, ProgressEvent } from '../progress.js';
-import type { RestartReport } from './report.js';
+import type { RestartReport } from '../reports/report.js';
 
 /** What the supervisor needs to know besides the pool's own options. */
 export interface SupervisorOptions {

@@ -2,7 +2,7 @@ import { pathToFileURL } from 'node:url';
 import { DistillError } from '../errors.js';
 import { type BackendChoice, type BackendInit, type BackendName, backendCandidates, type KernelsUsed } from '../kernels/backend.js';
 import { type KernelChoice, kernelChoiceFromEnv } from '../kernels/kernel-choice.js';
-import { threadsConflict } from './parallelism.js';
+import { threadsConflict } from '../options/parallelism.js';
 import { SharedBarrier } from '../parallel/barrier.js';
 import { type PoolOptions, WorkerPool } from '../parallel/pool.js';
 import type { WorkerTask } from '../worker.js';

@@ -4,7 +4,7 @@ import { type InferenceModel, type RowNormalization, layersInference } from '../
 import { UnsupportedLayerError, exportLayersToOnnx } from '../models/layers-to-onnx.js';
 import { type ModelData, modelFromData, shareModel } from '../models/model-data.js';
 import { loadOrt } from '../models/onnx-teacher.js';
-import type { TeacherRuntime } from './options.js';
+import type { TeacherRuntime } from '../options/options.js';
 
 /** The runtime that runs a teacher's inference, as the report records it. */
 export type TeacherRuntimeUsed = 'tfjs' | 'onnxruntime';

@@ -6,9 +6,9 @@ import { type SoftLabelEncoding, checkEncoding, describeEncoding, readSoftLabels
 import { DistillCancelledError, DistillError, check, messageOf } from '../errors.js';
 import { INFER_BATCH } from '../infer/logits.js';
 import type { ProgressEvent } from '../progress.js';
-import { NO_TEACHER_SETTINGS, openLabellingTeacher } from './distill.js';
-import { datasetDigest, softLabelKey } from './fingerprint.js';
-import { DEFAULTS } from './options.js';
+import { NO_TEACHER_SETTINGS, openLabellingTeacher } from '../teachers/open-teacher.js';
+import { datasetDigest, softLabelKey } from '../teachers/fingerprint.js';
+import { DEFAULTS } from '../options/options.js';
 import { JOB_NAME, JOB_PROTOCOL, type LabelJob, connectQueue, loadQueueModules, parseQueueUrl, resultKey } from './queue-connection.js';
 
 /** Everything {@link labelOnQueue} takes. */

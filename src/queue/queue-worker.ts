@@ -6,9 +6,9 @@ import { computeLogits } from '../infer/logits.js';
 import type { BackendChoice } from '../kernels/backend.js';
 import type { KernelChoice } from '../kernels/kernel-choice.js';
 import type { InferenceModel } from '../infer/predictor.js';
-import { NO_TEACHER_SETTINGS, openLabellingTeacher } from './distill.js';
-import { datasetDigest } from './fingerprint.js';
-import { DEFAULTS, resolveConfig } from './options.js';
+import { NO_TEACHER_SETTINGS, openLabellingTeacher } from '../teachers/open-teacher.js';
+import { datasetDigest } from '../teachers/fingerprint.js';
+import { DEFAULTS, resolveConfig } from '../options/options.js';
 import {
   JOB_NAME,
   JOB_PROTOCOL,
@@ -20,7 +20,7 @@ import {
   RESULT_TTL_SECONDS,
   resultKey,
 } from './queue-connection.js';
-import { TfjsPool } from './tfjs-pool.js';
+import { TfjsPool } from '../pool/tfjs-pool.js';
 
 /** Everything {@link serveLabelQueue} takes. */
 export interface LabelWorkerOptions {

@@ -2,7 +2,7 @@ import type { BackendName, KernelsUsed } from '../kernels/backend.js';
 import type { ModelReport } from '../infer/evaluate.js';
 import type { StepBreakdown } from '../train/data-parallel.js';
 import type { SelectionMetric } from '../train/replica.js';
-import type { DistillConfig } from './options.js';
+import type { DistillConfig } from '../options/options.js';
 import type { HistoryRecord, Phase, TrainingPhase } from '../progress.js';
 
 /**

@@ -12,11 +12,11 @@ import {
 import { readNpyFloat32Matrix } from '../data/npy.js';
 import { check } from '../errors.js';
 import type { WorkerPool } from '../parallel/pool.js';
-import { softLabelKey } from './fingerprint.js';
+import { softLabelKey } from '../teachers/fingerprint.js';
 import type { InferenceModel } from '../infer/predictor.js';
 import { computeLogits } from '../infer/logits.js';
 import type { ProgressEvent } from '../progress.js';
-import type { SoftLabelReport } from './report.js';
+import type { SoftLabelReport } from '../reports/report.js';
 
 export interface SoftLabelsSpec {
   teacher: InferenceModel;

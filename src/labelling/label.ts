@@ -10,12 +10,12 @@ import type { BackendChoice, BackendName, KernelsUsed } from '../kernels/backend
 import type { KernelChoice } from '../kernels/kernel-choice.js';
 import type { ProgressEvent } from '../progress.js';
 import type { InputLayout, TeacherNormalize } from '../models/onnx-teacher.js';
-import { openLabellingTeacher } from './distill.js';
-import { datasetDigest, softLabelKey } from './fingerprint.js';
-import { DEFAULTS, type TeacherRuntime, resolveConfig } from './options.js';
-import type { TeacherRuntimeUsed } from './teacher-runtime.js';
+import { openLabellingTeacher } from '../teachers/open-teacher.js';
+import { datasetDigest, softLabelKey } from '../teachers/fingerprint.js';
+import { DEFAULTS, type TeacherRuntime, resolveConfig } from '../options/options.js';
+import type { TeacherRuntimeUsed } from '../teachers/teacher-runtime.js';
 import { obtainSoftLabels } from './soft-labels.js';
-import { PoolSupervisor } from './supervisor.js';
+import { PoolSupervisor } from '../pool/supervisor.js';
 
 /** Shard `index` of `count` (0-based): a contiguous range of whole inference batches. */
 export interface ShardSpec {

@@ -1,0 +1,33 @@
+import * as tf from '@tensorflow/tfjs';
+import type { SharedDataset } from '../data/shared-dataset.js';
+import { check } from '../errors.js';
+import { type ModelData, modelFromData, modelToData } from './model-data.js';
+import { readModelData } from './model-files.js';
+import { checkModelFitsData } from './model-shape.js';
+
+/** A model as data, checked against the data, with the length of the gradient the ranks average. */
+export interface CheckedModel {
+  data: ModelData;
+  trainableParams: number;
+}
+
+export async function modelAsData(
+  model: tf.LayersModel | string,
+  role: string,
+  train: SharedDataset,
+  /** The file's contents when the caller already read them. */
+  read?: ModelData,
+): Promise<CheckedModel> {
+  const saved = typeof model === 'string' ? (read ?? (await readModelData(model))) : undefined;
+  check(
+    saved?.format !== 'graph-model',
+    `${model} is a graph model (tfjs-converter output): it can be a teacher, but the ${role} must be a layers model it can train`,
+    [role],
+  );
+  const instance = typeof model === 'string' ? await modelFromData(saved!, model) : model;
+  checkModelFitsData(instance, role, train.featureShape, train.numClasses);
+  const data = await modelToData(instance);
+  const trainableParams = instance.trainableWeights.reduce((sum, w) => sum + tf.util.sizeFromShape(w.shape as number[]), 0);
+  if (typeof model === 'string') instance.dispose();
+  return { data, trainableParams };
+}
