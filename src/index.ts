@@ -9,7 +9,14 @@
  * ```
  */
 export { distill, type DistillResult } from './distill/distill.js';
-export { DEFAULTS, type DistillConfig, type DistillOptions, type TeacherRuntime } from './options/options.js';
+export {
+  DEFAULTS,
+  type DistillConfig,
+  type DistillOptions,
+  type LossOption,
+  type PhaseTrainingOptions,
+  type TeacherRuntime,
+} from './options/options.js';
 export type { TeacherRuntimeUsed } from './teachers/teacher-runtime.js';
 export { label, shardFile, shardRows, type LabelOptions, type LabelResult, type ShardSpec } from './labelling/label.js';
 export { DEFAULT_JOB_ROWS, labelOnQueue, type QueueLabelOptions, type QueueLabelResult } from './queue/queue.js';
@@ -18,8 +25,10 @@ export type {
   BaselineReport,
   DistillReport,
   RestartReport,
+  SelectionReport,
   SoftLabelReport,
   StudentReport,
+  TeacherReport,
   TrainingPhaseReport,
 } from './reports/report.js';
 export { reportHtml } from './reports/report-html.js';
@@ -28,7 +37,8 @@ export type { ModelReport } from './infer/evaluate.js';
 export type { StepBreakdown } from './train/data-parallel.js';
 export type { OptimizerSpec } from './train/optimizers.js';
 export type { CheckpointOptions } from './train/checkpoint.js';
-export type { NonFinitePolicy } from './train/replica.js';
+export type { NonFinitePolicy, SelectionMetric } from './train/replica.js';
+export type { LrSchedule } from './train/lr-schedule.js';
 
 export { type Dataset, keepLabels, labeledCount, splitDataset, takeRows } from './data/dataset.js';
 export { loadIdx } from './data/idx.js';
@@ -39,6 +49,8 @@ export {
   readNpy,
   readNpyFloat32Matrix,
   type NpyArray,
+  type NpyData,
+  type NpyDtype,
   type NpyLoadOptions,
   type NpyMatrix,
   type NpyMatrixOptions,
@@ -46,10 +58,11 @@ export {
 export { loadImageFolder, type ImageFolder, type ImageFolderOptions, type SkippedImage } from './data/image-folder.js';
 export type { SoftLabelEncoding } from './data/soft-label-store.js';
 export { mergeShards, type MergeResult } from './data/soft-label-shards.js';
-export { type DataSourceOptions, loadDataSource } from './data/data-source.js';
+export { type DataSourceOptions, type DataSplits, loadDataSource } from './data/data-source.js';
 
 export { buildModel, type BuildModelOptions } from './models/architectures.js';
 export { loadModel, saveModel } from './models/model-files.js';
+export type { ModelData } from './models/model-data.js';
 export type { InputLayout, TeacherNormalize } from './models/onnx-teacher.js';
 export { EXPORTABLE_LAYERS, type ExportedOnnx, UnsupportedLayerError, exportLayersToOnnx } from './models/layers-to-onnx.js';
 export type { BackendChoice, BackendName, KernelsUsed } from './kernels/backend.js';

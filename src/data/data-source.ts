@@ -27,6 +27,7 @@ export interface DataSourceOptions {
   skipBadImages?: boolean;
   /** Image folders: decoding threads, and progress (images done, total). */
   workers?: number;
+  /** Called as an image folder's split is decoded: images done out of total. */
   onImageProgress?: (split: string, done: number, total: number) => void;
 }
 

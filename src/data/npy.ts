@@ -18,6 +18,7 @@ export type NpyDtype =
   | 'float32'
   | 'float64';
 
+/** An NPY array's values, in the typed array that matches its dtype (bool as 0/1 bytes, float16 widened to float32). */
 export type NpyData =
   | Uint8Array
   | Int8Array

@@ -12,6 +12,7 @@ import type { KernelChoice } from './kernel-choice.js';
  */
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 
+/** A backend that actually runs: a {@link BackendChoice} other than `auto`. */
 export type BackendName = Exclude<BackendChoice, 'auto'>;
 
 /** The order `auto` tries. */
@@ -37,7 +38,7 @@ export interface BackendInit {
   kernelNotice?: string;
 }
 
-/** The kernels a backend ran with: see {@link BackendInit.kernels}. */
+/** The matMul and conv kernels a backend ran with: `openblas` or `wasm` on wasm, else the backend's name. */
 export type KernelsUsed = 'openblas' | 'wasm' | 'tensorflow' | 'cpu';
 
 // The variable keeps TypeScript from resolving a package that may be absent (it is optional).

@@ -17,6 +17,7 @@ import { untransposedMatMulKernels } from './untransposed-matmul.js';
 import { checkWasmInternals } from './wasm-heap.js';
 import { conv2DBackpropInputViaMatMul } from './wasm-kernels.js';
 
+/** The wasm backend's matMul and conv kernels: `openblas` (the native addon), `wasm` (the backend's own), or `auto`. */
 export type KernelChoice = 'auto' | 'openblas' | 'wasm';
 
 export const KERNEL_CHOICES: readonly KernelChoice[] = ['auto', 'openblas', 'wasm'];

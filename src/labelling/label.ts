@@ -50,6 +50,7 @@ export interface LabelOptions {
   maxRestarts?: number;
   workerMemoryMb?: number | null;
   workerImports?: string[];
+  /** Called with progress while the teacher labels. */
   onProgress?: (event: ProgressEvent) => void;
   signal?: AbortSignal;
 }

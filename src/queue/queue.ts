@@ -28,6 +28,7 @@ export interface QueueLabelOptions {
   jobRows?: number;
   /** How often a job may fail (a worker throws, or stalls) before the run stops. Default 3. */
   attempts?: number;
+  /** Called with progress as the jobs' results come in. */
   onProgress?: (event: ProgressEvent) => void;
   signal?: AbortSignal;
 }
