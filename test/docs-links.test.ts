@@ -5,7 +5,12 @@ import { describe, expect, it } from 'vitest';
 // Every relative link in README.md and docs/*.md must reach a file, and every #anchor a heading of the page it
 // names, as GitHub renders them. Links to other sites are not fetched.
 const ROOT = resolve(import.meta.dirname, '..');
-const PAGES = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
+const PAGES = [
+  'README.md',
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => `docs/${name}`),
+];
 
 /** A page's text outside fenced code blocks, where a `#` line is a comment, not a heading. */
 function prose(text: string): string {
@@ -29,7 +34,7 @@ function anchorsOf(text: string): Set<string> {
 }
 
 /** The broken links of one page, as 'page: target (why)'. */
-export function brokenLinks(page: string, text: string): string[] {
+function brokenLinks(page: string, text: string): string[] {
   const problems: string[] = [];
   for (const [, target] of prose(text).matchAll(/\]\(([^)\s]+)(?: "[^"]*")?\)/g)) {
     if (/^[a-z]+:/i.test(target)) continue;
