@@ -1,5 +1,5 @@
-// Turns a bench report (bench/results/latest.json) into the markdown table and the SVG chart the README
-// shows, and the targets summary run.mjs prints. Pure functions; run directly it regenerates
+// Turns a bench report (bench/results/latest.json) into the markdown table and the SVG chart
+// docs/scaling-and-performance.md shows, and the targets summary run.mjs prints. Pure functions; run directly it regenerates
 // latest.md and latest.svg from latest.json (or from the file given):  node bench/render.mjs [report.json]
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';

@@ -22,7 +22,7 @@ import {
  * missing browser fails the suite rather than skipping it.
  */
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-/** Set to rewrite the README's screenshot from this test's page. */
+/** Set to rewrite the screenshot docs/cli.md shows from this test's page. */
 const UPDATE_SCREENSHOT = process.env.UPDATE_REPORT_SCREENSHOT === '1';
 const SCREENSHOT = new URL('../docs/report.png', import.meta.url).pathname;
 
@@ -165,7 +165,7 @@ describe('report.html', () => {
     for (const notice of report.notices) expect(dom).toContain(notice.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;'));
   });
 
-  it('takes a screenshot at 1200 px wide (the README shows it)', async () => {
+  it('takes a screenshot at 1200 px wide (docs/cli.md shows it)', async () => {
     const shot = join(dir, 'report.png');
     chromium([`--screenshot=${shot}`, '--window-size=1200,1600', '--hide-scrollbars'], pathToFileURL(page).href);
     const png = await readFile(shot);

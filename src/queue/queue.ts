@@ -51,8 +51,8 @@ export interface QueueLabelResult {
 
 /**
  * Rows per queued job. Each job costs a few Redis round trips and a result upload on top of its
- * inference; this size keeps that overhead small for the built-in architectures (see the README's
- * "Scaling out") while leaving enough jobs to spread over many machines.
+ * inference; this size keeps that overhead small for the built-in architectures (see
+ * docs/distributed-labelling.md, "What the queue costs") while leaving enough jobs to spread over many machines.
  */
 export const DEFAULT_JOB_ROWS = 4096;
 
