@@ -85,6 +85,7 @@ class ReplicaLoop {
     this.selection = task.validation && new EpochSelection(task.validation, model, data, inputShape, task);
   }
 
+  /** Steps until the plan's last step, a cancellation, or an early stop; then the rank's result. */
   async run(): Promise<TrainResult> {
     const { rank, plan, checkpoint } = this.task;
     const firstStep = this.step;
@@ -218,6 +219,7 @@ class ReplicaLoop {
     await new Promise(setImmediate); // let Comlink deliver the coordinator's answers (cancellation)
   }
 
+  /** What the rank returns; rank 0 adds the weights to keep (the best epoch's, when the phase keeps the best). */
   private async result(cancelled: boolean): Promise<TrainResult> {
     const { step, samples, skippedSteps, loss, timings, firstStepSeconds, selection } = this;
     const result: TrainResult = {
