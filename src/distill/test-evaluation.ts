@@ -1,0 +1,121 @@
+// Stage 6 of distill(): every model evaluated on the test rows, and the run's report.
+import { accuracy, agreement, describeModel, layersModelSize, predictTest } from '../infer/evaluate.js';
+import { type InferenceModel, layersInference } from '../infer/predictor.js';
+import { type ModelData, shareModel } from '../models/model-data.js';
+import type { HistoryRecord } from '../progress.js';
+import type { DistillReport, TrainingPhaseReport } from '../reports/report.js';
+import type { SoftLabels } from '../labelling/soft-labels.js';
+import { teacherNotices } from '../teachers/open-teacher.js';
+import type { TeacherOnRuntime } from '../teachers/teacher-runtime.js';
+import type { RunContext } from './run-context.js';
+import type { RunData, RunInputs } from './run-inputs.js';
+
+/** What the stages before the evaluation produced. */
+export interface TrainedModels {
+  /** The teacher as the workers run it; absent without a teacher model (imported logits). */
+  teacherRun: TeacherOnRuntime | undefined;
+  /** A layers teacher's weights, trained by the run when it trained one. */
+  teacherData: ModelData | undefined;
+  labelling: SoftLabels;
+  distilledData: ModelData;
+  baselineData: ModelData | undefined;
+}
+
+/** Evaluates the teacher, the student and the baseline on the test rows, and reports the run. */
+export async function evaluateOnTest(run: RunContext, data: RunData, inputs: RunInputs, trained: TrainedModels): Promise<DistillReport> {
+  const { config, supervisor, phases, onProgress } = run;
+  const { signal } = run.options;
+  const { train, test, teacherRows, labeledRows } = data;
+  const { teacherRun, teacherData, labelling, distilledData, baselineData } = trained;
+  const teacherSource = inputs.teacher;
+  const teacher = teacherRun?.model;
+  let modelLoadSeconds = 0;
+  return supervisor.run('evaluate', async (pool) => {
+    const evaluate = async (model: InferenceModel) => {
+      const prediction = await predictTest(pool, model, test, { onProgress, signal });
+      modelLoadSeconds += prediction.setupSeconds;
+      return { model, predictions: prediction.predictions };
+    };
+    const teacherEval = teacher && (await evaluate(teacher)); // still cached in the workers
+    const studentEval = await evaluate(layersInference(shareModel(distilledData)));
+    const baselineEval = baselineData && (await evaluate(layersInference(shareModel(baselineData))));
+    const teacherSize =
+      teacherSource.kind === 'onnx'
+        ? teacherSource.onnx
+        : teacherSource.kind === 'graph'
+          ? teacherSource.graph
+          : teacherData && layersModelSize(teacherData);
+    // Without a teacher model, imported test logits stand for its predictions.
+    const teacherPredictions = teacherEval?.predictions ?? inputs.importedTestPredictions;
+    const agreeWithTeacher = (predictions: Int32Array) => (teacherPredictions ? agreement(predictions, teacherPredictions) : null);
+    const result: DistillReport = {
+      backend: pool.backend,
+      kernels: pool.kernels,
+      workers: config.workers,
+      teacherRuntime: teacherRun?.runtime ?? null,
+      threadsPerWorker: run.threadsPerWorker,
+      notices: [
+        ...pool.notices,
+        ...teacherNotices(teacherSource),
+        ...(teacherRun?.notices ?? []),
+        ...(labelling.notice ? [labelling.notice] : []),
+        ...skipNotices(phases),
+      ],
+      teacher:
+        teacherEval && teacherSize
+          ? await describeModel(pool, teacherEval.model, teacherSize, test, teacherEval.predictions)
+          : teacherPredictions
+            ? { accuracy: accuracy(teacherPredictions, test.labels), imported: true }
+            : null,
+      student: {
+        ...(await describeModel(pool, studentEval.model, layersModelSize(distilledData), test, studentEval.predictions)),
+        agreement: agreeWithTeacher(studentEval.predictions),
+      },
+      baseline: baselineEval && {
+        accuracy: accuracy(baselineEval.predictions, test.labels),
+        agreement: agreeWithTeacher(baselineEval.predictions),
+      },
+      throughput: {
+        labelSamplesPerSec: labelling.report.importedFrom === null ? train.rows / labelling.labelSeconds : null,
+        trainSamplesPerSec: phases.find((p) => p.phase === 'student')!.samplesPerSec,
+        teacherTrainSamplesPerSec: phases.find((p) => p.phase === 'teacher')?.samplesPerSec,
+        baselineTrainSamplesPerSec: phases.find((p) => p.phase === 'baseline')?.samplesPerSec,
+        setupSeconds: supervisor.setupSeconds + labelling.setupSeconds + modelLoadSeconds,
+      },
+      phases,
+      history: [
+        ...run.history,
+        ...(
+          [
+            ['teacher', teacherPredictions, null],
+            ['student', studentEval.predictions, agreeWithTeacher(studentEval.predictions)],
+            ['baseline', baselineEval?.predictions, baselineEval && agreeWithTeacher(baselineEval.predictions)],
+          ] as const
+        ).flatMap(([model, predictions, agreement]): HistoryRecord[] =>
+          predictions
+            ? [{ kind: 'evaluation', model, accuracy: accuracy(predictions, test.labels), ...(agreement !== null && { agreement }) }]
+            : [],
+        ),
+      ],
+      softLabels: labelling.report,
+      restarts: supervisor.restarts,
+      resumed: run.resumed,
+      data: {
+        trainRows: train.rows,
+        labeledRows: labeledRows.length,
+        teacherLabeledRows: config.teacherEpochs > 0 ? teacherRows.length : undefined,
+        testRows: test.rows,
+        featureShape: train.featureShape,
+        numClasses: train.numClasses,
+      },
+      config: { ...config },
+    };
+    return result;
+  });
+}
+
+function skipNotices(phases: TrainingPhaseReport[]): string[] {
+  return phases
+    .filter((p) => p.skippedSteps > 0)
+    .map((p) => `${p.phase} training skipped ${p.skippedSteps} of ${p.steps} steps whose averaged gradient was not finite`);
+}

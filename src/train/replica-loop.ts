@@ -1,0 +1,242 @@
+// The training loop of one replica (see trainReplica in replica.ts), step by step: the gradient exchange and
+// update, the epoch's end (validation, model selection, its record), checkpoints and progress reports.
+import type * as tf from '@tensorflow/tfjs';
+import { SharedDataset } from '../data/shared-dataset.js';
+import { DistillError } from '../errors.js';
+import { exchangeLoops } from '../kernels/exchange-loops.js';
+import { modelToData } from '../models/model-data.js';
+import { modelInputShape } from '../models/model-shape.js';
+import { SharedAllReduce } from '../parallel/allreduce.js';
+import type { SharedBarrier } from '../parallel/barrier.js';
+import type { ControlClient } from '../parallel/control-plane.js';
+import { RankHeartbeat } from '../parallel/heartbeat.js';
+import type { EpochRecord, ProgressEvent } from '../progress.js';
+import { type PhaseProgress, writeTrainingCheckpoint } from './checkpoint.js';
+import { loadCustomLoss } from './losses.js';
+import type { StepTimings, TrainResult, TrainTask } from './replica.js';
+import { type GradientPass, ShardUpdate, gradientPass } from './replica-step.js';
+import { EpochSelection } from './replica-validation.js';
+import { BatchSchedule, sliceBounds } from './schedule.js';
+
+/** Runs the replica's share of the phase on `model`, from the task's resume point to the last step or a stop. */
+export async function trainSteps(
+  task: TrainTask,
+  model: tf.LayersModel,
+  barrier: SharedBarrier,
+  control: ControlClient<ProgressEvent>,
+): Promise<TrainResult> {
+  if (task.loss.name === 'custom') await loadCustomLoss(task.loss.module);
+  return new ReplicaLoop(task, model, barrier, control).run();
+}
+
+/** The loop's state: what the replica shares with the others, and its counts so far. */
+class ReplicaLoop {
+  private readonly schedule: BatchSchedule;
+  private readonly allReduce: SharedAllReduce;
+  /** Where the slice's mean loss sits in the exchanged vector, after the gradient. */
+  private readonly lossIndex: number;
+  private readonly computeGradient: GradientPass;
+  private readonly update: ShardUpdate;
+  private readonly heartbeat: RankHeartbeat;
+  private readonly selection: EpochSelection | undefined;
+  /** Where an earlier session stopped. */
+  private readonly resumed: PhaseProgress | undefined;
+  private step: number;
+  private samples: number;
+  private skippedSteps: number;
+  private loss: number;
+  private lastLearningRate = Number.NaN;
+  // The current epoch's counts, for its record.
+  private epochLossSum = 0;
+  private epochLossCount = 0;
+  private epochStarted = performance.now();
+  private epochSamples = 0;
+  // The loss since the last progress report the coordinator took.
+  private lossSum = 0;
+  private lossCount = 0;
+  private readonly timings: StepTimings = { gradientSeconds: 0, allReduceSeconds: 0, waitSeconds: 0, applySeconds: 0 };
+  private firstStepSeconds = 0;
+  private started = 0;
+  private readonly waitForAll = () => this.barrier.arriveAndWait(this.task.timeoutMs);
+
+  constructor(
+    private readonly task: TrainTask,
+    private readonly model: tf.LayersModel,
+    private readonly barrier: SharedBarrier,
+    private readonly control: ControlClient<ProgressEvent>,
+  ) {
+    const { rank, plan, phase } = task;
+    const data = SharedDataset.attach(task.data);
+    const inputShape = modelInputShape(model, phase === 'teacher' ? 'teacher' : 'student');
+    const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    this.schedule = new BatchSchedule(new Int32Array(task.rows), plan, task.seed);
+    const loops = exchangeLoops(); // the native ones when this thread runs the openblas kernels
+    this.allReduce = SharedAllReduce.attach(task.allReduce, barrier, loops);
+    const slot = this.allReduce.slot(rank); // the flat gradient, then the slice's mean loss
+    this.lossIndex = slot.length - 1;
+    this.computeGradient = gradientPass(task, model, data, inputShape, variables, slot);
+    this.update = new ShardUpdate(task, variables, this.allReduce.chunk(rank), this.waitForAll);
+    this.heartbeat = RankHeartbeat.attach(task.heartbeat);
+    this.resumed = task.resume?.progress;
+    this.step = this.resumed?.step ?? 0;
+    this.samples = this.resumed?.samples ?? 0;
+    this.skippedSteps = this.resumed?.skippedSteps ?? 0;
+    this.loss = this.resumed?.finalLoss ?? Number.NaN;
+    this.selection = task.validation && new EpochSelection(task.validation, model, data, inputShape, task);
+  }
+
+  /** Steps until the plan's last step, a cancellation, or an early stop; then the rank's result. */
+  async run(): Promise<TrainResult> {
+    const { rank, plan, checkpoint } = this.task;
+    const firstStep = this.step;
+    let cancelled = false;
+    this.barrier.arriveAndWait(this.task.timeoutMs); // every replica is built and the shared weights hold rank 0's: start the clock
+    this.started = performance.now();
+    while (this.step < plan.steps) {
+      const warmup = this.step === firstStep; // its one-off costs stay out of the step timings
+      const stop = this.trainStep(warmup);
+      if (warmup) this.firstStepSeconds = this.seconds() - (this.resumed?.seconds ?? 0);
+      const epochDone = this.step % plan.stepsPerEpoch === 0 || this.step === plan.steps;
+      const record = epochDone ? await this.endEpoch() : undefined;
+      const stoppedEarly = this.selection?.state.stopped ?? false;
+      if (rank === 0 && checkpoint && (this.step % checkpoint.everySteps === 0 || this.step === plan.steps || stop || stoppedEarly)) {
+        await this.saveCheckpoint(checkpoint.path); // the other ranks wait at the next exchange meanwhile
+      }
+      if (stop) {
+        cancelled = true;
+        break;
+      }
+      if (rank === 0) await this.reportProgress(epochDone, record);
+      if (stoppedEarly) break;
+    }
+    return this.result(cancelled);
+  }
+
+  /** Seconds the phase has trained, earlier sessions included. */
+  private seconds(): number {
+    return (this.resumed?.seconds ?? 0) + (performance.now() - this.started) / 1000;
+  }
+
+  /**
+   * One step: this rank's gradient of its slice of the batch, the exchange, then the update, or the
+   * non-finite policy when the mean is not finite. Returns whether the coordinator asked to stop.
+   */
+  private trainStep(warmup: boolean): boolean {
+    const { rank, plan, timeoutMs, phase } = this.task;
+    const addTime = (key: keyof StepTimings, ms: number) => {
+      if (!warmup) this.timings[key] += ms / 1000;
+    };
+    this.heartbeat.computing(rank);
+    const batch = this.schedule.batch(this.step);
+    const [start, end] = sliceBounds(batch.length, plan.workers, rank);
+    const t0 = performance.now();
+    if (end > start) this.computeGradient(batch, start, end, this.step);
+    const t1 = performance.now();
+    this.heartbeat.waiting(rank);
+    const { mean, stop, finite, waitMs } = this.allReduce.allReduceMean(rank, end - start, this.control.cancelled, timeoutMs);
+    const t2 = performance.now();
+    addTime('gradientSeconds', t1 - t0);
+    addTime('allReduceSeconds', t2 - t1);
+    addTime('waitSeconds', waitMs);
+    if (finite) {
+      this.loss = mean[this.lossIndex];
+      this.lastLearningRate = this.update.apply(mean, this.step);
+      addTime('applySeconds', performance.now() - t2);
+      this.lossSum += this.loss;
+      this.lossCount++;
+      this.epochLossSum += this.loss;
+      this.epochLossCount++;
+    } else if (this.task.onNonFinite === 'abort') {
+      throw new DistillError(
+        `${phase} training diverged: the averaged gradient or loss (${mean[this.lossIndex]}) is not finite at step ${this.step + 1} ` +
+          `(epoch ${this.schedule.epochOf(this.step) + 1}); lower the learning rate (optimizer.learningRate)` +
+          `${'temperature' in this.task.loss ? ' or the temperature' : ''}, ` +
+          "or skip such steps with onNonFinite 'skip'",
+        ['optimizer.learningRate', 'temperature', 'onNonFinite'],
+      );
+    } else {
+      this.skippedSteps++;
+    }
+    this.step++;
+    this.samples += batch.length;
+    this.epochSamples += batch.length;
+    return stop;
+  }
+
+  /** The end of an epoch: validation and model selection (collective), then the epoch's record. */
+  private async endEpoch(): Promise<EpochRecord> {
+    const epoch = this.schedule.epochOf(this.step - 1) + 1;
+    const metrics = this.selection && (await this.selection.afterEpoch(epoch, this.step < this.task.plan.steps, this.waitForAll));
+    const epochSeconds = (performance.now() - this.epochStarted) / 1000;
+    const record: EpochRecord = {
+      kind: 'epoch',
+      phase: this.task.phase,
+      epoch,
+      step: this.step,
+      trainLoss: this.epochLossSum / this.epochLossCount,
+      learningRate: this.lastLearningRate,
+      samplesPerSec: this.epochSamples / epochSeconds,
+      ...(metrics && { validation: metrics }),
+    };
+    this.epochLossSum = 0;
+    this.epochLossCount = 0;
+    this.epochSamples = 0;
+    this.epochStarted = performance.now();
+    return record;
+  }
+
+  /** Rank 0 writes the phase's state, enough to continue it exactly where it stands. */
+  private async saveCheckpoint(path: string): Promise<void> {
+    const { step, samples, skippedSteps, loss } = this;
+    await writeTrainingCheckpoint(path, {
+      phase: this.task.phase,
+      steps: this.task.plan.steps,
+      progress: { step, samples, seconds: this.seconds(), skippedSteps, finalLoss: loss },
+      weights: (await modelToData(this.model)).weights,
+      optimizer: this.update.optimizer.exportState(this.update.iterations),
+      selection: this.selection?.state,
+      bestWeights: this.selection?.bestWeights ?? this.task.resume?.bestWeights,
+    });
+  }
+
+  /** Rank 0 streams the step's progress to the coordinator, which also answers whether the run is cancelled. */
+  private async reportProgress(epochDone: boolean, record: EpochRecord | undefined): Promise<void> {
+    const { phase, plan } = this.task;
+    const event = {
+      phase,
+      done: this.step,
+      total: plan.steps,
+      epoch: this.schedule.epochOf(this.step - 1) + 1,
+      epochs: plan.epochs,
+      epochEnd: epochDone,
+      rows: plan.rows,
+      record,
+    };
+    if (this.control.report({ ...event, loss: this.lossSum / this.lossCount, samplesPerSec: this.samples / this.seconds() }, epochDone)) {
+      this.lossSum = 0;
+      this.lossCount = 0;
+    }
+    await new Promise(setImmediate); // let Comlink deliver the coordinator's answers (cancellation)
+  }
+
+  /** What the rank returns; rank 0 adds the weights to keep (the best epoch's, when the phase keeps the best). */
+  private async result(cancelled: boolean): Promise<TrainResult> {
+    const { step, samples, skippedSteps, loss, timings, firstStepSeconds, selection } = this;
+    const result: TrainResult = {
+      steps: step,
+      samples,
+      seconds: this.seconds(),
+      finalLoss: loss,
+      skippedSteps,
+      cancelled,
+      timings,
+      firstStepSeconds,
+    };
+    if (selection) result.selection = selection.state;
+    if (this.task.rank === 0) {
+      const best = this.task.validation?.keep === 'best' && selection?.bestWeights;
+      result.weights = best || (await modelToData(this.model)).weights;
+    }
+    return result;
+  }
+}

@@ -1,0 +1,146 @@
+// The two halves of a replica's step around the gradient exchange: its forward and backward pass, and its
+// share of the update of the shared weights.
+import * as tf from '@tensorflow/tfjs';
+import { LogitTable } from '../data/logit-table.js';
+import type { SharedDataset } from '../data/shared-dataset.js';
+import { copyTensorInto } from '../kernels/wasm-heap.js';
+import { augmentRows } from './augment.js';
+import { meanLoss } from './losses.js';
+import { learningRateAt } from './lr-schedule.js';
+import { ShardedOptimizer } from './optimizers.js';
+import type { TrainTask } from './replica.js';
+
+/** A forward and backward pass over rows [start, end) of a global batch, at step `step` (for augmentation). */
+export type GradientPass = (batch: Int32Array, start: number, end: number, step: number) => void;
+
+/**
+ * Builds this rank's forward and backward pass: it writes the flat gradient, then the slice's mean loss, into
+ * `slot` (this rank's slot of the gradient exchange).
+ */
+export function gradientPass(
+  task: TrainTask,
+  model: tf.LayersModel,
+  data: SharedDataset,
+  inputShape: number[],
+  variables: tf.Variable[],
+  slot: Float32Array,
+): GradientPass {
+  const softLabels = task.softLabels && LogitTable.attach(task.softLabels);
+  const lossIndex = slot.length - 1;
+  // Reused gather buffers, sized for the largest slice.
+  const maxRows = task.plan.maxRowsPerRank;
+  const features = new Float32Array(maxRows * data.rowSize);
+  const labels = new Int32Array(maxRows);
+  const teacherLogits = new Float32Array(maxRows * data.numClasses);
+  return (batch, start, end, step) =>
+    tf.tidy(() => {
+      const n = end - start;
+      const rows = data.gatherFeatures(batch, start, end, features);
+      if (task.augment) augmentRows(rows, batch, start, end, data.featureShape, task.augment, task.seed, step);
+      const x = tf.tensor(rows, [n, ...inputShape]);
+      const y = tf.tensor1d(data.gatherLabels(batch, start, end, labels), 'int32');
+      const teacher = softLabels && tf.tensor2d(softLabels.gather(batch, start, end, teacherLogits), [n, data.numClasses]);
+      const { value, grads } = tf.variableGrads(
+        () => meanLoss(task.loss, { student: model.apply(x, { training: true }) as tf.Tensor2D, teacher, labels: y }),
+        variables,
+      );
+      let offset = 0;
+      for (const variable of variables) {
+        const grad = grads[variable.name]; // absent when the loss does not depend on the variable
+        if (grad) copyTensorInto(grad, slot, offset);
+        else slot.fill(0, offset, offset + variable.size);
+        offset += variable.size;
+      }
+      slot[lossIndex] = value.dataSync()[0];
+    });
+}
+
+/**
+ * Scales the averaged gradient so that its global L2 norm is at most `maxNorm`. Each rank sums the squares
+ * of its own chunk; after a barrier every rank adds the W sums in rank order, so all get the same norm, and
+ * scales its own chunk (which only it reads from here on).
+ */
+function clipGradient(
+  mean: Float32Array,
+  lo: number,
+  hi: number,
+  rank: number,
+  norms: Float64Array,
+  maxNorm: number,
+  waitForAll: () => void,
+): void {
+  let sum = 0;
+  for (let i = lo; i < hi; i++) sum += mean[i] * mean[i];
+  norms[rank] = sum;
+  waitForAll();
+  let total = 0;
+  for (let r = 0; r < norms.length; r++) total += norms[r];
+  const norm = Math.sqrt(total);
+  if (norm <= maxNorm) return;
+  const scale = maxNorm / norm;
+  for (let i = lo; i < hi; i++) mean[i] *= scale;
+}
+
+/**
+ * This rank's side of the sharded optimizer: it applies the mean gradient to its chunk of the shared weights,
+ * then, once every rank has, loads all the shared weights into the replica's variables.
+ */
+export class ShardUpdate {
+  readonly optimizer: ShardedOptimizer;
+  /** Optimizer updates so far, those of earlier sessions included. */
+  iterations: number;
+  private readonly lo: number;
+  private readonly hi: number;
+  /** One float64 per rank: its share of the squared gradient norm, when clipping. */
+  private readonly norms: Float64Array;
+  private readonly copies: boolean;
+
+  /** Rank 0 also publishes its replica's initial weights as the shared ones. */
+  constructor(
+    private readonly task: TrainTask,
+    private readonly variables: tf.Variable[],
+    chunk: [number, number],
+    private readonly waitForAll: () => void,
+  ) {
+    // The optimizer runs on this rank's chunk of the shared weights (the loss, last in the vector, is not one).
+    this.optimizer = ShardedOptimizer.attach(task.optimizer);
+    [this.lo, this.hi] = chunk.map((i) => Math.min(i, this.optimizer.handle.length));
+    this.iterations = task.resume?.iterations ?? 0;
+    // The wasm backend copies a tensor's values into its heap when it is made; other backends may keep the
+    // array itself, and the shared weights change at the next step, so they get a copy. The variables get
+    // new tensors rather than new values in place: the wasm backend caches XNNPACK's packed weights by tensor.
+    this.copies = tf.getBackend() !== 'wasm';
+    this.norms = new Float64Array(task.norms);
+    if (task.rank === 0) {
+      let offset = 0;
+      for (const variable of variables) {
+        copyTensorInto(variable, this.optimizer.weights, offset);
+        offset += variable.size;
+      }
+    }
+  }
+
+  /** Clips, decays and applies the mean gradient of step `step`, then reloads the weights; returns the learning rate. */
+  apply(mean: Float32Array, step: number): number {
+    const { rules, rank, plan } = this.task;
+    const lr = learningRateAt(rules.lrSchedule, this.optimizer.handle.spec.learningRate, step, plan.steps);
+    if (rules.clipNorm !== null) clipGradient(mean, this.lo, this.hi, rank, this.norms, rules.clipNorm, this.waitForAll);
+    if (rules.weightDecay > 0) this.optimizer.decay(this.lo, this.hi, lr, rules.weightDecay);
+    this.optimizer.update(mean, this.lo, this.hi, ++this.iterations, lr);
+    this.waitForAll(); // every chunk is updated
+    this.loadSharedWeights();
+    return lr;
+  }
+
+  /** Copies the shared weights into this replica's variables. */
+  private loadSharedWeights(): void {
+    tf.tidy(() => {
+      let offset = 0;
+      for (const variable of this.variables) {
+        const values = this.optimizer.weights.subarray(offset, offset + variable.size);
+        variable.assign(tf.tensor(this.copies ? values.slice() : values, variable.shape));
+        offset += variable.size;
+      }
+    });
+  }
+}
