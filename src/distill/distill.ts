@@ -1,5 +1,3 @@
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type * as tf from '@tensorflow/tfjs';
 import { LogitTable } from '../data/logit-table.js';
 import { readNpyFloat32Matrix } from '../data/npy.js';
@@ -27,7 +25,7 @@ import type { DistillReport, TrainingPhaseReport } from '../reports/report.js';
 import { chooseParallelism } from '../options/parallelism.js';
 import { PoolSupervisor } from '../pool/supervisor.js';
 import { type PhaseValidation, type TrainOutcome, type TrainSpec, trainDataParallel } from '../train/data-parallel.js';
-import type { LossSpec } from '../train/losses.js';
+import { lossSpecOf } from '../train/losses.js';
 import type { Augmentation } from '../train/augment.js';
 import type { StepRules } from '../train/lr-schedule.js';
 import type { OptimizerSpec } from '../train/optimizers.js';
@@ -234,7 +232,7 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
       rows: allRows,
       softLabels: labelling.table,
       plan: studentPlan,
-      loss: distillationLoss(config),
+      loss: lossSpecOf(config.loss, config),
       seed: mixSeed(config.seed, 2),
       validation: studentValidation,
     });
@@ -406,22 +404,6 @@ function phaseTraining(config: DistillConfig, phase: TrainingPhase): { optimizer
       clipNorm: own.clipNorm === undefined ? config.clipNorm : own.clipNorm,
     },
   };
-}
-
-/** The student's objective, from the `loss` option with the run's temperature and alpha. */
-function distillationLoss(config: DistillConfig): LossSpec {
-  const { loss, temperature, alpha } = config;
-  if (typeof loss === 'object' && 'module' in loss) {
-    const module = /^[a-z]+:/i.test(loss.module) ? loss.module : pathToFileURL(resolve(loss.module)).href;
-    return { name: 'custom', module, temperature, alpha, options: loss.options ?? {} };
-  }
-  const name = typeof loss === 'string' ? loss : loss.name;
-  if (name === 'dkd') {
-    const weights: { targetWeight?: number; nonTargetWeight?: number } =
-      typeof loss === 'object' && 'name' in loss && loss.name === 'dkd' ? loss : {};
-    return { name, temperature, alpha, targetWeight: weights.targetWeight ?? 1, nonTargetWeight: weights.nonTargetWeight ?? 8 };
-  }
-  return name === 'mse-logits' ? { name, alpha } : { name: 'kd', temperature, alpha };
 }
 
 /** The top-1 classes of test logits computed elsewhere (teacherTestLogits). */

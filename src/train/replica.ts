@@ -12,7 +12,7 @@ import { type BarrierHandle, SharedBarrier } from '../parallel/barrier.js';
 import { ControlClient } from '../parallel/control-plane.js';
 import { type HeartbeatHandle, RankHeartbeat } from '../parallel/heartbeat.js';
 import { type PhaseProgress, type SelectionState, writeTrainingCheckpoint } from './checkpoint.js';
-import { type LossSpec, loadCustomLoss, meanLoss } from './losses.js';
+import { type LossSpec, meanLoss, prepareLoss } from './losses.js';
 import { ShardedOptimizer, type ShardedOptimizerHandle } from './optimizers.js';
 import type { EpochRecord, ProgressEvent, TrainingPhase, ValidationMetrics } from '../progress.js';
 import { type Augmentation, augmentRows } from './augment.js';
@@ -180,7 +180,7 @@ async function trainSteps(
   control: ControlClient<ProgressEvent>,
 ): Promise<TrainResult> {
   const { rank, plan, timeoutMs, phase } = task;
-  if (task.loss.name === 'custom') await loadCustomLoss(task.loss.module);
+  await prepareLoss(task.loss);
   const data = SharedDataset.attach(task.data);
   const softLabels = task.softLabels && LogitTable.attach(task.softLabels);
   const inputShape = modelInputShape(model, phase === 'teacher' ? 'teacher' : 'student');
