@@ -16,6 +16,8 @@ import {
   openTeacher,
   teacherIdentity,
   teacherInference,
+  teacherModelDigest,
+  teacherModelSize,
   teacherNormalization,
   teacherNotices,
 } from '../teachers/open-teacher.js';
@@ -261,12 +263,7 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
       const teacherEval = teacher && (await evaluate(teacher)); // still cached in the workers
       const studentEval = await evaluate(layersInference(shareModel(distilledData)));
       const baselineEval = baselineData && (await evaluate(layersInference(shareModel(baselineData))));
-      const teacherSize =
-        teacherSource.kind === 'onnx'
-          ? teacherSource.onnx
-          : teacherSource.kind === 'graph'
-            ? teacherSource.graph
-            : teacherData && layersModelSize(teacherData);
+      const teacherSize = teacherModelSize(teacherSource, teacherData);
       // Without a teacher model, imported test logits stand for its predictions.
       const teacherPredictions = teacherEval?.predictions ?? importedTestPredictions;
       const agreeWithTeacher = (predictions: Int32Array) => (teacherPredictions ? agreement(predictions, teacherPredictions) : null);
@@ -363,14 +360,7 @@ function runFingerprint(config: DistillConfig, options: DistillOptions, teacher:
     learningRate: optimizer.learningRate,
     trainData: datasetDigest(options.train),
     testData: datasetDigest(options.test),
-    teacher:
-      teacher.kind === 'layers'
-        ? modelDigest(teacher.checked.data)
-        : teacher.kind === 'none'
-          ? null
-          : teacher.kind === 'onnx'
-            ? teacher.onnx.digest
-            : teacher.digest,
+    teacher: teacherModelDigest(teacher),
     student: modelDigest(student.data),
   };
 }
