@@ -46,9 +46,31 @@ export {
 export { loadImageFolder, type ImageFolder, type ImageFolderOptions, type SkippedImage } from './data/image-folder.js';
 export type { SoftLabelEncoding } from './data/soft-label-store.js';
 export { mergeShards, type MergeResult } from './data/soft-label-shards.js';
-export { type DataSourceOptions, loadDataSource } from './data/data-source.js';
+export {
+  type DataSourceListing,
+  type DataSourceOptions,
+  type DataSourceSetting,
+  type DataSplits,
+  listDataSources,
+  loadDataSource,
+} from './data/data-source.js';
 
-export { buildModel, type BuildModelOptions } from './models/architectures.js';
+export {
+  type ArchitectureListing,
+  buildModel,
+  type BuildModelOptions,
+  isArchitectureSpec,
+  listArchitectures,
+} from './models/architectures.js';
+export {
+  type CustomLossFunction,
+  DISTILLATION_LOSSES,
+  type DistillationLossName,
+  type LossListing,
+  type LossOption,
+  listLosses,
+} from './train/losses.js';
+export { type TeacherKindListing, listTeacherKinds } from './teachers/open-teacher.js';
 export { loadModel, saveModel } from './models/model-files.js';
 export type { InputLayout, TeacherNormalize } from './models/onnx-teacher.js';
 export { EXPORTABLE_LAYERS, type ExportedOnnx, UnsupportedLayerError, exportLayersToOnnx } from './models/layers-to-onnx.js';

@@ -12,7 +12,7 @@ export const onnxTeacher: TeacherKind<OpenedOnnxTeacher> = {
   label: 'ONNX',
   noun: 'an ONNX teacher',
   runsOn: 'onnxruntime',
-  description: 'an .onnx file (PyTorch, Keras, scikit-learn exports), run by onnxruntime-node in every worker',
+  description: 'an .onnx file (e.g. exported from PyTorch or Keras), run by onnxruntime-node in every worker',
   settings: { teacherEpochs: false, teacherLayout: true, teacherOutput: true, teacherRuntime: ['onnxruntime'] },
   recognises: async (teacher) => typeof teacher === 'string' && teacher.toLowerCase().endsWith('.onnx'),
   async open(teacher, { train, config }) {

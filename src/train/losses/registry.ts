@@ -62,7 +62,7 @@ export interface LossListing {
 export function listLosses(): LossListing[] {
   return ENTRIES.map((loss) => ({
     name: loss.name,
-    usage: loss.pickedBy ? `{ ${loss.pickedBy}: ... }` : loss.name,
+    usage: loss.pickedBy ? `{ ${loss.pickedBy}: ${loss.parameters[loss.pickedBy].example ?? '...'} }` : loss.name,
     description: loss.description,
     parameters: Object.entries(loss.parameters).map(([name, p]) => ({ name, description: p.description, default: p.default })),
     usesTemperature: loss.usesTemperature,
