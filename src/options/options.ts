@@ -190,6 +190,7 @@ export interface PhaseTrainingOptions {
   clipNorm?: number | null;
 }
 
+// Derived from the loss registry (train/losses/registry.ts): a loss file registered there is a valid `loss` here.
 export type { LossOption };
 
 /** The options with every default filled in and every value checked. */
