@@ -13,7 +13,6 @@ export {
   DEFAULTS,
   type DistillConfig,
   type DistillOptions,
-  type LossOption,
   type PhaseTrainingOptions,
   type TeacherRuntime,
 } from './options/options.js';
@@ -58,9 +57,31 @@ export {
 export { loadImageFolder, type ImageFolder, type ImageFolderOptions, type SkippedImage } from './data/image-folder.js';
 export type { SoftLabelEncoding } from './data/soft-label-store.js';
 export { mergeShards, type MergeResult } from './data/soft-label-shards.js';
-export { type DataSourceOptions, type DataSplits, loadDataSource } from './data/data-source.js';
+export {
+  type DataSourceListing,
+  type DataSourceOptions,
+  type DataSourceSetting,
+  type DataSplits,
+  listDataSources,
+  loadDataSource,
+} from './data/data-source.js';
 
-export { buildModel, type BuildModelOptions } from './models/architectures.js';
+export {
+  type ArchitectureListing,
+  buildModel,
+  type BuildModelOptions,
+  isArchitectureSpec,
+  listArchitectures,
+} from './models/architectures.js';
+export {
+  type CustomLossFunction,
+  DISTILLATION_LOSSES,
+  type DistillationLossName,
+  type LossListing,
+  type LossOption,
+  listLosses,
+} from './train/losses.js';
+export { type TeacherKindListing, type TeacherKindSettings, listTeacherKinds } from './teachers/open-teacher.js';
 export { loadModel, saveModel } from './models/model-files.js';
 export type { ModelData } from './models/model-data.js';
 export type { InputLayout, TeacherNormalize } from './models/onnx-teacher.js';

@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { type DataSourceOptions, loadDataSource } from '../data/data-source.js';
+import { type DataSourceOptions, dataSourceReads, loadDataSource } from '../data/data-source.js';
 import { type Dataset, featureShape } from '../data/dataset.js';
 import { DEFAULTS } from '../options/options.js';
 import { DistillError, check, messageOf } from '../errors.js';
@@ -25,7 +25,7 @@ export interface InputFlags {
 export function dataSourceOf(flags: InputFlags): DataSourceOptions {
   const source = flags.data ?? RUN_FLAGS.data.default;
   check(
-    flags['test-fraction'] === undefined || source.startsWith('csv:') || source.startsWith('npy:'),
+    flags['test-fraction'] === undefined || dataSourceReads(source, 'testFraction'),
     '--test-fraction applies to --data csv:FILE and npy:X,Y; mnist, idx and image folders come with their own test split',
   );
   return {

@@ -2,9 +2,11 @@ import { readFile } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { absoluteSource } from '../data/data-source.js';
+import { isArchitectureSpec } from '../models/architectures.js';
 import { type DistillConfig, OPTION_ALIASES, OPTION_KEYS } from '../options/options.js';
 import { DistillError, check, messageOf } from '../errors.js';
 import { type KeyTree, isPlainObject, unknownKey, unknownKeyMessage } from '../known-keys.js';
+import { DISTILLATION_LOSSES } from '../train/losses.js';
 import type { OptimizerSpec } from '../train/optimizers.js';
 import { type FileSettings, RUN_FLAGS, type RunFlags, keyOfFlag } from './flags.js';
 
@@ -88,7 +90,7 @@ export function defaultTeacher(featureShape: number[]): string {
 }
 
 /** A model named by an architecture (built by the run) rather than a path; ./mlp:32 names a file. */
-export const isArchitecture = (spec: string) => /^(mlp|cnn):/.test(spec);
+export const isArchitecture = isArchitectureSpec;
 
 /** Reads a config file (YAML, or JSON), or the `config` of a report.json. */
 export async function readConfigFile(file: string): Promise<Record<string, unknown>> {
@@ -303,8 +305,8 @@ function parseLoss(name: string, dkdWeights: string | undefined): unknown {
     );
     return { name, targetWeight, nonTargetWeight };
   }
-  if (['kd', 'dkd', 'mse-logits'].includes(name)) return name;
-  check(/\.(m?js|cjs)$/.test(name), `--loss ${name} is not one of kd, dkd, mse-logits, nor a module path (.mjs or .js)`);
+  if ((DISTILLATION_LOSSES as readonly string[]).includes(name)) return name;
+  check(/\.(m?js|cjs)$/.test(name), `--loss ${name} is not one of ${DISTILLATION_LOSSES.join(', ')}, nor a module path (.mjs or .js)`);
   return { module: name };
 }
 

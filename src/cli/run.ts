@@ -11,7 +11,7 @@ import { DistillCancelledError, DistillError, WorkerFailure, check, messageOf } 
 import { buildModel } from '../models/architectures.js';
 import { loadModel, saveModel } from '../models/model-files.js';
 import { mixSeed } from '../random.js';
-import { loadDataSource } from '../data/data-source.js';
+import { dataSourceReads, loadDataSource } from '../data/data-source.js';
 import { ProgressView } from './progress-view.js';
 import { CLI_DEFAULTS, type RunSettings, defaultTeacher, isArchitecture } from './run-config.js';
 import { summaryTable } from './summary-table.js';
@@ -20,7 +20,7 @@ import { summaryTable } from './summary-table.js';
 export async function runCommand(settings: RunSettings, signal: AbortSignal): Promise<void> {
   const { data: source, testData, limit, testFraction, imageSize, channels, skipBadImages, out, checkpoint, ...library } = settings;
   const { teacher: teacherSetting, student: studentSetting, ...options } = library;
-  const table = source.startsWith('csv:') || source.startsWith('npy:');
+  const table = dataSourceReads(source, 'testFraction');
   check(
     testFraction === null || (table && testData === null),
     'testFraction applies to data csv:FILE and npy:X,Y without testData; mnist, idx and image folders come with their own test split',

@@ -5,6 +5,7 @@ import type { CheckedModel } from '../models/checked-model.js';
 import { type ModelData, modelFromData } from '../models/model-data.js';
 import { type DistillConfig, type DistillOptions, resolveConfig } from '../options/options.js';
 import { mixSeed } from '../random.js';
+import { lossSpecOf } from '../train/losses.js';
 import type { DistillReport } from '../reports/report.js';
 import { teacherIdentity, teacherInference } from '../teachers/open-teacher.js';
 import type { TeacherOnRuntime } from '../teachers/teacher-runtime.js';
@@ -12,7 +13,7 @@ import type { PhaseValidation } from '../train/data-parallel.js';
 import { type RunContext, startRun } from './run-context.js';
 import { type HeldOutRows, type RunData, type RunInputs, openInputs, shareData } from './run-inputs.js';
 import { evaluateOnTest } from './test-evaluation.js';
-import { distillationLoss, phasePlan, phaseValidation, trainPhase } from './training-phase.js';
+import { phasePlan, phaseValidation, trainPhase } from './training-phase.js';
 
 /** What {@link distill} returns: the trained models, on the calling thread, and the report. */
 export interface DistillResult {
@@ -146,7 +147,7 @@ async function distilStudent(
     rows: data.allRows,
     softLabels,
     plan,
-    loss: distillationLoss(config),
+    loss: lossSpecOf(config.loss, config),
     seed: mixSeed(config.seed, 2),
     validation,
   });

@@ -6,7 +6,7 @@ import { PoolSupervisor } from '../pool/supervisor.js';
 import type { HistoryRecord, ProgressEvent } from '../progress.js';
 import type { TrainingPhaseReport } from '../reports/report.js';
 import { datasetDigest, modelDigest } from '../teachers/fingerprint.js';
-import type { TeacherSource } from '../teachers/open-teacher.js';
+import { type TeacherSource, teacherModelDigest } from '../teachers/open-teacher.js';
 import type { Augmentation } from '../train/augment.js';
 import { RunCheckpoint, type RunFingerprint } from '../train/checkpoint.js';
 import type { CheckedModel } from '../models/checked-model.js';
@@ -111,14 +111,7 @@ function runFingerprint(config: DistillConfig, options: DistillOptions, teacher:
     learningRate: optimizer.learningRate,
     trainData: datasetDigest(options.train),
     testData: datasetDigest(options.test),
-    teacher:
-      teacher.kind === 'layers'
-        ? modelDigest(teacher.checked.data)
-        : teacher.kind === 'none'
-          ? null
-          : teacher.kind === 'onnx'
-            ? teacher.onnx.digest
-            : teacher.digest,
+    teacher: teacherModelDigest(teacher),
     student: modelDigest(student.data),
   };
 }

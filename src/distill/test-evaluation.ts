@@ -5,7 +5,7 @@ import { type ModelData, shareModel } from '../models/model-data.js';
 import type { HistoryRecord } from '../progress.js';
 import type { DistillReport, TrainingPhaseReport } from '../reports/report.js';
 import type { SoftLabels } from '../labelling/soft-labels.js';
-import { teacherNotices } from '../teachers/open-teacher.js';
+import { teacherModelSize, teacherNotices } from '../teachers/open-teacher.js';
 import type { TeacherOnRuntime } from '../teachers/teacher-runtime.js';
 import type { RunContext } from './run-context.js';
 import type { RunData, RunInputs } from './run-inputs.js';
@@ -39,12 +39,7 @@ export async function evaluateOnTest(run: RunContext, data: RunData, inputs: Run
     const teacherEval = teacher && (await evaluate(teacher)); // still cached in the workers
     const studentEval = await evaluate(layersInference(shareModel(distilledData)));
     const baselineEval = baselineData && (await evaluate(layersInference(shareModel(baselineData))));
-    const teacherSize =
-      teacherSource.kind === 'onnx'
-        ? teacherSource.onnx
-        : teacherSource.kind === 'graph'
-          ? teacherSource.graph
-          : teacherData && layersModelSize(teacherData);
+    const teacherSize = teacherModelSize(teacherSource, teacherData);
     // Without a teacher model, imported test logits stand for its predictions.
     const teacherPredictions = teacherEval?.predictions ?? inputs.importedTestPredictions;
     const agreeWithTeacher = (predictions: Int32Array) => (teacherPredictions ? agreement(predictions, teacherPredictions) : null);

@@ -1,7 +1,3 @@
-// One training phase of a distill() run (teacher, student or baseline) on the pool: continued from or
-// skipped by its checkpoint, trained data-parallel, and reported.
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { check } from '../errors.js';
 import type { CheckedModel } from '../models/checked-model.js';
 import { type ModelData, shareModel } from '../models/model-data.js';
@@ -9,7 +5,6 @@ import type { DistillConfig } from '../options/options.js';
 import type { TrainingPhase } from '../progress.js';
 import type { TrainingPhaseReport } from '../reports/report.js';
 import { type PhaseValidation, type TrainOutcome, type TrainSpec, trainDataParallel } from '../train/data-parallel.js';
-import type { LossSpec } from '../train/losses.js';
 import type { StepRules } from '../train/lr-schedule.js';
 import type { OptimizerSpec } from '../train/optimizers.js';
 import { type PhasePlan, planPhase } from '../train/plan.js';
@@ -81,22 +76,6 @@ export function phaseValidation(config: DistillConfig, rows: Int32Array): PhaseV
     metric: config.earlyStopping?.metric ?? 'accuracy',
     keep: config.keep ?? 'best',
   };
-}
-
-/** The student's objective, from the `loss` option with the run's temperature and alpha. */
-export function distillationLoss(config: DistillConfig): LossSpec {
-  const { loss, temperature, alpha } = config;
-  if (typeof loss === 'object' && 'module' in loss) {
-    const module = /^[a-z]+:/i.test(loss.module) ? loss.module : pathToFileURL(resolve(loss.module)).href;
-    return { name: 'custom', module, temperature, alpha, options: loss.options ?? {} };
-  }
-  const name = typeof loss === 'string' ? loss : loss.name;
-  if (name === 'dkd') {
-    const weights: { targetWeight?: number; nonTargetWeight?: number } =
-      typeof loss === 'object' && 'name' in loss && loss.name === 'dkd' ? loss : {};
-    return { name, temperature, alpha, targetWeight: weights.targetWeight ?? 1, nonTargetWeight: weights.nonTargetWeight ?? 8 };
-  }
-  return name === 'mse-logits' ? { name, alpha } : { name: 'kd', temperature, alpha };
 }
 
 /** A phase's optimizer and step rules: the teacher's own where `teacherTraining` sets them, else the run's. */

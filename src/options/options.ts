@@ -12,7 +12,7 @@ export const TEACHER_RUNTIMES: readonly TeacherRuntime[] = ['auto', 'tfjs', 'onn
 import type { CheckpointOptions } from '../train/checkpoint.js';
 import { threadsConflict } from './parallelism.js';
 import { KERNEL_CHOICES, type KernelChoice, kernelChoiceFromEnv } from '../kernels/kernel-choice.js';
-import { DISTILLATION_LOSSES } from '../train/losses.js';
+import { type LossOption, lossOptionProblem } from '../train/losses.js';
 import { LR_SCHEDULES, type LrSchedule } from '../train/lr-schedule.js';
 import type { SelectionMetric } from '../train/replica.js';
 import { OPTIMIZER_NAMES, type OptimizerSpec } from '../train/optimizers.js';
@@ -190,13 +190,8 @@ export interface PhaseTrainingOptions {
   clipNorm?: number | null;
 }
 
-/** How a distillation objective is chosen: by name, with its parameters, or as a module of your own. */
-export type LossOption =
-  | (typeof DISTILLATION_LOSSES)[number]
-  | { name: 'kd' }
-  | { name: 'dkd'; targetWeight?: number; nonTargetWeight?: number }
-  | { name: 'mse-logits' }
-  | { module: string; options?: Record<string, unknown> };
+// Derived from the loss registry (train/losses/registry.ts): a loss file registered there is a valid `loss` here.
+export type { LossOption };
 
 /** The options with every default filled in and every value checked. */
 export type DistillConfig = Required<
@@ -469,21 +464,8 @@ export function resolveConfig(options: DistillOptions): DistillConfig {
   );
   demand(keep === null || keep === 'best' || keep === 'last', `keep '${keep}' is not one of best, last`, 'keep');
   demand(keep !== 'best' || validation !== null, "keep 'best' needs a validation split (validation)", 'keep', 'validation');
-  const loss = config.loss;
-  demand(
-    (typeof loss === 'string' && DISTILLATION_LOSSES.includes(loss)) ||
-      (typeof loss === 'object' &&
-        loss !== null &&
-        (('module' in loss && typeof loss.module === 'string') || ('name' in loss && DISTILLATION_LOSSES.includes(loss.name)))),
-    `loss ${JSON.stringify(loss)} is not one of ${DISTILLATION_LOSSES.join(', ')}, or { module: 'path/to/loss.mjs' }`,
-    'loss',
-  );
-  if (typeof loss === 'object' && 'name' in loss && loss.name === 'dkd') {
-    for (const key of ['targetWeight', 'nonTargetWeight'] as const) {
-      const value = loss[key];
-      demand(value === undefined || (Number.isFinite(value) && value >= 0), `loss.${key} must be a number >= 0, got ${value}`, 'loss');
-    }
-  }
+  const lossProblem = lossOptionProblem(config.loss);
+  demand(lossProblem === undefined, lossProblem ?? '', 'loss');
   demand(
     options.teacher !== undefined || config.teacherLogits !== null,
     'give a teacher (a model, a model.json or an .onnx file), or its logits (teacherLogits)',

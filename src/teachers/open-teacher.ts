@@ -1,32 +1,23 @@
-import type * as tf from '@tensorflow/tfjs';
 import type { SharedDataset } from '../data/shared-dataset.js';
-import { check } from '../errors.js';
+import { DistillError, check } from '../errors.js';
 import type { InferenceModel, RowNormalization } from '../infer/predictor.js';
-import { type CheckedModel, modelAsData } from '../models/checked-model.js';
-import { type GraphTeacher, openGraphTeacher } from '../models/graph-teacher.js';
 import type { ModelData } from '../models/model-data.js';
 import { readModelData } from '../models/model-files.js';
-import { type OnnxTeacher, openOnnxTeacher } from '../models/onnx-teacher.js';
-import type { DistillConfig } from '../options/options.js';
-import { modelDigest, teacherDigest } from './fingerprint.js';
-import { type TeacherOnRuntime, type TeacherRuntimeUsed, teacherOnRuntime } from './teacher-runtime.js';
+import type { TeacherRuntime } from '../options/options.js';
+import { teacherDigest } from './fingerprint.js';
+import { type OpenedTeacher, REGISTERED_TEACHER_KINDS, listTeacherKinds, teacherKindOf } from './kinds/registry.js';
+import type { RegisteredTeacherKind, TeacherInput, TeacherSettings } from './kinds/teacher-kind.js';
+import type { TeacherOnRuntime, TeacherRuntimeUsed } from './teacher-runtime.js';
 
-/** The teacher as the run uses it: a layers model (which the run may train), an ONNX file, or none (imported logits). */
-export type TeacherSource =
-  | { kind: 'layers'; checked: CheckedModel }
-  | { kind: 'onnx'; onnx: OnnxTeacher }
-  | { kind: 'graph'; graph: GraphTeacher; digest: string }
-  | { kind: 'none' };
+export { type OpenedTeacher, type TeacherKindListing, listTeacherKinds } from './kinds/registry.js';
+export type { TeacherInput, TeacherKind, TeacherKindSettings, TeacherSettings } from './kinds/teacher-kind.js';
 
-/** The settings that say how a teacher is opened and fed. */
-export type TeacherSettings = Pick<
-  DistillConfig,
-  'teacherEpochs' | 'teacherLayout' | 'teacherOutput' | 'teacherNormalize' | 'teacherRuntime'
->;
+/** The teacher as the run uses it: as one registered kind opened it (see kinds/registry.ts), or none (imported logits). */
+export type TeacherSource = OpenedTeacher | { kind: 'none' };
 
 /**
  * What the workers run for a teacher: its model (trained, for a layers teacher the run trained) and input
- * normalisation, on the runtime teacherRuntime picks for a layers teacher.
+ * normalisation, on the runtime its kind picks.
  */
 export async function teacherInference(
   source: TeacherSource,
@@ -34,20 +25,27 @@ export async function teacherInference(
   normalize: RowNormalization | undefined,
   config: TeacherSettings,
 ): Promise<TeacherOnRuntime | undefined> {
-  if (source.kind === 'onnx') return { model: { ...source.onnx.spec, normalize }, runtime: 'onnxruntime', notices: [] };
-  if (source.kind === 'graph') return { model: { ...source.graph.spec, normalize }, runtime: 'tfjs', notices: [] };
-  return data && teacherOnRuntime(data, config.teacherRuntime, normalize);
+  return source.kind === 'none' ? undefined : teacherKindOf(source).inference(source, data, normalize, config);
 }
 
 /** What opening the teacher found worth saying: how an ONNX or graph teacher's output is read. */
 export function teacherNotices(source: TeacherSource): string[] {
-  return source.kind === 'onnx' ? source.onnx.notices : source.kind === 'graph' ? source.graph.notices : [];
+  return source.kind === 'none' ? [] : teacherKindOf(source).notices(source);
+}
+
+/** The digest of the teacher's model, `data` once a layers teacher is trained; null for none. */
+export function teacherModelDigest(source: TeacherSource, data?: ModelData): string | null {
+  return source.kind === 'none' ? null : teacherKindOf(source).digest(source, data);
+}
+
+/** The teacher's parameters and bytes, `data` once a layers teacher is trained; undefined for none. */
+export function teacherModelSize(source: TeacherSource, data?: ModelData): { params: number; bytes: number } | undefined {
+  return source.kind === 'none' ? undefined : teacherKindOf(source).size(source, data);
 }
 
 /** A teacher's identity in soft-label keys: its bytes or weights, and the normalisation of its input. */
 export function teacherIdentity(source: TeacherSource, data: ModelData | undefined, config: TeacherSettings): string {
-  const model = source.kind === 'onnx' ? source.onnx.digest : source.kind === 'graph' ? source.digest : modelDigest(data!);
-  return teacherDigest(model, config.teacherNormalize ?? undefined);
+  return teacherDigest(teacherModelDigest(source, data)!, config.teacherNormalize ?? undefined);
 }
 
 /** A teacher fed its rows as they are: no normalisation, its own layout and first output. */
@@ -70,7 +68,7 @@ export interface LabellingTeacher {
 
 /** Opens any teacher kind for labelling `train`, as `distill` would label with it. */
 export async function openLabellingTeacher(
-  teacher: tf.LayersModel | string,
+  teacher: TeacherInput,
   train: SharedDataset,
   config: TeacherSettings,
 ): Promise<LabellingTeacher> {
@@ -80,53 +78,49 @@ export async function openLabellingTeacher(
   return { ...run, digest: teacherIdentity(source, data, config), notices: [...teacherNotices(source), ...run.notices] };
 }
 
-export async function openTeacher(teacher: tf.LayersModel | string, train: SharedDataset, config: TeacherSettings): Promise<TeacherSource> {
-  if (typeof teacher === 'string' && teacher.toLowerCase().endsWith('.onnx')) {
-    check(
-      config.teacherEpochs === 0,
-      `teacherEpochs ${config.teacherEpochs} trains the teacher, but an ONNX teacher (${teacher}) runs as given; set teacherEpochs to 0`,
-      ['teacherEpochs'],
-    );
-    check(
-      config.teacherRuntime !== 'tfjs',
-      `teacherRuntime 'tfjs' runs layers models, but ${teacher} is an ONNX teacher, which runs on onnxruntime; drop teacherRuntime`,
-      ['teacherRuntime'],
-    );
-    const onnx = await openOnnxTeacher(teacher, {
-      featureShape: train.featureShape,
-      numClasses: train.numClasses,
-      layout: config.teacherLayout ?? undefined,
-      output: config.teacherOutput ?? undefined,
-    });
-    return { kind: 'onnx', onnx };
+/** Opens a teacher as the first registered kind that recognises it, after checking the settings the kind takes. */
+export async function openTeacher(teacher: TeacherInput, train: SharedDataset, config: TeacherSettings): Promise<OpenedTeacher> {
+  // A file is read once, by the first kind that asks: its format says whether it is a graph or a layers model.
+  let read: Promise<ModelData | undefined> | undefined;
+  const saved = () => (read ??= typeof teacher === 'string' ? readModelData(teacher) : Promise.resolve(undefined));
+  for (const kind of REGISTERED_TEACHER_KINDS) {
+    if (!(await kind.recognises(teacher, saved))) continue;
+    checkTeacherSettings(kind, teacher, config);
+    return (await kind.open(teacher, { train, config, saved })) as OpenedTeacher;
   }
-  // A file is read once: its format says whether it is a graph or a layers model.
-  const saved = typeof teacher === 'string' ? await readModelData(teacher) : undefined;
-  if (typeof teacher === 'string' && saved?.format === 'graph-model') {
-    check(
-      config.teacherEpochs === 0,
-      `teacherEpochs ${config.teacherEpochs} trains the teacher, but a graph model (${teacher}) runs as given; set teacherEpochs to 0`,
-      ['teacherEpochs'],
-    );
-    check(config.teacherLayout === null, 'teacherLayout applies to ONNX teachers; a graph model takes NHWC rows', ['teacherLayout']);
-    check(
-      config.teacherRuntime !== 'onnxruntime',
-      `teacherRuntime 'onnxruntime' exports layers models, but ${teacher} is a graph model, which runs on tfjs; drop teacherRuntime`,
-      ['teacherRuntime'],
-    );
-    const graph = await openGraphTeacher(saved, teacher, {
-      featureShape: train.featureShape,
-      numClasses: train.numClasses,
-      output: config.teacherOutput ?? undefined,
-    });
-    return { kind: 'graph', graph, digest: modelDigest(saved) };
-  }
-  check(
-    config.teacherLayout === null && config.teacherOutput === null,
-    'teacherLayout and teacherOutput apply to ONNX and graph-model teachers; drop them for a layers model',
-    ['teacherLayout', 'teacherOutput'],
+  throw new DistillError(
+    `no teacher kind recognises ${String(teacher)}; the kinds are ${listTeacherKinds()
+      .map((k) => k.name)
+      .join(', ')}`,
+    ['teacher'],
   );
-  return { kind: 'layers', checked: await modelAsData(teacher, 'teacher', train, saved) };
+}
+
+/** The teacherRuntime values, by what they do to a layers teacher. */
+const RUNTIME_ROLES: Record<Exclude<TeacherRuntime, 'auto'>, string> = { tfjs: 'runs layers models', onnxruntime: 'exports layers models' };
+
+/** Checks that the teacher settings given are ones the kind takes; each error names the setting and the fix. */
+function checkTeacherSettings(kind: RegisteredTeacherKind, teacher: TeacherInput, config: TeacherSettings): void {
+  const name = typeof teacher === 'string' ? teacher : 'the teacher';
+  check(
+    kind.settings.teacherEpochs || config.teacherEpochs === 0,
+    `teacherEpochs ${config.teacherEpochs} trains the teacher, but ${kind.noun} (${name}) runs as given; set teacherEpochs to 0`,
+    ['teacherEpochs'],
+  );
+  for (const setting of ['teacherLayout', 'teacherOutput'] as const) {
+    const takers = REGISTERED_TEACHER_KINDS.filter((other) => other.settings[setting]).map((other) => other.label);
+    check(
+      kind.settings[setting] || config[setting] === null,
+      `${setting} applies to ${takers.join(' and ')} teachers; drop it for ${kind.noun}`,
+      [setting],
+    );
+  }
+  const runtime = config.teacherRuntime;
+  check(
+    runtime === 'auto' || kind.settings.teacherRuntime.includes(runtime),
+    `teacherRuntime '${runtime}' ${RUNTIME_ROLES[runtime as keyof typeof RUNTIME_ROLES]}, but ${name} is ${kind.noun}, which runs on ${kind.runsOn}; drop teacherRuntime`,
+    ['teacherRuntime'],
+  );
 }
 
 /** teacherNormalize for rows of `featureShape`: one value per channel (the last axis of an image row), or one for all. */

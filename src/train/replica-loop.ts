@@ -12,7 +12,7 @@ import type { ControlClient } from '../parallel/control-plane.js';
 import { RankHeartbeat } from '../parallel/heartbeat.js';
 import type { EpochRecord, ProgressEvent } from '../progress.js';
 import { type PhaseProgress, writeTrainingCheckpoint } from './checkpoint.js';
-import { loadCustomLoss } from './losses.js';
+import { prepareLoss } from './losses.js';
 import type { StepTimings, TrainResult, TrainTask } from './replica.js';
 import { type GradientPass, ShardUpdate, gradientPass } from './replica-step.js';
 import { EpochSelection } from './replica-validation.js';
@@ -25,7 +25,7 @@ export async function trainSteps(
   barrier: SharedBarrier,
   control: ControlClient<ProgressEvent>,
 ): Promise<TrainResult> {
-  if (task.loss.name === 'custom') await loadCustomLoss(task.loss.module);
+  await prepareLoss(task.loss);
   return new ReplicaLoop(task, model, barrier, control).run();
 }
 
