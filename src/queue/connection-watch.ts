@@ -11,11 +11,13 @@ export const DEFAULT_QUEUE_TIMEOUT_SECONDS = 600;
 /** While Redis is unreachable, a reminder at most this often, with the time since it was lost. */
 const REMINDER_MS = 10_000;
 
-/** Checks a queueTimeout setting (seconds; 0 waits for ever), with an error naming the option. */
+/** Checks a queueTimeoutSeconds setting (seconds; 0 waits for ever), with an error naming the option. */
 export function checkQueueTimeout(seconds: number): void {
-  check(Number.isFinite(seconds) && seconds >= 0, `queueTimeout must be a number of seconds >= 0 (0: wait for ever), got ${seconds}`, [
-    'queueTimeout',
-  ]);
+  check(
+    Number.isFinite(seconds) && seconds >= 0,
+    `queueTimeoutSeconds must be a number of seconds >= 0 (0: wait for ever), got ${seconds}`,
+    ['queueTimeoutSeconds'],
+  );
 }
 
 /** What {@link watchConnection} tells its owner. */
@@ -58,8 +60,8 @@ export function watchConnection(client: EventEmitter, options: ConnectionWatchOp
     if (lostSince !== null) return;
     const since = performance.now();
     lostSince = since;
-    const limit = options.timeoutSeconds > 0 ? `; giving up after ${options.timeoutSeconds} s without it (queueTimeout)` : '';
-    options.say(`lost the connection to ${options.shown}; retrying${limit}`);
+    const limit = options.timeoutSeconds > 0 ? `; retrying for up to ${options.timeoutSeconds} s` : '';
+    options.say(`lost the connection to ${options.shown}${limit || '; retrying'}`);
     options.onState?.(0);
     reminder = setInterval(() => {
       const lost = performance.now() - since;
@@ -71,9 +73,9 @@ export function watchConnection(client: EventEmitter, options: ConnectionWatchOp
         clearTimers();
         options.onGiveUp(
           new DistillError(
-            `gave up on ${options.shown}: unreachable for ${options.timeoutSeconds} s (queueTimeout); ` +
-              'start Redis again and rerun, or wait longer with a larger queueTimeout',
-            ['queueTimeout'],
+            `gave up on ${options.shown}: unreachable for ${options.timeoutSeconds} s (queueTimeoutSeconds); ` +
+              'start Redis again and rerun, or wait longer with a larger queueTimeoutSeconds',
+            ['queueTimeoutSeconds'],
           ),
         );
       }, options.timeoutSeconds * 1000);
@@ -115,10 +117,13 @@ export async function settlesWithin(promise: Promise<unknown>, ms: number): Prom
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
   try {
-    return await Promise.race([promise.then(
-      () => true,
-      () => true,
-    ), timeout]);
+    return await Promise.race([
+      promise.then(
+        () => true,
+        () => true,
+      ),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }

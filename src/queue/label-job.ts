@@ -59,7 +59,7 @@ export function jobLabeller(context: JobLabellerContext): (job: LabelJob) => Pro
     const shared = SharedDataset.fromDataset(train, 'train');
     const teacher = await openLabellingTeacher(job.teacher, shared, { ...job.teacherSettings, teacherEpochs: 0 });
     const notices = teacher.notices.length > 0 ? `; ${teacher.notices.join('; ')}` : '';
-    log(`teacher ${job.teacher} on ${teacher.runtime}${notices}`);
+    if (!context.stopping.aborted) log(`teacher ${job.teacher} on ${teacher.runtime}${notices}`);
     return {
       shared,
       dataKey: datasetDigest(train),

@@ -3,7 +3,7 @@ import type { LogitTable } from '../data/logit-table.js';
 import { DistillError, messageOf } from '../errors.js';
 import { isConnectionError } from './connection-watch.js';
 import type { ProgressEvent } from '../progress.js';
-import { JOB_NAME, type LabelJob, type QueueAddress, type RedisClass, redactUrl, resultKey } from './queue-connection.js';
+import { type JOB_NAME, type LabelJob, type QueueAddress, type RedisClass, redactUrl, resultKey } from './queue-connection.js';
 
 /** A job's rows, [start, end). */
 export type JobRange = [number, number];

@@ -2,13 +2,7 @@ import { DistillCancelledError, DistillError, check, messageOf } from '../errors
 import type { BackendChoice } from '../kernels/backend.js';
 import type { KernelChoice } from '../kernels/kernel-choice.js';
 import { DEFAULTS, resolveConfig } from '../options/options.js';
-import {
-  DEFAULT_QUEUE_TIMEOUT_SECONDS,
-  checkQueueTimeout,
-  isConnectionError,
-  settlesWithin,
-  watchConnection,
-} from './connection-watch.js';
+import { DEFAULT_QUEUE_TIMEOUT_SECONDS, checkQueueTimeout, isConnectionError, settlesWithin, watchConnection } from './connection-watch.js';
 import { type LabelledJob, jobLabeller, refusalError } from './label-job.js';
 import {
   type BullMQ,
@@ -168,7 +162,10 @@ interface ProcessorContext {
  */
 function jobProcessor(bullmq: BullMQ, context: ProcessorContext) {
   const { log, stopping, counts } = context;
-  return async (job: { id?: string; name: string; data: LabelJob; attemptsMade: number; moveToWait(token?: string): Promise<number> }, token?: string) => {
+  return async (
+    job: { id?: string; name: string; data: LabelJob; attemptsMade: number; moveToWait(token?: string): Promise<number> },
+    token?: string,
+  ) => {
     if (job.name !== JOB_NAME) return null;
     const rows = `rows ${job.data.start}-${job.data.end - 1}`;
     try {

@@ -246,7 +246,8 @@ async function coordinate(coordination: Coordination, store: { key: string; enco
     if (state === 'failed') await existing!.retry('failed');
   });
   await queue.addBulk([...ranges.keys()].map((id) => coordination.jobOf(id)));
-  if (jobsReused > 0) coordination.onProgress({ ...progressOf(coordination), notice: `${jobsReused} of ${ranges.size} jobs were already done` });
+  if (jobsReused > 0)
+    coordination.onProgress({ ...progressOf(coordination), notice: `${jobsReused} of ${ranges.size} jobs were already done` });
 
   await collect(coordination);
   check(table.allFinite(), 'the teacher produced non-finite logits (NaN or Infinity); check the teacher model and the data');
