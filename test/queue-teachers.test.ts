@@ -91,7 +91,9 @@ describe.skipIf(!hasRedis)('the teacher settings through label, shards and the q
     expect((await worker.stop('SIGTERM')).status).toBe(0);
     // And the library checks it against the teacher, under --queue too, in the CLI's words.
     const refused = await label('never.sl', ONNX_TEACHER, '--teacher-runtime', 'tfjs', '--queue', queue('runtime'));
-    expect(errorLine(refused)).toMatch(/^tfjs-distill: error: --teacher-runtime 'tfjs' runs layers models, but .*cnn_gray\.onnx is an ONNX teacher/);
+    expect(errorLine(refused)).toMatch(
+      /^tfjs-distill: error: --teacher-runtime 'tfjs' runs layers models, but .*cnn_gray\.onnx is an ONNX teacher/,
+    );
   });
 
   it('a worker refuses a job of another protocol, saying which side is older', async () => {
