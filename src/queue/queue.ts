@@ -17,6 +17,7 @@ import {
   JOB_NAME,
   JOB_PROTOCOL,
   type LabelJob,
+  type QueueAddress,
   type QueueTeacherSettings,
   closeClient,
   connectQueue,
@@ -127,7 +128,6 @@ export async function labelOnQueue(options: QueueLabelOptions): Promise<QueueLab
   checkQueueTimeout(timeoutSeconds);
   const teacherSettings = teacherSettingsOf(options);
   const workerImports = (options.workerImports ?? []).map((module) => (/^[a-z][a-z0-9+.-]*:/i.test(module) ? module : resolve(module)));
-  const onProgress = options.onProgress ?? (() => {});
   const modules = await loadQueueModules();
 
   const dataSpec = { ...options.data, source: absoluteSource(options.data.source) };
@@ -174,6 +174,29 @@ export async function labelOnQueue(options: QueueLabelOptions): Promise<QueueLab
     const end = Math.min(start + jobRows, train.rows);
     ranges.set(`label-${key}-${settingsKey}-${start}-${end}`, [start, end]);
   }
+  const done = await runOnQueue({ ...options, timeoutSeconds, attempts, address, modules, job, ranges, table, key, encoding });
+  return result(false, ranges.size, done.jobsReused, done.labelSeconds, done.fileBytes);
+}
+
+/** What {@link runOnQueue} needs: the options, and what labelOnQueue made of them. */
+interface QueueRun extends QueueLabelOptions {
+  timeoutSeconds: number;
+  attempts: number;
+  address: QueueAddress;
+  modules: Awaited<ReturnType<typeof loadQueueModules>>;
+  job: Omit<LabelJob, 'start' | 'end'>;
+  ranges: Map<string, JobRange>;
+  table: LogitTable;
+  key: string;
+  encoding: SoftLabelEncoding;
+}
+
+/**
+ * Connects, watches the connection, and runs the coordination until it ends, Redis stays unreachable for
+ * the timeout, or `signal` aborts; then closes every connection, within seconds even when Redis is gone.
+ */
+async function runOnQueue(run: QueueRun) {
+  const { address, modules, ranges, table, job, attempts, onProgress = () => {} } = run;
   const client = await connectQueue(modules.Redis, address);
   const queue = new modules.bullmq.Queue<LabelJob>(address.name, { connection: address.connection });
   const events = new modules.bullmq.QueueEvents(address.name, { connection: address.connection });
@@ -187,7 +210,7 @@ export async function labelOnQueue(options: QueueLabelOptions): Promise<QueueLab
     client,
     ranges,
     table,
-    progress: { done: 0, total: train.rows, started: performance.now() },
+    progress: { done: 0, total: table.rows, started: performance.now() },
     onProgress,
     // A job that throws is retried after a pause; one that fails every attempt stops the run.
     jobOf: (id) => {
@@ -197,9 +220,10 @@ export async function labelOnQueue(options: QueueLabelOptions): Promise<QueueLab
   };
   let halt!: (error: DistillError) => void;
   const halted = new Promise<never>((_, reject) => (halt = reject));
+  halted.catch(() => {}); // raced below; a halt that comes too late to matter is no error
   const watch = watchConnection(client, {
     shown: address.shown,
-    timeoutSeconds,
+    timeoutSeconds: run.timeoutSeconds,
     say: (notice) => onProgress({ ...progressOf(coordination), notice }),
     onState: (lostSeconds) =>
       onProgress({
@@ -209,15 +233,14 @@ export async function labelOnQueue(options: QueueLabelOptions): Promise<QueueLab
     onGiveUp: halt,
   });
   const onAbort = () => halt(new DistillCancelledError('stopped while the workers labelled; the jobs done so far stay for the next run'));
-  options.signal?.addEventListener('abort', onAbort);
-  if (options.signal?.aborted) onAbort();
+  run.signal?.addEventListener('abort', onAbort);
+  if (run.signal?.aborted) onAbort();
   try {
-    const work = coordinate(coordination, { key, encoding, file: options.softLabels });
+    const work = coordinate(coordination, { key: run.key, encoding: run.encoding, file: run.softLabels });
     work.catch(() => {}); // after a halt, its pending commands fail as the connections close
-    const done = await Promise.race([work, halted]);
-    return result(false, ranges.size, done.jobsReused, done.labelSeconds, done.fileBytes);
+    return await Promise.race([work, halted]);
   } finally {
-    options.signal?.removeEventListener('abort', onAbort);
+    run.signal?.removeEventListener('abort', onAbort);
     watch.stop();
     const closing = async (connection: { close(): Promise<void>; disconnect(): Promise<void> }) => {
       if (!(await settlesWithin(connection.close(), CLOSE_MS))) await settlesWithin(connection.disconnect(), 500);
