@@ -15,6 +15,7 @@ import { Cli, errorLine, expectSameBytes, freePort, hasRedis, startRedis, storeP
 // sharded and merged, and queued to worker processes.
 const ONNX_TEACHER = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'onnx', 'cnn_gray.onnx');
 const ROWS = 1000;
+const FAULTY_LAYER = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'faulty-layer.mjs');
 
 describe.skipIf(!hasRedis)('the teacher settings through label, shards and the queue', () => {
   let dir: string;
@@ -94,6 +95,24 @@ describe.skipIf(!hasRedis)('the teacher settings through label, shards and the q
     expect(errorLine(refused)).toMatch(
       /^tfjs-distill: error: --teacher-runtime 'tfjs' runs layers models, but .*cnn_gray\.onnx is an ONNX teacher/,
     );
+  });
+
+  it("the coordinator's --import reaches the workers: a worker started without it labels a teacher with a custom layer", async () => {
+    const { faultyStudent } = await import('./fixtures/faulty-layer.mjs');
+    const teacher = join(dir, 'custom-layer-teacher');
+    // A FaultyLayer that never fires: a custom layer that only loads where its module was imported.
+    await saveModel(faultyStudent({ failAt: 1e9, mode: 'throw', inference: true }), teacher);
+    const custom = ['--data', 'mnist', '--limit', '512', '--teacher', teacher, '--teacher-runtime', 'tfjs', '--import', FAULTY_LAYER];
+    const worker = cli(['worker', '--queue', queue('imports'), '--workers', '1']);
+    const [local, queued] = await Promise.all([
+      cli(['label', ...custom, '--soft-labels', join(dir, 'custom-local.sl'), '--workers', '1']).exited,
+      cli(['label', ...custom, '--soft-labels', join(dir, 'custom-queued.sl'), '--queue', queue('imports')]).exited,
+    ]);
+    expect(local.status, local.stderr).toBe(0);
+    expect(queued.status, queued.stderr).toBe(0);
+    await expectSameBytes(join(dir, 'custom-queued.sl'), join(dir, 'custom-local.sl'));
+    expect(worker.stdout).toMatch(/teacher .*custom-layer-teacher on tfjs/);
+    expect((await worker.stop('SIGTERM')).status).toBe(0);
   });
 
   it('a worker refuses a job of another protocol, saying which side is older', async () => {
