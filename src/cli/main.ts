@@ -112,17 +112,17 @@ function exitSoon(): void {
 }
 const EXIT_GRACE_MS = 1000;
 
-main(process.argv.slice(2))
-  .then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (error: unknown) => {
-      const known = error instanceof DistillError;
-      const message = known ? inFlagTerms(error, fromFile) : messageOf(error);
-      process.stderr.write(error instanceof DistillCancelledError ? `tfjs-distill: ${message}\n` : `tfjs-distill: error: ${message}\n`);
-      if (!known || process.env.TFJS_DISTILL_DEBUG) process.stderr.write(`${(error as Error)?.stack ?? ''}\n`);
-      process.exitCode = error instanceof DistillCancelledError ? 130 : 1;
-    },
-  )
-  .finally(exitSoon);
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+    exitSoon();
+  },
+  (error: unknown) => {
+    const known = error instanceof DistillError;
+    const message = known ? inFlagTerms(error, fromFile) : messageOf(error);
+    process.stderr.write(error instanceof DistillCancelledError ? `tfjs-distill: ${message}\n` : `tfjs-distill: error: ${message}\n`);
+    if (!known || process.env.TFJS_DISTILL_DEBUG) process.stderr.write(`${(error as Error)?.stack ?? ''}\n`);
+    process.exitCode = error instanceof DistillCancelledError ? 130 : 1;
+    exitSoon();
+  },
+);
