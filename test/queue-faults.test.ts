@@ -117,21 +117,31 @@ describe.skipIf(!hasRedis)('the labelling queue under faults', () => {
     }
   });
 
-  it('a worker whose Redis was killed says so once, without a flood, and stops within 5 s of SIGTERM', async () => {
+  it('a worker whose Redis was killed says so once, without a flood, and stops within 5 s of SIGTERM; so does a coordinator', async () => {
     const port = await freePort();
     const redis = await redisOn(port);
     const lonely = worker(port, 'lonely');
+    const run = coordinator(port, 'lonely-jobs');
+    const client = new Redis({ port, host: '127.0.0.1', password: PASSWORD, lazyConnect: true });
+    await client.connect();
+    await until(async () => (await client.llen('bull:lonely-jobs:wait')) === 8, 'the coordinator to queue its jobs');
+    client.disconnect();
     await lonely.waitFor(/ready: 1 worker thread/);
     await killRedis(redis);
-    await lonely.waitFor(new RegExp(`lost the connection to ${shown(port, 'lonely').replace(/[*.]/g, '\\$&')}; retrying for up to 600 s`));
+    const lost = new RegExp(`lost the connection to ${shown(port, 'lonely').replace(/[*.]/g, '\\$&')}; retrying for up to 600 s`);
+    await Promise.all([lonely.waitFor(lost), run.waitFor(/lost the connection to /, 30_000, 'stderr')]);
     // Several of BullMQ's and ioredis' retries later: still that one line.
     await new Promise((resolve) => setTimeout(resolve, 2500));
-    const exit = await lonely.stop('SIGTERM');
+    const [exit, stopped] = await Promise.all([lonely.stop('SIGTERM'), run.stop('SIGTERM')]);
     expect(exit.ms).toBeLessThan(STOP_MS);
     expect(exit.status, exit.stderr).toBe(0);
     expect(lonely.lines(/lost the connection/)).toHaveLength(1);
     expect(lonely.lines(/queue error|ECONNREFUSED/)).toEqual([]);
     expect(lonely.stdout + lonely.stderr).not.toContain(PASSWORD);
+    expect(stopped.ms).toBeLessThan(STOP_MS);
+    expect(stopped.status).toBe(130);
+    expect(run.lines(/lost the connection/)).toHaveLength(1);
+    expect(run.lines(/ECONNREFUSED/)).toEqual([]);
   });
 
   it('--queue-timeout stops a worker and a coordinator with one error line once Redis is gone that long', async () => {

@@ -114,7 +114,14 @@ export async function serveLabelQueue(options: LabelWorkerOptions): Promise<Labe
   });
   const counts: LabelWorkerResult = { jobs: 0, handedBack: 0 };
   const store = (id: string, done: LabelledJob) => client.set(resultKey(address.name, id), done.bytes, 'EX', RESULT_TTL_SECONDS);
-  const processor = jobProcessor(bullmq, { label, store, log, stopping: stopping.signal, counts });
+  const processor = jobProcessor(bullmq, {
+    label,
+    store,
+    log,
+    stopping: stopping.signal,
+    counts,
+    redisLost: () => watch.lostSince !== null,
+  });
   const worker = new bullmq.Worker<LabelJob>(address.name, processor, {
     connection: address.connection,
     concurrency: workers,
@@ -140,8 +147,9 @@ export async function serveLabelQueue(options: LabelWorkerOptions): Promise<Labe
     }
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
+    const redisLost = watch.lostSince !== null;
     watch.stop();
-    await shutDown(worker, client, pool);
+    await shutDown(worker, client, pool, redisLost);
   }
   if (failure) throw failure;
   return counts;
@@ -154,6 +162,8 @@ interface ProcessorContext {
   log: (line: string) => void;
   stopping: AbortSignal;
   counts: LabelWorkerResult;
+  /** True while Redis is unreachable: a job cannot be handed back then. */
+  redisLost: () => boolean;
 }
 
 /**
@@ -178,7 +188,7 @@ function jobProcessor(bullmq: BullMQ, context: ProcessorContext) {
       return { rows: done.rows, seconds: done.seconds };
     } catch (error) {
       if (!stopping.aborted) throw error;
-      const handedBack = await settlesWithin(job.moveToWait(token), HAND_BACK_MS);
+      const handedBack = !context.redisLost() && (await settlesWithin(job.moveToWait(token), HAND_BACK_MS));
       counts.handedBack++;
       log(
         handedBack
@@ -211,14 +221,18 @@ function quietErrors(log: (line: string) => void): (error: Error) => void {
   };
 }
 
-/** Closes BullMQ's worker (running jobs are being handed back), the result client and the pool, each bounded in time. */
+/**
+ * Closes BullMQ's worker (running jobs are being handed back), the result client and the pool, each bounded
+ * in time. With Redis unreachable there is nothing to wait for: BullMQ's connections are dropped at once.
+ */
 async function shutDown(
-  worker: { close(): Promise<void>; disconnect(): Promise<void> },
+  worker: { close(force?: boolean): Promise<void>; disconnect(): Promise<void> },
   client: Parameters<typeof closeClient>[0],
   pool: ImportingPool,
+  redisLost: boolean,
 ): Promise<void> {
   const closeWorker = async () => {
-    if (!(await settlesWithin(worker.close(), CLOSE_MS))) await settlesWithin(worker.disconnect(), 500);
+    if (!(await settlesWithin(worker.close(redisLost), redisLost ? 500 : CLOSE_MS))) await settlesWithin(worker.disconnect(), 500);
   };
   await Promise.all([closeWorker(), settlesWithin(pool.destroy(), CLOSE_MS)]);
   await closeClient(client);

@@ -241,9 +241,11 @@ async function runOnQueue(run: QueueRun) {
     return await Promise.race([work, halted]);
   } finally {
     run.signal?.removeEventListener('abort', onAbort);
+    // With Redis unreachable, a polite close would only wait: drop the connections at once.
+    const closeMs = watch.lostSince === null ? CLOSE_MS : 0;
     watch.stop();
     const closing = async (connection: { close(): Promise<void>; disconnect(): Promise<void> }) => {
-      if (!(await settlesWithin(connection.close(), CLOSE_MS))) await settlesWithin(connection.disconnect(), 500);
+      if (closeMs === 0 || !(await settlesWithin(connection.close(), closeMs))) await settlesWithin(connection.disconnect(), 500);
     };
     await Promise.all([closing(queue), closing(events), closeClient(client)]);
   }
