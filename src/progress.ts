@@ -26,6 +26,8 @@ export interface ProgressEvent {
   record?: EpochRecord;
   /** Something worth telling the user as it happens, e.g. a restart after a worker failure. */
   notice?: string;
+  /** While the phase cannot go on: what it waits for (e.g. an unreachable queue), shown on the progress line. */
+  waitingFor?: string;
 }
 
 /** Validation metrics of a model after an epoch: on the held-out labelled rows (`validation`). */

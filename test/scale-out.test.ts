@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { cp, mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -12,75 +11,17 @@ import { readSoftLabels } from '../dist/data/soft-label-store.js';
 import { label, shardFile, shardRows } from '../dist/labelling/label.js';
 import { parseQueueUrl, redactUrl } from '../dist/queue/queue-connection.js';
 import { buildModel, loadMnist, saveModel, takeRows } from '../dist/index.js';
+import { Cli, errorLine, expectSameBytes, freePort, hasRedis, startRedis, storeParts } from './helpers/queue-processes.js';
 
-const CLI = new URL('../dist/cli/main.js', import.meta.url).pathname;
 const ROWS = 2000;
 const DATA = ['--data', 'mnist', '--limit', String(ROWS)];
 const PASSWORD = 'not-a-real-secret-7f3a';
-// CI sets TFJS_DISTILL_REQUIRE_REDIS so that a missing redis-server fails these tests instead of skipping them.
-const hasRedis = spawnSync('redis-server', ['--version']).status === 0 || process.env.TFJS_DISTILL_REQUIRE_REDIS === '1';
 
 let dir: string;
 let teacher: string;
 let single: string;
 
-interface Exit {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** A CLI process, its output gathered as it comes. */
-class Cli {
-  readonly child: ChildProcess;
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<Exit>;
-
-  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
-    this.child.stdout!.on('data', (chunk) => (this.stdout += chunk));
-    this.child.stderr!.on('data', (chunk) => (this.stderr += chunk));
-    this.exited = new Promise((resolve) =>
-      this.child.on('exit', (status) => resolve({ status, stdout: this.stdout, stderr: this.stderr })),
-    );
-  }
-
-  /** Resolves once stdout matches `pattern`; fails the test if the process ends first. */
-  async waitFor(pattern: RegExp, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    let ended = false;
-    void this.exited.then(() => (ended = true));
-    while (!pattern.test(this.stdout)) {
-      if (ended) throw new Error(`process ended before ${pattern}: ${this.stdout}\n${this.stderr}`);
-      if (Date.now() > deadline) throw new Error(`no ${pattern} after ${timeoutMs} ms: ${this.stdout}\n${this.stderr}`);
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
-}
-
 const run = (args: string[], env?: NodeJS.ProcessEnv) => new Cli(args, env).exited;
-
-/** The last stderr line of a failed command: exactly one error line, no stack. */
-function errorLine(result: Exit): string {
-  expect(result.status).toBe(1);
-  const lines = result.stderr.trim().split('\n');
-  expect(lines.filter((line) => /^\s+at /.test(line))).toEqual([]);
-  return lines[lines.length - 1];
-}
-
-/**
- * A store file in three parts: the magic, the header without labelSeconds, and every byte after the
- * header (the rows and the SHA-256 trailer). Stores of the same rows agree on all three; only the
- * labelling time in the header tells two runs apart.
- */
-async function storeParts(file: string) {
-  const bytes = await readFile(file);
-  const headerBytes = bytes.readUInt32LE(8);
-  const { labelSeconds, ...header } = JSON.parse(bytes.toString('utf8', 12, 12 + headerBytes));
-  expect(labelSeconds).toBeGreaterThanOrEqual(0);
-  return { magic: bytes.toString('ascii', 0, 8), header, body: bytes.subarray(12 + headerBytes) };
-}
 
 async function headerOf(file: string) {
   const bytes = await readFile(file);
@@ -88,27 +29,13 @@ async function headerOf(file: string) {
 }
 
 async function expectSameStore(file: string, reference: string) {
-  const [a, b] = [await storeParts(file), await storeParts(reference)];
-  expect(a.magic).toBe('TFDSOFT1');
-  expect(a.header).toEqual(b.header);
-  expect(a.body.equals(b.body)).toBe(true);
+  await expectSameBytes(file, reference);
+  const b = await storeParts(reference);
   // And decoded: the same logits under the same key.
   const [x, y] = [LogitTable.create(ROWS, 10), LogitTable.create(ROWS, 10)];
   expect((await readSoftLabels(file, x, b.header.key, { kind: 'float32' })).ok).toBe(true);
   expect((await readSoftLabels(reference, y, b.header.key, { kind: 'float32' })).ok).toBe(true);
   expect(Buffer.from(x.values.buffer).equals(Buffer.from(y.values.buffer))).toBe(true);
-}
-
-/** A free loopback port (closed again, so redis-server can take it). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-    server.on('error', reject);
-  });
 }
 
 beforeAll(async () => {
@@ -261,26 +188,7 @@ describe.skipIf(!hasRedis)('the labelling queue (BullMQ on a local redis-server)
 
   beforeAll(async () => {
     port = await freePort();
-    redis = spawn('redis-server', [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--requirepass',
-      PASSWORD,
-    ]);
-    let output = '';
-    await new Promise<void>((resolve, reject) => {
-      redis.stdout!.on('data', (chunk) => {
-        output += chunk;
-        if (output.includes('Ready to accept connections')) resolve();
-      });
-      redis.on('exit', () => reject(new Error(`redis-server exited: ${output}`)));
-    });
+    redis = await startRedis(port, PASSWORD);
   });
 
   afterAll(async () => {

@@ -130,4 +130,14 @@ describe('live progress', () => {
     expect(formatDuration(75)).toBe('1:15');
     expect(formatDuration(3725)).toBe('1:02:05');
   });
+
+  it('on a terminal: the labelling line says what it waits for while the queue is unreachable, and stops when it is back', () => {
+    const { writes, stream } = recorder(true);
+    const view = new ProgressView(stream, 10_000, () => 0);
+    const waitingFor = 'redis://:***@10.0.0.5:6379/digits (unreachable for 20 s)';
+    view.update({ phase: 'label', done: 256, total: 60_000, samplesPerSec: 0, waitingFor });
+    expect(writes.at(-1)).toMatch(/rows 256\/60,000 {2}waiting for redis:\/\/:\*\*\*@10\.0\.0\.5:6379\/digits \(unreachable for 20 s\)$/);
+    view.update({ phase: 'label', done: 512, total: 60_000, samplesPerSec: 0 });
+    expect(writes.at(-1)).not.toMatch(/waiting for/);
+  });
 });

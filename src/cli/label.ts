@@ -5,9 +5,11 @@ import { DistillError, check } from '../errors.js';
 import type { BackendChoice } from '../kernels/backend.js';
 import type { KernelChoice } from '../kernels/kernel-choice.js';
 import type { TeacherRuntime } from '../options/options.js';
+import type { InputLayout } from '../models/onnx-teacher.js';
 import type { LabelFlags } from './flags.js';
 import { dataSourceOf, importModules, loadData, loadTeacher } from './inputs.js';
 import { ProgressView } from './progress-view.js';
+import { parseNormalize } from './run-config.js';
 
 /** The variables a batch scheduler sets to each task's index, in the order `--shard auto/N` reads them. */
 const INDEX_VARIABLES = ['JOB_COMPLETION_INDEX', 'SLURM_ARRAY_TASK_ID'];
@@ -50,8 +52,15 @@ export async function labelCommand(flags: LabelFlags, signal: AbortSignal): Prom
   check(store !== undefined, 'label needs --soft-labels FILE: the store (or, with --shard, the stem of the shard file) to write');
   check(!(flags.shard && flags.queue), 'give --shard or --queue, not both: a shard is labelled here, a queue by workers');
   check(flags['job-rows'] === undefined || flags.queue, '--job-rows applies to --queue only');
+  check(flags['queue-timeout'] === undefined || flags.queue, '--queue-timeout applies to --queue only');
   const shard = flags.shard === undefined ? null : parseShard(flags.shard);
   const view = new ProgressView();
+  const teacherSettings = {
+    teacherNormalize: flags['teacher-normalize'] === undefined ? null : parseNormalize(flags['teacher-normalize']),
+    teacherLayout: (flags['teacher-layout'] ?? null) as InputLayout | null,
+    teacherOutput: flags['teacher-output'] ?? null,
+    teacherRuntime: flags['teacher-runtime'] as TeacherRuntime | undefined,
+  };
   const start = performance.now();
   try {
     if (flags.queue) {
@@ -63,6 +72,9 @@ export async function labelCommand(flags: LabelFlags, signal: AbortSignal): Prom
         queue: flags.queue,
         data: dataSourceOf(flags),
         teacher: flags.teacher,
+        ...teacherSettings,
+        workerImports: await importModules(flags),
+        queueTimeoutSeconds: flags['queue-timeout'],
         softLabels: resolve(store),
         softLabelTopK: flags['soft-label-top-k'] ?? null,
         temperature: flags.temperature,
@@ -95,7 +107,7 @@ export async function labelCommand(flags: LabelFlags, signal: AbortSignal): Prom
       softLabelTopK: flags['soft-label-top-k'] ?? null,
       temperature: flags.temperature,
       shard,
-      teacherRuntime: flags['teacher-runtime'] as TeacherRuntime | undefined,
+      ...teacherSettings,
       workers: flags.workers,
       backend: flags.backend as BackendChoice | undefined,
       kernels: flags.kernels as KernelChoice | undefined,

@@ -90,7 +90,7 @@ async function main(argv: string[]): Promise<number> {
   const cancel = new AbortController();
   const onSignal = () => {
     if (cancel.signal.aborted) process.exit(130);
-    const stopping = command === 'worker' ? 'taking no more jobs, finishing the running ones' : 'stopping at the next step';
+    const stopping = command === 'worker' ? 'stopping: running jobs go back to the queue' : 'stopping at the next step';
     process.stderr.write(`\n${stopping} (Ctrl-C again to quit at once)\n`);
     cancel.abort();
   };
@@ -102,9 +102,20 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
+/**
+ * Once label or worker has returned, the process ends even if a connection to an unreachable Redis still
+ * holds a timer: a stopped worker must not linger (the exit normally comes sooner, when nothing is left).
+ */
+function exitSoon(): void {
+  const command = process.argv[2];
+  if (command === 'label' || command === 'worker') setTimeout(() => process.exit(), EXIT_GRACE_MS).unref();
+}
+const EXIT_GRACE_MS = 1000;
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
+    exitSoon();
   },
   (error: unknown) => {
     const known = error instanceof DistillError;
@@ -112,5 +123,6 @@ main(process.argv.slice(2)).then(
     process.stderr.write(error instanceof DistillCancelledError ? `tfjs-distill: ${message}\n` : `tfjs-distill: error: ${message}\n`);
     if (!known || process.env.TFJS_DISTILL_DEBUG) process.stderr.write(`${(error as Error)?.stack ?? ''}\n`);
     process.exitCode = error instanceof DistillCancelledError ? 130 : 1;
+    exitSoon();
   },
 );

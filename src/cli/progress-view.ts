@@ -41,6 +41,7 @@ function describeProgress(event: ProgressEvent): string {
   }
   if (event.loss !== undefined) parts.push(`loss ${event.loss.toFixed(4)}`);
   if (event.samplesPerSec > 0) parts.push(`${number.format(event.samplesPerSec)} samples/s`);
+  if (event.waitingFor) parts.push(`waiting for ${event.waitingFor}`);
   return parts.join('  ');
 }
 

@@ -321,7 +321,7 @@ function parseImageSize(value: string): [number, number] {
 }
 
 /** --teacher-normalize MEANS:STDS, each a comma-separated list (one value per channel, or one for all). */
-function parseNormalize(value: string): { mean: number[]; std: number[] } {
+export function parseNormalize(value: string): { mean: number[]; std: number[] } {
   const halves = value.split(':');
   const list = (text: string | undefined) => (text ?? '').split(',').map((v) => (v.trim() === '' ? Number.NaN : Number(v)));
   const [mean, std] = [list(halves[0]), list(halves[1])];

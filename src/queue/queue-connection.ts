@@ -1,4 +1,6 @@
 import { DistillError, check, messageOf } from '../errors.js';
+import type { TeacherSettings } from '../teachers/open-teacher.js';
+import { settlesWithin } from './connection-watch.js';
 
 /**
  * A labelling queue's address: `redis://[USER:PASSWORD@]HOST:PORT/NAME` (or `rediss://` for TLS, or
@@ -116,6 +118,15 @@ export async function connectQueue(Redis: RedisClass, address: QueueAddress): Pr
   return client;
 }
 
+/** How long a polite QUIT may take on shutdown before the connection is dropped instead. */
+const QUIT_MS = 1000;
+
+/** Closes a client within about a second: QUIT when Redis answers, else the socket is dropped (Redis may be gone). */
+export async function closeClient(client: InstanceType<RedisClass>): Promise<void> {
+  const quitting = client.status === 'ready' ? client.quit() : Promise.resolve();
+  if (!(await settlesWithin(quitting, QUIT_MS)) || client.status !== 'end') client.disconnect();
+}
+
 /** Results stay this long in Redis if no coordinator collects them. */
 export const RESULT_TTL_SECONDS = 7 * 24 * 3600;
 
@@ -124,7 +135,10 @@ export function resultKey(queue: string, jobId: string): string {
   return `tfjs-distill:${queue}:logits:${jobId}`;
 }
 
-/** What each job carries: the rows, and the data and teacher by path and by hash. */
+/** How every worker opens and feeds the teacher: as the coordinator was told (see LabelOptions). */
+export type QueueTeacherSettings = Pick<TeacherSettings, 'teacherNormalize' | 'teacherLayout' | 'teacherOutput' | 'teacherRuntime'>;
+
+/** What each job carries: the rows, the data and teacher by path and by hash, and how to run the teacher. */
 export interface LabelJob {
   /** Bumped when the job's meaning changes, so that an older worker refuses a newer job. */
   protocol: number;
@@ -134,11 +148,16 @@ export interface LabelJob {
   /** The teacher's model.json (absolute path), and the hash of its weights. */
   teacher: string;
   teacherKey: string;
+  /** Normalisation, an ONNX teacher's layout and output, and the runtime of a layers teacher. */
+  teacherSettings: QueueTeacherSettings;
+  /** Modules every worker imports (main thread and threads) before it opens the teacher, e.g. custom layers. */
+  workerImports: string[];
   start: number;
   end: number;
 }
 
-export const JOB_PROTOCOL = 1;
+/** 2: jobs carry teacherSettings and workerImports. */
+export const JOB_PROTOCOL = 2;
 
 /** The job's name in BullMQ. */
 export const JOB_NAME = 'label';

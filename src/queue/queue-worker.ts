@@ -1,26 +1,22 @@
-import { loadDataSource } from '../data/data-source.js';
-import { LogitTable } from '../data/logit-table.js';
-import { SharedDataset } from '../data/shared-dataset.js';
-import { DistillError, WorkerFailure, check, messageOf } from '../errors.js';
-import { computeLogits } from '../infer/logits.js';
+import { DistillCancelledError, DistillError, check, messageOf } from '../errors.js';
 import type { BackendChoice } from '../kernels/backend.js';
 import type { KernelChoice } from '../kernels/kernel-choice.js';
-import type { InferenceModel } from '../infer/predictor.js';
-import { NO_TEACHER_SETTINGS, openLabellingTeacher } from '../teachers/open-teacher.js';
-import { datasetDigest } from '../teachers/fingerprint.js';
 import { DEFAULTS, resolveConfig } from '../options/options.js';
+import { DEFAULT_QUEUE_TIMEOUT_SECONDS, checkQueueTimeout, isConnectionError, settlesWithin, watchConnection } from './connection-watch.js';
+import { type LabelledJob, jobLabeller, refusalError } from './label-job.js';
 import {
+  type BullMQ,
   JOB_NAME,
-  JOB_PROTOCOL,
   type LabelJob,
+  RESULT_TTL_SECONDS,
+  closeClient,
   connectQueue,
   loadQueueModules,
   parseQueueUrl,
   redactUrl,
-  RESULT_TTL_SECONDS,
   resultKey,
 } from './queue-connection.js';
-import { TfjsPool } from '../pool/tfjs-pool.js';
+import { ImportingPool } from './worker-pool.js';
 
 /** Everything {@link serveLabelQueue} takes. */
 export interface LabelWorkerOptions {
@@ -30,6 +26,7 @@ export interface LabelWorkerOptions {
   workers?: number;
   backend?: BackendChoice;
   kernels?: KernelChoice;
+  /** Modules every thread imports, on top of those each job names (the coordinator's workerImports). */
   workerImports?: string[];
   workerMemoryMb?: number | null;
   barrierTimeoutMs?: number;
@@ -38,34 +35,44 @@ export interface LabelWorkerOptions {
    * worker killed mid-job leaves its job stalled that long). Default 30.
    */
   stallSeconds?: number;
-  /** One line per event worth a log line (ready, each job, refusals); never shows a secret. */
+  /** Seconds without Redis before the worker stops with an error; 0 waits for ever. Default {@link DEFAULT_QUEUE_TIMEOUT_SECONDS}. */
+  queueTimeoutSeconds?: number;
+  /** One line per event worth a log line (ready, each job, refusals, Redis lost and back); never shows a secret. */
   onLog?: (line: string) => void;
-  /** Aborting it stops taking jobs, finishes the running ones and returns. */
+  /** Aborting it stops the worker within a few seconds: running jobs are handed back to the queue for another worker. */
   signal?: AbortSignal;
 }
 
-/** The data and teacher a job names, loaded once per process (jobs of one run all name the same). */
-interface Inputs {
-  shared: SharedDataset;
-  dataKey: string;
-  teacherKey: string;
-  teacher: InferenceModel;
-  /** Every job writes its rows here; rows of concurrent jobs never overlap. */
-  table: LogitTable;
+/** What {@link serveLabelQueue} did. */
+export interface LabelWorkerResult {
+  /** Jobs labelled. */
+  jobs: number;
+  /** Jobs that were running when the worker stopped, given back to the queue unfinished. */
+  handedBack: number;
 }
 
+/** How long a running job may take to go back to the queue when the worker stops. */
+const HAND_BACK_MS = 1500;
+/** How long BullMQ's worker may take to close its connections before they are dropped. */
+const CLOSE_MS = 2500;
+
 /**
- * A labelling worker: takes jobs from the queue, loads the data and teacher they name (once), checks them
- * against the hashes the coordinator computed, labels the rows on a local pool of worker threads and
- * leaves the logits in Redis as raw float32 bytes for the coordinator. A job whose data or teacher hashes
- * differ from what this machine loads from the same paths is refused, the job fails for good (the
- * coordinator stops, naming it), and the worker stops: it could label nothing of this run. Returns when
- * `signal` aborts, or rejects with the refusal.
+ * A labelling worker: takes jobs from the queue, labels their rows on a local pool of worker threads (see
+ * jobLabeller) and leaves the logits in Redis as raw float32 bytes for the coordinator. A job whose data or
+ * teacher hashes differ from what this machine loads from the same paths is refused, the job fails for good
+ * (the coordinator stops, naming it), and the worker stops: it could label nothing of this run.
+ *
+ * Stopping (`signal`) takes a few seconds in every state, Redis reachable or not: running jobs stop and go
+ * back to the queue (or, when Redis is unreachable, stay locked until another worker takes them over), and
+ * every connection closes. Returns then; rejects with a refusal, or when Redis stays unreachable for
+ * `queueTimeoutSeconds`.
  */
-export async function serveLabelQueue(options: LabelWorkerOptions): Promise<{ jobs: number }> {
+export async function serveLabelQueue(options: LabelWorkerOptions): Promise<LabelWorkerResult> {
   const address = parseQueueUrl(options.queue);
   const stallSeconds = options.stallSeconds ?? 30;
   check(Number.isFinite(stallSeconds) && stallSeconds >= 1, `stallSeconds must be a number >= 1, got ${stallSeconds}`, ['stallSeconds']);
+  const timeoutSeconds = options.queueTimeoutSeconds ?? DEFAULT_QUEUE_TIMEOUT_SECONDS;
+  checkQueueTimeout(timeoutSeconds);
   const config = resolveConfig({
     teacher: '',
     student: '',
@@ -83,96 +90,39 @@ export async function serveLabelQueue(options: LabelWorkerOptions): Promise<{ jo
   const { bullmq, Redis } = await loadQueueModules();
   const client = await connectQueue(Redis, address);
 
-  const { workers, backend, kernels, barrierTimeoutMs, workerImports } = config;
-  const poolOptions = { workers, backend, kernels, barrierTimeoutMs, workerImports, workerMemoryMb: config.workerMemoryMb ?? undefined };
-  let pool: Promise<TfjsPool> | undefined = TfjsPool.startTfjs(poolOptions);
-  const inputs = new Map<string, Promise<Inputs>>();
-  let jobs = 0;
-  let refusal: DistillError | undefined;
-  let stop!: () => void;
-  const stopped = new Promise<void>((resolveStop) => (stop = resolveStop));
-
-  const load = async (job: LabelJob): Promise<Inputs> => {
-    const { train } = await loadDataSource(job.data);
-    const shared = SharedDataset.fromDataset(train, 'train');
-    const teacher = await openLabellingTeacher(job.teacher, shared, NO_TEACHER_SETTINGS);
-    return {
-      shared,
-      dataKey: datasetDigest(train),
-      teacherKey: teacher.digest,
-      teacher: teacher.model,
-      table: LogitTable.create(shared.rows, shared.numClasses),
-    };
+  const { workers, backend, kernels, barrierTimeoutMs } = config;
+  const pool = new ImportingPool({ workers, backend, kernels, barrierTimeoutMs, workerMemoryMb: config.workerMemoryMb ?? undefined }, [
+    ...config.workerImports,
+  ]);
+  const stopping = new AbortController();
+  let failure: DistillError | undefined;
+  const stop = (error?: DistillError) => {
+    failure ??= error;
+    stopping.abort();
   };
-
-  const label = async (job: { id?: string; data: LabelJob; attemptsMade: number }) => {
-    const spec = job.data;
-    const rows = `rows ${spec.start}-${spec.end - 1}`;
-    if (spec.protocol !== JOB_PROTOCOL) {
-      throw refuse(
-        `${rows}: the job is of protocol ${spec.protocol}, this worker speaks ${JOB_PROTOCOL}; run the same tfjs-distill version`,
-      );
-    }
-    log(`${rows}: started (attempt ${job.attemptsMade + 1})`);
-    const started = performance.now();
-    const cacheKey = JSON.stringify([spec.data, spec.teacher]);
-    let loading = inputs.get(cacheKey);
-    if (!loading) {
-      loading = load(spec);
-      inputs.set(cacheKey, loading);
-      loading.catch(() => inputs.delete(cacheKey)); // a file that appears later may load next time
-    }
-    const loaded = await loading;
-    if (loaded.dataKey !== spec.dataKey) {
-      throw refuse(
-        `${rows}: the data ${spec.data.source} here hashes to ${loaded.dataKey}, the coordinator's to ${spec.dataKey}; ` +
-          'give every machine the same data files',
-      );
-    }
-    if (loaded.teacherKey !== spec.teacherKey) {
-      throw refuse(
-        `${rows}: the teacher ${spec.teacher} here hashes to ${loaded.teacherKey}, the coordinator's to ${spec.teacherKey}; ` +
-          'give every machine the same teacher',
-      );
-    }
-    let run: Awaited<ReturnType<typeof computeLogits>>;
-    try {
-      pool ??= TfjsPool.startTfjs(poolOptions);
-      run = await computeLogits(await pool, loaded.teacher, loaded.shared, {
-        phase: 'label',
-        rows: [spec.start, spec.end],
-        table: loaded.table,
-        onProgress: () => {},
-      });
-    } catch (error) {
-      // A failed thread took the pool down: the next job starts a fresh one, and BullMQ retries this one.
-      if (error instanceof WorkerFailure) pool = undefined;
-      if (error instanceof WorkerFailure && !error.retryable) throw new bullmq.UnrecoverableError(`${rows}: ${error.message}`);
-      throw new Error(`${rows}: ${messageOf(error)}`);
-    }
-    const classes = loaded.shared.numClasses;
-    const values = run.table.values.subarray(spec.start * classes, spec.end * classes);
-    if (!values.every(Number.isFinite)) {
-      throw new bullmq.UnrecoverableError(`${rows}: the teacher produced non-finite logits (NaN or Infinity)`);
-    }
-    // A copy: the table lives in shared memory that later jobs write to.
-    const bytes = Buffer.from(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-    await client.set(resultKey(address.name, job.id!), bytes, 'EX', RESULT_TTL_SECONDS);
-    jobs++;
-    const seconds = (performance.now() - started) / 1000;
-    log(`${rows}: done in ${seconds.toFixed(2)} s (${Math.round((spec.end - spec.start) / seconds)} rows/s)`);
-    return { rows: spec.end - spec.start, seconds };
-  };
-
-  /** Refuses the job for good and stops this worker: every other job of the run names the same inputs. */
-  const refuse = (message: string) => {
-    refusal ??= new DistillError(`refused a job: ${message}`);
-    log(`refused: ${message}`);
-    setImmediate(stop);
-    return new bullmq.UnrecoverableError(`refused by a worker: ${message}`);
-  };
-
-  const worker = new bullmq.Worker<LabelJob>(address.name, (job) => (job.name === JOB_NAME ? label(job) : Promise.resolve(null)), {
+  const watch = watchConnection(client, { shown: address.shown, timeoutSeconds, say: log, onGiveUp: stop });
+  const label = jobLabeller({
+    pool,
+    log,
+    stopping: stopping.signal,
+    refuse: (message) => {
+      log(`refused: ${message}`);
+      setImmediate(() => stop(refusalError(message)));
+      return new bullmq.UnrecoverableError(`refused by a worker: ${message}`);
+    },
+    unrecoverable: (message) => new bullmq.UnrecoverableError(message),
+  });
+  const counts: LabelWorkerResult = { jobs: 0, handedBack: 0 };
+  const store = (id: string, done: LabelledJob) => client.set(resultKey(address.name, id), done.bytes, 'EX', RESULT_TTL_SECONDS);
+  const processor = jobProcessor(bullmq, {
+    label,
+    store,
+    log,
+    stopping: stopping.signal,
+    counts,
+    redisLost: () => watch.lostSince !== null,
+  });
+  const worker = new bullmq.Worker<LabelJob>(address.name, processor, {
     connection: address.connection,
     concurrency: workers,
     lockDuration: stallSeconds * 1000,
@@ -181,19 +131,109 @@ export async function serveLabelQueue(options: LabelWorkerOptions): Promise<{ jo
     maxStalledCount: 2,
     autorun: false,
   });
-  worker.on('error', (error) => log(`queue error: ${redactUrl(messageOf(error))}`));
+  worker.on('error', quietErrors(log));
   const onAbort = () => stop();
   options.signal?.addEventListener('abort', onAbort);
+  if (options.signal?.aborted) stop();
   try {
-    const ready = await pool;
-    log(`ready: ${ready.workers} worker thread${ready.workers === 1 ? '' : 's'} (${ready.backend}) on ${address.shown}`);
-    void worker.run();
-    if (!options.signal?.aborted) await stopped;
+    const ready = await untilAborted(pool.first, stopping.signal).catch((error: unknown) => {
+      if (stopping.signal.aborted) return undefined;
+      throw error;
+    });
+    if (ready) {
+      log(`ready: ${ready.workers} worker thread${ready.workers === 1 ? '' : 's'} (${ready.backend}) on ${address.shown}`);
+      worker.run().catch((error: unknown) => stop(new DistillError(`the queue worker stopped: ${redactUrl(messageOf(error))}`)));
+      await new Promise((resolve) => stopping.signal.addEventListener('abort', resolve, { once: true }));
+    }
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
-    await worker.close();
-    await Promise.allSettled([client.quit(), pool?.then((p) => p.destroy())]);
+    const redisLost = watch.lostSince !== null;
+    watch.stop();
+    await shutDown(worker, client, pool, redisLost);
   }
-  if (refusal) throw refusal;
-  return { jobs };
+  if (failure) throw failure;
+  return counts;
+}
+
+/** What {@link jobProcessor} needs: the labeller, where results go, and the stop signal. */
+interface ProcessorContext {
+  label: (job: LabelJob) => Promise<LabelledJob>;
+  store: (jobId: string, done: LabelledJob) => Promise<unknown>;
+  log: (line: string) => void;
+  stopping: AbortSignal;
+  counts: LabelWorkerResult;
+  /** True while Redis is unreachable: a job cannot be handed back then. */
+  redisLost: () => boolean;
+}
+
+/**
+ * BullMQ's processor: labels a job and stores its logits; when the worker stops mid-job, hands the job back
+ * to the queue (BullMQ's WaitingError: no attempt is spent) so that another worker labels it at once.
+ */
+function jobProcessor(bullmq: BullMQ, context: ProcessorContext) {
+  const { log, stopping, counts } = context;
+  return async (
+    job: { id?: string; name: string; data: LabelJob; attemptsMade: number; moveToWait(token?: string): Promise<number> },
+    token?: string,
+  ) => {
+    if (job.name !== JOB_NAME) return null;
+    const rows = `rows ${job.data.start}-${job.data.end - 1}`;
+    try {
+      if (stopping.aborted) throw new DistillCancelledError('stopping');
+      log(`${rows}: started (attempt ${job.attemptsMade + 1})`);
+      const done = await untilAborted(context.label(job.data), stopping);
+      await untilAborted(context.store(job.id!, done), stopping);
+      counts.jobs++;
+      log(`${rows}: done in ${done.seconds.toFixed(2)} s (${Math.round(done.rows / done.seconds)} rows/s)`);
+      return { rows: done.rows, seconds: done.seconds };
+    } catch (error) {
+      if (!stopping.aborted) throw error;
+      const handedBack = !context.redisLost() && (await settlesWithin(job.moveToWait(token), HAND_BACK_MS));
+      counts.handedBack++;
+      log(
+        handedBack
+          ? `${rows}: handed back to the queue, unfinished`
+          : `${rows}: unfinished; Redis did not answer, so another worker takes it once its lock runs out`,
+      );
+      throw new bullmq.WaitingError();
+    }
+  };
+}
+
+/** Rejects with DistillCancelledError as soon as `signal` aborts, else settles as `promise` does. */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new DistillCancelledError('stopping'));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new DistillCancelledError('stopping'));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/** Logs BullMQ's errors, but not connection errors (the connection watch reports those once) nor one line twice in a row. */
+function quietErrors(log: (line: string) => void): (error: Error) => void {
+  let last = '';
+  return (error) => {
+    if (isConnectionError(error)) return;
+    const line = `queue error: ${redactUrl(messageOf(error))}`;
+    if (line !== last) log(line);
+    last = line;
+  };
+}
+
+/**
+ * Closes BullMQ's worker (running jobs are being handed back), the result client and the pool, each bounded
+ * in time. With Redis unreachable there is nothing to wait for: BullMQ's connections are dropped at once.
+ */
+async function shutDown(
+  worker: { close(force?: boolean): Promise<void>; disconnect(): Promise<void> },
+  client: Parameters<typeof closeClient>[0],
+  pool: ImportingPool,
+  redisLost: boolean,
+): Promise<void> {
+  const closeWorker = async () => {
+    if (!(await settlesWithin(worker.close(redisLost), redisLost ? 500 : CLOSE_MS))) await settlesWithin(worker.disconnect(), 500);
+  };
+  await Promise.all([closeWorker(), settlesWithin(pool.destroy(), CLOSE_MS)]);
+  await closeClient(client);
 }

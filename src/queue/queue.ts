@@ -1,15 +1,30 @@
+import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
 import { absoluteSource, type DataSourceOptions, loadDataSource } from '../data/data-source.js';
 import { LogitTable } from '../data/logit-table.js';
 import { SharedDataset } from '../data/shared-dataset.js';
 import { type SoftLabelEncoding, checkEncoding, describeEncoding, readSoftLabels, writeSoftLabels } from '../data/soft-label-store.js';
-import { DistillCancelledError, DistillError, check, messageOf } from '../errors.js';
+import { DistillCancelledError, type DistillError, check } from '../errors.js';
 import { INFER_BATCH } from '../infer/logits.js';
+import type { InputLayout, TeacherNormalize } from '../models/onnx-teacher.js';
+import { DEFAULTS, TEACHER_RUNTIMES, type TeacherRuntime } from '../options/options.js';
 import type { ProgressEvent } from '../progress.js';
-import { NO_TEACHER_SETTINGS, openLabellingTeacher } from '../teachers/open-teacher.js';
 import { datasetDigest, softLabelKey } from '../teachers/fingerprint.js';
-import { DEFAULTS } from '../options/options.js';
-import { JOB_NAME, JOB_PROTOCOL, type LabelJob, connectQueue, loadQueueModules, parseQueueUrl, resultKey } from './queue-connection.js';
+import { openLabellingTeacher } from '../teachers/open-teacher.js';
+import { DEFAULT_QUEUE_TIMEOUT_SECONDS, checkQueueTimeout, settlesWithin, watchConnection } from './connection-watch.js';
+import { type Coordination, type JobRange, collect, forEachBatch } from './queue-collect.js';
+import {
+  JOB_NAME,
+  JOB_PROTOCOL,
+  type LabelJob,
+  type QueueAddress,
+  type QueueTeacherSettings,
+  closeClient,
+  connectQueue,
+  loadQueueModules,
+  parseQueueUrl,
+  resultKey,
+} from './queue-connection.js';
 
 /** Everything {@link labelOnQueue} takes. */
 export interface QueueLabelOptions {
@@ -17,8 +32,15 @@ export interface QueueLabelOptions {
   queue: string;
   /** The data, by name: every worker loads it from the same paths. */
   data: DataSourceOptions;
-  /** The teacher's model.json (or its folder), at the same path on every worker. */
+  /** The teacher: a model.json (or its folder) or an .onnx file, at the same path on every worker. */
   teacher: string;
+  /** As `label`'s: normalise the teacher's input, an ONNX teacher's layout and output, what runs a layers teacher. */
+  teacherNormalize?: TeacherNormalize | null;
+  teacherLayout?: InputLayout | null;
+  teacherOutput?: string | null;
+  teacherRuntime?: TeacherRuntime;
+  /** Modules every worker imports first (custom layers), at the same path on every worker. */
+  workerImports?: string[];
   /** The soft-label store to write (reused when it already holds these labels). */
   softLabels: string;
   softLabelTopK?: number | null;
@@ -28,8 +50,11 @@ export interface QueueLabelOptions {
   jobRows?: number;
   /** How often a job may fail (a worker throws, or stalls) before the run stops. Default 3. */
   attempts?: number;
+  /** Seconds without Redis before the run stops with an error; 0 waits for ever. Default {@link DEFAULT_QUEUE_TIMEOUT_SECONDS}. */
+  queueTimeoutSeconds?: number;
   /** Called with progress as the jobs' results come in. */
   onProgress?: (event: ProgressEvent) => void;
+  /** Aborting it stops within a few seconds; the jobs done so far stay in Redis for the next run. */
   signal?: AbortSignal;
 }
 
@@ -56,17 +81,39 @@ export interface QueueLabelResult {
  */
 export const DEFAULT_JOB_ROWS = 4096;
 
-/** How often the coordinator looks at every unfinished job, in case it missed an event. */
-const SWEEP_MS = 2000;
-/** With no job finished after this long, the coordinator says that it waits for workers. */
-const NO_WORKER_NOTICE_MS = 15_000;
+/** How long each connection may take to close before it is dropped (Redis may be gone). */
+const CLOSE_MS = 1500;
+
+/** Checks the teacher settings as `label` does, with errors naming the option. */
+function teacherSettingsOf(options: QueueLabelOptions): QueueTeacherSettings {
+  const settings: QueueTeacherSettings = {
+    teacherNormalize: options.teacherNormalize ?? null,
+    teacherLayout: options.teacherLayout ?? null,
+    teacherOutput: options.teacherOutput ?? null,
+    teacherRuntime: options.teacherRuntime ?? DEFAULTS.teacherRuntime,
+  };
+  const { teacherLayout: layout, teacherRuntime: runtime, teacherNormalize: normalize } = settings;
+  check(layout === null || layout === 'nchw' || layout === 'nhwc', `teacherLayout '${layout}' is not one of nchw, nhwc`, ['teacherLayout']);
+  check(TEACHER_RUNTIMES.includes(runtime), `teacherRuntime '${runtime}' is not one of ${TEACHER_RUNTIMES.join(', ')}`, ['teacherRuntime']);
+  check(
+    normalize === null ||
+      (normalize.mean.length > 0 &&
+        normalize.std.length > 0 &&
+        normalize.mean.every(Number.isFinite) &&
+        normalize.std.every((s) => Number.isFinite(s) && s > 0)),
+    'teacherNormalize needs { mean: number[], std: number[] } with finite means and positive stds, one per channel or one for all',
+    ['teacherNormalize'],
+  );
+  return settings;
+}
 
 /**
  * Labels on a BullMQ queue: the coordinator queues one job per range of rows, workers anywhere
  * (`tfjs-distill worker`) label them, and the coordinator gathers their logits into the store. Job ids
- * are derived from the teacher, the data and the rows, so a coordinator restarted with the same options
- * finds the jobs already queued or done and reuses them. A job that fails for good stops the run, naming
- * its rows and the reason.
+ * are derived from the teacher, the data, the teacher settings and the rows, so a coordinator restarted
+ * with the same options finds the jobs already queued or done and reuses them. A job that fails for good
+ * stops the run, naming its rows and the reason. While Redis is unreachable the coordinator says so
+ * (once, then a reminder every 10 s) and waits, up to `queueTimeoutSeconds`.
  */
 export async function labelOnQueue(options: QueueLabelOptions): Promise<QueueLabelResult> {
   const address = parseQueueUrl(options.queue);
@@ -78,14 +125,17 @@ export async function labelOnQueue(options: QueueLabelOptions): Promise<QueueLab
   );
   const attempts = options.attempts ?? 3;
   check(Number.isInteger(attempts) && attempts >= 1, `attempts must be an integer >= 1, got ${attempts}`, ['attempts']);
-  const onProgress = options.onProgress ?? (() => {});
-  const { bullmq, Redis } = await loadQueueModules();
+  const timeoutSeconds = options.queueTimeoutSeconds ?? DEFAULT_QUEUE_TIMEOUT_SECONDS;
+  checkQueueTimeout(timeoutSeconds);
+  const teacherSettings = teacherSettingsOf(options);
+  const workerImports = (options.workerImports ?? []).map((module) => (/^[a-z][a-z0-9+.-]*:/i.test(module) ? module : resolve(module)));
+  const modules = await loadQueueModules();
 
   const dataSpec = { ...options.data, source: absoluteSource(options.data.source) };
   const { train: dataset } = await loadDataSource(dataSpec);
   const train = SharedDataset.fromDataset(dataset, 'train');
   const teacherPath = resolve(options.teacher);
-  const teacher = await openLabellingTeacher(teacherPath, train, NO_TEACHER_SETTINGS);
+  const teacher = await openLabellingTeacher(teacherPath, train, { ...teacherSettings, teacherEpochs: 0 });
   const temperature = options.temperature ?? DEFAULTS.temperature;
   const encoding: SoftLabelEncoding =
     options.softLabelTopK == null ? { kind: 'float32' } : { kind: 'top-k', k: options.softLabelTopK, temperature };
@@ -112,134 +162,127 @@ export async function labelOnQueue(options: QueueLabelOptions): Promise<QueueLab
     dataKey: datasetDigest(dataset),
     teacher: teacherPath,
     teacherKey: teacher.digest,
+    teacherSettings,
+    workerImports,
   };
-  const ranges: [number, number][] = [];
-  for (let start = 0; start < train.rows; start += jobRows) ranges.push([start, Math.min(start + jobRows, train.rows)]);
-  // BullMQ ids may not be integers or hold ':'; these name the teacher, the data and the rows.
-  const idOf = ([start, end]: [number, number]) => `label-${key}-${start}-${end}`;
-  const rangeOf = new Map(ranges.map((range) => [idOf(range), range]));
-  // A job that throws is retried after a pause; one that fails every attempt stops the run.
-  const jobOptions = (range: [number, number]) => ({ jobId: idOf(range), attempts, backoff: { type: 'fixed', delay: 1000 } });
+  // BullMQ ids may not be integers or hold ':'; these name the teacher, the data, how the jobs run, and the rows.
+  const settingsKey = createHash('sha256')
+    .update(JSON.stringify([JOB_PROTOCOL, teacherSettings, workerImports]))
+    .digest('hex')
+    .slice(0, 8);
+  const ranges = new Map<string, JobRange>();
+  for (let start = 0; start < train.rows; start += jobRows) {
+    const end = Math.min(start + jobRows, train.rows);
+    ranges.set(`label-${key}-${settingsKey}-${start}-${end}`, [start, end]);
+  }
+  const done = await runOnQueue({ ...options, timeoutSeconds, attempts, address, modules, job, ranges, table, key, encoding });
+  return result(false, ranges.size, done.jobsReused, done.labelSeconds, done.fileBytes);
+}
 
-  const client = await connectQueue(Redis, address);
-  const queue = new bullmq.Queue<LabelJob>(address.name, { connection: address.connection });
-  const events = new bullmq.QueueEvents(address.name, { connection: address.connection });
-  // Connection blips: ioredis reconnects, and a lasting loss surfaces in collect().
+/** What {@link runOnQueue} needs: the options, and what labelOnQueue made of them. */
+interface QueueRun extends QueueLabelOptions {
+  timeoutSeconds: number;
+  attempts: number;
+  address: QueueAddress;
+  modules: Awaited<ReturnType<typeof loadQueueModules>>;
+  job: Omit<LabelJob, 'start' | 'end'>;
+  ranges: Map<string, JobRange>;
+  table: LogitTable;
+  key: string;
+  encoding: SoftLabelEncoding;
+}
+
+/**
+ * Connects, watches the connection, and runs the coordination until it ends, Redis stays unreachable for
+ * the timeout, or `signal` aborts; then closes every connection, within seconds even when Redis is gone.
+ */
+async function runOnQueue(run: QueueRun) {
+  const { address, modules, ranges, table, job, attempts, onProgress = () => {} } = run;
+  const client = await connectQueue(modules.Redis, address);
+  const queue = new modules.bullmq.Queue<LabelJob>(address.name, { connection: address.connection });
+  const events = new modules.bullmq.QueueEvents(address.name, { connection: address.connection });
+  // Connection losses are reported once by the watch below, not once per retry by each connection.
   queue.on('error', () => {});
   events.on('error', () => {});
-  const started = performance.now();
-  try {
-    await events.waitUntilReady();
-    // Jobs a previous coordinator queued stay; those that failed get another chance.
-    let jobsReused = 0;
-    await forEachBatch([...rangeOf.keys()], async (id) => {
-      const existing = await queue.getJob(id);
-      const state = existing && (await existing.getState());
-      if (state === 'completed') jobsReused++;
-      if (state === 'failed') await existing!.retry('failed');
-    });
-    await queue.addBulk(
-      ranges.map((range) => ({ name: JOB_NAME, data: { ...job, start: range[0], end: range[1] }, opts: jobOptions(range) })),
-    );
-    if (jobsReused > 0) {
+  const coordination: Coordination = {
+    address,
+    queue,
+    events,
+    client,
+    ranges,
+    table,
+    progress: { done: 0, total: table.rows, started: performance.now() },
+    onProgress,
+    // A job that throws is retried after a pause; one that fails every attempt stops the run.
+    jobOf: (id) => {
+      const [start, end] = ranges.get(id)!;
+      return { name: JOB_NAME, data: { ...job, start, end }, opts: { jobId: id, attempts, backoff: { type: 'fixed', delay: 1000 } } };
+    },
+  };
+  let halt!: (error: DistillError) => void;
+  const halted = new Promise<never>((_, reject) => (halt = reject));
+  halted.catch(() => {}); // raced below; a halt that comes too late to matter is no error
+  const watch = watchConnection(client, {
+    shown: address.shown,
+    timeoutSeconds: run.timeoutSeconds,
+    say: (notice) => onProgress({ ...progressOf(coordination), notice }),
+    onState: (lostSeconds) =>
       onProgress({
-        phase: 'label',
-        done: 0,
-        total: train.rows,
-        samplesPerSec: 0,
-        notice: `${jobsReused} of ${ranges.length} jobs were already done`,
-      });
-    }
-
-    await collect();
-    check(table.allFinite(), 'the teacher produced non-finite logits (NaN or Infinity); check the teacher model and the data');
-    const labelSeconds = (performance.now() - started) / 1000;
-    const fileBytes = await writeSoftLabels(options.softLabels, table, { key, encoding, labelSeconds });
-    // The store holds everything now: free Redis of the jobs and their logits.
-    await forEachBatch([...rangeOf.keys()], async (id) => {
-      await (await queue.getJob(id))?.remove();
-      await client.del(resultKey(address.name, id));
-    });
-    return result(false, ranges.length, jobsReused, labelSeconds, fileBytes);
+        ...progressOf(coordination),
+        waitingFor: lostSeconds === null ? undefined : `${address.shown} (unreachable for ${Math.round(lostSeconds)} s)`,
+      }),
+    onGiveUp: halt,
+  });
+  const onAbort = () => halt(new DistillCancelledError('stopped while the workers labelled; the jobs done so far stay for the next run'));
+  run.signal?.addEventListener('abort', onAbort);
+  if (run.signal?.aborted) onAbort();
+  try {
+    const work = coordinate(coordination, { key: run.key, encoding: run.encoding, file: run.softLabels });
+    work.catch(() => {}); // after a halt, its pending commands fail as the connections close
+    return await Promise.race([work, halted]);
   } finally {
-    await Promise.allSettled([queue.close(), events.close(), client.quit()]);
-  }
-
-  /** Waits for every job, copying each one's logits into the table as it completes. */
-  async function collect(): Promise<void> {
-    const pending = new Set(rangeOf.keys());
-    let done = 0;
-    let fail!: (error: unknown) => void;
-    let finish!: () => void;
-    const finished = new Promise<void>((resolveAll, reject) => {
-      finish = resolveAll;
-      fail = reject;
-    });
-    const checking = new Set<string>();
-    const settle = async (id: string) => {
-      if (!pending.has(id) || checking.has(id)) return;
-      checking.add(id);
-      try {
-        const state = await queue.getJobState(id);
-        if (state === 'completed') {
-          const [start, end] = rangeOf.get(id)!;
-          const bytes = await client.getBuffer(resultKey(address.name, id));
-          const expected = (end - start) * train.numClasses * 4;
-          if (!bytes || bytes.byteLength !== expected) {
-            // Completed, but the logits are gone (expired, deleted): label the rows again.
-            await (await queue.getJob(id))?.remove();
-            await queue.add(JOB_NAME, { ...job, start, end }, jobOptions([start, end]));
-            return;
-          }
-          table.values.set(new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + expected)), start * train.numClasses);
-          pending.delete(id);
-          done += end - start;
-          const samplesPerSec = done / ((performance.now() - started) / 1000);
-          onProgress({ phase: 'label', done, total: train.rows, samplesPerSec });
-          if (pending.size === 0) finish();
-        } else if (state === 'unknown') {
-          // Removed under us (another coordinator of the same run finished first, or the queue was emptied):
-          // queue the rows again rather than wait for a job that no longer exists.
-          const [start, end] = rangeOf.get(id)!;
-          await queue.add(JOB_NAME, { ...job, start, end }, jobOptions([start, end]));
-        } else if (state === 'failed') {
-          const failed = await queue.getJob(id);
-          const [start, end] = rangeOf.get(id)!;
-          const tries = failed ? ` after ${failed.attemptsMade} attempt${failed.attemptsMade === 1 ? '' : 's'}` : '';
-          fail(new DistillError(`the job for rows ${start}-${end - 1} failed${tries}: ${failed?.failedReason ?? 'no reason recorded'}`));
-        }
-      } catch (error) {
-        fail(new DistillError(`lost the connection to ${address.shown}: ${messageOf(error)}`));
-      } finally {
-        checking.delete(id);
-      }
+    run.signal?.removeEventListener('abort', onAbort);
+    // With Redis unreachable, a polite close would only wait: drop the connections at once.
+    const closeMs = watch.lostSince === null ? CLOSE_MS : 0;
+    watch.stop();
+    const closing = async (connection: { close(): Promise<void>; disconnect(): Promise<void> }) => {
+      if (closeMs === 0 || !(await settlesWithin(connection.close(), closeMs))) await settlesWithin(connection.disconnect(), 500);
     };
-    events.on('completed', ({ jobId }) => void settle(jobId));
-    events.on('failed', ({ jobId }) => void settle(jobId));
-    const sweep = () => forEachBatch([...pending], settle);
-    const timer = setInterval(() => void sweep(), SWEEP_MS);
-    const waiting = setTimeout(() => {
-      if (done > 0) return;
-      const notice = `no job has finished yet: waiting for workers (tfjs-distill worker --queue ${address.shown})`;
-      onProgress({ phase: 'label', done: 0, total: train.rows, samplesPerSec: 0, notice });
-    }, NO_WORKER_NOTICE_MS);
-    const onAbort = () => fail(new DistillCancelledError('cancelled while the workers labelled; the queued jobs stay for the next run'));
-    options.signal?.addEventListener('abort', onAbort);
-    try {
-      await sweep();
-      if (pending.size === 0) finish();
-      await finished;
-    } finally {
-      clearInterval(timer);
-      clearTimeout(waiting);
-      options.signal?.removeEventListener('abort', onAbort);
-    }
+    await Promise.all([closing(queue), closing(events), closeClient(client)]);
   }
 }
 
-/** Jobs looked at or cleaned up at once: round trips overlap, without flooding Redis with one burst per job. */
-const BATCH = 64;
+/** The coordinator's progress as an event (for notices and state changes between results). */
+function progressOf({ progress }: Coordination): ProgressEvent {
+  const seconds = (performance.now() - progress.started) / 1000;
+  return { phase: 'label', done: progress.done, total: progress.total, samplesPerSec: seconds > 0 ? progress.done / seconds : 0 };
+}
 
-async function forEachBatch<T>(items: T[], use: (item: T) => Promise<unknown>): Promise<void> {
-  for (let i = 0; i < items.length; i += BATCH) await Promise.all(items.slice(i, i + BATCH).map(use));
+/** Queues the jobs (reusing those a previous coordinator queued), gathers their logits, writes the store, frees Redis. */
+async function coordinate(coordination: Coordination, store: { key: string; encoding: SoftLabelEncoding; file: string }) {
+  const { queue, events, client, ranges, table, address } = coordination;
+  await events.waitUntilReady();
+  coordination.progress.started = performance.now();
+  // Jobs a previous coordinator queued stay; those that failed get another chance.
+  let jobsReused = 0;
+  await forEachBatch([...ranges.keys()], async (id) => {
+    const existing = await queue.getJob(id);
+    const state = existing && (await existing.getState());
+    if (state === 'completed') jobsReused++;
+    if (state === 'failed') await existing!.retry('failed');
+  });
+  await queue.addBulk([...ranges.keys()].map((id) => coordination.jobOf(id)));
+  if (jobsReused > 0)
+    coordination.onProgress({ ...progressOf(coordination), notice: `${jobsReused} of ${ranges.size} jobs were already done` });
+
+  await collect(coordination);
+  check(table.allFinite(), 'the teacher produced non-finite logits (NaN or Infinity); check the teacher model and the data');
+  const labelSeconds = (performance.now() - coordination.progress.started) / 1000;
+  const fileBytes = await writeSoftLabels(store.file, table, { key: store.key, encoding: store.encoding, labelSeconds });
+  // The store holds everything now: free Redis of the jobs and their logits.
+  await forEachBatch([...ranges.keys()], async (id) => {
+    await (await queue.getJob(id))?.remove();
+    await client.del(resultKey(address.name, id));
+  });
+  return { jobsReused, labelSeconds, fileBytes };
 }
