@@ -45,7 +45,18 @@ export function teacherModelSize(source: TeacherSource, data?: ModelData): { par
 
 /** A teacher's identity in soft-label keys: its bytes or weights, and the normalisation of its input. */
 export function teacherIdentity(source: TeacherSource, data: ModelData | undefined, config: TeacherSettings): string {
-  return teacherDigest(teacherModelDigest(source, data)!, config.teacherNormalize ?? undefined);
+  return teacherDigest(teacherModelDigest(source, data)!, teacherPreprocessing(config));
+}
+
+/**
+ * What a teacher's logits depend on besides its model and the rows: the normalisation of its input, the
+ * layout it is fed in and the output read. The layout and output join only when given, so that the keys of
+ * stores labelled before they counted stay valid.
+ */
+export function teacherPreprocessing(config: Pick<TeacherSettings, 'teacherNormalize' | 'teacherLayout' | 'teacherOutput'>) {
+  const { teacherNormalize, teacherLayout, teacherOutput } = config;
+  if (teacherLayout === null && teacherOutput === null) return teacherNormalize ?? undefined;
+  return { normalize: teacherNormalize, layout: teacherLayout, output: teacherOutput };
 }
 
 /** A teacher fed its rows as they are: no normalisation, its own layout and first output. */
