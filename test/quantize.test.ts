@@ -82,8 +82,8 @@ describe('quantised variants', () => {
         } else {
           expect(Object.keys(q)).toEqual(['dtype', 'min', 'scale', 'original_dtype']);
           expect(q.dtype).toBe(dtype);
-          // Half a step, plus the float32 rounding of the decoded value.
-          const bound = (i: number) => q.scale! / 2 + Math.abs(x[i]) * 2 ** -23;
+          // Half a step, plus the float32 rounding of the decoded value (half its ulp).
+          const bound = (i: number) => q.scale! / 2 + Math.abs(decoded[i]) * 2 ** -24;
           for (let i = 0; i < x.length; i++) expect(Math.abs(decoded[i] - x[i])).toBeLessThanOrEqual(bound(i));
         }
         // Zero stays exactly zero: the zero-initialised biases and the exact zeros among other values.
@@ -206,6 +206,18 @@ describe('a digits student quantised for shipping', () => {
       expect(Math.abs(measured.accuracyDrop)).toBeLessThanOrEqual(1);
     });
   }
+
+  it('refuses a quantised reference, unlabelled rows and rows of another shape', async () => {
+    await expect(measureVariant(join(dir, 'uint8'), join(dir, 'float16'), test)).rejects.toThrow(
+      /reference model is itself quantised; compare against the float32 model/,
+    );
+    const unlabelled = { ...test, y: test.y.map((label, row) => (row === 3 ? -1 : label)) };
+    await expect(measureVariant(join(dir, 'float32'), join(dir, 'uint8'), unlabelled)).rejects.toThrow(/no label \(-1\)/);
+    const wide = { x: new Float32Array(4 * 30 * 30), y: new Int32Array(4), shape: [4, 30, 30], numClasses: 10 };
+    await expect(measureVariant(join(dir, 'float32'), join(dir, 'uint8'), wide)).rejects.toThrow(
+      /^the test rows \(shape \[30,30\]\) do not fit the model: .*rows of its input shape$/,
+    );
+  });
 
   it('measures the float32 model against itself as a full match', async () => {
     const measured = await measureVariant(join(dir, 'float32'), join(dir, 'float32'), test);

@@ -155,7 +155,10 @@ export function quantizeModelData(data: ModelData, dtype: QuantizationDtype): Mo
       'quantize',
     ]);
     const perElement = SOURCE_BYTES[spec.dtype];
-    check(perElement !== undefined, `weight ${spec.name} has dtype ${spec.dtype}, which a layers model does not store`);
+    check(
+      perElement !== undefined,
+      `weight ${spec.name} has dtype ${spec.dtype}, which a layers model does not store; give a model saved by tfjs (model.save or saveModel)`,
+    );
     const size = spec.shape.reduce((a, b) => a * b, 1);
     const bytes = data.weights.slice(offset, offset + size * perElement);
     check(bytes.byteLength === size * perElement, `the model's weights end before weight ${spec.name}; save the model again`);

@@ -138,8 +138,16 @@ export async function measureVariant(
   const referenceModel = await loadWithStockTfjs(reference, 'the float32 model');
   const variantModel = await loadWithStockTfjs(candidate, typeof variant === 'string' ? variant : 'the variant');
   try {
-    const referenceClasses = topClasses(referenceModel, test);
-    const variantClasses = topClasses(variantModel, test);
+    let referenceClasses: Int32Array;
+    let variantClasses: Int32Array;
+    try {
+      referenceClasses = topClasses(referenceModel, test);
+      variantClasses = topClasses(variantModel, test);
+    } catch (error) {
+      throw new DistillError(
+        `the test rows (shape [${featureShape(test)}]) do not fit the model: ${messageOf(error)}; measure it on rows of its input shape`,
+      );
+    }
     const accuracy = matchFraction(variantClasses, test.y);
     const float32Accuracy = matchFraction(referenceClasses, test.y);
     return {
