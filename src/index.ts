@@ -85,6 +85,22 @@ export {
 export { type TeacherKindListing, type TeacherKindSettings, listTeacherKinds } from './teachers/open-teacher.js';
 export { loadModel, saveModel } from './models/model-files.js';
 export type { ModelData } from './models/model-data.js';
+export {
+  QUANTIZATION_DTYPES,
+  type QuantizationDtype,
+  type QuantizedTensor,
+  type WeightQuantization,
+  quantizeModelData,
+  quantizeTensor,
+  saveQuantizedModel,
+} from './models/quantize.js';
+export {
+  type StockArtifacts,
+  type VariantMeasurement,
+  loadWithStockTfjs,
+  measureVariant,
+  readStockArtifacts,
+} from './models/variant-check.js';
 export type { InputLayout, TeacherNormalize } from './models/onnx-teacher.js';
 export { EXPORTABLE_LAYERS, type ExportedOnnx, UnsupportedLayerError, exportLayersToOnnx } from './models/layers-to-onnx.js';
 export type { BackendChoice, BackendName, KernelsUsed } from './kernels/backend.js';
