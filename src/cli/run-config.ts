@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import { absoluteSource } from '../data/data-source.js';
+import { absoluteUnlessUrl } from '../url-or-path.js';
 import { type DistillConfig, OPTION_ALIASES, OPTION_KEYS } from '../options/options.js';
 import { DistillError, check, messageOf } from '../errors.js';
 import { type KeyTree, isPlainObject, unknownKey, unknownKeyMessage } from '../known-keys.js';
@@ -203,12 +204,12 @@ export function resolvePaths(settings: Record<string, unknown>, base: string): R
   for (const key of ['teacherLogits', 'teacherTestLogits', 'softLabels', 'out'])
     out[key] = out[key] === undefined ? undefined : path(out[key]);
   const loss = out.loss;
-  if (isPlainObject(loss) && typeof loss.module === 'string' && !/^[a-z][a-z0-9+.-]+:/i.test(loss.module)) {
-    out.loss = { ...loss, module: resolve(base, loss.module) };
+  if (isPlainObject(loss) && typeof loss.module === 'string') {
+    out.loss = { ...loss, module: absoluteUnlessUrl(loss.module, base) };
   }
   // Module URLs (file:, data:, node:) stay as they are.
   if (Array.isArray(out.workerImports)) {
-    out.workerImports = out.workerImports.map((m) => (typeof m === 'string' && !/^[a-z][a-z0-9+.-]+:/i.test(m) ? resolve(base, m) : m));
+    out.workerImports = out.workerImports.map((m) => (typeof m === 'string' ? absoluteUnlessUrl(m, base) : m));
   }
   return Object.fromEntries(Object.entries(out).filter(([, value]) => value !== undefined));
 }

@@ -2,7 +2,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { constants } from 'node:fs';
 import { access, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { importSpecifier } from '../url-or-path.js';
 import { featureShape } from '../data/dataset.js';
 import { type DistillResult, distill } from '../distill/distill.js';
 import { DEFAULTS } from '../options/options.js';
@@ -32,7 +32,7 @@ export async function runCommand(settings: RunSettings, signal: AbortSignal): Pr
   // Custom layers must be known here (to load or build the models) and in every worker.
   for (const module of options.workerImports ?? []) {
     try {
-      await import(/^[a-z][a-z0-9+.-]+:/i.test(module) ? module : pathToFileURL(module).href);
+      await import(importSpecifier(module));
     } catch (error) {
       throw new DistillError(`workerImports ${module} could not be imported: ${messageOf(error)}`, ['workerImports']);
     }

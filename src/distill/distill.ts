@@ -1,10 +1,9 @@
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { importSpecifier } from '../url-or-path.js';
 import type * as tf from '@tensorflow/tfjs';
 import { LogitTable } from '../data/logit-table.js';
 import { readNpyFloat32Matrix } from '../data/npy.js';
 import { SharedDataset } from '../data/shared-dataset.js';
-import { type SoftLabelEncoding, checkEncoding } from '../data/soft-label-store.js';
+import { checkEncoding, softLabelEncoding } from '../data/soft-label-store.js';
 import { check } from '../errors.js';
 import { type ModelData, modelFromData, shareModel } from '../models/model-data.js';
 import { type InferenceModel, layersInference } from '../infer/predictor.js';
@@ -95,8 +94,7 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
     labeledRows.length > 0 || !config.baseline,
     'no training row keeps its label, but the baseline trains on hard labels alone; label some rows or drop the baseline',
   );
-  const encoding: SoftLabelEncoding =
-    config.softLabelTopK === null ? { kind: 'float32' } : { kind: 'top-k', k: config.softLabelTopK, temperature: config.temperature };
+  const encoding = softLabelEncoding(config);
   checkEncoding(encoding, train.numClasses);
   const allRows = trainsOn(Int32Array.from({ length: train.rows }, (_, i) => i));
   const teacherSource: TeacherSource = options.teacher === undefined ? { kind: 'none' } : await openTeacher(options.teacher, train, config);
@@ -412,7 +410,7 @@ function phaseTraining(config: DistillConfig, phase: TrainingPhase): { optimizer
 function distillationLoss(config: DistillConfig): LossSpec {
   const { loss, temperature, alpha } = config;
   if (typeof loss === 'object' && 'module' in loss) {
-    const module = /^[a-z]+:/i.test(loss.module) ? loss.module : pathToFileURL(resolve(loss.module)).href;
+    const module = importSpecifier(loss.module);
     return { name: 'custom', module, temperature, alpha, options: loss.options ?? {} };
   }
   const name = typeof loss === 'string' ? loss : loss.name;

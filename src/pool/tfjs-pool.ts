@@ -1,4 +1,4 @@
-import { pathToFileURL } from 'node:url';
+import { importSpecifier } from '../url-or-path.js';
 import { DistillError } from '../errors.js';
 import { type BackendChoice, type BackendInit, type BackendName, backendCandidates, type KernelsUsed } from '../kernels/backend.js';
 import { type KernelChoice, kernelChoiceFromEnv } from '../kernels/kernel-choice.js';
@@ -100,7 +100,7 @@ function checkThreads(workers: number, threads: number): void {
 
 /** A module to import in the workers: a URL as given, a path resolved against the working directory. */
 function moduleUrl(specifier: string): string {
-  return /^[a-z]+:/i.test(specifier) ? specifier : pathToFileURL(specifier).href;
+  return importSpecifier(specifier);
 }
 
 /** One line per distinct backend failure (with the workers it happened in), and one for added kernels. */

@@ -8,7 +8,8 @@ import type { KernelChoice } from '../kernels/kernel-choice.js';
 import type { InferenceModel } from '../infer/predictor.js';
 import { NO_TEACHER_SETTINGS, openLabellingTeacher } from '../teachers/open-teacher.js';
 import { datasetDigest } from '../teachers/fingerprint.js';
-import { DEFAULTS, resolveConfig } from '../options/options.js';
+import { type KeysOfGroups, type LibraryKeys, type SameKeys, resolveOptions } from '../options/resolve.js';
+import type { QueueSettings } from '../options/schema.js';
 import {
   JOB_NAME,
   JOB_PROTOCOL,
@@ -22,8 +23,8 @@ import {
 } from './queue-connection.js';
 import { TfjsPool } from '../pool/tfjs-pool.js';
 
-/** Everything {@link serveLabelQueue} takes. */
-export interface LabelWorkerOptions {
+/** Everything {@link serveLabelQueue} takes: the runtime and queue groups, and the worker's own. */
+export interface LabelWorkerOptions extends Partial<QueueSettings> {
   /** The queue: redis[s]://[USER:PASSWORD@]HOST:PORT/NAME (see parseQueueUrl). */
   queue: string;
   /** Worker threads; the process takes as many jobs at once. Default: the machine's available parallelism. */
@@ -43,6 +44,19 @@ export interface LabelWorkerOptions {
   /** Aborting it stops taking jobs, finishes the running ones and returns. */
   signal?: AbortSignal;
 }
+
+/** The option groups a labelling worker resolves, those of their options it does not use, and its own. */
+const LABEL_WORKER_SCOPE = {
+  groups: ['runtime', 'queue'],
+  omit: ['threadsPerWorker', 'maxRestarts', 'onProgress'],
+  own: ['queue', 'stallSeconds', 'onLog'],
+} as const;
+// LabelWorkerOptions names exactly the options of LABEL_WORKER_SCOPE (this fails to compile otherwise).
+type LabelWorkerKeys =
+  | Exclude<KeysOfGroups<(typeof LABEL_WORKER_SCOPE)['groups'][number]> & LibraryKeys, (typeof LABEL_WORKER_SCOPE)['omit'][number]>
+  | (typeof LABEL_WORKER_SCOPE)['own'][number];
+const WORKER_OPTIONS_MATCH: SameKeys<keyof LabelWorkerOptions, LabelWorkerKeys> = true;
+void WORKER_OPTIONS_MATCH;
 
 /** The data and teacher a job names, loaded once per process (jobs of one run all name the same). */
 interface Inputs {
@@ -66,19 +80,7 @@ export async function serveLabelQueue(options: LabelWorkerOptions): Promise<{ jo
   const address = parseQueueUrl(options.queue);
   const stallSeconds = options.stallSeconds ?? 30;
   check(Number.isFinite(stallSeconds) && stallSeconds >= 1, `stallSeconds must be a number >= 1, got ${stallSeconds}`, ['stallSeconds']);
-  const config = resolveConfig({
-    teacher: '',
-    student: '',
-    train: undefined as never,
-    test: undefined as never,
-    workers: options.workers,
-    batchSize: Math.max(DEFAULTS.batchSize, options.workers ?? 1),
-    backend: options.backend,
-    kernels: options.kernels,
-    workerImports: options.workerImports,
-    workerMemoryMb: options.workerMemoryMb,
-    barrierTimeoutMs: options.barrierTimeoutMs,
-  });
+  const config = resolveOptions(options, LABEL_WORKER_SCOPE);
   const log = options.onLog ?? (() => {});
   const { bullmq, Redis } = await loadQueueModules();
   const client = await connectQueue(Redis, address);

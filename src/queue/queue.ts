@@ -2,17 +2,21 @@ import { resolve } from 'node:path';
 import { absoluteSource, type DataSourceOptions, loadDataSource } from '../data/data-source.js';
 import { LogitTable } from '../data/logit-table.js';
 import { SharedDataset } from '../data/shared-dataset.js';
-import { type SoftLabelEncoding, checkEncoding, describeEncoding, readSoftLabels, writeSoftLabels } from '../data/soft-label-store.js';
+import { checkEncoding, describeEncoding, readSoftLabels, softLabelEncoding, writeSoftLabels } from '../data/soft-label-store.js';
 import { DistillCancelledError, DistillError, check, messageOf } from '../errors.js';
 import { INFER_BATCH } from '../infer/logits.js';
 import type { ProgressEvent } from '../progress.js';
-import { NO_TEACHER_SETTINGS, openLabellingTeacher } from '../teachers/open-teacher.js';
+import { openLabellingTeacher } from '../teachers/open-teacher.js';
 import { datasetDigest, softLabelKey } from '../teachers/fingerprint.js';
-import { DEFAULTS } from '../options/options.js';
+import type { DistillOptions } from '../options/options.js';
+import { type KeysOfGroups, type LibraryKeys, type SameKeys, resolveOptions } from '../options/resolve.js';
+import type { QueueSettings } from '../options/schema.js';
 import { JOB_NAME, JOB_PROTOCOL, type LabelJob, connectQueue, loadQueueModules, parseQueueUrl, resultKey } from './queue-connection.js';
 
-/** Everything {@link labelOnQueue} takes. */
-export interface QueueLabelOptions {
+/** Everything {@link labelOnQueue} takes: the teacher, labelling and queue groups, and the coordinator's own. */
+export interface QueueLabelOptions
+  extends Partial<Pick<DistillOptions, 'teacherNormalize' | 'teacherLayout' | 'teacherOutput' | 'teacherRuntime'>>,
+    Partial<QueueSettings> {
   /** The queue: redis[s]://[USER:PASSWORD@]HOST:PORT/NAME (see parseQueueUrl). */
   queue: string;
   /** The data, by name: every worker loads it from the same paths. */
@@ -31,6 +35,18 @@ export interface QueueLabelOptions {
   onProgress?: (event: ProgressEvent) => void;
   signal?: AbortSignal;
 }
+
+/** The option groups the coordinator resolves, and its own options. */
+const QUEUE_LABEL_SCOPE = {
+  groups: ['teacher', 'labelling', 'queue'],
+  own: ['queue', 'data', 'jobRows', 'attempts', 'onProgress', 'signal'],
+} as const;
+// QueueLabelOptions names exactly the options of QUEUE_LABEL_SCOPE (this fails to compile otherwise).
+type QueueLabelKeys =
+  | (KeysOfGroups<(typeof QUEUE_LABEL_SCOPE)['groups'][number]> & LibraryKeys)
+  | (typeof QUEUE_LABEL_SCOPE)['own'][number];
+const QUEUE_OPTIONS_MATCH: SameKeys<keyof QueueLabelOptions, QueueLabelKeys> = true;
+void QUEUE_OPTIONS_MATCH;
 
 /** What {@link labelOnQueue} did. */
 export interface QueueLabelResult {
@@ -68,6 +84,7 @@ const NO_WORKER_NOTICE_MS = 15_000;
  * its rows and the reason.
  */
 export async function labelOnQueue(options: QueueLabelOptions): Promise<QueueLabelResult> {
+  const config = resolveOptions(options, QUEUE_LABEL_SCOPE);
   const address = parseQueueUrl(options.queue);
   const jobRows = options.jobRows ?? DEFAULT_JOB_ROWS;
   check(
@@ -84,10 +101,8 @@ export async function labelOnQueue(options: QueueLabelOptions): Promise<QueueLab
   const { train: dataset } = await loadDataSource(dataSpec);
   const train = SharedDataset.fromDataset(dataset, 'train');
   const teacherPath = resolve(options.teacher);
-  const teacher = await openLabellingTeacher(teacherPath, train, NO_TEACHER_SETTINGS);
-  const temperature = options.temperature ?? DEFAULTS.temperature;
-  const encoding: SoftLabelEncoding =
-    options.softLabelTopK == null ? { kind: 'float32' } : { kind: 'top-k', k: options.softLabelTopK, temperature };
+  const teacher = await openLabellingTeacher(teacherPath, train, { ...config, teacherEpochs: 0 });
+  const encoding = softLabelEncoding(config);
   checkEncoding(encoding, train.numClasses);
   const key = softLabelKey(teacher.digest, dataset);
   const table = LogitTable.create(train.rows, train.numClasses);
