@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { LABEL_FLAGS, RUN_FLAGS, flagHelp, parseCommandLine } from '../dist/cli/flags.js';
 import { DistillError } from '../dist/errors.js';
 import { label } from '../dist/labelling/label.js';
 import { DEFAULTS, OPTION_KEYS } from '../dist/options/options.js';
@@ -71,5 +72,48 @@ describe('URL or path', () => {
       expect(importSpecifier(path)).toMatch(/^file:\/\//);
     }
     expect(absoluteUnlessUrl('layers.mjs', '/base')).toBe('/base/layers.mjs');
+  });
+});
+
+describe('the command line, derived from the schema', () => {
+  it('--help shows each flag with the default and key from the schema; label takes the whole teacher group', () => {
+    expect(flagHelp(RUN_FLAGS)).toMatch(/--epochs N +epochs of distillation \(default: 3; key: epochs\)/);
+    expect(flagHelp(RUN_FLAGS)).toMatch(/--optimizer NAME .*\(default: adam; key: optimizer\.name\)/);
+    for (const flag of ['teacher-normalize', 'teacher-layout', 'teacher-output', 'teacher-runtime', 'import', 'queue-timeout', 'config']) {
+      expect(LABEL_FLAGS, flag).toHaveProperty(flag);
+    }
+    expect(flagHelp(LABEL_FLAGS)).toMatch(/--queue-timeout S .*\(default: 120; key: queueTimeout\)/);
+    expect(RUN_FLAGS).not.toHaveProperty('queue-timeout');
+  });
+
+  it('parseArgs reads the flags; every problem is one line of our own', () => {
+    expect(parseCommandLine(['--epochs=3', '--baseline', '--import', 'a.mjs', '--import', 'b.mjs', '--lr', '0.1'], 'run')).toEqual({
+      flags: { epochs: 3, baseline: true, import: ['a.mjs', 'b.mjs'], lr: 0.1 },
+      positionals: [],
+    });
+    expect(parseCommandLine(['--baseline=false'], 'run').flags).toEqual({ baseline: false });
+    expect(parseCommandLine(['--soft-labels', 'a.sl', 'x.shard-0', 'x.shard-1'], 'merge')).toEqual({
+      flags: { 'soft-labels': 'a.sl' },
+      positionals: ['x.shard-0', 'x.shard-1'],
+    });
+    const fails = (argv: string[], command: 'run' | 'label' | 'worker' | 'merge' = 'run') => {
+      try {
+        parseCommandLine(argv, command);
+      } catch (error) {
+        expect(error).toBeInstanceOf(DistillError);
+        return (error as Error).message;
+      }
+      throw new Error(`${argv.join(' ')} was accepted`);
+    };
+    expect(fails(['--batch_size', '3'])).toBe('unknown flag --batch_size; did you mean --batch-size?');
+    expect(fails(['--learning-rate', '3'])).toBe('unknown flag --learning-rate; did you mean --lr?');
+    expect(fails(['--temprature', '3'], 'label')).toBe('unknown flag --temprature for label; did you mean --temperature?');
+    expect(fails(['--epochs', '3'], 'worker')).toBe('unknown flag --epochs for worker (see tfjs-distill worker --help)');
+    expect(fails(['--epochs'])).toBe('--epochs needs a value (N)');
+    expect(fails(['--epochs', '--lr', '0.1'])).toBe('--epochs needs a value (N)');
+    expect(fails(['--epochs', '2.5'])).toBe("--epochs expects an integer, got '2.5'");
+    expect(fails(['--temperature', 'hot'])).toBe("--temperature expects a number, got 'hot'");
+    expect(fails(['--baseline=yes'])).toBe('--baseline takes no value, or =true or =false');
+    expect(fails(['stray'])).toBe("unexpected argument 'stray'; flags look like --epochs 3 (see tfjs-distill run --help)");
   });
 });

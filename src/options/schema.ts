@@ -34,6 +34,18 @@ export interface CliSettings {
   out: string;
 }
 
+/** What the CLI builds and uses when neither a flag nor a config file says; the schema's help shows them. */
+export const CLI_MODEL_DEFAULTS = {
+  student: 'mlp:32',
+  /** Convolutions for image rows, dense layers for feature vectors, which convolutions cannot take. */
+  teacherForImages: 'cnn:32,64',
+  teacherForVectors: 'mlp:128,64',
+  /** Epochs of teacher training when the run builds the teacher and teacherEpochs is not given. */
+  builtTeacherEpochs: 5,
+  /** The share of a CSV or NPY source's rows held out for testing, without testData. */
+  testFraction: 0.2,
+} as const;
+
 /** Settings of labelling across machines (`label --queue` and `worker`). */
 export interface QueueSettings {
   /**

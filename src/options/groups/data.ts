@@ -1,6 +1,6 @@
 /** The data group (what the rows are and how they are split and shuffled) and the output group. */
 import { check } from '../../errors.js';
-import { defineOptions, isInt, isNumber } from '../schema.js';
+import { CLI_MODEL_DEFAULTS, defineOptions, isInt, isNumber } from '../schema.js';
 
 const given = (key: string, message: string) => (value: unknown) => `${key} ${message}, got ${JSON.stringify(value)}`;
 
@@ -48,7 +48,7 @@ export const DATA_OPTIONS = defineOptions({
     scope: 'cli',
     description: 'csv and npy without testData: share of rows held out as the test split',
     default: null,
-    shownDefault: '0.2',
+    shownDefault: String(CLI_MODEL_DEFAULTS.testFraction),
     check: (value) =>
       value === null || (isNumber(value) && value > 0 && value < 1) ? undefined : given('testFraction', 'must lie in (0, 1)')(value),
     flags: [{ name: 'test-fraction', value: 'number', arg: 'F' }],

@@ -1,7 +1,7 @@
 /** The teacher group (the teacher and how its input and output are read) and the student group. */
 import { check } from '../../errors.js';
 import { isPlainObject } from '../../known-keys.js';
-import { TEACHER_RUNTIMES, defineOptions, oneOf, stringOrNull } from '../schema.js';
+import { CLI_MODEL_DEFAULTS, TEACHER_RUNTIMES, defineOptions, oneOf, stringOrNull } from '../schema.js';
 
 /** A model option: a path (or, on the CLI, an architecture), or a model object; a config file's mapping is neither. */
 const modelCheck = (key: string) => (value: unknown) =>
@@ -32,7 +32,7 @@ export const MODEL_OPTIONS = defineOptions({
     group: 'teacher',
     description:
       'the teacher: a tfjs model, a saved model.json (or its folder; layers or graph model), or an ONNX file (.onnx, run by onnxruntime-node)',
-    shownDefault: 'cnn:32,64 for image rows, mlp:128,64 for feature vectors (CSV, NPY [rows, features]) on the CLI',
+    shownDefault: `none; the CLI builds ${CLI_MODEL_DEFAULTS.teacherForImages} for image rows, ${CLI_MODEL_DEFAULTS.teacherForVectors} for feature vectors`,
     check: modelCheck('teacher'),
     flags: [
       {
@@ -48,7 +48,8 @@ export const MODEL_OPTIONS = defineOptions({
         value: 'string',
         arg: 'SPEC',
         parse: oneOfBoth('teacher'),
-        help: 'build the teacher: mlp:W1,W2,... or cnn:F1,F2,...',
+        help: 'build the teacher (seeded by --seed): mlp:W1,W2,... or cnn:F1,F2,...',
+        shownDefault: `${CLI_MODEL_DEFAULTS.teacherForImages} for image rows, ${CLI_MODEL_DEFAULTS.teacherForVectors} for feature vectors (CSV, NPY [rows, features])`,
       },
     ],
   },
@@ -100,7 +101,7 @@ export const MODEL_OPTIONS = defineOptions({
   student: {
     group: 'student',
     description: 'the student: a tfjs model or a saved model.json (or its folder); its weights are the starting point',
-    shownDefault: 'mlp:32 on the CLI',
+    shownDefault: `none; the CLI builds ${CLI_MODEL_DEFAULTS.student}`,
     check: modelCheck('student'),
     flags: [
       {
@@ -117,7 +118,7 @@ export const MODEL_OPTIONS = defineOptions({
         arg: 'SPEC',
         parse: oneOfBoth('student'),
         help: 'build the student',
-        shownDefault: 'mlp:32',
+        shownDefault: CLI_MODEL_DEFAULTS.student,
       },
     ],
   },

@@ -3,7 +3,7 @@ import { check } from '../../errors.js';
 import { DISTILLATION_LOSSES } from '../../train/losses.js';
 import type { NonFinitePolicy, SelectionMetric } from '../../train/replica.js';
 import type { LossOption } from '../options.js';
-import { type OptionRule, defineOptions, isInt, isNumber, oneOf, stringOrNull } from '../schema.js';
+import { CLI_MODEL_DEFAULTS, type OptionRule, defineOptions, isInt, isNumber, oneOf, stringOrNull } from '../schema.js';
 
 const NON_FINITE_POLICIES: readonly NonFinitePolicy[] = ['abort', 'skip'];
 const SELECTION_METRICS: readonly SelectionMetric[] = ['accuracy', 'loss'];
@@ -76,7 +76,7 @@ export const TRAINING_OPTIONS = defineOptions({
     group: 'training',
     description: 'train the teacher first, for this many epochs over the labelled rows, with hard labels',
     default: 0,
-    shownDefault: '5 for a teacher the CLI builds, 0 for a loaded one',
+    shownDefault: `${CLI_MODEL_DEFAULTS.builtTeacherEpochs} for a teacher the CLI builds, 0 for a loaded one`,
     check: int('teacherEpochs', 0),
     flags: [{ name: 'teacher-epochs', value: 'int', arg: 'N', help: 'epochs of teacher training on the labelled rows' }],
   },
