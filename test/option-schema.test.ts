@@ -1,5 +1,7 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { LABEL_FLAGS, RUN_FLAGS, flagHelp, parseCommandLine } from '../dist/cli/flags.js';
+import { optionsReference } from '../dist/cli/options-doc.js';
 import { DistillError } from '../dist/errors.js';
 import { label } from '../dist/labelling/label.js';
 import { DEFAULTS, OPTION_KEYS } from '../dist/options/options.js';
@@ -76,6 +78,14 @@ describe('URL or path', () => {
 });
 
 describe('the command line, derived from the schema', () => {
+  it('docs/options.md is what the schema generates (run npm run docs:options after changing an option)', () => {
+    const committed = readFileSync(new URL('../docs/options.md', import.meta.url), 'utf8');
+    expect(committed).toBe(optionsReference());
+    // Every declared option is in it, with its flags.
+    for (const key of Object.keys(OPTION_SCHEMA)) expect(committed).toContain(`| \`${key}\` |`);
+    expect(committed).toContain('`--lr RATE` (optimizer.learningRate)');
+  });
+
   it('--help shows each flag with the default and key from the schema; label takes the whole teacher group', () => {
     expect(flagHelp(RUN_FLAGS)).toMatch(/--epochs N +epochs of distillation \(default: 3; key: epochs\)/);
     expect(flagHelp(RUN_FLAGS)).toMatch(/--optimizer NAME .*\(default: adam; key: optimizer\.name\)/);
