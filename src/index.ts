@@ -9,7 +9,15 @@
  * ```
  */
 export { distill, type DistillResult } from './distill/distill.js';
-export { DEFAULTS, type DistillConfig, type DistillOptions, type TeacherRuntime } from './options/options.js';
+export {
+  DEFAULTS,
+  type DistillConfig,
+  type DistillOptions,
+  type LossOption,
+  type PhaseTrainingOptions,
+  type TeacherRuntime,
+} from './options/options.js';
+export type { QueueSettings } from './options/schema.js';
 export type { TeacherRuntimeUsed } from './teachers/teacher-runtime.js';
 export { label, shardFile, shardRows, type LabelOptions, type LabelResult, type ShardSpec } from './labelling/label.js';
 export { DEFAULT_JOB_ROWS, labelOnQueue, type QueueLabelOptions, type QueueLabelResult } from './queue/queue.js';

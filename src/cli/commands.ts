@@ -3,13 +3,12 @@
  * command-only options. Flags, --help, config-file keys and errors are all derived from these and the schema.
  */
 import { DEFAULT_JOB_ROWS } from '../queue/queue.js';
+import { DEFAULT_STALL_SECONDS } from '../queue/queue-worker.js';
 import type { OptionKey } from '../options/resolve.js';
 import { type OptionDecl, type OptionGroup, isInt, isNumber } from '../options/schema.js';
 
 /** A command-only option: declared like a schema option, but belonging to one command. */
-export type CommandOption = Omit<OptionDecl<never>, 'group' | 'scope' | 'check'> & {
-  check?: (value: unknown) => string | undefined;
-};
+export type CommandOption = Omit<OptionDecl<unknown>, 'group' | 'scope'>;
 
 export type CommandName = 'run' | 'label' | 'worker' | 'merge';
 
@@ -59,7 +58,7 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
       },
       jobRows: {
         description: 'with queue: rows per job, a multiple of 256',
-        default: DEFAULT_JOB_ROWS as never,
+        default: DEFAULT_JOB_ROWS,
         check: (value) => (isInt(value, 1) ? undefined : `jobRows must be an integer, got ${JSON.stringify(value)}`),
         flags: [{ name: 'job-rows', value: 'int', arg: 'N' }],
       },
@@ -79,7 +78,7 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
       },
       stallSeconds: {
         description: 'how long the job of a worker that died waits before another worker takes it',
-        default: 30 as never,
+        default: DEFAULT_STALL_SECONDS,
         check: (value) => (isNumber(value) ? undefined : `stallSeconds must be a number, got ${JSON.stringify(value)}`),
         flags: [{ name: 'stall-seconds', value: 'number', arg: 'S' }],
       },

@@ -12,7 +12,7 @@ import { DistillError, messageOf } from '../errors.js';
 import { isPlainObject, nearestName } from '../known-keys.js';
 import { OPTION_SCHEMA, type OptionKey, keysOfGroups } from '../options/resolve.js';
 import { type FlagDecl, type FlagValue, type OptionDecl, isComputed } from '../options/schema.js';
-import { COMMANDS, type CommandName, type CommandOption, type CommandSpec } from './commands.js';
+import { COMMANDS, type CommandName, type CommandSpec } from './commands.js';
 
 /** A flag as a command takes it. */
 export interface FlagSpec {
@@ -82,9 +82,7 @@ export function commandOptionKeys(command: CommandSpec): OptionKey[] {
 /** Every flag of a command: --config, its groups' flags, its own, --help. */
 export function flagTable(command: CommandSpec): FlagTable {
   const declared = commandOptionKeys(command).flatMap((key) => flagsOf(key, OPTION_SCHEMA[key] as OptionDecl<unknown>));
-  const own = Object.entries(command.own).flatMap(([key, decl]) =>
-    flagsOf(key, decl as CommandOption as Omit<OptionDecl<unknown>, 'group'>),
-  );
+  const own = Object.entries(command.own).flatMap(([key, decl]) => flagsOf(key, decl));
   return Object.fromEntries([['config', CONFIG_FLAG], ...declared, ...own, ['help', HELP_FLAG]]);
 }
 

@@ -200,12 +200,11 @@ export function checkCommandSettings(given: Record<string, unknown>, command: Co
   const own = Object.entries(command.own).map(([key, decl]) => [key, decl.check, undefined] as const);
   const declared = cliKeys.map((key) => {
     const decl = OPTION_SCHEMA[key] as OptionDecl<unknown>;
-    return [key, decl.check as ((value: unknown) => unknown) | undefined, key === 'checkpoint' ? undefined : defaultOf(key)] as const;
+    return [key, decl.check, key === 'checkpoint' ? undefined : defaultOf(key)] as const;
   });
   for (const [key, problemOf, fallback] of [...declared, ...own]) {
     const value = given[key];
-    const problem =
-      value === undefined || !problemOf ? undefined : (problemOf(value) as string | { message: string; options: string[] } | undefined);
+    const problem = value === undefined || !problemOf ? undefined : problemOf(value);
     if (typeof problem === 'string') throw new DistillError(problem, [key]);
     if (problem) throw new DistillError(problem.message, problem.options);
     if (value === undefined && fallback !== undefined) settings[key] = fallback;

@@ -2,7 +2,7 @@ import { importSpecifier } from '../url-or-path.js';
 import { DistillError } from '../errors.js';
 import { type BackendChoice, type BackendInit, type BackendName, backendCandidates, type KernelsUsed } from '../kernels/backend.js';
 import { type KernelChoice, kernelChoiceFromEnv } from '../kernels/kernel-choice.js';
-import { threadsConflict } from '../options/parallelism.js';
+import { checkThreads } from '../options/parallelism.js';
 import { SharedBarrier } from '../parallel/barrier.js';
 import { type PoolOptions, WorkerPool } from '../parallel/pool.js';
 import type { WorkerTask } from '../worker.js';
@@ -87,15 +87,6 @@ export class TfjsPool extends WorkerPool<WorkerTask> {
       candidates = candidates.slice(worst);
     }
   }
-}
-
-/** Refuses thread counts the pool cannot honour (see {@link TfjsPoolOptions.threadsPerWorker}). */
-function checkThreads(workers: number, threads: number): void {
-  if (!Number.isInteger(threads) || threads < 1) {
-    throw new DistillError(`threadsPerWorker must be an integer >= 1, got ${threads}`, ['threadsPerWorker']);
-  }
-  const conflict = threadsConflict(workers, threads);
-  if (conflict) throw new DistillError(conflict, ['threadsPerWorker', 'workers']);
 }
 
 /** A module to import in the workers: a URL as given, a path resolved against the working directory. */

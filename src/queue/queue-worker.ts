@@ -23,6 +23,9 @@ import {
 } from './queue-connection.js';
 import { TfjsPool } from '../pool/tfjs-pool.js';
 
+/** How long a dead worker's job waits before another worker takes it, by default (LabelWorkerOptions.stallSeconds). */
+export const DEFAULT_STALL_SECONDS = 30;
+
 /** Everything {@link serveLabelQueue} takes: the runtime and queue groups, and the worker's own. */
 export interface LabelWorkerOptions extends Partial<QueueSettings> {
   /** The queue: redis[s]://[USER:PASSWORD@]HOST:PORT/NAME (see parseQueueUrl). */
@@ -78,7 +81,7 @@ interface Inputs {
  */
 export async function serveLabelQueue(options: LabelWorkerOptions): Promise<{ jobs: number }> {
   const address = parseQueueUrl(options.queue);
-  const stallSeconds = options.stallSeconds ?? 30;
+  const stallSeconds = options.stallSeconds ?? DEFAULT_STALL_SECONDS;
   check(Number.isFinite(stallSeconds) && stallSeconds >= 1, `stallSeconds must be a number >= 1, got ${stallSeconds}`, ['stallSeconds']);
   const config = resolveOptions(options, LABEL_WORKER_SCOPE);
   const log = options.onLog ?? (() => {});
