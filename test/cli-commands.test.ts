@@ -66,6 +66,13 @@ describe('label, worker and merge take --config FILE like run, through the same 
     );
   });
 
+  it('a computed default that reads the environment is checked when resolved, with a one-line error', () => {
+    const result = runCli(['worker', '--queue', 'redis://127.0.0.1:1/jobs'], { cwd: dir, env: { TFJS_DISTILL_KERNELS: 'bogus' } });
+    expect(result.stderr.trim()).toBe(
+      'tfjs-distill: error: TFJS_DISTILL_KERNELS=bogus is not a kernel choice: use one of auto, openblas, wasm',
+    );
+  });
+
   it('merge takes OUT and the shards as arguments, and refuses flags it does not know', () => {
     expect(lastLine(cli('merge', 'only.sl'))).toBe(
       'tfjs-distill: error: merge needs the store to write and the shards: tfjs-distill merge OUT.sl SHARD...',

@@ -67,9 +67,13 @@ export function defaultOf(key: string): unknown {
   return isComputed(value) ? value.value() : value;
 }
 
-/** The defaults of `keys` that have one. */
+/** The defaults of `keys` that have one, as DEFAULTS lists them. */
 export function defaultsOf(keys: readonly string[]): Record<string, unknown> {
-  return Object.fromEntries(keys.filter((key) => declOf(key).default !== undefined).map((key) => [key, defaultOf(key)]));
+  const listed = (key: string) => {
+    const value = declOf(key).default;
+    return isComputed(value) && value.listed !== undefined ? value.listed : defaultOf(key);
+  };
+  return Object.fromEntries(keys.filter((key) => declOf(key).default !== undefined).map((key) => [key, listed(key)]));
 }
 
 /** How an entry point resolves its options. */

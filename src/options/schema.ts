@@ -72,6 +72,8 @@ export type OptionValues = DistillConfig &
 export interface ComputedDefault<T> {
   computed: string;
   value: () => T;
+  /** What DEFAULTS lists instead, where `value` reads the environment, which is read (and checked) only when resolving. */
+  listed?: T;
 }
 
 /** What a problem with a value is: a one-line message, naming the option (or the keys named in `options`). */

@@ -73,7 +73,11 @@ export const RUNTIME_OPTIONS = defineOptions({
   kernels: {
     group: 'runtime',
     description: `wasm backend matMul/conv kernels: ${KERNEL_CHOICES.join(', ')} (openblas: the native addon); env ${KERNELS_ENV}`,
-    default: { computed: `the ${KERNELS_ENV} environment variable, else auto`, value: () => kernelChoiceFromEnv() ?? 'auto' },
+    default: {
+      computed: `the ${KERNELS_ENV} environment variable, else auto`,
+      value: () => kernelChoiceFromEnv() ?? 'auto',
+      listed: 'auto',
+    },
     check: oneOf('kernels', KERNEL_CHOICES),
     flags: [{ name: 'kernels', value: 'string', arg: 'NAME' }],
   },
