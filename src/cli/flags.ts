@@ -1,414 +1,109 @@
+/**
+ * Every command's flags, parsed on one path and derived from the option schema (src/options/groups/) and
+ * the commands' own options (./commands.ts): the flag tables, --help with each default, and the rewriting
+ * of option names into flags in errors.
+ *
+ * argv is tokenised by node:util parseArgs rather than by hand or a new dependency: it is Node's own,
+ * handles `--flag value`, `--flag=value`, positionals and `--`, and, read by its tokens in non-strict mode,
+ * leaves the errors to us, so they stay one line with a did-you-mean suggestion.
+ */
+import { parseArgs } from 'node:util';
 import { DistillError, messageOf } from '../errors.js';
-import { DEFAULTS } from '../options/options.js';
-import { nearestName } from '../known-keys.js';
+import { isPlainObject, nearestName } from '../known-keys.js';
+import { OPTION_SCHEMA, type OptionKey, keysOfGroups } from '../options/resolve.js';
+import { type FlagDecl, type FlagValue, type OptionDecl, isComputed } from '../options/schema.js';
+import { COMMANDS, type CommandName, type CommandSpec } from './commands.js';
 
-type Kind = 'string' | 'int' | 'number' | 'boolean';
-
-interface FlagSpec {
-  kind: Kind;
+/** A flag as a command takes it. */
+export interface FlagSpec {
+  kind: FlagValue;
   /** Shown in --help after the flag, e.g. N or DIR. */
   arg?: string;
   help: string;
-  /** Default shown in --help (the value itself comes from DEFAULTS or the run command). */
+  /** The default --help shows. */
   default?: string;
-  /**
-   * The library option or config-file key the flag sets (dotted for nested ones), when it is not the flag's
-   * name in camelCase: errors that name the option show the flag, and the flag overrides that key of --config.
-   */
+  /** The config-file key (dotted when nested) the flag sets; none for --config and --help. */
   option?: string;
+  multiple?: boolean;
+  parse?: FlagDecl['parse'];
 }
 
-/** Every flag of `tfjs-distill run`: parsing, validation of the value's type, and --help come from here. */
-export const RUN_FLAGS = {
-  config: {
-    kind: 'string',
-    arg: 'FILE',
-    help:
-      'settings from a YAML or JSON file, keyed like the library options (epochs, batchSize, optimizer: { learningRate }, ' +
-      "data, teacher, ...); flags override it. A run's report.json is one: it reproduces the run",
-  },
-  data: {
-    kind: 'string',
-    arg: 'SRC',
-    help:
-      'mnist (bundled digits), idx:DIR (MNIST layout, .gz ok), csv:FILE, npy:X.npy,Y.npy ' +
-      'or images:DIR (DIR/train/<class>/*.png, DIR/test/...)',
-    default: 'mnist',
-  },
-  'test-data': {
-    kind: 'string',
-    arg: 'SRC',
-    option: 'testData',
-    help: 'npy:X.npy,Y.npy or csv:FILE: the test split, instead of holding out --test-fraction',
-  },
-  'image-size': {
-    kind: 'string',
-    arg: 'H,W',
-    option: 'imageSize',
-    help: 'images: resize every image to H x W',
-    default: "the first image's size",
-  },
-  channels: { kind: 'int', arg: 'C', help: 'images: 1 (greyscale) or 3 (RGB)', default: '1 if the first image is greyscale, else 3' },
-  'skip-bad-images': {
-    kind: 'boolean',
-    option: 'skipBadImages',
-    help: 'images: leave out images that cannot be decoded (counted) instead of stopping',
-  },
-  limit: { kind: 'int', arg: 'N', help: 'use only the first N training rows' },
-  labeled: {
-    kind: 'int',
-    arg: 'N',
-    help:
-      'the student and baseline keep the labels of the first N training rows; the rest is the unlabeled transfer set ' +
-      '(a teacher trained by the run uses every label)',
-  },
-  'test-fraction': {
-    kind: 'number',
-    arg: 'F',
-    option: 'testFraction',
-    help: 'csv and npy without --test-data: share of rows held out as the test split',
-    default: '0.2',
-  },
-  teacher: {
-    kind: 'string',
-    arg: 'PATH',
-    help: 'load the teacher: a tfjs model.json (or its folder), or an ONNX file (.onnx, needs onnxruntime-node)',
-  },
-  'teacher-normalize': {
-    kind: 'string',
-    arg: 'MEANS:STDS',
-    option: 'teacherNormalize',
-    help:
-      "the teacher's input only: (x - mean) / std per channel, after pixels are scaled to [0, 1], " +
-      'e.g. 0.2860:0.3530 or 0.485,0.456,0.406:0.229,0.224,0.225',
-  },
-  'teacher-logits': {
-    kind: 'string',
-    arg: 'FILE.npy',
-    option: 'teacherLogits',
-    help: 'logits computed elsewhere ([train rows, classes], float32/64, in row order) instead of teacher inference',
-  },
-  'teacher-test-logits': {
-    kind: 'string',
-    arg: 'FILE.npy',
-    option: 'teacherTestLogits',
-    help: "with --teacher-logits and no --teacher: the teacher's test logits, for its accuracy and the agreement",
-  },
-  'teacher-layout': {
-    kind: 'string',
-    arg: 'L',
-    option: 'teacherLayout',
-    help: 'ONNX teacher input layout: nchw or nhwc',
-    default: 'read from its input shape',
-  },
-  'teacher-output': {
-    kind: 'string',
-    arg: 'NAME',
-    option: 'teacherOutput',
-    help: 'ONNX teacher: the output to read',
-    default: 'the first',
-  },
-  'teacher-runtime': {
-    kind: 'string',
-    arg: 'R',
-    option: 'teacherRuntime',
-    help:
-      "what runs a tfjs teacher's inference: auto, tfjs or onnxruntime (exported to ONNX, needs onnxruntime-node); " +
-      'auto: onnxruntime when it loads and every layer exports, else tfjs',
-    default: DEFAULTS.teacherRuntime,
-  },
-  'teacher-arch': {
-    kind: 'string',
-    arg: 'SPEC',
-    option: 'teacher',
-    help: 'build the teacher: mlp:W1,W2,... or cnn:F1,F2,...',
-    default: 'cnn:32,64 for image rows, mlp:128,64 for feature vectors (CSV, NPY [rows, features])',
-  },
-  'teacher-epochs': {
-    kind: 'int',
-    arg: 'N',
-    option: 'teacherEpochs',
-    help: 'epochs of teacher training on the labelled rows',
-    default: '5 for a built teacher, 0 for a loaded one',
-  },
-  student: { kind: 'string', arg: 'PATH', help: 'load the student (its weights are the starting point)' },
-  'student-arch': { kind: 'string', arg: 'SPEC', option: 'student', help: 'build the student', default: 'mlp:32' },
-  epochs: { kind: 'int', arg: 'N', help: 'epochs of distillation', default: String(DEFAULTS.epochs) },
-  'batch-size': {
-    kind: 'int',
-    arg: 'N',
-    option: 'batchSize',
-    help: 'global batch size, split across the workers',
-    default: String(DEFAULTS.batchSize),
-  },
-  workers: {
-    kind: 'int',
-    arg: 'N',
-    help: 'worker threads',
-    default: `${DEFAULTS.workers} (the cores here), or 1 with --threads-per-worker above 1`,
-  },
-  'threads-per-worker': {
-    kind: 'string',
-    arg: 'N|auto',
-    option: 'threadsPerWorker',
-    help:
-      'OpenBLAS threads per worker (openblas kernels); above 1 needs --workers 1. auto: with --workers 1 and a large ' +
-      'student (parameters x batch size), a thread per core, else 1',
-    default: String(DEFAULTS.threadsPerWorker),
-  },
-  loss: {
-    kind: 'string',
-    arg: 'NAME',
-    help: 'the distillation objective: kd (Hinton), dkd (decoupled KD), mse-logits, or a module of your own (path.mjs)',
-    default: 'kd',
-  },
-  'dkd-weights': {
-    kind: 'string',
-    arg: 'A,B',
-    option: 'loss',
-    help: 'with --loss dkd: the weights of its target-class and non-target terms',
-    default: '1,8',
-  },
-  temperature: { kind: 'number', arg: 'T', help: 'softmax temperature of the distillation term', default: String(DEFAULTS.temperature) },
-  alpha: {
-    kind: 'number',
-    arg: 'A',
-    help: 'weight of the distillation term; 1 - A weighs the hard labels',
-    default: String(DEFAULTS.alpha),
-  },
-  optimizer: { kind: 'string', arg: 'NAME', option: 'optimizer.name', help: 'adam, sgd or momentum', default: DEFAULTS.optimizer.name },
-  lr: {
-    kind: 'number',
-    arg: 'RATE',
-    option: 'optimizer.learningRate',
-    help: 'learning rate',
-    default: String(DEFAULTS.optimizer.learningRate),
-  },
-  'lr-schedule': {
-    kind: 'string',
-    arg: 'NAME',
-    option: 'lrSchedule.name',
-    help: 'constant, cosine (down to --min-lr) or step (x --lr-gamma every --lr-step-every steps)',
-    default: 'constant',
-  },
-  'warmup-steps': {
-    kind: 'int',
-    arg: 'N',
-    option: 'lrSchedule.warmupSteps',
-    help: 'linear learning-rate warmup over the first N steps',
-    default: '0',
-  },
-  'min-lr': { kind: 'number', arg: 'RATE', option: 'lrSchedule.minLearningRate', help: 'cosine: the rate at the last step', default: '0' },
-  'lr-step-every': { kind: 'int', arg: 'N', option: 'lrSchedule.everySteps', help: 'step: steps between decays' },
-  'lr-gamma': { kind: 'number', arg: 'G', option: 'lrSchedule.gamma', help: 'step: the factor of each decay', default: '0.1' },
-  'weight-decay': { kind: 'number', arg: 'WD', option: 'weightDecay', help: 'decoupled weight decay (AdamW with adam)', default: '0' },
-  'clip-norm': { kind: 'number', arg: 'N', option: 'clipNorm', help: "clip the averaged gradient's global L2 norm to N", default: 'none' },
-  'teacher-optimizer': {
-    kind: 'string',
-    arg: 'NAME',
-    option: 'teacherTraining.optimizer.name',
-    help: "the teacher's optimizer when the run trains it",
-    default: '--optimizer',
-  },
-  'teacher-lr': {
-    kind: 'number',
-    arg: 'RATE',
-    option: 'teacherTraining.optimizer.learningRate',
-    help: "the teacher's learning rate",
-    default: '--lr',
-  },
-  seed: { kind: 'int', arg: 'N', help: 'seed of the shuffles and the built models', default: String(DEFAULTS.seed) },
-  backend: { kind: 'string', arg: 'NAME', help: 'auto, tensorflow, wasm or cpu', default: DEFAULTS.backend },
-  kernels: {
-    kind: 'string',
-    arg: 'NAME',
-    help: 'wasm backend matMul/conv kernels: auto, openblas (native addon) or wasm; env TFJS_DISTILL_KERNELS',
-    default: DEFAULTS.kernels,
-  },
-  validation: {
-    kind: 'number',
-    arg: 'N|F',
-    help: 'hold out N labelled training rows (or a fraction F < 1), evaluated after every epoch of every phase',
-  },
-  'early-stopping': {
-    kind: 'int',
-    arg: 'P',
-    option: 'earlyStopping.patience',
-    help: 'stop a phase after P epochs without improvement on --validation',
-  },
-  'early-stopping-metric': { kind: 'string', arg: 'M', option: 'earlyStopping.metric', help: 'accuracy or loss', default: 'accuracy' },
-  keep: {
-    kind: 'string',
-    arg: 'WHICH',
-    help: 'best (on --validation) or last: the epoch whose weights a phase ends with',
-    default: 'best with --validation, else last',
-  },
-  augment: {
-    kind: 'string',
-    arg: 'SPEC',
-    help: 'augment image training rows: shift:N (random shifts of up to N pixels), flip (horizontal), or both: shift:2,flip',
-  },
-  baseline: { kind: 'boolean', help: 'also train the student on the hard labels alone (same budget and seed)' },
-  out: {
-    kind: 'string',
-    arg: 'DIR',
-    help: 'where teacher/, student/ and report.json go; DIR/.checkpoint holds the run state until it ends',
-    default: 'distill-out',
-  },
-  resume: {
-    kind: 'boolean',
-    option: 'checkpoint.resume',
-    help: 'continue the interrupted run in --out DIR from its last checkpoint (same flags; --workers may differ)',
-  },
-  'checkpoint-every': {
-    kind: 'int',
-    arg: 'N',
-    option: 'checkpoint.everySteps',
-    help: 'checkpoint training every N steps',
-    default: 'once per epoch',
-  },
-  'max-restarts': {
-    kind: 'int',
-    arg: 'N',
-    option: 'maxRestarts',
-    help: 'restart the workers from the last checkpoint after a worker failure, at most N times',
-    default: String(DEFAULTS.maxRestarts),
-  },
-  'on-nonfinite': {
-    kind: 'string',
-    arg: 'WHAT',
-    option: 'onNonFinite',
-    help: 'a step whose averaged gradient is NaN or infinite: abort (naming the step) or skip it',
-    default: DEFAULTS.onNonFinite,
-  },
-  'worker-memory-mb': {
-    kind: 'int',
-    arg: 'MB',
-    option: 'workerMemoryMb',
-    help: 'JS heap limit of each worker thread (a worker over it fails and is restarted)',
-    default: "Node's",
-  },
-  'soft-labels': {
-    kind: 'string',
-    arg: 'FILE',
-    option: 'softLabels',
-    help: 'a soft-label store: reused when the same teacher labelled the same data (labelling is skipped), written otherwise',
-  },
-  'soft-label-top-k': {
-    kind: 'int',
-    arg: 'K',
-    option: 'softLabelTopK',
-    help: "keep the teacher's top K classes per row (float16 + index); the rest of the mass is spread evenly",
-  },
-  import: {
-    kind: 'string',
-    arg: 'MODULE',
-    option: 'workerImports',
-    help: 'a module to import in every thread first, e.g. one that registers custom layers',
-  },
-  help: { kind: 'boolean', help: 'show this help' },
-} as const satisfies Record<string, FlagSpec>;
+export type FlagTable = Readonly<Record<string, FlagSpec>>;
 
-const { data, limit, teacher, seed, workers, backend, kernels, import: importFlag, help } = RUN_FLAGS;
-const shared = {
-  'test-fraction': RUN_FLAGS['test-fraction'],
-  'teacher-arch': { ...RUN_FLAGS['teacher-arch'], help: 'build the teacher (untrained, seeded by --seed): mlp:W1,W2,... or cnn:F1,F2,...' },
-  'worker-memory-mb': RUN_FLAGS['worker-memory-mb'],
+const CONFIG_FLAG: FlagSpec = {
+  kind: 'string',
+  arg: 'FILE',
+  help:
+    'settings from a YAML or JSON file, keyed like the library options (epochs, batchSize, optimizer: { learningRate }, ' +
+    "data, teacher, ...); flags override it. A run's report.json is one: it reproduces the run",
 };
+const HELP_FLAG: FlagSpec = { kind: 'boolean', help: 'show this help' };
 
-/** Every flag of `tfjs-distill label`: the run's data and teacher flags, and where the labels go. */
-export const LABEL_FLAGS = {
-  data,
-  limit,
-  'test-fraction': shared['test-fraction'],
-  teacher,
-  'teacher-arch': shared['teacher-arch'],
-  'teacher-normalize': RUN_FLAGS['teacher-normalize'],
-  'teacher-layout': RUN_FLAGS['teacher-layout'],
-  'teacher-output': RUN_FLAGS['teacher-output'],
-  'teacher-runtime': RUN_FLAGS['teacher-runtime'],
-  seed,
-  'soft-labels': { ...RUN_FLAGS['soft-labels'], help: 'the soft-label store to write (reused when it already holds these labels)' },
-  'soft-label-top-k': RUN_FLAGS['soft-label-top-k'],
-  temperature: { ...RUN_FLAGS.temperature, help: "the temperature of top-K probabilities (part of a top-K store's identity)" },
-  shard: {
-    kind: 'string',
-    arg: 'K/N',
-    help:
-      'label only shard K of N (0-based; contiguous whole batches) into FILE.shard-K-of-N; auto/N takes K from ' +
-      'JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or SLURM_ARRAY_TASK_ID (Slurm array)',
-  },
-  queue: {
-    kind: 'string',
-    arg: 'URL',
-    help:
-      'coordinate: queue the rows as BullMQ jobs on redis[s]://[USER:PASSWORD@]HOST:PORT/NAME for tfjs-distill worker ' +
-      'processes, gather their logits, write the store (password also from TFJS_DISTILL_QUEUE_PASSWORD)',
-  },
-  'job-rows': { kind: 'int', arg: 'N', option: 'jobRows', help: 'with --queue: rows per job, a multiple of 256', default: '4096' },
-  'queue-timeout': {
-    kind: 'number',
-    arg: 'S',
-    option: 'queueTimeoutSeconds',
-    help: 'with --queue: stop with an error after S seconds without Redis (the jobs done stay for a rerun); 0 waits for ever',
-    default: '600',
-  },
-  workers,
-  backend,
-  kernels,
-  'worker-memory-mb': shared['worker-memory-mb'],
-  'max-restarts': { ...RUN_FLAGS['max-restarts'], help: 'after a worker failure, restart the workers and label again, at most N times' },
-  import: importFlag,
-  help,
-} as const satisfies Record<string, FlagSpec>;
-
-/** Every flag of `tfjs-distill worker`. */
-export const WORKER_FLAGS = {
-  queue: { kind: 'string', arg: 'URL', help: 'the queue to take jobs from: redis[s]://[USER:PASSWORD@]HOST:PORT/NAME' },
-  workers: { ...workers, help: 'worker threads; the process labels as many jobs at once' },
-  backend,
-  kernels,
-  'worker-memory-mb': shared['worker-memory-mb'],
-  'stall-seconds': {
-    kind: 'number',
-    arg: 'S',
-    option: 'stallSeconds',
-    help: 'how long the job of a worker that died waits before another worker takes it',
-    default: '30',
-  },
-  'queue-timeout': {
-    kind: 'number',
-    arg: 'S',
-    option: 'queueTimeoutSeconds',
-    help: 'stop with an error after S seconds without Redis; 0 waits for ever',
-    default: '600',
-  },
-  import: { ...importFlag, help: "a module every thread imports first, on top of those the coordinator's --import names" },
-  help,
-} as const satisfies Record<string, FlagSpec>;
-
-type FlagTable = Record<string, FlagSpec>;
-type ValueOf<K extends Kind> = K extends 'boolean' ? boolean : K extends 'string' ? string : number;
-
-/** Parsed flags of a table: a value for each flag given. */
-export type FlagsOf<T extends FlagTable> = { -readonly [F in keyof T]?: ValueOf<T[F]['kind']> };
-export type RunFlags = FlagsOf<typeof RUN_FLAGS>;
-export type LabelFlags = FlagsOf<typeof LABEL_FLAGS>;
-export type WorkerFlags = FlagsOf<typeof WORKER_FLAGS>;
-
-const SPECS = RUN_FLAGS as Record<string, FlagSpec>;
-
-/** Flags that steer the CLI itself and set no key of a run's settings. */
-const NOT_SETTINGS = new Set(['help', 'config']);
-
-/** The config-file key (dotted when nested) a flag sets, or undefined for --help and --config. */
-export function keyOfFlag(flag: string): string | undefined {
-  if (NOT_SETTINGS.has(flag)) return undefined;
-  return SPECS[flag]?.option ?? flag.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+/** The value at a dotted path below `value`, if any. */
+function valueAt(value: unknown, path: string[]): unknown {
+  return path.reduce<unknown>((level, key) => (isPlainObject(level) ? level[key] : undefined), value);
 }
 
-function parseValue(flag: string, kind: Kind, raw: string): string | number {
-  if (kind === 'string') return raw;
+/** The default a flag's help shows: its own, the default at the key it sets, or the option's. */
+function shownDefault(decl: Omit<OptionDecl<unknown>, 'group'>, flag: FlagDecl): string | undefined {
+  if (flag.shownDefault !== undefined) return flag.shownDefault || undefined;
+  const below = flag.sets ? flag.sets.split('.').slice(1) : [];
+  if (below.length > 0) {
+    const value = valueAt(decl.default, below);
+    return value === undefined ? undefined : String(value);
+  }
+  if (decl.shownDefault !== undefined) return decl.shownDefault;
+  const value = decl.default;
+  if (isComputed(value)) return value.computed;
+  if (value === null || value === undefined || value === false || (Array.isArray(value) && value.length === 0)) return undefined;
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
+
+function flagsOf(key: string, decl: Omit<OptionDecl<unknown>, 'group'>): [string, FlagSpec][] {
+  return (decl.flags ?? []).map((flag) => [
+    flag.name,
+    {
+      kind: flag.value,
+      arg: flag.arg,
+      help: flag.help ?? decl.description,
+      default: shownDefault(decl, flag),
+      option: flag.sets ?? key,
+      multiple: flag.multiple,
+      parse: flag.parse,
+    },
+  ]);
+}
+
+/** The option keys (schema options) a command takes, in schema order. */
+export function commandOptionKeys(command: CommandSpec): OptionKey[] {
+  return keysOfGroups(command.groups, 'settings').filter((key) => !command.omit?.includes(key));
+}
+
+/** Every flag of a command: --config, its groups' flags, its own, --help. */
+export function flagTable(command: CommandSpec): FlagTable {
+  const declared = commandOptionKeys(command).flatMap((key) => flagsOf(key, OPTION_SCHEMA[key] as OptionDecl<unknown>));
+  const own = Object.entries(command.own).flatMap(([key, decl]) => flagsOf(key, decl));
+  return Object.fromEntries([['config', CONFIG_FLAG], ...declared, ...own, ['help', HELP_FLAG]]);
+}
+
+export const RUN_FLAGS = flagTable(COMMANDS.run);
+export const LABEL_FLAGS = flagTable(COMMANDS.label);
+export const WORKER_FLAGS = flagTable(COMMANDS.worker);
+export const MERGE_FLAGS = flagTable(COMMANDS.merge);
+const TABLES: Readonly<Record<CommandName, FlagTable>> = { run: RUN_FLAGS, label: LABEL_FLAGS, worker: WORKER_FLAGS, merge: MERGE_FLAGS };
+
+/** Parsed flags: a value for each flag given, by the flag's name (lists for repeatable flags). */
+export type ParsedFlags = Record<string, string | number | boolean | string[] | undefined>;
+export type RunFlags = ParsedFlags;
+export type LabelFlags = ParsedFlags;
+export type WorkerFlags = ParsedFlags;
+
+/** The config-file key (dotted when nested) a flag of `run` sets, or undefined for --help and --config. */
+export function keyOfFlag(flag: string, table: FlagTable = RUN_FLAGS): string | undefined {
+  return table[flag]?.option;
+}
+
+function numberOf(flag: string, kind: FlagValue, raw: string): number {
   const value = Number(raw);
   const ok = raw.trim() !== '' && Number.isFinite(value) && (kind === 'number' || Number.isInteger(value));
   if (!ok) throw new DistillError(`--${flag} expects ${kind === 'int' ? 'an integer' : 'a number'}, got '${raw}'`);
@@ -420,8 +115,8 @@ function parseValue(flag: string, kind: Kind, raw: string): string | number {
  * (--learning-rate is --lr, which sets optimizer.learningRate).
  */
 function nearestFlag(name: string, table: FlagTable): string | undefined {
-  const candidates = Object.keys(table).flatMap((flag): [string, string][] => {
-    const key = keyOfFlag(flag);
+  const candidates = Object.entries(table).flatMap(([flag, spec]): [string, string][] => {
+    const key = spec.option;
     const forms: [string, string][] = [[flag, `--${flag}`]];
     if (key) forms.push([key, `--${flag}`], [key.slice(key.lastIndexOf('.') + 1), `--${flag}`]);
     return forms;
@@ -429,43 +124,67 @@ function nearestFlag(name: string, table: FlagTable): string | undefined {
   return nearestName(name, candidates);
 }
 
+/** A command's flags and positional arguments, read from argv. */
+export interface CommandLine {
+  flags: ParsedFlags;
+  positionals: string[];
+}
+
 /**
- * Parses `--flag value`, `--flag=value`, boolean `--flag` (and `--flag=false`, to turn off a config file's
- * true) against a command's flags.
+ * Reads argv against a command's flags: `--flag value`, `--flag=value`, switches (and `--flag=false`, to
+ * turn off a config file's true), repeatable flags, positionals where the command takes them. Every
+ * problem is one line: an unknown flag (with the nearest one), a missing value, a wrong number.
  */
-export function parseFlags<T extends FlagTable>(argv: string[], table: T, command = 'run'): FlagsOf<T> {
-  const flags: Record<string, string | number | boolean> = {};
-  for (let i = 0; i < argv.length; i++) {
-    const token = argv[i];
-    const match = /^--([A-Za-z0-9_-]+)(?:=(.*))?$/.exec(token);
-    if (!match) throw new DistillError(`unexpected argument '${token}'; flags look like --epochs 3 (see tfjs-distill ${command} --help)`);
-    const [, name, inline] = match;
-    const spec = (table as FlagTable)[name];
-    if (!spec) {
-      const suggestion = nearestFlag(name, table);
-      const what = command === 'run' ? '' : ` for ${command}`;
-      throw new DistillError(
-        `unknown flag --${name}${what}${suggestion ? `; did you mean ${suggestion}?` : ` (see tfjs-distill ${command} --help)`}`,
-      );
-    }
-    if (spec.kind === 'boolean') {
-      if (inline !== undefined && inline !== 'true' && inline !== 'false')
-        throw new DistillError(`--${name} takes no value, or =true or =false`);
-      flags[name] = inline !== 'false';
+export function parseCommandLine(argv: string[], command: CommandName = 'run'): CommandLine {
+  const table = TABLES[command];
+  const spec = COMMANDS[command];
+  const options = Object.fromEntries(
+    Object.entries(table).map(([name, flag]) => [
+      name,
+      { type: flag.kind === 'boolean' ? 'boolean' : 'string', multiple: flag.multiple === true },
+    ]),
+  ) as Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
+  const { tokens } = parseArgs({ args: argv, options, strict: false, allowPositionals: true, tokens: true });
+  const flags: ParsedFlags = {};
+  const positionals: string[] = [];
+  const what = command === 'run' ? '' : ` for ${command}`;
+  for (const token of tokens) {
+    if (token.kind === 'option-terminator') continue;
+    if (token.kind === 'positional') {
+      if (!spec.positionals) {
+        throw new DistillError(`unexpected argument '${token.value}'; flags look like --epochs 3 (see tfjs-distill ${command} --help)`);
+      }
+      positionals.push(token.value);
       continue;
     }
-    const raw = inline ?? argv[++i];
-    if (raw === undefined || (inline === undefined && raw.startsWith('--'))) {
-      throw new DistillError(`--${name} needs a value (${spec.arg})`);
+    const { name } = token;
+    const flag = table[name];
+    if (!flag || !token.rawName.startsWith('--')) {
+      const suggestion = nearestFlag(name, table);
+      throw new DistillError(
+        `unknown flag ${token.rawName}${what}${suggestion ? `; did you mean ${suggestion}?` : ` (see tfjs-distill ${command} --help)`}`,
+      );
     }
-    flags[name] = parseValue(name, spec.kind, raw);
+    if (flag.kind === 'boolean') {
+      // A switch is on, or given =true or =false (to turn off a config file's true).
+      if (token.inlineValue && token.value !== 'true' && token.value !== 'false') {
+        throw new DistillError(`--${name} takes no value, or =true or =false`);
+      }
+      flags[name] = token.value !== 'false';
+      continue;
+    }
+    const raw = token.value;
+    if (raw === undefined || (!token.inlineValue && raw.startsWith('--'))) throw new DistillError(`--${name} needs a value (${flag.arg})`);
+    const value = flag.kind === 'string' ? raw : numberOf(name, flag.kind, raw);
+    if (flag.multiple) flags[name] = [...((flags[name] as string[] | undefined) ?? []), String(value)];
+    else flags[name] = value;
   }
-  return flags as FlagsOf<T>;
+  return { flags, positionals };
 }
 
 /** Parses the flags of `tfjs-distill run`. */
 export function parseRunFlags(argv: string[]): RunFlags {
-  return parseFlags(argv, RUN_FLAGS);
+  return parseCommandLine(argv, 'run').flags;
 }
 
 /** True when the arguments ask for help (-h or --help anywhere), whatever else they hold. */
@@ -473,12 +192,11 @@ export function asksForHelp(argv: string[]): boolean {
   return argv.some((token) => token === '-h' || token === '--help');
 }
 
-/** The flag table of --help; for run, with the config-file key each flag sets. */
+/** The flag table of --help, each with its default and the config-file key it sets. */
 export function flagHelp(table: FlagTable = RUN_FLAGS): string {
   const rows = Object.entries(table).map(([name, spec]) => {
     const left = `  --${name}${spec.arg ? ` ${spec.arg}` : ''}`;
-    const key = table === RUN_FLAGS ? keyOfFlag(name) : undefined;
-    const notes = [spec.default && `default: ${spec.default}`, key && `key: ${key}`].filter(Boolean);
+    const notes = [spec.default && `default: ${spec.default}`, spec.option && `key: ${spec.option}`].filter(Boolean);
     return [left, spec.help + (notes.length > 0 ? ` (${notes.join('; ')})` : '')];
   });
   const width = Math.max(...rows.map(([left]) => left.length)) + 2;
@@ -487,10 +205,9 @@ export function flagHelp(table: FlagTable = RUN_FLAGS): string {
 
 /** The flag that sets each library option: the first flag that names it (--teacher before --teacher-arch). */
 const FLAG_OF_OPTION = new Map<string, string>();
-for (const table of [RUN_FLAGS, LABEL_FLAGS, WORKER_FLAGS] as FlagTable[]) {
-  for (const flag of Object.keys(table)) {
-    const key = table[flag].option ?? keyOfFlag(flag);
-    if (key && !FLAG_OF_OPTION.has(key)) FLAG_OF_OPTION.set(key, `--${flag}`);
+for (const table of Object.values(TABLES)) {
+  for (const [flag, spec] of Object.entries(table)) {
+    if (spec.option && !FLAG_OF_OPTION.has(spec.option)) FLAG_OF_OPTION.set(spec.option, `--${flag}`);
   }
 }
 

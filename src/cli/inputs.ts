@@ -1,66 +1,69 @@
 import type * as tf from '@tensorflow/tfjs';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { type DataSourceOptions, dataSourceReads, loadDataSource } from '../data/data-source.js';
 import { type Dataset, featureShape } from '../data/dataset.js';
-import { DEFAULTS } from '../options/options.js';
 import { DistillError, check, messageOf } from '../errors.js';
 import { buildModel } from '../models/architectures.js';
+import { DEFAULTS } from '../options/options.js';
 import { mixSeed } from '../random.js';
-import { RUN_FLAGS } from './flags.js';
-import { defaultTeacher } from './run-config.js';
+import { importSpecifier } from '../url-or-path.js';
+import { CLI_DEFAULTS, defaultTeacher, isArchitecture } from './run-config.js';
 
-/** The data and teacher flags that `run` and `label` share. */
-export interface InputFlags {
-  data?: string;
-  limit?: number;
-  'test-fraction'?: number;
-  teacher?: string;
-  'teacher-arch'?: string;
+/** The data settings that `run` and `label` share (the data group), checked and with the CLI's defaults. */
+export interface DataSettings {
+  data: string;
+  testData: string | null;
+  limit: number | null;
+  testFraction: number | null;
+  imageSize: [number, number] | null;
+  channels: 1 | 3 | null;
+  skipBadImages: boolean;
   seed?: number;
-  import?: string;
 }
 
-/** The data as the flags name it (sources resolve relative paths themselves). */
-export function dataSourceOf(flags: InputFlags): DataSourceOptions {
-  const source = flags.data ?? RUN_FLAGS.data.default;
+/** Whether the data is a table (CSV, NPY), which is split into train and test rows by testFraction. */
+export const isTableSource = (source: string) => dataSourceReads(source, 'testFraction');
+
+/** The data as the settings name it (sources resolve relative paths themselves). */
+export function dataSourceOf(settings: DataSettings): DataSourceOptions {
+  const { data: source, testData, testFraction } = settings;
   check(
-    flags['test-fraction'] === undefined || dataSourceReads(source, 'testFraction'),
-    '--test-fraction applies to --data csv:FILE and npy:X,Y; mnist, idx and image folders come with their own test split',
+    testFraction === null || (isTableSource(source) && testData === null),
+    'testFraction applies to data csv:FILE and npy:X,Y without testData; mnist, idx and image folders come with their own test split',
+    ['testFraction', 'data', 'testData'],
   );
   return {
     source,
-    limit: flags.limit,
-    testFraction: flags['test-fraction'] ?? Number(RUN_FLAGS['test-fraction'].default),
-    seed: flags.seed ?? DEFAULTS.seed,
+    testSource: testData ?? undefined,
+    limit: settings.limit ?? undefined,
+    testFraction: testFraction ?? CLI_DEFAULTS.testFraction,
+    seed: settings.seed ?? DEFAULTS.seed,
+    imageSize: settings.imageSize ?? undefined,
+    channels: settings.channels ?? undefined,
+    skipBadImages: settings.skipBadImages,
   };
 }
 
-/** Imports --import here (custom layers must be known to load or build models) and returns it for the workers. */
-export async function importModules(flags: InputFlags): Promise<string[]> {
-  const imports = flags.import ? [resolve(flags.import)] : [];
-  for (const module of imports) {
+/** Imports the worker imports here too: custom layers must be known here (to load or build models) and in every worker. */
+export async function importModules(modules: readonly string[]): Promise<void> {
+  for (const module of modules) {
     try {
-      await import(pathToFileURL(module).href);
+      await import(importSpecifier(module));
     } catch (error) {
-      throw new DistillError(`--import ${flags.import} could not be imported: ${messageOf(error)}`);
+      throw new DistillError(`workerImports ${module} could not be imported: ${messageOf(error)}`, ['workerImports']);
     }
   }
-  return imports;
 }
 
-/** Loads the data the flags name: the train and test splits, --limit applied. */
-export function loadData(flags: InputFlags): Promise<{ train: Dataset; test: Dataset }> {
-  return loadDataSource(dataSourceOf(flags));
+/** Loads the data the settings name: the train and test splits, limit applied. */
+export function loadData(settings: DataSettings): Promise<{ train: Dataset; test: Dataset }> {
+  return loadDataSource(dataSourceOf(settings));
 }
 
-/** The teacher the flags name, loaded or built (seeded) for the data, and its name for the report. */
-export async function loadTeacher(flags: InputFlags, train: Dataset): Promise<{ teacher: tf.LayersModel | string; teacherName: string }> {
-  check(!(flags.teacher && flags['teacher-arch']), 'give --teacher PATH or --teacher-arch SPEC, not both');
-  const teacherName = flags.teacher ?? flags['teacher-arch'] ?? defaultTeacher(featureShape(train));
+/** The teacher the settings name (a path, or an architecture built seeded for the data), and its name. */
+export function loadTeacher(spec: string | null, train: Dataset, seed: number): { teacher: tf.LayersModel | string; teacherName: string } {
+  const teacherName = spec ?? defaultTeacher(featureShape(train));
   const shape = { inputShape: featureShape(train), numClasses: train.numClasses };
-  const seed = flags.seed ?? DEFAULTS.seed;
   // A teacher file (layers or graph model.json, .onnx) is opened by the library, which knows every kind.
-  const teacher = flags.teacher ? resolve(flags.teacher) : buildModel(teacherName, { ...shape, seed: mixSeed(seed, 11) });
+  const teacher = isArchitecture(teacherName) ? buildModel(teacherName, { ...shape, seed: mixSeed(seed, 11) }) : teacherName;
   return { teacher, teacherName };
 }

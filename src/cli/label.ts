@@ -1,15 +1,10 @@
-import { resolve } from 'node:path';
-import { type LabelResult, type ShardSpec, checkShard, label } from '../labelling/label.js';
+import { type LabelOptions, type LabelResult, type ShardSpec, checkShard, label } from '../labelling/label.js';
 import { labelOnQueue } from '../queue/queue.js';
 import { DistillError, check } from '../errors.js';
-import type { BackendChoice } from '../kernels/backend.js';
-import type { KernelChoice } from '../kernels/kernel-choice.js';
-import type { TeacherRuntime } from '../options/options.js';
-import type { InputLayout } from '../models/onnx-teacher.js';
-import type { LabelFlags } from './flags.js';
-import { dataSourceOf, importModules, loadData, loadTeacher } from './inputs.js';
+import { DEFAULTS } from '../options/options.js';
+import { type DataSettings, dataSourceOf, importModules, loadData, loadTeacher } from './inputs.js';
+import { isArchitecture } from './run-config.js';
 import { ProgressView } from './progress-view.js';
-import { parseNormalize } from './run-config.js';
 
 /** The variables a batch scheduler sets to each task's index, in the order `--shard auto/N` reads them. */
 const INDEX_VARIABLES = ['JOB_COMPLETION_INDEX', 'SLURM_ARRAY_TASK_ID'];
@@ -43,42 +38,55 @@ export function parseShard(text: string, env: NodeJS.ProcessEnv = process.env): 
 
 const number = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 
+/** The settings of `label` (see COMMANDS.label): the data, teacher, labelling, runtime and queue groups, and its own. */
+type LabelSettings = DataSettings &
+  Partial<Omit<LabelOptions, 'teacher' | 'train' | 'shard' | 'softLabels'>> & {
+    teacher?: string | null;
+    softLabels?: string | null;
+    shard?: string;
+    queue?: string;
+    jobRows?: number;
+    queueTimeoutSeconds?: number;
+  };
+
+/** The options of the teacher group label() and labelOnQueue() take beside the teacher itself. */
+const TEACHER_SETTINGS = ['teacherNormalize', 'teacherLayout', 'teacherOutput', 'teacherRuntime'] as const;
+
 /**
  * `tfjs-distill label`: teacher labelling alone, into the soft-label store (or, with --shard, one shard
  * of it; with --queue, by worker processes on other machines).
  */
-export async function labelCommand(flags: LabelFlags, signal: AbortSignal): Promise<void> {
-  const store = flags['soft-labels'];
-  check(store !== undefined, 'label needs --soft-labels FILE: the store (or, with --shard, the stem of the shard file) to write');
-  check(!(flags.shard && flags.queue), 'give --shard or --queue, not both: a shard is labelled here, a queue by workers');
-  check(flags['job-rows'] === undefined || flags.queue, '--job-rows applies to --queue only');
-  check(flags['queue-timeout'] === undefined || flags.queue, '--queue-timeout applies to --queue only');
-  const shard = flags.shard === undefined ? null : parseShard(flags.shard);
+export async function labelCommand(given: Record<string, unknown>, signal: AbortSignal): Promise<void> {
+  const settings = given as unknown as LabelSettings;
+  const { softLabels: store, shard: shardText, queue, jobRows } = settings;
+  check(typeof store === 'string', 'label needs --soft-labels FILE: the store (or, with --shard, the stem of the shard file) to write');
+  check(!(shardText && queue), 'give --shard or --queue, not both: a shard is labelled here, a queue by workers');
+  check(jobRows === undefined || queue, '--job-rows applies to --queue only');
+  check(settings.queueTimeoutSeconds === undefined || queue, '--queue-timeout applies to --queue only');
+  const shard = shardText === undefined ? null : parseShard(shardText);
+  const teacherSettings = Object.fromEntries(
+    TEACHER_SETTINGS.filter((key) => settings[key] !== undefined).map((key) => [key, settings[key]]),
+  );
+  const labelling = { softLabels: store, softLabelTopK: settings.softLabelTopK, temperature: settings.temperature };
   const view = new ProgressView();
-  const teacherSettings = {
-    teacherNormalize: flags['teacher-normalize'] === undefined ? null : parseNormalize(flags['teacher-normalize']),
-    teacherLayout: (flags['teacher-layout'] ?? null) as InputLayout | null,
-    teacherOutput: flags['teacher-output'] ?? null,
-    teacherRuntime: flags['teacher-runtime'] as TeacherRuntime | undefined,
-  };
   const start = performance.now();
   try {
-    if (flags.queue) {
+    if (queue) {
       check(
-        flags.teacher,
+        typeof settings.teacher === 'string' && !isArchitecture(settings.teacher),
         '--queue needs --teacher PATH: every worker loads the teacher from that path (a saved model.json or its folder)',
       );
+      // The coordinator opens the teacher too (for its identity): custom layers must be known here as well.
+      await importModules(settings.workerImports ?? []);
       const result = await labelOnQueue({
-        queue: flags.queue,
-        data: dataSourceOf(flags),
-        teacher: flags.teacher,
+        queue,
+        data: dataSourceOf(settings),
+        teacher: settings.teacher,
         ...teacherSettings,
-        workerImports: await importModules(flags),
-        queueTimeoutSeconds: flags['queue-timeout'],
-        softLabels: resolve(store),
-        softLabelTopK: flags['soft-label-top-k'] ?? null,
-        temperature: flags.temperature,
-        jobRows: flags['job-rows'],
+        ...labelling,
+        workerImports: settings.workerImports,
+        jobRows,
+        queueTimeoutSeconds: settings.queueTimeoutSeconds,
         onProgress: view.update,
         signal,
       });
@@ -97,26 +105,12 @@ export async function labelCommand(flags: LabelFlags, signal: AbortSignal): Prom
       );
       return;
     }
-    const imports = await importModules(flags);
-    const { train } = await loadData(flags);
-    const { teacher } = await loadTeacher(flags, train);
-    const result = await label({
-      teacher,
-      train,
-      softLabels: resolve(store),
-      softLabelTopK: flags['soft-label-top-k'] ?? null,
-      temperature: flags.temperature,
-      shard,
-      ...teacherSettings,
-      workers: flags.workers,
-      backend: flags.backend as BackendChoice | undefined,
-      kernels: flags.kernels as KernelChoice | undefined,
-      workerMemoryMb: flags['worker-memory-mb'],
-      maxRestarts: flags['max-restarts'],
-      workerImports: imports,
-      onProgress: view.update,
-      signal,
-    });
+    await importModules(settings.workerImports ?? []);
+    const { train } = await loadData(settings);
+    const { teacher } = loadTeacher(settings.teacher ?? null, train, settings.seed ?? DEFAULTS.seed);
+    const { workers, backend, kernels, barrierTimeoutMs, maxRestarts, workerMemoryMb, workerImports } = settings;
+    const runtime = { workers, backend, kernels, barrierTimeoutMs, maxRestarts, workerMemoryMb, workerImports };
+    const result = await label({ teacher, train, ...teacherSettings, ...labelling, shard, ...runtime, onProgress: view.update, signal });
     view.finishLine();
     process.stdout.write(`${describeLabel(result, shard)}\n`);
   } finally {

@@ -1,12 +1,23 @@
 #!/usr/bin/env node
 import * as tf from '@tensorflow/tfjs';
 import { DistillCancelledError, DistillError, messageOf } from '../errors.js';
-import { type FileSettings, LABEL_FLAGS, WORKER_FLAGS, asksForHelp, flagHelp, inFlagTerms, parseFlags, parseRunFlags } from './flags.js';
+import { COMMANDS, type CommandName, type CommandSpec } from './commands.js';
+import {
+  type FileSettings,
+  LABEL_FLAGS,
+  MERGE_FLAGS,
+  RUN_FLAGS,
+  WORKER_FLAGS,
+  asksForHelp,
+  flagHelp,
+  inFlagTerms,
+  parseCommandLine,
+} from './flags.js';
 import { labelCommand } from './label.js';
 import { mergeCommand } from './merge.js';
 import { runCommand } from './run.js';
 import { workerCommand } from './worker.js';
-import { checkSettings, givenSettings } from './run-config.js';
+import { checkCommandSettings, checkSettings, givenSettings } from './run-config.js';
 
 const EXAMPLES = `Examples:
   tfjs-distill run --data mnist --labeled 1000 --baseline
@@ -19,40 +30,39 @@ const EXAMPLES = `Examples:
   tfjs-distill worker --queue redis://10.0.0.5:6379/digits
 `;
 
-const USAGE = `tfjs-distill: knowledge distillation for TensorFlow.js on all cores
+/** A command's help: its usage, how a config file takes the flags' keys, and its flags, generated from the schema. */
+function commandHelp(command: CommandSpec): string {
+  const positionals = command.positionals ? `\nArguments: ${command.positionals}.\n` : '';
+  return `tfjs-distill ${command.name}: ${command.summary}
 
 Usage:
-  tfjs-distill run [flags]                 train or load a teacher, distil a student, evaluate both
-  tfjs-distill run --help                  the flags of run
-  tfjs-distill label [flags]               teacher labelling alone, into the soft-label store (or one shard of it)
-  tfjs-distill merge OUT.sl SHARD...       join shard files that cover every row once into the store OUT.sl
-  tfjs-distill worker --queue URL [flags]  label the jobs of a label --queue coordinator, on this machine
-  tfjs-distill --help                      this help
-
-Flags of run:
-${flagHelp()}
-
-Flags of label:
-${flagHelp(LABEL_FLAGS)}
-
-Flags of worker:
-${flagHelp(WORKER_FLAGS)}
-
-${EXAMPLES}`;
-
-const RUN_USAGE = `tfjs-distill run: train or load a teacher, distil a student into it, evaluate both
-
-Usage:
-  tfjs-distill run [--config FILE] [flags]
-
-A config file (YAML or JSON) takes the key after each flag below, nested where the key is dotted:
+  ${command.usage}
+${positionals}
+A config file (YAML or JSON; a run's report.json is one) takes the key after each flag below, nested where
+the key is dotted; of a file that holds more (a run's settings given to label), the command takes its own keys:
   epochs: 10
   optimizer: { name: sgd, learningRate: 0.05 }
 Flags override it. Paths in it are relative to its folder.
 
 Flags:
-${flagHelp()}
+${flagHelp(FLAG_TABLES[command.name])}
 
+${EXAMPLES}`;
+}
+
+const FLAG_TABLES = { run: RUN_FLAGS, label: LABEL_FLAGS, worker: WORKER_FLAGS, merge: MERGE_FLAGS };
+
+const USAGE = `tfjs-distill: knowledge distillation for TensorFlow.js on all cores
+
+Usage:
+${Object.values(COMMANDS)
+  .map((command) => `  ${command.usage}\n      ${command.summary}`)
+  .join('\n')}
+  tfjs-distill COMMAND --help              the flags of a command
+  tfjs-distill --help                      this help
+${Object.values(COMMANDS)
+  .map((command) => `\nFlags of ${command.name}:\n${flagHelp(FLAG_TABLES[command.name])}\n`)
+  .join('')}
 ${EXAMPLES}`;
 
 /** The settings a config file gave, for errors about them (they name the file's keys, not flags). */
@@ -64,24 +74,26 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command === undefined ? 2 : 0;
   }
-  const commands = ['run', 'label', 'merge', 'worker'];
-  if (!commands.includes(command)) {
-    throw new DistillError(`unknown command '${command}'; use tfjs-distill ${commands.join(', ')} (see tfjs-distill --help)`);
+  if (!Object.hasOwn(COMMANDS, command)) {
+    throw new DistillError(`unknown command '${command}'; use tfjs-distill ${Object.keys(COMMANDS).join(', ')} (see tfjs-distill --help)`);
   }
+  const spec = COMMANDS[command as CommandName];
   if (asksForHelp(rest)) {
-    process.stdout.write(command === 'run' ? RUN_USAGE : USAGE);
+    process.stdout.write(commandHelp(spec));
     return 0;
   }
-  if (command === 'merge') {
-    await mergeCommand(rest);
+  // One path for every command: its flags, its config file under them, its settings checked.
+  const { flags, positionals } = parseCommandLine(rest, spec.name);
+  const given = await givenSettings(flags, spec.name);
+  fromFile = given.fromFile;
+  if (spec.name === 'merge') {
+    await mergeCommand(checkCommandSettings(given.given, spec), positionals);
     return 0;
   }
-  let settings: ReturnType<typeof checkSettings> | undefined;
-  if (command === 'run') {
-    const run = await givenSettings(parseRunFlags(rest));
-    fromFile = run.fromFile;
-    settings = checkSettings(run.given);
-  }
+
+  // Checked before any model or backend work: a bad setting fails at once.
+  const runSettings = spec.name === 'run' ? checkSettings(given.given) : undefined;
+  const settings = checkCommandSettings(given.given, spec);
   // The main thread only builds, loads and saves models; the work runs in the workers.
   tf.env().set('PROD', true);
   await tf.setBackend('cpu');
@@ -96,9 +108,9 @@ async function main(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  if (command === 'label') await labelCommand(parseFlags(rest, LABEL_FLAGS, command), cancel.signal);
-  else if (command === 'worker') await workerCommand(parseFlags(rest, WORKER_FLAGS, command), cancel.signal);
-  else await runCommand(settings!, cancel.signal);
+  if (spec.name === 'label') await labelCommand(settings, cancel.signal);
+  else if (spec.name === 'worker') await workerCommand(settings, cancel.signal);
+  else await runCommand(runSettings!, cancel.signal);
   return 0;
 }
 

@@ -2,7 +2,6 @@ import type * as tf from '@tensorflow/tfjs';
 import { constants } from 'node:fs';
 import { access, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { featureShape } from '../data/dataset.js';
 import { type DistillResult, distill } from '../distill/distill.js';
 import { DEFAULTS } from '../options/options.js';
@@ -15,39 +14,23 @@ import { dataSourceReads, loadDataSource } from '../data/data-source.js';
 import { ProgressView } from './progress-view.js';
 import { CLI_DEFAULTS, type RunSettings, defaultTeacher, isArchitecture } from './run-config.js';
 import { summaryTable } from './summary-table.js';
+import { dataSourceOf, importModules, isTableSource } from './inputs.js';
 
 /** `tfjs-distill run`: load data, build or load the models, distill, write the outputs, print the table. */
 export async function runCommand(settings: RunSettings, signal: AbortSignal): Promise<void> {
   const { data: source, testData, limit, testFraction, imageSize, channels, skipBadImages, out, checkpoint, ...library } = settings;
   const { teacher: teacherSetting, student: studentSetting, ...options } = library;
-  const table = dataSourceReads(source, 'testFraction');
-  check(
-    testFraction === null || (table && testData === null),
-    'testFraction applies to data csv:FILE and npy:X,Y without testData; mnist, idx and image folders come with their own test split',
-    ['testFraction', 'data', 'testData'],
-  );
+  const table = isTableSource(source);
   const seed = options.seed ?? DEFAULTS.seed;
+  const dataSource = dataSourceOf({ data: source, testData, limit, testFraction, imageSize, channels, skipBadImages, seed });
   await checkOutputDir(out);
   const checkpointDir = join(out, CHECKPOINT_FOLDER);
   // Custom layers must be known here (to load or build the models) and in every worker.
-  for (const module of options.workerImports ?? []) {
-    try {
-      await import(/^[a-z][a-z0-9+.-]+:/i.test(module) ? module : pathToFileURL(module).href);
-    } catch (error) {
-      throw new DistillError(`workerImports ${module} could not be imported: ${messageOf(error)}`, ['workerImports']);
-    }
-  }
+  await importModules(options.workerImports ?? []);
 
   const view = new ProgressView();
   const { train, test, classes, skippedImages } = await loadDataSource({
-    source,
-    testSource: testData ?? undefined,
-    limit: limit ?? undefined,
-    testFraction: testFraction ?? CLI_DEFAULTS.testFraction,
-    seed,
-    imageSize: imageSize ?? undefined,
-    channels: channels ?? undefined,
-    skipBadImages,
+    ...dataSource,
     workers: options.workers,
     onImageProgress: (split, done, total) => {
       if (done === total) process.stderr.write(`decoded ${total} ${split} images\n`);
@@ -94,7 +77,7 @@ export async function runCommand(settings: RunSettings, signal: AbortSignal): Pr
   if (result.report.softLabels.file?.startsWith(checkpointDir)) result.report.softLabels.file = null;
   // Every setting, resolved, as a config file takes them: --config report.json runs this run again. The
   // output folder and resuming are where and how it ran, not what it computed.
-  const [, imageHeight, imageWidth, imageChannels] = source.startsWith('images:') ? train.shape : [];
+  const [, imageHeight, imageWidth, imageChannels] = dataSourceReads(source, 'imageSize') ? train.shape : [];
   result.report.config = {
     data: source,
     testData,

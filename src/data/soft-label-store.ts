@@ -15,6 +15,13 @@ import type { LogitTable } from './logit-table.js';
  */
 export type SoftLabelEncoding = { kind: 'float32' } | { kind: 'top-k'; k: number; temperature: number };
 
+/** The encoding the softLabelTopK and temperature options ask for: every logit (null k), or the top k at the temperature. */
+export function softLabelEncoding(options: { softLabelTopK: number | null; temperature: number }): SoftLabelEncoding {
+  return options.softLabelTopK === null
+    ? { kind: 'float32' }
+    : { kind: 'top-k', k: options.softLabelTopK, temperature: options.temperature };
+}
+
 /** What a store file's header records; `key` says which teacher, data and preprocessing produced it. */
 interface StoreHeader {
   version: number;

@@ -3,7 +3,7 @@
 import { LogitTable } from '../data/logit-table.js';
 import { readNpyFloat32Matrix } from '../data/npy.js';
 import { SharedDataset } from '../data/shared-dataset.js';
-import { type SoftLabelEncoding, checkEncoding } from '../data/soft-label-store.js';
+import { type SoftLabelEncoding, checkEncoding, softLabelEncoding } from '../data/soft-label-store.js';
 import { check } from '../errors.js';
 import type { RowNormalization } from '../infer/predictor.js';
 import { type CheckedModel, modelAsData } from '../models/checked-model.js';
@@ -72,8 +72,7 @@ export function shareData(options: DistillOptions, config: DistillConfig): RunDa
     labeledRows.length > 0 || !config.baseline,
     'no training row keeps its label, but the baseline trains on hard labels alone; label some rows or drop the baseline',
   );
-  const encoding: SoftLabelEncoding =
-    config.softLabelTopK === null ? { kind: 'float32' } : { kind: 'top-k', k: config.softLabelTopK, temperature: config.temperature };
+  const encoding = softLabelEncoding(config);
   checkEncoding(encoding, train.numClasses);
   const allRows = trainsOn(Int32Array.from({ length: train.rows }, (_, i) => i));
   return { train, studentTrain, test, heldOut, teacherRows, labeledRows, allRows, encoding };

@@ -11,6 +11,8 @@ import type { KernelChoice } from './kernel-choice.js';
  * - `auto`: the first of tensorflow, wasm, cpu that loads in every worker.
  */
 export type BackendChoice = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
+/** Every backend choice, for checks and help. */
+export const BACKEND_CHOICES: readonly BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
 
 /** A backend that actually runs: a {@link BackendChoice} other than `auto`. */
 export type BackendName = Exclude<BackendChoice, 'auto'>;

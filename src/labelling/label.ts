@@ -3,7 +3,7 @@ import type { Dataset } from '../data/dataset.js';
 import { LogitTable } from '../data/logit-table.js';
 import { SharedDataset } from '../data/shared-dataset.js';
 import { type CheckedShard, readShard, writeShard } from '../data/soft-label-shards.js';
-import { type SoftLabelEncoding, checkEncoding, describeEncoding, readSoftLabels } from '../data/soft-label-store.js';
+import { checkEncoding, describeEncoding, readSoftLabels, softLabelEncoding } from '../data/soft-label-store.js';
 import { check } from '../errors.js';
 import { INFER_BATCH, computeLogits } from '../infer/logits.js';
 import type { BackendChoice, BackendName, KernelsUsed } from '../kernels/backend.js';
@@ -12,7 +12,8 @@ import type { ProgressEvent } from '../progress.js';
 import type { InputLayout, TeacherNormalize } from '../models/onnx-teacher.js';
 import { openLabellingTeacher } from '../teachers/open-teacher.js';
 import { datasetDigest, softLabelKey } from '../teachers/fingerprint.js';
-import { DEFAULTS, type TeacherRuntime, resolveConfig } from '../options/options.js';
+import type { TeacherRuntime } from '../options/options.js';
+import { type KeysOfGroups, type LibraryKeys, type SameKeys, resolveOptions } from '../options/resolve.js';
 import type { TeacherRuntimeUsed } from '../teachers/teacher-runtime.js';
 import { obtainSoftLabels } from './soft-labels.js';
 import { PoolSupervisor } from '../pool/supervisor.js';
@@ -54,6 +55,14 @@ export interface LabelOptions {
   onProgress?: (event: ProgressEvent) => void;
   signal?: AbortSignal;
 }
+
+/** The option groups label() resolves, and its own options (the rows, the shard). */
+const LABEL_SCOPE = { groups: ['teacher', 'labelling', 'runtime'], own: ['train', 'shard'], omit: ['threadsPerWorker'] } as const;
+
+// LabelOptions names exactly the options of LABEL_SCOPE (this fails to compile otherwise).
+type LabelKeys = Exclude<KeysOfGroups<(typeof LABEL_SCOPE)['groups'][number]> & LibraryKeys, 'threadsPerWorker'> | 'train' | 'shard';
+const LABEL_OPTIONS_MATCH: SameKeys<keyof LabelOptions, LabelKeys> = true;
+void LABEL_OPTIONS_MATCH;
 
 /** What {@link label} did. */
 export interface LabelResult {
@@ -111,36 +120,14 @@ export function checkShard(shard: ShardSpec): void {
  */
 export async function label(options: LabelOptions): Promise<LabelResult> {
   check(typeof options.softLabels === 'string' && options.softLabels !== '', 'softLabels must name the file to write', ['softLabels']);
-  const config = resolveConfig({
-    teacher: options.teacher,
-    student: options.teacher,
-    train: options.train,
-    test: options.train,
-    workers: options.workers,
-    // The batch size plays no part in labelling; it only has to pass resolveConfig's check against workers.
-    batchSize: Math.max(DEFAULTS.batchSize, options.workers ?? 1),
-    temperature: options.temperature,
-    backend: options.backend,
-    kernels: options.kernels,
-    barrierTimeoutMs: options.barrierTimeoutMs,
-    maxRestarts: options.maxRestarts,
-    workerMemoryMb: options.workerMemoryMb,
-    workerImports: options.workerImports,
-    softLabels: options.softLabels,
-    softLabelTopK: options.softLabelTopK,
-    teacherNormalize: options.teacherNormalize,
-    teacherLayout: options.teacherLayout,
-    teacherOutput: options.teacherOutput,
-    teacherRuntime: options.teacherRuntime,
-  });
+  const config = resolveOptions(options, LABEL_SCOPE);
   const { shard } = options;
   if (shard) checkShard(shard);
   const onProgress = options.onProgress ?? (() => {});
   const train = SharedDataset.fromDataset(options.train, 'train');
-  const encoding: SoftLabelEncoding =
-    config.softLabelTopK === null ? { kind: 'float32' } : { kind: 'top-k', k: config.softLabelTopK, temperature: config.temperature };
+  const encoding = softLabelEncoding(config);
   checkEncoding(encoding, train.numClasses);
-  const teacher = await openLabellingTeacher(options.teacher, train, config);
+  const teacher = await openLabellingTeacher(options.teacher, train, { ...config, teacherEpochs: 0 });
   const key = softLabelKey(teacher.digest, options.train);
   const keys = () => ({ key, teacherKey: teacher.digest, dataKey: datasetDigest(options.train) });
   const range = shard ? shardRows(train.rows, shard) : ([0, train.rows] as [number, number]);

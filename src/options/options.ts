@@ -1,23 +1,37 @@
+/**
+ * The library's option types, documented for its users. The options themselves (defaults, checks, flags)
+ * are declared once in ./groups/ (see ./schema.ts); the checks at the end of this file fail to compile when
+ * these interfaces and those declarations name different options.
+ */
 import type * as tf from '@tensorflow/tfjs';
-import { availableParallelism } from 'node:os';
 import type { Dataset } from '../data/dataset.js';
-import { check } from '../errors.js';
-import { type KeyTree, isPlainObject, unknownKey, unknownKeyMessage } from '../known-keys.js';
+import type { KeyTree } from '../known-keys.js';
 import type { BackendChoice } from '../kernels/backend.js';
 import type { InputLayout, TeacherNormalize } from '../models/onnx-teacher.js';
-
-/** What runs a layers teacher's inference (see DistillOptions.teacherRuntime). */
-export type TeacherRuntime = 'auto' | 'tfjs' | 'onnxruntime';
-export const TEACHER_RUNTIMES: readonly TeacherRuntime[] = ['auto', 'tfjs', 'onnxruntime'];
 import type { CheckpointOptions } from '../train/checkpoint.js';
-import { threadsConflict } from './parallelism.js';
-import { KERNEL_CHOICES, type KernelChoice, kernelChoiceFromEnv } from '../kernels/kernel-choice.js';
-import { type LossOption, lossOptionProblem } from '../train/losses.js';
-import { LR_SCHEDULES, type LrSchedule } from '../train/lr-schedule.js';
+import type { KernelChoice } from '../kernels/kernel-choice.js';
+import type { LossOption } from '../train/losses.js';
+import type { LrSchedule } from '../train/lr-schedule.js';
 import type { SelectionMetric } from '../train/replica.js';
-import { OPTIMIZER_NAMES, type OptimizerSpec } from '../train/optimizers.js';
+import type { OptimizerSpec } from '../train/optimizers.js';
 import type { ProgressEvent } from '../progress.js';
 import type { NonFinitePolicy } from '../train/replica.js';
+import {
+  type DefaultedKeys,
+  type KeysOfGroups,
+  type LibraryKeys,
+  OPTION_ALIASES,
+  type ResolvedOptions,
+  type SameKeys,
+  defaultsOf,
+  keyTreeOf,
+  keysOfGroups,
+  resolveOptions,
+} from './resolve.js';
+import type { OptionGroup, TeacherRuntime } from './schema.js';
+
+export { TEACHER_RUNTIMES, type TeacherRuntime } from './schema.js';
+export { OPTION_ALIASES };
 
 /** Everything {@link distill} takes. Only `teacher`, `student`, `train` and `test` are required. */
 export interface DistillOptions {
@@ -190,326 +204,38 @@ export interface PhaseTrainingOptions {
   clipNorm?: number | null;
 }
 
-// Derived from the loss registry (train/losses/registry.ts): a loss file registered there is a valid `loss` here.
-export type { LossOption };
-
 /** The options with every default filled in and every value checked. */
 export type DistillConfig = Required<
   Omit<DistillOptions, 'teacher' | 'student' | 'train' | 'test' | 'onProgress' | 'signal' | 'optimizer' | 'checkpoint' | 'teacherTraining'>
 > & { optimizer: OptimizerSpec; teacherTraining: PhaseTrainingOptions };
 
-/** Defaults, in one place; the CLI shows these too. */
-export const DEFAULTS: DistillConfig = {
-  workers: availableParallelism(),
-  labeled: null,
-  epochs: 3,
-  teacherEpochs: 0,
-  batchSize: 128,
-  temperature: 4,
-  alpha: 0.9,
-  seed: 1,
-  optimizer: { name: 'adam', learningRate: 1e-3 },
-  baseline: false,
-  backend: 'auto',
-  kernels: 'auto',
-  threadsPerWorker: 'auto',
-  barrierTimeoutMs: 10 * 60 * 1000,
-  maxRestarts: 2,
-  onNonFinite: 'abort',
-  workerMemoryMb: null,
-  workerImports: [],
-  softLabels: null,
-  softLabelTopK: null,
-  teacherLayout: null,
-  teacherNormalize: null,
-  teacherOutput: null,
-  teacherRuntime: 'auto',
-  teacherLogits: null,
-  teacherTestLogits: null,
-  loss: 'kd',
-  lrSchedule: { name: 'constant' },
-  weightDecay: 0,
-  clipNorm: null,
-  teacherTraining: {},
-  validation: null,
-  earlyStopping: null,
-  keep: null,
-  augment: null,
-};
+/** The groups distill() resolves: every option of a run but the CLI's outputs and the queue's. */
+export const DISTILL_GROUPS = [
+  'data',
+  'teacher',
+  'student',
+  'training',
+  'labelling',
+  'runtime',
+  'checkpoint',
+] as const satisfies readonly OptionGroup[];
 
-/** A level of {@link OPTION_KEYS} that names every key of T, each taken whole: one too few or too many fails to compile. */
-const keysOf = <T>(keys: Record<keyof T, null>): KeyTree => keys;
+const DISTILL_KEYS = keysOfGroups(DISTILL_GROUPS, 'library');
 
-/**
- * The options without a default (DistillConfig leaves them out). With DEFAULTS' keys they name every option,
- * so an option added to DistillOptions must get a default or be listed here, or this fails to compile.
- */
-const WITHOUT_DEFAULT = {
-  teacher: null,
-  student: null,
-  train: null,
-  test: null,
-  onProgress: null,
-  signal: null,
-  checkpoint: keysOf<CheckpointOptions>({ dir: null, everySteps: null, resume: null }),
-} satisfies Record<Exclude<keyof DistillOptions, keyof DistillConfig>, KeyTree | null>;
-
-/**
- * The keys of object options whose default does not show them (a null default). An option whose default is
- * an object (optimizer) is checked against that object's keys, so it needs no entry here.
- */
-const OBJECT_OPTIONS: { [K in keyof DistillConfig]?: KeyTree } = {
-  teacherNormalize: keysOf<TeacherNormalize>({ mean: null, std: null }),
-  earlyStopping: { patience: null, metric: null },
-  augment: { shift: null, flip: null },
-  // Every schedule's keys (the default shows only the constant one's).
-  lrSchedule: { name: null, warmupSteps: null, minLearningRate: null, everySteps: null, gamma: null },
-  teacherTraining: {
-    optimizer: keysOf<OptimizerSpec>({ name: null, learningRate: null }),
-    lrSchedule: { name: null, warmupSteps: null, minLearningRate: null, everySteps: null, gamma: null },
-    weightDecay: null,
-    clipNorm: null,
-  },
-};
-
-/** The keys of an object default, recursively, each leaf taken whole. */
-const keysOfDefault = (value: object): KeyTree =>
-  Object.fromEntries(Object.entries(value).map(([key, item]) => [key, isPlainObject(item) ? keysOfDefault(item) : null]));
+/** Defaults, derived from the option declarations; the CLI shows these too. */
+export const DEFAULTS: DistillConfig = defaultsOf(DISTILL_KEYS) as DistillConfig;
 
 /** Every option's name, and the keys of those that take an object: what distill() accepts, and nothing else. */
-export const OPTION_KEYS: KeyTree = { ...keysOfDefault(DEFAULTS), ...OBJECT_OPTIONS, ...WITHOUT_DEFAULT };
+export const OPTION_KEYS: KeyTree = keyTreeOf(DISTILL_KEYS, 'library');
 
-/** Names people bring from other libraries, and the option each means. */
-export const OPTION_ALIASES: Readonly<Record<string, string>> = { lr: 'optimizer.learningRate' };
-
-const NON_FINITE_POLICIES: NonFinitePolicy[] = ['abort', 'skip'];
-
-const SELECTION_METRICS: SelectionMetric[] = ['accuracy', 'loss'];
-
-const BACKENDS: BackendChoice[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
-
-const isInt = (value: number, min: number) => Number.isInteger(value) && value >= min;
-
-/** Checks a phase's schedule, decay and clipping; `where` prefixes the option names ('teacherTraining.'). */
-function checkStepRules(
-  where: string,
-  rules: Pick<PhaseTrainingOptions, 'lrSchedule' | 'weightDecay' | 'clipNorm'>,
-  demand: (condition: boolean, message: string, ...options: string[]) => void,
-): void {
-  const schedule = rules.lrSchedule;
-  if (schedule !== undefined) {
-    const name = `${where}lrSchedule`;
-    demand(
-      typeof schedule === 'object' && schedule !== null && LR_SCHEDULES.includes(schedule.name),
-      `${name} ${JSON.stringify(schedule)} needs a name, one of ${LR_SCHEDULES.join(', ')}`,
-      name,
-    );
-    const warmup = schedule.warmupSteps;
-    demand(warmup === undefined || isInt(warmup, 0), `${name}.warmupSteps must be an integer >= 0, got ${warmup}`, `${name}.warmupSteps`);
-    if (schedule.name === 'cosine') {
-      const min = schedule.minLearningRate;
-      demand(
-        min === undefined || (Number.isFinite(min) && min >= 0),
-        `${name}.minLearningRate must be a number >= 0, got ${min}`,
-        `${name}.minLearningRate`,
-      );
-    }
-    if (schedule.name === 'step') {
-      demand(isInt(schedule.everySteps, 1), `${name}.everySteps must be an integer >= 1, got ${schedule.everySteps}`, `${name}.everySteps`);
-      demand(
-        schedule.gamma === undefined || (Number.isFinite(schedule.gamma) && schedule.gamma > 0),
-        `${name}.gamma must be a number > 0, got ${schedule.gamma}`,
-        `${name}.gamma`,
-      );
-    }
-  }
-  const decay = rules.weightDecay;
-  demand(
-    decay === undefined || (Number.isFinite(decay) && decay >= 0),
-    `${where}weightDecay must be a number >= 0, got ${decay}`,
-    `${where}weightDecay`,
-  );
-  const clip = rules.clipNorm;
-  demand(
-    clip == null || (Number.isFinite(clip) && clip > 0),
-    `${where}clipNorm must be a number > 0 (or null), got ${clip}`,
-    `${where}clipNorm`,
-  );
-}
-
-/** Fills in defaults and checks every setting, with a one-line error naming the setting and the fix. */
+/** Fills in defaults and checks every option of distill(), with a one-line error naming the option and the fix. */
 export function resolveConfig(options: DistillOptions): DistillConfig {
-  // A misspelt option would otherwise be dropped, and the run would go on with its default.
-  const unknown = unknownKey(options as unknown as Record<string, unknown>, OPTION_KEYS, OPTION_ALIASES);
-  check(!unknown, () => unknownKeyMessage('option', unknown!, OPTION_KEYS));
-  const given = <T extends object>(values: T | undefined, defaults: object) =>
-    Object.fromEntries(Object.entries(values ?? {}).filter(([key, value]) => key in defaults && value !== undefined));
-  const config: DistillConfig = {
-    ...DEFAULTS,
-    ...given(options, DEFAULTS),
-    optimizer: { ...DEFAULTS.optimizer, ...given(options.optimizer, DEFAULTS.optimizer) },
-    kernels: options.kernels ?? kernelChoiceFromEnv() ?? DEFAULTS.kernels,
-  };
-  const demand = (condition: boolean, message: string, ...options: string[]) => check(condition, message, options);
-  demand(isInt(config.workers, 1), `workers must be an integer >= 1, got ${config.workers}`, 'workers');
-  demand(
-    config.threadsPerWorker === 'auto' || isInt(config.threadsPerWorker, 1),
-    `threadsPerWorker must be an integer >= 1 or 'auto', got ${config.threadsPerWorker}`,
-    'threadsPerWorker',
-  );
-  const conflict = config.threadsPerWorker !== 'auto' && threadsConflict(options.workers ?? 1, config.threadsPerWorker);
-  demand(!conflict, conflict || '', 'threadsPerWorker', 'workers');
-  demand(config.labeled === null || isInt(config.labeled, 0), `labeled must be an integer >= 0, got ${config.labeled}`, 'labeled');
-  demand(isInt(config.epochs, 1), `epochs must be an integer >= 1, got ${config.epochs}`, 'epochs');
-  demand(isInt(config.teacherEpochs, 0), `teacherEpochs must be an integer >= 0, got ${config.teacherEpochs}`, 'teacherEpochs');
-  demand(isInt(config.batchSize, 1), `batchSize must be an integer >= 1, got ${config.batchSize}`, 'batchSize');
-  demand(
-    config.batchSize >= config.workers,
-    `batchSize ${config.batchSize} is smaller than workers ${config.workers}: every worker needs at least one row per step; ` +
-      'raise batchSize or lower workers',
-    'batchSize',
-    'workers',
-  );
-  demand(
-    Number.isFinite(config.temperature) && config.temperature > 0,
-    `temperature must be a number > 0, got ${config.temperature}`,
-    'temperature',
-  );
-  demand(Number.isFinite(config.alpha) && config.alpha >= 0 && config.alpha <= 1, `alpha must lie in [0, 1], got ${config.alpha}`, 'alpha');
-  demand(Number.isInteger(config.seed), `seed must be an integer, got ${config.seed}`, 'seed');
-  demand(typeof config.baseline === 'boolean', `baseline must be true or false, got ${config.baseline}`, 'baseline');
-  demand(
-    OPTIMIZER_NAMES.includes(config.optimizer.name),
-    `optimizer.name '${config.optimizer.name}' is not one of ${OPTIMIZER_NAMES.join(', ')}`,
-    'optimizer.name',
-  );
-  demand(
-    Number.isFinite(config.optimizer.learningRate) && config.optimizer.learningRate > 0,
-    `optimizer.learningRate must be a number > 0, got ${config.optimizer.learningRate}`,
-    'optimizer.learningRate',
-  );
-  demand(BACKENDS.includes(config.backend), `backend '${config.backend}' is not one of ${BACKENDS.join(', ')}`, 'backend');
-  demand(KERNEL_CHOICES.includes(config.kernels), `kernels '${config.kernels}' is not one of ${KERNEL_CHOICES.join(', ')}`, 'kernels');
-  demand(
-    config.kernels !== 'openblas' || config.backend === 'auto' || config.backend === 'wasm',
-    `kernels 'openblas' run only on wasm, but backend is '${config.backend}': set backend 'wasm' (or 'auto'), or kernels 'auto'`,
-    'kernels',
-    'backend',
-  );
-  demand(
-    isInt(config.barrierTimeoutMs, 1),
-    `barrierTimeoutMs must be a positive integer, got ${config.barrierTimeoutMs}`,
-    'barrierTimeoutMs',
-  );
-  demand(isInt(config.maxRestarts, 0), `maxRestarts must be an integer >= 0, got ${config.maxRestarts}`, 'maxRestarts');
-  demand(
-    NON_FINITE_POLICIES.includes(config.onNonFinite),
-    `onNonFinite '${config.onNonFinite}' is not one of ${NON_FINITE_POLICIES.join(', ')}`,
-    'onNonFinite',
-  );
-  demand(
-    config.workerMemoryMb === null || isInt(config.workerMemoryMb, 16),
-    `workerMemoryMb must be an integer >= 16, got ${config.workerMemoryMb}`,
-    'workerMemoryMb',
-  );
-  demand(config.softLabels === null || typeof config.softLabels === 'string', 'softLabels must be a file path', 'softLabels');
-  for (const key of ['teacherLogits', 'teacherTestLogits', 'teacherOutput'] as const) {
-    demand(config[key] === null || typeof config[key] === 'string', `${key} must be a string, got ${config[key]}`, key);
-  }
-  demand(
-    config.softLabelTopK === null || isInt(config.softLabelTopK, 1),
-    `softLabelTopK must be an integer >= 1, got ${config.softLabelTopK}`,
-    'softLabelTopK',
-  );
-  for (const [where, phase] of [
-    ['', config],
-    ['teacherTraining.', config.teacherTraining],
-  ] as const) {
-    checkStepRules(where, phase, demand);
-  }
-  const teacherOptimizer = config.teacherTraining.optimizer;
-  demand(
-    teacherOptimizer?.name === undefined || OPTIMIZER_NAMES.includes(teacherOptimizer.name),
-    `teacherTraining.optimizer.name '${teacherOptimizer?.name}' is not one of ${OPTIMIZER_NAMES.join(', ')}`,
-    'teacherTraining.optimizer.name',
-  );
-  demand(
-    teacherOptimizer?.learningRate === undefined || (Number.isFinite(teacherOptimizer.learningRate) && teacherOptimizer.learningRate > 0),
-    `teacherTraining.optimizer.learningRate must be a number > 0, got ${teacherOptimizer?.learningRate}`,
-    'teacherTraining.optimizer.learningRate',
-  );
-  const { validation, earlyStopping, keep, augment } = config;
-  demand(
-    augment === null ||
-      ((augment.shift === undefined || isInt(augment.shift, 0)) && (augment.flip === undefined || typeof augment.flip === 'boolean')),
-    `augment needs { shift?: an integer >= 0, flip?: true | false }, got ${JSON.stringify(augment)}`,
-    'augment',
-  );
-  demand(
-    validation === null || (Number.isFinite(validation) && validation > 0 && (validation < 1 || Number.isInteger(validation))),
-    `validation must be a row count (an integer >= 1) or a fraction in (0, 1), got ${validation}`,
-    'validation',
-  );
-  demand(
-    earlyStopping === null ||
-      (isInt(earlyStopping.patience, 1) && (earlyStopping.metric === undefined || SELECTION_METRICS.includes(earlyStopping.metric))),
-    `earlyStopping needs { patience: an integer >= 1, metric?: ${SELECTION_METRICS.join(' | ')} }, got ${JSON.stringify(earlyStopping)}`,
-    'earlyStopping',
-  );
-  demand(
-    earlyStopping === null || validation !== null,
-    'earlyStopping needs a validation split (validation)',
-    'earlyStopping',
-    'validation',
-  );
-  demand(keep === null || keep === 'best' || keep === 'last', `keep '${keep}' is not one of best, last`, 'keep');
-  demand(keep !== 'best' || validation !== null, "keep 'best' needs a validation split (validation)", 'keep', 'validation');
-  const lossProblem = lossOptionProblem(config.loss);
-  demand(lossProblem === undefined, lossProblem ?? '', 'loss');
-  demand(
-    options.teacher !== undefined || config.teacherLogits !== null,
-    'give a teacher (a model, a model.json or an .onnx file), or its logits (teacherLogits)',
-    'teacher',
-    'teacherLogits',
-  );
-  demand(
-    config.teacherLogits === null || config.teacherEpochs === 0,
-    'teacherEpochs trains a teacher, but teacherLogits replaces it; set teacherEpochs to 0',
-    'teacherEpochs',
-    'teacherLogits',
-  );
-  demand(
-    config.teacherLayout === null || config.teacherLayout === 'nchw' || config.teacherLayout === 'nhwc',
-    `teacherLayout '${config.teacherLayout}' is not one of nchw, nhwc`,
-    'teacherLayout',
-  );
-  demand(
-    TEACHER_RUNTIMES.includes(config.teacherRuntime),
-    `teacherRuntime '${config.teacherRuntime}' is not one of ${TEACHER_RUNTIMES.join(', ')}`,
-    'teacherRuntime',
-  );
-  const normalize = config.teacherNormalize;
-  demand(
-    normalize === null ||
-      (Array.isArray(normalize.mean) &&
-        Array.isArray(normalize.std) &&
-        normalize.mean.length > 0 &&
-        normalize.std.length > 0 &&
-        normalize.mean.every(Number.isFinite) &&
-        normalize.std.every((s) => Number.isFinite(s) && s > 0)),
-    'teacherNormalize needs { mean: number[], std: number[] } with finite means and positive stds, one per channel or one for all',
-    'teacherNormalize',
-  );
-  demand(
-    normalize === null || config.teacherEpochs === 0,
-    'teacherNormalize applies to a given teacher; a teacher trained by the run (teacherEpochs > 0) learns from the plain input',
-    'teacherNormalize',
-    'teacherEpochs',
-  );
-  demand(
-    Array.isArray(config.workerImports) && config.workerImports.every((m) => typeof m === 'string'),
-    'workerImports must be a list of module paths or URLs',
-    'workerImports',
-  );
+  const config: ResolvedOptions<(typeof DISTILL_GROUPS)[number]> = resolveOptions(options, { groups: DISTILL_GROUPS });
   return config;
 }
+
+// The interfaces above and the declarations in ./groups/ name exactly the same options (these fail to compile otherwise).
+type DistillKeys = KeysOfGroups<(typeof DISTILL_GROUPS)[number]> & LibraryKeys;
+const DECLARED_OPTIONS_MATCH: SameKeys<DistillKeys, keyof DistillOptions> = true;
+const DECLARED_DEFAULTS_MATCH: SameKeys<DistillKeys & DefaultedKeys, keyof DistillConfig> = true;
+void [DECLARED_OPTIONS_MATCH, DECLARED_DEFAULTS_MATCH];

@@ -60,13 +60,24 @@ export function chooseParallelism(inputs: ParallelismInputs): Parallelism {
   const cores = inputs.cores ?? availableParallelism();
   const { workers, threadsPerWorker } = inputs;
   if (threadsPerWorker !== 'auto') {
-    const conflict = threadsConflict(workers ?? 1, threadsPerWorker);
-    if (conflict) throw new DistillError(conflict, ['threadsPerWorker', 'workers']);
+    checkThreads(workers ?? 1, threadsPerWorker);
     return { workers: workers ?? (threadsPerWorker > 1 ? 1 : cores), threadsPerWorker };
   }
   const large = inputs.studentParams * inputs.batchSize >= BLAS_THREADS_MIN_WORK;
   const threaded = cores > 1 && large && (workers ?? cores) === 1 && openblasWillRun(inputs.backend, inputs.kernels);
   return { workers: workers ?? cores, threadsPerWorker: threaded ? cores : 1 };
+}
+
+/**
+ * Refuses thread counts a pool cannot honour: the workers/threadsPerWorker rule, for the pool and
+ * chooseParallelism (the option schema states it through {@link threadsConflict}).
+ */
+export function checkThreads(workers: number, threads: number): void {
+  if (!Number.isInteger(threads) || threads < 1) {
+    throw new DistillError(`threadsPerWorker must be an integer >= 1, got ${threads}`, ['threadsPerWorker']);
+  }
+  const conflict = threadsConflict(workers, threads);
+  if (conflict) throw new DistillError(conflict, ['threadsPerWorker', 'workers']);
 }
 
 /** Why `workers` x `threads` cannot run (more than one BLAS thread in a pool of several workers), or undefined. */

@@ -1,8 +1,8 @@
-import { pathToFileURL } from 'node:url';
+import { importSpecifier } from '../url-or-path.js';
 import { DistillError } from '../errors.js';
 import { type BackendChoice, type BackendInit, type BackendName, backendCandidates, type KernelsUsed } from '../kernels/backend.js';
 import { type KernelChoice, kernelChoiceFromEnv } from '../kernels/kernel-choice.js';
-import { threadsConflict } from '../options/parallelism.js';
+import { checkThreads } from '../options/parallelism.js';
 import { SharedBarrier } from '../parallel/barrier.js';
 import { type PoolOptions, WorkerPool } from '../parallel/pool.js';
 import type { WorkerTask } from '../worker.js';
@@ -89,18 +89,9 @@ export class TfjsPool extends WorkerPool<WorkerTask> {
   }
 }
 
-/** Refuses thread counts the pool cannot honour (see {@link TfjsPoolOptions.threadsPerWorker}). */
-function checkThreads(workers: number, threads: number): void {
-  if (!Number.isInteger(threads) || threads < 1) {
-    throw new DistillError(`threadsPerWorker must be an integer >= 1, got ${threads}`, ['threadsPerWorker']);
-  }
-  const conflict = threadsConflict(workers, threads);
-  if (conflict) throw new DistillError(conflict, ['threadsPerWorker', 'workers']);
-}
-
 /** A module to import in the workers: a URL as given, a path resolved against the working directory. */
 function moduleUrl(specifier: string): string {
-  return /^[a-z]+:/i.test(specifier) ? specifier : pathToFileURL(specifier).href;
+  return importSpecifier(specifier);
 }
 
 /** One line per distinct backend failure (with the workers it happened in), and one for added kernels. */

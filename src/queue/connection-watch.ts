@@ -1,24 +1,8 @@
 import type { EventEmitter } from 'node:events';
-import { DistillError, check } from '../errors.js';
-
-/**
- * How long the coordinator and the workers wait for an unreachable Redis before they stop with an error:
- * long enough for Redis to be restarted or to fail over, short enough that a run whose Redis is gone ends
- * with an error instead of hanging.
- */
-export const DEFAULT_QUEUE_TIMEOUT_SECONDS = 600;
+import { DistillError } from '../errors.js';
 
 /** While Redis is unreachable, a reminder at most this often, with the time since it was lost. */
 const REMINDER_MS = 10_000;
-
-/** Checks a queueTimeoutSeconds setting (seconds; 0 waits for ever), with an error naming the option. */
-export function checkQueueTimeout(seconds: number): void {
-  check(
-    Number.isFinite(seconds) && seconds >= 0,
-    `queueTimeoutSeconds must be a number of seconds >= 0 (0: wait for ever), got ${seconds}`,
-    ['queueTimeoutSeconds'],
-  );
-}
 
 /** What {@link watchConnection} tells its owner. */
 export interface ConnectionWatchOptions {

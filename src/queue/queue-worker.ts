@@ -1,8 +1,8 @@
 import { DistillCancelledError, DistillError, check, messageOf } from '../errors.js';
 import type { BackendChoice } from '../kernels/backend.js';
 import type { KernelChoice } from '../kernels/kernel-choice.js';
-import { DEFAULTS, resolveConfig } from '../options/options.js';
-import { DEFAULT_QUEUE_TIMEOUT_SECONDS, checkQueueTimeout, isConnectionError, settlesWithin, watchConnection } from './connection-watch.js';
+import { type KeysOfGroups, type LibraryKeys, type SameKeys, resolveOptions } from '../options/resolve.js';
+import { isConnectionError, settlesWithin, watchConnection } from './connection-watch.js';
 import { type LabelledJob, jobLabeller, refusalError } from './label-job.js';
 import {
   type BullMQ,
@@ -18,7 +18,10 @@ import {
 } from './queue-connection.js';
 import { ImportingPool } from './worker-pool.js';
 
-/** Everything {@link serveLabelQueue} takes. */
+/** How long a dead worker's job waits before another worker takes it, by default (LabelWorkerOptions.stallSeconds). */
+export const DEFAULT_STALL_SECONDS = 30;
+
+/** Everything {@link serveLabelQueue} takes: the runtime and queue groups, and the worker's own. */
 export interface LabelWorkerOptions {
   /** The queue: redis[s]://[USER:PASSWORD@]HOST:PORT/NAME (see parseQueueUrl). */
   queue: string;
@@ -32,16 +35,29 @@ export interface LabelWorkerOptions {
   barrierTimeoutMs?: number;
   /**
    * How long a job may go without its worker renewing its lock before another worker takes it over (a
-   * worker killed mid-job leaves its job stalled that long). Default 30.
+   * worker killed mid-job leaves its job stalled that long). Default {@link DEFAULT_STALL_SECONDS}.
    */
   stallSeconds?: number;
-  /** Seconds without Redis before the worker stops with an error; 0 waits for ever. Default {@link DEFAULT_QUEUE_TIMEOUT_SECONDS}. */
+  /** Seconds without Redis before the worker stops with an error; 0 waits for ever. Default 600. */
   queueTimeoutSeconds?: number;
   /** One line per event worth a log line (ready, each job, refusals, Redis lost and back); never shows a secret. */
   onLog?: (line: string) => void;
   /** Aborting it stops the worker within a few seconds: running jobs are handed back to the queue for another worker. */
   signal?: AbortSignal;
 }
+
+/** The option groups a labelling worker resolves, those of their options it does not use, and its own. */
+const LABEL_WORKER_SCOPE = {
+  groups: ['runtime', 'queue'],
+  omit: ['threadsPerWorker', 'maxRestarts', 'onProgress'],
+  own: ['queue', 'stallSeconds', 'onLog'],
+} as const;
+// LabelWorkerOptions names exactly the options of LABEL_WORKER_SCOPE (this fails to compile otherwise).
+type LabelWorkerKeys =
+  | Exclude<KeysOfGroups<(typeof LABEL_WORKER_SCOPE)['groups'][number]> & LibraryKeys, (typeof LABEL_WORKER_SCOPE)['omit'][number]>
+  | (typeof LABEL_WORKER_SCOPE)['own'][number];
+const WORKER_OPTIONS_MATCH: SameKeys<keyof LabelWorkerOptions, LabelWorkerKeys> = true;
+void WORKER_OPTIONS_MATCH;
 
 /** What {@link serveLabelQueue} did. */
 export interface LabelWorkerResult {
@@ -69,23 +85,10 @@ const CLOSE_MS = 2500;
  */
 export async function serveLabelQueue(options: LabelWorkerOptions): Promise<LabelWorkerResult> {
   const address = parseQueueUrl(options.queue);
-  const stallSeconds = options.stallSeconds ?? 30;
+  const config = resolveOptions(options, LABEL_WORKER_SCOPE);
+  const stallSeconds = options.stallSeconds ?? DEFAULT_STALL_SECONDS;
   check(Number.isFinite(stallSeconds) && stallSeconds >= 1, `stallSeconds must be a number >= 1, got ${stallSeconds}`, ['stallSeconds']);
-  const timeoutSeconds = options.queueTimeoutSeconds ?? DEFAULT_QUEUE_TIMEOUT_SECONDS;
-  checkQueueTimeout(timeoutSeconds);
-  const config = resolveConfig({
-    teacher: '',
-    student: '',
-    train: undefined as never,
-    test: undefined as never,
-    workers: options.workers,
-    batchSize: Math.max(DEFAULTS.batchSize, options.workers ?? 1),
-    backend: options.backend,
-    kernels: options.kernels,
-    workerImports: options.workerImports,
-    workerMemoryMb: options.workerMemoryMb,
-    barrierTimeoutMs: options.barrierTimeoutMs,
-  });
+  const timeoutSeconds = config.queueTimeoutSeconds;
   const log = options.onLog ?? (() => {});
   const { bullmq, Redis } = await loadQueueModules();
   const client = await connectQueue(Redis, address);

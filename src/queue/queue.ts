@@ -3,15 +3,24 @@ import { resolve } from 'node:path';
 import { absoluteSource, type DataSourceOptions, loadDataSource } from '../data/data-source.js';
 import { LogitTable } from '../data/logit-table.js';
 import { SharedDataset } from '../data/shared-dataset.js';
-import { type SoftLabelEncoding, checkEncoding, describeEncoding, readSoftLabels, writeSoftLabels } from '../data/soft-label-store.js';
+import {
+  type SoftLabelEncoding,
+  checkEncoding,
+  describeEncoding,
+  readSoftLabels,
+  softLabelEncoding,
+  writeSoftLabels,
+} from '../data/soft-label-store.js';
 import { DistillCancelledError, type DistillError, check } from '../errors.js';
 import { INFER_BATCH } from '../infer/logits.js';
 import type { InputLayout, TeacherNormalize } from '../models/onnx-teacher.js';
-import { DEFAULTS, TEACHER_RUNTIMES, type TeacherRuntime } from '../options/options.js';
+import type { TeacherRuntime } from '../options/options.js';
+import { type KeysOfGroups, type LibraryKeys, type SameKeys, resolveKeys, resolveOptions } from '../options/resolve.js';
 import type { ProgressEvent } from '../progress.js';
 import { datasetDigest, softLabelKey } from '../teachers/fingerprint.js';
 import { openLabellingTeacher } from '../teachers/open-teacher.js';
-import { DEFAULT_QUEUE_TIMEOUT_SECONDS, checkQueueTimeout, settlesWithin, watchConnection } from './connection-watch.js';
+import { absoluteUnlessUrl } from '../url-or-path.js';
+import { settlesWithin, watchConnection } from './connection-watch.js';
 import { type Coordination, type JobRange, collect, forEachBatch } from './queue-collect.js';
 import {
   JOB_NAME,
@@ -26,7 +35,7 @@ import {
   resultKey,
 } from './queue-connection.js';
 
-/** Everything {@link labelOnQueue} takes. */
+/** Everything {@link labelOnQueue} takes: the teacher, labelling and queue groups, and the coordinator's own. */
 export interface QueueLabelOptions {
   /** The queue: redis[s]://[USER:PASSWORD@]HOST:PORT/NAME (see parseQueueUrl). */
   queue: string;
@@ -58,6 +67,18 @@ export interface QueueLabelOptions {
   signal?: AbortSignal;
 }
 
+/** The option groups the coordinator resolves, and its own options. */
+const QUEUE_LABEL_SCOPE = {
+  groups: ['teacher', 'labelling', 'queue'],
+  own: ['queue', 'data', 'workerImports', 'jobRows', 'attempts', 'onProgress', 'signal'],
+} as const;
+// QueueLabelOptions names exactly the options of QUEUE_LABEL_SCOPE (this fails to compile otherwise).
+type QueueLabelKeys =
+  | (KeysOfGroups<(typeof QUEUE_LABEL_SCOPE)['groups'][number]> & LibraryKeys)
+  | (typeof QUEUE_LABEL_SCOPE)['own'][number];
+const QUEUE_OPTIONS_MATCH: SameKeys<keyof QueueLabelOptions, QueueLabelKeys> = true;
+void QUEUE_OPTIONS_MATCH;
+
 /** What {@link labelOnQueue} did. */
 export interface QueueLabelResult {
   file: string;
@@ -84,29 +105,6 @@ export const DEFAULT_JOB_ROWS = 4096;
 /** How long each connection may take to close before it is dropped (Redis may be gone). */
 const CLOSE_MS = 1500;
 
-/** Checks the teacher settings as `label` does, with errors naming the option. */
-function teacherSettingsOf(options: QueueLabelOptions): QueueTeacherSettings {
-  const settings: QueueTeacherSettings = {
-    teacherNormalize: options.teacherNormalize ?? null,
-    teacherLayout: options.teacherLayout ?? null,
-    teacherOutput: options.teacherOutput ?? null,
-    teacherRuntime: options.teacherRuntime ?? DEFAULTS.teacherRuntime,
-  };
-  const { teacherLayout: layout, teacherRuntime: runtime, teacherNormalize: normalize } = settings;
-  check(layout === null || layout === 'nchw' || layout === 'nhwc', `teacherLayout '${layout}' is not one of nchw, nhwc`, ['teacherLayout']);
-  check(TEACHER_RUNTIMES.includes(runtime), `teacherRuntime '${runtime}' is not one of ${TEACHER_RUNTIMES.join(', ')}`, ['teacherRuntime']);
-  check(
-    normalize === null ||
-      (normalize.mean.length > 0 &&
-        normalize.std.length > 0 &&
-        normalize.mean.every(Number.isFinite) &&
-        normalize.std.every((s) => Number.isFinite(s) && s > 0)),
-    'teacherNormalize needs { mean: number[], std: number[] } with finite means and positive stds, one per channel or one for all',
-    ['teacherNormalize'],
-  );
-  return settings;
-}
-
 /**
  * Labels on a BullMQ queue: the coordinator queues one job per range of rows, workers anywhere
  * (`tfjs-distill worker`) label them, and the coordinator gathers their logits into the store. Job ids
@@ -116,6 +114,7 @@ function teacherSettingsOf(options: QueueLabelOptions): QueueTeacherSettings {
  * (once, then a reminder every 10 s) and waits, up to `queueTimeoutSeconds`.
  */
 export async function labelOnQueue(options: QueueLabelOptions): Promise<QueueLabelResult> {
+  const config = resolveOptions(options, QUEUE_LABEL_SCOPE);
   const address = parseQueueUrl(options.queue);
   const jobRows = options.jobRows ?? DEFAULT_JOB_ROWS;
   check(
@@ -125,10 +124,13 @@ export async function labelOnQueue(options: QueueLabelOptions): Promise<QueueLab
   );
   const attempts = options.attempts ?? 3;
   check(Number.isInteger(attempts) && attempts >= 1, `attempts must be an integer >= 1, got ${attempts}`, ['attempts']);
-  const timeoutSeconds = options.queueTimeoutSeconds ?? DEFAULT_QUEUE_TIMEOUT_SECONDS;
-  checkQueueTimeout(timeoutSeconds);
-  const teacherSettings = teacherSettingsOf(options);
-  const workerImports = (options.workerImports ?? []).map((module) => (/^[a-z][a-z0-9+.-]*:/i.test(module) ? module : resolve(module)));
+  const timeoutSeconds = config.queueTimeoutSeconds;
+  const { teacherNormalize, teacherLayout, teacherOutput, teacherRuntime } = config;
+  const teacherSettings: QueueTeacherSettings = { teacherNormalize, teacherLayout, teacherOutput, teacherRuntime };
+  const { workerImports: imports } = resolveKeys(options as unknown as Record<string, unknown>, ['workerImports']) as {
+    workerImports: string[];
+  };
+  const workerImports = imports.map((module) => absoluteUnlessUrl(module));
   const modules = await loadQueueModules();
 
   const dataSpec = { ...options.data, source: absoluteSource(options.data.source) };
@@ -136,9 +138,7 @@ export async function labelOnQueue(options: QueueLabelOptions): Promise<QueueLab
   const train = SharedDataset.fromDataset(dataset, 'train');
   const teacherPath = resolve(options.teacher);
   const teacher = await openLabellingTeacher(teacherPath, train, { ...teacherSettings, teacherEpochs: 0 });
-  const temperature = options.temperature ?? DEFAULTS.temperature;
-  const encoding: SoftLabelEncoding =
-    options.softLabelTopK == null ? { kind: 'float32' } : { kind: 'top-k', k: options.softLabelTopK, temperature };
+  const encoding = softLabelEncoding(config);
   checkEncoding(encoding, train.numClasses);
   const key = softLabelKey(teacher.digest, dataset);
   const table = LogitTable.create(train.rows, train.numClasses);

@@ -1,4 +1,4 @@
-import { pathToFileURL } from 'node:url';
+import { importSpecifier } from '../url-or-path.js';
 import { DistillError, messageOf } from '../errors.js';
 import { TfjsPool, type TfjsPoolOptions } from '../pool/tfjs-pool.js';
 
@@ -87,7 +87,7 @@ export class ImportingPool {
 async function importHere(modules: string[]): Promise<void> {
   for (const module of modules) {
     try {
-      await import(/^[a-z][a-z0-9+.-]*:/i.test(module) ? module : pathToFileURL(module).href);
+      await import(importSpecifier(module));
     } catch (error) {
       throw new DistillError(`the job's workerImports module ${module} could not be imported here: ${messageOf(error)}`);
     }

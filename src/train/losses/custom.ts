@@ -1,5 +1,4 @@
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { importSpecifier } from '../../url-or-path.js';
 import * as tf from '@tensorflow/tfjs';
 import { DistillError } from '../../errors.js';
 import { hardLoss } from './hard.js';
@@ -50,7 +49,7 @@ export const customLoss: LossEntry<CustomSpec> = {
       accepts: (value) => typeof value === 'string',
       expects: 'a module path',
       example: "'path/to/loss.mjs'",
-      resolve: (module) => (/^[a-z]+:/i.test(module) ? module : pathToFileURL(resolve(module)).href),
+      resolve: importSpecifier,
     },
     options: {
       description: "passed to the module's function as settings.options",

@@ -1,0 +1,96 @@
+/**
+ * The CLI's commands: the option groups each takes (declared in src/options/groups/) and its own
+ * command-only options. Flags, --help, config-file keys and errors are all derived from these and the schema.
+ */
+import { DEFAULT_JOB_ROWS } from '../queue/queue.js';
+import { DEFAULT_STALL_SECONDS } from '../queue/queue-worker.js';
+import type { OptionKey } from '../options/resolve.js';
+import { type OptionDecl, type OptionGroup, isInt, isNumber } from '../options/schema.js';
+
+/** A command-only option: declared like a schema option, but belonging to one command. */
+export type CommandOption = Omit<OptionDecl<unknown>, 'group' | 'scope'>;
+
+export type CommandName = 'run' | 'label' | 'worker' | 'merge';
+
+export interface CommandSpec {
+  name: CommandName;
+  /** One line for the usage. */
+  summary: string;
+  usage: string;
+  groups: readonly OptionGroup[];
+  /** Options of those groups the command does not take. */
+  omit?: readonly OptionKey[];
+  own: Readonly<Record<string, CommandOption>>;
+  /** What the positional arguments are, for commands that take them. */
+  positionals?: string;
+}
+
+const QUEUE_URL = 'redis[s]://[USER:PASSWORD@]HOST:PORT/NAME';
+
+export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
+  run: {
+    name: 'run',
+    summary: 'train or load a teacher, distil a student into it, evaluate both',
+    usage: 'tfjs-distill run [--config FILE] [flags]',
+    groups: ['data', 'teacher', 'student', 'training', 'labelling', 'runtime', 'checkpoint', 'output'],
+    own: {},
+  },
+  label: {
+    name: 'label',
+    summary: 'teacher labelling alone, into the soft-label store (or one shard of it, or by workers on a queue)',
+    usage: 'tfjs-distill label [--config FILE] --soft-labels FILE [flags]',
+    groups: ['data', 'teacher', 'labelling', 'runtime', 'queue'],
+    omit: ['threadsPerWorker'],
+    own: {
+      shard: {
+        description:
+          'label only shard K of N (0-based; contiguous whole batches) into FILE.shard-K-of-N; auto/N takes K from ' +
+          'JOB_COMPLETION_INDEX (Kubernetes Indexed Job) or SLURM_ARRAY_TASK_ID (Slurm array)',
+        check: (value) => (typeof value === 'string' ? undefined : `shard must be K/N or auto/N, got ${JSON.stringify(value)}`),
+        flags: [{ name: 'shard', value: 'string', arg: 'K/N' }],
+      },
+      queue: {
+        description:
+          `coordinate: queue the rows as BullMQ jobs on ${QUEUE_URL} for tfjs-distill worker ` +
+          'processes, gather their logits, write the store (password also from TFJS_DISTILL_QUEUE_PASSWORD)',
+        check: (value) => (typeof value === 'string' ? undefined : `queue must be a URL, got ${JSON.stringify(value)}`),
+        flags: [{ name: 'queue', value: 'string', arg: 'URL' }],
+      },
+      jobRows: {
+        description: 'with queue: rows per job, a multiple of 256',
+        default: DEFAULT_JOB_ROWS,
+        check: (value) => (isInt(value, 1) ? undefined : `jobRows must be an integer, got ${JSON.stringify(value)}`),
+        flags: [{ name: 'job-rows', value: 'int', arg: 'N' }],
+      },
+    },
+  },
+  worker: {
+    name: 'worker',
+    summary: 'label the jobs of a label --queue coordinator, on this machine',
+    usage: 'tfjs-distill worker [--config FILE] --queue URL [flags]',
+    groups: ['runtime', 'queue'],
+    omit: ['threadsPerWorker', 'maxRestarts'],
+    own: {
+      queue: {
+        description: `the queue to take jobs from: ${QUEUE_URL}`,
+        check: (value) => (typeof value === 'string' ? undefined : `queue must be a URL, got ${JSON.stringify(value)}`),
+        flags: [{ name: 'queue', value: 'string', arg: 'URL' }],
+      },
+      stallSeconds: {
+        description: 'how long the job of a worker that died waits before another worker takes it',
+        default: DEFAULT_STALL_SECONDS,
+        check: (value) => (isNumber(value) ? undefined : `stallSeconds must be a number, got ${JSON.stringify(value)}`),
+        flags: [{ name: 'stall-seconds', value: 'number', arg: 'S' }],
+      },
+    },
+  },
+  merge: {
+    name: 'merge',
+    summary: 'join shard files that cover every row once into the store OUT.sl',
+    usage: 'tfjs-distill merge [--config FILE] OUT.sl SHARD...   (or --soft-labels OUT.sl SHARD..., or softLabels in FILE)',
+    groups: ['labelling'],
+    omit: ['softLabelTopK', 'temperature'],
+    own: {},
+    positionals: 'OUT.sl (unless --soft-labels or the config file names it) and the SHARD files',
+  },
+};

@@ -1,0 +1,101 @@
+/** The data group (what the rows are and how they are split and shuffled) and the output group. */
+import { listDataSources } from '../../data/data-source.js';
+import { check } from '../../errors.js';
+import { CLI_MODEL_DEFAULTS, defineOptions, isInt, isNumber } from '../schema.js';
+
+const given = (key: string, message: string) => (value: unknown) => `${key} ${message}, got ${JSON.stringify(value)}`;
+
+/** --image-size H,W. */
+function parseImageSize(value: string): [number, number] {
+  const parts = value.split(',').map(Number);
+  check(
+    parts.length === 2 && parts.every((n) => Number.isInteger(n) && n > 0),
+    `--image-size expects H,W (two positive integers), got '${value}'`,
+  );
+  return parts as [number, number];
+}
+
+export const DATA_OPTIONS = defineOptions({
+  train: { group: 'data', scope: 'library', description: 'Training rows; rows labelled -1 form the unlabeled transfer set.' },
+  test: { group: 'data', scope: 'library', description: 'Held-out rows every model is evaluated on; all must be labelled.' },
+  data: {
+    group: 'data',
+    scope: 'cli',
+    description: `where the rows come from: ${listDataSources()
+      .map(({ usage }) => usage)
+      .join(', ')} (docs/teachers-and-data.md)`,
+    default: 'mnist',
+    check: (value) => (typeof value === 'string' && value !== '' ? undefined : given('data', 'must be a data source such as mnist')(value)),
+    flags: [{ name: 'data', value: 'string', arg: 'SRC' }],
+  },
+  testData: {
+    group: 'data',
+    scope: 'cli',
+    description: 'npy:X.npy,Y.npy or csv:FILE: the test split, instead of holding out testFraction',
+    default: null,
+    check: (value) => (value === null || typeof value === 'string' ? undefined : given('testData', 'must be a string')(value)),
+    flags: [{ name: 'test-data', value: 'string', arg: 'SRC' }],
+  },
+  limit: {
+    group: 'data',
+    scope: 'cli',
+    description: 'use only the first N training rows',
+    default: null,
+    check: (value) => (value === null || isInt(value, 1) ? undefined : given('limit', 'must be an integer >= 1')(value)),
+    flags: [{ name: 'limit', value: 'int', arg: 'N' }],
+  },
+  testFraction: {
+    group: 'data',
+    scope: 'cli',
+    description: 'csv and npy without testData: share of rows held out as the test split',
+    default: null,
+    shownDefault: String(CLI_MODEL_DEFAULTS.testFraction),
+    check: (value) =>
+      value === null || (isNumber(value) && value > 0 && value < 1) ? undefined : given('testFraction', 'must lie in (0, 1)')(value),
+    flags: [{ name: 'test-fraction', value: 'number', arg: 'F' }],
+  },
+  imageSize: {
+    group: 'data',
+    scope: 'cli',
+    description: 'images: resize every image to H x W',
+    default: null,
+    shownDefault: "the first image's size",
+    check: (value) =>
+      value === null || (Array.isArray(value) && value.length === 2 && value.every((n) => isInt(n, 1)))
+        ? undefined
+        : given('imageSize', 'must be [H, W]')(value),
+    flags: [{ name: 'image-size', value: 'string', arg: 'H,W', parse: parseImageSize }],
+  },
+  channels: {
+    group: 'data',
+    scope: 'cli',
+    description: 'images: 1 (greyscale) or 3 (RGB)',
+    default: null,
+    shownDefault: '1 if the first image is greyscale, else 3',
+    check: (value) => (value === null || value === 1 || value === 3 ? undefined : given('channels', 'must be 1 or 3')(value)),
+    flags: [{ name: 'channels', value: 'int', arg: 'C' }],
+  },
+  skipBadImages: {
+    group: 'data',
+    scope: 'cli',
+    description: 'images: leave out images that cannot be decoded (counted) instead of stopping',
+    default: false,
+    check: (value) => (typeof value === 'boolean' ? undefined : given('skipBadImages', 'must be true or false')(value)),
+    flags: [{ name: 'skip-bad-images', value: 'boolean' }],
+  },
+  seed: {
+    group: 'data',
+    description: 'seed of every shuffle and of the built models; the same seed, workers and BLAS threads reproduce a run',
+    default: 1,
+    check: (value) => (Number.isInteger(value) ? undefined : `seed must be an integer, got ${value}`),
+    flags: [{ name: 'seed', value: 'int', arg: 'N', help: 'seed of the shuffles and the built models' }],
+  },
+  out: {
+    group: 'output',
+    scope: 'cli',
+    description: 'where teacher/, student/ and report.json go; DIR/.checkpoint holds the run state until it ends',
+    default: 'distill-out',
+    check: (value) => (typeof value === 'string' && value !== '' ? undefined : given('out', 'must be a folder')(value)),
+    flags: [{ name: 'out', value: 'string', arg: 'DIR' }],
+  },
+});
