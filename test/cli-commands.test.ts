@@ -61,8 +61,9 @@ describe('label, worker and merge take --config FILE like run, through the same 
     expect(lastLine(cli('worker', '--config', 'timeout.yaml'))).toBe(
       'tfjs-distill: error: timeout.yaml: queueTimeoutSeconds must be a number of seconds >= 0 (0: wait for ever), got -5',
     );
-    expect(lastLine(cli('worker', '--config', 'timeout.yaml', '--queue-timeout', '0'))).toBe(
-      'tfjs-distill: error: --queue-timeout must be a number of seconds > 0, got 0',
+    // The flag overrides the file, and the error then names the flag.
+    expect(lastLine(cli('worker', '--config', 'timeout.yaml', '--queue-timeout=-1'))).toBe(
+      'tfjs-distill: error: --queue-timeout must be a number of seconds >= 0 (0: wait for ever), got -1',
     );
   });
 
