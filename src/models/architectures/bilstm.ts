@@ -1,0 +1,24 @@
+import * as tf from '@tensorflow/tfjs';
+import { type ArchitectureEntry, fixedWidths } from './architecture-entry.js';
+import { tokenEmbedding } from './token-layers.js';
+
+/**
+ * For token-id rows: an embedding of D values per token whose padding mask (maskZero) reaches a
+ * bidirectional LSTM of H units a direction. The LSTM keeps its state over masked steps, so each direction
+ * ends on its last real token whatever the padding.
+ */
+export const bilstmArchitecture: ArchitectureEntry = {
+  name: 'bilstm',
+  usage: 'bilstm:D,H',
+  arguments: 'embedding width, LSTM units a direction',
+  example: 'bilstm:64,64',
+  description: 'a bidirectional LSTM for token ids: D values per token, H units a direction, padding masked',
+  rows: 'tokens',
+  layers(args, context) {
+    const [width, units] = fixedWidths(args, context.spec, 2) ?? [];
+    if (width === undefined) return undefined;
+    // Seeded initializers throughout: tfjs's default orthogonal recurrent initializer is not seeded.
+    const lstm = tf.layers.lstm({ units, kernelInitializer: context.kernel(), recurrentInitializer: context.kernel() });
+    return [tokenEmbedding(context, width, true), tf.layers.bidirectional({ layer: lstm as tf.RNN, mergeMode: 'concat' })];
+  },
+};
