@@ -57,6 +57,23 @@ describe('text students', () => {
     expect(text.map((family) => family.usage)).toEqual(['bag:D', 'cnn1d:D,F', 'bilstm:D,H']);
   });
 
+  it('the same seed builds the same weights, another seed others; bilstm starts its two directions apart', () => {
+    for (const spec of SPECS) {
+      const weights = (seed: number) =>
+        buildModel(spec, { inputShape: [6], numClasses: CLASSES, vocabSize: VOCAB, seed })
+          .getWeights()
+          .map((w) => Array.from(w.dataSync()));
+      expect(weights(2), spec).toEqual(weights(2));
+      expect(weights(3)[0], spec).not.toEqual(weights(2)[0]);
+    }
+    const bilstm = buildModel('bilstm:8,5', { inputShape: [6], numClasses: CLASSES, vocabSize: VOCAB }).layers.find(
+      (layer) => layer.getClassName() === 'Bidirectional',
+    )!;
+    const [forwardKernel, forwardRecurrent, , backwardKernel, backwardRecurrent] = bilstm.getWeights().map((w) => Array.from(w.dataSync()));
+    expect(backwardKernel).not.toEqual(forwardKernel);
+    expect(backwardRecurrent).not.toEqual(forwardRecurrent);
+  });
+
   for (const spec of SPECS) {
     it(`${spec}: padding does not change a text's logits, in a batch or alone`, async () => {
       const long = await trained(spec, 16);

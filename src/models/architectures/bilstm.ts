@@ -17,8 +17,20 @@ export const bilstmArchitecture: ArchitectureEntry = {
   layers(args, context) {
     const [width, units] = fixedWidths(args, context.spec, 2) ?? [];
     if (width === undefined) return undefined;
+    const embedding = tokenEmbedding(context, width, true);
     // Seeded initializers throughout: tfjs's default orthogonal recurrent initializer is not seeded.
     const lstm = tf.layers.lstm({ units, kernelInitializer: context.kernel(), recurrentInitializer: context.kernel() });
-    return [tokenEmbedding(context, width, true), tf.layers.bidirectional({ layer: lstm as tf.RNN, mergeMode: 'concat' })];
+    const bidirectional = tf.layers.bidirectional({ layer: lstm as tf.RNN, mergeMode: 'concat' });
+    return (ids) => {
+      const both = bidirectional.apply(embedding.apply(ids)) as tf.SymbolicTensor;
+      // tfjs builds the backward LSTM from the forward one's config, seeds included, so both would start
+      // alike: the backward kernels get seeds of their own. The weights are the forward kernel, recurrent
+      // kernel and bias, then the backward ones.
+      const [kernel, recurrent, bias] = bidirectional.getWeights().slice(3);
+      const fresh = [kernel, recurrent].map((weight) => context.kernel().apply(weight.shape));
+      bidirectional.setWeights([...bidirectional.getWeights().slice(0, 3), ...fresh, bias]);
+      tf.dispose(fresh);
+      return both;
+    };
   },
 };
