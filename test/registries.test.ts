@@ -50,10 +50,16 @@ describe('the registries', () => {
   });
 
   it('architectures: specs are recognised by the registered names; an unknown one lists every family', () => {
-    expect(listArchitectures().map((family) => family.usage)).toEqual(['mlp:W1,W2,...', 'cnn:F1,F2,...']);
+    expect(listArchitectures().map((family) => family.usage)).toEqual([
+      'mlp:W1,W2,...',
+      'cnn:F1,F2,...',
+      'bag:D',
+      'cnn1d:D,F',
+      'bilstm:D,H',
+    ]);
     expect([isArchitectureSpec('cnn:8'), isArchitectureSpec('./mlp:32'), isArchitectureSpec('rnn:8')]).toEqual([true, false, false]);
     expect(() => buildModel('rnn:8', { inputShape: [4], numClasses: 2 })).toThrow(
-      /^unknown architecture 'rnn:8': use 'mlp:W1,W2,\.\.\.' \(hidden layer widths\) or 'cnn:F1,F2,\.\.\.' \(conv filters per block\)/,
+      /^unknown architecture 'rnn:8': use 'mlp:W1,W2,\.\.\.' \(hidden layer widths\), 'cnn:F1,F2,\.\.\.' \(conv filters per block\), 'bag:D' \(embedding width\), 'cnn1d:D,F' \(embedding width, filters\) or 'bilstm:D,H' \(embedding width, LSTM units a direction\), e\.g\. mlp:64, cnn:32,64, bag:64, cnn1d:64,128 or bilstm:64,64$/,
     );
     expect(() => buildModel('cnn:8', { inputShape: [4], numClasses: 2 })).toThrow(/needs image rows .* use an mlp architecture$/);
   });

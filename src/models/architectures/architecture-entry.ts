@@ -7,6 +7,8 @@ export interface ArchitectureContext {
   spec: string;
   /** Shape of one input row. */
   inputShape: number[];
+  /** The number of token ids (id 0 is padding) when the rows are token ids; undefined for feature or image rows. */
+  vocabSize?: number;
   /** The next seeded kernel initializer; every weighted layer takes one, in order. */
   kernel(): ReturnType<typeof tf.initializers.glorotUniform>;
 }
@@ -22,13 +24,28 @@ export interface ArchitectureEntry {
   example: string;
   /** One line, for --help and the docs. */
   description: string;
-  /** The rows it takes: any shape, or images ([H, W] or [H, W, C]). */
-  rows: 'any' | 'images';
   /**
-   * The layers between the input layer and the output layer (dense, numClasses units, logits), which
+   * The rows it takes: feature rows of any shape, images ([H, W] or [H, W, C]), or token ids ([maxLength],
+   * 0 for padding; buildModel then needs vocabSize).
+   */
+  rows: 'any' | 'images' | 'tokens';
+  /**
+   * What lies between the input layer and the output layer (dense, numClasses units, logits), which
    * buildModel adds; undefined when `args` is not of the family's form.
    */
-  layers(args: string, context: ArchitectureContext): tf.layers.Layer[] | undefined;
+  layers(args: string, context: ArchitectureContext): ArchitectureBody | undefined;
+}
+
+/**
+ * A chain of layers (a sequential model), or, for a family whose layers branch, a function from the input
+ * tensor to the last hidden tensor (a functional model).
+ */
+export type ArchitectureBody = tf.layers.Layer[] | ((input: tf.SymbolicTensor) => tf.SymbolicTensor);
+
+/** `A,B` (exactly `count` comma-separated integers, each >= 1) as numbers; undefined when it is not of that form. */
+export function fixedWidths(args: string, spec: string, count: number): number[] | undefined {
+  const widths = widthList(args, spec);
+  return widths?.length === count ? widths : undefined;
 }
 
 /** `W1,W2,...` as numbers, each >= 1; undefined when it is not a comma-separated list of integers. */

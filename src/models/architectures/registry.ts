@@ -2,11 +2,20 @@
 // architecture-entry.ts; mlp.ts is the smallest), and add it to ARCHITECTURES below. buildModel, the CLI's
 // --student-arch/--teacher-arch and the listings then know it.
 import type { ArchitectureEntry } from './architecture-entry.js';
+import { bagArchitecture } from './bag.js';
+import { bilstmArchitecture } from './bilstm.js';
 import { cnnArchitecture } from './cnn.js';
+import { cnn1dArchitecture } from './cnn1d.js';
 import { mlpArchitecture } from './mlp.js';
 
 /** Every model family, in the order listings show them. */
-export const ARCHITECTURES: readonly ArchitectureEntry[] = [mlpArchitecture, cnnArchitecture];
+export const ARCHITECTURES: readonly ArchitectureEntry[] = [
+  mlpArchitecture,
+  cnnArchitecture,
+  bagArchitecture,
+  cnn1dArchitecture,
+  bilstmArchitecture,
+];
 
 /** One family as listings show it (--help, docs, errors). */
 export interface ArchitectureListing {
@@ -33,10 +42,19 @@ export function isArchitectureSpec(spec: string): boolean {
   return architectureOf(spec) !== undefined;
 }
 
+/** The names of the families that take these rows, `a, b or c`, for errors that point to them. */
+export function familiesFor(rows: ArchitectureEntry['rows'][]): string {
+  return or(ARCHITECTURES.filter((family) => rows.includes(family.rows)).map((family) => family.name));
+}
+
 /** The one-line error for a spec no family builds, listing every family. */
 export function unknownArchitectureMessage(spec: string): string {
   const forms = ARCHITECTURES.map((family) => `'${family.usage}' (${family.arguments})`);
   const examples = ARCHITECTURES.map((family) => family.example);
-  const or = (items: string[]) => (items.length > 1 ? `${items.slice(0, -1).join(', ')} or ${items.at(-1)}` : items.join(''));
   return `unknown architecture '${spec}': use ${or(forms)}, e.g. ${or(examples)}`;
+}
+
+/** `a`, `a or b`, `a, b or c`. */
+function or(items: string[]): string {
+  return items.length > 1 ? `${items.slice(0, -1).join(', ')} or ${items.at(-1)}` : items.join('');
 }
