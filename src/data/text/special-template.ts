@@ -88,6 +88,10 @@ export function specialTemplate(postProcessor: unknown, source: string): Special
       return templates.reverse().find((template) => template !== PLAIN) ?? PLAIN;
     }
     default:
-      check(false, `${source}: post-processor ${String(config.type)} is not supported; use a tokenizer.json with a TemplateProcessing, BertProcessing, RobertaProcessing or ByteLevel post-processor`, ['tokenizer']);
+      check(
+        false,
+        `${source}: post-processor ${String(config.type)} is not supported; use a tokenizer.json with a TemplateProcessing, BertProcessing, RobertaProcessing or ByteLevel post-processor`,
+        ['tokenizer'],
+      );
   }
 }

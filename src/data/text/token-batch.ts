@@ -17,9 +17,11 @@ export interface TextRows {
 export function encodeRowsInto(tokenizer: TextTokenizer, rows: TextRows, table: TokenTable, firstRow = 0): void {
   const { texts, pairs } = rows;
   const { maxLength, ids, lengths, typeIds, attentionMask } = table;
-  check(pairs === undefined || pairs.length === texts.length, `pairs has ${pairs?.length} texts for ${texts.length} rows; give one per row`, [
-    'pairs',
-  ]);
+  check(
+    pairs === undefined || pairs.length === texts.length,
+    `pairs has ${pairs?.length} texts for ${texts.length} rows; give one per row`,
+    ['pairs'],
+  );
   check(
     Number.isInteger(firstRow) && firstRow >= 0 && firstRow + texts.length <= lengths.length,
     `rows ${firstRow}..${firstRow + texts.length} do not fit a token table of ${lengths.length} rows`,

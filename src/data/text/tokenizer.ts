@@ -109,6 +109,11 @@ export class TextTokenizer {
     return this.tokenizer.encode(text, { add_special_tokens: false }).ids;
   }
 
+  /** The text as the tokenizer's normaliser leaves it (lower-cased, accents stripped... as the file says). */
+  normalize(text: string): string {
+    return this.tokenizer.normalizer?.(text) ?? text;
+  }
+
   /** The token id of a token string, if the vocabulary has it. */
   tokenId(token: string): number | undefined {
     return this.tokenizer.token_to_id(token);
@@ -137,12 +142,21 @@ export class TextTokenizer {
    * Encodes a text (or pair) into `ids[offset .. offset + maxLength)`, padding the rest of that span with the
    * pad id (and `typeIds` with the pad segment id), and returns the row's count of real tokens.
    */
-  encodeInto(text: string, pair: string | undefined, ids: TokenIdArray, typeIds: Uint8Array | undefined, offset: number, maxLength: number): number {
+  encodeInto(
+    text: string,
+    pair: string | undefined,
+    ids: TokenIdArray,
+    typeIds: Uint8Array | undefined,
+    offset: number,
+    maxLength: number,
+  ): number {
     const first = this.contentIds(text);
     const second = pair === undefined ? undefined : this.contentIds(pair);
     const pieces = second === undefined ? this.template.single : this.template.pair;
     const budget = maxLength - specialTokenCount(pieces);
-    check(budget > 0, `maxLength ${maxLength} leaves no room for text beside ${specialTokenCount(pieces)} special tokens; raise it`, ['maxLength']);
+    check(budget > 0, `maxLength ${maxLength} leaves no room for text beside ${specialTokenCount(pieces)} special tokens; raise it`, [
+      'maxLength',
+    ]);
     const [firstLength, secondLength] = truncatedLengths(first.length, second?.length, budget);
     let at = offset;
     for (const piece of pieces) at = this.writePiece(piece, first, firstLength, second, secondLength, ids, typeIds, at);

@@ -1,22 +1,27 @@
 /**
  * How many content tokens of each text stay when a row has room for `budget` of them (its maximum length
- * less the special tokens), cut as Hugging Face's Rust library (`LongestFirst`, from the right) cuts them:
- * a single text keeps its first `budget` tokens; of a pair, the shorter text stays whole while the longer
- * can take the rest, and when both are too long each keeps half the budget, the odd token going to the text
- * that was longer (to the second on a tie).
+ * less the special tokens), cut as Hugging Face's Rust library (`LongestFirst`, from the right) cuts them,
+ * which Python's fast tokenizers use:
+ * - a single text keeps its first `budget` tokens;
+ * - of a pair, the shorter text stays whole and the longer takes the rest, when that leaves the longer at
+ *   least as long as the shorter;
+ * - otherwise each keeps half the budget, an odd budget's extra token going to the longer text (to the
+ *   second on a tie).
  *
- * Python's slow tokenizers (`truncate_sequences`) remove one token at a time from the longer text, the
- * second on a tie; that gives the same lengths except when both texts are cut and the budget is odd, where
- * the odd token can land on the other text. The fast (Rust) tokenizers, which `AutoTokenizer` loads, match this.
+ * The Rust encoder stops tokenising a text at the first word boundary past the row's maximum length, and
+ * applies these rules to those counts; so when both texts of a pair reach the maximum length and the budget
+ * is odd, it gives the extra token to the text whose last counted word ran further past it, which these
+ * rules, given the full counts, may place on the other text (docs/text-tokenizers.md).
+ *
+ * Python's slow tokenizers (`truncate_sequences`) remove one token at a time from the longer text instead;
+ * they too can place an odd budget's extra token on the other text.
  */
 export function truncatedLengths(first: number, second: number | undefined, budget: number): [number, number] {
   if (second === undefined) return [Math.min(first, budget), 0];
   if (first + second <= budget) return [first, second];
   const swap = first > second;
   let shorter = swap ? second : first;
-  let longer: number;
-  if (shorter > budget) longer = shorter;
-  else longer = Math.max(shorter, budget - shorter);
+  let longer = shorter > budget ? shorter : Math.max(shorter, budget - shorter);
   if (shorter + longer > budget) {
     shorter = Math.floor(budget / 2);
     longer = shorter + (budget % 2);
