@@ -85,12 +85,12 @@ export class TextTokenizer {
     );
     this.modelType = model.type as TokenizerModelType;
     this.source = source;
+    this.template = specialTemplate(tokenizerJson.post_processor, source);
     try {
       this.tokenizer = new Tokenizer(tokenizerJson, config);
     } catch (error) {
       check(false, `${source} cannot be loaded (${messageOf(error)}); replace it with the file the model was exported with`, ['tokenizer']);
     }
-    this.template = specialTemplate(tokenizerJson.post_processor, source);
     const tokenModel = this.tokenizer.model!;
     this.vocabSize = tokenModel.vocab.length;
     const idOf = (name: string | undefined) => (name === undefined ? undefined : this.tokenizer.token_to_id(name));
