@@ -161,7 +161,7 @@ describe.each(KINDS)(
       encodeRowsInto(ours, { texts: pairs.map((pair) => pair[0]), pairs: pairs.map((pair) => pair[1]) }, table);
       const rows = (array: ArrayLike<number>) => pairs.map((_, row) => Array.from(array).slice(row * maxLength, (row + 1) * maxLength));
       // Documented difference 3: where both texts reach maxLength and the room left is odd, Rust may give
-      // the extra token to the other text (it counts tokens only up to a word past maxLength).
+      // the extra token to the other text (it counts tokens only up to the word that reaches maxLength).
       let moved = 0;
       const ids = rows(table.ids).map((row, index) => {
         const reference = theirs[index].getIds();

@@ -97,6 +97,13 @@ describe('maximum length and special ids', () => {
     expect(row.length).toBe(9);
     expect(tokenizer.encode('', undefined, { padTo: 3 }).ids).toEqual([101, 102, 0]);
   });
+
+  it('refuses to pad a row below its length', async () => {
+    const tokenizer = loadTokenizer(bert);
+    expect(await failure((async () => tokenizer.encode('hello there', undefined, { padTo: 2 }))())).toMatch(
+      /padTo 2 is below the row's 4 tokens; pad to at least maxLength \(512\)/,
+    );
+  });
 });
 
 describe('token tables', () => {

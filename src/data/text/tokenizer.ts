@@ -129,7 +129,7 @@ export class TextTokenizer {
     const typeIds = new Uint8Array(ids.length).fill(this.padTypeId);
     const length = this.encodeInto(text, pair, ids, typeIds, 0, maxLength);
     const width = settings.padTo ?? length;
-    check(width >= length, `padTo ${width} is below the row's length ${length}; pad to at least maxLength`, ['padTo']);
+    check(width >= length, `padTo ${width} is below the row's ${length} tokens; pad to at least maxLength (${maxLength})`, ['padTo']);
     return {
       ids: Array.from(ids.subarray(0, width)),
       attentionMask: Array.from({ length: width }, (_, index) => (index < length ? 1 : 0)),
