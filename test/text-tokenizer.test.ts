@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { encodeRowsInto } from '../dist/data/text/token-batch.js';
 import { allocateTokenTable, tokenIdType, tokenTableRowBytes } from '../dist/data/text/token-table.js';
 import { loadTokenizer, readTokenizerFiles } from '../dist/data/text/tokenizer-files.js';
+import { countedLengthRule } from '../dist/data/text/word-counts.js';
 import { failure } from './helpers/failure.js';
 import { spamAssassinTexts, TOKENIZER_DIRS, writeBertUncased } from './helpers/tokenizer-fixtures.js';
 
@@ -103,6 +104,22 @@ describe('maximum length and special ids', () => {
     expect(await failure((async () => tokenizer.encode('hello there', undefined, { padTo: 2 }))())).toMatch(
       /padTo 2 is below the row's 4 tokens; pad to at least maxLength \(512\)/,
     );
+  });
+});
+
+describe('the token counts Rust truncates pairs by', () => {
+  it('run to the end of the word that reaches the limit, with words as each pre-tokenizer splits them', () => {
+    const wordPiece = countedLengthRule(bertJson(), (text) => text.split(' '));
+    expect(wordPiece(['straw', '##berries', '##s', 'are', 'red'], '', 2)).toBe(3);
+    expect(wordPiece(['straw', '##berries', 'are', 'red'], '', 2)).toBe(2);
+    const metaspace = countedLengthRule({ model: { type: 'Unigram' }, pre_tokenizer: { type: 'Metaspace', replacement: '▁' } }, () => []);
+    expect(metaspace(['▁straw', 'berr', 'ies', '▁are'], '', 2)).toBe(3);
+    const none = countedLengthRule({ model: { type: 'BPE' }, pre_tokenizer: null }, () => []);
+    expect(none(['▁straw', 'berr', 'ies', '▁are'], '', 1)).toBe(4);
+    const spelled = countedLengthRule({ model: { type: 'BPE' }, pre_tokenizer: { type: 'ByteLevel' } }, () => ['straw', 'berries', 'Ġare']);
+    expect(spelled(['str', 'aw', 'berr', 'ies', 'Ġare'], '', 1)).toBe(2);
+    expect(spelled(['str', 'aw', 'berr', 'ies', 'Ġare'], '', 3)).toBe(4);
+    expect(spelled(['<unk>', 'Ġare'], '', 1)).toBe(2);
   });
 });
 

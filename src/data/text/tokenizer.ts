@@ -3,6 +3,7 @@ import { check, messageOf } from '../../errors.js';
 import { type SpecialTemplate, specialTemplate, specialTokenCount, type TemplatePiece } from './special-template.js';
 import type { TokenIdArray } from './token-table.js';
 import { truncatedLengths } from './truncation.js';
+import { type CountedLength, countedLengthRule } from './word-counts.js';
 import type { TokenizerFiles } from './tokenizer-files.js';
 
 /** The tokenizer models `@huggingface/tokenizers` implements. */
@@ -73,6 +74,7 @@ export class TextTokenizer {
   /** Where the tokenizer was read from, for messages. */
   readonly source: string;
   private readonly tokenizer: Tokenizer;
+  private readonly countedLength: CountedLength;
 
   constructor(files: TokenizerFiles, options: TextTokenizerOptions = {}) {
     const { tokenizerJson, config, source } = files;
@@ -91,6 +93,10 @@ export class TextTokenizer {
     } catch (error) {
       check(false, `${source} cannot be loaded (${messageOf(error)}); replace it with the file the model was exported with`, ['tokenizer']);
     }
+    this.countedLength = countedLengthRule(tokenizerJson, (text) => {
+      const normalized = this.normalize(text);
+      return this.tokenizer.pre_tokenizer ? this.tokenizer.pre_tokenizer.pre_tokenize(normalized) : [normalized];
+    });
     const tokenModel = this.tokenizer.model!;
     this.vocabSize = tokenModel.vocab.length;
     const idOf = (name: string | undefined) => (name === undefined ? undefined : this.tokenizer.token_to_id(name));
@@ -157,7 +163,7 @@ export class TextTokenizer {
     check(budget > 0, `maxLength ${maxLength} leaves no room for text beside ${specialTokenCount(pieces)} special tokens; raise it`, [
       'maxLength',
     ]);
-    const [firstLength, secondLength] = truncatedLengths(first.length, second?.length, budget);
+    const [firstLength, secondLength] = this.pairLengths(text, first, pair, second, maxLength, budget);
     let at = offset;
     for (const piece of pieces) at = this.writePiece(piece, first, firstLength, second, secondLength, ids, typeIds, at);
     const length = at - offset;
@@ -182,6 +188,27 @@ export class TextTokenizer {
       `maxLength must be an integer of at least ${needed} (the special tokens of a pair and one token of each text), got ${maxLength}`,
       ['maxLength'],
     );
+  }
+
+  /**
+   * How many content tokens of each text stay. When both texts of a pair reach `maxLength` and the room is
+   * odd, the extra token goes where the Rust encoder puts it: by its counts, which stop at the end of the
+   * word that reaches `maxLength` (word-counts.ts).
+   */
+  private pairLengths(
+    text: string,
+    first: number[],
+    pair: string | undefined,
+    second: number[] | undefined,
+    maxLength: number,
+    budget: number,
+  ) {
+    if (pair === undefined || second === undefined || first.length < maxLength || second.length < maxLength || budget % 2 === 0) {
+      return truncatedLengths(first.length, second?.length, budget);
+    }
+    const counted = (input: string) =>
+      this.countedLength(this.tokenizer.encode(input, { add_special_tokens: false }).tokens, input, maxLength);
+    return truncatedLengths(counted(text), counted(pair), budget);
   }
 
   private writePiece(

@@ -8,10 +8,9 @@
  * - otherwise each keeps half the budget, an odd budget's extra token going to the longer text (to the
  *   second on a tie).
  *
- * The Rust encoder stops counting a text's tokens at the end of the word that reaches the row's maximum
- * length, and applies these rules to those counts; so when both texts of a pair reach the maximum length
- * and the budget is odd, it gives the extra token to the text whose last counted word ran further past it,
- * which these rules, given the full counts, may place on the other text (docs/text-tokenizers.md).
+ * The Rust encoder counts a text's tokens only up to the end of the word that reaches the row's maximum
+ * length, and applies these rules to those counts: so when both texts of a pair reach the maximum length, a
+ * caller passes those counts (word-counts.ts) to place an odd budget's extra token as Rust does.
  *
  * Python's slow tokenizers (`truncate_sequences`) remove one token at a time from the longer text instead;
  * they too can place an odd budget's extra token on the other text.
