@@ -28,8 +28,9 @@ const KINDS = [
   ['Unigram (SentencePiece, T5 layout)', () => TOKENIZER_DIRS.unigram, true, { unknown: '<unk>' }],
 ] as const;
 
-// Message 5750 is spam in a mis-decoded Chinese charset (U+FFFD followed by combining marks): difference 2.
-const TEXTS = [...spamAssassinTexts(300), spamAssassinMessage(5750)];
+// 200 messages spread over the corpus, and two (if not among them) that show the documented differences: 3720 has a line of 64
+// `#` (difference 1), 5750 is spam in a mis-decoded Chinese charset, U+FFFD followed by combining marks (2).
+const TEXTS = [...new Set([...spamAssassinTexts(200), spamAssassinMessage(3720), spamAssassinMessage(5750)])];
 /** Pairs of two long texts (both cut), and of a short first text with a long second one (only the long one cut). */
 const PAIRS: [string, string][] = TEXTS.slice(0, 80).map((text, index) => [
   index % 2 === 0 ? text : text.slice(0, 40 + index),
@@ -121,12 +122,13 @@ describe.each(KINDS)(
       }
       const theirs = await Promise.all(TEXTS.map((text) => rust.encode(text)));
       const encoded = comparable.map((text) => ours.encode(text));
+      // Two messages of the sample have runs that tie (3720 and one more): difference 1.
       expect(
         compare(
           encoded.map((row) => row.ids),
           theirs,
         ),
-      ).toBe(ours.modelType === 'Unigram' ? 1 : 0);
+      ).toBe(ours.modelType === 'Unigram' ? 2 : 0);
       expect(encoded.map((row) => row.typeIds)).toEqual(theirs.map((e) => e.getTypeIds()));
       expect(encoded.map((row) => row.attentionMask)).toEqual(theirs.map((e) => e.getAttentionMask()));
       expect(ours.vocabSize).toBe(rust.getVocabSize(true));
@@ -142,7 +144,7 @@ describe.each(KINDS)(
       const table = allocateTokenTable(TEXTS.length, maxLength, ours.vocabSize, { attentionMask: true });
       encodeRowsInto(ours, { texts: comparable }, table);
       const rows = (array: ArrayLike<number>) => TEXTS.map((_, row) => Array.from(array).slice(row * maxLength, (row + 1) * maxLength));
-      expect(compare(rows(table.ids), theirs)).toBeLessThanOrEqual(1);
+      expect(compare(rows(table.ids), theirs)).toBeLessThanOrEqual(2);
       expect(rows(table.attentionMask!)).toEqual(theirs.map((e) => e.getAttentionMask()));
       expect(Array.from(table.lengths)).toEqual(theirs.map((e) => e.getAttentionMask().filter((bit) => bit === 1).length));
       expect(Math.max(...table.lengths)).toBe(maxLength);
@@ -160,7 +162,7 @@ describe.each(KINDS)(
       const table = allocateTokenTable(pairs.length, maxLength, ours.vocabSize, { pairs: true });
       encodeRowsInto(ours, { texts: pairs.map((pair) => pair[0]), pairs: pairs.map((pair) => pair[1]) }, table);
       const rows = (array: ArrayLike<number>) => pairs.map((_, row) => Array.from(array).slice(row * maxLength, (row + 1) * maxLength));
-      expect(compare(rows(table.ids), theirs)).toBeLessThanOrEqual(1);
+      expect(compare(rows(table.ids), theirs)).toBeLessThanOrEqual(2);
       expect(rows(table.typeIds!)).toEqual(theirs.map((e) => e.getTypeIds()));
       expect(Array.from(table.lengths)).toEqual(theirs.map((e) => e.getAttentionMask().filter((bit) => bit === 1).length));
       // Where both texts reach maxLength, Rust gives the odd room's extra token by its word-bounded counts

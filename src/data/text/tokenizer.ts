@@ -54,6 +54,12 @@ function configMaxLength(config: Record<string, unknown>): number | undefined {
  * leaves out: truncation as Hugging Face's Rust library does it (special tokens kept, content cut, pairs cut
  * longest first), padding, the attention mask, segment ids of pairs and encoding straight into typed arrays.
  * Plain JavaScript: it runs in worker threads and browsers.
+ *
+ * Its ids equal the Rust library's except in two measured cases, both in `@huggingface/tokenizers`
+ * (docs/text-tokenizers.md): where a Unigram lattice has several segmentations of equal score (a run of one
+ * repeated character) it may pick another one, the same pieces in another order; and its Precompiled
+ * normaliser keeps the combining marks after a character the SentencePiece map changes, as SentencePiece
+ * does, where Rust drops them or leaves them unordered (U+FFFD followed by marks, in mis-decoded text).
  */
 export class TextTokenizer {
   readonly modelType: TokenizerModelType;
