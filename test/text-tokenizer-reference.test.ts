@@ -7,8 +7,8 @@ import { encodeRowsInto } from '../dist/data/text/token-batch.js';
 import { specialTokenCount } from '../dist/data/text/special-template.js';
 import { allocateTokenTable } from '../dist/data/text/token-table.js';
 import { truncatedLengths } from '../dist/data/text/truncation.js';
-import type { TextTokenizer } from '../dist/data/text/tokenizer.js';
-import { loadTokenizer } from '../dist/data/text/tokenizer-files.js';
+import { TextTokenizer } from '../dist/data/text/tokenizer.js';
+import { loadTokenizer, readTokenizerFiles } from '../dist/data/text/tokenizer-files.js';
 import { spamAssassinMessage, spamAssassinTexts, TOKENIZER_DIRS, writeBertUncased } from './helpers/tokenizer-fixtures.js';
 
 // Token ids, attention masks and segment ids against the Rust `tokenizers` library (the implementation
@@ -179,3 +179,16 @@ describe.each(KINDS)(
     });
   },
 );
+
+describe('tokenizer_config.json settings of the slow tokenizers', () => {
+  it('are left out, as the Rust library leaves them: remove_space, do_lowercase_and_remove_accent', async () => {
+    const files = readTokenizerFiles(TOKENIZER_DIRS.unigram);
+    const rust = Tokenizer.fromFile(files.source);
+    const texts = ['  Hello   World  ', 'Café Über\tgo ', '\n\nHi there\n'];
+    for (const setting of [{ remove_space: true }, { do_lowercase_and_remove_accent: true }]) {
+      const ours = new TextTokenizer({ ...files, config: { ...files.config, ...setting } }, { maxLength: 64 });
+      for (const text of texts)
+        expect(ours.contentIds(text)).toEqual((await rust.encode(text, null, { addSpecialTokens: false })).getIds());
+    }
+  });
+});

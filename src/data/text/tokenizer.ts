@@ -50,6 +50,16 @@ function configMaxLength(config: Record<string, unknown>): number | undefined {
 }
 
 /**
+ * The config less the settings only Python's slow tokenizers apply (`remove_space`,
+ * `do_lowercase_and_remove_accent`): `@huggingface/tokenizers` would apply them on top of `tokenizer.json`,
+ * while the Rust library, and so Python's fast tokenizers, follow `tokenizer.json` alone.
+ */
+function fastTokenizerConfig(config: Record<string, unknown>): Record<string, unknown> {
+  const { remove_space: _removeSpace, do_lowercase_and_remove_accent: _lowercase, ...rest } = config;
+  return rest;
+}
+
+/**
  * A Hugging Face tokenizer (WordPiece, BPE or Unigram `tokenizer.json`) with what `@huggingface/tokenizers`
  * leaves out: truncation as Hugging Face's Rust library does it (special tokens kept, content cut, pairs cut
  * longest first), padding, the attention mask, segment ids of pairs and encoding straight into typed arrays.
@@ -95,7 +105,7 @@ export class TextTokenizer {
     this.source = source;
     this.template = specialTemplate(tokenizerJson.post_processor, source);
     try {
-      this.tokenizer = new Tokenizer(tokenizerJson, config);
+      this.tokenizer = new Tokenizer(tokenizerJson, fastTokenizerConfig(config));
     } catch (error) {
       check(false, `${source} cannot be loaded (${messageOf(error)}); replace it with the file the model was exported with`, ['tokenizer']);
     }
