@@ -192,3 +192,27 @@ describe('tokenizer_config.json settings of the slow tokenizers', () => {
     }
   });
 });
+
+describe('post-processors of other published files, on the byte-level BPE file', () => {
+  // RoBERTa's files use RobertaProcessing (`<s> A </s></s> B </s>`, all segment ids 0), GPT-2's ByteLevel,
+  // BERT's older files BertProcessing: each laid over the published byte-level vocabulary.
+  const processors = [
+    { type: 'RobertaProcessing', sep: ['<META_END>', 3], cls: ['<META_START>', 2], trim_offsets: true, add_prefix_space: false },
+    { type: 'BertProcessing', sep: ['<META_END>', 3], cls: ['<META_START>', 2] },
+    { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true },
+    { type: 'Sequence', processors: [{ type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: true }] },
+  ];
+  it.each(processors)('$type: ids, segment ids and truncation as Rust', async (processor) => {
+    const files = readTokenizerFiles(TOKENIZER_DIRS.byteLevelBpe);
+    const tokenizerJson = { ...files.tokenizerJson, post_processor: processor };
+    const ours = new TextTokenizer({ ...files, tokenizerJson }, { maxLength: 40 });
+    const rust = Tokenizer.fromString(JSON.stringify(tokenizerJson));
+    rust.setTruncation(40);
+    const pairs = PAIRS.slice(0, 20);
+    const theirs = await Promise.all(pairs.map(([first, second], index) => rust.encode(first, index % 4 === 0 ? null : second)));
+    pairs.forEach(([first, second], index) => {
+      const row = ours.encode(first, index % 4 === 0 ? undefined : second);
+      expect([row.ids, row.typeIds]).toEqual([theirs[index].getIds(), theirs[index].getTypeIds()]);
+    });
+  });
+});
