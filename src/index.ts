@@ -67,6 +67,22 @@ export {
   listDataSources,
   loadDataSource,
 } from './data/data-source.js';
+export { type EncodedText, TextTokenizer, type TextTokenizerOptions, type TokenizerModelType } from './data/text/tokenizer.js';
+export { findTokenizerFile, loadTokenizer, readTokenizerFiles, type TokenizerFiles } from './data/text/tokenizer-files.js';
+export { type SpecialTemplate, specialTokenCount, type TemplatePiece } from './data/text/special-template.js';
+export { truncatedLengths } from './data/text/truncation.js';
+export {
+  allocateTokenTable,
+  bytesPerTokenId,
+  tokenIdArray,
+  type TokenIdArray,
+  type TokenIdType,
+  tokenIdType,
+  type TokenTable,
+  type TokenTableLayout,
+  tokenTableRowBytes,
+} from './data/text/token-table.js';
+export { encodeRowsInto, type TextRows } from './data/text/token-batch.js';
 
 export {
   type ArchitectureListing,
