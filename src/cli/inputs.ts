@@ -4,21 +4,13 @@ import { type Dataset, featureShape } from '../data/dataset.js';
 import { DistillError, check, messageOf } from '../errors.js';
 import { buildModel } from '../models/architectures.js';
 import { DEFAULTS } from '../options/options.js';
+import type { CliSettings } from '../options/schema.js';
 import { mixSeed } from '../random.js';
 import { importSpecifier } from '../url-or-path.js';
 import { CLI_DEFAULTS, defaultTeacher, isArchitecture } from './run-config.js';
 
 /** The data settings that `run` and `label` share (the data group), checked and with the CLI's defaults. */
-export interface DataSettings {
-  data: string;
-  testData: string | null;
-  limit: number | null;
-  testFraction: number | null;
-  imageSize: [number, number] | null;
-  channels: 1 | 3 | null;
-  skipBadImages: boolean;
-  seed?: number;
-}
+export type DataSettings = Omit<CliSettings, 'out'> & { seed?: number };
 
 /** Whether the data is a table (CSV, NPY), which is split into train and test rows by testFraction. */
 export const isTableSource = (source: string) => dataSourceReads(source, 'testFraction');
