@@ -158,7 +158,9 @@ async function writeOutputs(out: string, result: DistillResult, variants: Varian
     await mkdir(staging, { recursive: true });
     for (const [name, model] of models) if (model) await saveModel(model, join(staging, name));
     if (variants.requested.length > 0) {
-      process.stderr.write(`writing the quantised students and measuring them with stock tfjs on ${rowCount(variants.test)} test rows\n`);
+      process.stderr.write(
+        `writing the quantised students and measuring them with stock tfjs on ${rowCount(variants.test).toLocaleString('en-US')} test rows\n`,
+      );
       result.report.quantization = await writeStudentVariants(staging, variants.test, variants.requested, variants.maxDrop);
     }
     await writeFile(join(staging, 'report.json'), `${JSON.stringify(result.report, null, 2)}\n`);
