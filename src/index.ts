@@ -16,15 +16,17 @@ export {
   type PhaseTrainingOptions,
   type TeacherRuntime,
 } from './options/options.js';
-export type { QueueSettings } from './options/schema.js';
+export type { QuantizeChoice, QueueSettings } from './options/schema.js';
 export type { TeacherRuntimeUsed } from './teachers/teacher-runtime.js';
 export { label, shardFile, shardRows, type LabelOptions, type LabelResult, type ShardSpec } from './labelling/label.js';
 export { DEFAULT_JOB_ROWS, labelOnQueue, type QueueLabelOptions, type QueueLabelResult } from './queue/queue.js';
 export { DEFAULT_STALL_SECONDS, serveLabelQueue, type LabelWorkerOptions, type LabelWorkerResult } from './queue/queue-worker.js';
 export { DEFAULT_QUEUE_TIMEOUT_SECONDS } from './options/groups/runtime.js';
 export type {
+  ArtifactReport,
   BaselineReport,
   DistillReport,
+  QuantizationReport,
   RestartReport,
   SelectionReport,
   SoftLabelReport,

@@ -1,11 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM, elements, chromium as headlessChromium } from './helpers/chromium.js';
 import {
   type DistillReport,
   type EpochRecord,
@@ -17,11 +17,6 @@ import {
   takeRows,
 } from '../dist/index.js';
 
-/**
- * Debian's chromium; CI installs it (.ci/run). The page is checked as a browser renders it, so a
- * missing browser fails the suite rather than skipping it.
- */
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 /** Set to rewrite the screenshot docs/cli.md shows from this test's page. */
 const UPDATE_SCREENSHOT = process.env.UPDATE_REPORT_SCREENSHOT === '1';
 const SCREENSHOT = new URL('../docs/report.png', import.meta.url).pathname;
@@ -31,46 +26,8 @@ let report: DistillReport;
 let history: HistoryRecord[];
 let page: string;
 
-/**
- * Headless Chromium on the page, kept off the network and away from any profile. Console messages are
- * logged to stderr, where the test looks for script errors and blocked loads.
- */
-function chromium(args: string[], url: string) {
-  const profile = join(dir, `profile-${Math.random().toString(36).slice(2)}`);
-  const result = spawnSync(
-    CHROMIUM,
-    [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-dev-shm-usage',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--enable-logging=stderr',
-      '--v=0',
-      `--user-data-dir=${profile}`,
-      ...args,
-      url,
-    ],
-    { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 * 1024 * 1024 },
-  );
-  expect(result.error).toBeUndefined();
-  expect(result.status, result.stderr).toBe(0);
-  return result;
-}
-
-/** The attributes of every element `tag` with class `className` in serialized HTML. */
-function elements(html: string, tag: string, className: string): Record<string, string>[] {
-  const found: Record<string, string>[] = [];
-  for (const match of html.matchAll(new RegExp(`<${tag}\\s([^>]*)>`, 'g'))) {
-    const attributes = Object.fromEntries([...match[1].matchAll(/([\w:-]+)="([^"]*)"/g)].map((a) => [a[1], a[2]]));
-    if (attributes.class === className) found.push(attributes);
-  }
-  return found;
-}
+/** Headless Chromium on the page, with its profile under the test's folder. */
+const chromium = (args: string[], url: string) => headlessChromium(args, url, dir);
 
 describe('report.html', () => {
   beforeAll(async () => {

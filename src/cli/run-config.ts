@@ -114,7 +114,8 @@ export function settingsFromFlags(flags: ParsedFlags, table: FlagTable = RUN_FLA
     const spec = table[flag];
     if (spec?.option === undefined || raw === undefined) continue;
     const read = (value: unknown) => (spec.parse ? spec.parse(value as never, flags) : value);
-    const value = Array.isArray(raw) ? raw.map(read) : read(raw);
+    // A repeatable flag's parse may give several values at once (--quantize uint8,float16).
+    const value = Array.isArray(raw) ? raw.flatMap(read) : read(raw);
     if (value !== undefined) setPath(settings, spec.option, value);
   }
   return settings;

@@ -2,7 +2,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { constants } from 'node:fs';
 import { access, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
-import { featureShape } from '../data/dataset.js';
+import { type Dataset, featureShape, rowCount } from '../data/dataset.js';
 import { type DistillResult, distill } from '../distill/distill.js';
 import { DEFAULTS } from '../options/options.js';
 import { reportHtml } from '../reports/report-html.js';
@@ -14,11 +14,14 @@ import { dataSourceReads, loadDataSource } from '../data/data-source.js';
 import { ProgressView } from './progress-view.js';
 import { CLI_DEFAULTS, type RunSettings, defaultTeacher, isArchitecture } from './run-config.js';
 import { summaryTable } from './summary-table.js';
+import { VARIANT_FOLDERS, writeStudentVariants } from './student-variants.js';
+import type { QuantizeChoice } from '../options/schema.js';
 import { dataSourceOf, importModules, isTableSource } from './inputs.js';
 
 /** `tfjs-distill run`: load data, build or load the models, distill, write the outputs, print the table. */
 export async function runCommand(settings: RunSettings, signal: AbortSignal): Promise<void> {
-  const { data: source, testData, limit, testFraction, imageSize, channels, skipBadImages, out, checkpoint, ...library } = settings;
+  const { data: source, testData, limit, testFraction, imageSize, channels, skipBadImages, out, checkpoint, ...rest } = settings;
+  const { quantize, maxQuantizeDrop, ...library } = rest;
   const { teacher: teacherSetting, student: studentSetting, ...options } = library;
   const table = isTableSource(source);
   const seed = options.seed ?? DEFAULTS.seed;
@@ -86,17 +89,20 @@ export async function runCommand(settings: RunSettings, signal: AbortSignal): Pr
     imageSize: imageHeight === undefined ? null : [imageHeight, imageWidth],
     channels: imageChannels ?? null,
     skipBadImages,
+    quantize,
+    maxQuantizeDrop,
     teacher: teacherSpec,
     student: studentSpec,
     ...result.report.config,
     checkpoint: { everySteps: checkpoint.everySteps },
   };
-  await writeOutputs(out, result);
+  await writeOutputs(out, result, { test, requested: quantize, maxDrop: maxQuantizeDrop });
   await rm(checkpointDir, { recursive: true, force: true }); // the run is complete: nothing left to resume
   const teacherName = teacherSpec === null ? `logits from ${shortPath(options.teacherLogits!)}` : shortPath(teacherSpec);
   process.stdout.write(`${summaryTable(result.report, { teacher: teacherName, student: shortPath(studentSpec) })}\n`);
+  const variants = (result.report.quantization?.artifacts ?? []).slice(1).map((artifact) => artifact.path);
   process.stdout.write(
-    `\nwrote ${[result.teacher && 'teacher', 'student', result.baseline && 'baseline']
+    `\nwrote ${[result.teacher && 'teacher', 'student', ...variants, result.baseline && 'baseline']
       .filter(Boolean)
       .map((name) => `${join(out, name as string)}/`)
       .join(', ')}, ` + `${join(out, 'report.html')} and ${join(out, 'report.json')}\n`,
@@ -125,11 +131,19 @@ async function checkOutputDir(out: string): Promise<void> {
   }
 }
 
+/** The quantised variants a run writes, and the rows they are measured on. */
+interface VariantRequest {
+  test: Dataset;
+  requested: QuantizeChoice[];
+  maxDrop: number;
+}
+
 /**
- * Writes the models and the report. Everything goes to a staging folder first and is moved into place
- * when complete, report.json last: a report.json always describes models that were fully written.
+ * Writes the models, the student's quantised variants and the report. Everything goes to a staging folder
+ * first and is moved into place when complete, report.json last: a report.json always describes models
+ * that were fully written.
  */
-async function writeOutputs(out: string, result: DistillResult): Promise<void> {
+async function writeOutputs(out: string, result: DistillResult, variants: VariantRequest): Promise<void> {
   const staging = join(out, `.partial-${process.pid}`);
   const models: [string, tf.LayersModel | undefined][] = [
     ['teacher', result.teacher],
@@ -139,8 +153,16 @@ async function writeOutputs(out: string, result: DistillResult): Promise<void> {
   try {
     await rm(join(out, 'report.json'), { force: true }); // a stale report must not describe new models
     await rm(join(out, 'report.html'), { force: true });
+    // A variant left by an earlier run would sit beside a new student it was not made from.
+    for (const folder of VARIANT_FOLDERS) await rm(join(out, folder), { recursive: true, force: true });
     await mkdir(staging, { recursive: true });
     for (const [name, model] of models) if (model) await saveModel(model, join(staging, name));
+    if (variants.requested.length > 0) {
+      process.stderr.write(
+        `writing the quantised students and measuring them with stock tfjs on ${rowCount(variants.test).toLocaleString('en-US')} test rows\n`,
+      );
+      result.report.quantization = await writeStudentVariants(staging, variants.test, variants.requested, variants.maxDrop);
+    }
     await writeFile(join(staging, 'report.json'), `${JSON.stringify(result.report, null, 2)}\n`);
     // One record a line, for tools that read logs (jq, pandas.read_json(lines=True)).
     await writeFile(join(staging, 'metrics.jsonl'), result.report.history.map((record) => `${JSON.stringify(record)}\n`).join(''));
@@ -150,6 +172,9 @@ async function writeOutputs(out: string, result: DistillResult): Promise<void> {
     for (const [name, model] of models) {
       await rm(join(out, name), { recursive: true, force: true });
       if (model) await rename(join(staging, name), join(out, name));
+    }
+    for (const artifact of result.report.quantization?.artifacts.slice(1) ?? []) {
+      await rename(join(staging, artifact.path), join(out, artifact.path));
     }
     await rename(join(staging, 'metrics.jsonl'), join(out, 'metrics.jsonl'));
     await rename(join(staging, 'report.html'), join(out, 'report.html'));

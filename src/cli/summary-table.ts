@@ -1,4 +1,4 @@
-import type { DistillReport } from '../reports/report.js';
+import type { DistillReport, QuantizationReport } from '../reports/report.js';
 
 const count = new Intl.NumberFormat('en-US');
 const percent = (x: number) => `${(100 * x).toFixed(2)}%`;
@@ -29,6 +29,31 @@ function studentStepLine(report: DistillReport): string | undefined {
   return `distillation step: ${f(step.gradient)} ms gradient, ${f(step.averaging)} ms averaging${waiting}, ${f(step.update)} ms update`;
 }
 
+/** Right-aligns every column but the first. */
+function aligned(rows: string[][]): string[] {
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
+  return rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('   '));
+}
+
+/**
+ * The shipped models (--quantize): each folder as stock tfjs loaded it and scored it on the test rows,
+ * what auto chose, and a warning line for each variant that lost too much or could not be made.
+ */
+function artifactLines(q: QuantizationReport): string[] {
+  const rows = [
+    ['shipped model', 'format', 'size', 'weights', 'test accuracy', 'agreement with float32'],
+    ...q.artifacts.map((a) => [`${a.path}/`, a.format, bytes(a.bytes), bytes(a.weightBytes), percent(a.accuracy), percent(a.agreement)]),
+  ];
+  const chosen = q.auto?.chosen;
+  const auto = chosen
+    ? [
+        `quantize auto: wrote ${q.artifacts[1].path}/, the smallest variant within ${q.maxQuantizeDrop} ` +
+          `point${q.maxQuantizeDrop === 1 ? '' : 's'} of float32's test accuracy`,
+      ]
+    : [];
+  return ['', ...aligned(rows), ...auto, ...q.warnings.map((warning) => `warning: ${warning}`)];
+}
+
 /** The side-by-side comparison printed at the end of a run: teacher vs student (vs baseline). */
 export function summaryTable(report: DistillReport, names: { teacher: string; student: string }): string {
   const { student, baseline } = report;
@@ -46,8 +71,7 @@ export function summaryTable(report: DistillReport, names: { teacher: string; st
     ['latency per sample, batch 1', or(teacher?.latencyMsBatch1, ms), ms(student.latencyMsBatch1), ...(baseline ? [dash] : [])],
     ['latency per sample, batch 256', or(teacher?.latencyMsBatch256, ms), ms(student.latencyMsBatch256), ...(baseline ? [dash] : [])],
   ];
-  const widths = rows[0].map((_, c) => Math.max(...rows.map((r) => r[c].length)));
-  const lines = rows.map((r) => r.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]) : cell.padStart(widths[c]))).join('   '));
+  const lines = [...aligned(rows), ...(report.quantization ? artifactLines(report.quantization) : [])];
   const t = report.throughput;
   const rates = [
     t.teacherTrainSamplesPerSec !== undefined ? `teacher training ${rate(t.teacherTrainSamplesPerSec)}` : undefined,

@@ -7,6 +7,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/dataset.js';
 import type { KeyTree } from '../known-keys.js';
+import { QUANTIZATION_DTYPES, type QuantizationDtype } from '../models/quantize.js';
 import type { ProgressEvent } from '../progress.js';
 import type { DistillConfig, DistillOptions } from './options.js';
 
@@ -32,7 +33,15 @@ export interface CliSettings {
   skipBadImages: boolean;
   /** The folder of the outputs. */
   out: string;
+  /** The quantised variants of the student to write beside it; `auto`: the smallest within maxQuantizeDrop. */
+  quantize: QuantizeChoice[];
+  /** The most test accuracy, in percentage points, a variant may lose against the float32 student unwarned. */
+  maxQuantizeDrop: number;
 }
+
+/** A `quantize` value: a variant's weight format, or `auto` for the smallest variant within maxQuantizeDrop. */
+export type QuantizeChoice = QuantizationDtype | 'auto';
+export const QUANTIZE_CHOICES: readonly QuantizeChoice[] = [...QUANTIZATION_DTYPES, 'auto'];
 
 /** What the CLI builds and uses when neither a flag nor a config file says; the schema's help shows them. */
 export const CLI_MODEL_DEFAULTS = {
@@ -91,7 +100,7 @@ export interface FlagDecl {
   arg?: string;
   /** The dotted key the flag sets, when not the option's own (--lr sets optimizer.learningRate). */
   sets?: string;
-  /** The flag may be given again; each adds a value to a list (--import). */
+  /** The flag may be given again; each adds a value to a list (--import), or several when its parse returns a list. */
   multiple?: boolean;
   /**
    * Turns the read value into the option's value (it may check it, naming the flag); `flags` holds every

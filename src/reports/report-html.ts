@@ -1,4 +1,5 @@
 import type { StepBreakdown } from '../train/data-parallel.js';
+import { artifactsSection } from './artifacts-html.js';
 import { curvesSection } from './curves-html.js';
 import { DASH, PHASE_TITLES, bytes, count, esc, ms, percent, plural, rate, section, swatch } from './html-format.js';
 import type { DistillReport, TrainingPhaseReport } from './report.js';
@@ -28,6 +29,7 @@ export function reportHtml(report: DistillReport): string {
     `<h1>${esc(title)}</h1>`,
     `<p class="lede">${esc(runLine(report))}</p>`,
     section('Comparison', comparisonTable(report, names)),
+    ...(report.quantization ? [section('Shipped models', artifactsSection(report.quantization))] : []),
     section('Training curves', curvesSection(report)),
     section('Throughput', throughputSection(report)),
     section('Where a step went', stepSection(report)),
@@ -53,7 +55,7 @@ const STYLE = [
   'svg text{fill:#1b1f24;font-size:11px}svg .title{font-size:12px;font-weight:600}svg .grid{stroke:#eaeef2}',
   'svg .axis{stroke:#59636e}svg.steps text{font-size:13px}',
   '.bar{display:inline-block;height:10px;background:#1f5fbf;vertical-align:middle;border-radius:2px}',
-  'ul.notices{padding-left:20px}ul.notices li{margin:2px 0;white-space:pre-wrap}',
+  'ul.notices{padding-left:20px}ul.notices li{margin:2px 0;white-space:pre-wrap}ul.warnings{padding-left:20px;color:#9a3b00}',
   '.legend span{display:inline-block;margin-right:14px}',
   '.swatch{display:inline-block;width:10px;height:10px;margin-right:4px;vertical-align:middle}',
 ].join('');

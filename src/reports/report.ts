@@ -3,6 +3,8 @@ import type { ModelReport } from '../infer/evaluate.js';
 import type { StepBreakdown } from '../train/data-parallel.js';
 import type { SelectionMetric } from '../train/replica.js';
 import type { DistillConfig } from '../options/options.js';
+import type { QuantizeChoice } from '../options/schema.js';
+import type { QuantizationDtype } from '../models/quantize.js';
 import type { HistoryRecord, Phase, TrainingPhase } from '../progress.js';
 
 /**
@@ -84,6 +86,44 @@ export interface RestartReport {
   reason: string;
 }
 
+/**
+ * One model folder a CLI run wrote for shipping, the float32 student or a quantised variant of it, as stock
+ * tfjs loaded it back from its files and ran it on the test rows.
+ */
+export interface ArtifactReport {
+  /** Its folder, relative to the run's output folder: `student`, `student-uint8`. */
+  path: string;
+  /** How its float32 weights are stored. */
+  format: 'float32' | QuantizationDtype;
+  /** Bytes of its files: model.json and the weights. */
+  bytes: number;
+  /** Bytes of its weights alone. */
+  weightBytes: number;
+  /** Top-1 test accuracy, in [0, 1]. */
+  accuracy: number;
+  /** Fraction of test rows whose top-1 class is the float32 student's (1 for the float32 student). */
+  agreement: number;
+  /** Test accuracy lost against the float32 student, in percentage points (negative when it gained). */
+  accuracyDrop: number;
+}
+
+/** The quantised variants a CLI run was asked for (`--quantize`): what it wrote, measured, and what went wrong. */
+export interface QuantizationReport {
+  /** The formats asked for, or `auto`. */
+  requested: QuantizeChoice[];
+  /** The drop, in points, past which a variant is warned about (and auto passes it over). */
+  maxQuantizeDrop: number;
+  /** The float32 student first, then each variant written. */
+  artifacts: ArtifactReport[];
+  /**
+   * With `auto`: every variant measured (each was written to the staging folder, and only the chosen one
+   * kept), and the chosen one: the smallest within maxQuantizeDrop, or null when none was.
+   */
+  auto?: { chosen: QuantizationDtype | null; candidates: Omit<ArtifactReport, 'path'>[] };
+  /** One line each: a variant that lost more than maxQuantizeDrop points, one that could not be made, auto choosing none. */
+  warnings: string[];
+}
+
 /** Everything a run measured. `report.json` is this object. */
 export interface DistillReport {
   /** The tfjs backend the workers actually ran. */
@@ -141,6 +181,8 @@ export interface DistillReport {
     /** The class names in index order, when the data names them (an image folder). */
     classes?: string[];
   };
+  /** The CLI's quantised variants of the student, when `--quantize` asked for any. */
+  quantization?: QuantizationReport;
   /** The settings of the run, defaults filled in. */
   config: DistillConfig & Record<string, unknown>;
 }

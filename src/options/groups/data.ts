@@ -1,7 +1,7 @@
-/** The data group (what the rows are and how they are split and shuffled) and the output group. */
+/** The data group (what the rows are and how they are split and shuffled) and the output group (where the outputs go, in which formats). */
 import { listDataSources } from '../../data/data-source.js';
 import { check } from '../../errors.js';
-import { CLI_MODEL_DEFAULTS, defineOptions, isInt, isNumber } from '../schema.js';
+import { CLI_MODEL_DEFAULTS, QUANTIZE_CHOICES, type QuantizeChoice, defineOptions, isInt, isNumber } from '../schema.js';
 
 const given = (key: string, message: string) => (value: unknown) => `${key} ${message}, got ${JSON.stringify(value)}`;
 
@@ -13,6 +13,20 @@ function parseImageSize(value: string): [number, number] {
     `--image-size expects H,W (two positive integers), got '${value}'`,
   );
   return parts as [number, number];
+}
+
+/** --quantize uint8,float16: each given value may be a comma list; the check below names a bad one. */
+const parseQuantize = (value: string): string[] => value.split(',').map((part) => part.trim());
+
+/** The problem with a quantize list: a value that is not a format or auto, or auto with formats. */
+function quantizeProblem(value: unknown): string | undefined {
+  const choices = QUANTIZE_CHOICES.join(', ');
+  if (!Array.isArray(value)) return `quantize must be a list of ${choices}, got ${JSON.stringify(value)}`;
+  const unknown = value.find((item) => !QUANTIZE_CHOICES.includes(item as QuantizeChoice));
+  if (unknown !== undefined) return `quantize '${unknown}' is not one of ${choices}`;
+  if (value.includes('auto') && value.some((item) => item !== 'auto'))
+    return `quantize auto chooses among ${QUANTIZE_CHOICES.filter((c) => c !== 'auto').join(', ')} itself; give auto alone, or formats without it`;
+  return undefined;
 }
 
 export const DATA_OPTIONS = defineOptions({
@@ -97,5 +111,34 @@ export const DATA_OPTIONS = defineOptions({
     default: 'distill-out',
     check: (value) => (typeof value === 'string' && value !== '' ? undefined : given('out', 'must be a folder')(value)),
     flags: [{ name: 'out', value: 'string', arg: 'DIR' }],
+  },
+  quantize: {
+    group: 'output',
+    scope: 'cli',
+    description:
+      'also write the student with quantised weights, each as DIR/student-FORMAT/ that stock tfjs loads, measured on the test ' +
+      'rows; auto: only the smallest variant within maxQuantizeDrop',
+    default: [],
+    shownDefault: 'none',
+    check: quantizeProblem,
+    flags: [
+      {
+        name: 'quantize',
+        value: 'string',
+        arg: 'FORMAT',
+        multiple: true,
+        parse: parseQuantize,
+        help: `write a quantised variant of the student: ${QUANTIZE_CHOICES.join(', ')} (repeatable, or a comma list; auto: the smallest within --max-quantize-drop)`,
+      },
+    ],
+  },
+  maxQuantizeDrop: {
+    group: 'output',
+    scope: 'cli',
+    description:
+      'test accuracy, in percentage points, a quantised variant may lose against the float32 student before it is warned about (and auto passes it over)',
+    default: 1,
+    check: (value) => (isNumber(value) && value >= 0 ? undefined : given('maxQuantizeDrop', 'must be a number of points >= 0')(value)),
+    flags: [{ name: 'max-quantize-drop', value: 'number', arg: 'P' }],
   },
 });
