@@ -10,7 +10,12 @@ import { importSpecifier } from '../url-or-path.js';
 import { CLI_DEFAULTS, defaultTeacher, isArchitecture } from './run-config.js';
 
 /** The data settings that `run` and `label` share (the data group), checked and with the CLI's defaults. */
-export type DataSettings = Omit<CliSettings, 'out'> & { seed?: number };
+export type DataSettings = Pick<
+  CliSettings,
+  'data' | 'testData' | 'limit' | 'testFraction' | 'imageSize' | 'channels' | 'skipBadImages'
+> & {
+  seed?: number;
+};
 
 /** Whether the data is a table (CSV, NPY), which is split into train and test rows by testFraction. */
 export const isTableSource = (source: string) => dataSourceReads(source, 'testFraction');
