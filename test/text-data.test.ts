@@ -208,6 +208,29 @@ describe('data text:FILE', () => {
     expect(await failure(load(good, { testSource: 'csv:x.csv' }))).toBe('testData csv:x.csv: give text:FILE');
   });
 
+  it('tokenising threads give the rows one thread gives, in file order', async () => {
+    const rows = Array.from({ length: 2500 }, (_, i) => ({
+      text: `${TEXTS[i % 5]} ${i}`,
+      pair: TEXTS[(i + 1) % 5],
+      label: i % 3 === 0 ? null : i % 2,
+    }));
+    const path = file('threads.jsonl', jsonl(rows));
+    const test = file(
+      'threads-test.jsonl',
+      jsonl([
+        { text: 'a', pair: 'b', label: 0 },
+        { text: 'c', pair: 'd', label: 1 },
+      ]),
+    );
+    const options = { testSource: `text:${test}`, textPairField: 'pair' };
+    const [one, three] = await Promise.all([load(path, { ...options, workers: 1 }), load(path, { ...options, workers: 3 })]);
+    expect(one.train.shape).toEqual([2500, MAX_LENGTH]);
+    expect(rowsOf(one.train.x)[2400]).toEqual(encoded(rows[2400].text, rows[2400].pair));
+    expect(Buffer.from(three.train.x.buffer).equals(Buffer.from(one.train.x.buffer))).toBe(true);
+    expect(Array.from(three.train.y)).toEqual(Array.from(one.train.y));
+    expect(Array.from(one.train.y.subarray(0, 4))).toEqual([-1, 1, 0, -1]);
+  });
+
   it('reads a file longer than one stream chunk, with lines that cross chunks', async () => {
     const rows = Array.from({ length: 3000 }, (_, i) => ({
       text: `${TEXTS[i % 4]} number ${i} ${'é'.repeat(i % 7)} and a few more words, for a longer line`,

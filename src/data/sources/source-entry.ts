@@ -30,7 +30,7 @@ export interface DataSourceOptions {
   textPairField?: string;
   /** Text files: the class names in output order; default: the sorted class names of the labels. */
   classes?: string[];
-  /** Image folders: decoding threads. */
+  /** Image folders: decoding threads; text files: tokenising threads (default: one per core). */
   workers?: number;
   /** Called as an image folder's split is decoded: images done out of total. */
   onImageProgress?: (split: string, done: number, total: number) => void;

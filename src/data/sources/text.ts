@@ -1,9 +1,11 @@
+import { availableParallelism } from 'node:os';
 import { type Dataset, rowSize } from '../dataset.js';
 import { check } from '../../errors.js';
 import { seededPermutation } from '../../random.js';
 import { classLabels, textClasses } from '../text/text-classes.js';
 import { type TokenisedFile, tokeniseFile } from '../text/tokenised-file.js';
-import { loadTokenizer } from '../text/tokenizer-files.js';
+import { TextTokenizer } from '../text/tokenizer.js';
+import { readTokenizerFiles } from '../text/tokenizer-files.js';
 import type { DataSourceEntry, DataSourceOptions, DataSplits } from './source-entry.js';
 
 /** The defaults of the text fields (declared again, for the CLI, in the option schema). */
@@ -16,12 +18,24 @@ export const textSource: DataSourceEntry = {
     'texts and labels, one JSON object a line (.jsonl) or a table with a header row (.csv, .tsv), tokenised by tokenizer ' +
     'into token-id rows; the test split is testData (text:FILE) or a seeded share (testFraction)',
   argument: 'path',
-  settings: ['testSource', 'testFraction', 'seed', 'tokenizer', 'maxLength', 'textField', 'labelField', 'textPairField', 'classes'],
+  settings: [
+    'testSource',
+    'testFraction',
+    'seed',
+    'tokenizer',
+    'maxLength',
+    'textField',
+    'labelField',
+    'textPairField',
+    'classes',
+    'workers',
+  ],
   load: loadText,
 };
 
 /**
- * Tokenises the training file (and the test file, when testSource names one) and gives the rows the class
+ * Tokenises the training file (and the test file, when testSource names one) on `workers` threads (default:
+ * one per core) and gives the rows the class
  * order: classes, else the sorted labels of both files. The token ids are float32 rows [rows, maxLength] with
  * padding 0; the splits carry vocabSize, which the text models are built for.
  */
@@ -29,15 +43,22 @@ async function loadText(file: string, options: DataSourceOptions): Promise<DataS
   const { testSource, testFraction, seed, classes: given } = options;
   check(options.tokenizer, `data text:${file} needs tokenizer: a tokenizer.json file or the folder that holds it`, ['tokenizer', 'data']);
   check(testSource === undefined || testSource.startsWith('text:'), `testData ${testSource}: give text:FILE`, ['testData']);
-  const tokenizer = loadTokenizer(options.tokenizer, { maxLength: options.maxLength });
+  check(
+    options.workers === undefined || (Number.isInteger(options.workers) && options.workers >= 1),
+    `workers must be a positive integer, got ${options.workers}`,
+    ['workers'],
+  );
+  const files = readTokenizerFiles(options.tokenizer);
+  const tokenizer = new TextTokenizer(files, { maxLength: options.maxLength });
   const maxLength = tokenizer.resolveMaxLength();
   const fields = {
     textField: options.textField ?? DEFAULT_TEXT_FIELDS.textField,
     labelField: options.labelField ?? DEFAULT_TEXT_FIELDS.labelField,
     textPairField: options.textPairField,
   };
-  const train = await tokeniseFile(file, tokenizer, fields, maxLength);
-  const test = testSource === undefined ? undefined : await tokeniseFile(testSource.slice('text:'.length), tokenizer, fields, maxLength);
+  const settings = { tokenizer, files, fields, maxLength, workers: options.workers ?? availableParallelism() };
+  const train = await tokeniseFile(file, settings);
+  const test = testSource === undefined ? undefined : await tokeniseFile(testSource.slice('text:'.length), settings);
   check(
     test?.firstUnlabeledLine === undefined,
     () => `${test!.file} line ${test!.firstUnlabeledLine} has no label, but every test row needs one; label it or leave it out`,

@@ -1,8 +1,11 @@
-import { check } from '../../errors.js';
+import { Piscina } from 'piscina';
+import { DistillError, check, messageOf } from '../../errors.js';
 import { encodeRowsInto } from './token-batch.js';
-import { allocateTokenTable } from './token-table.js';
+import { type TokenTable, allocateTokenTable } from './token-table.js';
+import type { TokenizeTask, TokenizeWorkerData } from './tokenize-worker.js';
 import type { TextTokenizer } from './tokenizer.js';
-import { type TextFields, textRecords } from './text-records.js';
+import type { TokenizerFiles } from './tokenizer-files.js';
+import { type TextFields, type TextRecord, textRecords } from './text-records.js';
 
 /** A label as a file writes it (a class name or index), with the first line it is on, for messages. */
 export interface LabelValue {
@@ -26,7 +29,7 @@ export interface TokenisedFile {
   readonly firstUnlabeledLine: number | undefined;
 }
 
-/** Rows encoded at a time: their texts are all the coordinator holds of the file. */
+/** Rows encoded at a time (one task of a tokenising thread): their texts are all that is held of the file. */
 const ROWS_PER_BATCH = 512;
 
 /** Float32 rows and label codes that grow by doubling, so that no per-row array outlives its batch. */
@@ -53,46 +56,67 @@ class GrowingRows {
   }
 }
 
+/** How a file's rows are read: the tokenizer (and its files, for the threads), the fields, the row width, the threads. */
+export interface TokeniseSettings {
+  readonly tokenizer: TextTokenizer;
+  readonly files: TokenizerFiles;
+  readonly fields: TextFields;
+  readonly maxLength: number;
+  /** Tokenising threads; 1 tokenises on this thread. */
+  readonly workers: number;
+}
+
 /**
- * Reads a JSONL, CSV or TSV file as a stream and tokenises its rows on this thread, a batch at a time, into
- * one growing table: memory grows with the table, not the file's text. (Tokenising in worker threads straight
- * into a shared table is not built yet.) Ids are remapped so that padding is 0: a tokenizer whose pad id p
- * is not 0 (RoBERTa: `<pad>` 1, `<s>` 0) has ids p and 0 swapped, which keeps every id below vocabSize.
+ * Reads a JSONL, CSV or TSV file as a stream and tokenises its rows a batch at a time, on `workers` threads
+ * (each batch straight into a token table in shared memory) or on this one, then appends each batch, in file
+ * order, to one growing float32 table: memory grows with the table, not the file's text. Ids are remapped so
+ * that padding is 0: a tokenizer whose pad id p is not 0 (RoBERTa: `<pad>` 1, `<s>` 0) has ids p and 0
+ * swapped, which keeps every id below vocabSize.
  */
-export async function tokeniseFile(file: string, tokenizer: TextTokenizer, fields: TextFields, maxLength: number): Promise<TokenisedFile> {
-  const table = allocateTokenTable(ROWS_PER_BATCH, maxLength, tokenizer.vocabSize, {
-    pairs: fields.textPairField !== undefined,
-    shared: false,
-  });
+export async function tokeniseFile(file: string, settings: TokeniseSettings): Promise<TokenisedFile> {
+  const { tokenizer, fields, maxLength } = settings;
   const out = new GrowingRows(maxLength);
   const labels: LabelValue[] = [];
   const codeOf = new Map<string | number, number>();
   let firstUnlabeledLine: number | undefined;
-  const pad = tokenizer.padId;
-  for await (const records of textRecords(file, fields)) {
-    for (let start = 0; start < records.length; start += ROWS_PER_BATCH) {
-      const batch = records.slice(start, start + ROWS_PER_BATCH);
-      const pairs = fields.textPairField === undefined ? undefined : batch.map((record) => record.pair ?? '');
-      encodeRowsInto(tokenizer, { texts: batch.map((record) => record.text), pairs }, table);
-      out.reserve(batch.length);
-      const target = out.ids.subarray(out.rows * maxLength, (out.rows + batch.length) * maxLength);
-      for (let cell = 0; cell < target.length; cell++) {
-        const id = table.ids[cell];
-        target[cell] = id === pad ? 0 : id === 0 ? pad : id;
+  const append = (table: TokenTable, batch: TextRecord[]) => {
+    out.reserve(batch.length);
+    const target = out.ids.subarray(out.rows * maxLength, (out.rows + batch.length) * maxLength);
+    const pad = tokenizer.padId;
+    for (let cell = 0; cell < target.length; cell++) {
+      const id = table.ids[cell];
+      target[cell] = id === pad ? 0 : id === 0 ? pad : id;
+    }
+    for (const { label, line } of batch) {
+      let code = -1;
+      if (label === undefined) firstUnlabeledLine ??= line;
+      else if ((code = codeOf.get(label) ?? labels.length) === labels.length) {
+        codeOf.set(label, code);
+        labels.push({ value: label, line });
       }
-      for (const record of batch) {
-        let code = -1;
-        if (record.label === undefined) firstUnlabeledLine ??= record.line;
-        else {
-          code = codeOf.get(record.label) ?? labels.length;
-          if (code === labels.length) {
-            codeOf.set(record.label, code);
-            labels.push({ value: record.label, line: record.line });
-          }
-        }
-        out.labelCodes[out.rows++] = code;
+      out.labelCodes[out.rows++] = code;
+    }
+  };
+  const encoder = batchEncoder(settings);
+  try {
+    // Batches on their way, oldest first: a few per thread keep every thread busy while the file is read.
+    const inFlight: { table: Promise<TokenTable>; batch: TextRecord[] }[] = [];
+    const settleOldest = async () => {
+      const { table, batch } = inFlight.shift()!;
+      append(await table, batch);
+    };
+    for await (const records of textRecords(file, fields)) {
+      for (let start = 0; start < records.length; start += ROWS_PER_BATCH) {
+        const batch = records.slice(start, start + ROWS_PER_BATCH);
+        const table = encoder.encode(batch);
+        table.catch(() => {}); // awaited in turn; a failure meanwhile must not go unhandled
+        inFlight.push({ table, batch });
+        while (inFlight.length > 2 * settings.workers) await settleOldest();
       }
     }
+    while (inFlight.length > 0) await settleOldest();
+  } finally {
+    await encoder.close();
   }
   check(out.rows > 0, `${file} has no rows; give a file with at least one text`, ['data']);
   return {
@@ -103,6 +127,43 @@ export async function tokeniseFile(file: string, tokenizer: TextTokenizer, field
     labelCodes: out.labelCodes.subarray(0, out.rows),
     labels,
     firstUnlabeledLine,
+  };
+}
+
+const WORKER_URL = new URL('./tokenize-worker.js', import.meta.url);
+
+/** Encodes batches of records into token tables of their own, on a pool of threads or on this one. */
+function batchEncoder({ tokenizer, files, fields, maxLength, workers }: TokeniseSettings) {
+  const pairs = fields.textPairField !== undefined;
+  const tableFor = (rows: number, shared: boolean) => allocateTokenTable(rows, maxLength, tokenizer.vocabSize, { pairs, shared });
+  const rowsOf = (batch: TextRecord[]) => ({
+    texts: batch.map((record) => record.text),
+    pairs: pairs ? batch.map((record) => record.pair ?? '') : undefined,
+  });
+  if (workers <= 1) {
+    return {
+      encode: async (batch: TextRecord[]) => {
+        const table = tableFor(batch.length, false);
+        encodeRowsInto(tokenizer, rowsOf(batch), table);
+        return table;
+      },
+      close: async () => {},
+    };
+  }
+  const workerData: TokenizeWorkerData = { files, maxLength };
+  const pool = new Piscina({ filename: WORKER_URL.href, minThreads: workers, maxThreads: workers, workerData });
+  return {
+    encode: async (batch: TextRecord[]) => {
+      const table = tableFor(batch.length, true);
+      const task: TokenizeTask = { ...rowsOf(batch), table };
+      try {
+        await pool.run(task);
+      } catch (error) {
+        throw new DistillError(`a tokenising thread failed: ${messageOf(error)}`);
+      }
+      return table;
+    },
+    close: () => pool.destroy(),
   };
 }
 
