@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadDataSource } from '../dist/data/data-source.js';
+import { SharedDataset } from '../dist/data/shared-dataset.js';
 import { loadTokenizer } from '../dist/data/text/tokenizer-files.js';
 import { failure } from './helpers/failure.js';
 import { TOKENIZER_DIRS } from './helpers/tokenizer-fixtures.js';
@@ -66,6 +67,8 @@ describe('data text:FILE', () => {
     expect(Array.from(splits.train.y)).toEqual([1, 0, -1, -1, -1]);
     expect(Array.from(splits.test.y)).toEqual([1, 0]);
     expect(splits.test.numClasses).toBe(2);
+    // The rows are loaded into shared memory of their own, which the run shares with its workers as it is.
+    expect(SharedDataset.fromDataset(splits.train, 'train').features.buffer).toBe(splits.train.x.buffer);
   });
 
   it('classes sets the order; labels may be class names or indices; the test share comes from the labelled rows', async () => {
