@@ -59,7 +59,10 @@ describe('data text:FILE', () => {
     );
     const splits = await load(path, { testSource: `text:${test}` });
     expect(splits.classes).toEqual(['ham', 'spam']);
-    expect(splits.notices).toEqual(['class order from the sorted labels: ham, spam (classes sets another)']);
+    expect(splits.notices).toEqual([
+      'class order from the sorted labels: ham, spam (classes sets another)',
+      `${path}: 1 of 5 texts are empty (kept, as their special tokens alone)`,
+    ]);
     expect(splits.vocabSize).toBe(4000);
     expect(splits.train.shape).toEqual([5, MAX_LENGTH]);
     expect(splits.train.x).toBeInstanceOf(Float32Array);

@@ -76,7 +76,7 @@ async function loadText(file: string, options: DataSourceOptions): Promise<DataS
     ...splits,
     ...(order.classes && { classes: order.classes }),
     vocabSize: tokenizer.vocabSize,
-    notices: order.notice ? [order.notice] : [],
+    notices: [...(order.notice ? [order.notice] : []), ...emptyNotices([train, ...(test ? [test] : [])])],
   };
 }
 
@@ -104,4 +104,11 @@ function splitLabelled(dataset: Dataset, testFraction: number, seed: number): { 
     return { x, y: Int32Array.from(rows, (row) => dataset.y[row]), shape: [rows.length, size], numClasses: dataset.numClasses };
   };
   return { train: pick(false), test: pick(true) };
+}
+
+/** A notice for each file with empty texts: they are rows like any other, counted so that a wrong field shows. */
+function emptyNotices(files: TokenisedFile[]): string[] {
+  return files
+    .filter(({ emptyTexts }) => emptyTexts > 0)
+    .map(({ file, emptyTexts, rows }) => `${file}: ${emptyTexts} of ${rows} texts are empty (kept, as their special tokens alone)`);
 }

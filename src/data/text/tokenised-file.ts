@@ -27,6 +27,8 @@ export interface TokenisedFile {
   readonly labels: readonly LabelValue[];
   /** The first line of a row without a label, if any (a test split needs every label). */
   readonly firstUnlabeledLine: number | undefined;
+  /** Rows whose text is empty: they are kept (special tokens alone), and counted for the report. */
+  readonly emptyTexts: number;
 }
 
 /** Rows encoded at a time (one task of a tokenising thread): their texts are all that is held of the file. */
@@ -79,6 +81,7 @@ export async function tokeniseFile(file: string, settings: TokeniseSettings): Pr
   const labels: LabelValue[] = [];
   const codeOf = new Map<string | number, number>();
   let firstUnlabeledLine: number | undefined;
+  let emptyTexts = 0;
   const append = (table: TokenTable, batch: TextRecord[]) => {
     out.reserve(batch.length);
     const target = out.ids.subarray(out.rows * maxLength, (out.rows + batch.length) * maxLength);
@@ -87,7 +90,8 @@ export async function tokeniseFile(file: string, settings: TokeniseSettings): Pr
       const id = table.ids[cell];
       target[cell] = id === pad ? 0 : id === 0 ? pad : id;
     }
-    for (const { label, line } of batch) {
+    for (const { text, label, line } of batch) {
+      if (text === '') emptyTexts++;
       let code = -1;
       if (label === undefined) firstUnlabeledLine ??= line;
       else if ((code = codeOf.get(label) ?? labels.length) === labels.length) {
@@ -127,6 +131,7 @@ export async function tokeniseFile(file: string, settings: TokeniseSettings): Pr
     labelCodes: out.labelCodes.subarray(0, out.rows),
     labels,
     firstUnlabeledLine,
+    emptyTexts,
   };
 }
 
