@@ -102,7 +102,7 @@ describe('the CLI', () => {
     });
     it('a flag that does not apply to the data', () => {
       expectFailure(
-        /--test-fraction applies to --data csv:FILE and npy:X,Y without --test-data; mnist, idx and image folders/,
+        /--test-fraction applies to --data csv:FILE, npy:X,Y and text:FILE without --test-data; mnist, idx and image folders/,
         '--data',
         'mnist',
         '--test-fraction',

@@ -65,14 +65,22 @@ describe('the registries', () => {
   });
 
   it('data sources: unknown kinds and testData are refused naming the kinds; absoluteSource follows each kind', async () => {
-    expect(listDataSources().map((source) => source.usage)).toEqual(['mnist', 'idx:DIR', 'csv:FILE', 'npy:X.npy,Y.npy', 'images:DIR']);
+    expect(listDataSources().map((source) => source.usage)).toEqual([
+      'mnist',
+      'idx:DIR',
+      'csv:FILE',
+      'npy:X.npy,Y.npy',
+      'images:DIR',
+      'text:FILE',
+    ]);
     const load = (source: string, testSource?: string) => loadDataSource({ source, testSource, testFraction: 0.2, seed: 1 });
     await expect(load('mnist:extra')).rejects.toThrow(
-      "unknown data 'mnist:extra': use mnist, idx:DIR, csv:FILE, npy:X.npy,Y.npy or images:DIR",
+      "unknown data 'mnist:extra': use mnist, idx:DIR, csv:FILE, npy:X.npy,Y.npy, images:DIR or text:FILE",
     );
-    await expect(load('idx:/nowhere', 'npy:a,b')).rejects.toThrow(/^testData applies to data csv: and npy: sources/);
+    await expect(load('idx:/nowhere', 'npy:a,b')).rejects.toThrow(/^testData applies to data csv:, npy: and text: sources/);
     expect(absoluteSource('npy:x.npy,y.npy', '/data')).toBe('npy:/data/x.npy,/data/y.npy');
     expect(absoluteSource('images:pics', '/data')).toBe('images:/data/pics');
+    expect(absoluteSource('text:rows.jsonl', '/data')).toBe('text:/data/rows.jsonl');
     expect(absoluteSource('mnist', '/data')).toBe('mnist');
   });
 

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import { type DataSourceOptions, dataSourceReads, loadDataSource } from '../data/data-source.js';
+import { type DataSourceOptions, type DataSplits, dataSourceReads, loadDataSource } from '../data/data-source.js';
 import { type Dataset, featureShape } from '../data/dataset.js';
 import { DistillError, check, messageOf } from '../errors.js';
 import { buildModel } from '../models/architectures.js';
@@ -12,12 +12,27 @@ import { CLI_DEFAULTS, defaultTeacher, isArchitecture } from './run-config.js';
 /** The data settings that `run` and `label` share (the data group), checked and with the CLI's defaults. */
 export type DataSettings = Pick<
   CliSettings,
-  'data' | 'testData' | 'limit' | 'testFraction' | 'imageSize' | 'channels' | 'skipBadImages'
+  | 'data'
+  | 'testData'
+  | 'limit'
+  | 'testFraction'
+  | 'imageSize'
+  | 'channels'
+  | 'skipBadImages'
+  | 'tokenizer'
+  | 'maxLength'
+  | 'textField'
+  | 'labelField'
+  | 'textPairField'
+  | 'classes'
 > & {
   seed?: number;
 };
 
-/** Whether the data is a table (CSV, NPY), which is split into train and test rows by testFraction. */
+/** The text settings that have no default, which only text sources read. */
+const TEXT_ONLY = ['tokenizer', 'maxLength', 'textPairField', 'classes'] as const;
+
+/** Whether the data is a table (CSV, NPY, text), which is split into train and test rows by testFraction. */
 export const isTableSource = (source: string) => dataSourceReads(source, 'testFraction');
 
 /** The data as the settings name it (sources resolve relative paths themselves). */
@@ -25,9 +40,12 @@ export function dataSourceOf(settings: DataSettings): DataSourceOptions {
   const { data: source, testData, testFraction } = settings;
   check(
     testFraction === null || (isTableSource(source) && testData === null),
-    'testFraction applies to data csv:FILE and npy:X,Y without testData; mnist, idx and image folders come with their own test split',
+    'testFraction applies to data csv:FILE, npy:X,Y and text:FILE without testData; mnist, idx and image folders come with their own test split',
     ['testFraction', 'data', 'testData'],
   );
+  for (const key of TEXT_ONLY) {
+    check((settings[key] ?? null) === null || dataSourceReads(source, key), `${key} applies to data text:FILE only`, [key, 'data']);
+  }
   return {
     source,
     testSource: testData ?? undefined,
@@ -37,6 +55,15 @@ export function dataSourceOf(settings: DataSettings): DataSourceOptions {
     imageSize: settings.imageSize ?? undefined,
     channels: settings.channels ?? undefined,
     skipBadImages: settings.skipBadImages,
+    // Only a text source carries the text settings, so that the other sources' options stay as they were.
+    ...(dataSourceReads(source, 'tokenizer') && {
+      tokenizer: settings.tokenizer ?? undefined,
+      maxLength: settings.maxLength ?? undefined,
+      textField: settings.textField,
+      labelField: settings.labelField,
+      textPairField: settings.textPairField ?? undefined,
+      classes: settings.classes ?? undefined,
+    }),
   };
 }
 
@@ -51,15 +78,23 @@ export async function importModules(modules: readonly string[]): Promise<void> {
   }
 }
 
-/** Loads the data the settings name: the train and test splits, limit applied. */
-export function loadData(settings: DataSettings): Promise<{ train: Dataset; test: Dataset }> {
+/** Loads the data the settings name: the train and test splits, limit applied (and vocabSize for text). */
+export function loadData(settings: DataSettings): Promise<DataSplits> {
   return loadDataSource(dataSourceOf(settings));
 }
 
-/** The teacher the settings name (a path, or an architecture built seeded for the data), and its name. */
-export function loadTeacher(spec: string | null, train: Dataset, seed: number): { teacher: tf.LayersModel | string; teacherName: string } {
-  const teacherName = spec ?? defaultTeacher(featureShape(train));
-  const shape = { inputShape: featureShape(train), numClasses: train.numClasses };
+/**
+ * The teacher the settings name (a path, or an architecture built seeded for the data: for token-id rows,
+ * `vocabSize` token ids), and its name.
+ */
+export function loadTeacher(
+  spec: string | null,
+  train: Dataset,
+  seed: number,
+  vocabSize?: number,
+): { teacher: tf.LayersModel | string; teacherName: string } {
+  const teacherName = spec ?? defaultTeacher(featureShape(train), vocabSize);
+  const shape = { inputShape: featureShape(train), numClasses: train.numClasses, vocabSize };
   // A teacher file (layers or graph model.json, .onnx) is opened by the library, which knows every kind.
   const teacher = isArchitecture(teacherName) ? buildModel(teacherName, { ...shape, seed: mixSeed(seed, 11) }) : teacherName;
   return { teacher, teacherName };

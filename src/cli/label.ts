@@ -1,5 +1,6 @@
 import { type LabelOptions, type LabelResult, type ShardSpec, checkShard, label } from '../labelling/label.js';
 import { labelOnQueue } from '../queue/queue.js';
+import { dataSourceReads } from '../data/data-source.js';
 import { DistillError, check } from '../errors.js';
 import { DEFAULTS } from '../options/options.js';
 import { type DataSettings, dataSourceOf, importModules, loadData, loadTeacher } from './inputs.js';
@@ -73,6 +74,10 @@ export async function labelCommand(given: Record<string, unknown>, signal: Abort
   try {
     if (queue) {
       check(
+        !dataSourceReads(settings.data, 'tokenizer'),
+        '--queue does not take text data yet; label text:FILE here, or in shards with --shard',
+      );
+      check(
         typeof settings.teacher === 'string' && !isArchitecture(settings.teacher),
         '--queue needs --teacher PATH: every worker loads the teacher from that path (a saved model.json or its folder)',
       );
@@ -106,8 +111,8 @@ export async function labelCommand(given: Record<string, unknown>, signal: Abort
       return;
     }
     await importModules(settings.workerImports ?? []);
-    const { train } = await loadData(settings);
-    const { teacher } = loadTeacher(settings.teacher ?? null, train, settings.seed ?? DEFAULTS.seed);
+    const { train, vocabSize } = await loadData(settings);
+    const { teacher } = loadTeacher(settings.teacher ?? null, train, settings.seed ?? DEFAULTS.seed, vocabSize);
     const { workers, backend, kernels, barrierTimeoutMs, maxRestarts, workerMemoryMb, workerImports } = settings;
     const runtime = { workers, backend, kernels, barrierTimeoutMs, maxRestarts, workerMemoryMb, workerImports };
     const result = await label({ teacher, train, ...teacherSettings, ...labelling, shard, ...runtime, onProgress: view.update, signal });

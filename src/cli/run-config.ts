@@ -54,12 +54,21 @@ function fileKeyTree(command: CommandSpec): KeyTree {
 /** What the CLI uses when neither a flag nor the config file says (declared with the options, for their help). */
 export const CLI_DEFAULTS = CLI_MODEL_DEFAULTS;
 
-/** The teacher a run builds when none is named: convolutions for image rows, dense layers otherwise. */
-export function defaultTeacher(featureShape: number[]): string {
+/**
+ * The teacher a run builds when none is named: for token-id rows (`vocabSize` given) a 1-D convolution,
+ * convolutions for image rows, dense layers otherwise.
+ */
+export function defaultTeacher(featureShape: number[], vocabSize?: number): string {
+  if (vocabSize !== undefined) return CLI_DEFAULTS.teacherForTokens;
   // Two 2x2 pools need 4x4 pixels at least; smaller or flat rows get dense layers.
   const [height, width] = featureShape;
   const images = (featureShape.length === 2 || featureShape.length === 3) && height >= 4 && width >= 4;
   return images ? CLI_DEFAULTS.teacherForImages : CLI_DEFAULTS.teacherForVectors;
+}
+
+/** The student a run builds when none is named: a bag of embeddings for token-id rows, else an MLP. */
+export function defaultStudent(vocabSize?: number): string {
+  return vocabSize !== undefined ? CLI_DEFAULTS.studentForTokens : CLI_DEFAULTS.student;
 }
 
 /** A model named by an architecture (built by the run) rather than a path; ./mlp:32 names a file. */
@@ -160,7 +169,7 @@ export function resolvePaths(settings: Record<string, unknown>, base: string): R
   for (const key of ['teacher', 'student']) {
     if (typeof out[key] === 'string' && !isArchitecture(out[key] as string)) out[key] = path(out[key]);
   }
-  for (const key of ['teacherLogits', 'teacherTestLogits', 'softLabels', 'out'])
+  for (const key of ['teacherLogits', 'teacherTestLogits', 'softLabels', 'tokenizer', 'out'])
     out[key] = out[key] === undefined ? undefined : path(out[key]);
   const loss = out.loss;
   if (isPlainObject(loss) && typeof loss.module === 'string') out.loss = { ...loss, module: absoluteUnlessUrl(loss.module, base) };

@@ -11,8 +11,9 @@ import { buildModel } from '../models/architectures.js';
 import { loadModel, saveModel } from '../models/model-files.js';
 import { mixSeed } from '../random.js';
 import { dataSourceReads, loadDataSource } from '../data/data-source.js';
+import { inFlagTerms } from './flags.js';
 import { ProgressView } from './progress-view.js';
-import { CLI_DEFAULTS, type RunSettings, defaultTeacher, isArchitecture } from './run-config.js';
+import { CLI_DEFAULTS, type RunSettings, defaultStudent, defaultTeacher, isArchitecture } from './run-config.js';
 import { summaryTable } from './summary-table.js';
 import { VARIANT_FOLDERS, writeStudentVariants } from './student-variants.js';
 import type { QuantizeChoice } from '../options/schema.js';
@@ -21,29 +22,31 @@ import { dataSourceOf, importModules, isTableSource } from './inputs.js';
 /** `tfjs-distill run`: load data, build or load the models, distill, write the outputs, print the table. */
 export async function runCommand(settings: RunSettings, signal: AbortSignal): Promise<void> {
   const { data: source, testData, limit, testFraction, imageSize, channels, skipBadImages, out, checkpoint, ...rest } = settings;
-  const { quantize, maxQuantizeDrop, ...library } = rest;
+  const { quantize, maxQuantizeDrop, tokenizer, maxLength, textField, labelField, textPairField, classes: givenClasses, ...library } = rest;
+  const text = { tokenizer, maxLength, textField, labelField, textPairField, classes: givenClasses };
   const { teacher: teacherSetting, student: studentSetting, ...options } = library;
   const table = isTableSource(source);
   const seed = options.seed ?? DEFAULTS.seed;
-  const dataSource = dataSourceOf({ data: source, testData, limit, testFraction, imageSize, channels, skipBadImages, seed });
+  const dataSource = dataSourceOf({ data: source, testData, limit, testFraction, imageSize, channels, skipBadImages, ...text, seed });
   await checkOutputDir(out);
   const checkpointDir = join(out, CHECKPOINT_FOLDER);
   // Custom layers must be known here (to load or build the models) and in every worker.
   await importModules(options.workerImports ?? []);
 
   const view = new ProgressView();
-  const { train, test, classes, skippedImages } = await loadDataSource({
+  const { train, test, classes, skippedImages, vocabSize, notices } = await loadDataSource({
     ...dataSource,
     workers: options.workers,
     onImageProgress: (split, done, total) => {
       if (done === total) process.stderr.write(`decoded ${total} ${split} images\n`);
     },
   });
-  const shape = { inputShape: featureShape(train), numClasses: train.numClasses };
+  // Token-id rows (text) carry vocabSize, which the text families are built for.
+  const shape = { inputShape: featureShape(train), numClasses: train.numClasses, vocabSize };
   // Imported logits stand in for a teacher: none is built unless one is named.
   const imported = options.teacherLogits != null && teacherSetting === null;
-  const teacherSpec = imported ? null : (teacherSetting ?? defaultTeacher(shape.inputShape));
-  const studentSpec = studentSetting ?? CLI_DEFAULTS.student;
+  const teacherSpec = imported ? null : (teacherSetting ?? defaultTeacher(shape.inputShape, vocabSize));
+  const studentSpec = studentSetting ?? defaultStudent(vocabSize);
   const built = teacherSpec !== null && isArchitecture(teacherSpec);
   // A teacher file (model.json, graph model or .onnx) is opened by distill(), which knows every kind.
   const teacher = teacherSpec === null ? undefined : built ? buildModel(teacherSpec, { ...shape, seed: mixSeed(seed, 11) }) : teacherSpec;
@@ -75,6 +78,8 @@ export async function runCommand(settings: RunSettings, signal: AbortSignal): Pr
     view.finishLine();
   }
   if (classes) result.report.data.classes = classes;
+  // The source's notices name library options (classes): the CLI says its flags.
+  result.report.notices.push(...(notices ?? []).map((notice) => inFlagTerms(new DistillError(notice, ['classes']))));
   if (skippedImages) result.report.notices.push(`${skippedImages} images could not be decoded and were left out (--skip-bad-images)`);
   // The checkpoint's copy of the soft labels goes with the checkpoint: no file outlives the run.
   if (result.report.softLabels.file?.startsWith(checkpointDir)) result.report.softLabels.file = null;
@@ -91,6 +96,9 @@ export async function runCommand(settings: RunSettings, signal: AbortSignal): Pr
     skipBadImages,
     quantize,
     maxQuantizeDrop,
+    ...text,
+    // The row width the text was cut to, so that the config reproduces it whatever the tokenizer's default.
+    maxLength: vocabSize === undefined ? null : train.shape[1],
     teacher: teacherSpec,
     student: studentSpec,
     ...result.report.config,

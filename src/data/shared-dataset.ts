@@ -28,22 +28,28 @@ export class SharedDataset {
     this.rowSize = handle.featureShape.reduce((a, b) => a * b, 1);
   }
 
-  /** Copies a validated dataset into shared memory, scaling uint8 pixels by 1/255. */
+  /**
+   * Copies a validated dataset into shared memory, scaling uint8 pixels by 1/255. Float32 features that
+   * already fill a SharedArrayBuffer of their own (as text data is loaded) are shared as they are, not copied.
+   */
   static fromDataset(dataset: Dataset, name: string): SharedDataset {
     validateDataset(dataset, name);
     const rows = rowCount(dataset);
+    const { x } = dataset;
+    const inPlace =
+      x instanceof Float32Array && x.buffer instanceof SharedArrayBuffer && x.byteOffset === 0 && x.byteLength === x.buffer.byteLength;
     const handle: SharedDatasetHandle = {
-      features: new SharedArrayBuffer(rows * rowSize(dataset) * 4),
+      features: inPlace ? (x.buffer as SharedArrayBuffer) : new SharedArrayBuffer(rows * rowSize(dataset) * 4),
       labels: new SharedArrayBuffer(rows * 4),
       rows,
       featureShape: featureShape(dataset),
       numClasses: dataset.numClasses,
     };
     const features = new Float32Array(handle.features);
-    if (dataset.x instanceof Uint8Array) {
-      for (let i = 0; i < dataset.x.length; i++) features[i] = dataset.x[i] / 255;
-    } else {
-      features.set(dataset.x);
+    if (x instanceof Uint8Array) {
+      for (let i = 0; i < x.length; i++) features[i] = x[i] / 255;
+    } else if (!inPlace) {
+      features.set(x);
     }
     new Int32Array(handle.labels).set(dataset.y);
     return new SharedDataset(handle);

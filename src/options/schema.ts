@@ -17,9 +17,9 @@ export type OptionGroup = (typeof OPTION_GROUPS)[number];
 
 /** The settings only the CLI has: where the data comes from, and where the outputs go. */
 export interface CliSettings {
-  /** mnist, idx:DIR, csv:FILE, npy:X.npy,Y.npy or images:DIR. */
+  /** mnist, idx:DIR, csv:FILE, npy:X.npy,Y.npy, images:DIR or text:FILE. */
   data: string;
-  /** The test split of a CSV or NPY source (csv:FILE, npy:X.npy,Y.npy); null: held out from data. */
+  /** The test split of a CSV, NPY or text source (csv:FILE, npy:X.npy,Y.npy, text:FILE); null: held out from data. */
   testData: string | null;
   /** Use the first N training rows; null: all. */
   limit: number | null;
@@ -31,6 +31,18 @@ export interface CliSettings {
   channels: 1 | 3 | null;
   /** Image folders: leave out images that cannot be decoded, instead of stopping. */
   skipBadImages: boolean;
+  /** Text files: the tokenizer (a tokenizer.json, or its folder). */
+  tokenizer: string | null;
+  /** Text files: the tokens a row keeps; null: the tokenizer's maximum length. */
+  maxLength: number | null;
+  /** Text files: the field or column of the text. */
+  textField: string;
+  /** Text files: the field or column of the label. */
+  labelField: string;
+  /** Text files: the field or column of a sentence pair's second text; null: single texts. */
+  textPairField: string | null;
+  /** Text files: the class names in output order; null: the sorted labels. */
+  classes: string[] | null;
   /** The folder of the outputs. */
   out: string;
   /** The quantised variants of the student to write beside it; `auto`: the smallest within maxQuantizeDrop. */
@@ -46,12 +58,16 @@ export const QUANTIZE_CHOICES: readonly QuantizeChoice[] = [...QUANTIZATION_DTYP
 /** What the CLI builds and uses when neither a flag nor a config file says; the schema's help shows them. */
 export const CLI_MODEL_DEFAULTS = {
   student: 'mlp:32',
+  /** For token-id rows (text): a bag of embeddings, about half a default text teacher's parameters. */
+  studentForTokens: 'bag:32',
   /** Convolutions for image rows, dense layers for feature vectors, which convolutions cannot take. */
   teacherForImages: 'cnn:32,64',
   teacherForVectors: 'mlp:128,64',
+  /** For token-id rows (text): a 1-D convolution over the embedded tokens. */
+  teacherForTokens: 'cnn1d:64,128',
   /** Epochs of teacher training when the run builds the teacher and teacherEpochs is not given. */
   builtTeacherEpochs: 5,
-  /** The share of a CSV or NPY source's rows held out for testing, without testData. */
+  /** The share of a CSV or NPY source's rows (a text file's labelled rows) held out for testing, without testData. */
   testFraction: 0.2,
 } as const;
 

@@ -7,9 +7,10 @@ import { imagesSource } from './images.js';
 import { mnistSource } from './mnist.js';
 import { npySource } from './npy.js';
 import type { DataSourceEntry, DataSourceSetting } from './source-entry.js';
+import { textSource } from './text.js';
 
 /** Every data source kind, in the order listings show them. */
-export const DATA_SOURCES: readonly DataSourceEntry[] = [mnistSource, idxSource, csvSource, npySource, imagesSource];
+export const DATA_SOURCES: readonly DataSourceEntry[] = [mnistSource, idxSource, csvSource, npySource, imagesSource, textSource];
 
 /** One kind as listings show it (--help, docs, errors). */
 export interface DataSourceListing {
@@ -38,16 +39,17 @@ export function dataSourceReads(source: string, setting: DataSourceSetting): boo
   return dataSourceOf(source)?.entry.settings.includes(setting) ?? false;
 }
 
-/** `a, b, c or d`. */
-const orList = (items: string[]) => (items.length > 1 ? `${items.slice(0, -1).join(', ')} or ${items.at(-1)}` : items.join(''));
+/** `a, b, c or d` (or `and`). */
+const joinedList = (items: string[], last = 'or') =>
+  items.length > 1 ? `${items.slice(0, -1).join(', ')} ${last} ${items.at(-1)}` : items.join('');
 
 /** The one-line error for a source no kind loads, listing every kind's usage. */
 export function unknownDataSourceMessage(source: string): string {
-  return `unknown data '${source}': use ${orList(DATA_SOURCES.map((entry) => entry.usage))}`;
+  return `unknown data '${source}': use ${joinedList(DATA_SOURCES.map((entry) => entry.usage))}`;
 }
 
 /** The one-line error for testData with a source that comes with its own test split. */
 export function testSourceMessage(): string {
   const kinds = DATA_SOURCES.filter((entry) => entry.settings.includes('testSource')).map((entry) => `${entry.kind}:`);
-  return `testData applies to data ${kinds.join(' and ')} sources; the others come with their own test split`;
+  return `testData applies to data ${joinedList(kinds, 'and')} sources; the others come with their own test split`;
 }

@@ -6,19 +6,31 @@ import type { Dataset } from '../dataset.js';
  * same rows. Each source kind reads only the settings it declares (see listDataSources()).
  */
 export interface DataSourceOptions {
-  /** mnist, idx:DIR, csv:FILE, npy:X.npy,Y.npy or images:DIR (listDataSources() has every kind). */
+  /** mnist, idx:DIR, csv:FILE, npy:X.npy,Y.npy, images:DIR or text:FILE (listDataSources() has every kind). */
   source: string;
-  /** A separate test split (npy:X.npy,Y.npy) for sources that have none of their own. */
+  /** A separate test split (csv:FILE, npy:X.npy,Y.npy, text:FILE) for sources that have none of their own. */
   testSource?: string;
   limit?: number;
-  /** csv only: the seeded share held out as the test split. */
+  /** csv, npy and text without testSource: the seeded share held out as the test split. */
   testFraction: number;
   seed: number;
   /** Image folders: the size images are resized to, the channels, and whether unreadable images are skipped. */
   imageSize?: [number, number];
   channels?: 1 | 3;
   skipBadImages?: boolean;
-  /** Image folders: decoding threads. */
+  /** Text files: the tokenizer, a `tokenizer.json` or the folder that holds it. */
+  tokenizer?: string;
+  /** Text files: the tokens a row keeps (special tokens included); default: the tokenizer's. */
+  maxLength?: number;
+  /** Text files: the field (JSONL) or column (CSV, TSV) of the text; default `text`. */
+  textField?: string;
+  /** Text files: the field or column of the label; default `label`. */
+  labelField?: string;
+  /** Text files: the field or column of a sentence pair's second text. */
+  textPairField?: string;
+  /** Text files: the class names in output order; default: the sorted class names of the labels. */
+  classes?: string[];
+  /** Image folders: decoding threads; text files: tokenising threads (default: one per core). */
   workers?: number;
   /** Called as an image folder's split is decoded: images done out of total. */
   onImageProgress?: (split: string, done: number, total: number) => void;
@@ -31,6 +43,10 @@ export interface DataSplits {
   classes?: string[];
   /** Images left out because they could not be decoded (--skip-bad-images). */
   skippedImages?: number;
+  /** Token-id rows (text): the number of token ids, padding's id 0 included, which the text models need. */
+  vocabSize?: number;
+  /** What the report should say about how the data was read (such as the class order). */
+  notices?: string[];
 }
 
 /** A setting of DataSourceOptions that only some kinds read (source and limit apply to all). */

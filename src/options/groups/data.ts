@@ -29,6 +29,15 @@ function quantizeProblem(value: unknown): string | undefined {
   return undefined;
 }
 
+/** --classes a,b,c. */
+function parseClasses(value: string): string[] {
+  return value.split(',').map((name) => name.trim());
+}
+
+/** A field or column name: a non-empty string. */
+const fieldCheck = (key: string) => (value: unknown) =>
+  typeof value === 'string' && value !== '' ? undefined : given(key, 'must be a field name')(value);
+
 export const DATA_OPTIONS = defineOptions({
   train: { group: 'data', scope: 'library', description: 'Training rows; rows labelled -1 form the unlabeled transfer set.' },
   test: { group: 'data', scope: 'library', description: 'Held-out rows every model is evaluated on; all must be labelled.' },
@@ -45,7 +54,7 @@ export const DATA_OPTIONS = defineOptions({
   testData: {
     group: 'data',
     scope: 'cli',
-    description: 'npy:X.npy,Y.npy or csv:FILE: the test split, instead of holding out testFraction',
+    description: 'npy:X.npy,Y.npy, csv:FILE or text:FILE: the test split, instead of holding out testFraction',
     default: null,
     check: (value) => (value === null || typeof value === 'string' ? undefined : given('testData', 'must be a string')(value)),
     flags: [{ name: 'test-data', value: 'string', arg: 'SRC' }],
@@ -61,7 +70,7 @@ export const DATA_OPTIONS = defineOptions({
   testFraction: {
     group: 'data',
     scope: 'cli',
-    description: 'csv and npy without testData: share of rows held out as the test split',
+    description: 'csv, npy and text without testData: share of rows (text: of the labelled rows) held out as the test split',
     default: null,
     shownDefault: String(CLI_MODEL_DEFAULTS.testFraction),
     check: (value) =>
@@ -96,6 +105,65 @@ export const DATA_OPTIONS = defineOptions({
     default: false,
     check: (value) => (typeof value === 'boolean' ? undefined : given('skipBadImages', 'must be true or false')(value)),
     flags: [{ name: 'skip-bad-images', value: 'boolean' }],
+  },
+  tokenizer: {
+    group: 'data',
+    scope: 'cli',
+    description: 'text: the Hugging Face tokenizer, a tokenizer.json or the folder that holds it (docs/text-tokenizers.md)',
+    default: null,
+    check: (value) =>
+      value === null || (typeof value === 'string' && value !== '') ? undefined : given('tokenizer', 'must be a path')(value),
+    flags: [{ name: 'tokenizer', value: 'string', arg: 'PATH' }],
+  },
+  maxLength: {
+    group: 'data',
+    scope: 'cli',
+    description: 'text: the tokens a row keeps, special tokens included; longer texts are cut',
+    default: null,
+    shownDefault: "the tokenizer's truncation.max_length, else its model_max_length",
+    check: (value) => (value === null || isInt(value, 1) ? undefined : given('maxLength', 'must be an integer >= 1')(value)),
+    flags: [{ name: 'max-length', value: 'int', arg: 'N' }],
+  },
+  textField: {
+    group: 'data',
+    scope: 'cli',
+    description: 'text: the field (JSONL) or column (CSV, TSV) of the text',
+    default: 'text',
+    check: fieldCheck('textField'),
+    flags: [{ name: 'text-field', value: 'string', arg: 'NAME' }],
+  },
+  labelField: {
+    group: 'data',
+    scope: 'cli',
+    description: 'text: the field or column of the label (a class name or index; null, missing or "" is unlabeled)',
+    default: 'label',
+    check: fieldCheck('labelField'),
+    flags: [{ name: 'label-field', value: 'string', arg: 'NAME' }],
+  },
+  textPairField: {
+    group: 'data',
+    scope: 'cli',
+    description: "text: the field or column of a sentence pair's second text, encoded as the tokenizer's pair",
+    default: null,
+    shownDefault: 'none (single texts)',
+    check: (value) => (value === null ? undefined : fieldCheck('textPairField')(value)),
+    flags: [{ name: 'text-pair-field', value: 'string', arg: 'NAME' }],
+  },
+  classes: {
+    group: 'data',
+    scope: 'cli',
+    description: 'text: the class names in output order (a label is one of them, or an index)',
+    default: null,
+    shownDefault: 'the sorted labels, with a notice naming the order',
+    check: (value) =>
+      value === null ||
+      (Array.isArray(value) &&
+        value.length >= 2 &&
+        value.every((name) => typeof name === 'string' && name !== '') &&
+        new Set(value).size === value.length)
+        ? undefined
+        : given('classes', 'must be two or more distinct class names')(value),
+    flags: [{ name: 'classes', value: 'string', arg: 'A,B,...', parse: parseClasses }],
   },
   seed: {
     group: 'data',

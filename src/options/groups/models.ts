@@ -30,17 +30,17 @@ const oneOfBoth = (model: 'teacher' | 'student') => (value: string, flags: Reado
 
 /**
  * The model families a run can build, as --help and the reference list them (see models/architectures/).
- * The text families take token-id rows, which no data source gives yet: they are named as such.
+ * The text families take token-id rows, which data text:FILE gives: they are named as such.
  */
 const ARCHITECTURE_USAGES = [
   listArchitectures()
     .filter(({ rows }) => rows !== 'tokens')
     .map(({ usage }) => usage)
     .join(', '),
-  `the text families ${listArchitectures()
+  `for text (token-id rows, data text:FILE) ${listArchitectures()
     .filter(({ rows }) => rows === 'tokens')
     .map(({ usage }) => usage)
-    .join(', ')} take token-id rows, which no --data source gives yet (library only)`,
+    .join(', ')}`,
 ].join('; ');
 
 export const MODEL_OPTIONS = defineOptions({
@@ -48,7 +48,9 @@ export const MODEL_OPTIONS = defineOptions({
     group: 'teacher',
     description:
       'the teacher: a tfjs model, a saved model.json (or its folder; layers or graph model), or an ONNX file (.onnx, run by onnxruntime-node)',
-    shownDefault: `none; the CLI builds ${CLI_MODEL_DEFAULTS.teacherForImages} for image rows, ${CLI_MODEL_DEFAULTS.teacherForVectors} for feature vectors`,
+    shownDefault:
+      `none; the CLI builds ${CLI_MODEL_DEFAULTS.teacherForImages} for image rows, ${CLI_MODEL_DEFAULTS.teacherForVectors} ` +
+      `for feature vectors, ${CLI_MODEL_DEFAULTS.teacherForTokens} for text`,
     check: modelCheck('teacher'),
     flags: [
       {
@@ -65,7 +67,9 @@ export const MODEL_OPTIONS = defineOptions({
         arg: 'SPEC',
         parse: oneOfBoth('teacher'),
         help: `build the teacher (seeded by --seed): ${ARCHITECTURE_USAGES}`,
-        shownDefault: `${CLI_MODEL_DEFAULTS.teacherForImages} for image rows, ${CLI_MODEL_DEFAULTS.teacherForVectors} for feature vectors (CSV, NPY [rows, features])`,
+        shownDefault:
+          `${CLI_MODEL_DEFAULTS.teacherForImages} for image rows, ${CLI_MODEL_DEFAULTS.teacherForVectors} for feature vectors ` +
+          `(CSV, NPY [rows, features]), ${CLI_MODEL_DEFAULTS.teacherForTokens} for text`,
       },
     ],
   },
@@ -117,7 +121,7 @@ export const MODEL_OPTIONS = defineOptions({
   student: {
     group: 'student',
     description: 'the student: a tfjs model or a saved model.json (or its folder); its weights are the starting point',
-    shownDefault: `none; the CLI builds ${CLI_MODEL_DEFAULTS.student}`,
+    shownDefault: `none; the CLI builds ${CLI_MODEL_DEFAULTS.student}, ${CLI_MODEL_DEFAULTS.studentForTokens} for text`,
     check: modelCheck('student'),
     flags: [
       {
@@ -134,7 +138,7 @@ export const MODEL_OPTIONS = defineOptions({
         arg: 'SPEC',
         parse: oneOfBoth('student'),
         help: `build the student: ${ARCHITECTURE_USAGES}`,
-        shownDefault: CLI_MODEL_DEFAULTS.student,
+        shownDefault: `${CLI_MODEL_DEFAULTS.student}, ${CLI_MODEL_DEFAULTS.studentForTokens} for text`,
       },
     ],
   },

@@ -1,0 +1,182 @@
+import { extname } from 'node:path';
+import { DistillError, check, messageOf } from '../../errors.js';
+import { isPlainObject } from '../../known-keys.js';
+import { type NumberedLine, fileLines } from './file-lines.js';
+
+/** The formats of a text file, by its extension. */
+export type TextFileFormat = 'jsonl' | 'csv' | 'tsv';
+
+const FORMATS: Readonly<Record<string, TextFileFormat>> = { '.jsonl': 'jsonl', '.ndjson': 'jsonl', '.csv': 'csv', '.tsv': 'tsv' };
+
+/** The format a file's extension names. */
+export function textFileFormat(file: string): TextFileFormat {
+  const format = FORMATS[extname(file).toLowerCase()];
+  check(format, `text file ${file}: give a .jsonl (one JSON object a line), .csv or .tsv file (with a header row)`, ['data']);
+  return format;
+}
+
+/** Which field (JSONL) or column (CSV, TSV) holds what. */
+export interface TextFields {
+  readonly textField: string;
+  readonly labelField: string;
+  /** The second text of sentence-pair tasks, when there is one. */
+  readonly textPairField?: string;
+}
+
+/** One row of a text file. */
+export interface TextRecord {
+  readonly text: string;
+  readonly pair?: string;
+  /** The label as written: a class name or a class index; undefined when the row is unlabeled. */
+  readonly label: string | number | undefined;
+  /** The line the row starts on. */
+  readonly line: number;
+}
+
+/**
+ * The rows of a text file, a chunk of the file at a time: `.jsonl` holds one JSON object a line (blank
+ * lines skipped); `.csv` a header row, then RFC 4180 rows (fields in double quotes may hold commas, quotes
+ * doubled and line breaks); `.tsv` a header row, then one row a line, fields split on tabs, no quoting.
+ */
+export async function* textRecords(file: string, fields: TextFields): AsyncGenerator<TextRecord[]> {
+  const format = textFileFormat(file);
+  const table = format === 'jsonl' ? undefined : new TableRows(file, format === 'csv' ? ',' : '\t', fields);
+  for await (const lines of fileLines(file)) {
+    const records: TextRecord[] = [];
+    for (const line of lines) {
+      const record = table ? table.read(line) : jsonRecord(file, line, fields);
+      if (record) records.push(record);
+    }
+    if (records.length > 0) yield records;
+  }
+  table?.finish();
+}
+
+/** A row's label: a class name, a class index, or undefined for `null`, a missing field or `""`. */
+function labelOf(value: unknown, where: string): string | number | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value === 'string') return value;
+  check(
+    typeof value === 'number' && Number.isInteger(value) && value >= 0,
+    `${where}: label ${JSON.stringify(value)} is neither a class name nor a class index (a whole number >= 0); fix the line`,
+    ['labelField'],
+  );
+  return value;
+}
+
+function jsonRecord(file: string, { text, number }: NumberedLine, fields: TextFields): TextRecord | undefined {
+  if (text.trim() === '') return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new DistillError(`${file} line ${number} is not valid JSON (${messageOf(error)}); give one JSON object a line`);
+  }
+  const where = `${file} line ${number}`;
+  check(isPlainObject(value), `${where} is not a JSON object; give one object a line, such as {"text": "...", "label": "..."}`);
+  const row = value;
+  const textOf = (field: string, option: string) => {
+    const found = row[field];
+    check(
+      found !== undefined && found !== null,
+      () =>
+        `${where} has no field '${field}' (its fields: ${Object.keys(row).join(', ') || 'none'}); set ${option} to the field of the text`,
+      [option],
+    );
+    check(
+      typeof found === 'string',
+      `${where}: field '${field}' is a ${typeof found}, not a text; set ${option} to the field of the text`,
+      [option],
+    );
+    return found;
+  };
+  return {
+    text: textOf(fields.textField, 'textField'),
+    ...(fields.textPairField !== undefined && { pair: textOf(fields.textPairField, 'textPairField') }),
+    label: labelOf(row[fields.labelField], where),
+    line: number,
+  };
+}
+
+/** The rows of a CSV or TSV file after its header, read line by line (a quoted CSV field may span lines). */
+class TableRows {
+  private columns: { text: number; pair: number; label: number; count: number } | undefined;
+  /** The fields of a row read so far, the field being read, and whether it is inside quotes (CSV). */
+  private cells: string[] = [];
+  private cell = '';
+  private quoted = false;
+  private firstLine = 0;
+
+  constructor(
+    private readonly file: string,
+    private readonly separator: string,
+    private readonly fields: TextFields,
+  ) {}
+
+  /** The row this line completes, or undefined (the header, a blank line, or a row that goes on). */
+  read(line: NumberedLine): TextRecord | undefined {
+    if (!this.quoted) {
+      if (line.text === '') return undefined;
+      this.firstLine = line.number;
+    }
+    const cells = this.separator === '\t' ? line.text.split('\t') : this.csvCells(line.text);
+    if (!cells) return undefined;
+    if (!this.columns) {
+      this.columns = this.header(cells);
+      return undefined;
+    }
+    const { text, pair, label, count } = this.columns;
+    const where = `${this.file} line ${this.firstLine}`;
+    check(cells.length === count, `${where} has ${cells.length} fields but the header has ${count}; fix the line`);
+    return { text: cells[text], ...(pair >= 0 && { pair: cells[pair] }), label: labelOf(cells[label], where), line: this.firstLine };
+  }
+
+  /** Checks that the file did not end inside a quoted field. */
+  finish(): void {
+    check(!this.quoted, `${this.file} line ${this.firstLine}: a quoted field is not closed before the end of the file; fix the quotes`);
+  }
+
+  private header(cells: string[]) {
+    const { textField, labelField, textPairField } = this.fields;
+    const column = (field: string, option: string) => {
+      const index = cells.indexOf(field);
+      check(
+        index >= 0,
+        `${this.file} has no column '${field}' (its columns: ${cells.join(', ')}); set ${option} to the column of the text`,
+        [option],
+      );
+      return index;
+    };
+    return {
+      text: column(textField, 'textField'),
+      pair: textPairField === undefined ? -1 : column(textPairField, 'textPairField'),
+      // A file without the label column is unlabeled: every row joins the transfer set.
+      label: cells.indexOf(labelField),
+      count: cells.length,
+    };
+  }
+
+  /** RFC 4180: the row's fields when this line ends it, undefined when a quoted field goes on to the next line. */
+  private csvCells(text: string): string[] | undefined {
+    for (let at = 0; at < text.length; at++) {
+      const char = text[at];
+      if (this.quoted) {
+        if (char !== '"') this.cell += char;
+        else if (text[at + 1] === '"') this.cell += text[++at];
+        else this.quoted = false;
+      } else if (char === ',') {
+        this.cells.push(this.cell);
+        this.cell = '';
+      } else if (char === '"' && this.cell === '') this.quoted = true;
+      else this.cell += char;
+    }
+    if (this.quoted) {
+      this.cell += '\n';
+      return undefined;
+    }
+    const cells = [...this.cells, this.cell];
+    this.cells = [];
+    this.cell = '';
+    return cells;
+  }
+}

@@ -1,0 +1,183 @@
+import { Piscina } from 'piscina';
+import { DistillError, check, messageOf } from '../../errors.js';
+import { encodeRowsInto } from './token-batch.js';
+import { type TokenTable, allocateTokenTable } from './token-table.js';
+import type { TokenizeTask, TokenizeWorkerData } from './tokenize-worker.js';
+import type { TextTokenizer } from './tokenizer.js';
+import type { TokenizerFiles } from './tokenizer-files.js';
+import { type TextFields, type TextRecord, textRecords } from './text-records.js';
+
+/** A label as a file writes it (a class name or index), with the first line it is on, for messages. */
+export interface LabelValue {
+  readonly value: string | number;
+  readonly line: number;
+}
+
+/**
+ * A text file's rows tokenised: `[rows, maxLength]` token ids as float32 (the trainer's feature type; ids are
+ * exact in float32 up to 2^24) in shared memory, with the padding id moved to 0 as the text students need,
+ * and each row's label as an index into the distinct labels the file holds (-1: unlabeled).
+ */
+export interface TokenisedFile {
+  readonly file: string;
+  readonly rows: number;
+  readonly maxLength: number;
+  readonly ids: Float32Array;
+  readonly labelCodes: Int32Array;
+  readonly labels: readonly LabelValue[];
+  /** The first line of a row without a label, if any (a test split needs every label). */
+  readonly firstUnlabeledLine: number | undefined;
+  /** Rows whose text is empty: they are kept (special tokens alone), and counted for the report. */
+  readonly emptyTexts: number;
+}
+
+/** Rows encoded at a time (one task of a tokenising thread): their texts are all that is held of the file. */
+const ROWS_PER_BATCH = 512;
+
+/** Float32 rows and label codes that grow by doubling, so that no per-row array outlives its batch. */
+class GrowingRows {
+  ids: Float32Array;
+  labelCodes: Int32Array;
+  rows = 0;
+
+  constructor(private readonly width: number) {
+    this.ids = new Float32Array(ROWS_PER_BATCH * width);
+    this.labelCodes = new Int32Array(ROWS_PER_BATCH);
+  }
+
+  /** Room for `more` rows after the current ones. */
+  reserve(more: number): void {
+    if (this.rows + more <= this.labelCodes.length) return;
+    const capacity = Math.max(this.labelCodes.length * 2, this.rows + more);
+    const ids = new Float32Array(capacity * this.width);
+    ids.set(this.ids.subarray(0, this.rows * this.width));
+    const labelCodes = new Int32Array(capacity);
+    labelCodes.set(this.labelCodes.subarray(0, this.rows));
+    this.ids = ids;
+    this.labelCodes = labelCodes;
+  }
+}
+
+/** How a file's rows are read: the tokenizer (and its files, for the threads), the fields, the row width, the threads. */
+export interface TokeniseSettings {
+  readonly tokenizer: TextTokenizer;
+  readonly files: TokenizerFiles;
+  readonly fields: TextFields;
+  readonly maxLength: number;
+  /** Tokenising threads; 1 tokenises on this thread. */
+  readonly workers: number;
+}
+
+/**
+ * Reads a JSONL, CSV or TSV file as a stream and tokenises its rows a batch at a time, on `workers` threads
+ * (each batch straight into a token table in shared memory) or on this one, then appends each batch, in file
+ * order, to one growing float32 table: memory grows with the table, not the file's text. Ids are remapped so
+ * that padding is 0: a tokenizer whose pad id p is not 0 (RoBERTa: `<pad>` 1, `<s>` 0) has ids p and 0
+ * swapped, which keeps every id below vocabSize.
+ */
+export async function tokeniseFile(file: string, settings: TokeniseSettings): Promise<TokenisedFile> {
+  const { tokenizer, fields, maxLength } = settings;
+  const out = new GrowingRows(maxLength);
+  const labels: LabelValue[] = [];
+  const codeOf = new Map<string | number, number>();
+  let firstUnlabeledLine: number | undefined;
+  let emptyTexts = 0;
+  const append = (table: TokenTable, batch: TextRecord[]) => {
+    out.reserve(batch.length);
+    const target = out.ids.subarray(out.rows * maxLength, (out.rows + batch.length) * maxLength);
+    const pad = tokenizer.padId;
+    for (let cell = 0; cell < target.length; cell++) {
+      const id = table.ids[cell];
+      target[cell] = id === pad ? 0 : id === 0 ? pad : id;
+    }
+    for (const { text, label, line } of batch) {
+      if (text === '') emptyTexts++;
+      let code = -1;
+      if (label === undefined) firstUnlabeledLine ??= line;
+      else if ((code = codeOf.get(label) ?? labels.length) === labels.length) {
+        codeOf.set(label, code);
+        labels.push({ value: label, line });
+      }
+      out.labelCodes[out.rows++] = code;
+    }
+  };
+  const encoder = batchEncoder(settings);
+  try {
+    // Batches on their way, oldest first: a few per thread keep every thread busy while the file is read.
+    const inFlight: { table: Promise<TokenTable>; batch: TextRecord[] }[] = [];
+    const settleOldest = async () => {
+      const { table, batch } = inFlight.shift()!;
+      append(await table, batch);
+    };
+    for await (const records of textRecords(file, fields)) {
+      for (let start = 0; start < records.length; start += ROWS_PER_BATCH) {
+        const batch = records.slice(start, start + ROWS_PER_BATCH);
+        const table = encoder.encode(batch);
+        table.catch(() => {}); // awaited in turn; a failure meanwhile must not go unhandled
+        inFlight.push({ table, batch });
+        while (inFlight.length > 2 * settings.workers) await settleOldest();
+      }
+    }
+    while (inFlight.length > 0) await settleOldest();
+  } finally {
+    await encoder.close();
+  }
+  check(out.rows > 0, `${file} has no rows; give a file with at least one text`, ['data']);
+  return {
+    file,
+    rows: out.rows,
+    maxLength,
+    ids: sharedCopy(out.ids.subarray(0, out.rows * maxLength)),
+    labelCodes: out.labelCodes.subarray(0, out.rows),
+    labels,
+    firstUnlabeledLine,
+    emptyTexts,
+  };
+}
+
+const WORKER_URL = new URL('./tokenize-worker.js', import.meta.url);
+
+/** Encodes batches of records into token tables of their own, on a pool of threads or on this one. */
+function batchEncoder({ tokenizer, files, fields, maxLength, workers }: TokeniseSettings) {
+  const pairs = fields.textPairField !== undefined;
+  const tableFor = (rows: number, shared: boolean) => allocateTokenTable(rows, maxLength, tokenizer.vocabSize, { pairs, shared });
+  const rowsOf = (batch: TextRecord[]) => ({
+    texts: batch.map((record) => record.text),
+    pairs: pairs ? batch.map((record) => record.pair ?? '') : undefined,
+  });
+  if (workers <= 1) {
+    return {
+      encode: async (batch: TextRecord[]) => {
+        const table = tableFor(batch.length, false);
+        encodeRowsInto(tokenizer, rowsOf(batch), table);
+        return table;
+      },
+      close: async () => {},
+    };
+  }
+  const workerData: TokenizeWorkerData = { files, maxLength };
+  const pool = new Piscina({ filename: WORKER_URL.href, minThreads: workers, maxThreads: workers, workerData });
+  return {
+    encode: async (batch: TextRecord[]) => {
+      const table = tableFor(batch.length, true);
+      const task: TokenizeTask = { ...rowsOf(batch), table };
+      try {
+        await pool.run(task);
+      } catch (error) {
+        throw new DistillError(`a tokenising thread failed: ${messageOf(error)}`);
+      }
+      return table;
+    },
+    close: () => pool.destroy(),
+  };
+}
+
+/**
+ * The values in a SharedArrayBuffer of their own, which the run then shares with its workers as it is
+ * (SharedDataset.fromDataset) rather than copying the rows again.
+ */
+export function sharedCopy(values: Float32Array): Float32Array {
+  const copy = new Float32Array(new SharedArrayBuffer(values.byteLength));
+  copy.set(values);
+  return copy;
+}
