@@ -66,22 +66,4 @@ export interface TeacherKind<O extends { kind: string }> {
 }
 
 /** Any registered kind, as code that dispatches on it sees it. */
-export interface RegisteredTeacherKind {
-  name: string;
-  label: string;
-  noun: string;
-  runsOn: string;
-  description: string;
-  settings: TeacherKindSettings;
-  recognises(teacher: TeacherInput, saved: () => Promise<ModelData | undefined>): Promise<boolean>;
-  open(teacher: TeacherInput, opening: TeacherOpening): Promise<{ kind: string }>;
-  inference(
-    opened: { kind: string },
-    data: ModelData | undefined,
-    normalize: RowNormalization | undefined,
-    config: TeacherSettings,
-  ): Promise<TeacherOnRuntime | undefined>;
-  notices(opened: { kind: string }): string[];
-  digest(opened: { kind: string }, data: ModelData | undefined): string;
-  size(opened: { kind: string }, data: ModelData | undefined): { params: number; bytes: number } | undefined;
-}
+export type RegisteredTeacherKind = TeacherKind<{ kind: string }>;
