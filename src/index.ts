@@ -114,9 +114,11 @@ export {
   saveQuantizedModel,
 } from './models/quantize.js';
 export {
+  type Float32Reference,
   type StockArtifacts,
   type VariantMeasurement,
   loadWithStockTfjs,
+  measureFloat32,
   measureVariant,
   readStockArtifacts,
 } from './models/variant-check.js';

@@ -8,7 +8,7 @@ import type { Dataset } from '../data/dataset.js';
 import { DistillError } from '../errors.js';
 import { readModelData, saveModel } from '../models/model-files.js';
 import { QUANTIZATION_DTYPES, type QuantizationDtype, quantizeModelData } from '../models/quantize.js';
-import { measureVariant } from '../models/variant-check.js';
+import { measureFloat32, measureVariant } from '../models/variant-check.js';
 import type { QuantizeChoice } from '../options/schema.js';
 import type { ArtifactReport, QuantizationReport } from '../reports/report.js';
 
@@ -68,15 +68,16 @@ export async function writeStudentVariants(
 ): Promise<QuantizationReport> {
   const float32Dir = join(dir, STUDENT_FOLDER);
   const float32 = await readModelData(float32Dir);
-  const reference = await measureVariant(float32Dir, float32Dir, test);
+  // Measured once: every variant is compared with these predictions.
+  const reference = await measureFloat32(float32Dir, test);
   const artifacts: ArtifactReport[] = [
     {
       path: STUDENT_FOLDER,
       format: 'float32',
       bytes: await folderBytes(float32Dir),
-      weightBytes: reference.weightBytes,
+      weightBytes: reference.artifacts.weights.byteLength,
       accuracy: reference.accuracy,
-      agreement: reference.agreement,
+      agreement: 1,
       accuracyDrop: 0,
     },
   ];
@@ -94,7 +95,7 @@ export async function writeStudentVariants(
     }
     const path = variantFolder(format);
     await saveModel(data, join(dir, path));
-    const m = await measureVariant(float32Dir, join(dir, path), test);
+    const m = await measureVariant(reference, join(dir, path), test);
     measured.push({
       path,
       format,

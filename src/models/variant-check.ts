@@ -117,51 +117,70 @@ export function variantFormat(weightSpecs: tf.io.WeightsManifestEntry[]): 'float
   return [...formats][0] ?? 'float32';
 }
 
+/** The float32 model loaded with stock tfjs and its top classes on the test rows: measured once, compared with every variant. */
+export interface Float32Reference {
+  artifacts: StockArtifacts;
+  classes: Int32Array;
+  accuracy: number;
+}
+
+/** The top classes of `artifacts` loaded with stock tfjs, with a one-line error when the test rows do not fit it. */
+async function stockTopClasses(artifacts: StockArtifacts, what: string, test: Dataset): Promise<Int32Array> {
+  const model = await loadWithStockTfjs(artifacts, what);
+  try {
+    return topClasses(model, test);
+  } catch (error) {
+    throw new DistillError(
+      `the test rows (shape [${featureShape(test)}]) do not fit the model: ${messageOf(error)}; measure it on rows of its input shape`,
+    );
+  } finally {
+    model.dispose();
+  }
+}
+
 /**
- * Loads a variant and its float32 model with stock tfjs (each a saved model's folder or model.json, or
- * in-memory artifacts) and measures the variant on the labelled test rows: accuracy, top-1 agreement with
- * the float32 model, and weight bytes against float32's.
+ * Loads the float32 model (a saved model's folder or model.json, or in-memory artifacts) with stock tfjs and
+ * measures it on the labelled test rows, for {@link measureVariant} to compare variants with.
  */
-export async function measureVariant(
-  float32: string | StockArtifacts,
-  variant: string | StockArtifacts,
-  test: Dataset,
-): Promise<VariantMeasurement> {
+export async function measureFloat32(float32: string | StockArtifacts, test: Dataset): Promise<Float32Reference> {
   check(rowCount(test) > 0, 'there are no test rows to measure the variant on; give a test split with rows');
   check(
     test.y.every((label) => label >= 0),
     'some test rows have no label (-1), so no accuracy can be measured; give labelled test rows',
   );
-  const reference = typeof float32 === 'string' ? await readStockArtifacts(float32) : float32;
-  const candidate = typeof variant === 'string' ? await readStockArtifacts(variant) : variant;
-  check(variantFormat(reference.weightSpecs) === 'float32', 'the reference model is itself quantised; compare against the float32 model');
-  const referenceModel = await loadWithStockTfjs(reference, 'the float32 model');
-  const variantModel = await loadWithStockTfjs(candidate, typeof variant === 'string' ? variant : 'the variant');
-  try {
-    let referenceClasses: Int32Array;
-    let variantClasses: Int32Array;
-    try {
-      referenceClasses = topClasses(referenceModel, test);
-      variantClasses = topClasses(variantModel, test);
-    } catch (error) {
-      throw new DistillError(
-        `the test rows (shape [${featureShape(test)}]) do not fit the model: ${messageOf(error)}; measure it on rows of its input shape`,
-      );
-    }
-    const accuracy = matchFraction(variantClasses, test.y);
-    const float32Accuracy = matchFraction(referenceClasses, test.y);
-    return {
-      format: variantFormat(candidate.weightSpecs),
-      accuracy,
-      float32Accuracy,
-      accuracyDrop: (float32Accuracy - accuracy) * 100,
-      agreement: matchFraction(variantClasses, referenceClasses),
-      weightBytes: candidate.weights.byteLength,
-      float32WeightBytes: reference.weights.byteLength,
-      weightFraction: candidate.weights.byteLength / reference.weights.byteLength,
-    };
-  } finally {
-    referenceModel.dispose();
-    variantModel.dispose();
-  }
+  const artifacts = typeof float32 === 'string' ? await readStockArtifacts(float32) : float32;
+  check(variantFormat(artifacts.weightSpecs) === 'float32', 'the reference model is itself quantised; compare against the float32 model');
+  const classes = await stockTopClasses(artifacts, 'the float32 model', test);
+  return { artifacts, classes, accuracy: matchFraction(classes, test.y) };
 }
+
+/**
+ * Loads a variant and its float32 model with stock tfjs (each a saved model's folder or model.json, or
+ * in-memory artifacts; the float32 model may be one {@link measureFloat32} already measured on these rows)
+ * and measures the variant on the labelled test rows: accuracy, top-1 agreement with the float32 model, and
+ * weight bytes against float32's.
+ */
+export async function measureVariant(
+  float32: string | StockArtifacts | Float32Reference,
+  variant: string | StockArtifacts,
+  test: Dataset,
+): Promise<VariantMeasurement> {
+  const reference = isReference(float32) ? float32 : await measureFloat32(float32, test);
+  const candidate = typeof variant === 'string' ? await readStockArtifacts(variant) : variant;
+  const variantClasses = await stockTopClasses(candidate, typeof variant === 'string' ? variant : 'the variant', test);
+  const accuracy = matchFraction(variantClasses, test.y);
+  const float32Bytes = reference.artifacts.weights.byteLength;
+  return {
+    format: variantFormat(candidate.weightSpecs),
+    accuracy,
+    float32Accuracy: reference.accuracy,
+    accuracyDrop: (reference.accuracy - accuracy) * 100,
+    agreement: matchFraction(variantClasses, reference.classes),
+    weightBytes: candidate.weights.byteLength,
+    float32WeightBytes: float32Bytes,
+    weightFraction: candidate.weights.byteLength / float32Bytes,
+  };
+}
+
+const isReference = (value: string | StockArtifacts | Float32Reference): value is Float32Reference =>
+  typeof value === 'object' && 'classes' in value;
