@@ -5,6 +5,7 @@
  */
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { DistillError, messageOf } from './errors.js';
 
 const SCHEME = /^[a-z][a-z0-9+.-]+:/i;
 const WINDOWS_DRIVE = /^[a-z]:[\\/]/i;
@@ -22,4 +23,18 @@ export function absoluteUnlessUrl(specifier: string, base: string = process.cwd(
 /** What `import()` takes for a module: a URL as it is, a path (relative to the working directory) as a file: URL. */
 export function importSpecifier(specifier: string): string {
   return isUrl(specifier) ? specifier : pathToFileURL(resolve(specifier)).href;
+}
+
+/**
+ * Imports modules in this thread, in order (custom layers must be registered before a model loads or is
+ * built); a module that fails is a one-line error, `failed(module)` followed by the reason.
+ */
+export async function importModules(modules: readonly string[], failed: (module: string) => string, options: string[] = []): Promise<void> {
+  for (const module of modules) {
+    try {
+      await import(importSpecifier(module));
+    } catch (error) {
+      throw new DistillError(`${failed(module)}: ${messageOf(error)}`, options);
+    }
+  }
 }

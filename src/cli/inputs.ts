@@ -1,12 +1,12 @@
 import type * as tf from '@tensorflow/tfjs';
 import { type DataSourceOptions, type DataSplits, dataSourceReads, loadDataSource } from '../data/data-source.js';
 import { type Dataset, featureShape } from '../data/dataset.js';
-import { DistillError, check, messageOf } from '../errors.js';
+import { check } from '../errors.js';
 import { buildModel } from '../models/architectures.js';
 import { DEFAULTS } from '../options/options.js';
 import type { CliSettings } from '../options/schema.js';
 import { mixSeed } from '../random.js';
-import { importSpecifier } from '../url-or-path.js';
+import { importModules as importModulesHere } from '../url-or-path.js';
 import { CLI_DEFAULTS, defaultTeacher, isArchitecture } from './run-config.js';
 
 /** The data settings that `run` and `label` share (the data group), checked and with the CLI's defaults. */
@@ -68,14 +68,8 @@ export function dataSourceOf(settings: DataSettings): DataSourceOptions {
 }
 
 /** Imports the worker imports here too: custom layers must be known here (to load or build models) and in every worker. */
-export async function importModules(modules: readonly string[]): Promise<void> {
-  for (const module of modules) {
-    try {
-      await import(importSpecifier(module));
-    } catch (error) {
-      throw new DistillError(`workerImports ${module} could not be imported: ${messageOf(error)}`, ['workerImports']);
-    }
-  }
+export function importModules(modules: readonly string[]): Promise<void> {
+  return importModulesHere(modules, (module) => `workerImports ${module} could not be imported`, ['workerImports']);
 }
 
 /** Loads the data the settings name: the train and test splits, limit applied (and vocabSize for text). */

@@ -1,5 +1,4 @@
-import { importSpecifier } from '../url-or-path.js';
-import { DistillError, messageOf } from '../errors.js';
+import { importModules } from '../url-or-path.js';
 import { TfjsPool, type TfjsPoolOptions } from '../pool/tfjs-pool.js';
 
 interface PoolGeneration {
@@ -34,7 +33,8 @@ export class ImportingPool {
   async use<T>(imports: string[], task: (pool: TfjsPool) => Promise<T>): Promise<T> {
     const missing = imports.filter((module) => !this.current.imports.has(module));
     if (missing.length > 0) {
-      await importHere(missing);
+      // Custom layers must be known in this thread too, to load the teacher.
+      await importModules(missing, (module) => `the job's workerImports module ${module} could not be imported here`);
       if (missing.some((module) => !this.current.imports.has(module))) {
         const old = this.current;
         this.current = this.start(new Set([...old.imports, ...missing]));
@@ -79,17 +79,6 @@ export class ImportingPool {
         (pool) => pool.destroy(),
         () => {},
       );
-    }
-  }
-}
-
-/** Imports modules in this thread too: custom layers must be known here to load the teacher. */
-async function importHere(modules: string[]): Promise<void> {
-  for (const module of modules) {
-    try {
-      await import(importSpecifier(module));
-    } catch (error) {
-      throw new DistillError(`the job's workerImports module ${module} could not be imported here: ${messageOf(error)}`);
     }
   }
 }
