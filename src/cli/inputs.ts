@@ -1,9 +1,11 @@
 import type * as tf from '@tensorflow/tfjs';
 import { type DataSourceOptions, type DataSplits, dataSourceReads, loadDataSource } from '../data/data-source.js';
 import { type Dataset, featureShape } from '../data/dataset.js';
+import type { TextAugment } from '../data/text/augment-tokens.js';
 import { check } from '../errors.js';
 import { buildModel } from '../models/architectures.js';
 import { DEFAULTS } from '../options/options.js';
+import type { AugmentSetting } from '../options/groups/data.js';
 import type { CliSettings } from '../options/schema.js';
 import { mixSeed } from '../random.js';
 import { importModules as importModulesHere } from '../url-or-path.js';
@@ -25,8 +27,10 @@ export type DataSettings = Pick<
   | 'labelField'
   | 'textPairField'
   | 'classes'
+  | 'augmentCopies'
 > & {
   seed?: number;
+  augment?: AugmentSetting | null;
 };
 
 /** The text settings that have no default, which only text sources read. */
@@ -64,7 +68,39 @@ export function dataSourceOf(settings: DataSettings): DataSourceOptions {
       textPairField: settings.textPairField ?? undefined,
       classes: settings.classes ?? undefined,
     }),
+    ...textAugmentOf(settings),
   };
+}
+
+/**
+ * The text augmentation the settings ask for (augment's mask and ngram, and augmentCopies), as the data
+ * source takes it; shift and flip are image augmentation in training, which distill() applies.
+ */
+function textAugmentOf(settings: DataSettings): { augment?: TextAugment } {
+  const { augment, augmentCopies } = settings;
+  const text = augment != null && (augment.mask !== undefined || augment.ngram !== undefined);
+  check(augmentCopies == null || text, 'augmentCopies applies to augment mask:P or ngram:P (text)', ['augmentCopies', 'augment']);
+  if (!text) return {};
+  check(
+    dataSourceReads(settings.data, 'augment'),
+    'augment mask and ngram make copies of text rows (data text:FILE); images take shift and flip',
+    ['augment', 'data'],
+  );
+  return {
+    augment: {
+      ...(augment.mask !== undefined && { mask: augment.mask }),
+      ...(augment.ngram !== undefined && { ngram: augment.ngram }),
+      copies: augmentCopies ?? 1,
+    },
+  };
+}
+
+/** The augmentation distill() applies itself: image shifts and flips, without text's mask and ngram (already in the rows). */
+export function trainingAugment(augment: AugmentSetting | null | undefined): AugmentSetting | null {
+  if (augment == null) return null;
+  if (augment.mask === undefined && augment.ngram === undefined) return augment;
+  const { mask, ngram, ...images } = augment;
+  return Object.keys(images).length > 0 ? images : null;
 }
 
 /** Imports the worker imports here too: custom layers must be known here (to load or build models) and in every worker. */

@@ -1,9 +1,8 @@
 import { type LabelOptions, type LabelResult, type ShardSpec, checkShard, label } from '../labelling/label.js';
 import { labelOnQueue } from '../queue/queue.js';
-import { dataSourceReads } from '../data/data-source.js';
 import { DistillError, check } from '../errors.js';
 import { DEFAULTS } from '../options/options.js';
-import { type DataSettings, dataSourceOf, importModules, loadData, loadTeacher } from './inputs.js';
+import { type DataSettings, dataSourceOf, importModules, loadData, loadTeacher, trainingAugment } from './inputs.js';
 import { isArchitecture } from './run-config.js';
 import { ProgressView } from './progress-view.js';
 
@@ -64,6 +63,10 @@ export async function labelCommand(given: Record<string, unknown>, signal: Abort
   check(!(shardText && queue), 'give --shard or --queue, not both: a shard is labelled here, a queue by workers');
   check(jobRows === undefined || queue, '--job-rows applies to --queue only');
   check(settings.queueTimeoutSeconds === undefined || queue, '--queue-timeout applies to --queue only');
+  check(
+    settings.augment == null || trainingAugment(settings.augment) === null,
+    '--augment shift and flip move image rows in training, which label does not do; label takes mask:P and ngram:P (text)',
+  );
   const shard = shardText === undefined ? null : parseShard(shardText);
   const teacherSettings = Object.fromEntries(
     TEACHER_SETTINGS.filter((key) => settings[key] !== undefined).map((key) => [key, settings[key]]),
@@ -73,10 +76,6 @@ export async function labelCommand(given: Record<string, unknown>, signal: Abort
   const start = performance.now();
   try {
     if (queue) {
-      check(
-        !dataSourceReads(settings.data, 'tokenizer'),
-        '--queue does not take text data yet; label text:FILE here, or in shards with --shard',
-      );
       check(
         typeof settings.teacher === 'string' && !isArchitecture(settings.teacher),
         '--queue needs --teacher PATH: every worker loads the teacher from that path (a saved model.json or its folder)',

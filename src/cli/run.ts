@@ -17,17 +17,31 @@ import { CLI_DEFAULTS, type RunSettings, defaultStudent, defaultTeacher, isArchi
 import { summaryTable } from './summary-table.js';
 import { VARIANT_FOLDERS, writeStudentVariants } from './student-variants.js';
 import type { QuantizeChoice } from '../options/schema.js';
-import { dataSourceOf, importModules, isTableSource } from './inputs.js';
+import { dataSourceOf, importModules, isTableSource, trainingAugment } from './inputs.js';
 
 /** `tfjs-distill run`: load data, build or load the models, distill, write the outputs, print the table. */
 export async function runCommand(settings: RunSettings, signal: AbortSignal): Promise<void> {
   const { data: source, testData, limit, testFraction, imageSize, channels, skipBadImages, out, checkpoint, ...rest } = settings;
   const { quantize, maxQuantizeDrop, tokenizer, maxLength, textField, labelField, textPairField, classes: givenClasses, ...library } = rest;
   const text = { tokenizer, maxLength, textField, labelField, textPairField, classes: givenClasses };
-  const { teacher: teacherSetting, student: studentSetting, ...options } = library;
+  const { teacher: teacherSetting, student: studentSetting, augment, augmentCopies, ...others } = library;
+  // Text's augmentation happens as the data is loaded; distill() applies only the images' shifts and flips.
+  const options = { ...others, augment: trainingAugment(augment) };
   const table = isTableSource(source);
   const seed = options.seed ?? DEFAULTS.seed;
-  const dataSource = dataSourceOf({ data: source, testData, limit, testFraction, imageSize, channels, skipBadImages, ...text, seed });
+  const augmentation = { augment: augment ?? null, augmentCopies };
+  const dataSource = dataSourceOf({
+    data: source,
+    testData,
+    limit,
+    testFraction,
+    imageSize,
+    channels,
+    skipBadImages,
+    ...text,
+    ...augmentation,
+    seed,
+  });
   await checkOutputDir(out);
   const checkpointDir = join(out, CHECKPOINT_FOLDER);
   // Custom layers must be known here (to load or build the models) and in every worker.
@@ -102,6 +116,7 @@ export async function runCommand(settings: RunSettings, signal: AbortSignal): Pr
     teacher: teacherSpec,
     student: studentSpec,
     ...result.report.config,
+    ...augmentation,
     checkpoint: { everySteps: checkpoint.everySteps },
   };
   await writeOutputs(out, result, { test, requested: quantize, maxDrop: maxQuantizeDrop });

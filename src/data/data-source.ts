@@ -11,15 +11,31 @@ export {
 } from './sources/registry.js';
 export type { DataSourceEntry, DataSourceOptions, DataSourceSetting, DataSplits } from './sources/source-entry.js';
 
-/** Loads the train and test splits of the source's kind (one file in sources/ each), then applies `limit` to the training rows. */
+/**
+ * Loads the train and test splits of the source's kind (one file in sources/ each), then applies `limit`
+ * to the training rows, then adds their augmented copies (text with `augment`).
+ */
 export async function loadDataSource(options: DataSourceOptions): Promise<DataSplits> {
   const named = dataSourceOf(options.source);
   check(named, unknownDataSourceMessage(options.source), ['data']);
   check(options.testSource === undefined || named.entry.settings.includes('testSource'), testSourceMessage(), ['testData', 'data']);
-  const splits = await named.entry.load(named.argument, options);
-  if (options.limit === undefined) return splits;
-  check(options.limit >= 1, `limit must be >= 1, got ${options.limit}`, ['limit']);
-  return { ...splits, train: takeRows(splits.train, options.limit) };
+  check(options.augment === undefined || named.entry.settings.includes('augment'), augmentMessage(named.entry.kind), ['augment']);
+  const { augmentTrain, ...splits } = await named.entry.load(named.argument, options);
+  if (options.limit !== undefined) {
+    check(options.limit >= 1, `limit must be >= 1, got ${options.limit}`, ['limit']);
+    splits.train = takeRows(splits.train, options.limit);
+  }
+  if (!augmentTrain) return splits;
+  const augmented = augmentTrain(splits.train);
+  return { ...splits, train: augmented.train, notices: [...(splits.notices ?? []), augmented.notice] };
+}
+
+/** Augmented copies are made of token rows only. */
+function augmentMessage(kind: string): string {
+  return (
+    `augment mask and ngram make copies of text rows (data text:FILE), not of ${kind} rows; ` +
+    'for images use shift and flip, which augment the rows in training'
+  );
 }
 
 /**

@@ -16,6 +16,11 @@ export interface Dataset {
   shape: number[];
   /** Number of classes; labels lie in [0, numClasses). */
   numClasses: number;
+  /**
+   * How the rows were made, beyond their values (text: a digest of the tokenizer's files, the maximum length,
+   * the fields and the augmentation): the soft-label store's key and a checkpoint's fingerprint cover it.
+   */
+  preprocessingKey?: string;
 }
 
 /** Number of rows of a dataset. */
@@ -74,6 +79,7 @@ export function takeRows(dataset: Dataset, n: number): Dataset {
     y: dataset.y.subarray(0, rows),
     shape: [rows, ...featureShape(dataset)],
     numClasses: dataset.numClasses,
+    ...(dataset.preprocessingKey !== undefined && { preprocessingKey: dataset.preprocessingKey }),
   };
 }
 

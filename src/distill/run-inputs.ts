@@ -108,6 +108,12 @@ function validationRows(labelled: Int32Array, validation: number | null, seed: n
 /** The augmentation of image rows, or undefined when none is asked for (an error for rows that are not images). */
 function augmentation(config: DistillConfig, featureShape: number[]): Augmentation | undefined {
   const given = config.augment;
+  check(
+    !given?.mask && !given?.ngram,
+    'augment mask and ngram make copies of text rows as text:FILE is loaded: give them to loadDataSource (its augment), ' +
+      'not to distill, which takes the rows made',
+    ['augment'],
+  );
   if (!given || (!given.shift && !given.flip)) return undefined;
   check(
     featureShape.length === 2 || featureShape.length === 3,

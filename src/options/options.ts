@@ -28,6 +28,7 @@ import {
   keysOfGroups,
   resolveOptions,
 } from './resolve.js';
+import type { AugmentSetting } from './groups/data.js';
 import type { OptionGroup, TeacherRuntime } from './schema.js';
 
 export { TEACHER_RUNTIMES, type TeacherRuntime } from './schema.js';
@@ -146,8 +147,10 @@ export interface DistillOptions {
    * Augment image training rows in every training phase: random shifts of up to `shift` pixels and, with
    * `flip`, horizontal flips, drawn per row and step from the seed (identical for any worker count); never
    * the validation or test rows. The teacher's soft labels are those of the unshifted rows. Default null.
+   * Text's `mask` and `ngram` make copies of the rows as they are loaded (DataSourceOptions.augment), so
+   * distill() refuses them.
    */
-  augment?: { shift?: number; flip?: boolean } | null;
+  augment?: AugmentSetting | null;
   /** Also train the student architecture on the hard labels alone, same budget and seed. Default false. */
   baseline?: boolean;
   /** tfjs backend in the workers. Default 'auto'. */

@@ -43,6 +43,8 @@ export interface CliSettings {
   textPairField: string | null;
   /** Text files: the class names in output order; null: the sorted labels. */
   classes: string[] | null;
+  /** Text files with augment mask or ngram: the augmented copies of each training row; null: 1. */
+  augmentCopies: number | null;
   /** The folder of the outputs. */
   out: string;
   /** The quantised variants of the student to write beside it; `auto`: the smallest within maxQuantizeDrop. */

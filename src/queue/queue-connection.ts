@@ -1,4 +1,5 @@
 import { DistillError, check, messageOf } from '../errors.js';
+import type { DataSourceOptions } from '../data/data-source.js';
 import type { TeacherSettings } from '../teachers/open-teacher.js';
 import { settlesWithin } from './connection-watch.js';
 
@@ -142,8 +143,11 @@ export type QueueTeacherSettings = Pick<TeacherSettings, 'teacherNormalize' | 't
 export interface LabelJob {
   /** Bumped when the job's meaning changes, so that an older worker refuses a newer job. */
   protocol: number;
-  /** The data as the CLI names it (absolute paths), and the hash of the training rows it gives. */
-  data: { source: string; limit?: number; testFraction: number; seed: number };
+  /**
+   * The data as the CLI names it (absolute paths; for text also the tokenizer, length, fields, classes and
+   * augmentation), and the hash of the training rows it gives.
+   */
+  data: QueueDataSource;
   dataKey: string;
   /** The teacher's model.json (absolute path), and the hash of its weights. */
   teacher: string;
@@ -156,8 +160,11 @@ export interface LabelJob {
   end: number;
 }
 
-/** 2: jobs carry teacherSettings and workerImports. */
-export const JOB_PROTOCOL = 2;
+/** 2: jobs carry teacherSettings and workerImports; 3: text data, with its tokenizer and augmentation. */
+export const JOB_PROTOCOL = 3;
+
+/** The data a job names: every setting that decides the rows, none that only decides how they are read. */
+export type QueueDataSource = Omit<DataSourceOptions, 'workers' | 'onImageProgress'>;
 
 /** The job's name in BullMQ. */
 export const JOB_NAME = 'label';

@@ -27,6 +27,7 @@ import {
   JOB_PROTOCOL,
   type LabelJob,
   type QueueAddress,
+  type QueueDataSource,
   type QueueTeacherSettings,
   closeClient,
   connectQueue,
@@ -102,6 +103,16 @@ export interface QueueLabelResult {
  */
 export const DEFAULT_JOB_ROWS = 4096;
 
+/** The data with every file it names made absolute, so that a worker in another folder reads the same files. */
+function absoluteData({ workers, onImageProgress, ...data }: DataSourceOptions): QueueDataSource {
+  return {
+    ...data,
+    source: absoluteSource(data.source),
+    ...(data.testSource !== undefined && { testSource: absoluteSource(data.testSource) }),
+    ...(data.tokenizer !== undefined && { tokenizer: resolve(data.tokenizer) }),
+  };
+}
+
 /** How long each connection may take to close before it is dropped (Redis may be gone). */
 const CLOSE_MS = 1500;
 
@@ -133,7 +144,7 @@ export async function labelOnQueue(options: QueueLabelOptions): Promise<QueueLab
   const workerImports = imports.map((module) => absoluteUnlessUrl(module));
   const modules = await loadQueueModules();
 
-  const dataSpec = { ...options.data, source: absoluteSource(options.data.source) };
+  const dataSpec = absoluteData(options.data);
   const { train: dataset } = await loadDataSource(dataSpec);
   const train = SharedDataset.fromDataset(dataset, 'train');
   const teacherPath = resolve(options.teacher);

@@ -11,11 +11,13 @@ function digest(parts: (ArrayBufferView | string)[]): string {
 
 /**
  * A dataset's identity as the workers see it: its values, labels and shape, and its preprocessing
- * (uint8 pixels are scaled by 1/255 on the way in, float features are used as given).
+ * (uint8 pixels are scaled by 1/255 on the way in, float features are used as given; text rows name their
+ * tokenizer, length and augmentation in preprocessingKey).
  */
 export function datasetDigest(data: Dataset): string {
   const preprocessing = data.x instanceof Uint8Array ? 'uint8/255' : 'float32';
-  return digest([JSON.stringify([data.shape, data.numClasses, preprocessing]), data.x, data.y]);
+  const made = data.preprocessingKey === undefined ? [] : [data.preprocessingKey];
+  return digest([JSON.stringify([data.shape, data.numClasses, preprocessing, ...made]), data.x, data.y]);
 }
 
 /** A model's identity: its weights' shapes and values (names depend on what the process built before). */

@@ -1,4 +1,5 @@
 import type { Dataset } from '../dataset.js';
+import type { TextAugment } from '../text/augment-tokens.js';
 
 /**
  * Data named rather than given: which source, and how many training rows to keep. The CLI loads its data
@@ -30,6 +31,11 @@ export interface DataSourceOptions {
   textPairField?: string;
   /** Text files: the class names in output order; default: the sorted class names of the labels. */
   classes?: string[];
+  /**
+   * Text files: augmented copies of each training row (masking, n-gram sampling), drawn from `seed` and
+   * appended unlabeled, so that they join the transfer set; never test rows. Default: none.
+   */
+  augment?: TextAugment;
   /** Image folders: decoding threads; text files: tokenising threads (default: one per core). */
   workers?: number;
   /** Called as an image folder's split is decoded: images done out of total. */
@@ -47,6 +53,11 @@ export interface DataSplits {
   vocabSize?: number;
   /** What the report should say about how the data was read (such as the class order). */
   notices?: string[];
+  /**
+   * Text with `augment`: the training rows given followed by their augmented copies, and a notice saying
+   * so. loadDataSource applies it after `limit`, so that the copies are of the rows kept.
+   */
+  augmentTrain?: (train: Dataset) => { train: Dataset; notice: string };
 }
 
 /** A setting of DataSourceOptions that only some kinds read (source and limit apply to all). */

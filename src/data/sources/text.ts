@@ -1,11 +1,13 @@
+import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { type Dataset, rowSize } from '../dataset.js';
 import { check } from '../../errors.js';
 import { seededPermutation } from '../../random.js';
+import { type TextAugment, augmentIds, textAugmentProblem, withAugmentedCopies } from '../text/augment-tokens.js';
 import { classLabels, textClasses } from '../text/text-classes.js';
 import { type TokenisedFile, tokeniseFile } from '../text/tokenised-file.js';
 import { TextTokenizer } from '../text/tokenizer.js';
-import { readTokenizerFiles } from '../text/tokenizer-files.js';
+import { type TokenizerFiles, readTokenizerFiles } from '../text/tokenizer-files.js';
 import type { DataSourceEntry, DataSourceOptions, DataSplits } from './source-entry.js';
 
 /** The defaults of the text fields (declared again, for the CLI, in the option schema). */
@@ -16,7 +18,8 @@ export const textSource: DataSourceEntry = {
   usage: 'text:FILE',
   description:
     'texts and labels, one JSON object a line (.jsonl) or a table with a header row (.csv, .tsv), tokenised by tokenizer ' +
-    'into token-id rows; the test split is testData (text:FILE) or a seeded share (testFraction)',
+    'into token-id rows; the test split is testData (text:FILE) or a seeded share (testFraction); augment adds masked and ' +
+    'n-gram copies of the training rows to the transfer set',
   argument: 'path',
   settings: [
     'testSource',
@@ -28,6 +31,7 @@ export const textSource: DataSourceEntry = {
     'labelField',
     'textPairField',
     'classes',
+    'augment',
     'workers',
   ],
   load: loadText,
@@ -48,6 +52,8 @@ async function loadText(file: string, options: DataSourceOptions): Promise<DataS
     `workers must be a positive integer, got ${options.workers}`,
     ['workers'],
   );
+  const augmentProblem = options.augment && textAugmentProblem(options.augment);
+  check(!augmentProblem, () => augmentProblem!, ['augment']);
   const files = readTokenizerFiles(options.tokenizer);
   const tokenizer = new TextTokenizer(files, { maxLength: options.maxLength });
   const maxLength = tokenizer.resolveMaxLength();
@@ -72,8 +78,13 @@ async function loadText(file: string, options: DataSourceOptions): Promise<DataS
     numClasses: order.numClasses,
   });
   const splits = test ? { train: dataset(train), test: dataset(test) } : splitLabelled(dataset(train), testFraction, seed);
+  const made = { tokenizer: tokenizerDigest(files), maxLength, fields };
+  splits.test.preprocessingKey = JSON.stringify(made);
+  splits.train.preprocessingKey = JSON.stringify({ ...made, augment: options.augment ?? null });
+  const { augment } = options;
   return {
     ...splits,
+    ...(augment && { augmentTrain: augmenter(augment, augmentIds(tokenizer, files.tokenizerJson.added_tokens, augment), seed) }),
     ...(order.classes && { classes: order.classes }),
     vocabSize: tokenizer.vocabSize,
     notices: [...(order.notice ? [order.notice] : []), ...emptyNotices([train, ...(test ? [test] : [])])],
@@ -104,6 +115,28 @@ function splitLabelled(dataset: Dataset, testFraction: number, seed: number): { 
     return { x, y: Int32Array.from(rows, (row) => dataset.y[row]), shape: [rows.length, size], numClasses: dataset.numClasses };
   };
   return { train: pick(false), test: pick(true) };
+}
+
+/** The tokenizer's identity: its files' digest, else (files given as data) their parsed content. */
+function tokenizerDigest(files: TokenizerFiles): string {
+  if (files.digest !== undefined) return files.digest;
+  return createHash('sha256')
+    .update(JSON.stringify([files.tokenizerJson, files.config]))
+    .digest('hex');
+}
+
+/** Appends `augment.copies` augmented copies of each training row given, unlabeled, to the rows. */
+function augmenter(augment: TextAugment, ids: ReturnType<typeof augmentIds>, seed: number) {
+  return (train: Dataset) => {
+    const rows = train.shape[0];
+    const width = train.shape[1];
+    const { x, y } = withAugmentedCopies(train.x as Float32Array, train.y, width, ids, augment, seed);
+    const parts = [augment.mask ? `mask ${augment.mask}` : '', augment.ngram ? `n-grams ${augment.ngram}` : ''].filter(Boolean);
+    const notice =
+      `augment: ${augment.copies} cop${augment.copies === 1 ? 'y' : 'ies'} of each of the ${rows} training rows ` +
+      `(${parts.join(', ') || 'unchanged'}) joined the transfer set unlabeled: ${y.length} training rows in all`;
+    return { train: { ...train, x, y, shape: [y.length, width] }, notice };
+  };
 }
 
 /** A notice for each file with empty texts: they are rows like any other, counted so that a wrong field shows. */

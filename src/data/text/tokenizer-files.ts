@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { check, messageOf } from '../../errors.js';
@@ -13,6 +14,11 @@ export interface TokenizerFiles {
   readonly config: Record<string, unknown>;
   /** Where `tokenizer.json` was read from, for messages. */
   readonly source: string;
+  /**
+   * SHA-256 of the two files' text, when they were read from files: what the soft-label store's key and a
+   * checkpoint's fingerprint cover of the tokenizer.
+   */
+  readonly digest?: string;
 }
 
 /**
@@ -29,10 +35,12 @@ export function findTokenizerFile(path: string): string {
   return found;
 }
 
-function readJsonObject(path: string, what: string): Record<string, unknown> {
+function readJsonObject(path: string, what: string, hash: ReturnType<typeof createHash>): Record<string, unknown> {
   let value: unknown;
   try {
-    value = JSON.parse(readFileSync(path, 'utf8'));
+    const text = readFileSync(path, 'utf8');
+    hash.update(`${text.length}:${text}`);
+    value = JSON.parse(text);
   } catch (error) {
     check(false, `${what} ${path} is not valid JSON (${messageOf(error)}); replace it with the file the model was exported with`, [
       'tokenizer',
@@ -50,10 +58,12 @@ function readJsonObject(path: string, what: string): Record<string, unknown> {
 export function readTokenizerFiles(path: string): TokenizerFiles {
   const file = findTokenizerFile(path);
   const configFile = join(dirname(file), 'tokenizer_config.json');
+  const hash = createHash('sha256');
   return {
-    tokenizerJson: readJsonObject(file, 'tokenizer'),
-    config: existsSync(configFile) ? readJsonObject(configFile, 'tokenizer config') : {},
+    tokenizerJson: readJsonObject(file, 'tokenizer', hash),
+    config: existsSync(configFile) ? readJsonObject(configFile, 'tokenizer config', hash) : {},
     source: file,
+    digest: hash.digest('hex'),
   };
 }
 

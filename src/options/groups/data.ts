@@ -34,6 +34,46 @@ function parseClasses(value: string): string[] {
   return value.split(',').map((name) => name.trim());
 }
 
+/** What --augment takes: image shifts and flips in training, masked and n-gram copies of text rows. */
+export interface AugmentSetting {
+  shift?: number;
+  flip?: boolean;
+  mask?: number;
+  ngram?: number;
+}
+
+/** --augment shift:N,flip (images) or mask:P,ngram:P (text); any part alone too. */
+function parseAugment(value: string): AugmentSetting {
+  const augment: AugmentSetting = {};
+  for (const part of value.split(',')) {
+    const [name, amount] = part.split(':');
+    const number = Number(amount);
+    if (name === 'shift' && /^\d+$/.test(amount ?? '')) augment.shift = number;
+    else if (part === 'flip') augment.flip = true;
+    else if ((name === 'mask' || name === 'ngram') && amount !== '' && number >= 0 && number <= 1) augment[name] = number;
+    else
+      check(
+        false,
+        `--augment expects shift:N and/or flip (images), or mask:P and/or ngram:P with P in [0, 1] (text), e.g. mask:0.1,ngram:0.25; got '${value}'`,
+      );
+  }
+  return augment;
+}
+
+/** The problem with an augment setting, or undefined. */
+function augmentProblem(augment: AugmentSetting | null): string | undefined {
+  if (augment === null) return undefined;
+  const probability = (p: unknown) => p === undefined || (isNumber(p) && p >= 0 && p <= 1);
+  const fits =
+    (augment.shift === undefined || isInt(augment.shift, 0)) &&
+    (augment.flip === undefined || typeof augment.flip === 'boolean') &&
+    probability(augment.mask) &&
+    probability(augment.ngram);
+  return fits
+    ? undefined
+    : `augment needs { shift?: an integer >= 0, flip?: true | false } (images) or { mask?, ngram?: probabilities in [0, 1] } (text), got ${JSON.stringify(augment)}`;
+}
+
 /** A field or column name: a non-empty string. */
 const fieldCheck = (key: string) => (value: unknown) =>
   typeof value === 'string' && value !== '' ? undefined : given(key, 'must be a field name')(value);
@@ -164,6 +204,27 @@ export const DATA_OPTIONS = defineOptions({
         ? undefined
         : given('classes', 'must be two or more distinct class names')(value),
     flags: [{ name: 'classes', value: 'string', arg: 'A,B,...', parse: parseClasses }],
+  },
+  augment: {
+    group: 'data',
+    description:
+      'images: shift:N (random shifts of up to N pixels) and/or flip (horizontal), drawn per row and step in training; ' +
+      'text: augmentCopies copies of every training row join the transfer set, each token masked with probability mask:P ' +
+      'and each copy cut to a random 1- to 5-token n-gram with probability ngram:P, e.g. mask:0.1,ngram:0.25 (docs/text-augmentation.md)',
+    default: null,
+    shownDefault: 'none',
+    keys: { shift: null, flip: null, mask: null, ngram: null },
+    check: augmentProblem,
+    flags: [{ name: 'augment', value: 'string', arg: 'SPEC', parse: parseAugment }],
+  },
+  augmentCopies: {
+    group: 'data',
+    scope: 'cli',
+    description: 'text with augment mask or ngram: the augmented copies of each training row',
+    default: null,
+    shownDefault: '1',
+    check: (value) => (value === null || isInt(value, 1) ? undefined : given('augmentCopies', 'must be an integer >= 1')(value)),
+    flags: [{ name: 'augment-copies', value: 'int', arg: 'N' }],
   },
   seed: {
     group: 'data',

@@ -25,18 +25,6 @@ function parseLoss(name: string, flags: Readonly<Record<string, unknown>>): unkn
   return { module: name };
 }
 
-/** --augment shift:N,flip (either part alone too). */
-function parseAugment(value: string): { shift?: number; flip?: boolean } {
-  const augment: { shift?: number; flip?: boolean } = {};
-  for (const part of value.split(',')) {
-    const shift = /^shift:(\d+)$/.exec(part);
-    if (shift) augment.shift = Number(shift[1]);
-    else if (part === 'flip') augment.flip = true;
-    else check(false, `--augment expects shift:N and/or flip, e.g. shift:2,flip; got '${value}'`);
-  }
-  return augment;
-}
-
 export const TRAINING_OPTIONS = defineOptions({
   labeled: {
     group: 'training',
@@ -147,19 +135,6 @@ export const TRAINING_OPTIONS = defineOptions({
     shownDefault: 'best with validation, else last',
     check: (keep) => (keep === null || keep === 'best' || keep === 'last' ? undefined : `keep '${keep}' is not one of best, last`),
     flags: [{ name: 'keep', value: 'string', arg: 'WHICH' }],
-  },
-  augment: {
-    group: 'training',
-    description: 'augment image training rows: shift:N (random shifts of up to N pixels), flip (horizontal), or both: shift:2,flip',
-    default: null,
-    shownDefault: 'none',
-    keys: { shift: null, flip: null },
-    check: (augment) =>
-      augment === null ||
-      ((augment.shift === undefined || isInt(augment.shift, 0)) && (augment.flip === undefined || typeof augment.flip === 'boolean'))
-        ? undefined
-        : `augment needs { shift?: an integer >= 0, flip?: true | false }, got ${JSON.stringify(augment)}`,
-    flags: [{ name: 'augment', value: 'string', arg: 'SPEC', parse: parseAugment }],
   },
   baseline: {
     group: 'training',
