@@ -63,7 +63,11 @@ describe('text augmentation of token rows', () => {
     const rows = 6;
     const width = ROW.length;
     const x = new Float32Array(rows * width);
-    for (let r = 0; r < rows; r++) x.set(ROW.map((id) => (id >= 10 ? id + r : id)), r * width);
+    for (let r = 0; r < rows; r++)
+      x.set(
+        ROW.map((id) => (id >= 10 ? id + r : id)),
+        r * width,
+      );
     const y = Int32Array.from([0, 1, -1, 1, 0, -1]);
     const augment = { mask: 0.3, ngram: 0.5, copies: 3 };
     const all = withAugmentedCopies(x, y, width, IDS, augment, 7);

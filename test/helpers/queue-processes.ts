@@ -32,8 +32,8 @@ export class Cli {
   exit: Exit | undefined;
   readonly exited: Promise<Exit>;
 
-  constructor(args: string[], env: NodeJS.ProcessEnv = {}) {
-    this.child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+  constructor(args: string[], env: NodeJS.ProcessEnv = {}, cwd?: string) {
+    this.child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, cwd });
     this.child.stdout!.on('data', (chunk) => (this.stdout += chunk));
     this.child.stderr!.on('data', (chunk) => (this.stderr += chunk));
     this.exited = new Promise((resolve) =>
