@@ -73,6 +73,8 @@ export { type EncodedText, TextTokenizer, type TextTokenizerOptions, type Tokeni
 export { findTokenizerFile, loadTokenizer, readTokenizerFiles, type TokenizerFiles } from './data/text/tokenizer-files.js';
 export { type SpecialTemplate, specialTokenCount, type TemplatePiece } from './data/text/special-template.js';
 export { truncatedLengths } from './data/text/truncation.js';
+export { type TextAugment, MAX_NGRAM } from './data/text/augment-tokens.js';
+export type { AugmentSetting } from './options/groups/data.js';
 export {
   allocateTokenTable,
   bytesPerTokenId,
