@@ -6,6 +6,7 @@ import { type DataSourceOptions, loadDataSource } from '../dist/data/data-source
 import { type AugmentIds, MAX_NGRAM, augmentRow, withAugmentedCopies } from '../dist/data/text/augment-tokens.js';
 import { buildModel, distill } from '../dist/index.js';
 import { datasetDigest, softLabelKey } from '../dist/teachers/fingerprint.js';
+import { runCli } from './helpers/cli.js';
 import { TOKENIZER_DIRS } from './helpers/tokenizer-fixtures.js';
 
 const SPAM = new URL('./fixtures/text/spam.jsonl', import.meta.url).pathname;
@@ -172,5 +173,33 @@ describe('text:FILE with augment', () => {
     await expect(distill({ teacher: model(), student: model(), train, test, augment: { mask: 0.1 }, workers: 1 })).rejects.toThrow(
       'augment mask and ngram make copies of text rows as text:FILE is loaded: give them to loadDataSource (its augment), not to distill',
     );
+  });
+
+  it('the CLI: one line naming the flag and the fix for augmentation that does not fit the data or the command', () => {
+    const text = ['--data', `text:${SPAM}`, '--tokenizer', TOKENIZER_DIRS.unigram, '--max-length', '32'];
+    const cases: [string[], string][] = [
+      [
+        ['run', '--data', `csv:${WEATHER}`, '--augment', 'mask:0.1'],
+        '--augment mask and ngram make copies of text rows (--data text:FILE); images take shift and flip',
+      ],
+      [['run', ...text, '--augment-copies', '2'], '--augment-copies applies to --augment mask:P or ngram:P (text)'],
+      [
+        ['run', ...text, '--augment', 'mask:2'],
+        '--augment expects shift:N and/or flip (images), or mask:P and/or ngram:P with P in [0, 1]',
+      ],
+      [
+        ['run', ...text, '--augment', 'shift:2'],
+        'augment shifts and flips images, but the rows have shape [32]; drop --augment for feature rows',
+      ],
+      [
+        ['label', ...text, '--teacher-arch', 'bag:8', '--soft-labels', join(dir, 'never.sl'), '--augment', 'flip,mask:0.1'],
+        '--augment shift and flip move image rows in training, which label does not do; label takes mask:P and ngram:P (text)',
+      ],
+    ];
+    for (const [args, message] of cases) {
+      const result = runCli(args[0] === 'run' ? [...args, '--out', join(dir, 'never')] : args);
+      expect(result.status, args.join(' ')).toBe(1);
+      expect(result.stderr.trim().split('\n').at(-1), args.join(' ')).toContain(message);
+    }
   });
 });

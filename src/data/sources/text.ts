@@ -1,13 +1,12 @@
-import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { type Dataset, rowSize } from '../dataset.js';
 import { check } from '../../errors.js';
 import { seededPermutation } from '../../random.js';
-import { type TextAugment, augmentIds, textAugmentProblem, withAugmentedCopies } from '../text/augment-tokens.js';
+import { type AugmentIds, type TextAugment, augmentIds, textAugmentProblem, withAugmentedCopies } from '../text/augment-tokens.js';
 import { classLabels, textClasses } from '../text/text-classes.js';
 import { type TokenisedFile, tokeniseFile } from '../text/tokenised-file.js';
 import { TextTokenizer } from '../text/tokenizer.js';
-import { type TokenizerFiles, readTokenizerFiles } from '../text/tokenizer-files.js';
+import { readTokenizerFiles } from '../text/tokenizer-files.js';
 import type { DataSourceEntry, DataSourceOptions, DataSplits } from './source-entry.js';
 
 /** The defaults of the text fields (declared again, for the CLI, in the option schema). */
@@ -78,7 +77,7 @@ async function loadText(file: string, options: DataSourceOptions): Promise<DataS
     numClasses: order.numClasses,
   });
   const splits = test ? { train: dataset(train), test: dataset(test) } : splitLabelled(dataset(train), testFraction, seed);
-  const made = { tokenizer: tokenizerDigest(files), maxLength, fields };
+  const made = { tokenizer: files.digest, maxLength, fields };
   splits.test.preprocessingKey = JSON.stringify(made);
   splits.train.preprocessingKey = JSON.stringify({ ...made, augment: options.augment ?? null });
   const { augment } = options;
@@ -117,16 +116,8 @@ function splitLabelled(dataset: Dataset, testFraction: number, seed: number): { 
   return { train: pick(false), test: pick(true) };
 }
 
-/** The tokenizer's identity: its files' digest, else (files given as data) their parsed content. */
-function tokenizerDigest(files: TokenizerFiles): string {
-  if (files.digest !== undefined) return files.digest;
-  return createHash('sha256')
-    .update(JSON.stringify([files.tokenizerJson, files.config]))
-    .digest('hex');
-}
-
 /** Appends `augment.copies` augmented copies of each training row given, unlabeled, to the rows. */
-function augmenter(augment: TextAugment, ids: ReturnType<typeof augmentIds>, seed: number) {
+function augmenter(augment: TextAugment, ids: AugmentIds, seed: number) {
   return (train: Dataset) => {
     const rows = train.shape[0];
     const width = train.shape[1];
@@ -134,7 +125,7 @@ function augmenter(augment: TextAugment, ids: ReturnType<typeof augmentIds>, see
     const parts = [augment.mask ? `mask ${augment.mask}` : '', augment.ngram ? `n-grams ${augment.ngram}` : ''].filter(Boolean);
     const notice =
       `augment: ${augment.copies} cop${augment.copies === 1 ? 'y' : 'ies'} of each of the ${rows} training rows ` +
-      `(${parts.join(', ') || 'unchanged'}) joined the transfer set unlabeled: ${y.length} training rows in all`;
+      `(${parts.join(', ')}) joined the transfer set unlabeled: ${y.length} training rows in all`;
     return { train: { ...train, x, y, shape: [y.length, width] }, notice };
   };
 }
