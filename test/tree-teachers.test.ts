@@ -14,6 +14,7 @@ import { labelsOntoTeacherClasses, readOnnxMlClasses } from '../dist/models/onnx
 import { TfjsPool } from '../dist/pool/tfjs-pool.js';
 import { NO_TEACHER_SETTINGS, openLabellingTeacher, teacherModelDigest, openTeacher } from '../dist/teachers/open-teacher.js';
 import { runCli } from './helpers/cli.js';
+import { Cli, expectSameBytes, freePort, hasRedis, startRedis } from './helpers/queue-processes.js';
 
 // Real scikit-learn and XGBoost ensembles as ONNX-ML graphs (examples/trees/make_tree_teachers.py), run by
 // onnxruntime-node, on the real Seattle weather rows they were trained on.
@@ -219,6 +220,38 @@ describe('tree-ensemble (ONNX-ML) teachers', () => {
     expect(result.status, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/labelled \d+ rows \(every row\) .*onnxruntime/);
     expect(result.stdout).toMatch(/its output 'probabilities', the probabilities its ZipMap 'output_probability' wraps/);
+  });
+
+  it.skipIf(!hasRedis)('the queue: a worker process labels with the ZipMap forest, the store identical to a local label', async () => {
+    await writeFile(join(dir, 'queue.csv'), indexCsv(train));
+    const port = await freePort();
+    const redis = await startRedis(port);
+    const queue = `redis://127.0.0.1:${port}/trees`;
+    const worker = new Cli(['worker', '--queue', queue, '--workers', '1']);
+    try {
+      const label = (store: string, ...flags: string[]) =>
+        new Cli([
+          'label',
+          '--data',
+          `csv:${join(dir, 'queue.csv')}`,
+          '--teacher',
+          fixture('forest_zipmap'),
+          '--soft-labels',
+          join(dir, store),
+          '--workers',
+          '1',
+          ...flags,
+        ]).exited;
+      const [local, queued] = await Promise.all([label('local.sl'), label('queued.sl', '--queue', queue, '--job-rows', '256')]);
+      expect(local.status, local.stderr).toBe(0);
+      expect(queued.status, queued.stderr).toBe(0);
+      expect(queued.stdout).toMatch(/labelled 800 rows in 4 jobs/);
+      await expectSameBytes(join(dir, 'queued.sl'), join(dir, 'local.sl'));
+      expect((await worker.stop('SIGTERM')).status).toBe(0);
+    } finally {
+      worker.child.kill('SIGKILL');
+      redis.kill('SIGKILL');
+    }
   });
 
   describe('bad input: one line naming the fix', () => {
