@@ -4,7 +4,7 @@
 // thread, ZipMap taken out in memory, probabilities turned into logits), next to onnxruntime-node alone in
 // the same process: one session with intraOpNumThreads W on the same forest without ZipMap (forest.onnx), in
 // a plain loop over the rows at the pool's batch (256) and in one run of every row. Each pool run is timed
-// as computeLogits runs it, on a pool started and warmed (its sessions created) before the clock starts.
+// as computeLogits runs it, on a pool started and warmed by a first pass over every row, as the session is.
 // Rounds run every W and every reference in turn; each figure is its median round, with the range.
 // Not part of `npm run bench`. Needs a build (dist/) and onnxruntime-node:
 //   npm run build && node bench/tree-labelling.mjs [--rows 200000] [--rounds 3] [--workers 1,2] [--quick] [--out FILE]
@@ -56,21 +56,12 @@ async function weatherRows() {
   return { x, y: new Int32Array(rows), shape: [rows, FEATURES.length], numClasses: 5 };
 }
 
-/** Rows/s of one pool labelling every row, the pool started and warmed first. */
+/** Rows/s of one pool labelling every row, after a first pass over every row (as the session gets one). */
 async function poolRate(data, spec, workers) {
   const pool = await TfjsPool.startTfjs({ workers, backend: 'wasm', barrierTimeoutMs: 600_000 });
   try {
-    const warm = SharedDataset.fromDataset(
-      {
-        ...data,
-        x: data.x.subarray(0, workers * INFER_BATCH * 4),
-        y: data.y.subarray(0, workers * INFER_BATCH),
-        shape: [workers * INFER_BATCH, 4],
-      },
-      'train',
-    );
-    await computeLogits(pool, spec, warm, { phase: 'label', onProgress: () => {} });
     const shared = SharedDataset.fromDataset(data, 'train');
+    await computeLogits(pool, spec, shared, { phase: 'label', onProgress: () => {} }); // warm-up
     const started = performance.now();
     await computeLogits(pool, spec, shared, { phase: 'label', onProgress: () => {} });
     return { samplesPerSec: rows / ((performance.now() - started) / 1000) };

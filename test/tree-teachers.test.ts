@@ -112,7 +112,7 @@ describe('tree-ensemble (ONNX-ML) teachers', () => {
         expect(teacher.runtime).toBe('onnxruntime');
         expect(teacher.notices.join('\n')).toMatch(/ONNX-ML TreeEnsembleClassifier; its output 'probabilities'.* holds probabilities/);
         if (layout) expect(teacher.notices.join('\n')).toMatch(/ZipMap 'output_probability'/);
-        expect(teacher.notices).toContain(`its classes, in order: ${classes.join(', ')}`);
+        expect(teacher.notices).toContain(`the teacher's classes, in the order of its probabilities: ${classes.join(', ')}`);
       });
     }
   }
@@ -153,11 +153,11 @@ describe('tree-ensemble (ONNX-ML) teachers', () => {
     const probabilities = await direct('small_double_input', x, rows, 'probabilities', 'float64');
     for (let i = 0; i < probabilities.length; i++) expect(double.logits[i]).toBeCloseTo(Math.log(Math.max(probabilities[i], 1e-6)), 5);
     const ints = await teacherLogits('small_int_labels_zipmap', subset);
-    expect(ints.teacher.notices).toContain('its classes, in order: 0, 1, 2, 3, 4');
+    expect(ints.teacher.notices).toContain("the teacher's classes, in the order of its probabilities: 0, 1, 2, 3, 4");
     expect(await readOnnxMlClasses(fixture('small_int_labels_zipmap'))).toEqual(['0', '1', '2', '3', '4']);
   });
 
-  it('the kind is recognised by its ai.onnx.ml domain; an ordinary ONNX file stays with the onnx kind', async () => {
+  it('the kind is recognised by an ai.onnx.ml estimator; an ordinary ONNX file, or ONNX-ML preprocessing alone, stays with the onnx kind', async () => {
     const shared = SharedDataset.fromDataset(test, 'train');
     expect((await openTeacher(fixture('forest'), shared, NO_TEACHER_SETTINGS)).kind).toBe('onnx-ml');
     const mlp = { x: new Float32Array(32), y: Int32Array.from([0, 1]), shape: [2, 16], numClasses: 4 };
@@ -167,6 +167,9 @@ describe('tree-ensemble (ONNX-ML) teachers', () => {
       NO_TEACHER_SETTINGS,
     );
     expect(plain.kind).toBe('onnx');
+    // ONNX-ML preprocessing in front of a network (Scaler, then logits) is no estimator: it stays an onnx teacher.
+    const scaled = await openTeacher(fixture('small_scaler_network'), shared, NO_TEACHER_SETTINGS);
+    expect(scaled.kind).toBe('onnx');
   });
 
   it('label(): shards merge into the store of one run, byte for byte; the key covers the graph bytes', async () => {

@@ -222,7 +222,18 @@ def small_error_graphs(x, y, classes):
     odd = helper.make_model(odd.graph, opset_imports=OPSETS, producer_name='tfjs-distill examples/trees')
     odd.ir_version = 8
     save(odd, 'small_unknown_operator.onnx')
-    # A regressor (one target: the precipitation from the other three features is not asked; wind from the rest).
+    # A network with ONNX-ML preprocessing alone (Scaler, then a linear layer's logits): an ordinary ONNX teacher.
+    weights = helper.make_tensor('weights', TensorProto.FLOAT, [4, len(classes)], [((i * 7) % 5 - 2) / 4 for i in range(4 * len(classes))])
+    graph = helper.make_graph(
+        [helper.make_node('Scaler', ['float_input'], ['scaled'], name='Scaler', domain=ML, offset=[float(v) for v in x.mean(0)],
+                          scale=[float(1 / v) for v in x.std(0)]),
+         helper.make_node('MatMul', ['scaled', 'weights'], ['logits'], name='MatMul')],
+        'scaler_network',
+        [helper.make_tensor_value_info('float_input', TensorProto.FLOAT, [None, 4])],
+        [helper.make_tensor_value_info('logits', TensorProto.FLOAT, [None, len(classes)])],
+        initializer=[weights])
+    save(finish(graph), 'small_scaler_network.onnx')
+    # A regressor: wind from the other three features.
     regressor = RandomForestRegressor(n_estimators=3, max_depth=3, random_state=0).fit(x[:, :3], x[:, 3])
     reg_nodes = TreeNodes()
     for tree_id, tree in enumerate(regressor.estimators_):

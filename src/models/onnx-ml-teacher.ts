@@ -42,10 +42,16 @@ export interface OnnxMlTeacherOptions {
 const CLASSIFIERS = new Set(['TreeEnsembleClassifier', 'LinearClassifier', 'SVMClassifier']);
 const REGRESSORS = new Set(['TreeEnsembleRegressor', 'LinearRegressor', 'SVMRegressor']);
 
-/** Whether bytes are an ONNX model that uses the ai.onnx.ml domain; false for bytes that are not ONNX. */
-export function isOnnxMlModel(bytes: Uint8Array): boolean {
+/**
+ * Whether bytes are an ONNX model with an ai.onnx.ml estimator (a classifier, a regressor, to refuse it clearly)
+ * or ZipMap; false for bytes that are not ONNX. A network that only uses ONNX-ML preprocessing (Scaler,
+ * Imputer) stays an ordinary ONNX teacher, whose output may be logits.
+ */
+export function isOnnxMlEstimator(bytes: Uint8Array): boolean {
   try {
-    return readOnnxMlGraph(bytes).usesOnnxMl;
+    const graph = readOnnxMlGraph(bytes);
+    const estimators = new Set([...CLASSIFIERS, ...REGRESSORS, 'ZipMap']);
+    return graph.usesOnnxMl && graph.nodes.some((node) => node.domain === ONNX_ML_DOMAIN && estimators.has(node.opType));
   } catch {
     return false;
   }
@@ -169,7 +175,10 @@ export async function openOnnxMlTeacher(path: string, options: OnnxMlTeacherOpti
       digest: createHash('sha256').update(bytes).digest('hex').slice(0, 16),
       params: nodeCount + readOnnxGraph(bytes).params,
       bytes: bytes.byteLength,
-      notices: [outputNotice(outputName, estimator, zipMapOutput), `its classes, in order: ${classes.join(', ')}`],
+      notices: [
+        outputNotice(outputName, estimator, zipMapOutput),
+        `the teacher's classes, in the order of its probabilities: ${classes.join(', ')}`,
+      ],
       classes,
       estimator,
       zipMapOutput,
@@ -185,7 +194,7 @@ function outputNotice(name: string, estimator: string, zipMapOutput: string | un
     : `'${name}'`;
   return (
     `the teacher is an ONNX-ML ${estimator}; its output ${where} holds probabilities, whose logarithms (floored at ` +
-    `${TREE_PROBABILITY_FLOOR}) serve as its logits: softmax gives the probabilities back`
+    `${TREE_PROBABILITY_FLOOR.toExponential()}) serve as its logits: softmax gives the probabilities back`
   );
 }
 

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { type OnnxMlTeacher, isOnnxMlModel, openOnnxMlTeacher } from '../../models/onnx-ml-teacher.js';
+import { type OnnxMlTeacher, isOnnxMlEstimator, openOnnxMlTeacher } from '../../models/onnx-ml-teacher.js';
 import type { TeacherKind } from './teacher-kind.js';
 
 export interface OpenedOnnxMlTeacher {
@@ -7,7 +7,7 @@ export interface OpenedOnnxMlTeacher {
   onnx: OnnxMlTeacher;
 }
 
-/** Whether `teacher` is an .onnx file whose graph uses the ai.onnx.ml domain. */
+/** Whether `teacher` is an .onnx file whose graph has an ai.onnx.ml classifier, regressor or ZipMap. */
 async function isOnnxMlFile(teacher: string): Promise<boolean> {
   if (!teacher.toLowerCase().endsWith('.onnx')) return false;
   let bytes: Uint8Array;
@@ -17,12 +17,13 @@ async function isOnnxMlFile(teacher: string): Promise<boolean> {
     // The onnx kind, next, says why the file cannot be read.
     return false;
   }
-  return isOnnxMlModel(bytes);
+  return isOnnxMlEstimator(bytes);
 }
 
 /**
  * An .onnx classifier in the ai.onnx.ml domain (tree ensembles from skl2onnx, onnxmltools): its probabilities,
- * read in front of any ZipMap, are the teacher's output. Tried before the onnx kind, which takes other graphs.
+ * read in front of any ZipMap, are the teacher's output. Tried before the onnx kind, which takes other graphs
+ * (networks among them that use ONNX-ML preprocessing alone).
  */
 export const onnxMlTeacher: TeacherKind<OpenedOnnxMlTeacher> = {
   name: 'onnx-ml',
@@ -30,7 +31,7 @@ export const onnxMlTeacher: TeacherKind<OpenedOnnxMlTeacher> = {
   noun: 'an ONNX-ML classifier',
   runsOn: 'onnxruntime',
   description:
-    'an .onnx file using the ai.onnx.ml domain (TreeEnsembleClassifier from scikit-learn, XGBoost, LightGBM), its probabilities read in front of any ZipMap',
+    'an .onnx file with an ai.onnx.ml classifier (TreeEnsembleClassifier from scikit-learn, XGBoost, LightGBM), its probabilities read in front of any ZipMap',
   settings: { teacherEpochs: false, teacherLayout: false, teacherOutput: true, teacherRuntime: ['onnxruntime'] },
   recognises: async (teacher) => typeof teacher === 'string' && (await isOnnxMlFile(teacher)),
   async open(teacher, { train, config }) {
