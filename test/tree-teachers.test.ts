@@ -278,7 +278,9 @@ describe('tree-ensemble (ONNX-ML) teachers', () => {
       await expect(open('small_two_outputs', subset())).rejects.toThrow(
         /has 2 outputs that could hold the class probabilities \(scores_a, scores_b\); name one with teacherOutput/,
       );
-      expect((await open('small_two_outputs', subset(), { teacherOutput: 'scores_b' })).model).toMatchObject({ outputName: 'scores_b' });
+      const picked = await open('small_two_outputs', subset(), { teacherOutput: 'scores_b' });
+      expect(picked.model).toMatchObject({ outputName: 'scores_b' });
+      expect(picked.notices[0]).toMatch(/^the teacher is an ONNX-ML TreeEnsembleClassifier; its output 'scores_b' holds probabilities/);
     });
 
     it('probabilities that do not sum to 1', async () => {

@@ -150,7 +150,8 @@ export async function openOnnxMlTeacher(path: string, options: OnnxMlTeacherOpti
     const input = checkInput(file, session, options.featureShape);
     const outputName = chooseOutput(file, session, graph, unzipped.unzipped, options.output);
     const zipMapOutput = [...unzipped.unzipped].find(([, tensor]) => tensor === outputName)?.[0];
-    const estimator = graph.nodes.find((node) => node.outputs.includes(outputName))?.opType ?? 'unknown';
+    const classifier = graph.nodes.find((node) => node.domain === ONNX_ML_DOMAIN && CLASSIFIERS.has(node.opType));
+    const estimator = classifier?.opType ?? graph.nodes.find((node) => node.outputs.includes(outputName))?.opType ?? 'unknown';
     const classes = classesOf(file, graph, outputName, options.numClasses);
     const model = new SharedArrayBuffer(unzipped.model.byteLength);
     new Uint8Array(model).set(unzipped.model);
