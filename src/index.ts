@@ -125,6 +125,7 @@ export {
   readStockArtifacts,
 } from './models/variant-check.js';
 export type { InputLayout, TeacherNormalize } from './models/onnx-teacher.js';
+export { TREE_PROBABILITY_FLOOR, labelsOntoTeacherClasses, readOnnxMlClasses } from './models/onnx-ml-teacher.js';
 export { EXPORTABLE_LAYERS, type ExportedOnnx, UnsupportedLayerError, exportLayersToOnnx } from './models/layers-to-onnx.js';
 export type { BackendChoice, BackendName, KernelsUsed } from './kernels/backend.js';
 export type { KernelChoice } from './kernels/kernel-choice.js';

@@ -136,7 +136,9 @@ async function onnxPredictor(spec: OnnxTeacherSpec & { normalize?: RowNormalizat
       let values = prepareRows(x, rows, spec.normalize, channelsFirst);
       // onnxruntime reads only ordinary memory: rows straight from the shared dataset need a copy.
       if (values.buffer instanceof SharedArrayBuffer) values = values.slice();
-      const input = new ort.Tensor('float32', values, [rows, ...spec.inputShape]);
+      const dims = [rows, ...spec.inputShape];
+      const input =
+        spec.inputType === 'float64' ? new ort.Tensor('float64', Float64Array.from(values), dims) : new ort.Tensor('float32', values, dims);
       const output = (await session.run({ [spec.inputName]: input }, [spec.outputName]))[spec.outputName];
       const logits = output.data;
       if (!(logits instanceof Float32Array) || logits.length !== rows * spec.numClasses) {
@@ -145,7 +147,8 @@ async function onnxPredictor(spec: OnnxTeacherSpec & { normalize?: RowNormalizat
             `not [${rows}, ${spec.numClasses}] of float32; give a teacher with one float score per class`,
         );
       }
-      if (spec.outputKind === 'softmax') for (let i = 0; i < logits.length; i++) logits[i] = Math.log(Math.max(logits[i], MIN_PROBABILITY));
+      const floor = spec.probabilityFloor ?? MIN_PROBABILITY;
+      if (spec.outputKind === 'softmax') for (let i = 0; i < logits.length; i++) logits[i] = Math.log(Math.max(logits[i], floor));
       return logits;
     },
     dispose: () => void session.release(),

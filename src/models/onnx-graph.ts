@@ -14,11 +14,16 @@ export interface OnnxGraphFacts {
   params: number;
 }
 
-/** One protobuf field: its number, and its value as a number (varint) or bytes (length-delimited). */
-type Field = { number: number; value: number | Uint8Array };
+/**
+ * One protobuf field: its number, its value as a number (varint, fixed32 as float, fixed64 as double) or bytes
+ * (length-delimited), and where it lies in the message, key included (so an editor can copy it as it is).
+ */
+export type ProtoField = { number: number; value: number | Uint8Array; start: number; end: number };
 
-function* fields(bytes: Uint8Array): Generator<Field> {
+/** The fields of one protobuf message, in order. */
+export function* fields(bytes: Uint8Array): Generator<ProtoField> {
   let at = 0;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const varint = (): number => {
     let value = 0;
     let scale = 1;
@@ -30,33 +35,46 @@ function* fields(bytes: Uint8Array): Generator<Field> {
       scale *= 128;
     }
   };
+  const fixed = (size: number): number => {
+    if (at + size > bytes.length) throw new Error('truncated field');
+    at += size;
+    return size === 4 ? view.getFloat32(at - 4, true) : view.getFloat64(at - 8, true);
+  };
   while (at < bytes.length) {
+    const start = at;
     const key = varint();
     const number = Math.floor(key / 8);
     switch (key & 7) {
-      case 0:
-        yield { number, value: varint() };
+      case 0: {
+        const value = varint();
+        yield { number, value, start, end: at };
         break;
-      case 1:
-        at += 8;
+      }
+      case 1: {
+        const value = fixed(8);
+        yield { number, value, start, end: at };
         break;
+      }
       case 2: {
         const length = varint();
         if (at + length > bytes.length) throw new Error('truncated field');
-        yield { number, value: bytes.subarray(at, at + length) };
         at += length;
+        yield { number, value: bytes.subarray(at - length, at), start, end: at };
         break;
       }
-      case 5:
-        at += 4;
+      case 5: {
+        const value = fixed(4);
+        yield { number, value, start, end: at };
         break;
+      }
       default:
         throw new Error(`unsupported wire type ${key & 7}`);
     }
   }
 }
 
-const text = (value: number | Uint8Array) => (typeof value === 'number' ? '' : Buffer.from(value).toString('utf8'));
+/** A length-delimited field as UTF-8 text ('' for a number). */
+export const text = (value: number | Uint8Array) => (typeof value === 'number' ? '' : Buffer.from(value).toString('utf8'));
 
 /** Reads the producers of the graph's values and the parameter count; throws on bytes that are not protobuf. */
 export function readOnnxGraph(model: Uint8Array): OnnxGraphFacts {
@@ -94,7 +112,7 @@ function initializerSize(tensor: Uint8Array): number {
 }
 
 /** Packed varints as a run of field-1 varints, so the same reader walks them. */
-function prefixPacked(bytes: Uint8Array): Uint8Array {
+export function prefixPacked(bytes: Uint8Array): Uint8Array {
   const out: number[] = [];
   let start = 0;
   for (let i = 0; i < bytes.length; i++) {

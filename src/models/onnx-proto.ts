@@ -57,7 +57,7 @@ export const OPSET_VERSION = 13;
 const IR_VERSION = 7;
 
 /** Appends protobuf fields to a growing byte list. */
-class Writer {
+export class Writer {
   private readonly parts: Uint8Array[] = [];
   private readonly scratch: number[] = [];
 
@@ -104,6 +104,13 @@ class Writer {
     return this.bytes(field, new TextEncoder().encode(value));
   }
 
+  /** Bytes that are already encoded fields (copied from another message as they are). */
+  raw(encoded: Uint8Array): this {
+    this.flushScratch();
+    this.parts.push(encoded);
+    return this;
+  }
+
   message(field: number, build: (w: Writer) => void): this {
     const inner = new Writer();
     build(inner);
@@ -132,7 +139,8 @@ function rawData(tensor: OnnxTensor): Uint8Array {
   return new Uint8Array(view.buffer);
 }
 
-function writeValueInfo(w: Writer, info: OnnxValueInfo): void {
+/** A float32 ValueInfoProto's fields. */
+export function writeValueInfo(w: Writer, info: OnnxValueInfo): void {
   w.string(VALUE_INFO.name, info.name);
   w.message(VALUE_INFO.type, (type) =>
     type.message(TYPE_TENSOR, (tensor) => {

@@ -31,6 +31,10 @@ export interface OnnxTeacherSpec {
   /** The output holds probabilities (`softmax`) or log-probabilities (`log-softmax`), not logits. */
   outputKind: 'logits' | 'softmax' | 'log-softmax';
   numClasses: number;
+  /** The input's element type; default float32 (an ONNX-ML graph may declare double). */
+  inputType?: 'float32' | 'float64';
+  /** For `softmax` output: probabilities below it become it before the logarithm; default 1e-30. */
+  probabilityFloor?: number;
 }
 
 /** An ONNX teacher opened and checked against the data, with what the report needs. */
@@ -61,13 +65,20 @@ export interface OrtModule {
   InferenceSession: {
     create(pathOrBytes: string | Uint8Array, options?: object): Promise<OrtSession>;
   };
-  Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown;
+  Tensor: new (type: 'float32' | 'float64', data: Float32Array | Float64Array, dims: number[]) => unknown;
+}
+/** An input or output as a session describes it; `type` is the element type of a tensor (`float32`, `string`). */
+export interface OrtValueMetadata {
+  name: string;
+  isTensor: boolean;
+  type?: string;
+  shape?: readonly (number | string)[];
 }
 export interface OrtSession {
   inputNames: readonly string[];
   outputNames: readonly string[];
-  inputMetadata?: readonly { name: string; isTensor: boolean; shape?: readonly (number | string)[] }[];
-  outputMetadata?: readonly { name: string; isTensor: boolean; shape?: readonly (number | string)[] }[];
+  inputMetadata?: readonly OrtValueMetadata[];
+  outputMetadata?: readonly OrtValueMetadata[];
   run(feeds: Record<string, unknown>, fetches?: readonly string[]): Promise<Record<string, { data: unknown; dims: readonly number[] }>>;
   release(): Promise<void>;
 }

@@ -103,9 +103,9 @@ export const MODEL_OPTIONS = defineOptions({
   },
   teacherOutput: {
     group: 'teacher',
-    description: 'ONNX teacher: the output to read',
+    description: "ONNX teacher: the output to read (an ONNX-ML classifier's ZipMap output names the probabilities it wraps)",
     default: null,
-    shownDefault: 'the first',
+    shownDefault: "the first; an ONNX-ML classifier's probabilities",
     check: stringOrNull('teacherOutput'),
     flags: [{ name: 'teacher-output', value: 'string', arg: 'NAME' }],
   },
