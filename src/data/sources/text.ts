@@ -1,12 +1,15 @@
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
 import { type Dataset, rowSize } from '../dataset.js';
 import { check } from '../../errors.js';
 import { seededPermutation } from '../../random.js';
 import { classLabels, textClasses } from '../text/text-classes.js';
 import { type TokenisedFile, tokeniseFile } from '../text/tokenised-file.js';
 import { TextTokenizer } from '../text/tokenizer.js';
-import { readTokenizerFiles } from '../text/tokenizer-files.js';
-import type { DataSourceEntry, DataSourceOptions, DataSplits } from './source-entry.js';
+import { type TokenizerFiles, readTokenizerFiles } from '../text/tokenizer-files.js';
+import { textContract } from '../source-contracts.js';
+import type { ContractFile, DataSourceEntry, DataSourceOptions, DataSplits } from './source-entry.js';
 
 /** The defaults of the text fields (declared again, for the CLI, in the option schema). */
 export const DEFAULT_TEXT_FIELDS = { textField: 'text', labelField: 'label' } as const;
@@ -76,6 +79,7 @@ async function loadText(file: string, options: DataSourceOptions): Promise<DataS
     ...splits,
     ...(order.classes && { classes: order.classes }),
     vocabSize: tokenizer.vocabSize,
+    ...textInput(files, { maxLength, tokenizerPadId: tokenizer.padId, ...fields }),
     notices: [...(order.notice ? [order.notice] : []), ...emptyNotices([train, ...(test ? [test] : [])])],
   };
 }
@@ -104,6 +108,21 @@ function splitLabelled(dataset: Dataset, testFraction: number, seed: number): { 
     return { x, y: Int32Array.from(rows, (row) => dataset.y[row]), shape: [rows.length, size], numClasses: dataset.numClasses };
   };
   return { train: pick(false), test: pick(true) };
+}
+
+/** The text rows' contract, and the tokenizer files it names: tokenizer.json, and tokenizer_config.json when there is one. */
+function textInput(
+  files: TokenizerFiles,
+  settings: { maxLength: number; tokenizerPadId: number; textField: string; textPairField?: string },
+): Pick<DataSplits, 'contract' | 'contractFiles'> {
+  const config = join(dirname(files.source), 'tokenizer_config.json');
+  const contractFiles: ContractFile[] = [
+    { name: 'tokenizer.json', path: files.source },
+    ...(existsSync(config) ? [{ name: 'tokenizer_config.json', path: config }] : []),
+  ];
+  const { maxLength, tokenizerPadId, textField, textPairField } = settings;
+  const tokenizerFiles = contractFiles.map((file) => file.name);
+  return { contract: textContract({ tokenizerFiles, maxLength, tokenizerPadId, textField, textPairField }), contractFiles };
 }
 
 /** A notice for each file with empty texts: they are rows like any other, counted so that a wrong field shows. */
