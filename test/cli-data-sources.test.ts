@@ -131,7 +131,7 @@ describe('the CLI on NumPy arrays and image folders', () => {
       classes: ['cat', 'dog', 'fish'],
     });
     expect(report.notices).toContain('1 images could not be decoded and were left out (--skip-bad-images)');
-    expect(JSON.parse(await readFile(join(out, 'classes.json'), 'utf8'))).toEqual(['cat', 'dog', 'fish']);
+    expect(JSON.parse(await readFile(join(out, 'student', 'classes.json'), 'utf8'))).toEqual(['cat', 'dog', 'fish']);
     expect(report.teacher.accuracy).toBeGreaterThan(0.9);
   });
 });

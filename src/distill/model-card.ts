@@ -131,7 +131,7 @@ function latencySection({ latency }: StudentFolderReport): string {
 function usageSection(contract: InputContract): string {
   const { stock, example } = inputCode(contract);
   const entry = (dir: string) =>
-    `import { loadStudent } from 'tfjs-distill/student';\n\nconst student = await loadStudent('${dir}');\nconst input = ${example};\n` +
+    `import { loadStudent } from 'tfjs-distill/student';\n\nconst student = await loadStudent('${dir}');\nconst input = ${example}\n` +
     'const [top] = await student.predict([input]);\nconsole.log(top.label, top.probabilities);';
   const stockNode = [
     "import * as tf from '@tensorflow/tfjs';",
