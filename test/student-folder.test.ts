@@ -5,12 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DistillReport, ImageContract, TextContract } from '../dist/index.js';
-import { loadMnist, loadTokenizer, readStudentClasses } from '../dist/index.js';
+import { buildModel, loadMnist, loadTokenizer, readStudentClasses, takeRows, textContract, writeStudentFolder } from '../dist/index.js';
 import { bytes, count, ms, percent } from '../dist/reports/html-format.js';
 import { runCli } from './helpers/cli.js';
 import { TOKENIZER_DIRS } from './helpers/tokenizer-fixtures.js';
 
 let dir: string;
+/** The digits run's report, which the library test writes a folder from. */
+let digitsReport: DistillReport;
 
 const DIGITS = ['--data', 'mnist', '--limit', '600', '--teacher-arch', 'mlp:32', '--teacher-epochs', '2', '--student-arch', 'mlp:16'];
 const SHORT = ['--epochs', '2', '--lr', '0.005', '--workers', '2'];
@@ -72,6 +74,7 @@ describe('the student folder', () => {
       'weights.bin',
     ]);
     const report: DistillReport = await readJson(join(out, 'report.json'));
+    digitsReport = report;
     const described = report.studentFolder!;
     expect(described.path).toBe('student');
     expect(described.input).toBe('image');
@@ -179,6 +182,52 @@ describe('the student folder', () => {
     const card = await readFile(join(folder, 'README.md'), 'utf8');
     expect(card).toContain(`| test accuracy | ${percent(report.student.accuracy)} |`);
     expect(card).toContain('const input = { "text": \'the text to classify\' };');
+  });
+
+  it('library: writeStudentFolder writes the same folder, takes one more artifact as one writer, and leaves nothing on failure', async () => {
+    const student = buildModel('mlp:8', { inputShape: [28, 28], numClasses: 10, seed: 1 });
+    const test = takeRows((await loadMnist()).test, 300);
+    const target = join(dir, 'library', 'student');
+    const written = await writeStudentFolder(target, {
+      student,
+      report: digitsReport,
+      test,
+      classes: ['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine'],
+      quantize: ['float16'],
+      latency: { backend: 'cpu', batch1Repeats: 5, batch256Repeats: 2 },
+      artifacts: [async (folder) => writeFile(join(folder, 'extra.txt'), 'one more artifact\n')],
+    });
+    expect(await filesUnder(target)).toEqual([
+      'README.md',
+      'classes.json',
+      'extra.txt',
+      'float16/model.json',
+      'float16/weights.bin',
+      'model.json',
+      'preprocessing.json',
+      'weights.bin',
+    ]);
+    expect(written.folder.files.map((f) => f.path)).toEqual(await filesUnder(target));
+    expect(written.folder.latency.backend).toBe('cpu');
+    expect(tf.getBackend()).toBe('cpu');
+    expect(written.quantization!.artifacts.map((a) => a.path)).toEqual(['student', 'student/float16']);
+    // Float32 rows, not uint8: a vector contract, rows as given.
+    expect(await readJson(join(target, 'preprocessing.json'))).toEqual({
+      format: 'tfjs-distill/preprocessing',
+      version: 1,
+      inputShape: [28, 28],
+      kind: 'vector',
+    });
+    expect(await readStudentClasses(target)).toEqual(['zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine']);
+
+    // A text contract whose tokenizer file is not given: refused, and neither the folder nor its staging is left.
+    const refused = join(dir, 'library', 'refused');
+    const contract = textContract({ tokenizerFiles: ['tokenizer.json'], maxLength: 8, tokenizerPadId: 0, textField: 'text' });
+    await expect(writeStudentFolder(refused, { student, report: digitsReport, test, contract })).rejects.toThrow(
+      /the text contract names tokenizer.json but no file was given for it; pass it in contractFiles/,
+    );
+    expect((await readdir(join(dir, 'library'))).sort()).toEqual(['student']);
+    student.dispose();
   });
 
   it('classes: the folder’s own classes.json, else the one earlier runs wrote beside it', async () => {
