@@ -30,11 +30,20 @@ export type {
   RestartReport,
   SelectionReport,
   SoftLabelReport,
+  StudentFolderReport,
   StudentReport,
   TeacherReport,
   TrainingPhaseReport,
 } from './reports/report.js';
 export { reportHtml } from './reports/report-html.js';
+export {
+  readStudentClasses,
+  type StudentArtifactWriter,
+  type StudentFolderOptions,
+  type StudentFolderResult,
+  writeStudentFolder,
+} from './distill/student-folder.js';
+export { CLASSES_PLACES, LEGACY_CLASSES_PATH, STUDENT_FILES, variantSubfolder } from './student-layout.js';
 export type { EpochRecord, EvaluationRecord, HistoryRecord, Phase, ProgressEvent, TrainingPhase, ValidationMetrics } from './progress.js';
 export type { ModelReport } from './infer/evaluate.js';
 export type { StepBreakdown } from './train/data-parallel.js';
@@ -69,6 +78,17 @@ export {
   listDataSources,
   loadDataSource,
 } from './data/data-source.js';
+export type { ContractFile } from './data/sources/source-entry.js';
+export {
+  INPUT_CONTRACT_VERSION,
+  type ImageContract,
+  type InputContract,
+  type InputContractBase,
+  type TableContract,
+  type TextContract,
+  type VectorContract,
+} from './data/input-contract.js';
+export { dataInputContract, datasetContract, imageContract, PIXEL_SCALE, textContract, vectorContract } from './data/source-contracts.js';
 export { type EncodedText, TextTokenizer, type TextTokenizerOptions, type TokenizerModelType } from './data/text/tokenizer.js';
 export { findTokenizerFile, loadTokenizer, readTokenizerFiles, type TokenizerFiles } from './data/text/tokenizer-files.js';
 export { type SpecialTemplate, specialTokenCount, type TemplatePiece } from './data/text/special-template.js';
@@ -124,6 +144,7 @@ export {
   measureVariant,
   readStockArtifacts,
 } from './models/variant-check.js';
+export { type LatencyMeasurement, type LatencyOptions, measureLatency } from './models/latency.js';
 export type { InputLayout, TeacherNormalize } from './models/onnx-teacher.js';
 export { TREE_PROBABILITY_FLOOR, labelsOntoTeacherClasses, readOnnxMlClasses } from './models/onnx-ml-teacher.js';
 export { EXPORTABLE_LAYERS, type ExportedOnnx, UnsupportedLayerError, exportLayersToOnnx } from './models/layers-to-onnx.js';

@@ -15,7 +15,11 @@ import { inFlagTerms } from './flags.js';
 import { ProgressView } from './progress-view.js';
 import { CLI_DEFAULTS, type RunSettings, defaultStudent, defaultTeacher, isArchitecture } from './run-config.js';
 import { summaryTable } from './summary-table.js';
-import { VARIANT_FOLDERS, writeStudentVariants } from './student-variants.js';
+import { LEGACY_VARIANT_FOLDERS, STUDENT_FOLDER } from '../distill/student-variants.js';
+import { writeStudentFolder } from '../distill/student-folder.js';
+import type { ContractFile } from '../data/sources/source-entry.js';
+import { dataInputContract } from '../data/source-contracts.js';
+import type { InputContract } from '../data/input-contract.js';
 import type { QuantizeChoice } from '../options/schema.js';
 import { dataSourceOf, importModules, isTableSource, trainingAugment } from './inputs.js';
 
@@ -48,13 +52,14 @@ export async function runCommand(settings: RunSettings, signal: AbortSignal): Pr
   await importModules(options.workerImports ?? []);
 
   const view = new ProgressView();
-  const { train, test, classes, skippedImages, vocabSize, notices } = await loadDataSource({
+  const splits = await loadDataSource({
     ...dataSource,
     workers: options.workers,
     onImageProgress: (split, done, total) => {
       if (done === total) process.stderr.write(`decoded ${total} ${split} images\n`);
     },
   });
+  const { train, test, classes, skippedImages, vocabSize, notices } = splits;
   // Token-id rows (text) carry vocabSize, which the text families are built for.
   const shape = { inputShape: featureShape(train), numClasses: train.numClasses, vocabSize };
   // Imported logits stand in for a teacher: none is built unless one is named.
@@ -119,13 +124,19 @@ export async function runCommand(settings: RunSettings, signal: AbortSignal): Pr
     ...augmentation,
     checkpoint: { everySteps: checkpoint.everySteps },
   };
-  await writeOutputs(out, result, { test, requested: quantize, maxDrop: maxQuantizeDrop });
+  await writeOutputs(out, result, {
+    test,
+    requested: quantize,
+    maxDrop: maxQuantizeDrop,
+    contract: dataInputContract(splits),
+    contractFiles: splits.contractFiles,
+  });
   await rm(checkpointDir, { recursive: true, force: true }); // the run is complete: nothing left to resume
   const teacherName = teacherSpec === null ? `logits from ${shortPath(options.teacherLogits!)}` : shortPath(teacherSpec);
   process.stdout.write(`${summaryTable(result.report, { teacher: teacherName, student: shortPath(studentSpec) })}\n`);
   const variants = (result.report.quantization?.artifacts ?? []).slice(1).map((artifact) => artifact.path);
   process.stdout.write(
-    `\nwrote ${[result.teacher && 'teacher', 'student', ...variants, result.baseline && 'baseline']
+    `\nwrote ${[result.teacher && 'teacher', STUDENT_FOLDER, ...variants, result.baseline && 'baseline']
       .filter(Boolean)
       .map((name) => `${join(out, name as string)}/`)
       .join(', ')}, ` + `${join(out, 'report.html')} and ${join(out, 'report.json')}\n`,
@@ -154,50 +165,63 @@ async function checkOutputDir(out: string): Promise<void> {
   }
 }
 
-/** The quantised variants a run writes, and the rows they are measured on. */
-interface VariantRequest {
+/** What the student folder needs beyond the result: the test rows, the variants asked for, the input contract. */
+interface StudentFolderRequest {
   test: Dataset;
   requested: QuantizeChoice[];
   maxDrop: number;
+  contract: InputContract;
+  contractFiles?: ContractFile[];
+}
+
+/** The command line that ran, as the model card shows it: arguments with spaces or quotes quoted. */
+function commandLine(): string {
+  const quote = (arg: string) => (/^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, "'\\''")}'`);
+  return ['tfjs-distill', ...process.argv.slice(2)].map(quote).join(' ');
 }
 
 /**
- * Writes the models, the student's quantised variants and the report. Everything goes to a staging folder
- * first and is moved into place when complete, report.json last: a report.json always describes models
- * that were fully written.
+ * Writes the models, the student folder (with its variants) and the report. Everything goes to a staging
+ * folder first and is moved into place when complete, report.json last: a report.json always describes
+ * models that were fully written.
  */
-async function writeOutputs(out: string, result: DistillResult, variants: VariantRequest): Promise<void> {
+async function writeOutputs(out: string, result: DistillResult, request: StudentFolderRequest): Promise<void> {
   const staging = join(out, `.partial-${process.pid}`);
   const models: [string, tf.LayersModel | undefined][] = [
     ['teacher', result.teacher],
-    ['student', result.student],
+    [STUDENT_FOLDER, result.student],
     ['baseline', result.baseline],
   ];
   try {
     await rm(join(out, 'report.json'), { force: true }); // a stale report must not describe new models
     await rm(join(out, 'report.html'), { force: true });
-    // A variant left by an earlier run would sit beside a new student it was not made from.
-    for (const folder of VARIANT_FOLDERS) await rm(join(out, folder), { recursive: true, force: true });
+    // Earlier runs wrote the variants and classes.json beside the student: they would describe another student.
+    for (const folder of LEGACY_VARIANT_FOLDERS) await rm(join(out, folder), { recursive: true, force: true });
+    await rm(join(out, 'classes.json'), { force: true });
     await mkdir(staging, { recursive: true });
-    for (const [name, model] of models) if (model) await saveModel(model, join(staging, name));
-    if (variants.requested.length > 0) {
-      process.stderr.write(
-        `writing the quantised students and measuring them with stock tfjs on ${rowCount(variants.test).toLocaleString('en-US')} test rows\n`,
-      );
-      result.report.quantization = await writeStudentVariants(staging, variants.test, variants.requested, variants.maxDrop);
-    }
+    for (const [name, model] of models) if (model && name !== STUDENT_FOLDER) await saveModel(model, join(staging, name));
+    const rows = rowCount(request.test).toLocaleString('en-US');
+    const variants = request.requested.length > 0 ? 'its quantised variants, ' : '';
+    process.stderr.write(`writing the student folder, measuring ${variants}its latency with stock tfjs on ${rows} test rows\n`);
+    const folder = await writeStudentFolder(join(staging, STUDENT_FOLDER), {
+      student: result.student,
+      report: result.report,
+      test: request.test,
+      contract: request.contract,
+      contractFiles: request.contractFiles,
+      quantize: request.requested,
+      maxQuantizeDrop: request.maxDrop,
+      command: commandLine(),
+    });
+    if (folder.quantization) result.report.quantization = folder.quantization;
+    result.report.studentFolder = folder.folder;
     await writeFile(join(staging, 'report.json'), `${JSON.stringify(result.report, null, 2)}\n`);
     // One record a line, for tools that read logs (jq, pandas.read_json(lines=True)).
     await writeFile(join(staging, 'metrics.jsonl'), result.report.history.map((record) => `${JSON.stringify(record)}\n`).join(''));
     await writeFile(join(staging, 'report.html'), reportHtml(result.report));
-    // Which class each output index is, for the models' users.
-    if (result.report.data.classes) await writeFile(join(out, 'classes.json'), `${JSON.stringify(result.report.data.classes)}\n`);
     for (const [name, model] of models) {
       await rm(join(out, name), { recursive: true, force: true });
       if (model) await rename(join(staging, name), join(out, name));
-    }
-    for (const artifact of result.report.quantization?.artifacts.slice(1) ?? []) {
-      await rename(join(staging, artifact.path), join(out, artifact.path));
     }
     await rename(join(staging, 'metrics.jsonl'), join(out, 'metrics.jsonl'));
     await rename(join(staging, 'report.html'), join(out, 'report.html'));

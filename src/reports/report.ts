@@ -5,6 +5,8 @@ import type { SelectionMetric } from '../train/replica.js';
 import type { DistillConfig } from '../options/options.js';
 import type { QuantizeChoice } from '../options/schema.js';
 import type { QuantizationDtype } from '../models/quantize.js';
+import type { LatencyMeasurement } from '../models/latency.js';
+import type { InputContract } from '../data/input-contract.js';
 import type { HistoryRecord, Phase, TrainingPhase } from '../progress.js';
 
 /**
@@ -91,7 +93,7 @@ export interface RestartReport {
  * tfjs loaded it back from its files and ran it on the test rows.
  */
 export interface ArtifactReport {
-  /** Its folder, relative to the run's output folder: `student`, `student-uint8`. */
+  /** Its folder, relative to the folder the student folder is in (the run's output folder): `student`, `student/uint8`. */
   path: string;
   /** How its float32 weights are stored. */
   format: 'float32' | QuantizationDtype;
@@ -122,6 +124,22 @@ export interface QuantizationReport {
   auto?: { chosen: QuantizationDtype | null; candidates: Omit<ArtifactReport, 'path'>[] };
   /** One line each: a variant that lost more than maxQuantizeDrop points, one that could not be made, auto choosing none. */
   warnings: string[];
+}
+
+/** The self-contained student folder (writeStudentFolder): what it holds and how fast its student predicts. */
+export interface StudentFolderReport {
+  /** Its name where it is read: `student` in the run's output folder. */
+  path: string;
+  /** Every file in it, relative to it (`uint8/model.json`), with its bytes, in name order. */
+  files: { path: string; bytes: number }[];
+  /** The kind of its input contract (preprocessing.json). */
+  input: InputContract['kind'];
+  /**
+   * The float32 student loaded from its files with stock tfjs and timed on the test rows, batch 1 and 256,
+   * on one thread of the backend named (stock kernels, as a user runs it; the student's own latency fields
+   * are per sample, on a worker with the run's kernels).
+   */
+  latency: LatencyMeasurement;
 }
 
 /** Everything a run measured. `report.json` is this object. */
@@ -183,6 +201,8 @@ export interface DistillReport {
   };
   /** The CLI's quantised variants of the student, when `--quantize` asked for any. */
   quantization?: QuantizationReport;
+  /** The student folder the CLI wrote (or writeStudentFolder, when given the report). */
+  studentFolder?: StudentFolderReport;
   /** The settings of the run, defaults filled in. */
   config: DistillConfig & Record<string, unknown>;
 }

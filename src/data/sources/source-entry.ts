@@ -1,5 +1,6 @@
 import type { Dataset } from '../dataset.js';
 import type { TextAugment } from '../text/augment-tokens.js';
+import type { InputContract } from '../input-contract.js';
 
 /**
  * Data named rather than given: which source, and how many training rows to keep. The CLI loads its data
@@ -58,6 +59,19 @@ export interface DataSplits {
    * so. loadDataSource applies it after `limit`, so that the copies are of the rows kept.
    */
   augmentTrain?: (train: Dataset) => { train: Dataset; notice: string };
+  /**
+   * How a raw example becomes one of these rows (the student folder's preprocessing.json). A source that
+   * gives none has rows taken as they are (dataInputContract in source-contracts.ts).
+   */
+  contract?: InputContract;
+  /** Files the contract names (a text source's tokenizer files), copied into the student folder under their names. */
+  contractFiles?: ContractFile[];
+}
+
+/** A file a contract names: its name in the student folder and where it is read from. */
+export interface ContractFile {
+  name: string;
+  path: string;
 }
 
 /** A setting of DataSourceOptions that only some kinds read (source and limit apply to all). */

@@ -1,4 +1,6 @@
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
 import { type Dataset, rowSize } from '../dataset.js';
 import { check } from '../../errors.js';
 import { seededPermutation } from '../../random.js';
@@ -6,8 +8,9 @@ import { type AugmentIds, type TextAugment, augmentIds, textAugmentProblem, with
 import { classLabels, textClasses } from '../text/text-classes.js';
 import { type TokenisedFile, tokeniseFile } from '../text/tokenised-file.js';
 import { TextTokenizer } from '../text/tokenizer.js';
-import { readTokenizerFiles } from '../text/tokenizer-files.js';
-import type { DataSourceEntry, DataSourceOptions, DataSplits } from './source-entry.js';
+import { type TokenizerFiles, readTokenizerFiles } from '../text/tokenizer-files.js';
+import { textContract } from '../source-contracts.js';
+import type { ContractFile, DataSourceEntry, DataSourceOptions, DataSplits } from './source-entry.js';
 
 /** The defaults of the text fields (declared again, for the CLI, in the option schema). */
 export const DEFAULT_TEXT_FIELDS = { textField: 'text', labelField: 'label' } as const;
@@ -86,6 +89,7 @@ async function loadText(file: string, options: DataSourceOptions): Promise<DataS
     ...(augment && { augmentTrain: augmenter(augment, augmentIds(tokenizer, files.tokenizerJson.added_tokens, augment), seed) }),
     ...(order.classes && { classes: order.classes }),
     vocabSize: tokenizer.vocabSize,
+    ...textInput(files, { maxLength, tokenizerPadId: tokenizer.padId, ...fields }),
     notices: [...(order.notice ? [order.notice] : []), ...emptyNotices([train, ...(test ? [test] : [])])],
   };
 }
@@ -128,6 +132,21 @@ function augmenter(augment: TextAugment, ids: AugmentIds, seed: number) {
       `(${parts.join(', ')}) joined the transfer set unlabeled: ${y.length} training rows in all`;
     return { train: { ...train, x, y, shape: [y.length, width] }, notice };
   };
+}
+
+/** The text rows' contract, and the tokenizer files it names: tokenizer.json, and tokenizer_config.json when there is one. */
+function textInput(
+  files: TokenizerFiles,
+  settings: { maxLength: number; tokenizerPadId: number; textField: string; textPairField?: string },
+): Pick<DataSplits, 'contract' | 'contractFiles'> {
+  const config = join(dirname(files.source), 'tokenizer_config.json');
+  const contractFiles: ContractFile[] = [
+    { name: 'tokenizer.json', path: files.source },
+    ...(existsSync(config) ? [{ name: 'tokenizer_config.json', path: config }] : []),
+  ];
+  const { maxLength, tokenizerPadId, textField, textPairField } = settings;
+  const tokenizerFiles = contractFiles.map((file) => file.name);
+  return { contract: textContract({ tokenizerFiles, maxLength, tokenizerPadId, textField, textPairField }), contractFiles };
 }
 
 /** A notice for each file with empty texts: they are rows like any other, counted so that a wrong field shows. */

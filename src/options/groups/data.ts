@@ -15,6 +15,9 @@ function parseImageSize(value: string): [number, number] {
   return parts as [number, number];
 }
 
+/** Points of test accuracy a quantised variant may lose before it is warned about: --max-quantize-drop's default. */
+export const DEFAULT_MAX_QUANTIZE_DROP = 1;
+
 /** --quantize uint8,float16: each given value may be a comma list; the check below names a bad one. */
 const parseQuantize = (value: string): string[] => value.split(',').map((part) => part.trim());
 
@@ -266,7 +269,7 @@ export const DATA_OPTIONS = defineOptions({
     scope: 'cli',
     description:
       'test accuracy, in percentage points, a quantised variant may lose against the float32 student before it is warned about (and auto passes it over)',
-    default: 1,
+    default: DEFAULT_MAX_QUANTIZE_DROP,
     check: (value) => (isNumber(value) && value >= 0 ? undefined : given('maxQuantizeDrop', 'must be a number of points >= 0')(value)),
     flags: [{ name: 'max-quantize-drop', value: 'number', arg: 'P' }],
   },
