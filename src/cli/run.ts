@@ -22,19 +22,31 @@ import { dataSourceOf, importModules, isTableSource } from './inputs.js';
 /** `tfjs-distill run`: load data, build or load the models, distill, write the outputs, print the table. */
 export async function runCommand(settings: RunSettings, signal: AbortSignal): Promise<void> {
   const { data: source, testData, limit, testFraction, imageSize, channels, skipBadImages, out, checkpoint, ...rest } = settings;
-  const { quantize, maxQuantizeDrop, tokenizer, maxLength, textField, labelField, textPairField, classes: givenClasses, ...library } = rest;
-  const text = { tokenizer, maxLength, textField, labelField, textPairField, classes: givenClasses };
+  const {
+    quantize,
+    maxQuantizeDrop,
+    tokenizer,
+    maxLength,
+    textField,
+    labelField,
+    textPairField,
+    classes: givenClasses,
+    features,
+    ...library
+  } = rest;
+  // The settings of text and table sources: which fields or columns hold what, and the class order.
+  const fields = { tokenizer, maxLength, textField, labelField, textPairField, classes: givenClasses, features };
   const { teacher: teacherSetting, student: studentSetting, ...options } = library;
   const table = isTableSource(source);
   const seed = options.seed ?? DEFAULTS.seed;
-  const dataSource = dataSourceOf({ data: source, testData, limit, testFraction, imageSize, channels, skipBadImages, ...text, seed });
+  const dataSource = dataSourceOf({ data: source, testData, limit, testFraction, imageSize, channels, skipBadImages, ...fields, seed });
   await checkOutputDir(out);
   const checkpointDir = join(out, CHECKPOINT_FOLDER);
   // Custom layers must be known here (to load or build the models) and in every worker.
   await importModules(options.workerImports ?? []);
 
   const view = new ProgressView();
-  const { train, test, classes, skippedImages, vocabSize, notices } = await loadDataSource({
+  const { train, test, teacherView, classes, skippedImages, vocabSize, notices } = await loadDataSource({
     ...dataSource,
     workers: options.workers,
     onImageProgress: (split, done, total) => {
@@ -62,6 +74,7 @@ export async function runCommand(settings: RunSettings, signal: AbortSignal): Pr
       student,
       train,
       test,
+      teacherView,
       teacherEpochs: options.teacherEpochs ?? (built ? CLI_DEFAULTS.builtTeacherEpochs : 0),
       checkpoint: { dir: checkpointDir, everySteps: checkpoint.everySteps ?? undefined, resume: checkpoint.resume },
       onProgress: view.update,
@@ -96,7 +109,7 @@ export async function runCommand(settings: RunSettings, signal: AbortSignal): Pr
     skipBadImages,
     quantize,
     maxQuantizeDrop,
-    ...text,
+    ...fields,
     // The row width the text was cut to, so that the config reproduces it whatever the tokenizer's default.
     maxLength: vocabSize === undefined ? null : train.shape[1],
     teacher: teacherSpec,

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { takeRows } from './dataset.js';
 import { dataSourceOf, testSourceMessage, unknownDataSourceMessage } from './sources/registry.js';
-import type { DataSourceOptions, DataSplits } from './sources/source-entry.js';
+import type { DataSourceOptions, DataSplits, TeacherView } from './sources/source-entry.js';
 import { check } from '../errors.js';
 
 export {
@@ -9,7 +9,7 @@ export {
   dataSourceReads,
   listDataSources,
 } from './sources/registry.js';
-export type { DataSourceEntry, DataSourceOptions, DataSourceSetting, DataSplits } from './sources/source-entry.js';
+export type { DataSourceEntry, DataSourceOptions, DataSourceSetting, DataSplits, TeacherView } from './sources/source-entry.js';
 
 /** Loads the train and test splits of the source's kind (one file in sources/ each), then applies `limit` to the training rows. */
 export async function loadDataSource(options: DataSourceOptions): Promise<DataSplits> {
@@ -19,7 +19,20 @@ export async function loadDataSource(options: DataSourceOptions): Promise<DataSp
   const splits = await named.entry.load(named.argument, options);
   if (options.limit === undefined) return splits;
   check(options.limit >= 1, `limit must be >= 1, got ${options.limit}`, ['limit']);
-  return { ...splits, train: takeRows(splits.train, options.limit) };
+  const { teacherView } = splits;
+  return {
+    ...splits,
+    train: takeRows(splits.train, options.limit),
+    ...(teacherView && { teacherView: { ...teacherView, train: takeRows(teacherView.train, options.limit) } }),
+  };
+}
+
+/**
+ * The rows a teacher given as a file labels and is tested on: the teacher view where the source has one
+ * (a table's raw values), else the student's rows. A teacher trained by the run takes the student's rows.
+ */
+export function teacherSplits(splits: DataSplits): TeacherView {
+  return splits.teacherView ?? { train: splits.train, test: splits.test };
 }
 
 /**

@@ -1,7 +1,6 @@
 import { availableParallelism } from 'node:os';
-import { type Dataset, rowSize } from '../dataset.js';
+import { type Dataset, heldOutTestRows, rowSize } from '../dataset.js';
 import { check } from '../../errors.js';
-import { seededPermutation } from '../../random.js';
 import { classLabels, textClasses } from '../text/text-classes.js';
 import { type TokenisedFile, tokeniseFile } from '../text/tokenised-file.js';
 import { TextTokenizer } from '../text/tokenizer.js';
@@ -86,16 +85,7 @@ async function loadText(file: string, options: DataSourceOptions): Promise<DataS
  * of their own, which the run shares as they are.
  */
 function splitLabelled(dataset: Dataset, testFraction: number, seed: number): { train: Dataset; test: Dataset } {
-  const labelled = Int32Array.from(dataset.y.keys()).filter((row) => dataset.y[row] >= 0);
-  const testRows = Math.round(labelled.length * testFraction);
-  check(
-    testRows >= 1 && testRows < labelled.length,
-    `a test fraction of ${testFraction} of the ${labelled.length} labelled rows leaves one split empty; choose another testFraction or give testData`,
-    ['testFraction'],
-  );
-  const order = seededPermutation(labelled.length, seed);
-  const isTest = new Uint8Array(dataset.y.length);
-  for (let i = 0; i < testRows; i++) isTest[labelled[order[i]]] = 1;
+  const isTest = heldOutTestRows(dataset.y, testFraction, seed);
   const pick = (test: boolean): Dataset => {
     const rows = Int32Array.from(dataset.y.keys()).filter((row) => (isTest[row] === 1) === test);
     const size = rowSize(dataset);
