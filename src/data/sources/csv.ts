@@ -29,13 +29,8 @@ async function loadTable(file: string, options: DataSourceOptions): Promise<Data
   check(testSource === undefined || testSource.startsWith('csv:'), `testData ${testSource}: give csv:FILE`, ['testData']);
   const columns = { labelField: options.labelField, features: options.features };
   const trainFile = await readTableFile(file, columns);
-  const testFile = testSource === undefined ? undefined : await readTableFile(testSource.slice('csv:'.length), columns);
+  const testFile = testSource === undefined ? undefined : await readTableFile(testSource.slice('csv:'.length), columns, trainFile);
   if (testFile) {
-    check(
-      testFile.hasHeader === trainFile.hasHeader,
-      `${trainFile.hasHeader ? file : testFile.file} has a header row and ${trainFile.hasHeader ? testFile.file : file} has none; give both files the same form`,
-      ['testData'],
-    );
     check(
       testFile.firstUnlabeledLine === undefined,
       `${testFile.file} line ${testFile.firstUnlabeledLine} has no label, but every test row needs one; label it or leave it out`,

@@ -85,9 +85,13 @@ interface Layout {
   defaultFeatures: boolean;
 }
 
-/** Reads a CSV (or, by its `.tsv` extension, TSV) file of labelled rows as a stream; see TableFile for the two forms. */
-export async function readTableFile(file: string, columns: TableColumns = {}): Promise<TableFile> {
-  const reader = new TableReader(file, columns);
+/**
+ * Reads a CSV (or, by its `.tsv` extension, TSV) file of labelled rows as a stream; see TableFile for the two
+ * forms. `like`: a file read before (the training file) that this one must match: its form, its label column
+ * and its feature columns, found here by name.
+ */
+export async function readTableFile(file: string, columns: TableColumns = {}, like?: TableFile): Promise<TableFile> {
+  const reader = new TableReader(file, like?.hasHeader ? { labelField: like.labelColumn, features: like.columns } : columns, like);
   for await (const rows of delimitedRows(file, separatorOf(file), 'csv file')) for (const row of rows) reader.read(row);
   return reader.finish();
 }
@@ -103,6 +107,7 @@ class TableReader {
   constructor(
     private readonly file: string,
     private readonly given: TableColumns,
+    private readonly like: TableFile | undefined,
   ) {}
 
   read({ cells: written, line }: DelimitedRow): void {
@@ -111,6 +116,14 @@ class TableReader {
     const cells = written.map((cell) => cell.trim());
     if (!this.layout) {
       this.layout = this.settle(cells, line);
+      const { like } = this;
+      check(
+        !like || like.hasHeader === this.layout.hasHeader,
+        () =>
+          `${like!.hasHeader ? like!.file : this.file} has a header row and ${like!.hasHeader ? this.file : like!.file} has none; ` +
+          'give both files the same form',
+        ['testData'],
+      );
       if (this.layout.hasHeader) return;
     }
     const layout = this.layout;
@@ -213,7 +226,8 @@ class TableReader {
   private positional(cells: string[], line: number): Layout {
     const where = `${this.file} line ${line}`;
     check(cells.length >= 2, `${where}: 1 column; every row needs a label in the first column followed by at least one numeric feature`);
-    for (const option of ['labelField', 'features'] as const) {
+    // A test file read like a training file with a header is refused as such, after this.
+    for (const option of this.like ? [] : (['labelField', 'features'] as const)) {
       check(
         this.given[option] === undefined,
         `${option} names columns, but ${this.file} has no header row (its first line is all numbers); add a header naming the columns, or leave out ${option}`,
@@ -266,7 +280,7 @@ class TableReader {
     if (MISSING.test(cell)) return Number.NaN;
     const value = Number(cell);
     const at = `${where}, column '${column}'`;
-    if (Number.isNaN(value)) {
+    if (Number.isNaN(value) && !NON_FINITE.test(cell)) {
       const chosen = layout.defaultFeatures ? ' (without features, every column but the label is one)' : '';
       throw new DistillError(
         `${at}: '${cell}' is not a number; a feature column holds numbers (empty, NA or NaN when missing): leave the column out of features${chosen} or fix the cell`,
