@@ -135,7 +135,13 @@ describe('data csv:FILE with a header row (tables)', () => {
       }
     }
     expect(missingRows).toBe(2); // the two rows of the file whose measurements are all NA
-    expect(splits.notices?.[1]).toMatch(/penguins\.csv: training rows with missing cells in Beak Length \(mm\) \(\d\)/);
+    expect(splits.notices).toEqual([
+      "label column 'Species', chosen by its name or as the first (labelField sets another)",
+      'class order from the sorted labels: Adelie, Chinstrap, Gentoo (classes sets another)',
+      expect.stringMatching(
+        /penguins\.csv: training rows with missing cells in Beak Length \(mm\) \(\d\), .*Body Mass \(g\) \(\d\): a teacher given/,
+      ),
+    ]);
   });
 
   it('refuses a text column among the features, naming the line and the column', async () => {
@@ -183,7 +189,11 @@ describe('data csv:FILE with a header row (tables)', () => {
   it('classes sets the order, and a label outside it is an error; labels may be class indices', async () => {
     const path = file('names.csv', 'label,x\nb,1\na,2\nc,3\na,4\n');
     const ordered = await load(path, { classes: ['c', 'b', 'a'], testSource: `csv:${path}` });
-    expect([ordered.classes, Array.from(ordered.train.y), ordered.notices]).toEqual([['c', 'b', 'a'], [1, 2, 0, 2], []]);
+    expect([ordered.classes, Array.from(ordered.train.y), ordered.notices]).toEqual([
+      ['c', 'b', 'a'],
+      [1, 2, 0, 2],
+      ["label column 'label', chosen by its name or as the first (labelField sets another)"],
+    ]);
     expect(await failure(load(path, { classes: ['a', 'b'], testSource: `csv:${path}` }))).toMatch(
       /names\.csv line 4: the label "c" is not one of classes \(a, b\); add it there or fix the line$/,
     );

@@ -11,6 +11,7 @@ import { buildModel } from '../models/architectures.js';
 import { loadModel, saveModel } from '../models/model-files.js';
 import { mixSeed } from '../random.js';
 import { dataSourceReads, loadDataSource } from '../data/data-source.js';
+import { DEFAULT_TEXT_FIELDS } from '../data/sources/text.js';
 import { inFlagTerms } from './flags.js';
 import { ProgressView } from './progress-view.js';
 import { CLI_DEFAULTS, type RunSettings, defaultStudent, defaultTeacher, isArchitecture } from './run-config.js';
@@ -92,7 +93,7 @@ export async function runCommand(settings: RunSettings, signal: AbortSignal): Pr
   }
   if (classes) result.report.data.classes = classes;
   // The source's notices name library options (classes): the CLI says its flags.
-  result.report.notices.push(...(notices ?? []).map((notice) => inFlagTerms(new DistillError(notice, ['classes']))));
+  result.report.notices.push(...(notices ?? []).map((notice) => inFlagTerms(new DistillError(notice, ['classes', 'labelField']))));
   if (skippedImages) result.report.notices.push(`${skippedImages} images could not be decoded and were left out (--skip-bad-images)`);
   // The checkpoint's copy of the soft labels goes with the checkpoint: no file outlives the run.
   if (result.report.softLabels.file?.startsWith(checkpointDir)) result.report.softLabels.file = null;
@@ -110,6 +111,8 @@ export async function runCommand(settings: RunSettings, signal: AbortSignal): Pr
     quantize,
     maxQuantizeDrop,
     ...fields,
+    // A text source's label field when none was given (a table's label column is chosen by its header: a notice says which).
+    labelField: labelField ?? (dataSourceReads(source, 'textField') ? DEFAULT_TEXT_FIELDS.labelField : null),
     // The row width the text was cut to, so that the config reproduces it whatever the tokenizer's default.
     maxLength: vocabSize === undefined ? null : train.shape[1],
     teacher: teacherSpec,

@@ -57,7 +57,11 @@ async function loadTable(file: string, options: DataSourceOptions): Promise<Data
           order.numClasses,
         ),
   };
-  const named = { ...(order.classes && { classes: order.classes }), notices: order.notice ? [order.notice] : [] };
+  const labelNotice =
+    trainFile.hasHeader && options.labelField === undefined
+      ? [`label column '${trainFile.labelColumn}', chosen by its name or as the first (labelField sets another)`]
+      : [];
+  const named = { ...(order.classes && { classes: order.classes }), notices: [...labelNotice, ...(order.notice ? [order.notice] : [])] };
   if (!trainFile.hasHeader) return { ...raw, ...named };
 
   const missing = missingCounts(raw.train, trainFile.columns);
