@@ -226,7 +226,9 @@ describe('loadCsv', () => {
     expect(await failure(loadCsv(await csvFile('label,a\n0,1.5\n0,2.5\n')))).toMatch(
       /every label is the class index 0, but a classifier needs two or more; give classes to name them all/,
     );
-    expect(await failure(loadCsv(await csvFile('label,a\nx,1.5\nx,2.5\n')))).toMatch(/every label is 'x', but a classifier needs two or more/);
+    expect(await failure(loadCsv(await csvFile('label,a\nx,1.5\nx,2.5\n')))).toMatch(
+      /every label is 'x', but a classifier needs two or more/,
+    );
   });
 
   it('says when the file is missing', async () => {

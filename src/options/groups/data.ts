@@ -76,7 +76,7 @@ export const DATA_OPTIONS = defineOptions({
   testFraction: {
     group: 'data',
     scope: 'cli',
-    description: 'csv, npy and text without testData: share of rows (text: of the labelled rows) held out as the test split',
+    description: 'csv, npy and text without testData: share of rows (text and csv: of the labelled rows) held out as the test split',
     default: null,
     shownDefault: String(CLI_MODEL_DEFAULTS.testFraction),
     check: (value) =>
