@@ -277,8 +277,9 @@ class TableReader {
 
   /** A feature cell of a file with a header: a finite number, or NaN when missing. */
   private namedCell(cell: string, where: string, column: string, layout: Layout): number {
-    if (MISSING.test(cell)) return Number.NaN;
     const value = Number(cell);
+    if (Number.isFinite(value) && cell !== '') return value; // the common case, with no message built
+    if (MISSING.test(cell)) return Number.NaN;
     const at = `${where}, column '${column}'`;
     if (Number.isNaN(value) && !NON_FINITE.test(cell)) {
       const chosen = layout.defaultFeatures ? ' (without features, every column but the label is one)' : '';
@@ -287,17 +288,16 @@ class TableReader {
         ['features'],
       );
     }
-    check(Number.isFinite(value), `${at}: '${cell}' is not finite; a feature needs a finite number (empty, NA or NaN when missing)`);
-    return value;
+    throw new DistillError(`${at}: '${cell}' is not finite; a feature needs a finite number (empty, NA or NaN when missing)`);
   }
 
   /** A feature cell of a file without a header: always a finite number. */
   private indexCell(cell: string, where: string, column: number): number {
+    const value = Number(cell);
+    if (Number.isFinite(value) && cell !== '') return value; // the common case, with no message built
     const at = `${where}, column ${column + 1}`;
     check(cell !== '', `${at}: the cell is empty; every cell needs a finite number`);
-    const value = Number(cell);
     if (Number.isNaN(value) && !NON_FINITE.test(cell)) throw new DistillError(`${at}: '${cell}' is not a number`);
-    check(Number.isFinite(value), `${at}: '${cell}' is not finite; every cell needs a finite number`);
-    return value;
+    throw new DistillError(`${at}: '${cell}' is not finite; every cell needs a finite number`);
   }
 }
