@@ -8,6 +8,7 @@ import type { Dataset } from '../dist/data/dataset.js';
 import { distill } from '../dist/distill/distill.js';
 import { label } from '../dist/labelling/label.js';
 import { buildModel } from '../dist/models/architectures.js';
+import { loadModel, saveModel } from '../dist/models/model-files.js';
 import { runCli } from './helpers/cli.js';
 
 const FIXTURES = new URL('./fixtures/tabular/', import.meta.url).pathname;
@@ -130,6 +131,35 @@ describe('tfjs-distill run --data csv:FILE (a table)', () => {
     expect(report.teacher.accuracy).toBeGreaterThan(0.7);
     expect(report.student.accuracy).toBeGreaterThan(0.6);
     expect(report.notices).toContain('class order from the sorted labels: drizzle, fog, rain, snow, sun (--classes sets another)');
+  });
+
+  it('label and run feed a teacher given as a file the raw rows: the store label writes is the one the run reuses', async () => {
+    const splits = await loadWeather();
+    const teacherDir = join(dir, 'raw-teacher');
+    await saveModel(buildModel('mlp:8', { inputShape: [4], numClasses: 5, seed: 7 }), teacherDir);
+    const store = join(dir, 'cli-weather.sl');
+    const data = ['--data', `csv:${WEATHER[0]}`, '--test-data', `csv:${WEATHER[1]}`, ...WEATHER_FLAGS, '--teacher', teacherDir];
+    const labelled = runCli(['label', ...data, '--soft-labels', store, '--workers', '2']);
+    expect(labelled.status, labelled.stderr).toBe(0);
+    const out = join(dir, 'reuse-run');
+    const run = runCli([
+      'run',
+      ...data,
+      '--soft-labels',
+      store,
+      '--student-arch',
+      'mlp:4',
+      '--epochs',
+      '1',
+      '--workers',
+      '2',
+      '--out',
+      out,
+    ]);
+    expect(run.status, run.stderr).toBe(0);
+    const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
+    expect(report.softLabels.reused).toBe(true);
+    expect(report.teacher.accuracy).toBe(accuracyOn(await loadModel(teacherDir), teacherSplits(splits).test));
   });
 
   it('bad tables and settings: one line naming the flag', () => {
