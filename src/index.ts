@@ -54,7 +54,9 @@ export type { LrSchedule } from './train/lr-schedule.js';
 
 export { type Dataset, keepLabels, labeledCount, splitDataset, takeRows } from './data/dataset.js';
 export { loadIdx } from './data/idx.js';
-export { loadCsv } from './data/csv.js';
+export { type CsvOptions, loadCsv } from './data/csv.js';
+export type { TableColumns } from './data/table/table-file.js';
+export { applyTableContract, tableContract } from './data/table/table-contract.js';
 export { loadMnist } from './data/mnist.js';
 export {
   loadNpy,
@@ -75,8 +77,10 @@ export {
   type DataSourceOptions,
   type DataSourceSetting,
   type DataSplits,
+  type TeacherView,
   listDataSources,
   loadDataSource,
+  teacherSplits,
 } from './data/data-source.js';
 export type { ContractFile } from './data/sources/source-entry.js';
 export {

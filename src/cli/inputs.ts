@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import { type DataSourceOptions, type DataSplits, dataSourceReads, loadDataSource } from '../data/data-source.js';
+import { type DataSourceOptions, type DataSplits, dataSourceReads, listDataSources, loadDataSource } from '../data/data-source.js';
 import { type Dataset, featureShape } from '../data/dataset.js';
 import type { TextAugment } from '../data/text/augment-tokens.js';
 import { check } from '../errors.js';
@@ -28,13 +28,14 @@ export type DataSettings = Pick<
   | 'textPairField'
   | 'classes'
   | 'augmentCopies'
+  | 'features'
 > & {
   seed?: number;
   augment?: AugmentSetting | null;
 };
 
-/** The text settings that have no default, which only text sources read. */
-const TEXT_ONLY = ['tokenizer', 'maxLength', 'textPairField', 'classes'] as const;
+/** The data settings without a default, which only some sources read (an error elsewhere), and what each is called there. */
+const SOURCE_ONLY = ['tokenizer', 'maxLength', 'textPairField', 'classes', 'labelField', 'features'] as const;
 
 /** Whether the data is a table (CSV, NPY, text), which is split into train and test rows by testFraction. */
 export const isTableSource = (source: string) => dataSourceReads(source, 'testFraction');
@@ -47,8 +48,13 @@ export function dataSourceOf(settings: DataSettings): DataSourceOptions {
     'testFraction applies to data csv:FILE, npy:X,Y and text:FILE without testData; mnist, idx and image folders come with their own test split',
     ['testFraction', 'data', 'testData'],
   );
-  for (const key of TEXT_ONLY) {
-    check((settings[key] ?? null) === null || dataSourceReads(source, key), `${key} applies to data text:FILE only`, [key, 'data']);
+  for (const key of SOURCE_ONLY) {
+    const kinds = listDataSources().filter((entry) => entry.settings.includes(key));
+    check(
+      (settings[key] ?? null) === null || dataSourceReads(source, key),
+      () => `${key} applies to data ${kinds.map((entry) => entry.usage).join(' and ')} only`,
+      [key, 'data'],
+    );
   }
   return {
     source,
@@ -59,15 +65,16 @@ export function dataSourceOf(settings: DataSettings): DataSourceOptions {
     imageSize: settings.imageSize ?? undefined,
     channels: settings.channels ?? undefined,
     skipBadImages: settings.skipBadImages,
-    // Only a text source carries the text settings, so that the other sources' options stay as they were.
+    // A source carries only the settings it reads, so that the other sources' options stay as they were.
     ...(dataSourceReads(source, 'tokenizer') && {
       tokenizer: settings.tokenizer ?? undefined,
       maxLength: settings.maxLength ?? undefined,
       textField: settings.textField,
-      labelField: settings.labelField,
       textPairField: settings.textPairField ?? undefined,
-      classes: settings.classes ?? undefined,
     }),
+    ...(dataSourceReads(source, 'labelField') && { labelField: settings.labelField ?? undefined }),
+    ...(dataSourceReads(source, 'features') && { features: settings.features ?? undefined }),
+    ...(dataSourceReads(source, 'classes') && { classes: settings.classes ?? undefined }),
     ...textAugmentOf(settings),
   };
 }

@@ -2,6 +2,7 @@ import { type LabelOptions, type LabelResult, type ShardSpec, checkShard, label 
 import { labelOnQueue } from '../queue/queue.js';
 import { DistillError, check } from '../errors.js';
 import { DEFAULTS } from '../options/options.js';
+import { teacherSplits } from '../data/data-source.js';
 import { type DataSettings, dataSourceOf, importModules, loadData, loadTeacher, trainingAugment } from './inputs.js';
 import { isArchitecture } from './run-config.js';
 import { ProgressView } from './progress-view.js';
@@ -110,7 +111,10 @@ export async function labelCommand(given: Record<string, unknown>, signal: Abort
       return;
     }
     await importModules(settings.workerImports ?? []);
-    const { train, vocabSize } = await loadData(settings);
+    const splits = await loadData(settings);
+    const { vocabSize } = splits;
+    // A teacher given as a file labels the rows as it was trained on them (a table's raw values).
+    const { train } = teacherSplits(splits);
     const { teacher } = loadTeacher(settings.teacher ?? null, train, settings.seed ?? DEFAULTS.seed, vocabSize);
     const { workers, backend, kernels, barrierTimeoutMs, maxRestarts, workerMemoryMb, workerImports } = settings;
     const runtime = { workers, backend, kernels, barrierTimeoutMs, maxRestarts, workerMemoryMb, workerImports };

@@ -11,6 +11,7 @@ import { buildModel } from '../models/architectures.js';
 import { loadModel, saveModel } from '../models/model-files.js';
 import { mixSeed } from '../random.js';
 import { dataSourceReads, loadDataSource } from '../data/data-source.js';
+import { DEFAULT_TEXT_FIELDS } from '../data/sources/text.js';
 import { inFlagTerms } from './flags.js';
 import { ProgressView } from './progress-view.js';
 import { CLI_DEFAULTS, type RunSettings, defaultStudent, defaultTeacher, isArchitecture } from './run-config.js';
@@ -23,11 +24,26 @@ import type { InputContract } from '../data/input-contract.js';
 import type { QuantizeChoice } from '../options/schema.js';
 import { dataSourceOf, importModules, isTableSource, trainingAugment } from './inputs.js';
 
-/** `tfjs-distill run`: load data, build or load the models, distill, write the outputs, print the table. */
-export async function runCommand(settings: RunSettings, signal: AbortSignal): Promise<void> {
+/**
+ * A run's settings taken apart: the data source it loads, the settings it reports as given, and the
+ * options for distill().
+ */
+function runSettingsParts(settings: RunSettings) {
   const { data: source, testData, limit, testFraction, imageSize, channels, skipBadImages, out, checkpoint, ...rest } = settings;
-  const { quantize, maxQuantizeDrop, tokenizer, maxLength, textField, labelField, textPairField, classes: givenClasses, ...library } = rest;
-  const text = { tokenizer, maxLength, textField, labelField, textPairField, classes: givenClasses };
+  const {
+    quantize,
+    maxQuantizeDrop,
+    tokenizer,
+    maxLength,
+    textField,
+    labelField,
+    textPairField,
+    classes: givenClasses,
+    features,
+    ...library
+  } = rest;
+  // The settings of text and table sources: which fields or columns hold what, and the class order.
+  const fields = { tokenizer, maxLength, textField, labelField, textPairField, classes: givenClasses, features };
   const { teacher: teacherSetting, student: studentSetting, augment, augmentCopies, ...others } = library;
   // Text's augmentation happens as the data is loaded; distill() applies only the images' shifts and flips.
   const options = { ...others, augment: trainingAugment(augment) };
@@ -42,10 +58,18 @@ export async function runCommand(settings: RunSettings, signal: AbortSignal): Pr
     imageSize,
     channels,
     skipBadImages,
-    ...text,
+    ...fields,
     ...augmentation,
     seed,
   });
+  return { quantize, maxQuantizeDrop, fields, teacherSetting, studentSetting, options, table, seed, augmentation, dataSource };
+}
+
+/** `tfjs-distill run`: load data, build or load the models, distill, write the outputs, print the table. */
+export async function runCommand(settings: RunSettings, signal: AbortSignal): Promise<void> {
+  const { data: source, testData, limit, testFraction, skipBadImages, out, checkpoint, labelField } = settings;
+  const { quantize, maxQuantizeDrop, fields, teacherSetting, studentSetting, options, table, seed, augmentation, dataSource } =
+    runSettingsParts(settings);
   await checkOutputDir(out);
   const checkpointDir = join(out, CHECKPOINT_FOLDER);
   // Custom layers must be known here (to load or build the models) and in every worker.
@@ -59,7 +83,7 @@ export async function runCommand(settings: RunSettings, signal: AbortSignal): Pr
       if (done === total) process.stderr.write(`decoded ${total} ${split} images\n`);
     },
   });
-  const { train, test, classes, skippedImages, vocabSize, notices } = splits;
+  const { train, test, teacherView, classes, skippedImages, vocabSize, notices } = splits;
   // Token-id rows (text) carry vocabSize, which the text families are built for.
   const shape = { inputShape: featureShape(train), numClasses: train.numClasses, vocabSize };
   // Imported logits stand in for a teacher: none is built unless one is named.
@@ -81,6 +105,7 @@ export async function runCommand(settings: RunSettings, signal: AbortSignal): Pr
       student,
       train,
       test,
+      teacherView,
       teacherEpochs: options.teacherEpochs ?? (built ? CLI_DEFAULTS.builtTeacherEpochs : 0),
       checkpoint: { dir: checkpointDir, everySteps: checkpoint.everySteps ?? undefined, resume: checkpoint.resume },
       onProgress: view.update,
@@ -98,7 +123,7 @@ export async function runCommand(settings: RunSettings, signal: AbortSignal): Pr
   }
   if (classes) result.report.data.classes = classes;
   // The source's notices name library options (classes): the CLI says its flags.
-  result.report.notices.push(...(notices ?? []).map((notice) => inFlagTerms(new DistillError(notice, ['classes']))));
+  result.report.notices.push(...(notices ?? []).map((notice) => inFlagTerms(new DistillError(notice, ['classes', 'labelField']))));
   if (skippedImages) result.report.notices.push(`${skippedImages} images could not be decoded and were left out (--skip-bad-images)`);
   // The checkpoint's copy of the soft labels goes with the checkpoint: no file outlives the run.
   if (result.report.softLabels.file?.startsWith(checkpointDir)) result.report.softLabels.file = null;
@@ -115,7 +140,9 @@ export async function runCommand(settings: RunSettings, signal: AbortSignal): Pr
     skipBadImages,
     quantize,
     maxQuantizeDrop,
-    ...text,
+    ...fields,
+    // A text source's label field when none was given (a table's label column is chosen by its header: a notice says which).
+    labelField: labelField ?? (dataSourceReads(source, 'textField') ? DEFAULT_TEXT_FIELDS.labelField : null),
     // The row width the text was cut to, so that the config reproduces it whatever the tokenizer's default.
     maxLength: vocabSize === undefined ? null : train.shape[1],
     teacher: teacherSpec,

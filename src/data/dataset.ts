@@ -134,3 +134,22 @@ export function splitDataset(dataset: Dataset, testFraction: number, seed: numbe
   for (let i = 0; i < rows; i++) (isTest[i] ? testIdx : trainIdx).push(i);
   return { train: selectRows(dataset, trainIdx), test: selectRows(dataset, testIdx) };
 }
+
+/**
+ * Which rows a seeded `testFraction` of the labelled rows (label >= 0) holds out as a test split: 1 for a
+ * test row. Unlabeled rows stay training rows (the transfer set); when every row is labelled this picks the
+ * rows {@link splitDataset} picks.
+ */
+export function heldOutTestRows(labels: Int32Array, testFraction: number, seed: number): Uint8Array {
+  const labelled = Int32Array.from(labels.keys()).filter((row) => labels[row] >= 0);
+  const testRows = Math.round(labelled.length * testFraction);
+  check(
+    testRows >= 1 && testRows < labelled.length,
+    `a test fraction of ${testFraction} of the ${labelled.length} labelled rows leaves one split empty; choose another testFraction or give testData`,
+    ['testFraction'],
+  );
+  const order = seededPermutation(labelled.length, seed);
+  const isTest = new Uint8Array(labels.length);
+  for (let i = 0; i < testRows; i++) isTest[labelled[order[i]]] = 1;
+  return isTest;
+}

@@ -6,6 +6,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/dataset.js';
+import type { TeacherView } from '../data/sources/source-entry.js';
 import type { KeyTree } from '../known-keys.js';
 import { QUANTIZATION_DTYPES, type QuantizationDtype } from '../models/quantize.js';
 import type { ProgressEvent } from '../progress.js';
@@ -37,11 +38,13 @@ export interface CliSettings {
   maxLength: number | null;
   /** Text files: the field or column of the text. */
   textField: string;
-  /** Text files: the field or column of the label. */
-  labelField: string;
+  /** Text files: the field or column of the label; tables: the label column; null: label (text), label, target or class, else the first column (tables). */
+  labelField: string | null;
+  /** Tables: the feature columns, in order; null: every named column but the label. */
+  features: string[] | null;
   /** Text files: the field or column of a sentence pair's second text; null: single texts. */
   textPairField: string | null;
-  /** Text files: the class names in output order; null: the sorted labels. */
+  /** Text files and tables: the class names in output order; null: the sorted labels. */
   classes: string[] | null;
   /** Text files with augment mask or ngram: the augmented copies of each training row; null: 1. */
   augmentCopies: number | null;
@@ -90,6 +93,7 @@ export type OptionValues = DistillConfig &
     student: tf.LayersModel | string | null;
     train: Dataset;
     test: Dataset;
+    teacherView: TeacherView | null;
     onProgress: (event: ProgressEvent) => void;
     signal: AbortSignal;
     checkpoint: NonNullable<DistillOptions['checkpoint']>;

@@ -1,9 +1,8 @@
 import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join } from 'node:path';
-import { type Dataset, rowSize } from '../dataset.js';
+import { type Dataset, heldOutTestRows, rowSize } from '../dataset.js';
 import { check } from '../../errors.js';
-import { seededPermutation } from '../../random.js';
 import { type AugmentIds, type TextAugment, augmentIds, textAugmentProblem, withAugmentedCopies } from '../text/augment-tokens.js';
 import { classLabels, textClasses } from '../text/text-classes.js';
 import { type TokenisedFile, tokeniseFile } from '../text/tokenised-file.js';
@@ -100,16 +99,7 @@ async function loadText(file: string, options: DataSourceOptions): Promise<DataS
  * of their own, which the run shares as they are.
  */
 function splitLabelled(dataset: Dataset, testFraction: number, seed: number): { train: Dataset; test: Dataset } {
-  const labelled = Int32Array.from(dataset.y.keys()).filter((row) => dataset.y[row] >= 0);
-  const testRows = Math.round(labelled.length * testFraction);
-  check(
-    testRows >= 1 && testRows < labelled.length,
-    `a test fraction of ${testFraction} of the ${labelled.length} labelled rows leaves one split empty; choose another testFraction or give testData`,
-    ['testFraction'],
-  );
-  const order = seededPermutation(labelled.length, seed);
-  const isTest = new Uint8Array(dataset.y.length);
-  for (let i = 0; i < testRows; i++) isTest[labelled[order[i]]] = 1;
+  const isTest = heldOutTestRows(dataset.y, testFraction, seed);
   const pick = (test: boolean): Dataset => {
     const rows = Int32Array.from(dataset.y.keys()).filter((row) => (isTest[row] === 1) === test);
     const size = rowSize(dataset);

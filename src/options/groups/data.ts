@@ -32,8 +32,8 @@ function quantizeProblem(value: unknown): string | undefined {
   return undefined;
 }
 
-/** --classes a,b,c. */
-function parseClasses(value: string): string[] {
+/** --classes a,b,c and --features a,b,c. */
+function parseColumns(value: string): string[] {
   return value.split(',').map((name) => name.trim());
 }
 
@@ -84,6 +84,12 @@ const fieldCheck = (key: string) => (value: unknown) =>
 export const DATA_OPTIONS = defineOptions({
   train: { group: 'data', scope: 'library', description: 'Training rows; rows labelled -1 form the unlabeled transfer set.' },
   test: { group: 'data', scope: 'library', description: 'Held-out rows every model is evaluated on; all must be labelled.' },
+  teacherView: {
+    group: 'data',
+    scope: 'library',
+    description:
+      "The same rows as a teacher given as a file takes them (a table's raw values, NaN where missing), when train and test are standardised for the student.",
+  },
   data: {
     group: 'data',
     scope: 'cli',
@@ -113,7 +119,7 @@ export const DATA_OPTIONS = defineOptions({
   testFraction: {
     group: 'data',
     scope: 'cli',
-    description: 'csv, npy and text without testData: share of rows (text: of the labelled rows) held out as the test split',
+    description: 'csv, npy and text without testData: share of rows (text and csv: of the labelled rows) held out as the test split',
     default: null,
     shownDefault: String(CLI_MODEL_DEFAULTS.testFraction),
     check: (value) =>
@@ -178,9 +184,10 @@ export const DATA_OPTIONS = defineOptions({
   labelField: {
     group: 'data',
     scope: 'cli',
-    description: 'text: the field or column of the label (a class name or index; null, missing or "" is unlabeled)',
-    default: 'label',
-    check: fieldCheck('labelField'),
+    description: 'text and csv: the field or column of the label (a class name or index; null, missing or "" is unlabeled)',
+    default: null,
+    shownDefault: 'text: label; csv: a column named label, target or class, else the first',
+    check: (value) => (value === null ? undefined : fieldCheck('labelField')(value)),
     flags: [{ name: 'label-field', value: 'string', arg: 'NAME' }],
   },
   textPairField: {
@@ -192,10 +199,22 @@ export const DATA_OPTIONS = defineOptions({
     check: (value) => (value === null ? undefined : fieldCheck('textPairField')(value)),
     flags: [{ name: 'text-pair-field', value: 'string', arg: 'NAME' }],
   },
+  features: {
+    group: 'data',
+    scope: 'cli',
+    description: 'csv with a header row: the feature columns, in the order the models take them',
+    default: null,
+    shownDefault: 'every named column but the label',
+    check: (value) =>
+      value === null || (Array.isArray(value) && value.length >= 1 && value.every((name) => typeof name === 'string' && name !== ''))
+        ? undefined
+        : given('features', 'must be one or more column names')(value),
+    flags: [{ name: 'features', value: 'string', arg: 'A,B,...', parse: parseColumns }],
+  },
   classes: {
     group: 'data',
     scope: 'cli',
-    description: 'text: the class names in output order (a label is one of them, or an index)',
+    description: 'text and csv: the class names in output order (a label is one of them, or an index)',
     default: null,
     shownDefault: 'the sorted labels, with a notice naming the order',
     check: (value) =>
@@ -206,7 +225,7 @@ export const DATA_OPTIONS = defineOptions({
         new Set(value).size === value.length)
         ? undefined
         : given('classes', 'must be two or more distinct class names')(value),
-    flags: [{ name: 'classes', value: 'string', arg: 'A,B,...', parse: parseClasses }],
+    flags: [{ name: 'classes', value: 'string', arg: 'A,B,...', parse: parseColumns }],
   },
   augment: {
     group: 'data',
