@@ -15,14 +15,26 @@ import { inFlagTerms } from './flags.js';
 import { ProgressView } from './progress-view.js';
 import { CLI_DEFAULTS, type RunSettings, defaultStudent, defaultTeacher, isArchitecture } from './run-config.js';
 import { summaryTable } from './summary-table.js';
-import { VARIANT_FOLDERS, writeStudentVariants } from './student-variants.js';
-import type { QuantizeChoice } from '../options/schema.js';
+import { STUDENT_FOLDER, VARIANT_FOLDERS, writeStudentVariants } from './student-variants.js';
+import type { ExportFormat, QuantizeChoice } from '../options/schema.js';
+import { checkStudentExports, writeStudentOnnx } from './student-onnx.js';
 import { dataSourceOf, importModules, isTableSource } from './inputs.js';
 
 /** `tfjs-distill run`: load data, build or load the models, distill, write the outputs, print the table. */
 export async function runCommand(settings: RunSettings, signal: AbortSignal): Promise<void> {
   const { data: source, testData, limit, testFraction, imageSize, channels, skipBadImages, out, checkpoint, ...rest } = settings;
-  const { quantize, maxQuantizeDrop, tokenizer, maxLength, textField, labelField, textPairField, classes: givenClasses, ...library } = rest;
+  const {
+    quantize,
+    maxQuantizeDrop,
+    export: exportFormats,
+    tokenizer,
+    maxLength,
+    textField,
+    labelField,
+    textPairField,
+    classes: givenClasses,
+    ...library
+  } = rest;
   const text = { tokenizer, maxLength, textField, labelField, textPairField, classes: givenClasses };
   const { teacher: teacherSetting, student: studentSetting, ...options } = library;
   const table = isTableSource(source);
@@ -53,6 +65,7 @@ export async function runCommand(settings: RunSettings, signal: AbortSignal): Pr
   const student = isArchitecture(studentSpec)
     ? buildModel(studentSpec, { ...shape, seed: mixSeed(seed, 12) })
     : await loadModel(studentSpec);
+  checkStudentExports(student, exportFormats);
 
   let result: DistillResult;
   try {
@@ -96,6 +109,7 @@ export async function runCommand(settings: RunSettings, signal: AbortSignal): Pr
     skipBadImages,
     quantize,
     maxQuantizeDrop,
+    export: exportFormats,
     ...text,
     // The row width the text was cut to, so that the config reproduces it whatever the tokenizer's default.
     maxLength: vocabSize === undefined ? null : train.shape[1],
@@ -104,7 +118,7 @@ export async function runCommand(settings: RunSettings, signal: AbortSignal): Pr
     ...result.report.config,
     checkpoint: { everySteps: checkpoint.everySteps },
   };
-  await writeOutputs(out, result, { test, requested: quantize, maxDrop: maxQuantizeDrop });
+  await writeOutputs(out, result, { test, requested: quantize, maxDrop: maxQuantizeDrop, exportFormats });
   await rm(checkpointDir, { recursive: true, force: true }); // the run is complete: nothing left to resume
   const teacherName = teacherSpec === null ? `logits from ${shortPath(options.teacherLogits!)}` : shortPath(teacherSpec);
   process.stdout.write(`${summaryTable(result.report, { teacher: teacherName, student: shortPath(studentSpec) })}\n`);
@@ -144,6 +158,8 @@ interface VariantRequest {
   test: Dataset;
   requested: QuantizeChoice[];
   maxDrop: number;
+  /** Other formats the student is written in (--export), checked on the same rows. */
+  exportFormats: ExportFormat[];
 }
 
 /**
@@ -170,6 +186,10 @@ async function writeOutputs(out: string, result: DistillResult, variants: Varian
         `writing the quantised students and measuring them with stock tfjs on ${rowCount(variants.test).toLocaleString('en-US')} test rows\n`,
       );
       result.report.quantization = await writeStudentVariants(staging, variants.test, variants.requested, variants.maxDrop);
+    }
+    if (variants.exportFormats.includes('onnx')) {
+      process.stderr.write(`exporting the student to ONNX and checking it with onnxruntime-node on the test rows\n`);
+      result.report.onnx = await writeStudentOnnx(join(staging, STUDENT_FOLDER), STUDENT_FOLDER, result.student, variants.test);
     }
     await writeFile(join(staging, 'report.json'), `${JSON.stringify(result.report, null, 2)}\n`);
     // One record a line, for tools that read logs (jq, pandas.read_json(lines=True)).

@@ -16,8 +16,8 @@ export class UnsupportedLayerError extends DistillError {
   }
 }
 
-/** The layer classes exportLayersToOnnx (layers-to-onnx.ts) handles: each has a case in exportLayer. */
-export const EXPORTABLE_LAYERS = [
+/** The image, dense and element-wise layer classes exportLayer handles: each has a case there. */
+export const IMAGE_AND_DENSE_LAYERS = [
   'InputLayer',
   'Reshape',
   'Flatten',
@@ -49,7 +49,7 @@ const SELU_ALPHA = 1.6732632423543772;
 const SELU_GAMMA = 1.0507009873554805;
 
 /** Appends the nodes of a tfjs activation (by its config name); element-wise, so any layout. */
-function activation(g: GraphBuilder, name: string, layer: tf.layers.Layer): void {
+export function activation(g: GraphBuilder, name: string, layer: tf.layers.Layer): void {
   switch (name) {
     case 'linear':
       return;
@@ -98,7 +98,7 @@ function activation(g: GraphBuilder, name: string, layer: tf.layers.Layer): void
 }
 
 /** A layer's weight by the end of its name (kernel, bias, gamma, moving_mean, ...), or undefined. */
-function weightOf(layer: tf.layers.Layer, suffix: string): tf.Tensor | undefined {
+export function weightOf(layer: tf.layers.Layer, suffix: string): tf.Tensor | undefined {
   const at = layer.weights.findIndex((w) => w.originalName.endsWith(`/${suffix}`) || w.name.endsWith(`/${suffix}`));
   return at < 0 ? undefined : layer.getWeights()[at];
 }

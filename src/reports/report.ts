@@ -124,6 +124,29 @@ export interface QuantizationReport {
   warnings: string[];
 }
 
+/** The student exported to ONNX (`--export onnx`): where, what it takes, and how it did against tfjs. */
+export interface OnnxExportReport {
+  /** The file, relative to the run's output folder: student/model.onnx. */
+  path: string;
+  format: 'onnx';
+  opset: number;
+  /** Bytes of the file. */
+  bytes: number;
+  /** The graph's input and output: names, element types and shapes (null: the batch dimension). */
+  input: { name: string; dtype: 'float32'; shape: (number | null)[] };
+  output: { name: string; dtype: 'float32'; shape: (number | null)[] };
+  /** Test rows the file was run on with onnxruntime-node, next to the tfjs student. */
+  rows: number;
+  /** The largest absolute difference between its logits and tfjs's, over every test row and class. */
+  maxAbsLogitDiff: number;
+  /** Fraction of test rows whose top-1 class is the tfjs student's. */
+  agreement: number;
+  /** Its top-1 test accuracy, in [0, 1]. */
+  accuracy: number;
+  /** The tfjs student's top-1 test accuracy on the same rows. */
+  tfjsAccuracy: number;
+}
+
 /** Everything a run measured. `report.json` is this object. */
 export interface DistillReport {
   /** The tfjs backend the workers actually ran. */
@@ -183,6 +206,8 @@ export interface DistillReport {
   };
   /** The CLI's quantised variants of the student, when `--quantize` asked for any. */
   quantization?: QuantizationReport;
+  /** The CLI's ONNX export of the student, when `--export onnx` asked for it. */
+  onnx?: OnnxExportReport;
   /** The settings of the run, defaults filled in. */
   config: DistillConfig & Record<string, unknown>;
 }
