@@ -5,7 +5,7 @@ import type { OnnxExportReport } from './report.js';
 
 /** A number cell, marked with its metric so a test can read the page as a browser renders it. */
 function cell(onnx: OnnxExportReport, metric: keyof OnnxExportReport, text: string): string {
-  return `<td class="num" data-artifact="${esc(onnx.path)}" data-metric="${metric}" data-value="${esc(onnx[metric])}">${esc(text)}</td>`;
+  return `<td class="num" data-export="${esc(onnx.path)}" data-metric="${metric}" data-value="${esc(onnx[metric])}">${esc(text)}</td>`;
 }
 
 /** The largest logit difference as the page prints it: three significant digits. */
