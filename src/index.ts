@@ -124,7 +124,13 @@ export {
   readStockArtifacts,
 } from './models/variant-check.js';
 export type { InputLayout, TeacherNormalize } from './models/onnx-teacher.js';
-export { EXPORTABLE_LAYERS, type ExportedOnnx, UnsupportedLayerError, exportLayersToOnnx } from './models/layers-to-onnx.js';
+export {
+  EXPORTABLE_LAYERS,
+  type ExportedOnnx,
+  type OnnxExportOptions,
+  UnsupportedLayerError,
+  exportLayersToOnnx,
+} from './models/layers-to-onnx.js';
 export { type OnnxCheck, checkOnnxAgainstTfjs } from './models/onnx-check.js';
 export type { BackendChoice, BackendName, KernelsUsed } from './kernels/backend.js';
 export type { KernelChoice } from './kernels/kernel-choice.js';

@@ -53,8 +53,13 @@ async function stockStudent(out: string): Promise<tf.LayersModel> {
 }
 
 /** Logits of student/model.onnx (onnxruntime-node) and of student/model.json (stock tfjs) on the same float32 rows. */
-async function bothLogits(out: string, x: Float32Array, shape: number[]): Promise<{ onnx: Float32Array; tfjs: Float32Array }> {
-  const session = await ort.InferenceSession.create(join(out, 'student', 'model.onnx'));
+async function bothLogits(
+  out: string,
+  x: Float32Array,
+  shape: number[],
+  file = 'model.onnx',
+): Promise<{ onnx: Float32Array; tfjs: Float32Array }> {
+  const session = await ort.InferenceSession.create(join(out, 'student', file));
   expect(session.inputNames).toEqual(['input']);
   expect(session.outputNames).toEqual(['output']);
   const onnx = (await session.run({ input: new ort.Tensor('float32', x, shape) })).output.data as Float32Array;
@@ -101,14 +106,14 @@ describe('--export onnx in a run', () => {
 
   it('an unknown format: one line naming the flag and the formats, before anything runs', async () => {
     await expectRefused(
-      /^tfjs-distill: error: --export 'tflite' is not a format the student can be exported in; use onnx$/,
+      /^tfjs-distill: error: --export 'tflite' is not a format the student can be exported in; use onnx, onnx-uint8$/,
       '--export',
       'onnx,tflite',
     );
     const config = join(dir, 'bad-export.yaml');
     await writeFile(config, 'export: [coreml]\n');
     await expectRefused(
-      /^tfjs-distill: error: .*bad-export\.yaml: export 'coreml' is not a format the student can be exported in; use onnx$/,
+      /^tfjs-distill: error: .*bad-export\.yaml: export 'coreml' is not a format the student can be exported in; use onnx, onnx-uint8$/,
       '--config',
       config,
     );
@@ -133,13 +138,17 @@ describe('--export onnx in a run', () => {
     expect(performance.now() - started).toBeLessThan(15_000);
   });
 
-  it('digits: student/model.onnx agrees with the tfjs student on every test row, in report.json, report.html and the summary', async () => {
+  it('digits: student/model.onnx and model-uint8.onnx measured on every test row, in report.json, report.html and the summary', async () => {
     const out = join(dir, 'digits');
-    const result = runCli(['run', ...DIGITS, '--student-arch', 'cnn:4', '--export', 'onnx', '--out', out]);
+    const result = runCli(['run', ...DIGITS, '--student-arch', 'cnn:4', '--export', 'onnx', '--export', 'onnx-uint8', '--out', out]);
     expect(result.status, result.stderr).toBe(0);
     const report = await readReport(out);
-    const onnx = report.onnx!;
-    expect(report.config).toMatchObject({ export: ['onnx'] });
+    expect(report.onnx!.map((e) => [e.path, e.format])).toEqual([
+      ['student/model.onnx', 'onnx'],
+      ['student/model-uint8.onnx', 'onnx-uint8'],
+    ]);
+    const [onnx, uint8] = report.onnx!;
+    expect(report.config).toMatchObject({ export: ['onnx', 'onnx-uint8'] });
     expect(onnx).toMatchObject({
       path: 'student/model.onnx',
       format: 'onnx',
@@ -171,12 +180,11 @@ describe('--export onnx in a run', () => {
     const { stdout: dom, stderr } = chromium(['--dump-dom'], pathToFileURL(join(out, 'report.html')).href, dir);
     expect(stderr.split('\n').filter((line) => line.includes(':CONSOLE'))).toEqual([]);
     const cells = elements(dom, 'td', 'num').filter((c) => c['data-export']);
-    expect(cells.map((c) => [c['data-export'], c['data-metric'], Number(c['data-value'])])).toEqual([
-      ['student/model.onnx', 'bytes', onnx.bytes],
-      ['student/model.onnx', 'accuracy', onnx.accuracy],
-      ['student/model.onnx', 'agreement', onnx.agreement],
-      ['student/model.onnx', 'maxAbsLogitDiff', onnx.maxAbsLogitDiff],
-    ]);
+    expect(cells.map((c) => [c['data-export'], c['data-metric'], Number(c['data-value'])])).toEqual(
+      [onnx, uint8].flatMap((e) =>
+        (['bytes', 'accuracy', 'agreement', 'maxAbsLogitDiff'] as const).map((metric) => [e.path, metric, e[metric]]),
+      ),
+    );
   });
 
   it('text: a cnn1d student on real e-mails exports, takes float32 token ids, and agrees with tfjs', async () => {
@@ -209,7 +217,7 @@ describe('--export onnx in a run', () => {
       out,
     ]);
     expect(result.status, result.stderr).toBe(0);
-    const onnx = (await readReport(out)).onnx!;
+    const [onnx] = (await readReport(out)).onnx!;
     expect(onnx).toMatchObject({ rows: 80, input: { dtype: 'float32', shape: [null, 48] }, output: { shape: [null, 2] } });
     expect(onnx.agreement).toBeGreaterThanOrEqual(0.999);
     expect(onnx.maxAbsLogitDiff).toBeLessThan(1e-4);

@@ -61,8 +61,8 @@ async function onnxLogits(model: tf.LayersModel, x: Float32Array, rows: number):
   }
 }
 
-const textModel = (spec: string, length: number) =>
-  buildModel(spec, { inputShape: [length], numClasses: CLASSES, vocabSize: VOCAB, seed: 5 });
+const textModel = (spec: string, length: number, vocabSize = VOCAB) =>
+  buildModel(spec, { inputShape: [length], numClasses: CLASSES, vocabSize, seed: 5 });
 
 describe('ONNX export of every student family', () => {
   let digits: Dataset;
@@ -144,6 +144,36 @@ describe('ONNX export of every student family', () => {
         expect(Number.isFinite(empty24[c]), spec).toBe(true);
         expect(Math.abs(empty24[c] - empty3[c]), `${spec}: an empty text`).toBeLessThan(1e-5);
       }
+    }
+  });
+
+  it('uint8 kernels: about a quarter of the bytes, and every family still agrees with tfjs on >= 99% of 500 rows', async () => {
+    const tokens = tokenRows(500);
+    const someDigits = { ...digits, x: digits.x.subarray(0, 500 * 784), y: digits.y.subarray(0, 500), shape: [500, 28, 28] } as Dataset;
+    for (const [spec, rows, scale] of [
+      ['mlp:64,32', someDigits, 0.3],
+      ['cnn:8,16', someDigits, 0.3],
+      ['bag:64', tokens, 0.6],
+      ['cnn1d:64,32', tokens, 0.6],
+      ['bilstm:32,16', tokens, 0.6],
+    ] as const) {
+      const model =
+        spec.startsWith('mlp') || spec.startsWith('cnn:')
+          ? buildModel(spec, { inputShape: [28, 28], numClasses: 10, seed: 3 })
+          : textModel(spec, LENGTH, 2000); // a vocabulary of a real tokenizer's order: the table dominates
+      scramble(model, 19, scale);
+      const float32 = exportLayersToOnnx(model);
+      const uint8 = exportLayersToOnnx(model, { weights: 'uint8' });
+      const check = await checkOnnxAgainstTfjs(model, uint8, rows);
+      const fraction = uint8.bytes.length / float32.bytes.length;
+      console.log(
+        `${spec} uint8: ${(100 * fraction).toFixed(1)}% of the bytes, agreement ${check.agreement}, largest logit difference ${check.maxAbsLogitDiff.toExponential(2)}`,
+      );
+      expect(fraction, spec).toBeLessThan(0.3);
+      expect(check.agreement, spec).toBeGreaterThanOrEqual(0.99);
+      // Quantised, so not exact: a model whose logits came out equal would be running float32 weights.
+      expect(check.maxAbsLogitDiff, spec).toBeGreaterThan(1e-4);
+      model.dispose();
     }
   });
 

@@ -187,9 +187,10 @@ async function writeOutputs(out: string, result: DistillResult, variants: Varian
       );
       result.report.quantization = await writeStudentVariants(staging, variants.test, variants.requested, variants.maxDrop);
     }
-    if (variants.exportFormats.includes('onnx')) {
+    if (variants.exportFormats.length > 0) {
       process.stderr.write(`exporting the student to ONNX and checking it with onnxruntime-node on the test rows\n`);
-      result.report.onnx = await writeStudentOnnx(join(staging, STUDENT_FOLDER), STUDENT_FOLDER, result.student, variants.test);
+      const studentDir = join(staging, STUDENT_FOLDER);
+      result.report.onnx = await writeStudentOnnx(studentDir, STUDENT_FOLDER, result.student, variants.test, variants.exportFormats);
     }
     await writeFile(join(staging, 'report.json'), `${JSON.stringify(result.report, null, 2)}\n`);
     // One record a line, for tools that read logs (jq, pandas.read_json(lines=True)).

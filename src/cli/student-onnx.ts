@@ -1,6 +1,7 @@
-// The run's ONNX export of the student (--export onnx): refused before training when a layer cannot be
-// exported, and after training written into the staged student folder as model.onnx, then read back from
-// its file and run on the test rows with onnxruntime-node next to the tfjs student.
+// The run's ONNX exports of the student (--export onnx, onnx-uint8): refused before training when a layer
+// cannot be exported, and after training written into the staged student folder as model.onnx (and
+// model-uint8.onnx), then each read back from its file and run on the test rows with onnxruntime-node next
+// to the tfjs student.
 import type * as tf from '@tensorflow/tfjs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -12,18 +13,18 @@ import { OPSET_VERSION } from '../models/onnx-proto.js';
 import type { ExportFormat } from '../options/schema.js';
 import type { OnnxExportReport } from '../reports/report.js';
 
-/** The file the ONNX export is written to, inside the student's folder. */
-export const ONNX_FILE = 'model.onnx';
+/** The file each ONNX format is written to, inside the student's folder. */
+export const ONNX_FILES: Record<ExportFormat, string> = { onnx: 'model.onnx', 'onnx-uint8': 'model-uint8.onnx' };
 
-/** The student exported, or a one-line error naming the layer that cannot be, in the CLI's terms. */
-function exportStudent(student: tf.LayersModel): ExportedOnnx {
+/** The student exported in `format`, or a one-line error naming the layer that cannot be, in the CLI's terms. */
+function exportStudent(student: tf.LayersModel, format: ExportFormat): ExportedOnnx {
   try {
-    return exportLayersToOnnx(student);
+    return exportLayersToOnnx(student, { weights: format === 'onnx-uint8' ? 'uint8' : 'float32' });
   } catch (error) {
     if (!(error instanceof UnsupportedLayerError)) throw error;
     throw new DistillError(
-      `--export onnx cannot export the student: its ${error.message}; use a student whose layers all export ` +
-        '(the mlp, cnn, bag, cnn1d and bilstm architectures do), or leave out --export onnx',
+      `--export ${format} cannot export the student: its ${error.message}; use a student whose layers all export ` +
+        `(the mlp, cnn, bag, cnn1d and bilstm architectures do), or leave out --export ${format}`,
     );
   }
 }
@@ -33,29 +34,44 @@ function exportStudent(student: tf.LayersModel): ExportedOnnx {
  * exported and the result dropped, so that an unsupported layer is named before hours of training.
  */
 export function checkStudentExports(student: tf.LayersModel, formats: readonly ExportFormat[]): void {
-  if (formats.includes('onnx')) exportStudent(student);
+  for (const format of new Set(formats)) exportStudent(student, format);
 }
 
 /**
- * Writes the trained student as `studentDir/model.onnx` and checks that file with onnxruntime-node against
- * the tfjs student on the test rows: the largest logit difference and the top-1 agreement.
- * `folder` is the student folder's name under the output folder, for the report's path.
+ * Writes the trained student in each ONNX format asked for (`studentDir/model.onnx`, `model-uint8.onnx`) and
+ * checks each file with onnxruntime-node against the tfjs student on the test rows: the largest logit
+ * difference and the top-1 agreement. `folder` is the student folder's name under the output folder, for
+ * the report's paths.
  */
 export async function writeStudentOnnx(
   studentDir: string,
   folder: string,
   student: tf.LayersModel,
   test: Dataset,
+  formats: readonly ExportFormat[],
+): Promise<OnnxExportReport[]> {
+  const reports: OnnxExportReport[] = [];
+  for (const format of new Set(formats)) reports.push(await writeOneFormat(studentDir, folder, student, test, format));
+  return reports;
+}
+
+/** One format's file, written and checked. */
+async function writeOneFormat(
+  studentDir: string,
+  folder: string,
+  student: tf.LayersModel,
+  test: Dataset,
+  format: ExportFormat,
 ): Promise<OnnxExportReport> {
-  const exported = exportStudent(student);
-  const file = join(studentDir, ONNX_FILE);
+  const exported = exportStudent(student, format);
+  const file = join(studentDir, ONNX_FILES[format]);
   await writeFile(file, exported.bytes);
   // What is checked is the file as written, read back.
   const bytes = new Uint8Array(await readFile(file));
   const measured = await checkOnnxAgainstTfjs(student, { ...exported, bytes }, test);
   return {
-    path: `${folder}/${ONNX_FILE}`,
-    format: 'onnx',
+    path: `${folder}/${ONNX_FILES[format]}`,
+    format,
     opset: OPSET_VERSION,
     bytes: (await stat(file)).size,
     input: { name: exported.inputName, dtype: 'float32', shape: [null, ...exported.inputShape] },

@@ -55,7 +55,7 @@ function artifactLines(q: QuantizationReport): string[] {
   return ['', ...aligned(rows), ...auto, ...q.warnings.map((warning) => `warning: ${warning}`)];
 }
 
-/** The ONNX export (--export onnx): its file and how onnxruntime-node's run of it agreed with tfjs. */
+/** An ONNX export (--export onnx): its file and how onnxruntime-node's run of it agreed with tfjs. */
 function onnxLine(onnx: OnnxExportReport): string {
   return (
     `onnx: ${onnx.path} (${bytes(onnx.bytes)}), on onnxruntime-node: test accuracy ${percent(onnx.accuracy)}, ` +
@@ -83,7 +83,7 @@ export function summaryTable(report: DistillReport, names: { teacher: string; st
   const lines = [
     ...aligned(rows),
     ...(report.quantization ? artifactLines(report.quantization) : []),
-    ...(report.onnx ? ['', onnxLine(report.onnx)] : []),
+    ...(report.onnx ? ['', ...report.onnx.map(onnxLine)] : []),
   ];
   const t = report.throughput;
   const rates = [

@@ -56,13 +56,23 @@ function exportNode(g: GraphBuilder, layer: tf.layers.Layer, inputs: GraphValue[
   if (!layer.supportsMasking) g.mask = undefined;
 }
 
+/** How {@link exportLayersToOnnx} stores the weights. */
+export interface OnnxExportOptions {
+  /**
+   * `float32` (the default), or `uint8`: each kernel and embedding table as uint8 (per-tensor affine) with a
+   * DequantizeLinear node, about a quarter of the bytes; onnxruntime dequantizes them once, when it loads
+   * the model, and computes in float32. Biases and small tensors stay float32.
+   */
+  weights?: 'float32' | 'uint8';
+}
+
 /**
  * Exports a tfjs LayersModel of one input and one output (Sequential, or functional with branches and
  * merges) to an ONNX model (opset 13) that computes the same outputs from the same float32 input:
  * channels-last images, feature rows, or token ids as float32 (cast to int64 inside). A layer it cannot
  * export throws an {@link UnsupportedLayerError} naming it.
  */
-export function exportLayersToOnnx(model: tf.LayersModel): ExportedOnnx {
+export function exportLayersToOnnx(model: tf.LayersModel, options: OnnxExportOptions = {}): ExportedOnnx {
   if (model.inputs.length !== 1 || model.outputs.length !== 1) {
     throw new UnsupportedLayerError(
       model.getClassName(),
@@ -73,6 +83,7 @@ export function exportLayersToOnnx(model: tf.LayersModel): ExportedOnnx {
   const inputShape = model.inputs[0].shape.slice(1) as number[];
   const outputShape = model.outputs[0].shape.slice(1) as number[];
   const g = new GraphBuilder('input', 'tfjs', [null, ...inputShape]);
+  g.quantizeKernels = options.weights === 'uint8';
   const input = model.inputs[0] as unknown as GraphTensor;
   const values = new Map<number, GraphValue>([[input.id, g.current()]]);
   for (const tensor of topologicalOrder(model.outputs[0] as unknown as GraphTensor)) {

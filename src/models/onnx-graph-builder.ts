@@ -8,6 +8,27 @@ import type { OnnxAttribute, OnnxNode, OnnxTensor } from './onnx-proto.js';
  */
 export type Layout = 'tfjs' | 'nchw';
 
+/** The fewest values a kernel needs to be stored as uint8: below it the scale and zero point outweigh the saving. */
+const QUANTIZE_MIN_VALUES = 64;
+
+/**
+ * Per-tensor affine uint8, as ONNX's DequantizeLinear reads it: value = (q - zeroPoint) * scale. The range
+ * is widened to hold 0, so that the zero point is a whole number in [0, 255] and 0 stays exact.
+ */
+export function quantizeUint8(values: Float32Array): { quantized: Uint8Array; scale: number; zeroPoint: number } {
+  let min = 0;
+  let max = 0;
+  for (const v of values) {
+    if (v < min) min = v;
+    if (v > max) max = v;
+  }
+  const scale = Math.fround(max > min ? (max - min) / 255 : 1);
+  const zeroPoint = Math.min(255, Math.max(0, Math.round(-min / scale)));
+  const quantized = new Uint8Array(values.length);
+  for (let i = 0; i < values.length; i++) quantized[i] = Math.min(255, Math.max(0, Math.round(values[i] / scale) + zeroPoint));
+  return { quantized, scale, zeroPoint };
+}
+
 /** One value of the graph as a layer reads it: its name, layout, tfjs shape and padding mask. */
 export interface GraphValue {
   value: string;
@@ -26,6 +47,8 @@ export class GraphBuilder implements GraphValue {
   readonly nodes: OnnxNode[] = [];
   readonly initializers: OnnxTensor[] = [];
   mask?: string;
+  /** Store the layers' kernels as uint8 with a DequantizeLinear each (see {@link kernel}). */
+  quantizeKernels = false;
   private count = 0;
 
   constructor(
@@ -59,10 +82,23 @@ export class GraphBuilder implements GraphValue {
     return `${hint}_${this.count++}`;
   }
 
-  weight(hint: string, dims: number[], values: Float32Array | number[], type: OnnxTensor['type'] = 'float32'): string {
+  weight(hint: string, dims: number[], values: Float32Array | Uint8Array | number[], type: OnnxTensor['type'] = 'float32'): string {
     const name = this.fresh(hint);
     this.initializers.push({ name, dims, values, type });
     return name;
+  }
+
+  /**
+   * A layer's learned weight tensor (a kernel or an embedding table). With quantizeKernels, one of at least
+   * QUANTIZE_MIN_VALUES values is stored as uint8 (per-tensor affine) and dequantized by a DequantizeLinear
+   * node, which onnxruntime folds into a float32 constant when it loads the model: the file shrinks, the
+   * arithmetic stays float32. Small tensors (biases, fixed constants) stay float32.
+   */
+  kernel(hint: string, dims: number[], values: Float32Array): string {
+    if (!this.quantizeKernels || values.length < QUANTIZE_MIN_VALUES) return this.weight(hint, dims, values);
+    const { quantized, scale, zeroPoint } = quantizeUint8(values);
+    const stored = this.weight(`${hint}_uint8`, dims, quantized, 'uint8');
+    return this.apply('DequantizeLinear', [stored, this.weight('scale', [], [scale]), this.weight('zero_point', [], [zeroPoint], 'uint8')]);
   }
 
   /** Appends a node reading the current value (and `extra` inputs), whose output becomes the current value. */

@@ -155,7 +155,7 @@ function convolution(g: GraphBuilder, layer: tf.layers.Layer, config: Config, de
   const dilations = pair(config.dilationRate ?? 1);
   const size: [number, number] = [g.shape[1] as number, g.shape[2] as number];
   const window: [number, number] = [(kh - 1) * dilations[0] + 1, (kw - 1) * dilations[1] + 1];
-  const inputs = [g.weight('w', [outChannels, inPerGroup, kh, kw], w)];
+  const inputs = [g.kernel('w', [outChannels, inPerGroup, kh, kw], w)];
   const bias = config.useBias === false ? undefined : weightOf(layer, 'bias');
   if (bias) inputs.push(g.weight('b', [outChannels], bias.dataSync() as Float32Array));
   g.toLayout('nchw');
@@ -187,7 +187,7 @@ function dense(g: GraphBuilder, layer: tf.layers.Layer, config: Config): void {
   const kernel = weightOf(layer, 'kernel')!;
   const bias = config.useBias === false ? undefined : weightOf(layer, 'bias');
   g.toLayout('tfjs');
-  const w = g.weight('w', kernel.shape, kernel.dataSync() as Float32Array);
+  const w = g.kernel('w', kernel.shape, kernel.dataSync() as Float32Array);
   const b = bias && g.weight('b', bias.shape, bias.dataSync() as Float32Array);
   if (g.shape.length === 2) {
     g.op('Gemm', b ? [w, b] : [w]);

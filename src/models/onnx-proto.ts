@@ -4,12 +4,12 @@
  * output with a symbolic batch dimension. Only what {@link encodeModel} writes is supported.
  */
 
-/** A tensor initializer: float32 weights, or int64 values (shapes for Reshape). */
+/** A tensor initializer: float32 weights, uint8 quantised weights, or int64 values (shapes for Reshape). */
 export interface OnnxTensor {
   name: string;
   dims: number[];
-  values: Float32Array | number[];
-  type: 'float32' | 'int64';
+  values: Float32Array | Uint8Array | number[];
+  type: 'float32' | 'int64' | 'uint8';
 }
 
 /** A node attribute value: an int, a float, a string, or a list of ints, floats or strings. */
@@ -50,7 +50,7 @@ export const TENSOR = { dims: 1, dataType: 2, name: 8, rawData: 9 };
 const OPSET = { domain: 1, version: 2 };
 const ATTRIBUTE = { name: 1, f: 2, i: 3, s: 4, floats: 7, ints: 8, strings: 9, type: 20 };
 const ATTRIBUTE_TYPE = { float: 1, int: 2, string: 3, floats: 6, ints: 7, strings: 8 };
-const DATA_TYPE = { float32: 1, int64: 7 };
+const DATA_TYPE = { float32: 1, uint8: 2, int64: 7 };
 const VALUE_INFO = { name: 1, type: 2 };
 const TYPE_TENSOR = 1;
 const TENSOR_TYPE = { elemType: 1, shape: 2 };
@@ -130,6 +130,7 @@ class Writer {
 
 /** Little-endian bytes of a tensor's values, as raw_data holds them. */
 function rawData(tensor: OnnxTensor): Uint8Array {
+  if (tensor.type === 'uint8') return Uint8Array.from(tensor.values);
   const view = new DataView(new ArrayBuffer(tensor.values.length * (tensor.type === 'int64' ? 8 : 4)));
   tensor.values.forEach((v: number, i: number) => {
     if (tensor.type === 'int64') view.setBigInt64(i * 8, BigInt(v), true);

@@ -22,7 +22,7 @@ function embedding(g: GraphBuilder, layer: tf.layers.Layer, config: Config): voi
   const table = weightOf(layer, 'embeddings')!;
   const ids = g.value;
   const indices = g.apply('Cast', [ids], { to: { int: INT64 } });
-  g.value = g.apply('Gather', [g.weight('embeddings', table.shape, table.dataSync() as Float32Array), indices], { axis: { int: 0 } });
+  g.value = g.apply('Gather', [g.kernel('embeddings', table.shape, table.dataSync() as Float32Array), indices], { axis: { int: 0 } });
   if (config.maskZero) {
     const padding = g.apply('Equal', [ids, g.weight('zero', [], [0])]);
     g.mask = g.apply('Cast', [g.apply('Not', [padding])], { to: { int: FLOAT } });
@@ -58,7 +58,7 @@ function conv1d(g: GraphBuilder, layer: tf.layers.Layer, config: Config): void {
       for (let o = 0; o < outChannels; o++) w[(o * inChannels + c) * k + i] = values[(i * inChannels + c) * outChannels + o];
   const stride = single(config.strides ?? 1);
   const dilation = single(config.dilationRate ?? 1);
-  const inputs = [g.weight('w', [outChannels, inChannels, k], w)];
+  const inputs = [g.kernel('w', [outChannels, inChannels, k], w)];
   const bias = config.useBias === false ? undefined : weightOf(layer, 'bias');
   if (bias) inputs.push(g.weight('b', [outChannels], bias.dataSync() as Float32Array));
   const pads = pads1d(config.padding, g.shape[1] as number, (k - 1) * dilation + 1, stride);
@@ -176,8 +176,8 @@ function lstm(g: GraphBuilder, layer: tf.layers.Layer, config: Config): void {
   const time = g.apply('Transpose', [g.value], { perm: { ints: [1, 0, 2] } });
   const inputs = [
     time,
-    g.weight('w', [directions.length, 4 * units, width], joined('w')),
-    g.weight('r', [directions.length, 4 * units, units], joined('r')),
+    g.kernel('w', [directions.length, 4 * units, width], joined('w')),
+    g.kernel('r', [directions.length, 4 * units, units], joined('r')),
     g.weight('b', [directions.length, 8 * units], joined('b')),
     lengths,
   ];

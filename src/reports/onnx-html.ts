@@ -11,20 +11,28 @@ function cell(onnx: OnnxExportReport, metric: keyof OnnxExportReport, text: stri
 /** The largest logit difference as the page prints it: three significant digits. */
 export const logitDiffText = (diff: number) => diff.toPrecision(3);
 
-/** The exported file, its input and output, and how it agreed with tfjs. */
-export function onnxSection(onnx: OnnxExportReport): string {
+/** What a format's weights are, for the table. */
+const FORMAT_TEXT = { onnx: 'float32', 'onnx-uint8': 'uint8 kernels' } as const;
+
+/** The exported files, their input and output, and how each agreed with tfjs. */
+export function onnxSection(exports: OnnxExportReport[]): string {
   const shape = (dims: (number | null)[]) => `[${dims.map((d) => d ?? 'batch').join(', ')}]`;
+  const rows = exports.map(
+    (onnx) =>
+      `<tr><th>${esc(onnx.path)}</th><td>${esc(`ONNX opset ${onnx.opset}, ${FORMAT_TEXT[onnx.format]}`)}</td>` +
+      `${cell(onnx, 'bytes', bytes(onnx.bytes))}${cell(onnx, 'accuracy', percent(onnx.accuracy))}` +
+      `${cell(onnx, 'agreement', percent(onnx.agreement))}${cell(onnx, 'maxAbsLogitDiff', logitDiffText(onnx.maxAbsLogitDiff))}</tr>`,
+  );
+  const onnx = exports[0];
   return [
     '<table class="artifacts">',
     '<thead><tr><th>file</th><th>format</th><th class="num">size</th><th class="num">test accuracy</th>' +
       '<th class="num">agreement with tfjs</th><th class="num">largest logit difference</th></tr></thead>',
-    `<tbody><tr><th>${esc(onnx.path)}</th><td>${esc(`ONNX opset ${onnx.opset}`)}</td>${cell(onnx, 'bytes', bytes(onnx.bytes))}` +
-      `${cell(onnx, 'accuracy', percent(onnx.accuracy))}${cell(onnx, 'agreement', percent(onnx.agreement))}` +
-      `${cell(onnx, 'maxAbsLogitDiff', logitDiffText(onnx.maxAbsLogitDiff))}</tr></tbody>`,
+    `<tbody>${rows.join('\n')}</tbody>`,
     '</table>',
     `<p class="muted">Input <code>${esc(onnx.input.name)}</code> ${esc(onnx.input.dtype)} ${esc(shape(onnx.input.shape))}, ` +
       `output <code>${esc(onnx.output.name)}</code> ${esc(onnx.output.dtype)} ${esc(shape(onnx.output.shape))} (logits). ` +
-      `The file was loaded by onnxruntime-node and run on the ${esc(onnx.rows)} test rows beside the tfjs student ` +
+      `Each file was loaded by onnxruntime-node and run on the ${esc(onnx.rows)} test rows beside the tfjs student ` +
       `(test accuracy ${esc(percent(onnx.tfjsAccuracy))}).</p>`,
   ].join('\n');
 }

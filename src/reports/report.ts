@@ -3,7 +3,7 @@ import type { ModelReport } from '../infer/evaluate.js';
 import type { StepBreakdown } from '../train/data-parallel.js';
 import type { SelectionMetric } from '../train/replica.js';
 import type { DistillConfig } from '../options/options.js';
-import type { QuantizeChoice } from '../options/schema.js';
+import type { ExportFormat, QuantizeChoice } from '../options/schema.js';
 import type { QuantizationDtype } from '../models/quantize.js';
 import type { HistoryRecord, Phase, TrainingPhase } from '../progress.js';
 
@@ -126,9 +126,10 @@ export interface QuantizationReport {
 
 /** The student exported to ONNX (`--export onnx`): where, what it takes, and how it did against tfjs. */
 export interface OnnxExportReport {
-  /** The file, relative to the run's output folder: student/model.onnx. */
+  /** The file, relative to the run's output folder: student/model.onnx, student/model-uint8.onnx. */
   path: string;
-  format: 'onnx';
+  /** `onnx`, or `onnx-uint8`: its kernels and embedding tables stored as uint8 (DequantizeLinear). */
+  format: ExportFormat;
   opset: number;
   /** Bytes of the file. */
   bytes: number;
@@ -139,7 +140,7 @@ export interface OnnxExportReport {
   rows: number;
   /** The largest absolute difference between its logits and tfjs's, over every test row and class. */
   maxAbsLogitDiff: number;
-  /** Fraction of test rows whose top-1 class is the tfjs student's. */
+  /** Fraction of test rows whose top-1 class is the (float32) tfjs student's. */
   agreement: number;
   /** Its top-1 test accuracy, in [0, 1]. */
   accuracy: number;
@@ -206,8 +207,8 @@ export interface DistillReport {
   };
   /** The CLI's quantised variants of the student, when `--quantize` asked for any. */
   quantization?: QuantizationReport;
-  /** The CLI's ONNX export of the student, when `--export onnx` asked for it. */
-  onnx?: OnnxExportReport;
+  /** The CLI's ONNX exports of the student, in the order `--export` asked for them, when it asked for any. */
+  onnx?: OnnxExportReport[];
   /** The settings of the run, defaults filled in. */
   config: DistillConfig & Record<string, unknown>;
 }

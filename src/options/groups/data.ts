@@ -221,8 +221,9 @@ export const DATA_OPTIONS = defineOptions({
     group: 'output',
     scope: 'cli',
     description:
-      'also write the student in these formats (onnx: DIR/student/model.onnx, opset 13, for onnxruntime), each run on the test rows and ' +
-      'compared with tfjs; an architecture that cannot be exported stops the run before training',
+      'also write the student in these formats (onnx: DIR/student/model.onnx, opset 13, for onnxruntime; onnx-uint8: ' +
+      'DIR/student/model-uint8.onnx, its kernels stored as uint8), each run on the test rows and compared with tfjs; an ' +
+      'architecture that cannot be exported stops the run before training',
     default: [],
     shownDefault: 'none',
     check: exportProblem,
