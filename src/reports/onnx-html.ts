@@ -8,8 +8,8 @@ function cell(onnx: OnnxExportReport, metric: keyof OnnxExportReport, text: stri
   return `<td class="num" data-export="${esc(onnx.path)}" data-metric="${metric}" data-value="${esc(onnx[metric])}">${esc(text)}</td>`;
 }
 
-/** The largest logit difference as the page prints it: three significant digits. */
-export const logitDiffText = (diff: number) => diff.toPrecision(3);
+/** The largest logit difference as the page and the summary print it: three significant digits. */
+export const logitDiffText = (diff: number) => (diff !== 0 && Math.abs(diff) < 1e-3 ? diff.toExponential(2) : diff.toPrecision(3));
 
 /** What a format's weights are, for the table. */
 const FORMAT_TEXT = { onnx: 'float32', 'onnx-uint8': 'uint8 kernels' } as const;
