@@ -172,6 +172,26 @@ describe('teacherRuntime', () => {
     expect(again.reused).toBe(true);
   });
 
+  it('labels a text teacher (a bidirectional LSTM over masked token ids) on onnxruntime with the soft labels tfjs gives', async () => {
+    const random = mulberry32(5);
+    const rows = 300;
+    const length = 16;
+    // Texts of every length, padded after the text with id 0.
+    const x = new Float32Array(rows * length);
+    for (let r = 0; r < rows; r++) for (let t = 0; t < r % (length + 1); t++) x[r * length + t] = 1 + Math.floor(random() * 49);
+    const train: Dataset = { x, y: Int32Array.from({ length: rows }, (_, i) => i % 3), shape: [rows, length], numClasses: 3 };
+    const teacher = buildModel('bilstm:8,6', { inputShape: [length], numClasses: 3, vocabSize: 50, seed: 2 });
+    teacher.setWeights(teacher.getWeights().map((w) => tf.mul(w, 4)));
+    const common = { teacher, train, workers: 2, backend: 'wasm' as const };
+    const ort = await label({ ...common, softLabels: join(dir, 'text-ort.bin'), teacherRuntime: 'onnxruntime' });
+    const tfjs = await label({ ...common, softLabels: join(dir, 'text-tfjs.bin'), teacherRuntime: 'tfjs' });
+    expect([ort.teacherRuntime, tfjs.teacherRuntime]).toEqual(['onnxruntime', 'tfjs']);
+    const onOrt = await storeValues(ort.file, train, ort.key);
+    const onTfjs = await storeValues(tfjs.file, train, tfjs.key);
+    expect(Math.max(...Array.from(onTfjs, Math.abs))).toBeGreaterThan(0.1);
+    expect(maxAbsDiff(onOrt, onTfjs)).toBeLessThan(1e-4);
+  });
+
   it("falls back to tfjs with a notice under 'auto' and fails under 'onnxruntime' for a layer it cannot export", async () => {
     const train = dataset(40, [8, 8], 3);
     const auto = await label({ teacher: gruTeacher(), train, softLabels: join(dir, 'gru.bin'), workers: 1 });

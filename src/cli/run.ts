@@ -65,7 +65,7 @@ export async function runCommand(settings: RunSettings, signal: AbortSignal): Pr
   const student = isArchitecture(studentSpec)
     ? buildModel(studentSpec, { ...shape, seed: mixSeed(seed, 12) })
     : await loadModel(studentSpec);
-  checkStudentExports(student, exportFormats);
+  await checkStudentExports(student, exportFormats);
 
   let result: DistillResult;
   try {

@@ -6,10 +6,11 @@ import type * as tf from '@tensorflow/tfjs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Dataset } from '../data/dataset.js';
-import { DistillError } from '../errors.js';
+import { DistillError, messageOf } from '../errors.js';
 import { type ExportedOnnx, UnsupportedLayerError, exportLayersToOnnx } from '../models/layers-to-onnx.js';
 import { checkOnnxAgainstTfjs } from '../models/onnx-check.js';
 import { OPSET_VERSION } from '../models/onnx-proto.js';
+import { loadOrt } from '../models/onnx-teacher.js';
 import type { ExportFormat } from '../options/schema.js';
 import type { OnnxExportReport } from '../reports/report.js';
 
@@ -31,10 +32,19 @@ function exportStudent(student: tf.LayersModel, format: ExportFormat): ExportedO
 
 /**
  * Refuses, before any training, a student that an asked-for format cannot hold: the untrained student is
- * exported and the result dropped, so that an unsupported layer is named before hours of training.
+ * exported and the result dropped, so that an unsupported layer is named before hours of training. The
+ * check after training needs onnxruntime-node, so it must load too.
  */
-export function checkStudentExports(student: tf.LayersModel, formats: readonly ExportFormat[]): void {
+export async function checkStudentExports(student: tf.LayersModel, formats: readonly ExportFormat[]): Promise<void> {
   for (const format of new Set(formats)) exportStudent(student, format);
+  if (formats.length === 0) return;
+  try {
+    await loadOrt();
+  } catch (error) {
+    throw new DistillError(
+      `--export ${formats[0]} checks the exported student on onnxruntime-node, which ${messageOf(error).replace(/^.*?, which /, '')}`,
+    );
+  }
 }
 
 /**
