@@ -23,20 +23,9 @@ import { dataSourceOf, importModules, isTableSource } from './inputs.js';
 /** `tfjs-distill run`: load data, build or load the models, distill, write the outputs, print the table. */
 export async function runCommand(settings: RunSettings, signal: AbortSignal): Promise<void> {
   const { data: source, testData, limit, testFraction, imageSize, channels, skipBadImages, out, checkpoint, ...rest } = settings;
-  const {
-    quantize,
-    maxQuantizeDrop,
-    export: exportFormats,
-    tokenizer,
-    maxLength,
-    textField,
-    labelField,
-    textPairField,
-    classes: givenClasses,
-    ...library
-  } = rest;
+  const { quantize, maxQuantizeDrop, tokenizer, maxLength, textField, labelField, textPairField, classes: givenClasses, ...library } = rest;
   const text = { tokenizer, maxLength, textField, labelField, textPairField, classes: givenClasses };
-  const { teacher: teacherSetting, student: studentSetting, ...options } = library;
+  const { teacher: teacherSetting, student: studentSetting, export: exportFormats, ...options } = library;
   const table = isTableSource(source);
   const seed = options.seed ?? DEFAULTS.seed;
   const dataSource = dataSourceOf({ data: source, testData, limit, testFraction, imageSize, channels, skipBadImages, ...text, seed });
