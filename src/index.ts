@@ -16,7 +16,7 @@ export {
   type PhaseTrainingOptions,
   type TeacherRuntime,
 } from './options/options.js';
-export type { QuantizeChoice, QueueSettings } from './options/schema.js';
+export type { ExportFormat, QuantizeChoice, QueueSettings } from './options/schema.js';
 export type { TeacherRuntimeUsed } from './teachers/teacher-runtime.js';
 export { label, shardFile, shardRows, type LabelOptions, type LabelResult, type ShardSpec } from './labelling/label.js';
 export { DEFAULT_JOB_ROWS, labelOnQueue, type QueueLabelOptions, type QueueLabelResult } from './queue/queue.js';
@@ -26,6 +26,7 @@ export type {
   ArtifactReport,
   BaselineReport,
   DistillReport,
+  OnnxExportReport,
   QuantizationReport,
   RestartReport,
   SelectionReport,
@@ -151,7 +152,14 @@ export {
 export { type LatencyMeasurement, type LatencyOptions, measureLatency } from './models/latency.js';
 export type { InputLayout, TeacherNormalize } from './models/onnx-teacher.js';
 export { TREE_PROBABILITY_FLOOR, labelsOntoTeacherClasses, readOnnxMlClasses } from './models/onnx-ml-teacher.js';
-export { EXPORTABLE_LAYERS, type ExportedOnnx, UnsupportedLayerError, exportLayersToOnnx } from './models/layers-to-onnx.js';
+export {
+  EXPORTABLE_LAYERS,
+  type ExportedOnnx,
+  type OnnxExportOptions,
+  UnsupportedLayerError,
+  exportLayersToOnnx,
+} from './models/layers-to-onnx.js';
+export { type OnnxCheck, checkOnnxAgainstTfjs } from './models/onnx-check.js';
 export type { BackendChoice, BackendName, KernelsUsed } from './kernels/backend.js';
 export type { KernelChoice } from './kernels/kernel-choice.js';
 

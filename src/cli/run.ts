@@ -21,7 +21,8 @@ import { writeStudentFolder } from '../distill/student-folder.js';
 import type { ContractFile } from '../data/sources/source-entry.js';
 import { dataInputContract } from '../data/source-contracts.js';
 import type { InputContract } from '../data/input-contract.js';
-import type { QuantizeChoice } from '../options/schema.js';
+import type { ExportFormat, QuantizeChoice } from '../options/schema.js';
+import { checkStudentExports, writeStudentOnnx } from './student-onnx.js';
 import { dataSourceOf, importModules, isTableSource, trainingAugment } from './inputs.js';
 
 /**
@@ -44,7 +45,7 @@ function runSettingsParts(settings: RunSettings) {
   } = rest;
   // The settings of text and table sources: which fields or columns hold what, and the class order.
   const fields = { tokenizer, maxLength, textField, labelField, textPairField, classes: givenClasses, features };
-  const { teacher: teacherSetting, student: studentSetting, augment, augmentCopies, ...others } = library;
+  const { teacher: teacherSetting, student: studentSetting, export: exportFormats, augment, augmentCopies, ...others } = library;
   // Text's augmentation happens as the data is loaded; distill() applies only the images' shifts and flips.
   const options = { ...others, augment: trainingAugment(augment) };
   const table = isTableSource(source);
@@ -62,14 +63,37 @@ function runSettingsParts(settings: RunSettings) {
     ...augmentation,
     seed,
   });
-  return { quantize, maxQuantizeDrop, fields, teacherSetting, studentSetting, options, table, seed, augmentation, dataSource };
+  return {
+    quantize,
+    maxQuantizeDrop,
+    exportFormats,
+    fields,
+    teacherSetting,
+    studentSetting,
+    options,
+    table,
+    seed,
+    augmentation,
+    dataSource,
+  };
 }
 
 /** `tfjs-distill run`: load data, build or load the models, distill, write the outputs, print the table. */
 export async function runCommand(settings: RunSettings, signal: AbortSignal): Promise<void> {
   const { data: source, testData, limit, testFraction, skipBadImages, out, checkpoint, labelField } = settings;
-  const { quantize, maxQuantizeDrop, fields, teacherSetting, studentSetting, options, table, seed, augmentation, dataSource } =
-    runSettingsParts(settings);
+  const {
+    quantize,
+    maxQuantizeDrop,
+    exportFormats,
+    fields,
+    teacherSetting,
+    studentSetting,
+    options,
+    table,
+    seed,
+    augmentation,
+    dataSource,
+  } = runSettingsParts(settings);
   await checkOutputDir(out);
   const checkpointDir = join(out, CHECKPOINT_FOLDER);
   // Custom layers must be known here (to load or build the models) and in every worker.
@@ -96,6 +120,7 @@ export async function runCommand(settings: RunSettings, signal: AbortSignal): Pr
   const student = isArchitecture(studentSpec)
     ? buildModel(studentSpec, { ...shape, seed: mixSeed(seed, 12) })
     : await loadModel(studentSpec);
+  await checkStudentExports(student, exportFormats);
 
   let result: DistillResult;
   try {
@@ -143,6 +168,7 @@ export async function runCommand(settings: RunSettings, signal: AbortSignal): Pr
     ...fields,
     // A text source's label field when none was given (a table's label column is chosen by its header: a notice says which).
     labelField: labelField ?? (dataSourceReads(source, 'textField') ? DEFAULT_TEXT_FIELDS.labelField : null),
+    export: exportFormats,
     // The row width the text was cut to, so that the config reproduces it whatever the tokenizer's default.
     maxLength: vocabSize === undefined ? null : train.shape[1],
     teacher: teacherSpec,
@@ -155,6 +181,7 @@ export async function runCommand(settings: RunSettings, signal: AbortSignal): Pr
     test,
     requested: quantize,
     maxDrop: maxQuantizeDrop,
+    exportFormats,
     contract: dataInputContract(splits),
     contractFiles: splits.contractFiles,
   });
@@ -199,6 +226,8 @@ interface StudentFolderRequest {
   maxDrop: number;
   contract: InputContract;
   contractFiles?: ContractFile[];
+  /** Other formats the student is written in (--export), checked on the same rows. */
+  exportFormats: ExportFormat[];
 }
 
 /** The command line that ran, as the model card shows it: arguments with spaces or quotes quoted. */
@@ -239,6 +268,13 @@ async function writeOutputs(out: string, result: DistillResult, request: Student
       quantize: request.requested,
       maxQuantizeDrop: request.maxDrop,
       command: commandLine(),
+      artifacts: [
+        async (folder) => {
+          if (request.exportFormats.length === 0) return;
+          process.stderr.write('exporting the student to ONNX and checking it with onnxruntime-node on the test rows\n');
+          result.report.onnx = await writeStudentOnnx(folder, STUDENT_FOLDER, result.student, request.test, request.exportFormats);
+        },
+      ],
     });
     if (folder.quantization) result.report.quantization = folder.quantization;
     result.report.studentFolder = folder.folder;

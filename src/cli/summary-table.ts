@@ -1,4 +1,5 @@
-import type { DistillReport, QuantizationReport } from '../reports/report.js';
+import { logitDiffText } from '../reports/onnx-html.js';
+import type { DistillReport, OnnxExportReport, QuantizationReport } from '../reports/report.js';
 
 const count = new Intl.NumberFormat('en-US');
 const percent = (x: number) => `${(100 * x).toFixed(2)}%`;
@@ -54,6 +55,14 @@ function artifactLines(q: QuantizationReport): string[] {
   return ['', ...aligned(rows), ...auto, ...q.warnings.map((warning) => `warning: ${warning}`)];
 }
 
+/** An ONNX export (--export onnx): its file and how onnxruntime-node's run of it agreed with tfjs. */
+function onnxLine(onnx: OnnxExportReport): string {
+  return (
+    `onnx: ${onnx.path} (${bytes(onnx.bytes)}), on onnxruntime-node: test accuracy ${percent(onnx.accuracy)}, ` +
+    `agreement with tfjs ${percent(onnx.agreement)}, largest logit difference ${logitDiffText(onnx.maxAbsLogitDiff)}`
+  );
+}
+
 /** The side-by-side comparison printed at the end of a run: teacher vs student (vs baseline). */
 export function summaryTable(report: DistillReport, names: { teacher: string; student: string }): string {
   const { student, baseline } = report;
@@ -71,7 +80,11 @@ export function summaryTable(report: DistillReport, names: { teacher: string; st
     ['latency per sample, batch 1', or(teacher?.latencyMsBatch1, ms), ms(student.latencyMsBatch1), ...(baseline ? [dash] : [])],
     ['latency per sample, batch 256', or(teacher?.latencyMsBatch256, ms), ms(student.latencyMsBatch256), ...(baseline ? [dash] : [])],
   ];
-  const lines = [...aligned(rows), ...(report.quantization ? artifactLines(report.quantization) : [])];
+  const lines = [
+    ...aligned(rows),
+    ...(report.quantization ? artifactLines(report.quantization) : []),
+    ...(report.onnx ? ['', ...report.onnx.map(onnxLine)] : []),
+  ];
   const t = report.throughput;
   const rates = [
     t.teacherTrainSamplesPerSec !== undefined ? `teacher training ${rate(t.teacherTrainSamplesPerSec)}` : undefined,

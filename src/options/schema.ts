@@ -54,7 +54,16 @@ export interface CliSettings {
   quantize: QuantizeChoice[];
   /** The most test accuracy, in percentage points, a variant may lose against the float32 student unwarned. */
   maxQuantizeDrop: number;
+  /**
+   * Other formats to write the student in beside model.json (`onnx`: student/model.onnx; `onnx-uint8`:
+   * student/model-uint8.onnx, its kernels stored as uint8), each checked on the test rows.
+   */
+  export: ExportFormat[];
 }
+
+/** An `export` value: a format the student is also written in. */
+export type ExportFormat = 'onnx' | 'onnx-uint8';
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['onnx', 'onnx-uint8'];
 
 /** A `quantize` value: a variant's weight format, or `auto` for the smallest variant within maxQuantizeDrop. */
 export type QuantizeChoice = QuantizationDtype | 'auto';

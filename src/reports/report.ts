@@ -3,7 +3,7 @@ import type { ModelReport } from '../infer/evaluate.js';
 import type { StepBreakdown } from '../train/data-parallel.js';
 import type { SelectionMetric } from '../train/replica.js';
 import type { DistillConfig } from '../options/options.js';
-import type { QuantizeChoice } from '../options/schema.js';
+import type { ExportFormat, QuantizeChoice } from '../options/schema.js';
 import type { QuantizationDtype } from '../models/quantize.js';
 import type { LatencyMeasurement } from '../models/latency.js';
 import type { InputContract } from '../data/input-contract.js';
@@ -142,6 +142,30 @@ export interface StudentFolderReport {
   latency: LatencyMeasurement;
 }
 
+/** The student exported to ONNX (`--export onnx`): where, what it takes, and how it did against tfjs. */
+export interface OnnxExportReport {
+  /** The file, relative to the run's output folder: student/model.onnx, student/model-uint8.onnx. */
+  path: string;
+  /** `onnx`, or `onnx-uint8`: its kernels and embedding tables stored as uint8 (DequantizeLinear). */
+  format: ExportFormat;
+  opset: number;
+  /** Bytes of the file. */
+  bytes: number;
+  /** The graph's input and output: names, element types and shapes (null: the batch dimension). */
+  input: { name: string; dtype: 'float32'; shape: (number | null)[] };
+  output: { name: string; dtype: 'float32'; shape: (number | null)[] };
+  /** Test rows the file was run on with onnxruntime-node, next to the tfjs student. */
+  rows: number;
+  /** The largest absolute difference between its logits and tfjs's, over every test row and class. */
+  maxAbsLogitDiff: number;
+  /** Fraction of test rows whose top-1 class is the (float32) tfjs student's. */
+  agreement: number;
+  /** Its top-1 test accuracy, in [0, 1]. */
+  accuracy: number;
+  /** The tfjs student's top-1 test accuracy on the same rows. */
+  tfjsAccuracy: number;
+}
+
 /** Everything a run measured. `report.json` is this object. */
 export interface DistillReport {
   /** The tfjs backend the workers actually ran. */
@@ -203,6 +227,8 @@ export interface DistillReport {
   quantization?: QuantizationReport;
   /** The student folder the CLI wrote (or writeStudentFolder, when given the report). */
   studentFolder?: StudentFolderReport;
+  /** The CLI's ONNX exports of the student, in the order `--export` asked for them, when it asked for any. */
+  onnx?: OnnxExportReport[];
   /** The settings of the run, defaults filled in. */
   config: DistillConfig & Record<string, unknown>;
 }

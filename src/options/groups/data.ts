@@ -1,7 +1,16 @@
 /** The data group (what the rows are and how they are split and shuffled) and the output group (where the outputs go, in which formats). */
 import { listDataSources } from '../../data/data-source.js';
 import { check } from '../../errors.js';
-import { CLI_MODEL_DEFAULTS, QUANTIZE_CHOICES, type QuantizeChoice, defineOptions, isInt, isNumber } from '../schema.js';
+import {
+  CLI_MODEL_DEFAULTS,
+  EXPORT_FORMATS,
+  type ExportFormat,
+  QUANTIZE_CHOICES,
+  type QuantizeChoice,
+  defineOptions,
+  isInt,
+  isNumber,
+} from '../schema.js';
 
 const given = (key: string, message: string) => (value: unknown) => `${key} ${message}, got ${JSON.stringify(value)}`;
 
@@ -18,8 +27,8 @@ function parseImageSize(value: string): [number, number] {
 /** Points of test accuracy a quantised variant may lose before it is warned about: --max-quantize-drop's default. */
 export const DEFAULT_MAX_QUANTIZE_DROP = 1;
 
-/** --quantize uint8,float16: each given value may be a comma list; the check below names a bad one. */
-const parseQuantize = (value: string): string[] => value.split(',').map((part) => part.trim());
+/** --quantize uint8,float16 (and --export): each given value may be a comma list; the check names a bad one. */
+const parseCommaList = (value: string): string[] => value.split(',').map((part) => part.trim());
 
 /** The problem with a quantize list: a value that is not a format or auto, or auto with formats. */
 function quantizeProblem(value: unknown): string | undefined {
@@ -30,6 +39,14 @@ function quantizeProblem(value: unknown): string | undefined {
   if (value.includes('auto') && value.some((item) => item !== 'auto'))
     return `quantize auto chooses among ${QUANTIZE_CHOICES.filter((c) => c !== 'auto').join(', ')} itself; give auto alone, or formats without it`;
   return undefined;
+}
+
+/** The problem with an export list: a value that is not a format. */
+function exportProblem(value: unknown): string | undefined {
+  const formats = EXPORT_FORMATS.join(', ');
+  if (!Array.isArray(value)) return `export must be a list of ${formats}, got ${JSON.stringify(value)}`;
+  const unknown = value.find((item) => !EXPORT_FORMATS.includes(item as ExportFormat));
+  return unknown === undefined ? undefined : `export '${unknown}' is not a format the student can be exported in; use ${formats}`;
 }
 
 /** --classes a,b,c and --features a,b,c. */
@@ -278,8 +295,29 @@ export const DATA_OPTIONS = defineOptions({
         value: 'string',
         arg: 'FORMAT',
         multiple: true,
-        parse: parseQuantize,
+        parse: parseCommaList,
         help: `write a quantised variant of the student: ${QUANTIZE_CHOICES.join(', ')} (repeatable, or a comma list; auto: the smallest within --max-quantize-drop)`,
+      },
+    ],
+  },
+  export: {
+    group: 'output',
+    scope: 'cli',
+    description:
+      'also write the student in these formats (onnx: DIR/student/model.onnx, opset 13, for onnxruntime; onnx-uint8: ' +
+      'DIR/student/model-uint8.onnx, its kernels stored as uint8), each run on the test rows and compared with tfjs; an ' +
+      'architecture that cannot be exported stops the run before training',
+    default: [],
+    shownDefault: 'none',
+    check: exportProblem,
+    flags: [
+      {
+        name: 'export',
+        value: 'string',
+        arg: 'FORMAT',
+        multiple: true,
+        parse: parseCommaList,
+        help: `write the student in another format too: ${EXPORT_FORMATS.join(', ')} (repeatable, or a comma list)`,
       },
     ],
   },
