@@ -1,5 +1,6 @@
 import { check } from '../errors.js';
 import { seededPermutation } from '../random.js';
+import type { TokenRowsInfo } from './text/token-rows.js';
 
 /**
  * A labelled (or partly labelled) table of examples, as the loaders return it and `distill` takes it.
@@ -16,6 +17,8 @@ export interface Dataset {
   shape: number[];
   /** Number of classes; labels lie in [0, numClasses). */
   numClasses: number;
+  /** Token-id rows (text data): how the tokenizer made them, which a teacher fed its own ids needs. */
+  tokens?: TokenRowsInfo;
 }
 
 /** Number of rows of a dataset. */
@@ -74,6 +77,7 @@ export function takeRows(dataset: Dataset, n: number): Dataset {
     y: dataset.y.subarray(0, rows),
     shape: [rows, ...featureShape(dataset)],
     numClasses: dataset.numClasses,
+    ...(dataset.tokens && { tokens: dataset.tokens }),
   };
 }
 
