@@ -3,7 +3,7 @@ import { labelOnQueue } from '../queue/queue.js';
 import { dataSourceReads } from '../data/data-source.js';
 import { DistillError, check } from '../errors.js';
 import { DEFAULTS } from '../options/options.js';
-import { type DataSettings, dataSourceOf, importModules, loadData, loadTeacher } from './inputs.js';
+import { type DataSettings, dataSourceOf, importModules, loadData, loadTeacher, withTeacherTextDefaults } from './inputs.js';
 import { isArchitecture } from './run-config.js';
 import { ProgressView } from './progress-view.js';
 
@@ -111,7 +111,7 @@ export async function labelCommand(given: Record<string, unknown>, signal: Abort
       return;
     }
     await importModules(settings.workerImports ?? []);
-    const { train, vocabSize } = await loadData(settings);
+    const { train, vocabSize } = await loadData(withTeacherTextDefaults(settings, settings.teacher));
     const { teacher } = loadTeacher(settings.teacher ?? null, train, settings.seed ?? DEFAULTS.seed, vocabSize);
     const { workers, backend, kernels, barrierTimeoutMs, maxRestarts, workerMemoryMb, workerImports } = settings;
     const runtime = { workers, backend, kernels, barrierTimeoutMs, maxRestarts, workerMemoryMb, workerImports };

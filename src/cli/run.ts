@@ -17,14 +17,18 @@ import { CLI_DEFAULTS, type RunSettings, defaultStudent, defaultTeacher, isArchi
 import { summaryTable } from './summary-table.js';
 import { VARIANT_FOLDERS, writeStudentVariants } from './student-variants.js';
 import type { QuantizeChoice } from '../options/schema.js';
-import { dataSourceOf, importModules, isTableSource } from './inputs.js';
+import { dataSourceOf, importModules, isTableSource, withTeacherTextDefaults } from './inputs.js';
 
 /** `tfjs-distill run`: load data, build or load the models, distill, write the outputs, print the table. */
 export async function runCommand(settings: RunSettings, signal: AbortSignal): Promise<void> {
   const { data: source, testData, limit, testFraction, imageSize, channels, skipBadImages, out, checkpoint, ...rest } = settings;
   const { quantize, maxQuantizeDrop, tokenizer, maxLength, textField, labelField, textPairField, classes: givenClasses, ...library } = rest;
-  const text = { tokenizer, maxLength, textField, labelField, textPairField, classes: givenClasses };
   const { teacher: teacherSetting, student: studentSetting, ...options } = library;
+  // A Hugging Face teacher's folder gives the tokenizer, the class order and the longest row.
+  const { data: _data, ...text } = withTeacherTextDefaults(
+    { data: source, tokenizer, maxLength, textField, labelField, textPairField, classes: givenClasses },
+    teacherSetting,
+  );
   const table = isTableSource(source);
   const seed = options.seed ?? DEFAULTS.seed;
   const dataSource = dataSourceOf({ data: source, testData, limit, testFraction, imageSize, channels, skipBadImages, ...text, seed });
