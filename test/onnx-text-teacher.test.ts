@@ -99,11 +99,13 @@ describe('ONNX text classifier teachers', () => {
     const file = join(dir, 'pairs.jsonl');
     await writeFile(file, pairs.map((row) => `${JSON.stringify(row)}\n`).join(''));
     const data = (await spamRows({ source: file, pair: true, maxLength: 48 })).test;
-    const spec = (await openOnnxTeacher(join(TEACHER, 'model.onnx'), {
-      featureShape: [48],
-      numClasses: 2,
-      text: { rows: data.tokens!, features: data.x as Float32Array },
-    })).spec;
+    const spec = (
+      await openOnnxTeacher(join(TEACHER, 'model.onnx'), {
+        featureShape: [48],
+        numClasses: 2,
+        text: { rows: data.tokens!, features: data.x as Float32Array },
+      })
+    ).spec;
     const x = data.x as Float32Array;
     const { buckets, lengths } = textBuckets(x, 40, { ...spec.text!, bucketRows: null });
     const inputs = bucketInputs(x, buckets[0], lengths, spec.text!);
@@ -131,13 +133,15 @@ describe('ONNX text classifier teachers', () => {
     const other = (await spamRows({ tokenizer: bert, maxLength: 64 })).test;
     expect(loadTokenizer(bert).vocabSize).toBe(30522);
     await expect(openWith(model, other)).rejects.toThrow(
-      /^row \d+ holds token id \d+, beyond the 4323 ids of the ONNX teacher .*model\.onnx's embedding \(.*bert-.*tokenizer\.json has 30522\); tokenise with the teacher's own tokenizer$/,
+      /^row \d+ holds token id \d+, beyond the 4323 ids of the ONNX teacher .*model\.onnx's embedding \(.*bert-.*tokenizer\.json has 30522\); give tokenizer the teacher's own tokenizer\.json$/,
     );
     // Rows wider than the graph's position embedding (the .onnx file alone: no config.json read).
     const wide = (await spamRows({ maxLength: 200 })).test;
     const error = await openWith(model, wide).catch((e) => e);
     expect(error).toBeInstanceOf(DistillError);
-    expect(error.message).toMatch(/^maxLength 200 is beyond the 128 positions of the ONNX teacher .*\(its position embedding\); give maxLength 128 or less$/);
+    expect(error.message).toMatch(
+      /^maxLength 200 is beyond the 128 positions of the ONNX teacher .*\(its position embedding\); give maxLength 128 or less$/,
+    );
     expect(error.options).toEqual(['maxLength']);
     // The folder's config.json says the same, through label().
     await expect(label({ teacher: TEACHER, train: wide, softLabels: join(dir, 'wide.bin'), workers: 1 })).rejects.toThrow(

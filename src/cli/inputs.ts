@@ -76,7 +76,9 @@ export function dataSourceOf(settings: DataSettings): DataSourceOptions {
  * (beyond them, an error).
  */
 export function withTeacherTextDefaults<T extends Pick<DataSettings, 'data' | 'tokenizer' | 'maxLength' | 'classes'>>(
-  settings: T, teacher: string | null | undefined): T {
+  settings: T,
+  teacher: string | null | undefined,
+): T {
   if (!dataSourceReads(settings.data, 'tokenizer') || !teacher || isArchitecture(teacher)) return settings;
   const exported = readHuggingFaceExport(teacher);
   if (!exported) return settings;

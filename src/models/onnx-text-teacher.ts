@@ -131,7 +131,7 @@ export function checkTokenIds(file: string, features: Float32Array, rows: TokenR
     if (id < vocab) continue;
     throw new DistillError(
       `row ${Math.floor(cell / rows.maxLength)} holds token id ${id}, beyond the ${vocab} ids of the ONNX teacher ${file}'s embedding ` +
-        `(${rows.tokenizer} has ${rows.vocabSize}); tokenise with the teacher's own tokenizer`,
+        `(${rows.tokenizer} has ${rows.vocabSize}); give tokenizer the teacher's own tokenizer.json`,
       ['tokenizer'],
     );
   }
