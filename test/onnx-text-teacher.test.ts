@@ -67,6 +67,11 @@ describe('ONNX text classifier teachers', () => {
     }
     expect(Array.from(predictions)).toEqual(pytorch.predictions);
     expect(Math.abs(hits / rows.shape[0] - pytorch.testAccuracy)).toBeLessThanOrEqual(0.005);
+    // One worker labels every row in the same bucket as two do: the same bits.
+    const alone = await label({ teacher: TEACHER, train: rows, softLabels: join(dir, 'alone.bin'), workers: 1 });
+    const again = LogitTable.create(rows.shape[0], 2);
+    expect((await readSoftLabels(join(dir, 'alone.bin'), again, alone.key, { kind: 'float32' })).ok).toBe(true);
+    expect(again.values).toEqual(table.values);
   });
 
   it('gives the same logits with rows bucketed by length as padded to the row width, in row order', async () => {
