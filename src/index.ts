@@ -85,6 +85,7 @@ export {
   tokenTableRowBytes,
 } from './data/text/token-table.js';
 export { encodeRowsInto, type TextRows } from './data/text/token-batch.js';
+export { type TokenRowsInfo, tokenRowsInfo } from './data/text/token-rows.js';
 
 export {
   type ArchitectureListing,
@@ -123,6 +124,7 @@ export {
   readStockArtifacts,
 } from './models/variant-check.js';
 export type { InputLayout, TeacherNormalize } from './models/onnx-teacher.js';
+export { type HuggingFaceExport, readHuggingFaceExport } from './teachers/hugging-face-export.js';
 export { EXPORTABLE_LAYERS, type ExportedOnnx, UnsupportedLayerError, exportLayersToOnnx } from './models/layers-to-onnx.js';
 export type { BackendChoice, BackendName, KernelsUsed } from './kernels/backend.js';
 export type { KernelChoice } from './kernels/kernel-choice.js';

@@ -1,6 +1,6 @@
 import { check } from '../../errors.js';
 import { type OnnxTeacher, openOnnxTeacher } from '../../models/onnx-teacher.js';
-import { isOnnxExport, readHuggingFaceExport } from '../hugging-face-export.js';
+import { isOnnxExport, onnxModelIn, readHuggingFaceExport } from '../hugging-face-export.js';
 import type { TeacherKind } from './teacher-kind.js';
 
 export interface OpenedOnnxTeacher {
@@ -23,8 +23,11 @@ export const onnxTeacher: TeacherKind<OpenedOnnxTeacher> = {
   settings: { teacherEpochs: false, teacherLayout: true, teacherOutput: true, teacherRuntime: ['onnxruntime'] },
   recognises: async (teacher) => typeof teacher === 'string' && isOnnxExport(teacher),
   async open(teacher, { train, config }) {
-    const exported = readHuggingFaceExport(teacher as string)!;
+    const path = teacher as string;
     const rows = train.tokens;
+    // A text teacher's folder says how its input was made (positions); other rows need only the graph.
+    const exported = rows ? readHuggingFaceExport(path) : undefined;
+    const model = exported?.model ?? (path.toLowerCase().endsWith('.onnx') ? path : onnxModelIn(path)!);
     if (rows) {
       for (const setting of ['teacherLayout', 'teacherNormalize'] as const) {
         check(config[setting] === null, `${setting} applies to image and feature rows, not to a text teacher's token ids; drop it`, [
@@ -32,12 +35,12 @@ export const onnxTeacher: TeacherKind<OpenedOnnxTeacher> = {
         ]);
       }
     }
-    const onnx = await openOnnxTeacher(exported.model, {
+    const onnx = await openOnnxTeacher(model, {
       featureShape: train.featureShape,
       numClasses: train.numClasses,
       layout: config.teacherLayout ?? undefined,
       output: config.teacherOutput ?? undefined,
-      text: rows && { rows, features: train.features, positions: exported.positions },
+      text: rows && { rows, features: train.features, positions: exported?.positions },
     });
     return { kind: 'onnx', onnx };
   },
