@@ -54,6 +54,23 @@ describe('the CLI with a Hugging Face ONNX text teacher', () => {
     expect(report.baseline.accuracy).toBeGreaterThan(0.7);
   });
 
+  it('label: the folder teacher labels in shards that merge into the store of one run, byte for byte', async () => {
+    const data = ['--data', `text:${SPAM}`, '--teacher', TEACHER, '--workers', '2'];
+    const whole = join(dir, 'whole.sl');
+    const parts = join(dir, 'parts.sl');
+    expect(runCli(['label', ...data, '--soft-labels', whole]).status).toBe(0);
+    const shards = ['0/2', '1/2'].map((shard) => {
+      const result = runCli(['label', ...data, '--soft-labels', parts, '--shard', shard]);
+      expect(result.status, result.stderr).toBe(0);
+      return `${parts}.shard-${shard.replace('/', '-of-')}`;
+    });
+    expect(runCli(['merge', parts, ...shards]).status).toBe(0);
+    const [a, b] = [await readFile(whole), await readFile(parts)];
+    const headerEnd = (bytes: Buffer) => 12 + bytes.readUInt32LE(8);
+    // The rows and their checksum are identical; the header's time differs.
+    expect(b.subarray(headerEnd(b))).toEqual(a.subarray(headerEnd(a)));
+  });
+
   it('bad input: one line naming the flag and the fix, exit 1, no report', async () => {
     // The graph alone (no config.json) with three classes of labels: the output count differs.
     const alone = join(dir, 'alone.onnx');
