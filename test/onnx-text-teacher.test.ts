@@ -95,7 +95,44 @@ describe('ONNX text classifier teachers', () => {
     expect(buckets.every((bucket, i) => i === 0 || bucket.width >= buckets[i - 1].width)).toBe(true);
   });
 
-  it("fills token_type_ids with a pair's segment ids, as the Rust tokenizers library does, and swaps the pad id back", async () => {
+  it('gives a RoBERTa-style teacher its own pad id back (the rows swap it with 0), in the integer type it declares', () => {
+    // <s> 0, <pad> 1, </s> 2: the rows hold <pad> as 0 and <s> as 1.
+    const rows = {
+      tokenizer: 'roberta',
+      maxLength: 6,
+      vocabSize: 50,
+      padId: 1,
+      padTypeId: 0,
+      template: [
+        { kind: 'special' as const, ids: [0], typeId: 0 },
+        { kind: 'sequence' as const, sequence: 'A' as const, typeId: 0 },
+        { kind: 'special' as const, ids: [2], typeId: 0 },
+      ],
+      pairs: false,
+    };
+    const feed = {
+      ids: { name: 'input_ids', type: 'int32' as const },
+      mask: { name: 'attention_mask', type: 'int64' as const },
+      segments: { name: 'token_type_ids', type: 'int32' as const },
+      rows,
+      bucketRows: 2,
+    };
+    const x = Float32Array.from([1, 7, 8, 9, 2, 0, 1, 5, 2, 0, 0, 0, 1, 6, 7, 2, 0, 0]);
+    const { buckets, lengths } = textBuckets(x, 3, feed);
+    expect(Array.from(lengths)).toEqual([5, 3, 4]);
+    expect(buckets.map((bucket) => [Array.from(bucket.rows), bucket.width])).toEqual([
+      [[1, 2], 4],
+      [[0], 5],
+    ]);
+    const first = bucketInputs(x, buckets[0], lengths, feed);
+    expect(first.input_ids.data).toBeInstanceOf(Int32Array);
+    expect(Array.from(first.input_ids.data)).toEqual([0, 5, 2, 1, 0, 6, 7, 2]);
+    expect(Array.from(first.attention_mask.data)).toEqual([1n, 1n, 1n, 0n, 1n, 1n, 1n, 1n]);
+    expect(Array.from(first.token_type_ids.data)).toEqual([0, 0, 0, 0, 0, 0, 0, 0]);
+    expect(Array.from(bucketInputs(x, buckets[1], lengths, feed).input_ids.data)).toEqual([0, 7, 8, 9, 2]);
+  });
+
+  it("fills token_type_ids with a pair's segment ids, as the Rust tokenizers library does", async () => {
     const lines = (await readFile(SPAM, 'utf8')).trim().split('\n').slice(0, 40);
     const pairs = lines.map((line, i) => {
       const { text, label: name } = JSON.parse(line);
