@@ -112,6 +112,7 @@ export {
   tokenTableRowBytes,
 } from './data/text/token-table.js';
 export { encodeRowsInto, type TextRows } from './data/text/token-batch.js';
+export { type TokenRowsInfo, tokenRowsInfo } from './data/text/token-rows.js';
 
 export {
   type ArchitectureListing,
@@ -160,6 +161,7 @@ export {
   exportLayersToOnnx,
 } from './models/layers-to-onnx.js';
 export { type OnnxCheck, checkOnnxAgainstTfjs } from './models/onnx-check.js';
+export { type HuggingFaceExport, readHuggingFaceExport } from './teachers/hugging-face-export.js';
 export type { BackendChoice, BackendName, KernelsUsed } from './kernels/backend.js';
 export type { KernelChoice } from './kernels/kernel-choice.js';
 

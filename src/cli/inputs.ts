@@ -2,6 +2,8 @@ import type * as tf from '@tensorflow/tfjs';
 import { type DataSourceOptions, type DataSplits, dataSourceReads, listDataSources, loadDataSource } from '../data/data-source.js';
 import { type Dataset, featureShape } from '../data/dataset.js';
 import type { TextAugment } from '../data/text/augment-tokens.js';
+import { loadTokenizer } from '../data/text/tokenizer-files.js';
+import { readHuggingFaceExport } from '../teachers/hugging-face-export.js';
 import { check } from '../errors.js';
 import { buildModel } from '../models/architectures.js';
 import { DEFAULTS } from '../options/options.js';
@@ -108,6 +110,39 @@ export function trainingAugment(augment: AugmentSetting | null | undefined): Aug
   if (augment.mask === undefined && augment.ngram === undefined) return augment;
   const { mask, ngram, ...images } = augment;
   return Object.keys(images).length > 0 ? images : null;
+}
+
+/**
+ * Text data with a Hugging Face ONNX teacher (an export folder or its .onnx file): what the teacher says of
+ * its input, as defaults. The tokenizer beside it unless tokenizer is given; the class order of its
+ * config.json id2label (classes, when given, must be the same); the maximum length capped by its positions
+ * (beyond them, an error).
+ */
+export function withTeacherTextDefaults<T extends Pick<DataSettings, 'data' | 'tokenizer' | 'maxLength' | 'classes'>>(
+  settings: T,
+  teacher: string | null | undefined,
+): T {
+  if (!dataSourceReads(settings.data, 'tokenizer') || !teacher || isArchitecture(teacher)) return settings;
+  const exported = readHuggingFaceExport(teacher);
+  if (!exported) return settings;
+  const tokenizer = settings.tokenizer ?? exported.tokenizer ?? null;
+  const { classes, positions } = exported;
+  check(
+    !classes || !settings.classes || settings.classes.join() === classes.join(),
+    () => `classes ${settings.classes!.join(',')} differ from the teacher's id2label ${classes!.join(',')} (config.json); drop classes`,
+    ['classes'],
+  );
+  let maxLength = settings.maxLength;
+  if (positions) {
+    check(
+      maxLength === null || maxLength <= positions.count,
+      `maxLength ${maxLength} is beyond the teacher's ${positions.count} positions (${positions.where}); give maxLength ${positions.count} or less`,
+      ['maxLength'],
+    );
+    const own = tokenizer === null ? undefined : loadTokenizer(tokenizer).maxLength;
+    if (maxLength === null && (own === undefined || own > positions.count)) maxLength = positions.count;
+  }
+  return { ...settings, tokenizer, classes: classes ?? settings.classes, maxLength };
 }
 
 /** Imports the worker imports here too: custom layers must be known here (to load or build models) and in every worker. */

@@ -3,7 +3,15 @@ import { labelOnQueue } from '../queue/queue.js';
 import { DistillError, check } from '../errors.js';
 import { DEFAULTS } from '../options/options.js';
 import { teacherSplits } from '../data/data-source.js';
-import { type DataSettings, dataSourceOf, importModules, loadData, loadTeacher, trainingAugment } from './inputs.js';
+import {
+  type DataSettings,
+  dataSourceOf,
+  importModules,
+  loadData,
+  loadTeacher,
+  trainingAugment,
+  withTeacherTextDefaults,
+} from './inputs.js';
 import { isArchitecture } from './run-config.js';
 import { ProgressView } from './progress-view.js';
 
@@ -111,7 +119,7 @@ export async function labelCommand(given: Record<string, unknown>, signal: Abort
       return;
     }
     await importModules(settings.workerImports ?? []);
-    const splits = await loadData(settings);
+    const splits = await loadData(withTeacherTextDefaults(settings, settings.teacher));
     const { vocabSize } = splits;
     // A teacher given as a file labels the rows as it was trained on them (a table's raw values).
     const { train } = teacherSplits(splits);

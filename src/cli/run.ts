@@ -23,7 +23,7 @@ import { dataInputContract } from '../data/source-contracts.js';
 import type { InputContract } from '../data/input-contract.js';
 import type { ExportFormat, QuantizeChoice } from '../options/schema.js';
 import { checkStudentExports, writeStudentOnnx } from './student-onnx.js';
-import { dataSourceOf, importModules, isTableSource, trainingAugment } from './inputs.js';
+import { dataSourceOf, importModules, isTableSource, trainingAugment, withTeacherTextDefaults } from './inputs.js';
 
 /**
  * A run's settings taken apart: the data source it loads, the settings it reports as given, and the
@@ -43,9 +43,13 @@ function runSettingsParts(settings: RunSettings) {
     features,
     ...library
   } = rest;
-  // The settings of text and table sources: which fields or columns hold what, and the class order.
-  const fields = { tokenizer, maxLength, textField, labelField, textPairField, classes: givenClasses, features };
   const { teacher: teacherSetting, student: studentSetting, export: exportFormats, augment, augmentCopies, ...others } = library;
+  // The settings of text and table sources: which fields or columns hold what, and the class order. A
+  // Hugging Face teacher's folder gives the tokenizer, the class order and the longest row.
+  const { data: _data, ...fields } = withTeacherTextDefaults(
+    { data: source, tokenizer, maxLength, textField, labelField, textPairField, classes: givenClasses, features },
+    teacherSetting,
+  );
   // Text's augmentation happens as the data is loaded; distill() applies only the images' shifts and flips.
   const options = { ...others, augment: trainingAugment(augment) };
   const table = isTableSource(source);

@@ -1,5 +1,6 @@
 import { check } from '../errors.js';
 import { seededPermutation } from '../random.js';
+import type { TokenRowsInfo } from './text/token-rows.js';
 
 /**
  * A labelled (or partly labelled) table of examples, as the loaders return it and `distill` takes it.
@@ -21,6 +22,8 @@ export interface Dataset {
    * the fields and the augmentation): the soft-label store's key and a checkpoint's fingerprint cover it.
    */
   preprocessingKey?: string;
+  /** Token-id rows (text data): how the tokenizer made them, which a teacher fed its own ids needs. */
+  tokens?: TokenRowsInfo;
 }
 
 /** Number of rows of a dataset. */
@@ -80,6 +83,7 @@ export function takeRows(dataset: Dataset, n: number): Dataset {
     shape: [rows, ...featureShape(dataset)],
     numClasses: dataset.numClasses,
     ...(dataset.preprocessingKey !== undefined && { preprocessingKey: dataset.preprocessingKey }),
+    ...(dataset.tokens && { tokens: dataset.tokens }),
   };
 }
 

@@ -1,7 +1,7 @@
 /**
  * The few facts tfjs-distill needs from an ONNX file that onnxruntime does not expose: which operator
- * produces each graph output (a Softmax there means probabilities, not logits) and how many values the
- * initializers (the weights) hold. A minimal protobuf walk over ModelProto, reading only those fields.
+ * produces each graph output (a Softmax there means probabilities, not logits), how many values the
+ * initializers (the weights) hold, and which node reads which initializer (a text model's embedding sizes). A minimal protobuf walk over ModelProto, reading only those fields.
  */
 
 import { GRAPH, MODEL, NODE, TENSOR } from './onnx-proto.js';
@@ -12,6 +12,10 @@ export interface OnnxGraphFacts {
   producers: Map<string, string>;
   /** Values held by the initializers: the model's parameter count. */
   params: number;
+  /** Each initializer's dims, by name. */
+  initializers: Map<string, number[]>;
+  /** The nodes: operator type, input and output names. */
+  nodes: { opType: string; inputs: string[]; outputs: string[] }[];
 }
 
 /**
@@ -79,6 +83,8 @@ export const text = (value: number | Uint8Array) => (typeof value === 'number' ?
 /** Reads the producers of the graph's values and the parameter count; throws on bytes that are not protobuf. */
 export function readOnnxGraph(model: Uint8Array): OnnxGraphFacts {
   const producers = new Map<string, string>();
+  const initializers = new Map<string, number[]>();
+  const nodes: OnnxGraphFacts['nodes'] = [];
   let params = 0;
   for (const field of fields(model)) {
     if (field.number !== MODEL.graph || typeof field.value === 'number') continue;
@@ -86,29 +92,39 @@ export function readOnnxGraph(model: Uint8Array): OnnxGraphFacts {
       if (typeof item.value === 'number') continue;
       if (item.number === GRAPH.node) {
         let opType = '';
+        const inputs: string[] = [];
         const outputs: string[] = [];
         for (const part of fields(item.value)) {
           if (part.number === NODE.opType) opType = text(part.value);
+          else if (part.number === NODE.input) inputs.push(text(part.value));
           else if (part.number === NODE.output) outputs.push(text(part.value));
         }
         for (const output of outputs) producers.set(output, opType);
+        nodes.push({ opType, inputs, outputs });
       } else if (item.number === GRAPH.initializer) {
-        params += initializerSize(item.value);
+        const dims = initializerDims(item.value);
+        initializers.set(initializerName(item.value), dims);
+        params += dims.reduce((a, b) => a * b, 1);
       }
     }
   }
-  return { producers, params };
+  return { producers, params, initializers, nodes };
 }
 
-/** Number of values in a TensorProto: the product of its dims (packed or not). */
-function initializerSize(tensor: Uint8Array): number {
+function initializerName(tensor: Uint8Array): string {
+  for (const field of fields(tensor)) if (field.number === TENSOR.name) return text(field.value);
+  return '';
+}
+
+/** A TensorProto's dims (packed or not). */
+function initializerDims(tensor: Uint8Array): number[] {
   const dims: number[] = [];
   for (const field of fields(tensor)) {
     if (field.number !== TENSOR.dims) continue;
     if (typeof field.value === 'number') dims.push(field.value);
     else for (const packed of fields(prefixPacked(field.value))) dims.push(packed.value as number);
   }
-  return dims.reduce((a, b) => a * b, 1);
+  return dims;
 }
 
 /** Packed varints as a run of field-1 varints, so the same reader walks them. */

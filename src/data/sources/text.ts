@@ -6,6 +6,7 @@ import { check } from '../../errors.js';
 import { type AugmentIds, type TextAugment, augmentIds, textAugmentProblem, withAugmentedCopies } from '../text/augment-tokens.js';
 import { classLabels, textClasses } from '../text/text-classes.js';
 import { type TokenisedFile, tokeniseFile } from '../text/tokenised-file.js';
+import { tokenRowsInfo } from '../text/token-rows.js';
 import { TextTokenizer } from '../text/tokenizer.js';
 import { type TokenizerFiles, readTokenizerFiles } from '../text/tokenizer-files.js';
 import { textContract } from '../source-contracts.js';
@@ -72,11 +73,13 @@ async function loadText(file: string, options: DataSourceOptions): Promise<DataS
     ['testData'],
   );
   const order = textClasses(test ? [train, test] : [train], given, fields.labelField);
+  const tokens = tokenRowsInfo(tokenizer, maxLength, fields.textPairField !== undefined);
   const dataset = (rows: TokenisedFile): Dataset => ({
     x: rows.ids,
     y: classLabels(rows, order),
     shape: [rows.rows, maxLength],
     numClasses: order.numClasses,
+    tokens,
   });
   const splits = test ? { train: dataset(train), test: dataset(test) } : splitLabelled(dataset(train), testFraction, seed);
   const made = { tokenizer: files.digest, maxLength, fields };
@@ -105,7 +108,8 @@ function splitLabelled(dataset: Dataset, testFraction: number, seed: number): { 
     const size = rowSize(dataset);
     const x = new Float32Array(new SharedArrayBuffer(rows.length * size * Float32Array.BYTES_PER_ELEMENT));
     rows.forEach((row, i) => x.set(dataset.x.subarray(row * size, (row + 1) * size), i * size));
-    return { x, y: Int32Array.from(rows, (row) => dataset.y[row]), shape: [rows.length, size], numClasses: dataset.numClasses };
+    const y = Int32Array.from(rows, (row) => dataset.y[row]);
+    return { x, y, shape: [rows.length, size], numClasses: dataset.numClasses, tokens: dataset.tokens };
   };
   return { train: pick(false), test: pick(true) };
 }

@@ -47,7 +47,8 @@ export const MODEL_OPTIONS = defineOptions({
   teacher: {
     group: 'teacher',
     description:
-      'the teacher: a tfjs model, a saved model.json (or its folder; layers or graph model), or an ONNX file (.onnx, run by onnxruntime-node)',
+      'the teacher: a tfjs model, a saved model.json (or its folder; layers or graph model), an ONNX file (.onnx, run by onnxruntime-node), ' +
+      'or a Hugging Face export folder (model.onnx or onnx/model.onnx; text: its tokenizer, id2label and positions)',
     shownDefault:
       `none; the CLI builds ${CLI_MODEL_DEFAULTS.teacherForImages} for image rows, ${CLI_MODEL_DEFAULTS.teacherForVectors} ` +
       `for feature vectors, ${CLI_MODEL_DEFAULTS.teacherForTokens} for text`,
@@ -58,7 +59,7 @@ export const MODEL_OPTIONS = defineOptions({
         value: 'string',
         arg: 'PATH',
         parse: oneOfBoth('teacher'),
-        help: 'load the teacher: a tfjs model.json (or its folder), or an ONNX file (.onnx, needs onnxruntime-node)',
+        help: 'load the teacher: a tfjs model.json (or its folder), an ONNX file (.onnx, needs onnxruntime-node) or a Hugging Face export folder',
         shownDefault: '',
       },
       {
@@ -105,7 +106,7 @@ export const MODEL_OPTIONS = defineOptions({
     group: 'teacher',
     description: "ONNX teacher: the output to read (an ONNX-ML classifier's ZipMap output names the probabilities it wraps)",
     default: null,
-    shownDefault: "the first; an ONNX-ML classifier's probabilities",
+    shownDefault: 'the first (text: logits, if there is one; an ONNX-ML classifier: its probabilities)',
     check: stringOrNull('teacherOutput'),
     flags: [{ name: 'teacher-output', value: 'string', arg: 'NAME' }],
   },
