@@ -10,9 +10,9 @@ import { loadDataSource } from '../data/data-source.js';
 import { type Dataset, featureShape, rowCount, rowSize } from '../data/dataset.js';
 import { dataSourceOf as namedSource } from '../data/sources/registry.js';
 import { textRecords } from '../data/text/text-records.js';
-import { check } from '../errors.js';
+import { DistillError, check } from '../errors.js';
 import { type BackendChoice, backendCandidates, initBackend } from '../kernels/backend.js';
-import type { KernelChoice } from '../kernels/kernel-choice.js';
+import { type KernelChoice, kernelChoiceFromEnv } from '../kernels/kernel-choice.js';
 import { type Student, type StudentInput, type StudentPrediction, loadStudent } from '../student/index.js';
 import { isTableSource } from './inputs.js';
 
@@ -36,8 +36,8 @@ export interface PredictSettings {
   labelField: string;
   model?: string;
   out?: string;
-  backend: BackendChoice;
-  kernels: KernelChoice;
+  backend?: BackendChoice;
+  kernels?: KernelChoice;
 }
 
 /**
@@ -79,11 +79,23 @@ async function textInputs(student: Student, file: string, labelField: string): P
   const inputs: StudentInput[] = [];
   const labels: number[] = [];
   const fields = { textField: contract.textField, textPairField: contract.textPairField, labelField };
-  for await (const records of textRecords(file, fields)) {
-    for (const record of records) {
-      inputs.push(record.pair === undefined ? record.text : { text: record.text, pair: record.pair });
-      labels.push(classIndex(student, record.label, `${file} line ${record.line}`));
+  try {
+    for await (const records of textRecords(file, fields)) {
+      for (const record of records) {
+        inputs.push(record.pair === undefined ? record.text : { text: record.text, pair: record.pair });
+        labels.push(classIndex(student, record.label, `${file} line ${record.line}`));
+      }
     }
+  } catch (error) {
+    // The text fields are the student's (preprocessing.json), not settings of predict: say so.
+    if (!(error instanceof DistillError)) throw error;
+    const field = (['textField', 'textPairField'] as const).find((key) => error.options.includes(key));
+    if (!field) throw error;
+    const first = error.message.split(';')[0];
+    throw new DistillError(
+      `${first}; the student reads its ${field === 'textField' ? 'texts' : 'second texts'} from '${fields[field]}' (${field} in preprocessing.json): give rows with that field`,
+      ['data'],
+    );
   }
   return { inputs, labels: Int32Array.from(labels) };
 }
@@ -146,11 +158,11 @@ export function predictionLines(predictions: readonly StudentPrediction[]): stri
 
 /** `tfjs-distill predict STUDENT --data SRC [--model VARIANT] [--out FILE]`. */
 export async function predictCommand(settings: PredictSettings, positionals: string[]): Promise<void> {
-  check(positionals.length === 1, 'predict needs one student folder (or model.json): tfjs-distill predict runs/x/student --data SRC', [
-    'student',
-  ]);
+  check(positionals.length === 1, 'predict needs one student folder (or model.json): tfjs-distill predict runs/x/student --data SRC');
   check(typeof settings.data === 'string', 'predict needs the rows: give --data SRC', ['data']);
-  await initBackend(backendCandidates(settings.backend), settings.kernels, availableParallelism());
+  // One process on all cores: the openblas kernels (wasm backend) or tfjs-node run their own threads.
+  const kernels = settings.kernels ?? kernelChoiceFromEnv() ?? 'auto';
+  await initBackend(backendCandidates(settings.backend ?? 'auto'), kernels, availableParallelism());
   const path = resolve(positionals[0]);
   const student = await loadStudent(path, { model: settings.model });
   const rows = await predictRows(student, settings.data, settings.labelField);

@@ -51,7 +51,6 @@ export function folderFiles(location: string): FolderFiles {
   check(
     isUrl || base !== undefined,
     `student ${location} is neither a URL nor a path this runtime can read; give an http(s) URL (or a folder path in Node)`,
-    ['student'],
   );
   return urlFiles(new URL(asFolder(location), base).href);
 }
@@ -61,9 +60,7 @@ function pathFiles(fs: FsPromises, root: string): FolderFiles {
     try {
       return (await fs.readFile(root + name, encoding)) as T;
     } catch (error) {
-      throw new DistillError(`cannot read ${root + name}: ${messageOf(error)}; give the folder a run wrote (its student/ folder)`, [
-        'student',
-      ]);
+      throw new DistillError(`cannot read ${root + name}: ${messageOf(error)}; give the folder a run wrote (its student/ folder)`);
     }
   };
   return {
@@ -88,9 +85,9 @@ function urlFiles(root: string): FolderFiles {
     try {
       response = await fetch(url);
     } catch (error) {
-      throw new DistillError(`cannot fetch ${url}: ${messageOf(error)}; serve the student folder and give its URL`, ['student']);
+      throw new DistillError(`cannot fetch ${url}: ${messageOf(error)}; serve the student folder and give its URL`);
     }
-    check(response.ok, `cannot fetch ${url}: HTTP ${response.status}; serve the whole student folder at ${root}`, ['student']);
+    check(response.ok, `cannot fetch ${url}: HTTP ${response.status}; serve the whole student folder at ${root}`);
     return response;
   };
   return {
@@ -114,8 +111,6 @@ export async function readJson(files: FolderFiles, name: string): Promise<unknow
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new DistillError(`${files.location}${name} is not valid JSON (${messageOf(error)}); copy the file the run wrote again`, [
-      'student',
-    ]);
+    throw new DistillError(`${files.location}${name} is not valid JSON (${messageOf(error)}); copy the file the run wrote again`);
   }
 }

@@ -36,20 +36,15 @@ export function checkInputContract(value: unknown, source: string): InputContrac
   check(
     typeof contract === 'object' && contract !== null && contract.format === 'tfjs-distill/preprocessing',
     `${source} is not a tfjs-distill preprocessing.json; copy the one the run wrote into the student folder`,
-    ['student'],
   );
   check(
     typeof contract.version === 'number' && contract.version <= INPUT_CONTRACT_VERSION,
     `${source} has version ${contract.version}, newer than this tfjs-distill reads (${INPUT_CONTRACT_VERSION}); upgrade tfjs-distill`,
-    ['student'],
   );
-  check(KINDS.includes(contract.kind as string), `${source} has an unknown kind ${String(contract.kind)}; upgrade tfjs-distill`, [
-    'student',
-  ]);
+  check(KINDS.includes(contract.kind as string), `${source} has an unknown kind ${String(contract.kind)}; upgrade tfjs-distill`);
   check(
     Array.isArray(contract.inputShape) && contract.inputShape.every((d) => Number.isInteger(d) && d > 0),
     `${source} has no inputShape; copy the one the run wrote into the student folder`,
-    ['student'],
   );
   return contract as InputContract;
 }

@@ -136,7 +136,7 @@ async function loadModel(files: FolderFiles, modelFile: string): Promise<tf.Laye
     modelTopology?: object;
     weightsManifest?: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];
   };
-  check(json.modelTopology, `${files.location}${modelFile} is not a tfjs layers model; give the folder a run wrote`, ['student']);
+  check(json.modelTopology, `${files.location}${modelFile} is not a tfjs layers model; give the folder a run wrote`);
   const folder = modelFile.includes('/') ? modelFile.slice(0, modelFile.lastIndexOf('/') + 1) : '';
   const groups = json.weightsManifest ?? [];
   const parts = await Promise.all(groups.flatMap((group) => group.paths.map((path) => files.bytes(folder + path))));
@@ -149,7 +149,7 @@ async function loadModel(files: FolderFiles, modelFile: string): Promise<tf.Laye
       }),
     );
   } catch (error) {
-    throw new DistillError(`${files.location}${modelFile} could not be loaded: ${messageOf(error)}`, ['student']);
+    throw new DistillError(`${files.location}${modelFile} could not be loaded: ${messageOf(error)}`);
   }
 }
 
@@ -161,7 +161,6 @@ async function readClasses(files: FolderFiles): Promise<string[] | undefined> {
     check(
       Array.isArray(classes) && classes.every((c) => typeof c === 'string'),
       `${files.location}${name} is not a list of class names; copy the one the run wrote`,
-      ['student'],
     );
     return classes as string[];
   }
@@ -182,7 +181,6 @@ export async function loadStudent(urlOrDir: string, options: LoadStudentOptions 
   check(
     await files.exists('preprocessing.json'),
     `${files.location} has no preprocessing.json, so its inputs cannot be prepared; give the student/ folder of a run that wrote one (or run again)`,
-    ['student'],
   );
   const contract = checkInputContract(await readJson(files, 'preprocessing.json'), `${files.location}preprocessing.json`);
   const batchSize = options.batchSize ?? DEFAULT_BATCH;
@@ -194,7 +192,6 @@ export async function loadStudent(urlOrDir: string, options: LoadStudentOptions 
   check(
     classes.length === outputs,
     `${files.location}classes.json names ${classes.length} classes but the model has ${outputs} outputs; copy the folder the run wrote whole`,
-    ['student'],
   );
   return new Student(model, classes, contract, text, batchSize);
 }

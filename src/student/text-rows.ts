@@ -23,7 +23,7 @@ export class TextRows {
   /** Reads the folder's tokenizer files (`tokenizerFiles` of the contract) and checks they match the contract. */
   static async open(contract: TextContract, files: FolderFiles): Promise<TextRows> {
     const [tokenizerFile, configFile] = contract.tokenizerFiles;
-    check(tokenizerFile, `${files.location}preprocessing.json names no tokenizer files; copy the one the run wrote`, ['student']);
+    check(tokenizerFile, `${files.location}preprocessing.json names no tokenizer files; copy the one the run wrote`);
     const tokenizerJson = (await readJson(files, tokenizerFile)) as Record<string, unknown>;
     const config = configFile === undefined ? {} : ((await readJson(files, configFile)) as Record<string, unknown>);
     const tokenizer = new TextTokenizer(
@@ -33,7 +33,6 @@ export class TextRows {
     check(
       tokenizer.padId === contract.tokenizerPadId,
       `${files.location}${tokenizerFile} pads with id ${tokenizer.padId}, but the student was trained with ${contract.tokenizerPadId}; copy the tokenizer files the run wrote`,
-      ['student'],
     );
     return new TextRows(contract, tokenizer);
   }
