@@ -126,5 +126,7 @@ export type { InputLayout, TeacherNormalize } from './models/onnx-teacher.js';
 export { EXPORTABLE_LAYERS, type ExportedOnnx, UnsupportedLayerError, exportLayersToOnnx } from './models/layers-to-onnx.js';
 export type { BackendChoice, BackendName, KernelsUsed } from './kernels/backend.js';
 export type { KernelChoice } from './kernels/kernel-choice.js';
+// The browser entry point (tfjs-distill/student), also here for Node users of the main entry.
+export * from './student/index.js';
 
 export { DistillCancelledError, DistillError, WorkerFailure } from './errors.js';
