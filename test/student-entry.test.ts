@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -48,8 +48,19 @@ describe('tfjs-distill/student is browser-safe and small', () => {
     expect(bundle.gzipBytes).toBeLessThan(24_000);
   });
 
-  it('check-layers follows every import of student/ and finds nothing of Node', () => {
+  it('check-layers follows every import of student/ and finds nothing of Node', async () => {
     expect(browserSafetyViolations(join(ROOT, 'src'))).toEqual([]);
+    // A Node import two files away is found; a type-only import of such a file is not one.
+    const src = join(dir, 'layers-src');
+    await mkdir(join(src, 'student'), { recursive: true });
+    await mkdir(join(src, 'data'), { recursive: true });
+    await writeFile(join(src, 'student/entry.ts'), "import type { T } from '../data/typed.js';\nimport { b } from '../data/b.js';\n");
+    await writeFile(join(src, 'data/b.ts'), "export { c as b } from './c.js';\n");
+    await writeFile(join(src, 'data/c.ts'), "import { readFile } from 'node:fs/promises';\nexport const c = readFile;\n");
+    await writeFile(join(src, 'data/typed.ts'), "import { Piscina } from 'piscina';\nexport type T = Piscina;\n");
+    expect(browserSafetyViolations(src)).toEqual([
+      'data/c.ts: imports node:fs/promises, which browsers lack (loaded by student/ -> student/entry.ts -> data/b.ts; student/ must run in browsers)',
+    ]);
   });
 
   it('package.json exports it as tfjs-distill/student', async () => {
