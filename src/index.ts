@@ -164,5 +164,7 @@ export { type OnnxCheck, checkOnnxAgainstTfjs } from './models/onnx-check.js';
 export { type HuggingFaceExport, readHuggingFaceExport } from './teachers/hugging-face-export.js';
 export type { BackendChoice, BackendName, KernelsUsed } from './kernels/backend.js';
 export type { KernelChoice } from './kernels/kernel-choice.js';
+// The browser entry point (tfjs-distill/student), also here for Node users of the main entry.
+export * from './student/index.js';
 
 export { DistillCancelledError, DistillError, WorkerFailure } from './errors.js';
