@@ -29,8 +29,9 @@ export const RANKS = {
   labelling: 10, // teacher labelling into the soft-label store
   distill: 11, // the pipeline
   queue: 11, // labelling across machines
-  cli: 12,
-  'index.ts': 12,
+  sweep: 12, // many distillations of one labelling, and their report
+  cli: 13,
+  'index.ts': 13,
 };
 
 /** Modules a folder must not import at all. */
