@@ -31,12 +31,15 @@ export type {
   SelectionReport,
   SoftLabelReport,
   StudentReport,
+  TeacherCheckReport,
   TeacherReport,
   TrainingPhaseReport,
 } from './reports/report.js';
 export { reportHtml } from './reports/report-html.js';
 export type { EpochRecord, EvaluationRecord, HistoryRecord, Phase, ProgressEvent, TrainingPhase, ValidationMetrics } from './progress.js';
 export type { ModelReport } from './infer/evaluate.js';
+export { type ClassScores, type ClassificationScores, classificationScores } from './infer/class-scores.js';
+export { NEAR_CHANCE_SHARE, WEAK_TEACHER_MARGIN } from './distill/teacher-check.js';
 export type { StepBreakdown } from './train/data-parallel.js';
 export type { OptimizerSpec } from './train/optimizers.js';
 export type { CheckpointOptions } from './train/checkpoint.js';
