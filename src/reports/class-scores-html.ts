@@ -66,7 +66,7 @@ function teacherCheckLines(report: DistillReport): string[] {
     `<p class="teacher-check" data-value="${found.trainAccuracy}">Before distilling, the teacher's soft labels matched ` +
       `${esc(percent(found.trainAccuracy))} of the ${count.format(found.rows)} labelled training rows${esc(validation)}; ` +
       `chance is ${esc(percent(found.chance))}, and below ${esc(percent(found.threshold))} the run stops unless ` +
-      'allowWeakTeacher is set.</p>',
+      'allowWeakTeacher (--allow-weak-teacher) is set.</p>',
   ];
 }
 
