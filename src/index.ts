@@ -33,6 +33,7 @@ export type {
   SoftLabelReport,
   StudentFolderReport,
   StudentReport,
+  TeacherCheckReport,
   TeacherReport,
   TrainingPhaseReport,
 } from './reports/report.js';
@@ -47,6 +48,8 @@ export {
 export { CLASSES_PLACES, LEGACY_CLASSES_PATH, STUDENT_FILES, variantSubfolder } from './student-layout.js';
 export type { EpochRecord, EvaluationRecord, HistoryRecord, Phase, ProgressEvent, TrainingPhase, ValidationMetrics } from './progress.js';
 export type { ModelReport } from './infer/evaluate.js';
+export { type ClassScores, type ClassificationScores, classificationScores } from './infer/class-scores.js';
+export { NEAR_CHANCE_SHARE, WEAK_TEACHER_MARGIN } from './distill/teacher-check.js';
 export type { StepBreakdown } from './train/data-parallel.js';
 export type { OptimizerSpec } from './train/optimizers.js';
 export type { CheckpointOptions } from './train/checkpoint.js';

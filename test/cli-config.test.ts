@@ -182,6 +182,8 @@ describe('the CLI: config files, strict names, help, defaults and output', () =>
       '--workers',
       '2',
       '--baseline',
+      // Two short epochs leave the teacher near chance; the flag travels in report.json's config too.
+      '--allow-weak-teacher',
       '--out',
       first,
     );
@@ -194,6 +196,7 @@ describe('the CLI: config files, strict names, help, defaults and output', () =>
       expect(a.equals(b), `${model} weights`).toBe(true);
     }
     const [reportA, reportB] = await Promise.all([readReport(first), readReport(again)]);
+    expect(reportA.config.allowWeakTeacher).toBe(true);
     expect(reportB.config).toEqual(reportA.config);
     expect(reportB.student.accuracy).toBe(reportA.student.accuracy);
   });

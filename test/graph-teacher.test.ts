@@ -81,7 +81,17 @@ describe('GraphModel teachers (tfjs-converter format)', () => {
     const train = images(512, 2);
     const test = images(128, 3);
     const student = buildModel('mlp:8', { inputShape: [8, 8], numClasses: 3, seed: 1 });
-    const { report } = await distill({ teacher: MODEL, student, train, test, epochs: 1, workers: 2, batchSize: 64 });
+    // The fixture graph on random rows is at chance: what is on trial is that it runs.
+    const { report } = await distill({
+      teacher: MODEL,
+      student,
+      train,
+      test,
+      epochs: 1,
+      workers: 2,
+      batchSize: 64,
+      allowWeakTeacher: true,
+    });
     const logits = await referenceLogits(test);
     let hits = 0;
     for (let r = 0; r < 128; r++) {

@@ -218,6 +218,7 @@ describe('teacherRuntime', () => {
         batchSize: 64,
         workers: 2,
         teacherRuntime,
+        allowWeakTeacher: true, // an untrained teacher on random rows: its runtime is on trial here
       });
     const [onOrt, onTfjs] = [await run('onnxruntime'), await run('tfjs')];
     expect(onOrt.report.teacherRuntime).toBe('onnxruntime');

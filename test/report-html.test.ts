@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHROMIUM, elements, chromium as headlessChromium } from './helpers/chromium.js';
 import {
+  type ClassificationScores,
   type DistillReport,
   type EpochRecord,
   type HistoryRecord,
@@ -112,6 +113,33 @@ describe('report.html', () => {
     expect(cell('student', 'agreement').text).toBe(`${(100 * report.student.agreement!).toFixed(2)}%`);
     expect(cell('teacher', 'agreement')).toEqual({ value: undefined, text: '–' });
     expect(cell('student', 'params').text).toBe(new Intl.NumberFormat('en-US').format(report.student.params));
+    for (const [model, scores] of [
+      ['teacher', report.teacher as ClassificationScores],
+      ['student', report.student],
+      ['baseline', report.baseline!],
+    ] as const) {
+      expect(cell(model, 'macroF1')).toEqual({ value: String(scores.macroF1), text: `${(100 * scores.macroF1).toFixed(2)}%` });
+    }
+
+    // Per class: every model's precision, recall and F1 as the report has them, the support, and the macro-F1 row.
+    const scoreCells = elements(dom, 'td', 'num').filter((c) => c['data-class'] !== undefined && c['data-model'] !== undefined);
+    expect(scoreCells).toHaveLength(3 * 10 * 3); // models x classes x metrics
+    for (const c of scoreCells) {
+      const scores = (
+        c['data-model'] === 'teacher' ? report.teacher : c['data-model'] === 'student' ? report.student : report.baseline
+      ) as ClassificationScores;
+      const value = scores.perClass[Number(c['data-class'])][c['data-metric'] as 'precision' | 'recall' | 'f1'];
+      expect(c['data-value']).toBe(String(value));
+    }
+    const supports = [...dom.matchAll(/data-class="(\d+)" data-metric="support">([\d,]+)</g)].map((m) => [
+      Number(m[1]),
+      Number(m[2].replace(/,/g, '')),
+    ]);
+    expect(supports).toEqual(report.student.perClass.map((s, c) => [c, s.support]));
+    expect(supports.reduce((sum, [, n]) => sum + n, 0)).toBe(report.data.testRows);
+    expect(dom.match(/data-metric="macroF1"/g)).toHaveLength(2 * 3); // the comparison table and the per-class table
+    // The teacher's check on the labelled training rows, before distilling.
+    expect(dom).toContain(`class="teacher-check" data-value="${report.teacherCheck!.trainAccuracy}"`);
 
     // The step breakdown: a bar of four parts for every phase that measured its steps.
     const parts = elements(dom, 'rect', 'step-part');
@@ -146,6 +174,11 @@ describe('report.html', () => {
     expect(absent).toContain('the teacher was not evaluated');
     expect(absent).toContain('no per-epoch history');
     expect(absent).not.toContain('class="curve"');
+    expect(absent).not.toContain('data-model="teacher" data-class=');
+    expect(absent).not.toContain('class="warnings"');
+
+    const warned = reportHtml({ ...report, warnings: ['the teacher is well below the baseline <b>'] });
+    expect(warned).toContain('<ul class="warnings">\n<li>warning: the teacher is well below the baseline &#60;b&#62;</li>\n</ul>');
 
     const imported = reportHtml({ ...report, teacher: { accuracy: 0.9125, imported: true } });
     expect(imported).toContain('data-model="teacher" data-metric="accuracy" data-value="0.9125">91.25%<');

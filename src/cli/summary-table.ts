@@ -1,3 +1,4 @@
+import { type ClassificationScores, weakestClass } from '../infer/class-scores.js';
 import { logitDiffText } from '../reports/onnx-html.js';
 import type { DistillReport, OnnxExportReport, QuantizationReport } from '../reports/report.js';
 
@@ -28,6 +29,26 @@ function studentStepLine(report: DistillReport): string | undefined {
   const f = (x: number) => x.toFixed(1);
   const waiting = report.workers > 1 ? ` (${f(step.waiting)} waiting for the slowest worker)` : '';
   return `distillation step: ${f(step.gradient)} ms gradient, ${f(step.averaging)} ms averaging${waiting}, ${f(step.update)} ms update`;
+}
+
+/**
+ * Each model's class with the lowest test F1: accuracy hides a minority class a model gets wrong, and
+ * report.json and report.html have every class.
+ */
+function weakestClassLine(report: DistillReport): string | undefined {
+  const models: [string, ClassificationScores | undefined][] = [
+    ['teacher', report.teacher ?? undefined],
+    ['student', report.student],
+    ['baseline', report.baseline],
+  ];
+  const parts = models.flatMap(([model, scores]) => {
+    const c = scores && weakestClass(scores);
+    if (scores === undefined || c === undefined) return [];
+    const { f1, precision, recall } = scores.perClass[c];
+    const name = report.data.classes?.[c] ?? `class ${c}`;
+    return [`${model} ${name} F1 ${percent(f1)} (precision ${percent(precision)}, recall ${percent(recall)})`];
+  });
+  return parts.length > 0 && report.data.numClasses > 1 ? `lowest test F1 of a class: ${parts.join('; ')}` : undefined;
 }
 
 /** Right-aligns every column but the first. */
@@ -74,14 +95,18 @@ export function summaryTable(report: DistillReport, names: { teacher: string; st
     ['', 'teacher', 'student', ...(baseline ? ['baseline'] : [])],
     ['model', names.teacher, names.student, ...(baseline ? [names.student] : [])],
     ['test accuracy', or(report.teacher?.accuracy, percent), percent(student.accuracy), ...(baseline ? [percent(baseline.accuracy)] : [])],
+    ['test macro-F1', or(report.teacher?.macroF1, percent), percent(student.macroF1), ...(baseline ? [percent(baseline.macroF1)] : [])],
     ['agreement with teacher', dash, or(student.agreement, percent), ...(baseline ? [or(baseline.agreement, percent)] : [])],
     ['parameters', or(teacher?.params, count.format), count.format(student.params), ...(baseline ? [count.format(student.params)] : [])],
     ['size (model.json + weights)', or(teacher?.bytes, bytes), bytes(student.bytes), ...(baseline ? [bytes(student.bytes)] : [])],
     ['latency per sample, batch 1', or(teacher?.latencyMsBatch1, ms), ms(student.latencyMsBatch1), ...(baseline ? [dash] : [])],
     ['latency per sample, batch 256', or(teacher?.latencyMsBatch256, ms), ms(student.latencyMsBatch256), ...(baseline ? [dash] : [])],
   ];
+  const weakest = weakestClassLine(report);
   const lines = [
     ...aligned(rows),
+    ...(weakest ? [weakest] : []),
+    ...report.warnings.map((warning) => `warning: ${warning}`),
     ...(report.quantization ? artifactLines(report.quantization) : []),
     ...(report.onnx ? ['', ...report.onnx.map(onnxLine)] : []),
   ];

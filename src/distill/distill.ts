@@ -12,6 +12,7 @@ import type { TeacherOnRuntime } from '../teachers/teacher-runtime.js';
 import type { PhaseValidation } from '../train/data-parallel.js';
 import { type RunContext, startRun } from './run-context.js';
 import { type HeldOutRows, type RunData, type RunInputs, openInputs, shareData, teacherDatasets } from './run-inputs.js';
+import { refuseTeacherAtChance, teacherCheck } from './teacher-check.js';
 import { evaluateOnTest } from './test-evaluation.js';
 import { phasePlan, phaseValidation, trainPhase } from './training-phase.js';
 
@@ -49,6 +50,13 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
     // 3. Labelling: the teacher's logits over every training row are the soft labels, or the logits the
     //    user computed elsewhere.
     const { teacherRun, labelling } = await labelTrainingRows(run, data, inputs, teacherData);
+    //    Its logits are in hand: a teacher near chance on the labelled rows stops the run here.
+    const checked = teacherCheck(labelling.table, data.train, data.heldOut?.rows);
+    const atChance = refuseTeacherAtChance(checked, {
+      allowWeakTeacher: config.allowWeakTeacher,
+      trainedByRun: teacherData !== undefined && config.teacherEpochs > 0,
+      imported: config.teacherLogits !== null,
+    });
     const validation = studentValidation(config, data.heldOut, labelling.table);
 
     // 4. Distillation: soft labels on every row, hard labels where there are any.
@@ -59,7 +67,8 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
 
     // 6. Evaluation on the test rows.
     const distilledData = student.data;
-    const report = await evaluateOnTest(run, data, inputs, { teacherRun, teacherData, labelling, distilledData, baselineData });
+    const trained = { teacherRun, teacherData, labelling, distilledData, baselineData };
+    const report = await evaluateOnTest(run, data, inputs, trained, { found: checked, warnings: atChance ? [atChance] : [] });
     return {
       student: await modelFromData(distilledData, 'the distilled student'),
       teacher: teacherData && (await modelFromData(teacherData, 'the teacher')),

@@ -1,14 +1,16 @@
 // Stage 6 of distill(): every model evaluated on the test rows, and the run's report.
+import { classificationScores } from '../infer/class-scores.js';
 import { accuracy, agreement, describeModel, layersModelSize, predictTest } from '../infer/evaluate.js';
 import { type InferenceModel, layersInference } from '../infer/predictor.js';
 import { type ModelData, shareModel } from '../models/model-data.js';
 import type { HistoryRecord } from '../progress.js';
-import type { DistillReport, TrainingPhaseReport } from '../reports/report.js';
+import type { DistillReport, TeacherCheckReport, TrainingPhaseReport } from '../reports/report.js';
 import type { SoftLabels } from '../labelling/soft-labels.js';
 import { teacherModelSize, teacherNotices } from '../teachers/open-teacher.js';
 import type { TeacherOnRuntime } from '../teachers/teacher-runtime.js';
 import type { RunContext } from './run-context.js';
 import type { RunData, RunInputs } from './run-inputs.js';
+import { weakTeacherWarning } from './teacher-check.js';
 
 /** What the stages before the evaluation produced. */
 export interface TrainedModels {
@@ -21,8 +23,20 @@ export interface TrainedModels {
   baselineData: ModelData | undefined;
 }
 
+/** The teacher's check on the labelled training rows, and the warnings the run has so far. */
+export interface TeacherFindings {
+  found: TeacherCheckReport | undefined;
+  warnings: string[];
+}
+
 /** Evaluates the teacher, the student and the baseline on the test rows, and reports the run. */
-export async function evaluateOnTest(run: RunContext, data: RunData, inputs: RunInputs, trained: TrainedModels): Promise<DistillReport> {
+export async function evaluateOnTest(
+  run: RunContext,
+  data: RunData,
+  inputs: RunInputs,
+  trained: TrainedModels,
+  teacherFindings: TeacherFindings,
+): Promise<DistillReport> {
   const { config, supervisor, phases, onProgress } = run;
   const { signal } = run.options;
   const { train, test, teacherTest, teacherRows, labeledRows } = data;
@@ -43,6 +57,12 @@ export async function evaluateOnTest(run: RunContext, data: RunData, inputs: Run
     // Without a teacher model, imported test logits stand for its predictions.
     const teacherPredictions = teacherEval?.predictions ?? inputs.importedTestPredictions;
     const agreeWithTeacher = (predictions: Int32Array) => (teacherPredictions ? agreement(predictions, teacherPredictions) : null);
+    const scores = (predictions: Int32Array) => classificationScores(predictions, test.labels, test.numClasses);
+    const testAccuracy = (predictions: Int32Array | undefined) => predictions && accuracy(predictions, test.labels);
+    const belowBaseline = weakTeacherWarning(teacherFindings.found, phases, run.history, {
+      teacher: testAccuracy(teacherPredictions),
+      baseline: testAccuracy(baselineEval?.predictions),
+    });
     const result: DistillReport = {
       backend: pool.backend,
       kernels: pool.kernels,
@@ -56,11 +76,13 @@ export async function evaluateOnTest(run: RunContext, data: RunData, inputs: Run
         ...(labelling.notice ? [labelling.notice] : []),
         ...skipNotices(phases),
       ],
+      warnings: [...teacherFindings.warnings, ...(belowBaseline ? [belowBaseline] : [])],
+      ...(teacherFindings.found && { teacherCheck: teacherFindings.found }),
       teacher:
         teacherEval && teacherSize
           ? await describeModel(pool, teacherEval.model, teacherSize, teacherTest, teacherEval.predictions)
           : teacherPredictions
-            ? { accuracy: accuracy(teacherPredictions, test.labels), imported: true }
+            ? { accuracy: accuracy(teacherPredictions, test.labels), imported: true, ...scores(teacherPredictions) }
             : null,
       student: {
         ...(await describeModel(pool, studentEval.model, layersModelSize(distilledData), test, studentEval.predictions)),
@@ -68,6 +90,7 @@ export async function evaluateOnTest(run: RunContext, data: RunData, inputs: Run
       },
       baseline: baselineEval && {
         accuracy: accuracy(baselineEval.predictions, test.labels),
+        ...scores(baselineEval.predictions),
         agreement: agreeWithTeacher(baselineEval.predictions),
       },
       throughput: {

@@ -1,12 +1,13 @@
 import type { SharedDataset } from '../data/shared-dataset.js';
+import { type ClassificationScores, classificationScores } from './class-scores.js';
 import { type ModelData, serializedBytes } from '../models/model-data.js';
 import type { WorkerPool } from '../parallel/pool.js';
 import type { InferTask, LatencyResult, LatencyTask, LoadTask } from './inference-task.js';
 import { computeLogits, type LogitsOptions } from './logits.js';
 import type { InferenceModel } from './predictor.js';
 
-/** How one model did on the test split, and what it costs. */
-export interface ModelReport {
+/** How one model did on the test split (per class too), and what it costs. */
+export interface ModelReport extends ClassificationScores {
   /** Top-1 accuracy on the test split, in [0, 1]. */
   accuracy: number;
   /** Number of weights (trainable and not). */
@@ -70,6 +71,7 @@ export async function describeModel(
   const [batch1, batch256] = await pool.run<LatencyResult>({ kind: 'latency', model, data: test.handle, batchSizes: [1, 256] });
   return {
     accuracy: accuracy(predictions, test.labels),
+    ...classificationScores(predictions, test.labels, test.numClasses),
     params: size.params,
     bytes: size.bytes,
     latencyMsBatch1: batch1,

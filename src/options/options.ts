@@ -161,6 +161,14 @@ export interface DistillOptions {
   augment?: AugmentSetting | null;
   /** Also train the student architecture on the hard labels alone, same budget and seed. Default false. */
   baseline?: boolean;
+  /**
+   * Distil a teacher that is near chance on the labelled training rows instead of stopping with an error:
+   * its top-1 accuracy there (known from its soft labels, at no cost) below chance plus a tenth of the way
+   * to 100%, chance being the larger of 1 / classes and the most common class's share of those rows. Such a
+   * teacher almost surely was given data, a class order, a tokenizer or preprocessing unlike its own.
+   * Default false.
+   */
+  allowWeakTeacher?: boolean;
   /** tfjs backend in the workers. Default 'auto'. */
   backend?: BackendChoice;
   /**

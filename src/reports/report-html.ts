@@ -1,5 +1,6 @@
 import type { StepBreakdown } from '../train/data-parallel.js';
 import { artifactsSection } from './artifacts-html.js';
+import { classScoresSection, warningsList } from './class-scores-html.js';
 import { curvesSection } from './curves-html.js';
 import { onnxSection } from './onnx-html.js';
 import { DASH, PHASE_TITLES, bytes, count, esc, ms, percent, plural, rate, section, swatch } from './html-format.js';
@@ -29,7 +30,8 @@ export function reportHtml(report: DistillReport): string {
     '<body>',
     `<h1>${esc(title)}</h1>`,
     `<p class="lede">${esc(runLine(report))}</p>`,
-    section('Comparison', comparisonTable(report, names)),
+    section('Comparison', [comparisonTable(report, names), warningsList(report)].filter(Boolean).join('\n')),
+    section('Per-class scores', classScoresSection(report)),
     ...(report.quantization ? [section('Shipped models', artifactsSection(report.quantization))] : []),
     ...(report.onnx ? [section('ONNX export', onnxSection(report.onnx))] : []),
     section('Training curves', curvesSection(report)),
@@ -94,6 +96,7 @@ function comparisonTable(report: DistillReport, names: { teacher?: string; stude
   type Value = number | null | undefined;
   const metrics: [string, string, (v: number) => string, Value, Value, Value][] = [
     ['test accuracy', 'accuracy', percent, report.teacher?.accuracy, student.accuracy, baseline?.accuracy],
+    ['test macro-F1', 'macroF1', percent, report.teacher?.macroF1, student.macroF1, baseline?.macroF1],
     ['agreement with teacher', 'agreement', percent, null, student.agreement, baseline?.agreement],
     // The baseline is the student's architecture: the same size.
     ['parameters', 'params', count.format, model?.params, student.params, student.params],

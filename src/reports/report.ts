@@ -1,4 +1,5 @@
 import type { BackendName, KernelsUsed } from '../kernels/backend.js';
+import type { ClassificationScores } from '../infer/class-scores.js';
 import type { ModelReport } from '../infer/evaluate.js';
 import type { StepBreakdown } from '../train/data-parallel.js';
 import type { SelectionMetric } from '../train/replica.js';
@@ -18,7 +19,7 @@ export interface StudentReport extends ModelReport {
 }
 
 /** The hard-label baseline: the student architecture trained without the teacher. */
-export interface BaselineReport {
+export interface BaselineReport extends ClassificationScores {
   accuracy: number;
   agreement: number | null;
 }
@@ -27,7 +28,25 @@ export interface BaselineReport {
  * The teacher's column: a model the run evaluated, or, when its logits were imported (teacherLogits), the
  * accuracy of its imported test logits (teacherTestLogits) alone.
  */
-export type TeacherReport = ModelReport | { accuracy: number; imported: true };
+export type TeacherReport = ModelReport | ({ accuracy: number; imported: true } & ClassificationScores);
+
+/**
+ * The teacher's top-1 accuracy on the training rows whose labels are known, measured from its soft labels
+ * between labelling and distillation; a teacher near chance stops the run unless allowWeakTeacher.
+ */
+export interface TeacherCheckReport {
+  /** On every labelled training row (validation rows included). */
+  trainAccuracy: number;
+  /** How many rows that is. */
+  rows: number;
+  /** The larger of 1 / classes and the most common class's share of those rows. */
+  chance: number;
+  /** Below this accuracy the teacher counts as near chance: chance plus a tenth of the way to 100%. */
+  threshold: number;
+  nearChance: boolean;
+  /** On the validation rows alone, when the run holds some out (the baseline's warning compares it). */
+  validationAccuracy?: number;
+}
 
 /** One training phase's own work and wall time (pool start and model loading excluded). */
 export interface TrainingPhaseReport {
@@ -186,6 +205,13 @@ export interface DistillReport {
   threadsPerWorker: number;
   /** Kernels added to the backend, backends that failed to load, and similar facts worth knowing. */
   notices: string[];
+  /**
+   * What may have gone wrong with the models: a teacher distilled near chance (allowWeakTeacher), a teacher
+   * well below the baseline. Empty when none.
+   */
+  warnings: string[];
+  /** The teacher checked on the labelled training rows; absent when no training row is labelled. */
+  teacherCheck?: TeacherCheckReport;
   /** Null when the teacher was not evaluated: logits imported without test logits. */
   teacher: TeacherReport | null;
   student: StudentReport;

@@ -143,6 +143,16 @@ export const TRAINING_OPTIONS = defineOptions({
     check: (value) => (typeof value === 'boolean' ? undefined : `baseline must be true or false, got ${value}`),
     flags: [{ name: 'baseline', value: 'boolean' }],
   },
+  allowWeakTeacher: {
+    group: 'training',
+    description:
+      'distil a teacher whose top-1 accuracy on the labelled training rows is near chance (below chance plus a tenth ' +
+      'of the way to 100%, chance being the larger of 1/classes and the commonest class share) instead of stopping; ' +
+      'such a teacher almost surely was given data, a class order, a tokenizer or preprocessing unlike its own',
+    default: false,
+    check: (value) => (typeof value === 'boolean' ? undefined : `allowWeakTeacher must be true or false, got ${value}`),
+    flags: [{ name: 'allow-weak-teacher', value: 'boolean' }],
+  },
   onNonFinite: {
     group: 'training',
     description: 'a step whose averaged gradient is NaN or infinite: abort (naming the step) or skip it',
