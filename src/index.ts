@@ -26,17 +26,21 @@ export type {
   ArtifactReport,
   BaselineReport,
   DistillReport,
+  EnsembleReport,
   QuantizationReport,
   RestartReport,
   SelectionReport,
   SoftLabelReport,
   StudentReport,
+  TeacherMemberReport,
   TeacherReport,
   TrainingPhaseReport,
 } from './reports/report.js';
 export { reportHtml } from './reports/report-html.js';
 export type { EpochRecord, EvaluationRecord, HistoryRecord, Phase, ProgressEvent, TrainingPhase, ValidationMetrics } from './progress.js';
 export type { ModelReport } from './infer/evaluate.js';
+export { ENSEMBLE_COMBINATIONS, type EnsembleCombination } from './infer/predictor.js';
+export type { TeacherInput, TeacherModelInput } from './teachers/open-teacher.js';
 export type { StepBreakdown } from './train/data-parallel.js';
 export type { OptimizerSpec } from './train/optimizers.js';
 export type { CheckpointOptions } from './train/checkpoint.js';

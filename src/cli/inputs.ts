@@ -103,6 +103,19 @@ export function trainingAugment(augment: AugmentSetting | null | undefined): Aug
   return Object.keys(images).length > 0 ? images : null;
 }
 
+/**
+ * An ensemble takes saved teachers: a member named by an architecture would be built untrained (the run
+ * trains only a teacher it builds alone, --teacher-arch).
+ */
+export function checkEnsembleMembers(teachers: readonly string[]): void {
+  const built = teachers.find(isArchitecture);
+  check(
+    built === undefined,
+    `--teacher ${built} names an architecture, but an ensemble's teachers are saved models; train it first ` +
+      `(run --teacher-arch ${built} writes OUT/teacher/) and give that folder`,
+  );
+}
+
 /** Imports the worker imports here too: custom layers must be known here (to load or build models) and in every worker. */
 export function importModules(modules: readonly string[]): Promise<void> {
   return importModulesHere(modules, (module) => `workerImports ${module} could not be imported`, ['workerImports']);

@@ -17,7 +17,7 @@ import { CLI_DEFAULTS, type RunSettings, defaultStudent, defaultTeacher, isArchi
 import { summaryTable } from './summary-table.js';
 import { VARIANT_FOLDERS, writeStudentVariants } from './student-variants.js';
 import type { QuantizeChoice } from '../options/schema.js';
-import { dataSourceOf, importModules, isTableSource, trainingAugment } from './inputs.js';
+import { checkEnsembleMembers, dataSourceOf, importModules, isTableSource, trainingAugment } from './inputs.js';
 
 /** `tfjs-distill run`: load data, build or load the models, distill, write the outputs, print the table. */
 export async function runCommand(settings: RunSettings, signal: AbortSignal): Promise<void> {
@@ -61,9 +61,11 @@ export async function runCommand(settings: RunSettings, signal: AbortSignal): Pr
   const imported = options.teacherLogits != null && teacherSetting === null;
   const teacherSpec = imported ? null : (teacherSetting ?? defaultTeacher(shape.inputShape, vocabSize));
   const studentSpec = studentSetting ?? defaultStudent(vocabSize);
-  const built = teacherSpec !== null && isArchitecture(teacherSpec);
+  const built = typeof teacherSpec === 'string' && isArchitecture(teacherSpec);
+  if (Array.isArray(teacherSpec)) checkEnsembleMembers(teacherSpec);
   // A teacher file (model.json, graph model or .onnx) is opened by distill(), which knows every kind.
-  const teacher = teacherSpec === null ? undefined : built ? buildModel(teacherSpec, { ...shape, seed: mixSeed(seed, 11) }) : teacherSpec;
+  const teacher =
+    teacherSpec === null ? undefined : built ? buildModel(teacherSpec as string, { ...shape, seed: mixSeed(seed, 11) }) : teacherSpec;
   const student = isArchitecture(studentSpec)
     ? buildModel(studentSpec, { ...shape, seed: mixSeed(seed, 12) })
     : await loadModel(studentSpec);
@@ -121,7 +123,8 @@ export async function runCommand(settings: RunSettings, signal: AbortSignal): Pr
   };
   await writeOutputs(out, result, { test, requested: quantize, maxDrop: maxQuantizeDrop });
   await rm(checkpointDir, { recursive: true, force: true }); // the run is complete: nothing left to resume
-  const teacherName = teacherSpec === null ? `logits from ${shortPath(options.teacherLogits!)}` : shortPath(teacherSpec);
+  const teacherName =
+    teacherSpec === null ? `logits from ${shortPath(options.teacherLogits!)}` : [teacherSpec].flat().map(shortPath).join(' + ');
   process.stdout.write(`${summaryTable(result.report, { teacher: teacherName, student: shortPath(studentSpec) })}\n`);
   const variants = (result.report.quantization?.artifacts ?? []).slice(1).map((artifact) => artifact.path);
   process.stdout.write(

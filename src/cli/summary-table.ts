@@ -1,4 +1,4 @@
-import type { DistillReport, QuantizationReport } from '../reports/report.js';
+import type { DistillReport, EnsembleReport, QuantizationReport } from '../reports/report.js';
 
 const count = new Intl.NumberFormat('en-US');
 const percent = (x: number) => `${(100 * x).toFixed(2)}%`;
@@ -54,6 +54,22 @@ function artifactLines(q: QuantizationReport): string[] {
   return ['', ...aligned(rows), ...auto, ...q.warnings.map((warning) => `warning: ${warning}`)];
 }
 
+/** An ensemble teacher's members, each alone on the test rows, under the table. */
+function ensembleLines(ensemble: EnsembleReport): string[] {
+  const combined = ensemble.combine === 'logits' ? 'the mean of their logits' : 'the mean of their probabilities';
+  return [
+    '',
+    `the teacher is an ensemble of ${ensemble.members.length} (${combined}); each alone:`,
+    ...aligned(
+      ensemble.members.map((member) => [
+        `  ${member.name}`,
+        `test accuracy ${percent(member.accuracy)}`,
+        `agreement with the ensemble ${percent(member.agreement)}`,
+      ]),
+    ),
+  ];
+}
+
 /** The side-by-side comparison printed at the end of a run: teacher vs student (vs baseline). */
 export function summaryTable(report: DistillReport, names: { teacher: string; student: string }): string {
   const { student, baseline } = report;
@@ -71,7 +87,11 @@ export function summaryTable(report: DistillReport, names: { teacher: string; st
     ['latency per sample, batch 1', or(teacher?.latencyMsBatch1, ms), ms(student.latencyMsBatch1), ...(baseline ? [dash] : [])],
     ['latency per sample, batch 256', or(teacher?.latencyMsBatch256, ms), ms(student.latencyMsBatch256), ...(baseline ? [dash] : [])],
   ];
-  const lines = [...aligned(rows), ...(report.quantization ? artifactLines(report.quantization) : [])];
+  const lines = [
+    ...aligned(rows),
+    ...(teacher?.ensemble ? ensembleLines(teacher.ensemble) : []),
+    ...(report.quantization ? artifactLines(report.quantization) : []),
+  ];
   const t = report.throughput;
   const rates = [
     t.teacherTrainSamplesPerSec !== undefined ? `teacher training ${rate(t.teacherTrainSamplesPerSec)}` : undefined,

@@ -3,9 +3,9 @@ import { accuracy, agreement, describeModel, layersModelSize, predictTest } from
 import { type InferenceModel, layersInference } from '../infer/predictor.js';
 import { type ModelData, shareModel } from '../models/model-data.js';
 import type { HistoryRecord } from '../progress.js';
-import type { DistillReport, TrainingPhaseReport } from '../reports/report.js';
+import type { DistillReport, EnsembleReport, TeacherMemberReport, TrainingPhaseReport } from '../reports/report.js';
 import type { SoftLabels } from '../labelling/soft-labels.js';
-import { teacherModelSize, teacherNotices } from '../teachers/open-teacher.js';
+import { teacherMembers, teacherModelSize, teacherNotices } from '../teachers/open-teacher.js';
 import type { TeacherOnRuntime } from '../teachers/teacher-runtime.js';
 import type { RunContext } from './run-context.js';
 import type { RunData, RunInputs } from './run-inputs.js';
@@ -37,6 +37,7 @@ export async function evaluateOnTest(run: RunContext, data: RunData, inputs: Run
       return { model, predictions: prediction.predictions };
     };
     const teacherEval = teacher && (await evaluate(teacher)); // still cached in the workers
+    const ensemble = teacherEval && (await evaluateMembers(teacherEval, teacherMembers(teacherSource), evaluate, test.labels));
     const studentEval = await evaluate(layersInference(shareModel(distilledData)));
     const baselineEval = baselineData && (await evaluate(layersInference(shareModel(baselineData))));
     const teacherSize = teacherModelSize(teacherSource, teacherData);
@@ -58,7 +59,7 @@ export async function evaluateOnTest(run: RunContext, data: RunData, inputs: Run
       ],
       teacher:
         teacherEval && teacherSize
-          ? await describeModel(pool, teacherEval.model, teacherSize, test, teacherEval.predictions)
+          ? { ...(await describeModel(pool, teacherEval.model, teacherSize, test, teacherEval.predictions)), ...(ensemble && { ensemble }) }
           : teacherPredictions
             ? { accuracy: accuracy(teacherPredictions, test.labels), imported: true }
             : null,
@@ -107,6 +108,23 @@ export async function evaluateOnTest(run: RunContext, data: RunData, inputs: Run
     };
     return result;
   });
+}
+
+/** Each member of an ensemble teacher alone on the test rows (its accuracy, its agreement with the ensemble); undefined otherwise. */
+async function evaluateMembers(
+  teacher: { model: InferenceModel; predictions: Int32Array },
+  names: string[] | undefined,
+  evaluate: (model: InferenceModel) => Promise<{ predictions: Int32Array }>,
+  labels: Int32Array,
+): Promise<EnsembleReport | undefined> {
+  const { model } = teacher;
+  if (model.kind !== 'ensemble' || !names) return undefined;
+  const members: TeacherMemberReport[] = [];
+  for (const [index, member] of model.members.entries()) {
+    const { predictions } = await evaluate(member);
+    members.push({ name: names[index], accuracy: accuracy(predictions, labels), agreement: agreement(predictions, teacher.predictions) });
+  }
+  return { combine: model.combine, members };
 }
 
 function skipNotices(phases: TrainingPhaseReport[]): string[] {

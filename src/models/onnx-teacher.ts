@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { DistillError, check, messageOf } from '../errors.js';
+import { ClassCountMismatch, DistillError, check, messageOf } from '../errors.js';
 import { readOnnxGraph } from './onnx-graph.js';
 
 /** How an image model's input is laid out: channels first (PyTorch) or last (TensorFlow, our rows). */
@@ -197,12 +197,14 @@ function describeSession(file: string, session: OrtSession, producers: Map<strin
   const name = outputName(file, session, options.output);
   const outputShape = session.outputMetadata?.find((o) => o.name === name)?.shape ?? [];
   const classes = outputShape[outputShape.length - 1];
-  check(
-    outputShape.length === 2 && fits(classes, numClasses),
-    `the ONNX teacher ${file}'s output '${name}' has shape [${outputShape}], but the data has ${numClasses} classes; ` +
-      `give a teacher whose output is [batch, ${numClasses}] (or pick another output with teacherOutput)`,
-    ['teacherOutput'],
-  );
+  if (outputShape.length !== 2 || !fits(classes, numClasses)) {
+    throw new ClassCountMismatch(
+      `the ONNX teacher ${file}'s output '${name}' has shape [${outputShape}], but the data has ${numClasses} classes; ` +
+        `give a teacher whose output is [batch, ${numClasses}] (or pick another output with teacherOutput)`,
+      typeof classes === 'number' ? classes : Number.NaN,
+      ['teacherOutput'],
+    );
+  }
   return {
     kind: 'onnx',
     id: randomUUID(),

@@ -25,7 +25,22 @@ export interface BaselineReport {
  * The teacher's column: a model the run evaluated, or, when its logits were imported (teacherLogits), the
  * accuracy of its imported test logits (teacherTestLogits) alone.
  */
-export type TeacherReport = ModelReport | { accuracy: number; imported: true };
+export type TeacherReport = (ModelReport & { ensemble?: EnsembleReport }) | { accuracy: number; imported: true };
+
+/** An ensemble teacher: how it combined its members, and each member alone on the test rows, in order. */
+export interface EnsembleReport {
+  combine: 'logits' | 'probabilities';
+  members: TeacherMemberReport[];
+}
+
+/** One member of an ensemble teacher on the test rows. */
+export interface TeacherMemberReport {
+  /** Its path (or its place in the list, for a model in memory). */
+  name: string;
+  accuracy: number;
+  /** How often its top-1 class is the ensemble's. */
+  agreement: number;
+}
 
 /** One training phase's own work and wall time (pool start and model loading excluded). */
 export interface TrainingPhaseReport {
