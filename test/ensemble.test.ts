@@ -1,7 +1,8 @@
-import { readFile } from 'node:fs/promises';
-import { mkdtemp, rm } from 'node:fs/promises';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Dataset, takeRows } from '../dist/data/dataset.js';
@@ -12,7 +13,9 @@ import { buildModel } from '../dist/models/architectures.js';
 import { saveModel } from '../dist/models/model-files.js';
 import { runCli } from './helpers/cli.js';
 import { digitRows } from './helpers/digits.js';
-import { expectSameBytes } from './helpers/queue-processes.js';
+import { mulberry32 } from '../dist/random.js';
+import { npy } from './helpers/npy-writer.js';
+import { Cli, expectSameBytes, freePort, hasRedis, startRedis, storeParts } from './helpers/queue-processes.js';
 
 /** The last line of stderr: a failed command's one-line error. */
 const lastLine = (result: { stderr: string }) => result.stderr.trim().split('\n').at(-1);
@@ -193,4 +196,92 @@ describe('teacher ensembles', () => {
     const mode = cli('label', '--data', 'mnist', '--teacher', a, '--teacher', b, '--ensemble', 'median', '--soft-labels', 'bad.sl');
     expect(lastLine(mode)).toMatch(/--ensemble 'median' is not one of logits, probabilities/);
   }, 120_000);
+});
+
+// An ensemble of two kinds (an ONNX file and a tfjs layers model) on [rows, 8, 8] rows of 3 classes, for cnn_gray.onnx.
+const ONNX_TEACHER = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'onnx', 'cnn_gray.onnx');
+const ROWS = 1000;
+
+describe.skipIf(!hasRedis)('an ensemble of an ONNX and a layers teacher, locally and on the queue', () => {
+  let dir: string;
+  let data: string;
+  let layers: string;
+  let port: number;
+  let redis: ChildProcess;
+  const processes: Cli[] = [];
+  const cli = (args: string[]) => {
+    const process = new Cli(args);
+    processes.push(process);
+    return process;
+  };
+  const queue = (name: string) => `redis://127.0.0.1:${port}/${name}`;
+  const label = (store: string, teachers: string[], ...flags: string[]) =>
+    cli([
+      'label',
+      ...['--data', data, ...teachers.flatMap((t) => ['--teacher', t]), '--soft-labels', join(dir, store), '--workers', '1'],
+      ...flags,
+    ]).exited;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tfjs-distill-ensemble-queue-'));
+    await tf.setBackend('cpu');
+    const random = mulberry32(7);
+    const x = Float32Array.from({ length: ROWS * 64 }, () => Math.floor(random() * 64 - 32) / 16);
+    const y = Int32Array.from({ length: ROWS }, (_, i) => i % 3);
+    await writeFile(join(dir, 'x.npy'), npy(x, [ROWS, 8, 8]));
+    await writeFile(join(dir, 'y.npy'), npy(y, [ROWS]));
+    data = `npy:${join(dir, 'x.npy')},${join(dir, 'y.npy')}`;
+    layers = join(dir, 'layers-teacher');
+    await saveModel(buildModel('mlp:16', { inputShape: [8, 8], numClasses: 3, seed: 4 }), layers);
+    port = await freePort();
+    redis = await startRedis(port);
+  });
+
+  afterAll(async () => {
+    for (const process of processes) process.child.kill('SIGKILL');
+    redis?.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('labels as the mean of its members; local, sharded and queued stores are byte-identical, probabilities included', async () => {
+    const worker = cli(['worker', '--queue', queue('ensemble'), '--workers', '1']);
+    const teachers = [ONNX_TEACHER, layers];
+    const probabilities = ['--ensemble', 'probabilities', '--temperature', '3'];
+    const results = await Promise.all([
+      label('onnx.sl', [ONNX_TEACHER]),
+      label('layers.sl', [layers]),
+      label('local.sl', teachers),
+      label('queued.sl', teachers, '--queue', queue('ensemble'), '--job-rows', '256'),
+      label('local-p.sl', teachers, ...probabilities),
+      label('sharded-p.sl', teachers, ...probabilities, '--shard', '0/2'),
+      label('sharded-p.sl', teachers, ...probabilities, '--shard', '1/2'),
+      label('queued-p.sl', teachers, ...probabilities, '--queue', queue('ensemble'), '--job-rows', '256'),
+    ]);
+    for (const result of results) expect(result.status, result.stderr).toBe(0);
+    await expectSameBytes(join(dir, 'queued.sl'), join(dir, 'local.sl'));
+    await expectSameBytes(join(dir, 'queued-p.sl'), join(dir, 'local-p.sl'));
+    const stem = join(dir, 'sharded-p.sl');
+    const merge = await cli(['merge', join(dir, 'merged-p.sl'), `${stem}.shard-0-of-2`, `${stem}.shard-1-of-2`]).exited;
+    expect(merge.status, merge.stderr).toBe(0);
+    await expectSameBytes(join(dir, 'merged-p.sl'), join(dir, 'local-p.sl'));
+
+    // Float32 stores of 800 training rows (the npy source holds 200 out for testing): the ensemble's logits are the mean of each member's.
+    const logits = async (store: string) => {
+      const { body } = await storeParts(join(dir, store));
+      // The rows' logits, then the file's checksum.
+      return new Float32Array(body.buffer.slice(body.byteOffset, body.byteOffset + 800 * 3 * 4));
+    };
+    const [onnx, layer, mean, meanP] = [
+      await logits('onnx.sl'),
+      await logits('layers.sl'),
+      await logits('local.sl'),
+      await logits('local-p.sl'),
+    ];
+    let worst = 0;
+    for (let i = 0; i < mean.length; i++) worst = Math.max(worst, Math.abs(mean[i] - (onnx[i] + layer[i]) / 2));
+    expect(worst).toBeLessThan(1e-5);
+    expect(meanP.some((v, i) => Math.abs(v - mean[i]) > 1e-3)).toBe(true); // the probabilities' mean is another table
+    expect(worker.stdout).toMatch(/teacher .*cnn_gray\.onnx \+ .*layers-teacher on onnxruntime/);
+    expect((await worker.stop('SIGTERM')).status).toBe(0);
+  }, 180_000);
 });
