@@ -143,8 +143,9 @@ function checkTeacherSettings(kind: RegisteredTeacherKind, teacher: TeacherInput
     `teacherEpochs ${config.teacherEpochs} trains the teacher, but ${kind.noun} (${name}) runs as given; set teacherEpochs to 0`,
     ['teacherEpochs'],
   );
+  if (kind.composite) return;
   for (const setting of ['teacherLayout', 'teacherOutput'] as const) {
-    const takers = REGISTERED_TEACHER_KINDS.filter((other) => other.settings[setting]).map((other) => other.label);
+    const takers = REGISTERED_TEACHER_KINDS.filter((other) => other.settings[setting] && !other.composite).map((other) => other.label);
     check(
       kind.settings[setting] || config[setting] === null,
       `${setting} applies to ${takers.join(' and ')} teachers; drop it for ${kind.noun}`,

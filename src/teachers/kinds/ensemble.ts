@@ -36,6 +36,7 @@ export const ensembleTeacher: TeacherKind<OpenedEnsembleTeacher> = {
   description: 'a list of teachers of any other kind (teacher given more than once): their logits or probabilities averaged (ensemble)',
   // Each member's own kind checks the settings it is given; the ensemble is never trained.
   settings: { teacherEpochs: false, teacherLayout: true, teacherOutput: true, teacherRuntime: ['tfjs', 'onnxruntime'] },
+  composite: true,
   recognises: async (teacher) => Array.isArray(teacher),
   async open(teacher, { train, config, openMember }) {
     const given = teacher as readonly TeacherModelInput[];

@@ -58,6 +58,8 @@ export interface TeacherKind<O extends { kind: string }> {
   /** One line, for --help and the docs, saying how a teacher is recognised as this kind. */
   description: string;
   settings: TeacherKindSettings;
+  /** A kind made of other teachers (an ensemble): each member's kind checks the settings; listings of who takes a setting leave it out. */
+  composite?: boolean;
   /** Whether `teacher` is of this kind; kinds are tried in registry order, the first that recognises it opens it. */
   recognises(teacher: TeacherInput, saved: () => Promise<ModelData | undefined>): Promise<boolean>;
   open(teacher: TeacherInput, opening: TeacherOpening): Promise<O>;
