@@ -57,7 +57,8 @@ export const MODEL_OPTIONS = defineOptions({
   teacher: {
     group: 'teacher',
     description:
-      'the teacher: a tfjs model, a saved model.json (or its folder; layers or graph model), or an ONNX file (.onnx, run by onnxruntime-node)',
+      'the teacher: a tfjs model, a saved model.json (or its folder; layers or graph model), or an ONNX file (.onnx, run by onnxruntime-node); ' +
+      'a list of them (--teacher repeated) is an ensemble, see ensemble',
     shownDefault:
       `none; the CLI builds ${CLI_MODEL_DEFAULTS.teacherForImages} for image rows, ${CLI_MODEL_DEFAULTS.teacherForVectors} ` +
       `for feature vectors, ${CLI_MODEL_DEFAULTS.teacherForTokens} for text`,
