@@ -153,7 +153,7 @@ describe('teacher ensembles', () => {
     );
   }, 180_000);
 
-  it('label in shards, merged, is byte-identical to label in one go', () => {
+  it('label in shards, merged, is byte-identical to label in one go; a config file gives the members as a list', async () => {
     const teachers = ['--teacher', a, '--teacher', b];
     const whole = cli('label', '--data', 'mnist', '--limit', '1500', ...teachers, '--workers', '2', '--soft-labels', 'whole.sl');
     expect(whole.status, whole.stderr).toBe(0);
@@ -176,7 +176,15 @@ describe('teacher ensembles', () => {
     }
     const merged = cli('merge', 'parts.sl', 'parts.sl.shard-0-of-3', 'parts.sl.shard-1-of-3', 'parts.sl.shard-2-of-3');
     expect(merged.status, merged.stderr).toBe(0);
-    return expectSameBytes(join(dir, 'parts.sl'), join(dir, 'whole.sl'));
+    await expectSameBytes(join(dir, 'parts.sl'), join(dir, 'whole.sl'));
+    // A config file's list is the same ensemble: the store already holds its labels.
+    await writeFile(
+      join(dir, 'ensemble.yaml'),
+      ['data: mnist', 'limit: 1500', `teacher: [${a}, ${b}]`, 'softLabels: whole.sl', ''].join('\n'),
+    );
+    const configured = cli('label', '--config', 'ensemble.yaml', '--workers', '1');
+    expect(configured.status, configured.stderr).toBe(0);
+    expect(configured.stdout).toMatch(/whole\.sl already holds these labels/);
   }, 120_000);
 
   it('refuses members of different class counts, naming both, and a teacher the run would train beside --teacher', async () => {
