@@ -2,6 +2,8 @@
 // Checks that no import in src/ runs back up the data flow:
 //   root helpers -> data/ -> models/, kernels/ -> parallel/ -> infer/, train/ -> worker.ts -> options/ -> reports/
 //   -> pool/ -> teachers/ -> labelling/ -> distill/, queue/ -> cli/, index.ts
+// student/ (the browser entry point, tfjs-distill/student) sits beside models/ and kernels/, and nothing it
+// loads, followed through every import, may be a Node built-in or a Node-only package.
 // A file may import from its own folder and from folders earlier in the flow, never from a later one or a
 // sibling (models/ and kernels/, infer/ and train/ are independent). parallel/ also imports no tfjs.
 // Run: node scripts/check-layers.mjs (exit 1 and one line per offending import).
@@ -15,6 +17,7 @@ export const RANKS = {
   data: 1,
   models: 2,
   kernels: 2,
+  student: 2, // the browser entry point: loads a shipped student folder and predicts
   parallel: 3,
   infer: 4,
   train: 4,
@@ -26,12 +29,21 @@ export const RANKS = {
   labelling: 10, // teacher labelling into the soft-label store
   distill: 11, // the pipeline
   queue: 11, // labelling across machines
-  cli: 12,
-  'index.ts': 12,
+  sweep: 12, // many distillations of one labelling, and their report
+  cli: 13,
+  'index.ts': 13,
 };
 
 /** Modules a folder must not import at all. */
 const FORBIDDEN_PACKAGES = { parallel: [/^@tensorflow\//] };
+
+/** Folders that run in browsers: what they load, through every value import, must run there. */
+const BROWSER_SAFE = ['student'];
+/** Modules a browser does not have: Node built-ins and the packages that wrap native code or threads. */
+const NODE_ONLY =
+  /^(node:|piscina$|onnxruntime-node|@tensorflow\/tfjs-node|@tensorflow\/tfjs-backend-wasm|sharp$|bullmq$|ioredis$|(fs|path|os|url|crypto|child_process|worker_threads|module|util|stream|zlib|http|https|net)(\/|$))/;
+/** Value imports only: `import type` and `export type` vanish when compiled. */
+const VALUE_IMPORT = /(?:^|\s)(?:import|export)\s+(?!type\s)[^'"]*?from\s*'([^']+)'|import\(\s*'([^']+)'\s*\)|^import\s+'([^']+)'/gm;
 
 const IMPORT = /(?:^|\s)(?:import|export)\s[^'"]*?from\s*'([^']+)'|import\(\s*'([^']+)'\s*\)|^import\s+'([^']+)'/gm;
 
@@ -79,9 +91,31 @@ export function layerViolations(src) {
   return problems;
 }
 
+/** Every Node-only module a browser-safe folder loads, directly or through the files it imports. */
+export function browserSafetyViolations(src) {
+  const problems = [];
+  for (const folder of BROWSER_SAFE) {
+    const seen = new Set();
+    const pending = walk(join(src, folder)).map((file) => [file, `${folder}/`]);
+    while (pending.length > 0) {
+      const [file, via] = pending.pop();
+      if (seen.has(file)) continue;
+      seen.add(file);
+      const name = relative(src, file);
+      for (const match of readFileSync(file, 'utf8').matchAll(VALUE_IMPORT)) {
+        const specifier = match[1] ?? match[2] ?? match[3];
+        if (specifier.startsWith('.')) pending.push([resolve(dirname(file), specifier).replace(/\.js$/, '.ts'), `${via} -> ${name}`]);
+        else if (NODE_ONLY.test(specifier))
+          problems.push(`${name}: imports ${specifier}, which browsers lack (loaded by ${via}; ${folder}/ must run in browsers)`);
+      }
+    }
+  }
+  return problems;
+}
+
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const src = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
-  const problems = layerViolations(src);
+  const problems = [...layerViolations(src), ...browserSafetyViolations(src)];
   for (const problem of problems) console.log(problem);
   console.log(problems.length === 0 ? 'no import runs back up the data flow' : `${problems.length} imports run back up the data flow`);
   process.exitCode = problems.length === 0 ? 0 : 1;

@@ -16,7 +16,7 @@ export {
   type PhaseTrainingOptions,
   type TeacherRuntime,
 } from './options/options.js';
-export type { QuantizeChoice, QueueSettings } from './options/schema.js';
+export type { ExportFormat, QuantizeChoice, QueueSettings } from './options/schema.js';
 export type { TeacherRuntimeUsed } from './teachers/teacher-runtime.js';
 export { label, shardFile, shardRows, type LabelOptions, type LabelResult, type ShardSpec } from './labelling/label.js';
 export { DEFAULT_JOB_ROWS, labelOnQueue, type QueueLabelOptions, type QueueLabelResult } from './queue/queue.js';
@@ -27,16 +27,26 @@ export type {
   BaselineReport,
   DistillReport,
   EnsembleReport,
+  OnnxExportReport,
   QuantizationReport,
   RestartReport,
   SelectionReport,
   SoftLabelReport,
+  StudentFolderReport,
   StudentReport,
   TeacherMemberReport,
   TeacherReport,
   TrainingPhaseReport,
 } from './reports/report.js';
 export { reportHtml } from './reports/report-html.js';
+export {
+  readStudentClasses,
+  type StudentArtifactWriter,
+  type StudentFolderOptions,
+  type StudentFolderResult,
+  writeStudentFolder,
+} from './distill/student-folder.js';
+export { CLASSES_PLACES, LEGACY_CLASSES_PATH, STUDENT_FILES, variantSubfolder } from './student-layout.js';
 export type { EpochRecord, EvaluationRecord, HistoryRecord, Phase, ProgressEvent, TrainingPhase, ValidationMetrics } from './progress.js';
 export type { ModelReport } from './infer/evaluate.js';
 export { ENSEMBLE_COMBINATIONS, type EnsembleCombination } from './infer/predictor.js';
@@ -49,7 +59,9 @@ export type { LrSchedule } from './train/lr-schedule.js';
 
 export { type Dataset, keepLabels, labeledCount, splitDataset, takeRows } from './data/dataset.js';
 export { loadIdx } from './data/idx.js';
-export { loadCsv } from './data/csv.js';
+export { type CsvOptions, loadCsv } from './data/csv.js';
+export type { TableColumns } from './data/table/table-file.js';
+export { applyTableContract, tableContract } from './data/table/table-contract.js';
 export { loadMnist } from './data/mnist.js';
 export {
   loadNpy,
@@ -70,9 +82,22 @@ export {
   type DataSourceOptions,
   type DataSourceSetting,
   type DataSplits,
+  type TeacherView,
   listDataSources,
   loadDataSource,
+  teacherSplits,
 } from './data/data-source.js';
+export type { ContractFile } from './data/sources/source-entry.js';
+export {
+  INPUT_CONTRACT_VERSION,
+  type ImageContract,
+  type InputContract,
+  type InputContractBase,
+  type TableContract,
+  type TextContract,
+  type VectorContract,
+} from './data/input-contract.js';
+export { dataInputContract, datasetContract, imageContract, PIXEL_SCALE, textContract, vectorContract } from './data/source-contracts.js';
 export { type EncodedText, TextTokenizer, type TextTokenizerOptions, type TokenizerModelType } from './data/text/tokenizer.js';
 export { findTokenizerFile, loadTokenizer, readTokenizerFiles, type TokenizerFiles } from './data/text/tokenizer-files.js';
 export { type SpecialTemplate, specialTokenCount, type TemplatePiece } from './data/text/special-template.js';
@@ -91,6 +116,7 @@ export {
   tokenTableRowBytes,
 } from './data/text/token-table.js';
 export { encodeRowsInto, type TextRows } from './data/text/token-batch.js';
+export { type TokenRowsInfo, tokenRowsInfo } from './data/text/token-rows.js';
 
 export {
   type ArchitectureListing,
@@ -128,9 +154,21 @@ export {
   measureVariant,
   readStockArtifacts,
 } from './models/variant-check.js';
+export { type LatencyMeasurement, type LatencyOptions, measureLatency } from './models/latency.js';
 export type { InputLayout, TeacherNormalize } from './models/onnx-teacher.js';
-export { EXPORTABLE_LAYERS, type ExportedOnnx, UnsupportedLayerError, exportLayersToOnnx } from './models/layers-to-onnx.js';
+export { TREE_PROBABILITY_FLOOR, labelsOntoTeacherClasses, readOnnxMlClasses } from './models/onnx-ml-teacher.js';
+export {
+  EXPORTABLE_LAYERS,
+  type ExportedOnnx,
+  type OnnxExportOptions,
+  UnsupportedLayerError,
+  exportLayersToOnnx,
+} from './models/layers-to-onnx.js';
+export { type OnnxCheck, checkOnnxAgainstTfjs } from './models/onnx-check.js';
+export { type HuggingFaceExport, readHuggingFaceExport } from './teachers/hugging-face-export.js';
 export type { BackendChoice, BackendName, KernelsUsed } from './kernels/backend.js';
 export type { KernelChoice } from './kernels/kernel-choice.js';
+// The browser entry point (tfjs-distill/student), also here for Node users of the main entry.
+export * from './student/index.js';
 
 export { DistillCancelledError, DistillError, WorkerFailure } from './errors.js';

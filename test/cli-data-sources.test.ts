@@ -131,7 +131,17 @@ describe('the CLI on NumPy arrays and image folders', () => {
       classes: ['cat', 'dog', 'fish'],
     });
     expect(report.notices).toContain('1 images could not be decoded and were left out (--skip-bad-images)');
-    expect(JSON.parse(await readFile(join(out, 'classes.json'), 'utf8'))).toEqual(['cat', 'dog', 'fish']);
+    expect(JSON.parse(await readFile(join(out, 'student', 'classes.json'), 'utf8'))).toEqual(['cat', 'dog', 'fish']);
+    // The input contract: the decoded size and channels, pixels times 1/255.
+    expect(JSON.parse(await readFile(join(out, 'student', 'preprocessing.json'), 'utf8'))).toMatchObject({
+      kind: 'image',
+      inputShape: [8, 8, 3],
+      height: 8,
+      width: 8,
+      channels: 3,
+      layout: 'hwc',
+      scale: 1 / 255,
+    });
     expect(report.teacher.accuracy).toBeGreaterThan(0.9);
   });
 });

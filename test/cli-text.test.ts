@@ -56,7 +56,7 @@ describe('the CLI on text data', () => {
     expect(report.notices).toContain('class order from the sorted labels: ham, spam (--classes sets another)');
     expect(result.stdout).toContain('notice: class order from the sorted labels: ham, spam (--classes sets another)');
     expect(report.config).toMatchObject({ tokenizer: TOKENIZER, maxLength: 64, textField: 'text', labelField: 'label', classes: null });
-    expect(JSON.parse(await readFile(join(out, 'classes.json'), 'utf8'))).toEqual(['ham', 'spam']);
+    expect(JSON.parse(await readFile(join(out, 'student', 'classes.json'), 'utf8'))).toEqual(['ham', 'spam']);
     // Chance is 0.5 on these 80 test e-mails; the bounds are the accuracies measured over seeds 1 to 5, less a margin.
     expect(report.teacher.accuracy).toBeGreaterThan(0.85);
     expect(report.student.accuracy).toBeGreaterThan(0.8);

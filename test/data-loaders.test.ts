@@ -222,7 +222,13 @@ describe('loadCsv', () => {
     expect(await failure(loadCsv(await csvFile('3,1.5\n3,2.5\n')))).toMatch(
       /^csv file .*data\.csv: every row has label 3, but a classifier needs at least 2 classes; check the label column \(the first\)$/,
     );
-    expect(await failure(loadCsv(await csvFile('label,a\n0,1.5\n0,2.5\n')))).toMatch(/every row has label 0/);
+    // With a header row the labels may be names or indices; one class is refused all the same.
+    expect(await failure(loadCsv(await csvFile('label,a\n0,1.5\n0,2.5\n')))).toMatch(
+      /every label is the class index 0, but a classifier needs two or more; give classes to name them all/,
+    );
+    expect(await failure(loadCsv(await csvFile('label,a\nx,1.5\nx,2.5\n')))).toMatch(
+      /every label is 'x', but a classifier needs two or more/,
+    );
   });
 
   it('says when the file is missing', async () => {
@@ -250,8 +256,9 @@ describe('loadCsv', () => {
 
   it('rejects a non-numeric cell', async () => {
     expect(await failure(loadCsv(await csvFile('0,1,2\n1,3,4\n1,abc,5\n')))).toMatch(/data\.csv line 3, column 2: 'abc' is not a number$/);
+    // A first line with a text cell is the header row: a number among its names is refused, as it was before.
     expect(await failure(loadCsv(await csvFile('label,x,3\n1,3,4\n')))).toMatch(
-      /data\.csv line 1, column 1: 'label' is not a number \(a first line is skipped as a header only when every cell is non-numeric\)/,
+      /data\.csv line 1 has the text 'label', so it is the header row, but its cell '3' is a number; name every column in the header/,
     );
   });
 

@@ -56,10 +56,10 @@ const batchNorm = (seed: number) =>
     epsilon: 1e-3,
   });
 
-/** An LSTM teacher: a layer class the export does not handle. */
-function lstmTeacher(): tf.LayersModel {
+/** A GRU teacher: a layer class the export does not handle. */
+function gruTeacher(): tf.LayersModel {
   const model = tf.sequential();
-  model.add(tf.layers.lstm({ inputShape: [8, 8], units: 6 }));
+  model.add(tf.layers.gru({ inputShape: [8, 8], units: 6 }));
   model.add(tf.layers.dense({ units: 3 }));
   return model;
 }
@@ -114,18 +114,22 @@ describe('exporting a tfjs LayersModel to ONNX', () => {
     expect((await compare(more)).diff).toBeLessThan(1e-4);
   });
 
-  it('exports a functional model of one path, and names the layer it cannot export', async () => {
+  it('exports a functional model, of one path or with branches that merge, and names the layer it cannot export', async () => {
     const input = tf.input({ shape: [6] });
     const hidden = tf.layers.dense({ units: 5, activation: 'tanh' }).apply(input) as tf.SymbolicTensor;
     const output = tf.layers.dense({ units: 2 }).apply(hidden) as tf.SymbolicTensor;
     expect((await compare(tf.model({ inputs: input, outputs: output }))).diff).toBeLessThan(1e-4);
 
-    expect(() => exportLayersToOnnx(lstmTeacher())).toThrow(UnsupportedLayerError);
-    expect(() => exportLayersToOnnx(lstmTeacher())).toThrow(/\(LSTM\) has no ONNX export/);
+    expect(() => exportLayersToOnnx(gruTeacher())).toThrow(UnsupportedLayerError);
+    expect(() => exportLayersToOnnx(gruTeacher())).toThrow(/\(GRU\) has no ONNX export/);
+    // Branches that merge export too (onnx-export.test.ts tests more of them).
     const a = tf.layers.dense({ units: 4 }).apply(input) as tf.SymbolicTensor;
-    const b = tf.layers.dense({ units: 4 }).apply(input) as tf.SymbolicTensor;
+    const b = tf.layers.dense({ units: 4, biasInitializer: uniform(-1, 1, 3) }).apply(input) as tf.SymbolicTensor;
     const merged = tf.layers.add().apply([a, b]) as tf.SymbolicTensor;
-    expect(() => exportLayersToOnnx(tf.model({ inputs: input, outputs: merged }))).toThrow(/not on a single path/);
+    expect((await compare(tf.model({ inputs: input, outputs: merged }))).diff).toBeLessThan(1e-4);
+    // A model of two outputs has no single output to export.
+    const twoOutputs = tf.model({ inputs: input, outputs: [a, b] });
+    expect(() => exportLayersToOnnx(twoOutputs)).toThrow(/has 1 inputs and 2 outputs; export a model of one each/);
     const gelu = tf.sequential({ layers: [tf.layers.dense({ inputShape: [3], units: 2, activation: 'gelu' as 'relu' })] });
     expect(() => exportLayersToOnnx(gelu)).toThrow(/activation 'gelu'/);
   });
@@ -168,16 +172,36 @@ describe('teacherRuntime', () => {
     expect(again.reused).toBe(true);
   });
 
+  it('labels a text teacher (a bidirectional LSTM over masked token ids) on onnxruntime with the soft labels tfjs gives', async () => {
+    const random = mulberry32(5);
+    const rows = 300;
+    const length = 16;
+    // Texts of every length, padded after the text with id 0.
+    const x = new Float32Array(rows * length);
+    for (let r = 0; r < rows; r++) for (let t = 0; t < r % (length + 1); t++) x[r * length + t] = 1 + Math.floor(random() * 49);
+    const train: Dataset = { x, y: Int32Array.from({ length: rows }, (_, i) => i % 3), shape: [rows, length], numClasses: 3 };
+    const teacher = buildModel('bilstm:8,6', { inputShape: [length], numClasses: 3, vocabSize: 50, seed: 2 });
+    teacher.setWeights(teacher.getWeights().map((w) => tf.mul(w, 4)));
+    const common = { teacher, train, workers: 2, backend: 'wasm' as const };
+    const ort = await label({ ...common, softLabels: join(dir, 'text-ort.bin'), teacherRuntime: 'onnxruntime' });
+    const tfjs = await label({ ...common, softLabels: join(dir, 'text-tfjs.bin'), teacherRuntime: 'tfjs' });
+    expect([ort.teacherRuntime, tfjs.teacherRuntime]).toEqual(['onnxruntime', 'tfjs']);
+    const onOrt = await storeValues(ort.file, train, ort.key);
+    const onTfjs = await storeValues(tfjs.file, train, tfjs.key);
+    expect(Math.max(...Array.from(onTfjs, Math.abs))).toBeGreaterThan(0.1);
+    expect(maxAbsDiff(onOrt, onTfjs)).toBeLessThan(1e-4);
+  });
+
   it("falls back to tfjs with a notice under 'auto' and fails under 'onnxruntime' for a layer it cannot export", async () => {
     const train = dataset(40, [8, 8], 3);
-    const auto = await label({ teacher: lstmTeacher(), train, softLabels: join(dir, 'lstm.bin'), workers: 1 });
+    const auto = await label({ teacher: gruTeacher(), train, softLabels: join(dir, 'gru.bin'), workers: 1 });
     expect(auto.teacherRuntime).toBe('tfjs');
-    expect(auto.notices.join('\n')).toMatch(/the teacher runs on tfjs: its layer '.*' \(LSTM\) has no ONNX export/);
+    expect(auto.notices.join('\n')).toMatch(/the teacher runs on tfjs: its layer '.*' \(GRU\) has no ONNX export/);
     await expect(
-      label({ teacher: lstmTeacher(), train, softLabels: join(dir, 'lstm2.bin'), workers: 1, teacherRuntime: 'onnxruntime' }),
-    ).rejects.toThrow(/teacherRuntime 'onnxruntime' cannot run this teacher: its layer '.*' \(LSTM\)/);
+      label({ teacher: gruTeacher(), train, softLabels: join(dir, 'gru2.bin'), workers: 1, teacherRuntime: 'onnxruntime' }),
+    ).rejects.toThrow(/teacherRuntime 'onnxruntime' cannot run this teacher: its layer '.*' \(GRU\)/);
     await expect(
-      label({ teacher: lstmTeacher(), train, softLabels: join(dir, 'lstm3.bin'), workers: 1, teacherRuntime: 'gpu' as 'tfjs' }),
+      label({ teacher: gruTeacher(), train, softLabels: join(dir, 'gru3.bin'), workers: 1, teacherRuntime: 'gpu' as 'tfjs' }),
     ).rejects.toThrow(/teacherRuntime 'gpu' is not one of auto, tfjs, onnxruntime/);
   });
 

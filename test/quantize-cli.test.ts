@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ArtifactReport, DistillReport } from '../dist/index.js';
 import { buildModel, loadMnist, saveModel } from '../dist/index.js';
-import { chooseAutoVariant } from '../dist/cli/student-variants.js';
+import { chooseAutoVariant } from '../dist/distill/student-variants.js';
 import { chromium, elements } from './helpers/chromium.js';
 import { runCli } from './helpers/cli.js';
 
@@ -35,8 +35,12 @@ const DIGITS = [
 
 const readReport = async (out: string): Promise<DistillReport> => JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
 
-/** The variant folders in `out`. */
-const variantFolders = async (out: string) => (await readdir(out)).filter((name) => name.startsWith('student-')).sort();
+/** The variant folders in `out`'s student folder, as the report names them (`student/uint8`). */
+const variantFolders = async (out: string) =>
+  (await readdir(join(out, 'student'), { withFileTypes: true }))
+    .filter((entry) => entry.isDirectory())
+    .map((entry) => `student/${entry.name}`)
+    .sort();
 
 /**
  * Loads a model folder with stock tfjs alone, as a web page would: model.json and the weight files it
@@ -118,7 +122,7 @@ describe('--quantize in a run', () => {
     const out = join(dir, 'both');
     const result = runCli(['run', ...DIGITS, '--quantize', 'uint8,float16', '--out', out]);
     expect(result.status, result.stderr).toBe(0);
-    expect(await variantFolders(out)).toEqual(['student-float16', 'student-uint8']);
+    expect(await variantFolders(out)).toEqual(['student/float16', 'student/uint8']);
     expect((await readdir(out)).filter((name) => name.includes('partial'))).toEqual([]);
 
     const report = await readReport(out);
@@ -127,8 +131,8 @@ describe('--quantize in a run', () => {
     expect(report.config).toMatchObject({ quantize: ['uint8', 'float16'], maxQuantizeDrop: 1 });
     expect(q.artifacts.map((a) => [a.path, a.format])).toEqual([
       ['student', 'float32'],
-      ['student-uint8', 'uint8'],
-      ['student-float16', 'float16'],
+      ['student/uint8', 'uint8'],
+      ['student/float16', 'float16'],
     ]);
 
     // Every figure is what stock tfjs gives on the files: load each folder and score it on all test rows.
@@ -156,11 +160,11 @@ describe('--quantize in a run', () => {
 
     // The summary: a row per folder, float32 first.
     const pct = (x: number) => `${(100 * x).toFixed(2)}%`;
-    const rows = result.stdout.split('\n').filter((line) => /^student(-\w+)?\/ /.test(line));
+    const rows = result.stdout.split('\n').filter((line) => /^student(\/\w+)?\/ /.test(line));
     expect(rows.map((line) => line.split(/\s{2,}/).filter(Boolean))).toEqual(
       q.artifacts.map((a) => [`${a.path}/`, a.format, expect.any(String), expect.any(String), pct(a.accuracy), pct(a.agreement)]),
     );
-    expect(result.stdout).toContain(`${join(out, 'student-uint8')}/, ${join(out, 'student-float16')}/`);
+    expect(result.stdout).toContain(`${join(out, 'student/uint8')}/, ${join(out, 'student/float16')}/`);
 
     // The page as Chromium renders it: the table's cells carry the report's figures.
     const { stdout: dom, stderr } = chromium(['--dump-dom'], pathToFileURL(join(out, 'report.html')).href, dir);
@@ -172,7 +176,7 @@ describe('--quantize in a run', () => {
         metric,
       ).toEqual(q.artifacts.map((a: ArtifactReport) => [a.path, a[metric]]));
     }
-    expect(dom).toMatch(new RegExp(`data-artifact="student-uint8" data-metric="accuracy" data-value="[^"]+">${pct(uint8.accuracy)}<`));
+    expect(dom).toMatch(new RegExp(`data-artifact="student/uint8" data-metric="accuracy" data-value="[^"]+">${pct(uint8.accuracy)}<`));
   });
 
   it('auto keeps only the smallest variant within the drop, and a rerun removes the earlier variants', async () => {
@@ -187,9 +191,9 @@ describe('--quantize in a run', () => {
     const expected = within.filter((c) => c.weightBytes === smallest).sort((a, b) => a.accuracyDrop - b.accuracyDrop)[0]?.format;
     expect(expected).toBeDefined(); // uint16 loses nothing measurable on the digits
     expect(q.auto!.chosen).toBe(expected);
-    expect(await variantFolders(out)).toEqual([`student-${expected}`]);
-    expect(q.artifacts.map((a) => a.path)).toEqual(['student', `student-${expected}`]);
-    expect(result.stdout).toContain(`quantize auto: wrote student-${expected}/, the smallest variant within 0.5 points`);
+    expect(await variantFolders(out)).toEqual([`student/${expected}`]);
+    expect(q.artifacts.map((a) => a.path)).toEqual(['student', `student/${expected}`]);
+    expect(result.stdout).toContain(`quantize auto: wrote student/${expected}/, the smallest variant within 0.5 points`);
   });
 
   it('a variant that cannot hold the weights is not written, and one that loses too much is warned about', async () => {
@@ -208,19 +212,19 @@ describe('--quantize in a run', () => {
     const args = DIGITS.filter((_, i) => DIGITS[i - 1] !== '--student-arch' && DIGITS[i] !== '--student-arch');
     const result = runCli(['run', ...args, '--student', studentDir, '--quantize', 'float16,uint8', '--out', out]);
     expect(result.status, result.stderr).toBe(0);
-    expect(await variantFolders(out)).toEqual(['student-uint8']);
+    expect(await variantFolders(out)).toEqual(['student/uint8']);
     const q = (await readReport(out)).quantization!;
-    expect(q.artifacts.map((a) => a.path)).toEqual(['student', 'student-uint8']);
+    expect(q.artifacts.map((a) => a.path)).toEqual(['student', 'student/uint8']);
     const uint8 = q.artifacts[1];
     expect(uint8.accuracyDrop).toBeGreaterThan(1);
     expect(q.warnings).toEqual([
       expect.stringMatching(/^the float16 variant was not written: weight \S+ holds 1000000, beyond float16's range of \+-65504/),
-      `student-uint8 loses ${uint8.accuracyDrop.toFixed(2)} points of test accuracy against float32, more than --max-quantize-drop 1`,
+      `student/uint8 loses ${uint8.accuracyDrop.toFixed(2)} points of test accuracy against float32, more than --max-quantize-drop 1`,
     ]);
     for (const warning of q.warnings) expect(result.stdout).toContain(`warning: ${warning}`);
     const html = await readFile(join(out, 'report.html'), 'utf8');
     expect(html).toContain('<ul class="warnings">');
-    expect(html).toContain(`student-uint8 loses ${uint8.accuracyDrop.toFixed(2)} points`);
+    expect(html).toContain(`student/uint8 loses ${uint8.accuracyDrop.toFixed(2)} points`);
   });
 });
 

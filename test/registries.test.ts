@@ -85,14 +85,14 @@ describe('the registries', () => {
   });
 
   it('teacher kinds: a setting the kind does not take is refused before the teacher opens, naming the kinds that take it', async () => {
-    expect(listTeacherKinds().map((kind) => kind.name)).toEqual(['ensemble', 'onnx', 'graph-model', 'layers']);
+    expect(listTeacherKinds().map((kind) => kind.name)).toEqual(['ensemble', 'onnx-ml', 'onnx', 'graph-model', 'layers']);
     const rows = tf.randomUniform([64, 4]).dataSync() as Float32Array;
     const data = { x: rows, shape: [64, 4], y: Int32Array.from({ length: 64 }, (_, i) => i % 2), numClasses: 2 };
     const model = (seed: number) => buildModel('mlp:4', { inputShape: [4], numClasses: 2, seed });
     const run = (options: object) => distill({ teacher: model(1), student: model(2), train: data, test: data, workers: 1, ...options });
     await expect(run({ teacherLayout: 'nchw' })).rejects.toThrow(/^teacherLayout applies to ONNX teachers; drop it for a layers model$/);
     await expect(run({ teacherOutput: 'logits' })).rejects.toThrow(
-      /^teacherOutput applies to ONNX and graph-model teachers; drop it for a layers model$/,
+      /^teacherOutput applies to ONNX-ML, ONNX and graph-model teachers; drop it for a layers model$/,
     );
   });
 });

@@ -50,7 +50,7 @@ describe('strict names', () => {
       { teacherNormalize: { mean: [0], sd: [1] } },
       "unknown option 'teacherNormalize.sd'; did you mean 'teacherNormalize.std'?",
     );
-    await refuses({ zzz: 1 }, "unknown option 'zzz'; valid options: train, test, augment, seed, teacher,");
+    await refuses({ zzz: 1 }, "unknown option 'zzz'; valid options: train, test, teacherView, augment, seed, teacher,");
   });
 
   it('the option names come from DEFAULTS and one list of the options without a default', () => {

@@ -6,11 +6,12 @@ import { DEFAULT_JOB_ROWS } from '../queue/queue.js';
 import { DEFAULT_STALL_SECONDS } from '../queue/queue-worker.js';
 import type { OptionKey } from '../options/resolve.js';
 import { type OptionDecl, type OptionGroup, isInt, isNumber } from '../options/schema.js';
+import { STUDENT_VARIANTS } from '../student/index.js';
 
 /** A command-only option: declared like a schema option, but belonging to one command. */
 export type CommandOption = Omit<OptionDecl<unknown>, 'group' | 'scope'>;
 
-export type CommandName = 'run' | 'label' | 'worker' | 'merge';
+export type CommandName = 'run' | 'label' | 'worker' | 'merge' | 'predict';
 
 export interface CommandSpec {
   name: CommandName;
@@ -92,5 +93,44 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     omit: ['softLabelTopK', 'temperature'],
     own: {},
     positionals: 'OUT.sl (unless --soft-labels or the config file names it) and the SHARD files',
+  },
+  predict: {
+    name: 'predict',
+    summary: "a student folder's labels and probabilities for every row of a data source, as JSONL (and its accuracy)",
+    usage: 'tfjs-distill predict STUDENT --data SRC [--model VARIANT] [--out FILE]',
+    groups: ['data', 'runtime'],
+    omit: [
+      'testData',
+      'testFraction',
+      'imageSize',
+      'channels',
+      'skipBadImages',
+      'tokenizer',
+      'maxLength',
+      'textField',
+      'textPairField',
+      'classes',
+      'seed',
+      'workers',
+      'threadsPerWorker',
+      'barrierTimeoutMs',
+      'maxRestarts',
+      'workerMemoryMb',
+      'workerImports',
+    ],
+    own: {
+      model: {
+        description: `which model of the folder: ${STUDENT_VARIANTS.join(', ')} (its subfolder), or a model.json path in it`,
+        check: (value) =>
+          typeof value === 'string' && value !== '' ? undefined : `model must be a variant name, got ${JSON.stringify(value)}`,
+        flags: [{ name: 'model', value: 'string', arg: 'VARIANT' }],
+      },
+      out: {
+        description: 'write the predictions (JSONL: row, label, probabilities) to FILE, whole or not at all; default: stdout',
+        check: (value) => (typeof value === 'string' && value !== '' ? undefined : `out must be a file, got ${JSON.stringify(value)}`),
+        flags: [{ name: 'out', value: 'string', arg: 'FILE' }],
+      },
+    },
+    positionals: 'STUDENT: the student folder a run wrote (OUT/student), or its model.json',
   },
 };

@@ -90,7 +90,14 @@ export const RUN_FLAGS = flagTable(COMMANDS.run);
 export const LABEL_FLAGS = flagTable(COMMANDS.label);
 export const WORKER_FLAGS = flagTable(COMMANDS.worker);
 export const MERGE_FLAGS = flagTable(COMMANDS.merge);
-const TABLES: Readonly<Record<CommandName, FlagTable>> = { run: RUN_FLAGS, label: LABEL_FLAGS, worker: WORKER_FLAGS, merge: MERGE_FLAGS };
+export const PREDICT_FLAGS = flagTable(COMMANDS.predict);
+const TABLES: Readonly<Record<CommandName, FlagTable>> = {
+  run: RUN_FLAGS,
+  label: LABEL_FLAGS,
+  worker: WORKER_FLAGS,
+  merge: MERGE_FLAGS,
+  predict: PREDICT_FLAGS,
+};
 
 /** Parsed flags: a value for each flag given, by the flag's name (lists for repeatable flags). */
 export type ParsedFlags = Record<string, string | number | boolean | string[] | undefined>;

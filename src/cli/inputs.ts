@@ -1,7 +1,9 @@
 import type * as tf from '@tensorflow/tfjs';
-import { type DataSourceOptions, type DataSplits, dataSourceReads, loadDataSource } from '../data/data-source.js';
+import { type DataSourceOptions, type DataSplits, dataSourceReads, listDataSources, loadDataSource } from '../data/data-source.js';
 import { type Dataset, featureShape } from '../data/dataset.js';
 import type { TextAugment } from '../data/text/augment-tokens.js';
+import { loadTokenizer } from '../data/text/tokenizer-files.js';
+import { readHuggingFaceExport } from '../teachers/hugging-face-export.js';
 import { check } from '../errors.js';
 import { buildModel } from '../models/architectures.js';
 import { DEFAULTS } from '../options/options.js';
@@ -28,13 +30,14 @@ export type DataSettings = Pick<
   | 'textPairField'
   | 'classes'
   | 'augmentCopies'
+  | 'features'
 > & {
   seed?: number;
   augment?: AugmentSetting | null;
 };
 
-/** The text settings that have no default, which only text sources read. */
-const TEXT_ONLY = ['tokenizer', 'maxLength', 'textPairField', 'classes'] as const;
+/** The data settings without a default, which only some sources read (an error elsewhere), and what each is called there. */
+const SOURCE_ONLY = ['tokenizer', 'maxLength', 'textPairField', 'classes', 'labelField', 'features'] as const;
 
 /** Whether the data is a table (CSV, NPY, text), which is split into train and test rows by testFraction. */
 export const isTableSource = (source: string) => dataSourceReads(source, 'testFraction');
@@ -47,8 +50,13 @@ export function dataSourceOf(settings: DataSettings): DataSourceOptions {
     'testFraction applies to data csv:FILE, npy:X,Y and text:FILE without testData; mnist, idx and image folders come with their own test split',
     ['testFraction', 'data', 'testData'],
   );
-  for (const key of TEXT_ONLY) {
-    check((settings[key] ?? null) === null || dataSourceReads(source, key), `${key} applies to data text:FILE only`, [key, 'data']);
+  for (const key of SOURCE_ONLY) {
+    const kinds = listDataSources().filter((entry) => entry.settings.includes(key));
+    check(
+      (settings[key] ?? null) === null || dataSourceReads(source, key),
+      () => `${key} applies to data ${kinds.map((entry) => entry.usage).join(' and ')} only`,
+      [key, 'data'],
+    );
   }
   return {
     source,
@@ -59,15 +67,16 @@ export function dataSourceOf(settings: DataSettings): DataSourceOptions {
     imageSize: settings.imageSize ?? undefined,
     channels: settings.channels ?? undefined,
     skipBadImages: settings.skipBadImages,
-    // Only a text source carries the text settings, so that the other sources' options stay as they were.
+    // A source carries only the settings it reads, so that the other sources' options stay as they were.
     ...(dataSourceReads(source, 'tokenizer') && {
       tokenizer: settings.tokenizer ?? undefined,
       maxLength: settings.maxLength ?? undefined,
       textField: settings.textField,
-      labelField: settings.labelField,
       textPairField: settings.textPairField ?? undefined,
-      classes: settings.classes ?? undefined,
     }),
+    ...(dataSourceReads(source, 'labelField') && { labelField: settings.labelField ?? undefined }),
+    ...(dataSourceReads(source, 'features') && { features: settings.features ?? undefined }),
+    ...(dataSourceReads(source, 'classes') && { classes: settings.classes ?? undefined }),
     ...textAugmentOf(settings),
   };
 }
@@ -114,6 +123,39 @@ export function checkEnsembleMembers(teachers: readonly string[]): void {
     `--teacher ${built} names an architecture, but an ensemble's teachers are saved models; train it first ` +
       `(run --teacher-arch ${built} writes OUT/teacher/) and give that folder`,
   );
+}
+
+/**
+ * Text data with a Hugging Face ONNX teacher (an export folder or its .onnx file): what the teacher says of
+ * its input, as defaults. The tokenizer beside it unless tokenizer is given; the class order of its
+ * config.json id2label (classes, when given, must be the same); the maximum length capped by its positions
+ * (beyond them, an error).
+ */
+export function withTeacherTextDefaults<T extends Pick<DataSettings, 'data' | 'tokenizer' | 'maxLength' | 'classes'>>(
+  settings: T,
+  teacher: string | null | undefined,
+): T {
+  if (!dataSourceReads(settings.data, 'tokenizer') || !teacher || isArchitecture(teacher)) return settings;
+  const exported = readHuggingFaceExport(teacher);
+  if (!exported) return settings;
+  const tokenizer = settings.tokenizer ?? exported.tokenizer ?? null;
+  const { classes, positions } = exported;
+  check(
+    !classes || !settings.classes || settings.classes.join() === classes.join(),
+    () => `classes ${settings.classes!.join(',')} differ from the teacher's id2label ${classes!.join(',')} (config.json); drop classes`,
+    ['classes'],
+  );
+  let maxLength = settings.maxLength;
+  if (positions) {
+    check(
+      maxLength === null || maxLength <= positions.count,
+      `maxLength ${maxLength} is beyond the teacher's ${positions.count} positions (${positions.where}); give maxLength ${positions.count} or less`,
+      ['maxLength'],
+    );
+    const own = tokenizer === null ? undefined : loadTokenizer(tokenizer).maxLength;
+    if (maxLength === null && (own === undefined || own > positions.count)) maxLength = positions.count;
+  }
+  return { ...settings, tokenizer, classes: classes ?? settings.classes, maxLength };
 }
 
 /** Imports the worker imports here too: custom layers must be known here (to load or build models) and in every worker. */

@@ -2,7 +2,17 @@ import { type LabelOptions, type LabelResult, type ShardSpec, checkShard, label 
 import { labelOnQueue } from '../queue/queue.js';
 import { DistillError, check } from '../errors.js';
 import { DEFAULTS } from '../options/options.js';
-import { type DataSettings, checkEnsembleMembers, dataSourceOf, importModules, loadData, loadTeacher, trainingAugment } from './inputs.js';
+import { teacherSplits } from '../data/data-source.js';
+import {
+  type DataSettings,
+  checkEnsembleMembers,
+  dataSourceOf,
+  importModules,
+  loadData,
+  loadTeacher,
+  trainingAugment,
+  withTeacherTextDefaults,
+} from './inputs.js';
 import { isArchitecture } from './run-config.js';
 import { ProgressView } from './progress-view.js';
 
@@ -112,9 +122,13 @@ export async function labelCommand(given: Record<string, unknown>, signal: Abort
       return;
     }
     await importModules(settings.workerImports ?? []);
-    const { train, vocabSize } = await loadData(settings);
     const given = settings.teacher ?? null;
     if (Array.isArray(given)) checkEnsembleMembers(given);
+    // A Hugging Face export's text defaults come from a single teacher.
+    const splits = await loadData(withTeacherTextDefaults(settings, Array.isArray(given) ? null : given));
+    const { vocabSize } = splits;
+    // A teacher given as a file labels the rows as it was trained on them (a table's raw values).
+    const { train } = teacherSplits(splits);
     const teacher = Array.isArray(given) ? given : loadTeacher(given, train, settings.seed ?? DEFAULTS.seed, vocabSize).teacher;
     const { workers, backend, kernels, barrierTimeoutMs, maxRestarts, workerMemoryMb, workerImports } = settings;
     const runtime = { workers, backend, kernels, barrierTimeoutMs, maxRestarts, workerMemoryMb, workerImports };

@@ -6,6 +6,7 @@ import {
   type FileSettings,
   LABEL_FLAGS,
   MERGE_FLAGS,
+  PREDICT_FLAGS,
   RUN_FLAGS,
   WORKER_FLAGS,
   asksForHelp,
@@ -15,6 +16,7 @@ import {
 } from './flags.js';
 import { labelCommand } from './label.js';
 import { mergeCommand } from './merge.js';
+import { type PredictSettings, predictCommand } from './predict.js';
 import { runCommand } from './run.js';
 import { workerCommand } from './worker.js';
 import { checkCommandSettings, checkSettings, givenSettings } from './run-config.js';
@@ -28,6 +30,7 @@ const EXAMPLES = `Examples:
   tfjs-distill merge fm.sl fm.sl.shard-*
   tfjs-distill label --data mnist --teacher runs/demo/teacher --soft-labels digits.sl --queue redis://10.0.0.5:6379/digits
   tfjs-distill worker --queue redis://10.0.0.5:6379/digits
+  tfjs-distill predict runs/demo/student --data mnist --model uint8 --out predictions.jsonl
 `;
 
 /** A command's help: its usage, how a config file takes the flags' keys, and its flags, generated from the schema. */
@@ -50,7 +53,7 @@ ${flagHelp(FLAG_TABLES[command.name])}
 ${EXAMPLES}`;
 }
 
-const FLAG_TABLES = { run: RUN_FLAGS, label: LABEL_FLAGS, worker: WORKER_FLAGS, merge: MERGE_FLAGS };
+const FLAG_TABLES = { run: RUN_FLAGS, label: LABEL_FLAGS, worker: WORKER_FLAGS, merge: MERGE_FLAGS, predict: PREDICT_FLAGS };
 
 const USAGE = `tfjs-distill: knowledge distillation for TensorFlow.js on all cores
 
@@ -88,6 +91,11 @@ async function main(argv: string[]): Promise<number> {
   fromFile = given.fromFile;
   if (spec.name === 'merge') {
     await mergeCommand(checkCommandSettings(given.given, spec), positionals);
+    return 0;
+  }
+  if (spec.name === 'predict') {
+    tf.env().set('PROD', true);
+    await predictCommand(checkCommandSettings(given.given, spec) as unknown as PredictSettings, positionals);
     return 0;
   }
 

@@ -1,4 +1,5 @@
-import type { DistillReport, EnsembleReport, QuantizationReport } from '../reports/report.js';
+import { logitDiffText } from '../reports/onnx-html.js';
+import type { DistillReport, EnsembleReport, OnnxExportReport, QuantizationReport } from '../reports/report.js';
 
 const count = new Intl.NumberFormat('en-US');
 const percent = (x: number) => `${(100 * x).toFixed(2)}%`;
@@ -70,6 +71,14 @@ function ensembleLines(ensemble: EnsembleReport): string[] {
   ];
 }
 
+/** An ONNX export (--export onnx): its file and how onnxruntime-node's run of it agreed with tfjs. */
+function onnxLine(onnx: OnnxExportReport): string {
+  return (
+    `onnx: ${onnx.path} (${bytes(onnx.bytes)}), on onnxruntime-node: test accuracy ${percent(onnx.accuracy)}, ` +
+    `agreement with tfjs ${percent(onnx.agreement)}, largest logit difference ${logitDiffText(onnx.maxAbsLogitDiff)}`
+  );
+}
+
 /** The side-by-side comparison printed at the end of a run: teacher vs student (vs baseline). */
 export function summaryTable(report: DistillReport, names: { teacher: string; student: string }): string {
   const { student, baseline } = report;
@@ -91,6 +100,7 @@ export function summaryTable(report: DistillReport, names: { teacher: string; st
     ...aligned(rows),
     ...(teacher?.ensemble ? ensembleLines(teacher.ensemble) : []),
     ...(report.quantization ? artifactLines(report.quantization) : []),
+    ...(report.onnx ? ['', ...report.onnx.map(onnxLine)] : []),
   ];
   const t = report.throughput;
   const rates = [

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { takeRows } from './dataset.js';
 import { dataSourceOf, testSourceMessage, unknownDataSourceMessage } from './sources/registry.js';
-import type { DataSourceOptions, DataSplits } from './sources/source-entry.js';
+import type { DataSourceOptions, DataSplits, TeacherView } from './sources/source-entry.js';
 import { check } from '../errors.js';
 
 export {
@@ -9,7 +9,7 @@ export {
   dataSourceReads,
   listDataSources,
 } from './sources/registry.js';
-export type { DataSourceEntry, DataSourceOptions, DataSourceSetting, DataSplits } from './sources/source-entry.js';
+export type { DataSourceEntry, DataSourceOptions, DataSourceSetting, DataSplits, TeacherView } from './sources/source-entry.js';
 
 /**
  * Loads the train and test splits of the source's kind (one file in sources/ each), then applies `limit`
@@ -24,6 +24,8 @@ export async function loadDataSource(options: DataSourceOptions): Promise<DataSp
   if (options.limit !== undefined) {
     check(options.limit >= 1, `limit must be >= 1, got ${options.limit}`, ['limit']);
     splits.train = takeRows(splits.train, options.limit);
+    const { teacherView } = splits;
+    if (teacherView) splits.teacherView = { ...teacherView, train: takeRows(teacherView.train, options.limit) };
   }
   if (!augmentTrain) return splits;
   const augmented = augmentTrain(splits.train);
@@ -36,6 +38,14 @@ function augmentMessage(kind: string): string {
     `augment mask and ngram make copies of text rows (data text:FILE), not of ${kind} rows; ` +
     'for images use shift and flip, which augment the rows in training'
   );
+}
+
+/**
+ * The rows a teacher given as a file labels and is tested on: the teacher view where the source has one
+ * (a table's raw values), else the student's rows. A teacher trained by the run takes the student's rows.
+ */
+export function teacherSplits(splits: DataSplits): TeacherView {
+  return splits.teacherView ?? { train: splits.train, test: splits.test };
 }
 
 /**

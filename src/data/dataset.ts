@@ -1,5 +1,6 @@
 import { check } from '../errors.js';
 import { seededPermutation } from '../random.js';
+import type { TokenRowsInfo } from './text/token-rows.js';
 
 /**
  * A labelled (or partly labelled) table of examples, as the loaders return it and `distill` takes it.
@@ -21,6 +22,8 @@ export interface Dataset {
    * the fields and the augmentation): the soft-label store's key and a checkpoint's fingerprint cover it.
    */
   preprocessingKey?: string;
+  /** Token-id rows (text data): how the tokenizer made them, which a teacher fed its own ids needs. */
+  tokens?: TokenRowsInfo;
 }
 
 /** Number of rows of a dataset. */
@@ -80,6 +83,7 @@ export function takeRows(dataset: Dataset, n: number): Dataset {
     shape: [rows, ...featureShape(dataset)],
     numClasses: dataset.numClasses,
     ...(dataset.preprocessingKey !== undefined && { preprocessingKey: dataset.preprocessingKey }),
+    ...(dataset.tokens && { tokens: dataset.tokens }),
   };
 }
 
@@ -133,4 +137,23 @@ export function splitDataset(dataset: Dataset, testFraction: number, seed: numbe
   const testIdx: number[] = [];
   for (let i = 0; i < rows; i++) (isTest[i] ? testIdx : trainIdx).push(i);
   return { train: selectRows(dataset, trainIdx), test: selectRows(dataset, testIdx) };
+}
+
+/**
+ * Which rows a seeded `testFraction` of the labelled rows (label >= 0) holds out as a test split: 1 for a
+ * test row. Unlabeled rows stay training rows (the transfer set); when every row is labelled this picks the
+ * rows {@link splitDataset} picks.
+ */
+export function heldOutTestRows(labels: Int32Array, testFraction: number, seed: number): Uint8Array {
+  const labelled = Int32Array.from(labels.keys()).filter((row) => labels[row] >= 0);
+  const testRows = Math.round(labelled.length * testFraction);
+  check(
+    testRows >= 1 && testRows < labelled.length,
+    `a test fraction of ${testFraction} of the ${labelled.length} labelled rows leaves one split empty; choose another testFraction or give testData`,
+    ['testFraction'],
+  );
+  const order = seededPermutation(labelled.length, seed);
+  const isTest = new Uint8Array(labels.length);
+  for (let i = 0; i < testRows; i++) isTest[labelled[order[i]]] = 1;
+  return isTest;
 }

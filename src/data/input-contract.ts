@@ -81,6 +81,8 @@ export interface TextContract extends InputContractBase {
 /** Rows the model takes as given (NPY arrays, already-numeric CSV files, logits): `inputShape` numbers each. */
 export interface VectorContract extends InputContractBase {
   kind: 'vector';
+  /** What each value is multiplied by first: 1/255 for uint8 arrays (read as pixels); absent means 1. */
+  scale?: number;
 }
 
 /** What `preprocessing.json` holds. */

@@ -1,5 +1,6 @@
 import { gatherRows } from './gather.js';
 import { type Dataset, featureShape, rowCount, rowSize, validateDataset } from './dataset.js';
+import type { TokenRowsInfo } from './text/token-rows.js';
 
 /**
  * What crosses to a worker: SharedArrayBuffers are shared, not copied, by postMessage, so every worker
@@ -22,7 +23,11 @@ export class SharedDataset {
   readonly labels: Int32Array;
   readonly rowSize: number;
 
-  private constructor(readonly handle: SharedDatasetHandle) {
+  private constructor(
+    readonly handle: SharedDatasetHandle,
+    /** Token-id rows: how they were made (the coordinator's, for opening a text teacher; not sent to workers). */
+    readonly tokens?: TokenRowsInfo,
+  ) {
     this.features = new Float32Array(handle.features);
     this.labels = new Int32Array(handle.labels);
     this.rowSize = handle.featureShape.reduce((a, b) => a * b, 1);
@@ -52,7 +57,7 @@ export class SharedDataset {
       features.set(x);
     }
     new Int32Array(handle.labels).set(dataset.y);
-    return new SharedDataset(handle);
+    return new SharedDataset(handle, dataset.tokens);
   }
 
   /** Attaches to a dataset another thread put in shared memory. */
@@ -91,7 +96,7 @@ export class SharedDataset {
     const view = new Int32Array(labels);
     view.set(this.labels);
     view.fill(-1, Math.min(n, this.rows));
-    return new SharedDataset({ ...this.handle, labels });
+    return new SharedDataset({ ...this.handle, labels }, this.tokens);
   }
 
   /** The indices of the labelled rows, in order. */

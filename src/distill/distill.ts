@@ -11,7 +11,7 @@ import { teacherIdentity, teacherInference } from '../teachers/open-teacher.js';
 import type { TeacherOnRuntime } from '../teachers/teacher-runtime.js';
 import type { PhaseValidation } from '../train/data-parallel.js';
 import { type RunContext, startRun } from './run-context.js';
-import { type HeldOutRows, type RunData, type RunInputs, openInputs, shareData } from './run-inputs.js';
+import { type HeldOutRows, type RunData, type RunInputs, openInputs, shareData, teacherDatasets } from './run-inputs.js';
 import { evaluateOnTest } from './test-evaluation.js';
 import { phasePlan, phaseValidation, trainPhase } from './training-phase.js';
 
@@ -79,7 +79,7 @@ async function trainTeacher(run: RunContext, data: RunData, inputs: RunInputs): 
   if (config.teacherEpochs <= 0) return teacher.checked.data; // given trained: used as it is
   return trainPhase(run, teacher.checked, {
     phase: 'teacher',
-    data: data.train,
+    data: data.teacherTrain,
     rows: data.teacherRows,
     plan: phasePlan(config, data.teacherRows, { epochs: config.teacherEpochs }),
     loss: { name: 'hard' },
@@ -108,8 +108,8 @@ async function labelTrainingRows(
           obtainSoftLabels(pool, {
             teacher: teacher!,
             teacherDigest: teacherIdentity(inputs.teacher, teacherData, config),
-            data: options.train,
-            shared: data.train,
+            data: teacherDatasets(options, config).train,
+            shared: data.teacherTrain,
             encoding: data.encoding,
             file: config.softLabels ?? checkpoints?.softLabelsFile,
             onProgress,

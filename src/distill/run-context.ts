@@ -111,6 +111,9 @@ function runFingerprint(config: DistillConfig, options: DistillOptions, teacher:
     learningRate: optimizer.learningRate,
     trainData: datasetDigest(options.train),
     testData: datasetDigest(options.test),
+    // The rows a teacher given as a file reads, when they are its own (a table's raw values).
+    teacherTrainData: options.teacherView ? datasetDigest(options.teacherView.train) : null,
+    teacherTestData: options.teacherView ? datasetDigest(options.teacherView.test) : null,
     teacher: teacherModelDigest(teacher),
     student: modelDigest(student.data),
   };

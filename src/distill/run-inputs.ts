@@ -7,6 +7,7 @@ import { type SoftLabelEncoding, checkEncoding, softLabelEncoding } from '../dat
 import { check } from '../errors.js';
 import type { RowNormalization } from '../infer/predictor.js';
 import { type CheckedModel, modelAsData } from '../models/checked-model.js';
+import type { TeacherView } from '../data/data-source.js';
 import type { DistillConfig, DistillOptions } from '../options/options.js';
 import { mixSeed, seededPermutation } from '../random.js';
 import { type TeacherSource, openTeacher, teacherNormalization } from '../teachers/open-teacher.js';
@@ -24,6 +25,9 @@ export interface RunData {
   /** `train` with the labels the student sees: those of the first `labeled` rows only. */
   studentTrain: SharedDataset;
   test: SharedDataset;
+  /** The same rows as the teacher reads them (see teacherDatasets): `train` and `test` themselves unless the teacher has a view of its own. */
+  teacherTrain: SharedDataset;
+  teacherTest: SharedDataset;
   heldOut: HeldOutRows | undefined;
   /** The labelled rows the teacher trains on (it sees every label). */
   teacherRows: Int32Array;
@@ -53,11 +57,23 @@ export function shareData(options: DistillOptions, config: DistillConfig): RunDa
   const train = SharedDataset.fromDataset(options.train, 'train');
   const studentTrain = config.labeled === null ? train : train.keepLabels(config.labeled);
   const test = SharedDataset.fromDataset(options.test, 'test');
-  check(
-    train.numClasses === test.numClasses && train.featureShape.join() === test.featureShape.join(),
-    `train and test data differ: rows [${train.featureShape}] with ${train.numClasses} classes ` +
-      `vs [${test.featureShape}] with ${test.numClasses}`,
-  );
+  checkSplits(train, test, 'train and test data');
+  const teacherSees = teacherDatasets(options, config);
+  const teacherTrain = teacherSees.train === options.train ? train : SharedDataset.fromDataset(teacherSees.train, 'teacherView train');
+  const teacherTest = teacherSees.test === options.test ? test : SharedDataset.fromDataset(teacherSees.test, 'teacherView test');
+  if (teacherTrain !== train || teacherTest !== test) {
+    checkSplits(teacherTrain, teacherTest, 'teacherView train and test');
+    for (const [view, rows, name] of [
+      [teacherTrain, train, 'train'],
+      [teacherTest, test, 'test'],
+    ] as const) {
+      check(
+        view.rows === rows.rows && view.numClasses === rows.numClasses && view.labels.every((label, row) => label === rows.labels[row]),
+        `teacherView ${name} is not the rows of ${name}: it needs the same rows in the same order, with the same labels`,
+        ['teacherView'],
+      );
+    }
+  }
   check(test.labeledRows().length === test.rows, 'test data has unlabeled rows (-1); every test row needs a label');
   // A validation split comes out of the rows whose labels the student sees, before anything trains.
   const heldOut = validationRows(studentTrain.labeledRows(), config.validation, config.seed);
@@ -75,15 +91,32 @@ export function shareData(options: DistillOptions, config: DistillConfig): RunDa
   const encoding = softLabelEncoding(config);
   checkEncoding(encoding, train.numClasses);
   const allRows = trainsOn(Int32Array.from({ length: train.rows }, (_, i) => i));
-  return { train, studentTrain, test, heldOut, teacherRows, labeledRows, allRows, encoding };
+  return { train, studentTrain, test, teacherTrain, teacherTest, heldOut, teacherRows, labeledRows, allRows, encoding };
+}
+
+/**
+ * The rows the teacher reads: teacherView's (a table's raw values, as a teacher trained elsewhere was
+ * trained), unless the run trains the teacher, which then learns from and reads the student's rows.
+ */
+export function teacherDatasets(options: DistillOptions, config: DistillConfig): TeacherView {
+  return options.teacherView && config.teacherEpochs === 0 ? options.teacherView : { train: options.train, test: options.test };
+}
+
+/** Checks that a training and a test split have the same row shape and classes. */
+function checkSplits(train: SharedDataset, test: SharedDataset, what: string): void {
+  check(
+    train.numClasses === test.numClasses && train.featureShape.join() === test.featureShape.join(),
+    `${what} differ: rows [${train.featureShape}] with ${train.numClasses} classes vs [${test.featureShape}] with ${test.numClasses}`,
+  );
 }
 
 /** Opens the teacher and checks the student, the teacher's normalisation, the augmentation and any imported test logits. */
 export async function openInputs(options: DistillOptions, config: DistillConfig, data: RunData): Promise<RunInputs> {
-  const { train, test } = data;
-  const teacher: TeacherSource = options.teacher === undefined ? { kind: 'none' } : await openTeacher(options.teacher, train, config);
+  const { train, test, teacherTrain } = data;
+  const teacher: TeacherSource =
+    options.teacher === undefined ? { kind: 'none' } : await openTeacher(options.teacher, teacherTrain, config);
   const student = await modelAsData(options.student, 'student', train);
-  const teacherNormalize = teacherNormalization(config, train.featureShape);
+  const teacherNormalize = teacherNormalization(config, teacherTrain.featureShape);
   const augment = augmentation(config, train.featureShape);
   // Read now, so that a bad file stops the run before any training.
   const importedTestPredictions = config.teacherTestLogits === null ? undefined : await importedPredictions(config.teacherTestLogits, test);

@@ -25,19 +25,21 @@ export interface TrainedModels {
 export async function evaluateOnTest(run: RunContext, data: RunData, inputs: RunInputs, trained: TrainedModels): Promise<DistillReport> {
   const { config, supervisor, phases, onProgress } = run;
   const { signal } = run.options;
-  const { train, test, teacherRows, labeledRows } = data;
+  const { train, test, teacherTest, teacherRows, labeledRows } = data;
   const { teacherRun, teacherData, labelling, distilledData, baselineData } = trained;
   const teacherSource = inputs.teacher;
   const teacher = teacherRun?.model;
   let modelLoadSeconds = 0;
   return supervisor.run('evaluate', async (pool) => {
-    const evaluate = async (model: InferenceModel) => {
-      const prediction = await predictTest(pool, model, test, { onProgress, signal });
+    const evaluate = async (model: InferenceModel, rows = test) => {
+      const prediction = await predictTest(pool, model, rows, { onProgress, signal });
       modelLoadSeconds += prediction.setupSeconds;
       return { model, predictions: prediction.predictions };
     };
-    const teacherEval = teacher && (await evaluate(teacher)); // still cached in the workers
-    const ensemble = teacherEval && (await evaluateMembers(teacherEval, teacherMembers(teacherSource), evaluate, test.labels));
+    const teacherEval = teacher && (await evaluate(teacher, teacherTest)); // still cached in the workers
+    const ensemble =
+      teacherEval &&
+      (await evaluateMembers(teacherEval, teacherMembers(teacherSource), (model) => evaluate(model, teacherTest), test.labels));
     const studentEval = await evaluate(layersInference(shareModel(distilledData)));
     const baselineEval = baselineData && (await evaluate(layersInference(shareModel(baselineData))));
     const teacherSize = teacherModelSize(teacherSource, teacherData);
@@ -59,7 +61,10 @@ export async function evaluateOnTest(run: RunContext, data: RunData, inputs: Run
       ],
       teacher:
         teacherEval && teacherSize
-          ? { ...(await describeModel(pool, teacherEval.model, teacherSize, test, teacherEval.predictions)), ...(ensemble && { ensemble }) }
+          ? {
+              ...(await describeModel(pool, teacherEval.model, teacherSize, teacherTest, teacherEval.predictions)),
+              ...(ensemble && { ensemble }),
+            }
           : teacherPredictions
             ? { accuracy: accuracy(teacherPredictions, test.labels), imported: true }
             : null,

@@ -4,6 +4,7 @@ import { type GraphTeacherSpec, graphModelFromData } from '../models/graph-teach
 import { type SharedModelHandle, modelFromShared } from '../models/model-data.js';
 import { modelInputShape } from '../models/model-shape.js';
 import { type OnnxTeacherSpec, type OrtSession, type TeacherNormalize, loadOrt } from '../models/onnx-teacher.js';
+import { bucketInputs, textBuckets } from './onnx-text-rows.js';
 
 /** Normalisation of a model's input rows, per channel (the last axis of an image row; 1 channel otherwise). */
 export interface RowNormalization extends TeacherNormalize {
@@ -213,23 +214,45 @@ async function onnxPredictor(spec: OnnxTeacherSpec & { normalize?: RowNormalizat
     interOpNumThreads: 1,
     executionMode: 'sequential',
   });
+  /** The output's logits for `rows` rows, checked, probabilities turned into log-probabilities. */
+  const run = async (feeds: Record<string, unknown>, rows: number) => {
+    const output = (await session.run(feeds, [spec.outputName]))[spec.outputName];
+    const logits = output.data;
+    if (!(logits instanceof Float32Array) || logits.length !== rows * spec.numClasses) {
+      throw new DistillError(
+        `the ONNX teacher ${spec.file}'s output '${spec.outputName}' gave shape [${output.dims}] for ${rows} rows, ` +
+          `not [${rows}, ${spec.numClasses}] of float32; give a teacher with one float score per class`,
+      );
+    }
+    const floor = spec.probabilityFloor ?? MIN_PROBABILITY;
+    if (spec.outputKind === 'softmax') for (let i = 0; i < logits.length; i++) logits[i] = Math.log(Math.max(logits[i], floor));
+    return logits;
+  };
   const channelsFirst = spec.toChannelsFirst ? spec.inputShape : undefined;
+  const text = spec.text;
   return {
     async logits(x, rows) {
+      if (text) {
+        // Rows grouped by length, each group padded to its longest row; the logits go back to row order.
+        const out = new Float32Array(rows * spec.numClasses);
+        const { buckets, lengths } = textBuckets(x, rows, text);
+        for (const bucket of buckets) {
+          const inputs = bucketInputs(x, bucket, lengths, text);
+          const feeds = Object.fromEntries(Object.entries(inputs).map(([name, v]) => [name, new ort.Tensor(v.type, v.data, v.dims)]));
+          const logits = await run(feeds, bucket.rows.length);
+          bucket.rows.forEach((row, index) =>
+            out.set(logits.subarray(index * spec.numClasses, (index + 1) * spec.numClasses), row * spec.numClasses),
+          );
+        }
+        return out;
+      }
       let values = prepareRows(x, rows, spec.normalize, channelsFirst);
       // onnxruntime reads only ordinary memory: rows straight from the shared dataset need a copy.
       if (values.buffer instanceof SharedArrayBuffer) values = values.slice();
-      const input = new ort.Tensor('float32', values, [rows, ...spec.inputShape]);
-      const output = (await session.run({ [spec.inputName]: input }, [spec.outputName]))[spec.outputName];
-      const logits = output.data;
-      if (!(logits instanceof Float32Array) || logits.length !== rows * spec.numClasses) {
-        throw new DistillError(
-          `the ONNX teacher ${spec.file}'s output '${spec.outputName}' gave shape [${output.dims}] for ${rows} rows, ` +
-            `not [${rows}, ${spec.numClasses}] of float32; give a teacher with one float score per class`,
-        );
-      }
-      if (spec.outputKind === 'softmax') for (let i = 0; i < logits.length; i++) logits[i] = Math.log(Math.max(logits[i], MIN_PROBABILITY));
-      return logits;
+      const dims = [rows, ...spec.inputShape];
+      const input =
+        spec.inputType === 'float64' ? new ort.Tensor('float64', Float64Array.from(values), dims) : new ort.Tensor('float32', values, dims);
+      return run({ [spec.inputName]: input }, rows);
     },
     dispose: () => void session.release(),
   };

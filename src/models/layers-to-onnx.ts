@@ -1,10 +1,16 @@
-// Exporting a single-path tfjs LayersModel to an ONNX model: the path's layers, each as its nodes.
+// Exporting a tfjs LayersModel to an ONNX model: its graph of layers (a chain, or a functional model's
+// branches and merges) in topological order, each layer as its nodes.
 import type * as tf from '@tensorflow/tfjs';
-import { GraphBuilder } from './onnx-graph-builder.js';
-import { UnsupportedLayerError, exportLayer } from './onnx-layer-nodes.js';
+import { GraphBuilder, type GraphValue } from './onnx-graph-builder.js';
+import { IMAGE_AND_DENSE_LAYERS, UnsupportedLayerError, exportLayer } from './onnx-layer-nodes.js';
+import { MERGE_LAYERS, exportMergeLayer } from './onnx-merge-nodes.js';
 import { encodeModel } from './onnx-proto.js';
+import { SEQUENCE_LAYERS, exportSequenceLayer } from './onnx-sequence-nodes.js';
 
-export { EXPORTABLE_LAYERS, UnsupportedLayerError } from './onnx-layer-nodes.js';
+export { UnsupportedLayerError } from './onnx-layer-nodes.js';
+
+/** The layer classes exportLayersToOnnx handles. */
+export const EXPORTABLE_LAYERS: readonly string[] = [...IMAGE_AND_DENSE_LAYERS, ...SEQUENCE_LAYERS, ...MERGE_LAYERS];
 
 /** An exported model: the ONNX bytes and the names and shapes the runtime feeds and reads. */
 export interface ExportedOnnx {
@@ -16,53 +22,83 @@ export interface ExportedOnnx {
   outputShape: number[];
 }
 
-interface InboundNode {
-  inboundLayers: tf.layers.Layer[];
+/** The parts of a tfjs SymbolicTensor the export walks: the layer that made it and the values it read. */
+interface GraphTensor {
+  id: number;
+  sourceLayer: tf.layers.Layer;
+  inputs: GraphTensor[];
+}
+
+/** Every value the output depends on, each after the values it reads (a depth-first walk from the output). */
+function topologicalOrder(output: GraphTensor): GraphTensor[] {
+  const order: GraphTensor[] = [];
+  const seen = new Set<number>();
+  const visit = (tensor: GraphTensor) => {
+    if (seen.has(tensor.id)) return;
+    seen.add(tensor.id);
+    for (const input of tensor.inputs) visit(input);
+    order.push(tensor);
+  };
+  visit(output);
+  return order;
+}
+
+/** Appends one layer's nodes on the values it reads, then sets the mask its output carries, as tfjs does. */
+function exportNode(g: GraphBuilder, layer: tf.layers.Layer, inputs: GraphValue[]): void {
+  if (Array.isArray((layer.outputShape as unknown[])[0])) {
+    throw new UnsupportedLayerError(layer.getClassName(), layer.name, 'has several outputs; export layers of one output');
+  }
+  if (exportMergeLayer(g, layer, inputs)) return;
+  if (inputs.length !== 1) throw new UnsupportedLayerError(layer.getClassName(), layer.name);
+  g.use(inputs[0]);
+  if (!exportSequenceLayer(g, layer)) exportLayer(g, layer);
+  // tfjs passes a mask on through the layers that support masking and drops it at the others.
+  if (!layer.supportsMasking) g.mask = undefined;
+}
+
+/** How {@link exportLayersToOnnx} stores the weights. */
+export interface OnnxExportOptions {
+  /**
+   * `float32` (the default), or `uint8`: each kernel and embedding table as uint8 (per-tensor affine) with a
+   * DequantizeLinear node, about a quarter of the bytes; onnxruntime dequantizes them once, when it loads
+   * the model, and computes in float32. Biases and small tensors stay float32.
+   */
+  weights?: 'float32' | 'uint8';
 }
 
 /**
- * The model's layers in order, when they form one path from the input to the output (a Sequential model,
- * or a functional one without branches); otherwise an UnsupportedLayerError naming the first layer off it.
+ * Exports a tfjs LayersModel of one input and one output (Sequential, or functional with branches and
+ * merges) to an ONNX model (opset 13) that computes the same outputs from the same float32 input:
+ * channels-last images, feature rows, or token ids as float32 (cast to int64 inside). A layer it cannot
+ * export throws an {@link UnsupportedLayerError} naming it.
  */
-function singlePath(model: tf.LayersModel): tf.layers.Layer[] {
-  const layers = model.layers;
-  for (let i = 0; i < layers.length; i++) {
-    const inbound = (layers[i] as unknown as { inboundNodes: InboundNode[] }).inboundNodes;
-    const from = inbound.flatMap((node) => node.inboundLayers);
-    // The first layer reads the input: its own InputLayer, or one that Sequential keeps out of `layers`.
-    const fits =
-      i === 0
-        ? from.length === 0 || (from.length === 1 && from[0].getClassName() === 'InputLayer')
-        : from.length === 1 && from[0] === layers[i - 1];
-    if (!fits) {
-      throw new UnsupportedLayerError(
-        layers[i].getClassName(),
-        layers[i].name,
-        'is not on a single path from the input (branches, merges and shared layers have no ONNX export here)',
-      );
-    }
+export function exportLayersToOnnx(model: tf.LayersModel, options: OnnxExportOptions = {}): ExportedOnnx {
+  if (model.inputs.length !== 1 || model.outputs.length !== 1) {
+    throw new UnsupportedLayerError(
+      model.getClassName(),
+      model.name,
+      `has ${model.inputs.length} inputs and ${model.outputs.length} outputs; export a model of one each`,
+    );
   }
-  if (model.outputs.length !== 1 || model.outputs[0].sourceLayer !== layers[layers.length - 1]) {
-    throw new UnsupportedLayerError(model.getClassName(), model.name, 'does not end in its last layer; export a single-output model');
-  }
-  return layers;
-}
-
-/**
- * Exports a tfjs LayersModel with one input-to-output path to an ONNX model (opset 13) that computes the
- * same outputs: channels-last input, as the tfjs model takes it. A layer class it cannot export throws an
- * {@link UnsupportedLayerError} naming it.
- */
-export function exportLayersToOnnx(model: tf.LayersModel): ExportedOnnx {
-  const layers = singlePath(model);
   const inputShape = model.inputs[0].shape.slice(1) as number[];
   const outputShape = model.outputs[0].shape.slice(1) as number[];
   const g = new GraphBuilder('input', 'tfjs', [null, ...inputShape]);
-  for (const layer of layers) {
-    if (layer.getClassName() === 'InputLayer') continue;
-    exportLayer(g, layer);
+  g.quantizeKernels = options.weights === 'uint8';
+  const input = model.inputs[0] as unknown as GraphTensor;
+  const values = new Map<number, GraphValue>([[input.id, g.current()]]);
+  for (const tensor of topologicalOrder(model.outputs[0] as unknown as GraphTensor)) {
+    if (values.has(tensor.id)) continue;
+    const layer = tensor.sourceLayer;
+    if (tensor.inputs.length === 0) throw new UnsupportedLayerError(layer.getClassName(), layer.name, "is an input other than the model's");
+    exportNode(
+      g,
+      layer,
+      tensor.inputs.map((from) => values.get(from.id)!),
+    );
     g.shape = (layer.outputShape as (number | null)[]).slice();
+    values.set(tensor.id, g.current());
   }
+  g.use(values.get((model.outputs[0] as unknown as GraphTensor).id)!);
   g.toLayout('tfjs');
   // The output gets a fixed name; an input that is the output (a model of no layers) still gets a node.
   g.op('Identity');

@@ -16,8 +16,8 @@ export class UnsupportedLayerError extends DistillError {
   }
 }
 
-/** The layer classes exportLayersToOnnx (layers-to-onnx.ts) handles: each has a case in exportLayer. */
-export const EXPORTABLE_LAYERS = [
+/** The image, dense and element-wise layer classes exportLayer handles: each has a case there. */
+export const IMAGE_AND_DENSE_LAYERS = [
   'InputLayer',
   'Reshape',
   'Flatten',
@@ -49,7 +49,7 @@ const SELU_ALPHA = 1.6732632423543772;
 const SELU_GAMMA = 1.0507009873554805;
 
 /** Appends the nodes of a tfjs activation (by its config name); element-wise, so any layout. */
-function activation(g: GraphBuilder, name: string, layer: tf.layers.Layer): void {
+export function activation(g: GraphBuilder, name: string, layer: tf.layers.Layer): void {
   switch (name) {
     case 'linear':
       return;
@@ -98,7 +98,7 @@ function activation(g: GraphBuilder, name: string, layer: tf.layers.Layer): void
 }
 
 /** A layer's weight by the end of its name (kernel, bias, gamma, moving_mean, ...), or undefined. */
-function weightOf(layer: tf.layers.Layer, suffix: string): tf.Tensor | undefined {
+export function weightOf(layer: tf.layers.Layer, suffix: string): tf.Tensor | undefined {
   const at = layer.weights.findIndex((w) => w.originalName.endsWith(`/${suffix}`) || w.name.endsWith(`/${suffix}`));
   return at < 0 ? undefined : layer.getWeights()[at];
 }
@@ -155,7 +155,7 @@ function convolution(g: GraphBuilder, layer: tf.layers.Layer, config: Config, de
   const dilations = pair(config.dilationRate ?? 1);
   const size: [number, number] = [g.shape[1] as number, g.shape[2] as number];
   const window: [number, number] = [(kh - 1) * dilations[0] + 1, (kw - 1) * dilations[1] + 1];
-  const inputs = [g.weight('w', [outChannels, inPerGroup, kh, kw], w)];
+  const inputs = [g.kernel('w', [outChannels, inPerGroup, kh, kw], w)];
   const bias = config.useBias === false ? undefined : weightOf(layer, 'bias');
   if (bias) inputs.push(g.weight('b', [outChannels], bias.dataSync() as Float32Array));
   g.toLayout('nchw');
@@ -187,7 +187,7 @@ function dense(g: GraphBuilder, layer: tf.layers.Layer, config: Config): void {
   const kernel = weightOf(layer, 'kernel')!;
   const bias = config.useBias === false ? undefined : weightOf(layer, 'bias');
   g.toLayout('tfjs');
-  const w = g.weight('w', kernel.shape, kernel.dataSync() as Float32Array);
+  const w = g.kernel('w', kernel.shape, kernel.dataSync() as Float32Array);
   const b = bias && g.weight('b', bias.shape, bias.dataSync() as Float32Array);
   if (g.shape.length === 2) {
     g.op('Gemm', b ? [w, b] : [w]);

@@ -1,19 +1,25 @@
 /**
- * A minimal protobuf writer for the parts of onnx.proto3 that an exported teacher needs: a model with one
- * opset, a graph of nodes with int/float/ints attributes, float32 and int64 initializers, and one input and
+ * A minimal protobuf writer for the parts of onnx.proto3 that an exported model needs: a model with one
+ * opset, a graph of nodes with int/float/string attributes and lists of them, float32 and int64 initializers, and one input and
  * output with a symbolic batch dimension. Only what {@link encodeModel} writes is supported.
  */
 
-/** A tensor initializer: float32 weights, or int64 values (shapes for Reshape). */
+/** A tensor initializer: float32 weights, uint8 quantised weights, or int64 values (shapes for Reshape). */
 export interface OnnxTensor {
   name: string;
   dims: number[];
-  values: Float32Array | number[];
-  type: 'float32' | 'int64';
+  values: Float32Array | Uint8Array | number[];
+  type: 'float32' | 'int64' | 'uint8';
 }
 
-/** A node attribute value: an int, a float or a list of ints. */
-export type OnnxAttribute = { int: number } | { float: number } | { ints: number[] };
+/** A node attribute value: an int, a float, a string, or a list of ints, floats or strings. */
+export type OnnxAttribute =
+  | { int: number }
+  | { float: number }
+  | { string: string }
+  | { ints: number[] }
+  | { floats: number[] }
+  | { strings: string[] };
 
 export interface OnnxNode {
   opType: string;
@@ -42,9 +48,9 @@ export const GRAPH = { node: 1, name: 2, initializer: 5, input: 11, output: 12 }
 export const NODE = { input: 1, output: 2, name: 3, opType: 4, attribute: 5 };
 export const TENSOR = { dims: 1, dataType: 2, name: 8, rawData: 9 };
 const OPSET = { domain: 1, version: 2 };
-const ATTRIBUTE = { name: 1, f: 2, i: 3, ints: 8, type: 20 };
-const ATTRIBUTE_TYPE = { float: 1, int: 2, ints: 7 };
-const DATA_TYPE = { float32: 1, int64: 7 };
+const ATTRIBUTE = { name: 1, f: 2, i: 3, s: 4, floats: 7, ints: 8, strings: 9, type: 20 };
+const ATTRIBUTE_TYPE = { float: 1, int: 2, string: 3, floats: 6, ints: 7, strings: 8 };
+const DATA_TYPE = { float32: 1, uint8: 2, int64: 7 };
 const VALUE_INFO = { name: 1, type: 2 };
 const TYPE_TENSOR = 1;
 const TENSOR_TYPE = { elemType: 1, shape: 2 };
@@ -57,7 +63,7 @@ export const OPSET_VERSION = 13;
 const IR_VERSION = 7;
 
 /** Appends protobuf fields to a growing byte list. */
-class Writer {
+export class Writer {
   private readonly parts: Uint8Array[] = [];
   private readonly scratch: number[] = [];
 
@@ -104,6 +110,13 @@ class Writer {
     return this.bytes(field, new TextEncoder().encode(value));
   }
 
+  /** Bytes that are already encoded fields (copied from another message as they are). */
+  raw(encoded: Uint8Array): this {
+    this.flushScratch();
+    this.parts.push(encoded);
+    return this;
+  }
+
   message(field: number, build: (w: Writer) => void): this {
     const inner = new Writer();
     build(inner);
@@ -124,6 +137,7 @@ class Writer {
 
 /** Little-endian bytes of a tensor's values, as raw_data holds them. */
 function rawData(tensor: OnnxTensor): Uint8Array {
+  if (tensor.type === 'uint8') return Uint8Array.from(tensor.values);
   const view = new DataView(new ArrayBuffer(tensor.values.length * (tensor.type === 'int64' ? 8 : 4)));
   tensor.values.forEach((v: number, i: number) => {
     if (tensor.type === 'int64') view.setBigInt64(i * 8, BigInt(v), true);
@@ -132,7 +146,8 @@ function rawData(tensor: OnnxTensor): Uint8Array {
   return new Uint8Array(view.buffer);
 }
 
-function writeValueInfo(w: Writer, info: OnnxValueInfo): void {
+/** A float32 ValueInfoProto's fields. */
+export function writeValueInfo(w: Writer, info: OnnxValueInfo): void {
   w.string(VALUE_INFO.name, info.name);
   w.message(VALUE_INFO.type, (type) =>
     type.message(TYPE_TENSOR, (tensor) => {
@@ -156,9 +171,16 @@ function writeNode(w: Writer, node: OnnxNode, index: number): void {
       a.string(ATTRIBUTE.name, name);
       if ('int' in value) a.int(ATTRIBUTE.i, value.int).int(ATTRIBUTE.type, ATTRIBUTE_TYPE.int);
       else if ('float' in value) a.float(ATTRIBUTE.f, value.float).int(ATTRIBUTE.type, ATTRIBUTE_TYPE.float);
-      else {
+      else if ('string' in value) a.string(ATTRIBUTE.s, value.string).int(ATTRIBUTE.type, ATTRIBUTE_TYPE.string);
+      else if ('ints' in value) {
         for (const v of value.ints) a.int(ATTRIBUTE.ints, v);
         a.int(ATTRIBUTE.type, ATTRIBUTE_TYPE.ints);
+      } else if ('floats' in value) {
+        for (const v of value.floats) a.float(ATTRIBUTE.floats, v);
+        a.int(ATTRIBUTE.type, ATTRIBUTE_TYPE.floats);
+      } else {
+        for (const v of value.strings) a.string(ATTRIBUTE.strings, v);
+        a.int(ATTRIBUTE.type, ATTRIBUTE_TYPE.strings);
       }
     });
   }

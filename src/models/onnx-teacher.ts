@@ -2,7 +2,17 @@ import { createHash, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { ClassCountMismatch, DistillError, check, messageOf } from '../errors.js';
-import { readOnnxGraph } from './onnx-graph.js';
+import type { TokenRowsInfo } from '../data/text/token-rows.js';
+import { type OnnxGraphFacts, readOnnxGraph } from './onnx-graph.js';
+import {
+  type OnnxTextFeed,
+  TEXT_BUCKET_ROWS,
+  checkPositions,
+  checkTokenIds,
+  embeddingRows,
+  positionRows,
+  textInputs,
+} from './onnx-text-teacher.js';
 
 /** How an image model's input is laid out: channels first (PyTorch) or last (TensorFlow, our rows). */
 export type InputLayout = 'nchw' | 'nhwc';
@@ -31,6 +41,12 @@ export interface OnnxTeacherSpec {
   /** The output holds probabilities (`softmax`) or log-probabilities (`log-softmax`), not logits. */
   outputKind: 'logits' | 'softmax' | 'log-softmax';
   numClasses: number;
+  /** The input's element type; default float32 (an ONNX-ML graph may declare double). */
+  inputType?: 'float32' | 'float64';
+  /** For `softmax` output: probabilities below it become it before the logarithm; default 1e-30. */
+  probabilityFloor?: number;
+  /** A text classifier: its inputs are filled from token-id rows (inputName is then its input_ids). */
+  text?: OnnxTextFeed;
 }
 
 /** An ONNX teacher opened and checked against the data, with what the report needs. */
@@ -49,8 +65,21 @@ export interface OnnxTeacherOptions {
   numClasses: number;
   /** Overrides the layout read from the input shape. */
   layout?: InputLayout;
-  /** The output to read; default the first. */
+  /** The output to read; default the first (for text, `logits` when there is one). */
   output?: string;
+  /** Token-id rows: the teacher is a text classifier fed them (see {@link OnnxTextOptions}). */
+  text?: OnnxTextOptions;
+}
+
+/** What an ONNX text classifier is checked against: the rows, and the positions its folder's config.json gives. */
+export interface OnnxTextOptions {
+  rows: TokenRowsInfo;
+  /** The training rows, whose ids must lie within the teacher's embedding. */
+  features: Float32Array;
+  /** The positions the teacher takes and where that was read; default: the graph's position embedding, if any. */
+  positions?: { count: number; where: string };
+  /** Rows per length bucket, or null for none (default {@link TEXT_BUCKET_ROWS}). */
+  bucketRows?: number | null;
 }
 
 // The package name in a variable keeps TypeScript from resolving an optional dependency.
@@ -61,15 +90,79 @@ export interface OrtModule {
   InferenceSession: {
     create(pathOrBytes: string | Uint8Array, options?: object): Promise<OrtSession>;
   };
-  Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown;
+  Tensor: new (
+    type: 'float32' | 'float64' | 'int64' | 'int32',
+    data: Float32Array | Float64Array | BigInt64Array | Int32Array,
+    dims: number[],
+  ) => unknown;
+}
+/** An input or output as a session describes it; `type` is the element type of a tensor (`float32`, `string`). */
+export interface OrtValueMetadata {
+  name: string;
+  isTensor: boolean;
+  type?: string;
+  shape?: readonly (number | string)[];
 }
 export interface OrtSession {
   inputNames: readonly string[];
   outputNames: readonly string[];
-  inputMetadata?: readonly { name: string; isTensor: boolean; shape?: readonly (number | string)[] }[];
-  outputMetadata?: readonly { name: string; isTensor: boolean; shape?: readonly (number | string)[] }[];
+  inputMetadata?: readonly OrtValueMetadata[];
+  outputMetadata?: readonly OrtValueMetadata[];
   run(feeds: Record<string, unknown>, fetches?: readonly string[]): Promise<Record<string, { data: unknown; dims: readonly number[] }>>;
   release(): Promise<void>;
+}
+
+/** The output to read, checked to hold one score per class. */
+function checkedOutput(file: string, session: OrtSession, options: OnnxTeacherOptions): string {
+  const { numClasses } = options;
+  const name = outputName(file, session, options.output, options.text !== undefined);
+  const outputShape = session.outputMetadata?.find((o) => o.name === name)?.shape ?? [];
+  const classes = outputShape[outputShape.length - 1];
+  if (outputShape.length !== 2 || !fits(classes, numClasses)) {
+    throw new ClassCountMismatch(
+      `the ONNX teacher ${file}'s output '${name}' has shape [${outputShape}], but the data has ${numClasses} classes; ` +
+        `give a teacher whose output is [batch, ${numClasses}] (or pick another output with teacherOutput)`,
+      typeof classes === 'number' ? classes : Number.NaN,
+      ['teacherOutput'],
+    );
+  }
+  return name;
+}
+
+/**
+ * A text classifier's interface, checked against token-id rows: its inputs by name, the output, the
+ * rows' width against its positions and their ids against its embedding.
+ */
+function describeTextSession(
+  file: string,
+  session: OrtSession,
+  graph: OnnxGraphFacts,
+  options: OnnxTeacherOptions,
+  text: OnnxTextOptions,
+): OnnxTeacherSpec {
+  const inputs = textInputs(file, session.inputNames, session.inputMetadata);
+  const name = checkedOutput(file, session, options);
+  const positions = text.positions ?? { count: positionRows(graph), where: 'its position embedding' };
+  checkPositions(file, text.rows, positions.count, positions.where);
+  checkTokenIds(file, text.features, text.rows, embeddingRows(graph, inputs.ids.name));
+  check(
+    !text.rows.pairs || text.rows.template.some((piece) => piece.kind === 'special'),
+    `${text.rows.tokenizer} puts no special tokens between a pair's texts, so their segment ids cannot be told apart; ` +
+      'give the tokenizer the teacher was trained with',
+    ['tokenizer'],
+  );
+  return {
+    kind: 'onnx',
+    id: randomUUID(),
+    file,
+    inputName: inputs.ids.name,
+    outputName: name,
+    inputShape: [text.rows.maxLength],
+    toChannelsFirst: false,
+    outputKind: outputKindOf(graph.producers, name),
+    numClasses: options.numClasses,
+    text: { ...inputs, rows: text.rows, bucketRows: text.bucketRows === undefined ? TEXT_BUCKET_ROWS : text.bucketRows },
+  };
 }
 
 /** Loads onnxruntime-node, or says how to install it. */
@@ -115,9 +208,24 @@ export async function openOnnxTeacher(path: string, options: OnnxTeacherOptions)
     } catch (error) {
       throw new DistillError(`${file} is not a readable ONNX model (${messageOf(error)}); export the teacher again`, ['teacher']);
     }
+    const spec = options.text
+      ? describeTextSession(file, session, graph, options, options.text)
+      : describeSession(file, session, graph.producers, options);
+    const hash = createHash('sha256').update(bytes);
+    // How text rows are fed (the pad id swapped back, the segments, the buckets) is part of what the logits depend on.
+    if (spec.text)
+      hash.update(
+        JSON.stringify({
+          ...spec.text,
+          ids: undefined,
+          mask: undefined,
+          segments: undefined,
+          rows: { ...spec.text.rows, tokenizer: undefined },
+        }),
+      );
     return {
-      spec: describeSession(file, session, graph.producers, options),
-      digest: createHash('sha256').update(bytes).digest('hex').slice(0, 16),
+      spec,
+      digest: hash.digest('hex').slice(0, 16),
       params: graph.params,
       bytes: bytes.byteLength,
       notices: noticesFor(file, session, graph.producers, options),
@@ -127,8 +235,8 @@ export async function openOnnxTeacher(path: string, options: OnnxTeacherOptions)
   }
 }
 
-function outputName(file: string, session: OrtSession, wanted: string | undefined): string {
-  const name = wanted ?? session.outputNames[0];
+function outputName(file: string, session: OrtSession, wanted: string | undefined, text?: boolean): string {
+  const name = wanted ?? (text && session.outputNames.includes('logits') ? 'logits' : session.outputNames[0]);
   check(
     session.outputNames.includes(name),
     `the ONNX teacher ${file} has no output '${name}'; its outputs are ${session.outputNames.join(', ')} (teacherOutput)`,
@@ -143,7 +251,7 @@ function outputKindOf(producers: Map<string, string>, name: string): OnnxTeacher
 }
 
 function noticesFor(file: string, session: OrtSession, producers: Map<string, string>, options: OnnxTeacherOptions): string[] {
-  const name = outputName(file, session, options.output);
+  const name = outputName(file, session, options.output, options.text !== undefined);
   const kind = outputKindOf(producers, name);
   if (kind === 'logits') return [];
   const what =
@@ -194,17 +302,7 @@ function describeSession(file: string, session: OrtSession, producers: Map<strin
         : rowShape.length === 1
           ? [product(featureShape)]
           : featureShape;
-  const name = outputName(file, session, options.output);
-  const outputShape = session.outputMetadata?.find((o) => o.name === name)?.shape ?? [];
-  const classes = outputShape[outputShape.length - 1];
-  if (outputShape.length !== 2 || !fits(classes, numClasses)) {
-    throw new ClassCountMismatch(
-      `the ONNX teacher ${file}'s output '${name}' has shape [${outputShape}], but the data has ${numClasses} classes; ` +
-        `give a teacher whose output is [batch, ${numClasses}] (or pick another output with teacherOutput)`,
-      typeof classes === 'number' ? classes : Number.NaN,
-      ['teacherOutput'],
-    );
-  }
+  const name = checkedOutput(file, session, options);
   return {
     kind: 'onnx',
     id: randomUUID(),

@@ -5,6 +5,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/dataset.js';
+import type { TeacherView } from '../data/sources/source-entry.js';
 import type { KeyTree } from '../known-keys.js';
 import type { BackendChoice } from '../kernels/backend.js';
 import type { EnsembleCombination } from '../infer/predictor.js';
@@ -86,6 +87,13 @@ export interface DistillOptions {
   train: Dataset;
   /** Held-out rows every model is evaluated on; all must be labelled. */
   test: Dataset;
+  /**
+   * The same rows as a teacher given as a file takes them, when that differs from `train` and `test`: a
+   * table's raw values (NaN for a missing cell), where `train` and `test` are standardised for the student
+   * (loadDataSource's `teacherView`). That teacher labels and is tested on these; a teacher trained by the
+   * run (teacherEpochs > 0) trains on and reads `train` and `test`, as the student does. Default: none.
+   */
+  teacherView?: TeacherView | null;
   /**
    * Worker threads (ranks). Default: the machine's available parallelism, or 1 with `threadsPerWorker`
    * above 1.
@@ -217,7 +225,10 @@ export interface PhaseTrainingOptions {
 
 /** The options with every default filled in and every value checked. */
 export type DistillConfig = Required<
-  Omit<DistillOptions, 'teacher' | 'student' | 'train' | 'test' | 'onProgress' | 'signal' | 'optimizer' | 'checkpoint' | 'teacherTraining'>
+  Omit<
+    DistillOptions,
+    'teacher' | 'student' | 'train' | 'test' | 'teacherView' | 'onProgress' | 'signal' | 'optimizer' | 'checkpoint' | 'teacherTraining'
+  >
 > & { optimizer: OptimizerSpec; teacherTraining: PhaseTrainingOptions };
 
 /** The groups distill() resolves: every option of a run but the CLI's outputs and the queue's. */

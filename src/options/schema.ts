@@ -6,6 +6,7 @@
  */
 import type * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/dataset.js';
+import type { TeacherView } from '../data/sources/source-entry.js';
 import type { KeyTree } from '../known-keys.js';
 import { QUANTIZATION_DTYPES, type QuantizationDtype } from '../models/quantize.js';
 import type { ProgressEvent } from '../progress.js';
@@ -37,11 +38,13 @@ export interface CliSettings {
   maxLength: number | null;
   /** Text files: the field or column of the text. */
   textField: string;
-  /** Text files: the field or column of the label. */
-  labelField: string;
+  /** Text files: the field or column of the label; tables: the label column; null: label (text), label, target or class, else the first column (tables). */
+  labelField: string | null;
+  /** Tables: the feature columns, in order; null: every named column but the label. */
+  features: string[] | null;
   /** Text files: the field or column of a sentence pair's second text; null: single texts. */
   textPairField: string | null;
-  /** Text files: the class names in output order; null: the sorted labels. */
+  /** Text files and tables: the class names in output order; null: the sorted labels. */
   classes: string[] | null;
   /** Text files with augment mask or ngram: the augmented copies of each training row; null: 1. */
   augmentCopies: number | null;
@@ -51,7 +54,16 @@ export interface CliSettings {
   quantize: QuantizeChoice[];
   /** The most test accuracy, in percentage points, a variant may lose against the float32 student unwarned. */
   maxQuantizeDrop: number;
+  /**
+   * Other formats to write the student in beside model.json (`onnx`: student/model.onnx; `onnx-uint8`:
+   * student/model-uint8.onnx, its kernels stored as uint8), each checked on the test rows.
+   */
+  export: ExportFormat[];
 }
+
+/** An `export` value: a format the student is also written in. */
+export type ExportFormat = 'onnx' | 'onnx-uint8';
+export const EXPORT_FORMATS: readonly ExportFormat[] = ['onnx', 'onnx-uint8'];
 
 /** A `quantize` value: a variant's weight format, or `auto` for the smallest variant within maxQuantizeDrop. */
 export type QuantizeChoice = QuantizationDtype | 'auto';
@@ -90,6 +102,7 @@ export type OptionValues = DistillConfig &
     student: tf.LayersModel | string | null;
     train: Dataset;
     test: Dataset;
+    teacherView: TeacherView | null;
     onProgress: (event: ProgressEvent) => void;
     signal: AbortSignal;
     checkpoint: NonNullable<DistillOptions['checkpoint']>;

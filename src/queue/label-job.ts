@@ -1,4 +1,4 @@
-import { loadDataSource } from '../data/data-source.js';
+import { loadDataSource, teacherSplits } from '../data/data-source.js';
 import { LogitTable } from '../data/logit-table.js';
 import { SharedDataset } from '../data/shared-dataset.js';
 import { DistillError, WorkerFailure, messageOf } from '../errors.js';
@@ -55,7 +55,7 @@ export function jobLabeller(context: JobLabellerContext): (job: LabelJob) => Pro
   const { log } = context;
 
   const load = async (job: LabelJob): Promise<Inputs> => {
-    const { train } = await loadDataSource(job.data);
+    const { train } = teacherSplits(await loadDataSource(job.data));
     const shared = SharedDataset.fromDataset(train, 'train');
     const teacher = await openLabellingTeacher(job.teacher, shared, { ...job.teacherSettings, teacherEpochs: 0 });
     const notices = teacher.notices.length > 0 ? `; ${teacher.notices.join('; ')}` : '';

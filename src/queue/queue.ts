@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { resolve } from 'node:path';
-import { absoluteSource, type DataSourceOptions, loadDataSource } from '../data/data-source.js';
+import { absoluteSource, type DataSourceOptions, loadDataSource, teacherSplits } from '../data/data-source.js';
 import { LogitTable } from '../data/logit-table.js';
 import { SharedDataset } from '../data/shared-dataset.js';
 import {
@@ -151,7 +151,8 @@ export async function labelOnQueue(options: QueueLabelOptions): Promise<QueueLab
   const modules = await loadQueueModules();
 
   const dataSpec = absoluteData(options.data);
-  const { train: dataset } = await loadDataSource(dataSpec);
+  // A teacher given as a file labels the rows as it was trained on them (a table's raw values).
+  const { train: dataset } = teacherSplits(await loadDataSource(dataSpec));
   const train = SharedDataset.fromDataset(dataset, 'train');
   const teacherPath = typeof options.teacher === 'string' ? resolve(options.teacher) : options.teacher.map((path) => resolve(path));
   const teacher = await openLabellingTeacher(teacherPath, train, { ...teacherSettings, teacherEpochs: 0 });

@@ -1,6 +1,7 @@
 import type { StepBreakdown } from '../train/data-parallel.js';
 import { artifactsSection } from './artifacts-html.js';
 import { curvesSection } from './curves-html.js';
+import { onnxSection } from './onnx-html.js';
 import { DASH, PHASE_TITLES, bytes, count, esc, ms, percent, plural, rate, section, swatch } from './html-format.js';
 import type { DistillReport, TrainingPhaseReport } from './report.js';
 
@@ -30,6 +31,7 @@ export function reportHtml(report: DistillReport): string {
     `<p class="lede">${esc(runLine(report))}</p>`,
     section('Comparison', comparisonTable(report, names) + ensembleTable(report)),
     ...(report.quantization ? [section('Shipped models', artifactsSection(report.quantization))] : []),
+    ...(report.onnx ? [section('ONNX export', onnxSection(report.onnx))] : []),
     section('Training curves', curvesSection(report)),
     section('Throughput', throughputSection(report)),
     section('Where a step went', stepSection(report)),

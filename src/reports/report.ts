@@ -3,8 +3,10 @@ import type { ModelReport } from '../infer/evaluate.js';
 import type { StepBreakdown } from '../train/data-parallel.js';
 import type { SelectionMetric } from '../train/replica.js';
 import type { DistillConfig } from '../options/options.js';
-import type { QuantizeChoice } from '../options/schema.js';
+import type { ExportFormat, QuantizeChoice } from '../options/schema.js';
 import type { QuantizationDtype } from '../models/quantize.js';
+import type { LatencyMeasurement } from '../models/latency.js';
+import type { InputContract } from '../data/input-contract.js';
 import type { HistoryRecord, Phase, TrainingPhase } from '../progress.js';
 
 /**
@@ -106,7 +108,7 @@ export interface RestartReport {
  * tfjs loaded it back from its files and ran it on the test rows.
  */
 export interface ArtifactReport {
-  /** Its folder, relative to the run's output folder: `student`, `student-uint8`. */
+  /** Its folder, relative to the folder the student folder is in (the run's output folder): `student`, `student/uint8`. */
   path: string;
   /** How its float32 weights are stored. */
   format: 'float32' | QuantizationDtype;
@@ -137,6 +139,46 @@ export interface QuantizationReport {
   auto?: { chosen: QuantizationDtype | null; candidates: Omit<ArtifactReport, 'path'>[] };
   /** One line each: a variant that lost more than maxQuantizeDrop points, one that could not be made, auto choosing none. */
   warnings: string[];
+}
+
+/** The self-contained student folder (writeStudentFolder): what it holds and how fast its student predicts. */
+export interface StudentFolderReport {
+  /** Its name where it is read: `student` in the run's output folder. */
+  path: string;
+  /** Every file in it, relative to it (`uint8/model.json`), with its bytes, in name order. */
+  files: { path: string; bytes: number }[];
+  /** The kind of its input contract (preprocessing.json). */
+  input: InputContract['kind'];
+  /**
+   * The float32 student loaded from its files with stock tfjs and timed on the test rows, batch 1 and 256,
+   * on one thread of the backend named (stock kernels, as a user runs it; the student's own latency fields
+   * are per sample, on a worker with the run's kernels).
+   */
+  latency: LatencyMeasurement;
+}
+
+/** The student exported to ONNX (`--export onnx`): where, what it takes, and how it did against tfjs. */
+export interface OnnxExportReport {
+  /** The file, relative to the run's output folder: student/model.onnx, student/model-uint8.onnx. */
+  path: string;
+  /** `onnx`, or `onnx-uint8`: its kernels and embedding tables stored as uint8 (DequantizeLinear). */
+  format: ExportFormat;
+  opset: number;
+  /** Bytes of the file. */
+  bytes: number;
+  /** The graph's input and output: names, element types and shapes (null: the batch dimension). */
+  input: { name: string; dtype: 'float32'; shape: (number | null)[] };
+  output: { name: string; dtype: 'float32'; shape: (number | null)[] };
+  /** Test rows the file was run on with onnxruntime-node, next to the tfjs student. */
+  rows: number;
+  /** The largest absolute difference between its logits and tfjs's, over every test row and class. */
+  maxAbsLogitDiff: number;
+  /** Fraction of test rows whose top-1 class is the (float32) tfjs student's. */
+  agreement: number;
+  /** Its top-1 test accuracy, in [0, 1]. */
+  accuracy: number;
+  /** The tfjs student's top-1 test accuracy on the same rows. */
+  tfjsAccuracy: number;
 }
 
 /** Everything a run measured. `report.json` is this object. */
@@ -198,6 +240,10 @@ export interface DistillReport {
   };
   /** The CLI's quantised variants of the student, when `--quantize` asked for any. */
   quantization?: QuantizationReport;
+  /** The student folder the CLI wrote (or writeStudentFolder, when given the report). */
+  studentFolder?: StudentFolderReport;
+  /** The CLI's ONNX exports of the student, in the order `--export` asked for them, when it asked for any. */
+  onnx?: OnnxExportReport[];
   /** The settings of the run, defaults filled in. */
   config: DistillConfig & Record<string, unknown>;
 }

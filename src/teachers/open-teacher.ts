@@ -148,7 +148,7 @@ function checkTeacherSettings(kind: RegisteredTeacherKind, teacher: TeacherInput
     const takers = REGISTERED_TEACHER_KINDS.filter((other) => other.settings[setting] && !other.composite).map((other) => other.label);
     check(
       kind.settings[setting] || config[setting] === null,
-      `${setting} applies to ${takers.join(' and ')} teachers; drop it for ${kind.noun}`,
+      `${setting} applies to ${takers.slice(0, -1).join(', ')}${takers.length > 1 ? ' and ' : ''}${takers.at(-1)} teachers; drop it for ${kind.noun}`,
       [setting],
     );
   }

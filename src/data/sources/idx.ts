@@ -1,4 +1,5 @@
 import { loadIdx } from '../idx.js';
+import { imageContract } from '../source-contracts.js';
 import { type DataSourceEntry, withSharedClassCount } from './source-entry.js';
 
 export const idxSource: DataSourceEntry = {
@@ -9,6 +10,7 @@ export const idxSource: DataSourceEntry = {
   settings: [],
   async load(dir) {
     const [train, test] = await Promise.all([loadIdx(dir, 'train'), loadIdx(dir, 'test')]);
-    return withSharedClassCount(train, test);
+    // uint8 pixels, which the run scales by 1/255.
+    return { ...withSharedClassCount(train, test), contract: imageContract(train.shape.slice(1)) };
   },
 };

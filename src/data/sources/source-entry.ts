@@ -1,5 +1,6 @@
 import type { Dataset } from '../dataset.js';
 import type { TextAugment } from '../text/augment-tokens.js';
+import type { InputContract } from '../input-contract.js';
 
 /**
  * Data named rather than given: which source, and how many training rows to keep. The CLI loads its data
@@ -25,11 +26,19 @@ export interface DataSourceOptions {
   maxLength?: number;
   /** Text files: the field (JSONL) or column (CSV, TSV) of the text; default `text`. */
   textField?: string;
-  /** Text files: the field or column of the label; default `label`. */
+  /**
+   * Text files: the field or column of the label; default `label`. Tables (csv:FILE with a header row): the
+   * label column; default: one named label, target or class, else the first.
+   */
   labelField?: string;
+  /** Tables: the feature columns, in the order the models take them; default: every named column but the label. */
+  features?: string[];
   /** Text files: the field or column of a sentence pair's second text. */
   textPairField?: string;
-  /** Text files: the class names in output order; default: the sorted class names of the labels. */
+  /**
+   * Text files and tables: the class names in output order (a teacher whose graph names its classes can set
+   * them); default: the sorted class names of the labels.
+   */
   classes?: string[];
   /**
    * Text files: augmented copies of each training row (masking, n-gram sampling), drawn from `seed` and
@@ -42,10 +51,23 @@ export interface DataSourceOptions {
   onImageProgress?: (split: string, done: number, total: number) => void;
 }
 
-/** The data of a run, and the class names when the source has them. */
-export interface DataSplits {
+/** The rows of a training split and of a test split, as one model takes them. */
+export interface TeacherView {
   train: Dataset;
   test: Dataset;
+}
+
+/** The data of a run, and the class names when the source has them. */
+export interface DataSplits {
+  /** The rows the student trains on and is tested on (and a teacher trained by the run). */
+  train: Dataset;
+  test: Dataset;
+  /**
+   * Tables (csv:FILE with a header row): the same rows, in the same order and with the same labels, as a
+   * teacher given as a file takes them: the raw values, NaN for a missing cell. `train` and `test` are then
+   * the student's rows, made from these by `tableContract`. Absent: every model takes `train` and `test`.
+   */
+  teacherView?: TeacherView;
   classes?: string[];
   /** Images left out because they could not be decoded (--skip-bad-images). */
   skippedImages?: number;
@@ -58,6 +80,19 @@ export interface DataSplits {
    * so. loadDataSource applies it after `limit`, so that the copies are of the rows kept.
    */
   augmentTrain?: (train: Dataset) => { train: Dataset; notice: string };
+  /**
+   * How a raw example becomes one of these rows (the student folder's preprocessing.json). A source that
+   * gives none has rows taken as they are (dataInputContract in source-contracts.ts).
+   */
+  contract?: InputContract;
+  /** Files the contract names (a text source's tokenizer files), copied into the student folder under their names. */
+  contractFiles?: ContractFile[];
+}
+
+/** A file a contract names: its name in the student folder and where it is read from. */
+export interface ContractFile {
+  name: string;
+  path: string;
 }
 
 /** A setting of DataSourceOptions that only some kinds read (source and limit apply to all). */

@@ -1,13 +1,16 @@
+import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { type Dataset, rowSize } from '../dataset.js';
+import { dirname, join } from 'node:path';
+import { type Dataset, heldOutTestRows, rowSize } from '../dataset.js';
 import { check } from '../../errors.js';
-import { seededPermutation } from '../../random.js';
 import { type AugmentIds, type TextAugment, augmentIds, textAugmentProblem, withAugmentedCopies } from '../text/augment-tokens.js';
 import { classLabels, textClasses } from '../text/text-classes.js';
 import { type TokenisedFile, tokeniseFile } from '../text/tokenised-file.js';
+import { tokenRowsInfo } from '../text/token-rows.js';
 import { TextTokenizer } from '../text/tokenizer.js';
-import { readTokenizerFiles } from '../text/tokenizer-files.js';
-import type { DataSourceEntry, DataSourceOptions, DataSplits } from './source-entry.js';
+import { type TokenizerFiles, readTokenizerFiles } from '../text/tokenizer-files.js';
+import { textContract } from '../source-contracts.js';
+import type { ContractFile, DataSourceEntry, DataSourceOptions, DataSplits } from './source-entry.js';
 
 /** The defaults of the text fields (declared again, for the CLI, in the option schema). */
 export const DEFAULT_TEXT_FIELDS = { textField: 'text', labelField: 'label' } as const;
@@ -70,11 +73,13 @@ async function loadText(file: string, options: DataSourceOptions): Promise<DataS
     ['testData'],
   );
   const order = textClasses(test ? [train, test] : [train], given, fields.labelField);
+  const tokens = tokenRowsInfo(tokenizer, maxLength, fields.textPairField !== undefined);
   const dataset = (rows: TokenisedFile): Dataset => ({
     x: rows.ids,
     y: classLabels(rows, order),
     shape: [rows.rows, maxLength],
     numClasses: order.numClasses,
+    tokens,
   });
   const splits = test ? { train: dataset(train), test: dataset(test) } : splitLabelled(dataset(train), testFraction, seed);
   const made = { tokenizer: files.digest, maxLength, fields };
@@ -86,6 +91,7 @@ async function loadText(file: string, options: DataSourceOptions): Promise<DataS
     ...(augment && { augmentTrain: augmenter(augment, augmentIds(tokenizer, files.tokenizerJson.added_tokens, augment), seed) }),
     ...(order.classes && { classes: order.classes }),
     vocabSize: tokenizer.vocabSize,
+    ...textInput(files, { maxLength, tokenizerPadId: tokenizer.padId, ...fields }),
     notices: [...(order.notice ? [order.notice] : []), ...emptyNotices([train, ...(test ? [test] : [])])],
   };
 }
@@ -96,22 +102,14 @@ async function loadText(file: string, options: DataSourceOptions): Promise<DataS
  * of their own, which the run shares as they are.
  */
 function splitLabelled(dataset: Dataset, testFraction: number, seed: number): { train: Dataset; test: Dataset } {
-  const labelled = Int32Array.from(dataset.y.keys()).filter((row) => dataset.y[row] >= 0);
-  const testRows = Math.round(labelled.length * testFraction);
-  check(
-    testRows >= 1 && testRows < labelled.length,
-    `a test fraction of ${testFraction} of the ${labelled.length} labelled rows leaves one split empty; choose another testFraction or give testData`,
-    ['testFraction'],
-  );
-  const order = seededPermutation(labelled.length, seed);
-  const isTest = new Uint8Array(dataset.y.length);
-  for (let i = 0; i < testRows; i++) isTest[labelled[order[i]]] = 1;
+  const isTest = heldOutTestRows(dataset.y, testFraction, seed);
   const pick = (test: boolean): Dataset => {
     const rows = Int32Array.from(dataset.y.keys()).filter((row) => (isTest[row] === 1) === test);
     const size = rowSize(dataset);
     const x = new Float32Array(new SharedArrayBuffer(rows.length * size * Float32Array.BYTES_PER_ELEMENT));
     rows.forEach((row, i) => x.set(dataset.x.subarray(row * size, (row + 1) * size), i * size));
-    return { x, y: Int32Array.from(rows, (row) => dataset.y[row]), shape: [rows.length, size], numClasses: dataset.numClasses };
+    const y = Int32Array.from(rows, (row) => dataset.y[row]);
+    return { x, y, shape: [rows.length, size], numClasses: dataset.numClasses, tokens: dataset.tokens };
   };
   return { train: pick(false), test: pick(true) };
 }
@@ -128,6 +126,21 @@ function augmenter(augment: TextAugment, ids: AugmentIds, seed: number) {
       `(${parts.join(', ')}) joined the transfer set unlabeled: ${y.length} training rows in all`;
     return { train: { ...train, x, y, shape: [y.length, width] }, notice };
   };
+}
+
+/** The text rows' contract, and the tokenizer files it names: tokenizer.json, and tokenizer_config.json when there is one. */
+function textInput(
+  files: TokenizerFiles,
+  settings: { maxLength: number; tokenizerPadId: number; textField: string; textPairField?: string },
+): Pick<DataSplits, 'contract' | 'contractFiles'> {
+  const config = join(dirname(files.source), 'tokenizer_config.json');
+  const contractFiles: ContractFile[] = [
+    { name: 'tokenizer.json', path: files.source },
+    ...(existsSync(config) ? [{ name: 'tokenizer_config.json', path: config }] : []),
+  ];
+  const { maxLength, tokenizerPadId, textField, textPairField } = settings;
+  const tokenizerFiles = contractFiles.map((file) => file.name);
+  return { contract: textContract({ tokenizerFiles, maxLength, tokenizerPadId, textField, textPairField }), contractFiles };
 }
 
 /** A notice for each file with empty texts: they are rows like any other, counted so that a wrong field shows. */

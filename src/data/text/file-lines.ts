@@ -14,15 +14,15 @@ const NEWLINE = 0x0a;
  * The lines of a UTF-8 file, read as a stream: each chunk's complete lines at once, so that memory holds one
  * chunk, not the file. Lines are split on the bytes (`\n`, a `\r` before it dropped) and each is decoded
  * strictly, so that invalid UTF-8 is an error naming its line rather than a silent U+FFFD. A byte-order mark
- * at the start is dropped.
+ * at the start is dropped. `noun` names the file in errors (`text file`, `csv file`).
  */
-export async function* fileLines(file: string): AsyncGenerator<NumberedLine[]> {
+export async function* fileLines(file: string, noun = 'text file'): AsyncGenerator<NumberedLine[]> {
   const info = await stat(file).catch((error: NodeJS.ErrnoException) => {
     throw new DistillError(
-      `text file ${file} ${error.code === 'ENOENT' ? 'does not exist; check the path' : `cannot be read (${messageOf(error)})`}`,
+      `${noun} ${file} ${error.code === 'ENOENT' ? 'does not exist; check the path' : `cannot be read (${messageOf(error)})`}`,
     );
   });
-  check(info.isFile(), `text file ${file} is not a file; give a .jsonl, .csv or .tsv file`);
+  check(info.isFile(), `${noun} ${file} is not a file; give the path of a ${noun}`);
   const decoder = new TextDecoder('utf-8', { fatal: true });
   let number = 0;
   const decode = (bytes: Uint8Array): NumberedLine => {

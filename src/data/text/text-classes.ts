@@ -1,7 +1,10 @@
 import { check } from '../../errors.js';
 import type { LabelValue, TokenisedFile } from './tokenised-file.js';
 
-/** The class order of a text run, and what each file's label codes are as class indices. */
+/** A file's labels as written (each distinct label once) and each row's code among them (-1: unlabeled). */
+export type LabelledFile = Pick<TokenisedFile, 'file' | 'labels' | 'labelCodes'>;
+
+/** The class order of a text or table run, and what each file's label codes are as class indices. */
 export interface TextClasses {
   /** The class names in output order; undefined when the labels are indices and no names were given. */
   readonly classes: string[] | undefined;
@@ -21,7 +24,7 @@ const listed = (names: readonly string[]) => names.join(', ');
  * else the sorted class names the labels hold (with a notice naming the order), or, when every label is an
  * index, as many classes as the largest index needs.
  */
-export function textClasses(files: readonly TokenisedFile[], given: readonly string[] | undefined, labelField: string): TextClasses {
+export function textClasses(files: readonly LabelledFile[], given: readonly string[] | undefined, labelField: string): TextClasses {
   const labels = files.flatMap((file) => file.labels.map((label) => ({ ...label, file: file.file })));
   if (given !== undefined) {
     for (const { value, line, file } of labels) classIndex(value, given, `${file} line ${line}`);
@@ -73,7 +76,7 @@ function classIndex(value: string | number, classes: readonly string[], where: s
 }
 
 /** The rows' class indices (-1: unlabeled), by the class order. */
-export function classLabels(file: TokenisedFile, { classes }: TextClasses): Int32Array {
+export function classLabels(file: LabelledFile, { classes }: TextClasses): Int32Array {
   const indexOf = Int32Array.from(file.labels, ({ value }: LabelValue) =>
     classes === undefined ? indexOfLabel(value)! : classIndex(value, classes, file.file),
   );

@@ -1,6 +1,7 @@
 import { extname } from 'node:path';
 import { DistillError, check, messageOf } from '../../errors.js';
 import { isPlainObject } from '../../known-keys.js';
+import { type FieldSeparator, delimitedRows } from './delimited-rows.js';
 import { type NumberedLine, fileLines } from './file-lines.js';
 
 /** The formats of a text file, by its extension. */
@@ -40,16 +41,18 @@ export interface TextRecord {
  */
 export async function* textRecords(file: string, fields: TextFields): AsyncGenerator<TextRecord[]> {
   const format = textFileFormat(file);
-  const table = format === 'jsonl' ? undefined : new TableRows(file, format === 'csv' ? ',' : '\t', fields);
+  if (format !== 'jsonl') {
+    yield* tableRecords(file, format === 'csv' ? ',' : '\t', fields);
+    return;
+  }
   for await (const lines of fileLines(file)) {
     const records: TextRecord[] = [];
     for (const line of lines) {
-      const record = table ? table.read(line) : jsonRecord(file, line, fields);
+      const record = jsonRecord(file, line, fields);
       if (record) records.push(record);
     }
     if (records.length > 0) yield records;
   }
-  table?.finish();
 }
 
 /** A row's label: a class name, a class index, or undefined for `null`, a missing field or `""`. */
@@ -98,85 +101,39 @@ function jsonRecord(file: string, { text, number }: NumberedLine, fields: TextFi
   };
 }
 
-/** The rows of a CSV or TSV file after its header, read line by line (a quoted CSV field may span lines). */
-class TableRows {
-  private columns: { text: number; pair: number; label: number; count: number } | undefined;
-  /** The fields of a row read so far, the field being read, and whether it is inside quotes (CSV). */
-  private cells: string[] = [];
-  private cell = '';
-  private quoted = false;
-  private firstLine = 0;
-
-  constructor(
-    private readonly file: string,
-    private readonly separator: string,
-    private readonly fields: TextFields,
-  ) {}
-
-  /** The row this line completes, or undefined (the header, a blank line, or a row that goes on). */
-  read(line: NumberedLine): TextRecord | undefined {
-    if (!this.quoted) {
-      if (line.text === '') return undefined;
-      this.firstLine = line.number;
+/** The rows of a CSV or TSV file after its header row, which names the columns of the fields. */
+async function* tableRecords(file: string, separator: FieldSeparator, fields: TextFields): AsyncGenerator<TextRecord[]> {
+  let columns: { text: number; pair: number; label: number; count: number } | undefined;
+  for await (const rows of delimitedRows(file, separator)) {
+    const records: TextRecord[] = [];
+    for (const { cells, line } of rows) {
+      if (!columns) {
+        columns = headerColumns(file, cells, fields);
+        continue;
+      }
+      const { text, pair, label, count } = columns;
+      const where = `${file} line ${line}`;
+      check(cells.length === count, `${where} has ${cells.length} fields but the header has ${count}; fix the line`);
+      records.push({ text: cells[text], ...(pair >= 0 && { pair: cells[pair] }), label: labelOf(cells[label], where), line });
     }
-    const cells = this.separator === '\t' ? line.text.split('\t') : this.csvCells(line.text);
-    if (!cells) return undefined;
-    if (!this.columns) {
-      this.columns = this.header(cells);
-      return undefined;
-    }
-    const { text, pair, label, count } = this.columns;
-    const where = `${this.file} line ${this.firstLine}`;
-    check(cells.length === count, `${where} has ${cells.length} fields but the header has ${count}; fix the line`);
-    return { text: cells[text], ...(pair >= 0 && { pair: cells[pair] }), label: labelOf(cells[label], where), line: this.firstLine };
+    if (records.length > 0) yield records;
   }
+}
 
-  /** Checks that the file did not end inside a quoted field. */
-  finish(): void {
-    check(!this.quoted, `${this.file} line ${this.firstLine}: a quoted field is not closed before the end of the file; fix the quotes`);
-  }
-
-  private header(cells: string[]) {
-    const { textField, labelField, textPairField } = this.fields;
-    const column = (field: string, option: string) => {
-      const index = cells.indexOf(field);
-      check(
-        index >= 0,
-        `${this.file} has no column '${field}' (its columns: ${cells.join(', ')}); set ${option} to the column of the text`,
-        [option],
-      );
-      return index;
-    };
-    return {
-      text: column(textField, 'textField'),
-      pair: textPairField === undefined ? -1 : column(textPairField, 'textPairField'),
-      // A file without the label column is unlabeled: every row joins the transfer set.
-      label: cells.indexOf(labelField),
-      count: cells.length,
-    };
-  }
-
-  /** RFC 4180: the row's fields when this line ends it, undefined when a quoted field goes on to the next line. */
-  private csvCells(text: string): string[] | undefined {
-    for (let at = 0; at < text.length; at++) {
-      const char = text[at];
-      if (this.quoted) {
-        if (char !== '"') this.cell += char;
-        else if (text[at + 1] === '"') this.cell += text[++at];
-        else this.quoted = false;
-      } else if (char === ',') {
-        this.cells.push(this.cell);
-        this.cell = '';
-      } else if (char === '"' && this.cell === '') this.quoted = true;
-      else this.cell += char;
-    }
-    if (this.quoted) {
-      this.cell += '\n';
-      return undefined;
-    }
-    const cells = [...this.cells, this.cell];
-    this.cells = [];
-    this.cell = '';
-    return cells;
-  }
+/** Where the header row puts the text, its pair and the label. */
+function headerColumns(file: string, cells: string[], { textField, labelField, textPairField }: TextFields) {
+  const column = (field: string, option: string) => {
+    const index = cells.indexOf(field);
+    check(index >= 0, `${file} has no column '${field}' (its columns: ${cells.join(', ')}); set ${option} to the column of the text`, [
+      option,
+    ]);
+    return index;
+  };
+  return {
+    text: column(textField, 'textField'),
+    pair: textPairField === undefined ? -1 : column(textPairField, 'textPairField'),
+    // A file without the label column is unlabeled: every row joins the transfer set.
+    label: cells.indexOf(labelField),
+    count: cells.length,
+  };
 }

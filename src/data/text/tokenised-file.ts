@@ -2,6 +2,7 @@ import { Piscina } from 'piscina';
 import { DistillError, check, messageOf } from '../../errors.js';
 import { encodeRowsInto } from './token-batch.js';
 import { type TokenTable, allocateTokenTable } from './token-table.js';
+import { toModelIds } from './model-ids.js';
 import type { TokenizeTask, TokenizeWorkerData } from './tokenize-worker.js';
 import type { TextTokenizer } from './tokenizer.js';
 import type { TokenizerFiles } from './tokenizer-files.js';
@@ -85,11 +86,7 @@ export async function tokeniseFile(file: string, settings: TokeniseSettings): Pr
   const append = (table: TokenTable, batch: TextRecord[]) => {
     out.reserve(batch.length);
     const target = out.ids.subarray(out.rows * maxLength, (out.rows + batch.length) * maxLength);
-    const pad = tokenizer.padId;
-    for (let cell = 0; cell < target.length; cell++) {
-      const id = table.ids[cell];
-      target[cell] = id === pad ? 0 : id === 0 ? pad : id;
-    }
+    toModelIds(table.ids, tokenizer.padId, target);
     for (const { text, label, line } of batch) {
       if (text === '') emptyTexts++;
       let code = -1;

@@ -1,7 +1,16 @@
 /** The data group (what the rows are and how they are split and shuffled) and the output group (where the outputs go, in which formats). */
 import { listDataSources } from '../../data/data-source.js';
 import { check } from '../../errors.js';
-import { CLI_MODEL_DEFAULTS, QUANTIZE_CHOICES, type QuantizeChoice, defineOptions, isInt, isNumber } from '../schema.js';
+import {
+  CLI_MODEL_DEFAULTS,
+  EXPORT_FORMATS,
+  type ExportFormat,
+  QUANTIZE_CHOICES,
+  type QuantizeChoice,
+  defineOptions,
+  isInt,
+  isNumber,
+} from '../schema.js';
 
 const given = (key: string, message: string) => (value: unknown) => `${key} ${message}, got ${JSON.stringify(value)}`;
 
@@ -15,8 +24,11 @@ function parseImageSize(value: string): [number, number] {
   return parts as [number, number];
 }
 
-/** --quantize uint8,float16: each given value may be a comma list; the check below names a bad one. */
-const parseQuantize = (value: string): string[] => value.split(',').map((part) => part.trim());
+/** Points of test accuracy a quantised variant may lose before it is warned about: --max-quantize-drop's default. */
+export const DEFAULT_MAX_QUANTIZE_DROP = 1;
+
+/** --quantize uint8,float16 (and --export): each given value may be a comma list; the check names a bad one. */
+const parseCommaList = (value: string): string[] => value.split(',').map((part) => part.trim());
 
 /** The problem with a quantize list: a value that is not a format or auto, or auto with formats. */
 function quantizeProblem(value: unknown): string | undefined {
@@ -29,8 +41,16 @@ function quantizeProblem(value: unknown): string | undefined {
   return undefined;
 }
 
-/** --classes a,b,c. */
-function parseClasses(value: string): string[] {
+/** The problem with an export list: a value that is not a format. */
+function exportProblem(value: unknown): string | undefined {
+  const formats = EXPORT_FORMATS.join(', ');
+  if (!Array.isArray(value)) return `export must be a list of ${formats}, got ${JSON.stringify(value)}`;
+  const unknown = value.find((item) => !EXPORT_FORMATS.includes(item as ExportFormat));
+  return unknown === undefined ? undefined : `export '${unknown}' is not a format the student can be exported in; use ${formats}`;
+}
+
+/** --classes a,b,c and --features a,b,c. */
+function parseColumns(value: string): string[] {
   return value.split(',').map((name) => name.trim());
 }
 
@@ -81,6 +101,12 @@ const fieldCheck = (key: string) => (value: unknown) =>
 export const DATA_OPTIONS = defineOptions({
   train: { group: 'data', scope: 'library', description: 'Training rows; rows labelled -1 form the unlabeled transfer set.' },
   test: { group: 'data', scope: 'library', description: 'Held-out rows every model is evaluated on; all must be labelled.' },
+  teacherView: {
+    group: 'data',
+    scope: 'library',
+    description:
+      "The same rows as a teacher given as a file takes them (a table's raw values, NaN where missing), when train and test are standardised for the student.",
+  },
   data: {
     group: 'data',
     scope: 'cli',
@@ -110,7 +136,7 @@ export const DATA_OPTIONS = defineOptions({
   testFraction: {
     group: 'data',
     scope: 'cli',
-    description: 'csv, npy and text without testData: share of rows (text: of the labelled rows) held out as the test split',
+    description: 'csv, npy and text without testData: share of rows (text and csv: of the labelled rows) held out as the test split',
     default: null,
     shownDefault: String(CLI_MODEL_DEFAULTS.testFraction),
     check: (value) =>
@@ -175,9 +201,10 @@ export const DATA_OPTIONS = defineOptions({
   labelField: {
     group: 'data',
     scope: 'cli',
-    description: 'text: the field or column of the label (a class name or index; null, missing or "" is unlabeled)',
-    default: 'label',
-    check: fieldCheck('labelField'),
+    description: 'text and csv: the field or column of the label (a class name or index; null, missing or "" is unlabeled)',
+    default: null,
+    shownDefault: 'text: label; csv: a column named label, target or class, else the first',
+    check: (value) => (value === null ? undefined : fieldCheck('labelField')(value)),
     flags: [{ name: 'label-field', value: 'string', arg: 'NAME' }],
   },
   textPairField: {
@@ -189,10 +216,22 @@ export const DATA_OPTIONS = defineOptions({
     check: (value) => (value === null ? undefined : fieldCheck('textPairField')(value)),
     flags: [{ name: 'text-pair-field', value: 'string', arg: 'NAME' }],
   },
+  features: {
+    group: 'data',
+    scope: 'cli',
+    description: 'csv with a header row: the feature columns, in the order the models take them',
+    default: null,
+    shownDefault: 'every named column but the label',
+    check: (value) =>
+      value === null || (Array.isArray(value) && value.length >= 1 && value.every((name) => typeof name === 'string' && name !== ''))
+        ? undefined
+        : given('features', 'must be one or more column names')(value),
+    flags: [{ name: 'features', value: 'string', arg: 'A,B,...', parse: parseColumns }],
+  },
   classes: {
     group: 'data',
     scope: 'cli',
-    description: 'text: the class names in output order (a label is one of them, or an index)',
+    description: 'text and csv: the class names in output order (a label is one of them, or an index)',
     default: null,
     shownDefault: 'the sorted labels, with a notice naming the order',
     check: (value) =>
@@ -203,7 +242,7 @@ export const DATA_OPTIONS = defineOptions({
         new Set(value).size === value.length)
         ? undefined
         : given('classes', 'must be two or more distinct class names')(value),
-    flags: [{ name: 'classes', value: 'string', arg: 'A,B,...', parse: parseClasses }],
+    flags: [{ name: 'classes', value: 'string', arg: 'A,B,...', parse: parseColumns }],
   },
   augment: {
     group: 'data',
@@ -256,8 +295,29 @@ export const DATA_OPTIONS = defineOptions({
         value: 'string',
         arg: 'FORMAT',
         multiple: true,
-        parse: parseQuantize,
+        parse: parseCommaList,
         help: `write a quantised variant of the student: ${QUANTIZE_CHOICES.join(', ')} (repeatable, or a comma list; auto: the smallest within --max-quantize-drop)`,
+      },
+    ],
+  },
+  export: {
+    group: 'output',
+    scope: 'cli',
+    description:
+      'also write the student in these formats (onnx: DIR/student/model.onnx, opset 13, for onnxruntime; onnx-uint8: ' +
+      'DIR/student/model-uint8.onnx, its kernels stored as uint8), each run on the test rows and compared with tfjs; an ' +
+      'architecture that cannot be exported stops the run before training',
+    default: [],
+    shownDefault: 'none',
+    check: exportProblem,
+    flags: [
+      {
+        name: 'export',
+        value: 'string',
+        arg: 'FORMAT',
+        multiple: true,
+        parse: parseCommaList,
+        help: `write the student in another format too: ${EXPORT_FORMATS.join(', ')} (repeatable, or a comma list)`,
       },
     ],
   },
@@ -266,7 +326,7 @@ export const DATA_OPTIONS = defineOptions({
     scope: 'cli',
     description:
       'test accuracy, in percentage points, a quantised variant may lose against the float32 student before it is warned about (and auto passes it over)',
-    default: 1,
+    default: DEFAULT_MAX_QUANTIZE_DROP,
     check: (value) => (isNumber(value) && value >= 0 ? undefined : given('maxQuantizeDrop', 'must be a number of points >= 0')(value)),
     flags: [{ name: 'max-quantize-drop', value: 'number', arg: 'P' }],
   },

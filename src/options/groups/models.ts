@@ -57,7 +57,8 @@ export const MODEL_OPTIONS = defineOptions({
   teacher: {
     group: 'teacher',
     description:
-      'the teacher: a tfjs model, a saved model.json (or its folder; layers or graph model), or an ONNX file (.onnx, run by onnxruntime-node); ' +
+      'the teacher: a tfjs model, a saved model.json (or its folder; layers or graph model), an ONNX file (.onnx, run by onnxruntime-node), ' +
+      'or a Hugging Face export folder (model.onnx or onnx/model.onnx; text: its tokenizer, id2label and positions); ' +
       'a list of them (--teacher repeated) is an ensemble, see ensemble',
     shownDefault:
       `none; the CLI builds ${CLI_MODEL_DEFAULTS.teacherForImages} for image rows, ${CLI_MODEL_DEFAULTS.teacherForVectors} ` +
@@ -71,7 +72,7 @@ export const MODEL_OPTIONS = defineOptions({
         multiple: true,
         parse: oneOfBoth('teacher'),
         help:
-          'load the teacher: a tfjs model.json (or its folder), or an ONNX file (.onnx, needs onnxruntime-node); ' +
+          'load the teacher: a tfjs model.json (or its folder), an ONNX file (.onnx, needs onnxruntime-node) or a Hugging Face export folder; ' +
           'given again, an ensemble of them (see --ensemble)',
         shownDefault: '',
       },
@@ -126,9 +127,9 @@ export const MODEL_OPTIONS = defineOptions({
   },
   teacherOutput: {
     group: 'teacher',
-    description: 'ONNX teacher: the output to read',
+    description: "ONNX teacher: the output to read (an ONNX-ML classifier's ZipMap output names the probabilities it wraps)",
     default: null,
-    shownDefault: 'the first',
+    shownDefault: 'the first (text: logits, if there is one; an ONNX-ML classifier: its probabilities)',
     check: stringOrNull('teacherOutput'),
     flags: [{ name: 'teacher-output', value: 'string', arg: 'NAME' }],
   },

@@ -6,10 +6,11 @@ import { ensembleTeacher } from './ensemble.js';
 import { graphModelTeacher } from './graph-model.js';
 import { layersTeacher } from './layers.js';
 import { onnxTeacher } from './onnx.js';
+import { onnxMlTeacher } from './onnx-ml.js';
 import type { RegisteredTeacherKind, TeacherKind, TeacherKindSettings } from './teacher-kind.js';
 
 /** Every teacher kind, in the order openTeacher tries them. */
-export const TEACHER_KINDS = [ensembleTeacher, onnxTeacher, graphModelTeacher, layersTeacher] as const;
+export const TEACHER_KINDS = [ensembleTeacher, onnxMlTeacher, onnxTeacher, graphModelTeacher, layersTeacher] as const;
 
 type OpenedOf<K> = K extends TeacherKind<infer O> ? O : never;
 

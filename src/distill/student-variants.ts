@@ -1,8 +1,8 @@
-// The run's quantised students (--quantize). Each variant is written into the run's staging folder beside
-// the float32 student, read back from its files, loaded by stock tfjs the way a web page loads it, and
-// measured on the test rows against the float32 student, all before anything is moved into --out: a
-// variant folder only ever reaches --out whole, together with the report that measured it.
-import { readdir, rm, stat } from 'node:fs/promises';
+// The student's quantised variants (--quantize). Each variant is written into the staging student folder
+// (student/uint8/ beside the float32 model.json), read back from its files, loaded by stock tfjs the way a
+// web page loads it, and measured on the test rows against the float32 student, all before the folder is
+// moved into place: a variant only ever reaches --out whole, together with the report that measured it.
+import { rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Dataset } from '../data/dataset.js';
 import { DistillError } from '../errors.js';
@@ -11,15 +11,16 @@ import { QUANTIZATION_DTYPES, type QuantizationDtype, quantizeModelData } from '
 import { measureFloat32, measureVariant } from '../models/variant-check.js';
 import type { QuantizeChoice } from '../options/schema.js';
 import type { ArtifactReport, QuantizationReport } from '../reports/report.js';
+import { STUDENT_FILES, variantSubfolder } from '../student-layout.js';
 
 /** The float32 student's folder under the run's output folder. */
 export const STUDENT_FOLDER = 'student';
 
-/** The folder of the student's `format` variant, beside the float32 student. */
-export const variantFolder = (format: QuantizationDtype) => `${STUDENT_FOLDER}-${format}`;
-
-/** Every folder a variant can be written to; a run removes them all from --out before writing its own. */
-export const VARIANT_FOLDERS: readonly string[] = QUANTIZATION_DTYPES.map(variantFolder);
+/**
+ * Where runs before the self-contained student folder wrote the variants: beside the student, as
+ * `student-uint8/`. A run removes these from --out, since they were made from another student.
+ */
+export const LEGACY_VARIANT_FOLDERS: readonly string[] = QUANTIZATION_DTYPES.map((format) => `${STUDENT_FOLDER}-${format}`);
 
 /** Accuracy drops are differences of row fractions times 100, so a drop of exactly the limit may come out a hair above. */
 const DROP_TOLERANCE = 1e-9;
@@ -29,9 +30,9 @@ export const beyondDrop = (drop: number, maxDrop: number) => drop > maxDrop + DR
 
 export const pointsText = (value: number) => `${value.toFixed(2)} point${value.toFixed(2) === '1.00' ? '' : 's'}`;
 
-/** Bytes of the files in a model folder (model.json and its weights). */
-async function folderBytes(dir: string): Promise<number> {
-  const sizes = await Promise.all((await readdir(dir)).map(async (name) => (await stat(join(dir, name))).size));
+/** Bytes of a saved model's files, model.json and weights.bin (the folder's other files are not the model's). */
+async function modelBytes(dir: string): Promise<number> {
+  const sizes = await Promise.all([STUDENT_FILES.model, STUDENT_FILES.weights].map(async (name) => (await stat(join(dir, name))).size));
   return sizes.reduce((sum, size) => sum + size, 0);
 }
 
@@ -55,26 +56,28 @@ export function requestedFormats(requested: readonly QuantizeChoice[]): Quantiza
 }
 
 /**
- * Writes the `requested` variants of the float32 student saved in `dir/student` as `dir/student-FORMAT`,
+ * Writes the `requested` variants of the float32 student saved in the student folder `dir` as `dir/FORMAT/`,
  * and measures each, and the float32 student, on `test` with stock tfjs. With `auto`, only the smallest
  * variant within `maxDrop` points is kept. A variant whose format cannot hold the weights (float16 past
  * ±65504) is not written, and a warning says why; any other failure (a file that cannot be written) throws.
+ * The report's paths start with `name`, the folder's name where it will be read (`student`, `student/uint8`).
  */
 export async function writeStudentVariants(
   dir: string,
   test: Dataset,
   requested: readonly QuantizeChoice[],
   maxDrop: number,
+  name = STUDENT_FOLDER,
 ): Promise<QuantizationReport> {
-  const float32Dir = join(dir, STUDENT_FOLDER);
+  const float32Dir = dir;
   const float32 = await readModelData(float32Dir);
   // Measured once: every variant is compared with these predictions.
   const reference = await measureFloat32(float32Dir, test);
   const artifacts: ArtifactReport[] = [
     {
-      path: STUDENT_FOLDER,
+      path: name,
       format: 'float32',
-      bytes: await folderBytes(float32Dir),
+      bytes: await modelBytes(float32Dir),
       weightBytes: reference.artifacts.weights.byteLength,
       accuracy: reference.accuracy,
       agreement: 1,
@@ -93,13 +96,13 @@ export async function writeStudentVariants(
       warnings.push(`the ${format} variant was not written: ${error.message}`);
       continue;
     }
-    const path = variantFolder(format);
-    await saveModel(data, join(dir, path));
-    const m = await measureVariant(reference, join(dir, path), test);
+    const folder = join(dir, variantSubfolder(format));
+    await saveModel(data, folder);
+    const m = await measureVariant(reference, folder, test);
     measured.push({
-      path,
+      path: `${name}/${variantSubfolder(format)}`,
       format,
-      bytes: await folderBytes(join(dir, path)),
+      bytes: await modelBytes(folder),
       weightBytes: m.weightBytes,
       accuracy: m.accuracy,
       agreement: m.agreement,
@@ -114,7 +117,10 @@ export async function writeStudentVariants(
     return { requested: [...requested], maxQuantizeDrop: maxDrop, artifacts: [...artifacts, ...measured], warnings };
   }
   const chosen = chooseAutoVariant(measured, maxDrop);
-  for (const variant of measured) if (variant.format !== chosen) await rm(join(dir, variant.path), { recursive: true, force: true });
+  for (const variant of measured) {
+    if (variant.format !== chosen)
+      await rm(join(dir, variantSubfolder(variant.format as QuantizationDtype)), { recursive: true, force: true });
+  }
   if (chosen === null) {
     const drops = measured.map((v) => `${v.format} ${pointsText(v.accuracyDrop)}`).join(', ');
     warnings.push(`quantize auto wrote no variant: none stays within ${limit} (lost: ${drops || 'none could be made'})`);
