@@ -17,6 +17,21 @@ export class DistillError extends Error {
   }
 }
 
+/**
+ * A model whose output has another number of classes than the data: `outputClasses` says how many it has,
+ * so that an ensemble can name every member's count.
+ */
+export class ClassCountMismatch extends DistillError {
+  override name = 'ClassCountMismatch';
+  constructor(
+    message: string,
+    readonly outputClasses: number,
+    options: readonly string[] = [],
+  ) {
+    super(message, options);
+  }
+}
+
 /** Raised when a run is cancelled through `signal` (or Ctrl-C in the CLI). */
 export class DistillCancelledError extends DistillError {
   override name = 'DistillCancelledError';

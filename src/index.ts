@@ -26,6 +26,7 @@ export type {
   ArtifactReport,
   BaselineReport,
   DistillReport,
+  EnsembleReport,
   OnnxExportReport,
   QuantizationReport,
   RestartReport,
@@ -34,6 +35,7 @@ export type {
   StudentFolderReport,
   StudentReport,
   TeacherCheckReport,
+  TeacherMemberReport,
   TeacherReport,
   TrainingPhaseReport,
 } from './reports/report.js';
@@ -50,6 +52,8 @@ export type { EpochRecord, EvaluationRecord, HistoryRecord, Phase, ProgressEvent
 export type { ModelReport } from './infer/evaluate.js';
 export { type ClassScores, type ClassificationScores, classificationScores } from './infer/class-scores.js';
 export { NEAR_CHANCE_SHARE, WEAK_TEACHER_MARGIN } from './distill/teacher-check.js';
+export { ENSEMBLE_COMBINATIONS, type EnsembleCombination } from './infer/predictor.js';
+export type { TeacherInput, TeacherModelInput } from './teachers/open-teacher.js';
 export type { StepBreakdown } from './train/data-parallel.js';
 export type { OptimizerSpec } from './train/optimizers.js';
 export type { CheckpointOptions } from './train/checkpoint.js';

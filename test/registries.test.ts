@@ -85,7 +85,7 @@ describe('the registries', () => {
   });
 
   it('teacher kinds: a setting the kind does not take is refused before the teacher opens, naming the kinds that take it', async () => {
-    expect(listTeacherKinds().map((kind) => kind.name)).toEqual(['onnx-ml', 'onnx', 'graph-model', 'layers']);
+    expect(listTeacherKinds().map((kind) => kind.name)).toEqual(['ensemble', 'onnx-ml', 'onnx', 'graph-model', 'layers']);
     const rows = tf.randomUniform([64, 4]).dataSync() as Float32Array;
     const data = { x: rows, shape: [64, 4], y: Int32Array.from({ length: 64 }, (_, i) => i % 2), numClasses: 2 };
     const model = (seed: number) => buildModel('mlp:4', { inputShape: [4], numClasses: 2, seed });

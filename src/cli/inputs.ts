@@ -113,6 +113,19 @@ export function trainingAugment(augment: AugmentSetting | null | undefined): Aug
 }
 
 /**
+ * An ensemble takes saved teachers: a member named by an architecture would be built untrained (the run
+ * trains only a teacher it builds alone, --teacher-arch).
+ */
+export function checkEnsembleMembers(teachers: readonly string[]): void {
+  const built = teachers.find(isArchitecture);
+  check(
+    built === undefined,
+    `--teacher ${built} names an architecture, but an ensemble's teachers are saved models; train it first ` +
+      `(run --teacher-arch ${built} writes OUT/teacher/) and give that folder`,
+  );
+}
+
+/**
  * Text data with a Hugging Face ONNX teacher (an export folder or its .onnx file): what the teacher says of
  * its input, as defaults. The tokenizer beside it unless tokenizer is given; the class order of its
  * config.json id2label (classes, when given, must be the same); the maximum length capped by its positions

@@ -5,6 +5,7 @@ import { DEFAULTS } from '../options/options.js';
 import { teacherSplits } from '../data/data-source.js';
 import {
   type DataSettings,
+  checkEnsembleMembers,
   dataSourceOf,
   importModules,
   loadData,
@@ -50,7 +51,8 @@ const number = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
 /** The settings of `label` (see COMMANDS.label): the data, teacher, labelling, runtime and queue groups, and its own. */
 type LabelSettings = DataSettings &
   Partial<Omit<LabelOptions, 'teacher' | 'train' | 'shard' | 'softLabels'>> & {
-    teacher?: string | null;
+    /** A list: an ensemble of saved teachers. */
+    teacher?: string | string[] | null;
     softLabels?: string | null;
     shard?: string;
     queue?: string;
@@ -59,7 +61,7 @@ type LabelSettings = DataSettings &
   };
 
 /** The options of the teacher group label() and labelOnQueue() take beside the teacher itself. */
-const TEACHER_SETTINGS = ['teacherNormalize', 'teacherLayout', 'teacherOutput', 'teacherRuntime'] as const;
+const TEACHER_SETTINGS = ['teacherNormalize', 'teacherLayout', 'teacherOutput', 'teacherRuntime', 'ensemble'] as const;
 
 /**
  * `tfjs-distill label`: teacher labelling alone, into the soft-label store (or, with --shard, one shard
@@ -85,16 +87,17 @@ export async function labelCommand(given: Record<string, unknown>, signal: Abort
   const start = performance.now();
   try {
     if (queue) {
+      const teachers = [settings.teacher ?? []].flat();
       check(
-        typeof settings.teacher === 'string' && !isArchitecture(settings.teacher),
-        '--queue needs --teacher PATH: every worker loads the teacher from that path (a saved model.json or its folder)',
+        teachers.length > 0 && !teachers.some(isArchitecture),
+        '--queue needs --teacher PATH (one or more): every worker loads each teacher from its path (a saved model.json or its folder)',
       );
       // The coordinator opens the teacher too (for its identity): custom layers must be known here as well.
       await importModules(settings.workerImports ?? []);
       const result = await labelOnQueue({
         queue,
         data: dataSourceOf(settings),
-        teacher: settings.teacher,
+        teacher: settings.teacher!,
         ...teacherSettings,
         ...labelling,
         workerImports: settings.workerImports,
@@ -119,11 +122,14 @@ export async function labelCommand(given: Record<string, unknown>, signal: Abort
       return;
     }
     await importModules(settings.workerImports ?? []);
-    const splits = await loadData(withTeacherTextDefaults(settings, settings.teacher));
+    const given = settings.teacher ?? null;
+    if (Array.isArray(given)) checkEnsembleMembers(given);
+    // A Hugging Face export's text defaults come from a single teacher.
+    const splits = await loadData(withTeacherTextDefaults(settings, Array.isArray(given) ? null : given));
     const { vocabSize } = splits;
     // A teacher given as a file labels the rows as it was trained on them (a table's raw values).
     const { train } = teacherSplits(splits);
-    const { teacher } = loadTeacher(settings.teacher ?? null, train, settings.seed ?? DEFAULTS.seed, vocabSize);
+    const teacher = Array.isArray(given) ? given : loadTeacher(given, train, settings.seed ?? DEFAULTS.seed, vocabSize).teacher;
     const { workers, backend, kernels, barrierTimeoutMs, maxRestarts, workerMemoryMb, workerImports } = settings;
     const runtime = { workers, backend, kernels, barrierTimeoutMs, maxRestarts, workerMemoryMb, workerImports };
     const result = await label({ teacher, train, ...teacherSettings, ...labelling, shard, ...runtime, onProgress: view.update, signal });

@@ -23,7 +23,8 @@ export type { CliSettings } from '../options/schema.js';
  */
 export type RunSettings = Partial<Omit<DistillConfig, 'optimizer'>> &
   CliSettings & {
-    teacher: string | null;
+    /** A list: an ensemble of saved teachers. */
+    teacher: string | string[] | null;
     student: string | null;
     optimizer?: Partial<OptimizerSpec>;
     checkpoint: { everySteps: number | null; resume: boolean };
@@ -166,9 +167,10 @@ export function resolvePaths(settings: Record<string, unknown>, base: string): R
   const out = { ...settings };
   const path = (value: unknown) => (typeof value === 'string' ? resolve(base, value) : value);
   for (const key of ['data', 'testData']) if (typeof out[key] === 'string') out[key] = absoluteSource(out[key] as string, base);
-  for (const key of ['teacher', 'student']) {
-    if (typeof out[key] === 'string' && !isArchitecture(out[key] as string)) out[key] = path(out[key]);
-  }
+  const modelPath = (value: unknown) => (typeof value === 'string' && !isArchitecture(value) ? path(value) : value);
+  for (const key of ['teacher', 'student']) out[key] = out[key] === undefined ? undefined : modelPath(out[key]);
+  // --teacher given once is that teacher; more often (or a list in a config file), an ensemble.
+  if (Array.isArray(out.teacher)) out.teacher = out.teacher.length === 1 ? modelPath(out.teacher[0]) : out.teacher.map(modelPath);
   for (const key of ['teacherLogits', 'teacherTestLogits', 'softLabels', 'tokenizer', 'out'])
     out[key] = out[key] === undefined ? undefined : path(out[key]);
   const loss = out.loss;
@@ -239,7 +241,7 @@ export function checkSettings(given: Record<string, unknown>): RunSettings {
     ...settings,
     ...(lrSchedule !== undefined && { lrSchedule }),
     out: resolve(settings.out as string),
-    teacher: (given.teacher as string | null | undefined) ?? null,
+    teacher: (given.teacher as string | string[] | null | undefined) ?? null,
     student: (given.student as string | null | undefined) ?? null,
     checkpoint: {
       everySteps: (checkpoint.everySteps as number | null | undefined) ?? null,

@@ -23,7 +23,7 @@ import { dataInputContract } from '../data/source-contracts.js';
 import type { InputContract } from '../data/input-contract.js';
 import type { ExportFormat, QuantizeChoice } from '../options/schema.js';
 import { checkStudentExports, writeStudentOnnx } from './student-onnx.js';
-import { dataSourceOf, importModules, isTableSource, trainingAugment, withTeacherTextDefaults } from './inputs.js';
+import { checkEnsembleMembers, dataSourceOf, importModules, isTableSource, trainingAugment, withTeacherTextDefaults } from './inputs.js';
 
 /**
  * A run's settings taken apart: the data source it loads, the settings it reports as given, and the
@@ -48,7 +48,7 @@ function runSettingsParts(settings: RunSettings) {
   // Hugging Face teacher's folder gives the tokenizer, the class order and the longest row.
   const { data: _data, ...fields } = withTeacherTextDefaults(
     { data: source, tokenizer, maxLength, textField, labelField, textPairField, classes: givenClasses, features },
-    teacherSetting,
+    Array.isArray(teacherSetting) ? null : teacherSetting, // an ensemble's members give no text defaults
   );
   // Text's augmentation happens as the data is loaded; distill() applies only the images' shifts and flips.
   const options = { ...others, augment: trainingAugment(augment) };
@@ -118,9 +118,11 @@ export async function runCommand(settings: RunSettings, signal: AbortSignal): Pr
   const imported = options.teacherLogits != null && teacherSetting === null;
   const teacherSpec = imported ? null : (teacherSetting ?? defaultTeacher(shape.inputShape, vocabSize));
   const studentSpec = studentSetting ?? defaultStudent(vocabSize);
-  const built = teacherSpec !== null && isArchitecture(teacherSpec);
+  const built = typeof teacherSpec === 'string' && isArchitecture(teacherSpec);
+  if (Array.isArray(teacherSpec)) checkEnsembleMembers(teacherSpec);
   // A teacher file (model.json, graph model or .onnx) is opened by distill(), which knows every kind.
-  const teacher = teacherSpec === null ? undefined : built ? buildModel(teacherSpec, { ...shape, seed: mixSeed(seed, 11) }) : teacherSpec;
+  const teacher =
+    teacherSpec === null ? undefined : built ? buildModel(teacherSpec as string, { ...shape, seed: mixSeed(seed, 11) }) : teacherSpec;
   const student = isArchitecture(studentSpec)
     ? buildModel(studentSpec, { ...shape, seed: mixSeed(seed, 12) })
     : await loadModel(studentSpec);
@@ -190,7 +192,8 @@ export async function runCommand(settings: RunSettings, signal: AbortSignal): Pr
     contractFiles: splits.contractFiles,
   });
   await rm(checkpointDir, { recursive: true, force: true }); // the run is complete: nothing left to resume
-  const teacherName = teacherSpec === null ? `logits from ${shortPath(options.teacherLogits!)}` : shortPath(teacherSpec);
+  const teacherName =
+    teacherSpec === null ? `logits from ${shortPath(options.teacherLogits!)}` : [teacherSpec].flat().map(shortPath).join(' + ');
   process.stdout.write(`${summaryTable(result.report, { teacher: teacherName, student: shortPath(studentSpec) })}\n`);
   const variants = (result.report.quantization?.artifacts ?? []).slice(1).map((artifact) => artifact.path);
   process.stdout.write(

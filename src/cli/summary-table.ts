@@ -1,6 +1,6 @@
 import { type ClassificationScores, weakestClass } from '../infer/class-scores.js';
 import { logitDiffText } from '../reports/onnx-html.js';
-import type { DistillReport, OnnxExportReport, QuantizationReport } from '../reports/report.js';
+import type { DistillReport, EnsembleReport, OnnxExportReport, QuantizationReport } from '../reports/report.js';
 
 const count = new Intl.NumberFormat('en-US');
 const percent = (x: number) => `${(100 * x).toFixed(2)}%`;
@@ -76,6 +76,22 @@ function artifactLines(q: QuantizationReport): string[] {
   return ['', ...aligned(rows), ...auto, ...q.warnings.map((warning) => `warning: ${warning}`)];
 }
 
+/** An ensemble teacher's members, each alone on the test rows, under the table. */
+function ensembleLines(ensemble: EnsembleReport): string[] {
+  const combined = ensemble.combine === 'logits' ? 'the mean of their logits' : 'the mean of their probabilities';
+  return [
+    '',
+    `the teacher is an ensemble of ${ensemble.members.length} (${combined}); each alone:`,
+    ...aligned(
+      ensemble.members.map((member) => [
+        `  ${member.name}`,
+        `test accuracy ${percent(member.accuracy)}`,
+        `agreement with the ensemble ${percent(member.agreement)}`,
+      ]),
+    ),
+  ];
+}
+
 /** An ONNX export (--export onnx): its file and how onnxruntime-node's run of it agreed with tfjs. */
 function onnxLine(onnx: OnnxExportReport): string {
   return (
@@ -105,6 +121,7 @@ export function summaryTable(report: DistillReport, names: { teacher: string; st
   const weakest = weakestClassLine(report);
   const lines = [
     ...aligned(rows),
+    ...(teacher?.ensemble ? ensembleLines(teacher.ensemble) : []),
     ...(weakest ? [weakest] : []),
     ...report.warnings.map((warning) => `warning: ${warning}`),
     ...(report.quantization ? artifactLines(report.quantization) : []),

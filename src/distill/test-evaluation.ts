@@ -4,9 +4,9 @@ import { accuracy, agreement, describeModel, layersModelSize, predictTest } from
 import { type InferenceModel, layersInference } from '../infer/predictor.js';
 import { type ModelData, shareModel } from '../models/model-data.js';
 import type { HistoryRecord } from '../progress.js';
-import type { DistillReport, TeacherCheckReport, TrainingPhaseReport } from '../reports/report.js';
+import type { DistillReport, EnsembleReport, TeacherCheckReport, TeacherMemberReport, TrainingPhaseReport } from '../reports/report.js';
 import type { SoftLabels } from '../labelling/soft-labels.js';
-import { teacherModelSize, teacherNotices } from '../teachers/open-teacher.js';
+import { teacherMembers, teacherModelSize, teacherNotices } from '../teachers/open-teacher.js';
 import type { TeacherOnRuntime } from '../teachers/teacher-runtime.js';
 import type { RunContext } from './run-context.js';
 import type { RunData, RunInputs } from './run-inputs.js';
@@ -51,6 +51,9 @@ export async function evaluateOnTest(
       return { model, predictions: prediction.predictions };
     };
     const teacherEval = teacher && (await evaluate(teacher, teacherTest)); // still cached in the workers
+    const ensemble =
+      teacherEval &&
+      (await evaluateMembers(teacherEval, teacherMembers(teacherSource), (model) => evaluate(model, teacherTest), test.labels));
     const studentEval = await evaluate(layersInference(shareModel(distilledData)));
     const baselineEval = baselineData && (await evaluate(layersInference(shareModel(baselineData))));
     const teacherSize = teacherModelSize(teacherSource, teacherData);
@@ -80,7 +83,10 @@ export async function evaluateOnTest(
       ...(teacherFindings.found && { teacherCheck: teacherFindings.found }),
       teacher:
         teacherEval && teacherSize
-          ? await describeModel(pool, teacherEval.model, teacherSize, teacherTest, teacherEval.predictions)
+          ? {
+              ...(await describeModel(pool, teacherEval.model, teacherSize, teacherTest, teacherEval.predictions)),
+              ...(ensemble && { ensemble }),
+            }
           : teacherPredictions
             ? { accuracy: accuracy(teacherPredictions, test.labels), imported: true, ...scores(teacherPredictions) }
             : null,
@@ -130,6 +136,23 @@ export async function evaluateOnTest(
     };
     return result;
   });
+}
+
+/** Each member of an ensemble teacher alone on the test rows (its accuracy, its agreement with the ensemble); undefined otherwise. */
+async function evaluateMembers(
+  teacher: { model: InferenceModel; predictions: Int32Array },
+  names: string[] | undefined,
+  evaluate: (model: InferenceModel) => Promise<{ predictions: Int32Array }>,
+  labels: Int32Array,
+): Promise<EnsembleReport | undefined> {
+  const { model } = teacher;
+  if (model.kind !== 'ensemble' || !names) return undefined;
+  const members: TeacherMemberReport[] = [];
+  for (const [index, member] of model.members.entries()) {
+    const { predictions } = await evaluate(member);
+    members.push({ name: names[index], accuracy: accuracy(predictions, labels), agreement: agreement(predictions, teacher.predictions) });
+  }
+  return { combine: model.combine, members };
 }
 
 function skipNotices(phases: TrainingPhaseReport[]): string[] {

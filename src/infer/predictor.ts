@@ -11,11 +11,34 @@ export interface RowNormalization extends TeacherNormalize {
   channels: number;
 }
 
-/** A model the workers run inference with: a tfjs layers model, or an ONNX file run by onnxruntime-node. */
-export type InferenceModel = ({ kind: 'layers'; id: string; model: SharedModelHandle } | OnnxTeacherSpec | GraphTeacherSpec) & {
+/**
+ * A model the workers run inference with: a tfjs layers model, an ONNX file run by onnxruntime-node, a
+ * graph model, or an ensemble of such models whose outputs are combined row by row.
+ */
+export type InferenceModel = (
+  | { kind: 'layers'; id: string; model: SharedModelHandle }
+  | OnnxTeacherSpec
+  | GraphTeacherSpec
+  | EnsembleInferenceSpec
+) & {
   /** Applied to the rows before the model sees them (teacherNormalize). */
   normalize?: RowNormalization;
 };
+
+/** How an ensemble combines its members' outputs: the mean of their logits, or of their probabilities at a temperature. */
+export type EnsembleCombination = 'logits' | 'probabilities';
+export const ENSEMBLE_COMBINATIONS: readonly EnsembleCombination[] = ['logits', 'probabilities'];
+
+/** Several models run on the same rows, their outputs combined (see {@link combineMembers}). */
+export interface EnsembleInferenceSpec {
+  kind: 'ensemble';
+  id: string;
+  members: InferenceModel[];
+  combine: EnsembleCombination;
+  /** The temperature of the probabilities averaged (combine 'probabilities'). */
+  temperature: number;
+  numClasses: number;
+}
 
 /** A layers model shared with the workers, as an {@link InferenceModel}. */
 export function layersInference(model: SharedModelHandle, normalize?: RowNormalization): InferenceModel {
@@ -36,12 +59,7 @@ const cache = new Map<string, Promise<Predictor>>();
 export function predictorFor(model: InferenceModel): Promise<Predictor> {
   let predictor = cache.get(model.id);
   if (!predictor) {
-    predictor =
-      model.kind === 'layers'
-        ? layersPredictor(model.model, model.normalize)
-        : model.kind === 'graph'
-          ? graphPredictor(model)
-          : onnxPredictor(model);
+    predictor = createPredictor(model);
     cache.set(model.id, predictor);
     if (cache.size > CACHE_SIZE) {
       const [oldest, evicted] = cache.entries().next().value!;
@@ -53,6 +71,74 @@ export function predictorFor(model: InferenceModel): Promise<Predictor> {
     }
   }
   return predictor;
+}
+
+/** Probabilities below this become this before the logarithm, so no logit is -Infinity. */
+const MIN_PROBABILITY = 1e-30;
+
+/** A new predictor for `model` (an ensemble's members are its own, outside the cache, disposed with it). */
+function createPredictor(model: InferenceModel): Promise<Predictor> {
+  switch (model.kind) {
+    case 'layers':
+      return layersPredictor(model.model, model.normalize);
+    case 'graph':
+      return graphPredictor(model);
+    case 'ensemble':
+      return ensemblePredictor(model);
+    default:
+      return onnxPredictor(model);
+  }
+}
+
+async function ensemblePredictor(spec: EnsembleInferenceSpec): Promise<Predictor> {
+  const members = await Promise.all(spec.members.map(createPredictor));
+  return {
+    async logits(x, rows) {
+      const outputs: Float32Array[] = [];
+      // One member after another: each runs on the whole batch, as it would alone, so its bits are its own.
+      for (const member of members) outputs.push(await member.logits(x, rows));
+      return combineMembers(outputs, spec.numClasses, spec.combine, spec.temperature);
+    },
+    dispose: () => {
+      for (const member of members) member.dispose();
+    },
+  };
+}
+
+/**
+ * An ensemble's output from its members' logits (each rows x classes), summed in float64 in member order.
+ * 'logits': their mean. 'probabilities': T log(mean of softmax(z / T)), so that softmax at T of the result
+ * is the members' mean probability at T, which the distillation term then sees; its top class is the
+ * class of highest mean probability.
+ */
+export function combineMembers(
+  outputs: Float32Array[],
+  numClasses: number,
+  combine: EnsembleCombination,
+  temperature: number,
+): Float32Array {
+  const out = new Float32Array(outputs[0].length);
+  const sum = new Float64Array(numClasses);
+  const count = outputs.length;
+  for (let base = 0; base < out.length; base += numClasses) {
+    sum.fill(0);
+    for (const logits of outputs) {
+      if (combine === 'logits') {
+        for (let c = 0; c < numClasses; c++) sum[c] += logits[base + c];
+        continue;
+      }
+      let max = Number.NEGATIVE_INFINITY;
+      for (let c = 0; c < numClasses; c++) max = Math.max(max, logits[base + c]);
+      let total = 0;
+      for (let c = 0; c < numClasses; c++) total += Math.exp((logits[base + c] - max) / temperature);
+      for (let c = 0; c < numClasses; c++) sum[c] += Math.exp((logits[base + c] - max) / temperature) / total;
+    }
+    for (let c = 0; c < numClasses; c++) {
+      const mean = sum[c] / count;
+      out[base + c] = combine === 'logits' ? mean : temperature * Math.log(Math.max(mean, MIN_PROBABILITY));
+    }
+  }
+  return out;
 }
 
 /**
@@ -118,9 +204,6 @@ async function graphPredictor(spec: GraphTeacherSpec & { normalize?: RowNormaliz
     dispose: () => model.dispose(),
   };
 }
-
-/** Probabilities below this become this before the logarithm, so no logit is -Infinity. */
-const MIN_PROBABILITY = 1e-30;
 
 async function onnxPredictor(spec: OnnxTeacherSpec & { normalize?: RowNormalization }): Promise<Predictor> {
   const ort = await loadOrt();

@@ -1,4 +1,3 @@
-import type * as tf from '@tensorflow/tfjs';
 import type { Dataset } from '../data/dataset.js';
 import { LogitTable } from '../data/logit-table.js';
 import { SharedDataset } from '../data/shared-dataset.js';
@@ -10,7 +9,8 @@ import type { BackendChoice, BackendName, KernelsUsed } from '../kernels/backend
 import type { KernelChoice } from '../kernels/kernel-choice.js';
 import type { ProgressEvent } from '../progress.js';
 import type { InputLayout, TeacherNormalize } from '../models/onnx-teacher.js';
-import { openLabellingTeacher } from '../teachers/open-teacher.js';
+import { type TeacherInput, openLabellingTeacher } from '../teachers/open-teacher.js';
+import type { EnsembleCombination } from '../infer/predictor.js';
 import { datasetDigest, softLabelKey } from '../teachers/fingerprint.js';
 import type { TeacherRuntime } from '../options/options.js';
 import { type KeysOfGroups, type LibraryKeys, type SameKeys, resolveOptions } from '../options/resolve.js';
@@ -26,8 +26,13 @@ export interface ShardSpec {
 
 /** Everything {@link label} takes. `teacher`, `train` and `softLabels` are required. */
 export interface LabelOptions {
-  /** The teacher: a model, the path of a saved model.json (or its folder, layers or graph model), or an .onnx file. */
-  teacher: tf.LayersModel | string;
+  /**
+   * The teacher: a model, the path of a saved model.json (or its folder, layers or graph model), or an
+   * .onnx file; a list of them is an ensemble, combined as `ensemble` says.
+   */
+  teacher: TeacherInput;
+  /** As `distill`'s: how an ensemble combines its teachers, 'logits' or 'probabilities' (at `temperature`). Default 'logits'. */
+  ensemble?: EnsembleCombination;
   /** As `distill`'s: normalise the teacher's input, an ONNX teacher's layout and output. */
   teacherNormalize?: TeacherNormalize | null;
   teacherLayout?: InputLayout | null;

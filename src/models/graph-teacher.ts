@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { randomUUID } from 'node:crypto';
-import { check, DistillError, messageOf } from '../errors.js';
+import { ClassCountMismatch, check, DistillError, messageOf } from '../errors.js';
 import type { ModelData } from './model-data.js';
 
 /** What a worker needs to run a GraphModel teacher (tfjs-converter output): the graph and what to read. */
@@ -102,12 +102,14 @@ export async function openGraphTeacher(
       );
     }
     const probe = tf.tidy(() => (model.execute(tf.zeros([1, ...rowInput]), outputNode) as tf.Tensor).shape);
-    check(
-      probe.length === 2 && probe[1] === numClasses,
-      `the graph model ${file}'s output '${outputNode}' has shape [${probe}] for one row, but the data has ${numClasses} classes; ` +
-        `give a teacher whose output is [batch, ${numClasses}] (or pick another output with teacherOutput)`,
-      ['teacherOutput'],
-    );
+    if (probe.length !== 2 || probe[1] !== numClasses) {
+      throw new ClassCountMismatch(
+        `the graph model ${file}'s output '${outputNode}' has shape [${probe}] for one row, but the data has ${numClasses} classes; ` +
+          `give a teacher whose output is [batch, ${numClasses}] (or pick another output with teacherOutput)`,
+        probe[probe.length - 1],
+        ['teacherOutput'],
+      );
+    }
     const weights = new SharedArrayBuffer(data.weights.byteLength);
     new Uint8Array(weights).set(new Uint8Array(data.weights));
     return {

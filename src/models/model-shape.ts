@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import { check } from '../errors.js';
+import { ClassCountMismatch, check } from '../errors.js';
 
 const product = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
 
@@ -28,8 +28,10 @@ export function checkModelFitsData(model: tf.LayersModel, role: string, featureS
   check(model.outputs.length === 1, `the ${role} has ${model.outputs.length} outputs; tfjs-distill needs one output of class logits`);
   const outputShape = model.outputs[0].shape;
   const classes = outputShape[outputShape.length - 1];
-  check(
-    outputShape.length === 2 && classes === numClasses,
-    `the ${role} outputs shape [${outputShape.slice(1)}] but the data has ${numClasses} classes; its last layer needs ${numClasses} units`,
-  );
+  if (outputShape.length !== 2 || classes !== numClasses) {
+    throw new ClassCountMismatch(
+      `the ${role} outputs shape [${outputShape.slice(1)}] but the data has ${numClasses} classes; its last layer needs ${numClasses} units`,
+      classes ?? Number.NaN,
+    );
+  }
 }

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { DistillError, check, messageOf } from '../errors.js';
+import { ClassCountMismatch, DistillError, check, messageOf } from '../errors.js';
 import type { TokenRowsInfo } from '../data/text/token-rows.js';
 import { type OnnxGraphFacts, readOnnxGraph } from './onnx-graph.js';
 import {
@@ -118,12 +118,14 @@ function checkedOutput(file: string, session: OrtSession, options: OnnxTeacherOp
   const name = outputName(file, session, options.output, options.text !== undefined);
   const outputShape = session.outputMetadata?.find((o) => o.name === name)?.shape ?? [];
   const classes = outputShape[outputShape.length - 1];
-  check(
-    outputShape.length === 2 && fits(classes, numClasses),
-    `the ONNX teacher ${file}'s output '${name}' has shape [${outputShape}], but the data has ${numClasses} classes; ` +
-      `give a teacher whose output is [batch, ${numClasses}] (or pick another output with teacherOutput)`,
-    ['teacherOutput'],
-  );
+  if (outputShape.length !== 2 || !fits(classes, numClasses)) {
+    throw new ClassCountMismatch(
+      `the ONNX teacher ${file}'s output '${name}' has shape [${outputShape}], but the data has ${numClasses} classes; ` +
+        `give a teacher whose output is [batch, ${numClasses}] (or pick another output with teacherOutput)`,
+      typeof classes === 'number' ? classes : Number.NaN,
+      ['teacherOutput'],
+    );
+  }
   return name;
 }
 

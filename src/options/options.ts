@@ -8,6 +8,7 @@ import type { Dataset } from '../data/dataset.js';
 import type { TeacherView } from '../data/sources/source-entry.js';
 import type { KeyTree } from '../known-keys.js';
 import type { BackendChoice } from '../kernels/backend.js';
+import type { EnsembleCombination } from '../infer/predictor.js';
 import type { InputLayout, TeacherNormalize } from '../models/onnx-teacher.js';
 import type { CheckpointOptions } from '../train/checkpoint.js';
 import type { KernelChoice } from '../kernels/kernel-choice.js';
@@ -39,9 +40,16 @@ export { OPTION_ALIASES };
 export interface DistillOptions {
   /**
    * The teacher: a tfjs model, the path of a saved model.json (or its folder), or the path of an ONNX file
-   * (`.onnx`, run by the optional onnxruntime-node in every worker).
+   * (`.onnx`, run by the optional onnxruntime-node in every worker). A list of them is an ensemble (see
+   * `ensemble`), which the run never trains.
    */
-  teacher?: tf.LayersModel | string;
+  teacher?: tf.LayersModel | string | readonly (tf.LayersModel | string)[];
+  /**
+   * How an ensemble of teachers (a list in `teacher`) combines them: `logits`, the mean of their logits, or
+   * `probabilities`, the mean of their probabilities at `temperature`, given as T log(mean) so that the
+   * distillation term's softmax at T sees that mean. Default 'logits'.
+   */
+  ensemble?: EnsembleCombination;
   /**
    * Logits computed elsewhere, in place of teacher inference: a NumPy file (float32 or float64) of shape
    * [rows, classes], one row per training row, in order. `teacher` is then optional. Default: none.

@@ -98,7 +98,7 @@ export interface QueueSettings {
 export type OptionValues = DistillConfig &
   CliSettings &
   QueueSettings & {
-    teacher: tf.LayersModel | string | null;
+    teacher: tf.LayersModel | string | readonly (tf.LayersModel | string)[] | null;
     student: tf.LayersModel | string | null;
     train: Dataset;
     test: Dataset;

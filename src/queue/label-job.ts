@@ -59,7 +59,7 @@ export function jobLabeller(context: JobLabellerContext): (job: LabelJob) => Pro
     const shared = SharedDataset.fromDataset(train, 'train');
     const teacher = await openLabellingTeacher(job.teacher, shared, { ...job.teacherSettings, teacherEpochs: 0 });
     const notices = teacher.notices.length > 0 ? `; ${teacher.notices.join('; ')}` : '';
-    if (!context.stopping.aborted) log(`teacher ${job.teacher} on ${teacher.runtime}${notices}`);
+    if (!context.stopping.aborted) log(`teacher ${[job.teacher].flat().join(' + ')} on ${teacher.runtime}${notices}`);
     return {
       shared,
       dataKey: datasetDigest(train),
@@ -94,7 +94,7 @@ export function jobLabeller(context: JobLabellerContext): (job: LabelJob) => Pro
     }
     if (input.teacherKey !== job.teacherKey) {
       throw context.refuse(
-        `${rows}: the teacher ${job.teacher} here hashes to ${input.teacherKey}, the coordinator's to ${job.teacherKey}; ` +
+        `${rows}: the teacher ${[job.teacher].flat().join(' + ')} here hashes to ${input.teacherKey}, the coordinator's to ${job.teacherKey}; ` +
           'give every machine the same teacher',
       );
     }

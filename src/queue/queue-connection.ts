@@ -137,7 +137,10 @@ export function resultKey(queue: string, jobId: string): string {
 }
 
 /** How every worker opens and feeds the teacher: as the coordinator was told (see LabelOptions). */
-export type QueueTeacherSettings = Pick<TeacherSettings, 'teacherNormalize' | 'teacherLayout' | 'teacherOutput' | 'teacherRuntime'>;
+export type QueueTeacherSettings = Pick<
+  TeacherSettings,
+  'teacherNormalize' | 'teacherLayout' | 'teacherOutput' | 'teacherRuntime' | 'ensemble' | 'temperature'
+>;
 
 /** What each job carries: the rows, the data and teacher by path and by hash, and how to run the teacher. */
 export interface LabelJob {
@@ -149,10 +152,10 @@ export interface LabelJob {
    */
   data: QueueDataSource;
   dataKey: string;
-  /** The teacher's model.json (absolute path), and the hash of its weights. */
-  teacher: string;
+  /** The teacher's model.json (absolute path), or every member's of an ensemble, and the hash of its weights. */
+  teacher: string | string[];
   teacherKey: string;
-  /** Normalisation, an ONNX teacher's layout and output, and the runtime of a layers teacher. */
+  /** Normalisation, an ONNX teacher's layout and output, the runtime of a layers teacher, an ensemble's combination and temperature. */
   teacherSettings: QueueTeacherSettings;
   /** Modules every worker imports (main thread and threads) before it opens the teacher, e.g. custom layers. */
   workerImports: string[];
@@ -160,8 +163,11 @@ export interface LabelJob {
   end: number;
 }
 
-/** 2: jobs carry teacherSettings and workerImports; 3: text data, with its tokenizer and augmentation. */
-export const JOB_PROTOCOL = 3;
+/**
+ * 2: jobs carry teacherSettings and workerImports; 3: text data, with its tokenizer and augmentation;
+ * 4: an ensemble's teachers (a list), its combination and temperature.
+ */
+export const JOB_PROTOCOL = 4;
 
 /** The data a job names: every setting that decides the rows, none that only decides how they are read. */
 export type QueueDataSource = Omit<DataSourceOptions, 'workers' | 'onImageProgress'>;

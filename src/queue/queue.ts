@@ -14,6 +14,7 @@ import {
 import { DistillCancelledError, type DistillError, check } from '../errors.js';
 import { INFER_BATCH } from '../infer/logits.js';
 import type { InputLayout, TeacherNormalize } from '../models/onnx-teacher.js';
+import type { EnsembleCombination } from '../infer/predictor.js';
 import type { TeacherRuntime } from '../options/options.js';
 import { type KeysOfGroups, type LibraryKeys, type SameKeys, resolveKeys, resolveOptions } from '../options/resolve.js';
 import type { ProgressEvent } from '../progress.js';
@@ -42,13 +43,18 @@ export interface QueueLabelOptions {
   queue: string;
   /** The data, by name: every worker loads it from the same paths. */
   data: DataSourceOptions;
-  /** The teacher: a model.json (or its folder) or an .onnx file, at the same path on every worker. */
-  teacher: string;
+  /**
+   * The teacher: a model.json (or its folder) or an .onnx file, at the same path on every worker; a list of
+   * them is an ensemble, which every job carries whole (each worker runs every member on its rows).
+   */
+  teacher: string | readonly string[];
   /** As `label`'s: normalise the teacher's input, an ONNX teacher's layout and output, what runs a layers teacher. */
   teacherNormalize?: TeacherNormalize | null;
   teacherLayout?: InputLayout | null;
   teacherOutput?: string | null;
   teacherRuntime?: TeacherRuntime;
+  /** As `label`'s: how an ensemble combines its teachers. Default 'logits'. */
+  ensemble?: EnsembleCombination;
   /** Modules every worker imports first (custom layers), at the same path on every worker. */
   workerImports?: string[];
   /** The soft-label store to write (reused when it already holds these labels). */
@@ -136,8 +142,8 @@ export async function labelOnQueue(options: QueueLabelOptions): Promise<QueueLab
   const attempts = options.attempts ?? 3;
   check(Number.isInteger(attempts) && attempts >= 1, `attempts must be an integer >= 1, got ${attempts}`, ['attempts']);
   const timeoutSeconds = config.queueTimeoutSeconds;
-  const { teacherNormalize, teacherLayout, teacherOutput, teacherRuntime } = config;
-  const teacherSettings: QueueTeacherSettings = { teacherNormalize, teacherLayout, teacherOutput, teacherRuntime };
+  const { teacherNormalize, teacherLayout, teacherOutput, teacherRuntime, ensemble, temperature } = config;
+  const teacherSettings: QueueTeacherSettings = { teacherNormalize, teacherLayout, teacherOutput, teacherRuntime, ensemble, temperature };
   const { workerImports: imports } = resolveKeys(options as unknown as Record<string, unknown>, ['workerImports']) as {
     workerImports: string[];
   };
@@ -148,7 +154,7 @@ export async function labelOnQueue(options: QueueLabelOptions): Promise<QueueLab
   // A teacher given as a file labels the rows as it was trained on them (a table's raw values).
   const { train: dataset } = teacherSplits(await loadDataSource(dataSpec));
   const train = SharedDataset.fromDataset(dataset, 'train');
-  const teacherPath = resolve(options.teacher);
+  const teacherPath = typeof options.teacher === 'string' ? resolve(options.teacher) : options.teacher.map((path) => resolve(path));
   const teacher = await openLabellingTeacher(teacherPath, train, { ...teacherSettings, teacherEpochs: 0 });
   const encoding = softLabelEncoding(config);
   checkEncoding(encoding, train.numClasses);

@@ -30,7 +30,7 @@ export function reportHtml(report: DistillReport): string {
     '<body>',
     `<h1>${esc(title)}</h1>`,
     `<p class="lede">${esc(runLine(report))}</p>`,
-    section('Comparison', [comparisonTable(report, names), warningsList(report)].filter(Boolean).join('\n')),
+    section('Comparison', [comparisonTable(report, names) + ensembleTable(report), warningsList(report)].filter(Boolean).join('\n')),
     section('Per-class scores', classScoresSection(report)),
     ...(report.quantization ? [section('Shipped models', artifactsSection(report.quantization))] : []),
     ...(report.onnx ? [section('ONNX export', onnxSection(report.onnx))] : []),
@@ -66,7 +66,11 @@ const STYLE = [
 
 /** The CLI puts the models' names (paths or architecture specs) into the config; a library run may not. */
 function modelNames(report: DistillReport): { teacher?: string; student?: string } {
-  const named = (key: string) => (typeof report.config[key] === 'string' ? (report.config[key] as string) : undefined);
+  // An ensemble's teachers are a list: named together.
+  const named = (key: string) => {
+    const value = report.config[key];
+    return typeof value === 'string' ? value : Array.isArray(value) ? value.join(' + ') : undefined;
+  };
   const imported = (report.teacher !== null && 'imported' in report.teacher) || typeof report.config.teacherLogits === 'string';
   return { teacher: named('teacher') ?? (imported ? 'imported logits' : undefined), student: named('student') };
 }
@@ -82,6 +86,26 @@ function runLine(report: DistillReport): string {
 }
 
 // --- the comparison table ------------------------------------------------------------------------------
+
+/** An ensemble teacher's members, each alone on the test rows; empty for a single teacher. */
+function ensembleTable(report: DistillReport): string {
+  const ensemble = report.teacher && 'params' in report.teacher ? report.teacher.ensemble : undefined;
+  if (!ensemble) return '';
+  const combined = ensemble.combine === 'logits' ? 'the mean of their logits' : 'the mean of their probabilities at the temperature';
+  const rows = ensemble.members.map(
+    (member, index) =>
+      `<tr data-member="${index}"><td>${esc(member.name)}</td>` +
+      `<td class="num" data-metric="accuracy" data-value="${member.accuracy}">${esc(percent(member.accuracy))}</td>` +
+      `<td class="num" data-metric="agreement" data-value="${member.agreement}">${esc(percent(member.agreement))}</td></tr>`,
+  );
+  return [
+    `\n<p>The teacher is an ensemble of ${ensemble.members.length} teachers (${esc(combined)}); each alone on the test rows:</p>`,
+    '<table class="ensemble">',
+    '<thead><tr><th>teacher</th><th class="num">test accuracy</th><th class="num">agreement with the ensemble</th></tr></thead>',
+    `<tbody>${rows.join('')}</tbody>`,
+    '</table>',
+  ].join('\n');
+}
 
 function comparisonTable(report: DistillReport, names: { teacher?: string; student?: string }): string {
   const { student, baseline } = report;

@@ -28,7 +28,7 @@ export interface BaselineReport extends ClassificationScores {
  * The teacher's column: a model the run evaluated, or, when its logits were imported (teacherLogits), the
  * accuracy of its imported test logits (teacherTestLogits) alone.
  */
-export type TeacherReport = ModelReport | ({ accuracy: number; imported: true } & ClassificationScores);
+export type TeacherReport = (ModelReport & { ensemble?: EnsembleReport }) | ({ accuracy: number; imported: true } & ClassificationScores);
 
 /**
  * The teacher's top-1 accuracy on the training rows whose labels are known, measured from its soft labels
@@ -46,6 +46,21 @@ export interface TeacherCheckReport {
   nearChance: boolean;
   /** On the validation rows alone, when the run holds some out (the baseline's warning compares it). */
   validationAccuracy?: number;
+}
+
+/** An ensemble teacher: how it combined its members, and each member alone on the test rows, in order. */
+export interface EnsembleReport {
+  combine: 'logits' | 'probabilities';
+  members: TeacherMemberReport[];
+}
+
+/** One member of an ensemble teacher on the test rows. */
+export interface TeacherMemberReport {
+  /** Its path (or its place in the list, for a model in memory). */
+  name: string;
+  accuracy: number;
+  /** How often its top-1 class is the ensemble's. */
+  agreement: number;
 }
 
 /** One training phase's own work and wall time (pool start and model loading excluded). */

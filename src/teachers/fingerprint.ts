@@ -25,6 +25,14 @@ export function modelDigest(model: ModelData): string {
   return digest([JSON.stringify(model.weightSpecs.map((spec) => [spec.shape, spec.dtype])), new Uint8Array(model.weights)]);
 }
 
+/**
+ * An ensemble's identity: how it combines (the temperature too, when it averages probabilities) and every
+ * member's identity, in order (the order of a float sum is part of its bits).
+ */
+export function ensembleDigest(memberDigests: string[], combine: string, temperature: number): string {
+  return digest([JSON.stringify(['ensemble', combine, combine === 'probabilities' ? temperature : null, memberDigests])]);
+}
+
 /** The key of a soft-label table: which teacher (its digest, preprocessing included) labelled which data. */
 export function softLabelKey(teacherDigest: string, data: Dataset): string {
   return digest([teacherDigest, datasetDigest(data)]);

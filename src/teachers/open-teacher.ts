@@ -6,11 +6,19 @@ import { readModelData } from '../models/model-files.js';
 import type { TeacherRuntime } from '../options/options.js';
 import { teacherDigest } from './fingerprint.js';
 import { type OpenedTeacher, REGISTERED_TEACHER_KINDS, listTeacherKinds, teacherKindOf } from './kinds/registry.js';
-import type { RegisteredTeacherKind, TeacherInput, TeacherSettings } from './kinds/teacher-kind.js';
+import type { RegisteredTeacherKind, TeacherInput, TeacherModelInput, TeacherSettings } from './kinds/teacher-kind.js';
 import type { TeacherOnRuntime, TeacherRuntimeUsed } from './teacher-runtime.js';
 
 export { type OpenedTeacher, type TeacherKindListing, listTeacherKinds } from './kinds/registry.js';
-export type { TeacherInput, TeacherKind, TeacherKindSettings, TeacherSettings } from './kinds/teacher-kind.js';
+export type {
+  OpenedMember,
+  TeacherInput,
+  TeacherKind,
+  TeacherKindSettings,
+  TeacherModelInput,
+  TeacherSettings,
+} from './kinds/teacher-kind.js';
+export type { EnsembleMember, OpenedEnsembleTeacher } from './kinds/ensemble.js';
 
 /** The teacher as the run uses it: as one registered kind opened it (see kinds/registry.ts), or none (imported logits). */
 export type TeacherSource = OpenedTeacher | { kind: 'none' };
@@ -66,6 +74,8 @@ export const NO_TEACHER_SETTINGS: TeacherSettings = {
   teacherOutput: null,
   teacherNormalize: null,
   teacherRuntime: 'auto',
+  ensemble: 'logits',
+  temperature: 4,
 };
 
 /** A teacher opened for labelling alone (label, the queue): what the workers run, and its identity. */
@@ -89,15 +99,30 @@ export async function openLabellingTeacher(
   return { ...run, digest: teacherIdentity(source, data, config), notices: [...teacherNotices(source), ...run.notices] };
 }
 
-/** Opens a teacher as the first registered kind that recognises it, after checking the settings the kind takes. */
-export async function openTeacher(teacher: TeacherInput, train: SharedDataset, config: TeacherSettings): Promise<OpenedTeacher> {
+/** The names of an ensemble's members, in order; undefined for a single teacher. */
+export function teacherMembers(source: TeacherSource): string[] | undefined {
+  return source.kind === 'ensemble' ? source.members.map((member) => member.name) : undefined;
+}
+
+/**
+ * Opens a teacher as the first registered kind that recognises it, after checking the settings the kind
+ * takes. A list of one is that teacher; a longer list is an ensemble, whose members open here one by one.
+ */
+export async function openTeacher(given: TeacherInput, train: SharedDataset, config: TeacherSettings): Promise<OpenedTeacher> {
+  check(!Array.isArray(given) || given.length > 0, 'teacher is an empty list; give a teacher, or several for an ensemble', ['teacher']);
+  const teacher = Array.isArray(given) && given.length === 1 ? given[0] : given;
+  const openMember = async (member: TeacherModelInput) => {
+    check(!Array.isArray(member), 'an ensemble member is itself a list; give the teachers as one flat list', ['teacher']);
+    const opened = await openTeacher(member, train, config);
+    return { opened, kind: teacherKindOf(opened) };
+  };
   // A file is read once, by the first kind that asks: its format says whether it is a graph or a layers model.
   let read: Promise<ModelData | undefined> | undefined;
   const saved = () => (read ??= typeof teacher === 'string' ? readModelData(teacher) : Promise.resolve(undefined));
   for (const kind of REGISTERED_TEACHER_KINDS) {
     if (!(await kind.recognises(teacher, saved))) continue;
     checkTeacherSettings(kind, teacher, config);
-    return (await kind.open(teacher, { train, config, saved })) as OpenedTeacher;
+    return (await kind.open(teacher, { train, config, saved, openMember })) as OpenedTeacher;
   }
   throw new DistillError(
     `no teacher kind recognises ${String(teacher)}; the kinds are ${listTeacherKinds()
@@ -118,8 +143,9 @@ function checkTeacherSettings(kind: RegisteredTeacherKind, teacher: TeacherInput
     `teacherEpochs ${config.teacherEpochs} trains the teacher, but ${kind.noun} (${name}) runs as given; set teacherEpochs to 0`,
     ['teacherEpochs'],
   );
+  if (kind.composite) return;
   for (const setting of ['teacherLayout', 'teacherOutput'] as const) {
-    const takers = REGISTERED_TEACHER_KINDS.filter((other) => other.settings[setting]).map((other) => other.label);
+    const takers = REGISTERED_TEACHER_KINDS.filter((other) => other.settings[setting] && !other.composite).map((other) => other.label);
     check(
       kind.settings[setting] || config[setting] === null,
       `${setting} applies to ${takers.slice(0, -1).join(', ')}${takers.length > 1 ? ' and ' : ''}${takers.at(-1)} teachers; drop it for ${kind.noun}`,

@@ -1,14 +1,22 @@
 /** The teacher group (the teacher and how its input and output are read) and the student group. */
 import { check } from '../../errors.js';
+import { ENSEMBLE_COMBINATIONS } from '../../infer/predictor.js';
 import { listArchitectures } from '../../models/architectures.js';
 import { isPlainObject } from '../../known-keys.js';
 import { CLI_MODEL_DEFAULTS, TEACHER_RUNTIMES, defineOptions, oneOf, stringOrNull } from '../schema.js';
 
 /** A model option: a path (or, on the CLI, an architecture), or a model object; a config file's mapping is neither. */
 const modelCheck = (key: string) => (value: unknown) =>
-  value === null || typeof value === 'string' || (typeof value === 'object' && !isPlainObject(value))
+  value === null || isModel(value) ? undefined : `${key} must be a string, got ${JSON.stringify(value)}`;
+
+const isModel = (value: unknown) =>
+  typeof value === 'string' || (typeof value === 'object' && value !== null && !isPlainObject(value) && !Array.isArray(value));
+
+/** The teacher: one model, or a non-empty list of them (an ensemble). */
+const teacherCheck = (value: unknown) =>
+  value === null || isModel(value) || (Array.isArray(value) && value.length > 0 && value.every(isModel))
     ? undefined
-    : `${key} must be a string, got ${JSON.stringify(value)}`;
+    : `teacher must be a path, a model or a non-empty list of them (an ensemble), got ${JSON.stringify(value)}`;
 
 /** --teacher-normalize MEANS:STDS, each a comma-separated list (one value per channel, or one for all). */
 function parseNormalize(value: string): { mean: number[]; std: number[] } {
@@ -24,7 +32,9 @@ function parseNormalize(value: string): { mean: number[]; std: number[] } {
 
 /** --teacher PATH and --teacher-arch SPEC (likewise the student's) set one option: only one may be given. */
 const oneOfBoth = (model: 'teacher' | 'student') => (value: string, flags: Readonly<Record<string, unknown>>) => {
-  check(!(flags[model] && flags[`${model}-arch`]), `give --${model} PATH or --${model}-arch SPEC, not both`);
+  // An ensemble is of given teachers only: the run trains a teacher it builds, never a member of a list.
+  const several = model === 'teacher' ? ' (several for an ensemble)' : '';
+  check(!(flags[model] && flags[`${model}-arch`]), `give --${model} PATH${several} or --${model}-arch SPEC, not both`);
   return value;
 };
 
@@ -48,18 +58,22 @@ export const MODEL_OPTIONS = defineOptions({
     group: 'teacher',
     description:
       'the teacher: a tfjs model, a saved model.json (or its folder; layers or graph model), an ONNX file (.onnx, run by onnxruntime-node), ' +
-      'or a Hugging Face export folder (model.onnx or onnx/model.onnx; text: its tokenizer, id2label and positions)',
+      'or a Hugging Face export folder (model.onnx or onnx/model.onnx; text: its tokenizer, id2label and positions); ' +
+      'a list of them (--teacher repeated) is an ensemble, see ensemble',
     shownDefault:
       `none; the CLI builds ${CLI_MODEL_DEFAULTS.teacherForImages} for image rows, ${CLI_MODEL_DEFAULTS.teacherForVectors} ` +
       `for feature vectors, ${CLI_MODEL_DEFAULTS.teacherForTokens} for text`,
-    check: modelCheck('teacher'),
+    check: teacherCheck,
     flags: [
       {
         name: 'teacher',
         value: 'string',
         arg: 'PATH',
+        multiple: true,
         parse: oneOfBoth('teacher'),
-        help: 'load the teacher: a tfjs model.json (or its folder), an ONNX file (.onnx, needs onnxruntime-node) or a Hugging Face export folder',
+        help:
+          'load the teacher: a tfjs model.json (or its folder), an ONNX file (.onnx, needs onnxruntime-node) or a Hugging Face export folder; ' +
+          'given again, an ensemble of them (see --ensemble)',
         shownDefault: '',
       },
       {
@@ -73,6 +87,15 @@ export const MODEL_OPTIONS = defineOptions({
           `(CSV, NPY [rows, features]), ${CLI_MODEL_DEFAULTS.teacherForTokens} for text`,
       },
     ],
+  },
+  ensemble: {
+    group: 'teacher',
+    description:
+      'how an ensemble (teacher given more than once) combines its teachers: logits, the mean of their logits; probabilities, ' +
+      'the mean of their probabilities at temperature (stored as T log(mean), so softmax at T gives the mean back)',
+    default: 'logits',
+    check: oneOf('ensemble', ENSEMBLE_COMBINATIONS),
+    flags: [{ name: 'ensemble', value: 'string', arg: 'MODE' }],
   },
   teacherNormalize: {
     group: 'teacher',

@@ -2,7 +2,7 @@ import { layersModelSize } from '../../infer/evaluate.js';
 import { type CheckedModel, modelAsData } from '../../models/checked-model.js';
 import { modelDigest } from '../fingerprint.js';
 import { teacherOnRuntime } from '../teacher-runtime.js';
-import type { TeacherKind } from './teacher-kind.js';
+import type { TeacherKind, TeacherModelInput } from './teacher-kind.js';
 
 export interface OpenedLayersTeacher {
   kind: 'layers';
@@ -19,8 +19,11 @@ export const layersTeacher: TeacherKind<OpenedLayersTeacher> = {
   settings: { teacherEpochs: true, teacherLayout: false, teacherOutput: false, teacherRuntime: ['tfjs', 'onnxruntime'] },
   // Tried last: whatever the other kinds leave is loaded as a layers model, whose loader names what is wrong.
   recognises: async () => true,
-  open: async (teacher, { train, saved }) => ({ kind: 'layers', checked: await modelAsData(teacher, 'teacher', train, await saved()) }),
-  inference: async (_opened, data, normalize, config) => data && teacherOnRuntime(data, config.teacherRuntime, normalize),
+  open: async (teacher, { train, saved }) => ({
+    kind: 'layers',
+    checked: await modelAsData(teacher as TeacherModelInput, 'teacher', train, await saved()),
+  }),
+  inference: async ({ checked }, data, normalize, config) => teacherOnRuntime(data ?? checked.data, config.teacherRuntime, normalize),
   notices: () => [],
   digest: ({ checked }, data) => modelDigest(data ?? checked.data),
   size: ({ checked }, data) => layersModelSize(data ?? checked.data),

@@ -2,6 +2,7 @@
 // teacher-kind.ts; onnx.ts is a small one), and add it to TEACHER_KINDS below, before any kind that would also
 // recognise its teachers (layers, last, takes whatever is left). openTeacher, its settings checks,
 // TeacherSource and the listings then know it.
+import { ensembleTeacher } from './ensemble.js';
 import { graphModelTeacher } from './graph-model.js';
 import { layersTeacher } from './layers.js';
 import { onnxTeacher } from './onnx.js';
@@ -9,7 +10,7 @@ import { onnxMlTeacher } from './onnx-ml.js';
 import type { RegisteredTeacherKind, TeacherKind, TeacherKindSettings } from './teacher-kind.js';
 
 /** Every teacher kind, in the order openTeacher tries them. */
-export const TEACHER_KINDS = [onnxMlTeacher, onnxTeacher, graphModelTeacher, layersTeacher] as const;
+export const TEACHER_KINDS = [ensembleTeacher, onnxMlTeacher, onnxTeacher, graphModelTeacher, layersTeacher] as const;
 
 type OpenedOf<K> = K extends TeacherKind<infer O> ? O : never;
 

@@ -8,11 +8,20 @@ import type { TeacherOnRuntime } from '../teacher-runtime.js';
 /** The settings that say how a teacher is opened and fed. */
 export type TeacherSettings = Pick<
   DistillConfig,
-  'teacherEpochs' | 'teacherLayout' | 'teacherOutput' | 'teacherNormalize' | 'teacherRuntime'
+  'teacherEpochs' | 'teacherLayout' | 'teacherOutput' | 'teacherNormalize' | 'teacherRuntime' | 'ensemble' | 'temperature'
 >;
 
-/** A teacher as the `teacher` option gives it: a file (or folder) path, or a model in memory. */
-export type TeacherInput = tf.LayersModel | string;
+/** One teacher model: a file (or folder) path, or a model in memory. */
+export type TeacherModelInput = tf.LayersModel | string;
+
+/** A teacher as the `teacher` option gives it: one model, or a list of them (an ensemble, see kinds/ensemble.ts). */
+export type TeacherInput = TeacherModelInput | readonly TeacherModelInput[];
+
+/** A teacher one kind opened, with that kind: what an ensemble holds of each member. */
+export interface OpenedMember {
+  opened: { kind: string };
+  kind: RegisteredTeacherKind;
+}
 
 /** What a kind opens a teacher with. */
 export interface TeacherOpening {
@@ -20,6 +29,8 @@ export interface TeacherOpening {
   config: TeacherSettings;
   /** The teacher's model.json and weights, read once for every kind that asks; undefined for a model in memory. */
   saved(): Promise<ModelData | undefined>;
+  /** Opens one model of a list as openTeacher opens a teacher (an ensemble's members). */
+  openMember(member: TeacherModelInput): Promise<OpenedMember>;
 }
 
 /** The teacher settings beyond teacherNormalize (which every kind takes) that a kind accepts. */
@@ -47,6 +58,8 @@ export interface TeacherKind<O extends { kind: string }> {
   /** One line, for --help and the docs, saying how a teacher is recognised as this kind. */
   description: string;
   settings: TeacherKindSettings;
+  /** A kind made of other teachers (an ensemble): each member's kind checks the settings; listings of who takes a setting leave it out. */
+  composite?: boolean;
   /** Whether `teacher` is of this kind; kinds are tried in registry order, the first that recognises it opens it. */
   recognises(teacher: TeacherInput, saved: () => Promise<ModelData | undefined>): Promise<boolean>;
   open(teacher: TeacherInput, opening: TeacherOpening): Promise<O>;
