@@ -8,7 +8,7 @@ export function settingText(value: unknown): string {
 }
 
 /** The settings keys of the sweep's columns: the grid's in its order, then any others a trial set. */
-export function settingKeys(report: SweepReport): string[] {
+function settingKeys(report: SweepReport): string[] {
   const keys = [...Object.keys(report.grid), ...report.trials.flatMap((t) => Object.keys(t.settings))];
   return keys.filter((key, i) => keys.indexOf(key) === i);
 }
@@ -88,7 +88,7 @@ function columns(report: SweepReport): Column[] {
 }
 
 /** Where a trial's folder's report.html is, relative to OUT/sweep.html; each segment is encoded, so it stays a path. */
-export function reportLink(folder: string): string {
+function reportLink(folder: string): string {
   const segments = folder.split(/[\\/]+/).filter((s) => s !== '' && s !== '.');
   return [...segments.map(encodeURIComponent), 'report.html'].join('/');
 }

@@ -15,7 +15,7 @@ interface Measure {
   format: (v: number) => string;
 }
 
-export const MEASURES: Measure[] = [
+const MEASURES: Measure[] = [
   { key: 'bytes', title: 'size (float32 weights, log scale)', value: (m) => m.bytes, log: true, format: bytes },
   { key: 'latency', title: 'latency per row, batch 1', value: (m) => m.latencyMsBatch1, log: false, format: ms },
 ];
@@ -92,7 +92,7 @@ function yAxis(values: number[]): { py: (v: number) => number; ticks: number[]; 
 }
 
 /** One scatter plot of test accuracy against a measure, or a note when nothing can be plotted. */
-export function scatterPlot(report: SweepReport, measure: Measure): string {
+function scatterPlot(report: SweepReport, measure: Measure): string {
   const plotted = models(report).filter((m) => {
     const x = measure.value(m.result);
     return Number.isFinite(m.result.testAccuracy) && Number.isFinite(x) && (measure.log ? x > 0 : x >= 0);
