@@ -41,6 +41,15 @@ export type {
 } from './reports/report.js';
 export { reportHtml } from './reports/report-html.js';
 export {
+  SWEEP_REPORT_VERSION,
+  type SweepBaseline,
+  type SweepModelResult,
+  type SweepReport,
+  type SweepTrial,
+} from './sweep/sweep-report.js';
+export { sweepHtml } from './sweep/sweep-html.js';
+export { type ParetoPoint, paretoFront } from './sweep/pareto.js';
+export {
   readStudentClasses,
   type StudentArtifactWriter,
   type StudentFolderOptions,

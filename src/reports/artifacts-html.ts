@@ -1,10 +1,7 @@
 // The report page's "Shipped models" section: the float32 student and each quantised variant the run wrote,
 // as stock tfjs loaded them from their files and scored them on the test rows.
-import { DASH, bytes, esc, percent } from './html-format.js';
+import { DASH, bytes, esc, percent, signed } from './html-format.js';
 import type { ArtifactReport, QuantizationReport } from './report.js';
-
-/** A change in accuracy as the page shows it: a drop with a minus sign, a gain with a plus. */
-const signed = (drop: number) => `${drop > 0 ? '−' : drop < 0 ? '+' : ''}${Math.abs(drop).toFixed(2)}`;
 
 /** A number cell, marked with its artifact and metric so a test can read the page as a browser renders it. */
 function cell(artifact: ArtifactReport, metric: keyof ArtifactReport, text: string): string {

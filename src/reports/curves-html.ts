@@ -142,7 +142,7 @@ function lineChart(phase: TrainingPhase, series: Series, points: { x: number; y:
  * Round tick values covering [lo, hi], about `intervals` of them: steps of 1, 2 or 5 times a power of ten.
  * A flat series (a constant learning rate) gets a band around its value so the line sits mid-chart.
  */
-function niceTicks(lo: number, hi: number, intervals: number, integer: boolean): number[] {
+export function niceTicks(lo: number, hi: number, intervals: number, integer: boolean): number[] {
   if (!(hi > lo)) {
     const pad = integer ? 1 : Math.abs(lo) * 0.1 || 1;
     [lo, hi] = [integer ? lo : lo - pad, hi + pad];
@@ -163,7 +163,7 @@ function niceTicks(lo: number, hi: number, intervals: number, integer: boolean):
  * Labels for evenly spaced ticks, with as many decimals as their spacing needs, so neighbours read
  * apart; an axis of tiny values (learning rates) reads in exponent form throughout.
  */
-function tickLabels(ticks: number[]): string[] {
+export function tickLabels(ticks: number[]): string[] {
   const step = ticks.length > 1 ? ticks[1] - ticks[0] : 1;
   const largest = Math.max(...ticks.map(Math.abs));
   const stepDigit = Math.floor(Math.log10(step) + 1e-9);

@@ -3,7 +3,7 @@ import { artifactsSection } from './artifacts-html.js';
 import { classScoresSection, warningsList } from './class-scores-html.js';
 import { curvesSection } from './curves-html.js';
 import { onnxSection } from './onnx-html.js';
-import { DASH, PHASE_TITLES, bytes, count, esc, ms, percent, plural, rate, section, swatch } from './html-format.js';
+import { DASH, PHASE_TITLES, bytes, count, esc, ms, noticeList, percent, plural, rate, section, swatch } from './html-format.js';
 import type { DistillReport, TrainingPhaseReport } from './report.js';
 
 /**
@@ -25,7 +25,7 @@ export function reportHtml(report: DistillReport): string {
     `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">`,
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
     `<title>${esc(title)}</title>`,
-    `<style>${STYLE}</style>`,
+    `<style>${REPORT_STYLE}</style>`,
     '</head>',
     '<body>',
     `<h1>${esc(title)}</h1>`,
@@ -38,7 +38,7 @@ export function reportHtml(report: DistillReport): string {
     section('Throughput', throughputSection(report)),
     section('Where a step went', stepSection(report)),
     section('Data and soft labels', dataSection(report)),
-    section('Notices', noticesSection(report)),
+    section('Notices', noticeList(report.notices)),
     section('Configuration', configTable(report.config)),
     '</body>',
     '</html>',
@@ -46,7 +46,8 @@ export function reportHtml(report: DistillReport): string {
   ].join('\n');
 }
 
-const STYLE = [
+/** The report pages' styles (the sweep page adds its own to them). */
+export const REPORT_STYLE = [
   'body{margin:24px auto;max-width:1160px;padding:0 16px;background:#fff;color:#1b1f24;',
   'font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,"DejaVu Sans",sans-serif}',
   'h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;margin:28px 0 8px;border-bottom:1px solid #d0d7de;padding-bottom:4px}',
@@ -287,11 +288,6 @@ function dataSection(report: DistillReport): string {
     ...report.restarts.map((r) => [`restarted the workers during ${r.phase}`, r.reason] as [string, string]),
   ];
   return `<table class="data">\n${rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join('\n')}\n</table>`;
-}
-
-function noticesSection(report: DistillReport): string {
-  if (report.notices.length === 0) return '<p class="muted">None.</p>';
-  return `<ul class="notices">\n${report.notices.map((n) => `<li>${esc(n)}</li>`).join('\n')}\n</ul>`;
 }
 
 function configTable(config: Record<string, unknown>): string {
