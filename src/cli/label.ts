@@ -10,7 +10,7 @@ import {
   loadData,
   loadTeacher,
   trainingAugment,
-  withTeacherTextDefaults,
+  withTeacherDataDefaults,
 } from './inputs.js';
 import { isArchitecture } from './run-config.js';
 import { ProgressView } from './progress-view.js';
@@ -93,7 +93,8 @@ export async function labelCommand(given: Record<string, unknown>, signal: Abort
       await importModules(settings.workerImports ?? []);
       const result = await labelOnQueue({
         queue,
-        data: dataSourceOf(settings),
+        // The workers load the data as named here: with the class order and text defaults the teacher gives.
+        data: dataSourceOf(await withTeacherDataDefaults(settings, settings.teacher)),
         teacher: settings.teacher,
         ...teacherSettings,
         ...labelling,
@@ -119,7 +120,7 @@ export async function labelCommand(given: Record<string, unknown>, signal: Abort
       return;
     }
     await importModules(settings.workerImports ?? []);
-    const splits = await loadData(withTeacherTextDefaults(settings, settings.teacher));
+    const splits = await loadData(await withTeacherDataDefaults(settings, settings.teacher));
     const { vocabSize } = splits;
     // A teacher given as a file labels the rows as it was trained on them (a table's raw values).
     const { train } = teacherSplits(splits);
