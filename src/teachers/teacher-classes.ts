@@ -29,7 +29,8 @@ export async function teacherClassOrder(teacher: unknown, given?: readonly strin
   if (!classes) return undefined;
   check(
     !given || given.join('\n') === classes.join('\n'),
-    () => `classes ${given!.join(',')} differ from the class labels of the teacher's graph, ${classes.join(',')} in that order; drop classes`,
+    () =>
+      `classes ${given!.join(',')} differ from the class labels of the teacher's graph, ${classes.join(',')} in that order; drop classes`,
     ['classes'],
   );
   return classes;
