@@ -47,7 +47,7 @@ describe('the CLI with a Hugging Face ONNX text teacher', () => {
     expect(result.status, result.stderr).toBe(0);
     const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
     expect(report.data).toMatchObject({ trainRows: 320, testRows: 80, classes: ['spam', 'ham'] });
-    expect(JSON.parse(await readFile(join(out, 'classes.json'), 'utf8'))).toEqual(['spam', 'ham']);
+    expect(JSON.parse(await readFile(join(out, 'student', 'classes.json'), 'utf8'))).toEqual(['spam', 'ham']);
     // Chance is 0.5 on these 80 test e-mails; the bounds are well below what seed 1 measured.
     expect(report.teacher.accuracy).toBeGreaterThan(0.85);
     expect(report.student.accuracy).toBeGreaterThan(0.8);
