@@ -169,6 +169,7 @@ export {
 export { type LatencyMeasurement, type LatencyOptions, measureLatency } from './models/latency.js';
 export type { InputLayout, TeacherNormalize } from './models/onnx-teacher.js';
 export { TREE_PROBABILITY_FLOOR, labelsOntoTeacherClasses, readOnnxMlClasses } from './models/onnx-ml-teacher.js';
+export { teacherClassOrder, withTeacherClasses } from './teachers/teacher-classes.js';
 export {
   EXPORTABLE_LAYERS,
   type ExportedOnnx,

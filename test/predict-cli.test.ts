@@ -1,4 +1,4 @@
-import { cp, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +6,7 @@ import { loadStudent } from '../dist/student/index.js';
 import { runCli } from './helpers/cli.js';
 import { asPixels, writeDigitsStudent, writeSpamStudent } from './helpers/student-folder.js';
 import { digitRows } from './helpers/digits.js';
+import { npy } from './helpers/npy-writer.js';
 
 const ROOT = new URL('..', import.meta.url).pathname;
 
@@ -69,6 +70,143 @@ describe('tfjs-distill predict', () => {
     expect(lines).toHaveLength(5);
     for (const line of lines) expect(['ham', 'spam']).toContain(JSON.parse(line).label);
     expect(result.stderr).toMatch(/^accuracy \d+\.\d\d% \(\d+ of 5 labelled rows\)\n$/);
+  });
+});
+
+const TABLES = join(ROOT, 'test', 'fixtures', 'tabular');
+const PENGUIN_FEATURES = 'Beak Length (mm),Beak Depth (mm),Flipper Length (mm),Body Mass (g)';
+
+/** A run's student/ folder and report, trained briefly on `data` (and tested on `testData`). */
+function runStudent(out: string, ...flags: string[]) {
+  const run = runCli(
+    [
+      'run',
+      ...flags,
+      '--teacher',
+      'mlp:16',
+      '--teacher-epochs',
+      '3',
+      '--student-arch',
+      'mlp:8',
+      '--epochs',
+      '5',
+      '--workers',
+      '1',
+      '--out',
+      out,
+    ],
+    { cwd: ROOT },
+  );
+  expect(run.status, run.stderr).toBe(0);
+  return join(out, 'student');
+}
+
+/** The accuracy line predict prints with --out, for the run's student accuracy over `rows` test rows. */
+async function expectReportAccuracy(result: ReturnType<typeof runCli>, out: string, rows: number, runDir: string) {
+  expect(result.status, result.stderr).toBe(0);
+  const { student } = JSON.parse(await readFile(join(runDir, 'report.json'), 'utf8'));
+  const correct = Math.round(student.accuracy * rows);
+  expect(result.stdout).toBe(
+    `wrote ${rows} predictions to ${out}; accuracy ${(student.accuracy * 100).toFixed(2)}% (${correct} of ${rows} labelled rows)\n`,
+  );
+}
+
+describe('tfjs-distill predict on tables, headerless CSV, NPY and IDX', () => {
+  it("a table student reads a CSV by the folder's columns, standardised by the folder's contract, missing cells included", async () => {
+    // Penguins: two rows have no measurement at all, one falls in each split; the test rows are a fifth of the file.
+    const [header, ...lines] = (await readFile(join(TABLES, 'penguins.csv'), 'utf8')).trim().split('\n');
+    const train = join(dir, 'penguins-train.csv');
+    const test = join(dir, 'penguins-test.csv');
+    await writeFile(train, [header, ...lines.filter((_, row) => row % 5 !== 4)].join('\n'));
+    await writeFile(test, [header, ...lines.filter((_, row) => row % 5 === 4)].join('\n'));
+    const runDir = join(dir, 'penguins-run');
+    const student = runStudent(runDir, '--data', `csv:${train}`, '--test-data', `csv:${test}`, '--features', PENGUIN_FEATURES);
+    const contract = JSON.parse(await readFile(join(student, 'preprocessing.json'), 'utf8'));
+    expect(contract.missing).toBe('mean-and-indicator');
+    expect(contract.indicators.length).toBeGreaterThan(0);
+    // The columns in another order, the label column (Species, the first) found by name as run found it.
+    const reordered = join(dir, 'penguins-reordered.csv');
+    const cells = [header, ...lines.filter((_, row) => row % 5 === 4)].map((line) => line.split(','));
+    await writeFile(reordered, cells.map((row) => [...row.slice(1).reverse(), row[0]].join(',')).join('\n'));
+    const out = join(dir, 'penguins.jsonl');
+    const rows = cells.length - 1;
+    const result = runCli(['predict', student, '--data', `csv:${reordered}`, '--label-field', 'Species', '--out', out], { cwd: ROOT });
+    await expectReportAccuracy(result, out, rows, runDir);
+    // The folder's means, not the file's: predicting the test rows alone gives the same answers as a file of them all.
+    const alone = runCli(['predict', student, '--data', `csv:${test}`, '--label-field', 'Species'], { cwd: ROOT });
+    expect(alone.status, alone.stderr).toBe(0);
+    expect(alone.stdout).toBe(await readFile(out, 'utf8'));
+    // Without a label column the rows are predicted, unlabelled.
+    const unlabelled = join(dir, 'penguins-unlabelled.csv');
+    await writeFile(unlabelled, cells.map((row) => row.slice(2, 6).join(',')).join('\n'));
+    const bare = runCli(['predict', student, '--data', `csv:${unlabelled}`], { cwd: ROOT });
+    expect(bare.status, bare.stderr).toBe(0);
+    expect(bare.stderr).toBe(`${rows} rows predicted (none labelled)\n`);
+    // A column the student takes is missing; a file without a header.
+    await writeFile(join(dir, 'no-mass.csv'), cells.map((row) => row.slice(0, 5).join(',')).join('\n'));
+    await expectOneLineError(
+      ['predict', student, '--data', `csv:${join(dir, 'no-mass.csv')}`],
+      /no-mass\.csv has no column 'Body Mass \(g\)', which the student takes \(preprocessing\.json columns: Beak Length \(mm\), Beak Depth \(mm\), Flipper Length \(mm\), Body Mass \(g\)\); give a file with every one of them\n/,
+    );
+    await writeFile(join(dir, 'numbers.csv'), '0,1,2,3,4\n1,2,3,4,5\n');
+    await expectOneLineError(
+      ['predict', student, '--data', `csv:${join(dir, 'numbers.csv')}`],
+      /numbers\.csv has no header row, but the student takes the columns/,
+    );
+  }, 120_000);
+
+  it('a vector student reads a headerless CSV and the same rows as NPY in file order', async () => {
+    const table = async (name: string) =>
+      (await readFile(join(TABLES, name), 'utf8'))
+        .trim()
+        .split('\n')
+        .slice(1)
+        .map((line) => line.split(','));
+    const classes = ['drizzle', 'fog', 'rain', 'snow', 'sun'];
+    const headerless = (rows: string[][]) => rows.map((cells) => [classes.indexOf(cells[5]), ...cells.slice(1, 5)].join(',')).join('\n');
+    const [trainRows, testRows] = [await table('weather-train.csv'), await table('weather-test.csv')];
+    await writeFile(join(dir, 'w-train.csv'), headerless(trainRows));
+    await writeFile(join(dir, 'w-test.csv'), headerless(testRows));
+    const runDir = join(dir, 'vector-run');
+    const student = runStudent(runDir, '--data', `csv:${join(dir, 'w-train.csv')}`, '--test-data', `csv:${join(dir, 'w-test.csv')}`);
+    expect(JSON.parse(await readFile(join(student, 'preprocessing.json'), 'utf8')).kind).toBe('vector');
+    const csvOut = join(dir, 'vector-csv.jsonl');
+    const fromCsv = runCli(['predict', student, '--data', `csv:${join(dir, 'w-test.csv')}`, '--out', csvOut], { cwd: ROOT });
+    await expectReportAccuracy(fromCsv, csvOut, testRows.length, runDir);
+    const x = Float32Array.from(testRows.flatMap((cells) => cells.slice(1, 5).map(Number)));
+    const y = Int32Array.from(testRows, (cells) => classes.indexOf(cells[5]));
+    await writeFile(join(dir, 'x.npy'), npy(x, [testRows.length, 4]));
+    await writeFile(join(dir, 'y.npy'), npy(y, [testRows.length]));
+    const npyOut = join(dir, 'vector-npy.jsonl');
+    const fromNpy = runCli(['predict', student, '--data', `npy:${join(dir, 'x.npy')},${join(dir, 'y.npy')}`, '--out', npyOut], {
+      cwd: ROOT,
+    });
+    await expectReportAccuracy(fromNpy, npyOut, testRows.length, runDir);
+    expect(await readFile(npyOut, 'utf8')).toBe(await readFile(csvOut, 'utf8'));
+  }, 120_000);
+
+  it('an image student reads IDX files (their test split) as it reads the same digits from mnist', async () => {
+    const { test } = await digitRows(0, 50);
+    const pixels = asPixels(test);
+    const idxFile = (magic: number, dims: number[], data: Uint8Array) => {
+      const head = Buffer.alloc(4 + 4 * dims.length);
+      head.writeUInt32BE(magic, 0);
+      dims.forEach((d, i) => head.writeUInt32BE(d, 4 + 4 * i));
+      return Buffer.concat([head, Buffer.from(data)]);
+    };
+    const idxDir = join(dir, 'idx');
+    await mkdir(idxDir);
+    const images = idxFile(0x803, [50, 28, 28], pixels.x as Uint8Array);
+    const labels = idxFile(0x801, [50], Uint8Array.from(test.y));
+    for (const split of ['train', 't10k']) {
+      await writeFile(join(idxDir, `${split}-images-idx3-ubyte`), images);
+      await writeFile(join(idxDir, `${split}-labels-idx1-ubyte`), labels);
+    }
+    const fromIdx = runCli(['predict', digits, '--data', `idx:${idxDir}`, '--backend', 'cpu'], { cwd: ROOT });
+    const fromMnist = runCli(['predict', digits, '--data', 'mnist', '--limit', '50', '--backend', 'cpu'], { cwd: ROOT });
+    expect(fromIdx.status, fromIdx.stderr).toBe(0);
+    expect(fromIdx.stdout).toBe(fromMnist.stdout);
+    expect(fromIdx.stderr).toBe(fromMnist.stderr);
   });
 });
 

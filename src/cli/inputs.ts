@@ -4,6 +4,7 @@ import { type Dataset, featureShape } from '../data/dataset.js';
 import type { TextAugment } from '../data/text/augment-tokens.js';
 import { loadTokenizer } from '../data/text/tokenizer-files.js';
 import { readHuggingFaceExport } from '../teachers/hugging-face-export.js';
+import { teacherClassOrder } from '../teachers/teacher-classes.js';
 import { check } from '../errors.js';
 import { buildModel } from '../models/architectures.js';
 import { DEFAULTS } from '../options/options.js';
@@ -34,6 +35,8 @@ export type DataSettings = Pick<
 > & {
   seed?: number;
   augment?: AugmentSetting | null;
+  /** The teacher file whose graph gave classes (withTeacherDataDefaults), for the errors about labels. */
+  classesFromTeacher?: string;
 };
 
 /** The data settings without a default, which only some sources read (an error elsewhere), and what each is called there. */
@@ -77,6 +80,7 @@ export function dataSourceOf(settings: DataSettings): DataSourceOptions {
     ...(dataSourceReads(source, 'labelField') && { labelField: settings.labelField ?? undefined }),
     ...(dataSourceReads(source, 'features') && { features: settings.features ?? undefined }),
     ...(dataSourceReads(source, 'classes') && { classes: settings.classes ?? undefined }),
+    ...(settings.classesFromTeacher !== undefined && { classesFromTeacher: settings.classesFromTeacher }),
     ...textAugmentOf(settings),
   };
 }
@@ -126,12 +130,29 @@ export function checkEnsembleMembers(teachers: readonly string[]): void {
 }
 
 /**
+ * What a teacher file says of the data it labels, as defaults, for every teacher kind that says something:
+ * text data with a Hugging Face ONNX teacher gets its tokenizer, class order and longest row (see
+ * withTeacherTextDefaults); a table with an ONNX-ML classifier (a tree ensemble) gets the class order its
+ * graph declares, onto which the table's labels map (withTeacherClasses: classes, when given, must be the
+ * same; a label the teacher does not know is an error naming it).
+ */
+export async function withTeacherDataDefaults<T extends Pick<DataSettings, 'data' | 'tokenizer' | 'maxLength' | 'classes'>>(
+  settings: T,
+  teacher: string | null | undefined,
+): Promise<T & Pick<DataSettings, 'classesFromTeacher'>> {
+  const text = withTeacherTextDefaults(settings, teacher);
+  if (!dataSourceReads(settings.data, 'classesFromTeacher') || !teacher || isArchitecture(teacher)) return text;
+  const classes = await teacherClassOrder(teacher, settings.classes);
+  return classes ? { ...text, classes, classesFromTeacher: teacher } : text;
+}
+
+/**
  * Text data with a Hugging Face ONNX teacher (an export folder or its .onnx file): what the teacher says of
  * its input, as defaults. The tokenizer beside it unless tokenizer is given; the class order of its
  * config.json id2label (classes, when given, must be the same); the maximum length capped by its positions
  * (beyond them, an error).
  */
-export function withTeacherTextDefaults<T extends Pick<DataSettings, 'data' | 'tokenizer' | 'maxLength' | 'classes'>>(
+function withTeacherTextDefaults<T extends Pick<DataSettings, 'data' | 'tokenizer' | 'maxLength' | 'classes'>>(
   settings: T,
   teacher: string | null | undefined,
 ): T {

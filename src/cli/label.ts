@@ -11,7 +11,7 @@ import {
   loadData,
   loadTeacher,
   trainingAugment,
-  withTeacherTextDefaults,
+  withTeacherDataDefaults,
 } from './inputs.js';
 import { isArchitecture } from './run-config.js';
 import { ProgressView } from './progress-view.js';
@@ -96,7 +96,8 @@ export async function labelCommand(given: Record<string, unknown>, signal: Abort
       await importModules(settings.workerImports ?? []);
       const result = await labelOnQueue({
         queue,
-        data: dataSourceOf(settings),
+        // The workers load the data as named here: with the class order and text defaults the teacher gives.
+        data: dataSourceOf(await withTeacherDataDefaults(settings, Array.isArray(settings.teacher) ? null : settings.teacher)),
         teacher: settings.teacher!,
         ...teacherSettings,
         ...labelling,
@@ -124,8 +125,8 @@ export async function labelCommand(given: Record<string, unknown>, signal: Abort
     await importModules(settings.workerImports ?? []);
     const given = settings.teacher ?? null;
     if (Array.isArray(given)) checkEnsembleMembers(given);
-    // A Hugging Face export's text defaults come from a single teacher.
-    const splits = await loadData(withTeacherTextDefaults(settings, Array.isArray(given) ? null : given));
+    // What a teacher file says of the data comes from a single teacher, not an ensemble's members.
+    const splits = await loadData(await withTeacherDataDefaults(settings, Array.isArray(given) ? null : given));
     const { vocabSize } = splits;
     // A teacher given as a file labels the rows as it was trained on them (a table's raw values).
     const { train } = teacherSplits(splits);

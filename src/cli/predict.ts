@@ -9,6 +9,8 @@ import { writeFileAtomic } from '../atomic-file.js';
 import { loadDataSource } from '../data/data-source.js';
 import { type Dataset, featureShape, rowCount, rowSize } from '../data/dataset.js';
 import { dataSourceOf as namedSource } from '../data/sources/registry.js';
+import { labelNamedColumn, readTableFile, readTableHeader } from '../data/table/table-file.js';
+import { DEFAULT_TEXT_FIELDS } from '../data/sources/text.js';
 import { textRecords } from '../data/text/text-records.js';
 import { DistillError, check } from '../errors.js';
 import { type BackendChoice, backendCandidates, initBackend } from '../kernels/backend.js';
@@ -33,7 +35,7 @@ export interface PredictResult {
 export interface PredictSettings {
   data: string;
   limit?: number | null;
-  labelField: string;
+  labelField?: string | null;
   model?: string;
   out?: string;
   backend?: BackendChoice;
@@ -73,12 +75,17 @@ async function datasetRows(source: string, student: Student): Promise<Dataset> {
 }
 
 /** A text file's rows (text:FILE), read with the fields the student was trained on. */
-async function textInputs(student: Student, file: string, labelField: string): Promise<PredictRows> {
+async function textInputs(student: Student, file: string, labelField: string | null | undefined): Promise<PredictRows> {
   const contract = student.contract;
   check(contract.kind === 'text', 'not a text student');
   const inputs: StudentInput[] = [];
   const labels: number[] = [];
-  const fields = { textField: contract.textField, textPairField: contract.textPairField, labelField };
+  // A text file's labels are in the field `label` unless labelField names another, as for run.
+  const fields = {
+    textField: contract.textField,
+    textPairField: contract.textPairField,
+    labelField: labelField ?? DEFAULT_TEXT_FIELDS.labelField,
+  };
   try {
     for await (const records of textRecords(file, fields)) {
       for (const record of records) {
@@ -100,6 +107,42 @@ async function textInputs(student: Student, file: string, labelField: string): P
   return { inputs, labels: Int32Array.from(labels) };
 }
 
+/**
+ * A table's rows (csv:FILE with a header row) as the student's columns (preprocessing.json) by name, raw:
+ * Student.predict standardises them with the folder's means and deviations, never the file's. The label
+ * column is labelField, else one named label, target or class; without either the rows are unlabeled.
+ */
+async function tableInputs(student: Student, file: string, labelField: string | null | undefined): Promise<PredictRows> {
+  const contract = student.contract;
+  check(contract.kind === 'table', 'not a table student');
+  const header = await readTableHeader(file);
+  check(
+    header !== undefined,
+    `${file} has no header row, but the student takes the columns ${contract.columns.join(', ')} by name (preprocessing.json); add a header naming them`,
+    ['data'],
+  );
+  for (const column of contract.columns) {
+    check(
+      header.includes(column),
+      `${file} has no column '${column}', which the student takes (preprocessing.json columns: ${contract.columns.join(', ')}); give a file with every one of them`,
+      ['data'],
+    );
+  }
+  const labelColumn = labelField ?? labelNamedColumn(header) ?? null;
+  const table = await readTableFile(file, { labelField: labelColumn, features: contract.columns });
+  const width = contract.columns.length;
+  const inputs = Array.from({ length: table.rows }, (_, row) => {
+    const cells: Record<string, number | null> = {};
+    contract.columns.forEach((column, i) => {
+      const value = table.x[row * width + i];
+      cells[column] = Number.isNaN(value) ? null : value;
+    });
+    return cells;
+  });
+  const indexOf = table.labels.map(({ value, line }) => classIndex(student, String(value), `${file} line ${line}`));
+  return { inputs, labels: Int32Array.from(table.labelCodes, (code) => (code < 0 ? -1 : indexOf[code])) };
+}
+
 /** A label as written (class name or index) as the student's class index; -1 for none. */
 function classIndex(student: Student, label: string | number | undefined, where: string): number {
   if (label === undefined) return -1;
@@ -113,7 +156,7 @@ function classIndex(student: Student, label: string | number | undefined, where:
 }
 
 /** The rows of `source` for this student, checked against its input contract. */
-export async function predictRows(student: Student, source: string, labelField: string): Promise<PredictRows> {
+export async function predictRows(student: Student, source: string, labelField?: string | null): Promise<PredictRows> {
   const named = namedSource(source);
   check(named, `data ${source} is not a data source; give one that --data takes (tfjs-distill run --help)`, ['data']);
   const kind = student.contract.kind;
@@ -121,11 +164,14 @@ export async function predictRows(student: Student, source: string, labelField: 
     check(named.entry.kind === 'text', `the student takes texts, but data ${source} is not text:FILE; give text:FILE`, ['data']);
     return textInputs(student, named.argument, labelField);
   }
-  check(
-    kind !== 'table',
-    `the student takes table rows by column name, which predict reads from no data source yet; call loadStudent(...).predict in code`,
-    ['data'],
-  );
+  if (kind === 'table') {
+    check(
+      named.entry.kind === 'csv',
+      `the student takes table rows by column name, but data ${source} is not csv:FILE; give a CSV or TSV file with a header row`,
+      ['data'],
+    );
+    return tableInputs(student, named.argument, labelField);
+  }
   check(named.entry.kind !== 'text', `the student takes ${kind} rows, but data ${source} is text; give the data it was trained on`, [
     'data',
   ]);

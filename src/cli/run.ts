@@ -23,13 +23,13 @@ import { dataInputContract } from '../data/source-contracts.js';
 import type { InputContract } from '../data/input-contract.js';
 import type { ExportFormat, QuantizeChoice } from '../options/schema.js';
 import { checkStudentExports, writeStudentOnnx } from './student-onnx.js';
-import { checkEnsembleMembers, dataSourceOf, importModules, isTableSource, trainingAugment, withTeacherTextDefaults } from './inputs.js';
+import { checkEnsembleMembers, dataSourceOf, importModules, isTableSource, trainingAugment, withTeacherDataDefaults } from './inputs.js';
 
 /**
  * A run's settings taken apart: the data source it loads, the settings it reports as given, and the
  * options for distill().
  */
-function runSettingsParts(settings: RunSettings) {
+async function runSettingsParts(settings: RunSettings) {
   const { data: source, testData, limit, testFraction, imageSize, channels, skipBadImages, out, checkpoint, ...rest } = settings;
   const {
     quantize,
@@ -45,8 +45,13 @@ function runSettingsParts(settings: RunSettings) {
   } = rest;
   const { teacher: teacherSetting, student: studentSetting, export: exportFormats, augment, augmentCopies, ...others } = library;
   // The settings of text and table sources: which fields or columns hold what, and the class order. A
-  // Hugging Face teacher's folder gives the tokenizer, the class order and the longest row.
-  const { data: _data, ...fields } = withTeacherTextDefaults(
+  // Hugging Face teacher's folder gives the tokenizer, the class order and the longest row; a tree
+  // ensemble's graph, the class order.
+  const {
+    data: _data,
+    classesFromTeacher,
+    ...fields
+  } = await withTeacherDataDefaults(
     { data: source, tokenizer, maxLength, textField, labelField, textPairField, classes: givenClasses, features },
     Array.isArray(teacherSetting) ? null : teacherSetting, // an ensemble's members give no text defaults
   );
@@ -64,6 +69,7 @@ function runSettingsParts(settings: RunSettings) {
     channels,
     skipBadImages,
     ...fields,
+    classesFromTeacher,
     ...augmentation,
     seed,
   });
@@ -97,7 +103,7 @@ export async function runCommand(settings: RunSettings, signal: AbortSignal): Pr
     seed,
     augmentation,
     dataSource,
-  } = runSettingsParts(settings);
+  } = await runSettingsParts(settings);
   await checkOutputDir(out);
   const checkpointDir = join(out, CHECKPOINT_FOLDER);
   // Custom layers must be known here (to load or build the models) and in every worker.

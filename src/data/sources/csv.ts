@@ -13,7 +13,7 @@ export const csvSource: DataSourceEntry = {
     'standardised for the student; without one, the class index first and numeric features after; the test split is testData ' +
     '(csv:FILE) or a seeded share (testFraction)',
   argument: 'path',
-  settings: ['testSource', 'testFraction', 'seed', 'labelField', 'features', 'classes'],
+  settings: ['testSource', 'testFraction', 'seed', 'labelField', 'features', 'classes', 'classesFromTeacher'],
   load: loadTable,
 };
 
@@ -37,7 +37,12 @@ async function loadTable(file: string, options: DataSourceOptions): Promise<Data
       ['testData'],
     );
   }
-  const order = textClasses(testFile ? [trainFile, testFile] : [trainFile], options.classes, trainFile.labelColumn);
+  const order = textClasses(
+    testFile ? [trainFile, testFile] : [trainFile],
+    options.classes,
+    trainFile.labelColumn,
+    options.classesFromTeacher,
+  );
   const trainLabels = classLabels(trainFile, order);
   const heldOut = testFile ? undefined : heldOutTestRows(trainLabels, testFraction, seed);
   const trainRows = rowsWhere(trainFile.rows, (row) => !heldOut || heldOut[row] === 0);

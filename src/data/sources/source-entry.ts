@@ -41,6 +41,11 @@ export interface DataSourceOptions {
    */
   classes?: string[];
   /**
+   * The teacher file whose graph gave `classes` (see withTeacherClasses): a label must then be one of its class
+   * names, and the error for one that is not names the teacher.
+   */
+  classesFromTeacher?: string;
+  /**
    * Text files: augmented copies of each training row (masking, n-gram sampling), drawn from `seed` and
    * appended unlabeled, so that they join the transfer set; never test rows. Default: none.
    */

@@ -4,8 +4,11 @@ import type { LabelValue } from '../text/tokenised-file.js';
 
 /** Which columns of a table file hold what, by name: only a file with a header row names its columns. */
 export interface TableColumns {
-  /** The label column; default: one named label, target or class (in that order, any case), else the first. */
-  labelField?: string;
+  /**
+   * The label column; default: one named label, target or class (in that order, any case), else the first.
+   * null: none (a file with a header whose rows are all unlabeled, as predict reads one).
+   */
+  labelField?: string | null;
   /** The feature columns, in the order the models take them; default: every named column but the label. */
   features?: readonly string[];
 }
@@ -49,6 +52,24 @@ const looksNumeric = (cell: string): boolean => cell !== '' && (!Number.isNaN(Nu
 function defaultLabelIndex(names: string[]): number {
   const lower = names.map((name) => name.toLowerCase());
   return LABEL_NAMES.map((name) => lower.indexOf(name)).find((column) => column >= 0) ?? 0;
+}
+
+/** The column named like a label (label, target or class, in that order, any case), if the header has one. */
+export function labelNamedColumn(names: readonly string[]): string | undefined {
+  const lower = names.map((name) => name.toLowerCase());
+  const column = LABEL_NAMES.map((name) => lower.indexOf(name)).find((found) => found >= 0);
+  return column === undefined ? undefined : names[column];
+}
+
+/** The column names of a table file's header row, or undefined when its first row is all numbers (no header). */
+export async function readTableHeader(file: string): Promise<string[] | undefined> {
+  for await (const rows of delimitedRows(file, separatorOf(file), 'csv file')) {
+    const first = rows.find((row) => !(row.cells.length === 1 && row.cells[0].trim() === ''));
+    if (!first) continue;
+    const cells = first.cells.map((cell) => cell.trim());
+    return cells.some((cell) => cell !== '' && !looksNumeric(cell)) ? cells : undefined;
+  }
+  return undefined;
 }
 
 /** A typed array that grows by doubling, so that a large file never passes through a number[] of all its values. */
@@ -134,7 +155,7 @@ class TableReader {
         `${where}: ${cells.length} columns, but line ${layout.countLine}${layout.hasHeader ? ' (the header)' : ''} has ${layout.count}; ` +
         `every row needs ${layout.hasHeader ? 'a cell for each column of the header' : 'a label followed by the same number of features'}`,
     );
-    this.readLabel(cells[layout.labelIndex], line, layout);
+    this.readLabel(layout.labelIndex < 0 ? '' : cells[layout.labelIndex], line, layout);
     layout.featureIndices.forEach((column, i) => {
       this.x.push(
         layout.hasHeader ? this.namedCell(cells[column], where, layout.columns[i], layout) : this.indexCell(cells[column], where, column),
@@ -189,13 +210,13 @@ class TableReader {
     });
     const { labelField, features } = this.given;
     const listed = cells.filter((name) => name !== '').join(', ');
-    const labelIndex = labelField !== undefined ? cells.indexOf(labelField) : defaultLabelIndex(cells);
+    const labelIndex = labelField === null ? -1 : labelField !== undefined ? cells.indexOf(labelField) : defaultLabelIndex(cells);
     check(
-      labelIndex >= 0,
+      labelField === null || labelIndex >= 0,
       `${this.file} has no column '${labelField}' (its columns: ${listed}); set labelField to the column of the labels`,
       ['labelField'],
     );
-    const labelColumn = cells[labelIndex];
+    const labelColumn = labelIndex < 0 ? '' : cells[labelIndex];
     const featureIndices =
       features === undefined
         ? cells.flatMap((name, column) => (column === labelIndex || name === '' ? [] : [column]))

@@ -11,6 +11,8 @@ export interface TextClasses {
   readonly numClasses: number;
   /** Says the order when it was read from the labels rather than given. */
   readonly notice?: string;
+  /** The teacher file that fixed the order, when one did. */
+  readonly fromTeacher?: string;
 }
 
 /** A label written as a class index: a JSON number, or digits in a CSV/TSV cell or a JSON string. */
@@ -22,13 +24,20 @@ const listed = (names: readonly string[]) => names.join(', ');
 /**
  * The class order: `given` (classes) when there is one, in which a label is a class name or an index;
  * else the sorted class names the labels hold (with a notice naming the order), or, when every label is an
- * index, as many classes as the largest index needs.
+ * index, as many classes as the largest index needs. Classes from a teacher file (`fromTeacher`) take a label that is an index
+ * only when none of them is written as one (int64 class labels are names, matched as written), and a label
+ * that is not among them is an error naming the teacher.
  */
-export function textClasses(files: readonly LabelledFile[], given: readonly string[] | undefined, labelField: string): TextClasses {
+export function textClasses(
+  files: readonly LabelledFile[],
+  given: readonly string[] | undefined,
+  labelField: string,
+  fromTeacher?: string,
+): TextClasses {
   const labels = files.flatMap((file) => file.labels.map((label) => ({ ...label, file: file.file })));
   if (given !== undefined) {
-    for (const { value, line, file } of labels) classIndex(value, given, `${file} line ${line}`);
-    return { classes: [...given], numClasses: given.length };
+    for (const { value, line, file } of labels) classIndex(value, given, `${file} line ${line}`, fromTeacher);
+    return { classes: [...given], numClasses: given.length, ...(fromTeacher && { fromTeacher }) };
   }
   check(
     labels.length > 0,
@@ -63,22 +72,28 @@ export function textClasses(files: readonly LabelledFile[], given: readonly stri
   return { classes: undefined, numClasses };
 }
 
-/** A label's class index among `classes`: its name there, else the index it is. */
-function classIndex(value: string | number, classes: readonly string[], where: string): number {
-  const named = typeof value === 'string' ? classes.indexOf(value) : -1;
-  const index = named >= 0 ? named : indexOfLabel(value);
+/** A label's class index among `classes`: its name there, else the index it is (see textClasses for `fromTeacher`). */
+function classIndex(value: string | number, classes: readonly string[], where: string, fromTeacher?: string): number {
+  const named = typeof value === 'string' || fromTeacher ? classes.indexOf(String(value)) : -1;
+  const indexAllowed = !fromTeacher || !classes.some((name) => indexOfLabel(name) !== undefined);
+  const index = named >= 0 ? named : indexAllowed ? indexOfLabel(value) : undefined;
   check(
     index !== undefined && index < classes.length,
-    () => `${where}: the label ${JSON.stringify(value)} is not one of classes (${listed(classes)}); add it there or fix the line`,
-    ['classes'],
+    () =>
+      fromTeacher
+        ? `${where}: the label ${JSON.stringify(value)} is not one of the classes of ${fromTeacher} (${listed(classes)}); ` +
+          'relabel the row, or give a teacher trained on that class'
+        : `${where}: the label ${JSON.stringify(value)} is not one of classes (${listed(classes)}); add it there or fix the line`,
+    [fromTeacher ? 'teacher' : 'classes'],
   );
   return index;
 }
 
 /** The rows' class indices (-1: unlabeled), by the class order. */
-export function classLabels(file: LabelledFile, { classes }: TextClasses): Int32Array {
+export function classLabels(file: LabelledFile, order: TextClasses): Int32Array {
+  const { classes } = order;
   const indexOf = Int32Array.from(file.labels, ({ value }: LabelValue) =>
-    classes === undefined ? indexOfLabel(value)! : classIndex(value, classes, file.file),
+    classes === undefined ? indexOfLabel(value)! : classIndex(value, classes, file.file, order.fromTeacher),
   );
   return Int32Array.from(file.labelCodes, (code) => (code < 0 ? -1 : indexOf[code]));
 }
