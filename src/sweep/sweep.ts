@@ -10,7 +10,7 @@ import { distill } from '../distill/distill.js';
 import { validationRows } from '../distill/run-inputs.js';
 import { check } from '../errors.js';
 import { label } from '../labelling/label.js';
-import { type DistillOptions, resolveConfig } from '../options/options.js';
+import { type DistillConfig, type DistillOptions, resolveConfig } from '../options/options.js';
 import { chooseParallelism } from '../options/parallelism.js';
 import type { DistillReport } from '../reports/report.js';
 import { checkGrid, gridPoints, gridSize, type SweepGrid } from './grid.js';
@@ -44,6 +44,8 @@ export interface SweepOptions extends Omit<DistillOptions, 'student' | 'checkpoi
   /** The students' input contract (preprocessing.json); default: what the test rows show. */
   contract?: InputContract;
   contractFiles?: ContractFile[];
+  /** Class names in output order, for the students' classes.json; default: the class indices. */
+  classes?: string[];
   /** The teacher's name in the report; default: its path, or `model`. */
   teacherName?: string;
   /** Called as each trial finishes (or is found finished, when resuming). */
@@ -65,6 +67,7 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
     schedule: scheduleChoice,
     contract,
     contractFiles,
+    classes,
     teacherName,
     onTrial,
     ...rest
@@ -90,6 +93,64 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
   await mkdir(out, { recursive: true });
 
   // The teacher labels once, into the store every trial reads.
+  const { storeFile, labelled, labelSeconds } = await labelOnce(base, config, out);
+  // Trials report as they finish (onTrial): their epochs would interleave when several run at once.
+  const trialBase = { ...base, onProgress: undefined, ...(storeFile && { softLabels: storeFile }) };
+
+  const labelledRows = labelledRowsOf(base.train.y, config.labeled);
+  const heldOut = validationRows(labelledRows, config.validation, config.seed)!;
+  const plans = planTrials(points);
+  const builtStudents = new Map<string, tf.LayersModel | string>();
+  const studentOf = (settings: Record<string, unknown>) => {
+    const spec = trialStudent(settings, student);
+    const name = typeof spec === 'string' ? spec : `model:${settings.student ?? ''}`;
+    if (!builtStudents.has(name)) builtStudents.set(name, materializeStudent(spec, base.train, config.seed));
+    return builtStudents.get(name)!;
+  };
+  const context: TrialContext = {
+    out,
+    optionsOf: (plan, workers) => ({
+      ...trialOptions(trialBase, plan.settings, studentOf(plan.settings)),
+      workers,
+      ...(workers === 1 && base.threadsPerWorker === undefined && { threadsPerWorker: 1 }),
+      baseline: plan.trainsBaseline,
+    }),
+    studentName: (settings) => studentName(trialStudent(settings, student)),
+    train: base.train,
+    test: base.test,
+    validationRows: heldOut.rows,
+    contract,
+    contractFiles,
+    classes,
+  };
+
+  const { finished, schedule } = await runTrials(plans, context, { out, resume, scheduleChoice, config, onTrial });
+  const records = plans.map((plan) => finished.get(plan.index)!);
+  const report = await sweepReport({
+    out,
+    grid,
+    records,
+    plans,
+    schedule,
+    labelling: { storeFile, seconds: labelled && !labelled.reused ? labelled.labelSeconds : labelSeconds },
+    teacher: {
+      spec: teacherName ?? (typeof base.teacher === 'string' ? base.teacher : (config.teacherLogits ?? 'model')),
+      validationAccuracy: await teacherValidationAccuracy(config, labelled, storeFile, base, heldOut.rows),
+    },
+    rows: {
+      train: base.train.y.length,
+      labeled: labelledRows.length - heldOut.rows.length,
+      validation: heldOut.rows.length,
+      test: base.test.y.length,
+    },
+  });
+  if (report.best !== null) await copyBest(out, records[report.best].trial.folder);
+  await writeReport(out, report);
+  return { report };
+}
+
+/** The teacher's labels of every training row, once, into the sweep's store (none with imported logits). */
+async function labelOnce(base: Omit<DistillOptions, 'student'>, config: DistillConfig, out: string) {
   const labelStarted = performance.now();
   const storeFile = config.teacherLogits === null ? (config.softLabels ?? join(out, 'soft-labels.sl')) : null;
   const teacherRows = base.teacherView ?? { train: base.train };
@@ -117,34 +178,16 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
           signal: base.signal,
         });
   const labelSeconds = (performance.now() - labelStarted) / 1000;
-  const trialBase = { ...base, ...(storeFile && { softLabels: storeFile }) };
+  return { storeFile, labelled, labelSeconds };
+}
 
-  const labelledRows = labelledRowsOf(base.train.y, config.labeled);
-  const heldOut = validationRows(labelledRows, config.validation, config.seed)!;
-  const plans = planTrials(points);
-  const builtStudents = new Map<string, tf.LayersModel | string>();
-  const studentOf = (settings: Record<string, unknown>) => {
-    const spec = trialStudent(settings, student);
-    const name = typeof spec === 'string' ? spec : `model:${settings.student ?? ''}`;
-    if (!builtStudents.has(name)) builtStudents.set(name, materializeStudent(spec, base.train, config.seed));
-    return builtStudents.get(name)!;
-  };
-  const context: TrialContext = {
-    out,
-    optionsOf: (plan, workers) => ({
-      ...trialOptions(trialBase, plan.settings, studentOf(plan.settings)),
-      workers,
-      ...(workers === 1 && base.threadsPerWorker === undefined && { threadsPerWorker: 1 }),
-      baseline: plan.trainsBaseline,
-    }),
-    studentName: (settings) => studentName(trialStudent(settings, student)),
-    train: base.train,
-    test: base.test,
-    validationRows: heldOut.rows,
-    contract,
-    contractFiles,
-  };
-
+/** Runs the trials not finished before (resume), on the schedule chosen; returns every trial's record and the schedule. */
+async function runTrials(
+  plans: TrialPlan[],
+  context: TrialContext,
+  how: Pick<SweepOptions, 'out' | 'resume' | 'onTrial'> & { scheduleChoice: ScheduleChoice | undefined; config: DistillConfig },
+) {
+  const { out, resume, scheduleChoice, config, onTrial } = how;
   const finished = new Map<number, TrialRecord>();
   if (resume) {
     for (const plan of plans) {
@@ -156,8 +199,9 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
   }
   for (const record of finished.values()) onTrial?.(record.trial, finished.size, plans.length, true);
 
+  const pending0 = plans.length - finished.size;
   const schedule = await chooseSchedule({
-    choice: scheduleChoice ?? 'auto',
+    choice: pending0 === 0 ? 'data-parallel' : (scheduleChoice ?? 'auto'),
     workers: config.workers,
     trials: plans.length - finished.size,
     ...largestStudent(plans, context, config),
@@ -184,28 +228,7 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
   };
   await Promise.all(Array.from({ length: schedule.mode === 'concurrent' ? schedule.workers : 1 }, runNext));
 
-  const records = plans.map((plan) => finished.get(plan.index)!);
-  const report = await sweepReport({
-    out,
-    grid,
-    records,
-    plans,
-    schedule,
-    labelling: { storeFile, seconds: labelled && !labelled.reused ? labelled.labelSeconds : labelSeconds },
-    teacher: {
-      spec: teacherName ?? (typeof base.teacher === 'string' ? base.teacher : (config.teacherLogits ?? 'model')),
-      validationAccuracy: await teacherValidationAccuracy(config, labelled, storeFile, base, heldOut.rows),
-    },
-    rows: {
-      train: base.train.y.length,
-      labeled: labelledRows.length - heldOut.rows.length,
-      validation: heldOut.rows.length,
-      test: base.test.y.length,
-    },
-  });
-  if (report.best !== null) await copyBest(out, records[report.best].trial.folder);
-  await writeReport(out, report);
-  return { report };
+  return { finished, schedule };
 }
 
 /** The rows whose labels the student sees: labelled, among the first `labeled`. */
@@ -217,7 +240,7 @@ function labelledRowsOf(labels: Int32Array, labeled: number | null): Int32Array 
 }
 
 /** The trial with the most trainable parameters (the probe's), and whether OpenBLAS threads would suit it. */
-function largestStudent(plans: TrialPlan[], context: TrialContext, config: ReturnType<typeof resolveConfig>) {
+function largestStudent(plans: TrialPlan[], context: TrialContext, config: DistillConfig) {
   let best = { plan: plans[0], params: -1 };
   for (const plan of plans) {
     const model = context.optionsOf(plan, 1).student;

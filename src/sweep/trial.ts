@@ -47,6 +47,7 @@ export interface TrialContext {
   validationRows: Int32Array;
   contract?: InputContract;
   contractFiles?: ContractFile[];
+  classes?: string[];
 }
 
 export const TRIAL_RECORD = 'trial.json';
@@ -136,6 +137,7 @@ async function writeTrialFolder(context: TrialContext, plan: TrialPlan, result: 
   await rm(staging, { recursive: true, force: true });
   await mkdir(staging, { recursive: true });
   try {
+    if (context.classes) result.report.data.classes = context.classes;
     const written = await writeStudentFolder(join(staging, 'student'), {
       student: result.student,
       report: result.report,
