@@ -23,6 +23,7 @@ export { DEFAULT_SWEEP_VALIDATION, sweep, type SweepOptions, type SweepResult } 
 export { checkGrid, gridPoints, gridSize, parseGridFlags, type SweepGrid } from './sweep/grid.js';
 export { SCHEDULE_CHOICES, type ScheduleChoice } from './sweep/schedule.js';
 export { leaderboard } from './sweep/leaderboard.js';
+export { chooseBest, sweepNotices } from './sweep/sweep-findings.js';
 export {
   SWEEP_REPORT_VERSION,
   type SweepBaseline,

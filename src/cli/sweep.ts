@@ -19,9 +19,8 @@ export type SweepSettings = RunSettings & { grid?: SweepGrid | string[]; trials?
 export async function sweepCommand(settings: SweepSettings, signal: AbortSignal): Promise<void> {
   const { out, checkpoint } = settings;
   const { options, teacherSetting, studentSetting, dataSource } = runSettingsParts(settings);
-  check(settings.grid !== undefined, 'sweep needs a grid: --grid KEY=V1,V2 (e.g. --grid temperature=1,2,4), or grid: in the config file', [
-    'grid',
-  ]);
+  // A CLI message: it names the flag and the config key itself.
+  check(settings.grid !== undefined, 'sweep needs a grid: --grid KEY=V1,V2 (e.g. --grid temperature=1,2,4), or grid: in the config file');
   const grid = Array.isArray(settings.grid) ? parseGridFlags(settings.grid) : settings.grid;
   const imported = options.teacherLogits != null;
   check(

@@ -16,6 +16,13 @@ export function settingsText(settings: Record<string, unknown>): string {
     .join(' ');
 }
 
+/** The trial with the best validation accuracy (the first of equals); test accuracy plays no part. */
+export function chooseBest(trials: readonly SweepTrial[]): number | null {
+  let best: SweepTrial | undefined;
+  for (const trial of trials) if (!best || trial.validationAccuracy > best.validationAccuracy) best = trial;
+  return best?.index ?? null;
+}
+
 /**
  * The findings: when the trial chosen on validation does not beat its own baseline there, one line saying
  * so, with the trial that came closest to (or furthest past) its baseline.

@@ -14,7 +14,7 @@ import { type DistillConfig, type DistillOptions, resolveConfig } from '../optio
 import { chooseParallelism } from '../options/parallelism.js';
 import type { DistillReport } from '../reports/report.js';
 import { checkGrid, gridPoints, gridSize, type SweepGrid } from './grid.js';
-import { sweepNotices, teacherValidationAccuracy } from './sweep-findings.js';
+import { chooseBest, sweepNotices, teacherValidationAccuracy } from './sweep-findings.js';
 import { materializeStudent, planTrials, studentName, trialOptions, trialStudent } from './sweep-plan.js';
 import { SWEEP_REPORT_VERSION, type SweepBaseline, type SweepReport, type SweepTrial } from './sweep-report.js';
 import { type ScheduleChoice, chooseSchedule } from './schedule.js';
@@ -275,8 +275,7 @@ async function sweepReport(parts: ReportParts): Promise<SweepReport> {
   const trials = records.map((record) => record.trial);
   const baselines: SweepBaseline[] = [];
   for (const plan of plans) if (plan.trainsBaseline) baselines[plan.baseline] = records[plan.index].baseline!;
-  let best: number | null = null;
-  for (const trial of trials) if (best === null || trial.validationAccuracy > trials[best].validationAccuracy) best = trial.index;
+  const best = chooseBest(trials);
   // Every trial evaluated the same teacher on the same test rows: the first trial's report says how it did.
   const firstReport = JSON.parse(await readFile(join(parts.out, trials[0].folder, 'report.json'), 'utf8')) as DistillReport;
   const teacher = firstReport.teacher;
