@@ -221,12 +221,20 @@ async function runTrials(
   const trialWorkers = schedule.mode === 'concurrent' ? 1 : schedule.workers;
   const runNext = async (): Promise<void> => {
     for (let plan = pending.shift(); plan; plan = pending.shift()) {
-      const record = await runTrial(plan, trialWorkers, context);
-      finished.set(plan.index, record);
-      onTrial?.(record.trial, finished.size, plans.length, false);
+      try {
+        const record = await runTrial(plan, trialWorkers, context);
+        finished.set(plan.index, record);
+        onTrial?.(record.trial, finished.size, plans.length, false);
+      } catch (error) {
+        pending.length = 0; // no new trial starts; those running finish (and are kept for --resume)
+        throw error;
+      }
     }
   };
-  await Promise.all(Array.from({ length: schedule.mode === 'concurrent' ? schedule.workers : 1 }, runNext));
+  // Every runner ends before the sweep fails, so that no pool outlives it.
+  const runners = await Promise.allSettled(Array.from({ length: schedule.mode === 'concurrent' ? schedule.workers : 1 }, runNext));
+  const failed = runners.find((runner): runner is PromiseRejectedResult => runner.status === 'rejected');
+  if (failed) throw failed.reason;
 
   return { finished, schedule };
 }
