@@ -113,6 +113,11 @@ describe('the grid', () => {
     await expect(sweep({ ...base, grid: { temperature: [1, 0] } })).rejects.toThrow(/grid temperature value 0/);
     await expect(sweep({ ...base, grid: { alpha: [0.5] }, trials: 2 })).rejects.toThrow(/trials 2 is more than the grid's 1 points/);
     await expect(sweep({ ...base, grid: {} })).rejects.toThrow(/grid is empty/);
+    await expect(sweep({ ...base, grid: { alpha: [0.5] }, validation: 600 })).rejects.toThrow(/validation 600 leaves 600 of the 600/);
+    await expect(sweep({ ...base, grid: { student: ['mlp:8', 'bag:8'] } })).rejects.toThrow(/bag/);
+    await expect(sweep({ ...base, teacher: model('mlp:8', 1), teacherEpochs: 2, grid: { alpha: [0.5] } })).rejects.toThrow(
+      /sweep labels once with a trained teacher/,
+    );
     expect(existsSync(out)).toBe(false); // nothing written, nothing labelled
   });
 });

@@ -90,13 +90,6 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
     'sweep labels once with a trained teacher: give a teacher file or model with teacherEpochs 0 (train one with run), or teacherLogits',
     ['teacher', 'teacherEpochs'],
   );
-  await mkdir(out, { recursive: true });
-
-  // The teacher labels once, into the store every trial reads.
-  const { storeFile, labelled, labelSeconds } = await labelOnce(base, config, out);
-  // Trials report as they finish (onTrial): their epochs would interleave when several run at once.
-  const trialBase = { ...base, onProgress: undefined, ...(storeFile && { softLabels: storeFile }) };
-
   const labelledRows = labelledRowsOf(base.train.y, config.labeled);
   const heldOut = validationRows(labelledRows, config.validation, config.seed)!;
   const plans = planTrials(points);
@@ -107,6 +100,15 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
     if (!builtStudents.has(name)) builtStudents.set(name, materializeStudent(spec, base.train, config.seed));
     return builtStudents.get(name)!;
   };
+  // Built now (a student that does not fit the data fails here), before the teacher labels.
+  for (const plan of plans) studentOf(plan.settings);
+  await mkdir(out, { recursive: true });
+
+  // The teacher labels once, into the store every trial reads.
+  const { storeFile, labelled, labelSeconds } = await labelOnce(base, config, out);
+  // Trials report as they finish (onTrial): their epochs would interleave when several run at once.
+  const trialBase = { ...base, onProgress: undefined, ...(storeFile && { softLabels: storeFile }) };
+
   const context: TrialContext = {
     out,
     optionsOf: (plan, workers) => ({
