@@ -282,6 +282,10 @@ describe('tfjs-distill sweep', () => {
     expect(report.gridPoints).toBe(6);
     expect(report.trials).toHaveLength(2);
     expect(existsSync(join(out, 'best', 'student', 'model.json'))).toBe(true);
+    // --resume keeps both finished trials.
+    const resumed = runCli([...args, '--workers', '1', '--out', out, '--resume']);
+    expect(resumed.status).toBe(0);
+    expect(resumed.stdout.match(/kept from the earlier sweep/g)).toHaveLength(2);
   });
 
   it('refuses bad grids and trials in flag terms, before loading anything', () => {

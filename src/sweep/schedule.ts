@@ -52,7 +52,7 @@ export async function chooseSchedule(inputs: ScheduleInputs): Promise<Schedule> 
   const rate = (value: number) => `${Math.round(value).toLocaleString('en-US')} samples/s`;
   const measured =
     `measured ${student}: ${rate(alone)} on 1 worker, ${rate(together)} on ${workers}; ` +
-    `${trials} trials take ${rounds} rounds of ${workers} side by side (${(dataParallelCost / concurrentCost).toFixed(2)}x ` +
+    `${trials} trials take ${rounds} round${rounds === 1 ? '' : 's'} of ${workers} side by side (${(dataParallelCost / concurrentCost).toFixed(2)}x ` +
     'the speed of one at a time on every worker, counting side-by-side trials at the one-worker speed)';
   return concurrentCost < dataParallelCost
     ? { mode: 'concurrent', workers, reason: measured }
