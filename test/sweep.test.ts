@@ -263,6 +263,15 @@ describe('sweep() on the bundled digits', () => {
     expect((await stat(join(out, report.trials[0].folder, 'trial.json'))).mtimeMs).toBe(kept.mtimeMs);
     expect(again.report.trials[2].testAccuracy).toBe(report.trials[2].testAccuracy); // the same trial, trained again
     expect(existsSync(join(out, 'sweep.json'))).toBe(true);
+    // Other settings outside the grid: no earlier trial matches, every one runs again.
+    const rerun: number[] = [];
+    await sweep({
+      ...options(out),
+      epochs: 2,
+      resume: true,
+      onTrial: (trial, _d, _t, wasResumed) => !wasResumed && rerun.push(trial.index),
+    });
+    expect(rerun.sort()).toEqual([0, 1, 2, 3]);
   });
 });
 

@@ -3,7 +3,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { type Dataset, featureShape } from '../data/dataset.js';
 import { buildModel, isArchitectureSpec } from '../models/architectures.js';
-import type { DistillOptions } from '../options/options.js';
+import type { DistillConfig, DistillOptions } from '../options/options.js';
 import { mixSeed } from '../random.js';
 import { withSetting } from './grid.js';
 import type { TrialPlan } from './trial.js';
@@ -63,4 +63,15 @@ export function trialOptions(
   let options: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(settings)) options = withSetting(options, key, value);
   return { ...(options as Omit<DistillOptions, 'student'>), student };
+}
+
+/**
+ * What shaped a trial besides its grid point: every resolved setting but how the machine ran it (workers,
+ * threads, the store's path) and which trial trains the baseline, with the data's digest. The student's
+ * starting weights follow from its architecture (or path) and the seed, which all count.
+ */
+export function trialFingerprint(config: DistillConfig, student: string, dataDigest: string): string {
+  const { workers, threadsPerWorker, barrierTimeoutMs, maxRestarts, workerMemoryMb, workerImports, softLabels, baseline, ...settings } =
+    config;
+  return JSON.stringify({ settings, student, data: dataDigest });
 }

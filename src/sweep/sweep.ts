@@ -13,9 +13,10 @@ import { label } from '../labelling/label.js';
 import { type DistillConfig, type DistillOptions, resolveConfig } from '../options/options.js';
 import { chooseParallelism } from '../options/parallelism.js';
 import type { DistillReport } from '../reports/report.js';
+import { datasetDigest } from '../teachers/fingerprint.js';
 import { checkGrid, gridPoints, gridSize, type SweepGrid } from './grid.js';
 import { chooseBest, sweepNotices, teacherValidationAccuracy } from './sweep-findings.js';
-import { materializeStudent, planTrials, studentName, trialOptions, trialStudent } from './sweep-plan.js';
+import { materializeStudent, planTrials, studentName, trialFingerprint, trialOptions, trialStudent } from './sweep-plan.js';
 import { SWEEP_REPORT_VERSION, type SweepBaseline, type SweepReport, type SweepTrial } from './sweep-report.js';
 import { type ScheduleChoice, chooseSchedule } from './schedule.js';
 import { type TrialContext, type TrialPlan, type TrialRecord, finishedTrial, runTrial } from './trial.js';
@@ -109,6 +110,7 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
   // Trials report as they finish (onTrial): their epochs would interleave when several run at once.
   const trialBase = { ...base, onProgress: undefined, ...(storeFile && { softLabels: storeFile }) };
 
+  const dataDigest = [datasetDigest(base.train), datasetDigest(base.test)].join();
   const context: TrialContext = {
     out,
     optionsOf: (plan, workers) => ({
@@ -117,6 +119,12 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
       ...(workers === 1 && base.threadsPerWorker === undefined && { threadsPerWorker: 1 }),
       baseline: plan.trainsBaseline,
     }),
+    fingerprintOf: (plan) =>
+      trialFingerprint(
+        resolveConfig(trialOptions(trialBase, plan.settings, studentOf(plan.settings))),
+        studentName(trialStudent(plan.settings, student)),
+        dataDigest,
+      ),
     studentName: (settings) => studentName(trialStudent(settings, student)),
     train: base.train,
     test: base.test,
@@ -193,7 +201,7 @@ async function runTrials(
   const finished = new Map<number, TrialRecord>();
   if (resume) {
     for (const plan of plans) {
-      const record = await finishedTrial(out, plan);
+      const record = await finishedTrial(plan, context);
       if (record) finished.set(plan.index, record);
     }
   } else {

@@ -29,6 +29,8 @@ export interface TrialPlan {
 /** What a finished trial left in its folder's trial.json. */
 export interface TrialRecord {
   settings: Record<string, unknown>;
+  /** Everything else that shaped the trial (see TrialContext.fingerprintOf): a resumed sweep keeps only trials that match it. */
+  fingerprint: string;
   trial: SweepTrial;
   /** The baseline it trained, if it trained one. */
   baseline?: SweepBaseline;
@@ -39,6 +41,8 @@ export interface TrialContext {
   out: string;
   /** The distill() options of a trial's settings (its student built, the store and validation set). */
   optionsOf: (plan: TrialPlan, workers: number) => DistillOptions;
+  /** The trial's settings beyond its grid point, and the data: what must match for --resume to keep it. */
+  fingerprintOf: (plan: TrialPlan) => string;
   /** The student as the report names it: the architecture or the path. */
   studentName: (settings: Record<string, unknown>) => string;
   train: Dataset;
@@ -53,11 +57,11 @@ export interface TrialContext {
 export const TRIAL_RECORD = 'trial.json';
 
 /** The trial.json of a finished trial with these settings, or undefined when there is none (or it is another trial's). */
-export async function finishedTrial(out: string, plan: TrialPlan): Promise<TrialRecord | undefined> {
-  const text = await readFile(join(out, plan.folder, TRIAL_RECORD), 'utf8').catch(() => undefined);
+export async function finishedTrial(plan: TrialPlan, context: TrialContext): Promise<TrialRecord | undefined> {
+  const text = await readFile(join(context.out, plan.folder, TRIAL_RECORD), 'utf8').catch(() => undefined);
   if (text === undefined) return undefined;
   const record = JSON.parse(text) as TrialRecord;
-  const same = JSON.stringify(record.settings) === JSON.stringify(plan.settings);
+  const same = JSON.stringify(record.settings) === JSON.stringify(plan.settings) && record.fingerprint === context.fingerprintOf(plan);
   const hasBaseline = !plan.trainsBaseline || record.baseline !== undefined;
   return same && hasBaseline ? record : undefined;
 }
@@ -120,7 +124,7 @@ async function measureAndWrite(plan: TrialPlan, context: TrialContext, result: D
           }
         : undefined;
     check(!plan.trainsBaseline || baseline !== undefined, `trial ${plan.index} was to train its baseline but none came back`);
-    const record: TrialRecord = { settings: plan.settings, trial, ...(baseline && { baseline }) };
+    const record: TrialRecord = { settings: plan.settings, fingerprint: context.fingerprintOf(plan), trial, ...(baseline && { baseline }) };
     await writeTrialFolder(context, plan, result, record);
     return record;
   } finally {
