@@ -281,7 +281,7 @@ describe('tfjs-distill sweep', () => {
     const config = join(dir, 'sweep.yaml');
     await writeFile(config, 'grid:\n  temperature: [1, 2, 4]\n  student: [mlp:8, mlp:12]\nepochs: 1\n');
     const args = ['sweep', '--config', config, '--data', 'mnist', '--limit', '600', '--teacher', teacherFile, '--trials', '2'];
-    const result = runCli([...args, '--workers', '1', '--out', out]);
+    const result = runCli([...args, '--workers', '1', '--quantize', 'uint8', '--out', out]);
     expect(result.stderr).not.toMatch(/error/);
     expect(result.status).toBe(0);
     expect(result.stdout).toMatch(/^trial 1\/2 #\d+ temperature=\d student=mlp:\d+: validation [\d.]+%, test [\d.]+%/m);
@@ -291,6 +291,7 @@ describe('tfjs-distill sweep', () => {
     expect(report.gridPoints).toBe(6);
     expect(report.trials).toHaveLength(2);
     expect(existsSync(join(out, 'best', 'student', 'model.json'))).toBe(true);
+    expect(existsSync(join(out, 'best', 'student', 'uint8', 'model.json'))).toBe(true);
     // --resume keeps both finished trials.
     const resumed = runCli([...args, '--workers', '1', '--out', out, '--resume']);
     expect(resumed.status).toBe(0);
@@ -311,6 +312,7 @@ describe('tfjs-distill sweep', () => {
     expect(refused(['--grid', 'alpha=0.5', '--trials', '3'])).toMatch(/--trials 3 is more than the grid's 1 points/);
     expect(refused([])).toMatch(/sweep needs a grid: --grid KEY=V1,V2/);
     expect(refused(['--grid', 'alpha=0.5', '--schedule', 'fast'])).toMatch(/schedule must be one of auto, concurrent, data-parallel/);
+    expect(refused(['--grid', 'alpha=0.5', '--export', 'onnx'])).toMatch(/sweep does not write --export files yet/);
     expect(existsSync(join(dir, 'never'))).toBe(false);
   });
 });

@@ -18,7 +18,11 @@ export type SweepSettings = RunSettings & { grid?: SweepGrid | string[]; trials?
 
 export async function sweepCommand(settings: SweepSettings, signal: AbortSignal): Promise<void> {
   const { out, checkpoint } = settings;
-  const { options, teacherSetting, studentSetting, dataSource } = runSettingsParts(settings);
+  const { options, teacherSetting, studentSetting, dataSource, quantize, maxQuantizeDrop, exportFormats } = runSettingsParts(settings);
+  check(
+    exportFormats.length === 0,
+    'sweep does not write --export files yet: run the chosen settings (sweep.json, best) with tfjs-distill run --export',
+  );
   // A CLI message: it names the flag and the config key itself.
   check(settings.grid !== undefined, 'sweep needs a grid: --grid KEY=V1,V2 (e.g. --grid temperature=1,2,4), or grid: in the config file');
   const grid = Array.isArray(settings.grid) ? parseGridFlags(settings.grid) : settings.grid;
@@ -47,6 +51,8 @@ export async function sweepCommand(settings: SweepSettings, signal: AbortSignal)
     schedule: settings.schedule,
     contract: dataInputContract(splits),
     contractFiles: splits.contractFiles,
+    quantize,
+    maxQuantizeDrop,
     classes,
     onProgress: (event) => {
       if (labelling) view.update(event);

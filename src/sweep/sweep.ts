@@ -6,6 +6,7 @@ import { cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InputContract } from '../data/input-contract.js';
 import type { ContractFile } from '../data/sources/source-entry.js';
+import type { QuantizeChoice } from '../options/schema.js';
 import { distill } from '../distill/distill.js';
 import { validationRows } from '../distill/run-inputs.js';
 import { check } from '../errors.js';
@@ -45,6 +46,10 @@ export interface SweepOptions extends Omit<DistillOptions, 'student' | 'checkpoi
   /** The students' input contract (preprocessing.json); default: what the test rows show. */
   contract?: InputContract;
   contractFiles?: ContractFile[];
+  /** Quantised variants written into every trial's student folder, as `run`'s `quantize`; default none. */
+  quantize?: readonly QuantizeChoice[];
+  /** Points of test accuracy past which a variant is warned about (or passed over by `auto`); default 1. */
+  maxQuantizeDrop?: number;
   /** Class names in output order, for the students' classes.json; default: the class indices. */
   classes?: string[];
   /** The teacher's name in the report; default: its path, or `model`. */
@@ -68,6 +73,8 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
     schedule: scheduleChoice,
     contract,
     contractFiles,
+    quantize,
+    maxQuantizeDrop,
     classes,
     teacherName,
     onTrial,
@@ -131,6 +138,8 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
     validationRows: heldOut.rows,
     contract,
     contractFiles,
+    quantize,
+    maxQuantizeDrop,
     classes,
   };
 

@@ -12,6 +12,7 @@ import { writeStudentFolder } from '../distill/student-folder.js';
 import { DistillError, check } from '../errors.js';
 import { saveModel } from '../models/model-files.js';
 import type { DistillOptions } from '../options/options.js';
+import type { QuantizeChoice } from '../options/schema.js';
 import type { SweepBaseline, SweepTrial } from './sweep-report.js';
 
 /** A trial before it runs: its place, its settings, and whether it trains its architecture's baseline. */
@@ -51,6 +52,8 @@ export interface TrialContext {
   validationRows: Int32Array;
   contract?: InputContract;
   contractFiles?: ContractFile[];
+  quantize?: readonly QuantizeChoice[];
+  maxQuantizeDrop?: number;
   classes?: string[];
 }
 
@@ -148,9 +151,12 @@ async function writeTrialFolder(context: TrialContext, plan: TrialPlan, result: 
       test: context.test,
       contract: context.contract,
       contractFiles: context.contractFiles,
+      quantize: context.quantize,
+      maxQuantizeDrop: context.maxQuantizeDrop,
       command: `tfjs-distill sweep (trial ${plan.index}: ${JSON.stringify(plan.settings)})`,
     });
     result.report.studentFolder = written.folder;
+    if (written.quantization) result.report.quantization = written.quantization;
     if (result.baseline) await saveModel(result.baseline, join(staging, 'baseline'));
     await writeFile(join(staging, 'report.json'), `${JSON.stringify(result.report, null, 2)}\n`);
     await writeFile(join(staging, TRIAL_RECORD), `${JSON.stringify(record, null, 2)}\n`);
