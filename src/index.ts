@@ -19,6 +19,18 @@ export {
 export type { ExportFormat, QuantizeChoice, QueueSettings } from './options/schema.js';
 export type { TeacherRuntimeUsed } from './teachers/teacher-runtime.js';
 export { label, shardFile, shardRows, type LabelOptions, type LabelResult, type ShardSpec } from './labelling/label.js';
+export { DEFAULT_SWEEP_VALIDATION, sweep, type SweepOptions, type SweepResult } from './sweep/sweep.js';
+export { checkGrid, gridPoints, gridSize, parseGridFlags, type SweepGrid } from './sweep/grid.js';
+export { SCHEDULE_CHOICES, type ScheduleChoice } from './sweep/schedule.js';
+export { leaderboard } from './sweep/leaderboard.js';
+export { chooseBest, sweepNotices } from './sweep/sweep-findings.js';
+export {
+  SWEEP_REPORT_VERSION,
+  type SweepBaseline,
+  type SweepModelResult,
+  type SweepReport,
+  type SweepTrial,
+} from './sweep/sweep-report.js';
 export { DEFAULT_JOB_ROWS, labelOnQueue, type QueueLabelOptions, type QueueLabelResult } from './queue/queue.js';
 export { DEFAULT_STALL_SECONDS, serveLabelQueue, type LabelWorkerOptions, type LabelWorkerResult } from './queue/queue-worker.js';
 export { DEFAULT_QUEUE_TIMEOUT_SECONDS } from './options/groups/runtime.js';
@@ -40,13 +52,6 @@ export type {
   TrainingPhaseReport,
 } from './reports/report.js';
 export { reportHtml } from './reports/report-html.js';
-export {
-  SWEEP_REPORT_VERSION,
-  type SweepBaseline,
-  type SweepModelResult,
-  type SweepReport,
-  type SweepTrial,
-} from './sweep/sweep-report.js';
 export { sweepHtml } from './sweep/sweep-html.js';
 export { type ParetoPoint, paretoFront } from './sweep/pareto.js';
 export {

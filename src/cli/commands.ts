@@ -7,11 +7,13 @@ import { DEFAULT_STALL_SECONDS } from '../queue/queue-worker.js';
 import type { OptionKey } from '../options/resolve.js';
 import { type OptionDecl, type OptionGroup, isInt, isNumber } from '../options/schema.js';
 import { STUDENT_VARIANTS } from '../student/index.js';
+import { SCHEDULE_CHOICES } from '../sweep/schedule.js';
+import { isPlainObject } from '../known-keys.js';
 
 /** A command-only option: declared like a schema option, but belonging to one command. */
 export type CommandOption = Omit<OptionDecl<unknown>, 'group' | 'scope'>;
 
-export type CommandName = 'run' | 'label' | 'worker' | 'merge' | 'predict';
+export type CommandName = 'run' | 'sweep' | 'label' | 'worker' | 'merge' | 'predict';
 
 export interface CommandSpec {
   name: CommandName;
@@ -35,6 +37,40 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     usage: 'tfjs-distill run [--config FILE] [flags]',
     groups: ['data', 'teacher', 'student', 'training', 'labelling', 'runtime', 'checkpoint', 'output'],
     own: {},
+  },
+  sweep: {
+    name: 'sweep',
+    summary: 'label once, distil every point of a grid of settings with baselines, keep the best student on validation',
+    usage: 'tfjs-distill sweep [--config FILE] --teacher MODEL --grid KEY=V1,V2 [--grid ...] [flags]',
+    groups: ['data', 'teacher', 'student', 'training', 'labelling', 'runtime', 'checkpoint', 'output'],
+    own: {
+      grid: {
+        description:
+          'the settings to try: option key to a list of values (grid: { temperature: [1, 2, 4], student: [mlp:16, mlp:32] }); ' +
+          "each --grid KEY=V1,V2 adds values to KEY, and the flags replace the config file's grid",
+        check: (value) =>
+          isPlainObject(value) || (Array.isArray(value) && value.every((item) => typeof item === 'string'))
+            ? undefined
+            : `grid must map option keys to lists of values, got ${JSON.stringify(value)}`,
+        flags: [{ name: 'grid', value: 'string', arg: 'KEY=V1,V2', multiple: true }],
+      },
+      trials: {
+        description: 'sample N points of the grid (seeded) instead of all of them',
+        check: (value) => (isInt(value, 1) ? undefined : `trials must be an integer >= 1, got ${JSON.stringify(value)}`),
+        flags: [{ name: 'trials', value: 'int', arg: 'N' }],
+      },
+      schedule: {
+        description:
+          'concurrent: single-worker trials side by side; data-parallel: one trial at a time on every worker; auto: ' +
+          'whichever a timed epoch of the largest student says is faster',
+        default: 'auto',
+        check: (value) =>
+          SCHEDULE_CHOICES.includes(value as never)
+            ? undefined
+            : `schedule must be one of ${SCHEDULE_CHOICES.join(', ')}, got ${JSON.stringify(value)}`,
+        flags: [{ name: 'schedule', value: 'string', arg: 'MODE' }],
+      },
+    },
   },
   label: {
     name: 'label',

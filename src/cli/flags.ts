@@ -87,12 +87,14 @@ export function flagTable(command: CommandSpec): FlagTable {
 }
 
 export const RUN_FLAGS = flagTable(COMMANDS.run);
+export const SWEEP_FLAGS = flagTable(COMMANDS.sweep);
 export const LABEL_FLAGS = flagTable(COMMANDS.label);
 export const WORKER_FLAGS = flagTable(COMMANDS.worker);
 export const MERGE_FLAGS = flagTable(COMMANDS.merge);
 export const PREDICT_FLAGS = flagTable(COMMANDS.predict);
 const TABLES: Readonly<Record<CommandName, FlagTable>> = {
   run: RUN_FLAGS,
+  sweep: SWEEP_FLAGS,
   label: LABEL_FLAGS,
   worker: WORKER_FLAGS,
   merge: MERGE_FLAGS,

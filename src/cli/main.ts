@@ -8,6 +8,7 @@ import {
   MERGE_FLAGS,
   PREDICT_FLAGS,
   RUN_FLAGS,
+  SWEEP_FLAGS,
   WORKER_FLAGS,
   asksForHelp,
   flagHelp,
@@ -18,6 +19,7 @@ import { labelCommand } from './label.js';
 import { mergeCommand } from './merge.js';
 import { type PredictSettings, predictCommand } from './predict.js';
 import { runCommand } from './run.js';
+import { type SweepSettings, sweepCommand } from './sweep.js';
 import { workerCommand } from './worker.js';
 import { checkCommandSettings, checkSettings, givenSettings } from './run-config.js';
 
@@ -26,6 +28,7 @@ const EXAMPLES = `Examples:
   tfjs-distill run --data idx:/usr/share/datasets/fashion-mnist --teacher runs/fmnist/teacher --labeled 2000 --baseline
   tfjs-distill run --config run.yaml --epochs 20          the file's settings, with 20 epochs
   tfjs-distill run --config runs/x/report.json --out runs/x-again   the same run again
+  tfjs-distill sweep --data mnist --teacher runs/demo/teacher --grid temperature=1,2,4 --grid alpha=0.5,0.9 --out runs/sweep
   tfjs-distill label --data idx:/usr/share/datasets/fashion-mnist --teacher runs/fmnist/teacher --soft-labels fm.sl --shard 0/4
   tfjs-distill merge fm.sl fm.sl.shard-*
   tfjs-distill label --data mnist --teacher runs/demo/teacher --soft-labels digits.sl --queue redis://10.0.0.5:6379/digits
@@ -53,7 +56,14 @@ ${flagHelp(FLAG_TABLES[command.name])}
 ${EXAMPLES}`;
 }
 
-const FLAG_TABLES = { run: RUN_FLAGS, label: LABEL_FLAGS, worker: WORKER_FLAGS, merge: MERGE_FLAGS, predict: PREDICT_FLAGS };
+const FLAG_TABLES = {
+  run: RUN_FLAGS,
+  sweep: SWEEP_FLAGS,
+  label: LABEL_FLAGS,
+  worker: WORKER_FLAGS,
+  merge: MERGE_FLAGS,
+  predict: PREDICT_FLAGS,
+};
 
 const USAGE = `tfjs-distill: knowledge distillation for TensorFlow.js on all cores
 
@@ -100,7 +110,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   // Checked before any model or backend work: a bad setting fails at once.
-  const runSettings = spec.name === 'run' ? checkSettings(given.given) : undefined;
+  const runSettings = spec.name === 'run' || spec.name === 'sweep' ? checkSettings(given.given) : undefined;
   const settings = checkCommandSettings(given.given, spec);
   // The main thread only builds, loads and saves models; the work runs in the workers.
   tf.env().set('PROD', true);
@@ -118,6 +128,7 @@ async function main(argv: string[]): Promise<number> {
   process.on('SIGTERM', onSignal);
   if (spec.name === 'label') await labelCommand(settings, cancel.signal);
   else if (spec.name === 'worker') await workerCommand(settings, cancel.signal);
+  else if (spec.name === 'sweep') await sweepCommand({ ...settings, ...runSettings! } as SweepSettings, cancel.signal);
   else await runCommand(runSettings!, cancel.signal);
   return 0;
 }

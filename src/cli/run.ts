@@ -29,7 +29,7 @@ import { checkEnsembleMembers, dataSourceOf, importModules, isTableSource, train
  * A run's settings taken apart: the data source it loads, the settings it reports as given, and the
  * options for distill().
  */
-async function runSettingsParts(settings: RunSettings) {
+export async function runSettingsParts(settings: RunSettings) {
   const { data: source, testData, limit, testFraction, imageSize, channels, skipBadImages, out, checkpoint, ...rest } = settings;
   const {
     quantize,

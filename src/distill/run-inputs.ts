@@ -124,7 +124,7 @@ export async function openInputs(options: DistillOptions, config: DistillConfig,
 }
 
 /** The held-out rows of a validation split (`validation`: a count or a fraction of `labelled`), seeded. */
-function validationRows(labelled: Int32Array, validation: number | null, seed: number): HeldOutRows | undefined {
+export function validationRows(labelled: Int32Array, validation: number | null, seed: number): HeldOutRows | undefined {
   if (validation === null) return undefined;
   const count = validation < 1 ? Math.round(validation * labelled.length) : validation;
   check(

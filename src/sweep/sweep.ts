@@ -1,0 +1,347 @@
+// `sweep()`: label once, distil many. The teacher labels the training rows once into the soft-label store;
+// every trial of the grid reads that table; each architecture gets its hard-label baseline; the trial kept
+// is the best on validation rows held out of training, and its test accuracy is only reported.
+import type * as tf from '@tensorflow/tfjs';
+import { cp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { InputContract } from '../data/input-contract.js';
+import type { ContractFile } from '../data/sources/source-entry.js';
+import type { QuantizeChoice } from '../options/schema.js';
+import { distill } from '../distill/distill.js';
+import { validationRows } from '../distill/run-inputs.js';
+import { check } from '../errors.js';
+import { label } from '../labelling/label.js';
+import { type DistillConfig, type DistillOptions, resolveConfig } from '../options/options.js';
+import { chooseParallelism } from '../options/parallelism.js';
+import type { DistillReport } from '../reports/report.js';
+import { datasetDigest } from '../teachers/fingerprint.js';
+import { checkGrid, gridPoints, gridSize, type SweepGrid } from './grid.js';
+import { chooseBest, sweepNotices, teacherValidationAccuracy } from './sweep-findings.js';
+import { materializeStudent, planTrials, studentName, trialFingerprint, trialOptions, trialStudent } from './sweep-plan.js';
+import { SWEEP_REPORT_VERSION, type SweepBaseline, type SweepReport, type SweepTrial } from './sweep-report.js';
+import { type ScheduleChoice, chooseSchedule } from './schedule.js';
+import { type TrialContext, type TrialPlan, type TrialRecord, finishedTrial, runTrial } from './trial.js';
+import { sweepHtml } from './sweep-html.js';
+
+/**
+ * The validation split of a sweep when none is given: a tenth of the labelled rows. Choosing among trials
+ * needs rows no trial trained on, and a tenth keeps most labels for training while leaving enough rows
+ * for accuracies a point apart to be told apart on the bundled digits and larger sets.
+ */
+export const DEFAULT_SWEEP_VALIDATION = 0.1;
+
+/** Everything {@link sweep} takes: distill()'s options (the student optional when the grid varies it), the grid, and where to write. */
+export interface SweepOptions extends Omit<DistillOptions, 'student' | 'checkpoint' | 'baseline'> {
+  /** The student of every trial whose grid point sets none: a model, a model path, or an architecture (`mlp:32`). */
+  student?: tf.LayersModel | string;
+  /** Option key to the values tried (see {@link SweepGrid}). */
+  grid: SweepGrid;
+  /** Sample this many grid points (seeded) instead of all of them. Default: all. */
+  trials?: number | null;
+  /** The output folder: sweep.json, trials/NNN/ (report.json, student/, baseline/), best/student/, the store. */
+  out: string;
+  /** Keep the trials an earlier sweep into `out` finished (their trial.json), and run only the rest. */
+  resume?: boolean;
+  /** Several single-worker trials at once, one trial at a time on every worker, or measured (default `auto`). */
+  schedule?: ScheduleChoice;
+  /** The students' input contract (preprocessing.json); default: what the test rows show. */
+  contract?: InputContract;
+  contractFiles?: ContractFile[];
+  /** Quantised variants written into every trial's student folder, as `run`'s `quantize`; default none. */
+  quantize?: readonly QuantizeChoice[];
+  /** Points of test accuracy past which a variant is warned about (or passed over by `auto`); default 1. */
+  maxQuantizeDrop?: number;
+  /** Class names in output order, for the students' classes.json; default: the class indices. */
+  classes?: string[];
+  /** The teacher's name in the report; default: its path, or `model`. */
+  teacherName?: string;
+  /** Called as each trial finishes (or is found finished, when resuming). */
+  onTrial?: (trial: SweepTrial, finished: number, total: number, resumed: boolean) => void;
+}
+
+/** What {@link sweep} returns: the report it wrote to OUT/sweep.json. */
+export interface SweepResult {
+  report: SweepReport;
+}
+
+/** Distils the teacher into every point of the grid from one labelling, and keeps the best on validation. */
+export async function sweep(options: SweepOptions): Promise<SweepResult> {
+  const {
+    grid: givenGrid,
+    trials: trialCount,
+    out,
+    resume,
+    schedule: scheduleChoice,
+    contract,
+    contractFiles,
+    quantize,
+    maxQuantizeDrop,
+    classes,
+    teacherName,
+    onTrial,
+    ...rest
+  } = options;
+  const { student, ...given } = rest;
+  const base: Omit<DistillOptions, 'student'> = { ...given, validation: given.validation ?? DEFAULT_SWEEP_VALIDATION, baseline: false };
+  const config = resolveConfig({ ...base, student: student ?? 'unset' });
+  // Checked before any labelling: the grid, each trial's options together, the teacher.
+  const grid = checkGrid(givenGrid, base as Record<string, unknown>);
+  check(student !== undefined || 'student' in grid, 'sweep needs a student, or student in the grid', ['student']);
+  const points = gridPoints(grid, trialCount ?? null, config.seed);
+  for (const settings of points) resolveConfig(trialOptions(base, settings, trialStudent(settings, student)));
+  check(
+    config.softLabelTopK === null || !('temperature' in grid),
+    'a top-k soft-label store is made at one temperature; drop softLabelTopK or take temperature out of the grid',
+    ['softLabelTopK'],
+  );
+  check(
+    config.teacherLogits !== null || (base.teacher !== undefined && config.teacherEpochs === 0),
+    'sweep labels once with a trained teacher: give a teacher file or model with teacherEpochs 0 (train one with run), or teacherLogits',
+    ['teacher', 'teacherEpochs'],
+  );
+  const labelledRows = labelledRowsOf(base.train.y, config.labeled);
+  const heldOut = validationRows(labelledRows, config.validation, config.seed)!;
+  const plans = planTrials(points);
+  const builtStudents = new Map<string, tf.LayersModel | string>();
+  const studentOf = (settings: Record<string, unknown>) => {
+    const spec = trialStudent(settings, student);
+    const name = typeof spec === 'string' ? spec : `model:${settings.student ?? ''}`;
+    if (!builtStudents.has(name)) builtStudents.set(name, materializeStudent(spec, base.train, config.seed));
+    return builtStudents.get(name)!;
+  };
+  // Built now (a student that does not fit the data fails here), before the teacher labels.
+  for (const plan of plans) studentOf(plan.settings);
+  await mkdir(out, { recursive: true });
+
+  // The teacher labels once, into the store every trial reads.
+  const { storeFile, labelled, labelSeconds } = await labelOnce(base, config, out);
+  // Trials report as they finish (onTrial): their epochs would interleave when several run at once.
+  const trialBase = { ...base, onProgress: undefined, ...(storeFile && { softLabels: storeFile }) };
+
+  const dataDigest = [datasetDigest(base.train), datasetDigest(base.test)].join();
+  const context: TrialContext = {
+    out,
+    optionsOf: (plan, workers) => ({
+      ...trialOptions(trialBase, plan.settings, studentOf(plan.settings)),
+      workers,
+      ...(workers === 1 && base.threadsPerWorker === undefined && { threadsPerWorker: 1 }),
+      baseline: plan.trainsBaseline,
+    }),
+    fingerprintOf: (plan) =>
+      trialFingerprint(
+        resolveConfig(trialOptions(trialBase, plan.settings, studentOf(plan.settings))),
+        studentName(trialStudent(plan.settings, student)),
+        dataDigest,
+      ),
+    studentName: (settings) => studentName(trialStudent(settings, student)),
+    train: base.train,
+    test: base.test,
+    validationRows: heldOut.rows,
+    contract,
+    contractFiles,
+    quantize,
+    maxQuantizeDrop,
+    classes,
+  };
+
+  const { finished, schedule } = await runTrials(plans, context, { out, resume, scheduleChoice, config, onTrial });
+  const records = plans.map((plan) => finished.get(plan.index)!);
+  const report = await sweepReport({
+    out,
+    grid,
+    records,
+    plans,
+    schedule,
+    labelling: { storeFile, seconds: labelled && !labelled.reused ? labelled.labelSeconds : labelSeconds },
+    teacher: {
+      spec: teacherName ?? (typeof base.teacher === 'string' ? base.teacher : (config.teacherLogits ?? 'model')),
+      validationAccuracy: await teacherValidationAccuracy(config, labelled, storeFile, base, heldOut.rows),
+    },
+    rows: {
+      train: base.train.y.length,
+      labeled: labelledRows.length - heldOut.rows.length,
+      validation: heldOut.rows.length,
+      test: base.test.y.length,
+    },
+  });
+  if (report.best !== null) await copyBest(out, records[report.best].trial.folder);
+  await writeReport(out, report);
+  return { report };
+}
+
+/** The teacher's labels of every training row, once, into the sweep's store (none with imported logits). */
+async function labelOnce(base: Omit<DistillOptions, 'student'>, config: DistillConfig, out: string) {
+  const labelStarted = performance.now();
+  const storeFile = config.teacherLogits === null ? (config.softLabels ?? join(out, 'soft-labels.sl')) : null;
+  const teacherRows = base.teacherView ?? { train: base.train };
+  const labelled =
+    storeFile === null
+      ? undefined
+      : await label({
+          teacher: base.teacher!,
+          teacherNormalize: base.teacherNormalize,
+          teacherLayout: base.teacherLayout,
+          teacherOutput: base.teacherOutput,
+          teacherRuntime: base.teacherRuntime,
+          train: teacherRows.train,
+          softLabels: storeFile,
+          softLabelTopK: config.softLabelTopK,
+          temperature: config.temperature,
+          workers: base.workers,
+          backend: base.backend,
+          kernels: base.kernels,
+          barrierTimeoutMs: base.barrierTimeoutMs,
+          maxRestarts: base.maxRestarts,
+          workerMemoryMb: base.workerMemoryMb,
+          workerImports: base.workerImports,
+          onProgress: base.onProgress,
+          signal: base.signal,
+        });
+  const labelSeconds = (performance.now() - labelStarted) / 1000;
+  return { storeFile, labelled, labelSeconds };
+}
+
+/** Runs the trials not finished before (resume), on the schedule chosen; returns every trial's record and the schedule. */
+async function runTrials(
+  plans: TrialPlan[],
+  context: TrialContext,
+  how: Pick<SweepOptions, 'out' | 'resume' | 'onTrial'> & { scheduleChoice: ScheduleChoice | undefined; config: DistillConfig },
+) {
+  const { out, resume, scheduleChoice, config, onTrial } = how;
+  const finished = new Map<number, TrialRecord>();
+  if (resume) {
+    for (const plan of plans) {
+      const record = await finishedTrial(plan, context);
+      if (record) finished.set(plan.index, record);
+    }
+  } else {
+    await rm(join(out, 'trials'), { recursive: true, force: true });
+  }
+  for (const record of finished.values()) onTrial?.(record.trial, finished.size, plans.length, true);
+
+  const pending0 = plans.length - finished.size;
+  const schedule = await chooseSchedule({
+    choice: pending0 === 0 ? 'data-parallel' : (scheduleChoice ?? 'auto'),
+    workers: config.workers,
+    trials: plans.length - finished.size,
+    ...largestStudent(plans, context, config),
+    probe: async (workers) => {
+      const plan = largestStudent(plans, context, config).plan;
+      const probe = await distill({
+        ...context.optionsOf(plan, workers),
+        epochs: 1,
+        validation: null,
+        earlyStopping: null,
+        baseline: false,
+      });
+      return probe.report.phases.find((phase) => phase.phase === 'student')!.samplesPerSec;
+    },
+  });
+  const pending = plans.filter((plan) => !finished.has(plan.index));
+  const trialWorkers = schedule.mode === 'concurrent' ? 1 : schedule.workers;
+  const runNext = async (): Promise<void> => {
+    for (let plan = pending.shift(); plan; plan = pending.shift()) {
+      try {
+        const record = await runTrial(plan, trialWorkers, context);
+        finished.set(plan.index, record);
+        onTrial?.(record.trial, finished.size, plans.length, false);
+      } catch (error) {
+        pending.length = 0; // no new trial starts; those running finish (and are kept for --resume)
+        throw error;
+      }
+    }
+  };
+  // Every runner ends before the sweep fails, so that no pool outlives it.
+  const runners = await Promise.allSettled(Array.from({ length: schedule.mode === 'concurrent' ? schedule.workers : 1 }, runNext));
+  const failed = runners.find((runner): runner is PromiseRejectedResult => runner.status === 'rejected');
+  if (failed) throw failed.reason;
+
+  return { finished, schedule };
+}
+
+/** The rows whose labels the student sees: labelled, among the first `labeled`. */
+function labelledRowsOf(labels: Int32Array, labeled: number | null): Int32Array {
+  const end = labeled === null ? labels.length : Math.min(labeled, labels.length);
+  const rows: number[] = [];
+  for (let row = 0; row < end; row++) if (labels[row] >= 0) rows.push(row);
+  return Int32Array.from(rows);
+}
+
+/** The trial with the most trainable parameters (the probe's), and whether OpenBLAS threads would suit it. */
+function largestStudent(plans: TrialPlan[], context: TrialContext, config: DistillConfig) {
+  let best = { plan: plans[0], params: -1 };
+  for (const plan of plans) {
+    const model = context.optionsOf(plan, 1).student;
+    const params = typeof model === 'string' ? 0 : model.countParams();
+    if (params > best.params) best = { plan, params };
+  }
+  const { threadsPerWorker } = chooseParallelism({
+    workers: undefined,
+    threadsPerWorker: config.threadsPerWorker,
+    backend: config.backend,
+    kernels: config.kernels,
+    studentParams: best.params,
+    batchSize: config.batchSize,
+  });
+  return { plan: best.plan, student: context.studentName(best.plan.settings), blasThreads: threadsPerWorker > 1 };
+}
+
+interface ReportParts {
+  out: string;
+  grid: SweepGrid;
+  records: TrialRecord[];
+  plans: TrialPlan[];
+  schedule: SweepReport['schedule'];
+  labelling: SweepReport['labelling'];
+  teacher: { spec: string; validationAccuracy: number };
+  rows: SweepReport['rows'];
+}
+
+/** sweep.json: the trials in order, the baselines, the choice on validation, and the findings. */
+async function sweepReport(parts: ReportParts): Promise<SweepReport> {
+  const { records, plans, grid } = parts;
+  const trials = records.map((record) => record.trial);
+  const baselines: SweepBaseline[] = [];
+  for (const plan of plans) if (plan.trainsBaseline) baselines[plan.baseline] = records[plan.index].baseline!;
+  const best = chooseBest(trials);
+  // Every trial evaluated the same teacher on the same test rows: the first trial's report says how it did.
+  const firstReport = JSON.parse(await readFile(join(parts.out, trials[0].folder, 'report.json'), 'utf8')) as DistillReport;
+  const teacher = firstReport.teacher;
+  const size = teacher && 'params' in teacher ? { params: teacher.params, bytes: teacher.bytes } : { params: null, bytes: null };
+  return {
+    format: 'tfjs-distill/sweep',
+    version: SWEEP_REPORT_VERSION,
+    grid,
+    gridPoints: gridSize(grid),
+    trials,
+    baselines,
+    best,
+    teacher: { ...parts.teacher, testAccuracy: teacher?.accuracy ?? Number.NaN, ...size },
+    schedule: parts.schedule,
+    rows: parts.rows,
+    labelling: parts.labelling,
+    notices: sweepNotices(trials, baselines, best),
+  };
+}
+
+/** Copies the chosen trial's student folder to OUT/best/student/, whole or not at all. */
+async function copyBest(out: string, folder: string): Promise<void> {
+  const staging = join(out, 'best.partial');
+  await rm(staging, { recursive: true, force: true });
+  await cp(join(out, folder, 'student'), join(staging, 'student'), { recursive: true });
+  await writeFile(join(staging, 'trial.txt'), `${folder}\n`);
+  await rm(join(out, 'best'), { recursive: true, force: true });
+  await rename(staging, join(out, 'best'));
+}
+
+/** Writes sweep.html and then sweep.json, each beside a temporary copy renamed into place: sweep.json last. */
+async function writeReport(out: string, report: SweepReport): Promise<void> {
+  for (const [name, text] of [
+    ['sweep.html', sweepHtml(report)],
+    ['sweep.json', `${JSON.stringify(report, null, 2)}\n`],
+  ]) {
+    const file = join(out, name);
+    await writeFile(`${file}.partial`, text);
+    await rename(`${file}.partial`, file);
+  }
+}

@@ -1,0 +1,318 @@
+import * as tf from '@tensorflow/tfjs';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type Dataset,
+  DistillError,
+  type SweepBaseline,
+  type SweepReport,
+  type SweepTrial,
+  buildModel,
+  checkGrid,
+  chooseBest,
+  distill,
+  gridPoints,
+  parseGridFlags,
+  sweep,
+  sweepNotices,
+} from '../dist/index.js';
+import { loadModel, saveModel } from '../dist/models/model-files.js';
+import { mixSeed } from '../dist/random.js';
+import { runCli } from './helpers/cli.js';
+import { digitRows } from './helpers/digits.js';
+
+let train: Dataset;
+let test: Dataset;
+let dir: string;
+const model = (spec: string, seed: number) => buildModel(spec, { inputShape: [28, 28], numClasses: 10, seed });
+let teacherFile: string;
+
+beforeAll(async () => {
+  ({ train, test } = await digitRows(600, 200));
+  dir = await mkdtemp(join(tmpdir(), 'sweep-'));
+  // A teacher that knows something: a few epochs on the main thread.
+  const teacher = model('mlp:32', 5);
+  teacher.compile({ optimizer: tf.train.adam(0.01), loss: 'sparseCategoricalCrossentropy' });
+  await teacher.fit(
+    tf.tensor(
+      Float32Array.from(train.x, (v) => v / 255),
+      [600, 28, 28],
+    ),
+    tf.tensor(train.y, [600], 'float32'),
+    {
+      epochs: 4,
+      verbose: 0,
+    },
+  );
+  teacherFile = join(dir, 'teacher');
+  await saveModel(teacher, teacherFile);
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+const messageOf = (run: () => unknown) => {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(DistillError);
+    return (error as Error).message;
+  }
+  throw new Error('no error');
+};
+
+describe('the grid', () => {
+  it('reads --grid flags: typed values, repeated keys adding values, architectures keeping their commas', () => {
+    expect(parseGridFlags(['temperature=1,2,4', 'alpha=0.5', 'alpha=0.9', 'student=mlp:128,64,mlp:32', 'loss=kd,dkd'])).toEqual({
+      temperature: [1, 2, 4],
+      alpha: [0.5, 0.9],
+      student: ['mlp:128,64', 'mlp:32'],
+      loss: ['kd', 'dkd'],
+    });
+    expect(messageOf(() => parseGridFlags(['temperature']))).toMatch(/grid 'temperature' must be KEY=V1,V2/);
+    expect(messageOf(() => parseGridFlags(['temperature=1,,2']))).toMatch(/empty value/);
+  });
+
+  it('refuses unknown keys with a suggestion, fixed keys, bad values by their option, empty grids and lists', () => {
+    expect(messageOf(() => checkGrid({ temprature: [1, 2] }, {}))).toBe(
+      "grid key 'temprature' is not an option; did you mean 'temperature'?",
+    );
+    expect(messageOf(() => checkGrid({ workers: [1, 2] }, {}))).toMatch(/'workers' is an option a sweep holds fixed/);
+    expect(messageOf(() => checkGrid({ alpha: [0.5, 2] }, {}))).toMatch(/^grid alpha value 2: alpha/);
+    expect(messageOf(() => checkGrid({ temperature: [1, -1] }, {}))).toMatch(/^grid temperature value -1: temperature/);
+    expect(messageOf(() => checkGrid({ loss: ['kd', 'kl'] }, {}))).toMatch(/^grid loss value "kl"/);
+    expect(messageOf(() => checkGrid({ student: ['mlp:16', 'mpl:32'] }, {}))).toMatch(/'mpl:32' is not an architecture/);
+    expect(messageOf(() => checkGrid({}, {}))).toMatch(/grid is empty/);
+    expect(messageOf(() => checkGrid({ alpha: [] }, {}))).toMatch(/grid alpha has no values/);
+    expect(messageOf(() => checkGrid({ alpha: 0.5 }, {}))).toMatch(/grid alpha must be a list/);
+    expect(messageOf(() => checkGrid({ alpha: [0.5, 0.5] }, {}))).toMatch(/lists a value twice/);
+    expect(messageOf(() => checkGrid({ 'optimizer.learningRat': [0.1] }, {}))).toMatch(/optimizer takes/);
+    expect(checkGrid({ 'optimizer.learningRate': [0.01, 0.1] }, {})).toEqual({ 'optimizer.learningRate': [0.01, 0.1] });
+  });
+
+  it('makes every point in grid order, or a seeded sample of them; more trials than points is an error', () => {
+    const grid = { temperature: [1, 2, 4], alpha: [0.5, 0.9] };
+    const all = gridPoints(grid, null, 1);
+    expect(all).toHaveLength(6);
+    expect(all[0]).toEqual({ temperature: 1, alpha: 0.5 });
+    expect(all[1]).toEqual({ temperature: 1, alpha: 0.9 });
+    const sample = gridPoints(grid, 3, 7);
+    expect(sample).toHaveLength(3);
+    expect(gridPoints(grid, 3, 7)).toEqual(sample);
+    expect(new Set(sample.map((p) => JSON.stringify(p))).size).toBe(3);
+    expect(sample.every((p) => all.some((q) => JSON.stringify(q) === JSON.stringify(p)))).toBe(true);
+    expect(messageOf(() => gridPoints(grid, 7, 1))).toMatch(/trials 7 is more than the grid's 6 points/);
+  });
+
+  it('refuses a bad grid before anything is labelled', async () => {
+    const out = join(dir, 'refused');
+    const base = { teacher: teacherFile, student: 'mlp:8', train, test, out, workers: 1 };
+    await expect(sweep({ ...base, grid: { temperature: [1, 0] } })).rejects.toThrow(/grid temperature value 0/);
+    await expect(sweep({ ...base, grid: { alpha: [0.5] }, trials: 2 })).rejects.toThrow(/trials 2 is more than the grid's 1 points/);
+    await expect(sweep({ ...base, grid: {} })).rejects.toThrow(/grid is empty/);
+    await expect(sweep({ ...base, grid: { alpha: [0.5] }, validation: 600 })).rejects.toThrow(/validation 600 leaves 600 of the 600/);
+    await expect(sweep({ ...base, grid: { student: ['mlp:8', 'bag:8'] } })).rejects.toThrow(/bag/);
+    await expect(sweep({ ...base, teacher: model('mlp:8', 1), teacherEpochs: 2, grid: { alpha: [0.5] } })).rejects.toThrow(
+      /sweep labels once with a trained teacher/,
+    );
+    expect(existsSync(out)).toBe(false); // nothing written, nothing labelled
+  });
+});
+
+describe('choosing on validation', () => {
+  const result = (validationAccuracy: number, testAccuracy: number) => ({
+    student: 'mlp:8',
+    validationAccuracy,
+    testAccuracy,
+    agreement: null,
+    params: 1,
+    bytes: 4,
+    latencyMsBatch1: 0.1,
+    folder: '',
+    seconds: 1,
+  });
+  const trial = (index: number, settings: Record<string, unknown>, validation: number, testAccuracy: number): SweepTrial => ({
+    ...result(validation, testAccuracy),
+    index,
+    settings,
+    baseline: 0,
+  });
+
+  it('picks the best validation accuracy, whatever the test accuracy says', () => {
+    const trials = [
+      trial(0, { temperature: 1 }, 0.8, 0.95),
+      trial(1, { temperature: 2 }, 0.9, 0.7),
+      trial(2, { temperature: 4 }, 0.9, 0.99),
+    ];
+    expect(chooseBest(trials)).toBe(1); // the first of the best on validation; trial 2's higher test accuracy plays no part
+    expect(chooseBest([])).toBeNull();
+  });
+
+  it('says in one line when the chosen trial does not beat its baseline, naming the closest settings', () => {
+    const baselines: SweepBaseline[] = [result(0.92, 0.9)];
+    const trials = [trial(0, { temperature: 4, alpha: 0.9 }, 0.88, 0.9), trial(1, { temperature: 1, alpha: 0.5 }, 0.91, 0.8)];
+    const notices = sweepNotices(trials, baselines, chooseBest(trials));
+    expect(notices).toHaveLength(1);
+    expect(notices[0]).toMatch(/did not beat the hard-label baseline on validation/);
+    expect(notices[0]).toMatch(/closest: trial 1 \(temperature=1 alpha=0.5\), -1.0 points/);
+    expect(sweepNotices([trial(0, {}, 0.95, 0.9)], baselines, 0)).toEqual([]);
+  });
+});
+
+describe('sweep() on the bundled digits', () => {
+  const grid = { temperature: [1, 4], student: ['mlp:8', 'mlp:12'] };
+  const options = (out: string) => ({
+    teacher: teacherFile,
+    student: 'mlp:8',
+    train,
+    test,
+    grid,
+    epochs: 1,
+    batchSize: 64,
+    workers: 1,
+    seed: 3,
+    out,
+    schedule: 'data-parallel' as const,
+  });
+  let report: SweepReport;
+  let out: string;
+
+  beforeAll(async () => {
+    out = join(dir, 'digits');
+    ({ report } = await sweep(options(out)));
+  });
+
+  it('labels once into the store, and every trial reads it', async () => {
+    expect(report.labelling.storeFile).toBe(join(out, 'soft-labels.sl'));
+    expect(existsSync(report.labelling.storeFile!)).toBe(true);
+    for (const trial of report.trials) {
+      const trialReport = JSON.parse(await readFile(join(out, trial.folder, 'report.json'), 'utf8'));
+      expect(trialReport.softLabels).toMatchObject({ reused: true, file: report.labelling.storeFile });
+    }
+  });
+
+  it('writes every trial, a baseline per architecture, the choice on validation and best/student', async () => {
+    expect(report.format).toBe('tfjs-distill/sweep');
+    expect(report.gridPoints).toBe(4);
+    expect(report.trials.map((t) => t.settings)).toEqual(gridPoints(grid, null, 3));
+    expect(report.baselines).toHaveLength(2); // mlp:8 and mlp:12
+    expect(report.trials.map((t) => report.baselines[t.baseline].params === t.params)).toEqual([true, true, true, true]);
+    expect(report.best).toBe(chooseBest(report.trials));
+    expect(report.rows).toMatchObject({ train: 600, validation: 60, labeled: 540, test: 200 });
+    for (const trial of report.trials) {
+      expect(trial.testAccuracy).toBeGreaterThan(0);
+      expect(await readdir(join(out, trial.folder))).toEqual(expect.arrayContaining(['report.json', 'student', 'trial.json']));
+    }
+    const best = report.trials[report.best!];
+    expect(await readFile(join(out, 'best', 'student', 'weights.bin'))).toEqual(
+      await readFile(join(out, best.folder, 'student', 'weights.bin')),
+    );
+    expect(JSON.parse(await readFile(join(out, 'sweep.json'), 'utf8'))).toEqual(JSON.parse(JSON.stringify(report)));
+    expect(report.schedule).toEqual({ mode: 'data-parallel', workers: 1, reason: 'asked for (schedule data-parallel)' });
+  });
+
+  it('trains a trial exactly as the same settings run alone with the same seed', async () => {
+    const trial = report.trials[3];
+    const alone = await distill({
+      teacher: teacherFile,
+      student: buildModel(trial.settings.student as string, { inputShape: [28, 28], numClasses: 10, seed: mixSeed(3, 12) }),
+      train,
+      test,
+      temperature: trial.settings.temperature as number,
+      epochs: 1,
+      batchSize: 64,
+      workers: 1,
+      threadsPerWorker: 1,
+      seed: 3,
+      validation: 0.1,
+      softLabels: report.labelling.storeFile,
+    });
+    const inSweep = await loadModel(join(out, trial.folder, 'student', 'model.json'));
+    const weights = (m: tf.LayersModel) => m.getWeights().map((w) => Array.from(w.dataSync()));
+    expect(weights(inSweep)).toEqual(weights(alone.student));
+    expect(alone.report.student.accuracy).toBe(trial.testAccuracy);
+  });
+
+  it('runs single-worker trials side by side, each as it trains alone', async () => {
+    const concurrent = join(dir, 'concurrent');
+    const { report: side } = await sweep({ ...options(concurrent), workers: 2, schedule: 'concurrent' });
+    expect(side.schedule).toEqual({ mode: 'concurrent', workers: 2, reason: 'asked for (schedule concurrent)' });
+    for (const trial of side.trials) {
+      const weights = (root: string) => readFile(join(root, trial.folder, 'student', 'weights.bin'));
+      expect(await weights(concurrent)).toEqual(await weights(out));
+    }
+    expect(side.trials.map((t) => t.validationAccuracy)).toEqual(report.trials.map((t) => t.validationAccuracy));
+  });
+
+  it('resumes: finished trials are kept, the rest run', async () => {
+    const kept = await stat(join(out, report.trials[0].folder, 'trial.json'));
+    await rm(join(out, report.trials[2].folder), { recursive: true });
+    await rm(join(out, 'sweep.json'));
+    const resumed: number[] = [];
+    const ran: number[] = [];
+    const again = await sweep({
+      ...options(out),
+      resume: true,
+      onTrial: (trial, _done, _total, wasResumed) => (wasResumed ? resumed : ran).push(trial.index),
+    });
+    expect(resumed.sort()).toEqual([0, 1, 3]);
+    expect(ran).toEqual([2]);
+    expect((await stat(join(out, report.trials[0].folder, 'trial.json'))).mtimeMs).toBe(kept.mtimeMs);
+    expect(again.report.trials[2].testAccuracy).toBe(report.trials[2].testAccuracy); // the same trial, trained again
+    expect(existsSync(join(out, 'sweep.json'))).toBe(true);
+    // Other settings outside the grid: no earlier trial matches, every one runs again.
+    const rerun: number[] = [];
+    await sweep({
+      ...options(out),
+      epochs: 2,
+      resume: true,
+      onTrial: (trial, _d, _t, wasResumed) => !wasResumed && rerun.push(trial.index),
+    });
+    expect(rerun.sort()).toEqual([0, 1, 2, 3]);
+  });
+});
+
+describe('tfjs-distill sweep', () => {
+  it('takes the grid from the config file, samples --trials, prints a line per trial and the leaderboard', async () => {
+    const out = join(dir, 'cli');
+    const config = join(dir, 'sweep.yaml');
+    await writeFile(config, 'grid:\n  temperature: [1, 2, 4]\n  student: [mlp:8, mlp:12]\nepochs: 1\n');
+    const args = ['sweep', '--config', config, '--data', 'mnist', '--limit', '600', '--teacher', teacherFile, '--trials', '2'];
+    const result = runCli([...args, '--workers', '1', '--quantize', 'uint8', '--out', out]);
+    expect(result.stderr).not.toMatch(/error/);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toMatch(/^trial 1\/2 #\d+ temperature=\d student=mlp:\d+: validation [\d.]+%, test [\d.]+%/m);
+    expect(result.stdout).toMatch(/^trial 2\/2 /m);
+    expect(result.stdout).toMatch(/settings\s+student\s+val\s+test\s+base val/);
+    const report = JSON.parse(await readFile(join(out, 'sweep.json'), 'utf8')) as SweepReport;
+    expect(report.gridPoints).toBe(6);
+    expect(report.trials).toHaveLength(2);
+    expect(existsSync(join(out, 'best', 'student', 'model.json'))).toBe(true);
+    expect(existsSync(join(out, 'best', 'student', 'uint8', 'model.json'))).toBe(true);
+    // --resume keeps both finished trials.
+    const resumed = runCli([...args, '--workers', '1', '--out', out, '--resume']);
+    expect(resumed.status).toBe(0);
+    expect(resumed.stdout.match(/kept from the earlier sweep/g)).toHaveLength(2);
+  });
+
+  it('refuses bad grids and trials in flag terms, before loading anything', () => {
+    const base = ['sweep', '--data', 'mnist', '--teacher', teacherFile, '--out', join(dir, 'never')];
+    const refused = (args: string[]) => {
+      const result = runCli([...base, ...args]);
+      expect(result.status).toBe(1);
+      return result.stderr.trim();
+    };
+    expect(refused(['--grid', 'temprature=1,2'])).toBe(
+      "tfjs-distill: error: --grid key 'temprature' is not an option; did you mean 'temperature'?",
+    );
+    expect(refused(['--grid', 'alpha=0.5,1.5'])).toMatch(/--grid alpha value 1.5: /);
+    expect(refused(['--grid', 'alpha=0.5', '--trials', '3'])).toMatch(/--trials 3 is more than the grid's 1 points/);
+    expect(refused([])).toMatch(/sweep needs a grid: --grid KEY=V1,V2/);
+    expect(refused(['--grid', 'alpha=0.5', '--schedule', 'fast'])).toMatch(/schedule must be one of auto, concurrent, data-parallel/);
+    expect(refused(['--grid', 'alpha=0.5', '--export', 'onnx'])).toMatch(/sweep does not write --export files yet/);
+    expect(existsSync(join(dir, 'never'))).toBe(false);
+  });
+});
