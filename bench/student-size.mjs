@@ -7,7 +7,8 @@
 // Not part of `npm run bench`: it measures a run's output. For example, after the Fashion-MNIST run of
 // docs/shipping.md:
 //   node bench/student-size.mjs --student runs/fashion/student --idx /usr/share/datasets/fashion-mnist [--out FILE]
-// Prints a markdown table and writes it to --out (default bench/results/student-size.md).
+// Prints a markdown table and writes it to --out (default bench/results/student-size.md), keeping the
+// file's later sections (bench/student-latency.mjs writes one: latency on every runtime).
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { existsSync } from 'node:fs';
@@ -135,5 +136,8 @@ const lines = [
   `\`node bench/student-size.mjs --student ${args.student} --idx ${args.idx}\`, ${new Date().toISOString()}`,
 ];
 console.log(lines.join('\n'));
-await writeFile(outFile, `${lines.join('\n')}\n`);
+// Sections other scripts add to the file (bench/student-latency.mjs's) are kept.
+const previous = existsSync(outFile) ? await readFile(outFile, 'utf8') : '';
+const sections = previous.indexOf('\n## ') < 0 ? '' : `\n${previous.slice(previous.indexOf('\n## ') + 1)}`;
+await writeFile(outFile, `${lines.join('\n')}\n${sections}`);
 console.log(JSON.stringify(results));

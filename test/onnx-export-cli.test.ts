@@ -140,7 +140,9 @@ describe('--export onnx in a run', () => {
 
   it('digits: student/model.onnx and model-uint8.onnx measured on every test row, in report.json, report.html and the summary', async () => {
     const out = join(dir, 'digits');
-    const result = runCli(['run', ...DIGITS, '--student-arch', 'cnn:4', '--export', 'onnx', '--export', 'onnx-uint8', '--out', out]);
+    // A drop limit of 0: any test row the uint8 file loses is warned about.
+    const args = ['--student-arch', 'cnn:4', '--export', 'onnx', '--export', 'onnx-uint8', '--max-quantize-drop', '0'];
+    const result = runCli(['run', ...DIGITS, ...args, '--out', out]);
     expect(result.status, result.stderr).toBe(0);
     const report = await readReport(out);
     expect(report.onnx!.map((e) => [e.path, e.format])).toEqual([
@@ -177,6 +179,13 @@ describe('--export onnx in a run', () => {
     expect(result.stdout).toMatch(
       /^onnx: student\/model\.onnx \(.+\), on onnxruntime-node: test accuracy .+%, agreement with tfjs 100\.00%, largest logit difference .+$/m,
     );
+    // With a drop limit of 0, a warning exactly when the uint8 file lost test rows (this one gains a little).
+    const uint8Warnings = uint8.accuracy < uint8.tfjsAccuracy ? [expect.stringMatching(/model-uint8\.onnx loses/)] : [];
+    expect(result.stdout.split('\n').filter((line) => line.includes('model-uint8.onnx'))).toEqual([
+      expect.stringMatching(/^onnx: student\/model-uint8\.onnx/),
+      ...uint8Warnings,
+    ]);
+    expect(report.warnings.filter((w) => w.includes('model-uint8.onnx'))).toEqual(uint8Warnings);
     const { stdout: dom, stderr } = chromium(['--dump-dom'], pathToFileURL(join(out, 'report.html')).href, dir);
     expect(stderr.split('\n').filter((line) => line.includes(':CONSOLE'))).toEqual([]);
     const cells = elements(dom, 'td', 'num').filter((c) => c['data-export']);
@@ -185,6 +194,22 @@ describe('--export onnx in a run', () => {
         (['bytes', 'accuracy', 'agreement', 'maxAbsLogitDiff'] as const).map((metric) => [e.path, metric, e[metric]]),
       ),
     );
+  });
+
+  it('--max-quantize-drop: a model-uint8.onnx that loses test rows is warned about in the summary and the report', async () => {
+    const out = join(dir, 'uint8-drop');
+    const fixed = ['--seed', '1', '--threads-per-worker', '1'];
+    const args = ['--student-arch', 'mlp:32', '--epochs', '4', ...fixed, '--export', 'onnx-uint8', '--max-quantize-drop', '0'];
+    const result = runCli(['run', ...DIGITS, ...args, '--out', out]);
+    expect(result.status, result.stderr).toBe(0);
+    const [uint8] = (await readReport(out)).onnx!;
+    const drop = (uint8.tfjsAccuracy - uint8.accuracy) * 100;
+    expect(drop).toBeGreaterThan(0); // this seeded run's uint8 file loses rows
+    const warning = `student/model-uint8.onnx loses ${drop.toFixed(2)} points of test accuracy against float32, more than --max-quantize-drop 0`;
+    expect(result.stdout.split('\n')).toContain(`warning: ${warning}`);
+    expect((await readReport(out)).warnings).toContain(warning);
+    const { stdout: dom } = chromium(['--dump-dom'], pathToFileURL(join(out, 'report.html')).href, dir);
+    expect(dom).toContain(`<li>warning: ${warning}</li>`);
   });
 
   it('text: a cnn1d student on real e-mails exports, takes float32 token ids, and agrees with tfjs', async () => {

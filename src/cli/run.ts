@@ -22,7 +22,7 @@ import type { ContractFile } from '../data/sources/source-entry.js';
 import { dataInputContract } from '../data/source-contracts.js';
 import type { InputContract } from '../data/input-contract.js';
 import type { ExportFormat, QuantizeChoice } from '../options/schema.js';
-import { checkStudentExports, writeStudentOnnx } from './student-onnx.js';
+import { checkStudentExports, onnxQuantizeWarnings, writeStudentOnnx } from './student-onnx.js';
 import { checkEnsembleMembers, dataSourceOf, importModules, isTableSource, trainingAugment, withTeacherDataDefaults } from './inputs.js';
 
 /**
@@ -286,6 +286,7 @@ async function writeOutputs(out: string, result: DistillResult, request: Student
           if (request.exportFormats.length === 0) return;
           process.stderr.write('exporting the student to ONNX and checking it with onnxruntime-node on the test rows\n');
           result.report.onnx = await writeStudentOnnx(folder, STUDENT_FOLDER, result.student, request.test, request.exportFormats);
+          result.report.warnings.push(...onnxQuantizeWarnings(result.report.onnx, request.maxDrop));
         },
       ],
     });

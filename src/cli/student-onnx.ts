@@ -6,6 +6,7 @@ import type * as tf from '@tensorflow/tfjs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Dataset } from '../data/dataset.js';
+import { beyondDrop, pointsText } from '../distill/student-variants.js';
 import { DistillError, messageOf } from '../errors.js';
 import { type ExportedOnnx, UnsupportedLayerError, exportLayersToOnnx } from '../models/layers-to-onnx.js';
 import { checkOnnxAgainstTfjs } from '../models/onnx-check.js';
@@ -88,4 +89,19 @@ async function writeOneFormat(
     output: { name: exported.outputName, dtype: 'float32', shape: [null, ...exported.outputShape] },
     ...measured,
   };
+}
+
+/**
+ * Warnings for the quantised ONNX exports (onnx-uint8) that lose more than `maxDrop` points of test accuracy
+ * against the float32 tfjs student, worded as the quantised tfjs variants' warnings are: a uint8 file is a
+ * shipped variant like student/uint8/, and --max-quantize-drop bounds them all.
+ */
+export function onnxQuantizeWarnings(exports: readonly OnnxExportReport[], maxDrop: number): string[] {
+  return exports
+    .filter((exported) => exported.format === 'onnx-uint8')
+    .map((exported) => ({ path: exported.path, drop: (exported.tfjsAccuracy - exported.accuracy) * 100 }))
+    .filter(({ drop }) => beyondDrop(drop, maxDrop))
+    .map(
+      ({ path, drop }) => `${path} loses ${pointsText(drop)} of test accuracy against float32, more than --max-quantize-drop ${maxDrop}`,
+    );
 }

@@ -325,7 +325,8 @@ export const DATA_OPTIONS = defineOptions({
     group: 'output',
     scope: 'cli',
     description:
-      'test accuracy, in percentage points, a quantised variant may lose against the float32 student before it is warned about (and auto passes it over)',
+      'test accuracy, in percentage points, a quantised variant (student/uint8/ and the others, and the onnx-uint8 export) may lose ' +
+      'against the float32 student before it is warned about (and auto passes it over)',
     default: DEFAULT_MAX_QUANTIZE_DROP,
     check: (value) => (isNumber(value) && value >= 0 ? undefined : given('maxQuantizeDrop', 'must be a number of points >= 0')(value)),
     flags: [{ name: 'max-quantize-drop', value: 'number', arg: 'P' }],
