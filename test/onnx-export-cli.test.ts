@@ -204,7 +204,12 @@ describe('--export onnx in a run', () => {
     expect(result.status, result.stderr).toBe(0);
     const [uint8] = (await readReport(out)).onnx!;
     const drop = (uint8.tfjsAccuracy - uint8.accuracy) * 100;
-    expect(drop).toBeGreaterThan(0); // this seeded run's uint8 file loses rows
+    // This seeded run's uint8 file loses rows with the OpenBLAS kernels here; another processor's kernels round
+    // differently, so the run may not lose any there: then no warning may appear (the unit test covers the maths).
+    if (drop <= 0) {
+      expect((await readReport(out)).warnings.filter((line) => line.includes('model-uint8.onnx'))).toEqual([]);
+      return;
+    }
     const warning = `student/model-uint8.onnx loses ${drop.toFixed(2)} points of test accuracy against float32, more than --max-quantize-drop 0`;
     expect(result.stdout.split('\n')).toContain(`warning: ${warning}`);
     expect((await readReport(out)).warnings).toContain(warning);
