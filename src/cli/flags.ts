@@ -92,7 +92,8 @@ export const LABEL_FLAGS = flagTable(COMMANDS.label);
 export const WORKER_FLAGS = flagTable(COMMANDS.worker);
 export const MERGE_FLAGS = flagTable(COMMANDS.merge);
 export const PREDICT_FLAGS = flagTable(COMMANDS.predict);
-const TABLES: Readonly<Record<CommandName, FlagTable>> = {
+/** Each command's flag table, by command name. */
+export const FLAG_TABLES: Readonly<Record<CommandName, FlagTable>> = {
   run: RUN_FLAGS,
   sweep: SWEEP_FLAGS,
   label: LABEL_FLAGS,
@@ -145,7 +146,7 @@ export interface CommandLine {
  * problem is one line: an unknown flag (with the nearest one), a missing value, a wrong number.
  */
 export function parseCommandLine(argv: string[], command: CommandName = 'run'): CommandLine {
-  const table = TABLES[command];
+  const table = FLAG_TABLES[command];
   const spec = COMMANDS[command];
   const options = Object.fromEntries(
     Object.entries(table).map(([name, flag]) => [
@@ -214,7 +215,7 @@ export function flagHelp(table: FlagTable = RUN_FLAGS): string {
 
 /** The flag that sets each library option: the first flag that names it (--teacher before --teacher-arch). */
 const FLAG_OF_OPTION = new Map<string, string>();
-for (const table of Object.values(TABLES)) {
+for (const table of Object.values(FLAG_TABLES)) {
   for (const [flag, spec] of Object.entries(table)) {
     if (spec.option && !FLAG_OF_OPTION.has(spec.option)) FLAG_OF_OPTION.set(spec.option, `--${flag}`);
   }

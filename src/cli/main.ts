@@ -2,19 +2,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { DistillCancelledError, DistillError, messageOf } from '../errors.js';
 import { COMMANDS, type CommandName, type CommandSpec } from './commands.js';
-import {
-  type FileSettings,
-  LABEL_FLAGS,
-  MERGE_FLAGS,
-  PREDICT_FLAGS,
-  RUN_FLAGS,
-  SWEEP_FLAGS,
-  WORKER_FLAGS,
-  asksForHelp,
-  flagHelp,
-  inFlagTerms,
-  parseCommandLine,
-} from './flags.js';
+import { FLAG_TABLES, type FileSettings, asksForHelp, flagHelp, inFlagTerms, parseCommandLine } from './flags.js';
 import { labelCommand } from './label.js';
 import { mergeCommand } from './merge.js';
 import { type PredictSettings, predictCommand } from './predict.js';
@@ -55,15 +43,6 @@ ${flagHelp(FLAG_TABLES[command.name])}
 
 ${EXAMPLES}`;
 }
-
-const FLAG_TABLES = {
-  run: RUN_FLAGS,
-  sweep: SWEEP_FLAGS,
-  label: LABEL_FLAGS,
-  worker: WORKER_FLAGS,
-  merge: MERGE_FLAGS,
-  predict: PREDICT_FLAGS,
-};
 
 const USAGE = `tfjs-distill: knowledge distillation for TensorFlow.js on all cores
 
