@@ -35,18 +35,19 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sweep-'));
   // A teacher that knows something: a few epochs on the main thread.
   const teacher = model('mlp:32', 5);
-  teacher.compile({ optimizer: tf.train.adam(0.01), loss: 'sparseCategoricalCrossentropy' });
-  await teacher.fit(
-    tf.tensor(
-      Float32Array.from(train.x, (v) => v / 255),
-      [600, 28, 28],
-    ),
-    tf.tensor(train.y, [600], 'float32'),
-    {
-      epochs: 4,
-      verbose: 0,
-    },
-  );
+  // The model outputs logits: a softmax cross-entropy on them (Keras' sparse loss would read them as probabilities),
+  // with shuffling off so that the teacher is the same on every run.
+  teacher.compile({
+    optimizer: tf.train.adam(0.01),
+    loss: (labels: tf.Tensor, logits: tf.Tensor) => tf.losses.softmaxCrossEntropy(labels, logits),
+  });
+  // The run scales uint8 pixels by 1/255 and takes float rows (the bundled digits) as they are: so does the teacher.
+  const pixels = train.x instanceof Uint8Array ? Float32Array.from(train.x, (v) => v / 255) : Float32Array.from(train.x);
+  await teacher.fit(tf.tensor(pixels, [600, 28, 28]), tf.oneHot(tf.tensor1d(train.y, 'int32'), 10), {
+    epochs: 4,
+    shuffle: false,
+    verbose: 0,
+  });
   teacherFile = join(dir, 'teacher');
   await saveModel(teacher, teacherFile);
 });
