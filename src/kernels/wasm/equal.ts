@@ -41,23 +41,63 @@ export const equalByStrides =
     }
     const aStrides = broadcastStrides(a.shape, outShape);
     const bStrides = broadcastStrides(b.shape, outShape);
-    const inner = outShape[rank - 1];
-    const aStep = aStrides[rank - 1];
-    const bStep = bStrides[rank - 1];
-    const position = new Array<number>(rank).fill(0); // the output index, last axis left out
-    let aStart = 0;
-    let bStart = 0;
-    for (let to = 0; to < size; to += inner) {
-      for (let j = 0, i = aStart, k = bStart; j < inner; j++, i += aStep, k += bStep) result[to + j] = av[i] === bv[k] ? 1 : 0;
-      // The next row of the output: an odometer over the axes before the last.
-      for (let axis = rank - 2; axis >= 0; axis--) {
-        aStart += aStrides[axis];
-        bStart += bStrides[axis];
-        if (++position[axis] < outShape[axis]) break;
-        aStart -= aStrides[axis] * outShape[axis];
-        bStart -= bStrides[axis] * outShape[axis];
-        position[axis] = 0;
-      }
-    }
+    // The usual case, float32 against float32, in a loop of its own that sees one kind of array (faster).
+    if (a.dtype === 'float32' && b.dtype === 'float32')
+      compare(result, av as Float32Array, bv as Float32Array, outShape, aStrides, bStrides);
+    else compareMixed(result, av, bv, outShape, aStrides, bStrides);
     return out;
   };
+
+function compare(result: Uint8Array, av: Float32Array, bv: Float32Array, outShape: number[], aStrides: number[], bStrides: number[]): void {
+  const rank = outShape.length;
+  const size = result.length;
+  const inner = outShape[rank - 1];
+  const aStep = aStrides[rank - 1];
+  const bStep = bStrides[rank - 1];
+  const position = new Array<number>(rank).fill(0); // the output index, last axis left out
+  let aStart = 0;
+  let bStart = 0;
+  for (let to = 0; to < size; to += inner) {
+    for (let j = 0, i = aStart, k = bStart; j < inner; j++, i += aStep, k += bStep) result[to + j] = Number(av[i] === bv[k]);
+    // The next row of the output: an odometer over the axes before the last.
+    for (let axis = rank - 2; axis >= 0; axis--) {
+      aStart += aStrides[axis];
+      bStart += bStrides[axis];
+      if (++position[axis] < outShape[axis]) break;
+      aStart -= aStrides[axis] * outShape[axis];
+      bStart -= bStrides[axis] * outShape[axis];
+      position[axis] = 0;
+    }
+  }
+}
+
+/** As compare, for int32 against int32 or float32. */
+function compareMixed(
+  result: Uint8Array,
+  av: Float32Array | Int32Array,
+  bv: Float32Array | Int32Array,
+  outShape: number[],
+  aStrides: number[],
+  bStrides: number[],
+): void {
+  const rank = outShape.length;
+  const size = result.length;
+  const inner = outShape[rank - 1];
+  const aStep = aStrides[rank - 1];
+  const bStep = bStrides[rank - 1];
+  const position = new Array<number>(rank).fill(0); // the output index, last axis left out
+  let aStart = 0;
+  let bStart = 0;
+  for (let to = 0; to < size; to += inner) {
+    for (let j = 0, i = aStart, k = bStart; j < inner; j++, i += aStep, k += bStep) result[to + j] = Number(av[i] === bv[k]);
+    // The next row of the output: an odometer over the axes before the last.
+    for (let axis = rank - 2; axis >= 0; axis--) {
+      aStart += aStrides[axis];
+      bStart += bStrides[axis];
+      if (++position[axis] < outShape[axis]) break;
+      aStart -= aStrides[axis] * outShape[axis];
+      bStart -= bStrides[axis] * outShape[axis];
+      position[axis] = 0;
+    }
+  }
+}

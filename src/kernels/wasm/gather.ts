@@ -1,6 +1,7 @@
 /** GatherV2 (the forward pass of an embedding) for the wasm backend: a JS loop copying rows on the wasm heap. */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { floatOffset, heapBuffer } from '../wasm-heap.js';
 import type { KernelArgs } from './heap-tensors.js';
 
 /**
@@ -29,17 +30,20 @@ export const gatherRows =
       }
     }
     if (tf.util.sizeFromShape(x.shape) === 0) return out;
-    // Views taken after makeOutput, the last allocation (growing the heap detaches older views).
-    const source = wasm.typedArrayFromHeap(x);
-    const target = wasm.typedArrayFromHeap(out);
+    // One view of the whole heap, taken after makeOutput (the last allocation: growing the heap detaches older
+    // views), so the rows move by copyWithin on one array whatever the dtype (4-byte values as int32 bits).
+    const bytes = x.dtype === 'bool' ? 1 : 4;
+    const buffer = heapBuffer(wasm);
+    const words = bytes === 4 ? new Int32Array(buffer) : new Uint8Array(buffer);
+    const source = floatOffset(wasm, x) * (4 / bytes);
+    let to = floatOffset(wasm, out) * (4 / bytes);
     const perBatch = ids.length / batchSize;
-    let to = 0;
     for (let b = 0; b < batchSize; b++) {
       for (let o = 0; o < outerSize; o++) {
         const base = (b * outerSize + o) * dimSize;
         for (let i = b * perBatch, end = i + perBatch; i < end; i++) {
-          const from = (base + ids[i]) * sliceSize;
-          for (let j = 0; j < sliceSize; j++) target[to + j] = source[from + j];
+          const from = source + (base + ids[i]) * sliceSize;
+          words.copyWithin(to, from, from + sliceSize);
           to += sliceSize;
         }
       }
