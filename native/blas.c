@@ -71,6 +71,7 @@ static void load_openblas(void) {
 #include "exchange.h"
 #include "reductions.h"
 #include "elementwise.h"
+#include "embedding.h"
 #include "vec4.h"
 
 static int ready(napi_env env) {
@@ -471,6 +472,8 @@ NAPI_MODULE_INIT() {
       {"maxPoolGrad", NULL, max_pool_grad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sumLeadingAxes", NULL, sum_leading_axes, NULL, NULL, NULL, napi_enumerable, NULL},
       {"biasAdd", NULL, bias_add, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"gatherRows", NULL, gather_rows, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"segmentSumRows", NULL, segment_sum_rows, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof functions / sizeof *functions, functions);
   col_cache_t *cache = calloc(1, sizeof *cache);

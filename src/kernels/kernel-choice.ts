@@ -48,6 +48,8 @@ const MANAGED = [
   'Sum',
   'Cast',
   'Add',
+  'GatherV2',
+  'UnsortedSegmentSum',
 ];
 
 /** The configs registered for wasm before the first selection: the ones `wasm` keeps and `openblas` falls back on. */
