@@ -472,6 +472,7 @@ NAPI_MODULE_INIT() {
       {"maxPoolGrad", NULL, max_pool_grad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sumLeadingAxes", NULL, sum_leading_axes, NULL, NULL, NULL, napi_enumerable, NULL},
       {"biasAdd", NULL, bias_add, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"equalBroadcast", NULL, equal_broadcast, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gatherRows", NULL, gather_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"segmentSumRows", NULL, segment_sum_rows, NULL, NULL, NULL, napi_enumerable, NULL},
   };

@@ -301,6 +301,29 @@ describe.runIf(NATIVE)('the addon refuses arguments that would reach outside its
         ],
       ],
     },
+    equalBroadcast: {
+      // a [3, 4] at 0 against b [3, 1] at 100 (broadcast along the last axis), bytes out at 800
+      valid: () => [heap(), 0, 100, 800, Int32Array.of(2, 3, 4, 4, 1, 1, 0)],
+      bad: (v) => [
+        ['rank 0', swap(v, 4, Int32Array.of(0)), range('equalBroadcast', 'rank', 0, 1, 8)],
+        ['rank 9', swap(v, 4, Int32Array.of(9)), range('equalBroadcast', 'rank', 9, 1, 8)],
+        [
+          'a geometry of the wrong length',
+          swap(v, 4, Int32Array.of(2, 3, 4, 4, 1, 1)),
+          /^tfjs-distill native: equalBroadcast geometry must hold 1 \+ 3 x rank values$/,
+        ],
+        ['a negative stride', geometry(v, 4, 3, -4), range('equalBroadcast', 'a stride', -4, 0, MAX32)],
+        ['a past the end', swap(v, 1, HEAP - 11), outside('equalBroadcast', 'aOffset', HEAP - 11, 12)],
+        ['b past the end', swap(v, 2, HEAP - 2), outside('equalBroadcast', 'bOffset', HEAP - 2, 3)],
+        [
+          'out past the end',
+          swap(v, 3, HEAP * 4 - 11),
+          new RegExp(
+            `^tfjs-distill native: equalBroadcast outByteOffset is ${HEAP * 4 - 11}, so 12 bytes there lie outside the wasm heap of ${HEAP * 4} bytes$`,
+          ),
+        ],
+      ],
+    },
     gatherRows: {
       // rows of a table [10, 4] at 0 by 6 ids at 100, into [6, 4] at 200
       valid: () => [heap(), 0, 100, 6, 4, 10, 200],
@@ -457,7 +480,7 @@ describe('tensors outside the wasm heap', () => {
 });
 
 describe.runIf(NATIVE)('the openblas kernel set', () => {
-  it('replaces the matMul, conv, max-pool, Sum, Cast, Add, GatherV2 and UnsortedSegmentSum kernels, and the wasm set restores the originals', () => {
+  it('replaces the matMul, conv, max-pool, Sum, Cast, Add, GatherV2, UnsortedSegmentSum and Equal kernels, and the wasm set restores the originals', () => {
     const backend = tf.backend() as BackendWasm;
     const names = [
       'BatchMatMul',
@@ -473,6 +496,7 @@ describe.runIf(NATIVE)('the openblas kernel set', () => {
       'Add',
       'GatherV2',
       'UnsortedSegmentSum',
+      'Equal',
     ];
     const current = () => names.map((name) => tf.getKernel(name, 'wasm')!.kernelFunc);
     selectWasmKernels('wasm', backend);
@@ -733,6 +757,53 @@ for (const kernels of KERNEL_SETS) {
       const table = tf.tensor2d(values(6, 1), [3, 2]);
       expect(() => tf.gather(table, tf.tensor1d([0, 3], 'int32'))).toThrow('GatherV2: the index value 3 is not in [0, 2]');
       table.dispose();
+    });
+
+    it('Equal: broadcasts of every kind exactly, NaN equal to nothing, the gradient of a max over an axis, and the cases it hands on', async () => {
+      const cases: [number[], number[], 'float32' | 'int32'][] = [
+        [[5, 7, 4], [5, 1, 4], 'float32'], // a max over an axis, broadcast back
+        [[4, 6], [4, 6], 'float32'],
+        [[2, 3], [], 'float32'], // a scalar: handed on below rank 1 only when both are scalars
+        [[5, 1, 3], [4, 1], 'float32'], // both broadcast
+        [[], [], 'float32'], // scalars: handed on
+        [[3, 4], [1, 4], 'int32'], // int32: handed on
+      ];
+      for (const [aShape, bShape, dtype] of cases) {
+        const pick = (shape: number[], seed: number) =>
+          Float32Array.from(values(sizeOf(shape), seed), (v, i) => (i % 7 === 6 ? Number.NaN : Math.round(v * 2)));
+        const equal = () =>
+          tf.cast(
+            dtype === 'int32'
+              ? tf.equal(
+                  tf.tensor(
+                    Int32Array.from(pick(aShape, 2), (v) => v || 0),
+                    aShape,
+                    'int32',
+                  ),
+                  tf.tensor(
+                    Int32Array.from(pick(bShape, 3), (v) => v || 0),
+                    bShape,
+                    'int32',
+                  ),
+                )
+              : tf.equal(tf.tensor(pick(aShape, 2), aShape), tf.tensor(pick(bShape, 3), bShape)),
+            'float32',
+          );
+        const [got] = await run('wasm', kernels, equal);
+        const [want] = await run('cpu', 'auto', equal);
+        expect(Array.from(got)).toEqual(Array.from(want));
+        if (want.length > 4) expect(new Set(want)).toEqual(new Set([0, 1])); // both outcomes are checked
+      }
+      const maxGrad = () => {
+        const x = tf.tensor3d(
+          Float32Array.from(values(3 * 9 * 4, 5), (v) => Math.round(v * 3)),
+          [3, 9, 4],
+        ); // ties
+        return tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.max(v, 1), tf.tensor2d(values(12, 6), [3, 4]))))(x);
+      };
+      const [got] = await run('wasm', kernels, maxGrad);
+      const [want] = await run('cpu', 'auto', maxGrad);
+      expect(Array.from(got)).toEqual(Array.from(want));
     });
 
     it('Conv2D, FusedConv2D, Conv2DBackpropInput, Conv2DBackpropFilter: strides, padding, dilation', async () => {

@@ -50,6 +50,7 @@ const MANAGED = [
   'Add',
   'GatherV2',
   'UnsortedSegmentSum',
+  'Equal',
 ];
 
 /** The configs registered for wasm before the first selection: the ones `wasm` keeps and `openblas` falls back on. */
