@@ -8,8 +8,8 @@
  * - The depthwise conv gradients and UnsortedSegmentSum (the gradient of gather) are plain JS loops on
  *   the wasm heap: their cpu versions are also slow enough to matter (the cpu UnsortedSegmentSum does
  *   numSegments passes over its input: ~5 s for the gradient of a 1000-row gather).
- * - replaceWasmKernels puts four of tfjs-distill's in place of the backend's own: Identity shares its
- *   input's data instead of copying it, MaxPoolGrad is a faster JS loop that breaks ties as the cpu
+ * - replaceWasmKernels puts five of tfjs-distill's in place of the backend's own: Identity, and Transpose
+ *   when only axes of size 1 move, share their input's data instead of copying it, MaxPoolGrad is a faster JS loop that breaks ties as the cpu
  *   backend does, and GatherV2 (an embedding's forward pass) and Equal (in the gradient of a max over an
  *   axis) are JS loops without the backend's per-element index vectors.
  * - Every other kernel the cpu backend has and wasm lacks is bridged: inputs are copied to the cpu
@@ -27,6 +27,7 @@ import { gatherRows } from './wasm/gather.js';
 import { WASM, wasmKernel, wasmKernelConfig } from './wasm/heap-tensors.js';
 import { maxPoolGrad } from './wasm/max-pool-grad.js';
 import { sharedIdentity } from './wasm/shared-identity.js';
+import { sharedTranspose } from './wasm/shared-transpose.js';
 import { unsortedSegmentSum } from './wasm/unsorted-segment-sum.js';
 
 export { conv2DBackpropInputViaMatMul } from './wasm/conv2d-backprop-input.js';
@@ -60,7 +61,7 @@ export function registerMissingWasmKernels(): string[] {
 }
 
 /**
- * Puts tfjs-distill's versions in place of four kernels the wasm backend has (see the module comment), and
+ * Puts tfjs-distill's versions in place of five kernels the wasm backend has (see the module comment), and
  * returns one short description per kernel replaced by this call: [] when an earlier call replaced them.
  */
 export function replaceWasmKernels(): string[] {
@@ -78,6 +79,7 @@ export function replaceWasmKernels(): string[] {
   replace('MaxPoolGrad', maxPoolGrad, 'JS loop on the wasm heap (faster, and breaks ties as the cpu backend does)');
   replace('GatherV2', gatherRows, 'JS loop copying whole rows on the wasm heap (faster)');
   replace('Equal', equalByStrides, 'JS loop on the wasm heap, broadcast by strides (faster)');
+  replace('Transpose', sharedTranspose, "shares its input's data when only axes of size 1 move");
   return registered;
 }
 

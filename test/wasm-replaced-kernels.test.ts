@@ -4,15 +4,19 @@ import '@tensorflow/tfjs-backend-wasm';
 import { registerMissingWasmKernels, replaceWasmKernels } from '../dist/kernels/wasm-kernels.js';
 import { mulberry32 } from '../dist/random.js';
 
-// tfjs-distill's GatherV2 and Equal on wasm against two references: the wasm backend's own kernels (captured
-// before they are replaced) and the cpu backend's. Both kernels only copy or compare, so the match is exact.
+// tfjs-distill's GatherV2, Equal and Transpose on wasm against two references: the wasm backend's own kernels (captured
+// before they are replaced) and the cpu backend's. They only copy, compare or share, so the match is exact.
 
-let stock: { gather: tf.KernelFunc; equal: tf.KernelFunc };
+let stock: { gather: tf.KernelFunc; equal: tf.KernelFunc; transpose: tf.KernelFunc };
 let registered: string[] = [];
 
 beforeAll(async () => {
   await tf.setBackend('wasm');
-  stock = { gather: tf.getKernel('GatherV2', 'wasm')!.kernelFunc, equal: tf.getKernel('Equal', 'wasm')!.kernelFunc };
+  stock = {
+    gather: tf.getKernel('GatherV2', 'wasm')!.kernelFunc,
+    equal: tf.getKernel('Equal', 'wasm')!.kernelFunc,
+    transpose: tf.getKernel('Transpose', 'wasm')!.kernelFunc,
+  };
   registered = [...registerMissingWasmKernels(), ...replaceWasmKernels()];
 });
 
@@ -179,6 +183,48 @@ describe('Equal on wasm', () => {
           [2, 6, 3],
         );
         return tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.max(v, 1), tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]))))(x);
+      });
+    const cpu = await onCpu(grad);
+    expect(grad().data).toEqual(cpu.data);
+  });
+});
+
+describe('Transpose on wasm', () => {
+  const cases: [string, number[], number[], boolean][] = [
+    ['a column [b, n, 1] to [b, 1, n] (a batched dot)', [3, 5, 1], [0, 2, 1], true],
+    ['the identity permutation (the gather gradient)', [6, 4], [0, 1], true],
+    ['size-1 axes moved around longer ones in order', [1, 4, 1, 3], [2, 1, 0, 3], true],
+    ['a real transpose', [3, 5, 2], [0, 2, 1], false],
+    ['size-1 axes and a real swap', [1, 4, 3], [2, 0, 1], false],
+  ];
+  for (const [name, shape, perm, shares] of cases) {
+    it(`matches the backend's own and the cpu backend's, sharing data only when no data moves: ${name}`, async () => {
+      expect(registered).toContain("Transpose: shares its input's data when only axes of size 1 move");
+      const size = shape.reduce((a, b) => a * b, 1);
+      const x = tf.tensor(values(size, size), shape);
+      const y = tf.transpose(x, perm);
+      const backend = tf.backend() as unknown as { dataIdMap: { get(id: object): { memoryOffset: number } } };
+      const offset = (t: tf.Tensor) => backend.dataIdMap.get(t.dataId).memoryOffset;
+      expect(offset(y) === offset(x)).toBe(shares);
+      const ours = { shape: y.shape, data: Array.from(y.dataSync()) };
+      const own = runStock(stock.transpose, { x }, { perm });
+      x.dispose(); // shared data outlives the input
+      expect(Array.from(y.dataSync())).toEqual(ours.data);
+      y.dispose();
+      const cpu = await onCpu(() => result(() => tf.transpose(tf.tensor(values(size, size), shape), perm)));
+      expect(ours.shape).toEqual(cpu.shape);
+      expect(ours.data).toEqual(cpu.data);
+      expect(own.data).toEqual(cpu.data);
+    });
+  }
+
+  it('gives the embedding gradient through a batched dot as the cpu backend does', async () => {
+    const grad = () =>
+      result(() => {
+        const table = tf.tensor2d(values(10 * 4, 11), [10, 4]);
+        const ids = tf.tensor2d([9, 1, 1, 0, 9, 2, 3, 2], [2, 4], 'int32');
+        const column = tf.tensor3d(values(2 * 4, 12), [2, 4, 1]);
+        return tf.grad((t: tf.Tensor) => tf.sum(tf.matMul(tf.transpose(column, [0, 2, 1]), tf.gather(t, ids) as tf.Tensor3D)))(table);
       });
     const cpu = await onCpu(grad);
     expect(grad().data).toEqual(cpu.data);
