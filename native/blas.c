@@ -9,8 +9,8 @@
  * thread, so W workers run W BLAS threads, never W x cores. setThreads() raises it (process-wide: OpenBLAS
  * keeps one thread count and one thread pool per process), which the pool does only with one worker.
  * The same addon carries the training step's exchange loops (exchange.c), pools and reductions
- * (reductions.c: a 2x2 max pool, a max-pool gradient, bias-gradient sums) and a bias add (elementwise.c),
- * registered below.
+ * (reductions.c: a 2x2 max pool, a max-pool gradient, bias-gradient sums), a bias add and a broadcasting
+ * Equal (elementwise.c) and an embedding's gather and gradient (embedding.c), registered below.
  */
 #include <dlfcn.h>
 #include <math.h>
