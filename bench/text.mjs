@@ -5,12 +5,13 @@
 //   calling thread) and W = every core (tokenising threads writing into shared memory); each run timed whole,
 //   reading the file included.
 // - Training: the student (bag:D, cnn1d:D,F) distilled by distill() on the tokenised rows, from seeded random
-//   teacher logits (teacherLogits, so no teacher runs), one epoch, Adam, the KD loss; the rate is the student
+//   teacher logits (teacherLogits, so no teacher runs), one epoch (--epochs), Adam, the KD loss; the rate is the student
 //   phase's own (report.phases), at W = 1 and every core. Beside it, PyTorch (bench/pytorch_text.py) on the same
 //   ids, student, batch, optimizer and loss at every torch thread count from 1 to the cores, and its default.
 // Rounds run every setting in turn; each figure is its median round, with the range. Not part of `npm run bench`.
 // Needs a build (dist/):
-//   npm run build && node bench/text.mjs [--rounds 3] [--batch 128] [--max-length 128] [--out FILE]
+//   npm run build && node bench/text.mjs [--rounds 3] [--batch 128] [--max-length 128] [--epochs 1] [--out FILE]
+// (--epochs N: tfjs-distill's rate over N epochs, first steps included, against PyTorch's median epoch of N)
 // Prints a markdown table and writes it to --out (default bench/results/text.md).
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -31,12 +32,15 @@ const { values: args } = parseArgs({
     batch: { type: 'string' },
     'max-length': { type: 'string' },
     students: { type: 'string' },
+    epochs: { type: 'string' },
     out: { type: 'string' },
   },
 });
 const rounds = Number(args.rounds ?? 3);
 const batch = Number(args.batch ?? 128);
 const maxLength = Number(args['max-length'] ?? 128);
+// One epoch is what a short run gets, its first steps' warm-up included; more show the steady state.
+const epochs = Number(args.epochs ?? 1);
 const students = (args.students ?? 'bag:32,cnn1d:32,64').split(/,(?=[a-z])/);
 const cores = availableParallelism();
 const PYTHON = '/usr/bin/python3';
@@ -81,7 +85,7 @@ async function tfjsRate(spec, data, logits, workers) {
     student: buildModel(spec, { ...shape, seed: 2 }),
     train: data,
     test: { ...data, x: data.x.subarray(0, 256 * maxLength), y: data.y.subarray(0, 256), shape: [256, maxLength] },
-    epochs: 1,
+    epochs,
     batchSize: batch,
     optimizer: { name: 'adam', learningRate: KD.learningRate },
     temperature: KD.temperature,
@@ -98,7 +102,7 @@ async function torchRate(spec, idsFile, threads, scratch) {
     fileURLToPath(new URL('./pytorch_text.py', import.meta.url)),
     ...['--ids', idsFile, '--vocab', String(tokenizer.vocabSize), '--model', spec, '--threads', String(threads)],
     ...['--batch', String(batch), '--temperature', String(KD.temperature), '--alpha', String(KD.alpha), '--lr', String(KD.learningRate)],
-    ...['--repeats', '1', '--out', out],
+    ...['--repeats', String(epochs), '--out', out],
   ]);
   return JSON.parse(await readFile(out, 'utf8'));
 }
@@ -152,7 +156,7 @@ try {
     '| --- | ---: | ---: |',
     ...rows.filter((r) => r.kind === 'tokenise').map((r) => `| ${r.setting} | ${fmt(r.samplesPerSec)} | ${range(r)} |`),
     '',
-    `Student training, one epoch over every row, batch ${batch}, Adam (lr ${KD.learningRate}), KD loss (T ${KD.temperature}, ` +
+    `Student training, ${epochs === 1 ? 'one epoch' : `${epochs} epochs (PyTorch: its median epoch)`} over every row, batch ${batch}, Adam (lr ${KD.learningRate}), KD loss (T ${KD.temperature}, ` +
       `alpha ${KD.alpha}); tfjs-distill's rate is the student phase's own time (pool start left out).`,
     '',
     '| student | setting | samples/s | range over rounds | vs best PyTorch |',

@@ -9,8 +9,8 @@
  * thread, so W workers run W BLAS threads, never W x cores. setThreads() raises it (process-wide: OpenBLAS
  * keeps one thread count and one thread pool per process), which the pool does only with one worker.
  * The same addon carries the training step's exchange loops (exchange.c), pools and reductions
- * (reductions.c: a 2x2 max pool, a max-pool gradient, bias-gradient sums) and a bias add (elementwise.c),
- * registered below.
+ * (reductions.c: a 2x2 max pool, a max-pool gradient, bias-gradient sums), a bias add and a broadcasting
+ * Equal (elementwise.c) and an embedding's gather and gradient (embedding.c), registered below.
  */
 #include <dlfcn.h>
 #include <math.h>
@@ -71,6 +71,7 @@ static void load_openblas(void) {
 #include "exchange.h"
 #include "reductions.h"
 #include "elementwise.h"
+#include "embedding.h"
 #include "vec4.h"
 
 static int ready(napi_env env) {
@@ -471,6 +472,9 @@ NAPI_MODULE_INIT() {
       {"maxPoolGrad", NULL, max_pool_grad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sumLeadingAxes", NULL, sum_leading_axes, NULL, NULL, NULL, napi_enumerable, NULL},
       {"biasAdd", NULL, bias_add, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"equalBroadcast", NULL, equal_broadcast, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"gatherRows", NULL, gather_rows, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"segmentSumRows", NULL, segment_sum_rows, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof functions / sizeof *functions, functions);
   col_cache_t *cache = calloc(1, sizeof *cache);

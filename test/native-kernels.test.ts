@@ -301,6 +301,57 @@ describe.runIf(NATIVE)('the addon refuses arguments that would reach outside its
         ],
       ],
     },
+    equalBroadcast: {
+      // a [3, 4] at 0 against b [3, 1] at 100 (broadcast along the last axis), bytes out at 800
+      valid: () => [heap(), 0, 100, 800, Int32Array.of(2, 3, 4, 4, 1, 1, 0)],
+      bad: (v) => [
+        ['rank 0', swap(v, 4, Int32Array.of(0)), range('equalBroadcast', 'rank', 0, 1, 8)],
+        ['rank 9', swap(v, 4, Int32Array.of(9)), range('equalBroadcast', 'rank', 9, 1, 8)],
+        [
+          'a geometry of the wrong length',
+          swap(v, 4, Int32Array.of(2, 3, 4, 4, 1, 1)),
+          /^tfjs-distill native: equalBroadcast geometry must hold 1 \+ 3 x rank values$/,
+        ],
+        ['a negative stride', geometry(v, 4, 3, -4), range('equalBroadcast', 'a stride', -4, 0, MAX32)],
+        ['a past the end', swap(v, 1, HEAP - 11), outside('equalBroadcast', 'aOffset', HEAP - 11, 12)],
+        ['b past the end', swap(v, 2, HEAP - 2), outside('equalBroadcast', 'bOffset', HEAP - 2, 3)],
+        [
+          'out past the end',
+          swap(v, 3, HEAP * 4 - 11),
+          new RegExp(
+            `^tfjs-distill native: equalBroadcast outByteOffset is ${HEAP * 4 - 11}, so 12 bytes there lie outside the wasm heap of ${HEAP * 4} bytes$`,
+          ),
+        ],
+      ],
+    },
+    gatherRows: {
+      // rows of a table [10, 4] at 0 by 6 ids at 100, into [6, 4] at 200
+      valid: () => [heap(), 0, 100, 6, 4, 10, 200],
+      bad: (v) => [
+        ['negative count', swap(v, 3, -1), range('gatherRows', 'count', -1, 0, MAX32)],
+        ['negative row', swap(v, 4, -4), range('gatherRows', 'row', -4, 0, MAX32)],
+        ['negative tableRows', swap(v, 5, -10), range('gatherRows', 'tableRows', -10, 0, MAX32)],
+        ['table past the end', swap(v, 1, HEAP - 39), outside('gatherRows', 'xOffset', HEAP - 39, 40)],
+        ['ids past the end', swap(v, 2, HEAP - 5), outside('gatherRows', 'idsOffset', HEAP - 5, 6)],
+        ['out past the end', swap(v, 6, HEAP - 23), outside('gatherRows', 'outOffset', HEAP - 23, 24)],
+        [
+          'an id past the table',
+          swap(v, 0, Int32Array.from({ length: HEAP }, (_, i) => (i === 102 ? 10 : 0)).buffer),
+          /^tfjs-distill native: gatherRows id 10 at 2 is outside \[0, 10\)$/,
+        ],
+      ],
+    },
+    segmentSumRows: {
+      // rows of x [6, 4] at 0 summed by 6 ids at 100 into [10, 4] at 200
+      valid: () => [heap(), 0, 100, 6, 4, 10, 200],
+      bad: (v) => [
+        ['negative count', swap(v, 3, -1), range('segmentSumRows', 'count', -1, 0, MAX32)],
+        ['negative numSegments', swap(v, 5, -1), range('segmentSumRows', 'numSegments', -1, 0, MAX32)],
+        ['x past the end', swap(v, 1, HEAP - 23), outside('segmentSumRows', 'xOffset', HEAP - 23, 24)],
+        ['ids past the end', swap(v, 2, HEAP - 5), outside('segmentSumRows', 'idsOffset', HEAP - 5, 6)],
+        ['out past the end', swap(v, 6, HEAP - 39), outside('segmentSumRows', 'outOffset', HEAP - 39, 40)],
+      ],
+    },
     weightedSum: {
       // 3 ranks' slots of stride 10, the range [0, 10)
       valid: () => [floats(30), 10, Float64Array.of(0.5, 0.5, 0), 0, 10, floats(10)],
@@ -429,7 +480,7 @@ describe('tensors outside the wasm heap', () => {
 });
 
 describe.runIf(NATIVE)('the openblas kernel set', () => {
-  it('replaces the matMul, conv, max-pool, Sum, Cast and Add kernels, and the wasm set restores the originals', () => {
+  it('replaces the matMul, conv, max-pool, Sum, Cast, Add, GatherV2, UnsortedSegmentSum and Equal kernels, and the wasm set restores the originals', () => {
     const backend = tf.backend() as BackendWasm;
     const names = [
       'BatchMatMul',
@@ -443,6 +494,9 @@ describe.runIf(NATIVE)('the openblas kernel set', () => {
       'Sum',
       'Cast',
       'Add',
+      'GatherV2',
+      'UnsortedSegmentSum',
+      'Equal',
     ];
     const current = () => names.map((name) => tf.getKernel(name, 'wasm')!.kernelFunc);
     selectWasmKernels('wasm', backend);
@@ -641,6 +695,115 @@ for (const kernels of KERNEL_SETS) {
       }
       const [shape] = await run('wasm', kernels, () => tf.tensor1d(tf.sum(tf.ones([6, 5, 4, 3]), [1, 0], true).shape));
       expect(Array.from(shape)).toEqual([1, 1, 4, 3]);
+    });
+
+    it('GatherV2 and UnsortedSegmentSum: an embedding forward exactly, its gradient as a float32 sum in id order, and the cases they hand on', async () => {
+      const gathers: [number[], 'float32' | 'int32', number[], number[], number][] = [
+        [[9, 5], 'float32', [3, 4], [8, 0, 0, 3, 1, 8, 2, 5, 4, 4, 0, 1], 0], // an embedding of 2-D ids
+        [[9], 'int32', [4], [8, 0, 3, 3], 0], // rows of one value
+        [[3, 9, 2], 'float32', [4], [8, 0, 3, 3], 1], // an inner axis: handed on
+        [[4, 3], 'float32', [0], [], 0], // no ids
+      ];
+      for (const [shape, dtype, idShape, ids, axis] of gathers) {
+        const size = sizeOf(shape);
+        const gather = () => {
+          const table =
+            dtype === 'int32'
+              ? tf.tensor(
+                  Int32Array.from({ length: size }, (_, i) => i * 3 - 7),
+                  shape,
+                  'int32',
+                )
+              : tf.tensor(values(size, 4), shape);
+          return tf.cast(tf.gather(table, tf.tensor(ids, idShape, 'int32'), axis), 'float32');
+        };
+        const [got] = await run('wasm', kernels, gather);
+        const [want] = await run('cpu', 'auto', gather);
+        expect(Array.from(got)).toEqual(Array.from(want));
+      }
+      const sums: [number[], number[], number][] = [
+        [[7, 3], [3, 0, 3, -1, 1, 5, 0], 5], // out-of-range ids dropped
+        [[8, 3, 2], [1, 1, 0, 1, 7, 7, 0, 1], 8], // rows of several axes
+      ];
+      for (const [shape, ids, segments] of sums) {
+        const sum = () => tf.unsortedSegmentSum(tf.tensor(values(sizeOf(shape), 6), shape), tf.tensor1d(ids, 'int32'), segments);
+        const [got] = await run('wasm', kernels, sum);
+        const [want] = await run('cpu', 'auto', sum);
+        expectClose(got, want); // the cpu backend adds three or more rows in another order
+        // Exactly a float32 sum of the rows in id order, as both sets' loops add them.
+        const x = values(sizeOf(shape), 6);
+        const row = sizeOf(shape.slice(1));
+        const direct = new Float32Array(segments * row);
+        ids.forEach((id, i) => {
+          if (id >= 0 && id < segments) for (let j = 0; j < row; j++) direct[id * row + j] += x[i * row + j];
+        });
+        expect(Array.from(got)).toEqual(Array.from(direct));
+      }
+      const embeddingGrad = () => {
+        const table = tf.tensor2d(values(50 * 8, 7), [50, 8]);
+        const ids = tf.tensor2d(
+          Int32Array.from({ length: 6 * 20 }, (_, i) => (i * 37) % 50),
+          [6, 20],
+          'int32',
+        );
+        const weights = tf.tensor3d(values(6 * 20 * 8, 8), [6, 20, 8]);
+        return tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, ids), weights)))(table);
+      };
+      const [got] = await run('wasm', kernels, embeddingGrad);
+      const [want] = await run('cpu', 'auto', embeddingGrad);
+      expectClose(got, want);
+      await tf.setBackend('wasm');
+      selectWasmKernels(kernels, tf.backend() as BackendWasm);
+      const table = tf.tensor2d(values(6, 1), [3, 2]);
+      expect(() => tf.gather(table, tf.tensor1d([0, 3], 'int32'))).toThrow('GatherV2: the index value 3 is not in [0, 2]');
+      table.dispose();
+    });
+
+    it('Equal: broadcasts of every kind exactly, NaN equal to nothing, the gradient of a max over an axis, and the cases it hands on', async () => {
+      const cases: [number[], number[], 'float32' | 'int32'][] = [
+        [[5, 7, 4], [5, 1, 4], 'float32'], // a max over an axis, broadcast back
+        [[4, 6], [4, 6], 'float32'],
+        [[2, 3], [], 'float32'], // a scalar: handed on below rank 1 only when both are scalars
+        [[5, 1, 3], [4, 1], 'float32'], // both broadcast
+        [[], [], 'float32'], // scalars: handed on
+        [[3, 4], [1, 4], 'int32'], // int32: handed on
+      ];
+      for (const [aShape, bShape, dtype] of cases) {
+        const pick = (shape: number[], seed: number) =>
+          Float32Array.from(values(sizeOf(shape), seed), (v, i) => (i % 7 === 6 ? Number.NaN : Math.round(v * 2)));
+        const equal = () =>
+          tf.cast(
+            dtype === 'int32'
+              ? tf.equal(
+                  tf.tensor(
+                    Int32Array.from(pick(aShape, 2), (v) => v || 0),
+                    aShape,
+                    'int32',
+                  ),
+                  tf.tensor(
+                    Int32Array.from(pick(bShape, 3), (v) => v || 0),
+                    bShape,
+                    'int32',
+                  ),
+                )
+              : tf.equal(tf.tensor(pick(aShape, 2), aShape), tf.tensor(pick(bShape, 3), bShape)),
+            'float32',
+          );
+        const [got] = await run('wasm', kernels, equal);
+        const [want] = await run('cpu', 'auto', equal);
+        expect(Array.from(got)).toEqual(Array.from(want));
+        if (want.length > 4) expect(new Set(want)).toEqual(new Set([0, 1])); // both outcomes are checked
+      }
+      const maxGrad = () => {
+        const x = tf.tensor3d(
+          Float32Array.from(values(3 * 9 * 4, 5), (v) => Math.round(v * 3)),
+          [3, 9, 4],
+        ); // ties
+        return tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.max(v, 1), tf.tensor2d(values(12, 6), [3, 4]))))(x);
+      };
+      const [got] = await run('wasm', kernels, maxGrad);
+      const [want] = await run('cpu', 'auto', maxGrad);
+      expect(Array.from(got)).toEqual(Array.from(want));
     });
 
     it('Conv2D, FusedConv2D, Conv2DBackpropInput, Conv2DBackpropFilter: strides, padding, dilation', async () => {

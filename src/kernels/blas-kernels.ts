@@ -1,7 +1,7 @@
 /**
  * The wasm backend's matMul and conv kernels, computed by OpenBLAS through tfjs-distill's native addon
- * (native/blas.c), and its 2x2 max pool, max-pool gradient, bias-gradient sums (native/reductions.c) and
- * bias add (native/elementwise.c) in plain C, in place on the wasm heap: outputs come from `makeOutput`,
+ * (native/blas.c), and its 2x2 max pool, max-pool gradient, bias-gradient sums (native/reductions.c),
+ * bias add and a broadcasting Equal (native/elementwise.c) and an embedding's gather and gradient (native/embedding.c) in plain C, in place on the wasm heap: outputs come from `makeOutput`,
  * operands are read where they lie (and a Cast to the same dtype shares its input's data). The wasm backend's own matMul is fast only untransposed (XNNPACK), and every dense layer's gradient
  * uses transposed ones; sgemm serves every case at full speed. Conv gradients are im2col + sgemm.
  *
@@ -17,9 +17,12 @@ import type { Fallback } from './blas/fallback.js';
 import { batchMatMulKernel, fusedMatMulKernel } from './blas/matmul.js';
 import { biasAddKernel } from './blas/bias-add.js';
 import { castKernel } from './blas/cast.js';
+import { equalKernel } from './blas/equal.js';
+import { gatherKernel } from './blas/gather.js';
 import { maxPoolKernel } from './blas/max-pool.js';
 import { maxPoolGradKernel } from './blas/max-pool-grad.js';
 import { sumKernel } from './blas/sum.js';
+import { unsortedSegmentSumKernel } from './blas/unsorted-segment-sum.js';
 
 export { type BlasLoad, loadBlas } from './blas-loader.js';
 
@@ -35,6 +38,9 @@ export function blasKernels(blas: NativeBlas, replaced: Record<string, tf.Kernel
     Cast: castKernel(fallback),
     Add: biasAddKernel(blas, fallback),
     Sum: sumKernel(blas, fallback),
+    GatherV2: gatherKernel(blas, fallback),
+    Equal: equalKernel(blas, fallback),
+    UnsortedSegmentSum: unsortedSegmentSumKernel(blas, fallback),
     BatchMatMul: batchMatMulKernel(blas, fallback),
     _FusedMatMul: fusedMatMulKernel(blas, fallback),
     Conv2D: conv2DKernel(blas, fallback),

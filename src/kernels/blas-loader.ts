@@ -45,6 +45,25 @@ export interface NativeBlas extends ExchangeLoops {
   maxPool2x2(heap: ArrayBuffer, xOffset: number, yOffset: number, geometry: Int32Array): void;
   maxPoolGrad(heap: ArrayBuffer, xOffset: number, dyOffset: number, dxOffset: number, geometry: Int32Array): void;
   sumLeadingAxes(heap: ArrayBuffer, xOffset: number, outer: number, inner: number, outOffset: number): void;
+  equalBroadcast(heap: ArrayBuffer, aOffset: number, bOffset: number, outByteOffset: number, geometry: Int32Array): void;
+  gatherRows(
+    heap: ArrayBuffer,
+    tableOffset: number,
+    idsOffset: number,
+    count: number,
+    row: number,
+    tableRows: number,
+    outOffset: number,
+  ): void;
+  segmentSumRows(
+    heap: ArrayBuffer,
+    xOffset: number,
+    idsOffset: number,
+    count: number,
+    row: number,
+    numSegments: number,
+    outOffset: number,
+  ): void;
 }
 
 /** The addon, built by `npm install` (native/build.mjs), relative to dist/kernels/. */

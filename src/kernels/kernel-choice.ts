@@ -48,6 +48,9 @@ const MANAGED = [
   'Sum',
   'Cast',
   'Add',
+  'GatherV2',
+  'UnsortedSegmentSum',
+  'Equal',
 ];
 
 /** The configs registered for wasm before the first selection: the ones `wasm` keeps and `openblas` falls back on. */

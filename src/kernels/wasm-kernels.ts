@@ -8,9 +8,10 @@
  * - The depthwise conv gradients and UnsortedSegmentSum (the gradient of gather) are plain JS loops on
  *   the wasm heap: their cpu versions are also slow enough to matter (the cpu UnsortedSegmentSum does
  *   numSegments passes over its input: ~5 s for the gradient of a 1000-row gather).
- * - replaceWasmKernels puts two of tfjs-distill's in place of the backend's own: Identity shares its
- *   input's data instead of copying it, and MaxPoolGrad is a faster JS loop that breaks ties as the cpu
- *   backend does.
+ * - replaceWasmKernels puts five of tfjs-distill's in place of the backend's own: Identity, and Transpose
+ *   when only axes of size 1 move, share their input's data instead of copying it, MaxPoolGrad is a faster JS loop that breaks ties as the cpu
+ *   backend does, and GatherV2 (an embedding's forward pass) and Equal (in the gradient of a max over an
+ *   axis) are JS loops without the backend's per-element index vectors.
  * - Every other kernel the cpu backend has and wasm lacks is bridged: inputs are copied to the cpu
  *   backend, its kernel runs there, and the outputs are copied back.
  *
@@ -21,9 +22,12 @@ import * as tf from '@tensorflow/tfjs';
 import { conv2DBackpropFilter } from './wasm/conv2d-backprop-filter.js';
 import { bridgeFromCpu, NOT_BRIDGED } from './wasm/cpu-bridge.js';
 import { depthwiseBackpropFilter, depthwiseBackpropInput } from './wasm/depthwise-conv2d-backprop.js';
+import { equalByStrides } from './wasm/equal.js';
+import { gatherRows } from './wasm/gather.js';
 import { WASM, wasmKernel, wasmKernelConfig } from './wasm/heap-tensors.js';
 import { maxPoolGrad } from './wasm/max-pool-grad.js';
 import { sharedIdentity } from './wasm/shared-identity.js';
+import { sharedTranspose } from './wasm/shared-transpose.js';
 import { unsortedSegmentSum } from './wasm/unsorted-segment-sum.js';
 
 export { conv2DBackpropInputViaMatMul } from './wasm/conv2d-backprop-input.js';
@@ -57,7 +61,7 @@ export function registerMissingWasmKernels(): string[] {
 }
 
 /**
- * Puts tfjs-distill's versions in place of two kernels the wasm backend has (see the module comment), and
+ * Puts tfjs-distill's versions in place of five kernels the wasm backend has (see the module comment), and
  * returns one short description per kernel replaced by this call: [] when an earlier call replaced them.
  */
 export function replaceWasmKernels(): string[] {
@@ -73,6 +77,9 @@ export function replaceWasmKernels(): string[] {
   };
   replace('Identity', sharedIdentity, "shares its input's data instead of copying it");
   replace('MaxPoolGrad', maxPoolGrad, 'JS loop on the wasm heap (faster, and breaks ties as the cpu backend does)');
+  replace('GatherV2', gatherRows, 'JS loop copying whole rows on the wasm heap (faster)');
+  replace('Equal', equalByStrides, 'JS loop on the wasm heap, broadcast by strides (faster)');
+  replace('Transpose', sharedTranspose, "shares its input's data when only axes of size 1 move");
   return registered;
 }
 
