@@ -27,6 +27,7 @@ export type InferenceModel = (
 
 /** How an ensemble combines its members' outputs: the mean of their logits, or of their probabilities at a temperature. */
 export type EnsembleCombination = 'logits' | 'probabilities';
+/** Every value `ensemble` takes, for its check and the CLI's help. */
 export const ENSEMBLE_COMBINATIONS: readonly EnsembleCombination[] = ['logits', 'probabilities'];
 
 /** Several models run on the same rows, their outputs combined (see {@link combineMembers}). */

@@ -9,7 +9,9 @@ import { DistillError, check, messageOf } from '../errors.js';
 export interface FolderFiles {
   /** Where the folder is, for messages. */
   readonly location: string;
+  /** A file's text (UTF-8); rejects when it cannot be read. */
   text(name: string): Promise<string>;
+  /** A file's bytes; rejects when it cannot be read. */
   bytes(name: string): Promise<ArrayBuffer>;
   /** Whether the file is there; a reader that cannot tell (a server's 404) says false. */
   exists(name: string): Promise<boolean>;

@@ -56,6 +56,7 @@ export class Student {
   readonly batchSize: number;
   private readonly text: TextRows | undefined;
 
+  /** @internal loadStudent makes students: it reads the folder and opens the tokenizer. */
   constructor(
     readonly model: tf.LayersModel,
     readonly classes: readonly string[],

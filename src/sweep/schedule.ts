@@ -5,6 +5,7 @@ import type { SweepReport } from './sweep-report.js';
 
 /** How the trials are to be run: measured (`auto`), or as the caller says. */
 export type ScheduleChoice = 'auto' | 'concurrent' | 'data-parallel';
+/** Every schedule `schedule` takes, for its check and the CLI's help. */
 export const SCHEDULE_CHOICES: readonly ScheduleChoice[] = ['auto', 'concurrent', 'data-parallel'];
 
 export type Schedule = SweepReport['schedule'];
