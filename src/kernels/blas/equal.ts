@@ -1,23 +1,13 @@
 /** Equal of float32 tensors, broadcast by strides, in the addon's C loop (native/elementwise.c). */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { broadcastStrides } from '../broadcast-strides.js';
 import type { NativeBlas } from '../blas-loader.js';
 import { floatOffset, heapBuffer } from '../wasm-heap.js';
 import { allFloat32, type Fallback } from './fallback.js';
 
 /** The most axes the addon's loop takes (EQUAL_MAX_RANK in native/elementwise.h). */
 const MAX_RANK = 8;
-
-/** The step through `shape`'s data for each axis of `outShape` (right-aligned; 0 where `shape` broadcasts). */
-function broadcastStrides(shape: number[], outShape: number[]): number[] {
-  const strides = new Array<number>(outShape.length).fill(0);
-  let stride = 1;
-  for (let axis = shape.length - 1; axis >= 0; axis--) {
-    if (shape[axis] !== 1) strides[outShape.length - shape.length + axis] = stride;
-    stride *= shape[axis];
-  }
-  return strides;
-}
 
 export function equalKernel(blas: NativeBlas, fallback: Fallback): tf.KernelFunc {
   return (args) => {

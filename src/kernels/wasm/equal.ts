@@ -1,18 +1,8 @@
 /** Equal for the wasm backend: a JS loop on the wasm heap that broadcasts by strides. */
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
+import { broadcastStrides } from '../broadcast-strides.js';
 import type { KernelArgs } from './heap-tensors.js';
-
-/** The step through `shape`'s data for each axis of `outShape` (right-aligned; 0 where `shape` broadcasts). */
-function broadcastStrides(shape: number[], outShape: number[]): number[] {
-  const strides = new Array<number>(outShape.length).fill(0);
-  let stride = 1;
-  for (let axis = shape.length - 1; axis >= 0; axis--) {
-    if (shape[axis] !== 1) strides[outShape.length - shape.length + axis] = stride;
-    stride *= shape[axis];
-  }
-  return strides;
-}
 
 /**
  * a == b elementwise, broadcast as in TensorFlow, as bool (NaN equals nothing). The backend's own kernel
