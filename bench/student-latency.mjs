@@ -23,6 +23,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { loadStudent } from '../dist/student/index.js';
+import { loadStockFolder } from './stock-folder.mjs';
 
 const require = createRequire(import.meta.url);
 const ort = require('onnxruntime-node');
@@ -78,18 +79,9 @@ async function preparedRows(folder, inputs) {
 
 /** A tfjs model folder loaded the stock way; predict returns when the batch's probabilities are read back. */
 async function tfjsRunner(folder) {
-  const json = JSON.parse(await readFile(join(folder, 'model.json'), 'utf8'));
-  const paths = json.weightsManifest.flatMap((group) => group.paths);
-  const data = Buffer.concat(await Promise.all(paths.map((path) => readFile(join(folder, path)))));
-  const model = await tf.loadLayersModel(
-    tf.io.fromMemory({
-      modelTopology: json.modelTopology,
-      weightSpecs: json.weightsManifest.flatMap((group) => group.weights),
-      weightData: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength),
-    }),
-  );
+  const { model, weightBytes } = await loadStockFolder(folder);
   return {
-    bytes: (await stat(join(folder, 'model.json'))).size + data.byteLength,
+    bytes: (await stat(join(folder, 'model.json'))).size + weightBytes,
     // The input tensor is made inside the timing, as a caller holding plain arrays must.
     predict: async (values, shape) => tf.tidy(() => model.predict(tf.tensor(values, shape)).dataSync()),
   };

@@ -17,6 +17,7 @@ import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { gunzipSync } from 'node:zlib';
+import { loadStockFolder } from './stock-folder.mjs';
 
 const { values: args } = parseArgs({
   options: { student: { type: 'string' }, idx: { type: 'string' }, out: { type: 'string' }, rounds: { type: 'string' } },
@@ -38,21 +39,6 @@ async function readIdx(dir, stem) {
   const rank = bytes[3];
   const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i));
   return { dims, data: bytes.subarray(4 + 4 * rank) };
-}
-
-/** A model folder's files loaded the stock way, and its weight bytes. */
-async function loadFolder(folder) {
-  const json = JSON.parse(await readFile(join(folder, 'model.json'), 'utf8'));
-  const paths = json.weightsManifest.flatMap((group) => group.paths);
-  const data = Buffer.concat(await Promise.all(paths.map((path) => readFile(join(folder, path)))));
-  const model = await tf.loadLayersModel(
-    tf.io.fromMemory({
-      modelTopology: json.modelTopology,
-      weightSpecs: json.weightsManifest.flatMap((group) => group.weights),
-      weightData: data.buffer.slice(data.byteOffset, data.byteOffset + data.byteLength),
-    }),
-  );
-  return { model, weightBytes: data.byteLength };
 }
 
 const median = (values) => [...values].sort((a, b) => a - b)[values.length >> 1];
@@ -93,7 +79,7 @@ const variants = ['.', 'uint8', 'uint16', 'float16'].filter((name) => existsSync
 const results = [];
 let reference;
 for (const name of variants) {
-  const { model, weightBytes } = await loadFolder(join(args.student, name));
+  const { model, weightBytes } = await loadStockFolder(join(args.student, name));
   const predicted = tf.tidy(() => model.predict(x).argMax(-1).dataSync());
   let hits = 0;
   let same = 0;
