@@ -63,7 +63,8 @@ export async function runJobSet<T>(options: JobSetOptions<T>): Promise<void> {
     say: options.say,
     onGiveUp: halt,
   });
-  const onAbort = () => halt(new DistillCancelledError('stopped while the workers ran the jobs; finished ones stay for the next run'));
+  const onAbort = () =>
+    halt(new DistillCancelledError('stopped while the workers ran the jobs; those no worker had taken were taken off the queue'));
   options.signal?.addEventListener('abort', onAbort);
   if (options.signal?.aborted) onAbort();
   const pending = new Set(options.jobs.map((job) => job.id));
