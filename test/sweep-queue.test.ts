@@ -145,7 +145,7 @@ describe.runIf(hasRedis)('sweep --queue', () => {
     await queue.close();
   });
 
-  it('--resume queues only the trials not finished in the shared folder', async () => {
+  it('--resume queues only the trials not finished in the shared folder; a worker stopped mid-trial hands it back', async () => {
     // Everything finished: no job is queued, and no worker is needed.
     const all = await new Cli(['sweep', ...SWEEP, ...GRID, '--teacher', teacher, '--queue', url('trials'), '--out', queued(), '--resume'])
       .exited;
@@ -166,6 +166,13 @@ describe.runIf(hasRedis)('sweep --queue', () => {
       queued(),
       '--resume',
     ]);
+    // A worker stopped mid-trial hands the job back at once, unfinished, and exits 0.
+    const stopped = worker('resume');
+    await stopped.waitFor(/^trial 2: started/m, 60_000);
+    const exit = await stopped.stop('SIGTERM');
+    expect(exit.status, exit.stderr).toBe(0);
+    expect(exit.stdout).toMatch(/^trial 2: handed back to the queue, unfinished$/m);
+    expect(exit.stdout).toMatch(/^stopped after 0 jobs; 1 unfinished, given back to the queue$/m);
     const helper = worker('resume');
     const done = await coordinator.exited;
     expect(done.status, done.stderr).toBe(0);

@@ -128,7 +128,8 @@ export function queueTrials(sources: TrialSources & { queue: SweepQueueOptions }
     student: student as string | undefined,
     storeFile,
     out,
-    extras,
+    // The tokenizer files a text student's folder copies: the worker copies them from the same paths.
+    extras: { ...extras, contractFiles: extras.contractFiles?.map((file) => ({ ...file, path: resolve(file.path) })) },
   };
   const schedule: SweepReport['schedule'] = {
     mode: 'queue',
