@@ -183,6 +183,17 @@ describe.runIf(hasRedis)('sweep --queue', () => {
     expect(await weightsOf(queued(), report)).toEqual(before);
   });
 
+  it('an unreachable queue is one error line before the teacher labels', async () => {
+    const out = join(dir, 'unreachable');
+    const nobody = await freePort();
+    const args = ['sweep', ...SWEEP, '--grid', 'temperature=1,4', '--teacher', teacher, '--out', out];
+    const done = await new Cli([...args, '--queue', `redis://127.0.0.1:${nobody}/trials`]).exited;
+    expect(errorLine(done)).toMatch(
+      new RegExp(`^tfjs-distill: error: cannot connect to redis://127\\.0\\.0\\.1:${nobody}/trials: .*ECONNREFUSED`),
+    );
+    expect(existsSync(join(out, 'soft-labels.sl'))).toBe(false);
+  });
+
   it('a worker that cannot read the soft-label store fails the job in one line; the coordinator names the trial and exits 1', async () => {
     const out = join(dir, 'unshared');
     const store = join(out, 'soft-labels.sl');

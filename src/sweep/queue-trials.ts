@@ -11,7 +11,15 @@ import type { DistillOptions } from '../options/options.js';
 import { DEFAULT_QUEUE_TIMEOUT_SECONDS } from '../options/groups/runtime.js';
 import { runJobSet } from '../queue/job-set.js';
 import { absoluteData } from '../queue/queue.js';
-import { JOB_PROTOCOL, type QueueDataSource, TRIAL_JOB_NAME, parseQueueUrl } from '../queue/queue-connection.js';
+import {
+  JOB_PROTOCOL,
+  type QueueDataSource,
+  TRIAL_JOB_NAME,
+  closeClient,
+  connectQueue,
+  loadQueueModules,
+  parseQueueUrl,
+} from '../queue/queue-connection.js';
 import { absoluteUnlessUrl } from '../url-or-path.js';
 import type { SweepReport, SweepTrial } from './sweep-report.js';
 import { type TrialSources, sweepDataDigest } from './trial-context.js';
@@ -101,6 +109,8 @@ export function queuePaths<T extends Omit<Partial<DistillOptions>, 'student'> & 
 /** How a sweep's trials run on the queue: the schedule it reports, and the run. */
 export interface QueuedTrials {
   schedule: SweepReport['schedule'];
+  /** Connects once and closes: an unreachable queue is an error before the teacher labels, not after. */
+  reachable: () => Promise<void>;
   run: (
     pending: TrialPlan[],
     context: TrialContext,
@@ -138,6 +148,10 @@ export function queueTrials(sources: TrialSources & { queue: SweepQueueOptions }
   };
   return {
     schedule,
+    reachable: async () => {
+      const { Redis } = await loadQueueModules();
+      await closeClient(await connectQueue(Redis, address));
+    },
     run: async (pending, context, { finished, total, onTrial }) => {
       const jobs = pending.map((plan) => {
         const data: TrialJob = { ...template, trial: plan.index, plan };

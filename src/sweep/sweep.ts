@@ -114,6 +114,7 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
   // Built now (a student that does not fit the data fails here), before the teacher labels.
   for (const plan of plans) context.optionsOf(plan, 1);
   const onQueue = queue && queueTrials({ queue, base, student, config, storeFile, out, extras });
+  await onQueue?.reachable();
   await mkdir(out, { recursive: true });
 
   // The teacher labels once, into the store every trial reads.
