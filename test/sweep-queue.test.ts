@@ -22,8 +22,9 @@ let redis: ChildProcess;
 let port: number;
 const url = (name: string) => `redis://127.0.0.1:${port}/${name}`;
 const workers: Cli[] = [];
+// Workers start in a folder of their own: the jobs' paths must not depend on the coordinator's.
 const worker = (name: string) => {
-  const started = new Cli(['worker', '--queue', url(name), ...WORKER]);
+  const started = new Cli(['worker', '--queue', url(name), ...WORKER], {}, tmpdir());
   workers.push(started);
   return started;
 };
@@ -99,19 +100,12 @@ describe.runIf(hasRedis)('sweep --queue', () => {
     ]).exited;
     expect(alone.status, alone.stderr).toBe(0);
 
-    const coordinator = new Cli([
-      'sweep',
-      ...SWEEP,
-      ...GRID,
-      '--teacher',
-      teacher,
-      '--workers',
-      '2',
-      '--queue',
-      url('trials'),
-      '--out',
-      queued(),
-    ]);
+    // The coordinator is given relative paths, which the jobs carry made absolute.
+    const coordinator = new Cli(
+      ['sweep', ...SWEEP, ...GRID, '--teacher', 'teacher', '--workers', '2', '--queue', url('trials'), '--out', 'queued'],
+      {},
+      dir,
+    );
     const doomed = worker('trials');
     await doomed.waitFor(/^trial \d+: started/m, 60_000);
     const killed = Number(/^trial (\d+): started/m.exec(doomed.stdout)![1]);
