@@ -20,6 +20,8 @@ export type { ExportFormat, QuantizeChoice, QueueSettings } from './options/sche
 export type { TeacherRuntimeUsed } from './teachers/teacher-runtime.js';
 export { label, shardFile, shardRows, type LabelOptions, type LabelResult, type ShardSpec } from './labelling/label.js';
 export { DEFAULT_SWEEP_VALIDATION, sweep, type SweepOptions, type SweepResult } from './sweep/sweep.js';
+export type { SweepQueueOptions } from './sweep/queue-trials.js';
+export { runTrialJob } from './sweep/trial-job.js';
 export { checkGrid, gridPoints, gridSize, parseGridFlags, type SweepGrid } from './sweep/grid.js';
 export { SCHEDULE_CHOICES, type ScheduleChoice } from './sweep/schedule.js';
 export { leaderboard } from './sweep/leaderboard.js';
@@ -32,7 +34,15 @@ export {
   type SweepTrial,
 } from './sweep/sweep-report.js';
 export { DEFAULT_JOB_ROWS, labelOnQueue, type QueueLabelOptions, type QueueLabelResult } from './queue/queue.js';
-export { DEFAULT_STALL_SECONDS, serveLabelQueue, type LabelWorkerOptions, type LabelWorkerResult } from './queue/queue-worker.js';
+export {
+  DEFAULT_STALL_SECONDS,
+  serveLabelQueue,
+  type LabelWorkerOptions,
+  type LabelWorkerResult,
+  type TrialJobRunner,
+  type TrialJobTools,
+} from './queue/queue-worker.js';
+export type { TrialJobHeader } from './queue/queue-connection.js';
 export { DEFAULT_QUEUE_TIMEOUT_SECONDS } from './options/groups/runtime.js';
 export type {
   ArtifactReport,

@@ -121,7 +121,7 @@ describe.skipIf(!hasRedis)('the teacher settings through label, shards and the q
     await old.close();
     const worker = await cli(['worker', '--queue', queue('old'), '--workers', '1']).exited;
     expect(errorLine(worker)).toBe(
-      'tfjs-distill: error: refused a job: rows 0-255: the job is of protocol 1 (from an older tfjs-distill), this worker speaks 4; ' +
+      'tfjs-distill: error: refused a job: rows 0-255: the job is of protocol 1 (from an older tfjs-distill), this worker speaks 5; ' +
         'run the same tfjs-distill version on the coordinator and every worker',
     );
   });

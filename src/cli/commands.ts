@@ -42,8 +42,15 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     name: 'sweep',
     summary: 'label once, distil every point of a grid of settings with baselines, keep the best student on validation',
     usage: 'tfjs-distill sweep [--config FILE] --teacher MODEL --grid KEY=V1,V2 [--grid ...] [flags]',
-    groups: ['data', 'teacher', 'student', 'training', 'labelling', 'runtime', 'checkpoint', 'output'],
+    groups: ['data', 'teacher', 'student', 'training', 'labelling', 'runtime', 'checkpoint', 'output', 'queue'],
     own: {
+      queue: {
+        description:
+          `run each trial as a BullMQ job on ${QUEUE_URL} for tfjs-distill worker processes (the teacher labels here, ` +
+          'once); --out, the data and the teacher must be at the same paths on every machine',
+        check: (value) => (typeof value === 'string' ? undefined : `queue must be a URL, got ${JSON.stringify(value)}`),
+        flags: [{ name: 'queue', value: 'string', arg: 'URL' }],
+      },
       grid: {
         description:
           'the settings to try: option key to a list of values (grid: { temperature: [1, 2, 4], student: [mlp:16, mlp:32] }); ' +
@@ -103,7 +110,7 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
   },
   worker: {
     name: 'worker',
-    summary: 'label the jobs of a label --queue coordinator, on this machine',
+    summary: 'run the jobs of a label --queue or sweep --queue coordinator (labelling and trials), on this machine',
     usage: 'tfjs-distill worker [--config FILE] --queue URL [flags]',
     groups: ['runtime', 'queue'],
     omit: ['threadsPerWorker', 'maxRestarts'],

@@ -14,12 +14,21 @@ import { type RunSettings, defaultStudent, isArchitecture } from './run-config.j
 import { runSettingsParts } from './run.js';
 
 /** `sweep`'s settings: `run`'s, and the grid (a config file's mapping, or the --grid flags), the trials, the schedule. */
-export type SweepSettings = RunSettings & { grid?: SweepGrid | string[]; trials?: number; schedule: ScheduleChoice };
+export type SweepSettings = RunSettings & {
+  grid?: SweepGrid | string[];
+  trials?: number;
+  schedule: ScheduleChoice;
+  /** Run the trials as jobs on this queue (see SweepQueueOptions). */
+  queue?: string;
+  queueTimeoutSeconds?: number;
+};
 
 export async function sweepCommand(settings: SweepSettings, signal: AbortSignal): Promise<void> {
-  const { out, checkpoint } = settings;
+  const { queue, queueTimeoutSeconds, ...runSettings } = settings;
+  const { out, checkpoint } = runSettings;
+  check(queueTimeoutSeconds === undefined || queue, '--queue-timeout applies to --queue only');
   const { options, teacherSetting, studentSetting, dataSource, quantize, maxQuantizeDrop, exportFormats } =
-    await runSettingsParts(settings);
+    await runSettingsParts(runSettings);
   check(
     exportFormats.length === 0,
     'sweep does not write --export files yet: run the chosen settings (sweep.json, best) with tfjs-distill run --export',
@@ -60,6 +69,17 @@ export async function sweepCommand(settings: SweepSettings, signal: AbortSignal)
     onProgress: (event) => {
       if (labelling) view.update(event);
     },
+    ...(queue && {
+      queue: {
+        url: queue,
+        data: dataSource,
+        queueTimeoutSeconds,
+        onLog: (line: string) => {
+          view.finishLine();
+          process.stderr.write(`${line}\n`);
+        },
+      },
+    }),
     onTrial: (trial, finished, total, resumed) => {
       if (labelling) view.finishLine();
       labelling = false;

@@ -41,7 +41,7 @@ export interface LabelledJob {
 }
 
 /** A job of another protocol: which side is older, so the message says what to upgrade. */
-function protocolMismatch(protocol: unknown): string {
+export function protocolMismatch(protocol: unknown): string {
   const older = typeof protocol === 'number' && protocol < JOB_PROTOCOL ? 'an older' : 'a newer';
   return `the job is of protocol ${String(protocol)} (from ${older} tfjs-distill), this worker speaks ${JOB_PROTOCOL}; run the same tfjs-distill version on the coordinator and every worker`;
 }

@@ -165,12 +165,24 @@ export interface LabelJob {
 
 /**
  * 2: jobs carry teacherSettings and workerImports; 3: text data, with its tokenizer and augmentation;
- * 4: an ensemble's teachers (a list), its combination and temperature.
+ * 4: an ensemble's teachers (a list), its combination and temperature; 5: sweep trials share the queue
+ * (jobs named {@link TRIAL_JOB_NAME}), which a worker of protocol 4 would take and drop unrun.
  */
-export const JOB_PROTOCOL = 4;
+export const JOB_PROTOCOL = 5;
 
 /** The data a job names: every setting that decides the rows, none that only decides how they are read. */
 export type QueueDataSource = Omit<DataSourceOptions, 'workers' | 'onImageProgress'>;
 
 /** The job's name in BullMQ. */
 export const JOB_NAME = 'label';
+
+/** What the queue reads of a sweep trial job; the rest of it is the sweep's (src/sweep/trial-job.ts). */
+export interface TrialJobHeader {
+  /** As a label job's: an older worker refuses a newer job. */
+  protocol: number;
+  /** The trial's index in the sweep, for log lines. */
+  trial: number;
+}
+
+/** A sweep trial's job name in BullMQ: it shares the label jobs' queue, and the same workers take both. */
+export const TRIAL_JOB_NAME = 'trial';

@@ -3,11 +3,14 @@ import type { BackendChoice } from '../kernels/backend.js';
 import type { KernelChoice } from '../kernels/kernel-choice.js';
 import { type KeysOfGroups, type LibraryKeys, type SameKeys, resolveOptions } from '../options/resolve.js';
 import { isConnectionError, settlesWithin, watchConnection } from './connection-watch.js';
-import { type LabelledJob, jobLabeller, refusalError } from './label-job.js';
+import { type LabelledJob, jobLabeller, protocolMismatch, refusalError } from './label-job.js';
 import {
   type BullMQ,
   JOB_NAME,
+  JOB_PROTOCOL,
   type LabelJob,
+  TRIAL_JOB_NAME,
+  type TrialJobHeader,
   RESULT_TTL_SECONDS,
   closeClient,
   connectQueue,
@@ -42,6 +45,11 @@ export interface LabelWorkerOptions {
   queueTimeoutSeconds?: number;
   /** One line per event worth a log line (ready, each job, refusals, Redis lost and back); never shows a secret. */
   onLog?: (line: string) => void;
+  /**
+   * Runs a sweep's trial jobs (`sweep --queue`); `tfjs-distill worker` passes sweep's runner (runTrialJob).
+   * Without it, a trial job fails for good, naming this worker.
+   */
+  trialRunner?: TrialJobRunner;
   /** Aborting it stops the worker within a few seconds: running jobs are handed back to the queue for another worker. */
   signal?: AbortSignal;
 }
@@ -50,7 +58,7 @@ export interface LabelWorkerOptions {
 const LABEL_WORKER_SCOPE = {
   groups: ['runtime', 'queue'],
   omit: ['threadsPerWorker', 'maxRestarts', 'onProgress'],
-  own: ['queue', 'stallSeconds', 'onLog'],
+  own: ['queue', 'stallSeconds', 'onLog', 'trialRunner'],
 } as const;
 // LabelWorkerOptions names exactly the options of LABEL_WORKER_SCOPE (this fails to compile otherwise).
 type LabelWorkerKeys =
@@ -59,9 +67,21 @@ type LabelWorkerKeys =
 const WORKER_OPTIONS_MATCH: SameKeys<keyof LabelWorkerOptions, LabelWorkerKeys> = true;
 void WORKER_OPTIONS_MATCH;
 
+/** What a trial runner is given besides the job: the stop signal, the log, and how to fail a job for good. */
+export interface TrialJobTools {
+  /** Aborted when the worker stops: the trial stops, and its job goes back to the queue. */
+  signal: AbortSignal;
+  log: (line: string) => void;
+  /** An error that fails the job at once, whatever its attempts left (BullMQ's UnrecoverableError). */
+  unrecoverable: (message: string) => Error;
+}
+
+/** Runs one trial job's data on this machine; what it returns is the job's BullMQ return value. */
+export type TrialJobRunner = (job: { id: string; data: TrialJobHeader; attempt: number }, tools: TrialJobTools) => Promise<unknown>;
+
 /** What {@link serveLabelQueue} did. */
 export interface LabelWorkerResult {
-  /** Jobs labelled. */
+  /** Jobs done: rows labelled, or sweep trials trained. */
   jobs: number;
   /** Jobs that were running when the worker stopped, given back to the queue unfinished. */
   handedBack: number;
@@ -104,6 +124,7 @@ export async function serveLabelQueue(options: LabelWorkerOptions): Promise<Labe
     stopping.abort();
   };
   const watch = watchConnection(client, { shown: address.shown, timeoutSeconds, say: log, onGiveUp: stop });
+  const unrecoverable = (message: string) => new bullmq.UnrecoverableError(message);
   const label = jobLabeller({
     pool,
     log,
@@ -113,12 +134,31 @@ export async function serveLabelQueue(options: LabelWorkerOptions): Promise<Labe
       setImmediate(() => stop(refusalError(message)));
       return new bullmq.UnrecoverableError(`refused by a worker: ${message}`);
     },
-    unrecoverable: (message) => new bullmq.UnrecoverableError(message),
+    unrecoverable,
   });
   const counts: LabelWorkerResult = { jobs: 0, handedBack: 0 };
   const store = (id: string, done: LabelledJob) => client.set(resultKey(address.name, id), done.bytes, 'EX', RESULT_TTL_SECONDS);
+  const trial = (job: { id?: string; data: TrialJobHeader; attemptsMade: number }) => {
+    const what = `trial ${job.data.trial}`;
+    if (job.data.protocol !== JOB_PROTOCOL) {
+      const message = `${what}: ${protocolMismatch(job.data.protocol)}`;
+      log(`refused: ${message}`);
+      setImmediate(() => stop(refusalError(message)));
+      throw new bullmq.UnrecoverableError(`refused by a worker: ${message}`);
+    }
+    if (!options.trialRunner) {
+      throw unrecoverable(
+        `${what}: this worker runs no sweep trials (a library serveLabelQueue without trialRunner); run tfjs-distill worker`,
+      );
+    }
+    return options.trialRunner(
+      { id: job.id!, data: job.data, attempt: job.attemptsMade + 1 },
+      { signal: stopping.signal, log, unrecoverable },
+    );
+  };
   const processor = jobProcessor(bullmq, {
     label,
+    trial,
     store,
     log,
     stopping: stopping.signal,
@@ -161,6 +201,7 @@ export async function serveLabelQueue(options: LabelWorkerOptions): Promise<Labe
 /** What {@link jobProcessor} needs: the labeller, where results go, and the stop signal. */
 interface ProcessorContext {
   label: (job: LabelJob) => Promise<LabelledJob>;
+  trial: (job: { id?: string; data: TrialJobHeader; attemptsMade: number }) => Promise<unknown>;
   store: (jobId: string, done: LabelledJob) => Promise<unknown>;
   log: (line: string) => void;
   stopping: AbortSignal;
@@ -170,27 +211,43 @@ interface ProcessorContext {
 }
 
 /**
- * BullMQ's processor: labels a job and stores its logits; when the worker stops mid-job, hands the job back
- * to the queue (BullMQ's WaitingError: no attempt is spent) so that another worker labels it at once.
+ * BullMQ's processor: labels a job and stores its logits, or runs a sweep trial; when the worker stops
+ * mid-job, hands the job back to the queue (BullMQ's WaitingError: no attempt is spent) so that another
+ * worker takes it at once.
  */
 function jobProcessor(bullmq: BullMQ, context: ProcessorContext) {
   const { log, stopping, counts } = context;
   return async (
-    job: { id?: string; name: string; data: LabelJob; attemptsMade: number; moveToWait(token?: string): Promise<number> },
+    job: { id?: string; name: string; data: LabelJob | TrialJobHeader; attemptsMade: number; moveToWait(token?: string): Promise<number> },
     token?: string,
   ) => {
-    if (job.name !== JOB_NAME) return null;
-    const rows = `rows ${job.data.start}-${job.data.end - 1}`;
+    if (job.name !== JOB_NAME && job.name !== TRIAL_JOB_NAME) return null;
+    const isTrial = job.name === TRIAL_JOB_NAME;
+    const rows = isTrial
+      ? `trial ${(job.data as TrialJobHeader).trial}`
+      : `rows ${(job.data as LabelJob).start}-${(job.data as LabelJob).end - 1}`;
     try {
       if (stopping.aborted) throw new DistillCancelledError('stopping');
       log(`${rows}: started (attempt ${job.attemptsMade + 1})`);
-      const done = await untilAborted(context.label(job.data), stopping);
+      if (isTrial) {
+        const started = performance.now();
+        const result = await untilAborted(context.trial(job as { id?: string; data: TrialJobHeader; attemptsMade: number }), stopping);
+        counts.jobs++;
+        log(`${rows}: done in ${((performance.now() - started) / 1000).toFixed(2)} s`);
+        return result;
+      }
+      const labelJob = job.data as LabelJob;
+      const done = await untilAborted(context.label(labelJob), stopping);
       await untilAborted(context.store(job.id!, done), stopping);
       counts.jobs++;
       log(`${rows}: done in ${done.seconds.toFixed(2)} s (${Math.round(done.rows / done.seconds)} rows/s)`);
       return { rows: done.rows, seconds: done.seconds };
     } catch (error) {
-      if (!stopping.aborted) throw error;
+      if (!stopping.aborted) {
+        // A trial's failure is this machine's to explain (a path it cannot read, say): the coordinator only sees the reason.
+        if (isTrial) log(`${rows}: failed (attempt ${job.attemptsMade + 1}): ${messageOf(error)}`);
+        throw error;
+      }
       const handedBack = !context.redisLost() && (await settlesWithin(job.moveToWait(token), HAND_BACK_MS));
       counts.handedBack++;
       log(

@@ -110,7 +110,7 @@ export interface QueueLabelResult {
 export const DEFAULT_JOB_ROWS = 4096;
 
 /** The data with every file it names made absolute, so that a worker in another folder reads the same files. */
-function absoluteData({ workers, onImageProgress, ...data }: DataSourceOptions): QueueDataSource {
+export function absoluteData({ workers, onImageProgress, ...data }: DataSourceOptions): QueueDataSource {
   return {
     ...data,
     source: absoluteSource(data.source),

@@ -55,8 +55,11 @@ export interface SweepReport {
   best: number | null;
   /** The teacher, as the reference line. */
   teacher: { spec: string; testAccuracy: number; validationAccuracy: number; params: number | null; bytes: number | null };
-  /** How the trials used the machine: several at once, one per worker, or one at a time data-parallel, and why. */
-  schedule: { mode: 'concurrent' | 'data-parallel'; workers: number; reason: string };
+  /**
+   * How the trials used the machine: several at once, one per worker, or one at a time data-parallel, and why;
+   * `queue`: a job each on a BullMQ queue, `workers` being the workers each trial trained on.
+   */
+  schedule: { mode: 'concurrent' | 'data-parallel' | 'queue'; workers: number; reason: string };
   /** Rows in each split: the validation rows are held out of the training rows. */
   rows: { train: number; labeled: number; validation: number; test: number };
   /** The teacher labelled once into this soft-label store, which every trial read. */

@@ -8,16 +8,16 @@ import type { InputContract } from '../data/input-contract.js';
 import type { ContractFile } from '../data/sources/source-entry.js';
 import type { QuantizeChoice } from '../options/schema.js';
 import { distill } from '../distill/distill.js';
-import { validationRows } from '../distill/run-inputs.js';
 import { check } from '../errors.js';
 import { label } from '../labelling/label.js';
 import { type DistillConfig, type DistillOptions, resolveConfig } from '../options/options.js';
 import { chooseParallelism } from '../options/parallelism.js';
 import type { DistillReport } from '../reports/report.js';
-import { datasetDigest } from '../teachers/fingerprint.js';
 import { checkGrid, gridPoints, gridSize, type SweepGrid } from './grid.js';
 import { chooseBest, sweepNotices, teacherValidationAccuracy } from './sweep-findings.js';
-import { materializeStudent, planTrials, studentName, trialFingerprint, trialOptions, trialStudent } from './sweep-plan.js';
+import { planTrials, trialOptions, trialStudent } from './sweep-plan.js';
+import { type QueuedTrials, type SweepQueueOptions, queuePaths, queueTrials } from './queue-trials.js';
+import { sweepRows, trialContext } from './trial-context.js';
 import { SWEEP_REPORT_VERSION, type SweepBaseline, type SweepReport, type SweepTrial } from './sweep-report.js';
 import { type ScheduleChoice, chooseSchedule } from './schedule.js';
 import { type TrialContext, type TrialPlan, type TrialRecord, finishedTrial, runTrial } from './trial.js';
@@ -57,6 +57,11 @@ export interface SweepOptions extends Omit<DistillOptions, 'student' | 'checkpoi
   teacherName?: string;
   /** Called as each trial finishes (or is found finished, when resuming). */
   onTrial?: (trial: SweepTrial, finished: number, total: number, resumed: boolean) => void;
+  /**
+   * Run the trials as jobs on a BullMQ queue, for `tfjs-distill worker` processes on any machine, instead of
+   * here (see {@link SweepQueueOptions}). The teacher still labels here, once.
+   */
+  queue?: SweepQueueOptions;
 }
 
 /** What {@link sweep} returns: the report it wrote to OUT/sweep.json. */
@@ -69,7 +74,7 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
   const {
     grid: givenGrid,
     trials: trialCount,
-    out,
+    out: givenOut,
     resume,
     schedule: scheduleChoice,
     contract,
@@ -79,9 +84,11 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
     classes,
     teacherName,
     onTrial,
+    queue,
     ...rest
   } = options;
-  const { student, ...given } = rest;
+  // Every machine reads and writes the same paths: on a queue they are absolute (see queuePaths).
+  const { student, out, ...given } = queue ? queuePaths({ ...rest, out: givenOut }) : { ...rest, out: givenOut };
   const base: Omit<DistillOptions, 'student'> = { ...given, validation: given.validation ?? DEFAULT_SWEEP_VALIDATION, baseline: false };
   const config = resolveConfig({ ...base, student: student ?? 'unset' });
   // Checked before any labelling: the grid, each trial's options together, the teacher.
@@ -99,52 +106,21 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
     'sweep labels once with a trained teacher: give a teacher file or model with teacherEpochs 0 (train one with run), or teacherLogits',
     ['teacher', 'teacherEpochs'],
   );
-  const labelledRows = labelledRowsOf(base.train.y, config.labeled);
-  const heldOut = validationRows(labelledRows, config.validation, config.seed)!;
+  const { labelledRows, heldOut } = sweepRows(base, config);
   const plans = planTrials(points);
-  const builtStudents = new Map<string, tf.LayersModel | string>();
-  const studentOf = (settings: Record<string, unknown>) => {
-    const spec = trialStudent(settings, student);
-    const name = typeof spec === 'string' ? spec : `model:${settings.student ?? ''}`;
-    if (!builtStudents.has(name)) builtStudents.set(name, materializeStudent(spec, base.train, config.seed));
-    return builtStudents.get(name)!;
-  };
+  const storeFile = config.teacherLogits === null ? (config.softLabels ?? join(out, 'soft-labels.sl')) : null;
+  const extras = { contract, contractFiles, quantize, maxQuantizeDrop, classes };
+  const context = trialContext({ base, student, config, storeFile, out, extras });
   // Built now (a student that does not fit the data fails here), before the teacher labels.
-  for (const plan of plans) studentOf(plan.settings);
+  for (const plan of plans) context.optionsOf(plan, 1);
+  const onQueue = queue && queueTrials({ queue, base, student, config, storeFile, out, extras });
+  await onQueue?.reachable();
   await mkdir(out, { recursive: true });
 
   // The teacher labels once, into the store every trial reads.
-  const { storeFile, labelled, labelSeconds } = await labelOnce(base, config, out);
-  // Trials report as they finish (onTrial): their epochs would interleave when several run at once.
-  const trialBase = { ...base, onProgress: undefined, ...(storeFile && { softLabels: storeFile }) };
+  const { labelled, labelSeconds } = await labelOnce(base, config, storeFile);
 
-  const dataDigest = [datasetDigest(base.train), datasetDigest(base.test)].join();
-  const context: TrialContext = {
-    out,
-    optionsOf: (plan, workers) => ({
-      ...trialOptions(trialBase, plan.settings, studentOf(plan.settings)),
-      workers,
-      ...(workers === 1 && base.threadsPerWorker === undefined && { threadsPerWorker: 1 }),
-      baseline: plan.trainsBaseline,
-    }),
-    fingerprintOf: (plan) =>
-      trialFingerprint(
-        resolveConfig(trialOptions(trialBase, plan.settings, studentOf(plan.settings))),
-        studentName(trialStudent(plan.settings, student)),
-        dataDigest,
-      ),
-    studentName: (settings) => studentName(trialStudent(settings, student)),
-    train: base.train,
-    test: base.test,
-    validationRows: heldOut.rows,
-    contract,
-    contractFiles,
-    quantize,
-    maxQuantizeDrop,
-    classes,
-  };
-
-  const { finished, schedule } = await runTrials(plans, context, { out, resume, scheduleChoice, config, onTrial });
+  const { finished, schedule } = await runTrials(plans, context, { out, resume, scheduleChoice, config, onTrial, onQueue });
   const records = plans.map((plan) => finished.get(plan.index)!);
   const report = await sweepReport({
     out,
@@ -170,9 +146,8 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
 }
 
 /** The teacher's labels of every training row, once, into the sweep's store (none with imported logits). */
-async function labelOnce(base: Omit<DistillOptions, 'student'>, config: DistillConfig, out: string) {
+async function labelOnce(base: Omit<DistillOptions, 'student'>, config: DistillConfig, storeFile: string | null) {
   const labelStarted = performance.now();
-  const storeFile = config.teacherLogits === null ? (config.softLabels ?? join(out, 'soft-labels.sl')) : null;
   const teacherRows = base.teacherView ?? { train: base.train };
   const labelled =
     storeFile === null
@@ -198,16 +173,20 @@ async function labelOnce(base: Omit<DistillOptions, 'student'>, config: DistillC
           signal: base.signal,
         });
   const labelSeconds = (performance.now() - labelStarted) / 1000;
-  return { storeFile, labelled, labelSeconds };
+  return { labelled, labelSeconds };
 }
 
 /** Runs the trials not finished before (resume), on the schedule chosen; returns every trial's record and the schedule. */
 async function runTrials(
   plans: TrialPlan[],
   context: TrialContext,
-  how: Pick<SweepOptions, 'out' | 'resume' | 'onTrial'> & { scheduleChoice: ScheduleChoice | undefined; config: DistillConfig },
+  how: Pick<SweepOptions, 'out' | 'resume' | 'onTrial'> & {
+    scheduleChoice: ScheduleChoice | undefined;
+    config: DistillConfig;
+    onQueue: QueuedTrials | undefined;
+  },
 ) {
-  const { out, resume, scheduleChoice, config, onTrial } = how;
+  const { out, resume, scheduleChoice, config, onTrial, onQueue } = how;
   const finished = new Map<number, TrialRecord>();
   if (resume) {
     for (const plan of plans) {
@@ -219,6 +198,11 @@ async function runTrials(
   }
   for (const record of finished.values()) onTrial?.(record.trial, finished.size, plans.length, true);
 
+  if (onQueue) {
+    const pending = plans.filter((plan) => !finished.has(plan.index));
+    await onQueue.run(pending, context, { finished, total: plans.length, onTrial });
+    return { finished, schedule: onQueue.schedule };
+  }
   const pending0 = plans.length - finished.size;
   const schedule = await chooseSchedule({
     choice: pending0 === 0 ? 'data-parallel' : (scheduleChoice ?? 'auto'),
@@ -257,14 +241,6 @@ async function runTrials(
   if (failed) throw failed.reason;
 
   return { finished, schedule };
-}
-
-/** The rows whose labels the student sees: labelled, among the first `labeled`. */
-function labelledRowsOf(labels: Int32Array, labeled: number | null): Int32Array {
-  const end = labeled === null ? labels.length : Math.min(labeled, labels.length);
-  const rows: number[] = [];
-  for (let row = 0; row < end; row++) if (labels[row] >= 0) rows.push(row);
-  return Int32Array.from(rows);
 }
 
 /** The trial with the most trainable parameters (the probe's), and whether OpenBLAS threads would suit it. */
