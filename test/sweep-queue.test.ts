@@ -140,6 +140,8 @@ describe.runIf(hasRedis)('sweep --queue', () => {
   });
 
   it('--resume queues only the trials not finished in the shared folder; a worker stopped mid-trial hands it back', async () => {
+    // Builds on the first test's queued sweep: without it, fail now rather than wait for workers that never come.
+    expect(existsSync(join(queued(), 'sweep.json')), 'the identity test above writes the sweep this one resumes').toBe(true);
     // Everything finished: no job is queued, and no worker is needed.
     const all = await new Cli(['sweep', ...SWEEP, ...GRID, '--teacher', teacher, '--queue', url('trials'), '--out', queued(), '--resume'])
       .exited;
