@@ -20,6 +20,7 @@ export type { ExportFormat, QuantizeChoice, QueueSettings } from './options/sche
 export type { TeacherRuntimeUsed } from './teachers/teacher-runtime.js';
 export { label, shardFile, shardRows, type LabelOptions, type LabelResult, type ShardSpec } from './labelling/label.js';
 export { DEFAULT_SWEEP_VALIDATION, sweep, type SweepOptions, type SweepResult } from './sweep/sweep.js';
+export { DISTILLATION_DEFAULTS, LABELLED_SHARE_FOR_LABEL_DEFAULTS, distillationDefaults } from './options/labelled-defaults.js';
 export { checkGrid, gridPoints, gridSize, parseGridFlags, type SweepGrid } from './sweep/grid.js';
 export { SCHEDULE_CHOICES, type ScheduleChoice } from './sweep/schedule.js';
 export { leaderboard } from './sweep/leaderboard.js';

@@ -9,6 +9,7 @@ import { type OptionDecl, type OptionGroup, isInt, isNumber } from '../options/s
 import { STUDENT_VARIANTS } from '../student/index.js';
 import { SCHEDULE_CHOICES } from '../sweep/schedule.js';
 import { DEFAULT_SWEEP_VALIDATION } from '../options/groups/training.js';
+import { DISTILLATION_DEFAULTS } from '../options/labelled-defaults.js';
 import { isPlainObject } from '../known-keys.js';
 
 /** A command-only option: declared like a schema option, but belonging to one command. */
@@ -82,6 +83,8 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     usage: 'tfjs-distill label [--config FILE] --soft-labels FILE [flags]',
     groups: ['data', 'teacher', 'labelling', 'runtime', 'queue'],
     omit: ['threadsPerWorker'],
+    // label has no labelled rows to go by: a top-k store's temperature is the few-labels default unless given.
+    shownDefaults: { temperature: String(DISTILLATION_DEFAULTS.fewLabels.temperature) },
     own: {
       shard: {
         description:

@@ -2,6 +2,7 @@
 import { check } from '../../errors.js';
 import { DISTILLATION_LOSSES, lossOptionProblem } from '../../train/losses.js';
 import type { NonFinitePolicy, SelectionMetric } from '../../train/replica.js';
+import { DISTILLATION_DEFAULTS, byLabelledShare } from '../labelled-defaults.js';
 import { CLI_MODEL_DEFAULTS, type OptionRule, defineOptions, isInt, isNumber, oneOf, stringOrNull } from '../schema.js';
 
 const NON_FINITE_POLICIES: readonly NonFinitePolicy[] = ['abort', 'skip'];
@@ -68,7 +69,8 @@ export const TRAINING_OPTIONS = defineOptions({
   alpha: {
     group: 'training',
     description: 'weight of the distillation term; 1 - alpha weighs the hard labels',
-    default: 0.9,
+    default: DISTILLATION_DEFAULTS.fewLabels.alpha,
+    shownDefault: byLabelledShare('alpha'),
     check: (alpha) => (isNumber(alpha) && alpha >= 0 && alpha <= 1 ? undefined : `alpha must lie in [0, 1], got ${alpha}`),
     flags: [{ name: 'alpha', value: 'number', arg: 'A', help: 'weight of the distillation term; 1 - A weighs the hard labels' }],
   },
