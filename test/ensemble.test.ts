@@ -9,6 +9,7 @@ import { type Dataset, takeRows } from '../dist/data/dataset.js';
 import { LogitTable } from '../dist/data/logit-table.js';
 import { readSoftLabels } from '../dist/data/soft-label-store.js';
 import { label } from '../dist/labelling/label.js';
+import { sweep } from '../dist/sweep/sweep.js';
 import { buildModel } from '../dist/models/architectures.js';
 import { saveModel } from '../dist/models/model-files.js';
 import { runCli } from './helpers/cli.js';
@@ -52,6 +53,7 @@ async function storedLogits(file: string, key: string, rows: number): Promise<Fl
 describe('teacher ensembles', () => {
   let dir: string;
   let train: Dataset;
+  let test: Dataset;
   let a: string;
   let b: string;
   let fiveClasses: string;
@@ -61,6 +63,7 @@ describe('teacher ensembles', () => {
     dir = await mkdtemp(join(tmpdir(), 'tfjs-distill-ensemble-'));
     const digits = await digitRows(3000, 1000);
     train = takeRows(digits.train, 1200);
+    test = takeRows(digits.test, 300);
     // Two different teachers: a wider MLP on the first 1,500 rows, a narrow one on the next 1,500.
     const half = (start: number): Dataset => ({
       x: digits.train.x.slice(start * 784, (start + 1500) * 784),
@@ -186,6 +189,26 @@ describe('teacher ensembles', () => {
     expect(configured.status, configured.stderr).toBe(0);
     expect(configured.stdout).toMatch(/whole\.sl already holds these labels/);
   }, 120_000);
+
+  it('sweep labels once with the ensemble, into the store label() writes; every trial reads it', async () => {
+    const teacher = [a, b];
+    const combined = { teacher, ensemble: 'probabilities' as const, temperature: 2, train };
+    const out = join(dir, 'sweep');
+    const options = { ...combined, test, student: 'mlp:8', epochs: 1, workers: 1, out, schedule: 'data-parallel' as const };
+    const { report } = await sweep({ ...options, grid: { alpha: [0.5, 0.9] } });
+    const alone = await label({ ...combined, softLabels: join(dir, 'sweep-reference.sl'), workers: 2 });
+    expect(alone.reused).toBe(false);
+    await expectSameBytes(report.labelling.storeFile!, alone.file);
+    for (const trial of report.trials) {
+      const trialReport = JSON.parse(await readFile(join(out, trial.folder, 'report.json'), 'utf8'));
+      expect(trialReport.softLabels).toMatchObject({ reused: true, file: report.labelling.storeFile });
+      expect(trialReport.teacher.ensemble.combine).toBe('probabilities');
+    }
+    // The mean of probabilities is one store per temperature, so a sweep of it cannot vary the temperature.
+    await expect(sweep({ ...options, out: join(dir, 'refused'), grid: { temperature: [1, 2] } })).rejects.toThrow(
+      "an ensemble's mean of probabilities is made at one temperature; use ensemble 'logits' or take temperature out of the grid",
+    );
+  }, 180_000);
 
   it('refuses members of different class counts, naming both, and a teacher the run would train beside --teacher', async () => {
     await expect(label({ teacher: [a, fiveClasses], train, softLabels: join(dir, 'bad.sl'), workers: 1 })).rejects.toThrow(

@@ -4,7 +4,8 @@ import { LABEL_FLAGS, RUN_FLAGS, flagHelp, parseCommandLine } from '../dist/cli/
 import { optionsReference } from '../dist/cli/options-doc.js';
 import { DistillError } from '../dist/errors.js';
 import { label } from '../dist/labelling/label.js';
-import { DEFAULTS, OPTION_KEYS } from '../dist/options/options.js';
+import { DISTILLATION_DEFAULTS, LABELLED_SHARE_FOR_LABEL_DEFAULTS, distillationDefaults } from '../dist/options/labelled-defaults.js';
+import { DEFAULTS, OPTION_KEYS, resolveConfig } from '../dist/options/options.js';
 import { OPTION_SCHEMA, keysOfGroups, resolveOptions } from '../dist/options/resolve.js';
 import { labelOnQueue } from '../dist/queue/queue.js';
 import { serveLabelQueue } from '../dist/queue/queue-worker.js';
@@ -32,6 +33,33 @@ describe('the option schema', () => {
     }
     expect(DEFAULTS).toMatchObject({ epochs: 3, batchSize: 128, temperature: 4, optimizer: { name: 'adam', learningRate: 1e-3 } });
     expect(Object.keys(OPTION_KEYS)).toEqual(expect.arrayContaining(Object.keys(DEFAULTS)));
+  });
+
+  it('takes the temperature and alpha defaults by the share of training rows that keep a label; given values win', () => {
+    const rows = 100;
+    const labels = Int32Array.from({ length: rows }, (_, i) => i % 10);
+    const data = (y: Int32Array) => ({ x: new Float32Array(rows * 4), y, shape: [rows, 4], numClasses: 10 });
+    const resolved = (options: object, y = labels) => {
+      const config = resolveConfig({ teacher: 't', student: 'mlp:8', train: data(y), test: data(y), ...options });
+      return { temperature: config.temperature, alpha: config.alpha };
+    };
+    const { fewLabels, mostLabelled } = DISTILLATION_DEFAULTS;
+    expect(fewLabels).toEqual({ temperature: DEFAULTS.temperature, alpha: DEFAULTS.alpha });
+    expect(mostLabelled).not.toEqual(fewLabels);
+    const half = rows * LABELLED_SHARE_FOR_LABEL_DEFAULTS;
+    expect(resolved({})).toEqual(mostLabelled);
+    expect(resolved({ labeled: half })).toEqual(mostLabelled);
+    expect(resolved({ labeled: half - 1 })).toEqual(fewLabels);
+    // Rows without a label (-1) count as unlabelled, whatever labeled says.
+    expect(
+      resolved(
+        {},
+        Int32Array.from(labels, (y, i) => (i < half + 1 ? -1 : y)),
+      ),
+    ).toEqual(fewLabels);
+    expect(resolved({ labeled: 10, temperature: 2 })).toEqual({ temperature: 2, alpha: fewLabels.alpha });
+    expect(resolved({ alpha: 0.7 })).toEqual({ temperature: mostLabelled.temperature, alpha: 0.7 });
+    expect(distillationDefaults(labels, null)).toBe(mostLabelled);
   });
 
   it('an entry point resolves only its groups: defaults filled in, values checked, other options refused', () => {

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  DEFAULT_SWEEP_VALIDATION,
   type Dataset,
   DistillError,
   type SweepBaseline,
@@ -315,5 +316,11 @@ describe('tfjs-distill sweep', () => {
     expect(refused(['--grid', 'alpha=0.5', '--schedule', 'fast'])).toMatch(/schedule must be one of auto, concurrent, data-parallel/);
     expect(refused(['--grid', 'alpha=0.5', '--export', 'onnx'])).toMatch(/sweep does not write --export files yet/);
     expect(existsSync(join(dir, 'never'))).toBe(false);
+  });
+
+  it("--help shows the sweep's own validation default", () => {
+    const help = runCli(['sweep', '--help']);
+    expect(help.status).toBe(0);
+    expect(help.stdout).toMatch(new RegExp(`--validation N\\|F .*\\(default: ${DEFAULT_SWEEP_VALIDATION}; key: validation\\)`));
   });
 });

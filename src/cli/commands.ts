@@ -8,6 +8,8 @@ import type { OptionKey } from '../options/resolve.js';
 import { type OptionDecl, type OptionGroup, isInt, isNumber } from '../options/schema.js';
 import { STUDENT_VARIANTS } from '../student/index.js';
 import { SCHEDULE_CHOICES } from '../sweep/schedule.js';
+import { DEFAULT_SWEEP_VALIDATION } from '../options/groups/training.js';
+import { DISTILLATION_DEFAULTS } from '../options/labelled-defaults.js';
 import { isPlainObject } from '../known-keys.js';
 
 /** A command-only option: declared like a schema option, but belonging to one command. */
@@ -23,6 +25,8 @@ export interface CommandSpec {
   groups: readonly OptionGroup[];
   /** Options of those groups the command does not take. */
   omit?: readonly OptionKey[];
+  /** Defaults of those groups' options that this command changes, as its help shows them. */
+  shownDefaults?: Partial<Record<OptionKey, string>>;
   own: Readonly<Record<string, CommandOption>>;
   /** What the positional arguments are, for commands that take them. */
   positionals?: string;
@@ -43,6 +47,7 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     summary: 'label once, distil every point of a grid of settings with baselines, keep the best student on validation',
     usage: 'tfjs-distill sweep [--config FILE] --teacher MODEL --grid KEY=V1,V2 [--grid ...] [flags]',
     groups: ['data', 'teacher', 'student', 'training', 'labelling', 'runtime', 'checkpoint', 'output', 'queue'],
+    shownDefaults: { validation: String(DEFAULT_SWEEP_VALIDATION) },
     own: {
       queue: {
         description:
@@ -85,6 +90,8 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     usage: 'tfjs-distill label [--config FILE] --soft-labels FILE [flags]',
     groups: ['data', 'teacher', 'labelling', 'runtime', 'queue'],
     omit: ['threadsPerWorker'],
+    // label has no labelled rows to go by: a top-k store's temperature is the few-labels default unless given.
+    shownDefaults: { temperature: String(DISTILLATION_DEFAULTS.fewLabels.temperature) },
     own: {
       shard: {
         description:

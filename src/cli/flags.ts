@@ -81,7 +81,10 @@ export function commandOptionKeys(command: CommandSpec): OptionKey[] {
 
 /** Every flag of a command: --config, its groups' flags, its own, --help. */
 export function flagTable(command: CommandSpec): FlagTable {
-  const declared = commandOptionKeys(command).flatMap((key) => flagsOf(key, OPTION_SCHEMA[key] as OptionDecl<unknown>));
+  const declared = commandOptionKeys(command).flatMap((key) => {
+    const decl = OPTION_SCHEMA[key] as OptionDecl<unknown>;
+    return flagsOf(key, { ...decl, shownDefault: command.shownDefaults?.[key] ?? decl.shownDefault });
+  });
   const own = Object.entries(command.own).flatMap(([key, decl]) => flagsOf(key, decl));
   return Object.fromEntries([['config', CONFIG_FLAG], ...declared, ...own, ['help', HELP_FLAG]]);
 }

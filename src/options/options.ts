@@ -31,6 +31,7 @@ import {
   resolveOptions,
 } from './resolve.js';
 import type { AugmentSetting } from './groups/data.js';
+import { distillationDefaults } from './labelled-defaults.js';
 import type { OptionGroup, TeacherRuntime } from './schema.js';
 
 export { TEACHER_RUNTIMES, type TeacherRuntime } from './schema.js';
@@ -121,9 +122,9 @@ export interface DistillOptions {
   teacherEpochs?: number;
   /** Global batch size, split across the workers. Default 128. */
   batchSize?: number;
-  /** Softmax temperature T of the distillation term. Default 4. */
+  /** Softmax temperature T of the distillation term. Default 4, or 1 when most training rows keep a label (see {@link distillationDefaults}). */
   temperature?: number;
-  /** Weight of the distillation term; 1 - alpha weighs the hard-label term. Default 0.9. */
+  /** Weight of the distillation term; 1 - alpha weighs the hard-label term. Default 0.9, or 0.5 when most training rows keep a label. */
   alpha?: number;
   /**
    * The distillation objective (see LossSpec): 'kd' (Hinton's), 'dkd' (decoupled KD, with `targetWeight`
@@ -258,9 +259,15 @@ export const DEFAULTS: DistillConfig = defaultsOf(DISTILL_KEYS) as DistillConfig
 /** Every option's name, and the keys of those that take an object: what distill() accepts, and nothing else. */
 export const OPTION_KEYS: KeyTree = keyTreeOf(DISTILL_KEYS, 'library');
 
-/** Fills in defaults and checks every option of distill(), with a one-line error naming the option and the fix. */
+/**
+ * Fills in defaults and checks every option of distill(), with a one-line error naming the option and the fix.
+ * The temperature and alpha not given depend on the share of training rows that keep a label (see
+ * {@link distillationDefaults}).
+ */
 export function resolveConfig(options: DistillOptions): DistillConfig {
-  const config: ResolvedOptions<(typeof DISTILL_GROUPS)[number]> = resolveOptions(options, { groups: DISTILL_GROUPS });
+  const byLabels = distillationDefaults(options.train?.y, options.labeled);
+  const withDefaults = { ...options, temperature: options.temperature ?? byLabels.temperature, alpha: options.alpha ?? byLabels.alpha };
+  const config: ResolvedOptions<(typeof DISTILL_GROUPS)[number]> = resolveOptions(withDefaults, { groups: DISTILL_GROUPS });
   return config;
 }
 

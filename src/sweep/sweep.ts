@@ -10,6 +10,7 @@ import type { QuantizeChoice } from '../options/schema.js';
 import { distill } from '../distill/distill.js';
 import { check } from '../errors.js';
 import { label } from '../labelling/label.js';
+import { DEFAULT_SWEEP_VALIDATION } from '../options/groups/training.js';
 import { type DistillConfig, type DistillOptions, resolveConfig } from '../options/options.js';
 import { chooseParallelism } from '../options/parallelism.js';
 import type { DistillReport } from '../reports/report.js';
@@ -23,12 +24,8 @@ import { type ScheduleChoice, chooseSchedule } from './schedule.js';
 import { type TrialContext, type TrialPlan, type TrialRecord, finishedTrial, runTrial } from './trial.js';
 import { sweepHtml } from './sweep-html.js';
 
-/**
- * The validation split of a sweep when none is given: a tenth of the labelled rows. Choosing among trials
- * needs rows no trial trained on, and a tenth keeps most labels for training while leaving enough rows
- * for accuracies a point apart to be told apart on the bundled digits and larger sets.
- */
-export const DEFAULT_SWEEP_VALIDATION = 0.1;
+// Declared with the validation option, whose help shows it.
+export { DEFAULT_SWEEP_VALIDATION };
 
 /** Everything {@link sweep} takes: distill()'s options (the student optional when the grid varies it), the grid, and where to write. */
 export interface SweepOptions extends Omit<DistillOptions, 'student' | 'checkpoint' | 'baseline'> {
@@ -102,6 +99,11 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
     ['softLabelTopK'],
   );
   check(
+    config.ensemble !== 'probabilities' || !Array.isArray(base.teacher) || base.teacher.length < 2 || !('temperature' in grid),
+    "an ensemble's mean of probabilities is made at one temperature; use ensemble 'logits' or take temperature out of the grid",
+    ['ensemble'],
+  );
+  check(
     config.teacherLogits !== null || (base.teacher !== undefined && config.teacherEpochs === 0),
     'sweep labels once with a trained teacher: give a teacher file or model with teacherEpochs 0 (train one with run), or teacherLogits',
     ['teacher', 'teacherEpochs'],
@@ -154,6 +156,7 @@ async function labelOnce(base: Omit<DistillOptions, 'student'>, config: DistillC
       ? undefined
       : await label({
           teacher: base.teacher!,
+          ensemble: base.ensemble,
           teacherNormalize: base.teacherNormalize,
           teacherLayout: base.teacherLayout,
           teacherOutput: base.teacherOutput,

@@ -5,6 +5,7 @@ import { BACKEND_CHOICES } from '../../kernels/backend.js';
 import { KERNEL_CHOICES, KERNELS_ENV, kernelChoiceFromEnv } from '../../kernels/kernel-choice.js';
 import { threadsConflict } from '../parallelism.js';
 import { type OptionRule, defineOptions, isInt, isNumber, oneOf, stringOrNull } from '../schema.js';
+import { DISTILLATION_DEFAULTS, byLabelledShare } from '../labelled-defaults.js';
 
 /** --threads-per-worker N or auto. */
 function parseThreads(value: string): number | 'auto' {
@@ -36,7 +37,8 @@ export const RUNTIME_OPTIONS = defineOptions({
   temperature: {
     group: 'labelling',
     description: "softmax temperature of the distillation term, and of a top-K store's probabilities (part of its identity)",
-    default: 4,
+    default: DISTILLATION_DEFAULTS.fewLabels.temperature,
+    shownDefault: `${byLabelledShare('temperature')} (label: ${DISTILLATION_DEFAULTS.fewLabels.temperature})`,
     check: (value) => (isNumber(value) && value > 0 ? undefined : `temperature must be a number > 0, got ${value}`),
     flags: [
       { name: 'temperature', value: 'number', arg: 'T', help: 'softmax temperature of the distillation term (and of top-K soft labels)' },

@@ -2,6 +2,7 @@
 import { check } from '../../errors.js';
 import { DISTILLATION_LOSSES, lossOptionProblem } from '../../train/losses.js';
 import type { NonFinitePolicy, SelectionMetric } from '../../train/replica.js';
+import { DISTILLATION_DEFAULTS, byLabelledShare } from '../labelled-defaults.js';
 import { CLI_MODEL_DEFAULTS, type OptionRule, defineOptions, isInt, isNumber, oneOf, stringOrNull } from '../schema.js';
 
 const NON_FINITE_POLICIES: readonly NonFinitePolicy[] = ['abort', 'skip'];
@@ -24,6 +25,13 @@ function parseLoss(name: string, flags: Readonly<Record<string, unknown>>): unkn
   check(/\.(m?js|cjs)$/.test(name), `--loss ${name} is not one of ${DISTILLATION_LOSSES.join(', ')}, nor a module path (.mjs or .js)`);
   return { module: name };
 }
+
+/**
+ * The validation split of a sweep when none is given: a tenth of the labelled rows. Choosing among trials
+ * needs rows no trial trained on, and a tenth keeps most labels for training while leaving enough rows
+ * for accuracies a point apart to be told apart on the bundled digits and larger sets.
+ */
+export const DEFAULT_SWEEP_VALIDATION = 0.1;
 
 export const TRAINING_OPTIONS = defineOptions({
   labeled: {
@@ -61,7 +69,8 @@ export const TRAINING_OPTIONS = defineOptions({
   alpha: {
     group: 'training',
     description: 'weight of the distillation term; 1 - alpha weighs the hard labels',
-    default: 0.9,
+    default: DISTILLATION_DEFAULTS.fewLabels.alpha,
+    shownDefault: byLabelledShare('alpha'),
     check: (alpha) => (isNumber(alpha) && alpha >= 0 && alpha <= 1 ? undefined : `alpha must lie in [0, 1], got ${alpha}`),
     flags: [{ name: 'alpha', value: 'number', arg: 'A', help: 'weight of the distillation term; 1 - A weighs the hard labels' }],
   },
@@ -93,7 +102,7 @@ export const TRAINING_OPTIONS = defineOptions({
     group: 'training',
     description: 'hold out N labelled training rows (or a fraction F < 1), evaluated after every epoch of every phase',
     default: null,
-    shownDefault: 'none',
+    shownDefault: `none (a sweep: ${DEFAULT_SWEEP_VALIDATION})`,
     check: (value) =>
       value === null || (isNumber(value) && value > 0 && (value < 1 || Number.isInteger(value)))
         ? undefined
