@@ -145,7 +145,12 @@ export async function tokeniseFile(file: string, settings: TokeniseSettings): Pr
 
 const WORKER_URL = new URL('./tokenize-worker.js', import.meta.url);
 
-/** Encodes batches of records into token tables of their own, on a pool of threads or on this one. */
+/**
+ * Encodes batches of records into token tables of their own: on this thread alone (one worker), or on
+ * `workers - 1` pool threads and this one. This thread takes a batch whenever the pool has two a thread
+ * queued, so it tokenises, with its tokenizer already compiled, rather than wait, and one thread fewer is
+ * started per file.
+ */
 function batchEncoder({ tokenizer, files, fields, maxLength, workers }: TokeniseSettings) {
   const pairs = fields.textPairField !== undefined;
   const tableFor = (rows: number, shared: boolean) => allocateTokenTable(rows, maxLength, tokenizer.vocabSize, { pairs, shared });
@@ -153,26 +158,28 @@ function batchEncoder({ tokenizer, files, fields, maxLength, workers }: Tokenise
     texts: batch.map((record) => record.text),
     pairs: pairs ? batch.map((record) => record.pair ?? '') : undefined,
   });
-  if (workers <= 1) {
-    return {
-      encode: async (batch: TextRecord[]) => {
-        const table = tableFor(batch.length, false);
-        encodeRowsInto(tokenizer, rowsOf(batch), table);
-        return table;
-      },
-      close: async () => {},
-    };
-  }
+  const here = (batch: TextRecord[]) => {
+    const table = tableFor(batch.length, false);
+    encodeRowsInto(tokenizer, rowsOf(batch), table);
+    return table;
+  };
+  if (workers <= 1) return { encode: async (batch: TextRecord[]) => here(batch), close: async () => {} };
+  const threads = workers - 1;
   const workerData: TokenizeWorkerData = { files, maxLength };
-  const pool = new Piscina({ filename: WORKER_URL.href, minThreads: workers, maxThreads: workers, workerData });
+  const pool = new Piscina({ filename: WORKER_URL.href, minThreads: threads, maxThreads: threads, workerData });
+  let queued = 0;
   return {
     encode: async (batch: TextRecord[]) => {
+      if (queued >= 2 * threads) return here(batch);
       const table = tableFor(batch.length, true);
       const task: TokenizeTask = { ...rowsOf(batch), table };
+      queued++;
       try {
         await pool.run(task);
       } catch (error) {
         throw new DistillError(`a tokenising thread failed: ${messageOf(error)}`);
+      } finally {
+        queued--;
       }
       return table;
     },
