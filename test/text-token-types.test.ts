@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadDataSource } from '../dist/data/data-source.js';
 import { datasetContract } from '../dist/data/source-contracts.js';
 import { SharedDataset } from '../dist/data/shared-dataset.js';
-import { buildModel, type Dataset, distill } from '../dist/index.js';
+import { buildModel, type Dataset, distill, splitDataset } from '../dist/index.js';
 import { modelToData } from '../dist/models/model-data.js';
 import { datasetDigest } from '../dist/teachers/fingerprint.js';
 import { TOKENIZER_DIRS } from './helpers/tokenizer-fixtures.js';
@@ -77,6 +77,10 @@ describe('token ids in the narrowest integer type', () => {
     expect(shared.features).toBeInstanceOf(Uint8Array);
     expect([...shared.features.subarray(0, 64)]).toEqual([...small.train.x.subarray(0, 64)]);
     expect(datasetContract(small.train).kind).toBe('vector');
+    // A split of the rows keeps them token ids.
+    const half = splitDataset(small.train, 0.5, 1).train;
+    expect(half.tokens).toBe(small.train.tokens);
+    expect(SharedDataset.fromDataset(half, 'train').features).toBeInstanceOf(Uint8Array);
     const large = await spam(unigramOfSize(70_000));
     expect(large.train.x).toBeInstanceOf(Int32Array);
     expect(SharedDataset.fromDataset(large.train, 'train').features).toBeInstanceOf(Int32Array);

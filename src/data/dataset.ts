@@ -139,7 +139,14 @@ function selectRows(dataset: Dataset, indices: ArrayLike<number>): Dataset {
     x.set(dataset.x.subarray(row * size, (row + 1) * size), i * size);
     y[i] = dataset.y[row];
   }
-  return { x, y, shape: [indices.length, ...featureShape(dataset)], numClasses: dataset.numClasses };
+  // Token-id rows stay token ids (an integer x is read as ids only beside their tokens info).
+  return {
+    x,
+    y,
+    shape: [indices.length, ...featureShape(dataset)],
+    numClasses: dataset.numClasses,
+    ...(dataset.tokens && { tokens: dataset.tokens }),
+  };
 }
 
 /**
