@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { tokeniseFile } from '../dist/data/text/tokenised-file.js';
+import { tokenRowsInfo } from '../dist/data/text/token-rows.js';
 import { readTokenizerFiles } from '../dist/data/text/tokenizer-files.js';
 import { TextTokenizer } from '../dist/data/text/tokenizer.js';
 import { buildModel, distill } from '../dist/index.js';
@@ -112,13 +113,15 @@ try {
   const loadAverage = loadavg();
   const corpus = writeSpamCorpus(scratch);
   const { table } = await tokenise(corpus.train, 1); // warm-up: the page cache, the tokenizer compiled
-  const data = { x: table.ids, y: Int32Array.from(table.labelCodes), shape: [table.rows, maxLength], numClasses: 2 };
+  // The rows as a text run holds them: integer ids, with how they were made (which lets x be integers).
+  const tokens = tokenRowsInfo(tokenizer, maxLength, false);
+  const data = { x: table.ids, y: Int32Array.from(table.labelCodes), shape: [table.rows, maxLength], numClasses: 2, tokens };
   const logits = join(scratch, 'logits.npy');
   let state = 7;
   const random = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 8 - 4;
   await writeFile(logits, npy(Float32Array.from({ length: table.rows * 2 }, random), [table.rows, 2]));
   const idsFile = join(scratch, 'ids.npy');
-  await writeFile(idsFile, npy(table.ids, [table.rows, maxLength]));
+  await writeFile(idsFile, npy(Float32Array.from(table.ids), [table.rows, maxLength]));
   const workerCounts = [...new Set([1, cores])];
   const threadCounts = [...Array.from({ length: cores }, (_, i) => i + 1), 0];
   const measured = [];

@@ -32,7 +32,7 @@ const encoded = (text: string, pair?: string) =>
   loadTokenizer(UNIGRAM).encode(text, pair, { maxLength: MAX_LENGTH, padTo: MAX_LENGTH }).ids;
 
 /** Every row of a split as ids. */
-const rowsOf = (x: Float32Array | Uint8Array) =>
+const rowsOf = (x: Float32Array | Uint8Array | Uint16Array | Int32Array) =>
   Array.from({ length: x.length / MAX_LENGTH }, (_, r) => Array.from(x.subarray(r * MAX_LENGTH, (r + 1) * MAX_LENGTH)));
 
 const TEXTS = ['Free money, click here now!', 'Meeting moved to Tuesday at noon.', 'You have WON a prize', 'Lunch tomorrow?', ''];
@@ -65,7 +65,7 @@ describe('data text:FILE', () => {
     ]);
     expect(splits.vocabSize).toBe(4000);
     expect(splits.train.shape).toEqual([5, MAX_LENGTH]);
-    expect(splits.train.x).toBeInstanceOf(Float32Array);
+    expect(splits.train.x).toBeInstanceOf(Uint16Array);
     expect(rowsOf(splits.train.x)).toEqual(TEXTS.map((text) => encoded(text)));
     expect(Array.from(splits.train.y)).toEqual([1, 0, -1, -1, -1]);
     expect(Array.from(splits.test.y)).toEqual([1, 0]);

@@ -1,16 +1,24 @@
 import { check } from '../errors.js';
 import { seededPermutation } from '../random.js';
 import type { TokenRowsInfo } from './text/token-rows.js';
+import type { TokenIdArray, TokenIdType } from './text/token-table.js';
+
+/** A dataset's feature values: float32, uint8 pixels, or token ids (text) in the narrowest integer type. */
+export type FeatureArray = Float32Array | TokenIdArray;
+
+/** The element type of shared features: float32 for images, tables and vectors; an integer type for token ids. */
+export type FeatureType = 'float32' | TokenIdType;
 
 /**
  * A labelled (or partly labelled) table of examples, as the loaders return it and `distill` takes it.
  *
  * Features are row-major. A `Uint8Array` holds pixels 0..255 and is scaled by 1/255 when the run starts;
- * a `Float32Array` is used as given.
+ * a `Float32Array` is used as given. Text rows (`tokens` set) hold token ids, as float32 or in the narrowest
+ * integer type of the vocabulary (`Uint8Array`, `Uint16Array`, `Int32Array`), which the run keeps as they are.
  */
 export interface Dataset {
   /** rows x (product of the feature shape) values. */
-  x: Float32Array | Uint8Array;
+  x: Float32Array | Uint8Array | Uint16Array | Int32Array;
   /** One class index per row; -1 marks an unlabeled row, which joins the transfer set. */
   y: Int32Array;
   /** [rows, ...featureShape], for example [60000, 28, 28] for Fashion-MNIST. */
@@ -32,20 +40,32 @@ export function rowCount(dataset: Dataset): number {
 }
 
 /** The shape of one row, e.g. [28, 28]. */
-export function featureShape(dataset: Dataset): number[] {
+export function featureShape(dataset: Pick<Dataset, 'shape'>): number[] {
   return dataset.shape.slice(1);
 }
 
 /** Number of values in one row. */
-export function rowSize(dataset: Dataset): number {
+export function rowSize(dataset: Pick<Dataset, 'shape'>): number {
   return featureShape(dataset).reduce((a, b) => a * b, 1);
+}
+
+/** Whether the features are uint8 pixels, which the run scales by 1/255 (uint8 token ids are not scaled). */
+export function holdsPixels(dataset: Pick<Dataset, 'x' | 'tokens'>): boolean {
+  return dataset.x instanceof Uint8Array && dataset.tokens === undefined;
+}
+
+/** The element type the run keeps the features in: token ids stay integers, everything else becomes float32. */
+export function featureTypeOf(dataset: Pick<Dataset, 'x' | 'tokens'>): FeatureType {
+  const { x } = dataset;
+  if (dataset.tokens === undefined || x instanceof Float32Array) return 'float32';
+  return x instanceof Uint8Array ? 'uint8' : x instanceof Uint16Array ? 'uint16' : 'int32';
 }
 
 /** Checks that a dataset is internally consistent; `name` says which one in the message ("train", "test"). */
 export function validateDataset(dataset: Dataset, name: string): void {
   check(
-    dataset && (dataset.x instanceof Float32Array || dataset.x instanceof Uint8Array),
-    `${name} data: x must be a Float32Array or Uint8Array`,
+    dataset && (dataset.x instanceof Float32Array || dataset.x instanceof Uint8Array || isTokenIds(dataset)),
+    `${name} data: x must be a Float32Array or Uint8Array (token ids, with tokens set: also Uint16Array or Int32Array)`,
   );
   check(dataset.y instanceof Int32Array, `${name} data: y must be an Int32Array of class indices (-1 for unlabeled)`);
   check(
@@ -71,6 +91,11 @@ export function validateDataset(dataset: Dataset, name: string): void {
         `labels must be class indices 0..${dataset.numClasses - 1}, or -1 for unlabeled rows`,
     );
   }
+}
+
+/** Integer token ids beyond uint8: text rows only. */
+function isTokenIds(dataset: Dataset): boolean {
+  return dataset.tokens !== undefined && (dataset.x instanceof Uint16Array || dataset.x instanceof Int32Array);
 }
 
 /** The first `n` rows (all of them if there are fewer). */
@@ -107,14 +132,21 @@ export function labeledCount(dataset: Dataset): number {
 /** Selects rows by index into a new dataset. */
 function selectRows(dataset: Dataset, indices: ArrayLike<number>): Dataset {
   const size = rowSize(dataset);
-  const x = new (dataset.x.constructor as Float32ArrayConstructor | Uint8ArrayConstructor)(indices.length * size);
+  const x = new (dataset.x.constructor as Float32ArrayConstructor)(indices.length * size);
   const y = new Int32Array(indices.length);
   for (let i = 0; i < indices.length; i++) {
     const row = indices[i];
     x.set(dataset.x.subarray(row * size, (row + 1) * size), i * size);
     y[i] = dataset.y[row];
   }
-  return { x, y, shape: [indices.length, ...featureShape(dataset)], numClasses: dataset.numClasses };
+  // Token-id rows stay token ids (an integer x is read as ids only beside their tokens info).
+  return {
+    x,
+    y,
+    shape: [indices.length, ...featureShape(dataset)],
+    numClasses: dataset.numClasses,
+    ...(dataset.tokens && { tokens: dataset.tokens }),
+  };
 }
 
 /**

@@ -1,7 +1,7 @@
 // The input contract (preprocessing.json) of the rows a data source loads: how a raw example (an image's
 // pixels, a text) becomes one of those rows. Each source that prepares its rows says so in its splits
 // (`contract`); dataInputContract is the one place a run takes it from.
-import { type Dataset, featureShape } from './dataset.js';
+import { type Dataset, featureShape, holdsPixels } from './dataset.js';
 import {
   INPUT_CONTRACT_VERSION,
   type ImageContract,
@@ -48,7 +48,7 @@ export function textContract(settings: Omit<TextContract, 'format' | 'version' |
  */
 export function datasetContract(dataset: Dataset): InputContract {
   const shape = featureShape(dataset);
-  if (!(dataset.x instanceof Uint8Array)) return vectorContract(shape);
+  if (!holdsPixels(dataset)) return vectorContract(shape);
   return isImageShape(shape) ? imageContract(shape) : vectorContract(shape, PIXEL_SCALE);
 }
 

@@ -41,7 +41,7 @@ export async function inferRows(task: InferTask): Promise<number> {
   const features = data.features;
   for (let start = task.start; start < task.end; start += task.batchSize) {
     const end = Math.min(start + task.batchSize, task.end);
-    // Consecutive rows are contiguous in shared memory: a view, no gather.
+    // Consecutive rows are contiguous in shared memory: a view, no gather (token ids stay integers here).
     table.writeRows(start, await predictor.logits(features.subarray(start * data.rowSize, end * data.rowSize), end - start));
   }
   return task.end - task.start;

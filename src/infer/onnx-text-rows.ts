@@ -14,7 +14,7 @@ export interface TextBucket {
  * width. A row's group depends only on the batch, so a row gets the same bits in every run that batches
  * rows the same way.
  */
-export function textBuckets(x: Float32Array, rows: number, feed: OnnxTextFeed): { buckets: TextBucket[]; lengths: Int32Array } {
+export function textBuckets(x: ArrayLike<number>, rows: number, feed: OnnxTextFeed): { buckets: TextBucket[]; lengths: Int32Array } {
   const width = feed.rows.maxLength;
   const lengths = new Int32Array(rows);
   for (let row = 0; row < rows; row++) lengths[row] = rowLength(x, row * width, width);
@@ -37,7 +37,7 @@ function integers(type: TokenInputType, length: number): BigInt64Array | Int32Ar
 
 /** The inputs of one bucket, by input name: the tokenizer's ids, the attention mask and the segment ids. */
 export function bucketInputs(
-  x: Float32Array,
+  x: ArrayLike<number>,
   bucket: TextBucket,
   lengths: Int32Array,
   feed: OnnxTextFeed,

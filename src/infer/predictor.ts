@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import type { FeatureArray } from '../data/dataset.js';
 import { DistillError } from '../errors.js';
 import { type GraphTeacherSpec, graphModelFromData } from '../models/graph-teacher.js';
 import { type SharedModelHandle, modelFromShared } from '../models/model-data.js';
@@ -46,9 +47,12 @@ export function layersInference(model: SharedModelHandle, normalize?: RowNormali
   return { kind: 'layers', id: model.id, model, normalize };
 }
 
-/** Runs a model on rows in this thread: `rows` rows of the data's row size in, rows x classes logits out. */
+/**
+ * Runs a model on rows in this thread: `rows` rows of the data's row size in (float32, or a text dataset's
+ * integer token ids), rows x classes logits out.
+ */
 export interface Predictor {
-  logits(x: Float32Array, rows: number): Promise<Float32Array>;
+  logits(x: FeatureArray, rows: number): Promise<Float32Array>;
   dispose(): void;
 }
 
@@ -144,10 +148,10 @@ export function combineMembers(
 
 /**
  * (x - mean) / std per channel, and NHWC -> NCHW when `channelsFirst` gives [C, H, W]: one pass into a
- * new buffer. Returns `x` itself when there is nothing to do.
+ * new buffer. Returns float32 `x` itself when there is nothing to do; integer token ids become float32.
  */
-function prepareRows(x: Float32Array, rows: number, normalize: RowNormalization | undefined, channelsFirst?: number[]): Float32Array {
-  if (!normalize && !channelsFirst) return x;
+function prepareRows(x: FeatureArray, rows: number, normalize: RowNormalization | undefined, channelsFirst?: number[]): Float32Array {
+  if (!normalize && !channelsFirst) return x instanceof Float32Array ? x : Float32Array.from(x);
   const out = new Float32Array(x.length);
   const channels = channelsFirst ? channelsFirst[0] : (normalize?.channels ?? 1);
   const mean = normalize

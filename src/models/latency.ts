@@ -2,7 +2,7 @@
 // with stock tfjs, one row at a time (an interactive page) and 256 rows at a time (a batch job), each
 // prediction read back to JavaScript. The run measures its student this way on the test rows.
 import * as tf from '@tensorflow/tfjs';
-import { type Dataset, featureShape, rowCount, rowSize } from '../data/dataset.js';
+import { type Dataset, featureShape, holdsPixels, rowCount, rowSize } from '../data/dataset.js';
 import { check, messageOf } from '../errors.js';
 import type { StockArtifacts } from './variant-check.js';
 import { loadWithStockTfjs } from './variant-check.js';
@@ -46,7 +46,7 @@ function rowsFrom(test: Dataset, first: number, count: number): tf.Tensor {
     const row = (first + i) % rows;
     values.set(test.x.subarray(row * size, (row + 1) * size), i * size);
   }
-  if (test.x instanceof Uint8Array) for (let i = 0; i < values.length; i++) values[i] /= 255;
+  if (holdsPixels(test)) for (let i = 0; i < values.length; i++) values[i] /= 255;
   return tf.tensor(values, [count, ...featureShape(test)]);
 }
 

@@ -1,7 +1,7 @@
 // Checking an exported ONNX model against the tfjs model it came from: both run on the same rows, the
 // ONNX model by onnxruntime-node from its bytes as a service would load them, and their logits compared.
 import * as tf from '@tensorflow/tfjs';
-import { type Dataset, featureShape, rowCount, rowSize } from '../data/dataset.js';
+import { type Dataset, featureShape, holdsPixels, rowCount, rowSize } from '../data/dataset.js';
 import { DistillError, check, messageOf } from '../errors.js';
 import { loadOrt } from './onnx-teacher.js';
 
@@ -56,7 +56,7 @@ export async function checkOnnxAgainstTfjs(
     for (let start = 0; start < count; start += batchSize) {
       const end = Math.min(count, start + batchSize);
       const features = Float32Array.from(rows.x.subarray(start * size, end * size));
-      if (rows.x instanceof Uint8Array) for (let i = 0; i < features.length; i++) features[i] /= 255;
+      if (holdsPixels(rows)) for (let i = 0; i < features.length; i++) features[i] /= 255;
       const expected = tf.tidy(() => (model.predict(tf.tensor(features, [end - start, ...shape])) as tf.Tensor).dataSync());
       const out = await session.run({ [onnx.inputName]: new ort.Tensor('float32', features, [end - start, ...shape]) });
       const got = out[onnx.outputName].data as Float32Array;

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { DistillError, check, messageOf } from '../errors.js';
+import type { FeatureArray } from '../data/dataset.js';
 import { readOnnxGraph } from './onnx-graph.js';
 import { ONNX_ML_DOMAIN, type OnnxMlGraph, type OnnxMlNode, classLabelsOf, readOnnxMlGraph, withoutZipMap } from './onnx-ml-graph.js';
 import { type OnnxTeacher, type OnnxTeacherSpec, type OrtModule, type OrtSession, loadOrt } from './onnx-teacher.js';
@@ -36,7 +37,7 @@ export interface OnnxMlTeacherOptions {
   /** The output to read (a ZipMap output names the probabilities it wraps); default the probabilities. */
   output?: string;
   /** Some data rows, to check that the output sums to 1. */
-  sample?: { x: Float32Array; rows: number };
+  sample?: { x: FeatureArray; rows: number };
 }
 
 const CLASSIFIERS = new Set(['TreeEnsembleClassifier', 'LinearClassifier', 'SVMClassifier']);
@@ -294,10 +295,10 @@ async function checkSumsToOne(
   file: string,
   session: OrtSession,
   spec: OnnxTeacherSpec,
-  sample: { x: Float32Array; rows: number },
+  sample: { x: FeatureArray; rows: number },
 ): Promise<void> {
   const rows = Math.min(sample.rows, CHECKED_ROWS);
-  const values = sample.x.slice(0, rows * spec.inputShape[0]);
+  const values = Float32Array.from(sample.x.subarray(0, rows * spec.inputShape[0]));
   const dims = [rows, ...spec.inputShape];
   const input =
     spec.inputType === 'float64' ? new ort.Tensor('float64', Float64Array.from(values), dims) : new ort.Tensor('float32', values, dims);

@@ -75,7 +75,7 @@ export interface OnnxTeacherOptions {
 export interface OnnxTextOptions {
   rows: TokenRowsInfo;
   /** The training rows, whose ids must lie within the teacher's embedding. */
-  features: Float32Array;
+  features: ArrayLike<number>;
   /** The positions the teacher takes and where that was read; default: the graph's position embedding, if any. */
   positions?: { count: number; where: string };
   /** Rows per length bucket, or null for none (default {@link TEXT_BUCKET_ROWS}). */

@@ -124,7 +124,7 @@ export function checkPositions(file: string, rows: TokenRowsInfo, positions: num
  * Checks every token id of the rows against the teacher's embedding of `vocab` ids: a larger one means
  * the rows were tokenised with another tokenizer than the teacher's.
  */
-export function checkTokenIds(file: string, features: Float32Array, rows: TokenRowsInfo, vocab: number | undefined): void {
+export function checkTokenIds(file: string, features: ArrayLike<number>, rows: TokenRowsInfo, vocab: number | undefined): void {
   if (vocab === undefined) return;
   for (let cell = 0; cell < features.length; cell++) {
     const id = tokenizerId(features[cell], rows.padId);

@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { type Dataset, featureShape, rowCount, rowSize } from '../data/dataset.js';
+import { type Dataset, featureShape, holdsPixels, rowCount, rowSize } from '../data/dataset.js';
 import { check, DistillError, messageOf } from '../errors.js';
 import type { ModelData } from './model-data.js';
 import type { QuantizationDtype } from './quantize.js';
@@ -93,7 +93,7 @@ export function topClasses(model: tf.LayersModel, rows: Dataset, batchSize = 256
   for (let start = 0; start < count; start += batchSize) {
     const end = Math.min(count, start + batchSize);
     const features = Float32Array.from(rows.x.subarray(start * size, end * size));
-    if (rows.x instanceof Uint8Array) for (let i = 0; i < features.length; i++) features[i] /= 255;
+    if (holdsPixels(rows)) for (let i = 0; i < features.length; i++) features[i] /= 255;
     const batch = tf.tidy(() => {
       const output = model.predict(tf.tensor(features, [end - start, ...shape])) as tf.Tensor;
       return output.argMax(-1).dataSync() as Int32Array;

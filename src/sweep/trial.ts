@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { readFile, rename, rm, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Dataset, featureShape } from '../data/dataset.js';
+import { type Dataset, featureShape, holdsPixels } from '../data/dataset.js';
 import type { InputContract } from '../data/input-contract.js';
 import type { ContractFile } from '../data/sources/source-entry.js';
 import { type DistillResult, distill } from '../distill/distill.js';
@@ -173,7 +173,7 @@ async function writeTrialFolder(context: TrialContext, plan: TrialPlan, result: 
 export function validationAccuracy(model: tf.LayersModel, data: Dataset, rows: Int32Array): number {
   const shape = featureShape(data);
   const width = shape.reduce((a, b) => a * b, 1);
-  const scale = data.x instanceof Uint8Array ? 1 / 255 : 1;
+  const scale = holdsPixels(data) ? 1 / 255 : 1;
   const batch = 512;
   let hits = 0;
   for (let start = 0; start < rows.length; start += batch) {

@@ -1,23 +1,44 @@
 import { createHash } from 'node:crypto';
-import type { Dataset } from '../data/dataset.js';
+import { type Dataset, holdsPixels } from '../data/dataset.js';
 import type { ModelData } from '../models/model-data.js';
 
+/** Integer token ids hashed a block at a time as float32, so that no float32 copy of the whole table is made. */
+class AsFloat32 {
+  constructor(readonly ids: Uint8Array | Uint16Array | Int32Array) {}
+}
+
+/** Token ids converted per block of this many. */
+const HASH_BLOCK = 1 << 16;
+
 /** A short, stable hash of some bytes and strings. */
-function digest(parts: (ArrayBufferView | string)[]): string {
+function digest(parts: (ArrayBufferView | string | AsFloat32)[]): string {
   const hash = createHash('sha256');
-  for (const part of parts) hash.update(typeof part === 'string' ? part : new Uint8Array(part.buffer, part.byteOffset, part.byteLength));
+  for (const part of parts) {
+    if (typeof part === 'string') hash.update(part);
+    else if (part instanceof AsFloat32) {
+      const block = new Float32Array(Math.min(HASH_BLOCK, part.ids.length));
+      for (let start = 0; start < part.ids.length; start += HASH_BLOCK) {
+        const ids = part.ids.subarray(start, start + HASH_BLOCK);
+        block.set(ids);
+        hash.update(new Uint8Array(block.buffer, 0, ids.length * Float32Array.BYTES_PER_ELEMENT));
+      }
+    } else hash.update(new Uint8Array(part.buffer, part.byteOffset, part.byteLength));
+  }
   return hash.digest('hex').slice(0, 16);
 }
 
 /**
  * A dataset's identity as the workers see it: its values, labels and shape, and its preprocessing
  * (uint8 pixels are scaled by 1/255 on the way in, float features are used as given; text rows name their
- * tokenizer, length and augmentation in preprocessingKey).
+ * tokenizer, length and augmentation in preprocessingKey). Integer token ids hash as the float32 ids they
+ * were once held as, so that a store labelled then is still found.
  */
 export function datasetDigest(data: Dataset): string {
-  const preprocessing = data.x instanceof Uint8Array ? 'uint8/255' : 'float32';
+  const preprocessing = holdsPixels(data) ? 'uint8/255' : 'float32';
   const made = data.preprocessingKey === undefined ? [] : [data.preprocessingKey];
-  return digest([JSON.stringify([data.shape, data.numClasses, preprocessing, ...made]), data.x, data.y]);
+  const { x } = data;
+  const values = x instanceof Float32Array || holdsPixels(data) ? x : new AsFloat32(x);
+  return digest([JSON.stringify([data.shape, data.numClasses, preprocessing, ...made]), values, data.y]);
 }
 
 /** A model's identity: its weights' shapes and values (names depend on what the process built before). */

@@ -5,7 +5,8 @@ import { type Dataset, heldOutTestRows, rowSize } from '../dataset.js';
 import { check } from '../../errors.js';
 import { type AugmentIds, type TextAugment, augmentIds, textAugmentProblem, withAugmentedCopies } from '../text/augment-tokens.js';
 import { classLabels, textClasses } from '../text/text-classes.js';
-import { type TokenisedFile, tokeniseFile } from '../text/tokenised-file.js';
+import { type TokenisedFile, idTypeOf, newIds, tokeniseFile } from '../text/tokenised-file.js';
+import type { TokenIdArray } from '../text/token-table.js';
 import { tokenRowsInfo } from '../text/token-rows.js';
 import { TextTokenizer } from '../text/tokenizer.js';
 import { type TokenizerFiles, readTokenizerFiles } from '../text/tokenizer-files.js';
@@ -42,8 +43,9 @@ export const textSource: DataSourceEntry = {
 /**
  * Tokenises the training file (and the test file, when testSource names one) on `workers` threads (default:
  * one per core) and gives the rows the class
- * order: classes, else the sorted labels of both files. The token ids are float32 rows [rows, maxLength] with
- * padding 0; the splits carry vocabSize, which the text models are built for.
+ * order: classes, else the sorted labels of both files. The token ids are rows [rows, maxLength] in the
+ * narrowest integer type of the vocabulary, with padding 0; the splits carry vocabSize, which the text
+ * models are built for.
  */
 async function loadText(file: string, options: DataSourceOptions): Promise<DataSplits> {
   const { testSource, testFraction, seed, classes: given } = options;
@@ -106,7 +108,7 @@ function splitLabelled(dataset: Dataset, testFraction: number, seed: number): { 
   const pick = (test: boolean): Dataset => {
     const rows = Int32Array.from(dataset.y.keys()).filter((row) => (isTest[row] === 1) === test);
     const size = rowSize(dataset);
-    const x = new Float32Array(new SharedArrayBuffer(rows.length * size * Float32Array.BYTES_PER_ELEMENT));
+    const x = newIds(idTypeOf(dataset.x as TokenIdArray), rows.length * size, true);
     rows.forEach((row, i) => x.set(dataset.x.subarray(row * size, (row + 1) * size), i * size));
     const y = Int32Array.from(rows, (row) => dataset.y[row]);
     return { x, y, shape: [rows.length, size], numClasses: dataset.numClasses, tokens: dataset.tokens };
@@ -119,7 +121,7 @@ function augmenter(augment: TextAugment, ids: AugmentIds, seed: number) {
   return (train: Dataset) => {
     const rows = train.shape[0];
     const width = train.shape[1];
-    const { x, y } = withAugmentedCopies(train.x as Float32Array, train.y, width, ids, augment, seed);
+    const { x, y } = withAugmentedCopies(train.x as TokenIdArray, train.y, width, ids, augment, seed);
     const parts = [augment.mask ? `mask ${augment.mask}` : '', augment.ngram ? `n-grams ${augment.ngram}` : ''].filter(Boolean);
     const notice =
       `augment: ${augment.copies} cop${augment.copies === 1 ? 'y' : 'ies'} of each of the ${rows} training rows ` +

@@ -1,6 +1,11 @@
 import { check } from '../../errors.js';
 import { mixSeed, mulberry32 } from '../../random.js';
+import { idTypeOf, newIds } from './tokenised-file.js';
+import type { TokenIdArray } from './token-table.js';
 import type { TextTokenizer } from './tokenizer.js';
+
+/** A row of token ids: the integer rows text data is loaded as, or float32 ids. */
+type IdRow = Float32Array | TokenIdArray;
 
 /**
  * Augmented copies of text rows for the transfer set, after Tang et al. (2019): each copy masks tokens and
@@ -72,8 +77,8 @@ export function augmentIds(tokenizer: TextTokenizer, addedTokens: unknown, augme
  * the work gives the same copies.
  */
 export function augmentRow(
-  source: Float32Array,
-  target: Float32Array,
+  source: IdRow,
+  target: IdRow,
   ids: AugmentIds,
   augment: TextAugment,
   seed: number,
@@ -107,19 +112,24 @@ export function augmentRow(
 
 /**
  * The rows followed by `copies` augmented copies of each (copy c of row r at row (1 + c) * rows + r), in
- * shared memory; the copies are unlabeled (-1), so they join the transfer set only.
+ * shared memory and in the rows' own type; the copies are unlabeled (-1), so they join the transfer set only.
  */
-export function withAugmentedCopies(
-  x: Float32Array,
+export function withAugmentedCopies<T extends IdRow>(
+  x: T,
   y: Int32Array,
   width: number,
   ids: AugmentIds,
   augment: TextAugment,
   seed: number,
-): { x: Float32Array; y: Int32Array } {
+): { x: T; y: Int32Array } {
   const rows = y.length;
   const total = rows * (1 + augment.copies);
-  const out = new Float32Array(new SharedArrayBuffer(total * width * Float32Array.BYTES_PER_ELEMENT));
+  const cells = total * width;
+  const out = (
+    x instanceof Float32Array
+      ? new Float32Array(new SharedArrayBuffer(cells * Float32Array.BYTES_PER_ELEMENT))
+      : newIds(idTypeOf(x), cells, true)
+  ) as T;
   out.set(x.subarray(0, rows * width));
   for (let copy = 0; copy < augment.copies; copy++) {
     for (let row = 0; row < rows; row++) {

@@ -1,7 +1,15 @@
 import { Piscina } from 'piscina';
 import { DistillError, check, messageOf } from '../../errors.js';
 import { encodeRowsInto } from './token-batch.js';
-import { type TokenTable, allocateTokenTable } from './token-table.js';
+import {
+  type TokenIdArray,
+  type TokenIdType,
+  type TokenTable,
+  allocateTokenTable,
+  bytesPerTokenId,
+  tokenIdArray,
+  tokenIdType,
+} from './token-table.js';
 import { toModelIds } from './model-ids.js';
 import type { TokenizeTask, TokenizeWorkerData } from './tokenize-worker.js';
 import type { TextTokenizer } from './tokenizer.js';
@@ -15,15 +23,15 @@ export interface LabelValue {
 }
 
 /**
- * A text file's rows tokenised: `[rows, maxLength]` token ids as float32 (the trainer's feature type; ids are
- * exact in float32 up to 2^24) in shared memory, with the padding id moved to 0 as the text students need,
- * and each row's label as an index into the distinct labels the file holds (-1: unlabeled).
+ * A text file's rows tokenised: `[rows, maxLength]` token ids in the narrowest integer type of the
+ * vocabulary (uint8, uint16, int32) in shared memory, with the padding id moved to 0 as the text students
+ * need, and each row's label as an index into the distinct labels the file holds (-1: unlabeled).
  */
 export interface TokenisedFile {
   readonly file: string;
   readonly rows: number;
   readonly maxLength: number;
-  readonly ids: Float32Array;
+  readonly ids: TokenIdArray;
   readonly labelCodes: Int32Array;
   readonly labels: readonly LabelValue[];
   /** The first line of a row without a label, if any (a test split needs every label). */
@@ -35,22 +43,25 @@ export interface TokenisedFile {
 /** Rows encoded at a time (one task of a tokenising thread): their texts are all that is held of the file. */
 const ROWS_PER_BATCH = 512;
 
-/** Float32 rows and label codes that grow by doubling, so that no per-row array outlives its batch. */
+/** Token-id rows and label codes that grow by doubling, so that no per-row array outlives its batch. */
 class GrowingRows {
-  ids: Float32Array;
+  ids: TokenIdArray;
   labelCodes: Int32Array;
   rows = 0;
 
-  constructor(private readonly width: number) {
-    this.ids = new Float32Array(ROWS_PER_BATCH * width);
-    this.labelCodes = new Int32Array(ROWS_PER_BATCH);
+  constructor(
+    private readonly width: number,
+    private readonly type: TokenIdType,
+  ) {
+    this.ids = tokenIdArray(type, new ArrayBuffer(0));
+    this.labelCodes = new Int32Array(0);
   }
 
   /** Room for `more` rows after the current ones. */
   reserve(more: number): void {
     if (this.rows + more <= this.labelCodes.length) return;
-    const capacity = Math.max(this.labelCodes.length * 2, this.rows + more);
-    const ids = new Float32Array(capacity * this.width);
+    const capacity = Math.max(this.labelCodes.length * 2, this.rows + more, ROWS_PER_BATCH);
+    const ids = newIds(this.type, capacity * this.width);
     ids.set(this.ids.subarray(0, this.rows * this.width));
     const labelCodes = new Int32Array(capacity);
     labelCodes.set(this.labelCodes.subarray(0, this.rows));
@@ -72,13 +83,13 @@ export interface TokeniseSettings {
 /**
  * Reads a JSONL, CSV or TSV file as a stream and tokenises its rows a batch at a time, on `workers` threads
  * (each batch straight into a token table in shared memory) or on this one, then appends each batch, in file
- * order, to one growing float32 table: memory grows with the table, not the file's text. Ids are remapped so
+ * order, to one growing table of the vocabulary's integer type: memory grows with the table, not the file's text. Ids are remapped so
  * that padding is 0: a tokenizer whose pad id p is not 0 (RoBERTa: `<pad>` 1, `<s>` 0) has ids p and 0
  * swapped, which keeps every id below vocabSize.
  */
 export async function tokeniseFile(file: string, settings: TokeniseSettings): Promise<TokenisedFile> {
   const { tokenizer, fields, maxLength } = settings;
-  const out = new GrowingRows(maxLength);
+  const out = new GrowingRows(maxLength, tokenIdType(tokenizer.vocabSize));
   const labels: LabelValue[] = [];
   const codeOf = new Map<string | number, number>();
   let firstUnlabeledLine: number | undefined;
@@ -134,7 +145,12 @@ export async function tokeniseFile(file: string, settings: TokeniseSettings): Pr
 
 const WORKER_URL = new URL('./tokenize-worker.js', import.meta.url);
 
-/** Encodes batches of records into token tables of their own, on a pool of threads or on this one. */
+/**
+ * Encodes batches of records into token tables of their own: on this thread alone (one worker), or on
+ * `workers - 1` pool threads and this one. This thread takes a batch whenever the pool has two a thread
+ * queued, so it tokenises, with its tokenizer already compiled, rather than wait, and one thread fewer is
+ * started per file.
+ */
 function batchEncoder({ tokenizer, files, fields, maxLength, workers }: TokeniseSettings) {
   const pairs = fields.textPairField !== undefined;
   const tableFor = (rows: number, shared: boolean) => allocateTokenTable(rows, maxLength, tokenizer.vocabSize, { pairs, shared });
@@ -142,26 +158,28 @@ function batchEncoder({ tokenizer, files, fields, maxLength, workers }: Tokenise
     texts: batch.map((record) => record.text),
     pairs: pairs ? batch.map((record) => record.pair ?? '') : undefined,
   });
-  if (workers <= 1) {
-    return {
-      encode: async (batch: TextRecord[]) => {
-        const table = tableFor(batch.length, false);
-        encodeRowsInto(tokenizer, rowsOf(batch), table);
-        return table;
-      },
-      close: async () => {},
-    };
-  }
+  const here = (batch: TextRecord[]) => {
+    const table = tableFor(batch.length, false);
+    encodeRowsInto(tokenizer, rowsOf(batch), table);
+    return table;
+  };
+  if (workers <= 1) return { encode: async (batch: TextRecord[]) => here(batch), close: async () => {} };
+  const threads = workers - 1;
   const workerData: TokenizeWorkerData = { files, maxLength };
-  const pool = new Piscina({ filename: WORKER_URL.href, minThreads: workers, maxThreads: workers, workerData });
+  const pool = new Piscina({ filename: WORKER_URL.href, minThreads: threads, maxThreads: threads, workerData });
+  let queued = 0;
   return {
     encode: async (batch: TextRecord[]) => {
+      if (queued >= 2 * threads) return here(batch);
       const table = tableFor(batch.length, true);
       const task: TokenizeTask = { ...rowsOf(batch), table };
+      queued++;
       try {
         await pool.run(task);
       } catch (error) {
         throw new DistillError(`a tokenising thread failed: ${messageOf(error)}`);
+      } finally {
+        queued--;
       }
       return table;
     },
@@ -169,12 +187,23 @@ function batchEncoder({ tokenizer, files, fields, maxLength, workers }: Tokenise
   };
 }
 
+/** `length` zeroed ids of this type in ordinary memory, or in a SharedArrayBuffer of their own when `shared`. */
+export function newIds(type: TokenIdType, length: number, shared = false): TokenIdArray {
+  const bytes = length * bytesPerTokenId(type);
+  return tokenIdArray(type, shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+}
+
 /**
- * The values in a SharedArrayBuffer of their own, which the run then shares with its workers as it is
+ * The ids in a SharedArrayBuffer of their own, which the run then shares with its workers as it is
  * (SharedDataset.fromDataset) rather than copying the rows again.
  */
-export function sharedCopy(values: Float32Array): Float32Array {
-  const copy = new Float32Array(new SharedArrayBuffer(values.byteLength));
+export function sharedCopy(values: TokenIdArray): TokenIdArray {
+  const copy = newIds(idTypeOf(values), values.length, true);
   copy.set(values);
   return copy;
+}
+
+/** The type of an array of ids. */
+export function idTypeOf(ids: TokenIdArray): TokenIdType {
+  return ids instanceof Uint8Array ? 'uint8' : ids instanceof Uint16Array ? 'uint16' : 'int32';
 }

@@ -1,5 +1,6 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { check, messageOf } from '../../errors.js';
+import { cutsLongTexts, prefixCutAfter } from './prefix-cut.js';
 import { type SpecialTemplate, specialTemplate, specialTokenCount, type TemplatePiece } from './special-template.js';
 import type { TokenIdArray } from './token-table.js';
 import { truncatedLengths } from './truncation.js';
@@ -10,6 +11,14 @@ import type { TokenizerFiles } from './tokenizer-files.js';
 export type TokenizerModelType = 'BPE' | 'WordPiece' | 'Unigram';
 
 const MODEL_TYPES: readonly string[] = ['BPE', 'WordPiece', 'Unigram'];
+
+/** Where the first prefix of a long text is cut: this many characters per token of the row... */
+const INITIAL_CHARS_PER_TOKEN = 4;
+/** ...times this margin, plus a few characters, so that a prefix seldom falls short and is cut again. */
+const PREFIX_MARGIN = 1.3;
+const PREFIX_SLACK = 16;
+/** The weight of each prefix in the running characters-per-token estimate. */
+const ESTIMATE_WEIGHT = 0.1;
 
 /** Settings of {@link TextTokenizer}. */
 export interface TextTokenizerOptions {
@@ -91,6 +100,10 @@ export class TextTokenizer {
   readonly source: string;
   private readonly tokenizer: Tokenizer;
   private readonly countedLength: CountedLength;
+  /** A long single text may be tokenised from a prefix (prefix-cut.ts). */
+  private readonly cutsLongTexts: boolean;
+  /** Characters per content token, as the prefixes tokenised so far show: where the next prefix is cut. */
+  private charsPerToken = INITIAL_CHARS_PER_TOKEN;
 
   constructor(files: TokenizerFiles, options: TextTokenizerOptions = {}) {
     const { tokenizerJson, config, source } = files;
@@ -109,6 +122,7 @@ export class TextTokenizer {
     } catch (error) {
       check(false, `${source} cannot be loaded (${messageOf(error)}); replace it with the file the model was exported with`, ['tokenizer']);
     }
+    this.cutsLongTexts = cutsLongTexts(tokenizerJson);
     this.countedLength = countedLengthRule(tokenizerJson, (text) => {
       const normalized = this.normalize(text);
       return this.tokenizer.pre_tokenizer ? this.tokenizer.pre_tokenizer.pre_tokenize(normalized) : [normalized];
@@ -172,13 +186,13 @@ export class TextTokenizer {
     offset: number,
     maxLength: number,
   ): number {
-    const first = this.contentIds(text);
-    const second = pair === undefined ? undefined : this.contentIds(pair);
-    const pieces = second === undefined ? this.template.single : this.template.pair;
+    const pieces = pair === undefined ? this.template.single : this.template.pair;
     const budget = maxLength - specialTokenCount(pieces);
     check(budget > 0, `maxLength ${maxLength} leaves no room for text beside ${specialTokenCount(pieces)} special tokens; raise it`, [
       'maxLength',
     ]);
+    const first = pair === undefined ? this.leadingContentIds(text, budget) : this.contentIds(text);
+    const second = pair === undefined ? undefined : this.contentIds(pair);
     const [firstLength, secondLength] = this.pairLengths(text, first, pair, second, maxLength, budget);
     let at = offset;
     for (const piece of pieces) at = this.writePiece(piece, first, firstLength, second, secondLength, ids, typeIds, at);
@@ -186,6 +200,23 @@ export class TextTokenizer {
     ids.fill(this.padId, at, offset + maxLength);
     typeIds?.fill(this.padTypeId, at, offset + maxLength);
     return length;
+  }
+
+  /**
+   * A single text's content ids, of which a row keeps the first `budget`: those of a prefix cut at a space
+   * once it has at least `budget` tokens (prefix-cut.ts says when that is exact), else of the whole text.
+   * A prefix that falls short is cut again twice as long.
+   */
+  private leadingContentIds(text: string, budget: number): number[] {
+    if (!this.cutsLongTexts) return this.contentIds(text);
+    let chars = Math.ceil(budget * this.charsPerToken * PREFIX_MARGIN) + PREFIX_SLACK;
+    for (let cut = prefixCutAfter(text, chars); cut > 0; cut = prefixCutAfter(text, chars)) {
+      const ids = this.contentIds(text.slice(0, cut));
+      if (ids.length > 0) this.charsPerToken += (cut / ids.length - this.charsPerToken) * ESTIMATE_WEIGHT;
+      if (ids.length >= budget) return ids;
+      chars = Math.max(2 * chars, cut + 1);
+    }
+    return this.contentIds(text);
   }
 
   /** Checks a row length this tokenizer can fill, and returns it. */
