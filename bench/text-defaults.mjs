@@ -4,9 +4,11 @@
 // (easy-ham, hard-ham, spam). Each task's teacher (the default cnn1d) is trained once, with fixed settings,
 // and reused by every student setting (--teacher DIR --soft-labels FILE), so the settings compare students
 // alone; each run is the CLI with every setting named, the baseline on, at 200 labels and at all of them.
-// Results are appended to OUT/results.jsonl (a rerun skips the runs it holds) and summed up as markdown:
+// Results are appended to OUT/results.jsonl (a rerun skips the runs it holds); then every result there is
+// summed up as markdown on stdout, a table per task and label budget (median over seeds, with the range):
 //   npm run build && node bench/text-defaults.mjs [--out runs/text-defaults] [--max-length 64] [--seeds 1,2,3]
 //     [--tasks spam,kinds] [--settings 32:0.01:5,128:0.001:3] [--labeled 200,all] [--temperatures 4] [--cli main.js]
+//   node bench/text-defaults.mjs --summary [--out DIR]   (the tables of the results so far, running nothing)
 import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { appendFile, mkdir, readFile, rm } from 'node:fs/promises';
@@ -26,6 +28,7 @@ const { values: args } = parseArgs({
     labeled: { type: 'string' },
     temperatures: { type: 'string' },
     cli: { type: 'string' },
+    summary: { type: 'boolean' },
   },
 });
 const out = args.out ?? 'runs/text-defaults';
@@ -77,8 +80,9 @@ const done = new Set(
         .map((line) => JSON.parse(line).key)
     : [],
 );
+for (const task of tasks) if (!TASK_CLASSES[task]) throw new Error(`--tasks: '${task}' is not one of ${Object.keys(TASK_CLASSES)}`);
 await mkdir(out, { recursive: true });
-for (const task of tasks) {
+for (const task of args.summary ? [] : tasks) {
   const data = dataFlags(task);
   const teacherOut = join(out, `${task}-teacher`);
   const softLabels = join(out, `${task}.sl`);
@@ -123,3 +127,49 @@ for (const task of tasks) {
           );
         }
 }
+
+/** The items by key, in order of first appearance (Map.groupBy, which Node 20 lacks). */
+function groupBy(items, keyOf) {
+  const groups = new Map();
+  for (const item of items) groups.set(keyOf(item), [...(groups.get(keyOf(item)) ?? []), item]);
+  return groups;
+}
+
+/** The results as markdown: a table per task and budget, a row per setting, medians over seeds with their range. */
+function summary(rows) {
+  const pct = (value) => (value * 100).toFixed(1);
+  const median = (values) => {
+    const sorted = [...values].sort((a, b) => a - b);
+    return sorted[Math.floor((sorted.length - 1) / 2)];
+  };
+  const cell = (values) => {
+    const low = Math.min(...values);
+    const high = Math.max(...values);
+    return low === high ? pct(median(values)) : `${pct(median(values))} (${pct(low)}..${pct(high)})`;
+  };
+  const lines = [];
+  const groups = groupBy(rows, (row) => `${row.task} labeled=${row.labeled}`);
+  for (const [group, inGroup] of groups) {
+    lines.push('', `${group}, teacher ${pct(inGroup[0].teacher.accuracy)}% (macro-F1 ${pct(inGroup[0].teacher.macroF1)}%)`, '');
+    lines.push('| batch | lr | epochs | T | seeds | student | baseline | student - baseline | student macro-F1 | baseline macro-F1 |');
+    lines.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    const settings = groupBy(inGroup, (row) => `| ${row.batch} | ${row.lr} | ${row.epochs} | ${row.temperature}`);
+    for (const [setting, runs] of settings) {
+      const of = (model, metric) => runs.map((row) => row[model][metric]);
+      const gains = runs.map((row) => row.student.accuracy - row.baseline.accuracy);
+      lines.push(
+        `${setting} | ${runs.length} | ${cell(of('student', 'accuracy'))} | ${cell(of('baseline', 'accuracy'))} | ${cell(gains)} | ` +
+          `${cell(of('student', 'macroF1'))} | ${cell(of('baseline', 'macroF1'))} |`,
+      );
+    }
+  }
+  const loads = rows.map((row) => Number(row.load.split(' ')[0]));
+  lines.push('', `load average (1 min) at the start of a run: ${Math.min(...loads).toFixed(1)} to ${Math.max(...loads).toFixed(1)}`);
+  return lines.join('\n');
+}
+
+const results = readFileSync(join(out, 'results.jsonl'), 'utf8')
+  .trim()
+  .split('\n')
+  .map((line) => JSON.parse(line));
+console.log(summary(results));
