@@ -150,10 +150,13 @@ function summary(rows) {
   const lines = [];
   const groups = groupBy(rows, (row) => `${row.task} labeled=${row.labeled}`);
   for (const [group, inGroup] of groups) {
-    lines.push('', `${group}, teacher ${pct(inGroup[0].teacher.accuracy)}% (macro-F1 ${pct(inGroup[0].teacher.macroF1)}%)`, '');
+    const [task, labeled] = group.split(' labeled=');
+    const teacher = `teacher ${pct(inGroup[0].teacher.accuracy)}%, macro-F1 ${pct(inGroup[0].teacher.macroF1)}%`;
+    lines.push('', `**${task}, ${labeled === 'all' ? 'all labels' : `${labeled} labels`}** (${teacher})`, '');
     lines.push('| batch | lr | epochs | T | seeds | student | baseline | student - baseline | student macro-F1 | baseline macro-F1 |');
     lines.push('| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-    const settings = groupBy(inGroup, (row) => `| ${row.batch} | ${row.lr} | ${row.epochs} | ${row.temperature}`);
+    const order = (a, b) => a.batch - b.batch || a.lr - b.lr || a.epochs - b.epochs || a.temperature - b.temperature;
+    const settings = groupBy([...inGroup].sort(order), (row) => `| ${row.batch} | ${row.lr} | ${row.epochs} | ${row.temperature}`);
     for (const [setting, runs] of settings) {
       const of = (model, metric) => runs.map((row) => row[model][metric]);
       const gains = runs.map((row) => row.student.accuracy - row.baseline.accuracy);
