@@ -4,8 +4,9 @@
 // easy-ham-1 and hard-ham-1, spam is spam-1 and spam-2; easy-ham-2 is left out because the Unigram fixture
 // tokenizer (test/fixtures/tokenizers/spam-unigram) was trained on it. Duplicate texts are dropped (the
 // corpus holds resent spam), then the rows are shuffled with a fixed seed and --test rows split off, so the
-// first rows of train.jsonl (--labeled N) hold both classes. Used by bench/text-kd.mjs and bench/text.mjs:
-//   node bench/spam-corpus.mjs --dir DIR [--test 1000] [--max-chars 1000]
+// first rows of train.jsonl (--labeled N) hold both classes. --kinds labels the three kinds of mail apart
+// (easy-ham, hard-ham, spam) for a 3-class task. Used by bench/text.mjs and scripts/text-demo.mjs:
+//   node bench/spam-corpus.mjs --dir DIR [--test 1000] [--max-chars 1000] [--kinds]
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,14 +51,17 @@ export function shuffle(rows, seed) {
   return rows;
 }
 
+/** Each label and the corpus folders it takes: spam or ham, or (KIND_CLASSES) the kind of mail. */
+export const SPAM_CLASSES = { ham: ['easy-ham-1', 'hard-ham-1'], spam: ['spam-1', 'spam-2'] };
+export const KIND_CLASSES = { 'easy-ham': ['easy-ham-1'], 'hard-ham': ['hard-ham-1'], spam: ['spam-1', 'spam-2'] };
+
 /** Writes dir/train.jsonl and dir/test.jsonl; returns their paths and row counts. */
-export function writeSpamCorpus(dir, { testRows = 1000, maxChars = 1000 } = {}) {
+export function writeSpamCorpus(dir, { testRows = 1000, maxChars = 1000, classes = SPAM_CLASSES } = {}) {
   const files = corpusFiles();
   const seen = new Set();
-  const rows = [
-    ...texts(files, ['easy-ham-1', 'hard-ham-1'], maxChars).map((text) => ({ text, label: 'ham' })),
-    ...texts(files, ['spam-1', 'spam-2'], maxChars).map((text) => ({ text, label: 'spam' })),
-  ].filter(({ text }) => !seen.has(text) && seen.add(text));
+  const rows = Object.entries(classes)
+    .flatMap(([label, folders]) => texts(files, folders, maxChars).map((text) => ({ text, label })))
+    .filter(({ text }) => !seen.has(text) && seen.add(text));
   shuffle(rows, 21);
   const lines = (part) => part.map((row) => `${JSON.stringify(row)}\n`).join('');
   mkdirSync(dir, { recursive: true });
@@ -69,11 +73,17 @@ export function writeSpamCorpus(dir, { testRows = 1000, maxChars = 1000 } = {}) 
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const { values } = parseArgs({ options: { dir: { type: 'string' }, test: { type: 'string' }, 'max-chars': { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { dir: { type: 'string' }, test: { type: 'string' }, 'max-chars': { type: 'string' }, kinds: { type: 'boolean' } },
+  });
   if (!values.dir) {
     console.error('spam-corpus: --dir DIR is required');
     process.exit(1);
   }
-  const written = writeSpamCorpus(values.dir, { testRows: Number(values.test ?? 1000), maxChars: Number(values['max-chars'] ?? 1000) });
+  const written = writeSpamCorpus(values.dir, {
+    testRows: Number(values.test ?? 1000),
+    maxChars: Number(values['max-chars'] ?? 1000),
+    classes: values.kinds ? KIND_CLASSES : SPAM_CLASSES,
+  });
   console.log(JSON.stringify(written));
 }

@@ -11,6 +11,7 @@
 export { distill, type DistillResult } from './distill/distill.js';
 export {
   DEFAULTS,
+  TEXT_DEFAULTS,
   type DistillConfig,
   type DistillOptions,
   type PhaseTrainingOptions,

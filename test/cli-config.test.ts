@@ -41,7 +41,7 @@ describe('the CLI: config files, strict names, help, defaults and output', () =>
       expect(result.status).toBe(0);
       expect(result.stdout).toMatch(/^tfjs-distill run: /);
       expect(result.stdout).toContain('--config FILE');
-      expect(result.stdout).toContain('(default: 128; key: batchSize)');
+      expect(result.stdout).toContain('(default: 128, 32 for text; key: batchSize)');
       expect(result.stdout).toContain('key: optimizer.learningRate');
     }
     // Help wins over other flags, even bad ones.

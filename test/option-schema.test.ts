@@ -115,7 +115,7 @@ describe('the command line, derived from the schema', () => {
   });
 
   it('--help shows each flag with the default and key from the schema; label takes the whole teacher group', () => {
-    expect(flagHelp(RUN_FLAGS)).toMatch(/--epochs N +epochs of distillation \(default: 3; key: epochs\)/);
+    expect(flagHelp(RUN_FLAGS)).toMatch(/--epochs N +epochs of distillation \(default: 3, 5 for text; key: epochs\)/);
     expect(flagHelp(RUN_FLAGS)).toMatch(/--optimizer NAME .*\(default: adam; key: optimizer\.name\)/);
     for (const flag of ['teacher-normalize', 'teacher-layout', 'teacher-output', 'teacher-runtime', 'import', 'queue-timeout', 'config']) {
       expect(LABEL_FLAGS, flag).toHaveProperty(flag);

@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import { DistillError, messageOf } from '../errors.js';
 import { isPlainObject, nearestName } from '../known-keys.js';
 import { OPTION_SCHEMA, type OptionKey, keysOfGroups } from '../options/resolve.js';
-import { type FlagDecl, type FlagValue, type OptionDecl, isComputed } from '../options/schema.js';
+import { type FlagDecl, type FlagValue, type OptionDecl, isComputed, withTextDefault } from '../options/schema.js';
 import { COMMANDS, type CommandName, type CommandSpec } from './commands.js';
 
 /** A flag as a command takes it. */
@@ -50,13 +50,13 @@ function shownDefault(decl: Omit<OptionDecl<unknown>, 'group'>, flag: FlagDecl):
   const below = flag.sets ? flag.sets.split('.').slice(1) : [];
   if (below.length > 0) {
     const value = valueAt(decl.default, below);
-    return value === undefined ? undefined : String(value);
+    return value === undefined ? undefined : withTextDefault(String(value), value, valueAt(decl.textDefault, below));
   }
   if (decl.shownDefault !== undefined) return decl.shownDefault;
   const value = decl.default;
   if (isComputed(value)) return value.computed;
   if (value === null || value === undefined || value === false || (Array.isArray(value) && value.length === 0)) return undefined;
-  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+  return typeof value === 'object' ? JSON.stringify(value) : withTextDefault(String(value), value, decl.textDefault);
 }
 
 function flagsOf(key: string, decl: Omit<OptionDecl<unknown>, 'group'>): [string, FlagSpec][] {

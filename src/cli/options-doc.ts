@@ -13,7 +13,8 @@ function defaultText(decl: Omit<OptionDecl<unknown>, 'group'>): string {
   const value = decl.default;
   if (value === undefined) return '-';
   if (isComputed(value)) return value.computed;
-  return `\`${JSON.stringify(value)}\``;
+  const text = decl.textDefault;
+  return `\`${JSON.stringify(value)}\`${text === undefined ? '' : `; for text \`${JSON.stringify(text)}\``}`;
 }
 
 const cell = (text: string) => text.replaceAll('|', '\\|');

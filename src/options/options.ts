@@ -29,6 +29,7 @@ import {
   keyTreeOf,
   keysOfGroups,
   resolveOptions,
+  textDefaultsOf,
 } from './resolve.js';
 import type { AugmentSetting } from './groups/data.js';
 import { distillationDefaults } from './labelled-defaults.js';
@@ -116,11 +117,11 @@ export interface DistillOptions {
    * teacher's soft labels alone. A teacher trained by the run still sees every label. Default: no limit.
    */
   labeled?: number | null;
-  /** Student epochs over the training rows. Default 3. */
+  /** Student epochs over the training rows. Default 3; 5 when `train` is text (see TEXT_DEFAULTS). */
   epochs?: number;
   /** Train the teacher first, for this many epochs over the labelled rows, with hard labels. Default 0. */
   teacherEpochs?: number;
-  /** Global batch size, split across the workers. Default 128. */
+  /** Global batch size, split across the workers. Default 128; 32 when `train` is text (see TEXT_DEFAULTS). */
   batchSize?: number;
   /** Softmax temperature T of the distillation term. Default 4, or 1 when most training rows keep a label (see {@link distillationDefaults}). */
   temperature?: number;
@@ -134,7 +135,7 @@ export interface DistillOptions {
   loss?: LossOption;
   /** Seed of every shuffle; the same seed, worker count and BLAS threads (threadsPerWorker) reproduce a run. Default 1. */
   seed?: number;
-  /** Optimizer of every training phase. Default adam, learning rate 1e-3. */
+  /** Optimizer of every training phase. Default adam, learning rate 1e-3; 1e-2 when `train` is text (see TEXT_DEFAULTS). */
   optimizer?: Partial<OptimizerSpec>;
   /**
    * The learning rate over each training phase's steps: constant, cosine (down to `minLearningRate`) or
@@ -260,14 +261,21 @@ export const DEFAULTS: DistillConfig = defaultsOf(DISTILL_KEYS) as DistillConfig
 export const OPTION_KEYS: KeyTree = keyTreeOf(DISTILL_KEYS, 'library');
 
 /**
+ * The defaults that differ when the training rows are token ids (text, a Dataset with `tokens`): distill()
+ * and the CLI use these there, unless the option is given.
+ */
+export const TEXT_DEFAULTS: Partial<DistillConfig> = textDefaultsOf(DISTILL_KEYS);
+
+/**
  * Fills in defaults and checks every option of distill(), with a one-line error naming the option and the fix.
- * The temperature and alpha not given depend on the share of training rows that keep a label (see
- * {@link distillationDefaults}).
+ * Text training rows (a Dataset with `tokens`) take TEXT_DEFAULTS where an option is not given. The temperature
+ * and alpha not given depend on the share of training rows that keep a label (see {@link distillationDefaults}).
  */
 export function resolveConfig(options: DistillOptions): DistillConfig {
+  const text = options.train?.tokens !== undefined;
   const byLabels = distillationDefaults(options.train?.y, options.labeled);
   const withDefaults = { ...options, temperature: options.temperature ?? byLabels.temperature, alpha: options.alpha ?? byLabels.alpha };
-  const config: ResolvedOptions<(typeof DISTILL_GROUPS)[number]> = resolveOptions(withDefaults, { groups: DISTILL_GROUPS });
+  const config: ResolvedOptions<(typeof DISTILL_GROUPS)[number]> = resolveOptions(withDefaults, { groups: DISTILL_GROUPS, text });
   return config;
 }
 

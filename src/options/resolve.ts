@@ -61,10 +61,16 @@ export function keyTreeOf(keys: readonly string[], scope: OptionScope): KeyTree 
   );
 }
 
-/** An option's default, computed ones worked out now; undefined when it has none. */
-export function defaultOf(key: string): unknown {
-  const value = declOf(key).default;
+/** An option's default, computed ones worked out now; undefined when it has none. With `text`, its text default where it has one. */
+export function defaultOf(key: string, text = false): unknown {
+  const { default: value, textDefault } = declOf(key);
+  if (text && textDefault !== undefined) return textDefault;
   return isComputed(value) ? value.value() : value;
+}
+
+/** The options whose default differs for text (token-id rows), with that default. */
+export function textDefaultsOf(keys: readonly string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.filter((key) => declOf(key).textDefault !== undefined).map((key) => [key, declOf(key).textDefault]));
 }
 
 /** The defaults of `keys` that have one, as DEFAULTS lists them. */
@@ -83,6 +89,8 @@ export interface ResolveScope<G extends OptionGroup, O extends OptionKey = never
   omit?: readonly O[];
   /** The entry point's own keys (its data, callbacks, command options), accepted but not resolved here. */
   own?: readonly string[];
+  /** The rows are token ids (text): options with a text default take it when not given. */
+  text?: boolean;
 }
 
 /**
@@ -101,15 +109,18 @@ export function resolveOptions<G extends OptionGroup, O extends OptionKey = neve
   const tree = { ...keyTreeOf(keys, 'library'), ...Object.fromEntries((scope.own ?? []).map((key) => [key, null])) };
   const unknown = unknownKey(given, tree, OPTION_ALIASES);
   check(!unknown, () => unknownKeyMessage('option', unknown!, tree));
-  return resolveKeys(given, keys) as Omit<ResolvedOptions<G>, O>;
+  return resolveKeys(given, keys, scope.text) as Omit<ResolvedOptions<G>, O>;
 }
 
-/** Fills in the defaults of `keys` under `given` and checks every value and every rule among them. */
-export function resolveKeys(given: Record<string, unknown>, keys: readonly string[]): Record<string, unknown> {
+/**
+ * Fills in the defaults of `keys` under `given` (the text defaults with `text`) and checks every value and
+ * every rule among them.
+ */
+export function resolveKeys(given: Record<string, unknown>, keys: readonly string[], text = false): Record<string, unknown> {
   const config: Record<string, unknown> = {};
   for (const key of keys) {
     const value = given[key];
-    const fallback = defaultOf(key);
+    const fallback = defaultOf(key, text);
     config[key] =
       value === undefined
         ? fallback

@@ -153,6 +153,11 @@ export interface OptionDecl<T> {
   description: string;
   /** The default: a value, or one computed when resolved. None: the option is required, or stays unset. */
   default?: T | ComputedDefault<T>;
+  /**
+   * The default when the training rows are token ids (text, a Dataset with `tokens`), where it differs from
+   * `default`; --help and the docs show both.
+   */
+  textDefault?: T;
   /** The default --help and the docs show, when the value alone does not say it. */
   shownDefault?: string;
   /** An object default that a given object is merged over, key by key (a given optimizer keeps the default's name). */
@@ -200,6 +205,10 @@ export const stringOrNull =
   (key: string) =>
   (value: unknown): Problem | undefined =>
     value === null || typeof value === 'string' ? undefined : `${key} must be a string, got ${value}`;
+
+/** A default as help shows it, with the text default beside it where that differs: `128, 32 for text`. */
+export const withTextDefault = (shown: string, value: unknown, textDefault: unknown): string =>
+  textDefault === undefined || textDefault === value ? shown : `${shown}, ${String(textDefault)} for text`;
 
 export const isComputed = <T>(value: T | ComputedDefault<T> | undefined): value is ComputedDefault<T> =>
   typeof value === 'object' && value !== null && 'computed' in value && typeof (value as ComputedDefault<T>).value === 'function';
