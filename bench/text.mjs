@@ -24,6 +24,7 @@ import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
+import { Worker } from 'node:worker_threads';
 import { tokeniseFile } from '../dist/data/text/tokenised-file.js';
 import { readTokenizerFiles } from '../dist/data/text/tokenizer-files.js';
 import { TextTokenizer } from '../dist/data/text/tokenizer.js';
@@ -110,6 +111,25 @@ async function cliRate(spec, corpus, logits, workers, scratch) {
   return { samplesPerSec: phase.samplesPerSec, inStep: (batch / (gradient + averaging + update)) * 1000, steps: phase.steps };
 }
 
+/**
+ * How much faster two threads do a fixed amount of JavaScript work than one, each with half of it: about 2 on
+ * two free cores, about 1 where the machine's other work leaves this process one core's worth of time.
+ */
+async function threadSpeedup() {
+  const work = (threads) => {
+    const started = performance.now();
+    const code =
+      "const { parentPort, workerData } = require('node:worker_threads'); let x = 0; " +
+      'for (let i = 0; i < workerData; i++) x += Math.sqrt(i); parentPort.postMessage(x);';
+    const done = Array.from({ length: threads }, () => {
+      const worker = new Worker(code, { eval: true, workerData: 2e8 / threads });
+      return new Promise((resolve) => worker.once('message', resolve));
+    });
+    return Promise.all(done).then(() => performance.now() - started);
+  };
+  return (await work(1)) / (await work(2));
+}
+
 async function torchRate(spec, idsFile, threads, roundSteps, scratch) {
   const out = join(scratch, `torch-${spec}-${threads}.json`);
   await run(PYTHON, [
@@ -142,10 +162,11 @@ try {
   let cliSteps = 0;
   const add = (kind, setting, samplesPerSec, extra = {}) => {
     measured.push({ kind, setting, samplesPerSec, load: loadavg()[0], ...extra });
-    log(`${kind} ${setting}: ${fmt(samplesPerSec)}/s`);
+    log(`${kind} ${setting}: ${kind === 'threads' ? samplesPerSec.toFixed(2) : fmt(samplesPerSec)}`);
   };
   for (let round = 0; round < rounds; round++) {
     log(`round ${round + 1} of ${rounds}`);
+    if (cores > 1) add('threads', 'speed-up', await threadSpeedup());
     for (const workers of [...workerCounts].reverse())
       add('tokenise', `W=${workers}`, (await tokenise(corpus.train, workers)).samplesPerSec);
     for (const spec of students) {
@@ -188,12 +209,21 @@ try {
     return lines;
   };
   const loadAtEnd = loadavg();
+  const speedup = rows.find((r) => r.kind === 'threads');
+  const range2 = (r) => `${r.samplesPerSecRange[0].toFixed(2)}–${r.samplesPerSecRange[1].toFixed(2)}`;
   const lines = [
     `${processor()}, ${cores} CPUs shared with other work; node ${process.version}, PyTorch ${torchVersion} (Debian's python3-torch). ` +
       `Load average ${loadAtStart.map((l) => l.toFixed(2)).join(' ')} at the start, ${loadAtEnd.map((l) => l.toFixed(2)).join(' ')} at the end; ` +
       "each row's load average column is the 1-minute figure over its rounds. " +
       `${fmt(table.rows)} SpamAssassin e-mails (bench/spam-corpus.mjs), Unigram tokenizer (${fmt(tokenizer.vocabSize)} ids), max length ${maxLength}. ` +
       `Median of ${rounds} round${rounds === 1 ? '' : 's'}, each running every setting in turn; the range is the lowest and highest round.`,
+    ...(speedup
+      ? [
+          '',
+          `CPU time this process could get: two threads did a fixed amount of JavaScript work ${speedup.samplesPerSec.toFixed(2)}x ` +
+            `(${range2(speedup)} over the rounds) as fast as one thread (2x would be two free cores).`,
+        ]
+      : []),
     '',
     '| tokenisation (tokeniseFile, reading included) | rows/s | range over rounds | load average |',
     '| --- | ---: | ---: | ---: |',
