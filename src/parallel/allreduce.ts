@@ -44,15 +44,6 @@ export interface AllReduceResult {
 const FLOATS_PER_LINE = 16;
 const roundUp = (n: number, to: number) => Math.ceil(n / to) * to;
 
-/** The float32 values a slot of `length` values takes: whole cache lines. */
-export const slotStride = (length: number) => roundUp(Math.max(length, 1), FLOATS_PER_LINE);
-
-/** The part of a vector of `length` values that rank `rank` of `workers` reduces: equal, cache-line aligned chunks. */
-export function reduceChunk(length: number, workers: number, rank: number): [number, number] {
-  const size = roundUp(Math.ceil(length / workers), FLOATS_PER_LINE);
-  return [Math.min(rank * size, length), Math.min((rank + 1) * size, length)];
-}
-
 /**
  * Weighted averaging of one float vector per rank, in shared memory (reduce-scatter):
  * each rank writes its vector into its slot; after a barrier, rank r averages chunk r of the vector across
@@ -87,7 +78,7 @@ export class SharedAllReduce {
   /** Buffers for averaging `length` values over the barrier's parties. */
   static create(length: number, barrier: SharedBarrier, loops: ReduceLoops): SharedAllReduce {
     const workers = barrier.handle.parties;
-    const stride = slotStride(length);
+    const stride = roundUp(Math.max(length, 1), FLOATS_PER_LINE);
     const handle: AllReduceHandle = {
       slots: new SharedArrayBuffer(stride * workers * 4),
       mean: new SharedArrayBuffer(stride * 4),
@@ -109,7 +100,8 @@ export class SharedAllReduce {
 
   /** The part of the vector rank `rank` reduces: equal, cache-line aligned chunks. */
   chunk(rank: number): [number, number] {
-    return reduceChunk(this.handle.length, this.workers, rank);
+    const size = roundUp(Math.ceil(this.handle.length / this.workers), FLOATS_PER_LINE);
+    return [Math.min(rank * size, this.handle.length), Math.min((rank + 1) * size, this.handle.length)];
   }
 
   /**

@@ -4,7 +4,6 @@ import { DistillCancelledError } from '../errors.js';
 import type { SharedModelHandle } from '../models/model-data.js';
 import { javascriptLoops } from '../kernels/exchange-loops.js';
 import { SharedAllReduce } from '../parallel/allreduce.js';
-import { ReplicatedAllReduce } from '../parallel/replicated-allreduce.js';
 import { SharedBarrier } from '../parallel/barrier.js';
 import { openControlChannel } from '../parallel/control-plane.js';
 import { RankHeartbeat } from '../parallel/heartbeat.js';
@@ -17,7 +16,6 @@ import type { Augmentation } from './augment.js';
 import type { StepRules } from './lr-schedule.js';
 import type { PhasePlan } from './plan.js';
 import {
-  type ExchangeMode,
   type NonFinitePolicy,
   type StepTimings,
   type TrainResult,
@@ -73,15 +71,7 @@ export interface TrainSpec {
   checkpoint?: { path: string; everySteps: number };
   onProgress: (event: ProgressEvent) => void;
   signal?: AbortSignal;
-  /** How the ranks exchange the gradient; default: replicated up to {@link REPLICATED_EXCHANGE_MAX_PARAMS} trainable values. */
-  exchange?: ExchangeMode;
 }
-
-/**
- * The largest model (trainable values) whose ranks each apply the whole update rather than a chunk of it: up
- * to here the two barriers a step saves cost more than averaging and updating every value on every rank.
- */
-export const REPLICATED_EXCHANGE_MAX_PARAMS = 1 << 18;
 
 /** The outcome of a phase: rank 0's trained weights and the phase's own timing (earlier sessions included). */
 export interface TrainOutcome extends Omit<PhaseProgress, 'step'> {
@@ -120,10 +110,8 @@ export async function trainDataParallel(pool: WorkerPool<TrainTask>, spec: Train
     teacherPredictions: spec.validation.teacherPredictions && shared(spec.validation.teacherPredictions),
     scratch: new SharedArrayBuffer(validationScratchBytes(workers)),
   };
-  const exchange = spec.exchange ?? (workers > 1 && spec.trainableParams <= REPLICATED_EXCHANGE_MAX_PARAMS ? 'replicated' : 'sharded');
   // + 1: the loss. The coordinator only allocates it: each rank attaches with its own thread's loops.
-  const exchangeType = exchange === 'replicated' ? ReplicatedAllReduce : SharedAllReduce;
-  const allReduce = exchangeType.create(spec.trainableParams + 1, barrier, javascriptLoops);
+  const allReduce = SharedAllReduce.create(spec.trainableParams + 1, barrier, javascriptLoops);
   const norms = new SharedArrayBuffer(workers * 8);
   const rows = new SharedArrayBuffer(spec.rows.byteLength);
   new Int32Array(rows).set(spec.rows);
@@ -147,7 +135,6 @@ export async function trainDataParallel(pool: WorkerPool<TrainTask>, spec: Train
           norms,
           seed: spec.seed,
           allReduce: allReduce.handle,
-          exchange,
           barrier: barrier.handle,
           heartbeat: heartbeat.handle,
           // A backstop only: the coordinator's heartbeat watch fires first and names the rank that hung.

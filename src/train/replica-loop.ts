@@ -6,11 +6,10 @@ import { DistillError } from '../errors.js';
 import { exchangeLoops } from '../kernels/exchange-loops.js';
 import { modelToData } from '../models/model-data.js';
 import { modelInputShape } from '../models/model-shape.js';
-import { type AllReduceHandle, SharedAllReduce, reduceChunk } from '../parallel/allreduce.js';
+import { SharedAllReduce } from '../parallel/allreduce.js';
 import type { SharedBarrier } from '../parallel/barrier.js';
 import type { ControlClient } from '../parallel/control-plane.js';
 import { RankHeartbeat } from '../parallel/heartbeat.js';
-import { ReplicatedAllReduce, type ReplicatedAllReduceHandle } from '../parallel/replicated-allreduce.js';
 import type { EpochRecord, ProgressEvent } from '../progress.js';
 import { type PhaseProgress, writeTrainingCheckpoint } from './checkpoint.js';
 import { prepareLoss } from './losses.js';
@@ -33,7 +32,7 @@ export async function trainSteps(
 /** The loop's state: what the replica shares with the others, and its counts so far. */
 class ReplicaLoop {
   private readonly schedule: BatchSchedule;
-  private readonly allReduce: SharedAllReduce | ReplicatedAllReduce;
+  private readonly allReduce: SharedAllReduce;
   /** Where the slice's mean loss sits in the exchanged vector, after the gradient. */
   private readonly lossIndex: number;
   private readonly computeGradient: GradientPass;
@@ -66,20 +65,17 @@ class ReplicaLoop {
     private readonly barrier: SharedBarrier,
     private readonly control: ControlClient<ProgressEvent>,
   ) {
-    const { plan, phase } = task;
+    const { rank, plan, phase } = task;
     const data = SharedDataset.attach(task.data);
     const inputShape = modelInputShape(model, phase === 'teacher' ? 'teacher' : 'student');
     const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
     this.schedule = new BatchSchedule(new Int32Array(task.rows), plan, task.seed);
     const loops = exchangeLoops(); // the native ones when this thread runs the openblas kernels
-    this.allReduce =
-      task.exchange === 'replicated'
-        ? ReplicatedAllReduce.attach(task.allReduce as ReplicatedAllReduceHandle, barrier, loops)
-        : SharedAllReduce.attach(task.allReduce as AllReduceHandle, barrier, loops);
-    this.lossIndex = task.allReduce.length - 1; // the flat gradient, then the slice's mean loss
-    this.computeGradient = gradientPass(task, model, data, inputShape, variables);
-    const chunks = Array.from({ length: plan.workers }, (_, r) => reduceChunk(task.allReduce.length, plan.workers, r));
-    this.update = new ShardUpdate(task, variables, chunks, this.waitForAll);
+    this.allReduce = SharedAllReduce.attach(task.allReduce, barrier, loops);
+    const slot = this.allReduce.slot(rank); // the flat gradient, then the slice's mean loss
+    this.lossIndex = slot.length - 1;
+    this.computeGradient = gradientPass(task, model, data, inputShape, variables, slot);
+    this.update = new ShardUpdate(task, variables, this.allReduce.chunk(rank), this.waitForAll);
     this.heartbeat = RankHeartbeat.attach(task.heartbeat);
     this.resumed = task.resume?.progress;
     this.step = this.resumed?.step ?? 0;
@@ -134,7 +130,7 @@ class ReplicaLoop {
     const batch = this.schedule.batch(this.step);
     const [start, end] = sliceBounds(batch.length, plan.workers, rank);
     const t0 = performance.now();
-    if (end > start) this.computeGradient(batch, start, end, this.step, this.allReduce.slot(rank));
+    if (end > start) this.computeGradient(batch, start, end, this.step);
     const t1 = performance.now();
     this.heartbeat.waiting(rank);
     const { mean, stop, finite, waitMs } = this.allReduce.allReduceMean(rank, end - start, this.control.cancelled, timeoutMs);

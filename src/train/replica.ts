@@ -4,7 +4,6 @@ import type { LogitTableHandle } from '../data/logit-table.js';
 import type { SharedDatasetHandle } from '../data/shared-dataset.js';
 import { type SharedModelHandle, modelFromShared } from '../models/model-data.js';
 import type { AllReduceHandle } from '../parallel/allreduce.js';
-import type { ReplicatedAllReduceHandle } from '../parallel/replicated-allreduce.js';
 import { type BarrierHandle, SharedBarrier } from '../parallel/barrier.js';
 import { ControlClient } from '../parallel/control-plane.js';
 import type { HeartbeatHandle } from '../parallel/heartbeat.js';
@@ -36,9 +35,7 @@ export interface TrainTask {
   /** One float64 per rank: each rank's share of the squared gradient norm, when clipping. */
   norms: SharedArrayBuffer;
   seed: number;
-  /** The gradient exchange: SharedAllReduce's handle when `exchange` is sharded, ReplicatedAllReduce's when replicated. */
-  allReduce: AllReduceHandle | ReplicatedAllReduceHandle;
-  exchange: ExchangeMode;
+  allReduce: AllReduceHandle;
   barrier: BarrierHandle;
   heartbeat: HeartbeatHandle;
   timeoutMs: number;
@@ -54,15 +51,6 @@ export interface TrainTask {
   /** Rank 0 writes the phase's state here every `everySteps` steps, at the end, and when stopped. */
   checkpoint?: { path: string; everySteps: number };
 }
-
-/**
- * How the ranks average the gradient and update the weights. `sharded`: a reduce-scatter (each rank averages
- * and updates its chunk; three barriers per step), for large models, where splitting the work pays.
- * `replicated`: one barrier per step, then every rank averages all of the gradient and updates its own copy
- * of the weights, for small models, where the barriers cost more than the repeated arithmetic. Both compute
- * the same values.
- */
-export type ExchangeMode = 'sharded' | 'replicated';
 
 /** Per-epoch validation of a phase, and how it selects the epoch it keeps. */
 export interface ValidationTask {
