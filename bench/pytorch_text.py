@@ -6,8 +6,9 @@ embedding of D values per token, its mean over the row's real tokens (id 0 is pa
 again, the max over the positions and the output layer. The token-id rows are the bench's own (--ids, a
 float32 .npy [rows, maxLength] that bench/text.mjs wrote from the tokenised corpus), with seeded random teacher
 logits and labels; Adam at --lr, Hinton's KD loss with temperature T and weight alpha (as bench/pytorch_kd.py),
-batch --batch. One epoch over the rows is timed, --repeats times after a warm-up step; the median goes to
---out as JSON. --threads 0 leaves torch at its default.
+batch --batch. After --warmup steps, --rounds rounds of --round-steps steps each are timed (the batches run
+through the rows in order, wrapping round); each round's rate, and their median, go to --out as JSON.
+--threads 0 leaves torch at its default.
 """
 import argparse, json, statistics, time
 
@@ -25,7 +26,9 @@ p.add_argument("--batch", type=int, default=128)
 p.add_argument("--temperature", type=float, default=4.0)
 p.add_argument("--alpha", type=float, default=0.9)
 p.add_argument("--lr", type=float, default=1e-3)
-p.add_argument("--repeats", type=int, default=3)
+p.add_argument("--warmup", type=int, default=5)
+p.add_argument("--rounds", type=int, default=5)
+p.add_argument("--round-steps", type=int, default=56)
 p.add_argument("--out", required=True)
 a = p.parse_args()
 
@@ -85,12 +88,15 @@ def step(i):
     opt.step()
 
 
-step(0)  # warm-up
+for i in range(a.warmup):
+    step(i % steps)
 rates = []
-for _ in range(a.repeats):
+done = a.warmup
+for _ in range(a.rounds):
     start = time.perf_counter()
-    for i in range(steps):
-        step(i)
-    rates.append(steps * a.batch / (time.perf_counter() - start))
+    for i in range(a.round_steps):
+        step((done + i) % steps)
+    rates.append(a.round_steps * a.batch / (time.perf_counter() - start))
+    done += a.round_steps
 with open(a.out, "w") as f:
     json.dump({"torch": torch.__version__, "threads": torch.get_num_threads(), "model": a.model, "samplesPerSec": statistics.median(rates), "rates": rates}, f)

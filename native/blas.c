@@ -108,6 +108,28 @@ static napi_value set_blas_threads(napi_env env, napi_callback_info info) {
 }
 
 /*
+ * Batches of many products this small (a text student's masked mean: a [1, T] row against a [T, D] table per
+ * sample, and one of the two products of its gradient) take a plain loop: sgemm's fixed cost per call is larger than
+ * such a product's arithmetic. A batch of fewer products keeps sgemm.
+ */
+#define SMALL_GEMM_MIN_BATCHES 8
+#define SMALL_GEMM_MAX_MACS 8192
+
+/* out[m, n] = op(A) @ B, row-major, float32 sums over k in order: rows of B added into each output row. */
+static void small_gemm(bool transA, int64_t m, int64_t n, int64_t k, const float *a, const float *b, float *out) {
+  const int64_t aI = transA ? 1 : k, aP = transA ? m : 1;
+  for (int64_t i = 0; i < m; i++) {
+    float *row = out + i * n;
+    for (int64_t j = 0; j < n; j++) row[j] = 0.0f;
+    for (int64_t p = 0; p < k; p++) {
+      const float aip = a[i * aI + p * aP];
+      const float *bp = b + p * n;
+      for (int64_t j = 0; j < n; j++) row[j] += aip * bp[j];
+    }
+  }
+}
+
+/*
  * gemm(heap, transA, transB, m, n, k, aOffsets, bOffsets, cOffset): for each batch i,
  * C_i[m, n] = op(A_i) @ op(B_i), A_i at heap float aOffsets[i], B_i at bOffsets[i], C_i at cOffset + i*m*n.
  * Offsets are float indices into the heap; each operand is row-major and dense.
@@ -136,11 +158,17 @@ static napi_value gemm(napi_env env, napi_callback_info info) {
         !in_heap(env, "gemm", "bOffsets[i]", bOffsets[i], k * n, floats))
       return NULL;
   }
+  // Only with B as it is: op(B) = B^T would make the loop a dot product, whose serial sum is slower than sgemm.
+  const bool small = !transB && batches >= SMALL_GEMM_MIN_BATCHES && mn * k <= SMALL_GEMM_MAX_MACS;
   for (size_t i = 0; i < batches; i++) {
     float *out = heap + c + (int64_t)i * m * n;
     if (m == 0 || n == 0) continue;
     if (k == 0) {
       memset(out, 0, sizeof(float) * m * n);
+      continue;
+    }
+    if (small) {
+      small_gemm(transA, m, n, k, heap + aOffsets[i], heap + bOffsets[i], out);
       continue;
     }
     sgemm(ROW_MAJOR, transA ? TRANS : NO_TRANS, transB ? TRANS : NO_TRANS, (int)m, (int)n, (int)k, 1.0f,

@@ -583,6 +583,46 @@ for (const kernels of KERNEL_SETS) {
       }
     });
 
+    it('BatchMatMul: many tiny products (a masked mean over tokens and its gradient), each transpose', async () => {
+      // Batches of 8 or more products of at most 8,192 multiply-adds with B untransposed take the addon's
+      // plain loop instead of sgemm; the others keep sgemm. Both against the cpu backend, broadcast B too.
+      const products: [number[], number[]][] = [
+        [
+          [128, 1, 96],
+          [128, 96, 24],
+        ], // a row of weights over the tokens against each sample's embedded tokens
+        [
+          [12, 40, 1],
+          [12, 1, 24],
+        ], // outer products: the table's gradient
+        [
+          [16, 3, 20],
+          [20, 5],
+        ], // B broadcast over the batch
+        [
+          [9, 64, 64],
+          [9, 64, 64],
+        ], // too large a product for the loop: sgemm
+      ];
+      for (const [aShape, bShape] of products) {
+        for (const transposeA of [false, true]) {
+          for (const transposeB of [false, true]) {
+            const swap = (s: number[], t: boolean) => (t ? [...s.slice(0, -2), s.at(-1)!, s.at(-2)!] : s);
+            const shapes: [number[], number[]] = [swap(aShape, transposeA), swap(bShape, transposeB)];
+            const [got] = await run('wasm', kernels, () => {
+              const [a, b] = broadcastOperands(...shapes, 5);
+              return tf.matMul(a, b, transposeA, transposeB);
+            });
+            const [want] = await run('cpu', 'auto', () => {
+              const [, , a, b] = broadcastOperands(...shapes, 5);
+              return tf.matMul(a, b, transposeA, transposeB);
+            });
+            expectClose(got, want);
+          }
+        }
+      }
+    });
+
     it('_FusedMatMul: bias shapes, every fusable activation, transposes', async () => {
       const activations = ['linear', 'relu', 'relu6', 'elu', 'leakyrelu', 'sigmoid', 'prelu'] as const;
       const biasShapes = [[6], [1], [1, 6]];

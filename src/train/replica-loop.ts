@@ -215,8 +215,10 @@ class ReplicaLoop {
     if (this.control.report({ ...event, loss: this.lossSum / this.lossCount, samplesPerSec: this.samples / this.seconds() }, epochDone)) {
       this.lossSum = 0;
       this.lossCount = 0;
+      // Let Comlink deliver the coordinator's answers (cancellation). Only after a report: answers come to
+      // reports, and a turn of the event loop every step costs a small student a noticeable share of its step.
+      await new Promise(setImmediate);
     }
-    await new Promise(setImmediate); // let Comlink deliver the coordinator's answers (cancellation)
   }
 
   /** What the rank returns; rank 0 adds the weights to keep (the best epoch's, when the phase keeps the best). */
