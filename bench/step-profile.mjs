@@ -6,14 +6,15 @@
 //   forward and backward timed apart by the clock on logits of the same shape), other element-wise and activation
 //   kernels; the pass's time outside any kernel is tfjs's dispatch, tensor creation and copies. The update
 //   is split into the optimizer on this rank's chunk and the reload of the shared weights into the replica.
+//   The same pass is also timed with ReLU's native gradient and with tfjs's own, alternating (an A/B).
 // - in the pool (bench/measure.mjs's trainDataParallel run): the per-step gradient, averaging (of which
 //   waiting for the slower rank) and update, as the ranks measured them.
 // Every part is shown beside the GEMM floor: the step's GEMMs at the time OpenBLAS's sgemm (1 thread,
-// through the addon) takes on each of the step's own shapes on this machine (bench/gemm-floor.mjs).
+// through the addon) takes on each of the step's own shapes on this machine, timed alternately with the pass.
 // Text students (bag, cnn1d) are profiled by bench/text-step-profile.mjs, whose output is appended.
 //   node --expose-gc bench/step-profile.mjs [--quick] [--out bench/results/step-profile]
 import { execFileSync } from 'node:child_process';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs';
@@ -21,6 +22,8 @@ import { LogitTable } from '../dist/data/logit-table.js';
 import { loadMnist } from '../dist/data/mnist.js';
 import { SharedDataset } from '../dist/data/shared-dataset.js';
 import { initBackend } from '../dist/kernels/backend.js';
+import { loadBlas } from '../dist/kernels/blas-kernels.js';
+import { selectWasmKernels } from '../dist/kernels/kernel-choice.js';
 import { buildModel } from '../dist/models/architectures.js';
 import { modelToData, shareModel } from '../dist/models/model-data.js';
 import { TfjsPool } from '../dist/pool/tfjs-pool.js';
@@ -30,7 +33,7 @@ import { meanLoss } from '../dist/train/losses.js';
 import { ShardedOptimizer } from '../dist/train/optimizers.js';
 import { planPhase } from '../dist/train/plan.js';
 import { ShardUpdate, gradientPass } from '../dist/train/replica-step.js';
-import { gemmFloor, gemmKey, median } from './metrics.mjs';
+import { median, stepGemms } from './metrics.mjs';
 import { describeLayers } from './model-layers.mjs';
 import { BENCH_SETTINGS } from './settings.mjs';
 import { groupKernels, renderProfile } from './step-profile-render.mjs';
@@ -55,27 +58,47 @@ const optimizerSpec = { name: 'adam', learningRate: settings.learningRate };
 const specs = [settings.denseModel, settings.cnnModel];
 const perWorkerRows = workerCounts.map((w) => Math.ceil(settings.batchSize / w));
 
-// The floor first, in a process of its own, before anything else holds the core.
-const floorFile = `${out}.floor.tmp.json`;
-execFileSync(
-  process.execPath,
-  [
-    'bench/gemm-floor.mjs',
-    '--models',
-    specs.join(','),
-    '--batches',
-    perWorkerRows.join(','),
-    ...(args.quick ? ['--quick'] : []),
-    '--out',
-    floorFile,
-  ],
-  { stdio: 'inherit' },
-);
-const floor = JSON.parse(await readFile(floorFile, 'utf8'));
-await rm(floorFile);
-const floorMs = new Map(floor.rates.map((r) => [r.key, r.ms]));
+// The floor: OpenBLAS's sgemm through the addon (as bench/gemm-floor.mjs times it) on each GEMM shape of a
+// step, one call each, summed. It is timed in the same rounds as the pass, alternating with it, so that other
+// tenants' load hits both alike; its figure is the median over those rounds.
+const blasLoad = loadBlas();
+if (!('blas' in blasLoad)) throw new Error(`the step profile needs the openblas kernels: ${blasLoad.error}`);
+function floorTimer(layers, rows) {
+  const gemms = stepGemms(layers, rows, 'train');
+  const floats = Math.max(...gemms.map((g) => g.m * g.k + g.k * g.n + g.m * g.n));
+  const heap = new ArrayBuffer(floats * 4);
+  new Float32Array(heap).forEach((_, i, a) => {
+    a[i] = ((i % 97) - 48) / 97; // small values: denormals or NaNs would time apart
+  });
+  const calls = gemms.map(
+    (g) => () =>
+      blasLoad.blas.gemm(heap, g.transA, g.transB, g.m, g.n, g.k, Int32Array.of(0), Int32Array.of(g.m * g.k), g.m * g.k + g.k * g.n),
+  );
+  return () => calls.reduce((ms, call) => ms + timeMs(call), 0);
+}
 
 const init = await initBackend(['wasm'], 'openblas');
+// tfjs's own Relu gradient (the wasm kernel set keeps it), for the A/B against the native one.
+selectWasmKernels('wasm', tf.backend());
+const tfjsReluGradient = tf.getGradient('Relu');
+selectWasmKernels('openblas', tf.backend());
+const nativeReluGradient = tf.getGradient('Relu');
+/** The pass's time with the native Relu gradient and with tfjs's, alternating, each the median of its rounds. */
+function reluGradientAB(fn) {
+  const times = { native: [], tfjs: [] };
+  for (let i = 0; i < rounds + 3; i++) {
+    for (const [name, config] of [
+      ['native', nativeReluGradient],
+      ['tfjs', tfjsReluGradient],
+    ]) {
+      tf.registerGradient(config);
+      const ms = timeMs(fn);
+      if (i >= 3) times[name].push(ms);
+    }
+  }
+  tf.registerGradient(nativeReluGradient);
+  return { nativeMs: median(times.native), tfjsMs: median(times.tfjs), ratios: times.native.map((t, i) => times.tfjs[i] / t) };
+}
 const timeMs = (fn) => {
   const t0 = performance.now();
   fn();
@@ -85,6 +108,20 @@ const timed = (fn) => {
   for (let i = 0; i < 3; i++) fn();
   return median(Array.from({ length: rounds }, () => timeMs(fn)));
 };
+/** The pass and the floor, alternating: each one's median, and the median of the rounds' ratios. */
+function timedAgainstFloor(fn, floor) {
+  for (let i = 0; i < 3; i++) {
+    fn();
+    floor();
+  }
+  const passes = [];
+  const floors = [];
+  for (let i = 0; i < rounds; i++) {
+    floors.push(floor());
+    passes.push(timeMs(fn));
+  }
+  return { passMs: median(passes), floorMs: median(floors), passOverFloor: median(passes.map((p, i) => p / floors[i])) };
+}
 // Each kernel's time, the median over several profiled passes (one pass alone is at the mercy of a GC pause).
 // tf.profile also lists ops with a custom gradient (fusedMatMul__op, forward) around the kernels they run:
 // only registered kernels are counted, so no time is counted twice.
@@ -124,8 +161,16 @@ for (const spec of specs) {
     };
     const slot = new Float32Array(params + 1);
     const pass = gradientPass(task, model, data, data.featureShape, variables, slot);
-    const passMs = timed(() => pass(batch, 0, rows, 0));
+    const { passMs, floorMs, passOverFloor } = timedAgainstFloor(() => pass(batch, 0, rows, 0), floorTimer(layers, rows));
     const kernels = await kernelTimes(() => pass(batch, 0, rows, 0));
+    const reluAB = reluGradientAB(() => pass(batch, 0, rows, 0));
+    // The gradient alone, on the model's largest ReLU activation (the first layer's output). Not read back:
+    // the wasm kernels have run when the op returns, and reading megabytes back would swamp the kernel.
+    const activation = [rows, ...model.layers.find((l) => l.getConfig().activation === 'relu').outputShape.slice(1)];
+    const [xs, dys] = [tf.randomNormal(activation, 0, 1, 'float32', 2), tf.randomNormal(activation, 0, 1, 'float32', 3)];
+    const reluGradient = tf.grad((t) => tf.relu(t));
+    const reluKernelAB = { shape: activation, ...reluGradientAB(() => tf.tidy(() => void reluGradient(xs, dys))) };
+    tf.dispose([xs, dys]);
     // The loss alone, forward and backward, on logits of the pass's shape.
     const logits = tf.variable(tf.randomNormal([rows, data.numClasses], 0, 2, 'float32', 1));
     const teacher = tf.tensor2d(soft.values.subarray(0, rows * data.numClasses), [rows, data.numClasses]);
@@ -149,7 +194,6 @@ for (const spec of specs) {
     const updateMs = timed(() => update.apply(mean, 0));
     let iteration = 1;
     const optimizerMs = timed(() => update.optimizer.update(mean, 0, chunk, iteration++));
-    const floorOf = gemmFloor(layers, rows, (g) => floorMs.get(gemmKey(g)));
     inThread.push({
       spec,
       params,
@@ -159,9 +203,12 @@ for (const spec of specs) {
       groups: groupKernels(kernels, lossKernels, lossMs),
       optimizerMs,
       reloadMs: updateMs - optimizerMs,
-      floorMs: floorOf,
+      reluAB,
+      reluKernelAB,
+      floorMs,
+      passOverFloor,
     });
-    console.log(`${spec}, ${rows} rows: pass ${passMs.toFixed(1)} ms, update ${updateMs.toFixed(1)} ms, floor ${floorOf?.toFixed(1)} ms`);
+    console.log(`${spec}, ${rows} rows: pass ${passMs.toFixed(1)} ms, update ${updateMs.toFixed(1)} ms, floor ${floorMs.toFixed(1)} ms`);
   }
   model.dispose();
 }
@@ -214,7 +261,7 @@ const result = {
   processor: os.cpus()[0]?.model ?? 'unknown',
   cores: os.cpus().length,
   kernels: init.kernels,
-  blas: floor.library,
+  blas: blasLoad.library,
   loadAverage: { start: loadAtStart, end: os.loadavg() },
   rounds,
   profiledPasses,
