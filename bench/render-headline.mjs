@@ -12,7 +12,7 @@ export function renderHeadline(r) {
     `tfjs-distill: \`tfjs-distill run --data mnist --teacher-logits FILE --student-arch SPEC --batch-size ${settings.batchSize} --epochs ${r.epochs} --workers W\` ` +
       `(Adam, lr ${settings.learningRate}, KD loss T ${settings.temperature}, alpha ${settings.alpha}, everything else the defaults), the student phase's ` +
       `samples/s from report.json (throughput.trainSamplesPerSec: first step included). PyTorch ${r.pytorch}: bench/pytorch_kd.py on the same job, ` +
-      `each setting of its thread grid timed over ${r.pytorchSteps} steps after a warm-up step, ${r.pytorchRepeats} times (median), its best setting per model. ` +
+      `each setting of its thread grid timed over ${r.pytorchSteps} steps after a warm-up step, ${r.pytorchRepeats === 1 ? 'once a round' : `${r.pytorchRepeats} times a round (their median)`}, its best setting per model (the highest median over the rounds). ` +
       `Medians of ${r.rounds} rounds (each round runs everything in turn), ranges over the rounds; the ratio's range is each round's ratio.`,
     '',
     '| student | workers | tfjs-distill samples/s (report.json) | range | PyTorch best setting | PyTorch samples/s | range | tfjs-distill / PyTorch | range over rounds |',
