@@ -1,6 +1,7 @@
 // Turns a bench report (bench/results/latest.json) into the markdown table and the SVG chart
 // docs/scaling-and-performance.md shows, and the targets summary run.mjs prints. Pure functions; run directly it regenerates
 // latest.md and latest.svg from latest.json (or from the file given):  node bench/render.mjs [report.json]
+import { renderHeadline } from './render-headline.mjs';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { gemmFloor, gemmKey, rowsPerRank, seriesKey, withScaling } from './metrics.mjs';
@@ -260,6 +261,9 @@ export function renderMarkdown(report) {
           `Each row is the median of ${report.settings.rounds} rounds, each round running every W and reference in turn; the range is the lowest and highest round.`,
           '',
         ]
+      : []),
+    ...(report.headline
+      ? ['## Headline: KD training as a CLI run reports it', '', renderHeadline(report.headline), '## Steady state, in the step', '']
       : []),
     '| phase | model | params | kernels | workers | batch | samples/s | range over rounds | GFLOP/s | speed-up vs W=1 | efficiency | allreduce share (waiting) | RSS MB / worker |',
     '| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',

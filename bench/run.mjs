@@ -27,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { median, medianAcrossRounds, rowsPerRank, seriesKey } from './metrics.mjs';
+import { describePytorch, pytorchCommand, pytorchSettings } from './pytorch-reference.mjs';
 import { renderMarkdown, writeRenderings } from './render.mjs';
 import { BENCH_SETTINGS } from './settings.mjs';
 
@@ -194,53 +195,14 @@ async function onnxRound() {
 }
 let pytorch; // { torch, blas }
 const pytorchRuns = []; // every round's { threads, blasThreads, waitPolicy, config, train, label }
-/**
- * The PyTorch settings a round tries: as a user runs it (nothing set), every combination of torch's
- * threads and OpenBLAS's (its own pool, which torch.set_num_threads does not size; on this kind of VM one
- * torch thread with OpenBLAS on every core was PyTorch's best), and, above one thread, OpenMP's threads
- * sleeping while they wait (passive) instead of spinning, which spinning threads on shared cores need.
- * Many cores get a sparser grid: powers of two and the core count.
- */
-function pytorchSettings() {
-  const counts =
-    cores <= 4 ? Array.from({ length: cores }, (_, i) => i + 1) : [...new Set([1, 2, 4, 8, 16, cores].filter((n) => n <= cores))];
-  const settings = [{ threads: 0, blasThreads: null, waitPolicy: null }];
-  for (const threads of counts) {
-    for (const blasThreads of counts) settings.push({ threads, blasThreads, waitPolicy: null });
-    if (threads > 1) settings.push({ threads, blasThreads: threads, waitPolicy: 'passive' });
-  }
-  return settings;
-}
-
-/** How a PyTorch setting reads in the tables. */
-const describePytorch = ({ threads, blasThreads, waitPolicy }) =>
-  blasThreads === null
-    ? `no settings (torch's default: ${threads} thread${threads === 1 ? '' : 's'}, OpenBLAS on every core)`
-    : `${threads} torch thread${threads === 1 ? '' : 's'}, OPENBLAS_NUM_THREADS=${blasThreads}${waitPolicy ? `, OMP_WAIT_POLICY=${waitPolicy}` : ''}`;
-
 /** One round of PyTorch: each setting of {@link pytorchSettings} in a process of its own. */
 async function pytorchRound() {
-  for (const setting of hasTorch ? pytorchSettings() : []) {
+  for (const setting of hasTorch ? pytorchSettings(cores) : []) {
     const { threads, blasThreads, waitPolicy } = setting;
-    // Nothing inherited: the setting's variables alone.
-    const env = { ...process.env };
-    for (const name of ['OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'OMP_WAIT_POLICY']) delete env[name];
-    if (blasThreads !== null) Object.assign(env, { OMP_NUM_THREADS: String(threads), OPENBLAS_NUM_THREADS: String(blasThreads) });
-    if (waitPolicy) env.OMP_WAIT_POLICY = waitPolicy;
     const name = `pytorch-${threads}-${blasThreads ?? 'default'}-${waitPolicy ?? 'default'}-round${round + 1}`;
     try {
-      const measured = await measure(
-        '/usr/bin/python3',
-        [
-          here('./pytorch_kd.py'),
-          ...['--threads', String(threads), '--steps', String(settings.trainSteps), '--label-rows', String(settings.labelRows)],
-          ...['--batch', String(settings.batchSize), '--temperature', String(settings.temperature)],
-          ...['--alpha', String(settings.alpha), '--lr', String(settings.learningRate)],
-          ...['--cnn-filters', settings.cnnModel.replace(/^cnn:/, '')],
-        ],
-        name,
-        env,
-      );
+      const { command, args, env } = pytorchCommand(setting, settings);
+      const measured = await measure(command, args, name, env);
       pytorch = { torch: measured.torch, blas: measured.blas };
       const config = describePytorch({ ...setting, threads: measured.result.threads });
       pytorchRuns.push({ ...measured.result, blasThreads, waitPolicy, config });
@@ -291,6 +253,18 @@ for (round = 0; round < rounds; round++) {
   await gemmRound();
   await onnxRound();
   await pytorchRound();
+}
+// The headline: KD training as report.json shows it for CLI runs, against PyTorch's best setting, in rounds
+// of its own (bench/cli-throughput.mjs).
+let headline;
+if (hasTorch) {
+  try {
+    const cliArgs = [here('./cli-throughput.mjs'), '--rounds', String(rounds), '--workers', [...new Set([1, cores])].join(',')];
+    headline = await measure(process.execPath, cliArgs, 'cli-throughput');
+  } catch (error) {
+    failures.push(`CLI headline: ${whyFailed(error)}`);
+    log(`failed: ${failures.at(-1)}`);
+  }
 }
 const results = medianAcrossRounds(measuredRows, (r) => `${seriesKey(r)} ${r.workers}`);
 if (results.length === 0) {
@@ -352,6 +326,7 @@ const report = {
     command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
     date: new Date().toISOString(),
   },
+  headline,
   results,
   references,
   pytorch: pytorch && { torch: pytorch.torch, blas: pytorch.blas },

@@ -9,6 +9,12 @@ const job = {
   temperature: 4,
   alpha: 0.9,
   learningRate: 1e-3,
+  /**
+   * PyTorch's timings (bench/pytorch_kd.py): this many steps after a warm-up step, this many times in a round
+   * (their median); the bench's rounds then give the median of at least three such timings per setting.
+   */
+  pytorchSteps: 40,
+  pytorchRepeats: 1,
 };
 
 // quick: one round (bench/run.mjs), about 1.5 minutes on 2 shared cores before the CNN training rows, the

@@ -267,6 +267,17 @@ describe.runIf(NATIVE)('the addon refuses arguments that would reach outside its
         ['negative xOffset', swap(v, 1, -24), outside('biasAdd', 'xOffset', -24, 24)],
       ],
     },
+    reluGrad: {
+      // out[24] = dy[24] * step(x[24])
+      valid: () => [heap(), 0, 100, 24, 200],
+      bad: (v) => [
+        ['negative count', swap(v, 3, -6), range('reluGrad', 'count', -6, 0, INT64_MAX)],
+        ['dy past the end', swap(v, 1, HEAP - 23), outside('reluGrad', 'dyOffset', HEAP - 23, 24)],
+        ['x past the end', swap(v, 2, HEAP - 1), outside('reluGrad', 'xOffset', HEAP - 1, 24)],
+        ['out past the end', swap(v, 4, HEAP - 5), outside('reluGrad', 'outOffset', HEAP - 5, 24)],
+        ['negative outOffset', swap(v, 4, -24), outside('reluGrad', 'outOffset', -24, 24)],
+      ],
+    },
     setThreads: {
       // (1 is what every pool sets unless it runs one worker on more BLAS threads)
       valid: () => [1],

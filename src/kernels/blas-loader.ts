@@ -42,6 +42,7 @@ export interface NativeBlas extends ExchangeLoops {
     relu: boolean,
   ): void;
   biasAdd(heap: ArrayBuffer, xOffset: number, count: number, biasOffset: number, biasSize: number, outOffset: number): void;
+  reluGrad(heap: ArrayBuffer, dyOffset: number, xOffset: number, count: number, outOffset: number): void;
   maxPool2x2(heap: ArrayBuffer, xOffset: number, yOffset: number, geometry: Int32Array): void;
   maxPoolGrad(heap: ArrayBuffer, xOffset: number, dyOffset: number, dxOffset: number, geometry: Int32Array): void;
   sumLeadingAxes(heap: ArrayBuffer, xOffset: number, outer: number, inner: number, outOffset: number): void;

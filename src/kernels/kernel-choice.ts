@@ -1,7 +1,7 @@
 /**
- * Which matMul, conv, max-pool, Sum, Add and Cast kernels the wasm backend runs:
+ * Which matMul, conv, max-pool, Sum, Add and Cast kernels (and Relu gradient) the wasm backend runs:
  * - `openblas`: tfjs-distill's native addon (OpenBLAS sgemm, im2col for convs, C pools, reductions and
- *   bias add, a copy-free same-dtype Cast) on the wasm heap (src/kernels/blas/), and the addon's loops for the gradient exchange and the
+ *   bias add, a copy-free same-dtype Cast, ReLU's gradient in one pass) on the wasm heap (src/kernels/blas/), and the addon's loops for the gradient exchange and the
  *   optimizer (src/kernels/exchange-loops.ts);
  * - `wasm`: the wasm backend's own, with transposed matMuls materialised first so they stay on XNNPACK
  *   (src/kernels/untransposed-matmul.ts), and tfjs-distill's conv gradients built on its matMul and JS
@@ -13,6 +13,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { DistillError, messageOf } from '../errors.js';
 import { javascriptLoops, useExchangeLoops } from './exchange-loops.js';
 import { blasKernels, loadBlas } from './blas-kernels.js';
+import { nativeReluGradient, reluGradKernel, RELU_GRAD } from './blas/relu-grad.js';
 import { untransposedMatMulKernels } from './untransposed-matmul.js';
 import { checkWasmInternals } from './wasm-heap.js';
 import { conv2DBackpropInputViaMatMul } from './wasm-kernels.js';
@@ -56,6 +57,9 @@ const MANAGED = [
 /** The configs registered for wasm before the first selection: the ones `wasm` keeps and `openblas` falls back on. */
 let original: Map<string, tf.KernelConfig> | undefined;
 
+/** tfjs's own Relu gradient, which the wasm set keeps and openblas replaces (see blas/relu-grad.ts). */
+let originalReluGradient: tf.GradConfig | undefined;
+
 /** The wasm set's kernelFuncs, made once. */
 let wasmSet: Record<string, tf.KernelFunc> | undefined;
 
@@ -85,6 +89,7 @@ export function selectWasmKernels(choice: KernelChoice, backend: BackendWasm, bl
       return [name, config];
     }),
   );
+  originalReluGradient ??= tf.getGradient('Relu')!;
   const replaced = Object.fromEntries([...original].map(([name, config]) => [name, config.kernelFunc]));
   let notice: string | undefined;
   if (choice !== 'wasm') {
@@ -99,13 +104,16 @@ export function selectWasmKernels(choice: KernelChoice, backend: BackendWasm, bl
     }
     if (reason === undefined && 'blas' in load) {
       install(blasKernels(load.blas, replaced));
+      if (tf.getKernel(RELU_GRAD, 'wasm')) tf.unregisterKernel(RELU_GRAD, 'wasm');
+      tf.registerKernel(reluGradKernel(load.blas));
+      tf.registerGradient(nativeReluGradient(originalReluGradient!));
       useExchangeLoops(load.blas);
       // Set every time: an earlier pool in this process may have left another count.
       const threads = load.blas.setThreads(blasThreads);
       return {
         kernels: 'openblas',
         notice:
-          `wasm backend: ${MANAGED.filter((name) => name !== 'Cast').join(', ')} run in tfjs-distill's native addon, ` +
+          `wasm backend: ${MANAGED.filter((name) => name !== 'Cast').join(', ')} and the Relu gradient run in tfjs-distill's native addon, ` +
           `on OpenBLAS (${load.library}, ${threads} thread${threads === 1 ? '' : 's'} per worker)`,
       };
     }
@@ -119,6 +127,7 @@ export function selectWasmKernels(choice: KernelChoice, backend: BackendWasm, bl
     Conv2DBackpropInput: conv2DBackpropInputViaMatMul(replaced.Conv2DBackpropInput),
   };
   install(wasmSet);
+  tf.registerGradient(originalReluGradient!);
   useExchangeLoops(javascriptLoops);
   return { kernels: 'wasm', notice };
 }
