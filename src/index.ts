@@ -23,7 +23,12 @@ export { label, shardFile, shardRows, type LabelOptions, type LabelResult, type 
 export { DEFAULT_SWEEP_VALIDATION, sweep, type SweepOptions, type SweepResult } from './sweep/sweep.js';
 export type { SweepQueueOptions } from './sweep/queue-trials.js';
 export { runTrialJob } from './sweep/trial-job.js';
-export { DISTILLATION_DEFAULTS, LABELLED_SHARE_FOR_LABEL_DEFAULTS, distillationDefaults } from './options/labelled-defaults.js';
+export {
+  DISTILLATION_DEFAULTS,
+  LABELLED_SHARE_FOR_LABEL_DEFAULTS,
+  distillationDefaults,
+  type DistillationDefaults,
+} from './options/labelled-defaults.js';
 export { checkGrid, gridPoints, gridSize, parseGridFlags, type SweepGrid } from './sweep/grid.js';
 export { SCHEDULE_CHOICES, type ScheduleChoice } from './sweep/schedule.js';
 export { leaderboard } from './sweep/leaderboard.js';

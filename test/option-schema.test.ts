@@ -60,11 +60,21 @@ describe('the option schema', () => {
     expect(resolved({ labeled: 10, temperature: 2 })).toEqual({ temperature: 2, alpha: fewLabels.alpha });
     expect(resolved({ alpha: 0.7 })).toEqual({ temperature: mostLabelled.temperature, alpha: 0.7 });
     expect(distillationDefaults(labels, null)).toBe(mostLabelled);
+    // Read back from the declarations, where the defaults are stated.
+    expect(mostLabelled).toEqual({
+      temperature: OPTION_SCHEMA.temperature.defaultWhen.mostlyLabelled,
+      alpha: OPTION_SCHEMA.alpha.defaultWhen.mostlyLabelled,
+    });
   });
 
   it('an entry point resolves only its groups: defaults filled in, values checked, other options refused', () => {
     const config = resolveOptions({ temperature: 2 }, { groups: ['labelling'] });
     expect(config).toEqual({ softLabels: null, softLabelTopK: null, temperature: 2 });
+    // Defaults under conditions only where the entry point says they hold (label() says none do).
+    expect(resolveOptions({}, { groups: ['labelling'] })).toMatchObject({ temperature: 4 });
+    const mostlyLabelled = { text: false, mostlyLabelled: true };
+    expect(resolveOptions({}, { groups: ['labelling'], conditions: mostlyLabelled })).toMatchObject({ temperature: 1 });
+    expect(resolveOptions({ temperature: 2 }, { groups: ['labelling'], conditions: mostlyLabelled })).toMatchObject({ temperature: 2 });
     expect(() => resolveOptions({ epochs: 3 }, { groups: ['labelling'] })).toThrow(/^unknown option 'epochs'; valid options: softLabels, /);
     expect(() => resolveOptions({ temperature: -1 }, { groups: ['labelling'] })).toThrow(/^temperature must be a number > 0, got -1$/);
     expect(keysOfGroups(['queue'], 'settings')).toEqual(['queueTimeoutSeconds']);
@@ -112,6 +122,8 @@ describe('the command line, derived from the schema', () => {
     // Every declared option is in it, with its flags.
     for (const key of Object.keys(OPTION_SCHEMA)) expect(committed).toContain(`| \`${key}\` |`);
     expect(committed).toContain('`--lr RATE` (optimizer.learningRate)');
+    expect(committed).toContain('| `batchSize` | both | `128`, `32` for text |');
+    expect(committed).toContain('`4`, `1` when at least 50% of the training rows keep their labels (label: `4`)');
   });
 
   it('--help shows each flag with the default and key from the schema; label takes the whole teacher group', () => {
@@ -121,6 +133,11 @@ describe('the command line, derived from the schema', () => {
       expect(LABEL_FLAGS, flag).toHaveProperty(flag);
     }
     expect(flagHelp(LABEL_FLAGS)).toMatch(/--queue-timeout S .*\(default: 600; key: queueTimeoutSeconds\)/);
+    // run meets the labelled-share condition; label, with no labelled rows to go by, shows the plain default.
+    const labelled = 'when at least 50% of the training rows keep their labels';
+    expect(flagHelp(RUN_FLAGS)).toContain(`(default: 4, 1 ${labelled}; key: temperature)`);
+    expect(flagHelp(RUN_FLAGS)).toContain(`(default: 0.9, 0.5 ${labelled}; key: alpha)`);
+    expect(flagHelp(LABEL_FLAGS)).toMatch(/--temperature T .*\(default: 4; key: temperature\)/);
     expect(RUN_FLAGS).not.toHaveProperty('queue-timeout');
   });
 

@@ -39,6 +39,21 @@ describe('text defaults', () => {
     });
   });
 
+  it('a text run with every row labelled takes both kinds of data-dependent default, each only where it holds', () => {
+    const models = { teacher: 'teacher/model.json', student: 'student/model.json' };
+    const text = rows(true);
+    const allLabelled = resolveConfig({ ...models, train: text, test: text } as never);
+    expect(allLabelled).toMatchObject({ batchSize: 32, epochs: 5, temperature: 1, alpha: 0.5 });
+    expect(allLabelled.optimizer).toEqual({ name: 'adam', learningRate: 0.01 });
+    // One of the four rows keeps its label: still text, no longer mostly labelled.
+    const transferSet = resolveConfig({ ...models, train: text, test: text, labeled: 1 } as never);
+    expect(transferSet).toMatchObject({ batchSize: 32, temperature: DEFAULTS.temperature, alpha: DEFAULTS.alpha });
+    expect(DEFAULTS).toMatchObject({ temperature: 4, alpha: 0.9 });
+    // Image rows, every one labelled: the labelled defaults without the text ones.
+    const images = resolveConfig({ ...models, train: rows(false), test: rows(false) } as never);
+    expect(images).toMatchObject({ batchSize: 128, temperature: 1, alpha: 0.5 });
+  });
+
   it('--help says both defaults', () => {
     const help = flagHelp(RUN_FLAGS);
     expect(help).toMatch(/--batch-size N .*\(default: 128, 32 for text; key: batchSize\)/);

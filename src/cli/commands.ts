@@ -9,7 +9,7 @@ import { type OptionDecl, type OptionGroup, isInt, isNumber } from '../options/s
 import { STUDENT_VARIANTS } from '../student/index.js';
 import { SCHEDULE_CHOICES } from '../sweep/schedule.js';
 import { DEFAULT_SWEEP_VALIDATION } from '../options/groups/training.js';
-import { DISTILLATION_DEFAULTS } from '../options/labelled-defaults.js';
+import type { DefaultCondition } from '../options/default-conditions.js';
 import { isPlainObject } from '../known-keys.js';
 
 /** A command-only option: declared like a schema option, but belonging to one command. */
@@ -27,6 +27,8 @@ export interface CommandSpec {
   omit?: readonly OptionKey[];
   /** Defaults of those groups' options that this command changes, as its help shows them. */
   shownDefaults?: Partial<Record<OptionKey, string>>;
+  /** The conditions on the training data its defaults depend on (see src/options/default-conditions.ts); default: every one. */
+  defaultConditions?: readonly DefaultCondition[];
   own: Readonly<Record<string, CommandOption>>;
   /** What the positional arguments are, for commands that take them. */
   positionals?: string;
@@ -90,8 +92,8 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     usage: 'tfjs-distill label [--config FILE] --soft-labels FILE [flags]',
     groups: ['data', 'teacher', 'labelling', 'runtime', 'queue'],
     omit: ['threadsPerWorker'],
-    // label has no labelled rows to go by: a top-k store's temperature is the few-labels default unless given.
-    shownDefaults: { temperature: String(DISTILLATION_DEFAULTS.fewLabels.temperature) },
+    // label has no labelled rows to go by: a top-k store's temperature is the plain default unless given.
+    defaultConditions: [],
     own: {
       shard: {
         description:

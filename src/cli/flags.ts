@@ -11,7 +11,8 @@ import { parseArgs } from 'node:util';
 import { DistillError, messageOf } from '../errors.js';
 import { isPlainObject, nearestName } from '../known-keys.js';
 import { OPTION_SCHEMA, type OptionKey, keysOfGroups } from '../options/resolve.js';
-import { type FlagDecl, type FlagValue, type OptionDecl, isComputed, withTextDefault } from '../options/schema.js';
+import { type DefaultCondition, withConditionalDefaults } from '../options/default-conditions.js';
+import { type FlagDecl, type FlagValue, type OptionDecl, isComputed } from '../options/schema.js';
 import { COMMANDS, type CommandName, type CommandSpec } from './commands.js';
 
 /** A flag as a command takes it. */
@@ -44,29 +45,43 @@ function valueAt(value: unknown, path: string[]): unknown {
   return path.reduce<unknown>((level, key) => (isPlainObject(level) ? level[key] : undefined), value);
 }
 
-/** The default a flag's help shows: its own, the default at the key it sets, or the option's. */
-function shownDefault(decl: Omit<OptionDecl<unknown>, 'group'>, flag: FlagDecl): string | undefined {
+/** A value as --help writes it. */
+const helpValue = (value: unknown) => String(value);
+
+/**
+ * The default a flag's help shows: its own, the default at the key it sets, or the option's; with the
+ * data-dependent defaults of the `conditions` the command can meet.
+ */
+function shownDefault(
+  decl: Omit<OptionDecl<unknown>, 'group'>,
+  flag: FlagDecl,
+  conditions?: readonly DefaultCondition[],
+): string | undefined {
   if (flag.shownDefault !== undefined) return flag.shownDefault || undefined;
   const below = flag.sets ? flag.sets.split('.').slice(1) : [];
   if (below.length > 0) {
     const value = valueAt(decl.default, below);
-    return value === undefined ? undefined : withTextDefault(String(value), value, valueAt(decl.textDefault, below));
+    const when =
+      decl.defaultWhen && Object.fromEntries(Object.entries(decl.defaultWhen).map(([name, item]) => [name, valueAt(item, below)]));
+    return value === undefined ? undefined : withConditionalDefaults(helpValue(value), value, when, helpValue, conditions);
   }
   if (decl.shownDefault !== undefined) return decl.shownDefault;
   const value = decl.default;
   if (isComputed(value)) return value.computed;
   if (value === null || value === undefined || value === false || (Array.isArray(value) && value.length === 0)) return undefined;
-  return typeof value === 'object' ? JSON.stringify(value) : withTextDefault(String(value), value, decl.textDefault);
+  return typeof value === 'object'
+    ? JSON.stringify(value)
+    : withConditionalDefaults(helpValue(value), value, decl.defaultWhen, helpValue, conditions);
 }
 
-function flagsOf(key: string, decl: Omit<OptionDecl<unknown>, 'group'>): [string, FlagSpec][] {
+function flagsOf(key: string, decl: Omit<OptionDecl<unknown>, 'group'>, conditions?: readonly DefaultCondition[]): [string, FlagSpec][] {
   return (decl.flags ?? []).map((flag) => [
     flag.name,
     {
       kind: flag.value,
       arg: flag.arg,
       help: flag.help ?? decl.description,
-      default: shownDefault(decl, flag),
+      default: shownDefault(decl, flag, conditions),
       option: flag.sets ?? key,
       multiple: flag.multiple,
       parse: flag.parse,
@@ -83,7 +98,7 @@ export function commandOptionKeys(command: CommandSpec): OptionKey[] {
 export function flagTable(command: CommandSpec): FlagTable {
   const declared = commandOptionKeys(command).flatMap((key) => {
     const decl = OPTION_SCHEMA[key] as OptionDecl<unknown>;
-    return flagsOf(key, { ...decl, shownDefault: command.shownDefaults?.[key] ?? decl.shownDefault });
+    return flagsOf(key, { ...decl, shownDefault: command.shownDefaults?.[key] ?? decl.shownDefault }, command.defaultConditions);
   });
   const own = Object.entries(command.own).flatMap(([key, decl]) => flagsOf(key, decl));
   return Object.fromEntries([['config', CONFIG_FLAG], ...declared, ...own, ['help', HELP_FLAG]]);

@@ -2,19 +2,33 @@
  * docs/options.md, generated from the option schema and the commands (npm run docs:options writes it; a
  * test fails when the committed copy differs from what this returns).
  */
+import { type DefaultCondition, withConditionalDefaults } from '../options/default-conditions.js';
+import { OPTION_SCHEMA, type OptionKey } from '../options/resolve.js';
 import { OPTION_GROUPS, type OptionDecl, isComputed } from '../options/schema.js';
-import { OPTION_SCHEMA } from '../options/resolve.js';
 import { COMMANDS } from './commands.js';
-import { flagTable } from './flags.js';
+import { commandOptionKeys, flagTable } from './flags.js';
 
-/** A default as the reference shows it. */
-function defaultText(decl: Omit<OptionDecl<unknown>, 'group'>): string {
+/** A value as the reference writes it. */
+const docValue = (value: unknown) => `\`${JSON.stringify(value)}\``;
+
+/** A default as the reference shows it, with the data-dependent defaults of `conditions` (default: every one). */
+function defaultText(decl: Omit<OptionDecl<unknown>, 'group'>, conditions?: readonly DefaultCondition[]): string {
   if (decl.shownDefault !== undefined) return decl.shownDefault;
   const value = decl.default;
   if (value === undefined) return '-';
   if (isComputed(value)) return value.computed;
-  const text = decl.textDefault;
-  return `\`${JSON.stringify(value)}\`${text === undefined ? '' : `; for text \`${JSON.stringify(text)}\``}`;
+  return withConditionalDefaults(docValue(value), value, decl.defaultWhen, docValue, conditions);
+}
+
+/** An option's default, and where a command that meets fewer conditions shows another: `(label: \`4\`)`. */
+function optionDefaultText(key: string, decl: OptionDecl<unknown>): string {
+  const shown = defaultText(decl);
+  const others = Object.values(COMMANDS)
+    .filter((command) => command.defaultConditions !== undefined && commandOptionKeys(command).includes(key as OptionKey))
+    .map((command) => [command.name, defaultText(decl, command.defaultConditions)])
+    .filter(([, text]) => text !== shown)
+    .map(([name, text]) => `${name}: ${text}`);
+  return others.length === 0 ? shown : `${shown} (${others.join('; ')})`;
 }
 
 const cell = (text: string) => text.replaceAll('|', '\\|');
@@ -48,7 +62,7 @@ export function optionsReference(): string {
     lines.push('', `## ${group}`, '', '| key | scope | default | flags | description |', '| --- | --- | --- | --- | --- |');
     for (const [key, decl] of entries) {
       lines.push(
-        `| \`${key}\` | ${decl.scope ?? 'both'} | ${cell(defaultText(decl))} | ${cell(flagsText(decl))} | ${cell(decl.description)} |`,
+        `| \`${key}\` | ${decl.scope ?? 'both'} | ${cell(optionDefaultText(key, decl))} | ${cell(flagsText(decl))} | ${cell(decl.description)} |`,
       );
     }
   }

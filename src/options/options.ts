@@ -28,11 +28,11 @@ import {
   defaultsOf,
   keyTreeOf,
   keysOfGroups,
+  conditionalDefaultsOf,
   resolveOptions,
-  textDefaultsOf,
 } from './resolve.js';
 import type { AugmentSetting } from './groups/data.js';
-import { distillationDefaults } from './labelled-defaults.js';
+import { defaultConditionsOf } from './default-conditions.js';
 import type { OptionGroup, TeacherRuntime } from './schema.js';
 
 export { TEACHER_RUNTIMES, type TeacherRuntime } from './schema.js';
@@ -264,18 +264,16 @@ export const OPTION_KEYS: KeyTree = keyTreeOf(DISTILL_KEYS, 'library');
  * The defaults that differ when the training rows are token ids (text, a Dataset with `tokens`): distill()
  * and the CLI use these there, unless the option is given.
  */
-export const TEXT_DEFAULTS: Partial<DistillConfig> = textDefaultsOf(DISTILL_KEYS);
+export const TEXT_DEFAULTS: Partial<DistillConfig> = conditionalDefaultsOf(DISTILL_KEYS, 'text');
 
 /**
  * Fills in defaults and checks every option of distill(), with a one-line error naming the option and the fix.
- * Text training rows (a Dataset with `tokens`) take TEXT_DEFAULTS where an option is not given. The temperature
- * and alpha not given depend on the share of training rows that keep a label (see {@link distillationDefaults}).
+ * An option not given takes the default its declaration gives for the run's training data, where it gives one:
+ * for text (TEXT_DEFAULTS), and when most training rows keep a label (see {@link distillationDefaults}).
  */
 export function resolveConfig(options: DistillOptions): DistillConfig {
-  const text = options.train?.tokens !== undefined;
-  const byLabels = distillationDefaults(options.train?.y, options.labeled);
-  const withDefaults = { ...options, temperature: options.temperature ?? byLabels.temperature, alpha: options.alpha ?? byLabels.alpha };
-  const config: ResolvedOptions<(typeof DISTILL_GROUPS)[number]> = resolveOptions(withDefaults, { groups: DISTILL_GROUPS, text });
+  const conditions = defaultConditionsOf(options);
+  const config: ResolvedOptions<(typeof DISTILL_GROUPS)[number]> = resolveOptions(options, { groups: DISTILL_GROUPS, conditions });
   return config;
 }
 

@@ -4,6 +4,7 @@
  */
 import { DistillError, check } from '../errors.js';
 import { type KeyTree, isPlainObject, unknownKey, unknownKeyMessage } from '../known-keys.js';
+import { type DefaultCondition, type DefaultConditions, NO_CONDITIONS, conditionalDefault } from './default-conditions.js';
 import { DATA_OPTIONS } from './groups/data.js';
 import { MODEL_OPTIONS } from './groups/models.js';
 import { OPTIMIZATION_OPTIONS } from './groups/optimization.js';
@@ -61,16 +62,20 @@ export function keyTreeOf(keys: readonly string[], scope: OptionScope): KeyTree 
   );
 }
 
-/** An option's default, computed ones worked out now; undefined when it has none. With `text`, its text default where it has one. */
-export function defaultOf(key: string, text = false): unknown {
-  const { default: value, textDefault } = declOf(key);
-  if (text && textDefault !== undefined) return textDefault;
-  return isComputed(value) ? value.value() : value;
+/**
+ * An option's default, computed ones worked out now; undefined when it has none. Under `conditions`, the
+ * default the declaration gives for the first condition that holds (see ./default-conditions.ts).
+ */
+export function defaultOf(key: string, conditions: DefaultConditions = NO_CONDITIONS): unknown {
+  const { default: value, defaultWhen } = declOf(key);
+  return conditionalDefault(isComputed(value) ? value.value() : value, defaultWhen, conditions);
 }
 
-/** The options whose default differs for text (token-id rows), with that default. */
-export function textDefaultsOf(keys: readonly string[]): Record<string, unknown> {
-  return Object.fromEntries(keys.filter((key) => declOf(key).textDefault !== undefined).map((key) => [key, declOf(key).textDefault]));
+/** The options of `keys` that take another default when `condition` holds, with that default. */
+export function conditionalDefaultsOf(keys: readonly string[], condition: DefaultCondition): Record<string, unknown> {
+  return Object.fromEntries(
+    keys.filter((key) => declOf(key).defaultWhen?.[condition] !== undefined).map((key) => [key, declOf(key).defaultWhen?.[condition]]),
+  );
 }
 
 /** The defaults of `keys` that have one, as DEFAULTS lists them. */
@@ -89,8 +94,8 @@ export interface ResolveScope<G extends OptionGroup, O extends OptionKey = never
   omit?: readonly O[];
   /** The entry point's own keys (its data, callbacks, command options), accepted but not resolved here. */
   own?: readonly string[];
-  /** The rows are token ids (text): options with a text default take it when not given. */
-  text?: boolean;
+  /** What is true of the training data: options not given take the defaults they declare for it. Default: nothing. */
+  conditions?: DefaultConditions;
 }
 
 /**
@@ -109,18 +114,22 @@ export function resolveOptions<G extends OptionGroup, O extends OptionKey = neve
   const tree = { ...keyTreeOf(keys, 'library'), ...Object.fromEntries((scope.own ?? []).map((key) => [key, null])) };
   const unknown = unknownKey(given, tree, OPTION_ALIASES);
   check(!unknown, () => unknownKeyMessage('option', unknown!, tree));
-  return resolveKeys(given, keys, scope.text) as Omit<ResolvedOptions<G>, O>;
+  return resolveKeys(given, keys, scope.conditions) as Omit<ResolvedOptions<G>, O>;
 }
 
 /**
- * Fills in the defaults of `keys` under `given` (the text defaults with `text`) and checks every value and
- * every rule among them.
+ * Fills in the defaults of `keys` under `given` (those of `conditions` where they hold) and checks every value
+ * and every rule among them.
  */
-export function resolveKeys(given: Record<string, unknown>, keys: readonly string[], text = false): Record<string, unknown> {
+export function resolveKeys(
+  given: Record<string, unknown>,
+  keys: readonly string[],
+  conditions: DefaultConditions = NO_CONDITIONS,
+): Record<string, unknown> {
   const config: Record<string, unknown> = {};
   for (const key of keys) {
     const value = given[key];
-    const fallback = defaultOf(key, text);
+    const fallback = defaultOf(key, conditions);
     config[key] =
       value === undefined
         ? fallback

@@ -10,6 +10,7 @@ import type { TeacherView } from '../data/sources/source-entry.js';
 import type { KeyTree } from '../known-keys.js';
 import { QUANTIZATION_DTYPES, type QuantizationDtype } from '../models/quantize.js';
 import type { ProgressEvent } from '../progress.js';
+import type { DefaultCondition } from './default-conditions.js';
 import type { DistillConfig, DistillOptions } from './options.js';
 
 /** The groups options come in; each entry point resolves the groups it uses, and each command takes some. */
@@ -154,10 +155,10 @@ export interface OptionDecl<T> {
   /** The default: a value, or one computed when resolved. None: the option is required, or stays unset. */
   default?: T | ComputedDefault<T>;
   /**
-   * The default when the training rows are token ids (text, a Dataset with `tokens`), where it differs from
-   * `default`; --help and the docs show both.
+   * The defaults that depend on the training data, by condition (./default-conditions.ts): `{ text: 32 }`
+   * for token-id rows, `{ mostlyLabelled: 1 }` when most rows keep their labels; --help and the docs show them.
    */
-  textDefault?: T;
+  defaultWhen?: Partial<Record<DefaultCondition, T>>;
   /** The default --help and the docs show, when the value alone does not say it. */
   shownDefault?: string;
   /** An object default that a given object is merged over, key by key (a given optimizer keeps the default's name). */
@@ -205,10 +206,6 @@ export const stringOrNull =
   (key: string) =>
   (value: unknown): Problem | undefined =>
     value === null || typeof value === 'string' ? undefined : `${key} must be a string, got ${value}`;
-
-/** A default as help shows it, with the text default beside it where that differs: `128, 32 for text`. */
-export const withTextDefault = (shown: string, value: unknown, textDefault: unknown): string =>
-  textDefault === undefined || textDefault === value ? shown : `${shown}, ${String(textDefault)} for text`;
 
 export const isComputed = <T>(value: T | ComputedDefault<T> | undefined): value is ComputedDefault<T> =>
   typeof value === 'object' && value !== null && 'computed' in value && typeof (value as ComputedDefault<T>).value === 'function';

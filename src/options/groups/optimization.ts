@@ -66,7 +66,7 @@ export const OPTIMIZATION_OPTIONS = defineOptions({
     group: 'training',
     description: 'optimizer of every training phase: adam, sgd or momentum, and its learning rate',
     default: { name: 'adam', learningRate: 1e-3 },
-    textDefault: { name: 'adam', learningRate: 1e-2 },
+    defaultWhen: { text: { name: 'adam', learningRate: 1e-2 } },
     mergeDefault: true,
     keys: OPTIMIZER_KEYS,
     check: (optimizer) => optimizerProblem('optimizer', optimizer),

@@ -5,7 +5,6 @@ import { BACKEND_CHOICES } from '../../kernels/backend.js';
 import { KERNEL_CHOICES, KERNELS_ENV, kernelChoiceFromEnv } from '../../kernels/kernel-choice.js';
 import { threadsConflict } from '../parallelism.js';
 import { type OptionRule, defineOptions, isInt, isNumber, oneOf, stringOrNull } from '../schema.js';
-import { DISTILLATION_DEFAULTS, byLabelledShare } from '../labelled-defaults.js';
 
 /** --threads-per-worker N or auto. */
 function parseThreads(value: string): number | 'auto' {
@@ -37,8 +36,10 @@ export const RUNTIME_OPTIONS = defineOptions({
   temperature: {
     group: 'labelling',
     description: "softmax temperature of the distillation term, and of a top-K store's probabilities (part of its identity)",
-    default: DISTILLATION_DEFAULTS.fewLabels.temperature,
-    shownDefault: `${byLabelledShare('temperature')} (label: ${DISTILLATION_DEFAULTS.fewLabels.temperature})`,
+    // Few labels: a soft target carries the teacher's view of the other classes; most rows labelled: a sharp
+    // one, since the hard labels already say the rest (see LABELLED_SHARE_FOR_LABEL_DEFAULTS).
+    default: 4,
+    defaultWhen: { mostlyLabelled: 1 },
     check: (value) => (isNumber(value) && value > 0 ? undefined : `temperature must be a number > 0, got ${value}`),
     flags: [
       { name: 'temperature', value: 'number', arg: 'T', help: 'softmax temperature of the distillation term (and of top-K soft labels)' },

@@ -2,7 +2,6 @@
 import { check } from '../../errors.js';
 import { DISTILLATION_LOSSES, lossOptionProblem } from '../../train/losses.js';
 import type { NonFinitePolicy, SelectionMetric } from '../../train/replica.js';
-import { DISTILLATION_DEFAULTS, byLabelledShare } from '../labelled-defaults.js';
 import { CLI_MODEL_DEFAULTS, type OptionRule, defineOptions, isInt, isNumber, oneOf, stringOrNull } from '../schema.js';
 
 const NON_FINITE_POLICIES: readonly NonFinitePolicy[] = ['abort', 'skip'];
@@ -49,7 +48,7 @@ export const TRAINING_OPTIONS = defineOptions({
     description: 'student epochs (of distillation) over the training rows',
     default: 3,
     // Text students (bags of embeddings) underfit a transfer set in 3 epochs at the image defaults: see docs/results.md.
-    textDefault: 5,
+    defaultWhen: { text: 5 },
     check: int('epochs', 1),
     flags: [{ name: 'epochs', value: 'int', arg: 'N', help: 'epochs of distillation' }],
   },
@@ -65,15 +64,17 @@ export const TRAINING_OPTIONS = defineOptions({
     group: 'training',
     description: 'global batch size, split across the workers',
     default: 128,
-    textDefault: 32,
+    defaultWhen: { text: 32 },
     check: int('batchSize', 1),
     flags: [{ name: 'batch-size', value: 'int', arg: 'N' }],
   },
   alpha: {
     group: 'training',
     description: 'weight of the distillation term; 1 - alpha weighs the hard labels',
-    default: DISTILLATION_DEFAULTS.fewLabels.alpha,
-    shownDefault: byLabelledShare('alpha'),
+    // Few labels: the soft labels carry most of what the student learns; most rows labelled: weigh both evenly
+    // (see LABELLED_SHARE_FOR_LABEL_DEFAULTS).
+    default: 0.9,
+    defaultWhen: { mostlyLabelled: 0.5 },
     check: (alpha) => (isNumber(alpha) && alpha >= 0 && alpha <= 1 ? undefined : `alpha must lie in [0, 1], got ${alpha}`),
     flags: [{ name: 'alpha', value: 'number', arg: 'A', help: 'weight of the distillation term; 1 - A weighs the hard labels' }],
   },
