@@ -106,8 +106,20 @@ export async function measureStudent(
   const data = shareData(probeOptions(1), config);
   const stepsPerEpoch = Math.ceil(data.allRows.length / config.batchSize);
   const steps = probeSteps({ trials: sweep.trials, epochs: config.epochs, stepsPerEpoch });
-  const one = await timedSteps(probeOptions(1), data, steps);
-  const all = await timedSteps(probeOptions(workers), data, steps);
+  // Both pools start at once (their start-up is most of the measurement's cost), then time in turn.
+  const opened = await Promise.allSettled([openProbe(probeOptions(1), data), openProbe(probeOptions(workers), data)]);
+  let one: TimedSteps;
+  let all: TimedSteps;
+  try {
+    const [alone, together] = opened.map((probe) => {
+      if (probe.status === 'rejected') throw probe.reason;
+      return probe.value;
+    });
+    one = await timedSteps(alone, data, steps);
+    all = await timedSteps(together, data, steps);
+  } finally {
+    for (const probe of opened) if (probe.status === 'fulfilled') await probe.value.run.supervisor.destroy();
+  }
   const seconds = (performance.now() - started) / 1000;
   // The steps the workers say they timed (both pools train the same plan).
   const timed = Math.max(one.steps, all.steps);
@@ -120,39 +132,53 @@ export async function measureStudent(
   };
 }
 
-/** Training samples per second over `steps` steps after a warm-up step, in a pool started for them, and the steps timed. */
-async function timedSteps(options: DistillOptions, data: RunData, steps: number): Promise<{ samplesPerSec: number; steps: number }> {
-  // The teacher stays closed: the options name it (resolveConfig asks for one) but no step reads it.
+interface TimedSteps {
+  samplesPerSec: number;
+  steps: number;
+}
+
+/** A run for the measurement with its pool started: the student checked against the data, no teacher opened. */
+async function openProbe(options: DistillOptions, data: RunData) {
+  // The options name the teacher (resolveConfig asks for one) but no step reads it.
   const config = { ...resolveConfig(options), teacherTestLogits: null };
   const inputs = await openInputs({ ...options, teacher: undefined }, config, data);
   const run = await startRun(options, config, inputs);
   try {
-    const rows = data.allRows;
-    const softLabels = LogitTable.create(data.train.rows, data.train.numClasses);
-    softLabels.values.fill(0);
-    const outcome = await run.supervisor.run('student', (pool) =>
-      trainDataParallel(pool, {
-        phase: 'student',
-        model: shareModel(inputs.student.data),
-        trainableParams: inputs.student.trainableParams,
-        data: data.studentTrain,
-        rows,
-        plan: planPhase({ rows: rows.length, batchSize: config.batchSize, workers: config.workers, steps: steps + 1 }),
-        softLabels,
-        loss: lossSpecOf(config.loss, config),
-        optimizer: config.optimizer,
-        rules: { lrSchedule: config.lrSchedule, weightDecay: config.weightDecay, clipNorm: config.clipNorm },
-        seed: mixSeed(config.seed, 2),
-        onNonFinite: config.onNonFinite,
-        augment: run.augment,
-        onProgress: () => {},
-        signal: options.signal,
-      }),
-    );
-    // The warm-up step trained a whole batch: no step before the epoch's last is short.
-    const samplesPerSec = (outcome.samples - Math.min(config.batchSize, rows.length)) / (outcome.seconds - outcome.firstStepSeconds);
-    return { samplesPerSec, steps: outcome.steps - 1 };
-  } finally {
+    await run.supervisor.run('setup', async () => {});
+  } catch (error) {
     await run.supervisor.destroy();
+    throw error;
   }
+  return { run, student: inputs.student };
+}
+
+/** Training samples per second over `steps` steps after a warm-up step, on the probe's pool, and the steps timed. */
+async function timedSteps(probe: Awaited<ReturnType<typeof openProbe>>, data: RunData, steps: number): Promise<TimedSteps> {
+  const { run, student } = probe;
+  const { config, options } = run;
+  const rows = data.allRows;
+  const softLabels = LogitTable.create(data.train.rows, data.train.numClasses);
+  softLabels.values.fill(0);
+  const outcome = await run.supervisor.run('student', (pool) =>
+    trainDataParallel(pool, {
+      phase: 'student',
+      model: shareModel(student.data),
+      trainableParams: student.trainableParams,
+      data: data.studentTrain,
+      rows,
+      plan: planPhase({ rows: rows.length, batchSize: config.batchSize, workers: config.workers, steps: steps + 1 }),
+      softLabels,
+      loss: lossSpecOf(config.loss, config),
+      optimizer: config.optimizer,
+      rules: { lrSchedule: config.lrSchedule, weightDecay: config.weightDecay, clipNorm: config.clipNorm },
+      seed: mixSeed(config.seed, 2),
+      onNonFinite: config.onNonFinite,
+      augment: run.augment,
+      onProgress: () => {},
+      signal: options.signal,
+    }),
+  );
+  // The warm-up step trained a whole batch: no step before the epoch's last is short.
+  const samplesPerSec = (outcome.samples - Math.min(config.batchSize, rows.length)) / (outcome.seconds - outcome.firstStepSeconds);
+  return { samplesPerSec, steps: outcome.steps - 1 };
 }
