@@ -92,6 +92,7 @@ async function timedSweep(arm, sweepWorkers, schedule, teacher) {
     trialSeconds: seconds - report.labelling.seconds,
     mode: report.schedule.mode,
     reason: report.schedule.reason,
+    measured: report.schedule.measured,
     trials: report.trials.length,
     labelledOnce: storeUnchanged && trialsRead.every(Boolean),
   };
@@ -139,7 +140,7 @@ const lines = [
     `on the bundled digits (${train.y.length.toLocaleString('en-US')} training rows, ${LABELED} labelled, validation a tenth of those), ` +
     `${epochs} epochs each, plus its hard-label baseline, from an mlp:128 teacher; W = ${workers} workers. ` +
     '"one after another" is the same sweep with workers 1: each trial, then the next, on one worker, as a concurrent sweep trains each. ' +
-    "Trial time is the sweep's wall time less its labelling (auto's timed epochs included). " +
+    "Trial time is the sweep's wall time less its labelling (auto's measurement included). " +
     `Median of ${rounds} round${rounds === 1 ? '' : 's'}, each running every arm in turn; the range is the lowest and highest round; ` +
     "the speed-up is the one-after-another trial time over the arm's, within a round.",
   '',
@@ -167,6 +168,10 @@ for (const arm of ['one after another', 'concurrent', 'auto']) {
   );
 }
 const autoReasons = [...new Set(ofArm('auto').map((r) => `${r.mode}: ${r.reason}`))];
+// What auto's measurement cost, beside the trials it chose for: its steps and wall time (both pools' starts included).
+const autoMeasured = ofArm('auto').filter((r) => r.measured);
+const measuredSeconds = autoMeasured.map((r) => r.measured.seconds);
+const measuredShare = autoMeasured.map((r) => (100 * r.measured.seconds) / r.trialSeconds);
 lines.push(
   '',
   `Labelling: one label() of the ${train.y.length.toLocaleString('en-US')} rows alone on ${workers} workers took ${spread(labelAlone, 2)} s; ` +
@@ -174,6 +179,12 @@ lines.push(
     `${trialCount} trials and baseline: the store was not written again after its first trial finished, and every trial's report says it read the store.`,
   '',
   `auto's choice, per round: ${autoReasons.join('; ')}`,
+  '',
+  autoMeasured.length === 0
+    ? 'auto measured nothing (its rule chose without timing).'
+    : `auto's measurement: ${autoMeasured.map((r) => `${r.measured.steps} steps of ${r.measured.stepsPerEpoch} per epoch`).join(', ')} ` +
+        `on each of 1 and ${workers} workers, after a warm-up step; ${spread(measuredSeconds, 2)} s in all, ` +
+        `${spread(measuredShare, 1)}% of auto's trial time.`,
   '',
   `\`node bench/sweep.mjs${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}\`, ${new Date().toISOString()}`,
 );

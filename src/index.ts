@@ -37,6 +37,7 @@ export {
   SWEEP_REPORT_VERSION,
   type SweepBaseline,
   type SweepModelResult,
+  type ScheduleMeasurement,
   type SweepReport,
   type SweepTrial,
 } from './sweep/sweep-report.js';

@@ -8,6 +8,7 @@ import {
   DEFAULT_SWEEP_VALIDATION,
   type Dataset,
   DistillError,
+  type DistillReport,
   type SweepBaseline,
   type SweepReport,
   type SweepTrial,
@@ -22,6 +23,7 @@ import {
 } from '../dist/index.js';
 import { loadModel, saveModel } from '../dist/models/model-files.js';
 import { mixSeed } from '../dist/random.js';
+import { PROBE_MAX_STEPS, chooseSchedule, probeSteps } from '../dist/sweep/schedule.js';
 import { runCli } from './helpers/cli.js';
 import { digitRows } from './helpers/digits.js';
 
@@ -274,6 +276,69 @@ describe('sweep() on the bundled digits', () => {
       onTrial: (trial, _d, _t, wasResumed) => !wasResumed && rerun.push(trial.index),
     });
     expect(rerun.sort()).toEqual([0, 1, 2, 3]);
+  });
+});
+
+describe('schedule auto', () => {
+  it('times a few steps of the largest student, fewer than one epoch of its trial, and runs small students side by side', async () => {
+    const out = join(dir, 'auto');
+    const { report } = await sweep({
+      teacher: teacherFile,
+      student: 'mlp:8',
+      train,
+      test,
+      grid: { temperature: [1, 4], student: ['mlp:8', 'mlp:12'] },
+      epochs: 1,
+      batchSize: 64,
+      workers: 2,
+      seed: 3,
+      out,
+      schedule: 'auto',
+    });
+    const { measured } = report.schedule;
+    expect(measured?.student).toBe('mlp:12');
+    // Steps, not time: the trial's one epoch as its report counts it, against the warm-up and timed steps.
+    const trial = report.trials.find((t) => t.student === 'mlp:12')!;
+    const trialReport = JSON.parse(await readFile(join(out, trial.folder, 'report.json'), 'utf8')) as DistillReport;
+    const epochSteps = trialReport.phases.find((phase) => phase.phase === 'student')!.steps;
+    expect(measured!.stepsPerEpoch).toBe(epochSteps);
+    expect(measured!.steps).toBeGreaterThanOrEqual(1);
+    expect(measured!.steps + 1).toBeLessThan(epochSteps);
+    expect(report.schedule.reason).toContain(`measured mlp:12 over ${measured!.steps} steps`);
+    // A small student: averaging its gradients costs more than its step, so the trials run side by side.
+    expect(report.schedule).toMatchObject({ mode: 'concurrent', workers: 2 });
+    const { oneWorker, allWorkers } = measured!.samplesPerSec;
+    expect(Math.ceil(report.trials.length / 2) / oneWorker).toBeLessThan(report.trials.length / allWorkers);
+  });
+
+  it('puts a student large enough for OpenBLAS threads on one threaded worker, without measuring', async () => {
+    const schedule = await chooseSchedule({
+      choice: 'auto',
+      workers: 2,
+      trials: 4,
+      student: 'mlp:1024',
+      blasThreads: true,
+      measure: () => Promise.reject(new Error('measured')),
+    });
+    expect(schedule).toMatchObject({ mode: 'data-parallel', workers: 1 });
+    expect(schedule.measured).toBeUndefined();
+  });
+
+  it('bounds the timed steps by a small share of the sweep and by an epoch', () => {
+    for (const sweepSize of [
+      { trials: 4, epochs: 1, stepsPerEpoch: 10 },
+      { trials: 8, epochs: 3, stepsPerEpoch: 94 },
+      { trials: 16, epochs: 5, stepsPerEpoch: 469 },
+      { trials: 2, epochs: 1, stepsPerEpoch: 5 },
+    ]) {
+      const steps = probeSteps(sweepSize);
+      const sweepSteps = sweepSize.trials * sweepSize.epochs * sweepSize.stepsPerEpoch;
+      expect(steps + 1).toBeLessThan(sweepSize.stepsPerEpoch);
+      expect(steps).toBeLessThanOrEqual(PROBE_MAX_STEPS);
+      // Both pools' warm-up and timed steps: a few % of the sweep's, or the fewest that still measure.
+      expect(2 * (steps + 1)).toBeLessThanOrEqual(Math.max(0.02 * sweepSteps, 8));
+    }
+    expect(probeSteps({ trials: 16, epochs: 5, stepsPerEpoch: 469 })).toBe(PROBE_MAX_STEPS);
   });
 });
 

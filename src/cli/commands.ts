@@ -76,7 +76,7 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
       schedule: {
         description:
           'concurrent: single-worker trials side by side; data-parallel: one trial at a time on every worker; auto: ' +
-          'whichever a timed epoch of the largest student says is faster',
+          'whichever a few timed steps of the largest student say is faster',
         default: 'auto',
         check: (value) =>
           SCHEDULE_CHOICES.includes(value as never)

@@ -1,7 +1,17 @@
 // How a sweep uses the machine: several single-worker trials at once, or one trial at a time across every
 // worker. Data parallelism pays for averaging the gradients at every step, which a small student's step
-// does not cover; independent trials pay nothing of the kind. Which wins is measured, not guessed.
-import type { SweepReport } from './sweep-report.js';
+// does not cover; independent trials pay nothing of the kind. Which wins is measured, not guessed: a few
+// timed steps of the largest student on each, bounded to a small share of the sweep's own steps.
+import { LogitTable } from '../data/logit-table.js';
+import { type RunData, openInputs, shareData } from '../distill/run-inputs.js';
+import { startRun } from '../distill/run-context.js';
+import { shareModel } from '../models/model-data.js';
+import { type DistillOptions, resolveConfig } from '../options/options.js';
+import { mixSeed } from '../random.js';
+import { trainDataParallel } from '../train/data-parallel.js';
+import { lossSpecOf } from '../train/losses.js';
+import { planPhase } from '../train/plan.js';
+import type { ScheduleMeasurement, SweepReport } from './sweep-report.js';
 
 /** How the trials are to be run: measured (`auto`), or as the caller says. */
 export type ScheduleChoice = 'auto' | 'concurrent' | 'data-parallel';
@@ -9,6 +19,13 @@ export type ScheduleChoice = 'auto' | 'concurrent' | 'data-parallel';
 export const SCHEDULE_CHOICES: readonly ScheduleChoice[] = ['auto', 'concurrent', 'data-parallel'];
 
 export type Schedule = SweepReport['schedule'];
+
+/** The most steps auto times on each pool: enough to average out a step's jitter on a small student. */
+export const PROBE_MAX_STEPS = 24;
+/** The fewest it times, whatever the sweep's size. */
+const PROBE_MIN_STEPS = 3;
+/** The share of the sweep's training steps that auto's timed and warm-up steps (both pools) may take. */
+const PROBE_SHARE = 0.02;
 
 /** What the choice is made from. */
 export interface ScheduleInputs {
@@ -20,8 +37,8 @@ export interface ScheduleInputs {
   student: string;
   /** True when a single worker with several OpenBLAS threads suits the largest student (see chooseParallelism). */
   blasThreads: boolean;
-  /** Trains the largest student briefly on `workers` workers; returns its training samples per second. */
-  probe: (workers: number) => Promise<number>;
+  /** Times the largest student on one worker and on `workers` (see measureStudent). */
+  measure: () => Promise<ScheduleMeasurement>;
 }
 
 /**
@@ -44,18 +61,124 @@ export async function chooseSchedule(inputs: ScheduleInputs): Promise<Schedule> 
       reason: `${student} is large enough for a worker with an OpenBLAS thread per core, and OpenBLAS keeps one thread pool per process`,
     };
   }
-  const alone = await inputs.probe(1);
-  const together = await inputs.probe(workers);
+  const measured = await inputs.measure();
+  const { oneWorker: alone, allWorkers: together } = measured.samplesPerSec;
   const rounds = Math.ceil(trials / workers);
   // Seconds per trial-sample: rounds of side-by-side trials, or each trial in turn on every worker.
   const concurrentCost = rounds / alone;
   const dataParallelCost = trials / together;
   const rate = (value: number) => `${Math.round(value).toLocaleString('en-US')} samples/s`;
-  const measured =
-    `measured ${student}: ${rate(alone)} on 1 worker, ${rate(together)} on ${workers}; ` +
+  const reason =
+    `measured ${student} over ${measured.steps} steps: ${rate(alone)} on 1 worker, ${rate(together)} on ${workers}; ` +
     `${trials} trials take ${rounds} round${rounds === 1 ? '' : 's'} of ${workers} side by side (${(dataParallelCost / concurrentCost).toFixed(2)}x ` +
     'the speed of one at a time on every worker, counting side-by-side trials at the one-worker speed)';
-  return concurrentCost < dataParallelCost
-    ? { mode: 'concurrent', workers, reason: measured }
-    : { mode: 'data-parallel', workers, reason: measured };
+  return { mode: concurrentCost < dataParallelCost ? 'concurrent' : 'data-parallel', workers, reason, measured };
+}
+
+/**
+ * The steps auto times on each pool: a share of the sweep's training steps (`trials` trials of `epochs`
+ * epochs), less the two warm-up steps, within [PROBE_MIN_STEPS, PROBE_MAX_STEPS], and fewer than one epoch
+ * (warm-up included) wherever an epoch has more than PROBE_MIN_STEPS + 1 steps.
+ */
+export function probeSteps(sweep: { trials: number; epochs: number; stepsPerEpoch: number }): number {
+  const share = Math.floor((PROBE_SHARE * sweep.trials * sweep.epochs * sweep.stepsPerEpoch) / 2) - 1;
+  return Math.max(1, Math.min(sweep.stepsPerEpoch - 2, Math.max(PROBE_MIN_STEPS, Math.min(PROBE_MAX_STEPS, share))));
+}
+
+/**
+ * Times a trial's student (`options`, as the trial would run it) on one worker and on `workers`, each in a
+ * pool of its own after one warm-up step, with the trial's loss, batch and optimizer on its training rows
+ * (the validation rows held out) but no teacher, validation or evaluation: the soft labels' values do not change a step's cost.
+ */
+export async function measureStudent(
+  options: (workers: number) => DistillOptions,
+  workers: number,
+  sweep: { trials: number; student: string },
+): Promise<ScheduleMeasurement> {
+  const started = performance.now();
+  const probeOptions = (count: number): DistillOptions => ({
+    ...options(count),
+    checkpoint: undefined,
+    baseline: false,
+    onProgress: undefined,
+  });
+  const config = resolveConfig(probeOptions(1));
+  const data = shareData(probeOptions(1), config);
+  const stepsPerEpoch = Math.ceil(data.allRows.length / config.batchSize);
+  const steps = probeSteps({ trials: sweep.trials, epochs: config.epochs, stepsPerEpoch });
+  // Both pools start at once (their start-up is most of the measurement's cost), then time in turn.
+  const opened = await Promise.allSettled([openProbe(probeOptions(1), data), openProbe(probeOptions(workers), data)]);
+  let one: TimedSteps;
+  let all: TimedSteps;
+  try {
+    const [alone, together] = opened.map((probe) => {
+      if (probe.status === 'rejected') throw probe.reason;
+      return probe.value;
+    });
+    one = await timedSteps(alone, data, steps);
+    all = await timedSteps(together, data, steps);
+  } finally {
+    for (const probe of opened) if (probe.status === 'fulfilled') await probe.value.run.supervisor.destroy();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  // The steps the workers say they timed (both pools train the same plan).
+  const timed = Math.max(one.steps, all.steps);
+  return {
+    student: sweep.student,
+    steps: timed,
+    stepsPerEpoch,
+    samplesPerSec: { oneWorker: one.samplesPerSec, allWorkers: all.samplesPerSec },
+    seconds,
+  };
+}
+
+interface TimedSteps {
+  samplesPerSec: number;
+  steps: number;
+}
+
+/** A run for the measurement with its pool started: the student checked against the data, no teacher opened. */
+async function openProbe(options: DistillOptions, data: RunData) {
+  // The options name the teacher (resolveConfig asks for one) but no step reads it.
+  const config = { ...resolveConfig(options), teacherTestLogits: null };
+  const inputs = await openInputs({ ...options, teacher: undefined }, config, data);
+  const run = await startRun(options, config, inputs);
+  try {
+    await run.supervisor.run('setup', async () => {});
+  } catch (error) {
+    await run.supervisor.destroy();
+    throw error;
+  }
+  return { run, student: inputs.student };
+}
+
+/** Training samples per second over `steps` steps after a warm-up step, on the probe's pool, and the steps timed. */
+async function timedSteps(probe: Awaited<ReturnType<typeof openProbe>>, data: RunData, steps: number): Promise<TimedSteps> {
+  const { run, student } = probe;
+  const { config, options } = run;
+  const rows = data.allRows;
+  const softLabels = LogitTable.create(data.train.rows, data.train.numClasses);
+  softLabels.values.fill(0);
+  const outcome = await run.supervisor.run('student', (pool) =>
+    trainDataParallel(pool, {
+      phase: 'student',
+      model: shareModel(student.data),
+      trainableParams: student.trainableParams,
+      data: data.studentTrain,
+      rows,
+      plan: planPhase({ rows: rows.length, batchSize: config.batchSize, workers: config.workers, steps: steps + 1 }),
+      softLabels,
+      loss: lossSpecOf(config.loss, config),
+      optimizer: config.optimizer,
+      rules: { lrSchedule: config.lrSchedule, weightDecay: config.weightDecay, clipNorm: config.clipNorm },
+      seed: mixSeed(config.seed, 2),
+      onNonFinite: config.onNonFinite,
+      augment: run.augment,
+      onProgress: () => {},
+      signal: options.signal,
+    }),
+  );
+  // The warm-up step trained a whole batch: no step before the epoch's last is short.
+  const samplesPerSec = (outcome.samples - Math.min(config.batchSize, rows.length)) / (outcome.seconds - outcome.firstStepSeconds);
+  return { samplesPerSec, steps: outcome.steps - 1 };
 }

@@ -41,6 +41,23 @@ export interface SweepTrial extends SweepModelResult {
 /** An architecture's hard-label baseline: the same student, budget and seed, trained on the labels alone. */
 export type SweepBaseline = SweepModelResult;
 
+/**
+ * What `schedule auto` measured before the trials: the largest student trained for a few steps (after one
+ * warm-up step, not timed) on one worker and on every worker, a pool started for each, without evaluation.
+ */
+export interface ScheduleMeasurement {
+  /** The student measured (the largest of the trials). */
+  student: string;
+  /** Steps timed on each pool, after its warm-up step. */
+  steps: number;
+  /** Steps in one epoch of that student's trial, for scale: the measurement trains fewer. */
+  stepsPerEpoch: number;
+  /** Training samples per second over the timed steps: on one worker, and on `workers` workers. */
+  samplesPerSec: { oneWorker: number; allWorkers: number };
+  /** Wall seconds the measurement took, the pools' starts included. */
+  seconds: number;
+}
+
 /** The sweep, as OUT/sweep.json holds it. */
 export interface SweepReport {
   format: 'tfjs-distill/sweep';
@@ -59,7 +76,7 @@ export interface SweepReport {
    * How the trials used the machine: several at once, one per worker, or one at a time data-parallel, and why;
    * `queue`: a job each on a BullMQ queue, `workers` being the workers each trial trained on.
    */
-  schedule: { mode: 'concurrent' | 'data-parallel' | 'queue'; workers: number; reason: string };
+  schedule: { mode: 'concurrent' | 'data-parallel' | 'queue'; workers: number; reason: string; measured?: ScheduleMeasurement };
   /** Rows in each split: the validation rows are held out of the training rows. */
   rows: { train: number; labeled: number; validation: number; test: number };
   /** The teacher labelled once into this soft-label store, which every trial read. */

@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import type { InputContract } from '../data/input-contract.js';
 import type { ContractFile } from '../data/sources/source-entry.js';
 import type { QuantizeChoice } from '../options/schema.js';
-import { distill } from '../distill/distill.js';
 import { check } from '../errors.js';
 import { label } from '../labelling/label.js';
 import { DEFAULT_SWEEP_VALIDATION } from '../options/groups/training.js';
@@ -20,7 +19,7 @@ import { planTrials, trialOptions, trialStudent } from './sweep-plan.js';
 import { type QueuedTrials, type SweepQueueOptions, queuePaths, queueTrials } from './queue-trials.js';
 import { sweepRows, trialContext } from './trial-context.js';
 import { SWEEP_REPORT_VERSION, type SweepBaseline, type SweepReport, type SweepTrial } from './sweep-report.js';
-import { type ScheduleChoice, chooseSchedule } from './schedule.js';
+import { type ScheduleChoice, chooseSchedule, measureStudent } from './schedule.js';
 import { type TrialContext, type TrialPlan, type TrialRecord, finishedTrial, runTrial } from './trial.js';
 import { sweepHtml } from './sweep-html.js';
 
@@ -212,16 +211,9 @@ async function runTrials(
     workers: config.workers,
     trials: plans.length - finished.size,
     ...largestStudent(plans, context, config),
-    probe: async (workers) => {
-      const plan = largestStudent(plans, context, config).plan;
-      const probe = await distill({
-        ...context.optionsOf(plan, workers),
-        epochs: 1,
-        validation: null,
-        earlyStopping: null,
-        baseline: false,
-      });
-      return probe.report.phases.find((phase) => phase.phase === 'student')!.samplesPerSec;
+    measure: () => {
+      const { plan, student } = largestStudent(plans, context, config);
+      return measureStudent((workers) => context.optionsOf(plan, workers), config.workers, { trials: pending0, student });
     },
   });
   const pending = plans.filter((plan) => !finished.has(plan.index));
