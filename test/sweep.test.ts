@@ -305,10 +305,11 @@ describe('schedule auto', () => {
     expect(measured!.steps).toBeGreaterThanOrEqual(1);
     expect(measured!.steps + 1).toBeLessThan(epochSteps);
     expect(report.schedule.reason).toContain(`measured mlp:12 over ${measured!.steps} steps`);
-    // A small student: averaging its gradients costs more than its step, so the trials run side by side.
-    expect(report.schedule).toMatchObject({ mode: 'concurrent', workers: 2 });
+    // The mode follows from the measured rates (which it is depends on the machine's load, so both are allowed):
+    // two rounds of side-by-side trials at the one-worker rate, against every trial in turn at the two-worker rate.
     const { oneWorker, allWorkers } = measured!.samplesPerSec;
-    expect(Math.ceil(report.trials.length / 2) / oneWorker).toBeLessThan(report.trials.length / allWorkers);
+    const sideBySide = Math.ceil(report.trials.length / 2) / oneWorker < report.trials.length / allWorkers;
+    expect(report.schedule).toMatchObject({ mode: sideBySide ? 'concurrent' : 'data-parallel', workers: 2 });
   });
 
   it('puts a student large enough for OpenBLAS threads on one threaded worker, without measuring', async () => {
