@@ -1,10 +1,10 @@
 // A coordinator for a set of whole jobs whose results live elsewhere (a sweep's trials write their folders
 // on a shared path): queue them under ids a restarted coordinator finds again, wait for each to complete or
 // fail for good, and stop within seconds on a signal or when Redis stays unreachable.
-import { DistillCancelledError, DistillError, messageOf } from '../errors.js';
-import { isConnectionError, settlesWithin, watchConnection } from './connection-watch.js';
-import { forEachBatch } from './queue-collect.js';
-import { closeClient, connectQueue, loadQueueModules, parseQueueUrl, redactUrl } from './queue-connection.js';
+import { DistillCancelledError, type DistillError } from '../errors.js';
+import { settlesWithin, watchConnection } from './connection-watch.js';
+import { forEachBatch, watchJobs } from './job-watch.js';
+import { closeClient, connectQueue, loadQueueModules, parseQueueUrl } from './queue-connection.js';
 
 /** One job of a set: its id (the same for the same work, so that a restarted coordinator finds it), name and data. */
 export interface QueuedJob<T> {
@@ -32,10 +32,6 @@ export interface JobSetOptions<T> {
   signal?: AbortSignal;
 }
 
-/** How often the coordinator looks at every unfinished job, in case it missed an event. */
-const POLL_MS = 2000;
-/** With no job finished after this long, the coordinator says that it waits for workers. */
-const NO_WORKER_NOTICE_MS = 15_000;
 /** How long each connection may take to close before it is dropped (Redis may be gone). */
 const CLOSE_MS = 1500;
 
@@ -116,56 +112,26 @@ async function waitForJobs<T>(
   });
   await forEachBatch(options.jobs, add);
 
-  let fail!: (error: unknown) => void;
-  let finish!: () => void;
-  const finished = new Promise<void>((resolveAll, reject) => {
-    finish = resolveAll;
-    fail = reject;
-  });
-  const checking = new Set<string>();
-  const settle = async (id: string) => {
-    if (!pending.has(id) || checking.has(id)) return;
-    checking.add(id);
-    try {
+  await watchJobs({
+    queue,
+    events,
+    pending,
+    shown: run.shown,
+    onState: async (id, state) => {
       const job = byId.get(id)!;
-      const state = await queue.getJobState(id);
       if (state === 'completed') {
         const done = await queue.getJob(id);
         await options.onCompleted(job, done?.returnvalue);
-        pending.delete(id);
         await done?.remove();
-        if (pending.size === 0) finish();
-      } else if (state === 'failed') {
-        const failed = await queue.getJob(id);
-        fail(options.failure(job, failed?.failedReason ?? 'no reason recorded', failed?.attemptsMade ?? 0));
-      } else if (state === 'unknown') {
-        await add(job); // gone (Redis restarted empty): queue it again rather than wait for nothing
+        return true;
       }
-    } catch (error) {
-      if (error instanceof DistillError) fail(error);
-      // A command that failed as the connection dropped: the next poll looks again.
-      else if (!isConnectionError(error)) fail(new DistillError(`the queue at ${run.shown} failed: ${redactUrl(messageOf(error))}`));
-    } finally {
-      checking.delete(id);
-    }
-  };
-  const onEvent = ({ jobId }: { jobId: string }) => void settle(jobId);
-  events.on('completed', onEvent);
-  events.on('failed', onEvent);
-  const poll = () => forEachBatch([...pending], settle);
-  const timer = setInterval(() => void poll(), POLL_MS);
-  const total = pending.size;
-  const waiting = setTimeout(() => {
-    if (pending.size === total) options.say(`no job has finished yet: waiting for workers (tfjs-distill worker --queue ${run.shown})`);
-  }, NO_WORKER_NOTICE_MS);
-  try {
-    await poll();
-    if (pending.size === 0) finish();
-    await finished;
-  } finally {
-    clearInterval(timer);
-    clearTimeout(waiting);
-    events.off('completed', onEvent);
-    events.off('failed', onEvent);
-  }
+      if (state === 'failed') {
+        const failed = await queue.getJob(id);
+        throw options.failure(job, failed?.failedReason ?? 'no reason recorded', failed?.attemptsMade ?? 0);
+      }
+      if (state === 'unknown') await add(job); // gone (Redis restarted empty): queue it again rather than wait for nothing
+      return false;
+    },
+    onNoWorker: () => options.say(`no job has finished yet: waiting for workers (tfjs-distill worker --queue ${run.shown})`),
+  });
 }

@@ -22,7 +22,8 @@ import { datasetDigest, softLabelKey } from '../teachers/fingerprint.js';
 import { openLabellingTeacher } from '../teachers/open-teacher.js';
 import { absoluteUnlessUrl } from '../url-or-path.js';
 import { settlesWithin, watchConnection } from './connection-watch.js';
-import { type Coordination, type JobRange, collect, forEachBatch } from './queue-collect.js';
+import { forEachBatch } from './job-watch.js';
+import { type Coordination, type JobRange, collect } from './queue-collect.js';
 import {
   JOB_NAME,
   JOB_PROTOCOL,
