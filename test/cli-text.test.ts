@@ -23,7 +23,6 @@ describe('the CLI on text data', () => {
 
   it('distils a cnn1d teacher it trains on real e-mails into a bag student: both well above chance, and the baseline', async () => {
     const out = join(dir, 'spam');
-    const started = performance.now();
     const result = cli(
       '--data',
       `text:${SPAM}`,
@@ -49,7 +48,6 @@ describe('the CLI on text data', () => {
       '--out',
       out,
     );
-    const seconds = (performance.now() - started) / 1000;
     expect(result.status, result.stderr).toBe(0);
     const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
     expect(report.data).toMatchObject({ trainRows: 320, testRows: 80, featureShape: [64], numClasses: 2, classes: ['ham', 'spam'] });
@@ -61,7 +59,6 @@ describe('the CLI on text data', () => {
     expect(report.teacher.accuracy).toBeGreaterThan(0.85);
     expect(report.student.accuracy).toBeGreaterThan(0.8);
     expect(report.baseline.accuracy).toBeGreaterThan(0.8);
-    expect(seconds).toBeLessThan(30);
   });
 
   it('builds cnn1d:64,128 and bag:32 for text unless told otherwise; --classes sets the order', async () => {
