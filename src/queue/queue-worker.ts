@@ -71,6 +71,7 @@ void WORKER_OPTIONS_MATCH;
 export interface TrialJobTools {
   /** Aborted when the worker stops: the trial stops, and its job goes back to the queue. */
   signal: AbortSignal;
+  /** One line for the worker's log (the trial's progress and outcome). */
   log: (line: string) => void;
   /** An error that fails the job at once, whatever its attempts left (BullMQ's UnrecoverableError). */
   unrecoverable: (message: string) => Error;
