@@ -1,10 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, extname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
-import { absoluteSource } from '../data/data-source.js';
 import { isArchitectureSpec } from '../models/architectures.js';
-import { absoluteUnlessUrl } from '../url-or-path.js';
 import type { DistillConfig } from '../options/options.js';
+import { absoluteOptionPaths } from '../options/option-paths.js';
 import { OPTION_ALIASES, OPTION_SCHEMA, defaultOf, keyTreeOf, keysOfGroups } from '../options/resolve.js';
 import { type CliSettings, CLI_MODEL_DEFAULTS, OPTION_GROUPS, type OptionDecl } from '../options/schema.js';
 import { DistillError, check, messageOf } from '../errors.js';
@@ -160,25 +159,13 @@ function pathsOf(settings: Record<string, unknown>, prefix = ''): string[] {
 
 /**
  * Paths made absolute, relative paths taken from `base` (the working directory for flags, the file's own
- * folder for a config file), so that report.json names the same files from anywhere. URLs (file:, data:,
- * node:) stay as they are.
+ * folder for a config file), so that report.json names the same files from anywhere (see absoluteOptionPaths).
  */
 export function resolvePaths(settings: Record<string, unknown>, base: string): Record<string, unknown> {
-  const out = { ...settings };
-  const path = (value: unknown) => (typeof value === 'string' ? resolve(base, value) : value);
-  for (const key of ['data', 'testData']) if (typeof out[key] === 'string') out[key] = absoluteSource(out[key] as string, base);
-  const modelPath = (value: unknown) => (typeof value === 'string' && !isArchitecture(value) ? path(value) : value);
-  for (const key of ['teacher', 'student']) out[key] = out[key] === undefined ? undefined : modelPath(out[key]);
+  const out = absoluteOptionPaths(settings, base);
   // --teacher given once is that teacher; more often (or a list in a config file), an ensemble.
-  if (Array.isArray(out.teacher)) out.teacher = out.teacher.length === 1 ? modelPath(out.teacher[0]) : out.teacher.map(modelPath);
-  for (const key of ['teacherLogits', 'teacherTestLogits', 'softLabels', 'tokenizer', 'out'])
-    out[key] = out[key] === undefined ? undefined : path(out[key]);
-  const loss = out.loss;
-  if (isPlainObject(loss) && typeof loss.module === 'string') out.loss = { ...loss, module: absoluteUnlessUrl(loss.module, base) };
-  if (Array.isArray(out.workerImports)) {
-    out.workerImports = out.workerImports.map((m) => (typeof m === 'string' ? absoluteUnlessUrl(m, base) : m));
-  }
-  return Object.fromEntries(Object.entries(out).filter(([, value]) => value !== undefined));
+  if (Array.isArray(out.teacher) && out.teacher.length === 1) out.teacher = out.teacher[0];
+  return out;
 }
 
 /**

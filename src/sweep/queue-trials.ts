@@ -6,8 +6,8 @@ import { join, resolve } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import type { DataSourceOptions } from '../data/data-source.js';
 import { DistillError, check } from '../errors.js';
-import { isArchitectureSpec } from '../models/architectures.js';
 import type { DistillOptions } from '../options/options.js';
+import { absoluteOptionPaths } from '../options/option-paths.js';
 import { DEFAULT_QUEUE_TIMEOUT_SECONDS } from '../options/groups/runtime.js';
 import { runJobSet } from '../queue/job-set.js';
 import { absoluteData } from '../queue/queue.js';
@@ -20,7 +20,6 @@ import {
   loadQueueModules,
   parseQueueUrl,
 } from '../queue/queue-connection.js';
-import { absoluteUnlessUrl } from '../url-or-path.js';
 import type { SweepReport, SweepTrial } from './sweep-report.js';
 import { type TrialSources, sweepDataDigest } from './trial-context.js';
 import { type TrialContext, type TrialPlan, type TrialRecord, finishedTrial } from './trial.js';
@@ -70,12 +69,9 @@ export interface TrialJobResult {
 /** The workers each queued trial trains on: one, as a concurrent local sweep's trials, so that both train alike. */
 const QUEUED_TRIAL_WORKERS = 1;
 
-/** A path option made absolute, for workers started in other folders. */
-const absolute = (path: string | null | undefined) => (typeof path === 'string' ? resolve(path) : path);
-
 /**
- * The sweep's options with every path absolute (the output folder, teacher, logits, store, student file,
- * worker imports); models in memory cannot travel to another machine and are refused, naming the option.
+ * The sweep's options with every path absolute (see absoluteOptionPaths), for workers started in other folders;
+ * models in memory cannot travel to another machine and are refused, naming the option.
  */
 export function queuePaths<T extends Omit<Partial<DistillOptions>, 'student'> & { student?: tf.LayersModel | string; out: string }>(
   options: T,
@@ -92,18 +88,7 @@ export function queuePaths<T extends Omit<Partial<DistillOptions>, 'student'> & 
     'a queue sweep needs the student as an architecture (mlp:32) or a model path, which every worker builds or reads',
     ['student'],
   );
-  return {
-    ...options,
-    out: resolve(options.out),
-    ...(teacher !== undefined && {
-      teacher: Array.isArray(teacher) ? teacher.map((m) => resolve(m as string)) : resolve(teacher as string),
-    }),
-    ...(typeof student === 'string' && !isArchitectureSpec(student) && { student: resolve(student) }),
-    ...(options.teacherLogits != null && { teacherLogits: absolute(options.teacherLogits) }),
-    ...(options.teacherTestLogits != null && { teacherTestLogits: absolute(options.teacherTestLogits) }),
-    ...(options.softLabels != null && { softLabels: absolute(options.softLabels) }),
-    ...(options.workerImports && { workerImports: options.workerImports.map((module) => absoluteUnlessUrl(module)) }),
-  };
+  return absoluteOptionPaths(options, process.cwd()) as T;
 }
 
 /** How a sweep's trials run on the queue: the schedule it reports, and the run. */
