@@ -14,6 +14,7 @@ import { parseArgs, promisify } from 'node:util';
 import { loadMnist } from '../dist/data/mnist.js';
 import { mulberry32 } from '../dist/random.js';
 import { median } from './metrics.mjs';
+import { npyFloat32 } from './npy-writer.mjs';
 import { describePytorch, pytorchCommand, pytorchSettings } from './pytorch-reference.mjs';
 import { renderHeadline } from './render-headline.mjs';
 import { BENCH_SETTINGS } from './settings.mjs';
@@ -40,19 +41,6 @@ const trainRows = train.shape[0];
 const logits = Float32Array.from({ length: trainRows * train.numClasses }, () => random() * 8 - 4);
 const logitsFile = join(scratch, 'teacher-logits.npy');
 await writeFile(logitsFile, npyFloat32(logits, [trainRows, train.numClasses]));
-
-/** A float32 array as a NumPy .npy file (version 1.0, C order). */
-function npyFloat32(values, shape) {
-  const dict = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}), }`;
-  const unpadded = 10 + dict.length + 1;
-  const header = `${dict}${' '.repeat((64 - (unpadded % 64)) % 64)}\n`;
-  const prefix = Buffer.alloc(10);
-  prefix.write('\x93NUMPY', 0, 'latin1');
-  prefix.writeUInt8(1, 6);
-  prefix.writeUInt8(0, 7);
-  prefix.writeUInt16LE(header.length, 8);
-  return Buffer.concat([prefix, Buffer.from(header, 'latin1'), Buffer.from(values.buffer, values.byteOffset, values.byteLength)]);
-}
 
 /** One CLI run; the student phase's samples/s and what else report.json says about the run's setup. */
 async function cliRun(spec, workers, round) {

@@ -29,6 +29,7 @@ import { tokeniseFile } from '../dist/data/text/tokenised-file.js';
 import { readTokenizerFiles } from '../dist/data/text/tokenizer-files.js';
 import { TextTokenizer } from '../dist/data/text/tokenizer.js';
 import { medianAcrossRounds } from './metrics.mjs';
+import { npyFloat32 } from './npy-writer.mjs';
 import { writeSpamCorpus } from './spam-corpus.mjs';
 
 const { values: args } = parseArgs({
@@ -64,17 +65,6 @@ function processor() {
   } catch {
     return cpus()[0]?.model ?? 'unknown CPU';
   }
-}
-
-/** A float32 .npy, as numpy.save writes it. */
-function npy(values, shape) {
-  let header = `{'descr': '<f4', 'fortran_order': False, 'shape': (${shape.join(', ')}), }`;
-  header += `${' '.repeat(64 - ((10 + header.length + 1) % 64))}\n`;
-  const prefix = Buffer.alloc(10);
-  prefix.write('\x93NUMPY', 0, 'latin1');
-  prefix[6] = 1;
-  prefix.writeUInt16LE(header.length, 8);
-  return Buffer.concat([prefix, Buffer.from(header, 'latin1'), Buffer.from(values.buffer, values.byteOffset, values.byteLength)]);
 }
 
 const tokenizerFiles = readTokenizerFiles(TOKENIZER);
@@ -149,9 +139,9 @@ try {
   const logits = join(scratch, 'logits.npy');
   let state = 7;
   const random = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 8 - 4;
-  await writeFile(logits, npy(Float32Array.from({ length: table.rows * 2 }, random), [table.rows, 2]));
+  await writeFile(logits, npyFloat32(Float32Array.from({ length: table.rows * 2 }, random), [table.rows, 2]));
   const idsFile = join(scratch, 'ids.npy');
-  await writeFile(idsFile, npy(Float32Array.from(table.ids), [table.rows, maxLength]));
+  await writeFile(idsFile, npyFloat32(Float32Array.from(table.ids), [table.rows, maxLength]));
   // PyTorch's rounds: the fewest whole epochs (of full batches) that make at least 40 steps.
   const epochSteps = () => Math.floor(table.rows / used.batchSize);
   const roundSteps = () => Math.ceil(40 / epochSteps()) * epochSteps();
