@@ -70,8 +70,8 @@ export async function finishedTrial(plan: TrialPlan, context: TrialContext): Pro
 }
 
 /**
- * The main thread's work after a trial trains (validation predictions, the student folder's latency, which
- * switches tfjs's backend while it measures) runs one trial at a time, while other trials keep training.
+ * The main thread's work after a trial trains (validation predictions, the student folder and its latency,
+ * measured in a thread of its own) runs one trial at a time, while other trials keep training.
  */
 let mainThreadTurn: Promise<unknown> = Promise.resolve();
 function onMainThread<T>(work: () => Promise<T>): Promise<T> {

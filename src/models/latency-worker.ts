@@ -1,0 +1,74 @@
+/**
+ * The thread a latency measurement runs in: stock tfjs of its own, on the backend asked for, with none of
+ * the run's kernels registered. The main thread's backend is never switched, so a sweep's other trials
+ * keep building models on it while one trial's student is timed.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { parentPort, workerData } from 'node:worker_threads';
+import { messageOf } from '../errors.js';
+import type { LatencyMeasurement } from './latency.js';
+import { loadWithStockTfjs, type StockArtifacts } from './variant-check.js';
+
+/** What the measuring thread is given: the model, float32 rows ready to predict, and how to time them. */
+export interface LatencyWorkerData {
+  artifacts: StockArtifacts;
+  /** Rows of `rowShape`, already scaled as a run feeds them. */
+  rows: Float32Array;
+  rowShape: number[];
+  backend: string;
+  repeats: { batch1: number; batch256: number };
+}
+
+/** The measuring thread's one message back. */
+export type LatencyWorkerReply = { measurement: LatencyMeasurement } | { error: string };
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+};
+
+/** `count` rows starting at row `first`, wrapping round the rows given. */
+function rowsFrom(data: LatencyWorkerData, first: number, count: number): tf.Tensor {
+  const size = data.rowShape.reduce((a, b) => a * b, 1);
+  const rows = data.rows.length / size;
+  const values = new Float32Array(count * size);
+  for (let i = 0; i < count; i++) {
+    const row = (first + i) % rows;
+    values.set(data.rows.subarray(row * size, (row + 1) * size), i * size);
+  }
+  return tf.tensor(values, [count, ...data.rowShape]);
+}
+
+/** Median milliseconds of `repeats` predictions of `batch` rows, after two untimed ones. */
+function timePredictions(model: tf.LayersModel, data: LatencyWorkerData, batch: number, repeats: number): number {
+  const times: number[] = [];
+  for (let i = -2; i < repeats; i++) {
+    const input = rowsFrom(data, i < 0 ? 0 : i * batch, batch);
+    const start = performance.now();
+    tf.tidy(() => (model.predict(input) as tf.Tensor).dataSync());
+    if (i >= 0) times.push(performance.now() - start);
+    input.dispose();
+  }
+  return median(times);
+}
+
+async function measure(data: LatencyWorkerData): Promise<LatencyMeasurement> {
+  try {
+    if (data.backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
+    if (!(await tf.setBackend(data.backend))) throw new Error(`tf.setBackend('${data.backend}') returned false`);
+    await tf.ready();
+  } catch (error) {
+    throw new Error(`cannot measure latency on the ${data.backend} backend: ${messageOf(error)}`);
+  }
+  const model = await loadWithStockTfjs(data.artifacts, 'the student');
+  const batch1Ms = timePredictions(model, data, 1, data.repeats.batch1);
+  const batch256Ms = timePredictions(model, data, 256, data.repeats.batch256);
+  return { backend: tf.getBackend(), batch1Ms, batch256Ms, batch256RowsPerSec: (256 * 1000) / batch256Ms, repeats: data.repeats };
+}
+
+const reply = (message: LatencyWorkerReply) => parentPort?.postMessage(message);
+measure(workerData as LatencyWorkerData).then(
+  (measurement) => reply({ measurement }),
+  (error) => reply({ error: messageOf(error) }),
+);
