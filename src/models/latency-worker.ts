@@ -1,10 +1,10 @@
 /**
- * The thread a latency measurement runs in: stock tfjs of its own, on the backend asked for, with none of
+ * The thread latency measurements run in: stock tfjs of its own, on the backend asked for, with none of
  * the run's kernels registered. The main thread's backend is never switched, so a sweep's other trials
- * keep building models on it while one trial's student is timed.
+ * keep building models on it while one trial's student is timed. The thread stays for the next request.
  */
 import * as tf from '@tensorflow/tfjs';
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort } from 'node:worker_threads';
 import { messageOf } from '../errors.js';
 import type { LatencyMeasurement } from './latency.js';
 import { loadWithStockTfjs, type StockArtifacts } from './variant-check.js';
@@ -19,7 +19,7 @@ export interface LatencyWorkerData {
   repeats: { batch1: number; batch256: number };
 }
 
-/** The measuring thread's one message back. */
+/** The measuring thread's answer to one request. */
 export type LatencyWorkerReply = { measurement: LatencyMeasurement } | { error: string };
 
 const median = (values: number[]) => {
@@ -67,8 +67,13 @@ async function measure(data: LatencyWorkerData): Promise<LatencyMeasurement> {
   return { backend: tf.getBackend(), batch1Ms, batch256Ms, batch256RowsPerSec: (256 * 1000) / batch256Ms, repeats: data.repeats };
 }
 
-const reply = (message: LatencyWorkerReply) => parentPort?.postMessage(message);
-measure(workerData as LatencyWorkerData).then(
-  (measurement) => reply({ measurement }),
-  (error) => reply({ error: messageOf(error) }),
-);
+// One measurement at a time, in the order asked: two would time each other.
+let queue: Promise<unknown> = Promise.resolve();
+parentPort?.on('message', ({ id, data }: { id: number; data: LatencyWorkerData }) => {
+  queue = queue
+    .then(() => measure(data))
+    .then(
+      (measurement) => parentPort?.postMessage({ id, reply: { measurement } }),
+      (error) => parentPort?.postMessage({ id, reply: { error: messageOf(error) } }),
+    );
+});

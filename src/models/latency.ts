@@ -47,17 +47,38 @@ export async function measureLatency(artifacts: StockArtifacts, test: Dataset, o
     backend: options.backend ?? 'wasm',
     repeats,
   };
-  const reply = await new Promise<LatencyWorkerReply>((resolve, reject) => {
-    const worker = new Worker(WORKER_URL, { workerData: data });
-    worker.once('message', (message: LatencyWorkerReply) => {
-      resolve(message);
-      void worker.terminate();
-    });
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`the measuring thread exited with code ${code} before it replied`)));
-  }).catch((error) => ({ error: messageOf(error) }));
+  const reply = await askMeasuringThread(data);
   if ('error' in reply) throw new DistillError(reply.error);
   return reply.measurement;
+}
+
+/** The measuring thread, started on the first request and kept (unreferenced while idle) for the next. */
+let measuringThread: { worker: Worker; pending: Map<number, (reply: LatencyWorkerReply) => void>; next: number } | undefined;
+
+function askMeasuringThread(data: LatencyWorkerData): Promise<LatencyWorkerReply> {
+  if (!measuringThread) {
+    const thread = { worker: new Worker(WORKER_URL), pending: new Map<number, (reply: LatencyWorkerReply) => void>(), next: 0 };
+    const failAll = (message: string) => {
+      if (measuringThread === thread) measuringThread = undefined;
+      for (const answer of thread.pending.values()) answer({ error: message });
+      thread.pending.clear();
+    };
+    thread.worker.on('message', ({ id, reply }: { id: number; reply: LatencyWorkerReply }) => {
+      thread.pending.get(id)?.(reply);
+      thread.pending.delete(id);
+      if (thread.pending.size === 0) thread.worker.unref();
+    });
+    thread.worker.on('error', (error) => failAll(`the measuring thread failed: ${messageOf(error)}`));
+    thread.worker.on('exit', (code) => failAll(`the measuring thread exited with code ${code} before it replied`));
+    measuringThread = thread;
+  }
+  const thread = measuringThread;
+  const id = thread.next++;
+  thread.worker.ref();
+  return new Promise((resolve) => {
+    thread.pending.set(id, resolve);
+    thread.worker.postMessage({ id, data });
+  });
 }
 
 /**
