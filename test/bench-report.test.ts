@@ -13,7 +13,9 @@ import {
   withScaling,
 } from '../bench/metrics.mjs';
 // @ts-expect-error: likewise
-import { fitDecomposition, onnxComparison, renderMarkdown, renderSvg, stepVsFloor, targetMet, targets } from '../bench/render.mjs';
+import { renderMarkdown } from '../bench/render.mjs';
+import { renderSvg } from '../bench/render-svg.mjs';
+import { fitDecomposition, onnxComparison, stepVsFloor, targetMet, targets } from '../bench/report-ratios.mjs';
 
 /** 784-1024-1024-10, as bench/model-layers.mjs describes it. */
 const denseLayers = [
