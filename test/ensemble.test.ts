@@ -14,8 +14,7 @@ import { buildModel } from '../dist/models/architectures.js';
 import { saveModel } from '../dist/models/model-files.js';
 import { runCli } from './helpers/cli.js';
 import { digitRows } from './helpers/digits.js';
-import { mulberry32 } from '../dist/random.js';
-import { npy } from './helpers/npy-writer.js';
+import { writeGreyRows } from './helpers/npy-writer.js';
 import { Cli, expectSameBytes, freePort, hasRedis, startRedis, storeParts } from './helpers/queue-processes.js';
 
 /** The last line of stderr: a failed command's one-line error. */
@@ -256,12 +255,7 @@ describe.skipIf(!hasRedis)('an ensemble of an ONNX and a layers teacher, locally
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tfjs-distill-ensemble-queue-'));
     await tf.setBackend('cpu');
-    const random = mulberry32(7);
-    const x = Float32Array.from({ length: ROWS * 64 }, () => Math.floor(random() * 64 - 32) / 16);
-    const y = Int32Array.from({ length: ROWS }, (_, i) => i % 3);
-    await writeFile(join(dir, 'x.npy'), npy(x, [ROWS, 8, 8]));
-    await writeFile(join(dir, 'y.npy'), npy(y, [ROWS]));
-    data = `npy:${join(dir, 'x.npy')},${join(dir, 'y.npy')}`;
+    data = await writeGreyRows(dir, ROWS);
     layers = join(dir, 'layers-teacher');
     await saveModel(buildModel('mlp:16', { inputShape: [8, 8], numClasses: 3, seed: 4 }), layers);
     port = await freePort();

@@ -1,14 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildModel, saveModel } from '../dist/index.js';
-import { mulberry32 } from '../dist/random.js';
-import { npy } from './helpers/npy-writer.js';
+import { writeGreyRows } from './helpers/npy-writer.js';
 import { Cli, errorLine, expectSameBytes, freePort, hasRedis, startRedis, storeParts } from './helpers/queue-processes.js';
 
 // The teacher settings (normalisation, ONNX layout and output, runtime) reach every way of labelling: local,
@@ -38,12 +37,7 @@ describe.skipIf(!hasRedis)('the teacher settings through label, shards and the q
     dir = await mkdtemp(join(tmpdir(), 'tfjs-distill-queue-teachers-'));
     await tf.setBackend('cpu');
     // [rows, 8, 8] greyscale rows for cnn_gray.onnx ([batch, 1, 8, 8]), 3 classes.
-    const random = mulberry32(7);
-    const x = Float32Array.from({ length: ROWS * 64 }, () => Math.floor(random() * 64 - 32) / 16);
-    const y = Int32Array.from({ length: ROWS }, (_, i) => i % 3);
-    await writeFile(join(dir, 'x.npy'), npy(x, [ROWS, 8, 8]));
-    await writeFile(join(dir, 'y.npy'), npy(y, [ROWS]));
-    data = `npy:${join(dir, 'x.npy')},${join(dir, 'y.npy')}`;
+    data = await writeGreyRows(dir, ROWS);
     port = await freePort();
     redis = await startRedis(port);
   });
