@@ -1,7 +1,7 @@
 // Text rows: tokenisation alone, and the text students' training rate next to PyTorch's, side by side in one run.
 // The corpus is the SpamAssassin e-mails (bench/spam-corpus.mjs, from the devDependency), tokenised by the
 // Unigram fixture tokenizer (test/fixtures/tokenizers/spam-unigram) at --max-length.
-// - Tokenisation: tokeniseFile (what text:FILE runs) on train.jsonl, rows/s, with W = 1 (tokenised on the
+// - Tokenisation: tokeniseFiles (what text:FILE runs) on train.jsonl, rows/s, with W = 1 (tokenised on the
 //   calling thread) and W = every core (tokenising threads writing into shared memory); each run timed whole,
 //   reading the file included.
 // - Training, headline: a CLI run (`tfjs-distill run --data text:train.jsonl --teacher-logits ...`) with the
@@ -25,7 +25,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { Worker } from 'node:worker_threads';
-import { tokeniseFile } from '../dist/data/text/tokenised-file.js';
+import { tokeniseFiles } from '../dist/data/text/tokenised-file.js';
 import { readTokenizerFiles } from '../dist/data/text/tokenizer-files.js';
 import { TextTokenizer } from '../dist/data/text/tokenizer.js';
 import { medianAcrossRounds } from './metrics.mjs';
@@ -72,7 +72,7 @@ const tokenizer = new TextTokenizer(tokenizerFiles, { maxLength });
 
 async function tokenise(file, workers) {
   const started = performance.now();
-  const table = await tokeniseFile(file, {
+  const [table] = await tokeniseFiles([file], {
     tokenizer,
     files: tokenizerFiles,
     fields: { textField: 'text', labelField: 'label' },

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { textRecords } from '../dist/data/text/text-records.js';
-import { tokeniseFile } from '../dist/data/text/tokenised-file.js';
+import { tokeniseFiles } from '../dist/data/text/tokenised-file.js';
 import { readTokenizerFiles } from '../dist/data/text/tokenizer-files.js';
 import { TextTokenizer } from '../dist/data/text/tokenizer.js';
 import { writeSpamCorpus } from './spam-corpus.mjs';
@@ -52,8 +52,8 @@ try {
       for (const text of texts) tokenizer.encodeInto(text, undefined, ids, undefined, 0, maxLength);
       return texts.length;
     },
-    'tokeniseFile W=1': async () => (await tokeniseFile(train, settings(1))).rows,
-    'tokeniseFile W=2': async () => (await tokeniseFile(train, settings(2))).rows,
+    'tokeniseFile W=1': async () => (await tokeniseFiles([train], settings(1)))[0].rows,
+    'tokeniseFile W=2': async () => (await tokeniseFiles([train], settings(2)))[0].rows,
   };
   await stages['tokeniseFile W=1'](); // warm-up: the page cache, the tokenizer compiled
   const results = Object.fromEntries(Object.keys(stages).map((name) => [name, []]));

@@ -5,7 +5,7 @@ import { type Dataset, heldOutTestRows, rowSize } from '../dataset.js';
 import { check } from '../../errors.js';
 import { type AugmentIds, type TextAugment, augmentIds, textAugmentProblem, withAugmentedCopies } from '../text/augment-tokens.js';
 import { classLabels, textClasses } from '../text/text-classes.js';
-import { type TokenisedFile, idTypeOf, newIds, tokeniseFile } from '../text/tokenised-file.js';
+import { type TokenisedFile, idTypeOf, newIds, tokeniseFiles } from '../text/tokenised-file.js';
 import type { TokenIdArray } from '../text/token-table.js';
 import { tokenRowsInfo } from '../text/token-rows.js';
 import { TextTokenizer } from '../text/tokenizer.js';
@@ -67,8 +67,7 @@ async function loadText(file: string, options: DataSourceOptions): Promise<DataS
     textPairField: options.textPairField,
   };
   const settings = { tokenizer, files, fields, maxLength, workers: options.workers ?? availableParallelism() };
-  const train = await tokeniseFile(file, settings);
-  const test = testSource === undefined ? undefined : await tokeniseFile(testSource.slice('text:'.length), settings);
+  const [train, test] = await tokeniseFiles(testSource === undefined ? [file] : [file, testSource.slice('text:'.length)], settings);
   check(
     test?.firstUnlabeledLine === undefined,
     () => `${test!.file} line ${test!.firstUnlabeledLine} has no label, but every test row needs one; label it or leave it out`,

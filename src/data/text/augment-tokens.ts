@@ -47,7 +47,7 @@ export function textAugmentProblem(augment: TextAugment): string | undefined {
 
 /**
  * The mask and special ids of a tokenizer, as a token table holds them: the table swaps the pad id and 0
- * (see tokeniseFile), so these are swapped too.
+ * (see tokeniseFiles), so these are swapped too.
  */
 export function augmentIds(tokenizer: TextTokenizer, addedTokens: unknown, augment: TextAugment): AugmentIds {
   const pad = tokenizer.padId;

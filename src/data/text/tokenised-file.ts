@@ -81,13 +81,28 @@ export interface TokeniseSettings {
 }
 
 /**
+ * Tokenises each file in turn (see tokeniseFileWith) through one set of tokenising threads, so a run's
+ * train and test files start the threads, and compile the tokenizer in each, once.
+ */
+export async function tokeniseFiles(files: string[], settings: TokeniseSettings): Promise<TokenisedFile[]> {
+  const encoder = batchEncoder(settings);
+  try {
+    const tokenised: TokenisedFile[] = [];
+    for (const file of files) tokenised.push(await tokeniseFileWith(file, settings, encoder));
+    return tokenised;
+  } finally {
+    await encoder.close();
+  }
+}
+
+/**
  * Reads a JSONL, CSV or TSV file as a stream and tokenises its rows a batch at a time, on `workers` threads
  * (each batch straight into a token table in shared memory) or on this one, then appends each batch, in file
  * order, to one growing table of the vocabulary's integer type: memory grows with the table, not the file's text. Ids are remapped so
  * that padding is 0: a tokenizer whose pad id p is not 0 (RoBERTa: `<pad>` 1, `<s>` 0) has ids p and 0
  * swapped, which keeps every id below vocabSize.
  */
-export async function tokeniseFile(file: string, settings: TokeniseSettings): Promise<TokenisedFile> {
+async function tokeniseFileWith(file: string, settings: TokeniseSettings, encoder: BatchEncoder): Promise<TokenisedFile> {
   const { tokenizer, fields, maxLength } = settings;
   const out = new GrowingRows(maxLength, tokenIdType(tokenizer.vocabSize));
   const labels: LabelValue[] = [];
@@ -109,27 +124,22 @@ export async function tokeniseFile(file: string, settings: TokeniseSettings): Pr
       out.labelCodes[out.rows++] = code;
     }
   };
-  const encoder = batchEncoder(settings);
-  try {
-    // Batches on their way, oldest first: a few per thread keep every thread busy while the file is read.
-    const inFlight: { table: Promise<TokenTable>; batch: TextRecord[] }[] = [];
-    const settleOldest = async () => {
-      const { table, batch } = inFlight.shift()!;
-      append(await table, batch);
-    };
-    for await (const records of textRecords(file, fields)) {
-      for (let start = 0; start < records.length; start += ROWS_PER_BATCH) {
-        const batch = records.slice(start, start + ROWS_PER_BATCH);
-        const table = encoder.encode(batch);
-        table.catch(() => {}); // awaited in turn; a failure meanwhile must not go unhandled
-        inFlight.push({ table, batch });
-        while (inFlight.length > 2 * settings.workers) await settleOldest();
-      }
+  // Batches on their way, oldest first: a few per thread keep every thread busy while the file is read.
+  const inFlight: { table: Promise<TokenTable>; batch: TextRecord[] }[] = [];
+  const settleOldest = async () => {
+    const { table, batch } = inFlight.shift()!;
+    append(await table, batch);
+  };
+  for await (const records of textRecords(file, fields)) {
+    for (let start = 0; start < records.length; start += ROWS_PER_BATCH) {
+      const batch = records.slice(start, start + ROWS_PER_BATCH);
+      const table = encoder.encode(batch);
+      table.catch(() => {}); // awaited in turn; a failure meanwhile must not go unhandled
+      inFlight.push({ table, batch });
+      while (inFlight.length > 2 * settings.workers) await settleOldest();
     }
-    while (inFlight.length > 0) await settleOldest();
-  } finally {
-    await encoder.close();
   }
+  while (inFlight.length > 0) await settleOldest();
   check(out.rows > 0, `${file} has no rows; give a file with at least one text`, ['data']);
   return {
     file,
@@ -151,7 +161,13 @@ const WORKER_URL = new URL('./tokenize-worker.js', import.meta.url);
  * queued, so it tokenises, with its tokenizer already compiled, rather than wait, and one thread fewer is
  * started per file.
  */
-function batchEncoder({ tokenizer, files, fields, maxLength, workers }: TokeniseSettings) {
+/** Encodes a batch of records into a token table of its own; close() stops its threads. */
+interface BatchEncoder {
+  encode(batch: TextRecord[]): Promise<TokenTable>;
+  close(): Promise<void>;
+}
+
+function batchEncoder({ tokenizer, files, fields, maxLength, workers }: TokeniseSettings): BatchEncoder {
   const pairs = fields.textPairField !== undefined;
   const tableFor = (rows: number, shared: boolean) => allocateTokenTable(rows, maxLength, tokenizer.vocabSize, { pairs, shared });
   const rowsOf = (batch: TextRecord[]) => ({
