@@ -176,13 +176,13 @@ napi_value copy_bounded(napi_env env, napi_callback_info info) {
   int64_t offset = 0;
   double limit;
   if (!get_args(env, info, 4, argv) || !get_f32_array(env, argv[0], &source, &sourceFloats) ||
-      !get_f32_array(env, argv[1], &target, &targetFloats) || !get_i64(env, argv[2], &offset) || !get_f64(env, argv[3], &limit) ||
-      !in_range(env, "copyBounded", "offset", offset, 0, (int64_t)(targetFloats - (sourceFloats < targetFloats ? sourceFloats : targetFloats))))
+      !get_f32_array(env, argv[1], &target, &targetFloats) || !get_i64(env, argv[2], &offset) || !get_f64(env, argv[3], &limit))
     return NULL;
   if (sourceFloats > targetFloats) {
     fail(env, "tfjs-distill native: copyBounded source of %zu floats longer than the target of %zu", sourceFloats, targetFloats);
     return NULL;
   }
+  if (!in_range(env, "copyBounded", "offset", offset, 0, (int64_t)(targetFloats - sourceFloats))) return NULL;
   const int32_t inside = copy_within(source, target + offset, sourceFloats, (float)limit);
   napi_value result;
   napi_get_boolean(env, inside, &result);
