@@ -75,7 +75,7 @@ class ReplicaLoop {
     const slot = this.allReduce.slot(rank); // the flat gradient, then the slice's mean loss
     this.lossIndex = slot.length - 1;
     this.computeGradient = gradientPass(task, model, data, inputShape, variables, slot);
-    this.update = new ShardUpdate(task, variables, this.allReduce.chunk(rank), this.waitForAll);
+    this.update = new ShardUpdate(task, model, variables, this.allReduce.chunk(rank), this.waitForAll);
     this.heartbeat = RankHeartbeat.attach(task.heartbeat);
     this.resumed = task.resume?.progress;
     this.step = this.resumed?.step ?? 0;

@@ -9,6 +9,7 @@ import { augmentRows } from './augment.js';
 import { meanLoss } from './losses.js';
 import { learningRateAt } from './lr-schedule.js';
 import { ShardedOptimizer } from './optimizers.js';
+import { WeightReload } from './weight-reload.js';
 import type { TrainTask } from './replica.js';
 import { type ChunkUpdate, FUSED_BOUND } from '../parallel/allreduce.js';
 
@@ -103,7 +104,7 @@ export class ShardUpdate {
   private readonly hi: number;
   /** One float64 per rank: its share of the squared gradient norm, when clipping. */
   private readonly norms: Float64Array;
-  private readonly copies: boolean;
+  private readonly reload: WeightReload;
   /** Whether the update may run in the exchange's pass ({@link averaged}, then {@link commit}). */
   readonly fused: boolean;
   /** The learning rate of the step {@link averaged} is for. */
@@ -112,7 +113,8 @@ export class ShardUpdate {
   /** Rank 0 also publishes its replica's initial weights as the shared ones. */
   constructor(
     private readonly task: TrainTask,
-    private readonly variables: tf.Variable[],
+    model: tf.LayersModel,
+    variables: tf.Variable[],
     chunk: [number, number],
     private readonly waitForAll: () => void,
   ) {
@@ -120,10 +122,7 @@ export class ShardUpdate {
     this.optimizer = ShardedOptimizer.attach(task.optimizer);
     [this.lo, this.hi] = chunk.map((i) => Math.min(i, this.optimizer.handle.length));
     this.iterations = task.resume?.iterations ?? 0;
-    // The wasm backend copies a tensor's values into its heap when it is made; other backends may keep the
-    // array itself, and the shared weights change at the next step, so they get a copy. The variables get
-    // new tensors rather than new values in place: the wasm backend caches XNNPACK's packed weights by tensor.
-    this.copies = tf.getBackend() !== 'wasm';
+    this.reload = new WeightReload(model, variables);
     this.norms = new Float64Array(task.norms);
     this.fused = task.rules.clipNorm === null;
     if (task.rank === 0) {
@@ -168,13 +167,6 @@ export class ShardUpdate {
 
   /** Copies the shared weights into this replica's variables. */
   private loadSharedWeights(): void {
-    tf.tidy(() => {
-      let offset = 0;
-      for (const variable of this.variables) {
-        const values = this.optimizer.weights.subarray(offset, offset + variable.size);
-        variable.assign(tf.tensor(this.copies ? values.slice() : values, variable.shape));
-        offset += variable.size;
-      }
-    });
+    this.reload.load(this.optimizer.weights);
   }
 }
