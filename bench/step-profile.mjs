@@ -189,7 +189,7 @@ for (const spec of specs) {
     tf.dispose([logits, teacher, labels]);
     // The update on this rank's chunk (1/W of the weights), then the reload of every shared weight.
     const chunk = Math.ceil(params / workers);
-    const update = new ShardUpdate(task, variables, [0, chunk], () => {});
+    const update = new ShardUpdate(task, model, variables, [0, chunk], () => {});
     const mean = slot.subarray(0, params).map((x) => x * 1e-3);
     const updateMs = timed(() => update.apply(mean, 0));
     let iteration = 1;

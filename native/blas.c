@@ -68,6 +68,7 @@ static void load_openblas(void) {
 }
 
 #include "napi-args.h"
+#include "averaged-update.h"
 #include "exchange.h"
 #include "reductions.h"
 #include "activation-grad.h"
@@ -497,6 +498,8 @@ NAPI_MODULE_INIT() {
       {"adam", NULL, adam, NULL, NULL, NULL, napi_enumerable, NULL},
       {"momentum", NULL, momentum, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sgd", NULL, sgd, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"averagedUpdate", NULL, averaged_update, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"copyBounded", NULL, copy_bounded, NULL, NULL, NULL, napi_enumerable, NULL},
       {"maxPool2x2", NULL, max_pool_2x2, NULL, NULL, NULL, napi_enumerable, NULL},
       {"maxPoolGrad", NULL, max_pool_grad, NULL, NULL, NULL, napi_enumerable, NULL},
       {"sumLeadingAxes", NULL, sum_leading_axes, NULL, NULL, NULL, napi_enumerable, NULL},

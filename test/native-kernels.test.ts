@@ -413,6 +413,43 @@ describe.runIf(NATIVE)('the addon refuses arguments that would reach outside its
         ],
       ],
     },
+    averagedUpdate: {
+      // sgd over [0, 10) of 2 ranks' slots of stride 10
+      valid: () => [0, floats(20), 10, Float64Array.of(0.5, 0.5), 0, 10, [floats(10)], 1, Float64Array.of(0.1)],
+      bad: (v) => [
+        ['an unknown rule', swap(v, 0, 3), range('averagedUpdate', 'rule', 3, 0, 2)],
+        ["adam's rule with sgd's state", swap(v, 0, 2), /^tfjs-distill native: averagedUpdate state must be an array of 3 Float32Arrays$/],
+        ['a state array of another type', swap(v, 6, [new Float64Array(10)]), /^tfjs-distill native: expected a Float32Array$/],
+        [
+          'two scalars for sgd',
+          swap(v, 8, Float64Array.of(0.1, 0.9)),
+          /^tfjs-distill native: averagedUpdate rule 0 takes 1 scalars, got 2$/,
+        ],
+        [
+          'hi past the state',
+          swap(swap(v, 5, 11), 2, 11),
+          /^tfjs-distill native: averagedUpdate range \[0, 11\) or stride 11 outside the state \(10 floats\) or slots \(20 floats\)$/,
+        ],
+        [
+          'slots shorter than ranks x stride',
+          swap(v, 1, floats(19)),
+          /^tfjs-distill native: averagedUpdate range \[0, 10\) or stride 10 outside the state \(10 floats\) or slots \(19 floats\)$/,
+        ],
+      ],
+    },
+    copyBounded: {
+      valid: () => [floats(4), floats(10), 6, 1],
+      bad: (v) => [
+        ['an offset past the end', swap(v, 2, 7), range('copyBounded', 'offset', 7, 0, 6)],
+        ['a negative offset', swap(v, 2, -1), range('copyBounded', 'offset', -1, 0, 6)],
+        [
+          'a source longer than the target',
+          swap(v, 0, floats(11)),
+          /^tfjs-distill native: copyBounded source of 11 floats longer than the target of 10$/,
+        ],
+        ['a target of another type', swap(v, 1, new Float64Array(10)), /^tfjs-distill native: expected a Float32Array$/],
+      ],
+    },
     sgd: {
       valid: () => [floats(10), floats(10), 0, 10, 0.1],
       bad: (v) => [

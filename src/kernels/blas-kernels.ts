@@ -23,15 +23,22 @@ import { maxPoolKernel } from './blas/max-pool.js';
 import { maxPoolGradKernel } from './blas/max-pool-grad.js';
 import { sumKernel } from './blas/sum.js';
 import { unsortedSegmentSumKernel } from './blas/unsorted-segment-sum.js';
+import { noteStockWeightKernel } from './weight-packing.js';
 
 export { type BlasLoad, loadBlas } from './blas-loader.js';
+
+/** The stock kernels replaced here that keep packed copies of their weights (weight-packing.ts). */
+const PACKS_WEIGHTS = new Set(['BatchMatMul', '_FusedMatMul', 'Conv2D', 'FusedConv2D', 'Conv2DBackpropInput']);
 
 /**
  * The kernelFuncs, by kernel name, that replace `replaced` (the kernels registered before: the wasm
  * backend's own, and tfjs-distill's JS Conv2DBackpropFilter), which they fall back on.
  */
 export function blasKernels(blas: NativeBlas, replaced: Record<string, tf.KernelFunc>): Record<string, tf.KernelFunc> {
-  const fallback: Fallback = (name, args) => replaced[name](args);
+  const fallback: Fallback = (name, args) => {
+    if (PACKS_WEIGHTS.has(name)) noteStockWeightKernel();
+    return replaced[name](args);
+  };
   return {
     MaxPool: maxPoolKernel(blas, fallback),
     MaxPoolGrad: maxPoolGradKernel(blas, fallback),

@@ -32,6 +32,43 @@ export interface ExchangeLoops {
   momentum(w: Float32Array, accumulation: Float32Array, g: Float32Array, lo: number, hi: number, lr: number, momentum: number): void;
   /** w -= lr * g on [lo, hi). */
   sgd(w: Float32Array, g: Float32Array, lo: number, hi: number, lr: number): void;
+  /**
+   * weightedSum and an update in one pass over [lo, hi), the mean never stored: with g[i] the weightedSum of
+   * the slots, the rule's update (the loops above, the weights first decayed as `w *= decay` would in a
+   * Float32Array) of `state` (weights, then the rule's slots) in place. Element by element the same values
+   * as weightedSum, the decay and the rule's loop in turn. `scalars` are the numbers the rule's loop above
+   * takes after its vectors.
+   */
+  averagedUpdate(
+    rule: UpdateRule,
+    slots: Float32Array,
+    stride: number,
+    shares: Float64Array,
+    lo: number,
+    hi: number,
+    state: Float32Array[],
+    decay: number,
+    scalars: Float64Array,
+  ): void;
+  /** Copies `source` into `target` at `offset`; returns whether every |source[i]| <= limit (false for NaN and the infinities). */
+  copyBounded(source: Float32Array, target: Float32Array, offset: number, limit: number): boolean;
+}
+
+/** The optimizer updates averagedUpdate applies, numbered as native/averaged-update.c has them. */
+export const UPDATE_RULES = { sgd: 0, momentum: 1, adam: 2 } as const;
+export type UpdateRule = (typeof UPDATE_RULES)[keyof typeof UPDATE_RULES];
+
+/** g[i] as javascriptLoops.weightedSum computes it (each partial sum stored as a float32). */
+function meanAt(slots: Float32Array, stride: number, shares: Float64Array, i: number): number {
+  let g = 0;
+  let written = false;
+  for (let r = 0; r < shares.length; r++) {
+    const share = shares[r];
+    if (share === 0) continue;
+    g = Math.fround(written ? g + share * slots[r * stride + i] : share * slots[r * stride + i]);
+    written = true;
+  }
+  return g;
 }
 
 export const javascriptLoops: ExchangeLoops = {
@@ -71,6 +108,30 @@ export const javascriptLoops: ExchangeLoops = {
   },
   sgd(w, g, lo, hi, lr) {
     for (let i = lo; i < hi; i++) w[i] -= lr * g[i];
+  },
+  averagedUpdate(rule, slots, stride, shares, lo, hi, state, decay, scalars) {
+    const [w, a, b] = state;
+    const [lr, momentum] = scalars; // sgd's and momentum's
+    const [stepSize, rootCorrection2, beta1, beta2, epsilon] = scalars; // adam's
+    for (let i = lo; i < hi; i++) {
+      const g = meanAt(slots, stride, shares, i);
+      const wi = Math.fround(w[i] * decay);
+      if (rule === UPDATE_RULES.sgd) w[i] = wi - lr * g;
+      else if (rule === UPDATE_RULES.momentum) {
+        const ai = (a[i] = momentum * a[i] + g);
+        w[i] = wi - lr * ai;
+      } else {
+        const mi = (a[i] = beta1 * a[i] + (1 - beta1) * g);
+        const vi = (b[i] = beta2 * b[i] + (1 - beta2) * g * g);
+        w[i] = wi - (stepSize * mi) / (Math.sqrt(vi) * rootCorrection2 + epsilon);
+      }
+    }
+  },
+  copyBounded(source, target, offset, limit) {
+    target.set(source, offset);
+    let inside = true;
+    for (let i = 0; i < source.length; i++) inside &&= Math.abs(source[i]) <= limit;
+    return inside;
   },
 };
 

@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { DistillError, messageOf } from '../errors.js';
 import { javascriptLoops, useExchangeLoops } from './exchange-loops.js';
+import { noteKernelSet } from './weight-packing.js';
 import { blasKernels, loadBlas } from './blas-kernels.js';
 import { nativeReluGradient, reluGradKernel, RELU_GRAD } from './blas/relu-grad.js';
 import { untransposedMatMulKernels } from './untransposed-matmul.js';
@@ -104,6 +105,7 @@ export function selectWasmKernels(choice: KernelChoice, backend: BackendWasm, bl
     }
     if (reason === undefined && 'blas' in load) {
       install(blasKernels(load.blas, replaced));
+      noteKernelSet(true);
       if (tf.getKernel(RELU_GRAD, 'wasm')) tf.unregisterKernel(RELU_GRAD, 'wasm');
       tf.registerKernel(reluGradKernel(load.blas));
       tf.registerGradient(nativeReluGradient(originalReluGradient!));
@@ -127,6 +129,7 @@ export function selectWasmKernels(choice: KernelChoice, backend: BackendWasm, bl
     Conv2DBackpropInput: conv2DBackpropInputViaMatMul(replaced.Conv2DBackpropInput),
   };
   install(wasmSet);
+  noteKernelSet(false);
   tf.registerGradient(originalReluGradient!);
   useExchangeLoops(javascriptLoops);
   return { kernels: 'wasm', notice };

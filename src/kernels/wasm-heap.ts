@@ -64,15 +64,17 @@ function activeWasmBackend(): BackendWasm | undefined {
 }
 
 /**
- * Copies a float32 tensor's values into `target` at `offset`. On wasm this reads the heap in place: one
- * copy, where `dataSync()` makes a second (a fresh array) and costs several times as much on a large
- * gradient.
+ * A float32 tensor's values: on wasm a view of the heap where they lie (valid until the heap grows or the
+ * tensor is disposed), elsewhere `dataSync()`'s array. Reading the heap in place saves a copy: `dataSync()`
+ * makes a fresh array, which costs several times a copy on a large gradient.
  */
-export function copyTensorInto(t: tf.Tensor, target: Float32Array, offset: number): void {
+export function tensorValues(t: tf.Tensor): Float32Array {
   const backend = activeWasmBackend();
-  if (backend === undefined || t.dtype !== 'float32') {
-    target.set(t.dataSync() as Float32Array, offset);
-    return;
-  }
-  target.set(new Float32Array(heapBuffer(backend), floatOffset(backend, t) * 4, t.size), offset);
+  if (backend === undefined || t.dtype !== 'float32') return t.dataSync() as Float32Array;
+  return new Float32Array(heapBuffer(backend), floatOffset(backend, t) * 4, t.size);
+}
+
+/** Copies a float32 tensor's values into `target` at `offset` (one copy on wasm: see {@link tensorValues}). */
+export function copyTensorInto(t: tf.Tensor, target: Float32Array, offset: number): void {
+  target.set(tensorValues(t), offset);
 }

@@ -13,13 +13,25 @@ export interface ReduceLoops {
   allFinite(values: Float32Array, lo: number, hi: number): boolean;
 }
 
+/** Averages the ranks' slots over `range` with `shares` (as WeightedSum) and applies the step's update to them. */
+export type ChunkUpdate = (slots: Float32Array, stride: number, shares: Float64Array, range: [number, number]) => void;
+
+/**
+ * allReduceUpdate's bound on every slot value: half the float32 range. A weighted mean (shares summing to
+ * 1, each product and sum rounded) of values within it stays far inside the range, so it is finite.
+ */
+export const FUSED_BOUND = 2 ** 127;
+
 /** What crosses to a worker. */
 export interface AllReduceHandle {
   /** One slot of `stride` float32 values per rank. */
   slots: SharedArrayBuffer;
   /** The weighted mean, `length` float32 values. */
   mean: SharedArrayBuffer;
-  /** Float64 weight per rank, then an Int32 stop request per rank, then an Int32 "chunk finite" flag per rank. */
+  /**
+   * Float64 weight per rank, then Int32 flags per rank: a stop request, "chunk finite", "slot bounded"
+   * (allReduceUpdate's).
+   */
   meta: SharedArrayBuffer;
   length: number;
   stride: number;
@@ -56,6 +68,7 @@ export class SharedAllReduce {
   private readonly weights: Float64Array;
   private readonly stops: Int32Array;
   private readonly finiteChunks: Int32Array;
+  private readonly boundedSlots: Int32Array;
   /** Each rank's share of the mean at the current exchange. */
   private readonly shares: Float64Array;
   /** The ranks: the barrier's parties, the one place the worker count is kept. */
@@ -72,6 +85,7 @@ export class SharedAllReduce {
     this.weights = new Float64Array(handle.meta, 0, workers);
     this.stops = new Int32Array(handle.meta, workers * 8, workers);
     this.finiteChunks = new Int32Array(handle.meta, workers * 12, workers);
+    this.boundedSlots = new Int32Array(handle.meta, workers * 16, workers);
     this.shares = new Float64Array(workers);
   }
 
@@ -82,7 +96,7 @@ export class SharedAllReduce {
     const handle: AllReduceHandle = {
       slots: new SharedArrayBuffer(stride * workers * 4),
       mean: new SharedArrayBuffer(stride * 4),
-      meta: new SharedArrayBuffer(workers * 16),
+      meta: new SharedArrayBuffer(workers * 20),
       length,
       stride,
     };
@@ -117,26 +131,71 @@ export class SharedAllReduce {
       if (weight === 0) slot.fill(0); // as the sum's: zeros when no rank has rows
       return { mean: slot, stop: requestStop, finite: this.loops.allFinite(slot, 0, slot.length), waitMs: 0 };
     }
+    const { stop, waitMs } = this.gather(rank, weight, requestStop, timeoutMs);
+    const [lo, hi] = this.chunk(rank);
+    const chunkFinite = this.loops.weightedSum(this.slots, this.handle.stride, this.shares, lo, hi, this.meanValues);
+    const finite = this.finish(rank, chunkFinite, timeoutMs);
+    return { mean: this.meanValues.subarray(0, this.handle.length), stop, finite, waitMs };
+  }
+
+  /**
+   * Collective, as {@link allReduceMean}, for a step whose update can run in the pass that averages
+   * (ExchangeLoops.averagedUpdate): `bounded` says whether every value of this rank's slot is within
+   * {@link FUSED_BOUND}. When every rank's is, the mean is finite without looking at it, so each rank
+   * averages and updates its chunk of the first `updated` values in one pass (`update`) and the second
+   * barrier is where every chunk is updated: one barrier and one pass fewer than allReduceMean and then an
+   * update. The rest of the vector (the loss) is averaged into the shared mean either way. When some slot is
+   * not bounded, it is allReduceMean, and `applied` is false: the caller updates from the mean as before.
+   */
+  allReduceUpdate(
+    rank: number,
+    weight: number,
+    requestStop: boolean,
+    timeoutMs: number,
+    bounded: boolean,
+    updated: number,
+    update: ChunkUpdate,
+  ): AllReduceResult & { applied: boolean } {
+    this.boundedSlots[rank] = bounded ? 1 : 0;
+    const { stop, waitMs } = this.gather(rank, weight, requestStop, timeoutMs);
+    let applied = true;
+    for (let r = 0; r < this.workers; r++) applied &&= this.boundedSlots[r] === 1; // read between the barriers
+    const [lo, hi] = this.chunk(rank);
+    const split = applied ? Math.min(Math.max(updated, lo), hi) : lo;
+    if (lo < split) update(this.slots, this.handle.stride, this.shares, [lo, split]);
+    const chunkFinite = this.loops.weightedSum(this.slots, this.handle.stride, this.shares, split, hi, this.meanValues);
+    const finite = this.finish(rank, chunkFinite, timeoutMs);
+    return { mean: this.meanValues.subarray(0, this.handle.length), stop, finite, waitMs, applied };
+  }
+
+  /**
+   * The first half of an exchange: publishes this rank's weight and stop request, waits for every slot,
+   * then sets every rank's share of the mean. Returns whether any rank asked to stop, and the wait.
+   */
+  private gather(rank: number, weight: number, requestStop: boolean, timeoutMs: number): { stop: boolean; waitMs: number } {
+    const { workers } = this;
     this.weights[rank] = weight;
     this.stops[rank] = requestStop ? 1 : 0;
     const arrived = performance.now();
     this.barrier.arriveAndWait(timeoutMs); // all slots written
     const waitMs = performance.now() - arrived;
-
     let total = 0;
     let stop = false;
     for (let r = 0; r < workers; r++) {
       total += this.weights[r];
       stop ||= this.stops[r] === 1; // read between the barriers: no rank can change it now
     }
-    const [lo, hi] = this.chunk(rank);
     for (let r = 0; r < workers; r++) this.shares[r] = total > 0 ? this.weights[r] / total : 0;
-    const chunkFinite = this.loops.weightedSum(this.slots, this.handle.stride, this.shares, lo, hi, this.meanValues);
+    return { stop, waitMs };
+  }
+
+  /** The second half: publishes whether this rank's chunk is finite, waits for every chunk, returns whether all are. */
+  private finish(rank: number, chunkFinite: boolean, timeoutMs: number): boolean {
     this.finiteChunks[rank] = chunkFinite ? 1 : 0;
     this.barrier.arriveAndWait(timeoutMs); // all chunks reduced
     // Read before the next exchange: no rank can write its flag again until every rank has arrived there.
     let finite = true;
-    for (let r = 0; r < workers; r++) finite &&= this.finiteChunks[r] === 1;
-    return { mean: this.meanValues.subarray(0, this.handle.length), stop, finite, waitMs };
+    for (let r = 0; r < this.workers; r++) finite &&= this.finiteChunks[r] === 1;
+    return finite;
   }
 }

@@ -1,4 +1,4 @@
-import { exchangeLoops } from '../kernels/exchange-loops.js';
+import { exchangeLoops, UPDATE_RULES } from '../kernels/exchange-loops.js';
 import type { OptimizerState } from './checkpoint.js';
 
 /** The optimizer every phase runs on the averaged gradient. */
@@ -86,6 +86,32 @@ export class ShardedOptimizer {
         return;
       }
     }
+  }
+
+  /**
+   * The averaging and the update in one pass (ExchangeLoops.averagedUpdate): update number `iteration`,
+   * after a decoupled weight decay `decay` (0 for none), of weights [lo, hi) with the mean of the ranks'
+   * gradients in `slots` weighted by `shares`: the same values as weightedSum, {@link decay} and
+   * {@link update} in turn. Only for a step whose mean is known to be finite: it cannot be undone.
+   */
+  averagedUpdate(
+    slots: Float32Array,
+    stride: number,
+    shares: Float64Array,
+    [lo, hi]: [number, number],
+    iteration: number,
+    lr: number,
+    decay: number,
+  ): void {
+    const { name } = this.handle.spec;
+    // The numbers update() passes to the rule's loop, after its vectors.
+    const scalars = {
+      sgd: () => Float64Array.of(lr),
+      momentum: () => Float64Array.of(lr, MOMENTUM),
+      adam: () => Float64Array.of(lr / (1 - BETA1 ** iteration), 1 / Math.sqrt(1 - BETA2 ** iteration), BETA1, BETA2, EPSILON),
+    }[name]();
+    const factor = decay > 0 ? 1 - lr * decay : 1;
+    this.loops.averagedUpdate(UPDATE_RULES[name], slots, stride, shares, lo, hi, [this.weights, ...this.slots], factor, scalars);
   }
 
   /**

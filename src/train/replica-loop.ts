@@ -75,7 +75,7 @@ class ReplicaLoop {
     const slot = this.allReduce.slot(rank); // the flat gradient, then the slice's mean loss
     this.lossIndex = slot.length - 1;
     this.computeGradient = gradientPass(task, model, data, inputShape, variables, slot);
-    this.update = new ShardUpdate(task, variables, this.allReduce.chunk(rank), this.waitForAll);
+    this.update = new ShardUpdate(task, model, variables, this.allReduce.chunk(rank), this.waitForAll);
     this.heartbeat = RankHeartbeat.attach(task.heartbeat);
     this.resumed = task.resume?.progress;
     this.step = this.resumed?.step ?? 0;
@@ -130,17 +130,20 @@ class ReplicaLoop {
     const batch = this.schedule.batch(this.step);
     const [start, end] = sliceBounds(batch.length, plan.workers, rank);
     const t0 = performance.now();
-    if (end > start) this.computeGradient(batch, start, end, this.step);
+    const bounded = end > start ? this.computeGradient(batch, start, end, this.step) : true; // an empty slice's slot has weight 0
     const t1 = performance.now();
     this.heartbeat.waiting(rank);
-    const { mean, stop, finite, waitMs } = this.allReduce.allReduceMean(rank, end - start, this.control.cancelled, timeoutMs);
+    const { cancelled } = this.control;
+    const { mean, stop, finite, waitMs, applied } = this.update.fused
+      ? this.allReduce.allReduceUpdate(rank, end - start, cancelled, timeoutMs, bounded, this.lossIndex, this.update.averaged(this.step))
+      : { ...this.allReduce.allReduceMean(rank, end - start, cancelled, timeoutMs), applied: false };
     const t2 = performance.now();
     addTime('gradientSeconds', t1 - t0);
     addTime('allReduceSeconds', t2 - t1);
     addTime('waitSeconds', waitMs);
     if (finite) {
       this.loss = mean[this.lossIndex];
-      this.lastLearningRate = this.update.apply(mean, this.step);
+      this.lastLearningRate = applied ? this.update.commit() : this.update.apply(mean, this.step);
       addTime('applySeconds', performance.now() - t2);
       this.lossSum += this.loss;
       this.lossCount++;

@@ -3,15 +3,21 @@
 import * as tf from '@tensorflow/tfjs';
 import { LogitTable } from '../data/logit-table.js';
 import type { SharedDataset } from '../data/shared-dataset.js';
-import { copyTensorInto } from '../kernels/wasm-heap.js';
+import { exchangeLoops } from '../kernels/exchange-loops.js';
+import { copyTensorInto, tensorValues } from '../kernels/wasm-heap.js';
 import { augmentRows } from './augment.js';
 import { meanLoss } from './losses.js';
 import { learningRateAt } from './lr-schedule.js';
 import { ShardedOptimizer } from './optimizers.js';
+import { WeightReload } from './weight-reload.js';
 import type { TrainTask } from './replica.js';
+import { type ChunkUpdate, FUSED_BOUND } from '../parallel/allreduce.js';
 
-/** A forward and backward pass over rows [start, end) of a global batch, at step `step` (for augmentation). */
-export type GradientPass = (batch: Int32Array, start: number, end: number, step: number) => void;
+/**
+ * A forward and backward pass over rows [start, end) of a global batch, at step `step` (for augmentation).
+ * Returns whether every value it wrote is within FUSED_BOUND (SharedAllReduce.allReduceUpdate's `bounded`).
+ */
+export type GradientPass = (batch: Int32Array, start: number, end: number, step: number) => boolean;
 
 /**
  * Builds this rank's forward and backward pass: it writes the flat gradient, then the slice's mean loss, into
@@ -32,6 +38,7 @@ export function gradientPass(
   const features = new Float32Array(maxRows * data.rowSize);
   const labels = new Int32Array(maxRows);
   const teacherLogits = new Float32Array(maxRows * data.numClasses);
+  const loops = exchangeLoops();
   return (batch, start, end, step) =>
     tf.tidy(() => {
       const n = end - start;
@@ -45,13 +52,15 @@ export function gradientPass(
         variables,
       );
       let offset = 0;
+      let bounded = true;
       for (const variable of variables) {
         const grad = grads[variable.name]; // absent when the loss does not depend on the variable
-        if (grad) copyTensorInto(grad, slot, offset);
+        if (grad) bounded = loops.copyBounded(tensorValues(grad), slot, offset, FUSED_BOUND) && bounded;
         else slot.fill(0, offset, offset + variable.size);
         offset += variable.size;
       }
       slot[lossIndex] = value.dataSync()[0];
+      return bounded && Math.abs(slot[lossIndex]) <= FUSED_BOUND;
     });
 }
 
@@ -83,7 +92,9 @@ function clipGradient(
 
 /**
  * This rank's side of the sharded optimizer: it applies the mean gradient to its chunk of the shared weights,
- * then, once every rank has, loads all the shared weights into the replica's variables.
+ * then, once every rank has, loads all the shared weights into the replica's variables. Without clipping,
+ * which needs the whole mean's norm first, the exchange can average and update the chunk in one pass
+ * ({@link averaged}; SharedAllReduce.allReduceUpdate), and {@link commit} then only reloads.
  */
 export class ShardUpdate {
   readonly optimizer: ShardedOptimizer;
@@ -93,12 +104,17 @@ export class ShardUpdate {
   private readonly hi: number;
   /** One float64 per rank: its share of the squared gradient norm, when clipping. */
   private readonly norms: Float64Array;
-  private readonly copies: boolean;
+  private readonly reload: WeightReload;
+  /** Whether the update may run in the exchange's pass ({@link averaged}, then {@link commit}). */
+  readonly fused: boolean;
+  /** The learning rate of the step {@link averaged} is for. */
+  private pendingLearningRate = Number.NaN;
 
   /** Rank 0 also publishes its replica's initial weights as the shared ones. */
   constructor(
     private readonly task: TrainTask,
-    private readonly variables: tf.Variable[],
+    model: tf.LayersModel,
+    variables: tf.Variable[],
     chunk: [number, number],
     private readonly waitForAll: () => void,
   ) {
@@ -106,11 +122,9 @@ export class ShardUpdate {
     this.optimizer = ShardedOptimizer.attach(task.optimizer);
     [this.lo, this.hi] = chunk.map((i) => Math.min(i, this.optimizer.handle.length));
     this.iterations = task.resume?.iterations ?? 0;
-    // The wasm backend copies a tensor's values into its heap when it is made; other backends may keep the
-    // array itself, and the shared weights change at the next step, so they get a copy. The variables get
-    // new tensors rather than new values in place: the wasm backend caches XNNPACK's packed weights by tensor.
-    this.copies = tf.getBackend() !== 'wasm';
+    this.reload = new WeightReload(model, variables);
     this.norms = new Float64Array(task.norms);
+    this.fused = task.rules.clipNorm === null;
     if (task.rank === 0) {
       let offset = 0;
       for (const variable of variables) {
@@ -132,15 +146,27 @@ export class ShardUpdate {
     return lr;
   }
 
+  /**
+   * The update of this rank's chunk at step `step` in the pass that averages it (SharedAllReduce.allReduceUpdate):
+   * the decay and the optimizer, as {@link apply} runs them.
+   */
+  averaged(step: number): ChunkUpdate {
+    const { rules, plan } = this.task;
+    const lr = learningRateAt(rules.lrSchedule, this.optimizer.handle.spec.learningRate, step, plan.steps);
+    this.pendingLearningRate = lr;
+    return (slots, stride, shares, range) =>
+      this.optimizer.averagedUpdate(slots, stride, shares, range, this.iterations + 1, lr, rules.weightDecay);
+  }
+
+  /** Once every rank has applied its chunk with {@link averaged}: counts the update and reloads the weights; returns the learning rate. */
+  commit(): number {
+    this.iterations++;
+    this.loadSharedWeights();
+    return this.pendingLearningRate;
+  }
+
   /** Copies the shared weights into this replica's variables. */
   private loadSharedWeights(): void {
-    tf.tidy(() => {
-      let offset = 0;
-      for (const variable of this.variables) {
-        const values = this.optimizer.weights.subarray(offset, offset + variable.size);
-        variable.assign(tf.tensor(this.copies ? values.slice() : values, variable.shape));
-        offset += variable.size;
-      }
-    });
+    this.reload.load(this.optimizer.weights);
   }
 }
