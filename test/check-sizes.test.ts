@@ -19,6 +19,10 @@ const FILES: Record<string, string> = {
   'arrow.ts': `export const arrow = () => {\n${statements(119)}};\n`,
   'deep/nested.ts': `export function outer() {\n  const inner = function () {\n${statements(123)}  };\n  return inner;\n}\n`,
   'callback.mjs': `run(() => {\n${statements(119)}});\n`,
+  // C: held to the file limit only (a long C function is not parsed, so not flagged).
+  'long-file.c': 'int x;\n'.repeat(401),
+  'long-function.c': `void f(void) {\n${statements(200)}}\n`,
+  'exactly-400.h': 'int y;\n'.repeat(400),
 };
 
 describe('the size check', () => {
@@ -27,7 +31,7 @@ describe('the size check', () => {
     if (root) await rm(root, { recursive: true, force: true });
   });
 
-  it('flags a file over 400 lines and functions over 120 of every kind, nested ones included, and nothing at the limits', async () => {
+  it('flags a file over 400 lines (C files too) and functions over 120 of every kind, nested ones included, and nothing at the limits', async () => {
     root = await mkdtemp(join(tmpdir(), 'sizes-'));
     await mkdir(join(root, 'deep'));
     for (const [path, text] of Object.entries(FILES)) await writeFile(join(root, path), text);
@@ -36,6 +40,7 @@ describe('the size check', () => {
       'callback.mjs:1 (callback to run) 121 lines (limit 120)',
       'deep/nested.ts:1 outer 128 lines (limit 120)',
       'deep/nested.ts:2 inner 125 lines (limit 120)',
+      'long-file.c:1 (file) 401 lines (limit 400)',
       'long-file.ts:1 (file) 401 lines (limit 400)',
       'long-function.ts:1 tooLong 121 lines (limit 120)',
       'method.mjs:2 method 121 lines (limit 120)',
