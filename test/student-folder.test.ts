@@ -5,16 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DistillReport, ImageContract, TextContract } from '../dist/index.js';
-import {
-  buildModel,
-  loadMnist,
-  loadTokenizer,
-  measureLatency,
-  readStudentClasses,
-  takeRows,
-  textContract,
-  writeStudentFolder,
-} from '../dist/index.js';
+import { buildModel, loadMnist, loadTokenizer, readStudentClasses, takeRows, textContract, writeStudentFolder } from '../dist/index.js';
 import { bytes, count, ms, percent } from '../dist/reports/html-format.js';
 import { runCli } from './helpers/cli.js';
 import { TOKENIZER_DIRS } from './helpers/tokenizer-fixtures.js';
@@ -239,44 +230,6 @@ describe('the student folder', () => {
       /the text contract names tokenizer.json but no file was given for it; pass it in contractFiles/,
     );
     expect((await readdir(join(dir, 'library'))).sort()).toEqual(['student']);
-    student.dispose();
-  });
-
-  it('latency is measured in a thread of its own: this thread stays on its backend and builds models meanwhile', async () => {
-    // A concurrent sweep builds one trial's models while another trial's student is timed on wasm.
-    await tf.setBackend('cpu');
-    const student = buildModel('mlp:8', { inputShape: [28, 28], numClasses: 10, seed: 1 });
-    let artifacts: tf.io.ModelArtifacts | undefined;
-    await student.save(
-      tf.io.withSaveHandler(async (given) => {
-        artifacts = given;
-        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-      }),
-    );
-    const test = takeRows((await loadMnist()).test, 40);
-    const pending = measureLatency(
-      { topology: artifacts!.modelTopology as object, weightSpecs: artifacts!.weightSpecs!, weights: artifacts!.weightData as ArrayBuffer },
-      test,
-      { backend: 'wasm', batch1Repeats: 20, batch256Repeats: 3 },
-    );
-    let settled = false;
-    void pending.finally(() => (settled = true));
-    const backends = new Set<string>();
-    let built = 0;
-    while (!settled) {
-      backends.add(tf.getBackend());
-      const model = buildModel('mlp:4', { inputShape: [4], numClasses: 2, seed: built });
-      tf.tidy(() => (model.predict(tf.ones([1, 4])) as tf.Tensor).dataSync());
-      model.dispose();
-      built++;
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-    const measured = await pending;
-    expect(measured.backend).toBe('wasm');
-    expect(measured.batch1Ms).toBeGreaterThan(0);
-    expect(measured.repeats).toEqual({ batch1: 20, batch256: 3 });
-    expect([...backends]).toEqual(['cpu']);
-    expect(built).toBeGreaterThan(1);
     student.dispose();
   });
 

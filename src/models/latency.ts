@@ -57,19 +57,29 @@ let measuringThread: { worker: Worker; pending: Map<number, (reply: LatencyWorke
 
 function askMeasuringThread(data: LatencyWorkerData): Promise<LatencyWorkerReply> {
   if (!measuringThread) {
-    const thread = { worker: new Worker(WORKER_URL), pending: new Map<number, (reply: LatencyWorkerReply) => void>(), next: 0 };
+    let worker: Worker;
+    try {
+      worker = new Worker(WORKER_URL);
+    } catch (error) {
+      return Promise.resolve({ error: `cannot start the latency measuring thread: ${messageOf(error)}` });
+    }
+    const thread = { worker, pending: new Map<number, (reply: LatencyWorkerReply) => void>(), next: 0 };
     const failAll = (message: string) => {
       if (measuringThread === thread) measuringThread = undefined;
       for (const answer of thread.pending.values()) answer({ error: message });
       thread.pending.clear();
     };
-    thread.worker.on('message', ({ id, reply }: { id: number; reply: LatencyWorkerReply }) => {
+    worker.on('message', ({ id, reply }: { id: number; reply: LatencyWorkerReply }) => {
       thread.pending.get(id)?.(reply);
       thread.pending.delete(id);
-      if (thread.pending.size === 0) thread.worker.unref();
+      if (thread.pending.size === 0) worker.unref();
     });
-    thread.worker.on('error', (error) => failAll(`the measuring thread failed: ${messageOf(error)}`));
-    thread.worker.on('exit', (code) => failAll(`the measuring thread exited with code ${code} before it replied`));
+    worker.on('messageerror', (error) => {
+      failAll(`the measuring thread's reply could not be read: ${messageOf(error)}`);
+      void worker.terminate();
+    });
+    worker.on('error', (error) => failAll(`the measuring thread failed: ${messageOf(error)}`));
+    worker.on('exit', (code) => failAll(`the measuring thread exited with code ${code} before it replied`));
     measuringThread = thread;
   }
   const thread = measuringThread;
