@@ -16,7 +16,7 @@
  * x86-64): for AVX2, which the addon's baseline build (SSE2) leaves out and which doubles the width of
  * Adam's square roots and divisions, and for the baseline. Neither uses FMA, so both round as exchange.c.
  */
-#if defined(__x86_64__) && defined(__linux__) && defined(__GNUC__) && !defined(__clang__)
+#if defined(__x86_64__) && defined(__linux__) && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__)
 #define WIDE_LOOP __attribute__((noinline, target_clones("avx2", "default")))
 #else
 #define WIDE_LOOP __attribute__((noinline))

@@ -76,6 +76,25 @@ describe('WeightReload', () => {
     expect(await s.check(2)).toBe(true);
   });
 
+  it.runIf(NATIVE)(
+    'a variable assigned elsewhere since the last load gets new tensors, and the tensor it was given is left alone',
+    async () => {
+      const model = buildModel('mlp:16', { inputShape: [4, 4, 1], numClasses: 3, seed: 1 });
+      const s = subject(model, [4, 4, 1]);
+      expect(await s.check(1)).toBe(false);
+      expect(await s.check(2)).toBe(true);
+      // Someone else (a restore, setWeights) gives the first variable a tensor that another tensor shares.
+      const [kernel] = s.variables;
+      const given = tf.tensor(randomValues(kernel.size, 7), kernel.shape);
+      const before = Array.from(given.dataSync());
+      kernel.assign(given);
+      expect(await s.check(3)).toBe(false);
+      expect(Array.from(given.dataSync())).toEqual(before);
+      expect(await s.check(4)).toBe(true);
+      given.dispose();
+    },
+  );
+
   it('under the stock kernels, which pack weights, every load makes new tensors', async () => {
     selectWasmKernels('wasm', tf.backend() as BackendWasm);
     try {

@@ -18,7 +18,7 @@ export type ChunkUpdate = (slots: Float32Array, stride: number, shares: Float64A
 
 /**
  * allReduceUpdate's bound on every slot value: half the float32 range. A weighted mean (shares summing to
- * 1, each product and sum rounded) of values within it stays far inside the range, so it is finite.
+ * 1, each product and sum rounded) of values within it stays below 2^128, so it is finite.
  */
 export const FUSED_BOUND = 2 ** 127;
 
@@ -155,17 +155,19 @@ export class SharedAllReduce {
     bounded: boolean,
     updated: number,
     update: ChunkUpdate,
-  ): AllReduceResult & { applied: boolean } {
+  ): AllReduceResult & { applied: boolean; updateMs: number } {
     this.boundedSlots[rank] = bounded ? 1 : 0;
     const { stop, waitMs } = this.gather(rank, weight, requestStop, timeoutMs);
     let applied = true;
     for (let r = 0; r < this.workers; r++) applied &&= this.boundedSlots[r] === 1; // read between the barriers
     const [lo, hi] = this.chunk(rank);
     const split = applied ? Math.min(Math.max(updated, lo), hi) : lo;
+    const updateStart = performance.now();
     if (lo < split) update(this.slots, this.handle.stride, this.shares, [lo, split]);
+    const updateMs = performance.now() - updateStart;
     const chunkFinite = this.loops.weightedSum(this.slots, this.handle.stride, this.shares, split, hi, this.meanValues);
     const finite = this.finish(rank, chunkFinite, timeoutMs);
-    return { mean: this.meanValues.subarray(0, this.handle.length), stop, finite, waitMs, applied };
+    return { mean: this.meanValues.subarray(0, this.handle.length), stop, finite, waitMs, applied, updateMs };
   }
 
   /**

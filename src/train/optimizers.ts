@@ -30,6 +30,24 @@ export interface ShardedOptimizerHandle {
 }
 
 /**
+ * The numbers a rule's loop takes after its vectors, for update number `iteration` (1-based): sgd's rate,
+ * momentum's rate and momentum, Adam's bias-corrected step size and second-moment correction, betas and epsilon.
+ */
+function ruleScalars(name: OptimizerSpec['name'], lr: number, iteration: number): number[] {
+  switch (name) {
+    case 'sgd':
+      return [lr];
+    case 'momentum':
+      return [lr, MOMENTUM];
+    case 'adam':
+      return [lr / (1 - BETA1 ** iteration), 1 / Math.sqrt(1 - BETA2 ** iteration), BETA1, BETA2, EPSILON];
+  }
+}
+
+/** What decoupled weight decay multiplies each weight by before the rule's update. */
+const decayFactor = (lr: number, decay: number) => 1 - lr * decay;
+
+/**
  * The optimizer, sharded like the reduce-scatter: every rank updates only its own chunk of the shared
  * weights, with the same averaged gradient, and then every replica copies the whole weight vector in.
  * Each rank thus does 1/W of the optimizer's work and memory traffic instead of all of it, and the
@@ -72,19 +90,17 @@ export class ShardedOptimizer {
    * with the averaged gradient `gradient`.
    */
   update(gradient: Float32Array, lo: number, hi: number, iteration: number, lr = this.handle.spec.learningRate): void {
+    const [a, b, c, d, e] = ruleScalars(this.handle.spec.name, lr, iteration);
     switch (this.handle.spec.name) {
       case 'sgd':
-        this.loops.sgd(this.weights, gradient, lo, hi, lr);
+        this.loops.sgd(this.weights, gradient, lo, hi, a);
         return;
       case 'momentum':
-        this.loops.momentum(this.weights, this.slots[0], gradient, lo, hi, lr, MOMENTUM);
+        this.loops.momentum(this.weights, this.slots[0], gradient, lo, hi, a, b);
         return;
-      case 'adam': {
-        const stepSize = lr / (1 - BETA1 ** iteration);
-        const rootCorrection2 = 1 / Math.sqrt(1 - BETA2 ** iteration);
-        this.loops.adam(this.weights, this.slots[0], this.slots[1], gradient, lo, hi, stepSize, rootCorrection2, BETA1, BETA2, EPSILON);
+      case 'adam':
+        this.loops.adam(this.weights, this.slots[0], this.slots[1], gradient, lo, hi, a, b, c, d, e);
         return;
-      }
     }
   }
 
@@ -104,13 +120,8 @@ export class ShardedOptimizer {
     decay: number,
   ): void {
     const { name } = this.handle.spec;
-    // The numbers update() passes to the rule's loop, after its vectors.
-    const scalars = {
-      sgd: () => Float64Array.of(lr),
-      momentum: () => Float64Array.of(lr, MOMENTUM),
-      adam: () => Float64Array.of(lr / (1 - BETA1 ** iteration), 1 / Math.sqrt(1 - BETA2 ** iteration), BETA1, BETA2, EPSILON),
-    }[name]();
-    const factor = decay > 0 ? 1 - lr * decay : 1;
+    const scalars = Float64Array.from(ruleScalars(name, lr, iteration));
+    const factor = decay > 0 ? decayFactor(lr, decay) : 1;
     this.loops.averagedUpdate(UPDATE_RULES[name], slots, stride, shares, lo, hi, [this.weights, ...this.slots], factor, scalars);
   }
 
@@ -119,7 +130,7 @@ export class ShardedOptimizer {
    * optimizer's own update, so the decay does not pass through Adam's moments.
    */
   decay(lo: number, hi: number, lr: number, decay: number): void {
-    const factor = 1 - lr * decay;
+    const factor = decayFactor(lr, decay);
     for (let i = lo; i < hi; i++) this.weights[i] *= factor;
   }
 

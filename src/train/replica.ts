@@ -83,7 +83,8 @@ export type NonFinitePolicy = 'skip' | 'abort';
 /**
  * Where one rank's step time went, in seconds summed over the steps: its forward and backward pass (and
  * copying the gradient into its slot), the gradient averaging (both barriers, which include waiting for
- * slower ranks, and its reduce-scatter chunk), and applying the mean gradient with the optimizer.
+ * slower ranks, and its reduce-scatter chunk), and applying the mean gradient with the optimizer (also where
+ * the fused exchange runs it between its barriers) and reloading the weights.
  * The session's first step is left out (see {@link TrainResult.firstStepSeconds}): these describe the
  * steady state.
  */

@@ -22,6 +22,8 @@ export class WeightReload {
   private readonly nativeLayers: boolean;
   /** stockPackingMoments() when the variables last got new tensors; undefined before that. */
   private freshAt: number | undefined;
+  /** The tensors (by data id) the variables got then: a variable assigned elsewhere since is not written in place. */
+  private freshData: object[] = [];
 
   constructor(
     model: tf.LayersModel,
@@ -34,11 +36,13 @@ export class WeightReload {
   load(weights: Float32Array): void {
     const wasm = tf.getBackend() === 'wasm';
     const moments = stockPackingMoments();
-    if (wasm && this.nativeLayers && moments !== undefined && moments === this.freshAt) {
+    const unchanged = this.variables.every((variable, i) => variable.dataId === this.freshData[i]);
+    if (wasm && this.nativeLayers && moments !== undefined && moments === this.freshAt && unchanged) {
       const loops = exchangeLoops();
       let offset = 0;
       for (const variable of this.variables) {
-        // A plain copy (no bound) into the variable's values where they lie on the heap.
+        // A plain copy (no bound) into the variable's values where they lie on the heap; native, since a
+        // typed-array copy out of shared memory goes element by element.
         loops.copyBounded(weights.subarray(offset, offset + variable.size), tensorValues(variable), 0, Number.POSITIVE_INFINITY);
         offset += variable.size;
       }
@@ -55,5 +59,6 @@ export class WeightReload {
       }
     });
     this.freshAt = moments;
+    this.freshData = this.variables.map((variable) => variable.dataId);
   }
 }
