@@ -4,18 +4,36 @@ import * as tf from '@tensorflow/tfjs';
 import { LogitTable } from '../data/logit-table.js';
 import type { SharedDataset } from '../data/shared-dataset.js';
 import { copyTensorInto } from '../kernels/wasm-heap.js';
+import { tokenFront } from '../models/token-front.js';
 import { augmentRows } from './augment.js';
 import { meanLoss } from './losses.js';
 import { learningRateAt } from './lr-schedule.js';
 import { ShardedOptimizer } from './optimizers.js';
 import type { TrainTask } from './replica.js';
+import { tokenFrontPass } from './token-front-step.js';
 
 /** A forward and backward pass over rows [start, end) of a global batch, at step `step` (for augmentation). */
 export type GradientPass = (batch: Int32Array, start: number, end: number, step: number) => void;
 
+/** The labels and teacher logits of rows [start, end) of a global batch, as tensors (in the caller's tidy). */
+export type BatchTargets = (batch: Int32Array, start: number, end: number) => { labels: tf.Tensor1D; teacher?: tf.Tensor2D };
+
+/** Gathers a slice's targets into buffers sized for the largest slice, reused from step to step. */
+function batchTargets(task: TrainTask, data: SharedDataset): BatchTargets {
+  const softLabels = task.softLabels && LogitTable.attach(task.softLabels);
+  const maxRows = task.plan.maxRowsPerRank;
+  const labels = new Int32Array(maxRows);
+  const teacherLogits = new Float32Array(maxRows * data.numClasses);
+  return (batch, start, end) => ({
+    labels: tf.tensor1d(data.gatherLabels(batch, start, end, labels), 'int32'),
+    teacher: softLabels && tf.tensor2d(softLabels.gather(batch, start, end, teacherLogits), [end - start, data.numClasses]),
+  });
+}
+
 /**
  * Builds this rank's forward and backward pass: it writes the flat gradient, then the slice's mean loss, into
- * `slot` (this rank's slot of the gradient exchange).
+ * `slot` (this rank's slot of the gradient exchange). A text student whose embedding front token-front.ts
+ * recognises trains with that front fused (token-front-step.ts); any other model through tfjs's autograd.
  */
 export function gradientPass(
   task: TrainTask,
@@ -25,23 +43,21 @@ export function gradientPass(
   variables: tf.Variable[],
   slot: Float32Array,
 ): GradientPass {
-  const softLabels = task.softLabels && LogitTable.attach(task.softLabels);
+  const targets = batchTargets(task, data);
+  const front = task.augment ? undefined : tokenFront(model);
+  if (front) return tokenFrontPass(task, front, model, data, variables, slot, targets);
   const lossIndex = slot.length - 1;
-  // Reused gather buffers, sized for the largest slice.
-  const maxRows = task.plan.maxRowsPerRank;
-  const features = new Float32Array(maxRows * data.rowSize);
-  const labels = new Int32Array(maxRows);
-  const teacherLogits = new Float32Array(maxRows * data.numClasses);
+  // Reused gather buffer, sized for the largest slice.
+  const features = new Float32Array(task.plan.maxRowsPerRank * data.rowSize);
   return (batch, start, end, step) =>
     tf.tidy(() => {
       const n = end - start;
       const rows = data.gatherFeatures(batch, start, end, features);
       if (task.augment) augmentRows(rows, batch, start, end, data.featureShape, task.augment, task.seed, step);
       const x = tf.tensor(rows, [n, ...inputShape]);
-      const y = tf.tensor1d(data.gatherLabels(batch, start, end, labels), 'int32');
-      const teacher = softLabels && tf.tensor2d(softLabels.gather(batch, start, end, teacherLogits), [n, data.numClasses]);
+      const { labels, teacher } = targets(batch, start, end);
       const { value, grads } = tf.variableGrads(
-        () => meanLoss(task.loss, { student: model.apply(x, { training: true }) as tf.Tensor2D, teacher, labels: y }),
+        () => meanLoss(task.loss, { student: model.apply(x, { training: true }) as tf.Tensor2D, teacher, labels }),
         variables,
       );
       let offset = 0;

@@ -1,0 +1,80 @@
+// A text student's forward and backward pass with its embedding front fused (models/token-front.ts): the front
+// is one loop over the token ids reading the table from the shared weights, tfjs runs only the layers after it,
+// and the table's gradient is added row by row into the slot. The stock graph's embedding lookup, padding
+// weights, reshapes and softmax, and their backward kernels, drop out of the step, and so does the dense table
+// gradient the stock backward pass builds and copies.
+import * as tf from '@tensorflow/tfjs';
+import type { SharedDataset } from '../data/shared-dataset.js';
+import {
+  type TableView,
+  type TokenRows,
+  addMeanGradient,
+  addRowsGradient,
+  meanOfRealTokens,
+  realTokenRows,
+} from '../kernels/token-front-loops.js';
+import { copyTensorInto, float32Values } from '../kernels/wasm-heap.js';
+import type { TokenFront } from '../models/token-front.js';
+import { meanLoss } from './losses.js';
+import type { TrainTask } from './replica.js';
+import type { BatchTargets, GradientPass } from './replica-step.js';
+
+/**
+ * Builds the fused pass of `model`, whose trainable `variables` include `front.table`, over the shared weights
+ * `weights` (the table is read there: every rank's copy of it is the shared one). Writes what the stock pass
+ * writes into `slot`: the flat gradient, then the slice's mean loss.
+ */
+export function tokenFrontPass(
+  task: TrainTask,
+  front: TokenFront,
+  model: tf.LayersModel,
+  data: SharedDataset,
+  variables: tf.Variable[],
+  slot: Float32Array,
+  targets: BatchTargets,
+): GradientPass {
+  const lossIndex = slot.length - 1;
+  const tableIndex = model.trainableWeights.indexOf(front.table);
+  const offsets: number[] = [];
+  variables.reduce((offset, variable) => offsets.push(offset) && offset + variable.size, 0);
+  const { kind, maxLength, width, vocabSize } = front;
+  const table: TableView = { values: new Float32Array(task.optimizer.weights), offset: offsets[tableIndex], vocabSize, width };
+  const perRow = kind === 'mean' ? width : maxLength * width;
+  const maxRows = task.plan.maxRowsPerRank;
+  const features = new Float32Array(maxRows * maxLength);
+  const frontValues = new Float32Array(maxRows * perRow);
+  const headVariables = variables.filter((_, i) => i !== tableIndex);
+  return (batch, start, end) =>
+    tf.tidy(() => {
+      const n = end - start;
+      const tokens: TokenRows = { ids: data.gatherFeatures(batch, start, end, features), rows: n, maxLength };
+      if (kind === 'mean') meanOfRealTokens(table, tokens, frontValues);
+      else realTokenRows(table, tokens, frontValues);
+      const frontTensor = tf.tensor(frontValues.subarray(0, n * perRow), kind === 'mean' ? [n, width] : [n, maxLength, width]);
+      const ids = kind === 'rows' ? tf.tensor(tokens.ids, [n, maxLength]) : undefined;
+      const { labels, teacher } = targets(batch, start, end);
+      const { value, grads } = tf
+        .engine()
+        .gradients(
+          () => meanLoss(task.loss, { student: front.head(frontTensor, ids), teacher, labels }),
+          [frontTensor, ...headVariables],
+          undefined,
+          true,
+        );
+      let head = 1; // grads[0] is the front's
+      for (let i = 0; i < variables.length; i++) {
+        const offset = offsets[i];
+        if (i === tableIndex) continue;
+        const grad = grads[head++]; // absent when the loss does not depend on the variable
+        if (grad) copyTensorInto(grad, slot, offset);
+        else slot.fill(0, offset, offset + variables[i].size);
+      }
+      // The table's gradient last: the view of the front's gradient is valid until the next tensor is made.
+      const tableOffset = offsets[tableIndex];
+      slot.fill(0, tableOffset, tableOffset + vocabSize * width);
+      const dFront = float32Values(grads[0]);
+      if (kind === 'mean') addMeanGradient(dFront, tokens, slot, tableOffset, width);
+      else addRowsGradient(dFront, tokens, slot, tableOffset, width);
+      slot[lossIndex] = value.dataSync()[0];
+    });
+}

@@ -1,0 +1,129 @@
+import * as tf from '@tensorflow/tfjs';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { addMeanGradient, addRowsGradient, meanOfRealTokens, realTokenRows } from '../dist/kernels/token-front-loops.js';
+import { buildModel } from '../dist/models/architectures.js';
+import { modelFromData, modelToData } from '../dist/models/model-data.js';
+import { type TokenFront, tokenFront } from '../dist/models/token-front.js';
+import { mulberry32 } from '../dist/random.js';
+import { meanLoss } from '../dist/train/losses.js';
+
+const MAX_LENGTH = 12;
+const VOCAB = 30;
+const CLASSES = 3;
+const ROWS = 9;
+const LOSS = { name: 'kd', temperature: 2, alpha: 0.5 } as const;
+
+const build = (spec: string) => buildModel(spec, { inputShape: [MAX_LENGTH], numClasses: CLASSES, vocabSize: VOCAB, seed: 4 });
+/** As a worker gets the model: saved, then loaded. */
+const reloaded = async (spec: string) => modelFromData(await modelToData(build(spec)));
+
+/** Token rows of every length 0 to MAX_LENGTH (row 0 all padding), ids repeating within rows. */
+function tokenRows(): Float32Array {
+  const random = mulberry32(3);
+  const ids = new Float32Array(ROWS * MAX_LENGTH);
+  for (let r = 1; r < ROWS; r++) {
+    const length = Math.min(MAX_LENGTH, 1 + Math.floor(random() * MAX_LENGTH));
+    for (let t = 0; t < length; t++) ids[r * MAX_LENGTH + t] = 1 + Math.floor(random() * 6);
+  }
+  return ids;
+}
+
+const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
+  expect(a.length).toBe(b.length);
+  return Array.from(a).reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
+};
+
+/** The fused front's output for `ids`, from the model's own table. */
+function frontOf(front: TokenFront, ids: Float32Array): tf.Tensor {
+  const table = { values: front.table.read().dataSync() as Float32Array, offset: 0, vocabSize: VOCAB, width: front.width };
+  const tokens = { ids, rows: ROWS, maxLength: MAX_LENGTH };
+  const perRow = front.kind === 'mean' ? front.width : MAX_LENGTH * front.width;
+  const out = new Float32Array(ROWS * perRow);
+  if (front.kind === 'mean') meanOfRealTokens(table, tokens, out);
+  else realTokenRows(table, tokens, out);
+  return tf.tensor(out, front.kind === 'mean' ? [ROWS, front.width] : [ROWS, MAX_LENGTH, front.width]);
+}
+
+/** The KD loss of the model's logits against fixed teacher logits and labels. */
+function lossOf(student: tf.Tensor): tf.Scalar {
+  const random = mulberry32(9);
+  const teacher = tf.tensor2d(
+    Float32Array.from({ length: ROWS * CLASSES }, () => random() * 4 - 2),
+    [ROWS, CLASSES],
+  );
+  const labels = tf.tensor1d(
+    Int32Array.from({ length: ROWS }, (_, i) => (i % 4 === 3 ? -1 : i % CLASSES)),
+    'int32',
+  );
+  return meanLoss(LOSS, { student: student as tf.Tensor2D, teacher, labels });
+}
+
+describe('the fused token front of text students', () => {
+  beforeAll(async () => {
+    await tf.setBackend('cpu');
+  });
+
+  it('is recognised in saved and reloaded bag and cnn1d students, and in no other family', async () => {
+    expect(tokenFront(await reloaded('bag:5'))?.kind).toBe('mean');
+    expect(tokenFront(await reloaded('cnn1d:5,4'))?.kind).toBe('rows');
+    const front = tokenFront(await reloaded('cnn1d:5,4'))!;
+    expect([front.vocabSize, front.width, front.maxLength]).toEqual([VOCAB, 5, MAX_LENGTH]);
+    expect(tokenFront(await reloaded('bilstm:5,4'))).toBeUndefined();
+    expect(tokenFront(buildModel('mlp:8', { inputShape: [MAX_LENGTH], numClasses: CLASSES }))).toBeUndefined();
+  });
+
+  it('is not recognised when the padding scores are not the fixed ones (the mean would not be over the real tokens)', async () => {
+    const model = await reloaded('bag:5');
+    const scores = model.getLayer('padding_scores');
+    scores.setWeights([tf.tensor2d([[2]]), tf.tensor1d([-1])]);
+    expect(tokenFront(model)).toBeUndefined();
+  });
+
+  for (const spec of ['bag:5', 'cnn1d:5,4']) {
+    it(`${spec}: gives the stock graph's logits, and its gradient for every weight`, async () => {
+      const model = await reloaded(spec);
+      const front = tokenFront(model)!;
+      const ids = tokenRows();
+      const x = tf.tensor2d(ids, [ROWS, MAX_LENGTH]);
+      const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+      const stock = tf.variableGrads(() => lossOf(model.apply(x, { training: true }) as tf.Tensor), variables);
+
+      const frontTensor = frontOf(front, ids);
+      const stockLogits = model.apply(x) as tf.Tensor;
+      const fusedLogits = front.head(frontTensor, x);
+      expect(maxAbsDiff(fusedLogits.dataSync(), stockLogits.dataSync())).toBeLessThanOrEqual(1e-6);
+
+      const table = front.table.read();
+      const others = variables.filter((v) => v.name !== table.name);
+      const fused = tf.engine().gradients(() => lossOf(front.head(frontTensor, x)), [frontTensor, ...others], undefined, true);
+      expect(Math.abs(fused.value.dataSync()[0] - stock.value.dataSync()[0])).toBeLessThanOrEqual(1e-6);
+      const tableGrad = new Float32Array(table.size);
+      const dFront = fused.grads[0].dataSync() as Float32Array;
+      const tokens = { ids, rows: ROWS, maxLength: MAX_LENGTH };
+      if (front.kind === 'mean') addMeanGradient(dFront, tokens, tableGrad, 0, front.width);
+      else addRowsGradient(dFront, tokens, tableGrad, 0, front.width);
+      const stockTable = stock.grads[table.name].dataSync();
+      expect(Math.max(...stockTable.map(Math.abs))).toBeGreaterThan(1e-3); // the check below compares real gradients
+      expect(maxAbsDiff(tableGrad, stockTable)).toBeLessThanOrEqual(1e-7);
+      others.forEach((variable, i) => {
+        expect(maxAbsDiff(fused.grads[i + 1].dataSync(), stock.grads[variable.name].dataSync()), variable.name).toBeLessThanOrEqual(1e-6);
+      });
+    });
+  }
+
+  it('a row of padding alone averages the padding embedding, as the stock softmax over equal scores does', async () => {
+    const front = tokenFront(await reloaded('bag:5'))!;
+    const mean = frontOf(front, tokenRows()).arraySync() as number[][];
+    const padding = (front.table.read().arraySync() as number[][])[0];
+    expect(maxAbsDiff(mean[0], padding)).toBeLessThanOrEqual(1e-6);
+  });
+
+  it('refuses a token id outside the vocabulary, naming it', async () => {
+    const front = tokenFront(await reloaded('bag:5'))!;
+    const ids = tokenRows();
+    ids[2 * MAX_LENGTH] = VOCAB;
+    expect(() => frontOf(front, ids)).toThrow(`token id ${VOCAB} in row 2 is not in [0, ${VOCAB})`);
+    ids[2 * MAX_LENGTH] = 1.5;
+    expect(() => frontOf(front, ids)).toThrow('token id 1.5 in row 2');
+  });
+});
