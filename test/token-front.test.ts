@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { addMeanGradient, addRowsGradient, meanOfRealTokens, realTokenRows } from '../dist/kernels/token-front-loops.js';
+import { loadBlas } from '../dist/kernels/blas-loader.js';
+import { type TokenFrontLoops, javascriptTokenFrontLoops, nativeTokenFrontLoops } from '../dist/kernels/token-front-loops.js';
 import { buildModel } from '../dist/models/architectures.js';
 import { modelFromData, modelToData } from '../dist/models/model-data.js';
 import { type TokenFront, tokenFront } from '../dist/models/token-front.js';
@@ -33,16 +34,44 @@ const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   return Array.from(a).reduce((m, v, i) => Math.max(m, Math.abs(v - b[i])), 0);
 };
 
-/** The fused front's output for `ids`, from the model's own table. */
-function frontOf(front: TokenFront, ids: Float32Array): tf.Tensor {
-  const table = { values: front.table.read().dataSync() as Float32Array, offset: 0, vocabSize: VOCAB, width: front.width };
+/** The JavaScript loops, and the addon's where it loads (TFJS_DISTILL_REQUIRE_OPENBLAS=1 requires it). */
+function implementations(): [string, TokenFrontLoops][] {
+  const load = loadBlas();
+  if ('error' in load) {
+    if (process.env.TFJS_DISTILL_REQUIRE_OPENBLAS === '1') throw new Error(load.error);
+    return [['javascript', javascriptTokenFrontLoops]];
+  }
+  return [
+    ['javascript', javascriptTokenFrontLoops],
+    ['native', nativeTokenFrontLoops(load.blas)],
+  ];
+}
+
+/** The fused front's output for `ids`, from the model's own table placed after other values (as in the shared weights). */
+function frontOf(front: TokenFront, ids: Float32Array, loops: TokenFrontLoops): tf.Tensor {
+  const values = new Float32Array(3 + front.table.read().size);
+  values.set(front.table.read().dataSync(), 3);
+  const table = { values, offset: 3, vocabSize: VOCAB, width: front.width };
   const tokens = { ids, rows: ROWS, maxLength: MAX_LENGTH };
   const perRow = front.kind === 'mean' ? front.width : MAX_LENGTH * front.width;
   const out = new Float32Array(ROWS * perRow);
-  if (front.kind === 'mean') meanOfRealTokens(table, tokens, out);
-  else realTokenRows(table, tokens, out);
+  if (front.kind === 'mean') loops.meanOfRealTokens(table, tokens, out);
+  else loops.realTokenRows(table, tokens, out);
   return tf.tensor(out, front.kind === 'mean' ? [ROWS, front.width] : [ROWS, MAX_LENGTH, front.width]);
 }
+
+/** The table's gradient from the front's gradient, added after other values (as in a gradient slot). */
+function tableGradient(front: TokenFront, ids: Float32Array, dFront: Float32Array, loops: TokenFrontLoops): Float32Array {
+  const values = new Float32Array(3 + VOCAB * front.width);
+  const grad = { values, offset: 3, vocabSize: VOCAB, width: front.width };
+  const tokens = { ids, rows: ROWS, maxLength: MAX_LENGTH };
+  if (front.kind === 'mean') loops.addMeanGradient(grad, tokens, dFront);
+  else loops.addRowsGradient(grad, tokens, dFront);
+  expect(Array.from(values.subarray(0, 3))).toEqual([0, 0, 0]); // nothing written before the table
+  return values.subarray(3);
+}
+
+const sameBits = (a: Float32Array, b: Float32Array) => Buffer.compare(Buffer.from(a.slice().buffer), Buffer.from(b.slice().buffer)) === 0;
 
 /** The KD loss of the model's logits against fixed teacher logits and labels. */
 function lossOf(student: tf.Tensor): tf.Scalar {
@@ -79,51 +108,68 @@ describe('the fused token front of text students', () => {
     expect(tokenFront(model)).toBeUndefined();
   });
 
-  for (const spec of ['bag:5', 'cnn1d:5,4']) {
-    it(`${spec}: gives the stock graph's logits, and its gradient for every weight`, async () => {
-      const model = await reloaded(spec);
-      const front = tokenFront(model)!;
-      const ids = tokenRows();
-      const x = tf.tensor2d(ids, [ROWS, MAX_LENGTH]);
-      const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
-      const stock = tf.variableGrads(() => lossOf(model.apply(x, { training: true }) as tf.Tensor), variables);
+  for (const spec of ['bag:5', 'cnn1d:5,4'])
+    for (const [name, loops] of implementations()) {
+      it(`${spec} (${name} loops): gives the stock graph's logits, and its gradient for every weight`, async () => {
+        const model = await reloaded(spec);
+        const front = tokenFront(model)!;
+        const ids = tokenRows();
+        const x = tf.tensor2d(ids, [ROWS, MAX_LENGTH]);
+        const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+        const stock = tf.variableGrads(() => lossOf(model.apply(x, { training: true }) as tf.Tensor), variables);
 
-      const frontTensor = frontOf(front, ids);
-      const stockLogits = model.apply(x) as tf.Tensor;
-      const fusedLogits = front.head(frontTensor, x);
-      expect(maxAbsDiff(fusedLogits.dataSync(), stockLogits.dataSync())).toBeLessThanOrEqual(1e-6);
+        const frontTensor = frontOf(front, ids, loops);
+        const stockLogits = model.apply(x) as tf.Tensor;
+        expect(maxAbsDiff(front.head(frontTensor, x).dataSync(), stockLogits.dataSync())).toBeLessThanOrEqual(1e-6);
 
-      const table = front.table.read();
-      const others = variables.filter((v) => v.name !== table.name);
-      const fused = tf.engine().gradients(() => lossOf(front.head(frontTensor, x)), [frontTensor, ...others], undefined, true);
-      expect(Math.abs(fused.value.dataSync()[0] - stock.value.dataSync()[0])).toBeLessThanOrEqual(1e-6);
-      const tableGrad = new Float32Array(table.size);
-      const dFront = fused.grads[0].dataSync() as Float32Array;
-      const tokens = { ids, rows: ROWS, maxLength: MAX_LENGTH };
-      if (front.kind === 'mean') addMeanGradient(dFront, tokens, tableGrad, 0, front.width);
-      else addRowsGradient(dFront, tokens, tableGrad, 0, front.width);
-      const stockTable = stock.grads[table.name].dataSync();
-      expect(Math.max(...stockTable.map(Math.abs))).toBeGreaterThan(1e-3); // the check below compares real gradients
-      expect(maxAbsDiff(tableGrad, stockTable)).toBeLessThanOrEqual(1e-7);
-      others.forEach((variable, i) => {
-        expect(maxAbsDiff(fused.grads[i + 1].dataSync(), stock.grads[variable.name].dataSync()), variable.name).toBeLessThanOrEqual(1e-6);
+        const table = front.table.read();
+        const others = variables.filter((v) => v.name !== table.name);
+        const fused = tf.engine().gradients(() => lossOf(front.head(frontTensor, x)), [frontTensor, ...others], undefined, true);
+        expect(Math.abs(fused.value.dataSync()[0] - stock.value.dataSync()[0])).toBeLessThanOrEqual(1e-6);
+        const tableGrad = tableGradient(front, ids, fused.grads[0].dataSync() as Float32Array, loops);
+        const stockTable = stock.grads[table.name].dataSync() as Float32Array;
+        expect(maxAbsDiff(stockTable, new Float32Array(stockTable.length))).toBeGreaterThan(1e-3); // real gradients compared below
+        expect(maxAbsDiff(tableGrad, stockTable)).toBeLessThanOrEqual(1e-7);
+        others.forEach((variable, i) => {
+          expect(maxAbsDiff(fused.grads[i + 1].dataSync(), stock.grads[variable.name].dataSync()), variable.name).toBeLessThanOrEqual(1e-6);
+        });
       });
-    });
-  }
+    }
+
+  it("the native loops give the JavaScript loops' bits", async () => {
+    const native = implementations().find(([name]) => name === 'native')?.[1];
+    if (!native) return; // no addon here (a run that requires it fails in implementations())
+    const ids = tokenRows();
+    const random = mulberry32(2);
+    for (const spec of ['bag:5', 'cnn1d:5,4']) {
+      const front = tokenFront(await reloaded(spec))!;
+      const [js, own] = [javascriptTokenFrontLoops, native].map((loops) => frontOf(front, ids, loops).dataSync() as Float32Array);
+      expect(sameBits(js, own), spec).toBe(true);
+      const dFront = Float32Array.from(js, () => random() * 2 - 1);
+      const [jsGrad, ownGrad] = [javascriptTokenFrontLoops, native].map((loops) => tableGradient(front, ids, dFront, loops));
+      expect(maxAbsDiff(jsGrad, new Float32Array(jsGrad.length))).toBeGreaterThan(0.1);
+      expect(sameBits(jsGrad, ownGrad), spec).toBe(true);
+    }
+  });
 
   it('a row of padding alone averages the padding embedding, as the stock softmax over equal scores does', async () => {
     const front = tokenFront(await reloaded('bag:5'))!;
-    const mean = frontOf(front, tokenRows()).arraySync() as number[][];
-    const padding = (front.table.read().arraySync() as number[][])[0];
-    expect(maxAbsDiff(mean[0], padding)).toBeLessThanOrEqual(1e-6);
+    for (const [, loops] of implementations()) {
+      const mean = frontOf(front, tokenRows(), loops).arraySync() as number[][];
+      const padding = (front.table.read().arraySync() as number[][])[0];
+      expect(maxAbsDiff(mean[0], padding)).toBeLessThanOrEqual(1e-6);
+    }
   });
 
   it('refuses a token id outside the vocabulary, naming it', async () => {
-    const front = tokenFront(await reloaded('bag:5'))!;
-    const ids = tokenRows();
-    ids[2 * MAX_LENGTH] = VOCAB;
-    expect(() => frontOf(front, ids)).toThrow(`token id ${VOCAB} in row 2 is not in [0, ${VOCAB})`);
-    ids[2 * MAX_LENGTH] = 1.5;
-    expect(() => frontOf(front, ids)).toThrow('token id 1.5 in row 2');
+    for (const spec of ['bag:5', 'cnn1d:5,4'])
+      for (const [name, loops] of implementations()) {
+        const front = tokenFront(await reloaded(spec))!;
+        const ids = tokenRows();
+        for (const bad of [VOCAB, 1.5, -1]) {
+          ids[2 * MAX_LENGTH] = bad;
+          expect(() => frontOf(front, ids, loops), `${spec} ${name}`).toThrow(`token id ${bad} in row 2 is not in [0, ${VOCAB})`);
+        }
+      }
   });
 });

@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { DistillError, messageOf } from '../errors.js';
 import { javascriptLoops, useExchangeLoops } from './exchange-loops.js';
+import { javascriptTokenFrontLoops, nativeTokenFrontLoops, useTokenFrontLoops } from './token-front-loops.js';
 import { blasKernels, loadBlas } from './blas-kernels.js';
 import { nativeReluGradient, reluGradKernel, RELU_GRAD } from './blas/relu-grad.js';
 import { untransposedMatMulKernels } from './untransposed-matmul.js';
@@ -108,6 +109,7 @@ export function selectWasmKernels(choice: KernelChoice, backend: BackendWasm, bl
       tf.registerKernel(reluGradKernel(load.blas));
       tf.registerGradient(nativeReluGradient(originalReluGradient!));
       useExchangeLoops(load.blas);
+      useTokenFrontLoops(nativeTokenFrontLoops(load.blas));
       // Set every time: an earlier pool in this process may have left another count.
       const threads = load.blas.setThreads(blasThreads);
       return {
@@ -129,6 +131,7 @@ export function selectWasmKernels(choice: KernelChoice, backend: BackendWasm, bl
   install(wasmSet);
   tf.registerGradient(originalReluGradient!);
   useExchangeLoops(javascriptLoops);
+  useTokenFrontLoops(javascriptTokenFrontLoops);
   return { kernels: 'wasm', notice };
 }
 

@@ -4,7 +4,9 @@
  * into the table's gradient only the rows the batch's tokens name. They do what the stock layers do, in the
  * same order: each product the stock backward pass forms (a token's weight times the output's gradient) is
  * rounded to float32 as it is, and the rows are added by token in row order, as tfjs's UnsortedSegmentSum
- * adds them. Ids are float32 token ids, 0 for padding.
+ * adds them. Ids are float32 token ids, 0 for padding. Two implementations with the same contract and the
+ * same bits: these JavaScript loops, and the native addon's (native/token-front.c), which a thread running
+ * the openblas kernels uses.
  */
 import { check } from '../errors.js';
 
@@ -23,16 +25,23 @@ export interface TokenRows {
   maxLength: number;
 }
 
-/** Throws unless every id is a whole number in [0, vocabSize), the ids a table lookup accepts. */
-function checkIds({ ids, rows, maxLength }: TokenRows, vocabSize: number): void {
+/** Throws, naming it, when id `index` is not a whole number in [0, vocabSize); index -1 passes. */
+function checkBadId(index: number, { ids, maxLength }: TokenRows, vocabSize: number): void {
+  check(
+    index < 0,
+    () =>
+      `token id ${ids[index]} in row ${Math.floor(index / maxLength)} is not in [0, ${vocabSize}); ` +
+      "the rows' tokenizer does not match the student's vocabulary",
+  );
+}
+
+/** -1 when every id is a whole number in [0, vocabSize), the ids a table lookup accepts; else the first other's index. */
+function firstBadId({ ids, rows, maxLength }: TokenRows, vocabSize: number): number {
   for (let i = 0, end = rows * maxLength; i < end; i++) {
     const id = ids[i];
-    check(
-      Number.isInteger(id) && id >= 0 && id < vocabSize,
-      () =>
-        `token id ${id} in row ${Math.floor(i / maxLength)} is not in [0, ${vocabSize}); the rows' tokenizer does not match the student's vocabulary`,
-    );
+    if (!(Number.isInteger(id) && id >= 0 && id < vocabSize)) return i;
   }
+  return -1;
 }
 
 /**
@@ -46,8 +55,8 @@ function countedTokens(ids: Float32Array, base: number, maxLength: number): { co
 }
 
 /** out [rows, width]: each row's mean embedding over its real tokens (token-front's `mean`). */
-export function meanOfRealTokens(table: TableView, tokens: TokenRows, out: Float32Array): void {
-  checkIds(tokens, table.vocabSize);
+function meanOfRealTokens(table: TableView, tokens: TokenRows, out: Float32Array): void {
+  checkBadId(firstBadId(tokens, table.vocabSize), tokens, table.vocabSize);
   const { values, offset, width } = table;
   const { ids, rows, maxLength } = tokens;
   for (let r = 0; r < rows; r++) {
@@ -67,10 +76,11 @@ export function meanOfRealTokens(table: TableView, tokens: TokenRows, out: Float
 }
 
 /**
- * grad[offset + id * width + j] += the gradient each token gets from dMean [rows, width] (its weight 1/count
- * times its row's gradient). Adds into `grad`: the caller zeroes the table's range first.
+ * The table's gradient `grad` (laid out as the table) += the gradient each token gets from dMean [rows, width]
+ * (its weight 1/count times its row's gradient). Adds: the caller zeroes the table's range first.
  */
-export function addMeanGradient(dMean: Float32Array, tokens: TokenRows, grad: Float32Array, offset: number, width: number): void {
+function addMeanGradient(grad: TableView, tokens: TokenRows, dMean: Float32Array): void {
+  const { values, offset, width } = grad;
   const { ids, rows, maxLength } = tokens;
   const share = new Float32Array(width);
   for (let r = 0; r < rows; r++) {
@@ -82,14 +92,14 @@ export function addMeanGradient(dMean: Float32Array, tokens: TokenRows, grad: Fl
       const id = ids[base + t];
       if (id === 0 && !everyPosition) continue;
       const to = offset + id * width;
-      for (let j = 0; j < width; j++) grad[to + j] += share[j];
+      for (let j = 0; j < width; j++) values[to + j] += share[j];
     }
   }
 }
 
 /** out [rows, maxLength, width]: each real token's embedding, zeros at padding (token-front's `rows`). */
-export function realTokenRows(table: TableView, tokens: TokenRows, out: Float32Array): void {
-  checkIds(tokens, table.vocabSize);
+function realTokenRows(table: TableView, tokens: TokenRows, out: Float32Array): void {
+  checkBadId(firstBadId(tokens, table.vocabSize), tokens, table.vocabSize);
   const { values, offset, width } = table;
   const { ids, rows, maxLength } = tokens;
   for (let p = 0, end = rows * maxLength; p < end; p++) {
@@ -99,14 +109,73 @@ export function realTokenRows(table: TableView, tokens: TokenRows, out: Float32A
   }
 }
 
-/** grad[offset + id * width + j] += dRows[p, j] for every real token p; adds, as {@link addMeanGradient}. */
-export function addRowsGradient(dRows: Float32Array, tokens: TokenRows, grad: Float32Array, offset: number, width: number): void {
+/** The table's gradient `grad` += dRows [rows, maxLength, width] at every real token; adds, as {@link addMeanGradient}. */
+function addRowsGradient(grad: TableView, tokens: TokenRows, dRows: Float32Array): void {
+  const { values, offset, width } = grad;
   const { ids, rows, maxLength } = tokens;
   for (let p = 0, end = rows * maxLength; p < end; p++) {
     const id = ids[p];
     if (id === 0) continue;
     const to = offset + id * width;
     const from = p * width;
-    for (let j = 0; j < width; j++) grad[to + j] += dRows[from + j];
+    for (let j = 0; j < width; j++) values[to + j] += dRows[from + j];
   }
+}
+
+/** The four loops; the forward ones throw a DistillError naming the first id outside the table. */
+export interface TokenFrontLoops {
+  meanOfRealTokens(table: TableView, tokens: TokenRows, out: Float32Array): void;
+  addMeanGradient(grad: TableView, tokens: TokenRows, dMean: Float32Array): void;
+  realTokenRows(table: TableView, tokens: TokenRows, out: Float32Array): void;
+  addRowsGradient(grad: TableView, tokens: TokenRows, dRows: Float32Array): void;
+}
+
+export const javascriptTokenFrontLoops: TokenFrontLoops = { meanOfRealTokens, addMeanGradient, realTokenRows, addRowsGradient };
+
+/** A native loop's arguments (native/token-front.c); it returns -1 or the index of the first id outside the table. */
+type NativeFrontLoop = (
+  table: Float32Array,
+  offset: number,
+  vocabSize: number,
+  width: number,
+  ids: Float32Array,
+  rows: number,
+  maxLength: number,
+  front: Float32Array,
+) => number;
+
+/** The addon's loops (kernels/blas-loader's NativeBlas has them). */
+export interface NativeTokenFront {
+  realTokenMean: NativeFrontLoop;
+  addRealTokenMeanGradient: NativeFrontLoop;
+  realTokenRows: NativeFrontLoop;
+  addRealTokenRowsGradient: NativeFrontLoop;
+}
+
+/** The addon's loops behind the {@link TokenFrontLoops} contract. */
+export function nativeTokenFrontLoops(addon: NativeTokenFront): TokenFrontLoops {
+  const call = (loop: NativeFrontLoop) => (table: TableView, tokens: TokenRows, front: Float32Array) =>
+    checkBadId(
+      loop(table.values, table.offset, table.vocabSize, table.width, tokens.ids, tokens.rows, tokens.maxLength, front),
+      tokens,
+      table.vocabSize,
+    );
+  return {
+    meanOfRealTokens: call(addon.realTokenMean),
+    addMeanGradient: call(addon.addRealTokenMeanGradient),
+    realTokenRows: call(addon.realTokenRows),
+    addRowsGradient: call(addon.addRealTokenRowsGradient),
+  };
+}
+
+let active: TokenFrontLoops = javascriptTokenFrontLoops;
+
+/** Makes this thread's fused fronts use `loops` from now on (set when the kernels are selected). */
+export function useTokenFrontLoops(loops: TokenFrontLoops): void {
+  active = loops;
+}
+
+/** The loops this thread's fused fronts use: JavaScript unless the native ones were selected. */
+export function tokenFrontLoops(): TokenFrontLoops {
+  return active;
 }

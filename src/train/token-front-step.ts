@@ -5,14 +5,7 @@
 // gradient the stock backward pass builds and copies.
 import * as tf from '@tensorflow/tfjs';
 import type { SharedDataset } from '../data/shared-dataset.js';
-import {
-  type TableView,
-  type TokenRows,
-  addMeanGradient,
-  addRowsGradient,
-  meanOfRealTokens,
-  realTokenRows,
-} from '../kernels/token-front-loops.js';
+import { type TableView, type TokenRows, tokenFrontLoops } from '../kernels/token-front-loops.js';
 import { copyTensorInto, float32Values } from '../kernels/wasm-heap.js';
 import type { TokenFront } from '../models/token-front.js';
 import { meanLoss } from './losses.js';
@@ -44,12 +37,14 @@ export function tokenFrontPass(
   const features = new Float32Array(maxRows * maxLength);
   const frontValues = new Float32Array(maxRows * perRow);
   const headVariables = variables.filter((_, i) => i !== tableIndex);
+  const loops = tokenFrontLoops();
+  const gradient: TableView = { values: slot, offset: table.offset, vocabSize, width };
   return (batch, start, end) =>
     tf.tidy(() => {
       const n = end - start;
       const tokens: TokenRows = { ids: data.gatherFeatures(batch, start, end, features), rows: n, maxLength };
-      if (kind === 'mean') meanOfRealTokens(table, tokens, frontValues);
-      else realTokenRows(table, tokens, frontValues);
+      if (kind === 'mean') loops.meanOfRealTokens(table, tokens, frontValues);
+      else loops.realTokenRows(table, tokens, frontValues);
       const frontTensor = tf.tensor(frontValues.subarray(0, n * perRow), kind === 'mean' ? [n, width] : [n, maxLength, width]);
       const ids = kind === 'rows' ? tf.tensor(tokens.ids, [n, maxLength]) : undefined;
       const { labels, teacher } = targets(batch, start, end);
@@ -70,11 +65,10 @@ export function tokenFrontPass(
         else slot.fill(0, offset, offset + variables[i].size);
       }
       // The table's gradient last: the view of the front's gradient is valid until the next tensor is made.
-      const tableOffset = offsets[tableIndex];
-      slot.fill(0, tableOffset, tableOffset + vocabSize * width);
+      slot.fill(0, gradient.offset, gradient.offset + vocabSize * width);
       const dFront = float32Values(grads[0]);
-      if (kind === 'mean') addMeanGradient(dFront, tokens, slot, tableOffset, width);
-      else addRowsGradient(dFront, tokens, slot, tableOffset, width);
+      if (kind === 'mean') loops.addMeanGradient(gradient, tokens, dFront);
+      else loops.addRowsGradient(gradient, tokens, dFront);
       slot[lossIndex] = value.dataSync()[0];
     });
 }
