@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { LogitTable } from '../data/logit-table.js';
 import type { SharedDataset } from '../data/shared-dataset.js';
 import { copyTensorInto } from '../kernels/wasm-heap.js';
-import { tokenFront } from '../models/token-front.js';
+import type { TokenFront } from '../models/token-front.js';
 import { augmentRows } from './augment.js';
 import { meanLoss } from './losses.js';
 import { learningRateAt } from './lr-schedule.js';
@@ -32,8 +32,8 @@ function batchTargets(task: TrainTask, data: SharedDataset): BatchTargets {
 
 /**
  * Builds this rank's forward and backward pass: it writes the flat gradient, then the slice's mean loss, into
- * `slot` (this rank's slot of the gradient exchange). A text student whose embedding front token-front.ts
- * recognises trains with that front fused (token-front-step.ts); any other model through tfjs's autograd.
+ * `slot` (this rank's slot of the gradient exchange). A text student with a `front` (token-front.ts, which
+ * recognises it) trains with that front fused (token-front-step.ts); any other model through tfjs's autograd.
  */
 export function gradientPass(
   task: TrainTask,
@@ -42,9 +42,9 @@ export function gradientPass(
   inputShape: number[],
   variables: tf.Variable[],
   slot: Float32Array,
+  front: TokenFront | undefined,
 ): GradientPass {
   const targets = batchTargets(task, data);
-  const front = task.augment ? undefined : tokenFront(model);
   if (front) return tokenFrontPass(task, front, model, data, variables, slot, targets);
   const lossIndex = slot.length - 1;
   // Reused gather buffer, sized for the largest slice.
@@ -110,13 +110,19 @@ export class ShardUpdate {
   /** One float64 per rank: its share of the squared gradient norm, when clipping. */
   private readonly norms: Float64Array;
   private readonly copies: boolean;
+  /** Whether the variables in `readShared` lag the shared weights. */
+  private stale = false;
 
-  /** Rank 0 also publishes its replica's initial weights as the shared ones. */
+  /**
+   * Rank 0 also publishes its replica's initial weights as the shared ones. The variables in `readShared`
+   * (which the gradient pass reads from the shared weights themselves) are loaded only by {@link syncModel}.
+   */
   constructor(
     private readonly task: TrainTask,
     private readonly variables: tf.Variable[],
     chunk: [number, number],
     private readonly waitForAll: () => void,
+    private readonly readShared: tf.Variable[] = [],
   ) {
     // The optimizer runs on this rank's chunk of the shared weights (the loss, last in the vector, is not one).
     this.optimizer = ShardedOptimizer.attach(task.optimizer);
@@ -148,13 +154,26 @@ export class ShardUpdate {
     return lr;
   }
 
-  /** Copies the shared weights into this replica's variables. */
+  /** Loads the shared weights into the variables the model alone reads: those not in `readShared`. */
   private loadSharedWeights(): void {
+    this.load((variable) => !this.readShared.includes(variable));
+    this.stale = this.readShared.length > 0;
+  }
+
+  /** Brings the whole model up to the shared weights: call it before anything reads the model. */
+  syncModel(): void {
+    if (!this.stale) return;
+    this.load((variable) => this.readShared.includes(variable));
+    this.stale = false;
+  }
+
+  /** Copies the shared weights into this replica's variables that `which` picks. */
+  private load(which: (variable: tf.Variable) => boolean): void {
     tf.tidy(() => {
       let offset = 0;
       for (const variable of this.variables) {
         const values = this.optimizer.weights.subarray(offset, offset + variable.size);
-        variable.assign(tf.tensor(this.copies ? values.slice() : values, variable.shape));
+        if (which(variable)) variable.assign(tf.tensor(this.copies ? values.slice() : values, variable.shape));
         offset += variable.size;
       }
     });
