@@ -37,11 +37,11 @@ export function tokenFrontPass(
   const features = new Float32Array(maxRows * maxLength);
   const frontValues = new Float32Array(maxRows * perRow);
   const headVariables = variables.filter((_, i) => i !== tableIndex);
-  const loops = tokenFrontLoops();
   const gradient: TableView = { values: slot, offset: table.offset, vocabSize, width };
   return (batch, start, end) =>
     tf.tidy(() => {
       const n = end - start;
+      const loops = tokenFrontLoops(); // the thread's, as its kernels were chosen
       const tokens: TokenRows = { ids: data.gatherFeatures(batch, start, end, features), rows: n, maxLength };
       if (kind === 'mean') loops.meanOfRealTokens(table, tokens, frontValues);
       else loops.realTokenRows(table, tokens, frontValues);
