@@ -40,8 +40,11 @@ static int front_args_of(napi_env env, napi_callback_info info, const char *fn, 
       !size_product(env, fn, "vocabSize x width", a->vocab, a->width, &table) ||
       !size_product(env, fn, "rows x maxLength", a->rows, a->length, &tokens) ||
       !size_product(env, fn, "maxLength x width", mean ? 1 : a->length, a->width, &per_row) ||
-      !size_product(env, fn, "rows x row", a->rows, per_row, &front) || !in_heap(env, fn, "tableOffset", a->offset, table, table_floats))
+      !size_product(env, fn, "rows x row", a->rows, per_row, &front))
     return 0;
+  if (a->offset < 0 || (uint64_t)table > table_floats || (uint64_t)a->offset > table_floats - (uint64_t)table)
+    return fail(env, "tfjs-distill native: %s tableOffset %lld: the table's %lld values lie outside the array of %zu", fn,
+                (long long)a->offset, (long long)table, table_floats);
   if ((uint64_t)tokens > id_count) return fail(env, "tfjs-distill native: %s ids hold %zu ids, fewer than rows x maxLength", fn, id_count);
   if ((uint64_t)front > front_floats)
     return fail(env, "tfjs-distill native: %s front holds %zu values, fewer than the %lld it needs", fn, front_floats, (long long)front);
