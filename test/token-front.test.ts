@@ -173,3 +173,50 @@ describe('the fused token front of text students', () => {
       }
   });
 });
+
+describe('a fused text student in a run', () => {
+  it("validation and keep 'best' see the trained table: the best epoch's weights are a shorter run's", async () => {
+    const { loadDataSource } = await import('../dist/data/data-source.js');
+    const { distill } = await import('../dist/distill/distill.js');
+    const { TOKENIZER_DIRS } = await import('./helpers/tokenizer-fixtures.js');
+    const spam = new URL('./fixtures/text/spam.jsonl', import.meta.url).pathname;
+    const { train, test, vocabSize } = await loadDataSource({
+      source: `text:${spam}`,
+      tokenizer: TOKENIZER_DIRS.unigram,
+      maxLength: 32,
+      testFraction: 0.2,
+      seed: 1,
+      workers: 2,
+    });
+    const shape = { inputShape: [32], numClasses: 2, vocabSize };
+    const options = {
+      train,
+      test,
+      teacherEpochs: 1,
+      labeled: 100,
+      batchSize: 32,
+      workers: 2,
+      seed: 3,
+      validation: 40,
+      optimizer: { learningRate: 0.05 },
+      allowWeakTeacher: true,
+    };
+    const run = (epochs: number, keep: 'best' | 'last') =>
+      distill({
+        teacher: buildModel('bag:8', { ...shape, seed: 1 }),
+        student: buildModel('bag:8', { ...shape, seed: 2 }),
+        epochs,
+        keep,
+        ...options,
+      });
+    const weights = async (model: tf.LayersModel) => new Float32Array((await modelToData(model)).weights);
+    const best = await run(4, 'best');
+    const kept = best.report.phases.find((p) => p.phase === 'student')!.selection!;
+    expect(kept.keptEpoch).toBe(kept.bestEpoch);
+    const cut = await run(kept.bestEpoch, 'last');
+    const [a, b] = [await weights(best.student), await weights(cut.student)];
+    expect(maxAbsDiff(a, b)).toBe(0);
+    const initial = await weights(buildModel('bag:8', { ...shape, seed: 2 }));
+    expect(maxAbsDiff(a.subarray(0, vocabSize * 8), initial.subarray(0, vocabSize * 8))).toBeGreaterThan(1e-3); // the table trained
+  }, 120_000);
+});
