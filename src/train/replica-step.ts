@@ -45,7 +45,7 @@ export function gradientPass(
   front: TokenFront | undefined,
 ): GradientPass {
   const targets = batchTargets(task, data);
-  if (front) return tokenFrontPass(task, front, model, data, variables, slot, targets);
+  if (front) return tokenFrontPass(task, front, data, variables, slot, targets);
   const lossIndex = slot.length - 1;
   // Reused gather buffer, sized for the largest slice.
   const features = new Float32Array(task.plan.maxRowsPerRank * data.rowSize);

@@ -13,23 +13,22 @@ import type { TrainTask } from './replica.js';
 import type { BatchTargets, GradientPass } from './replica-step.js';
 
 /**
- * Builds the fused pass of `model`, whose trainable `variables` include `front.table`, over the shared weights
- * `weights` (the table is read there: every rank's copy of it is the shared one). Writes what the stock pass
- * writes into `slot`: the flat gradient, then the slice's mean loss.
+ * Builds the fused pass of a model whose trainable `variables` include `front.table`. It reads the table from
+ * the shared weights (task.optimizer.weights), which every rank's copy of the table would only repeat, and
+ * writes what the stock pass writes into `slot`: the flat gradient, then the slice's mean loss.
  */
 export function tokenFrontPass(
   task: TrainTask,
   front: TokenFront,
-  model: tf.LayersModel,
   data: SharedDataset,
   variables: tf.Variable[],
   slot: Float32Array,
   targets: BatchTargets,
 ): GradientPass {
   const lossIndex = slot.length - 1;
-  const tableIndex = model.trainableWeights.indexOf(front.table);
-  const offsets: number[] = [];
-  variables.reduce((offset, variable) => offsets.push(offset) && offset + variable.size, 0);
+  const tableIndex = variables.indexOf(front.table.read() as tf.Variable);
+  const offsets: number[] = []; // where each variable's values start in the flat weights and gradient
+  for (let i = 0, offset = 0; i < variables.length; offset += variables[i++].size) offsets.push(offset);
   const { kind, maxLength, width, vocabSize } = front;
   const table: TableView = { values: new Float32Array(task.optimizer.weights), offset: offsets[tableIndex], vocabSize, width };
   const perRow = kind === 'mean' ? width : maxLength * width;
@@ -66,9 +65,9 @@ export function tokenFrontPass(
       }
       // The table's gradient last: the view of the front's gradient is valid until the next tensor is made.
       slot.fill(0, gradient.offset, gradient.offset + vocabSize * width);
-      const dFront = float32Values(grads[0]);
-      if (kind === 'mean') loops.addMeanGradient(gradient, tokens, dFront);
-      else loops.addRowsGradient(gradient, tokens, dFront);
+      const dFront = grads[0] && float32Values(grads[0]); // absent when the loss does not depend on the front
+      if (dFront && kind === 'mean') loops.addMeanGradient(gradient, tokens, dFront);
+      else if (dFront) loops.addRowsGradient(gradient, tokens, dFront);
       slot[lossIndex] = value.dataSync()[0];
     });
 }
