@@ -10,7 +10,8 @@
  * keeps one thread count and one thread pool per process), which the pool does only with one worker.
  * The same addon carries the training step's exchange loops (exchange.c), pools and reductions
  * (reductions.c: a 2x2 max pool, a max-pool gradient, bias-gradient sums), a bias add and a broadcasting
- * Equal (elementwise.c) and an embedding's gather and gradient (embedding.c), registered below.
+ * Equal (elementwise.c), an embedding's gather and gradient (embedding.c) and a text student's fused embedding
+ * front (token-front.c), registered below.
  */
 #include <dlfcn.h>
 #include <math.h>
@@ -73,6 +74,7 @@ static void load_openblas(void) {
 #include "conv.h"
 #include "elementwise.h"
 #include "embedding.h"
+#include "token-front.h"
 #include "vec4.h"
 
 int openblas_ready(napi_env env) {
@@ -265,6 +267,10 @@ NAPI_MODULE_INIT() {
       {"equalBroadcast", NULL, equal_broadcast, NULL, NULL, NULL, napi_enumerable, NULL},
       {"gatherRows", NULL, gather_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"segmentSumRows", NULL, segment_sum_rows, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"realTokenMean", NULL, real_token_mean, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"addRealTokenMeanGradient", NULL, add_real_token_mean_gradient, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"realTokenRows", NULL, real_token_rows, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"addRealTokenRowsGradient", NULL, add_real_token_rows_gradient, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof functions / sizeof *functions, functions);
   conv_instance_init(env);

@@ -363,6 +363,38 @@ describe.runIf(NATIVE)('the addon refuses arguments that would reach outside its
         ['out past the end', swap(v, 6, HEAP - 39), outside('segmentSumRows', 'outOffset', HEAP - 39, 40)],
       ],
     },
+    ...Object.fromEntries(
+      (['realTokenMean', 'addRealTokenMeanGradient', 'realTokenRows', 'addRealTokenRowsGradient'] as const).map((fn) => {
+        const rows = fn.includes('Rows');
+        // a [4, 3] table at 2 of 14 floats; 2 rows of 3 ids; the front [2, 3] (a mean) or [2, 3, 3] (rows)
+        const valid = () => [floats(14), 2, 4, 3, Float32Array.of(1, 3, 0, 0, 0, 0), 2, 3, floats(rows ? 18 : 6)];
+        const front = `front holds ${rows ? 17 : 5} values, fewer than the ${rows ? 18 : 6} it needs`;
+        return [
+          fn,
+          {
+            valid,
+            bad: (v: unknown[]): Case[] => [
+              ['vocabSize 0', swap(v, 2, 0), range(fn, 'vocabSize', 0, 1, MAX32)],
+              ['width 0', swap(v, 3, 0), range(fn, 'width', 0, 1, MAX32)],
+              ['negative rows', swap(v, 5, -1), range(fn, 'rows', -1, 0, MAX32)],
+              [
+                'table past the end',
+                swap(v, 1, 3),
+                new RegExp(`^tfjs-distill native: ${fn} tableOffset 3: the table's 12 values lie outside the array of 14$`),
+              ],
+              ['negative tableOffset', swap(v, 1, -1), new RegExp(`^tfjs-distill native: ${fn} tableOffset -1:`)],
+              [
+                'ids shorter',
+                swap(v, 4, floats(5)),
+                new RegExp(`^tfjs-distill native: ${fn} ids hold 5 ids, fewer than rows x maxLength$`),
+              ],
+              ['front shorter', swap(v, 7, floats(rows ? 17 : 5)), new RegExp(`^tfjs-distill native: ${fn} ${front}$`)],
+              ['the table not a Float32Array', swap(v, 0, new Float64Array(14)), /^tfjs-distill native: expected a Float32Array$/],
+            ],
+          },
+        ];
+      }),
+    ),
     weightedSum: {
       // 3 ranks' slots of stride 10, the range [0, 10)
       valid: () => [floats(30), 10, Float64Array.of(0.5, 0.5, 0), 0, 10, floats(10)],

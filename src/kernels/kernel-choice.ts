@@ -13,6 +13,7 @@ import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { DistillError, messageOf } from '../errors.js';
 import { javascriptLoops, useExchangeLoops } from './exchange-loops.js';
 import { noteKernelSet } from './weight-packing.js';
+import { javascriptTokenFrontLoops, nativeTokenFrontLoops, useTokenFrontLoops } from './token-front-loops.js';
 import { blasKernels, loadBlas } from './blas-kernels.js';
 import { nativeReluGradient, reluGradKernel, RELU_GRAD } from './blas/relu-grad.js';
 import { untransposedMatMulKernels } from './untransposed-matmul.js';
@@ -110,6 +111,7 @@ export function selectWasmKernels(choice: KernelChoice, backend: BackendWasm, bl
       tf.registerKernel(reluGradKernel(load.blas));
       tf.registerGradient(nativeReluGradient(originalReluGradient!));
       useExchangeLoops(load.blas);
+      useTokenFrontLoops(nativeTokenFrontLoops(load.blas));
       // Set every time: an earlier pool in this process may have left another count.
       const threads = load.blas.setThreads(blasThreads);
       return {
@@ -132,6 +134,7 @@ export function selectWasmKernels(choice: KernelChoice, backend: BackendWasm, bl
   noteKernelSet(false);
   tf.registerGradient(originalReluGradient!);
   useExchangeLoops(javascriptLoops);
+  useTokenFrontLoops(javascriptTokenFrontLoops);
   return { kernels: 'wasm', notice };
 }
 

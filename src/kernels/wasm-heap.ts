@@ -78,3 +78,13 @@ export function tensorValues(t: tf.Tensor): Float32Array {
 export function copyTensorInto(t: tf.Tensor, target: Float32Array, offset: number): void {
   target.set(tensorValues(t), offset);
 }
+
+/**
+ * A float32 tensor's values: on wasm a view of the heap, valid until the next tensor is made (which can grow
+ * the heap) or the tensor is disposed; elsewhere `dataSync()`.
+ */
+export function float32Values(t: tf.Tensor): Float32Array {
+  const backend = activeWasmBackend();
+  if (backend === undefined || t.dtype !== 'float32') return t.dataSync() as Float32Array;
+  return new Float32Array(heapBuffer(backend), floatOffset(backend, t) * 4, t.size);
+}

@@ -6,6 +6,7 @@ import { DistillError } from '../errors.js';
 import { exchangeLoops } from '../kernels/exchange-loops.js';
 import { modelToData } from '../models/model-data.js';
 import { modelInputShape } from '../models/model-shape.js';
+import { tokenFront } from '../models/token-front.js';
 import { SharedAllReduce } from '../parallel/allreduce.js';
 import type { SharedBarrier } from '../parallel/barrier.js';
 import type { ControlClient } from '../parallel/control-plane.js';
@@ -74,8 +75,12 @@ class ReplicaLoop {
     this.allReduce = SharedAllReduce.attach(task.allReduce, barrier, loops);
     const slot = this.allReduce.slot(rank); // the flat gradient, then the slice's mean loss
     this.lossIndex = slot.length - 1;
-    this.computeGradient = gradientPass(task, model, data, inputShape, variables, slot);
-    this.update = new ShardUpdate(task, model, variables, this.allReduce.chunk(rank), this.waitForAll);
+    // A text student's fused front reads its table from the shared weights: the replica's copy is loaded
+    // only when something reads the model (see ShardUpdate.syncModel).
+    const front = task.augment ? undefined : tokenFront(model);
+    this.computeGradient = gradientPass(task, model, data, inputShape, variables, slot, front);
+    const readShared = front ? [front.table.read() as tf.Variable] : [];
+    this.update = new ShardUpdate(task, model, variables, this.allReduce.chunk(rank), this.waitForAll, readShared);
     this.heartbeat = RankHeartbeat.attach(task.heartbeat);
     this.resumed = task.resume?.progress;
     this.step = this.resumed?.step ?? 0;
@@ -169,6 +174,7 @@ class ReplicaLoop {
 
   /** The end of an epoch: validation and model selection (collective), then the epoch's record. */
   private async endEpoch(): Promise<EpochRecord> {
+    this.update.syncModel(); // validation and model selection read the model
     const epoch = this.schedule.epochOf(this.step - 1) + 1;
     const metrics = this.selection && (await this.selection.afterEpoch(epoch, this.step < this.task.plan.steps, this.waitForAll));
     const epochSeconds = (performance.now() - this.epochStarted) / 1000;
@@ -191,6 +197,7 @@ class ReplicaLoop {
 
   /** Rank 0 writes the phase's state, enough to continue it exactly where it stands. */
   private async saveCheckpoint(path: string): Promise<void> {
+    this.update.syncModel();
     const { step, samples, skippedSteps, loss } = this;
     await writeTrainingCheckpoint(path, {
       phase: this.task.phase,
@@ -227,6 +234,7 @@ class ReplicaLoop {
 
   /** What the rank returns; rank 0 adds the weights to keep (the best epoch's, when the phase keeps the best). */
   private async result(cancelled: boolean): Promise<TrainResult> {
+    this.update.syncModel();
     const { step, samples, skippedSteps, loss, timings, firstStepSeconds, selection } = this;
     const result: TrainResult = {
       steps: step,

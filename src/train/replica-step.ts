@@ -5,6 +5,7 @@ import { LogitTable } from '../data/logit-table.js';
 import type { SharedDataset } from '../data/shared-dataset.js';
 import { exchangeLoops } from '../kernels/exchange-loops.js';
 import { copyTensorInto, tensorValues } from '../kernels/wasm-heap.js';
+import type { TokenFront } from '../models/token-front.js';
 import { augmentRows } from './augment.js';
 import { meanLoss } from './losses.js';
 import { learningRateAt } from './lr-schedule.js';
@@ -12,6 +13,7 @@ import { ShardedOptimizer } from './optimizers.js';
 import { WeightReload } from './weight-reload.js';
 import type { TrainTask } from './replica.js';
 import { type ChunkUpdate, FUSED_BOUND } from '../parallel/allreduce.js';
+import { tokenFrontPass } from './token-front-step.js';
 
 /**
  * A forward and backward pass over rows [start, end) of a global batch, at step `step` (for augmentation).
@@ -19,9 +21,25 @@ import { type ChunkUpdate, FUSED_BOUND } from '../parallel/allreduce.js';
  */
 export type GradientPass = (batch: Int32Array, start: number, end: number, step: number) => boolean;
 
+/** The labels and teacher logits of rows [start, end) of a global batch, as tensors (in the caller's tidy). */
+export type BatchTargets = (batch: Int32Array, start: number, end: number) => { labels: tf.Tensor1D; teacher?: tf.Tensor2D };
+
+/** Gathers a slice's targets into buffers sized for the largest slice, reused from step to step. */
+function batchTargets(task: TrainTask, data: SharedDataset): BatchTargets {
+  const softLabels = task.softLabels && LogitTable.attach(task.softLabels);
+  const maxRows = task.plan.maxRowsPerRank;
+  const labels = new Int32Array(maxRows);
+  const teacherLogits = new Float32Array(maxRows * data.numClasses);
+  return (batch, start, end) => ({
+    labels: tf.tensor1d(data.gatherLabels(batch, start, end, labels), 'int32'),
+    teacher: softLabels && tf.tensor2d(softLabels.gather(batch, start, end, teacherLogits), [end - start, data.numClasses]),
+  });
+}
+
 /**
  * Builds this rank's forward and backward pass: it writes the flat gradient, then the slice's mean loss, into
- * `slot` (this rank's slot of the gradient exchange).
+ * `slot` (this rank's slot of the gradient exchange). A text student with a `front` (token-front.ts, which
+ * recognises it) trains with that front fused (token-front-step.ts); any other model through tfjs's autograd.
  */
 export function gradientPass(
   task: TrainTask,
@@ -30,14 +48,13 @@ export function gradientPass(
   inputShape: number[],
   variables: tf.Variable[],
   slot: Float32Array,
+  front: TokenFront | undefined,
 ): GradientPass {
-  const softLabels = task.softLabels && LogitTable.attach(task.softLabels);
+  const targets = batchTargets(task, data);
+  if (front) return tokenFrontPass(task, front, data, variables, slot, targets);
   const lossIndex = slot.length - 1;
-  // Reused gather buffers, sized for the largest slice.
-  const maxRows = task.plan.maxRowsPerRank;
-  const features = new Float32Array(maxRows * data.rowSize);
-  const labels = new Int32Array(maxRows);
-  const teacherLogits = new Float32Array(maxRows * data.numClasses);
+  // Reused gather buffer, sized for the largest slice.
+  const features = new Float32Array(task.plan.maxRowsPerRank * data.rowSize);
   const loops = exchangeLoops();
   return (batch, start, end, step) =>
     tf.tidy(() => {
@@ -45,10 +62,9 @@ export function gradientPass(
       const rows = data.gatherFeatures(batch, start, end, features);
       if (task.augment) augmentRows(rows, batch, start, end, data.featureShape, task.augment, task.seed, step);
       const x = tf.tensor(rows, [n, ...inputShape]);
-      const y = tf.tensor1d(data.gatherLabels(batch, start, end, labels), 'int32');
-      const teacher = softLabels && tf.tensor2d(softLabels.gather(batch, start, end, teacherLogits), [n, data.numClasses]);
+      const { labels, teacher } = targets(batch, start, end);
       const { value, grads } = tf.variableGrads(
-        () => meanLoss(task.loss, { student: model.apply(x, { training: true }) as tf.Tensor2D, teacher, labels: y }),
+        () => meanLoss(task.loss, { student: model.apply(x, { training: true }) as tf.Tensor2D, teacher, labels }),
         variables,
       );
       let offset = 0;
@@ -109,14 +125,20 @@ export class ShardUpdate {
   readonly fused: boolean;
   /** The learning rate of the step {@link averaged} is for. */
   private pendingLearningRate = Number.NaN;
+  /** Whether the variables in `readShared` lag the shared weights. */
+  private stale = false;
 
-  /** Rank 0 also publishes its replica's initial weights as the shared ones. */
+  /**
+   * Rank 0 also publishes its replica's initial weights as the shared ones. The variables in `readShared`
+   * (which the gradient pass reads from the shared weights themselves) are loaded only by {@link syncModel}.
+   */
   constructor(
     private readonly task: TrainTask,
     model: tf.LayersModel,
     variables: tf.Variable[],
     chunk: [number, number],
     private readonly waitForAll: () => void,
+    private readonly readShared: tf.Variable[] = [],
   ) {
     // The optimizer runs on this rank's chunk of the shared weights (the loss, last in the vector, is not one).
     this.optimizer = ShardedOptimizer.attach(task.optimizer);
@@ -165,8 +187,16 @@ export class ShardUpdate {
     return this.pendingLearningRate;
   }
 
-  /** Copies the shared weights into this replica's variables. */
+  /** Loads the shared weights into the variables the model alone reads: those not in `readShared`. */
   private loadSharedWeights(): void {
-    this.reload.load(this.optimizer.weights);
+    this.reload.load(this.optimizer.weights, (variable) => !this.readShared.includes(variable));
+    this.stale = this.readShared.length > 0;
+  }
+
+  /** Brings the whole model up to the shared weights: call it before anything reads the model. */
+  syncModel(): void {
+    if (!this.stale) return;
+    this.reload.load(this.optimizer.weights, (variable) => this.readShared.includes(variable));
+    this.stale = false;
   }
 }

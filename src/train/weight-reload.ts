@@ -20,45 +20,44 @@ const NATIVE_WEIGHT_LAYERS = new Set(['Dense', 'Conv1D', 'Conv2D', 'Embedding', 
 export class WeightReload {
   /** Whether the model's weights reach only the native kernels. */
   private readonly nativeLayers: boolean;
-  /** stockPackingMoments() when the variables last got new tensors; undefined before that. */
-  private freshAt: number | undefined;
-  /** The tensors (by data id) the variables got then: a variable assigned elsewhere since is not written in place. */
-  private freshData: object[] = [];
+  /** Per variable: stockPackingMoments() when it last got a new tensor here (undefined before that). */
+  private readonly freshAt: (number | undefined)[];
+  /** Per variable: the tensor (by data id) it got then; a variable assigned elsewhere since is not written in place. */
+  private readonly freshData: (object | undefined)[];
 
   constructor(
     model: tf.LayersModel,
     private readonly variables: tf.Variable[],
   ) {
     this.nativeLayers = model.layers.every((layer) => layer.weights.length === 0 || NATIVE_WEIGHT_LAYERS.has(layer.getClassName()));
+    this.freshAt = variables.map(() => undefined);
+    this.freshData = variables.map(() => undefined);
   }
 
-  /** Loads `weights`, the variables' values one after the other, into the variables. */
-  load(weights: Float32Array): void {
+  /** Loads `weights`, the variables' values one after the other, into the variables `which` picks (all by default). */
+  load(weights: Float32Array, which: (variable: tf.Variable) => boolean = () => true): void {
     const wasm = tf.getBackend() === 'wasm';
     const moments = stockPackingMoments();
-    const unchanged = this.variables.every((variable, i) => variable.dataId === this.freshData[i]);
-    if (wasm && this.nativeLayers && moments !== undefined && moments === this.freshAt && unchanged) {
-      const loops = exchangeLoops();
-      let offset = 0;
-      for (const variable of this.variables) {
-        // A plain copy (no bound) into the variable's values where they lie on the heap; native, since a
-        // typed-array copy out of shared memory goes element by element.
-        loops.copyBounded(weights.subarray(offset, offset + variable.size), tensorValues(variable), 0, Number.POSITIVE_INFINITY);
-        offset += variable.size;
-      }
-      return;
-    }
-    // The wasm backend copies a tensor's values into its heap when it is made; other backends may keep the
-    // array itself, and the shared weights change at the next step, so they get a copy.
+    const inPlace = wasm && this.nativeLayers && moments !== undefined;
+    const loops = exchangeLoops();
     tf.tidy(() => {
       let offset = 0;
-      for (const variable of this.variables) {
+      this.variables.forEach((variable, i) => {
         const values = weights.subarray(offset, offset + variable.size);
-        variable.assign(tf.tensor(wasm ? values : values.slice(), variable.shape));
         offset += variable.size;
-      }
+        if (!which(variable)) return;
+        if (inPlace && this.freshAt[i] === moments && this.freshData[i] === variable.dataId) {
+          // A plain copy (no bound) into the variable's values where they lie on the heap; native, since a
+          // typed-array copy out of shared memory goes element by element.
+          loops.copyBounded(values, tensorValues(variable), 0, Number.POSITIVE_INFINITY);
+          return;
+        }
+        // The wasm backend copies a tensor's values into its heap when it is made; other backends may keep
+        // the array itself, and the shared weights change at the next step, so they get a copy.
+        variable.assign(tf.tensor(wasm ? values : values.slice(), variable.shape));
+        this.freshAt[i] = moments;
+        this.freshData[i] = variable.dataId;
+      });
     });
-    this.freshAt = moments;
-    this.freshData = this.variables.map((variable) => variable.dataId);
   }
 }

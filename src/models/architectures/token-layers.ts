@@ -9,7 +9,7 @@ import type { ArchitectureContext } from './architecture-entry.js';
  * What a padding position scores before the softmax over positions: far enough below a real token's 0 that
  * its weight is exactly 0 in float32, while a row of padding alone still gets finite, equal weights.
  */
-const PADDING_SCORE = -1e4;
+export const PADDING_SCORE = -1e4;
 
 /** The sequence length and vocabulary size of token-id rows; buildModel checks both before a family builds. */
 export function tokenRows({ spec, inputShape, vocabSize }: ArchitectureContext): { maxLength: number; vocabSize: number } {
