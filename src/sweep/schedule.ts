@@ -6,6 +6,7 @@ import { LogitTable } from '../data/logit-table.js';
 import { type RunData, openInputs, shareData } from '../distill/run-inputs.js';
 import { startRun } from '../distill/run-context.js';
 import { shareModel } from '../models/model-data.js';
+import type { PoolKeeper } from '../pool/pool-keeper.js';
 import { type DistillOptions, resolveConfig } from '../options/options.js';
 import { mixSeed } from '../random.js';
 import { trainDataParallel } from '../train/data-parallel.js';
@@ -93,7 +94,7 @@ export function probeSteps(sweep: { trials: number; epochs: number; stepsPerEpoc
 export async function measureStudent(
   options: (workers: number) => DistillOptions,
   workers: number,
-  sweep: { trials: number; student: string },
+  sweep: { trials: number; student: string; pools?: PoolKeeper },
 ): Promise<ScheduleMeasurement> {
   const started = performance.now();
   const probeOptions = (count: number): DistillOptions => ({
@@ -107,7 +108,10 @@ export async function measureStudent(
   const stepsPerEpoch = Math.ceil(data.allRows.length / config.batchSize);
   const steps = probeSteps({ trials: sweep.trials, epochs: config.epochs, stepsPerEpoch });
   // Both pools start at once (their start-up is most of the measurement's cost), then time in turn.
-  const opened = await Promise.allSettled([openProbe(probeOptions(1), data), openProbe(probeOptions(workers), data)]);
+  const opened = await Promise.allSettled([
+    openProbe(probeOptions(1), data, sweep.pools),
+    openProbe(probeOptions(workers), data, sweep.pools),
+  ]);
   let one: TimedSteps;
   let all: TimedSteps;
   try {
@@ -118,7 +122,8 @@ export async function measureStudent(
     one = await timedSteps(alone, data, steps);
     all = await timedSteps(together, data, steps);
   } finally {
-    for (const probe of opened) if (probe.status === 'fulfilled') await probe.value.run.supervisor.destroy();
+    // Healthy pools go back to the sweep's keeper: the first trials run on them.
+    for (const probe of opened) if (probe.status === 'fulfilled') await probe.value.run.supervisor.release();
   }
   const seconds = (performance.now() - started) / 1000;
   // The steps the workers say they timed (both pools train the same plan).
@@ -138,11 +143,11 @@ interface TimedSteps {
 }
 
 /** A run for the measurement with its pool started: the student checked against the data, no teacher opened. */
-async function openProbe(options: DistillOptions, data: RunData) {
+async function openProbe(options: DistillOptions, data: RunData, pools: PoolKeeper | undefined) {
   // The options name the teacher (resolveConfig asks for one) but no step reads it.
   const config = { ...resolveConfig(options), teacherTestLogits: null };
   const inputs = await openInputs({ ...options, teacher: undefined }, config, data);
-  const run = await startRun(options, config, inputs);
+  const run = await startRun(options, config, inputs, pools);
   try {
     await run.supervisor.run('setup', async () => {});
   } catch (error) {

@@ -21,6 +21,7 @@ import { sweepRows, trialContext } from './trial-context.js';
 import { SWEEP_REPORT_VERSION, type SweepBaseline, type SweepReport, type SweepTrial } from './sweep-report.js';
 import { type ScheduleChoice, chooseSchedule, measureStudent } from './schedule.js';
 import { type TrialContext, type TrialPlan, type TrialRecord, finishedTrial, runTrial } from './trial.js';
+import { PoolKeeper } from '../pool/pool-keeper.js';
 import { sweepHtml } from './sweep-html.js';
 
 // Declared with the validation option, whose help shows it.
@@ -205,37 +206,51 @@ async function runTrials(
     await onQueue.run(pending, context, { finished, total: plans.length, onTrial });
     return { finished, schedule: onQueue.schedule };
   }
-  const pending0 = plans.length - finished.size;
-  const schedule = await chooseSchedule({
-    choice: pending0 === 0 ? 'data-parallel' : (scheduleChoice ?? 'auto'),
+  // One pool per runner, kept from trial to trial (and auto's probe pools, for the first trials).
+  const pools = new PoolKeeper();
+  try {
+    const schedule = await scheduleFor(plans, context, { scheduleChoice, config, pending: plans.length - finished.size, pools });
+    const pending = plans.filter((plan) => !finished.has(plan.index));
+    const trialWorkers = schedule.mode === 'concurrent' ? 1 : schedule.workers;
+    const runNext = async (): Promise<void> => {
+      for (let plan = pending.shift(); plan; plan = pending.shift()) {
+        try {
+          const record = await runTrial(plan, trialWorkers, context, pools);
+          finished.set(plan.index, record);
+          onTrial?.(record.trial, finished.size, plans.length, false);
+        } catch (error) {
+          pending.length = 0; // no new trial starts; those running finish (and are kept for --resume)
+          throw error;
+        }
+      }
+    };
+    // Every runner ends before the sweep fails, so that no pool outlives it.
+    const runners = await Promise.allSettled(Array.from({ length: schedule.mode === 'concurrent' ? schedule.workers : 1 }, runNext));
+    const failed = runners.find((runner): runner is PromiseRejectedResult => runner.status === 'rejected');
+    if (failed) throw failed.reason;
+    return { finished, schedule };
+  } finally {
+    await pools.close();
+  }
+}
+
+/** The schedule of the pending trials: as asked, or measured on the largest student (its pools left in `pools`). */
+function scheduleFor(
+  plans: TrialPlan[],
+  context: TrialContext,
+  how: { scheduleChoice: ScheduleChoice | undefined; config: DistillConfig; pending: number; pools: PoolKeeper },
+) {
+  const { scheduleChoice, config, pending, pools } = how;
+  return chooseSchedule({
+    choice: pending === 0 ? 'data-parallel' : (scheduleChoice ?? 'auto'),
     workers: config.workers,
-    trials: plans.length - finished.size,
+    trials: pending,
     ...largestStudent(plans, context, config),
     measure: () => {
       const { plan, student } = largestStudent(plans, context, config);
-      return measureStudent((workers) => context.optionsOf(plan, workers), config.workers, { trials: pending0, student });
+      return measureStudent((workers) => context.optionsOf(plan, workers), config.workers, { trials: pending, student, pools });
     },
   });
-  const pending = plans.filter((plan) => !finished.has(plan.index));
-  const trialWorkers = schedule.mode === 'concurrent' ? 1 : schedule.workers;
-  const runNext = async (): Promise<void> => {
-    for (let plan = pending.shift(); plan; plan = pending.shift()) {
-      try {
-        const record = await runTrial(plan, trialWorkers, context);
-        finished.set(plan.index, record);
-        onTrial?.(record.trial, finished.size, plans.length, false);
-      } catch (error) {
-        pending.length = 0; // no new trial starts; those running finish (and are kept for --resume)
-        throw error;
-      }
-    }
-  };
-  // Every runner ends before the sweep fails, so that no pool outlives it.
-  const runners = await Promise.allSettled(Array.from({ length: schedule.mode === 'concurrent' ? schedule.workers : 1 }, runNext));
-  const failed = runners.find((runner): runner is PromiseRejectedResult => runner.status === 'rejected');
-  if (failed) throw failed.reason;
-
-  return { finished, schedule };
 }
 
 /** The trial with the most trainable parameters (the probe's), and whether OpenBLAS threads would suit it. */
