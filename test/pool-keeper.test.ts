@@ -33,21 +33,30 @@ describe('pools kept between runs', () => {
     for (const made of keepers.splice(0)) await made.close();
   });
 
-  it('hands back the pool given back with the same options, and starts another for other options or when none is idle', async () => {
+  it('serves pools of any size from the threads given back, starting only the threads missing', async () => {
     const pools = keeper();
     const first = await pools.take(oneWorker);
-    const second = await pools.take(oneWorker); // the first is out: a pool of its own
-    expect(second).not.toBe(first);
+    const second = await pools.take(oneWorker); // the first is out: a thread of its own
+    expect(pools.threadsStarted).toBe(2);
     await pools.giveBack(oneWorker, first);
-    const wider = await pools.take(twoWorkers);
-    expect(wider).not.toBe(first);
-    expect(wider.workers).toBe(2);
-    expect(await pools.take(oneWorker)).toBe(first);
-    for (const pool of [second, wider]) await pool.destroy();
-    await first.destroy();
+    await pools.giveBack(oneWorker, second);
+    expect(pools.idleThreads).toBe(2);
+    const wide = await pools.take(twoWorkers); // both kept threads, none started
+    expect(pools.threadsStarted).toBe(2);
+    expect(wide.workers).toBe(2);
+    expect(wide.backend).toBe('cpu');
+    expect(await answers(first)).toBe(false); // its thread is the wide pool's now
+    expect(await answers(wide)).toBe(true);
+    await pools.giveBack(twoWorkers, wide);
+    const three = await pools.take({ ...oneWorker, workers: 3 }); // two kept, one started
+    expect(pools.threadsStarted).toBe(3);
+    expect(await answers(three)).toBe(true);
+    const other = await pools.take({ ...oneWorker, barrierTimeoutMs: 30_000 }); // other options: its own thread
+    expect(pools.threadsStarted).toBe(4);
+    await Promise.all([three.destroy(), other.destroy()]);
   });
 
-  it('a run that ends well gives its pool to the next run; a pool that failed is stopped, never given back', async () => {
+  it('a run that ends well gives its threads to the next run; a pool that failed is stopped, never given back', async () => {
     const pools = keeper();
     const ran: TfjsPool[] = [];
     const first = supervisorOn(pools);
@@ -55,30 +64,32 @@ describe('pools kept between runs', () => {
     await first.release();
     const second = supervisorOn(pools);
     await second.run('label', async (pool) => ran.push(pool));
-    expect(ran[1]).toBe(ran[0]);
+    expect(pools.threadsStarted).toBe(1);
     await expect(
       second.run('student', async () => {
         throw new WorkerFailure('worker 0 exited unexpectedly', 0, false);
       }),
     ).rejects.toThrow(/exited unexpectedly/);
-    expect(await answers(ran[0])).toBe(false);
+    expect(await answers(ran[1])).toBe(false);
     await second.release();
+    expect(pools.idleThreads).toBe(0);
     const third = supervisorOn(pools);
     await third.run('label', async (pool) => ran.push(pool));
-    expect(ran[2]).not.toBe(ran[0]);
+    expect(pools.threadsStarted).toBe(2);
     expect(await answers(ran[2])).toBe(true);
     await third.release();
   });
 
-  it('closing stops the idle pools, and those given back afterwards', async () => {
+  it('closing stops the idle threads, and those given back afterwards', async () => {
     const pools = keeper();
     const idle = await pools.take(oneWorker);
     const late = await pools.take(oneWorker);
     await pools.giveBack(oneWorker, idle);
     await pools.close();
-    expect(await answers(idle)).toBe(false);
+    expect(pools.idleThreads).toBe(0);
     expect(await answers(late)).toBe(true);
     await pools.giveBack(oneWorker, late);
+    expect(pools.idleThreads).toBe(0);
     expect(await answers(late)).toBe(false);
   });
 });

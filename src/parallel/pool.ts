@@ -39,36 +39,71 @@ const TEARDOWN_GRACE_MS = 2000;
 const SECONDARY = [BARRIER_ABORTED, 'Terminating worker thread', 'The task has been aborted'];
 
 /**
- * W worker threads (Piscina, minThreads = maxThreads = W) running one worker module. It knows nothing of
- * what the tasks compute. Tasks for every rank run concurrently, one per thread. Any failure tears the
- * whole pool down (a replacement thread would not have the state the others built, and the others may
- * wait for the lost rank), and reaches the caller as a {@link WorkerFailure} naming the rank and the cause.
+ * W worker threads running one worker module, each a Piscina of one thread: rank r's tasks run on thread r,
+ * other tasks on the thread with the fewest in flight. One Piscina per thread lets a pool hand its threads
+ * over to pools of other sizes (see {@link WorkerPool.handOverThreads}). It knows nothing of what the tasks
+ * compute. Tasks for every rank run concurrently, one per thread. Any failure tears the whole pool down (a
+ * replacement thread would not have the state the others built, and the others may wait for the lost
+ * rank), and reaches the caller as a {@link WorkerFailure} naming the rank and the cause.
  */
 export class WorkerPool<Task extends PoolTask = PoolTask> {
   private destroyed = false;
+  /** Tasks in flight on each thread. */
+  private readonly inFlight: number[];
+  readonly workers: number;
 
   protected constructor(
-    private readonly piscina: Piscina,
-    readonly workers: number,
+    private readonly threads: Piscina[],
     readonly barrierTimeoutMs: number,
-    private readonly workerMemoryMb: number | undefined,
-  ) {}
+    protected readonly workerMemoryMb: number | undefined,
+  ) {
+    this.workers = threads.length;
+    this.inFlight = threads.map(() => 0);
+  }
 
   /** Starts W threads of `workerFile`. */
   static start<Task extends PoolTask>(options: PoolOptions): WorkerPool<Task> {
-    return new WorkerPool<Task>(WorkerPool.piscinaFor(options), options.workers, options.barrierTimeoutMs, options.workerMemoryMb);
+    return new WorkerPool<Task>(WorkerPool.threadsFor(options), options.barrierTimeoutMs, options.workerMemoryMb);
   }
 
-  protected static piscinaFor(options: PoolOptions): Piscina {
-    return new Piscina({
-      filename: options.workerFile.href,
-      minThreads: options.workers,
-      maxThreads: options.workers,
-      idleTimeout: 2 ** 31 - 1,
-      // 'sync' would block a finished task's thread in Atomics.wait, so its Comlink port could not answer.
-      atomics: 'async',
-      resourceLimits: options.workerMemoryMb ? { maxOldGenerationSizeMb: options.workerMemoryMb } : undefined,
-    });
+  protected static threadsFor(options: PoolOptions): Piscina[] {
+    return Array.from(
+      { length: options.workers },
+      () =>
+        new Piscina({
+          filename: options.workerFile.href,
+          minThreads: 1,
+          maxThreads: 1,
+          idleTimeout: 2 ** 31 - 1,
+          // 'sync' would block a finished task's thread in Atomics.wait, so its Comlink port could not answer.
+          atomics: 'async',
+          resourceLimits: options.workerMemoryMb ? { maxOldGenerationSizeMb: options.workerMemoryMb } : undefined,
+        }),
+    );
+  }
+
+  /**
+   * Gives this pool's threads, idle, to whoever builds a pool of them (see TfjsPool.compose): this pool is
+   * then stopped as far as its callers know, and its threads are the new owner's to run and to destroy.
+   */
+  protected handOverThreads(): Piscina[] {
+    this.checkAlive();
+    this.destroyed = true;
+    return this.threads;
+  }
+
+  /** Runs `task` on thread `index`, counting it in flight there while it runs. */
+  private runOn<R>(index: number, task: Task, options: { signal?: AbortSignal; transferList?: TransferListItem[] }): Promise<R> {
+    this.inFlight[index]++;
+    const running = this.threads[index].run(task, options as never) as Promise<R>;
+    return running.finally(() => this.inFlight[index]--);
+  }
+
+  /** The thread with the fewest tasks in flight (the first of those tied). */
+  private leastBusy(): number {
+    let best = 0;
+    for (let i = 1; i < this.inFlight.length; i++) if (this.inFlight[i] < this.inFlight[best]) best = i;
+    return best;
   }
 
   /**
@@ -79,7 +114,7 @@ export class WorkerPool<Task extends PoolTask = PoolTask> {
     this.checkAlive();
     const timeout = AbortSignal.timeout(this.barrierTimeoutMs);
     try {
-      return (await this.piscina.run(task, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout })) as R;
+      return await this.runOn<R>(this.leastBusy(), task, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
     } catch (error) {
       if (signal?.aborted) throw error; // the caller's own cancellation
       const failure = timeout.aborted
@@ -121,7 +156,7 @@ export class WorkerPool<Task extends PoolTask = PoolTask> {
       : () => {};
     const runs = Array.from({ length: this.workers }, (_, rank) => {
       const { task, transferList } = makeTask(rank);
-      return this.piscina.run(task, { transferList: transferList as never }).catch((error: unknown) => {
+      return this.runOn<R>(rank, task, { transferList }).catch((error: unknown) => {
         abortAll();
         throw this.failureOf(error, rank);
       });
@@ -148,7 +183,7 @@ export class WorkerPool<Task extends PoolTask = PoolTask> {
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
-    await this.piscina.destroy();
+    await Promise.all(this.threads.map((thread) => thread.destroy()));
   }
 
   private checkAlive(): void {
