@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WorkerFailure } from '../dist/errors.js';
 import { SharedBarrier } from '../dist/parallel/barrier.js';
+import { WorkerPool } from '../dist/parallel/pool.js';
 import { PoolKeeper } from '../dist/pool/pool-keeper.js';
 import { PoolSupervisor } from '../dist/pool/supervisor.js';
 import type { TfjsPool, TfjsPoolOptions } from '../dist/pool/tfjs-pool.js';
@@ -91,5 +92,24 @@ describe('pools kept between runs', () => {
     await pools.giveBack(oneWorker, late);
     expect(pools.idleThreads).toBe(0);
     expect(await answers(late)).toBe(false);
+  });
+});
+
+describe("a pool's queue", () => {
+  it('gives each waiting task to whichever thread frees up first, as one shared queue', async () => {
+    const pool = WorkerPool.start<{ kind: string; ms: number }>({
+      workers: 2,
+      workerFile: new URL('./fixtures/pool/sleep-worker.mjs', import.meta.url),
+      barrierTimeoutMs: 30_000,
+    });
+    try {
+      const slow = pool.run<number>({ kind: 'sleep', ms: 3000 });
+      const quick = await Promise.all(Array.from({ length: 6 }, () => pool.run<number>({ kind: 'sleep', ms: 20 })));
+      // Every quick task ran on the other thread while the slow one held its own: none queued behind it.
+      expect(new Set(quick).size).toBe(1);
+      expect(quick[0]).not.toBe(await slow);
+    } finally {
+      await pool.destroy();
+    }
   });
 });

@@ -50,6 +50,8 @@ export class WorkerPool<Task extends PoolTask = PoolTask> {
   private destroyed = false;
   /** Tasks in flight on each thread. */
   private readonly inFlight: number[];
+  /** Tasks waiting for a thread (see idleThread), first come first served. */
+  private readonly waiting: { give: (thread: number) => void; refuse: (reason: unknown) => void }[] = [];
   readonly workers: number;
 
   protected constructor(
@@ -92,18 +94,49 @@ export class WorkerPool<Task extends PoolTask = PoolTask> {
     return this.threads;
   }
 
-  /** Runs `task` on thread `index`, counting it in flight there while it runs. */
+  /** Runs `task` on thread `index` (already counted in flight there), then frees the thread for the next task waiting. */
   private runOn<R>(index: number, task: Task, options: { signal?: AbortSignal; transferList?: TransferListItem[] }): Promise<R> {
-    this.inFlight[index]++;
     const running = this.threads[index].run(task, options as never) as Promise<R>;
-    return running.finally(() => this.inFlight[index]--);
+    return running.finally(() => this.freeThread(index));
   }
 
-  /** The thread with the fewest tasks in flight (the first of those tied). */
-  private leastBusy(): number {
-    let best = 0;
-    for (let i = 1; i < this.inFlight.length; i++) if (this.inFlight[i] < this.inFlight[best]) best = i;
-    return best;
+  /**
+   * A thread with nothing in flight, counted busy at once: the first idle one, or the first to free up, in
+   * the order asked. Tasks wait here rather than in a thread's own queue, so that a thread that finishes
+   * early takes the next task (one shared queue, as a many-thread Piscina has).
+   */
+  private idleThread(signal: AbortSignal): Promise<number> {
+    if (signal.aborted) return Promise.reject(signal.reason);
+    const idle = this.inFlight.indexOf(0);
+    if (idle >= 0 && this.waiting.length === 0) {
+      this.inFlight[idle]++;
+      return Promise.resolve(idle);
+    }
+    return new Promise<number>((resolve, reject) => {
+      const onAbort = () => {
+        this.waiting.splice(this.waiting.indexOf(waiter), 1);
+        reject(signal.reason);
+      };
+      const waiter = {
+        give: (thread: number) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(thread);
+        },
+        refuse: reject,
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push(waiter);
+    });
+  }
+
+  /** One task fewer in flight on thread `index`; once it has none, the next waiting task takes it. */
+  private freeThread(index: number): void {
+    this.inFlight[index]--;
+    if (this.inFlight[index] > 0) return;
+    const next = this.waiting.shift();
+    if (!next) return;
+    this.inFlight[index]++;
+    next.give(index);
   }
 
   /**
@@ -114,7 +147,8 @@ export class WorkerPool<Task extends PoolTask = PoolTask> {
     this.checkAlive();
     const timeout = AbortSignal.timeout(this.barrierTimeoutMs);
     try {
-      return await this.runOn<R>(this.leastBusy(), task, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+      const stop = signal ? AbortSignal.any([signal, timeout]) : timeout;
+      return await this.runOn<R>(await this.idleThread(stop), task, { signal: stop });
     } catch (error) {
       if (signal?.aborted) throw error; // the caller's own cancellation
       const failure = timeout.aborted
@@ -156,6 +190,7 @@ export class WorkerPool<Task extends PoolTask = PoolTask> {
       : () => {};
     const runs = Array.from({ length: this.workers }, (_, rank) => {
       const { task, transferList } = makeTask(rank);
+      this.inFlight[rank]++;
       return this.runOn<R>(rank, task, { transferList }).catch((error: unknown) => {
         abortAll();
         throw this.failureOf(error, rank);
@@ -183,6 +218,7 @@ export class WorkerPool<Task extends PoolTask = PoolTask> {
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
+    for (const waiter of this.waiting.splice(0)) waiter.refuse(new Error('Terminating worker thread'));
     await Promise.all(this.threads.map((thread) => thread.destroy()));
   }
 
