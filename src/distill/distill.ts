@@ -3,6 +3,7 @@ import type { LogitTable } from '../data/logit-table.js';
 import { importSoftLabels, obtainSoftLabels, type SoftLabels } from '../labelling/soft-labels.js';
 import type { CheckedModel } from '../models/checked-model.js';
 import { type ModelData, modelFromData } from '../models/model-data.js';
+import type { PoolKeeper } from '../pool/pool-keeper.js';
 import { type DistillConfig, type DistillOptions, resolveConfig } from '../options/options.js';
 import { mixSeed } from '../random.js';
 import { lossSpecOf } from '../train/losses.js';
@@ -36,13 +37,18 @@ export interface DistillResult {
  * 5. optionally, a baseline student trains on the hard labels alone with the same budget;
  * 6. every model is evaluated on the test rows.
  */
-export async function distill(options: DistillOptions): Promise<DistillResult> {
+export function distill(options: DistillOptions): Promise<DistillResult> {
+  return distillOnKeptPools(options, undefined);
+}
+
+/** {@link distill}, its pool taken from `keeper` and given back when the run ends well (a sweep's trials). */
+export async function distillOnKeptPools(options: DistillOptions, keeper: PoolKeeper | undefined): Promise<DistillResult> {
   const config = resolveConfig(options);
 
   // 1. Data, once, in shared memory. Then the models, checked against it; then the checkpoints and the pool.
   const data = shareData(options, config);
   const inputs = await openInputs(options, config, data);
-  const run = await startRun(options, config, inputs);
+  const run = await startRun(options, config, inputs, keeper);
   try {
     // 2. Teacher training, on the labelled rows, hard labels.
     const teacherData = await trainTeacher(run, data, inputs);
@@ -76,7 +82,7 @@ export async function distill(options: DistillOptions): Promise<DistillResult> {
       report,
     };
   } finally {
-    await run.supervisor.destroy();
+    await run.supervisor.release();
   }
 }
 

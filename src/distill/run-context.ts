@@ -2,6 +2,7 @@
 // and what the run has recorded so far.
 import type { DistillConfig, DistillOptions } from '../options/options.js';
 import { chooseParallelism } from '../options/parallelism.js';
+import type { PoolKeeper } from '../pool/pool-keeper.js';
 import { PoolSupervisor } from '../pool/supervisor.js';
 import type { HistoryRecord, ProgressEvent } from '../progress.js';
 import type { TrainingPhaseReport } from '../reports/report.js';
@@ -37,9 +38,15 @@ export interface RunContext {
 
 /**
  * Opens the checkpoint folder (checked against the run's fingerprint), chooses workers x BLAS threads (from
- * the student's size where threadsPerWorker is auto) and sets config.workers, and makes the pool's supervisor.
+ * the student's size where threadsPerWorker is auto) and sets config.workers, and makes the pool's supervisor
+ * (taking its pool from `keeper` when given, see PoolSupervisor.release).
  */
-export async function startRun(options: DistillOptions, config: DistillConfig, inputs: RunInputs): Promise<RunContext> {
+export async function startRun(
+  options: DistillOptions,
+  config: DistillConfig,
+  inputs: RunInputs,
+  keeper?: PoolKeeper,
+): Promise<RunContext> {
   const reportProgress = options.onProgress ?? (() => {});
   const { signal } = options;
   const history: HistoryRecord[] = [];
@@ -78,6 +85,7 @@ export async function startRun(options: DistillOptions, config: DistillConfig, i
     resumesFrom: checkpoints ? 'its last checkpoint' : 'the start of the phase',
     onProgress,
     signal,
+    keeper,
   });
   return {
     options,

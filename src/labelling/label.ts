@@ -16,6 +16,7 @@ import type { TeacherRuntime } from '../options/options.js';
 import { type KeysOfGroups, type LibraryKeys, type SameKeys, resolveOptions } from '../options/resolve.js';
 import type { TeacherRuntimeUsed } from '../teachers/teacher-runtime.js';
 import { obtainSoftLabels } from './soft-labels.js';
+import type { PoolKeeper } from '../pool/pool-keeper.js';
 import { PoolSupervisor } from '../pool/supervisor.js';
 
 /** Shard `index` of `count` (0-based): a contiguous range of whole inference batches. */
@@ -123,7 +124,12 @@ export function checkShard(shard: ShardSpec): void {
  * and the soft labels go to the store (or shard) file, exactly as `distill` would write them. A file that
  * already holds these labels is reused.
  */
-export async function label(options: LabelOptions): Promise<LabelResult> {
+export function label(options: LabelOptions): Promise<LabelResult> {
+  return labelOnKeptPools(options, undefined);
+}
+
+/** {@link label}, its pool taken from `keeper` and given back when it ends well (a sweep's probe or trials run on it next). */
+export async function labelOnKeptPools(options: LabelOptions, keeper: PoolKeeper | undefined): Promise<LabelResult> {
   check(typeof options.softLabels === 'string' && options.softLabels !== '', 'softLabels must name the file to write', ['softLabels']);
   const config = resolveOptions(options, LABEL_SCOPE);
   const { shard } = options;
@@ -179,6 +185,7 @@ export async function label(options: LabelOptions): Promise<LabelResult> {
     resumesFrom: 'the start of the shard',
     onProgress,
     signal: options.signal,
+    keeper,
   });
   try {
     const handle = teacher.model;
@@ -217,6 +224,6 @@ export async function label(options: LabelOptions): Promise<LabelResult> {
     if (supervisor.restarts.length > 0) done.notices.push(...supervisor.restarts.map((r) => `restarted the workers: ${r.reason}`));
     return done;
   } finally {
-    await supervisor.destroy();
+    await supervisor.release();
   }
 }

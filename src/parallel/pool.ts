@@ -39,36 +39,104 @@ const TEARDOWN_GRACE_MS = 2000;
 const SECONDARY = [BARRIER_ABORTED, 'Terminating worker thread', 'The task has been aborted'];
 
 /**
- * W worker threads (Piscina, minThreads = maxThreads = W) running one worker module. It knows nothing of
- * what the tasks compute. Tasks for every rank run concurrently, one per thread. Any failure tears the
- * whole pool down (a replacement thread would not have the state the others built, and the others may
- * wait for the lost rank), and reaches the caller as a {@link WorkerFailure} naming the rank and the cause.
+ * W worker threads running one worker module, each a Piscina of one thread: rank r's tasks run on thread r,
+ * other tasks on the thread with the fewest in flight. One Piscina per thread lets a pool hand its threads
+ * over to pools of other sizes (see {@link WorkerPool.handOverThreads}). It knows nothing of what the tasks
+ * compute. Tasks for every rank run concurrently, one per thread. Any failure tears the whole pool down (a
+ * replacement thread would not have the state the others built, and the others may wait for the lost
+ * rank), and reaches the caller as a {@link WorkerFailure} naming the rank and the cause.
  */
 export class WorkerPool<Task extends PoolTask = PoolTask> {
   private destroyed = false;
+  /** Tasks in flight on each thread. */
+  private readonly inFlight: number[];
+  /** Tasks waiting for a thread (see idleThread), first come first served. */
+  private readonly waiting: { give: (thread: number) => void; refuse: (reason: unknown) => void }[] = [];
+  readonly workers: number;
 
   protected constructor(
-    private readonly piscina: Piscina,
-    readonly workers: number,
+    private readonly threads: Piscina[],
     readonly barrierTimeoutMs: number,
-    private readonly workerMemoryMb: number | undefined,
-  ) {}
+    protected readonly workerMemoryMb: number | undefined,
+  ) {
+    this.workers = threads.length;
+    this.inFlight = threads.map(() => 0);
+  }
 
   /** Starts W threads of `workerFile`. */
   static start<Task extends PoolTask>(options: PoolOptions): WorkerPool<Task> {
-    return new WorkerPool<Task>(WorkerPool.piscinaFor(options), options.workers, options.barrierTimeoutMs, options.workerMemoryMb);
+    return new WorkerPool<Task>(WorkerPool.threadsFor(options), options.barrierTimeoutMs, options.workerMemoryMb);
   }
 
-  protected static piscinaFor(options: PoolOptions): Piscina {
-    return new Piscina({
-      filename: options.workerFile.href,
-      minThreads: options.workers,
-      maxThreads: options.workers,
-      idleTimeout: 2 ** 31 - 1,
-      // 'sync' would block a finished task's thread in Atomics.wait, so its Comlink port could not answer.
-      atomics: 'async',
-      resourceLimits: options.workerMemoryMb ? { maxOldGenerationSizeMb: options.workerMemoryMb } : undefined,
+  protected static threadsFor(options: PoolOptions): Piscina[] {
+    return Array.from(
+      { length: options.workers },
+      () =>
+        new Piscina({
+          filename: options.workerFile.href,
+          minThreads: 1,
+          maxThreads: 1,
+          idleTimeout: 2 ** 31 - 1,
+          // 'sync' would block a finished task's thread in Atomics.wait, so its Comlink port could not answer.
+          atomics: 'async',
+          resourceLimits: options.workerMemoryMb ? { maxOldGenerationSizeMb: options.workerMemoryMb } : undefined,
+        }),
+    );
+  }
+
+  /**
+   * Gives this pool's threads, idle, to whoever builds a pool of them (see TfjsPool.compose): this pool is
+   * then stopped as far as its callers know, and its threads are the new owner's to run and to destroy.
+   */
+  protected handOverThreads(): Piscina[] {
+    this.checkAlive();
+    this.destroyed = true;
+    return this.threads;
+  }
+
+  /** Runs `task` on thread `index` (already counted in flight there), then frees the thread for the next task waiting. */
+  private runOn<R>(index: number, task: Task, options: { signal?: AbortSignal; transferList?: TransferListItem[] }): Promise<R> {
+    const running = this.threads[index].run(task, options as never) as Promise<R>;
+    return running.finally(() => this.freeThread(index));
+  }
+
+  /**
+   * A thread with nothing in flight, counted busy at once: the first idle one, or the first to free up, in
+   * the order asked. Tasks wait here rather than in a thread's own queue, so that a thread that finishes
+   * early takes the next task (one shared queue, as a many-thread Piscina has).
+   */
+  private idleThread(signal: AbortSignal): Promise<number> {
+    if (signal.aborted) return Promise.reject(signal.reason);
+    const idle = this.inFlight.indexOf(0);
+    if (idle >= 0 && this.waiting.length === 0) {
+      this.inFlight[idle]++;
+      return Promise.resolve(idle);
+    }
+    return new Promise<number>((resolve, reject) => {
+      const onAbort = () => {
+        this.waiting.splice(this.waiting.indexOf(waiter), 1);
+        reject(signal.reason);
+      };
+      const waiter = {
+        give: (thread: number) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(thread);
+        },
+        refuse: reject,
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.waiting.push(waiter);
     });
+  }
+
+  /** One task fewer in flight on thread `index`; once it has none, the next waiting task takes it. */
+  private freeThread(index: number): void {
+    this.inFlight[index]--;
+    if (this.inFlight[index] > 0) return;
+    const next = this.waiting.shift();
+    if (!next) return;
+    this.inFlight[index]++;
+    next.give(index);
   }
 
   /**
@@ -79,7 +147,8 @@ export class WorkerPool<Task extends PoolTask = PoolTask> {
     this.checkAlive();
     const timeout = AbortSignal.timeout(this.barrierTimeoutMs);
     try {
-      return (await this.piscina.run(task, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout })) as R;
+      const stop = signal ? AbortSignal.any([signal, timeout]) : timeout;
+      return await this.runOn<R>(await this.idleThread(stop), task, { signal: stop });
     } catch (error) {
       if (signal?.aborted) throw error; // the caller's own cancellation
       const failure = timeout.aborted
@@ -121,7 +190,8 @@ export class WorkerPool<Task extends PoolTask = PoolTask> {
       : () => {};
     const runs = Array.from({ length: this.workers }, (_, rank) => {
       const { task, transferList } = makeTask(rank);
-      return this.piscina.run(task, { transferList: transferList as never }).catch((error: unknown) => {
+      this.inFlight[rank]++;
+      return this.runOn<R>(rank, task, { transferList }).catch((error: unknown) => {
         abortAll();
         throw this.failureOf(error, rank);
       });
@@ -148,7 +218,8 @@ export class WorkerPool<Task extends PoolTask = PoolTask> {
   async destroy(): Promise<void> {
     if (this.destroyed) return;
     this.destroyed = true;
-    await this.piscina.destroy();
+    for (const waiter of this.waiting.splice(0)) waiter.refuse(new Error('Terminating worker thread'));
+    await Promise.all(this.threads.map((thread) => thread.destroy()));
   }
 
   private checkAlive(): void {

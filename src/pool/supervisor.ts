@@ -1,4 +1,5 @@
 import { WorkerFailure } from '../errors.js';
+import type { PoolKeeper } from './pool-keeper.js';
 import { TfjsPool, type TfjsPoolOptions } from './tfjs-pool.js';
 import type { Phase, ProgressEvent } from '../progress.js';
 import type { RestartReport } from '../reports/report.js';
@@ -12,6 +13,8 @@ export interface SupervisorOptions {
   resumesFrom: string;
   onProgress: (event: ProgressEvent) => void;
   signal?: AbortSignal;
+  /** Where the pool comes from and goes back to at {@link PoolSupervisor.release}; default: started here, stopped there. */
+  keeper?: PoolKeeper;
 }
 
 /**
@@ -53,10 +56,20 @@ export class PoolSupervisor {
     await pool?.destroy();
   }
 
+  /** The run is over: its pool goes back to the keeper (every stage ended, so it is idle), or is stopped without one. */
+  async release(): Promise<void> {
+    const { keeper, pool: poolOptions } = this.options;
+    const pool = this.pool;
+    this.pool = undefined;
+    if (pool && keeper) await keeper.giveBack(poolOptions, pool);
+    else await pool?.destroy();
+  }
+
   private async start(): Promise<TfjsPool> {
     const started = performance.now();
     this.options.onProgress({ phase: 'setup', done: 0, total: 1, samplesPerSec: 0 });
-    this.pool = await TfjsPool.startTfjs(this.options.pool);
+    const { keeper, pool: poolOptions } = this.options;
+    this.pool = keeper ? await keeper.take(poolOptions) : await TfjsPool.startTfjs(poolOptions);
     this.setupSeconds += (performance.now() - started) / 1000;
     this.options.onProgress({ phase: 'setup', done: 1, total: 1, samplesPerSec: 0 });
     return this.pool;

@@ -42,7 +42,7 @@ export class TfjsPool extends WorkerPool<WorkerTask> {
     }
     checkThreads(options.workers, options.threadsPerWorker ?? 1);
     const poolOptions = { ...options, workerFile: WORKER_FILE };
-    const pool = new TfjsPool(WorkerPool.piscinaFor(poolOptions), options.workers, options.barrierTimeoutMs, options.workerMemoryMb);
+    const pool = new TfjsPool(WorkerPool.threadsFor(poolOptions), options.barrierTimeoutMs, options.workerMemoryMb);
     try {
       const kernels = options.kernels ?? kernelChoiceFromEnv() ?? 'auto';
       await pool.loadBackend(options.backend, kernels, options.threadsPerWorker ?? 1, (options.workerImports ?? []).map(moduleUrl));
@@ -51,6 +51,36 @@ export class TfjsPool extends WorkerPool<WorkerTask> {
       await pool.destroy();
       throw error;
     }
+  }
+
+  /**
+   * One pool of the threads of `parts`, idle pools started with the same options (so the same backend and
+   * kernels), which are then stopped as far as their callers know: a kept pool's threads serve a pool of
+   * another size without loading tfjs again. The parts must have loaded the same backend and kernels.
+   */
+  static compose(parts: TfjsPool[]): TfjsPool {
+    const [first] = parts;
+    const same = parts.every((part) => part.backend === first.backend && part.kernels === first.kernels);
+    if (!same) throw new DistillError('internal: pools with different backends or kernels cannot be joined');
+    const pool = new TfjsPool(
+      parts.flatMap((part) => part.handOverThreads()),
+      first.barrierTimeoutMs,
+      first.workerMemoryMb,
+    );
+    pool.backend = first.backend;
+    pool.kernels = first.kernels;
+    pool.notices = [...new Set(parts.flatMap((part) => part.notices))];
+    return pool;
+  }
+
+  /** This idle pool as one pool per thread (see {@link compose}); this pool is then stopped as far as its callers know. */
+  split(): TfjsPool[] {
+    const { backend, kernels, notices, barrierTimeoutMs, workerMemoryMb } = this;
+    return this.handOverThreads().map((thread) => {
+      const single = new TfjsPool([thread], barrierTimeoutMs, workerMemoryMb);
+      Object.assign(single, { backend, kernels, notices });
+      return single;
+    });
   }
 
   /**

@@ -1,11 +1,13 @@
 // How a sweep uses the machine: several single-worker trials at once, or one trial at a time across every
 // worker. Data parallelism pays for averaging the gradients at every step, which a small student's step
-// does not cover; independent trials pay nothing of the kind. Which wins is measured, not guessed: a few
-// timed steps of the largest student on each, bounded to a small share of the sweep's own steps.
+// does not cover; independent trials pay nothing of the kind, but contend for the cores. Which wins is
+// measured, not guessed: a few timed steps of the largest student run as each schedule runs it, bounded to a
+// small share of the sweep's own steps, on pools the trials then run on.
 import { LogitTable } from '../data/logit-table.js';
 import { type RunData, openInputs, shareData } from '../distill/run-inputs.js';
 import { startRun } from '../distill/run-context.js';
 import { shareModel } from '../models/model-data.js';
+import type { PoolKeeper } from '../pool/pool-keeper.js';
 import { type DistillOptions, resolveConfig } from '../options/options.js';
 import { mixSeed } from '../random.js';
 import { trainDataParallel } from '../train/data-parallel.js';
@@ -37,13 +39,13 @@ export interface ScheduleInputs {
   student: string;
   /** True when a single worker with several OpenBLAS threads suits the largest student (see chooseParallelism). */
   blasThreads: boolean;
-  /** Times the largest student on one worker and on `workers` (see measureStudent). */
+  /** Times the largest student on `workers` single-worker pools side by side and on one of `workers` (see measureStudent). */
   measure: () => Promise<ScheduleMeasurement>;
 }
 
 /**
- * The schedule. `auto` times the largest student on one worker and on all of them, and estimates both
- * ways through the trials: rounds of `workers` trials side by side at the one-worker speed, against every
+ * The schedule. `auto` times the largest student as both schedules run it, and estimates both ways through
+ * the trials: rounds of `workers` trials side by side at the speed each had beside the others, against every
  * trial in turn at the all-worker speed. The trials are of the same budget, so samples cancel out.
  */
 export async function chooseSchedule(inputs: ScheduleInputs): Promise<Schedule> {
@@ -69,9 +71,9 @@ export async function chooseSchedule(inputs: ScheduleInputs): Promise<Schedule> 
   const dataParallelCost = trials / together;
   const rate = (value: number) => `${Math.round(value).toLocaleString('en-US')} samples/s`;
   const reason =
-    `measured ${student} over ${measured.steps} steps: ${rate(alone)} on 1 worker, ${rate(together)} on ${workers}; ` +
+    `measured ${student} over ${measured.steps} steps: ${rate(alone)} on 1 worker (each of ${workers} side by side), ${rate(together)} on ${workers}; ` +
     `${trials} trials take ${rounds} round${rounds === 1 ? '' : 's'} of ${workers} side by side (${(dataParallelCost / concurrentCost).toFixed(2)}x ` +
-    'the speed of one at a time on every worker, counting side-by-side trials at the one-worker speed)';
+    'the speed of one at a time on every worker)';
   return { mode: concurrentCost < dataParallelCost ? 'concurrent' : 'data-parallel', workers, reason, measured };
 }
 
@@ -86,14 +88,16 @@ export function probeSteps(sweep: { trials: number; epochs: number; stepsPerEpoc
 }
 
 /**
- * Times a trial's student (`options`, as the trial would run it) on one worker and on `workers`, each in a
- * pool of its own after one warm-up step, with the trial's loss, batch and optimizer on its training rows
- * (the validation rows held out) but no teacher, validation or evaluation: the soft labels' values do not change a step's cost.
+ * Times a trial's student (`options`, as the trial would run it) as each schedule runs it: `workers`
+ * single-worker pools side by side (they contend as concurrent trials do), then one pool of `workers`, each
+ * after one warm-up step, with the trial's loss, batch and optimizer on its training rows (the validation rows
+ * held out) but no teacher, validation or evaluation: the soft labels' values do not change a step's cost.
+ * The pools come from and go back to `pools`, so that whichever schedule wins starts its trials on them.
  */
 export async function measureStudent(
   options: (workers: number) => DistillOptions,
   workers: number,
-  sweep: { trials: number; student: string },
+  sweep: { trials: number; student: string; pools?: PoolKeeper },
 ): Promise<ScheduleMeasurement> {
   const started = performance.now();
   const probeOptions = (count: number): DistillOptions => ({
@@ -106,20 +110,25 @@ export async function measureStudent(
   const data = shareData(probeOptions(1), config);
   const stepsPerEpoch = Math.ceil(data.allRows.length / config.batchSize);
   const steps = probeSteps({ trials: sweep.trials, epochs: config.epochs, stepsPerEpoch });
-  // Both pools start at once (their start-up is most of the measurement's cost), then time in turn.
-  const opened = await Promise.allSettled([openProbe(probeOptions(1), data), openProbe(probeOptions(workers), data)]);
-  let one: TimedSteps;
-  let all: TimedSteps;
-  try {
-    const [alone, together] = opened.map((probe) => {
-      if (probe.status === 'rejected') throw probe.reason;
-      return probe.value;
-    });
-    one = await timedSteps(alone, data, steps);
-    all = await timedSteps(together, data, steps);
-  } finally {
-    for (const probe of opened) if (probe.status === 'fulfilled') await probe.value.run.supervisor.destroy();
-  }
+  /** Opens a probe per pool size in `sizes` (their pools starting at once), runs `time` on them, and gives their pools back. */
+  const onProbes = async (sizes: number[], time: (probes: Probe[]) => Promise<TimedSteps[]>) => {
+    const opened = await Promise.allSettled(sizes.map((size) => openProbe(probeOptions(size), data, sweep.pools)));
+    try {
+      return await time(
+        opened.map((probe) => {
+          if (probe.status === 'rejected') throw probe.reason;
+          return probe.value;
+        }),
+      );
+    } finally {
+      // Healthy pools go back to the sweep's keeper: the next probe, then the trials, run on them.
+      for (const probe of opened) if (probe.status === 'fulfilled') await probe.value.run.supervisor.release();
+    }
+  };
+  // Side by side first, then together: on the same threads when `pools` keeps them (the labelling's).
+  const each = await onProbes(Array(workers).fill(1), (probes) => Promise.all(probes.map((probe) => timedSteps(probe, data, steps))));
+  const one = { samplesPerSec: mean(each.map((timed) => timed.samplesPerSec)), steps: Math.min(...each.map((timed) => timed.steps)) };
+  const [all] = await onProbes([workers], ([probe]) => Promise.all([timedSteps(probe, data, steps)]));
   const seconds = (performance.now() - started) / 1000;
   // The steps the workers say they timed (both pools train the same plan).
   const timed = Math.max(one.steps, all.steps);
@@ -132,17 +141,19 @@ export async function measureStudent(
   };
 }
 
+const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
+
 interface TimedSteps {
   samplesPerSec: number;
   steps: number;
 }
 
 /** A run for the measurement with its pool started: the student checked against the data, no teacher opened. */
-async function openProbe(options: DistillOptions, data: RunData) {
+async function openProbe(options: DistillOptions, data: RunData, pools: PoolKeeper | undefined) {
   // The options name the teacher (resolveConfig asks for one) but no step reads it.
   const config = { ...resolveConfig(options), teacherTestLogits: null };
   const inputs = await openInputs({ ...options, teacher: undefined }, config, data);
-  const run = await startRun(options, config, inputs);
+  const run = await startRun(options, config, inputs, pools);
   try {
     await run.supervisor.run('setup', async () => {});
   } catch (error) {
@@ -152,8 +163,10 @@ async function openProbe(options: DistillOptions, data: RunData) {
   return { run, student: inputs.student };
 }
 
+type Probe = Awaited<ReturnType<typeof openProbe>>;
+
 /** Training samples per second over `steps` steps after a warm-up step, on the probe's pool, and the steps timed. */
-async function timedSteps(probe: Awaited<ReturnType<typeof openProbe>>, data: RunData, steps: number): Promise<TimedSteps> {
+async function timedSteps(probe: Probe, data: RunData, steps: number): Promise<TimedSteps> {
   const { run, student } = probe;
   const { config, options } = run;
   const rows = data.allRows;

@@ -52,7 +52,10 @@ export interface ScheduleMeasurement {
   steps: number;
   /** Steps in one epoch of that student's trial, for scale: the measurement trains fewer. */
   stepsPerEpoch: number;
-  /** Training samples per second over the timed steps: on one worker, and on `workers` workers. */
+  /**
+   * Training samples per second over the timed steps: of one single-worker trial among `workers` side by side
+   * (their mean), and of one trial on all `workers` workers.
+   */
   samplesPerSec: { oneWorker: number; allWorkers: number };
   /** Wall seconds the measurement took, the pools' starts included. */
   seconds: number;

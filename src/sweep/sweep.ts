@@ -8,7 +8,7 @@ import type { InputContract } from '../data/input-contract.js';
 import type { ContractFile } from '../data/sources/source-entry.js';
 import type { QuantizeChoice } from '../options/schema.js';
 import { check } from '../errors.js';
-import { label } from '../labelling/label.js';
+import { labelOnKeptPools } from '../labelling/label.js';
 import { DEFAULT_SWEEP_VALIDATION } from '../options/groups/training.js';
 import { type DistillConfig, type DistillOptions, resolveConfig } from '../options/options.js';
 import { chooseParallelism } from '../options/parallelism.js';
@@ -21,6 +21,7 @@ import { sweepRows, trialContext } from './trial-context.js';
 import { SWEEP_REPORT_VERSION, type SweepBaseline, type SweepReport, type SweepTrial } from './sweep-report.js';
 import { type ScheduleChoice, chooseSchedule, measureStudent } from './schedule.js';
 import { type TrialContext, type TrialPlan, type TrialRecord, finishedTrial, runTrial } from './trial.js';
+import { PoolKeeper } from '../pool/pool-keeper.js';
 import { sweepHtml } from './sweep-html.js';
 
 // Declared with the validation option, whose help shows it.
@@ -118,10 +119,15 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
   await onQueue?.reachable();
   await mkdir(out, { recursive: true });
 
-  // The teacher labels once, into the store every trial reads.
-  const { labelled, labelSeconds } = await labelOnce(base, config, storeFile);
-
-  const { finished, schedule } = await runTrials(plans, context, { out, resume, scheduleChoice, config, onTrial, onQueue });
+  // Pools kept from the labelling to auto's probe and from trial to trial, one per runner: starting a pool
+  // (threads, tfjs, the backend's wasm) costs more than a small student's training.
+  const pools = new PoolKeeper();
+  const labelledAndRun = (async () => {
+    // The teacher labels once, into the store every trial reads.
+    const labelling = await labelOnce(base, config, storeFile, pools);
+    return { ...labelling, ...(await runTrials(plans, context, { out, resume, scheduleChoice, config, onTrial, onQueue, pools })) };
+  })().finally(() => pools.close());
+  const { labelled, labelSeconds, finished, schedule } = await labelledAndRun;
   const records = plans.map((plan) => finished.get(plan.index)!);
   const report = await sweepReport({
     out,
@@ -147,33 +153,36 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
 }
 
 /** The teacher's labels of every training row, once, into the sweep's store (none with imported logits). */
-async function labelOnce(base: Omit<DistillOptions, 'student'>, config: DistillConfig, storeFile: string | null) {
+async function labelOnce(base: Omit<DistillOptions, 'student'>, config: DistillConfig, storeFile: string | null, pools: PoolKeeper) {
   const labelStarted = performance.now();
   const teacherRows = base.teacherView ?? { train: base.train };
   const labelled =
     storeFile === null
       ? undefined
-      : await label({
-          teacher: base.teacher!,
-          ensemble: base.ensemble,
-          teacherNormalize: base.teacherNormalize,
-          teacherLayout: base.teacherLayout,
-          teacherOutput: base.teacherOutput,
-          teacherRuntime: base.teacherRuntime,
-          train: teacherRows.train,
-          softLabels: storeFile,
-          softLabelTopK: config.softLabelTopK,
-          temperature: config.temperature,
-          workers: base.workers,
-          backend: base.backend,
-          kernels: base.kernels,
-          barrierTimeoutMs: base.barrierTimeoutMs,
-          maxRestarts: base.maxRestarts,
-          workerMemoryMb: base.workerMemoryMb,
-          workerImports: base.workerImports,
-          onProgress: base.onProgress,
-          signal: base.signal,
-        });
+      : await labelOnKeptPools(
+          {
+            teacher: base.teacher!,
+            ensemble: base.ensemble,
+            teacherNormalize: base.teacherNormalize,
+            teacherLayout: base.teacherLayout,
+            teacherOutput: base.teacherOutput,
+            teacherRuntime: base.teacherRuntime,
+            train: teacherRows.train,
+            softLabels: storeFile,
+            softLabelTopK: config.softLabelTopK,
+            temperature: config.temperature,
+            workers: base.workers,
+            backend: base.backend,
+            kernels: base.kernels,
+            barrierTimeoutMs: base.barrierTimeoutMs,
+            maxRestarts: base.maxRestarts,
+            workerMemoryMb: base.workerMemoryMb,
+            workerImports: base.workerImports,
+            onProgress: base.onProgress,
+            signal: base.signal,
+          },
+          pools,
+        );
   const labelSeconds = (performance.now() - labelStarted) / 1000;
   return { labelled, labelSeconds };
 }
@@ -186,9 +195,10 @@ async function runTrials(
     scheduleChoice: ScheduleChoice | undefined;
     config: DistillConfig;
     onQueue: QueuedTrials | undefined;
+    pools: PoolKeeper;
   },
 ) {
-  const { out, resume, scheduleChoice, config, onTrial, onQueue } = how;
+  const { out, resume, scheduleChoice, config, onTrial, onQueue, pools } = how;
   const finished = new Map<number, TrialRecord>();
   if (resume) {
     for (const plan of plans) {
@@ -201,27 +211,18 @@ async function runTrials(
   for (const record of finished.values()) onTrial?.(record.trial, finished.size, plans.length, true);
 
   if (onQueue) {
+    await pools.close(); // the trials run on the queue's workers
     const pending = plans.filter((plan) => !finished.has(plan.index));
     await onQueue.run(pending, context, { finished, total: plans.length, onTrial });
     return { finished, schedule: onQueue.schedule };
   }
-  const pending0 = plans.length - finished.size;
-  const schedule = await chooseSchedule({
-    choice: pending0 === 0 ? 'data-parallel' : (scheduleChoice ?? 'auto'),
-    workers: config.workers,
-    trials: plans.length - finished.size,
-    ...largestStudent(plans, context, config),
-    measure: () => {
-      const { plan, student } = largestStudent(plans, context, config);
-      return measureStudent((workers) => context.optionsOf(plan, workers), config.workers, { trials: pending0, student });
-    },
-  });
+  const schedule = await scheduleFor(plans, context, { scheduleChoice, config, pending: plans.length - finished.size, pools });
   const pending = plans.filter((plan) => !finished.has(plan.index));
   const trialWorkers = schedule.mode === 'concurrent' ? 1 : schedule.workers;
   const runNext = async (): Promise<void> => {
     for (let plan = pending.shift(); plan; plan = pending.shift()) {
       try {
-        const record = await runTrial(plan, trialWorkers, context);
+        const record = await runTrial(plan, trialWorkers, context, pools);
         finished.set(plan.index, record);
         onTrial?.(record.trial, finished.size, plans.length, false);
       } catch (error) {
@@ -234,8 +235,26 @@ async function runTrials(
   const runners = await Promise.allSettled(Array.from({ length: schedule.mode === 'concurrent' ? schedule.workers : 1 }, runNext));
   const failed = runners.find((runner): runner is PromiseRejectedResult => runner.status === 'rejected');
   if (failed) throw failed.reason;
-
   return { finished, schedule };
+}
+
+/** The schedule of the pending trials: as asked, or measured on the largest student (its pools left in `pools`). */
+function scheduleFor(
+  plans: TrialPlan[],
+  context: TrialContext,
+  how: { scheduleChoice: ScheduleChoice | undefined; config: DistillConfig; pending: number; pools: PoolKeeper },
+) {
+  const { scheduleChoice, config, pending, pools } = how;
+  return chooseSchedule({
+    choice: pending === 0 ? 'data-parallel' : (scheduleChoice ?? 'auto'),
+    workers: config.workers,
+    trials: pending,
+    ...largestStudent(plans, context, config),
+    measure: () => {
+      const { plan, student } = largestStudent(plans, context, config);
+      return measureStudent((workers) => context.optionsOf(plan, workers), config.workers, { trials: pending, student, pools });
+    },
+  });
 }
 
 /** The trial with the most trainable parameters (the probe's), and whether OpenBLAS threads would suit it. */

@@ -7,11 +7,12 @@ import { join } from 'node:path';
 import { type Dataset, featureShape, holdsPixels } from '../data/dataset.js';
 import type { InputContract } from '../data/input-contract.js';
 import type { ContractFile } from '../data/sources/source-entry.js';
-import { type DistillResult, distill } from '../distill/distill.js';
+import { type DistillResult, distillOnKeptPools } from '../distill/distill.js';
 import { writeStudentFolder } from '../distill/student-folder.js';
 import { DistillError, check } from '../errors.js';
 import { saveModel } from '../models/model-files.js';
 import type { DistillOptions } from '../options/options.js';
+import type { PoolKeeper } from '../pool/pool-keeper.js';
 import type { QuantizeChoice } from '../options/schema.js';
 import type { SweepBaseline, SweepTrial } from './sweep-report.js';
 
@@ -80,10 +81,10 @@ function onMainThread<T>(work: () => Promise<T>): Promise<T> {
   return turn;
 }
 
-/** Runs one trial on `workers` workers and writes its folder; returns what trial.json holds. */
-export async function runTrial(plan: TrialPlan, workers: number, context: TrialContext): Promise<TrialRecord> {
+/** Runs one trial on `workers` workers (a pool from `pools` when given) and writes its folder; returns what trial.json holds. */
+export async function runTrial(plan: TrialPlan, workers: number, context: TrialContext, pools?: PoolKeeper): Promise<TrialRecord> {
   const started = performance.now();
-  const result = await distill(context.optionsOf(plan, workers));
+  const result = await distillOnKeptPools(context.optionsOf(plan, workers), pools);
   const seconds = (performance.now() - started) / 1000;
   return onMainThread(() => measureAndWrite(plan, context, result, seconds));
 }
