@@ -27,7 +27,7 @@ try {
   const tmp = `${out}.${process.pid}.tmp`;
   const shared = process.platform === 'darwin' ? ['-bundle', '-undefined', 'dynamic_lookup'] : ['-shared'];
   try {
-    execFileSync(cc, ['-O3', '-fno-math-errno', '-fPIC', '-std=c11', '-D_GNU_SOURCE', '-Wall', `-I${include}`, join(here, 'blas.c'), join(here, 'conv.c'), join(here, 'exchange.c'), join(here, 'averaged-update.c'), join(here, 'reductions.c'), join(here, 'elementwise.c'), join(here, 'embedding.c'), join(here, 'token-front.c'), join(here, 'activation-grad.c'), ...shared, '-o', tmp, '-ldl', '-lm', '-lpthread'], {
+    execFileSync(cc, ['-O3', '-fno-math-errno', '-ffp-contract=off', '-fPIC', '-std=c11', '-D_GNU_SOURCE', '-Wall', `-I${include}`, join(here, 'blas.c'), join(here, 'conv.c'), join(here, 'exchange.c'), join(here, 'averaged-update.c'), join(here, 'reductions.c'), join(here, 'elementwise.c'), join(here, 'embedding.c'), join(here, 'token-front.c'), join(here, 'activation-grad.c'), ...shared, '-o', tmp, '-ldl', '-lm', '-lpthread'], {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
   } catch (error) {

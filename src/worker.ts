@@ -5,6 +5,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { type InferTask, type LatencyTask, type LoadTask, inferRows, measureLatency, preloadModel } from './infer/inference-task.js';
+import { forgetPredictors } from './infer/predictor.js';
 import { type TrainTask, trainReplica } from './train/replica.js';
 import { messageForCoordinator } from './errors.js';
 import { type BackendName, initBackend } from './kernels/backend.js';
@@ -24,7 +25,15 @@ interface InitTask {
   timeoutMs: number;
 }
 
-export type WorkerTask = InitTask | LoadTask | InferTask | LatencyTask | TrainTask;
+/** Between runs on a kept thread: unloads the run's models; answers whether this thread was initialised. */
+export interface ForgetTask {
+  kind: 'forget';
+}
+
+export type WorkerTask = InitTask | LoadTask | InferTask | LatencyTask | TrainTask | ForgetTask;
+
+/** Whether this thread has loaded its backend (an init task); a thread started in place of one that exited has not. */
+let initialised = false;
 
 // Quiets tfjs's console advice (e.g. "install the node backend"); our own notices reach the report.
 tf.env().set('PROD', true);
@@ -34,6 +43,7 @@ async function init(task: InitTask) {
   try {
     for (const url of task.imports) await import(url);
     const result = await initBackend(task.candidates, task.kernels, task.blasThreads);
+    initialised = true;
     barrier.arriveAndWait(task.timeoutMs);
     return result;
   } catch (error) {
@@ -51,7 +61,13 @@ export default async function runTask(task: WorkerTask): Promise<unknown> {
   }
 }
 
-function dispatch(task: WorkerTask): Promise<unknown> {
+async function dispatch(task: WorkerTask): Promise<unknown> {
+  if (task.kind === 'forget') {
+    await forgetPredictors();
+    return initialised;
+  }
+  // Any other task needs the backend and kernels the pool chose: never tfjs's default, silently.
+  if (task.kind !== 'init' && !initialised) throw new Error(`a worker thread that was not initialised got a '${task.kind}' task`);
   switch (task.kind) {
     case 'init':
       return init(task);

@@ -1,6 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WorkerFailure } from '../dist/errors.js';
-import { SharedBarrier } from '../dist/parallel/barrier.js';
 import { WorkerPool } from '../dist/parallel/pool.js';
 import { PoolKeeper } from '../dist/pool/pool-keeper.js';
 import { PoolSupervisor } from '../dist/pool/supervisor.js';
@@ -9,14 +8,14 @@ import type { TfjsPool, TfjsPoolOptions } from '../dist/pool/tfjs-pool.js';
 const oneWorker: TfjsPoolOptions = { workers: 1, backend: 'cpu', barrierTimeoutMs: 20_000, threadsPerWorker: 1 };
 const twoWorkers: TfjsPoolOptions = { ...oneWorker, workers: 2 };
 
-/** Whether the pool still runs tasks (a stopped one refuses them): it loads its backend again, alone at its barrier. */
+/** Whether the pool still runs tasks (a stopped one refuses them): every thread answers that it was initialised. */
 async function answers(pool: TfjsPool): Promise<boolean> {
-  const barrier = SharedBarrier.create(1).handle;
   try {
-    await pool.run({ kind: 'init', candidates: ['cpu'], kernels: 'auto', blasThreads: 1, imports: [], barrier, timeoutMs: 10_000 });
-    return true;
+    const initialised = await pool.runOnEveryRank<boolean>(() => ({ task: { kind: 'forget' } }), { barriers: [] });
+    return initialised.every(Boolean);
   } catch (error) {
-    return !/worker pool was stopped/.test((error as Error).message);
+    if (/worker pool was stopped/.test((error as Error).message)) return false;
+    throw error;
   }
 }
 
@@ -92,6 +91,40 @@ describe('pools kept between runs', () => {
     await pools.giveBack(oneWorker, late);
     expect(pools.idleThreads).toBe(0);
     expect(await answers(late)).toBe(false);
+  });
+});
+
+describe('threads that must not be kept', () => {
+  it('a pool on more than one OpenBLAS thread is never kept, and its start stops the idle threads', async () => {
+    const pools = new PoolKeeper();
+    try {
+      const idle = await pools.take(oneWorker);
+      await pools.giveBack(oneWorker, idle);
+      expect(pools.idleThreads).toBe(1);
+      const threaded = { ...oneWorker, threadsPerWorker: 2 };
+      const wide = await pools.take(threaded);
+      expect(pools.idleThreads).toBe(0);
+      expect(await answers(idle)).toBe(false);
+      await pools.giveBack(threaded, wide);
+      expect(pools.idleThreads).toBe(0);
+      expect(await answers(wide)).toBe(false);
+    } finally {
+      await pools.close();
+    }
+  });
+
+  it('a thread that was not initialised refuses work rather than compute on tfjs default backend', async () => {
+    const pool = WorkerPool.start<{ kind: string }>({
+      workers: 1,
+      workerFile: new URL('../dist/worker.js', import.meta.url),
+      barrierTimeoutMs: 20_000,
+    });
+    try {
+      expect(await pool.run<boolean>({ kind: 'forget' })).toBe(false);
+      await expect(pool.run({ kind: 'infer' })).rejects.toThrow(/a worker thread that was not initialised got a 'infer' task/);
+    } finally {
+      await pool.destroy();
+    }
   });
 });
 

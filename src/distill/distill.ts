@@ -41,7 +41,7 @@ export function distill(options: DistillOptions): Promise<DistillResult> {
   return distillOnKeptPools(options, undefined);
 }
 
-/** {@link distill}, its pool taken from `keeper` and given back when the run ends well (a sweep's trials). */
+/** {@link distill}, its pool taken from `keeper` and, when the run ends, given back to it (a pool that failed is stopped instead; a sweep's trials). */
 export async function distillOnKeptPools(options: DistillOptions, keeper: PoolKeeper | undefined): Promise<DistillResult> {
   const config = resolveConfig(options);
 

@@ -60,6 +60,13 @@ export interface Predictor {
 const CACHE_SIZE = 3;
 const cache = new Map<string, Promise<Predictor>>();
 
+/** Disposes every model this thread keeps loaded: a kept thread then starts its next run with none. */
+export async function forgetPredictors(): Promise<void> {
+  const predictors = [...cache.values()];
+  cache.clear();
+  for (const predictor of await Promise.allSettled(predictors)) if (predictor.status === 'fulfilled') predictor.value.dispose();
+}
+
 /** This thread's predictor for `model`, created on first use. */
 export function predictorFor(model: InferenceModel): Promise<Predictor> {
   let predictor = cache.get(model.id);

@@ -128,7 +128,7 @@ export function label(options: LabelOptions): Promise<LabelResult> {
   return labelOnKeptPools(options, undefined);
 }
 
-/** {@link label}, its pool taken from `keeper` and given back when it ends well (a sweep's probe or trials run on it next). */
+/** {@link label}, its pool taken from `keeper` and, when it ends, given back to it (a pool that failed is stopped instead; a sweep's probe or trials run on it next). */
 export async function labelOnKeptPools(options: LabelOptions, keeper: PoolKeeper | undefined): Promise<LabelResult> {
   check(typeof options.softLabels === 'string' && options.softLabels !== '', 'softLabels must name the file to write', ['softLabels']);
   const config = resolveOptions(options, LABEL_SCOPE);

@@ -32,6 +32,9 @@ export interface CollectiveOptions {
   heartbeat?: RankHeartbeat;
 }
 
+/** Threads that raised an error or exited outside a task. */
+const brokenThreads = new WeakSet<Piscina>();
+
 /** After one rank fails, how long the others get to stop on their own before the pool is terminated. */
 const TEARDOWN_GRACE_MS = 2000;
 
@@ -40,7 +43,7 @@ const SECONDARY = [BARRIER_ABORTED, 'Terminating worker thread', 'The task has b
 
 /**
  * W worker threads running one worker module, each a Piscina of one thread: rank r's tasks run on thread r,
- * other tasks on the thread with the fewest in flight. One Piscina per thread lets a pool hand its threads
+ * other tasks on the first idle thread, or wait in one queue for the first to free up. One Piscina per thread lets a pool hand its threads
  * over to pools of other sizes (see {@link WorkerPool.handOverThreads}). It knows nothing of what the tasks
  * compute. Tasks for every rank run concurrently, one per thread. Any failure tears the whole pool down (a
  * replacement thread would not have the state the others built, and the others may wait for the lost
@@ -69,19 +72,27 @@ export class WorkerPool<Task extends PoolTask = PoolTask> {
   }
 
   protected static threadsFor(options: PoolOptions): Piscina[] {
-    return Array.from(
-      { length: options.workers },
-      () =>
-        new Piscina({
-          filename: options.workerFile.href,
-          minThreads: 1,
-          maxThreads: 1,
-          idleTimeout: 2 ** 31 - 1,
-          // 'sync' would block a finished task's thread in Atomics.wait, so its Comlink port could not answer.
-          atomics: 'async',
-          resourceLimits: options.workerMemoryMb ? { maxOldGenerationSizeMb: options.workerMemoryMb } : undefined,
-        }),
-    );
+    return Array.from({ length: options.workers }, () => {
+      const thread = new Piscina({
+        filename: options.workerFile.href,
+        minThreads: 1,
+        maxThreads: 1,
+        idleTimeout: 2 ** 31 - 1,
+        // 'sync' would block a finished task's thread in Atomics.wait, so its Comlink port could not answer.
+        atomics: 'async',
+        resourceLimits: options.workerMemoryMb ? { maxOldGenerationSizeMb: options.workerMemoryMb } : undefined,
+      });
+      // A thread that fails or exits outside a task is replaced by Piscina with a bare one: never kept after that.
+      const lost = () => brokenThreads.add(thread);
+      thread.on('error', lost);
+      thread.on('workerDestroy', lost);
+      return thread;
+    });
+  }
+
+  /** Whether every thread is still the one started here (see threadsFor), and the pool is not stopped. */
+  get healthy(): boolean {
+    return !this.destroyed && this.threads.every((thread) => !brokenThreads.has(thread));
   }
 
   /**
@@ -90,6 +101,9 @@ export class WorkerPool<Task extends PoolTask = PoolTask> {
    */
   protected handOverThreads(): Piscina[] {
     this.checkAlive();
+    if (this.inFlight.some((count) => count > 0) || this.waiting.length > 0) {
+      throw new Error('a pool with tasks in flight cannot hand its threads over; end its tasks first');
+    }
     this.destroyed = true;
     return this.threads;
   }
@@ -114,7 +128,8 @@ export class WorkerPool<Task extends PoolTask = PoolTask> {
     }
     return new Promise<number>((resolve, reject) => {
       const onAbort = () => {
-        this.waiting.splice(this.waiting.indexOf(waiter), 1);
+        const at = this.waiting.indexOf(waiter);
+        if (at >= 0) this.waiting.splice(at, 1);
         reject(signal.reason);
       };
       const waiter = {
@@ -122,7 +137,10 @@ export class WorkerPool<Task extends PoolTask = PoolTask> {
           signal.removeEventListener('abort', onAbort);
           resolve(thread);
         },
-        refuse: reject,
+        refuse: (reason: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(reason);
+        },
       };
       signal.addEventListener('abort', onAbort, { once: true });
       this.waiting.push(waiter);

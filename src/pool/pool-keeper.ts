@@ -1,12 +1,12 @@
 // Worker threads kept between runs. Starting a pool starts its threads, loads tfjs in each and compiles the
 // backend's WebAssembly, work that for a small student costs more than its training: a sweep's labelling,
 // auto's probes and trials run one after another on the same threads instead, in pools of whatever size
-// each needs. A thread holds no run's state between tasks (every task attaches its own shared memory, models
-// are cached by a fresh id), so a trial on kept threads trains as it does on new ones.
-import { checkThreads } from '../options/parallelism.js';
+// each needs. A kept thread holds no run's state: every task attaches its own shared memory, and a pool given
+// back unloads its models first (TfjsPool.forgetRun). OpenBLAS's thread count is one per process, so a pool
+// that sets it above 1 is never kept, and its start stops the idle threads (they would compute on its count).
 import { TfjsPool, type TfjsPoolOptions } from './tfjs-pool.js';
 
-/** Idle threads by the options they were started with; a run takes a pool of them (starting any missing) and gives it back when it ends well. */
+/** Idle threads by the options they were started with; a run takes a pool of them (starting any missing) and gives it back when it ends; a failed pool is stopped. */
 export class PoolKeeper {
   /** Single-thread pools, idle. */
   private readonly idle: { key: string; thread: TfjsPool }[] = [];
@@ -21,7 +21,11 @@ export class PoolKeeper {
 
   /** A pool of `options.workers` threads: idle ones started with the same options, and new ones for the rest. */
   async take(options: TfjsPoolOptions): Promise<TfjsPool> {
-    checkThreads(options.workers, options.threadsPerWorker ?? 1);
+    if (this.closed) throw new Error('the kept threads were closed: the sweep has ended, so no run may start on them');
+    if ((options.threadsPerWorker ?? 1) > 1) {
+      await this.stopIdle();
+      return this.start(options);
+    }
     const key = keyOf(options);
     const kept: TfjsPool[] = [];
     for (let at = this.idle.length - 1; at >= 0 && kept.length < options.workers; at--) {
@@ -34,7 +38,8 @@ export class PoolKeeper {
       const parts = started ? [...kept, started] : kept;
       if (parts.every((part) => part.backend === parts[0].backend && part.kernels === parts[0].kernels)) return TfjsPool.compose(parts);
     } catch (error) {
-      await Promise.all(kept.map((thread) => thread.destroy()));
+      // The kept threads are as healthy as they were: they stay for the next run.
+      for (const thread of kept) this.idle.push({ key, thread });
       throw error;
     }
     // The new threads chose another backend than the kept ones (`auto`): start them all together instead.
@@ -49,7 +54,7 @@ export class PoolKeeper {
 
   /** Keeps the threads of `pool` (started with `options`, idle and healthy) for the next run; after {@link close}, stops them. */
   async giveBack(options: TfjsPoolOptions, pool: TfjsPool): Promise<void> {
-    if (this.closed) return pool.destroy();
+    if (this.closed || (options.threadsPerWorker ?? 1) > 1 || !(await pool.forgetRun()) || this.closed) return pool.destroy();
     const key = keyOf(options);
     for (const thread of pool.split()) this.idle.push({ key, thread });
   }
@@ -57,6 +62,10 @@ export class PoolKeeper {
   /** Stops every idle thread; pools given back later are stopped too. */
   async close(): Promise<void> {
     this.closed = true;
+    await this.stopIdle();
+  }
+
+  private async stopIdle(): Promise<void> {
     const threads = this.idle.splice(0).map((kept) => kept.thread);
     await Promise.all(threads.map((thread) => thread.destroy()));
   }

@@ -73,6 +73,20 @@ export class TfjsPool extends WorkerPool<WorkerTask> {
     return pool;
   }
 
+  /**
+   * Readies this idle pool's threads for another run: each unloads the models its tasks loaded. False when a
+   * thread is not the one started and initialised (it failed, or Piscina replaced it), so it must not be kept.
+   */
+  async forgetRun(): Promise<boolean> {
+    if (!this.healthy) return false;
+    try {
+      const initialised = await this.runOnEveryRank<boolean>(() => ({ task: { kind: 'forget' } }), { barriers: [] });
+      return initialised.every(Boolean) && this.healthy;
+    } catch {
+      return false;
+    }
+  }
+
   /** This idle pool as one pool per thread (see {@link compose}); this pool is then stopped as far as its callers know. */
   split(): TfjsPool[] {
     const { backend, kernels, notices, barrierTimeoutMs, workerMemoryMb } = this;

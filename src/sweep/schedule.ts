@@ -110,25 +110,29 @@ export async function measureStudent(
   const data = shareData(probeOptions(1), config);
   const stepsPerEpoch = Math.ceil(data.allRows.length / config.batchSize);
   const steps = probeSteps({ trials: sweep.trials, epochs: config.epochs, stepsPerEpoch });
-  /** Opens a probe per pool size in `sizes` (their pools starting at once), runs `time` on them, and gives their pools back. */
-  const onProbes = async (sizes: number[], time: (probes: Probe[]) => Promise<TimedSteps[]>) => {
+  /**
+   * Opens a probe per pool size in `sizes` (their pools starting at once), runs `time` on them, and gives their
+   * pools back; when anything fails, every probe has ended before the pools are stopped and the error thrown.
+   */
+  const onProbes = async (sizes: number[], time: (probe: Probe) => Promise<TimedSteps>) => {
     const opened = await Promise.allSettled(sizes.map((size) => openProbe(probeOptions(size), data, sweep.pools)));
-    try {
-      return await time(
-        opened.map((probe) => {
-          if (probe.status === 'rejected') throw probe.reason;
-          return probe.value;
-        }),
-      );
-    } finally {
+    const timed = opened.every((probe) => probe.status === 'fulfilled')
+      ? await Promise.allSettled(opened.map((probe) => time((probe as PromiseFulfilledResult<Probe>).value)))
+      : [];
+    const failure = [...opened, ...timed].find((result) => result.status === 'rejected');
+    for (const probe of opened) {
+      if (probe.status !== 'fulfilled') continue;
       // Healthy pools go back to the sweep's keeper: the next probe, then the trials, run on them.
-      for (const probe of opened) if (probe.status === 'fulfilled') await probe.value.run.supervisor.release();
+      if (failure) await probe.value.run.supervisor.destroy();
+      else await probe.value.run.supervisor.release();
     }
+    if (failure) throw (failure as PromiseRejectedResult).reason;
+    return timed.map((result) => (result as PromiseFulfilledResult<TimedSteps>).value);
   };
   // Side by side first, then together: on the same threads when `pools` keeps them (the labelling's).
-  const each = await onProbes(Array(workers).fill(1), (probes) => Promise.all(probes.map((probe) => timedSteps(probe, data, steps))));
+  const each = await onProbes(Array(workers).fill(1), (probe) => timedSteps(probe, data, steps));
   const one = { samplesPerSec: mean(each.map((timed) => timed.samplesPerSec)), steps: Math.min(...each.map((timed) => timed.steps)) };
-  const [all] = await onProbes([workers], ([probe]) => Promise.all([timedSteps(probe, data, steps)]));
+  const [all] = await onProbes([workers], (probe) => timedSteps(probe, data, steps));
   const seconds = (performance.now() - started) / 1000;
   // The steps the workers say they timed (both pools train the same plan).
   const timed = Math.max(one.steps, all.steps);

@@ -174,7 +174,7 @@ class ReplicaLoop {
 
   /** The end of an epoch: validation and model selection (collective), then the epoch's record. */
   private async endEpoch(): Promise<EpochRecord> {
-    this.update.syncModel(); // validation and model selection read the model
+    if (this.selection) this.update.syncModel(); // validation and model selection read the model
     const epoch = this.schedule.epochOf(this.step - 1) + 1;
     const metrics = this.selection && (await this.selection.afterEpoch(epoch, this.step < this.task.plan.steps, this.waitForAll));
     const epochSeconds = (performance.now() - this.epochStarted) / 1000;

@@ -38,7 +38,9 @@ export function tokenFrontPass(
   const features = new Float32Array(maxRows * maxLength);
   const frontValues = new Float32Array(maxRows * perRow);
   const headVariables = variables.filter((_, i) => i !== tableIndex);
-  const gradient: TableView = { values: slot, offset: table.offset, vocabSize, width };
+  // The table's gradient is added row by row into a buffer of its own, then copied into the slot with the
+  // exchange's bound check (the other gradients are checked as they are copied).
+  const gradient: TableView = { values: new Float32Array(vocabSize * width), offset: 0, vocabSize, width };
   return (batch, start, end) =>
     tf.tidy(() => {
       const n = end - start;
@@ -68,13 +70,11 @@ export function tokenFrontPass(
         else slot.fill(0, offset, offset + variables[i].size);
       }
       // The table's gradient last: the view of the front's gradient is valid until the next tensor is made.
-      slot.fill(0, gradient.offset, gradient.offset + vocabSize * width);
+      gradient.values.fill(0);
       const dFront = grads[0] && float32Values(grads[0]); // absent when the loss does not depend on the front
       if (dFront && kind === 'mean') loops.addMeanGradient(gradient, tokens, dFront);
       else if (dFront) loops.addRowsGradient(gradient, tokens, dFront);
-      // The table's gradient was added in place: copying it onto itself checks it against the bound.
-      const tableEnd = gradient.offset + vocabSize * width;
-      bounded = exchange.copyBounded(slot.subarray(gradient.offset, tableEnd), slot, gradient.offset, FUSED_BOUND) && bounded;
+      bounded = exchange.copyBounded(gradient.values, slot, table.offset, FUSED_BOUND) && bounded;
       slot[lossIndex] = value.dataSync()[0];
       return bounded && Math.abs(slot[lossIndex]) <= FUSED_BOUND;
     });
