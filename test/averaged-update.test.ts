@@ -3,23 +3,13 @@ import { loadBlas } from '../dist/kernels/blas-kernels.js';
 import { type ExchangeLoops, javascriptLoops, UPDATE_RULES } from '../dist/kernels/exchange-loops.js';
 import { FUSED_BOUND, SharedAllReduce } from '../dist/parallel/allreduce.js';
 import { SharedBarrier } from '../dist/parallel/barrier.js';
-import { mulberry32 } from '../dist/random.js';
+import { randomValues, shared } from './helpers/shared-values.js';
 
 // The fused exchange's loops (native/averaged-update.c and their JavaScript twins) against the loops they
 // fuse, which exchange-loops.test.ts and data-parallel.test.ts check: bit for bit, per implementation.
 const load = loadBlas();
 const native: ExchangeLoops | undefined = 'blas' in load ? load.blas : undefined;
 const implementations = { javascript: javascriptLoops, ...(native && { native }) };
-
-const shared = (values: ArrayLike<number>) => {
-  const array = new Float32Array(new SharedArrayBuffer(values.length * 4));
-  array.set(values);
-  return array;
-};
-function randomValues(length: number, seed: number, scale = 1): Float32Array {
-  const random = mulberry32(seed);
-  return Float32Array.from({ length }, () => (random() * 2 - 1) * scale);
-}
 
 describe.each(Object.entries(implementations))('%s averagedUpdate', (_, loops) => {
   const [ranks, stride, length] = [3, 2080, 2070];

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { loadBlas } from '../dist/kernels/blas-kernels.js';
 import { type ExchangeLoops, javascriptLoops } from '../dist/kernels/exchange-loops.js';
-import { mulberry32 } from '../dist/random.js';
+import { randomValues, shared } from './helpers/shared-values.js';
 
 // The native loops (native/exchange.c) against the JavaScript ones, which data-parallel.test.ts checks
 // against tf.train's optimizers. CI sets TFJS_DISTILL_REQUIRE_OPENBLAS: there native-kernels.test.ts fails
@@ -10,15 +10,6 @@ const load = loadBlas();
 const native: ExchangeLoops | undefined = 'blas' in load ? load.blas : undefined;
 
 const LENGTH = 1000;
-const shared = (values: ArrayLike<number>) => {
-  const array = new Float32Array(new SharedArrayBuffer(values.length * 4));
-  array.set(values);
-  return array;
-};
-function randomValues(length: number, seed: number, scale = 1): Float32Array {
-  const random = mulberry32(seed);
-  return Float32Array.from({ length }, () => (random() * 2 - 1) * scale);
-}
 /** Largest |a - b| relative to the largest |b|. */
 function relativeError(a: Float32Array, b: Float32Array): number {
   let worst = 0;
