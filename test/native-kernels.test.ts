@@ -1,36 +1,24 @@
 import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { loadBlas } from '../dist/kernels/blas-kernels.js';
 import { type KernelChoice, selectWasmKernels } from '../dist/kernels/kernel-choice.js';
 import { checkWasmInternals, copyTensorInto, floatOffset, heapBuffer } from '../dist/kernels/wasm-heap.js';
-import { registerMissingWasmKernels, replaceWasmKernels } from '../dist/kernels/wasm-kernels.js';
 import { mulberry32 } from '../dist/random.js';
+import { onWasmWithKernels, requiredBlas } from './helpers/native-blas.js';
 import { sameConv3x3Gradients } from './fixtures/conv-reference.js';
 
 // Every kernel is checked against the cpu backend, under both kernel sets: `openblas` (the native addon)
 // and `wasm` (the backend's own, transposed matMuls materialised first). CI installs OpenBLAS and sets
 // TFJS_DISTILL_REQUIRE_OPENBLAS, so there a missing addon fails instead of skipping.
 
-const blas = loadBlas();
+const blas = requiredBlas();
 const NATIVE = 'blas' in blas;
-if (!NATIVE && process.env.TFJS_DISTILL_REQUIRE_OPENBLAS) {
-  throw new Error(`TFJS_DISTILL_REQUIRE_OPENBLAS is set, but ${'error' in blas ? blas.error : ''}`);
-}
 const KERNEL_SETS: ('openblas' | 'wasm')[] = NATIVE ? ['openblas', 'wasm'] : ['wasm'];
 
-beforeAll(async () => {
-  registerMissingWasmKernels();
-  replaceWasmKernels();
-  await tf.setBackend('wasm');
-});
-
-afterAll(() => {
-  selectWasmKernels('auto', tf.backend() as BackendWasm);
-});
+onWasmWithKernels();
 
 function values(size: number, seed: number): Float32Array {
   const random = mulberry32(seed);

@@ -1,32 +1,20 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import { loadBlas } from '../dist/kernels/blas-kernels.js';
 import { RELU_GRAD } from '../dist/kernels/blas/relu-grad.js';
 import { type KernelChoice, selectWasmKernels } from '../dist/kernels/kernel-choice.js';
-import { registerMissingWasmKernels, replaceWasmKernels } from '../dist/kernels/wasm-kernels.js';
 import { mulberry32 } from '../dist/random.js';
+import { onWasmWithKernels, requiredBlas } from './helpers/native-blas.js';
 
 // The openblas kernels compute ReLU's gradient in one native pass (native/activation-grad.c) instead of
 // tfjs's dy * cast(step(x)). The contract is tfjs's result bit for bit: it is checked against the wasm
 // kernels (tfjs's own gradient) on the wasm backend, values as their bits.
 
-const blas = loadBlas();
+const blas = requiredBlas();
 const NATIVE = 'blas' in blas;
-if (!NATIVE && process.env.TFJS_DISTILL_REQUIRE_OPENBLAS) {
-  throw new Error(`TFJS_DISTILL_REQUIRE_OPENBLAS is set, but ${'error' in blas ? blas.error : ''}`);
-}
 
-beforeAll(async () => {
-  registerMissingWasmKernels();
-  replaceWasmKernels();
-  await tf.setBackend('wasm');
-});
-
-afterAll(() => {
-  selectWasmKernels('auto', tf.backend() as BackendWasm);
-});
+onWasmWithKernels();
 
 /** Runs `f` with the wasm `kernels` selected; the values of what it returns, as bits (NaN as one value). */
 function bitsWith(kernels: KernelChoice, f: () => tf.Tensor[]): number[][] {
