@@ -8,7 +8,7 @@ import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SweepReport } from '../dist/index.js';
 import { saveModel } from '../dist/models/model-files.js';
-import { digitRows } from './helpers/digits.js';
+import { digitRows, fitOnDigits } from './helpers/digits.js';
 import { Cli, errorLine, freePort, hasRedis, killRedis, startRedis, until } from './helpers/queue-processes.js';
 
 // Tiny trials: a few hundred digits, two students, two temperatures, two epochs.
@@ -60,16 +60,7 @@ beforeAll(async () => {
       tf.layers.dense({ units: 10 }),
     ],
   });
-  model.compile({
-    optimizer: tf.train.adam(0.01),
-    loss: (labels: tf.Tensor, logits: tf.Tensor) => tf.losses.softmaxCrossEntropy(labels, logits),
-  });
-  const pixels = train.x instanceof Uint8Array ? Float32Array.from(train.x, (v) => v / 255) : Float32Array.from(train.x);
-  await model.fit(tf.tensor(pixels, [400, 28, 28]), tf.oneHot(tf.tensor1d(train.y, 'int32'), 10), {
-    epochs: 3,
-    shuffle: false,
-    verbose: 0,
-  });
+  await fitOnDigits(model, train, 3);
   teacher = join(dir, 'teacher');
   await saveModel(model, teacher);
 });

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import type * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -25,7 +25,7 @@ import { loadModel, saveModel } from '../dist/models/model-files.js';
 import { mixSeed } from '../dist/random.js';
 import { PROBE_MAX_STEPS, chooseSchedule, probeSteps } from '../dist/sweep/schedule.js';
 import { runCli } from './helpers/cli.js';
-import { digitRows } from './helpers/digits.js';
+import { digitRows, fitOnDigits } from './helpers/digits.js';
 
 let train: Dataset;
 let test: Dataset;
@@ -38,19 +38,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'sweep-'));
   // A teacher that knows something: a few epochs on the main thread.
   const teacher = model('mlp:32', 5);
-  // The model outputs logits: a softmax cross-entropy on them (Keras' sparse loss would read them as probabilities),
-  // with shuffling off so that the teacher is the same on every run.
-  teacher.compile({
-    optimizer: tf.train.adam(0.01),
-    loss: (labels: tf.Tensor, logits: tf.Tensor) => tf.losses.softmaxCrossEntropy(labels, logits),
-  });
-  // The run scales uint8 pixels by 1/255 and takes float rows (the bundled digits) as they are: so does the teacher.
-  const pixels = train.x instanceof Uint8Array ? Float32Array.from(train.x, (v) => v / 255) : Float32Array.from(train.x);
-  await teacher.fit(tf.tensor(pixels, [600, 28, 28]), tf.oneHot(tf.tensor1d(train.y, 'int32'), 10), {
-    epochs: 4,
-    shuffle: false,
-    verbose: 0,
-  });
+  await fitOnDigits(teacher, train, 4);
   teacherFile = join(dir, 'teacher');
   await saveModel(teacher, teacherFile);
 });
