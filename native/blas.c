@@ -10,8 +10,8 @@
  * keeps one thread count and one thread pool per process), which the pool does only with one worker.
  * The same addon carries the training step's exchange loops (exchange.c), pools and reductions
  * (reductions.c: a 2x2 max pool, a max-pool gradient, bias-gradient sums), a bias add and a broadcasting
- * Equal (elementwise.c), an embedding's gather and gradient (embedding.c) and a text student's fused embedding
- * front (token-front.c), registered below.
+ * Equal (elementwise.c), an embedding's gather and gradient (embedding.c), a text student's fused embedding
+ * front (token-front.c) and a plain dense student's layers while it trains (dense-chain.c), registered below.
  */
 #include <dlfcn.h>
 #include <math.h>
@@ -75,6 +75,7 @@ static void load_openblas(void) {
 #include "elementwise.h"
 #include "embedding.h"
 #include "token-front.h"
+#include "dense-chain.h"
 #include "vec4.h"
 
 int openblas_ready(napi_env env) {
@@ -271,6 +272,8 @@ NAPI_MODULE_INIT() {
       {"addRealTokenMeanGradient", NULL, add_real_token_mean_gradient, NULL, NULL, NULL, napi_enumerable, NULL},
       {"realTokenRows", NULL, real_token_rows, NULL, NULL, NULL, napi_enumerable, NULL},
       {"addRealTokenRowsGradient", NULL, add_real_token_rows_gradient, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"denseForward", NULL, dense_forward, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"denseBackward", NULL, dense_backward, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof functions / sizeof *functions, functions);
   conv_instance_init(env);

@@ -4,9 +4,10 @@ import { fileURLToPath } from 'node:url';
 import { messageOf } from '../errors.js';
 import type { ExchangeLoops } from './exchange-loops.js';
 import type { NativeTokenFront } from './token-front-loops.js';
+import type { NativeDenseChain } from './dense-chain-loops.js';
 
 /** The addon's functions (see native/blas.c and native/exchange.c for their contracts). */
-export interface NativeBlas extends ExchangeLoops, NativeTokenFront {
+export interface NativeBlas extends ExchangeLoops, NativeTokenFront, NativeDenseChain {
   load(): string;
   /** Sets OpenBLAS's thread count for the whole process (every thread's later calls); returns the count set. */
   setThreads(threads: number): number;

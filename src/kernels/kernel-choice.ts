@@ -14,6 +14,7 @@ import { DistillError, messageOf } from '../errors.js';
 import { javascriptLoops, useExchangeLoops } from './exchange-loops.js';
 import { noteKernelSet } from './weight-packing.js';
 import { javascriptTokenFrontLoops, nativeTokenFrontLoops, useTokenFrontLoops } from './token-front-loops.js';
+import { nativeDenseChainLoops, useDenseChainLoops } from './dense-chain-loops.js';
 import { blasKernels, loadBlas } from './blas-kernels.js';
 import { nativeReluGradient, reluGradKernel, RELU_GRAD } from './blas/relu-grad.js';
 import { untransposedMatMulKernels } from './untransposed-matmul.js';
@@ -112,6 +113,7 @@ export function selectWasmKernels(choice: KernelChoice, backend: BackendWasm, bl
       tf.registerGradient(nativeReluGradient(originalReluGradient!));
       useExchangeLoops(load.blas);
       useTokenFrontLoops(nativeTokenFrontLoops(load.blas));
+      useDenseChainLoops(nativeDenseChainLoops(load.blas));
       // Set every time: an earlier pool in this process may have left another count.
       const threads = load.blas.setThreads(blasThreads);
       return {
@@ -135,6 +137,7 @@ export function selectWasmKernels(choice: KernelChoice, backend: BackendWasm, bl
   tf.registerGradient(originalReluGradient!);
   useExchangeLoops(javascriptLoops);
   useTokenFrontLoops(javascriptTokenFrontLoops);
+  useDenseChainLoops(undefined);
   return { kernels: 'wasm', notice };
 }
 

@@ -7,6 +7,9 @@ import { exchangeLoops } from '../kernels/exchange-loops.js';
 import { modelToData } from '../models/model-data.js';
 import { modelInputShape } from '../models/model-shape.js';
 import { tokenFront } from '../models/token-front.js';
+import { denseChain } from '../models/dense-chain.js';
+import { denseChainLoops } from '../kernels/dense-chain-loops.js';
+import { chainCoversVariables } from './dense-chain-step.js';
 import { SharedAllReduce } from '../parallel/allreduce.js';
 import type { SharedBarrier } from '../parallel/barrier.js';
 import type { ControlClient } from '../parallel/control-plane.js';
@@ -78,8 +81,10 @@ class ReplicaLoop {
     // A text student's fused front reads its table from the shared weights: the replica's copy is loaded
     // only when something reads the model (see ShardUpdate.syncModel).
     const front = task.augment ? undefined : tokenFront(model);
-    this.computeGradient = gradientPass(task, model, data, inputShape, variables, slot, front);
-    const readShared = front ? [front.table.read() as tf.Variable] : [];
+    // So does a plain dense student's chain, all its weights, on the native loops (none: through tfjs).
+    const chain = front ? undefined : denseChainOf(model, variables);
+    this.computeGradient = gradientPass(task, model, data, inputShape, variables, slot, front, chain);
+    const readShared = front ? [front.table.read() as tf.Variable] : chain ? variables : [];
     this.update = new ShardUpdate(task, model, variables, this.allReduce.chunk(rank), this.waitForAll, readShared);
     this.heartbeat = RankHeartbeat.attach(task.heartbeat);
     this.resumed = task.resume?.progress;
@@ -253,4 +258,11 @@ class ReplicaLoop {
     }
     return result;
   }
+}
+
+/** The model's dense chain and the loops to train it on, when the thread has them and the chain holds every weight. */
+function denseChainOf(model: tf.LayersModel, variables: tf.Variable[]) {
+  const loops = denseChainLoops();
+  const chain = loops && denseChain(model);
+  return chain && chainCoversVariables(chain, variables) ? { chain, loops } : undefined;
 }

@@ -14,6 +14,9 @@ import { WeightReload } from './weight-reload.js';
 import type { TrainTask } from './replica.js';
 import { type ChunkUpdate, FUSED_BOUND } from '../parallel/allreduce.js';
 import { tokenFrontPass } from './token-front-step.js';
+import { denseChainPass } from './dense-chain-step.js';
+import type { DenseChain } from '../models/dense-chain.js';
+import type { DenseChainLoops } from '../kernels/dense-chain-loops.js';
 
 /**
  * A forward and backward pass over rows [start, end) of a global batch, at step `step` (for augmentation).
@@ -39,7 +42,8 @@ function batchTargets(task: TrainTask, data: SharedDataset): BatchTargets {
 /**
  * Builds this rank's forward and backward pass: it writes the flat gradient, then the slice's mean loss, into
  * `slot` (this rank's slot of the gradient exchange). A text student with a `front` (token-front.ts, which
- * recognises it) trains with that front fused (token-front-step.ts); any other model through tfjs's autograd.
+ * recognises it) trains with that front fused (token-front-step.ts), a plain dense student with its `chain`
+ * (dense-chain.ts) layer by layer on those loops (dense-chain-step.ts); any other model through tfjs's autograd.
  */
 export function gradientPass(
   task: TrainTask,
@@ -49,9 +53,11 @@ export function gradientPass(
   variables: tf.Variable[],
   slot: Float32Array,
   front: TokenFront | undefined,
+  chain?: { chain: DenseChain; loops: DenseChainLoops },
 ): GradientPass {
   const targets = batchTargets(task, data);
   if (front) return tokenFrontPass(task, front, data, variables, slot, targets);
+  if (chain) return denseChainPass(task, chain.chain, chain.loops, data, variables, slot, targets);
   const lossIndex = slot.length - 1;
   // Reused gather buffer, sized for the largest slice.
   const features = new Float32Array(task.plan.maxRowsPerRank * data.rowSize);
