@@ -42,7 +42,8 @@ function chainLayers(model: tf.LayersModel): Layer[] | undefined {
     t = node.inputTensors[0];
   }
   // Every layer but the input's on the chain: nothing else runs, or adds to the loss.
-  return model.layers.length === chain.length + 1 ? chain : undefined;
+  const layers = model.layers.filter((layer) => layer.getClassName() !== 'InputLayer');
+  return layers.length === chain.length ? chain : undefined;
 }
 
 /** Whether `layer` is a plain ReLU: a ReLU layer without a cap, or an Activation layer of relu. */

@@ -1,0 +1,279 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LogitTable } from '../dist/data/logit-table.js';
+import { SharedDataset } from '../dist/data/shared-dataset.js';
+import { type DenseChainLoops, javascriptDenseChainLoops, nativeDenseChainLoops } from '../dist/kernels/dense-chain-loops.js';
+import { buildModel } from '../dist/models/architectures.js';
+import { denseChain } from '../dist/models/dense-chain.js';
+import { modelFromData, modelToData, shareModel } from '../dist/models/model-data.js';
+import { TfjsPool } from '../dist/pool/tfjs-pool.js';
+import { mulberry32 } from '../dist/random.js';
+import { trainDataParallel } from '../dist/train/data-parallel.js';
+import { DenseChainBuffers, denseChainGradient, denseLayerViews, logitsLoss } from '../dist/train/dense-chain-step.js';
+import { meanLoss } from '../dist/train/losses.js';
+import { planPhase } from '../dist/train/plan.js';
+import { requiredBlas } from './helpers/native-blas.js';
+
+const ROWS = 11;
+const CLASSES = 4;
+const LOSS = { name: 'kd', temperature: 2, alpha: 0.7 } as const;
+/** Values before the model's weights in the flat vectors, as a gradient slot or the shared weights may have. */
+const PREFIX = 5;
+
+/** The JavaScript reference, and the addon's loops where it loads (TFJS_DISTILL_REQUIRE_OPENBLAS=1 requires it). */
+function implementations(): [string, DenseChainLoops][] {
+  const load = requiredBlas();
+  const javascript: [string, DenseChainLoops] = ['javascript', javascriptDenseChainLoops];
+  return 'blas' in load ? [javascript, ['native', nativeDenseChainLoops(load.blas)]] : [javascript];
+}
+
+/** As a worker gets the model: saved, then loaded. */
+const reloaded = async (model: tf.LayersModel) => modelFromData(await modelToData(model));
+
+function seeded(length: number, seed: number, scale = 2): Float32Array {
+  const random = mulberry32(seed);
+  return Float32Array.from({ length }, () => (random() * 2 - 1) * scale);
+}
+
+/** A model's trainable variables, their values laid out flat after PREFIX values (the shared weights' layout). */
+function flatWeights(model: tf.LayersModel): { variables: tf.Variable[]; weights: Float32Array } {
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const weights = new Float32Array(PREFIX + variables.reduce((sum, v) => sum + v.size, 0));
+  let offset = PREFIX;
+  for (const v of variables) {
+    weights.set(v.dataSync(), offset);
+    offset += v.size;
+  }
+  return { variables, weights };
+}
+
+/** The chain's logits and flat gradient (after PREFIX values) for rows `x`, through `loops`. */
+function chainPass(model: tf.LayersModel, loops: DenseChainLoops, x: Float32Array, rows: number, targets: Targets) {
+  const chain = denseChain(model)!;
+  const { variables, weights } = flatWeights(model);
+  // The views' offsets count from the variables' start; the PREFIX shifts every one of them.
+  const layers = denseLayerViews(chain, variables).map((l) => ({
+    ...l,
+    kernelOffset: l.kernelOffset + PREFIX,
+    biasOffset: l.biasOffset === -1 ? -1 : l.biasOffset + PREFIX,
+  }));
+  const grad = new Float32Array(weights.length).fill(7); // every weight's gradient overwritten; the prefix left alone
+  const buffers = new DenseChainBuffers(layers, rows);
+  let logits = new Float32Array(0);
+  const { loss, bounded } = denseChainGradient(layers, loops, buffers, x, rows, weights, grad, (values, dLogits) => {
+    logits = values.slice();
+    return tf.tidy(() => logitsLoss(LOSS, values, CLASSES, dLogits, targets.tensors()));
+  });
+  expect(Array.from(grad.subarray(0, PREFIX))).toEqual(new Array(PREFIX).fill(7));
+  return { logits, grad: grad.subarray(PREFIX), loss, bounded };
+}
+
+interface Targets {
+  tensors(): { labels: tf.Tensor1D; teacher: tf.Tensor2D };
+}
+
+function targetsOf(rows: number): Targets {
+  const labels = Int32Array.from({ length: rows }, (_, i) => (i % 3 === 2 ? -1 : i % CLASSES)); // some unlabelled
+  const teacher = seeded(rows * CLASSES, 9);
+  return { tensors: () => ({ labels: tf.tensor1d(labels, 'int32'), teacher: tf.tensor2d(teacher, [rows, CLASSES]) }) };
+}
+
+/** The stock graph's logits, and tfjs's autograd gradient of the same loss, flat in variable order. */
+function stockPass(model: tf.LayersModel, x: Float32Array, rows: number, targets: Targets) {
+  return tf.tidy(() => {
+    const input = tf.tensor(x, [rows, ...(model.inputs[0].shape.slice(1) as number[])]);
+    const logits = (model.apply(input) as tf.Tensor).dataSync() as Float32Array;
+    const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const { value, grads } = tf.variableGrads(
+      () => meanLoss(LOSS, { ...targets.tensors(), student: model.apply(input, { training: true }) as tf.Tensor2D }),
+      variables,
+    );
+    const flat = new Float32Array(variables.reduce((sum, v) => sum + v.size, 0));
+    let offset = 0;
+    for (const v of variables) {
+      flat.set(grads[v.name].dataSync(), offset);
+      offset += v.size;
+    }
+    return { logits, grad: flat, loss: value.dataSync()[0] };
+  });
+}
+
+/** max |a - b| / (max |b| + tiny): an error relative to the values' scale. */
+function scaledError(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / (scale + 1e-30);
+}
+
+/** Dense chains the tests train: mlp on image rows (a Flatten first), and layers the builder does not make. */
+const CHAINS: [string, () => tf.LayersModel, number[]][] = [
+  ['mlp:16,8 on [4, 3] rows (Flatten)', () => buildModel('mlp:16,8', { inputShape: [4, 3], numClasses: CLASSES, seed: 2 }), [4, 3]],
+  [
+    'a linear Dense, a ReLU layer, a Dense without bias, an Activation relu',
+    () => {
+      const kernelInitializer = tf.initializers.glorotUniform({ seed: 4 });
+      const model = tf.sequential();
+      model.add(tf.layers.dense({ inputShape: [12], units: 10, kernelInitializer }));
+      model.add(tf.layers.reLU());
+      model.add(tf.layers.dense({ units: 9, useBias: false, kernelInitializer }));
+      model.add(tf.layers.activation({ activation: 'relu' }));
+      model.add(tf.layers.dense({ units: CLASSES, kernelInitializer, biasInitializer: 'randomNormal' }));
+      return model;
+    },
+    [12],
+  ],
+];
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+describe('dense chain: recognising a plain dense student', () => {
+  it("finds mlp's layers, their widths and activations", async () => {
+    const chain = denseChain(await reloaded(buildModel('mlp:16,8', { inputShape: [4, 3], numClasses: CLASSES, seed: 2 })))!;
+    expect(chain.inputWidth).toBe(12);
+    expect(chain.layers.map(({ inWidth, units, relu }) => [inWidth, units, relu])).toEqual([
+      [12, 16, true],
+      [16, 8, true],
+      [8, CLASSES, false],
+    ]);
+  });
+
+  it('leaves any other model to tfjs: convolutions, dropout, regularisers, capped ReLUs, shared layers, two inputs', async () => {
+    const dense = (config: Partial<tf.layers.DenseLayerArgs> = {}) => tf.layers.dense({ units: CLASSES, ...config });
+    const sequential = (...layers: tf.layers.Layer[]) => tf.sequential({ layers });
+    const shared = tf.layers.dense({ units: 6, activation: 'relu' });
+    const input = tf.input({ shape: [6] });
+    const twice = tf.model({ inputs: input, outputs: dense().apply(shared.apply(shared.apply(input))) as tf.SymbolicTensor });
+    const [a, b] = [tf.input({ shape: [3] }), tf.input({ shape: [3] })];
+    const twoInputs = tf.model({ inputs: [a, b], outputs: dense().apply(tf.layers.add().apply([a, b])) as tf.SymbolicTensor });
+    const others = [
+      buildModel('cnn:2', { inputShape: [8, 8, 1], numClasses: CLASSES, seed: 1 }),
+      sequential(tf.layers.dense({ inputShape: [5], units: 6, activation: 'relu' }), tf.layers.dropout({ rate: 0.5 }), dense()),
+      sequential(tf.layers.dense({ inputShape: [5], units: 6, kernelRegularizer: tf.regularizers.l2() }), dense()),
+      sequential(tf.layers.dense({ inputShape: [5], units: 6 }), tf.layers.reLU({ maxValue: 6 }), dense()),
+      sequential(tf.layers.dense({ inputShape: [5], units: 6, activation: 'tanh' }), dense()),
+      sequential(tf.layers.dense({ inputShape: [3, 5], units: 6 }), tf.layers.flatten(), dense()), // Dense on rank-3 rows
+      twice,
+      twoInputs,
+    ];
+    for (const model of others) expect(denseChain(model)).toBeUndefined();
+  });
+});
+
+describe.each(implementations())('dense chain: %s loops', (_, loops) => {
+  for (const [name, build, rowShape] of CHAINS) {
+    it(`${name}: logits equal the stock graph's, the gradient tfjs's autograd`, async () => {
+      const model = await reloaded(build());
+      const width = rowShape.reduce((a, b) => a * b, 1);
+      const x = seeded(ROWS * width, 5);
+      const targets = targetsOf(ROWS);
+      const chain = chainPass(model, loops, x, ROWS, targets);
+      const stock = stockPass(model, x, ROWS, targets);
+      expect(chain.bounded).toBe(true);
+      expect(scaledError(chain.logits, stock.logits)).toBeLessThan(1e-6);
+      expect(chain.loss).toBeCloseTo(stock.loss, 6);
+      expect(scaledError(chain.grad, stock.grad)).toBeLessThan(1e-5);
+      // Not a gradient of zeros matching zeros: the loss depends on every layer.
+      expect(chain.grad.some((g) => Math.abs(g) > 1e-4)).toBe(true);
+    });
+  }
+
+  it('the same rows give the same bits', async () => {
+    const model = await reloaded(CHAINS[0][1]());
+    const x = seeded(ROWS * 12, 6);
+    const [a, b] = [chainPass(model, loops, x, ROWS, targetsOf(ROWS)), chainPass(model, loops, x, ROWS, targetsOf(ROWS))];
+    expect(Buffer.from(a.grad.slice().buffer).equals(Buffer.from(b.grad.slice().buffer))).toBe(true);
+  });
+
+  it('backward reports whether the gradient it wrote is within the bound (false past it, and for NaN)', () => {
+    const layer = { inWidth: 2, units: 2, kernelOffset: 0, biasOffset: 4, relu: false };
+    const weights = Float32Array.of(1, 2, 3, 4, 0, 0);
+    const backward = (input: Float32Array, dOut: Float32Array, limit: number) =>
+      loops.backward(layer, input, 2, weights, dOut, new Float32Array(6), null, false, limit);
+    const ones = Float32Array.of(1, 1, 1, 1);
+    expect(backward(Float32Array.of(1e20, 1, 2, 3), ones, 2 ** 127)).toBe(true);
+    expect(backward(Float32Array.of(1e20, 1, 2, 3), ones, 1e19)).toBe(false); // the kernel's gradient 1e20 + 2
+    expect(backward(new Float32Array(4), Float32Array.of(1e20, 1, 1, 1), 1e19)).toBe(false); // the bias's alone: 1e20 + 1
+    expect(backward(Float32Array.of(1, 1, 2, 3), Float32Array.of(Number.NaN, 1, 1, 1), 2 ** 127)).toBe(false);
+  });
+});
+
+describe('dense chain: the native loops and the JavaScript reference', () => {
+  const native = implementations().find(([name]) => name === 'native');
+  it.skipIf(!native)('agree to float rounding on a wider chain', async () => {
+    const model = await reloaded(buildModel('mlp:64,48', { inputShape: [40], numClasses: CLASSES, seed: 8 }));
+    const x = seeded(ROWS * 40, 7);
+    const targets = targetsOf(ROWS);
+    const a = chainPass(model, javascriptDenseChainLoops, x, ROWS, targets);
+    const b = chainPass(model, native![1], x, ROWS, targets);
+    expect(scaledError(b.logits, a.logits)).toBeLessThan(1e-6);
+    expect(scaledError(b.grad, a.grad)).toBeLessThan(1e-5);
+  });
+});
+
+describe('dense chain: data-parallel training', () => {
+  const TRAIN_ROWS = 40;
+  const FEATURES = 12;
+  /** W=2 pools with the chain (the default) and with it switched off (workers copy the environment when they start). */
+  const pools: { chain?: TfjsPool; tfjs?: TfjsPool; single?: TfjsPool } = {};
+  beforeAll(async () => {
+    pools.chain = await TfjsPool.startTfjs({ workers: 2, backend: 'wasm', barrierTimeoutMs: 60_000, kernels: 'auto' });
+    pools.single = await TfjsPool.startTfjs({ workers: 1, backend: 'wasm', barrierTimeoutMs: 60_000, kernels: 'auto' });
+    process.env.TFJS_DISTILL_DENSE_CHAIN = 'off';
+    try {
+      pools.tfjs = await TfjsPool.startTfjs({ workers: 2, backend: 'wasm', barrierTimeoutMs: 60_000, kernels: 'auto' });
+    } finally {
+      delete process.env.TFJS_DISTILL_DENSE_CHAIN;
+    }
+  });
+  afterAll(async () => {
+    for (const pool of Object.values(pools)) await pool?.destroy();
+  });
+
+  async function train(pool: TfjsPool, workers: number) {
+    const random = mulberry32(7);
+    const x = Float32Array.from({ length: TRAIN_ROWS * FEATURES }, () => random() * 2 - 1);
+    const y = Int32Array.from({ length: TRAIN_ROWS }, (_, i) => (i % 3 === 2 ? -1 : Math.floor(random() * CLASSES)));
+    const data = SharedDataset.fromDataset({ x, y, shape: [TRAIN_ROWS, FEATURES], numClasses: CLASSES }, 'train');
+    const soft = LogitTable.create(TRAIN_ROWS, CLASSES);
+    soft.values.set(seeded(soft.values.length, 8));
+    const model = buildModel('mlp:16,8', { inputShape: [FEATURES], numClasses: CLASSES, seed: 3 });
+    const outcome = await trainDataParallel(pool, {
+      phase: 'student',
+      model: shareModel(await modelToData(model)),
+      trainableParams: model.countParams(),
+      data,
+      rows: Int32Array.from({ length: TRAIN_ROWS }, (_, i) => i),
+      softLabels: soft,
+      loss: LOSS,
+      optimizer: { name: 'adam', learningRate: 0.01 },
+      plan: planPhase({ rows: TRAIN_ROWS, batchSize: 10, workers, steps: 8 }),
+      seed: 5,
+      onNonFinite: 'abort',
+      onProgress: () => {},
+    });
+    return { weights: new Float32Array(outcome.weights), loss: outcome.finalLoss };
+  }
+
+  it("with the chain, W=2 repeats its bits, matches W=1, and ends with the tfjs autograd run's weights", async () => {
+    const [a, b] = [await train(pools.chain!, 2), await train(pools.chain!, 2)];
+    expect(Buffer.from(a.weights.buffer).equals(Buffer.from(b.weights.buffer))).toBe(true);
+    const one = await train(pools.single!, 1);
+    const stock = await train(pools.tfjs!, 2);
+    for (const other of [one, stock]) {
+      expect(scaledError(a.weights, other.weights)).toBeLessThan(1e-4);
+      expect(a.loss).toBeCloseTo(other.loss, 4);
+    }
+    // The weights moved: training ran.
+    const initial = buildModel('mlp:16,8', { inputShape: [FEATURES], numClasses: CLASSES, seed: 3 })
+      .getWeights()[0]
+      .dataSync();
+    expect(scaledError(a.weights.subarray(0, initial.length), initial as Float32Array)).toBeGreaterThan(1e-3);
+  });
+});
