@@ -13,13 +13,23 @@
 #include "napi-args.h"
 #include "dense-chain.h"
 
+/* `count` values from `offset` of argument `name` lie within its `floats`. */
+static int in_array(napi_env env, const char *fn, const char *name, int64_t offset, int64_t count, size_t floats) {
+  if (offset >= 0 && (uint64_t)count <= floats && (uint64_t)offset <= floats - (uint64_t)count) return 1;
+  return fail(env, "tfjs-distill native: %s %s %lld: %lld values there lie outside the array of %zu", fn, name, (long long)offset,
+              (long long)count, floats);
+}
+
 typedef struct {
   float *input, *weights, *values; /* values: the output (forward) or the output's gradient (backward) */
   int64_t rows, in, units, kernel, bias;
 } layer_args;
 
-/* Reads (input, rows, inWidth, weights, kernelOffset, biasOffset, units, values) from argv and checks the sizes. */
-static int layer_args_of(napi_env env, const char *fn, napi_value *argv, layer_args *a) {
+/*
+ * Reads (input, rows, inWidth, weights, kernelOffset, biasOffset, units, values) from argv and checks the sizes;
+ * value_name is the last one's JS name.
+ */
+static int layer_args_of(napi_env env, const char *fn, const char *value_name, napi_value *argv, layer_args *a) {
   size_t input_floats, weight_floats, value_floats;
   if (!get_f32_array(env, argv[0], &a->input, &input_floats) || !get_i64(env, argv[1], &a->rows) || !get_i64(env, argv[2], &a->in) ||
       !get_f32_array(env, argv[3], &a->weights, &weight_floats) || !get_i64(env, argv[4], &a->kernel) ||
@@ -30,11 +40,12 @@ static int layer_args_of(napi_env env, const char *fn, napi_value *argv, layer_a
       !in_range(env, fn, "units", a->units, 1, INT32_MAX) || !size_product(env, fn, "rows x inWidth", a->rows, a->in, &inputs) ||
       !size_product(env, fn, "inWidth x units", a->in, a->units, &kernel) ||
       !size_product(env, fn, "rows x units", a->rows, a->units, &outputs) ||
-      !in_heap(env, fn, "kernelOffset", a->kernel, kernel, weight_floats))
+      !in_array(env, fn, "kernelOffset", a->kernel, kernel, weight_floats))
     return 0;
-  if (a->bias != -1 && !in_heap(env, fn, "biasOffset", a->bias, a->units, weight_floats)) return 0;
+  if (a->bias != -1 && !in_array(env, fn, "biasOffset", a->bias, a->units, weight_floats)) return 0;
   if ((uint64_t)inputs > input_floats) return fail(env, "tfjs-distill native: %s input holds %zu values, fewer than rows x inWidth", fn, input_floats);
-  if ((uint64_t)outputs > value_floats) return fail(env, "tfjs-distill native: %s holds %zu output values, fewer than rows x units", fn, value_floats);
+  if ((uint64_t)outputs > value_floats)
+    return fail(env, "tfjs-distill native: %s %s holds %zu values, fewer than rows x units", fn, value_name, value_floats);
   return 1;
 }
 
@@ -49,7 +60,7 @@ napi_value dense_forward(napi_env env, napi_callback_info info) {
   napi_value argv[9];
   layer_args a;
   bool relu;
-  if (!openblas_ready(env) || !get_args(env, info, 9, argv) || !layer_args_of(env, "denseForward", argv, &a)) return NULL;
+  if (!openblas_ready(env) || !get_args(env, info, 9, argv) || !layer_args_of(env, "denseForward", "out", argv, &a)) return NULL;
   CHECK(env, napi_get_value_bool(env, argv[8], &relu) == napi_ok, "tfjs-distill native: denseForward's relu must be a boolean");
   if (a.rows == 0) return NULL;
   /* The product first, then the bias and the activation, as tfjs's fused matMul rounds them. */
@@ -88,13 +99,13 @@ napi_value dense_backward(napi_env env, napi_callback_info info) {
   bool relu_input;
   double limit;
   napi_valuetype d_input_type;
-  if (!openblas_ready(env) || !get_args(env, info, 12, argv) || !layer_args_of(env, "denseBackward", argv, &a) ||
+  if (!openblas_ready(env) || !get_args(env, info, 12, argv) || !layer_args_of(env, "denseBackward", "dOut", argv, &a) ||
       !get_f32_array(env, argv[8], &grad, &grad_floats) || napi_typeof(env, argv[9], &d_input_type) != napi_ok ||
       (d_input_type != napi_null && !get_f32_array(env, argv[9], &d_input, &d_input_floats)) || !get_f64(env, argv[11], &limit))
     return NULL;
   CHECK(env, napi_get_value_bool(env, argv[10], &relu_input) == napi_ok, "tfjs-distill native: denseBackward's reluInput must be a boolean");
-  if (!in_heap(env, "denseBackward", "grad kernelOffset", a.kernel, a.in * a.units, grad_floats) ||
-      (a.bias != -1 && !in_heap(env, "denseBackward", "grad biasOffset", a.bias, a.units, grad_floats)))
+  if (!in_array(env, "denseBackward", "grad kernelOffset", a.kernel, a.in * a.units, grad_floats) ||
+      (a.bias != -1 && !in_array(env, "denseBackward", "grad biasOffset", a.bias, a.units, grad_floats)))
     return NULL;
   if (d_input != NULL && (uint64_t)(a.rows * a.in) > d_input_floats) {
     fail(env, "tfjs-distill native: denseBackward dInput holds %zu values, fewer than rows x inWidth", d_input_floats);

@@ -383,6 +383,50 @@ describe.runIf(NATIVE)('the addon refuses arguments that would reach outside its
         ];
       }),
     ),
+    ...Object.fromEntries(
+      (['denseForward', 'denseBackward'] as const).map((fn) => {
+        const backward = fn === 'denseBackward';
+        // input [2, 3]; a kernel [3, 4] at 2 and a bias [4] at 15 of 20 floats; out (or dOut) [2, 4]; then, backward,
+        // the gradient laid out as the weights, dInput [2, 3], reluInput and the bound
+        const layer = [floats(6), 2, 3, floats(20), 2, 15, 4, floats(8)];
+        const valid = () => (backward ? [...layer, floats(20), floats(6), true, 2 ** 127] : [...layer, true]);
+        const values = backward ? 'dOut' : 'out';
+        const array = (name: string, offset: number, count: number, floats: number) =>
+          new RegExp(`^tfjs-distill native: ${fn} ${name} ${offset}: ${count} values there lie outside the array of ${floats}$`);
+        const cases = (v: unknown[]): Case[] => [
+          ['negative rows', swap(v, 1, -1), range(fn, 'rows', -1, 0, MAX32)],
+          ['inWidth 0', swap(v, 2, 0), range(fn, 'inWidth', 0, 1, MAX32)],
+          ['units 0', swap(v, 6, 0), range(fn, 'units', 0, 1, MAX32)],
+          ['kernel past the end', swap(v, 4, 9), array('kernelOffset', 9, 12, 20)],
+          ['negative kernelOffset', swap(v, 4, -1), array('kernelOffset', -1, 12, 20)],
+          ['bias past the end', swap(v, 5, 17), array('biasOffset', 17, 4, 20)],
+          [
+            'input shorter',
+            swap(v, 0, floats(5)),
+            new RegExp(`^tfjs-distill native: ${fn} input holds 5 values, fewer than rows x inWidth$`),
+          ],
+          [
+            `${values} shorter`,
+            swap(v, 7, floats(7)),
+            new RegExp(`^tfjs-distill native: ${fn} ${values} holds 7 values, fewer than rows x units$`),
+          ],
+          ['the weights not a Float32Array', swap(v, 3, new Float64Array(20)), /^tfjs-distill native: expected a Float32Array$/],
+        ];
+        const backwardCases = (v: unknown[]): Case[] => [
+          ['grad shorter', swap(v, 8, floats(18)), array('grad biasOffset', 15, 4, 18)],
+          [
+            'dInput shorter',
+            swap(v, 9, floats(5)),
+            /^tfjs-distill native: denseBackward dInput holds 5 values, fewer than rows x inWidth$/,
+          ],
+          ['reluInput not a boolean', swap(v, 10, 1), /^tfjs-distill native: denseBackward's reluInput must be a boolean$/],
+        ];
+        const forwardCases = (v: unknown[]): Case[] => [
+          ['relu not a boolean', swap(v, 8, 1), /^tfjs-distill native: denseForward's relu must be a boolean$/],
+        ];
+        return [fn, { valid, bad: (v: unknown[]) => [...cases(v), ...(backward ? backwardCases(v) : forwardCases(v))] }];
+      }),
+    ),
     weightedSum: {
       // 3 ranks' slots of stride 10, the range [0, 10)
       valid: () => [floats(30), 10, Float64Array.of(0.5, 0.5, 0), 0, 10, floats(10)],
