@@ -6,6 +6,7 @@
  * the contracts. The weights and the gradient share one flat layout (the shared weights and this rank's
  * exchange slot), so one kernelOffset and one biasOffset (-1: no bias) name both.
  */
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -84,6 +85,30 @@ static int bounded(const float *values, int64_t count, float limit) {
   return ok;
 }
 
+/* The largest |values[i]|, i < count; infinity when one is NaN or infinite. */
+static float max_abs(const float *values, int64_t count) {
+  float largest = 0;
+  int finite = 1;
+  for (int64_t i = 0; i < count; i++) {
+    const float a = fabsf(values[i]);
+    largest = a > largest ? a : largest;
+    finite &= a <= FLT_MAX;
+  }
+  return finite ? largest : INFINITY;
+}
+
+/*
+ * Whether the kernel's gradient input^T @ dOut is within limit, mostly without reading it: each entry is a
+ * sum of `rows` products, so its size is at most rows x max|input| x max|dOut| (the factors are far smaller
+ * than the kernel); half the limit leaves room for sgemm's rounding, which grows no more than rows x 2^-24
+ * relative. Only when that bound does not settle it are the entries themselves read.
+ */
+static int kernel_gradient_bounded(const layer_args *a, const float *d_kernel, float limit) {
+  const double most = (double)a->rows * max_abs(a->input, a->rows * a->in) * max_abs(a->values, a->rows * a->units);
+  if (a->rows <= (1 << 22) && most <= 0.5 * limit) return 1;
+  return bounded(d_kernel, a->in * a->units, limit);
+}
+
 /*
  * denseBackward(input, rows, inWidth, weights, kernelOffset, biasOffset, units, dOut, grad, dInput, reluInput,
  * limit) -> bool: with dOut the gradient of the layer's output before its activation, writes
@@ -116,7 +141,7 @@ napi_value dense_backward(napi_env env, napi_callback_info info) {
   else
     openblas_sgemm(ROW_MAJOR, TRANS, NO_TRANS, (int)a.in, (int)a.units, (int)a.rows, 1.0f, a.input, (int)a.in, a.values,
                    (int)a.units, 0.0f, d_kernel, (int)a.units);
-  int ok = bounded(d_kernel, a.in * a.units, (float)limit);
+  int ok = kernel_gradient_bounded(&a, d_kernel, (float)limit);
   if (a.bias != -1) {
     float *d_bias = grad + a.bias;
     memset(d_bias, 0, sizeof(float) * (size_t)a.units);

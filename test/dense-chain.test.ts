@@ -201,6 +201,8 @@ describe.each(implementations())('dense chain: %s loops', (_, loops) => {
     expect(backward(Float32Array.of(1e20, 1, 2, 3), ones, 1e19)).toBe(false); // the kernel's gradient 1e20 + 2
     expect(backward(new Float32Array(4), Float32Array.of(1e20, 1, 1, 1), 1e19)).toBe(false); // the bias's alone: 1e20 + 1
     expect(backward(Float32Array.of(1, 1, 2, 3), Float32Array.of(Number.NaN, 1, 1, 1), 2 ** 127)).toBe(false);
+    // Factors whose sizes alone would not pass the bound, but whose products cancel: the entries decide (all 0).
+    expect(backward(Float32Array.of(1e20, 0, 1e20, 0), Float32Array.of(1, 0, -1, 0), 1e19)).toBe(true);
   });
 });
 
