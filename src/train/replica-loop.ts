@@ -82,7 +82,7 @@ class ReplicaLoop {
     // only when something reads the model (see ShardUpdate.syncModel).
     const front = task.augment ? undefined : tokenFront(model);
     // So does a plain dense student's chain, all its weights, on the native loops (none: through tfjs).
-    const chain = front ? undefined : denseChainOf(model, variables);
+    const chain = front ? undefined : denseChainOf(model, variables, data.rowSize);
     this.computeGradient = gradientPass(task, model, data, inputShape, variables, slot, front, chain);
     const readShared = front ? [front.table.read() as tf.Variable] : chain ? variables : [];
     this.update = new ShardUpdate(task, model, variables, this.allReduce.chunk(rank), this.waitForAll, readShared);
@@ -260,9 +260,12 @@ class ReplicaLoop {
   }
 }
 
-/** The model's dense chain and the loops to train it on, when the thread has them and the chain holds every weight. */
-function denseChainOf(model: tf.LayersModel, variables: tf.Variable[]) {
+/**
+ * The model's dense chain and the loops to train it on, when the thread has them, the chain holds every
+ * weight and it reads the data's rows as they are.
+ */
+function denseChainOf(model: tf.LayersModel, variables: tf.Variable[], rowSize: number) {
   const loops = denseChainLoops();
   const chain = loops && denseChain(model);
-  return chain && chainCoversVariables(chain, variables) ? { chain, loops } : undefined;
+  return chain && chain.inputWidth === rowSize && chainCoversVariables(chain, variables) ? { chain, loops } : undefined;
 }
