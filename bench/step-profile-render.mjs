@@ -51,6 +51,21 @@ function inThreadTable(rows) {
   return lines.join('\n');
 }
 
+function chainTable(rows) {
+  const lines = [
+    "| model | workers (rows per worker) | GEMM floor | forward and backward through tfjs's autograd | the dense chain's | autograd / chain |",
+    '| --- | --- | ---: | ---: | ---: | ---: |',
+  ];
+  for (const r of rows.filter((row) => row.chain)) {
+    const { passMs, floorMs, passOverFloor } = r.chain;
+    lines.push(
+      `| ${r.spec} | ${r.workers} (${r.rows}) | ${ms(floorMs)} | ${ms(r.passMs)} (${r.passOverFloor.toFixed(2)}x) | ` +
+        `${ms(passMs)} (${passOverFloor.toFixed(2)}x) | ${(r.passMs / passMs).toFixed(2)}x |`,
+    );
+  }
+  return lines.join('\n');
+}
+
 function inPoolTable(rows, floors) {
   const lines = [
     '| model | workers (rows per worker) | GEMM floor | gradient (forward and backward) | averaging | of which waiting for the slower rank | optimizer and reload | step | step / floor |',
@@ -106,6 +121,10 @@ ${inThreadTable(result.inThread)}
 ReLU's gradient in one native pass (src/kernels/blas/relu-grad.ts) against tfjs's Step and Multiply passes: the whole forward and backward pass, and the Relu gradient alone on the model's first (largest) ReLU activation, the two gradients alternating in ${result.rounds} rounds (ms, medians; the speed-up's range is over the rounds):
 
 ${reluTable(result.inThread)}
+
+The workers train a plain dense student as a dense chain (src/train/dense-chain-step.ts: each layer one sgemm forward and two backward, the gradients written straight into the slot, tfjs only for the loss), so the pass above is not the one they run for it; the chain's pass on the same rows, alternating with the same floor (its own rounds; ms, medians, in brackets the median of the rounds' ratios to the floor):
+
+${chainTable(result.inThread)}
 
 The heaviest kernels outside the GEMMs (ms):
 ${heaviest}

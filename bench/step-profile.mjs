@@ -6,7 +6,8 @@
 //   forward and backward timed apart by the clock on logits of the same shape), other element-wise and activation
 //   kernels; the pass's time outside any kernel is tfjs's dispatch, tensor creation and copies. The update
 //   is split into the optimizer on this rank's chunk and the reload of the shared weights into the replica.
-//   The same pass is also timed with ReLU's native gradient and with tfjs's own, alternating (an A/B).
+//   The same pass is also timed with ReLU's native gradient and with tfjs's own, alternating (an A/B), and a
+//   plain dense student's pass as the workers run it, without tfjs's tape (dense-chain-step.ts).
 // - in the pool (bench/measure.mjs's trainDataParallel run): the per-step gradient, averaging (of which
 //   waiting for the slower rank) and update, as the ranks measured them.
 // Every part is shown beside the GEMM floor: the step's GEMMs at the time OpenBLAS's sgemm (1 thread,
@@ -24,7 +25,9 @@ import { SharedDataset } from '../dist/data/shared-dataset.js';
 import { initBackend } from '../dist/kernels/backend.js';
 import { loadBlas } from '../dist/kernels/blas-kernels.js';
 import { selectWasmKernels } from '../dist/kernels/kernel-choice.js';
+import { nativeDenseChainLoops } from '../dist/kernels/dense-chain-loops.js';
 import { buildModel } from '../dist/models/architectures.js';
+import { denseChain } from '../dist/models/dense-chain.js';
 import { modelToData, shareModel } from '../dist/models/model-data.js';
 import { TfjsPool } from '../dist/pool/tfjs-pool.js';
 import { mulberry32 } from '../dist/random.js';
@@ -140,6 +143,22 @@ async function kernelTimes(fn) {
   return new Map([...names].map((name) => [name, median(passes.map((p) => p.get(name) ?? 0))]));
 }
 
+/** The dense chain's pass against the floor, alternating (undefined for a model that is not a chain). */
+function chainPassAgainstFloor(model, variables, task, rows, floor) {
+  const chain = denseChain(model);
+  if (!chain) return undefined;
+  const weights = new Float32Array(task.optimizer.weights);
+  let offset = 0;
+  for (const v of variables) {
+    weights.set(v.dataSync(), offset); // the model's own weights, as rank 0 publishes them
+    offset += v.size;
+  }
+  const slot = new Float32Array(offset + 1);
+  const loops = nativeDenseChainLoops(blasLoad.blas);
+  const pass = gradientPass(task, model, data, data.featureShape, variables, slot, undefined, { chain, loops });
+  return timedAgainstFloor(() => pass(batch, 0, rows, 0), floor);
+}
+
 const batch = Int32Array.from({ length: settings.batchSize }, (_, i) => (i * 7919) % data.rows);
 const inThread = [];
 for (const spec of specs) {
@@ -162,6 +181,8 @@ for (const spec of specs) {
     const slot = new Float32Array(params + 1);
     const pass = gradientPass(task, model, data, data.featureShape, variables, slot);
     const { passMs, floorMs, passOverFloor } = timedAgainstFloor(() => pass(batch, 0, rows, 0), floorTimer(layers, rows));
+    // A plain dense student's pass as the workers run it (dense-chain-step.ts), reading the shared weights.
+    const chain = chainPassAgainstFloor(model, variables, task, rows, floorTimer(layers, rows));
     const kernels = await kernelTimes(() => pass(batch, 0, rows, 0));
     const reluAB = reluGradientAB(() => pass(batch, 0, rows, 0));
     // The gradient alone, on the model's largest ReLU activation (the first layer's output). Not read back:
@@ -207,6 +228,7 @@ for (const spec of specs) {
       reluKernelAB,
       floorMs,
       passOverFloor,
+      chain,
     });
     console.log(`${spec}, ${rows} rows: pass ${passMs.toFixed(1)} ms, update ${updateMs.toFixed(1)} ms, floor ${floorMs.toFixed(1)} ms`);
   }
