@@ -20,8 +20,9 @@ import { type QueuedTrials, type SweepQueueOptions, queuePaths, queueTrials } fr
 import { sweepRows, trialContext } from './trial-context.js';
 import { SWEEP_REPORT_VERSION, type SweepBaseline, type SweepReport, type SweepTrial } from './sweep-report.js';
 import { type ScheduleChoice, chooseSchedule, measureStudent } from './schedule.js';
-import { type TrialContext, type TrialPlan, type TrialRecord, finishedTrial, runTrial } from './trial.js';
+import { type TrialContext, type TrialPlan, type TrialRecord, finishedTrial, trainTrial } from './trial.js';
 import { PoolKeeper } from '../pool/pool-keeper.js';
+import { measureBeforeRuns } from '../distill/measure-once.js';
 import { sweepHtml } from './sweep-html.js';
 
 // Declared with the validation option, whose help shows it.
@@ -219,23 +220,54 @@ async function runTrials(
   const schedule = await scheduleFor(plans, context, { scheduleChoice, config, pending: plans.length - finished.size, pools });
   const pending = plans.filter((plan) => !finished.has(plan.index));
   const trialWorkers = schedule.mode === 'concurrent' ? 1 : schedule.workers;
+  await measureShared(pending, context, { workers: schedule.workers, trialWorkers, pools });
+  const stop = () => {
+    pending.length = 0; // no new trial starts; those running finish (and are kept for --resume)
+  };
   const runNext = async (): Promise<void> => {
-    for (let plan = pending.shift(); plan; plan = pending.shift()) {
-      try {
-        const record = await runTrial(plan, trialWorkers, context, pools);
-        finished.set(plan.index, record);
-        onTrial?.(record.trial, finished.size, plans.length, false);
-      } catch (error) {
-        pending.length = 0; // no new trial starts; those running finish (and are kept for --resume)
-        throw error;
+    // The runner's last trial, its folder still being written on this thread while the next one trains.
+    let writing: Promise<void> = Promise.resolve();
+    try {
+      for (let plan = pending.shift(); plan; plan = pending.shift()) {
+        const { written } = await trainTrial(plan, trialWorkers, context, pools);
+        await writing; // one trial per runner waits to be written, at most
+        writing = written.then((record) => {
+          finished.set(record.trial.index, record);
+          onTrial?.(record.trial, finished.size, plans.length, false);
+        });
+        writing.catch(stop);
       }
+    } catch (error) {
+      stop();
+      await writing.catch(() => {}); // a trial being written is finished, and kept for --resume
+      throw error;
     }
+    await writing;
   };
   // Every runner ends before the sweep fails, so that no pool outlives it.
   const runners = await Promise.allSettled(Array.from({ length: schedule.mode === 'concurrent' ? schedule.workers : 1 }, runNext));
   const failed = runners.find((runner): runner is PromiseRejectedResult => runner.status === 'rejected');
   if (failed) throw failed.reason;
   return { finished, schedule };
+}
+
+/**
+ * What every trial would measure the same (the teacher on the test rows, each architecture's latency), made
+ * before they start on all the schedule's threads at once (see measureBeforeRuns), for the trials to reuse.
+ * On one thread the first trial measures them, as it would have anyway.
+ */
+async function measureShared(
+  pending: TrialPlan[],
+  context: TrialContext,
+  how: { workers: number; trialWorkers: number; pools: PoolKeeper },
+): Promise<void> {
+  if (how.workers < 2) return;
+  // The first pending trial of each architecture.
+  const architectures = new Map(pending.map((plan) => [context.studentName(plan.settings), plan] as const).reverse());
+  for (const plan of architectures.values()) {
+    // The trials' own threads (one per trial when they run side by side), as many as the schedule uses.
+    await measureBeforeRuns({ ...context.optionsOf(plan, how.trialWorkers), workers: how.workers }, how.pools, context.measureOnce);
+  }
 }
 
 /** The schedule of the pending trials: as asked, or measured on the largest student (its pools left in `pools`). */
