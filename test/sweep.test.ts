@@ -206,6 +206,26 @@ describe('sweep() on the bundled digits', () => {
     expect(report.schedule).toEqual({ mode: 'data-parallel', workers: 1, reason: 'asked for (schedule data-parallel)' });
   });
 
+  it("measures once what every trial shares: the teacher's test figures, and each architecture's latency", async () => {
+    const reports = await Promise.all(
+      report.trials.map(async (trial) => JSON.parse(await readFile(join(out, trial.folder, 'report.json'), 'utf8')) as DistillReport),
+    );
+    // Measured per trial, the latencies would differ from trial to trial by the timing's noise.
+    for (const trialReport of reports) expect(trialReport.teacher).toEqual(reports[0].teacher);
+    const latencies = (student: string) =>
+      report.trials.flatMap((trial, at) => {
+        if (trial.student !== student) return [];
+        const { latencyMsBatch1, latencyMsBatch256 } = reports[at].student;
+        return [{ latencyMsBatch1, latencyMsBatch256, folder: reports[at].studentFolder?.latency, inSweep: trial.latencyMsBatch1 }];
+      });
+    for (const student of ['mlp:8', 'mlp:12']) {
+      const measured = latencies(student);
+      expect(measured).toHaveLength(2);
+      expect(measured[1]).toEqual(measured[0]);
+      expect(measured[0].folder?.batch1Ms).toBeGreaterThan(0);
+    }
+  });
+
   it('trains a trial exactly as the same settings run alone with the same seed', async () => {
     const trial = report.trials[3];
     const alone = await distill({
@@ -237,6 +257,11 @@ describe('sweep() on the bundled digits', () => {
       expect(await weights(concurrent)).toEqual(await weights(out));
     }
     expect(side.trials.map((t) => t.validationAccuracy)).toEqual(report.trials.map((t) => t.validationAccuracy));
+    // The teacher measured once, before the trials ran side by side.
+    const teachers = await Promise.all(
+      side.trials.map(async (trial) => JSON.parse(await readFile(join(concurrent, trial.folder, 'report.json'), 'utf8')).teacher),
+    );
+    for (const teacher of teachers) expect(teacher).toEqual(teachers[0]);
   });
 
   it('resumes: finished trials are kept, the rest run', async () => {
