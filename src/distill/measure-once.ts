@@ -1,12 +1,11 @@
 // Measurements that do not change from run to run of a sweep, made once: the teacher on the test rows (the
 // same teacher, the same rows in every trial) and the latency of each student architecture (the time a
-// prediction takes follows from the architecture and the backend, not from the weights). The sweep makes
-// them side by side on its pool's threads before any trial starts, and every trial reuses them.
+// prediction takes follows from the architecture and the backend, not from the weights). The sweep measures
+// the teacher before any trial starts; the first trial of an architecture times it; every other trial reuses both.
 import type { SharedDataset } from '../data/shared-dataset.js';
-import { accuracy, agreement, describeModel, modelLatency, predictTest } from '../infer/evaluate.js';
-import type { LatencyResult } from '../infer/inference-task.js';
-import { type InferenceModel, layersInference } from '../infer/predictor.js';
-import { type ModelData, shareModel } from '../models/model-data.js';
+import { accuracy, agreement, describeModel, predictTest } from '../infer/evaluate.js';
+import type { InferenceModel } from '../infer/predictor.js';
+import type { ModelData } from '../models/model-data.js';
 import { type DistillConfig, type DistillOptions, resolveConfig } from '../options/options.js';
 import type { PoolKeeper } from '../pool/pool-keeper.js';
 import type { TfjsPool } from '../pool/tfjs-pool.js';
@@ -92,10 +91,11 @@ async function evaluateMembers(
 }
 
 /**
- * Makes into `once`, before the runs of `options` (a sweep's trials, one architecture) start, what they
- * would each measure the same: the teacher on the test rows and the student's latency (on its starting
- * weights), side by side on the threads of a pool from `keeper`. A layers teacher is taken as given
- * (teacherEpochs 0, as a sweep's).
+ * Makes into `once`, before the runs of `options` (a sweep's trials) start, the teacher's measurement they
+ * would each make the same: its test predictions spread over the threads of a pool from `keeper`, then its
+ * latency. A layers teacher is taken as given (teacherEpochs 0, as a sweep's). A student's latency is left to
+ * the first run of its architecture, which times it on a thread that has just trained it, as a lone run does:
+ * timed on a thread that has not run it yet, a small model's time per row is several times longer.
  */
 export async function measureBeforeRuns(options: DistillOptions, keeper: PoolKeeper | undefined, once: MeasureOnce): Promise<void> {
   const config = resolveConfig({ ...options, baseline: false, checkpoint: undefined, onProgress: undefined });
@@ -105,17 +105,14 @@ export async function measureBeforeRuns(options: DistillOptions, keeper: PoolKee
   try {
     const teacherData = inputs.teacher.kind === 'layers' ? inputs.teacher.checked.data : undefined;
     const teacherRun = await teacherInference(inputs.teacher, teacherData, inputs.teacherNormalize, config);
+    if (!teacherRun) return;
     const { signal } = options;
-    await run.supervisor.run('evaluate', async (pool) => {
+    await run.supervisor.run('evaluate', (pool) => {
       const evaluate: Evaluate = async (model, rows = data.test) => predictTest(pool, model, rows, { onProgress: () => {}, signal });
-      const student = inputs.student.data;
-      await Promise.all([
-        teacherRun &&
-          once(teacherMeasureKey(inputs.teacher, teacherData, config, teacherRun.runtime), () =>
-            measureTeacherOnTest(pool, evaluate, { model: teacherRun.model, source: inputs.teacher, data: teacherData }, data),
-          ),
-        once<LatencyResult>(latencyMeasureKey(pool, student), () => modelLatency(pool, layersInference(shareModel(student)), data.test)),
-      ]);
+      const teacher = { model: teacherRun.model, source: inputs.teacher, data: teacherData };
+      return once(teacherMeasureKey(inputs.teacher, teacherData, config, teacherRun.runtime), () =>
+        measureTeacherOnTest(pool, evaluate, teacher, data),
+      );
     });
   } finally {
     await run.supervisor.release();

@@ -220,7 +220,7 @@ async function runTrials(
   const schedule = await scheduleFor(plans, context, { scheduleChoice, config, pending: plans.length - finished.size, pools });
   const pending = plans.filter((plan) => !finished.has(plan.index));
   const trialWorkers = schedule.mode === 'concurrent' ? 1 : schedule.workers;
-  await measureShared(pending, context, { workers: schedule.workers, trialWorkers, pools });
+  await measureTeacher(pending, context, { workers: schedule.workers, trialWorkers, pools });
   const stop = () => {
     pending.length = 0; // no new trial starts; those running finish (and are kept for --resume)
   };
@@ -252,22 +252,19 @@ async function runTrials(
 }
 
 /**
- * What every trial would measure the same (the teacher on the test rows, each architecture's latency), made
- * before they start on all the schedule's threads at once (see measureBeforeRuns), for the trials to reuse.
- * On one thread the first trial measures them, as it would have anyway.
+ * The teacher's measurement every trial would make the same (see measureBeforeRuns), made before they start,
+ * its test predictions spread over the schedule's threads, so that no trial waits on another's. On one
+ * thread the first trial makes it, as it would have anyway.
  */
-async function measureShared(
+async function measureTeacher(
   pending: TrialPlan[],
   context: TrialContext,
   how: { workers: number; trialWorkers: number; pools: PoolKeeper },
-): Promise<void> {
-  if (how.workers < 2) return;
-  // The first pending trial of each architecture.
-  const architectures = new Map(pending.map((plan) => [context.studentName(plan.settings), plan] as const).reverse());
-  for (const plan of architectures.values()) {
-    // The trials' own threads (one per trial when they run side by side), as many as the schedule uses.
-    await measureBeforeRuns({ ...context.optionsOf(plan, how.trialWorkers), workers: how.workers }, how.pools, context.measureOnce);
-  }
+) {
+  if (how.workers < 2 || pending.length === 0) return;
+  // The trials' own threads (one per trial when they run side by side), as many as the schedule uses.
+  const options = { ...context.optionsOf(pending[0], how.trialWorkers), workers: how.workers };
+  await measureBeforeRuns(options, how.pools, context.measureOnce);
 }
 
 /** The schedule of the pending trials: as asked, or measured on the largest student (its pools left in `pools`). */
