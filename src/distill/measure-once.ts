@@ -1,7 +1,8 @@
 // Measurements that do not change from run to run of a sweep, made once: the teacher on the test rows (the
 // same teacher, the same rows in every trial) and the latency of each student architecture (the time a
-// prediction takes follows from the architecture and the backend, not from the weights). The sweep measures
-// the teacher before any trial starts; the first trial of an architecture times it; every other trial reuses both.
+// prediction takes follows from the architecture and the backend, not from the weights). A sweep whose trials
+// run side by side measures the teacher before they need it; the first trial of an architecture times it;
+// every other trial reuses both.
 import type { SharedDataset } from '../data/shared-dataset.js';
 import { accuracy, agreement, describeModel, predictTest } from '../infer/evaluate.js';
 import type { InferenceModel } from '../infer/predictor.js';
@@ -91,11 +92,11 @@ async function evaluateMembers(
 }
 
 /**
- * Makes into `once`, before the runs of `options` (a sweep's trials) start, the teacher's measurement they
- * would each make the same: its test predictions spread over the threads of a pool from `keeper`, then its
- * latency. A layers teacher is taken as given (teacherEpochs 0, as a sweep's). A student's latency is left to
- * the first run of its architecture, which times it on a thread that has just trained it, as a lone run does:
- * timed on a thread that has not run it yet, a small model's time per row is several times longer.
+ * Makes into `once`, before the runs of `options` (a sweep's trials) need it, the teacher's measurement they
+ * would each make the same: its test predictions and latency, on a pool from `keeper`. A layers teacher is
+ * taken as given (teacherEpochs 0, as a sweep's). A student's latency is left to the first run of its
+ * architecture, which times it on a thread that has just trained it, as a lone run does: timed on a thread
+ * that has not run it yet, a small model's time per row is several times longer.
  */
 export async function measureBeforeRuns(options: DistillOptions, keeper: PoolKeeper | undefined, once: MeasureOnce): Promise<void> {
   const config = resolveConfig({ ...options, baseline: false, checkpoint: undefined, onProgress: undefined });

@@ -220,14 +220,21 @@ async function runTrials(
   const schedule = await scheduleFor(plans, context, { scheduleChoice, config, pending: plans.length - finished.size, pools });
   const pending = plans.filter((plan) => !finished.has(plan.index));
   const trialWorkers = schedule.mode === 'concurrent' ? 1 : schedule.workers;
-  await measureTeacher(pending, context, { workers: schedule.workers, trialWorkers, pools });
+  const runnerCount = schedule.mode === 'concurrent' ? schedule.workers : 1;
+  // Trials side by side would each wait for the first to measure the teacher: the first runner measures it
+  // before its first trial instead, while the others start theirs. One runner's first trial measures it.
+  const teacherMeasured =
+    runnerCount > 1 && pending.length > 0
+      ? measureBeforeRuns(context.optionsOf(pending[0], 1), pools, context.measureOnce)
+      : Promise.resolve();
   const stop = () => {
     pending.length = 0; // no new trial starts; those running finish (and are kept for --resume)
   };
-  const runNext = async (): Promise<void> => {
+  const runNext = async (runner: number): Promise<void> => {
     // The runner's last trial, its folder still being written on this thread while the next one trains.
     let writing: Promise<void> = Promise.resolve();
     try {
+      if (runner === 0) await teacherMeasured;
       for (let plan = pending.shift(); plan; plan = pending.shift()) {
         const { written } = await trainTrial(plan, trialWorkers, context, pools);
         await writing; // one trial per runner waits to be written, at most
@@ -245,26 +252,10 @@ async function runTrials(
     await writing;
   };
   // Every runner ends before the sweep fails, so that no pool outlives it.
-  const runners = await Promise.allSettled(Array.from({ length: schedule.mode === 'concurrent' ? schedule.workers : 1 }, runNext));
+  const runners = await Promise.allSettled(Array.from({ length: runnerCount }, (_, runner) => runNext(runner)));
   const failed = runners.find((runner): runner is PromiseRejectedResult => runner.status === 'rejected');
   if (failed) throw failed.reason;
   return { finished, schedule };
-}
-
-/**
- * The teacher's measurement every trial would make the same (see measureBeforeRuns), made before they start,
- * its test predictions spread over the schedule's threads, so that no trial waits on another's. On one
- * thread the first trial makes it, as it would have anyway.
- */
-async function measureTeacher(
-  pending: TrialPlan[],
-  context: TrialContext,
-  how: { workers: number; trialWorkers: number; pools: PoolKeeper },
-) {
-  if (how.workers < 2 || pending.length === 0) return;
-  // The trials' own threads (one per trial when they run side by side), as many as the schedule uses.
-  const options = { ...context.optionsOf(pending[0], how.trialWorkers), workers: how.workers };
-  await measureBeforeRuns(options, how.pools, context.measureOnce);
 }
 
 /** The schedule of the pending trials: as asked, or measured on the largest student (its pools left in `pools`). */
