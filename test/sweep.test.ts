@@ -264,6 +264,23 @@ describe('sweep() on the bundled digits', () => {
     for (const teacher of teachers) expect(teacher).toEqual(teachers[0]);
   });
 
+  it('fails when trials cannot write their folders: those started end first, and no half-written folder is left', async () => {
+    const failing = join(dir, 'failing');
+    const finished: number[] = [];
+    await expect(
+      sweep({
+        ...options(failing),
+        workers: 2,
+        schedule: 'concurrent',
+        classes: ['only one name'],
+        onTrial: (trial) => finished.push(trial.index),
+      }),
+    ).rejects.toThrow(/classes names 1 classes but the student has 10 outputs/);
+    expect(finished).toEqual([]);
+    expect(await readdir(join(failing, 'trials'))).toEqual([]);
+    expect(existsSync(join(failing, 'sweep.json'))).toBe(false);
+  });
+
   it('resumes: finished trials are kept, the rest run', async () => {
     const kept = await stat(join(out, report.trials[0].folder, 'trial.json'));
     await rm(join(out, report.trials[2].folder), { recursive: true });
