@@ -206,6 +206,26 @@ describe('sweep() on the bundled digits', () => {
     expect(report.schedule).toEqual({ mode: 'data-parallel', workers: 1, reason: 'asked for (schedule data-parallel)' });
   });
 
+  it("measures once what every trial shares: the teacher's test figures, and each architecture's latency", async () => {
+    const reports = await Promise.all(
+      report.trials.map(async (trial) => JSON.parse(await readFile(join(out, trial.folder, 'report.json'), 'utf8')) as DistillReport),
+    );
+    // Measured per trial, the latencies would differ from trial to trial by the timing's noise.
+    for (const trialReport of reports) expect(trialReport.teacher).toEqual(reports[0].teacher);
+    const latencies = (student: string) =>
+      report.trials.flatMap((trial, at) => {
+        if (trial.student !== student) return [];
+        const { latencyMsBatch1, latencyMsBatch256 } = reports[at].student;
+        return [{ latencyMsBatch1, latencyMsBatch256, folder: reports[at].studentFolder?.latency, inSweep: trial.latencyMsBatch1 }];
+      });
+    for (const student of ['mlp:8', 'mlp:12']) {
+      const measured = latencies(student);
+      expect(measured).toHaveLength(2);
+      expect(measured[1]).toEqual(measured[0]);
+      expect(measured[0].folder?.batch1Ms).toBeGreaterThan(0);
+    }
+  });
+
   it('trains a trial exactly as the same settings run alone with the same seed', async () => {
     const trial = report.trials[3];
     const alone = await distill({
@@ -237,6 +257,28 @@ describe('sweep() on the bundled digits', () => {
       expect(await weights(concurrent)).toEqual(await weights(out));
     }
     expect(side.trials.map((t) => t.validationAccuracy)).toEqual(report.trials.map((t) => t.validationAccuracy));
+    // The teacher measured once, before the trials ran side by side.
+    const teachers = await Promise.all(
+      side.trials.map(async (trial) => JSON.parse(await readFile(join(concurrent, trial.folder, 'report.json'), 'utf8')).teacher),
+    );
+    for (const teacher of teachers) expect(teacher).toEqual(teachers[0]);
+  });
+
+  it('fails when trials cannot write their folders: those started end first, and no half-written folder is left', async () => {
+    const failing = join(dir, 'failing');
+    const finished: number[] = [];
+    await expect(
+      sweep({
+        ...options(failing),
+        workers: 2,
+        schedule: 'concurrent',
+        classes: ['only one name'],
+        onTrial: (trial) => finished.push(trial.index),
+      }),
+    ).rejects.toThrow(/classes names 1 classes but the student has 10 outputs/);
+    expect(finished).toEqual([]);
+    expect(await readdir(join(failing, 'trials'))).toEqual([]);
+    expect(existsSync(join(failing, 'sweep.json'))).toBe(false);
   });
 
   it('resumes: finished trials are kept, the rest run', async () => {

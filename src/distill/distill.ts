@@ -14,6 +14,7 @@ import type { PhaseValidation } from '../train/data-parallel.js';
 import { type RunContext, startRun } from './run-context.js';
 import { type HeldOutRows, type RunData, type RunInputs, openInputs, shareData, teacherDatasets } from './run-inputs.js';
 import { refuseTeacherAtChance, teacherCheck } from './teacher-check.js';
+import type { MeasureOnce } from './measure-once.js';
 import { evaluateOnTest } from './test-evaluation.js';
 import { phasePlan, phaseValidation, trainPhase } from './training-phase.js';
 
@@ -41,8 +42,15 @@ export function distill(options: DistillOptions): Promise<DistillResult> {
   return distillOnKeptPools(options, undefined);
 }
 
-/** {@link distill}, its pool taken from `keeper` and, when the run ends, given back to it (a pool that failed is stopped instead; a sweep's trials). */
-export async function distillOnKeptPools(options: DistillOptions, keeper: PoolKeeper | undefined): Promise<DistillResult> {
+/**
+ * {@link distill}, its pool taken from `keeper` and, when the run ends, given back to it (a pool that failed is
+ * stopped instead), and what runs share measured once (`once`): a sweep's trials.
+ */
+export async function distillOnKeptPools(
+  options: DistillOptions,
+  keeper: PoolKeeper | undefined,
+  once?: MeasureOnce,
+): Promise<DistillResult> {
   const config = resolveConfig(options);
 
   // 1. Data, once, in shared memory. Then the models, checked against it; then the checkpoints and the pool.
@@ -74,7 +82,8 @@ export async function distillOnKeptPools(options: DistillOptions, keeper: PoolKe
     // 6. Evaluation on the test rows.
     const distilledData = student.data;
     const trained = { teacherRun, teacherData, labelling, distilledData, baselineData };
-    const report = await evaluateOnTest(run, data, inputs, trained, { found: checked, warnings: atChance ? [atChance] : [] });
+    const findings = { found: checked, warnings: atChance ? [atChance] : [] };
+    const report = await evaluateOnTest(run, data, inputs, trained, findings, once);
     return {
       student: await modelFromData(distilledData, 'the distilled student'),
       teacher: teacherData && (await modelFromData(teacherData, 'the teacher')),

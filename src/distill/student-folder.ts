@@ -18,6 +18,7 @@ import type { QuantizeChoice } from '../options/schema.js';
 import type { DistillReport, QuantizationReport, StudentFolderReport } from '../reports/report.js';
 import { CLASSES_PLACES, STUDENT_FILES } from '../student-layout.js';
 import { modelCard } from './model-card.js';
+import { type MeasureOnce, measureEveryTime } from './measure-once.js';
 import { writeStudentVariants } from './student-variants.js';
 
 /**
@@ -48,6 +49,8 @@ export interface StudentFolderOptions {
   command?: string;
   /** The latency measurement's backend and repeats. */
   latency?: LatencyOptions;
+  /** Shares the latency measurement between folders of the same architecture (a sweep's trials); default: measured here. */
+  measureOnce?: MeasureOnce;
   /** More artifacts, each written into the staging folder in turn (see {@link StudentArtifactWriter}). */
   artifacts?: StudentArtifactWriter[];
 }
@@ -126,7 +129,11 @@ export async function writeStudentFolder(dir: string, options: StudentFolderOpti
     const maxDrop = options.maxQuantizeDrop ?? DEFAULT_MAX_QUANTIZE_DROP;
     const quantization = requested.length > 0 ? await writeStudentVariants(stage, options.test, requested, maxDrop, name) : undefined;
     for (const write of options.artifacts ?? []) await write(stage);
-    const latency: LatencyMeasurement = await measureLatency(await readStockArtifacts(stage), options.test, options.latency);
+    const artifacts = await readStockArtifacts(stage);
+    // The time a prediction takes follows from the architecture and the backend, not the weights.
+    const latencyKey = `folder-latency:${JSON.stringify([options.latency ?? {}, artifacts.topology])}`;
+    const once = options.measureOnce ?? measureEveryTime;
+    const latency: LatencyMeasurement = await once(latencyKey, () => measureLatency(artifacts, options.test, options.latency));
     const folder: StudentFolderReport = { path: name, files: [], input: contract.kind, latency };
     const card = modelCard({
       report: options.report,

@@ -1,13 +1,21 @@
 // Stage 6 of distill(): every model evaluated on the test rows, and the run's report.
 import { classificationScores } from '../infer/class-scores.js';
-import { accuracy, agreement, describeModel, layersModelSize, predictTest } from '../infer/evaluate.js';
-import { type InferenceModel, layersInference } from '../infer/predictor.js';
+import { accuracy, agreement, describeModel, layersModelSize, modelLatency, predictTest } from '../infer/evaluate.js';
+import { layersInference } from '../infer/predictor.js';
 import { type ModelData, shareModel } from '../models/model-data.js';
 import type { HistoryRecord } from '../progress.js';
-import type { DistillReport, EnsembleReport, TeacherCheckReport, TeacherMemberReport, TrainingPhaseReport } from '../reports/report.js';
+import type { DistillReport, TeacherCheckReport, TrainingPhaseReport } from '../reports/report.js';
 import type { SoftLabels } from '../labelling/soft-labels.js';
-import { teacherMembers, teacherModelSize, teacherNotices } from '../teachers/open-teacher.js';
+import { teacherNotices } from '../teachers/open-teacher.js';
 import type { TeacherOnRuntime } from '../teachers/teacher-runtime.js';
+import {
+  type Evaluate,
+  type MeasureOnce,
+  latencyMeasureKey,
+  measureEveryTime,
+  measureTeacherOnTest,
+  teacherMeasureKey,
+} from './measure-once.js';
 import type { RunContext } from './run-context.js';
 import type { RunData, RunInputs } from './run-inputs.js';
 import { weakTeacherWarning } from './teacher-check.js';
@@ -36,27 +44,31 @@ export async function evaluateOnTest(
   inputs: RunInputs,
   trained: TrainedModels,
   teacherFindings: TeacherFindings,
+  once: MeasureOnce = measureEveryTime,
 ): Promise<DistillReport> {
   const { config, supervisor, phases, onProgress } = run;
   const { signal } = run.options;
-  const { train, test, teacherTest, teacherRows, labeledRows } = data;
+  const { train, test, teacherRows, labeledRows } = data;
   const { teacherRun, teacherData, labelling, distilledData, baselineData } = trained;
   const teacherSource = inputs.teacher;
-  const teacher = teacherRun?.model;
   let modelLoadSeconds = 0;
   return supervisor.run('evaluate', async (pool) => {
-    const evaluate = async (model: InferenceModel, rows = test) => {
+    const evaluate: Evaluate = async (model, rows = test) => {
       const prediction = await predictTest(pool, model, rows, { onProgress, signal });
       modelLoadSeconds += prediction.setupSeconds;
-      return { model, predictions: prediction.predictions };
+      return { predictions: prediction.predictions };
     };
-    const teacherEval = teacher && (await evaluate(teacher, teacherTest)); // still cached in the workers
-    const ensemble =
-      teacherEval &&
-      (await evaluateMembers(teacherEval, teacherMembers(teacherSource), (model) => evaluate(model, teacherTest), test.labels));
-    const studentEval = await evaluate(layersInference(shareModel(distilledData)));
+    // The same teacher on the same rows in every trial of a sweep: measured once (see MeasureOnce).
+    const teacherEval =
+      teacherRun &&
+      (await once(teacherMeasureKey(teacherSource, teacherData, config, teacherRun.runtime), () =>
+        measureTeacherOnTest(pool, evaluate, { model: teacherRun.model, source: teacherSource, data: teacherData }, data),
+      ));
+    const student = layersInference(shareModel(distilledData));
+    const studentEval = await evaluate(student);
     const baselineEval = baselineData && (await evaluate(layersInference(shareModel(baselineData))));
-    const teacherSize = teacherModelSize(teacherSource, teacherData);
+    // A model's latency follows from its architecture and the backend, not its weights (the baseline shares it).
+    const studentLatency = await once(latencyMeasureKey(pool, distilledData), () => modelLatency(pool, student, test));
     // Without a teacher model, imported test logits stand for its predictions.
     const teacherPredictions = teacherEval?.predictions ?? inputs.importedTestPredictions;
     const agreeWithTeacher = (predictions: Int32Array) => (teacherPredictions ? agreement(predictions, teacherPredictions) : null);
@@ -82,16 +94,12 @@ export async function evaluateOnTest(
       warnings: [...teacherFindings.warnings, ...(belowBaseline ? [belowBaseline] : [])],
       ...(teacherFindings.found && { teacherCheck: teacherFindings.found }),
       teacher:
-        teacherEval && teacherSize
-          ? {
-              ...(await describeModel(pool, teacherEval.model, teacherSize, teacherTest, teacherEval.predictions)),
-              ...(ensemble && { ensemble }),
-            }
-          : teacherPredictions
-            ? { accuracy: accuracy(teacherPredictions, test.labels), imported: true, ...scores(teacherPredictions) }
-            : null,
+        teacherEval?.report ??
+        (teacherPredictions
+          ? { accuracy: accuracy(teacherPredictions, test.labels), imported: true, ...scores(teacherPredictions) }
+          : null),
       student: {
-        ...(await describeModel(pool, studentEval.model, layersModelSize(distilledData), test, studentEval.predictions)),
+        ...(await describeModel(pool, student, layersModelSize(distilledData), test, studentEval.predictions, studentLatency)),
         agreement: agreeWithTeacher(studentEval.predictions),
       },
       baseline: baselineEval && {
@@ -136,23 +144,6 @@ export async function evaluateOnTest(
     };
     return result;
   });
-}
-
-/** Each member of an ensemble teacher alone on the test rows (its accuracy, its agreement with the ensemble); undefined otherwise. */
-async function evaluateMembers(
-  teacher: { model: InferenceModel; predictions: Int32Array },
-  names: string[] | undefined,
-  evaluate: (model: InferenceModel) => Promise<{ predictions: Int32Array }>,
-  labels: Int32Array,
-): Promise<EnsembleReport | undefined> {
-  const { model } = teacher;
-  if (model.kind !== 'ensemble' || !names) return undefined;
-  const members: TeacherMemberReport[] = [];
-  for (const [index, member] of model.members.entries()) {
-    const { predictions } = await evaluate(member);
-    members.push({ name: names[index], accuracy: accuracy(predictions, labels), agreement: agreement(predictions, teacher.predictions) });
-  }
-  return { combine: model.combine, members };
 }
 
 function skipNotices(phases: TrainingPhaseReport[]): string[] {

@@ -60,15 +60,21 @@ export function layersModelSize(data: ModelData): { params: number; bytes: numbe
   return { params: paramCount(data), bytes: serializedBytes(data) };
 }
 
-/** Latency at batch 1 and 256 (one thread), size and accuracy of a model. */
+/** Milliseconds per sample of `model` at batch 1 and 256, on one thread of the pool, on rows of `test`. */
+export function modelLatency(pool: WorkerPool<LatencyTask>, model: InferenceModel, test: SharedDataset): Promise<LatencyResult> {
+  return pool.run<LatencyResult>({ kind: 'latency', model, data: test.handle, batchSizes: [1, 256] });
+}
+
+/** Latency at batch 1 and 256 (one thread; measured here unless given), size and accuracy of a model. */
 export async function describeModel(
   pool: WorkerPool<LoadTask | InferTask | LatencyTask>,
   model: InferenceModel,
   size: { params: number; bytes: number },
   test: SharedDataset,
   predictions: Int32Array,
+  latency?: LatencyResult,
 ): Promise<ModelReport> {
-  const [batch1, batch256] = await pool.run<LatencyResult>({ kind: 'latency', model, data: test.handle, batchSizes: [1, 256] });
+  const [batch1, batch256] = latency ?? (await modelLatency(pool, model, test));
   return {
     accuracy: accuracy(predictions, test.labels),
     ...classificationScores(predictions, test.labels, test.numClasses),

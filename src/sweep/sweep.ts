@@ -20,8 +20,9 @@ import { type QueuedTrials, type SweepQueueOptions, queuePaths, queueTrials } fr
 import { sweepRows, trialContext } from './trial-context.js';
 import { SWEEP_REPORT_VERSION, type SweepBaseline, type SweepReport, type SweepTrial } from './sweep-report.js';
 import { type ScheduleChoice, chooseSchedule, measureStudent } from './schedule.js';
-import { type TrialContext, type TrialPlan, type TrialRecord, finishedTrial, runTrial } from './trial.js';
+import { type TrialContext, type TrialPlan, type TrialRecord, finishedTrial, trainTrial } from './trial.js';
 import { PoolKeeper } from '../pool/pool-keeper.js';
+import { measureBeforeRuns } from '../distill/measure-once.js';
 import { sweepHtml } from './sweep-html.js';
 
 // Declared with the validation option, whose help shows it.
@@ -219,20 +220,39 @@ async function runTrials(
   const schedule = await scheduleFor(plans, context, { scheduleChoice, config, pending: plans.length - finished.size, pools });
   const pending = plans.filter((plan) => !finished.has(plan.index));
   const trialWorkers = schedule.mode === 'concurrent' ? 1 : schedule.workers;
-  const runNext = async (): Promise<void> => {
-    for (let plan = pending.shift(); plan; plan = pending.shift()) {
-      try {
-        const record = await runTrial(plan, trialWorkers, context, pools);
-        finished.set(plan.index, record);
-        onTrial?.(record.trial, finished.size, plans.length, false);
-      } catch (error) {
-        pending.length = 0; // no new trial starts; those running finish (and are kept for --resume)
-        throw error;
+  const runnerCount = schedule.mode === 'concurrent' ? schedule.workers : 1;
+  // Trials side by side would each wait for the first to measure the teacher: the first runner measures it
+  // before its first trial instead, while the others start theirs. One runner's first trial measures it.
+  const teacherMeasured =
+    runnerCount > 1 && pending.length > 0
+      ? measureBeforeRuns(context.optionsOf(pending[0], 1), pools, context.measureOnce)
+      : Promise.resolve();
+  const stop = () => {
+    pending.length = 0; // no new trial starts; those running finish (and are kept for --resume)
+  };
+  const runNext = async (runner: number): Promise<void> => {
+    // The runner's last trial, its folder still being written on this thread while the next one trains.
+    let writing: Promise<void> = Promise.resolve();
+    try {
+      if (runner === 0) await teacherMeasured;
+      for (let plan = pending.shift(); plan; plan = pending.shift()) {
+        const { written } = await trainTrial(plan, trialWorkers, context, pools);
+        await writing; // one trial per runner waits to be written, at most
+        writing = written.then((record) => {
+          finished.set(record.trial.index, record);
+          onTrial?.(record.trial, finished.size, plans.length, false);
+        });
+        writing.catch(stop);
       }
+    } catch (error) {
+      stop();
+      await writing.catch(() => {}); // a trial being written is finished, and kept for --resume
+      throw error;
     }
+    await writing;
   };
   // Every runner ends before the sweep fails, so that no pool outlives it.
-  const runners = await Promise.allSettled(Array.from({ length: schedule.mode === 'concurrent' ? schedule.workers : 1 }, runNext));
+  const runners = await Promise.allSettled(Array.from({ length: runnerCount }, (_, runner) => runNext(runner)));
   const failed = runners.find((runner): runner is PromiseRejectedResult => runner.status === 'rejected');
   if (failed) throw failed.reason;
   return { finished, schedule };

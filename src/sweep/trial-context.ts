@@ -2,6 +2,7 @@
 // worker (which reloads the same data) build it the same way, so that a trial trains the same either way.
 import type * as tf from '@tensorflow/tfjs';
 import { validationRows } from '../distill/run-inputs.js';
+import { measuredOnce } from '../distill/measure-once.js';
 import { type DistillConfig, type DistillOptions, resolveConfig } from '../options/options.js';
 import { datasetDigest } from '../teachers/fingerprint.js';
 import { materializeStudent, studentName, trialFingerprint, trialOptions, trialStudent } from './sweep-plan.js';
@@ -66,6 +67,7 @@ export function trialContext(sources: TrialSources): TrialContext {
     train: base.train,
     test: base.test,
     validationRows: sweepRows(base, config).heldOut.rows,
+    measureOnce: measuredOnce(),
     ...extras,
   };
 }

@@ -8,6 +8,7 @@ import { type Dataset, featureShape, holdsPixels } from '../data/dataset.js';
 import type { InputContract } from '../data/input-contract.js';
 import type { ContractFile } from '../data/sources/source-entry.js';
 import { type DistillResult, distillOnKeptPools } from '../distill/distill.js';
+import type { MeasureOnce } from '../distill/measure-once.js';
 import { writeStudentFolder } from '../distill/student-folder.js';
 import { DistillError, check } from '../errors.js';
 import { saveModel } from '../models/model-files.js';
@@ -51,6 +52,8 @@ export interface TrialContext {
   test: Dataset;
   /** The held-out validation rows of `train`. */
   validationRows: Int32Array;
+  /** The teacher's test evaluation and each student architecture's latency, measured by the first trial to need them. */
+  measureOnce: MeasureOnce;
   contract?: InputContract;
   contractFiles?: ContractFile[];
   quantize?: readonly QuantizeChoice[];
@@ -83,10 +86,25 @@ function onMainThread<T>(work: () => Promise<T>): Promise<T> {
 
 /** Runs one trial on `workers` workers (a pool from `pools` when given) and writes its folder; returns what trial.json holds. */
 export async function runTrial(plan: TrialPlan, workers: number, context: TrialContext, pools?: PoolKeeper): Promise<TrialRecord> {
+  return (await trainTrial(plan, workers, context, pools)).written;
+}
+
+/**
+ * Trains one trial as {@link runTrial} does, and resolves as soon as its pool is given back, with the promise
+ * of its folder (written in its turn on this thread): the pool can start the next trial meanwhile.
+ */
+export async function trainTrial(
+  plan: TrialPlan,
+  workers: number,
+  context: TrialContext,
+  pools?: PoolKeeper,
+): Promise<{ written: Promise<TrialRecord> }> {
   const started = performance.now();
-  const result = await distillOnKeptPools(context.optionsOf(plan, workers), pools);
+  const result = await distillOnKeptPools(context.optionsOf(plan, workers), pools, context.measureOnce);
   const seconds = (performance.now() - started) / 1000;
-  return onMainThread(() => measureAndWrite(plan, context, result, seconds));
+  const written = onMainThread(() => measureAndWrite(plan, context, result, seconds));
+  written.catch(() => {}); // its caller may be awaiting another trial's folder first; the failure reaches it when it awaits this one
+  return { written };
 }
 
 /** A trained trial measured on the validation rows, and its folder written. */
@@ -154,6 +172,7 @@ async function writeTrialFolder(context: TrialContext, plan: TrialPlan, result: 
       contractFiles: context.contractFiles,
       quantize: context.quantize,
       maxQuantizeDrop: context.maxQuantizeDrop,
+      measureOnce: context.measureOnce,
       command: `tfjs-distill sweep (trial ${plan.index}: ${JSON.stringify(plan.settings)})`,
     });
     result.report.studentFolder = written.folder;

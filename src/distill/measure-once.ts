@@ -1,0 +1,121 @@
+// Measurements that do not change from run to run of a sweep, made once: the teacher on the test rows (the
+// same teacher, the same rows in every trial) and the latency of each student architecture (the time a
+// prediction takes follows from the architecture and the backend, not from the weights). A sweep whose trials
+// run side by side measures the teacher before they need it; the first trial of an architecture times it;
+// every other trial reuses both.
+import type { SharedDataset } from '../data/shared-dataset.js';
+import { accuracy, agreement, describeModel, predictTest } from '../infer/evaluate.js';
+import type { InferenceModel } from '../infer/predictor.js';
+import type { ModelData } from '../models/model-data.js';
+import { type DistillConfig, type DistillOptions, resolveConfig } from '../options/options.js';
+import type { PoolKeeper } from '../pool/pool-keeper.js';
+import type { TfjsPool } from '../pool/tfjs-pool.js';
+import type { EnsembleReport, TeacherMemberReport, TeacherReport } from '../reports/report.js';
+import { type TeacherSource, teacherIdentity, teacherInference, teacherMembers, teacherModelSize } from '../teachers/open-teacher.js';
+import { startRun } from './run-context.js';
+import { openInputs, shareData } from './run-inputs.js';
+
+/**
+ * Measures once what does not change between the runs that share it, and hands that measurement to every
+ * later request with the same key. A key names everything the measurement depends on but the rows, which
+ * the runs sharing one MeasureOnce (a sweep's trials) have in common.
+ */
+export type MeasureOnce = <T>(key: string, measure: () => Promise<T>) => Promise<T>;
+
+/** A lone run measures everything itself. */
+export const measureEveryTime: MeasureOnce = (_key, measure) => measure();
+
+/** A {@link MeasureOnce} that keeps each measurement (a failed one is dropped, for the next request to make again). */
+export function measuredOnce(): MeasureOnce {
+  const measured = new Map<string, Promise<unknown>>();
+  return <T>(key: string, measure: () => Promise<T>): Promise<T> => {
+    let made = measured.get(key) as Promise<T> | undefined;
+    if (!made) {
+      made = measure();
+      measured.set(key, made);
+      made.catch(() => measured.delete(key));
+    }
+    return made;
+  };
+}
+
+/** The teacher on the test rows: its top classes, and its report (size, latency, ensemble members) when it has a model size. */
+export interface TeacherOnTest {
+  predictions: Int32Array;
+  report: TeacherReport | undefined;
+}
+
+/** What the teacher's test predictions and latency depend on: its model and preprocessing, how an ensemble combines, what runs it. */
+export function teacherMeasureKey(source: TeacherSource, data: ModelData | undefined, config: DistillConfig, runtime: string | undefined) {
+  return `teacher:${JSON.stringify([teacherIdentity(source, data, config), config.ensemble, runtime ?? null])}`;
+}
+
+/** What a model's latency depends on: its architecture, and the pool's backend and kernels. */
+export function latencyMeasureKey(pool: Pick<TfjsPool, 'backend' | 'kernels'>, model: ModelData): string {
+  return `latency:${JSON.stringify([pool.backend, pool.kernels, model.topology])}`;
+}
+
+/** Test predictions of a model in the pool (test rows unless given). */
+export type Evaluate = (model: InferenceModel, rows?: SharedDataset) => Promise<{ predictions: Int32Array }>;
+
+/** The teacher on its test rows: predictions, each ensemble member's, and its latency and size. */
+export async function measureTeacherOnTest(
+  pool: TfjsPool,
+  evaluate: Evaluate,
+  teacher: { model: InferenceModel; source: TeacherSource; data: ModelData | undefined },
+  rows: { teacherTest: SharedDataset; test: SharedDataset },
+): Promise<TeacherOnTest> {
+  const { model, source, data } = teacher;
+  const { predictions } = await evaluate(model, rows.teacherTest);
+  const members = teacherMembers(source);
+  const ensemble = await evaluateMembers({ model, predictions }, members, (member) => evaluate(member, rows.teacherTest), rows.test.labels);
+  const size = teacherModelSize(source, data);
+  const described = size && (await describeModel(pool, model, size, rows.teacherTest, predictions));
+  return { predictions, report: described && { ...described, ...(ensemble && { ensemble }) } };
+}
+
+/** Each member of an ensemble teacher alone on the test rows (its accuracy, its agreement with the ensemble); undefined otherwise. */
+async function evaluateMembers(
+  teacher: { model: InferenceModel; predictions: Int32Array },
+  names: string[] | undefined,
+  evaluate: (model: InferenceModel) => Promise<{ predictions: Int32Array }>,
+  labels: Int32Array,
+): Promise<EnsembleReport | undefined> {
+  const { model } = teacher;
+  if (model.kind !== 'ensemble' || !names) return undefined;
+  const members: TeacherMemberReport[] = [];
+  for (const [index, member] of model.members.entries()) {
+    const { predictions } = await evaluate(member);
+    members.push({ name: names[index], accuracy: accuracy(predictions, labels), agreement: agreement(predictions, teacher.predictions) });
+  }
+  return { combine: model.combine, members };
+}
+
+/**
+ * Makes into `once`, before the runs of `options` (a sweep's trials) need it, the teacher's measurement they
+ * would each make the same: its test predictions and latency, on a pool from `keeper`. A layers teacher is
+ * taken as given (teacherEpochs 0, as a sweep's). A student's latency is left to the first run of its
+ * architecture, which times it on a thread that has just trained it, as a lone run does: timed on a thread
+ * that has not run it yet, a small model's time per row is several times longer.
+ */
+export async function measureBeforeRuns(options: DistillOptions, keeper: PoolKeeper | undefined, once: MeasureOnce): Promise<void> {
+  const config = resolveConfig({ ...options, baseline: false, checkpoint: undefined, onProgress: undefined });
+  const data = shareData(options, config);
+  const inputs = await openInputs(options, config, data);
+  const run = await startRun(options, config, inputs, keeper);
+  try {
+    const teacherData = inputs.teacher.kind === 'layers' ? inputs.teacher.checked.data : undefined;
+    const teacherRun = await teacherInference(inputs.teacher, teacherData, inputs.teacherNormalize, config);
+    if (!teacherRun) return;
+    const { signal } = options;
+    await run.supervisor.run('evaluate', (pool) => {
+      const evaluate: Evaluate = async (model, rows = data.test) => predictTest(pool, model, rows, { onProgress: () => {}, signal });
+      const teacher = { model: teacherRun.model, source: inputs.teacher, data: teacherData };
+      return once(teacherMeasureKey(inputs.teacher, teacherData, config, teacherRun.runtime), () =>
+        measureTeacherOnTest(pool, evaluate, teacher, data),
+      );
+    });
+  } finally {
+    await run.supervisor.release();
+  }
+}
