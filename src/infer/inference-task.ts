@@ -1,5 +1,6 @@
 import { LogitTable, type LogitTableHandle } from '../data/logit-table.js';
 import { SharedDataset, type SharedDatasetHandle } from '../data/shared-dataset.js';
+import { warmUntilSteady } from '../steady-timing.js';
 import { type InferenceModel, predictorFor } from './predictor.js';
 
 /** Loads a model into this thread's cache (see preloadModel), so that timing the inference excludes loading it. */
@@ -47,7 +48,7 @@ export async function inferRows(task: InferTask): Promise<number> {
   return task.end - task.start;
 }
 
-/** Median wall time per call, per sample, after warm-up; at least 5 calls and about 300 ms per batch size. */
+/** Median wall time per call, per sample, once warm (see warmUntilSteady); at least 5 calls and about 300 ms per batch size. */
 export async function measureLatency(task: LatencyTask): Promise<LatencyResult> {
   const predictor = await predictorFor(task.model);
   const data = SharedDataset.attach(task.data);
@@ -55,7 +56,11 @@ export async function measureLatency(task: LatencyTask): Promise<LatencyResult> 
   for (const batchSize of task.batchSizes) {
     const rows = Math.min(batchSize, data.rows);
     const x = data.features.slice(0, rows * data.rowSize);
-    for (let i = 0; i < 3; i++) await predictor.logits(x, rows);
+    await warmUntilSteady(async () => {
+      const start = performance.now();
+      await predictor.logits(x, rows);
+      return performance.now() - start;
+    });
     const times: number[] = [];
     const budgetMs = 300;
     const begin = performance.now();

@@ -6,6 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { parentPort } from 'node:worker_threads';
 import { messageOf } from '../errors.js';
+import { warmUntilSteady } from '../steady-timing.js';
 import type { LatencyMeasurement } from './latency.js';
 import { loadWithStockTfjs, type StockArtifacts } from './variant-check.js';
 
@@ -40,19 +41,22 @@ function rowsFrom(data: LatencyWorkerData, first: number, count: number): tf.Ten
   return tf.tensor(values, [count, ...data.rowShape]);
 }
 
-/** Median milliseconds of `repeats` predictions of `batch` rows, after two untimed ones. */
-function timePredictions(model: tf.LayersModel, data: LatencyWorkerData, batch: number, repeats: number): number {
-  const times: number[] = [];
-  for (let i = -2; i < repeats; i++) {
-    const input = rowsFrom(data, i < 0 ? 0 : i * batch, batch);
-    try {
-      const start = performance.now();
-      tf.tidy(() => (model.predict(input) as tf.Tensor).dataSync());
-      if (i >= 0) times.push(performance.now() - start);
-    } finally {
-      input.dispose();
-    }
+/** Milliseconds of one prediction of `batch` rows from row `first` (making the input is not timed). */
+function timePrediction(model: tf.LayersModel, data: LatencyWorkerData, batch: number, first: number): number {
+  const input = rowsFrom(data, first, batch);
+  try {
+    const start = performance.now();
+    tf.tidy(() => (model.predict(input) as tf.Tensor).dataSync());
+    return performance.now() - start;
+  } finally {
+    input.dispose();
   }
+}
+
+/** Median milliseconds of `repeats` predictions of `batch` rows, once the thread is warm (see warmUntilSteady). */
+async function timePredictions(model: tf.LayersModel, data: LatencyWorkerData, batch: number, repeats: number): Promise<number> {
+  await warmUntilSteady(() => timePrediction(model, data, batch, 0));
+  const times = Array.from({ length: repeats }, (_, i) => timePrediction(model, data, batch, i * batch));
   return median(times);
 }
 
@@ -67,8 +71,8 @@ async function measure(data: LatencyWorkerData): Promise<LatencyMeasurement> {
   // The thread is kept for the next measurement, so nothing of this one may stay on its heap.
   const model = await loadWithStockTfjs(data.artifacts, 'the student');
   try {
-    const batch1Ms = timePredictions(model, data, 1, data.repeats.batch1);
-    const batch256Ms = timePredictions(model, data, 256, data.repeats.batch256);
+    const batch1Ms = await timePredictions(model, data, 1, data.repeats.batch1);
+    const batch256Ms = await timePredictions(model, data, 256, data.repeats.batch256);
     return { backend: tf.getBackend(), batch1Ms, batch256Ms, batch256RowsPerSec: (256 * 1000) / batch256Ms, repeats: data.repeats };
   } finally {
     model.dispose();
