@@ -4,7 +4,12 @@
  * kernel's and the bias's gradients straight into the gradient vector at the weights' own offsets and the
  * gradient of its input for the layer below. src/kernels/dense-chain-loops.ts has the JavaScript twins and
  * the contracts. The weights and the gradient share one flat layout (the shared weights and this rank's
- * exchange slot), so one kernelOffset and one biasOffset (-1: no bias) name both.
+ * exchange slot), so one kernelOffset and one biasOffset (-1: no bias) name both. No array a function writes may
+ * overlap another array it reads or writes (the loops read their inputs while writing); each function checks
+ * the ranges it touches and throws when two overlap.
+ *
+ * A ReLU passes NaN through (a NaN pre-activation stays NaN, and so does its gradient), as tfjs's ReLU does, so
+ * that a step the stock graph would find non-finite is non-finite here too.
  */
 #include <float.h>
 #include <math.h>
@@ -50,6 +55,36 @@ static int layer_args_of(napi_env env, const char *fn, const char *value_name, n
   return 1;
 }
 
+/* A range of floats a call reads or writes. */
+typedef struct {
+  const float *start;
+  int64_t count;
+  const char *name;
+  int written;
+} span;
+
+static int overlap(const span *a, const span *b) {
+  const uintptr_t a_start = (uintptr_t)a->start, b_start = (uintptr_t)b->start;
+  return a->count > 0 && b->count > 0 && a_start < b_start + sizeof(float) * (uint64_t)b->count &&
+         b_start < a_start + sizeof(float) * (uint64_t)a->count;
+}
+
+/* Fails when a range the call writes overlaps another it reads or writes: the loops read while they write. */
+static int disjoint(napi_env env, const char *fn, const span *spans, int n) {
+  for (int i = 0; i < n; i++)
+    for (int j = i + 1; j < n; j++)
+      if ((spans[i].written || spans[j].written) && overlap(&spans[i], &spans[j]))
+        return fail(env, "tfjs-distill native: %s %s and %s overlap; pass arrays that share no values", fn, spans[i].name, spans[j].name);
+  return 1;
+}
+
+/* The ranges of input, the kernel and the bias that every call reads. */
+static void read_spans(const layer_args *a, span *spans) {
+  spans[0] = (span){a->input, a->rows * a->in, "input", 0};
+  spans[1] = (span){a->weights + a->kernel, a->in * a->units, "kernel", 0};
+  spans[2] = (span){a->bias == -1 ? a->weights : a->weights + a->bias, a->bias == -1 ? 0 : a->units, "bias", 0};
+}
+
 static napi_value boolean_value(napi_env env, int value) {
   napi_value out;
   napi_get_boolean(env, value, &out);
@@ -63,7 +98,10 @@ napi_value dense_forward(napi_env env, napi_callback_info info) {
   bool relu;
   if (!openblas_ready(env) || !get_args(env, info, 9, argv) || !layer_args_of(env, "denseForward", "out", argv, &a)) return NULL;
   CHECK(env, napi_get_value_bool(env, argv[8], &relu) == napi_ok, "tfjs-distill native: denseForward's relu must be a boolean");
-  if (a.rows == 0) return NULL;
+  span spans[4];
+  read_spans(&a, spans);
+  spans[3] = (span){a.values, a.rows * a.units, "out", 1};
+  if (!disjoint(env, "denseForward", spans, 4) || a.rows == 0) return NULL;
   /* The product first, then the bias and the activation, as tfjs's fused matMul rounds them. */
   openblas_sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, (int)a.rows, (int)a.units, (int)a.in, 1.0f, a.input, (int)a.in,
                  a.weights + a.kernel, (int)a.units, 0.0f, a.values, (int)a.units);
@@ -73,7 +111,7 @@ napi_value dense_forward(napi_env env, napi_callback_info info) {
     if (bias != NULL)
       for (int64_t j = 0; j < a.units; j++) row[j] += bias[j];
     if (relu)
-      for (int64_t j = 0; j < a.units; j++) row[j] = row[j] > 0 ? row[j] : 0;
+      for (int64_t j = 0; j < a.units; j++) row[j] = row[j] < 0 ? 0 : row[j];
   }
   return NULL;
 }
@@ -98,14 +136,21 @@ static float max_abs(const float *values, int64_t count) {
 }
 
 /*
+ * The most rows whose sums the shortcut below vouches for: sgemm's rounding error in a sum grows with the
+ * number of its terms (relative to the sum of the terms' sizes, about the rows times float's unit rounding),
+ * and up to this many it stays well inside the factor of two that the shortcut keeps in hand.
+ */
+#define MOST_ROWS_BOUNDED_BY_FACTORS (1 << 22)
+
+/*
  * Whether the kernel's gradient input^T @ dOut is within limit, mostly without reading it: each entry is a
- * sum of `rows` products, so its size is at most rows x max|input| x max|dOut| (the factors are far smaller
- * than the kernel); half the limit leaves room for sgemm's rounding, which grows no more than rows x 2^-24
- * relative. Only when that bound does not settle it are the entries themselves read.
+ * sum of `rows` products, so its size is at most rows x max|input| x max|dOut|. When that product is under
+ * half the limit, the entries are within it even with sgemm's rounding added. Only when that bound does not
+ * settle it (or is not finite: a NaN factor, an infinite limit) are the entries themselves read.
  */
 static int kernel_gradient_bounded(const layer_args *a, const float *d_kernel, float limit) {
   const double most = (double)a->rows * max_abs(a->input, a->rows * a->in) * max_abs(a->values, a->rows * a->units);
-  if (a->rows <= (1 << 22) && most <= 0.5 * limit) return 1;
+  if (isfinite(most) && isfinite(limit) && a->rows <= MOST_ROWS_BOUNDED_BY_FACTORS && most <= 0.5 * limit) return 1;
   return bounded(d_kernel, a->in * a->units, limit);
 }
 
@@ -137,6 +182,13 @@ napi_value dense_backward(napi_env env, napi_callback_info info) {
     return NULL;
   }
   float *d_kernel = grad + a.kernel;
+  span spans[7];
+  read_spans(&a, spans);
+  spans[3] = (span){a.values, a.rows * a.units, "dOut", 0};
+  spans[4] = (span){d_kernel, a.in * a.units, "grad's kernel", 1};
+  spans[5] = (span){a.bias == -1 ? grad : grad + a.bias, a.bias == -1 ? 0 : a.units, "grad's bias", 1};
+  spans[6] = (span){d_input == NULL ? grad : d_input, d_input == NULL ? 0 : a.rows * a.in, "dInput", 1};
+  if (!disjoint(env, "denseBackward", spans, 7)) return NULL;
   if (a.rows == 0) memset(d_kernel, 0, sizeof(float) * (size_t)(a.in * a.units));
   else
     openblas_sgemm(ROW_MAJOR, TRANS, NO_TRANS, (int)a.in, (int)a.units, (int)a.rows, 1.0f, a.input, (int)a.in, a.values,
@@ -155,7 +207,7 @@ napi_value dense_backward(napi_env env, napi_callback_info info) {
     openblas_sgemm(ROW_MAJOR, NO_TRANS, TRANS, (int)a.rows, (int)a.in, (int)a.units, 1.0f, a.values, (int)a.units,
                    a.weights + a.kernel, (int)a.units, 0.0f, d_input, (int)a.in);
     if (relu_input)
-      for (int64_t i = 0; i < a.rows * a.in; i++) d_input[i] = a.input[i] > 0 ? d_input[i] : 0;
+      for (int64_t i = 0; i < a.rows * a.in; i++) d_input[i] = a.input[i] <= 0 ? 0 : d_input[i];
   }
   return boolean_value(env, ok);
 }

@@ -1,4 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LogitTable } from '../dist/data/logit-table.js';
 import { SharedDataset } from '../dist/data/shared-dataset.js';
@@ -10,6 +13,7 @@ import { TfjsPool } from '../dist/pool/tfjs-pool.js';
 import { mulberry32 } from '../dist/random.js';
 import { trainDataParallel } from '../dist/train/data-parallel.js';
 import { DenseChainBuffers, denseChainGradient, denseLayerViews, logitsLoss } from '../dist/train/dense-chain-step.js';
+import { RunCheckpoint } from '../dist/train/checkpoint.js';
 import { meanLoss } from '../dist/train/losses.js';
 import { planPhase } from '../dist/train/plan.js';
 import { requiredBlas } from './helpers/native-blas.js';
@@ -47,8 +51,8 @@ function flatWeights(model: tf.LayersModel): { variables: tf.Variable[]; weights
   return { variables, weights };
 }
 
-/** The chain's logits and flat gradient (after PREFIX values) for rows `x`, through `loops`. */
-function chainPass(model: tf.LayersModel, loops: DenseChainLoops, x: Float32Array, rows: number, targets: Targets) {
+/** The chain's logits and flat gradient (after PREFIX values) for rows `x`, through `loops`, its buffers sized for `maxRows`. */
+function chainPass(model: tf.LayersModel, loops: DenseChainLoops, x: Float32Array, rows: number, targets: Targets, maxRows = rows) {
   const chain = denseChain(model)!;
   const { variables, weights } = flatWeights(model);
   // The views' offsets count from the variables' start; the PREFIX shifts every one of them.
@@ -58,7 +62,7 @@ function chainPass(model: tf.LayersModel, loops: DenseChainLoops, x: Float32Arra
     biasOffset: l.biasOffset === -1 ? -1 : l.biasOffset + PREFIX,
   }));
   const grad = new Float32Array(weights.length).fill(7); // every weight's gradient overwritten; the prefix left alone
-  const buffers = new DenseChainBuffers(layers, rows);
+  const buffers = new DenseChainBuffers(layers, maxRows);
   let logits = new Float32Array(0);
   const { loss, bounded } = denseChainGradient(layers, loops, buffers, x, rows, weights, grad, (values, dLogits) => {
     logits = values.slice();
@@ -127,11 +131,29 @@ const CHAINS: [string, () => tf.LayersModel, number[]][] = [
     },
     [12],
   ],
+  [
+    'a Dense relu last (some logits clipped to 0)',
+    () => {
+      const kernelInitializer = tf.initializers.glorotUniform({ seed: 6 });
+      const model = tf.sequential();
+      model.add(tf.layers.dense({ inputShape: [12], units: 10, activation: 'relu', kernelInitializer }));
+      model.add(tf.layers.dense({ units: CLASSES, activation: 'relu', kernelInitializer, biasInitializer: 'randomNormal' }));
+      return model;
+    },
+    [12],
+  ],
 ];
 
 beforeAll(async () => {
   await tf.setBackend('cpu');
 });
+
+/** Two Dense layers, the first's bias frozen (not trainable) when `frozen`: it still adds to the output. */
+function withFrozenBias(frozen: boolean): tf.LayersModel {
+  const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [5], units: 6 }), tf.layers.dense({ units: CLASSES })] });
+  model.layers[0].weights[1].trainable = !frozen;
+  return model;
+}
 
 describe('dense chain: recognising a plain dense student', () => {
   it("finds mlp's layers, their widths and activations", async () => {
@@ -144,7 +166,7 @@ describe('dense chain: recognising a plain dense student', () => {
     ]);
   });
 
-  it('leaves any other model to tfjs: convolutions, dropout, regularisers, capped ReLUs, shared layers, two inputs', async () => {
+  it('leaves any other model to tfjs: convolutions, dropout, regularisers, capped ReLUs, frozen weights, channelsFirst Flatten, shared layers, two inputs', async () => {
     const dense = (config: Partial<tf.layers.DenseLayerArgs> = {}) => tf.layers.dense({ units: CLASSES, ...config });
     const sequential = (...layers: tf.layers.Layer[]) => tf.sequential({ layers });
     const shared = tf.layers.dense({ units: 6, activation: 'relu' });
@@ -152,6 +174,7 @@ describe('dense chain: recognising a plain dense student', () => {
     const twice = tf.model({ inputs: input, outputs: dense().apply(shared.apply(shared.apply(input))) as tf.SymbolicTensor });
     const [a, b] = [tf.input({ shape: [3] }), tf.input({ shape: [3] })];
     const twoInputs = tf.model({ inputs: [a, b], outputs: dense().apply(tf.layers.add().apply([a, b])) as tf.SymbolicTensor });
+    const frozenBias = withFrozenBias(true);
     const others = [
       buildModel('cnn:2', { inputShape: [8, 8, 1], numClasses: CLASSES, seed: 1 }),
       sequential(tf.layers.dense({ inputShape: [5], units: 6, activation: 'relu' }), tf.layers.dropout({ rate: 0.5 }), dense()),
@@ -159,10 +182,20 @@ describe('dense chain: recognising a plain dense student', () => {
       sequential(tf.layers.dense({ inputShape: [5], units: 6 }), tf.layers.reLU({ maxValue: 6 }), dense()),
       sequential(tf.layers.dense({ inputShape: [5], units: 6, activation: 'tanh' }), dense()),
       sequential(tf.layers.dense({ inputShape: [3, 5], units: 6 }), tf.layers.flatten(), dense()), // Dense on rank-3 rows
+      sequential(tf.layers.flatten({ inputShape: [3, 4], dataFormat: 'channelsFirst' }), dense()), // moves the channels last first
+      frozenBias,
       twice,
       twoInputs,
     ];
     for (const model of others) expect(denseChain(model)).toBeUndefined();
+  });
+
+  it('takes the same models with a channelsLast Flatten and with the bias trainable', () => {
+    const flat = tf.sequential({
+      layers: [tf.layers.flatten({ inputShape: [3, 4], dataFormat: 'channelsLast' }), tf.layers.dense({ units: CLASSES })],
+    });
+    expect(denseChain(flat)?.inputWidth).toBe(12);
+    expect(denseChain(withFrozenBias(false))?.layers.map(({ bias }) => bias !== undefined)).toEqual([true, true]);
   });
 });
 
@@ -184,11 +217,52 @@ describe.each(implementations())('dense chain: %s loops', (_, loops) => {
     });
   }
 
-  it('the same rows give the same bits', async () => {
+  it("the same rows give the same bits in buffers sized for more rows (as a rank's last, shorter slice)", async () => {
     const model = await reloaded(CHAINS[0][1]());
     const x = seeded(ROWS * 12, 6);
-    const [a, b] = [chainPass(model, loops, x, ROWS, targetsOf(ROWS)), chainPass(model, loops, x, ROWS, targetsOf(ROWS))];
-    expect(Buffer.from(a.grad.slice().buffer).equals(Buffer.from(b.grad.slice().buffer))).toBe(true);
+    const exact = chainPass(model, loops, x, ROWS, targetsOf(ROWS));
+    const roomy = chainPass(model, loops, x, ROWS, targetsOf(ROWS), ROWS + 5);
+    expect(Buffer.from(roomy.grad.slice().buffer).equals(Buffer.from(exact.grad.slice().buffer))).toBe(true);
+    expect(Buffer.from(roomy.logits.buffer).equals(Buffer.from(exact.logits.buffer))).toBe(true);
+  });
+
+  it('a NaN row, or a NaN weight, makes the step non-finite as it makes the stock loss NaN', async () => {
+    for (const [name, build] of CHAINS) {
+      const model = await reloaded(build());
+      const x = seeded(ROWS * 12, 3);
+      x[2 * 12 + 5] = Number.NaN; // row 2
+      const targets = targetsOf(ROWS);
+      const [chain, stock] = [chainPass(model, loops, x, ROWS, targets), stockPass(model, x, ROWS, targets)];
+      expect(Number.isNaN(stock.loss), name).toBe(true);
+      expect(chain.bounded, name).toBe(false);
+      // The ReLUs pass NaN through: the NaN row's logits are NaN, as the stock graph's are.
+      expect(Array.from(chain.logits, Number.isNaN), name).toEqual(Array.from(stock.logits, Number.isNaN));
+    }
+    // A NaN in the first layer's bias: its pre-activation is NaN on every row, but no layer's input is.
+    const model = await reloaded(CHAINS[1][1]());
+    const [kernel, bias] = model.layers[0].getWeights();
+    model.layers[0].setWeights([kernel, tf.tensor1d(Array.from(bias.dataSync(), (b, i) => (i === 0 ? Number.NaN : b)))]);
+    const x = seeded(ROWS * 12, 3);
+    const targets = targetsOf(ROWS);
+    expect(Number.isNaN(stockPass(model, x, ROWS, targets).loss)).toBe(true);
+    expect(chainPass(model, loops, x, ROWS, targets).bounded).toBe(false);
+  });
+
+  it('refuses arrays that overlap, naming them', () => {
+    const layer = { inWidth: 2, units: 2, kernelOffset: 0, biasOffset: 4, relu: true };
+    const weights = Float32Array.of(1, 2, 3, 4, 0, 0);
+    const rows = new Float32Array(8);
+    expect(() => loops.forward(layer, rows.subarray(0, 4), 2, weights, rows.subarray(2, 6))).toThrow(/input and out overlap/);
+    expect(() => loops.forward(layer, rows.subarray(0, 4), 2, weights, weights.subarray(2))).toThrow(/kernel and out overlap/);
+    const grad = new Float32Array(6);
+    expect(() => loops.backward(layer, rows.subarray(0, 4), 2, weights, rows.subarray(4), grad, grad.subarray(2), true, 1)).toThrow(
+      /grad's kernel and dInput overlap/,
+    );
+    expect(() => loops.backward(layer, rows.subarray(0, 4), 2, weights, grad.subarray(0, 4), grad, null, true, 1)).toThrow(
+      /dOut and grad's kernel overlap/,
+    );
+    // Views of one buffer that share no values are fine.
+    loops.forward(layer, rows.subarray(0, 4), 2, weights, rows.subarray(4));
   });
 
   it('backward reports whether the gradient it wrote is within the bound (false past it, and for NaN)', () => {
@@ -201,6 +275,12 @@ describe.each(implementations())('dense chain: %s loops', (_, loops) => {
     expect(backward(Float32Array.of(1e20, 1, 2, 3), ones, 1e19)).toBe(false); // the kernel's gradient 1e20 + 2
     expect(backward(new Float32Array(4), Float32Array.of(1e20, 1, 1, 1), 1e19)).toBe(false); // the bias's alone: 1e20 + 1
     expect(backward(Float32Array.of(1, 1, 2, 3), Float32Array.of(Number.NaN, 1, 1, 1), 2 ** 127)).toBe(false);
+    // Without a bias, the kernel's gradient alone: NaN is not within even an infinite limit.
+    const noBias = { ...layer, biasOffset: -1 };
+    const kernelOnly = (dOut: Float32Array) =>
+      loops.backward(noBias, Float32Array.of(1, 1, 2, 3), 2, weights, dOut, new Float32Array(6), null, false, Number.POSITIVE_INFINITY);
+    expect(kernelOnly(Float32Array.of(Number.NaN, 1, 1, 1))).toBe(false);
+    expect(kernelOnly(Float32Array.of(1, 1, 1, 1))).toBe(true);
     // Factors whose sizes alone would not pass the bound, but whose products cancel: the entries decide (all 0).
     expect(backward(Float32Array.of(1e20, 0, 1e20, 0), Float32Array.of(1, 0, -1, 0), 1e19)).toBe(true);
   });
@@ -216,6 +296,24 @@ describe('dense chain: the native loops and the JavaScript reference', () => {
     const b = chainPass(model, native![1], x, ROWS, targets);
     expect(scaledError(b.logits, a.logits)).toBeLessThan(1e-6);
     expect(scaledError(b.grad, a.grad)).toBeLessThan(1e-6);
+  });
+});
+
+describe.runIf('blas' in requiredBlas())('dense chain: the loops a thread trains with', () => {
+  it('a later non-wasm backend leaves no chain loops from an earlier openblas selection', async () => {
+    const { initBackend } = await import('../dist/kernels/backend.js');
+    const { denseChainLoops, DENSE_CHAIN_ENV } = await import('../dist/kernels/dense-chain-loops.js');
+    const switched = process.env[DENSE_CHAIN_ENV];
+    delete process.env[DENSE_CHAIN_ENV];
+    try {
+      await initBackend(['wasm'], 'openblas');
+      expect(denseChainLoops()).toBeDefined();
+      await initBackend(['cpu']);
+      expect(denseChainLoops()).toBeUndefined();
+    } finally {
+      if (switched !== undefined) process.env[DENSE_CHAIN_ENV] = switched;
+      await tf.setBackend('cpu');
+    }
   });
 });
 
@@ -283,5 +381,74 @@ describe.runIf('blas' in requiredBlas())('dense chain: data-parallel training', 
       .getWeights()[0]
       .dataSync();
     expect(scaledError(a.weights.subarray(0, initial.length), initial as Float32Array)).toBeGreaterThan(1e-3);
+  });
+
+  /**
+   * A W=2 run with every option that changes the step: image rows [4, 3, 1] (mlp's Flatten) with shifts and
+   * flips, a warmup and cosine schedule, weight decay, gradient clipping, validation on held-out rows with
+   * early stopping and keep 'best', and checkpoints more often than once per run.
+   */
+  async function trainWithEverything(pool: TfjsPool) {
+    const [heldOut, shape] = [8, [4, 3, 1]];
+    const total = TRAIN_ROWS + heldOut;
+    const random = mulberry32(11);
+    const x = Float32Array.from({ length: total * FEATURES }, () => random() * 2 - 1);
+    const y = Int32Array.from({ length: total }, (_, i) => (i < TRAIN_ROWS && i % 3 === 2 ? -1 : Math.floor(random() * CLASSES)));
+    const data = SharedDataset.fromDataset({ x, y, shape: [total, ...shape], numClasses: CLASSES }, 'train');
+    const soft = LogitTable.create(total, CLASSES);
+    soft.values.set(seeded(soft.values.length, 12));
+    const model = buildModel('mlp:16,8', { inputShape: shape, numClasses: CLASSES, seed: 4 });
+    const dir = await mkdtemp(join(tmpdir(), 'dense-chain-'));
+    try {
+      const checkpoint = await RunCheckpoint.open({ dir, everySteps: 3 }, {});
+      const outcome = await trainDataParallel(pool, {
+        phase: 'student',
+        model: shareModel(await modelToData(model)),
+        trainableParams: model.countParams(),
+        data,
+        rows: Int32Array.from({ length: TRAIN_ROWS }, (_, i) => i),
+        softLabels: soft,
+        loss: LOSS,
+        optimizer: { name: 'adam', learningRate: 0.02 },
+        rules: { lrSchedule: { name: 'cosine', warmupSteps: 2 }, weightDecay: 0.01, clipNorm: 0.5 },
+        augment: { shift: 1, flip: true },
+        validation: {
+          rows: Int32Array.from({ length: heldOut }, (_, i) => TRAIN_ROWS + i),
+          earlyStopping: { patience: 2, metric: 'loss' },
+          metric: 'loss',
+          keep: 'best',
+        },
+        checkpoint: { path: checkpoint.phaseFile('student'), everySteps: 3 },
+        plan: planPhase({ rows: TRAIN_ROWS, batchSize: 10, workers: 2, steps: 16 }),
+        seed: 6,
+        onNonFinite: 'abort',
+        onProgress: () => {},
+      });
+      const saved = (await checkpoint.loadPhase('student'))!;
+      return {
+        kept: new Float32Array(outcome.weights),
+        last: new Float32Array(saved.weights),
+        best: new Float32Array(saved.bestWeights!),
+        selection: outcome.selection!,
+      };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  it("with validation, keep 'best', early stopping, checkpoints, a schedule, decay, clipping and augmentation, the chain ends as tfjs's autograd does", async () => {
+    const chain = await trainWithEverything(pools.chain!);
+    const stock = await trainWithEverything(pools.tfjs!);
+    const { bestValue, ...selection } = chain.selection;
+    const { bestValue: stockBestValue, ...stockSelection } = stock.selection;
+    expect(selection).toEqual(stockSelection);
+    expect(selection.stopped).toBe(true); // early stopping ended both runs, before the last epoch
+    expect(bestValue).toBeCloseTo(stockBestValue, 5);
+    for (const key of ['kept', 'last', 'best'] as const) {
+      expect(scaledError(chain[key], stock[key]), key).toBeLessThan(1e-4);
+      // The two paths sum in other orders: the same bits would mean that the chain did not run.
+      expect(Buffer.from(chain[key].buffer).equals(Buffer.from(stock[key].buffer)), key).toBe(false);
+    }
+    expect(Buffer.from(chain.kept.buffer).equals(Buffer.from(chain.best.buffer))).toBe(true);
   });
 });

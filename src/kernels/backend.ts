@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { DistillError, messageOf } from '../errors.js';
+import { useJavascriptLoops } from './thread-loops.js';
 import type { KernelChoice } from './kernel-choice.js';
 
 /**
@@ -76,7 +77,10 @@ export async function initBackend(candidates: BackendName[], kernels: KernelChoi
       failures[backend] = messageOf(error);
       continue;
     }
-    if (backend !== 'wasm') return { backend, failures, patches, kernels: backend };
+    if (backend !== 'wasm') {
+      useJavascriptLoops(); // the openblas loops an earlier initBackend in this thread selected do not carry over
+      return { backend, failures, patches, kernels: backend };
+    }
     const { selectWasmKernels } = await import('./kernel-choice.js');
     const selection = selectWasmKernels(kernels, tf.backend() as BackendWasm, blasThreads);
     return { backend, failures, patches, kernels: selection.kernels, kernelNotice: selection.notice };

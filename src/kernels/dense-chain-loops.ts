@@ -19,6 +19,11 @@ export interface DenseLayerView {
   relu: boolean;
 }
 
+/**
+ * The loops of one dense layer. No range a call writes may overlap another range it reads or writes (the
+ * loops read while they write): both implementations throw when one does. A ReLU passes NaN through, as
+ * tfjs's does, so that a step the stock graph finds non-finite is non-finite here too.
+ */
 export interface DenseChainLoops {
   /** out[rows, units] = act(input[rows, inWidth] @ kernel + bias), the weights read from `weights`. */
   forward(layer: DenseLayerView, input: Float32Array, rows: number, weights: Float32Array, out: Float32Array): void;
@@ -42,13 +47,41 @@ export interface DenseChainLoops {
   ): boolean;
 }
 
-function forward(
-  { inWidth, units, kernelOffset, biasOffset, relu }: DenseLayerView,
+/** `count` floats of `array` from `offset`, which a call reads or, when `written`, writes. */
+type Span = [name: string, array: Float32Array, offset: number, count: number, written: boolean];
+
+function overlap([, a, aOffset, aCount]: Span, [, b, bOffset, bCount]: Span): boolean {
+  if (a.buffer !== b.buffer || aCount <= 0 || bCount <= 0) return false;
+  const aStart = a.byteOffset + 4 * aOffset;
+  const bStart = b.byteOffset + 4 * bOffset;
+  return aStart < bStart + 4 * bCount && bStart < aStart + 4 * aCount;
+}
+
+/** Throws when a range the call writes overlaps another it reads or writes. */
+function checkDisjoint(fn: string, spans: Span[]): void {
+  for (let i = 0; i < spans.length; i++)
+    for (let j = i + 1; j < spans.length; j++)
+      if ((spans[i][4] || spans[j][4]) && overlap(spans[i], spans[j]))
+        throw new Error(`dense chain ${fn}: ${spans[i][0]} and ${spans[j][0]} overlap; pass arrays that share no values`);
+}
+
+/** The ranges every call reads: the input rows, the kernel and the bias. */
+function readSpans(
+  { inWidth, units, kernelOffset, biasOffset }: DenseLayerView,
   input: Float32Array,
   rows: number,
   weights: Float32Array,
-  out: Float32Array,
-): void {
+): Span[] {
+  return [
+    ['input', input, 0, rows * inWidth, false],
+    ['kernel', weights, kernelOffset, inWidth * units, false],
+    ['bias', weights, biasOffset, biasOffset === -1 ? 0 : units, false],
+  ];
+}
+
+function forward(layer: DenseLayerView, input: Float32Array, rows: number, weights: Float32Array, out: Float32Array): void {
+  const { inWidth, units, kernelOffset, biasOffset, relu } = layer;
+  checkDisjoint('forward', [...readSpans(layer, input, rows, weights), ['out', out, 0, rows * units, true]]);
   for (let r = 0; r < rows; r++) {
     const o = r * units;
     out.fill(0, o, o + units);
@@ -59,7 +92,7 @@ function forward(
     }
     for (let j = 0; j < units; j++) {
       const z = biasOffset === -1 ? out[o + j] : out[o + j] + weights[biasOffset + j];
-      out[o + j] = relu && !(z > 0) ? 0 : z;
+      out[o + j] = relu && z < 0 ? 0 : z; // NaN stays NaN, as in tfjs's ReLU
     }
   }
 }
@@ -71,7 +104,7 @@ function within(values: Float32Array, from: number, to: number, limit: number): 
 }
 
 function backward(
-  { inWidth, units, kernelOffset, biasOffset }: DenseLayerView,
+  layer: DenseLayerView,
   input: Float32Array,
   rows: number,
   weights: Float32Array,
@@ -81,6 +114,14 @@ function backward(
   reluInput: boolean,
   limit: number,
 ): boolean {
+  const { inWidth, units, kernelOffset, biasOffset } = layer;
+  checkDisjoint('backward', [
+    ...readSpans(layer, input, rows, weights),
+    ['dOut', dOut, 0, rows * units, false],
+    ["grad's kernel", grad, kernelOffset, inWidth * units, true],
+    ["grad's bias", grad, biasOffset, biasOffset === -1 ? 0 : units, true],
+    ['dInput', dInput ?? grad, 0, dInput ? rows * inWidth : 0, true],
+  ]);
   grad.fill(0, kernelOffset, kernelOffset + inWidth * units);
   for (let r = 0; r < rows; r++) {
     for (let p = 0; p < inWidth; p++) {
@@ -99,7 +140,7 @@ function backward(
     for (let r = 0; r < rows; r++) {
       for (let p = 0; p < inWidth; p++) {
         const i = r * inWidth + p;
-        if (reluInput && !(input[i] > 0)) {
+        if (reluInput && input[i] <= 0) {
           dInput[i] = 0;
           continue;
         }

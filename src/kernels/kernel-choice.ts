@@ -11,13 +11,14 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { DistillError, messageOf } from '../errors.js';
-import { javascriptLoops, useExchangeLoops } from './exchange-loops.js';
+import { useExchangeLoops } from './exchange-loops.js';
 import { noteKernelSet } from './weight-packing.js';
-import { javascriptTokenFrontLoops, nativeTokenFrontLoops, useTokenFrontLoops } from './token-front-loops.js';
+import { nativeTokenFrontLoops, useTokenFrontLoops } from './token-front-loops.js';
 import { nativeDenseChainLoops, useDenseChainLoops } from './dense-chain-loops.js';
 import { blasKernels, loadBlas } from './blas-kernels.js';
 import { nativeReluGradient, reluGradKernel, RELU_GRAD } from './blas/relu-grad.js';
 import { untransposedMatMulKernels } from './untransposed-matmul.js';
+import { useJavascriptLoops } from './thread-loops.js';
 import { checkWasmInternals } from './wasm-heap.js';
 import { conv2DBackpropInputViaMatMul } from './wasm-kernels.js';
 
@@ -135,9 +136,7 @@ export function selectWasmKernels(choice: KernelChoice, backend: BackendWasm, bl
   install(wasmSet);
   noteKernelSet(false);
   tf.registerGradient(originalReluGradient!);
-  useExchangeLoops(javascriptLoops);
-  useTokenFrontLoops(javascriptTokenFrontLoops);
-  useDenseChainLoops(undefined);
+  useJavascriptLoops();
   return { kernels: 'wasm', notice };
 }
 

@@ -53,16 +53,18 @@ function isPlainRelu(layer: Layer): boolean {
   return layer.getClassName() === 'Activation' && config.activation === 'relu';
 }
 
-/** A Dense layer the chain can run: linear or ReLU, trainable, float32, no regulariser, on rank-2 rows. */
+/** A Dense layer the chain can run: linear or ReLU, every weight trainable and float32, no regulariser, on rank-2 rows. */
 function denseLayer(layer: Layer, inWidth: number): DenseChainLayer | undefined {
   const config = configOf(layer);
   const activation = config.activation;
   if (activation !== 'linear' && activation !== 'relu') return undefined;
   if (!layer.trainable) return undefined;
   if (config.kernelRegularizer != null || config.biasRegularizer != null || config.activityRegularizer != null) return undefined;
-  const [kernel, bias, ...rest] = layer.trainableWeights;
-  if (!kernel || rest.length > 0 || kernel.dtype !== 'float32' || kernel.shape.length !== 2 || kernel.shape[0] !== inWidth)
-    return undefined;
+  // All the layer's weights, not only the trainable ones: a frozen bias still adds to the output.
+  const weights = layer.weights;
+  if (weights.length !== (config.useBias === false ? 1 : 2) || weights.some((w) => !w.trainable || w.dtype !== 'float32')) return undefined;
+  const [kernel, bias] = weights;
+  if (kernel.shape.length !== 2 || kernel.shape[0] !== inWidth) return undefined;
   const units = kernel.shape[1]!;
   if (bias && (bias.shape.length !== 1 || bias.shape[0] !== units)) return undefined;
   return { kernel, bias, inWidth, units, relu: activation === 'relu' };
@@ -83,7 +85,8 @@ export function denseChain(model: tf.LayersModel): DenseChain | undefined {
   for (const layer of layers) {
     const last = dense.at(-1);
     const className = layer.getClassName();
-    if (className === 'Flatten' && !last) rank = 2;
+    // A channelsFirst Flatten moves the channels last first: its output is not the row in the order the chain reads it.
+    if (className === 'Flatten' && !last && configOf(layer).dataFormat !== 'channelsFirst') rank = 2;
     else if (isPlainRelu(layer) && last) last.relu = true;
     else if (className === 'Dense' && rank === 2) {
       const next = denseLayer(layer, last?.units ?? inputWidth);

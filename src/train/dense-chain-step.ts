@@ -81,7 +81,7 @@ export function denseChainGradient(
   const top = layers.length - 1;
   const logits = outputs[top].subarray(0, n * layers[top].units);
   const loss = lossOf(logits, dLogits);
-  if (layers[top].relu) for (let i = 0; i < logits.length; i++) if (!(logits[i] > 0)) dLogits[i] = 0;
+  if (layers[top].relu) for (let i = 0; i < logits.length; i++) if (logits[i] <= 0) dLogits[i] = 0; // NaN keeps its gradient
   let bounded = Math.abs(loss) <= FUSED_BOUND;
   let dOut = dLogits;
   for (let i = top; i >= 0; i--) {
