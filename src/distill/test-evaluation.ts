@@ -70,6 +70,7 @@ export async function evaluateOnTest(
       backend: pool.backend,
       kernels: pool.kernels,
       workers: config.workers,
+      trainWorkers: run.trainWorkersOf(inputs.student),
       teacherRuntime: teacherRun?.runtime ?? null,
       threadsPerWorker: run.threadsPerWorker,
       notices: [

@@ -28,6 +28,7 @@ export function trainPhase(run: RunContext, from: CheckedModel, spec: PhaseSpec)
         'delete the checkpoint folder',
     );
     const start = saved ? { ...from.data, weights: saved.weights } : from.data;
+    const ranks = spec.plan.workers;
     let outcome: TrainOutcome;
     if (saved && (saved.progress.step === spec.plan.steps || saved.selection?.stopped)) {
       const weights = spec.validation?.keep === 'best' && saved.bestWeights ? saved.bestWeights : saved.weights;
@@ -41,8 +42,8 @@ export function trainPhase(run: RunContext, from: CheckedModel, spec: PhaseSpec)
       };
       resumed.push(spec.phase);
     } else {
-      if (saved) resumed.push(`${spec.phase} from step ${saved.progress.step}`);
-      outcome = await trainDataParallel(pool, {
+      if (saved) resumed.push(`${spec.phase} from step ${saved.progress.step}${rankChange(saved.workers, ranks)}`);
+      outcome = await trainDataParallel(pool.firstRanks(ranks), {
         ...spec,
         model: shareModel(start),
         trainableParams: from.trainableParams,
@@ -63,9 +64,19 @@ export function trainPhase(run: RunContext, from: CheckedModel, spec: PhaseSpec)
   });
 }
 
-/** The plan of a phase over `rows`: a number of epochs, or of steps (to match another phase's budget). */
-export function phasePlan(config: DistillConfig, rows: Int32Array, size: { epochs: number } | { steps: number }): PhasePlan {
-  return planPhase({ rows: rows.length, batchSize: config.batchSize, workers: config.workers, ...size });
+/**
+ * The plan of `model`'s phase over `rows`: a number of epochs, or of steps (to match another phase's budget),
+ * on the ranks the run trains that model on (see RunContext.trainWorkersOf).
+ */
+export function phasePlan(run: RunContext, model: CheckedModel, rows: Int32Array, size: { epochs: number } | { steps: number }): PhasePlan {
+  return planPhase({ rows: rows.length, batchSize: run.config.batchSize, workers: run.trainWorkersOf(model), ...size });
+}
+
+/** Said of a phase resumed on another rank count than its checkpoint's (rounding differs; the maths does not). */
+function rankChange(saved: number | undefined, now: number): string {
+  return saved === undefined || saved === now
+    ? ''
+    : ` (checkpointed on ${saved} training worker${saved === 1 ? '' : 's'}, continued on ${now})`;
 }
 
 /** What a phase's per-epoch validation needs, from the run's options. */
@@ -112,6 +123,7 @@ function phaseReport(
         },
       }),
     phase,
+    workers: plan.workers,
     steps: outcome.steps,
     samples: outcome.samples,
     seconds: outcome.seconds,

@@ -114,3 +114,44 @@ function tfjsNodeBuilt(): boolean {
   const lib = join(root, 'lib');
   return existsSync(lib) && readdirSync(lib).some((dir) => existsSync(join(lib, dir, 'tfjs_binding.node')));
 }
+
+/**
+ * The per-step work (the model's forward multiply-adds per row x the global batch, see forwardMultiplyAdds)
+ * from which `auto` trains on every worker rather than on one. Splitting a step among ranks leaves each rank
+ * the step's fixed cost (the optimizer pass over every weight, the tfjs calls), and adds the gradient's
+ * exchange and the waits at the barriers; only the multiply-adds are shared. bench/train-ranks.mjs measures
+ * the crossover through the CLI, one rank against two in the same two-worker pool, side by side: the text
+ * students' bag and the small MLPs at their default batches lie below it and train faster on one rank; the
+ * cnn1d text student, and the dense and convolutional benches (batch 256), lie above it and train faster on
+ * two (docs/parallelism.md has the table).
+ */
+export const TRAIN_RANKS_MIN_WORK = 2 ** 22;
+
+/** What {@link chooseTrainWorkers} decides from. */
+export interface TrainWorkersInputs {
+  /** The trainWorkers option. */
+  trainWorkers: number | 'auto';
+  /** The pool's workers (what chooseParallelism resolved). */
+  workers: number;
+  /** The model's forward multiply-adds per row (see forwardMultiplyAdds). */
+  multiplyAdds: number;
+  batchSize: number;
+}
+
+/**
+ * The ranks a training phase runs on: trainWorkers as given (at most the pool's workers), or with `auto`
+ * 1 where a step computes less than {@link TRAIN_RANKS_MIN_WORK}, else every worker.
+ */
+export function chooseTrainWorkers({ trainWorkers, workers, multiplyAdds, batchSize }: TrainWorkersInputs): number {
+  if (trainWorkers !== 'auto') {
+    if (trainWorkers > workers) {
+      throw new DistillError(
+        `trainWorkers ${trainWorkers} is more than the pool's ${workers} worker${workers === 1 ? '' : 's'}: ` +
+          "lower trainWorkers (or set it to 'auto'), or raise workers",
+        ['trainWorkers', 'workers'],
+      );
+    }
+    return trainWorkers;
+  }
+  return multiplyAdds * batchSize < TRAIN_RANKS_MIN_WORK ? 1 : workers;
+}
