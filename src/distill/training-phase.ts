@@ -30,7 +30,8 @@ export function trainPhase(run: RunContext, from: CheckedModel, spec: PhaseSpec)
     const start = saved ? { ...from.data, weights: saved.weights } : from.data;
     const ranks = spec.plan.workers;
     let outcome: TrainOutcome;
-    if (saved && (saved.progress.step === spec.plan.steps || saved.selection?.stopped)) {
+    const finished = saved !== undefined && (saved.progress.step === spec.plan.steps || saved.selection?.stopped === true);
+    if (finished) {
       const weights = spec.validation?.keep === 'best' && saved.bestWeights ? saved.bestWeights : saved.weights;
       outcome = {
         ...saved.progress,
@@ -42,7 +43,7 @@ export function trainPhase(run: RunContext, from: CheckedModel, spec: PhaseSpec)
       };
       resumed.push(spec.phase);
     } else {
-      if (saved) resumed.push(`${spec.phase} from step ${saved.progress.step}${rankChange(saved.workers, ranks)}`);
+      if (saved) resumed.push(`${spec.phase} from step ${saved.progress.step}`);
       outcome = await trainDataParallel(pool.firstRanks(ranks), {
         ...spec,
         model: shareModel(start),
@@ -59,7 +60,16 @@ export function trainPhase(run: RunContext, from: CheckedModel, spec: PhaseSpec)
         signal,
       });
     }
-    run.phases.push(phaseReport(spec.phase, outcome, spec.plan, spec.validation));
+    // A phase the checkpoint shows finished reports the ranks that trained it. One continued may run on
+    // another rank count, as on another worker count: the rounding differs, not the maths.
+    const report = phaseReport(
+      spec.phase,
+      outcome,
+      { ...spec.plan, workers: finished ? (saved?.workers ?? ranks) : ranks },
+      spec.validation,
+    );
+    if (!finished && saved?.workers !== undefined && saved.workers !== ranks) report.checkpointWorkers = saved.workers;
+    run.phases.push(report);
     return { ...from.data, weights: outcome.weights };
   });
 }
@@ -70,13 +80,6 @@ export function trainPhase(run: RunContext, from: CheckedModel, spec: PhaseSpec)
  */
 export function phasePlan(run: RunContext, model: CheckedModel, rows: Int32Array, size: { epochs: number } | { steps: number }): PhasePlan {
   return planPhase({ rows: rows.length, batchSize: run.config.batchSize, workers: run.trainWorkersOf(model), ...size });
-}
-
-/** Said of a phase resumed on another rank count than its checkpoint's (rounding differs; the maths does not). */
-function rankChange(saved: number | undefined, now: number): string {
-  return saved === undefined || saved === now
-    ? ''
-    : ` (checkpointed on ${saved} training worker${saved === 1 ? '' : 's'}, continued on ${now})`;
 }
 
 /** What a phase's per-epoch validation needs, from the run's options. */

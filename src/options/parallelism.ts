@@ -125,7 +125,7 @@ function tfjsNodeBuilt(): boolean {
  * cnn1d text student, and the dense and convolutional benches (batch 256), lie above it and train faster on
  * two (docs/parallelism.md has the table).
  */
-export const TRAIN_RANKS_MIN_WORK = 2 ** 22;
+export const TRAIN_RANKS_MIN_WORK = 2 ** 24;
 
 /** What {@link chooseTrainWorkers} decides from. */
 export interface TrainWorkersInputs {

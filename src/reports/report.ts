@@ -68,6 +68,8 @@ export interface TrainingPhaseReport {
   phase: TrainingPhase;
   /** The ranks (worker threads) the phase trained on (see trainWorkers). */
   workers: number;
+  /** When the phase continued from a checkpoint trained on another rank count: that count. */
+  checkpointWorkers?: number;
   steps: number;
   samples: number;
   seconds: number;
