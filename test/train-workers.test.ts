@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Dataset, type DistillOptions, DistillError, type ProgressEvent, buildModel, distill } from '../dist/index.js';
@@ -51,10 +51,11 @@ describe('trainWorkers: the ranks training runs on', () => {
     expect(forwardMultiplyAdds(bag)).toBe(20 * 1 + 20 * 8 + 8 * 2);
   });
 
-  it("auto: one rank below the threshold, every worker from it; a number as given, never above the pool's", () => {
-    const atThreshold = { multiplyAdds: TRAIN_RANKS_MIN_WORK / 64, batchSize: 64 };
+  it("auto: one rank below the threshold, every worker from it, the workers when given; a number as given, never above the pool's", () => {
+    const atThreshold = { multiplyAdds: TRAIN_RANKS_MIN_WORK / 64, batchSize: 64, workersGiven: false };
     expect(chooseTrainWorkers({ trainWorkers: 'auto', workers: 4, ...atThreshold })).toBe(4);
     expect(chooseTrainWorkers({ trainWorkers: 'auto', workers: 4, ...atThreshold, batchSize: 63 })).toBe(1);
+    expect(chooseTrainWorkers({ trainWorkers: 'auto', workers: 4, ...atThreshold, batchSize: 63, workersGiven: true })).toBe(4);
     expect(chooseTrainWorkers({ trainWorkers: 3, workers: 4, ...atThreshold, batchSize: 1 })).toBe(3);
     expect(() => chooseTrainWorkers({ trainWorkers: 3, workers: 2, ...atThreshold })).toThrow(
       /^trainWorkers 3 is more than the pool's 2 workers: lower trainWorkers \(or set it to 'auto'\), or raise workers$/,
@@ -99,24 +100,30 @@ describe('trainWorkers: the ranks training runs on', () => {
     );
   });
 
-  it('auto in a 2-worker pool: a small student trains on 1 rank, a large one on 2; the report says so', async () => {
-    const small = options('mlp:8');
+  it('auto in the default pool (a worker per core): a small student trains on 1 rank, a large one on all; the report says so', async () => {
+    const cores = availableParallelism();
+    const small = options('mlp:8', { workers: undefined });
     expect(forwardMultiplyAdds(small.student as tf.LayersModel) * 64).toBeLessThan(TRAIN_RANKS_MIN_WORK);
     const smallRun = await distill(small);
-    expect(smallRun.report).toMatchObject({ workers: 2, trainWorkers: 1 });
+    expect(smallRun.report).toMatchObject({ workers: cores, trainWorkers: 1 });
     expect(smallRun.report.phases).toEqual([expect.objectContaining({ phase: 'student', workers: 1 })]);
-    expect(summaryTable(smallRun.report, { teacher: 'mlp:16', student: 'mlp:8' })).toMatch(/, 2 workers, student trained on 1; setup/);
+    const plural = cores === 1 ? '' : 's';
+    expect(summaryTable(smallRun.report, { teacher: 'mlp:16', student: 'mlp:8' })).toMatch(
+      new RegExp(`, ${cores} worker${plural}, student trained on 1; setup`),
+    );
 
-    const large = options('mlp:512');
+    const large = options('mlp:512', { workers: undefined });
     expect(forwardMultiplyAdds(large.student as tf.LayersModel) * 64).toBeGreaterThanOrEqual(TRAIN_RANKS_MIN_WORK);
     const largeRun = await distill({ ...large, baseline: true, labeled: 256 });
-    expect(largeRun.report).toMatchObject({ workers: 2, trainWorkers: 2 });
+    expect(largeRun.report).toMatchObject({ workers: cores, trainWorkers: cores });
     expect(largeRun.report.phases.map((p) => [p.phase, p.workers])).toEqual([
-      ['student', 2],
-      ['baseline', 2],
+      ['student', cores],
+      ['baseline', cores],
     ]);
-    // Forced: the large student on one rank.
-    const forced = await distill({ ...large, trainWorkers: 1 });
+    // Workers given: the small student trains on all of them; trainWorkers forces a count.
+    const given = await distill(options('mlp:8'));
+    expect(given.report).toMatchObject({ workers: 2, trainWorkers: 2 });
+    const forced = await distill({ ...large, workers: 2, trainWorkers: 1 });
     expect(forced.report).toMatchObject({ workers: 2, trainWorkers: 1 });
   });
 

@@ -73,8 +73,16 @@ export async function startRun(
     batchSize: config.batchSize,
   });
   config.workers = workers;
-  // Refused here, before the pool starts, rather than at the first training phase.
-  chooseTrainWorkers({ trainWorkers: config.trainWorkers, workers, multiplyAdds: 0, batchSize: config.batchSize });
+  // A trainWorkers the pool cannot honour is refused here, before the pool starts, not at the first training phase.
+  const trainWorkersOf = (model: CheckedModel) =>
+    chooseTrainWorkers({
+      trainWorkers: config.trainWorkers,
+      workers,
+      workersGiven: options.workers !== undefined,
+      multiplyAdds: model.multiplyAdds,
+      batchSize: config.batchSize,
+    });
+  trainWorkersOf(inputs.student);
   const supervisor = new PoolSupervisor({
     pool: {
       workers,
@@ -97,8 +105,7 @@ export async function startRun(
     supervisor,
     checkpoints,
     threadsPerWorker,
-    trainWorkersOf: (model) =>
-      chooseTrainWorkers({ trainWorkers: config.trainWorkers, workers, multiplyAdds: model.multiplyAdds, batchSize: config.batchSize }),
+    trainWorkersOf,
     augment: inputs.augment,
     onProgress,
     history,

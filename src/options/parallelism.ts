@@ -133,16 +133,21 @@ export interface TrainWorkersInputs {
   trainWorkers: number | 'auto';
   /** The pool's workers (what chooseParallelism resolved). */
   workers: number;
+  /** Whether the user gave the workers option (then `auto` trains on all of them). */
+  workersGiven: boolean;
   /** The model's forward multiply-adds per row (see forwardMultiplyAdds). */
   multiplyAdds: number;
   batchSize: number;
 }
 
 /**
- * The ranks a training phase runs on: trainWorkers as given (at most the pool's workers), or with `auto`
- * 1 where a step computes less than {@link TRAIN_RANKS_MIN_WORK}, else every worker.
+ * The ranks a training phase runs on: trainWorkers as given (at most the pool's workers); with `auto`, the
+ * workers as given, and without them 1 where a step computes less than {@link TRAIN_RANKS_MIN_WORK}, else
+ * every worker. A worker count the user asks for is the one training runs on, as it always was; the
+ * default count (a worker per core) is chosen for labelling, which always gains from it, training not.
  */
-export function chooseTrainWorkers({ trainWorkers, workers, multiplyAdds, batchSize }: TrainWorkersInputs): number {
+export function chooseTrainWorkers(inputs: TrainWorkersInputs): number {
+  const { trainWorkers, workers } = inputs;
   if (trainWorkers !== 'auto') {
     if (trainWorkers > workers) {
       throw new DistillError(
@@ -153,5 +158,6 @@ export function chooseTrainWorkers({ trainWorkers, workers, multiplyAdds, batchS
     }
     return trainWorkers;
   }
-  return multiplyAdds * batchSize < TRAIN_RANKS_MIN_WORK ? 1 : workers;
+  if (inputs.workersGiven) return workers;
+  return inputs.multiplyAdds * inputs.batchSize < TRAIN_RANKS_MIN_WORK ? 1 : workers;
 }

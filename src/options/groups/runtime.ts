@@ -79,8 +79,8 @@ export const RUNTIME_OPTIONS = defineOptions({
   trainWorkers: {
     group: 'runtime',
     description:
-      'worker threads (ranks) the training phases use; labelling keeps every worker. auto: 1 for a model whose ' +
-      'training step computes little (multiply-adds per row x batch size), else every worker',
+      'worker threads (ranks) the training phases use; labelling keeps every worker. auto: the workers when given, ' +
+      'else 1 for a model whose training step computes little (multiply-adds per row x batch size), else every worker',
     default: 'auto',
     check: (value) => (value === 'auto' || isInt(value, 1) ? undefined : `trainWorkers must be an integer >= 1 or 'auto', got ${value}`),
     flags: [{ name: 'train-workers', value: 'string', arg: 'N|auto', parse: parseTrainWorkers }],
