@@ -119,11 +119,11 @@ function tfjsNodeBuilt(): boolean {
  * The per-step work (the model's forward multiply-adds per row x the global batch, see forwardMultiplyAdds)
  * from which `auto` trains on every worker rather than on one. Splitting a step among ranks leaves each rank
  * the step's fixed cost (the optimizer pass over every weight, the tfjs calls), and adds the gradient's
- * exchange and the waits at the barriers; only the multiply-adds are shared. bench/train-ranks.mjs measures
- * the crossover through the CLI, one rank against two in the same two-worker pool, side by side: the text
- * students' bag and the small MLPs at their default batches lie below it and train faster on one rank; the
- * cnn1d text student, and the dense and convolutional benches (batch 256), lie above it and train faster on
- * two (docs/parallelism.md has the table).
+ * exchange and the waits at the barriers; only the multiply-adds are shared. Measured through the CLI, one
+ * rank against two side by side (bench/train-ranks.mjs, bench/text.mjs): `bag:32` trains faster on one rank
+ * even where the cores are free, and so did the small MLPs on a loaded machine; `cnn1d:32,64` at the text batch and
+ * the dense and convolutional benches at batch 256 lie above it and train faster on two where the cores are
+ * free (docs/scaling-and-performance.md, Training workers, has the runs and their loads).
  */
 export const TRAIN_RANKS_MIN_WORK = 2 ** 24;
 
