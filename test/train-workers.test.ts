@@ -9,6 +9,7 @@ import { summaryTable } from '../dist/cli/summary-table.js';
 import { forwardMultiplyAdds } from '../dist/models/multiply-adds.js';
 import { TRAIN_RANKS_MIN_WORK, chooseTrainWorkers } from '../dist/options/parallelism.js';
 import { resolveConfig } from '../dist/options/options.js';
+import { TfjsPool } from '../dist/pool/tfjs-pool.js';
 import { runCli } from './helpers/cli.js';
 import { digitRows } from './helpers/digits.js';
 
@@ -40,6 +41,29 @@ describe('trainWorkers: the ranks training runs on', () => {
   });
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });
+  });
+
+  it("a pool's first ranks run a collective on those threads alone, and the pool serves every thread after it", async () => {
+    const pool = await TfjsPool.startTfjs({ workers: 2, backend: 'cpu', barrierTimeoutMs: 20_000, threadsPerWorker: 1 });
+    try {
+      expect(pool.firstRanks(2)).toBe(pool);
+      expect(() => pool.firstRanks(3)).toThrow(/^internal: 3 ranks asked of a pool of 2 workers$/);
+      const first = pool.firstRanks(1);
+      expect(first.workers).toBe(1);
+      const ranks: number[] = [];
+      const done = await first.runOnEveryRank<boolean>(
+        (rank) => {
+          ranks.push(rank);
+          return { task: { kind: 'forget' } };
+        },
+        { barriers: [] },
+      );
+      expect([ranks, done]).toEqual([[0], [true]]);
+      // Both threads are still the ones started (nothing failed) and take a collective of every rank.
+      expect(await pool.forgetRun()).toBe(true);
+    } finally {
+      await pool.destroy();
+    }
   });
 
   it('counts multiply-adds per row: dense kernels once, convolutions at every output position, embeddings per value', () => {
