@@ -98,7 +98,12 @@ async function cliRate(spec, corpus, logits, workers, scratch) {
   used = report.config;
   const phase = report.phases.find((p) => p.phase === 'student');
   const { gradient, averaging, update } = phase.stepMs;
-  return { samplesPerSec: phase.samplesPerSec, inStep: (used.batchSize / (gradient + averaging + update)) * 1000, steps: phase.steps };
+  return {
+    samplesPerSec: phase.samplesPerSec,
+    inStep: (used.batchSize / (gradient + averaging + update)) * 1000,
+    steps: phase.steps,
+    trainWorkers: report.trainWorkers,
+  };
 }
 
 /**
@@ -163,7 +168,11 @@ try {
       for (const workers of workerCounts) {
         const result = await cliRate(spec, corpus, logits, workers, scratch);
         cliSteps = result.steps;
-        const setting = workers === cores ? `tfjs-distill, default workers (${workers})` : `tfjs-distill --workers ${workers}`;
+        // The default run's training workers are trainWorkers' auto choice for the student.
+        const setting =
+          workers === cores
+            ? `tfjs-distill, default workers (${workers}, training on ${result.trainWorkers})`
+            : `tfjs-distill --workers ${workers}`;
         add(spec, setting, result.samplesPerSec);
         add(`${spec} in-step`, setting, result.inStep);
       }

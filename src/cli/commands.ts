@@ -91,7 +91,7 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     summary: 'teacher labelling alone, into the soft-label store (or one shard of it, or by workers on a queue)',
     usage: 'tfjs-distill label [--config FILE] --soft-labels FILE [flags]',
     groups: ['data', 'teacher', 'labelling', 'runtime', 'queue'],
-    omit: ['threadsPerWorker'],
+    omit: ['threadsPerWorker', 'trainWorkers'],
     // label has no labelled rows to go by: a top-k store's temperature is the plain default unless given.
     defaultConditions: [],
     own: {
@@ -122,7 +122,7 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     summary: 'run the jobs of a label --queue or sweep --queue coordinator (labelling and trials), on this machine',
     usage: 'tfjs-distill worker [--config FILE] --queue URL [flags]',
     groups: ['runtime', 'queue'],
-    omit: ['threadsPerWorker', 'maxRestarts'],
+    omit: ['threadsPerWorker', 'trainWorkers', 'maxRestarts'],
     own: {
       queue: {
         description: `the queue to take jobs from: ${QUEUE_URL}`,
@@ -165,6 +165,7 @@ export const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
       'seed',
       'workers',
       'threadsPerWorker',
+      'trainWorkers',
       'barrierTimeoutMs',
       'maxRestarts',
       'workerMemoryMb',

@@ -24,10 +24,11 @@ function softLabelLine({ softLabels: s }: DistillReport): string {
  * added, the averaging and the update do not.
  */
 function studentStepLine(report: DistillReport): string | undefined {
-  const step = report.phases.find((p) => p.phase === 'student')?.stepMs;
+  const phase = report.phases.find((p) => p.phase === 'student');
+  const step = phase?.stepMs;
   if (!step) return undefined;
   const f = (x: number) => x.toFixed(1);
-  const waiting = report.workers > 1 ? ` (${f(step.waiting)} waiting for the slowest worker)` : '';
+  const waiting = phase.workers > 1 ? ` (${f(step.waiting)} waiting for the slowest worker)` : '';
   return `distillation step: ${f(step.gradient)} ms gradient, ${f(step.averaging)} ms averaging${waiting}, ${f(step.update)} ms update`;
 }
 
@@ -138,7 +139,7 @@ export function summaryTable(report: DistillReport, names: { teacher: string; st
     t.baselineTrainSamplesPerSec !== undefined ? `baseline ${rate(t.baselineTrainSamplesPerSec)}` : undefined,
   ].filter(Boolean);
   const threads = report.kernels === 'openblas' && report.threadsPerWorker > 1 ? ` x ${report.threadsPerWorker} BLAS threads` : '';
-  const workers = `${report.workers} worker${report.workers === 1 ? '' : 's'}${threads}`;
+  const workers = `${report.workers} worker${report.workers === 1 ? '' : 's'}${threads}, student trained on ${report.trainWorkers}`;
   const stepLine = studentStepLine(report);
   return [
     ...lines,

@@ -105,7 +105,7 @@ async function trainTeacher(run: RunContext, data: RunData, inputs: RunInputs): 
     phase: 'teacher',
     data: data.teacherTrain,
     rows: data.teacherRows,
-    plan: phasePlan(config, data.teacherRows, { epochs: config.teacherEpochs }),
+    plan: phasePlan(run, teacher.checked, data.teacherRows, { epochs: config.teacherEpochs }),
     loss: { name: 'hard' },
     seed: mixSeed(config.seed, 1),
     validation: data.heldOut && phaseValidation(config, data.heldOut.rows),
@@ -164,7 +164,7 @@ async function distilStudent(
   validation: PhaseValidation | undefined,
 ): Promise<{ data: ModelData; steps: number }> {
   const { config } = run;
-  const plan = phasePlan(config, data.allRows, { epochs: config.epochs });
+  const plan = phasePlan(run, student, data.allRows, { epochs: config.epochs });
   const distilled = await trainPhase(run, student, {
     phase: 'student',
     data: data.studentTrain,
@@ -191,7 +191,7 @@ function trainBaseline(
     phase: 'baseline',
     data: data.studentTrain,
     rows: data.labeledRows,
-    plan: phasePlan(config, data.labeledRows, { steps }),
+    plan: phasePlan(run, student, data.labeledRows, { steps }),
     loss: { name: 'hard' },
     seed: mixSeed(config.seed, 2),
     validation,

@@ -1,7 +1,7 @@
 // What every stage of a distill() run shares: its settings, the worker pool's supervisor, the checkpoints,
 // and what the run has recorded so far.
 import type { DistillConfig, DistillOptions } from '../options/options.js';
-import { chooseParallelism } from '../options/parallelism.js';
+import { chooseParallelism, chooseTrainWorkers } from '../options/parallelism.js';
 import type { PoolKeeper } from '../pool/pool-keeper.js';
 import { PoolSupervisor } from '../pool/supervisor.js';
 import type { HistoryRecord, ProgressEvent } from '../progress.js';
@@ -21,6 +21,8 @@ export interface RunContext {
   supervisor: PoolSupervisor;
   checkpoints: RunCheckpoint | undefined;
   threadsPerWorker: number;
+  /** The ranks `model`'s training phases run on: the pool's first ones (see chooseTrainWorkers). */
+  trainWorkersOf: (model: CheckedModel) => number;
   /** Random shifts and flips of the training rows (images), in every phase. */
   augment: Augmentation | undefined;
   /** Keeps every epoch record in `history`, then passes the event on to the caller. */
@@ -71,6 +73,16 @@ export async function startRun(
     batchSize: config.batchSize,
   });
   config.workers = workers;
+  // A trainWorkers the pool cannot honour is refused here, before the pool starts, not at the first training phase.
+  const trainWorkersOf = (model: CheckedModel) =>
+    chooseTrainWorkers({
+      trainWorkers: config.trainWorkers,
+      workers,
+      workersGiven: options.workers !== undefined,
+      multiplyAdds: model.multiplyAdds,
+      batchSize: config.batchSize,
+    });
+  trainWorkersOf(inputs.student);
   const supervisor = new PoolSupervisor({
     pool: {
       workers,
@@ -93,6 +105,7 @@ export async function startRun(
     supervisor,
     checkpoints,
     threadsPerWorker,
+    trainWorkersOf,
     augment: inputs.augment,
     onProgress,
     history,
@@ -103,12 +116,22 @@ export async function startRun(
 
 /**
  * What must not change between a checkpointed run and its resumption: every setting that affects the
- * result (not the worker or BLAS thread count, which only change how the same gradients are computed), and hashes of
+ * result (not the worker, training worker or BLAS thread count, which only change how the same gradients are computed), and hashes of
  * the data and of the starting models.
  */
 function runFingerprint(config: DistillConfig, options: DistillOptions, teacher: TeacherSource, student: CheckedModel): RunFingerprint {
-  const { workers, threadsPerWorker, barrierTimeoutMs, maxRestarts, workerMemoryMb, workerImports, softLabels, optimizer, ...settings } =
-    config;
+  const {
+    workers,
+    threadsPerWorker,
+    trainWorkers,
+    barrierTimeoutMs,
+    maxRestarts,
+    workerMemoryMb,
+    workerImports,
+    softLabels,
+    optimizer,
+    ...settings
+  } = config;
   // Objects (schedules, normalisation, per-phase settings) are compared as their JSON.
   const flat = Object.fromEntries(
     Object.entries(settings).map(([key, value]) => [key, value !== null && typeof value === 'object' ? JSON.stringify(value) : value]),

@@ -82,6 +82,7 @@ export async function evaluateOnTest(
       backend: pool.backend,
       kernels: pool.kernels,
       workers: config.workers,
+      trainWorkers: run.trainWorkersOf(inputs.student),
       teacherRuntime: teacherRun?.runtime ?? null,
       threadsPerWorker: run.threadsPerWorker,
       notices: [
@@ -89,7 +90,7 @@ export async function evaluateOnTest(
         ...teacherNotices(teacherSource),
         ...(teacherRun?.notices ?? []),
         ...(labelling.notice ? [labelling.notice] : []),
-        ...skipNotices(phases),
+        ...phaseNotices(phases),
       ],
       warnings: [...teacherFindings.warnings, ...(belowBaseline ? [belowBaseline] : [])],
       ...(teacherFindings.found && { teacherCheck: teacherFindings.found }),
@@ -146,8 +147,14 @@ export async function evaluateOnTest(
   });
 }
 
-function skipNotices(phases: TrainingPhaseReport[]): string[] {
-  return phases
-    .filter((p) => p.skippedSteps > 0)
-    .map((p) => `${p.phase} training skipped ${p.skippedSteps} of ${p.steps} steps whose averaged gradient was not finite`);
+function phaseNotices(phases: TrainingPhaseReport[]): string[] {
+  const ranks = (count: number) => `${count} training worker${count === 1 ? '' : 's'}`;
+  return phases.flatMap((p) => [
+    ...(p.skippedSteps > 0
+      ? [`${p.phase} training skipped ${p.skippedSteps} of ${p.steps} steps whose averaged gradient was not finite`]
+      : []),
+    ...(p.checkpointWorkers !== undefined
+      ? [`${p.phase} training continued on ${ranks(p.workers)} from a checkpoint trained on ${ranks(p.checkpointWorkers)}`]
+      : []),
+  ]);
 }

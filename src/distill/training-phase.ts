@@ -28,8 +28,10 @@ export function trainPhase(run: RunContext, from: CheckedModel, spec: PhaseSpec)
         'delete the checkpoint folder',
     );
     const start = saved ? { ...from.data, weights: saved.weights } : from.data;
+    const ranks = spec.plan.workers;
     let outcome: TrainOutcome;
-    if (saved && (saved.progress.step === spec.plan.steps || saved.selection?.stopped)) {
+    const finished = saved !== undefined && (saved.progress.step === spec.plan.steps || saved.selection?.stopped === true);
+    if (finished) {
       const weights = spec.validation?.keep === 'best' && saved.bestWeights ? saved.bestWeights : saved.weights;
       outcome = {
         ...saved.progress,
@@ -42,7 +44,7 @@ export function trainPhase(run: RunContext, from: CheckedModel, spec: PhaseSpec)
       resumed.push(spec.phase);
     } else {
       if (saved) resumed.push(`${spec.phase} from step ${saved.progress.step}`);
-      outcome = await trainDataParallel(pool, {
+      outcome = await trainDataParallel(pool.firstRanks(ranks), {
         ...spec,
         model: shareModel(start),
         trainableParams: from.trainableParams,
@@ -58,14 +60,26 @@ export function trainPhase(run: RunContext, from: CheckedModel, spec: PhaseSpec)
         signal,
       });
     }
-    run.phases.push(phaseReport(spec.phase, outcome, spec.plan, spec.validation));
+    // A phase the checkpoint shows finished reports the ranks that trained it. One continued may run on
+    // another rank count, as on another worker count: the rounding differs, not the maths.
+    const report = phaseReport(
+      spec.phase,
+      outcome,
+      { ...spec.plan, workers: finished ? (saved?.workers ?? ranks) : ranks },
+      spec.validation,
+    );
+    if (!finished && saved?.workers !== undefined && saved.workers !== ranks) report.checkpointWorkers = saved.workers;
+    run.phases.push(report);
     return { ...from.data, weights: outcome.weights };
   });
 }
 
-/** The plan of a phase over `rows`: a number of epochs, or of steps (to match another phase's budget). */
-export function phasePlan(config: DistillConfig, rows: Int32Array, size: { epochs: number } | { steps: number }): PhasePlan {
-  return planPhase({ rows: rows.length, batchSize: config.batchSize, workers: config.workers, ...size });
+/**
+ * The plan of `model`'s phase over `rows`: a number of epochs, or of steps (to match another phase's budget),
+ * on the ranks the run trains that model on (see RunContext.trainWorkersOf).
+ */
+export function phasePlan(run: RunContext, model: CheckedModel, rows: Int32Array, size: { epochs: number } | { steps: number }): PhasePlan {
+  return planPhase({ rows: rows.length, batchSize: run.config.batchSize, workers: run.trainWorkersOf(model), ...size });
 }
 
 /** What a phase's per-epoch validation needs, from the run's options. */
@@ -112,6 +126,7 @@ function phaseReport(
         },
       }),
     phase,
+    workers: plan.workers,
     steps: outcome.steps,
     samples: outcome.samples,
     seconds: outcome.seconds,

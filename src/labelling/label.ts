@@ -63,10 +63,17 @@ export interface LabelOptions {
 }
 
 /** The option groups label() resolves, and its own options (the rows, the shard). */
-const LABEL_SCOPE = { groups: ['teacher', 'labelling', 'runtime'], own: ['train', 'shard'], omit: ['threadsPerWorker'] } as const;
+const LABEL_SCOPE = {
+  groups: ['teacher', 'labelling', 'runtime'],
+  own: ['train', 'shard'],
+  omit: ['threadsPerWorker', 'trainWorkers'],
+} as const;
 
 // LabelOptions names exactly the options of LABEL_SCOPE (this fails to compile otherwise).
-type LabelKeys = Exclude<KeysOfGroups<(typeof LABEL_SCOPE)['groups'][number]> & LibraryKeys, 'threadsPerWorker'> | 'train' | 'shard';
+type LabelKeys =
+  | Exclude<KeysOfGroups<(typeof LABEL_SCOPE)['groups'][number]> & LibraryKeys, 'threadsPerWorker' | 'trainWorkers'>
+  | 'train'
+  | 'shard';
 const LABEL_OPTIONS_MATCH: SameKeys<keyof LabelOptions, LabelKeys> = true;
 void LABEL_OPTIONS_MATCH;
 

@@ -4,11 +4,14 @@ import { check } from '../errors.js';
 import { type ModelData, modelFromData, modelToData } from './model-data.js';
 import { readModelData } from './model-files.js';
 import { checkModelFitsData } from './model-shape.js';
+import { forwardMultiplyAdds } from './multiply-adds.js';
 
 /** A model as data, checked against the data, with the length of the gradient the ranks average. */
 export interface CheckedModel {
   data: ModelData;
   trainableParams: number;
+  /** Multiply-adds of one row's forward pass (see forwardMultiplyAdds): how much a training step computes per row. */
+  multiplyAdds: number;
 }
 
 export async function modelAsData(
@@ -28,6 +31,7 @@ export async function modelAsData(
   checkModelFitsData(instance, role, train.featureShape, train.numClasses);
   const data = await modelToData(instance);
   const trainableParams = instance.trainableWeights.reduce((sum, w) => sum + tf.util.sizeFromShape(w.shape as number[]), 0);
+  const multiplyAdds = forwardMultiplyAdds(instance);
   if (typeof model === 'string') instance.dispose();
-  return { data, trainableParams };
+  return { data, trainableParams, multiplyAdds };
 }

@@ -112,6 +112,17 @@ export interface DistillOptions {
    */
   threadsPerWorker?: number | 'auto';
   /**
+   * Worker threads (ranks) the training phases run on: the pool's first trainWorkers workers; labelling and
+   * evaluation keep every worker. A step split among ranks leaves each the whole of a step's fixed cost, and
+   * adds the exchange of the gradient and the waits at the barriers, which only a step with enough work to
+   * split pays back. `auto` (chooseTrainWorkers in src/options/parallelism.ts): the workers when `workers` is
+   * given; otherwise 1 rank for a model whose step computes less than TRAIN_RANKS_MIN_WORK (forward
+   * multiply-adds per row x batchSize), else every worker, decided per model (the student's phases, and a
+   * teacher the run trains).
+   * The same seed and training worker count reproduce a run's weights whatever the pool's size. Default 'auto'.
+   */
+  trainWorkers?: number | 'auto';
+  /**
    * Hide the hard labels of every training row after the first `labeled` from the student and the
    * baseline: those rows form the unlabeled transfer set, which the student learns from through the
    * teacher's soft labels alone. A teacher trained by the run still sees every label. Default: no limit.

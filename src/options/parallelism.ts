@@ -114,3 +114,50 @@ function tfjsNodeBuilt(): boolean {
   const lib = join(root, 'lib');
   return existsSync(lib) && readdirSync(lib).some((dir) => existsSync(join(lib, dir, 'tfjs_binding.node')));
 }
+
+/**
+ * The per-step work (the model's forward multiply-adds per row x the global batch, see forwardMultiplyAdds)
+ * from which `auto` trains on every worker rather than on one. Splitting a step among ranks leaves each rank
+ * the step's fixed cost (the optimizer pass over every weight, the tfjs calls), and adds the gradient's
+ * exchange and the waits at the barriers; only the multiply-adds are shared. Measured through the CLI, one
+ * rank against two side by side (bench/train-ranks.mjs, bench/text.mjs): `bag:32` trains faster on one rank
+ * even where the cores are free, and so did the small MLPs on a loaded machine; `cnn1d:32,64` at the text batch and
+ * the dense and convolutional benches at batch 256 lie above it and train faster on two where the cores are
+ * free (docs/scaling-and-performance.md, Training workers, has the runs and their loads).
+ */
+export const TRAIN_RANKS_MIN_WORK = 2 ** 24;
+
+/** What {@link chooseTrainWorkers} decides from. */
+export interface TrainWorkersInputs {
+  /** The trainWorkers option. */
+  trainWorkers: number | 'auto';
+  /** The pool's workers (what chooseParallelism resolved). */
+  workers: number;
+  /** Whether the user gave the workers option (then `auto` trains on all of them). */
+  workersGiven: boolean;
+  /** The model's forward multiply-adds per row (see forwardMultiplyAdds). */
+  multiplyAdds: number;
+  batchSize: number;
+}
+
+/**
+ * The ranks a training phase runs on: trainWorkers as given (at most the pool's workers); with `auto`, the
+ * workers as given, and without them 1 where a step computes less than {@link TRAIN_RANKS_MIN_WORK}, else
+ * every worker. A worker count the user asks for is the one training runs on, as it always was; the
+ * default count (a worker per core) is chosen for labelling, which always gains from it, training not.
+ */
+export function chooseTrainWorkers(inputs: TrainWorkersInputs): number {
+  const { trainWorkers, workers } = inputs;
+  if (trainWorkers !== 'auto') {
+    if (trainWorkers > workers) {
+      throw new DistillError(
+        `trainWorkers ${trainWorkers} is more than the pool's ${workers} worker${workers === 1 ? '' : 's'}: ` +
+          "lower trainWorkers (or set it to 'auto'), or raise workers",
+        ['trainWorkers', 'workers'],
+      );
+    }
+    return trainWorkers;
+  }
+  if (inputs.workersGiven) return workers;
+  return inputs.multiplyAdds * inputs.batchSize < TRAIN_RANKS_MIN_WORK ? 1 : workers;
+}

@@ -32,6 +32,16 @@ export interface CollectiveOptions {
   heartbeat?: RankHeartbeat;
 }
 
+/**
+ * What a collective run needs of a pool: its rank count, its hang timeout, and one task per rank run
+ * concurrently. A {@link WorkerPool} is one, and so is {@link WorkerPool.firstRanks}'s subset of it.
+ */
+export interface RankGroup<Task extends PoolTask = PoolTask> {
+  readonly workers: number;
+  readonly barrierTimeoutMs: number;
+  runOnEveryRank<R>(makeTask: (rank: number) => RankTask<Task>, options: CollectiveOptions): Promise<R[]>;
+}
+
 /** Threads that raised an error or exited outside a task. */
 const brokenThreads = new WeakSet<Piscina>();
 
@@ -49,7 +59,7 @@ const SECONDARY = [BARRIER_ABORTED, 'Terminating worker thread', 'The task has b
  * replacement thread would not have the state the others built, and the others may wait for the lost
  * rank), and reaches the caller as a {@link WorkerFailure} naming the rank and the cause.
  */
-export class WorkerPool<Task extends PoolTask = PoolTask> {
+export class WorkerPool<Task extends PoolTask = PoolTask> implements RankGroup<Task> {
   private destroyed = false;
   /** Tasks in flight on each thread. */
   private readonly inFlight: number[];
@@ -186,7 +196,33 @@ export class WorkerPool<Task extends PoolTask = PoolTask> {
    * heartbeat stops moving for the barrier timeout, the barriers are aborted so the others stop
    * waiting, the pool is torn down, and the first real failure is thrown, naming its rank.
    */
-  async runOnEveryRank<R>(makeTask: (rank: number) => RankTask<Task>, { barriers, heartbeat }: CollectiveOptions): Promise<R[]> {
+  runOnEveryRank<R>(makeTask: (rank: number) => RankTask<Task>, options: CollectiveOptions): Promise<R[]> {
+    return this.runOnRanks(this.workers, makeTask, options);
+  }
+
+  /**
+   * The pool's first `count` threads as ranks 0 to count - 1: a collective run on them leaves the other
+   * threads free (for any task, as ever), and a failure on them stops the whole pool, as on every rank.
+   * A small model trains faster on fewer ranks than labelling wants, and this needs no second pool.
+   */
+  firstRanks(count: number): RankGroup<Task> {
+    if (!Number.isInteger(count) || count < 1 || count > this.workers) {
+      throw new Error(`internal: ${count} ranks asked of a pool of ${this.workers} workers`);
+    }
+    if (count === this.workers) return this;
+    return {
+      workers: count,
+      barrierTimeoutMs: this.barrierTimeoutMs,
+      runOnEveryRank: (makeTask, options) => this.runOnRanks(count, makeTask, options),
+    };
+  }
+
+  /** {@link runOnEveryRank} on threads 0 to `count` - 1. */
+  private async runOnRanks<R>(
+    count: number,
+    makeTask: (rank: number) => RankTask<Task>,
+    { barriers, heartbeat }: CollectiveOptions,
+  ): Promise<R[]> {
     this.checkAlive();
     let firstFailure!: () => void;
     const failed = new Promise<void>((resolve) => (firstFailure = resolve));
@@ -206,7 +242,7 @@ export class WorkerPool<Task extends PoolTask = PoolTask> {
           abortAll();
         })
       : () => {};
-    const runs = Array.from({ length: this.workers }, (_, rank) => {
+    const runs = Array.from({ length: count }, (_, rank) => {
       const { task, transferList } = makeTask(rank);
       this.inFlight[rank]++;
       return this.runOn<R>(rank, task, { transferList }).catch((error: unknown) => {

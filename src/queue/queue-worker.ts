@@ -57,7 +57,7 @@ export interface LabelWorkerOptions {
 /** The option groups a labelling worker resolves, those of their options it does not use, and its own. */
 const LABEL_WORKER_SCOPE = {
   groups: ['runtime', 'queue'],
-  omit: ['threadsPerWorker', 'maxRestarts', 'onProgress'],
+  omit: ['threadsPerWorker', 'trainWorkers', 'maxRestarts', 'onProgress'],
   own: ['queue', 'stallSeconds', 'onLog', 'trialRunner'],
 } as const;
 // LabelWorkerOptions names exactly the options of LABEL_WORKER_SCOPE (this fails to compile otherwise).

@@ -81,7 +81,8 @@ function runLine(report: DistillReport): string {
   const threads = report.kernels === 'openblas' && report.threadsPerWorker > 1 ? ` x ${report.threadsPerWorker} BLAS threads` : '';
   const d = report.data;
   return (
-    `backend ${report.backend}${kernels}, ${plural(report.workers, 'worker')}${threads}; ${count.format(d.trainRows)} training rows ` +
+    `backend ${report.backend}${kernels}, ${plural(report.workers, 'worker')}${threads}, student trained on ${report.trainWorkers}; ` +
+    `${count.format(d.trainRows)} training rows ` +
     `(${count.format(d.labeledRows)} labelled), ${count.format(d.testRows)} test rows, ${d.numClasses} classes`
   );
 }

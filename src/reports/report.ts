@@ -66,6 +66,10 @@ export interface TeacherMemberReport {
 /** One training phase's own work and wall time (pool start and model loading excluded). */
 export interface TrainingPhaseReport {
   phase: TrainingPhase;
+  /** The ranks (worker threads) the phase trained on (see trainWorkers). */
+  workers: number;
+  /** When the phase continued from a checkpoint trained on another rank count: that count. */
+  checkpointWorkers?: number;
   steps: number;
   samples: number;
   seconds: number;
@@ -209,7 +213,10 @@ export interface DistillReport {
    * backend's own); on other backends, the backend's name.
    */
   kernels: KernelsUsed;
+  /** Worker threads in the pool (labelling and evaluation run on every one). */
   workers: number;
+  /** The ranks the student's training phases ran on, the pool's first ones (what trainWorkers resolved to). */
+  trainWorkers: number;
   /**
    * What ran the teacher's inference (its labelling, unless the soft labels were reused, and its test
    * evaluation): tfjs, or onnxruntime-node (an ONNX teacher, or a layers teacher exported by teacherRuntime).

@@ -38,6 +38,7 @@ const FIXED_KEYS = new Set([
   'signal',
   'workers',
   'threadsPerWorker',
+  'trainWorkers',
   'backend',
   'kernels',
   'barrierTimeoutMs',

@@ -71,7 +71,17 @@ export function trialOptions(
  * starting weights follow from its architecture (or path) and the seed, which all count.
  */
 export function trialFingerprint(config: DistillConfig, student: string, dataDigest: string): string {
-  const { workers, threadsPerWorker, barrierTimeoutMs, maxRestarts, workerMemoryMb, workerImports, softLabels, baseline, ...settings } =
-    config;
+  const {
+    workers,
+    threadsPerWorker,
+    trainWorkers,
+    barrierTimeoutMs,
+    maxRestarts,
+    workerMemoryMb,
+    workerImports,
+    softLabels,
+    baseline,
+    ...settings
+  } = config;
   return JSON.stringify({ settings, student, data: dataDigest });
 }

@@ -55,6 +55,8 @@ export function trialContext(sources: TrialSources): TrialContext {
       ...trialOptions(trialBase, plan.settings, studentOf(plan.settings)),
       workers,
       ...(workers === 1 && base.threadsPerWorker === undefined && { threadsPerWorker: 1 }),
+      // A training worker count given for the sweep fits each trial's pool.
+      ...(typeof base.trainWorkers === 'number' && { trainWorkers: Math.min(base.trainWorkers, workers) }),
       baseline: plan.trainsBaseline,
     }),
     fingerprintOf: (plan) =>

@@ -55,6 +55,8 @@ export interface TrainingCheckpoint {
   phase: TrainingPhase;
   /** The phase's total steps; the phase is finished when `progress.step` reaches it. */
   steps: number;
+  /** The ranks that trained it (absent in checkpoints from before it was recorded); a resumed phase may use others. */
+  workers?: number;
   progress: PhaseProgress;
   /** The model's weights, in the order of its weight specs. */
   weights: ArrayBuffer;

@@ -7,7 +7,7 @@ import { SharedAllReduce } from '../parallel/allreduce.js';
 import { SharedBarrier } from '../parallel/barrier.js';
 import { openControlChannel } from '../parallel/control-plane.js';
 import { RankHeartbeat } from '../parallel/heartbeat.js';
-import type { WorkerPool } from '../parallel/pool.js';
+import type { RankGroup } from '../parallel/pool.js';
 import type { LossSpec } from './losses.js';
 import { type OptimizerSpec, ShardedOptimizer } from './optimizers.js';
 import type { ProgressEvent, TrainingPhase } from '../progress.js';
@@ -88,10 +88,10 @@ export interface TrainOutcome extends Omit<PhaseProgress, 'step'> {
 }
 
 /**
- * Trains one model data-parallel across the pool: one long task per rank, a shared gradient buffer and
+ * Trains one model data-parallel across the ranks (a pool, or its first ranks): one long task per rank, a shared gradient buffer and
  * barrier for the averaging, and a Comlink control channel per task for progress and cancellation.
  */
-export async function trainDataParallel(pool: WorkerPool<TrainTask>, spec: TrainSpec): Promise<TrainOutcome> {
+export async function trainDataParallel(pool: RankGroup<TrainTask>, spec: TrainSpec): Promise<TrainOutcome> {
   const { plan } = spec;
   const { workers } = pool;
   if (plan.workers !== workers) throw new Error(`trainDataParallel: a plan for ${plan.workers} workers on a pool of ${workers}`);

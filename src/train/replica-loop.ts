@@ -207,6 +207,7 @@ class ReplicaLoop {
     await writeTrainingCheckpoint(path, {
       phase: this.task.phase,
       steps: this.task.plan.steps,
+      workers: this.task.plan.workers,
       progress: { step, samples, seconds: this.seconds(), skippedSteps, finalLoss: loss },
       weights: (await modelToData(this.model)).weights,
       optimizer: this.update.optimizer.exportState(this.update.iterations),

@@ -13,6 +13,13 @@ function parseThreads(value: string): number | 'auto' {
   return Number(value);
 }
 
+/** --train-workers N or auto. */
+function parseTrainWorkers(value: string): number | 'auto' {
+  if (value === 'auto') return value;
+  check(/^[1-9]\d*$/.test(value), `--train-workers expects an integer >= 1 or auto, got '${value}'`);
+  return Number(value);
+}
+
 /** How long the queue's coordinator and workers wait for an unreachable Redis by default, in seconds. */
 export const DEFAULT_QUEUE_TIMEOUT_SECONDS = 600;
 
@@ -68,6 +75,15 @@ export const RUNTIME_OPTIONS = defineOptions({
         parse: parseThreads,
       },
     ],
+  },
+  trainWorkers: {
+    group: 'runtime',
+    description:
+      'worker threads (ranks) the training phases use; labelling keeps every worker. auto: the workers when given, ' +
+      'else 1 for a model whose training step computes little (multiply-adds per row x batch size), else every worker',
+    default: 'auto',
+    check: (value) => (value === 'auto' || isInt(value, 1) ? undefined : `trainWorkers must be an integer >= 1 or 'auto', got ${value}`),
+    flags: [{ name: 'train-workers', value: 'string', arg: 'N|auto', parse: parseTrainWorkers }],
   },
   backend: {
     group: 'runtime',
@@ -189,6 +205,14 @@ export const RUNTIME_RULES: OptionRule[] = [
         ? undefined
         : `batchSize ${c.batchSize} is smaller than workers ${c.workers}: every worker needs at least one row per step; ` +
           'raise batchSize or lower workers',
+  },
+  {
+    options: ['trainWorkers', 'workers'],
+    check: (c) =>
+      c.trainWorkers === 'auto' || c.trainWorkers! <= c.workers!
+        ? undefined
+        : `trainWorkers ${c.trainWorkers} is more than workers ${c.workers}: training runs on the pool's workers; ` +
+          "lower trainWorkers (or set it to 'auto'), or raise workers",
   },
   {
     options: ['kernels', 'backend'],
