@@ -1,6 +1,6 @@
 // What every stage of a distill() run shares: its settings, the worker pool's supervisor, the checkpoints,
 // and what the run has recorded so far.
-import type { DistillConfig, DistillOptions } from '../options/options.js';
+import { type DistillConfig, type DistillOptions, resultSettings } from '../options/options.js';
 import { chooseParallelism, chooseTrainWorkers } from '../options/parallelism.js';
 import type { PoolKeeper } from '../pool/pool-keeper.js';
 import { PoolSupervisor } from '../pool/supervisor.js';
@@ -120,18 +120,8 @@ export async function startRun(
  * the data and of the starting models.
  */
 function runFingerprint(config: DistillConfig, options: DistillOptions, teacher: TeacherSource, student: CheckedModel): RunFingerprint {
-  const {
-    workers,
-    threadsPerWorker,
-    trainWorkers,
-    barrierTimeoutMs,
-    maxRestarts,
-    workerMemoryMb,
-    workerImports,
-    softLabels,
-    optimizer,
-    ...settings
-  } = config;
+  const { optimizer } = config;
+  const settings = resultSettings(config, ['optimizer']);
   // Objects (schedules, normalisation, per-phase settings) are compared as their JSON.
   const flat = Object.fromEntries(
     Object.entries(settings).map(([key, value]) => [key, value !== null && typeof value === 'object' ? JSON.stringify(value) : value]),

@@ -278,6 +278,27 @@ export const OPTION_KEYS: KeyTree = keyTreeOf(DISTILL_KEYS, 'library');
 export const TEXT_DEFAULTS: Partial<DistillConfig> = conditionalDefaultsOf(DISTILL_KEYS, 'text');
 
 /**
+ * The settings that only say how the machine ran a job (workers, threads, restarts, the store's path): a run
+ * or trial that differs only in these computes the same thing, so resuming and reusing ignore them.
+ */
+const MACHINE_SETTINGS: readonly (keyof DistillConfig)[] = [
+  'workers',
+  'threadsPerWorker',
+  'trainWorkers',
+  'barrierTimeoutMs',
+  'maxRestarts',
+  'workerMemoryMb',
+  'workerImports',
+  'softLabels',
+];
+
+/** `config` without its machine settings and the keys in `also`, in its own order: what a result's fingerprint compares. */
+export function resultSettings(config: DistillConfig, also: readonly (keyof DistillConfig)[] = []): Record<string, unknown> {
+  const omitted = new Set<string>([...MACHINE_SETTINGS, ...also]);
+  return Object.fromEntries(Object.entries(config).filter(([key]) => !omitted.has(key)));
+}
+
+/**
  * Fills in defaults and checks every option of distill(), with a one-line error naming the option and the fix.
  * An option not given takes the default its declaration gives for the run's training data, where it gives one:
  * for text (TEXT_DEFAULTS), and when most training rows keep a label (see {@link distillationDefaults}).

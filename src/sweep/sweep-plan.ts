@@ -3,7 +3,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { type Dataset, featureShape } from '../data/dataset.js';
 import { buildModel, isArchitectureSpec } from '../models/architectures.js';
-import type { DistillConfig, DistillOptions } from '../options/options.js';
+import { type DistillConfig, type DistillOptions, resultSettings } from '../options/options.js';
 import { mixSeed } from '../random.js';
 import { withSetting } from './grid.js';
 import type { TrialPlan } from './trial.js';
@@ -71,17 +71,5 @@ export function trialOptions(
  * starting weights follow from its architecture (or path) and the seed, which all count.
  */
 export function trialFingerprint(config: DistillConfig, student: string, dataDigest: string): string {
-  const {
-    workers,
-    threadsPerWorker,
-    trainWorkers,
-    barrierTimeoutMs,
-    maxRestarts,
-    workerMemoryMb,
-    workerImports,
-    softLabels,
-    baseline,
-    ...settings
-  } = config;
-  return JSON.stringify({ settings, student, data: dataDigest });
+  return JSON.stringify({ settings: resultSettings(config, ['baseline']), student, data: dataDigest });
 }
