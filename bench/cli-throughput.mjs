@@ -11,12 +11,10 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { loadMnist } from '../dist/data/mnist.js';
-import { mulberry32 } from '../dist/random.js';
 import { median } from './metrics.mjs';
-import { npyFloat32 } from './npy-writer.mjs';
 import { describePytorch, pytorchCommand, pytorchSettings } from './pytorch-reference.mjs';
 import { renderHeadline } from './render-headline.mjs';
+import { kdRunArgs, writeDigitLogits } from './teacher-logits.mjs';
 import { BENCH_SETTINGS } from './settings.mjs';
 
 const run = promisify(execFile);
@@ -35,24 +33,12 @@ const loadAtStart = os.loadavg();
 
 // Soft labels for the bundled digits' training rows: seeded logits, as every tfjs-distill bench row uses.
 const scratch = await mkdtemp(join(os.tmpdir(), 'tfjs-distill-cli-throughput-'));
-const { train } = await loadMnist();
-const random = mulberry32(3);
-const trainRows = train.shape[0];
-const logits = Float32Array.from({ length: trainRows * train.numClasses }, () => random() * 8 - 4);
-const logitsFile = join(scratch, 'teacher-logits.npy');
-await writeFile(logitsFile, npyFloat32(logits, [trainRows, train.numClasses]));
+const logitsFile = await writeDigitLogits(scratch);
 
 /** One CLI run; the student phase's samples/s and what else report.json says about the run's setup. */
 async function cliRun(spec, workers, round) {
   const dir = join(scratch, `run-${spec.replace(/[^a-z0-9]/gi, '_')}-W${workers}-round${round}`);
-  const cliArgs = [
-    'dist/cli/main.js',
-    'run',
-    ...['--data', 'mnist', '--teacher-logits', logitsFile, '--allow-weak-teacher', '--student-arch', spec],
-    ...['--batch-size', String(settings.batchSize), '--epochs', String(epochs), '--workers', String(workers)],
-    ...['--temperature', String(settings.temperature), '--alpha', String(settings.alpha), '--lr', String(settings.learningRate)],
-    ...['--out', dir],
-  ];
+  const cliArgs = kdRunArgs({ spec, workers, epochs, logitsFile, out: dir, settings });
   await run(process.execPath, cliArgs, { maxBuffer: 64 * 2 ** 20 });
   const report = JSON.parse(await readFile(join(dir, 'report.json'), 'utf8'));
   await rm(dir, { recursive: true, force: true });

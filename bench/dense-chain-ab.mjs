@@ -6,14 +6,12 @@
 // rounds, with ranges and the 1-minute load average beside each round. Not part of `npm run bench`:
 //   node bench/dense-chain-ab.mjs [--rounds 3] [--epochs 1] [--workers 2] [--students mlp:1024,1024,cnn:16,32]
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { loadMnist } from '../dist/data/mnist.js';
-import { mulberry32 } from '../dist/random.js';
 import { median } from './metrics.mjs';
-import { npyFloat32 } from './npy-writer.mjs';
+import { kdRunArgs, writeDigitLogits } from './teacher-logits.mjs';
 import { BENCH_SETTINGS } from './settings.mjs';
 
 const run = promisify(execFile);
@@ -28,22 +26,11 @@ const settings = BENCH_SETTINGS.full;
 const log = (line) => console.error(`[dense-chain-ab ${new Date().toISOString().slice(11, 19)}] ${line}`);
 
 const scratch = await mkdtemp(join(os.tmpdir(), 'tfjs-distill-dense-chain-ab-'));
-const { train } = await loadMnist();
-const random = mulberry32(3);
-const logits = Float32Array.from({ length: train.shape[0] * train.numClasses }, () => random() * 8 - 4);
-const logitsFile = join(scratch, 'teacher-logits.npy');
-await writeFile(logitsFile, npyFloat32(logits, [train.shape[0], train.numClasses]));
+const logitsFile = await writeDigitLogits(scratch);
 
 async function cliRun(spec, workers, chain, round) {
   const dir = join(scratch, `run-${round}-${chain}`);
-  const cliArgs = [
-    'dist/cli/main.js',
-    'run',
-    ...['--data', 'mnist', '--teacher-logits', logitsFile, '--allow-weak-teacher', '--student-arch', spec],
-    ...['--batch-size', String(settings.batchSize), '--epochs', String(epochs), '--workers', String(workers)],
-    ...['--temperature', String(settings.temperature), '--alpha', String(settings.alpha), '--lr', String(settings.learningRate)],
-    ...['--out', dir],
-  ];
+  const cliArgs = kdRunArgs({ spec, workers, epochs, logitsFile, out: dir, settings });
   const env = { ...process.env, TFJS_DISTILL_DENSE_CHAIN: chain ? 'on' : 'off' };
   await run(process.execPath, cliArgs, { env, maxBuffer: 64 * 2 ** 20 });
   const report = JSON.parse(await readFile(join(dir, 'report.json'), 'utf8'));

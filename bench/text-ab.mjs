@@ -6,12 +6,12 @@
 // 1-minute load average. Not part of `npm run bench`:
 //   node bench/text-ab.mjs --base /path/to/other/dist [--rounds 3] [--students bag:32,cnn1d:32,64] [--workers 2,1]
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { npyFloat32 } from './npy-writer.mjs';
+import { writeTextLogits } from './teacher-logits.mjs';
 import { writeSpamCorpus } from './spam-corpus.mjs';
 
 const { values: args } = parseArgs({
@@ -37,11 +37,7 @@ const fmt = (n) => Math.round(n).toLocaleString('en-US');
 const scratch = await mkdtemp(join(tmpdir(), 'tfjs-distill-text-ab-'));
 try {
   const corpus = writeSpamCorpus(scratch);
-  const rows = (await readFile(corpus.train, 'utf8')).trim().split('\n').length;
-  let state = 7;
-  const random = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 8 - 4;
-  const logits = join(scratch, 'logits.npy');
-  await writeFile(logits, npyFloat32(Float32Array.from({ length: rows * 2 }, random), [rows, 2]));
+  const logits = await writeTextLogits(scratch, corpus.train);
   const cliRate = async (cli, spec, workers) => {
     const out = join(scratch, 'run');
     await rm(out, { recursive: true, force: true });

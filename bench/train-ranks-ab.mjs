@@ -5,12 +5,12 @@
 // `npm run bench`. Needs a build (dist/):
 //   node bench/train-ranks-ab.mjs [--student bag:32] [--rounds 4]
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
-import { npyFloat32 } from './npy-writer.mjs';
+import { writeTextLogits } from './teacher-logits.mjs';
 import { writeSpamCorpus } from './spam-corpus.mjs';
 
 const { values: args } = parseArgs({ options: { student: { type: 'string' }, rounds: { type: 'string' } } });
@@ -29,11 +29,7 @@ const ARMS = {
 const scratch = await mkdtemp(join(tmpdir(), 'tfjs-distill-train-ranks-ab-'));
 try {
   const corpus = writeSpamCorpus(scratch);
-  const rows = (await readFile(corpus.train, 'utf8')).trim().split('\n').length;
-  let state = 7;
-  const random = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 8 - 4;
-  const logits = join(scratch, 'logits.npy');
-  await writeFile(logits, npyFloat32(Float32Array.from({ length: rows * 2 }, random), [rows, 2]));
+  const logits = await writeTextLogits(scratch, corpus.train);
   const seen = {};
   for (let round = 0; round < rounds; round++) {
     const names = Object.keys(ARMS);

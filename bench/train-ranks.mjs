@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { TRAIN_RANKS_MIN_WORK } from '../dist/options/parallelism.js';
-import { npyFloat32 } from './npy-writer.mjs';
+import { writeTextLogits } from './teacher-logits.mjs';
 import { writeSpamCorpus } from './spam-corpus.mjs';
 
 const { values: args } = parseArgs({
@@ -43,11 +43,7 @@ const CASES = [
 const scratch = await mkdtemp(join(tmpdir(), 'tfjs-distill-train-ranks-'));
 try {
   const corpus = writeSpamCorpus(scratch);
-  const rows = (await readFile(corpus.train, 'utf8')).trim().split('\n').length;
-  let state = 7;
-  const random = () => ((state = (state * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 8 - 4;
-  const logits = join(scratch, 'logits.npy');
-  await writeFile(logits, npyFloat32(Float32Array.from({ length: rows * 2 }, random), [rows, 2]));
+  const logits = await writeTextLogits(scratch, corpus.train);
   const dataFlags = {
     text: ['--data', `text:${corpus.train}`, '--test-data', `text:${corpus.test}`, '--tokenizer', TOKENIZER, '--max-length', '128'],
     mnist: ['--data', 'mnist', '--teacher-arch', 'mlp:16', '--epochs', '2'],

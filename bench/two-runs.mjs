@@ -11,10 +11,8 @@ import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs, promisify } from 'node:util';
-import { loadMnist } from '../dist/data/mnist.js';
-import { mulberry32 } from '../dist/random.js';
 import { median } from './metrics.mjs';
-import { npyFloat32 } from './npy-writer.mjs';
+import { writeDigitLogits } from './teacher-logits.mjs';
 
 const run = promisify(execFile);
 const { values: args } = parseArgs({ options: { rounds: { type: 'string' }, epochs: { type: 'string' }, out: { type: 'string' } } });
@@ -26,11 +24,7 @@ const log = (line) => console.error(`[two-runs ${new Date().toISOString().slice(
 const loadAtStart = os.loadavg();
 
 const scratch = await mkdtemp(join(os.tmpdir(), 'tfjs-distill-two-runs-'));
-const { train } = await loadMnist();
-const random = mulberry32(3);
-const logits = Float32Array.from({ length: train.shape[0] * train.numClasses }, () => random() * 8 - 4);
-const logitsFile = join(scratch, 'teacher-logits.npy');
-await writeFile(logitsFile, npyFloat32(logits, [train.shape[0], train.numClasses]));
+const logitsFile = await writeDigitLogits(scratch);
 
 /** One CLI run on one worker: its wall seconds and its training phase's samples/s. */
 async function cliRun(name) {
