@@ -82,7 +82,7 @@ export {
 export { CLASSES_PLACES, LEGACY_CLASSES_PATH, STUDENT_FILES, variantSubfolder } from './student-layout.js';
 export type { EpochRecord, EvaluationRecord, HistoryRecord, Phase, ProgressEvent, TrainingPhase, ValidationMetrics } from './progress.js';
 export type { ModelReport } from './infer/evaluate.js';
-export type { MeasureOnce } from './distill/measure-once.js';
+export { type MeasureOnce, measuredOnce } from './distill/measure-once.js';
 export { type ClassScores, type ClassificationScores, classificationScores } from './infer/class-scores.js';
 export { NEAR_CHANCE_SHARE, WEAK_TEACHER_MARGIN } from './distill/teacher-check.js';
 export { ENSEMBLE_COMBINATIONS, type EnsembleCombination } from './infer/predictor.js';

@@ -30,6 +30,25 @@ describe('measuredOnce', () => {
     expect(await once('a', async () => 7)).toBe(7);
   });
 
+  it('hands a failed measurement only to the request that made it: those waiting for it measure for themselves', async () => {
+    const once = measuredOnce();
+    let fail!: (error: Error) => void;
+    const maker = once('a', () => new Promise<number>((_, reject) => (fail = reject)));
+    let made = 0;
+    const measure = async () => {
+      made++;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      return 7;
+    };
+    const waiters = [once('a', measure), once('a', measure)];
+    fail(new Error("the maker's pool failed"));
+    await expect(maker).rejects.toThrow("the maker's pool failed");
+    // One waiter measures again, the other waits for it; the measurement is kept.
+    expect(await Promise.all(waiters)).toEqual([7, 7]);
+    expect(made).toBe(1);
+    expect(await once('a', () => Promise.reject(new Error('not kept')))).toBe(7);
+  });
+
   it('a lone run measures every time', async () => {
     let made = 0;
     const measure = async () => ++made;

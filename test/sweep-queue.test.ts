@@ -118,6 +118,12 @@ describe.runIf(hasRedis)('sweep --queue', () => {
     const report = JSON.parse(await readFile(join(queued(), 'sweep.json'), 'utf8')) as SweepReport;
     expect(await weightsOf(queued(), report)).toEqual(await weightsOf(local(), report));
     expect(existsSync(join(queued(), 'sweep.html'))).toBe(true);
+    // The survivor ran every trial (the doomed worker finished none): it measured the teacher once for them all.
+    const reports = await Promise.all(
+      report.trials.map(async (trial) => JSON.parse(await readFile(join(queued(), trial.folder, 'report.json'), 'utf8'))),
+    );
+    expect(reports[0].teacher.latencyMsBatch1).toBeGreaterThan(0);
+    for (const trialReport of reports) expect(trialReport.teacher).toEqual(reports[0].teacher);
     // Redis holds nothing of the finished sweep.
     const queue = new Queue('trials', { connection: { host: '127.0.0.1', port } });
     expect(await queue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed')).toEqual({

@@ -9,6 +9,7 @@ import {
   type Dataset,
   DistillError,
   type DistillReport,
+  type MeasureOnce,
   type SweepBaseline,
   type SweepReport,
   type SweepTrial,
@@ -17,6 +18,7 @@ import {
   chooseBest,
   distill,
   gridPoints,
+  measuredOnce,
   parseGridFlags,
   sweep,
   sweepNotices,
@@ -250,7 +252,17 @@ describe('sweep() on the bundled digits', () => {
 
   it('runs single-worker trials side by side, each as it trains alone', async () => {
     const concurrent = join(dir, 'concurrent');
-    const { report: side } = await sweep({ ...options(concurrent), workers: 2, schedule: 'concurrent' });
+    // Records every measurement the trials make, by kind.
+    const shared = measuredOnce();
+    const made: string[] = [];
+    const measureOnce: MeasureOnce = (key, measure) =>
+      shared(key, () => {
+        made.push(key.split(':')[0]);
+        return measure();
+      });
+    const { report: side } = await sweep({ ...options(concurrent), workers: 2, schedule: 'concurrent', measureOnce });
+    // The teacher once for the sweep; each of the two architectures' latency once on a worker and once in its folder.
+    expect(made.sort()).toEqual(['folder-latency', 'folder-latency', 'latency', 'latency', 'teacher']);
     expect(side.schedule).toEqual({ mode: 'concurrent', workers: 2, reason: 'asked for (schedule concurrent)' });
     for (const trial of side.trials) {
       const weights = (root: string) => readFile(join(root, trial.folder, 'student', 'weights.bin'));
@@ -278,6 +290,31 @@ describe('sweep() on the bundled digits', () => {
     ).rejects.toThrow(/classes names 1 classes but the student has 10 outputs/);
     expect(finished).toEqual([]);
     expect(await readdir(join(failing, 'trials'))).toEqual([]);
+    expect(existsSync(join(failing, 'sweep.json'))).toBe(false);
+  });
+
+  it('fails when a trial cannot be written while the next trains: that one is written before the sweep fails, nothing after', async () => {
+    const failing = join(dir, 'failing-one');
+    const called: number[] = [];
+    // One architecture, one runner: trial 0 times its latency and is written before trial 1 trains; trial 1
+    // is written while trial 2 trains, and fails (its onTrial throws).
+    const failure = sweep({
+      ...options(failing),
+      grid: { temperature: [1, 2, 4, 8] },
+      onTrial: (trial) => {
+        called.push(trial.index);
+        if (trial.index === 1) throw new Error('onTrial failed on trial 1');
+      },
+    });
+    await expect(failure).rejects.toThrow('onTrial failed on trial 1');
+    const listing = async () => (await readdir(join(failing, 'trials'), { recursive: true })).sort();
+    const atRejection = await listing();
+    expect(atRejection.filter((entry) => entry.includes('partial'))).toEqual([]);
+    // Trial 2 had trained when trial 1 failed: it was written (and reported) before the sweep failed; 3 never ran.
+    expect(atRejection.filter((entry) => !entry.includes('/'))).toEqual(['000', '001', '002']);
+    expect(called).toEqual([0, 1, 2]);
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    expect(await listing()).toEqual(atRejection);
     expect(existsSync(join(failing, 'sweep.json'))).toBe(false);
   });
 

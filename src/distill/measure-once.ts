@@ -25,34 +25,60 @@ export type MeasureOnce = <T>(key: string, measure: () => Promise<T>) => Promise
 /** A lone run measures everything itself. */
 export const measureEveryTime: MeasureOnce = (_key, measure) => measure();
 
-/** A {@link MeasureOnce} that keeps each measurement (a failed one is dropped, for the next request to make again). */
+/**
+ * A {@link MeasureOnce} that keeps each measurement. A failed one is dropped and only the request that made it
+ * sees its error: a request that was waiting for it measures for itself instead (the failure belongs to the
+ * run whose pool made it, not to a healthy run that was waiting).
+ */
 export function measuredOnce(): MeasureOnce {
   const measured = new Map<string, Promise<unknown>>();
-  return <T>(key: string, measure: () => Promise<T>): Promise<T> => {
-    let made = measured.get(key) as Promise<T> | undefined;
-    if (!made) {
-      made = measure();
-      measured.set(key, made);
-      made.catch(() => measured.delete(key));
-    }
-    return made;
+  const request = <T>(key: string, measure: () => Promise<T>): Promise<T> => {
+    const made = measured.get(key) as Promise<T> | undefined;
+    if (made) return made.catch(() => request(key, measure));
+    const making = measure();
+    measured.set(key, making);
+    // Registered before any waiter's fallback, so that the fallback finds the key free.
+    making.catch(() => {
+      if (measured.get(key) === making) measured.delete(key);
+    });
+    return making;
   };
+  return request;
 }
 
 /** The teacher on the test rows: its top classes, and its report (size, latency, ensemble members) when it has a model size. */
 export interface TeacherOnTest {
+  /** The teacher's top class for each test row: what the students' agreement is measured against. */
   predictions: Int32Array;
+  /** The teacher's figures for report.json; undefined when it has no model size (imported logits have none). */
   report: TeacherReport | undefined;
 }
 
-/** What the teacher's test predictions and latency depend on: its model and preprocessing, how an ensemble combines, what runs it. */
-export function teacherMeasureKey(source: TeacherSource, data: ModelData | undefined, config: DistillConfig, runtime: string | undefined) {
-  return `teacher:${JSON.stringify([teacherIdentity(source, data, config), config.ensemble, runtime ?? null])}`;
+/** What runs the measurements: the pool's backend and kernels, and the OpenBLAS threads per worker. */
+export interface MeasuringPool {
+  backend: TfjsPool['backend'];
+  kernels: TfjsPool['kernels'];
+  threadsPerWorker: number;
 }
 
-/** What a model's latency depends on: its architecture, and the pool's backend and kernels. */
-export function latencyMeasureKey(pool: Pick<TfjsPool, 'backend' | 'kernels'>, model: ModelData): string {
-  return `latency:${JSON.stringify([pool.backend, pool.kernels, model.topology])}`;
+/**
+ * What the teacher's test predictions and latency depend on: its model and preprocessing, how an ensemble
+ * combines, the runtime and the pool that run it.
+ */
+export function teacherMeasureKey(
+  source: TeacherSource,
+  data: ModelData | undefined,
+  config: DistillConfig,
+  runtime: string | undefined,
+  pool: MeasuringPool,
+): string {
+  const runsOn = [pool.backend, pool.kernels, pool.threadsPerWorker];
+  return `teacher:${JSON.stringify([teacherIdentity(source, data, config), config.ensemble, runtime ?? null, runsOn])}`;
+}
+
+/** What a model's latency depends on: its architecture, and the pool's backend, kernels and threads. */
+export function latencyMeasureKey(pool: MeasuringPool, model: ModelData): string {
+  return `latency:${JSON.stringify([pool.backend, pool.kernels, pool.threadsPerWorker, model.topology])}`;
 }
 
 /** Test predictions of a model in the pool (test rows unless given). */
@@ -99,19 +125,22 @@ async function evaluateMembers(
  * that has not run it yet, a small model's time per row is several times longer.
  */
 export async function measureBeforeRuns(options: DistillOptions, keeper: PoolKeeper | undefined, once: MeasureOnce): Promise<void> {
-  const config = resolveConfig({ ...options, baseline: false, checkpoint: undefined, onProgress: undefined });
-  const data = shareData(options, config);
-  const inputs = await openInputs(options, config, data);
-  const run = await startRun(options, config, inputs, keeper);
+  // Measuring only: nothing to resume or report progress of, no baseline to plan for.
+  const measuring: DistillOptions = { ...options, baseline: false, checkpoint: undefined, onProgress: undefined };
+  const config = resolveConfig(measuring);
+  const data = shareData(measuring, config);
+  const inputs = await openInputs(measuring, config, data);
+  const run = await startRun(measuring, config, inputs, keeper);
   try {
     const teacherData = inputs.teacher.kind === 'layers' ? inputs.teacher.checked.data : undefined;
     const teacherRun = await teacherInference(inputs.teacher, teacherData, inputs.teacherNormalize, config);
     if (!teacherRun) return;
-    const { signal } = options;
+    const { signal } = measuring;
     await run.supervisor.run('evaluate', (pool) => {
       const evaluate: Evaluate = async (model, rows = data.test) => predictTest(pool, model, rows, { onProgress: () => {}, signal });
       const teacher = { model: teacherRun.model, source: inputs.teacher, data: teacherData };
-      return once(teacherMeasureKey(inputs.teacher, teacherData, config, teacherRun.runtime), () =>
+      const runsOn = { backend: pool.backend, kernels: pool.kernels, threadsPerWorker: run.threadsPerWorker };
+      return once(teacherMeasureKey(inputs.teacher, teacherData, config, teacherRun.runtime, runsOn), () =>
         measureTeacherOnTest(pool, evaluate, teacher, data),
       );
     });

@@ -134,7 +134,8 @@ export async function writeStudentFolder(dir: string, options: StudentFolderOpti
     const latencyKey = `folder-latency:${JSON.stringify([options.latency ?? {}, artifacts.topology])}`;
     const once = options.measureOnce ?? measureEveryTime;
     const latency: LatencyMeasurement = await once(latencyKey, () => measureLatency(artifacts, options.test, options.latency));
-    const folder: StudentFolderReport = { path: name, files: [], input: contract.kind, latency };
+    // A copy: the measurement may be shared with other folders (measureOnce).
+    const folder: StudentFolderReport = { path: name, files: [], input: contract.kind, latency: structuredClone(latency) };
     const card = modelCard({
       report: options.report,
       student: options.student,

@@ -58,17 +58,18 @@ export async function evaluateOnTest(
       modelLoadSeconds += prediction.setupSeconds;
       return { predictions: prediction.predictions };
     };
+    const runsOn = { backend: pool.backend, kernels: pool.kernels, threadsPerWorker: run.threadsPerWorker };
     // The same teacher on the same rows in every trial of a sweep: measured once (see MeasureOnce).
     const teacherEval =
       teacherRun &&
-      (await once(teacherMeasureKey(teacherSource, teacherData, config, teacherRun.runtime), () =>
+      (await once(teacherMeasureKey(teacherSource, teacherData, config, teacherRun.runtime, runsOn), () =>
         measureTeacherOnTest(pool, evaluate, { model: teacherRun.model, source: teacherSource, data: teacherData }, data),
       ));
     const student = layersInference(shareModel(distilledData));
     const studentEval = await evaluate(student);
     const baselineEval = baselineData && (await evaluate(layersInference(shareModel(baselineData))));
     // A model's latency follows from its architecture and the backend, not its weights (the baseline shares it).
-    const studentLatency = await once(latencyMeasureKey(pool, distilledData), () => modelLatency(pool, student, test));
+    const studentLatency = await once(latencyMeasureKey(runsOn, distilledData), () => modelLatency(pool, student, test));
     // Without a teacher model, imported test logits stand for its predictions.
     const teacherPredictions = teacherEval?.predictions ?? inputs.importedTestPredictions;
     const agreeWithTeacher = (predictions: Int32Array) => (teacherPredictions ? agreement(predictions, teacherPredictions) : null);
@@ -94,8 +95,9 @@ export async function evaluateOnTest(
       ],
       warnings: [...teacherFindings.warnings, ...(belowBaseline ? [belowBaseline] : [])],
       ...(teacherFindings.found && { teacherCheck: teacherFindings.found }),
+      // A copy: the measurement is shared by every trial of a sweep, and a report is the caller's to change.
       teacher:
-        teacherEval?.report ??
+        (teacherEval?.report && structuredClone(teacherEval.report)) ??
         (teacherPredictions
           ? { accuracy: accuracy(teacherPredictions, test.labels), imported: true, ...scores(teacherPredictions) }
           : null),

@@ -248,7 +248,11 @@ export interface DistillReport {
     teacherTrainSamplesPerSec?: number;
     /** Baseline training, when requested. */
     baselineTrainSamplesPerSec?: number;
-    /** Starting the pool, loading the backend and loading models into the workers. */
+    /**
+     * Starting the pool, loading the backend and loading the models this run evaluated into the workers. A
+     * sweep's trial that reused the teacher's test measurement (see MeasureOnce) did not load the teacher for
+     * it, and a trial on a kept pool did not start it: its setup is shorter than a lone run's.
+     */
     setupSeconds: number;
   };
   phases: TrainingPhaseReport[];

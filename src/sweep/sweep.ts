@@ -22,7 +22,7 @@ import { SWEEP_REPORT_VERSION, type SweepBaseline, type SweepReport, type SweepT
 import { type ScheduleChoice, chooseSchedule, measureStudent } from './schedule.js';
 import { type TrialContext, type TrialPlan, type TrialRecord, finishedTrial, trainTrial } from './trial.js';
 import { PoolKeeper } from '../pool/pool-keeper.js';
-import { measureBeforeRuns } from '../distill/measure-once.js';
+import { type MeasureOnce, measureBeforeRuns } from '../distill/measure-once.js';
 import { sweepHtml } from './sweep-html.js';
 
 // Declared with the validation option, whose help shows it.
@@ -60,6 +60,12 @@ export interface SweepOptions extends Omit<DistillOptions, 'student' | 'checkpoi
    * here (see {@link SweepQueueOptions}). The teacher still labels here, once.
    */
   queue?: SweepQueueOptions;
+  /**
+   * Where the trials keep what they measure once (the teacher on the test rows, each architecture's latency);
+   * default: this sweep's own. Whoever shares one must share the test rows too: its keys do not name them.
+   * @internal
+   */
+  measureOnce?: MeasureOnce;
 }
 
 /** What {@link sweep} returns: the report it wrote to OUT/sweep.json. */
@@ -83,6 +89,7 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
     teacherName,
     onTrial,
     queue,
+    measureOnce,
     ...rest
   } = options;
   // Every machine reads and writes the same paths: on a queue they are absolute (see queuePaths).
@@ -113,7 +120,7 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
   const plans = planTrials(points);
   const storeFile = config.teacherLogits === null ? (config.softLabels ?? join(out, 'soft-labels.sl')) : null;
   const extras = { contract, contractFiles, quantize, maxQuantizeDrop, classes };
-  const context = trialContext({ base, student, config, storeFile, out, extras });
+  const context = trialContext({ base, student, config, storeFile, out, extras, measureOnce });
   // Built now (a student that does not fit the data fails here), before the teacher labels.
   for (const plan of plans) context.optionsOf(plan, 1);
   const onQueue = queue && queueTrials({ queue, base, student, config, storeFile, out, extras });
@@ -230,19 +237,37 @@ async function runTrials(
   const stop = () => {
     pending.length = 0; // no new trial starts; those running finish (and are kept for --resume)
   };
+  // One trial at a time, the trial that times its architecture's latency (the first of it here) does not
+  // share the machine with a folder being written or a trial training: it trains after the trial before it is
+  // written (its worker latency is timed as it ends), and it is written (its folder's latency) before the
+  // next trains. Side by side, the other runners' trials train meanwhile anyway.
+  const timedHere = new Set<string>();
+  const timesLatency = (plan: TrialPlan) => {
+    const architecture = context.studentName(plan.settings);
+    const first = !timedHere.has(architecture);
+    timedHere.add(architecture);
+    return first;
+  };
   const runNext = async (runner: number): Promise<void> => {
     // The runner's last trial, its folder still being written on this thread while the next one trains.
     let writing: Promise<void> = Promise.resolve();
+    let lastTimed = false;
     try {
       if (runner === 0) await teacherMeasured;
       for (let plan = pending.shift(); plan; plan = pending.shift()) {
+        const timing = runnerCount === 1 && timesLatency(plan);
+        if (timing || lastTimed) await writing;
+        lastTimed = timing;
         const { written } = await trainTrial(plan, trialWorkers, context, pools);
-        await writing; // one trial per runner waits to be written, at most
+        // Chained before the last trial's write is awaited, so that a failure there still waits for this one.
+        const previous = writing;
         writing = written.then((record) => {
           finished.set(record.trial.index, record);
           onTrial?.(record.trial, finished.size, plans.length, false);
         });
         writing.catch(stop);
+        // A runner holds at most two trained trials: one being written, the next waiting its turn.
+        await previous;
       }
     } catch (error) {
       stop();

@@ -2,7 +2,7 @@
 // worker (which reloads the same data) build it the same way, so that a trial trains the same either way.
 import type * as tf from '@tensorflow/tfjs';
 import { validationRows } from '../distill/run-inputs.js';
-import { measuredOnce } from '../distill/measure-once.js';
+import { type MeasureOnce, measuredOnce } from '../distill/measure-once.js';
 import { type DistillConfig, type DistillOptions, resolveConfig } from '../options/options.js';
 import { datasetDigest } from '../teachers/fingerprint.js';
 import { materializeStudent, studentName, trialFingerprint, trialOptions, trialStudent } from './sweep-plan.js';
@@ -19,6 +19,8 @@ export interface TrialSources {
   storeFile: string | null;
   out: string;
   extras: Pick<TrialContext, 'contract' | 'contractFiles' | 'quantize' | 'maxQuantizeDrop' | 'classes'>;
+  /** Where the trials keep what they measure once; default: a new one, these trials' own. */
+  measureOnce?: MeasureOnce;
 }
 
 /** The rows whose labels the student sees (labelled, among the first `labeled`), and the validation rows held out of them. */
@@ -38,7 +40,7 @@ export function sweepDataDigest(base: Pick<DistillOptions, 'train' | 'test'>): s
 
 /** The context every trial runs in; each architecture's student is built once, as `run` builds it. */
 export function trialContext(sources: TrialSources): TrialContext {
-  const { base, student, config, storeFile, out, extras } = sources;
+  const { base, student, config, storeFile, out, extras, measureOnce } = sources;
   // Trials report as they finish (onTrial): their epochs would interleave when several run at once.
   const trialBase = { ...base, onProgress: undefined, ...(storeFile && { softLabels: storeFile }) };
   const builtStudents = new Map<string, tf.LayersModel | string>();
@@ -69,7 +71,7 @@ export function trialContext(sources: TrialSources): TrialContext {
     train: base.train,
     test: base.test,
     validationRows: sweepRows(base, config).heldOut.rows,
-    measureOnce: measuredOnce(),
+    measureOnce: measureOnce ?? measuredOnce(),
     ...extras,
   };
 }

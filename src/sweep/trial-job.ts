@@ -4,6 +4,7 @@ import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { type DataSplits, loadDataSource } from '../data/data-source.js';
+import { type MeasureOnce, measuredOnce } from '../distill/measure-once.js';
 import { messageOf } from '../errors.js';
 import { resolveConfig } from '../options/options.js';
 import type { TrialJobRunner, TrialJobTools } from '../queue/queue-worker.js';
@@ -24,6 +25,23 @@ function dataOf(job: TrialJob): Promise<DataSplits> {
     loading.catch(() => loadedData.delete(key)); // a file that appears later may load next time
   }
   return loading;
+}
+
+/**
+ * What a sweep's trials measure once (see MeasureOnce), kept per sweep for this process: a worker's trials of
+ * one sweep (its output folder, its data) share the teacher's test figures and each architecture's latency,
+ * as a local sweep's do.
+ */
+const measuredBySweep = new Map<string, MeasureOnce>();
+
+function measureOnceOf(job: TrialJob): MeasureOnce {
+  const sweep = JSON.stringify([job.out, job.dataKey, job.data]);
+  let once = measuredBySweep.get(sweep);
+  if (!once) {
+    once = measuredOnce();
+    measuredBySweep.set(sweep, once);
+  }
+  return once;
 }
 
 /** Fails the job for good unless this machine can reach `path` as `mode` asks; the message names the path and the fix. */
@@ -59,7 +77,15 @@ export const runTrialJob: TrialJobRunner = async ({ data }, tools) => {
     );
   }
   const config = resolveConfig({ ...base, student: job.student ?? 'unset' });
-  const context = trialContext({ base, student: job.student, config, storeFile: job.storeFile, out: job.out, extras: job.extras });
+  const context = trialContext({
+    base,
+    student: job.student,
+    config,
+    storeFile: job.storeFile,
+    out: job.out,
+    extras: job.extras,
+    measureOnce: measureOnceOf(job),
+  });
   await runTrial(job.plan, job.workers, context);
   const result: TrialJobResult = { host: hostname() };
   return result;

@@ -100,15 +100,21 @@ export async function trainTrial(
   pools?: PoolKeeper,
 ): Promise<{ written: Promise<TrialRecord> }> {
   const started = performance.now();
-  const result = await distillOnKeptPools(context.optionsOf(plan, workers), pools, context.measureOnce);
+  const { teacher, ...result } = await distillOnKeptPools(context.optionsOf(plan, workers), pools, context.measureOnce);
+  // The sweep keeps nothing of the teacher a run hands back (its figures are in the report): freed before the
+  // trial waits its turn to be written.
+  teacher?.dispose();
   const seconds = (performance.now() - started) / 1000;
   const written = onMainThread(() => measureAndWrite(plan, context, result, seconds));
   written.catch(() => {}); // its caller may be awaiting another trial's folder first; the failure reaches it when it awaits this one
   return { written };
 }
 
+/** What a trial's run gave that its folder holds: the student, its baseline, the report (not the teacher). */
+type TrainedTrial = Omit<DistillResult, 'teacher'>;
+
 /** A trained trial measured on the validation rows, and its folder written. */
-async function measureAndWrite(plan: TrialPlan, context: TrialContext, result: DistillResult, seconds: number): Promise<TrialRecord> {
+async function measureAndWrite(plan: TrialPlan, context: TrialContext, result: TrainedTrial, seconds: number): Promise<TrialRecord> {
   try {
     const labels = result.report.softLabels;
     // The sweep's promise: the teacher labelled once, before the trials.
@@ -152,12 +158,11 @@ async function measureAndWrite(plan: TrialPlan, context: TrialContext, result: D
   } finally {
     result.student.dispose();
     result.baseline?.dispose();
-    result.teacher?.dispose();
   }
 }
 
 /** Writes the trial's folder into a staging folder and renames it into place, trial.json last. */
-async function writeTrialFolder(context: TrialContext, plan: TrialPlan, result: DistillResult, record: TrialRecord): Promise<void> {
+async function writeTrialFolder(context: TrialContext, plan: TrialPlan, result: TrainedTrial, record: TrialRecord): Promise<void> {
   const folder = join(context.out, plan.folder);
   const staging = `${folder}.partial`;
   await rm(staging, { recursive: true, force: true });
