@@ -122,7 +122,7 @@ describe('the CLI', () => {
     it('workers < 1 and a batch smaller than the worker count', () => {
       expectFailure(/workers must be an integer >= 1, got 0/, ...SMALL, '--workers', '0');
       expectFailure(
-        /--batch-size 2 is smaller than --workers 3: every worker needs at least one row per step; raise --batch-size or lower --workers$/,
+        /--batch-size 2 is smaller than --workers 3: every training worker needs at least one row per step; raise --batch-size or lower --workers \(or set --train-workers\)$/,
         ...SMALL,
         '--workers',
         '3',

@@ -70,6 +70,21 @@ describe('worker failures and checkpoints', () => {
     expect(maxAbsDiff(await weightsOf(result.student), reference)).toBeLessThanOrEqual(1e-4);
   });
 
+  it("a failure on the one training rank of a 2-worker pool (trainWorkers 1): the pool restarts, and the run ends with a 1-rank run's weights", async () => {
+    const oneRank = await weightsOf((await distill(options({}, { trainWorkers: 1 }))).student);
+    const result = await distill(
+      options(
+        { failAt: 7, mode: 'throw', once: join(dir, 'first-rank.once') },
+        { trainWorkers: 1, checkpoint: { dir: join(dir, 'first-rank'), everySteps: 5 } },
+      ),
+    );
+    // Only rank 0 trains, so only worker 0 reaches the faulty call.
+    expect(result.report.restarts).toEqual([{ phase: 'student', reason: 'injected failure at call 7 (worker 0)' }]);
+    expect(result.report.resumed).toEqual(['student from step 5']);
+    expect(result.report).toMatchObject({ workers: 2, trainWorkers: 1 });
+    expect(maxAbsDiff(await weightsOf(result.student), oneRank)).toBeLessThanOrEqual(1e-4);
+  });
+
   it('a worker that exits every time: restarts up to maxRestarts, then a clear error naming the worker', async () => {
     const notices: string[] = [];
     const run = distill(

@@ -1,7 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -377,6 +377,44 @@ describe('schedule auto', () => {
     const { oneWorker, allWorkers } = measured!.samplesPerSec;
     const sideBySide = Math.ceil(report.trials.length / 2) / oneWorker < report.trials.length / allWorkers;
     expect(report.schedule).toMatchObject({ mode: sideBySide ? 'concurrent' : 'data-parallel', workers: 2 });
+  });
+
+  it.skipIf(availableParallelism() < 2)(
+    'without workers given, a small student trains on one rank of the default pool, as run trains it, and is timed so',
+    async () => {
+      const cores = availableParallelism();
+      const base = {
+        teacher: teacherFile,
+        student: 'mlp:8',
+        train,
+        test,
+        grid: { temperature: [1, 4] },
+        epochs: 1,
+        batchSize: 64,
+        seed: 3,
+      };
+      const dataParallel = join(dir, 'default-pool');
+      const { report } = await sweep({ ...base, out: dataParallel, schedule: 'data-parallel' });
+      expect(report.schedule).toMatchObject({ mode: 'data-parallel', workers: cores });
+      for (const trial of report.trials) {
+        const trialReport = JSON.parse(await readFile(join(dataParallel, trial.folder, 'report.json'), 'utf8')) as DistillReport;
+        expect(trialReport).toMatchObject({ workers: cores, trainWorkers: 1 });
+      }
+      // auto times the trial on every worker as it trains: on the pool's first rank.
+      const { report: timed } = await sweep({ ...base, out: join(dir, 'default-pool-auto'), schedule: 'auto' });
+      expect(timed.schedule.measured).toMatchObject({ trainWorkers: 1 });
+      expect(timed.schedule.reason).toContain(`on ${cores} (training on 1 of them, as a trial would)`);
+    },
+  );
+
+  it('says when a trainWorkers given for the sweep is lowered to the workers of each trial', async () => {
+    const inputs = { workers: 2, trials: 4, student: 'mlp:8', blasThreads: false, measure: () => Promise.reject(new Error('measured')) };
+    const concurrent = await chooseSchedule({ ...inputs, choice: 'concurrent', trainWorkers: 2 });
+    expect(concurrent.reason).toBe('asked for (schedule concurrent); trainWorkers 2 lowered to 1, the workers each trial runs on');
+    const together = await chooseSchedule({ ...inputs, choice: 'data-parallel', trainWorkers: 2 });
+    expect(together.reason).toBe('asked for (schedule data-parallel)');
+    const auto = await chooseSchedule({ ...inputs, choice: 'concurrent', trainWorkers: 'auto' });
+    expect(auto.reason).toBe('asked for (schedule concurrent)');
   });
 
   it('puts a student large enough for OpenBLAS threads on one threaded worker, without measuring', async () => {

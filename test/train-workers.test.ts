@@ -1,3 +1,4 @@
+import * as tfjs from '@tensorflow/tfjs';
 import type * as tf from '@tensorflow/tfjs';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -75,14 +76,50 @@ describe('trainWorkers: the ranks training runs on', () => {
     expect(forwardMultiplyAdds(bag)).toBe(20 * 1 + 20 * 8 + 8 * 2);
   });
 
-  it("auto: one rank below the threshold, every worker from it, the workers when given; a number as given, never above the pool's", () => {
-    const atThreshold = { multiplyAdds: TRAIN_RANKS_MIN_WORK / 64, batchSize: 64, workersGiven: false };
-    expect(chooseTrainWorkers({ trainWorkers: 'auto', workers: 4, ...atThreshold })).toBe(4);
-    expect(chooseTrainWorkers({ trainWorkers: 'auto', workers: 4, ...atThreshold, batchSize: 63 })).toBe(1);
-    expect(chooseTrainWorkers({ trainWorkers: 'auto', workers: 4, ...atThreshold, batchSize: 63, workersGiven: true })).toBe(4);
-    expect(chooseTrainWorkers({ trainWorkers: 3, workers: 4, ...atThreshold, batchSize: 1 })).toBe(3);
-    expect(() => chooseTrainWorkers({ trainWorkers: 3, workers: 2, ...atThreshold })).toThrow(
-      /^trainWorkers 3 is more than the pool's 2 workers: lower trainWorkers \(or set it to 'auto'\), or raise workers$/,
+  it("counts a model's own calls: a layer shared with another model once, a nested model once per call", () => {
+    const shared = tfjs.layers.dense({ units: 4 });
+    const first = tfjs.input({ shape: [8] });
+    const second = tfjs.input({ shape: [8] });
+    const one = tfjs.model({ inputs: first, outputs: shared.apply(first) as tf.SymbolicTensor });
+    tfjs.model({ inputs: second, outputs: shared.apply(second) as tf.SymbolicTensor });
+    expect(forwardMultiplyAdds(one)).toBe(8 * 4);
+    const inner = tfjs.sequential({ layers: [tfjs.layers.dense({ inputShape: [8], units: 3 })] });
+    const x = tfjs.input({ shape: [8] });
+    const twice = tfjs.layers.concatenate().apply([inner.apply(x), inner.apply(x)] as tf.SymbolicTensor[]) as tf.SymbolicTensor;
+    expect(forwardMultiplyAdds(tfjs.model({ inputs: x, outputs: twice }))).toBe(2 * 8 * 3);
+  });
+
+  it("auto: a rank per TRAIN_RANKS_MIN_WORK of a step's work beyond the first, at most the workers and the batch; the workers when given; a number as given", () => {
+    const work = (multiple: number, batchSize = 64) => ({
+      multiplyAdds: (multiple * TRAIN_RANKS_MIN_WORK) / batchSize,
+      batchSize,
+      workersGiven: false,
+    });
+    const auto = (workers: number, inputs: ReturnType<typeof work>) => chooseTrainWorkers({ trainWorkers: 'auto', workers, ...inputs });
+    expect([0.99, 1, 1.99, 2, 3, 7].map((multiple) => auto(8, work(multiple)))).toEqual([1, 2, 2, 3, 4, 8]);
+    // On two workers, one rank below the threshold and both from it; never more ranks than the batch has rows.
+    expect([0.99, 1, 5].map((multiple) => auto(2, work(multiple)))).toEqual([1, 2, 2]);
+    expect(auto(8, work(100, 4))).toBe(4);
+    expect(chooseTrainWorkers({ trainWorkers: 'auto', workers: 4, ...work(0.5), workersGiven: true })).toBe(4);
+    expect(chooseTrainWorkers({ trainWorkers: 3, workers: 4, ...work(0.5), batchSize: 1 })).toBe(3);
+    expect(() => chooseTrainWorkers({ trainWorkers: 3, workers: 2, ...work(1) })).toThrow(
+      /^trainWorkers 3 is more than workers 2: training runs on the pool's first ranks; lower trainWorkers \(or set it to 'auto'\), or raise workers$/,
+    );
+    // More than one BLAS thread makes the pool one worker: the fix is fewer threads, not more workers.
+    expect(() => chooseTrainWorkers({ trainWorkers: 2, workers: 1, ...work(1), threadsPerWorker: 2 })).toThrow(
+      /^trainWorkers 2 is more than workers 1: threadsPerWorker 2 needs a pool of one worker; lower trainWorkers \(or set it to 'auto'\), or lower threadsPerWorker$/,
+    );
+  });
+
+  it('needs a row per training worker in the batch, not per worker of the pool', () => {
+    expect(() => resolveConfig({ ...options('mlp:8'), batchSize: 1, trainWorkers: 1 })).not.toThrow();
+    expect(() => resolveConfig({ ...options('mlp:8'), batchSize: 1, workers: undefined })).not.toThrow();
+    expect(() => resolveConfig({ ...options('mlp:8'), batchSize: 1, workers: 4, trainWorkers: 2 })).toThrow(
+      /^batchSize 1 is smaller than trainWorkers 2: every training worker needs at least one row per step; raise batchSize or lower trainWorkers$/,
+    );
+    // auto with workers given trains on all of them.
+    expect(() => resolveConfig({ ...options('mlp:8'), batchSize: 1 })).toThrow(
+      /^batchSize 1 is smaller than workers 2: .*; raise batchSize or lower workers \(or set trainWorkers\)$/,
     );
   });
 
@@ -105,7 +142,7 @@ describe('trainWorkers: the ranks training runs on', () => {
     );
     // More than one BLAS thread makes the pool one worker: the training workers cannot be more.
     await expect(distill({ ...options('mlp:8'), workers: undefined, threadsPerWorker: 2, trainWorkers: 2 })).rejects.toThrow(
-      /^trainWorkers 2 is more than the pool's 1 worker/,
+      /^trainWorkers 2 is more than workers 1: threadsPerWorker 2 needs a pool of one worker; .*or lower threadsPerWorker$/,
     );
     const cliError = (...flags: string[]) => {
       const out = join(dir, `bad-${Math.random().toString(36).slice(2)}`);
@@ -122,31 +159,41 @@ describe('trainWorkers: the ranks training runs on', () => {
     expect(cliError('--workers', '2', '--train-workers', '3')).toMatch(
       /^tfjs-distill: error: --train-workers 3 is more than --workers 2: .*lower --train-workers .*or raise --workers$/,
     );
+    expect(cliError('--threads-per-worker', '2', '--train-workers', '2')).toMatch(
+      /^tfjs-distill: error: --train-workers 2 is more than --workers 1: --threads-per-worker 2 needs .*or lower --threads-per-worker$/,
+    );
   });
 
-  it('auto in the default pool (a worker per core): a small student trains on 1 rank, a large one on all; the report says so', async () => {
+  it('auto in the default pool (a worker per core): a small student trains on 1 rank, a large one on more; the report says so', async () => {
+    // The pool is a worker per core of this machine: the expected ranks follow from its core count.
     const cores = availableParallelism();
+    const autoRanks = (student: tf.LayersModel) =>
+      Math.min(cores, 64, 1 + Math.floor((forwardMultiplyAdds(student) * 64) / TRAIN_RANKS_MIN_WORK));
     const small = options('mlp:8', { workers: undefined });
     expect(forwardMultiplyAdds(small.student as tf.LayersModel) * 64).toBeLessThan(TRAIN_RANKS_MIN_WORK);
     const smallRun = await distill(small);
     expect(smallRun.report).toMatchObject({ workers: cores, trainWorkers: 1 });
     expect(smallRun.report.phases).toEqual([expect.objectContaining({ phase: 'student', workers: 1 })]);
     const plural = cores === 1 ? '' : 's';
+    // The summary names the training ranks only where they are fewer than the workers.
     expect(summaryTable(smallRun.report, { teacher: 'mlp:16', student: 'mlp:8' })).toMatch(
-      new RegExp(`, ${cores} worker${plural}, student trained on 1; setup`),
+      new RegExp(`, ${cores} worker${plural}${cores > 1 ? ', student trained on 1' : ''}; setup`),
     );
 
     const large = options('mlp:512', { workers: undefined });
     expect(forwardMultiplyAdds(large.student as tf.LayersModel) * 64).toBeGreaterThanOrEqual(TRAIN_RANKS_MIN_WORK);
+    const largeRanks = autoRanks(large.student as tf.LayersModel);
+    expect(largeRanks).toBe(Math.min(cores, 2));
     const largeRun = await distill({ ...large, baseline: true, labeled: 256 });
-    expect(largeRun.report).toMatchObject({ workers: cores, trainWorkers: cores });
+    expect(largeRun.report).toMatchObject({ workers: cores, trainWorkers: largeRanks });
     expect(largeRun.report.phases.map((p) => [p.phase, p.workers])).toEqual([
-      ['student', cores],
-      ['baseline', cores],
+      ['student', largeRanks],
+      ['baseline', largeRanks],
     ]);
     // Workers given: the small student trains on all of them; trainWorkers forces a count.
     const given = await distill(options('mlp:8'));
     expect(given.report).toMatchObject({ workers: 2, trainWorkers: 2 });
+    expect(summaryTable(given.report, { teacher: 'mlp:16', student: 'mlp:8' })).toMatch(/, 2 workers; setup/);
     const forced = await distill({ ...large, workers: 2, trainWorkers: 1 });
     expect(forced.report).toMatchObject({ workers: 2, trainWorkers: 1 });
   });
@@ -174,5 +221,14 @@ describe('trainWorkers: the ranks training runs on', () => {
       'student training continued on 1 training worker from a checkpoint trained on 2 training workers',
     );
     expect(resumed.report.trainWorkers).toBe(1);
+    // Resumed again on 2: the student phase, finished in the checkpoint on 1, is not trained again and reports 1.
+    const finished = await distill(options('mlp:8', { trainWorkers: 2, checkpoint: { ...checkpoint, resume: true } }));
+    expect(finished.report.resumed).toEqual(['label', 'student']);
+    expect(finished.report.phases[0]).toMatchObject({ phase: 'student', workers: 1, runWorkers: 2 });
+    expect(finished.report.trainWorkers).toBe(1);
+    expect(finished.report.notices).toContain(
+      "student training was finished in a checkpoint trained on 1 training worker, not again on this run's 2",
+    );
+    expect(weightsOf(finished.student)).toEqual(weightsOf(resumed.student));
   });
 });

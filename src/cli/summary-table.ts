@@ -1,5 +1,6 @@
 import { type ClassificationScores, weakestClass } from '../infer/class-scores.js';
 import { logitDiffText } from '../reports/onnx-html.js';
+import { trainedOnText } from '../reports/report-html.js';
 import type { DistillReport, EnsembleReport, OnnxExportReport, QuantizationReport } from '../reports/report.js';
 
 const count = new Intl.NumberFormat('en-US');
@@ -139,7 +140,7 @@ export function summaryTable(report: DistillReport, names: { teacher: string; st
     t.baselineTrainSamplesPerSec !== undefined ? `baseline ${rate(t.baselineTrainSamplesPerSec)}` : undefined,
   ].filter(Boolean);
   const threads = report.kernels === 'openblas' && report.threadsPerWorker > 1 ? ` x ${report.threadsPerWorker} BLAS threads` : '';
-  const workers = `${report.workers} worker${report.workers === 1 ? '' : 's'}${threads}, student trained on ${report.trainWorkers}`;
+  const workers = `${report.workers} worker${report.workers === 1 ? '' : 's'}${threads}${trainedOnText(report)}`;
   const stepLine = studentStepLine(report);
   return [
     ...lines,

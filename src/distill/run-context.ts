@@ -81,6 +81,7 @@ export async function startRun(
       workersGiven: options.workers !== undefined,
       multiplyAdds: model.multiplyAdds,
       batchSize: config.batchSize,
+      threadsPerWorker,
     });
   trainWorkersOf(inputs.student);
   const supervisor = new PoolSupervisor({

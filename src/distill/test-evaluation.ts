@@ -83,7 +83,8 @@ export async function evaluateOnTest(
       backend: pool.backend,
       kernels: pool.kernels,
       workers: config.workers,
-      trainWorkers: run.trainWorkersOf(inputs.student),
+      // The student phase's own count: a phase its checkpoint shows finished ran on the checkpoint's.
+      trainWorkers: phases.find((p) => p.phase === 'student')!.workers,
       teacherRuntime: teacherRun?.runtime ?? null,
       threadsPerWorker: run.threadsPerWorker,
       notices: [
@@ -157,6 +158,9 @@ function phaseNotices(phases: TrainingPhaseReport[]): string[] {
       : []),
     ...(p.checkpointWorkers !== undefined
       ? [`${p.phase} training continued on ${ranks(p.workers)} from a checkpoint trained on ${ranks(p.checkpointWorkers)}`]
+      : []),
+    ...(p.runWorkers !== undefined
+      ? [`${p.phase} training was finished in a checkpoint trained on ${ranks(p.workers)}, not again on this run's ${p.runWorkers}`]
       : []),
   ]);
 }

@@ -68,7 +68,10 @@ export function trainPhase(run: RunContext, from: CheckedModel, spec: PhaseSpec)
       { ...spec.plan, workers: finished ? (saved?.workers ?? ranks) : ranks },
       spec.validation,
     );
-    if (!finished && saved?.workers !== undefined && saved.workers !== ranks) report.checkpointWorkers = saved.workers;
+    if (saved?.workers !== undefined && saved.workers !== ranks) {
+      if (finished) report.runWorkers = ranks;
+      else report.checkpointWorkers = saved.workers;
+    }
     run.phases.push(report);
     return { ...from.data, weights: outcome.weights };
   });

@@ -115,11 +115,12 @@ export interface DistillOptions {
    * Worker threads (ranks) the training phases run on: the pool's first trainWorkers workers; labelling and
    * evaluation keep every worker. A step split among ranks leaves each the whole of a step's fixed cost, and
    * adds the exchange of the gradient and the waits at the barriers, which only a step with enough work to
-   * split pays back. `auto` (chooseTrainWorkers in src/options/parallelism.ts): the workers when `workers` is
-   * given; otherwise 1 rank for a model whose step computes less than TRAIN_RANKS_MIN_WORK (forward
-   * multiply-adds per row x batchSize), else every worker, decided per model (the student's phases, and a
-   * teacher the run trains).
-   * The same seed and training worker count reproduce a run's weights whatever the pool's size. Default 'auto'.
+   * split pays back. `auto`: every worker when `workers` is given; otherwise one rank, plus one more for each
+   * 2^24 multiply-adds a training step computes (the model's forward multiply-adds per row times batchSize),
+   * at most the workers and batchSize, decided per model (the student's phases, and a teacher the run
+   * trains). Only one rank against two was measured; the counts beyond two extrapolate that in proportion.
+   * The same seed, training worker count and BLAS threads per worker reproduce a run's weights (one rank of
+   * a larger pool runs one BLAS thread, while a pool of one worker may run several). Default 'auto'.
    */
   trainWorkers?: number | 'auto';
   /**

@@ -117,13 +117,14 @@ function tfjsNodeBuilt(): boolean {
 
 /**
  * The per-step work (the model's forward multiply-adds per row x the global batch, see forwardMultiplyAdds)
- * from which `auto` trains on every worker rather than on one. Splitting a step among ranks leaves each rank
+ * that each training rank beyond the first asks for under `auto`: below it a model trains on one rank, from it
+ * on two, from twice it on three, and so on up to the workers. Splitting a step among ranks leaves each rank
  * the step's fixed cost (the optimizer pass over every weight, the tfjs calls), and adds the gradient's
  * exchange and the waits at the barriers; only the multiply-adds are shared. Measured through the CLI, one
- * rank against two side by side (bench/train-ranks.mjs, bench/text.mjs): `bag:32` trains faster on one rank
- * even where the cores are free, and so did the small MLPs on a loaded machine; `cnn1d:32,64` at the text batch and
- * the dense and convolutional benches at batch 256 lie above it and train faster on two where the cores are
- * free (docs/scaling-and-performance.md, Training workers, has the runs and their loads).
+ * rank against two side by side (bench/train-ranks.mjs, bench/text.mjs): `bag:32` trains faster on one rank,
+ * and `cnn1d:32,64` at the text batch and the dense and convolutional benches at batch 256 lie above it and
+ * train faster on two. Only one rank against two was measured (a 2-core machine); the counts beyond two are
+ * that threshold extrapolated in proportion (docs/scaling-and-performance.md, Training workers).
  */
 export const TRAIN_RANKS_MIN_WORK = 2 ** 24;
 
@@ -137,27 +138,56 @@ export interface TrainWorkersInputs {
   workersGiven: boolean;
   /** The model's forward multiply-adds per row (see forwardMultiplyAdds). */
   multiplyAdds: number;
+  /**
+   * The global batch: the step's work is the multiply-adds per row times it, and `auto` trains on at most
+   * this many ranks (each needs a row per step).
+   */
   batchSize: number;
+  /** The BLAS threads per worker the pool runs, for the error when trainWorkers exceeds the pool. Default 1. */
+  threadsPerWorker?: number;
 }
 
 /**
  * The ranks a training phase runs on: trainWorkers as given (at most the pool's workers); with `auto`, the
- * workers as given, and without them 1 where a step computes less than {@link TRAIN_RANKS_MIN_WORK}, else
- * every worker. A worker count the user asks for is the one training runs on, as it always was; the
- * default count (a worker per core) is chosen for labelling, which always gains from it, training not.
+ * workers as given, and without them one rank plus one more for every {@link TRAIN_RANKS_MIN_WORK} a step
+ * computes, at most the workers and the batch size. A worker count the user asks for is the one training
+ * runs on, as it always was; the default count (a worker per core) is chosen for labelling, which always
+ * gains from it, training not.
  */
 export function chooseTrainWorkers(inputs: TrainWorkersInputs): number {
   const { trainWorkers, workers } = inputs;
   if (trainWorkers !== 'auto') {
-    if (trainWorkers > workers) {
-      throw new DistillError(
-        `trainWorkers ${trainWorkers} is more than the pool's ${workers} worker${workers === 1 ? '' : 's'}: ` +
-          "lower trainWorkers (or set it to 'auto'), or raise workers",
-        ['trainWorkers', 'workers'],
-      );
-    }
+    const conflict = trainWorkersConflict(trainWorkers, workers, inputs.threadsPerWorker ?? 1);
+    if (conflict) throw new DistillError(conflict.message, conflict.options);
     return trainWorkers;
   }
   if (inputs.workersGiven) return workers;
-  return inputs.multiplyAdds * inputs.batchSize < TRAIN_RANKS_MIN_WORK ? 1 : workers;
+  const ranks = 1 + Math.floor((inputs.multiplyAdds * inputs.batchSize) / TRAIN_RANKS_MIN_WORK);
+  return Math.max(1, Math.min(ranks, workers, inputs.batchSize));
+}
+
+/**
+ * Why `trainWorkers` ranks cannot run in a pool of `workers` (with `threadsPerWorker` BLAS threads each), and
+ * the options to name; undefined when they can. The option checks and chooseTrainWorkers share this wording.
+ */
+export function trainWorkersConflict(
+  trainWorkers: number,
+  workers: number,
+  threadsPerWorker = 1,
+): { message: string; options: string[] } | undefined {
+  if (trainWorkers <= workers) return undefined;
+  if (threadsPerWorker > 1) {
+    return {
+      message:
+        `trainWorkers ${trainWorkers} is more than workers ${workers}: threadsPerWorker ${threadsPerWorker} needs a pool of one worker; ` +
+        "lower trainWorkers (or set it to 'auto'), or lower threadsPerWorker",
+      options: ['trainWorkers', 'workers', 'threadsPerWorker'],
+    };
+  }
+  return {
+    message:
+      `trainWorkers ${trainWorkers} is more than workers ${workers}: training runs on the pool's first ranks; ` +
+      "lower trainWorkers (or set it to 'auto'), or raise workers",
+    options: ['trainWorkers', 'workers'],
+  };
 }

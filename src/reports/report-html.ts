@@ -76,12 +76,26 @@ function modelNames(report: DistillReport): { teacher?: string; student?: string
   return { teacher: named('teacher') ?? (imported ? 'imported logits' : undefined), student: named('student') };
 }
 
+/**
+ * The ranks training ran on, where not every worker: `, student trained on N` when N is fewer than the
+ * workers, and `, teacher trained on N` for a teacher the run trained on a count fewer than the workers or
+ * other than the student's. Empty when every phase trained on every worker.
+ */
+export function trainedOnText(report: DistillReport): string {
+  const student = report.trainWorkers;
+  const teacher = report.phases.find((p) => p.phase === 'teacher')?.workers;
+  return [
+    student < report.workers ? `, student trained on ${student}` : '',
+    teacher !== undefined && (teacher < report.workers || teacher !== student) ? `, teacher trained on ${teacher}` : '',
+  ].join('');
+}
+
 function runLine(report: DistillReport): string {
   const kernels = report.backend === 'wasm' ? ` (${report.kernels} kernels)` : '';
   const threads = report.kernels === 'openblas' && report.threadsPerWorker > 1 ? ` x ${report.threadsPerWorker} BLAS threads` : '';
   const d = report.data;
   return (
-    `backend ${report.backend}${kernels}, ${plural(report.workers, 'worker')}${threads}, student trained on ${report.trainWorkers}; ` +
+    `backend ${report.backend}${kernels}, ${plural(report.workers, 'worker')}${threads}${trainedOnText(report)}; ` +
     `${count.format(d.trainRows)} training rows ` +
     `(${count.format(d.labeledRows)} labelled), ${count.format(d.testRows)} test rows, ${d.numClasses} classes`
   );

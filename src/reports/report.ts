@@ -70,6 +70,11 @@ export interface TrainingPhaseReport {
   workers: number;
   /** When the phase continued from a checkpoint trained on another rank count: that count. */
   checkpointWorkers?: number;
+  /**
+   * When the phase's checkpoint showed it finished on another rank count (`workers`), so that it was not
+   * trained again: the ranks this run would have trained it on.
+   */
+  runWorkers?: number;
   steps: number;
   samples: number;
   seconds: number;

@@ -41,6 +41,8 @@ export interface ScheduleInputs {
   blasThreads: boolean;
   /** Times the largest student on `workers` single-worker pools side by side and on one of `workers` (see measureStudent). */
   measure: () => Promise<ScheduleMeasurement>;
+  /** The sweep's trainWorkers option: a number above a trial's workers is lowered to them, which the reason says. */
+  trainWorkers?: number | 'auto';
 }
 
 /**
@@ -49,6 +51,15 @@ export interface ScheduleInputs {
  * trial in turn at the all-worker speed. The trials are of the same budget, so samples cancel out.
  */
 export async function chooseSchedule(inputs: ScheduleInputs): Promise<Schedule> {
+  const schedule = await scheduleOf(inputs);
+  const trialWorkers = schedule.mode === 'concurrent' ? 1 : schedule.workers;
+  const { trainWorkers } = inputs;
+  if (typeof trainWorkers !== 'number' || trainWorkers <= trialWorkers) return schedule;
+  const lowered = `trainWorkers ${trainWorkers} lowered to ${trialWorkers}, the workers each trial runs on`;
+  return { ...schedule, reason: `${schedule.reason}; ${lowered}` };
+}
+
+async function scheduleOf(inputs: ScheduleInputs): Promise<Schedule> {
   const { choice, workers, trials, student } = inputs;
   if (choice === 'concurrent') {
     return { mode: 'concurrent', workers: Math.min(workers, trials), reason: 'asked for (schedule concurrent)' };
@@ -65,13 +76,14 @@ export async function chooseSchedule(inputs: ScheduleInputs): Promise<Schedule> 
   }
   const measured = await inputs.measure();
   const { oneWorker: alone, allWorkers: together } = measured.samplesPerSec;
+  const ranks = measured.trainWorkers < workers ? ` (training on ${measured.trainWorkers} of them, as a trial would)` : '';
   const rounds = Math.ceil(trials / workers);
   // Seconds per trial-sample: rounds of side-by-side trials, or each trial in turn on every worker.
   const concurrentCost = rounds / alone;
   const dataParallelCost = trials / together;
   const rate = (value: number) => `${Math.round(value).toLocaleString('en-US')} samples/s`;
   const reason =
-    `measured ${student} over ${measured.steps} steps: ${rate(alone)} on 1 worker (each of ${workers} side by side), ${rate(together)} on ${workers}; ` +
+    `measured ${student} over ${measured.steps} steps: ${rate(alone)} on 1 worker (each of ${workers} side by side), ${rate(together)} on ${workers}${ranks}; ` +
     `${trials} trials take ${rounds} round${rounds === 1 ? '' : 's'} of ${workers} side by side (${(dataParallelCost / concurrentCost).toFixed(2)}x ` +
     'the speed of one at a time on every worker)';
   return { mode: concurrentCost < dataParallelCost ? 'concurrent' : 'data-parallel', workers, reason, measured };
@@ -133,6 +145,8 @@ export async function measureStudent(
   const each = await onProbes(Array(workers).fill(1), (probe) => timedSteps(probe, data, steps));
   const one = { samplesPerSec: mean(each.map((timed) => timed.samplesPerSec)), steps: Math.min(...each.map((timed) => timed.steps)) };
   const [all] = await onProbes([workers], (probe) => timedSteps(probe, data, steps));
+  // The ranks the trial on every worker trains on (trainWorkers, resolved for its student).
+  const trainWorkers = all.ranks;
   const seconds = (performance.now() - started) / 1000;
   // The steps the workers say they timed (both pools train the same plan).
   const timed = Math.max(one.steps, all.steps);
@@ -141,6 +155,7 @@ export async function measureStudent(
     steps: timed,
     stepsPerEpoch,
     samplesPerSec: { oneWorker: one.samplesPerSec, allWorkers: all.samplesPerSec },
+    trainWorkers,
     seconds,
   };
 }
@@ -150,6 +165,8 @@ const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0)
 interface TimedSteps {
   samplesPerSec: number;
   steps: number;
+  /** The ranks the steps ran on: the pool's first, as many as the trial would train on. */
+  ranks: number;
 }
 
 /** A run for the measurement with its pool started: the student checked against the data, no teacher opened. */
@@ -176,14 +193,16 @@ async function timedSteps(probe: Probe, data: RunData, steps: number): Promise<T
   const rows = data.allRows;
   const softLabels = LogitTable.create(data.train.rows, data.train.numClasses);
   softLabels.values.fill(0);
+  // Timed as the trial trains: on the ranks trainWorkers gives its student, the pool's first.
+  const ranks = run.trainWorkersOf(student);
   const outcome = await run.supervisor.run('student', (pool) =>
-    trainDataParallel(pool, {
+    trainDataParallel(pool.firstRanks(ranks), {
       phase: 'student',
       model: shareModel(student.data),
       trainableParams: student.trainableParams,
       data: data.studentTrain,
       rows,
-      plan: planPhase({ rows: rows.length, batchSize: config.batchSize, workers: config.workers, steps: steps + 1 }),
+      plan: planPhase({ rows: rows.length, batchSize: config.batchSize, workers: ranks, steps: steps + 1 }),
       softLabels,
       loss: lossSpecOf(config.loss, config),
       optimizer: config.optimizer,
@@ -197,5 +216,5 @@ async function timedSteps(probe: Probe, data: RunData, steps: number): Promise<T
   );
   // The warm-up step trained a whole batch: no step before the epoch's last is short.
   const samplesPerSec = (outcome.samples - Math.min(config.batchSize, rows.length)) / (outcome.seconds - outcome.firstStepSeconds);
-  return { samplesPerSec, steps: outcome.steps - 1 };
+  return { samplesPerSec, steps: outcome.steps - 1, ranks };
 }

@@ -57,6 +57,8 @@ export interface ScheduleMeasurement {
    * (their mean), and of one trial on all `workers` workers.
    */
   samplesPerSec: { oneWorker: number; allWorkers: number };
+  /** The ranks the trial on all `workers` workers trained on: its pool's first, as trainWorkers gives them. */
+  trainWorkers: number;
   /** Wall seconds the measurement took, the pools' starts included. */
   seconds: number;
 }

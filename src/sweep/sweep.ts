@@ -294,6 +294,7 @@ function scheduleFor(
     choice: pending === 0 ? 'data-parallel' : (scheduleChoice ?? 'auto'),
     workers: config.workers,
     trials: pending,
+    trainWorkers: config.trainWorkers,
     ...largestStudent(plans, context, config),
     measure: () => {
       const { plan, student } = largestStudent(plans, context, config);

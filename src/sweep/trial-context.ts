@@ -55,9 +55,11 @@ export function trialContext(sources: TrialSources): TrialContext {
     out,
     optionsOf: (plan, workers) => ({
       ...trialOptions(trialBase, plan.settings, studentOf(plan.settings)),
-      workers,
+      // A trial on the sweep's default pool (workers not given) leaves workers out, as `run` would: trainWorkers
+      // 'auto' then trains on the ranks the student's work calls for, not on every worker of the pool.
+      ...((base.workers !== undefined || workers !== config.workers) && { workers }),
       ...(workers === 1 && base.threadsPerWorker === undefined && { threadsPerWorker: 1 }),
-      // A training worker count given for the sweep fits each trial's pool.
+      // A training worker count given for the sweep is lowered to each trial's pool (the schedule's reason says so).
       ...(typeof base.trainWorkers === 'number' && { trainWorkers: Math.min(base.trainWorkers, workers) }),
       baseline: plan.trainsBaseline,
     }),

@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { check } from '../../errors.js';
 import { BACKEND_CHOICES } from '../../kernels/backend.js';
 import { KERNEL_CHOICES, KERNELS_ENV, kernelChoiceFromEnv } from '../../kernels/kernel-choice.js';
-import { threadsConflict } from '../parallelism.js';
+import { threadsConflict, trainWorkersConflict } from '../parallelism.js';
 import { type OptionRule, defineOptions, isInt, isNumber, oneOf, stringOrNull } from '../schema.js';
 
 /** --threads-per-worker N or auto. */
@@ -80,7 +80,7 @@ export const RUNTIME_OPTIONS = defineOptions({
     group: 'runtime',
     description:
       'worker threads (ranks) the training phases use; labelling keeps every worker. auto: the workers when given, ' +
-      'else 1 for a model whose training step computes little (multiply-adds per row x batch size), else every worker',
+      'else 1 plus 1 per 2^24 multiply-adds a training step computes (per row x batch size), at most the workers and the batch size',
     default: 'auto',
     check: (value) => (value === 'auto' || isInt(value, 1) ? undefined : `trainWorkers must be an integer >= 1 or 'auto', got ${value}`),
     flags: [{ name: 'train-workers', value: 'string', arg: 'N|auto', parse: parseTrainWorkers }],
@@ -199,20 +199,28 @@ export const RUNTIME_RULES: OptionRule[] = [
     check: (c, given) => (c.threadsPerWorker === 'auto' ? undefined : threadsConflict(given.workers ?? 1, c.threadsPerWorker ?? 1)),
   },
   {
-    options: ['batchSize', 'workers'],
-    check: (c) =>
-      c.batchSize! >= c.workers!
-        ? undefined
-        : `batchSize ${c.batchSize} is smaller than workers ${c.workers}: every worker needs at least one row per step; ` +
-          'raise batchSize or lower workers',
+    // Only training takes a row per rank per step: a number of training workers as given, or with 'auto' the
+    // workers as given (auto trains on them); auto without them caps its ranks at the batch (chooseTrainWorkers).
+    options: ['batchSize', 'trainWorkers', 'workers'],
+    check: (c, given) => {
+      const ranks = c.trainWorkers === 'auto' ? given.workers : c.trainWorkers;
+      if (ranks === undefined || c.batchSize! >= ranks) return undefined;
+      const named = c.trainWorkers === 'auto' ? `workers ${ranks}` : `trainWorkers ${ranks}`;
+      return (
+        `batchSize ${c.batchSize} is smaller than ${named}: every training worker needs at least one row per step; ` +
+        `raise batchSize or lower ${c.trainWorkers === 'auto' ? 'workers (or set trainWorkers)' : 'trainWorkers'}`
+      );
+    },
   },
   {
-    options: ['trainWorkers', 'workers'],
-    check: (c) =>
-      c.trainWorkers === 'auto' || c.trainWorkers! <= c.workers!
-        ? undefined
-        : `trainWorkers ${c.trainWorkers} is more than workers ${c.workers}: training runs on the pool's workers; ` +
-          "lower trainWorkers (or set it to 'auto'), or raise workers",
+    options: ['trainWorkers', 'workers', 'threadsPerWorker'],
+    check: (c, given) => {
+      if (c.trainWorkers === 'auto') return undefined;
+      // More than one BLAS thread makes the pool one worker when workers is not given (see chooseParallelism).
+      const threads = c.threadsPerWorker === 'auto' ? 1 : (c.threadsPerWorker ?? 1);
+      const workers = given.workers ?? (threads > 1 ? 1 : c.workers!);
+      return trainWorkersConflict(c.trainWorkers!, workers, threads)?.message;
+    },
   },
   {
     options: ['kernels', 'backend'],
