@@ -404,6 +404,9 @@ describe('schedule auto', () => {
       const { report: timed } = await sweep({ ...base, out: join(dir, 'default-pool-auto'), schedule: 'auto' });
       expect(timed.schedule.measured).toMatchObject({ trainWorkers: 1 });
       expect(timed.schedule.reason).toContain(`on ${cores} (training on 1 of them, as a trial would)`);
+      // One at a time, each trial would leave the other workers idle: auto runs them side by side.
+      expect(timed.schedule).toMatchObject({ mode: 'concurrent', workers: cores });
+      expect(timed.schedule.reason).toMatch(/^a trial on every worker trains on 1 of the \d+, leaving the rest idle/);
     },
   );
 

@@ -82,11 +82,17 @@ async function scheduleOf(inputs: ScheduleInputs): Promise<Schedule> {
   const concurrentCost = rounds / alone;
   const dataParallelCost = trials / together;
   const rate = (value: number) => `${Math.round(value).toLocaleString('en-US')} samples/s`;
-  const reason =
+  const timings =
     `measured ${student} over ${measured.steps} steps: ${rate(alone)} on 1 worker (each of ${workers} side by side), ${rate(together)} on ${workers}${ranks}; ` +
     `${trials} trials take ${rounds} round${rounds === 1 ? '' : 's'} of ${workers} side by side (${(dataParallelCost / concurrentCost).toFixed(2)}x ` +
     'the speed of one at a time on every worker)';
-  return { mode: concurrentCost < dataParallelCost ? 'concurrent' : 'data-parallel', workers, reason, measured };
+  if (measured.trainWorkers < workers) {
+    // One at a time, a trial would leave the pool's other workers idle: side by side they train the next
+    // trials. A probe of a few steps on threads still warming up rates side by side too low to weigh against that.
+    const idle = `a trial on every worker trains on ${measured.trainWorkers} of the ${workers}, leaving the rest idle, so trials run side by side`;
+    return { mode: 'concurrent', workers, reason: `${idle}; ${timings}`, measured };
+  }
+  return { mode: concurrentCost < dataParallelCost ? 'concurrent' : 'data-parallel', workers, reason: timings, measured };
 }
 
 /**
