@@ -302,12 +302,21 @@ describe('dense chain: the native loops and the JavaScript reference', () => {
 describe.runIf('blas' in requiredBlas())('dense chain: the loops a thread trains with', () => {
   it('a later non-wasm backend leaves no chain loops from an earlier openblas selection', async () => {
     const { initBackend } = await import('../dist/kernels/backend.js');
-    const { denseChainLoops, DENSE_CHAIN_ENV } = await import('../dist/kernels/dense-chain-loops.js');
+    const { denseChainLoops, javascriptDenseChainLoops, DENSE_CHAIN_ENV } = await import('../dist/kernels/dense-chain-loops.js');
     const switched = process.env[DENSE_CHAIN_ENV];
     delete process.env[DENSE_CHAIN_ENV];
     try {
       await initBackend(['wasm'], 'openblas');
-      expect(denseChainLoops()).toBeDefined();
+      // The openblas selection installs the addon's loops: they run a layer as the JavaScript reference does.
+      const selected = denseChainLoops();
+      expect(selected).not.toBe(javascriptDenseChainLoops);
+      const layer = { inWidth: 2, units: 3, relu: true, kernelOffset: 0, biasOffset: 6 };
+      const weights = Float32Array.from([1, 2, 3, 4, 5, 6, -2, -0.5, 1]);
+      const [native, reference] = [new Float32Array(3), new Float32Array(3)];
+      selected!.forward(layer, Float32Array.from([2, -0.25]), 1, weights, native);
+      javascriptDenseChainLoops.forward(layer, Float32Array.from([2, -0.25]), 1, weights, reference);
+      expect(Array.from(native)).toEqual([0, 2.25, 5.5]);
+      expect(Array.from(native)).toEqual(Array.from(reference));
       await initBackend(['cpu']);
       expect(denseChainLoops()).toBeUndefined();
     } finally {
