@@ -17,9 +17,11 @@ export interface WarmUpOptions {
 
 const WARM_UP_DEFAULTS: Required<WarmUpOptions> = { windowMs: 50, minCalls: 3, tolerance: 0.05, budgetMs: 1000 };
 
-function median(values: number[]): number {
+/** The median of `values` (the mean of the middle two when their count is even). */
+export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[sorted.length >> 1];
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 /**

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { parentPort } from 'node:worker_threads';
 import { messageOf } from '../errors.js';
-import { warmUntilSteady } from '../steady-timing.js';
+import { median, warmUntilSteady } from '../steady-timing.js';
 import type { LatencyMeasurement } from './latency.js';
 import { loadWithStockTfjs, type StockArtifacts } from './variant-check.js';
 
@@ -22,12 +22,6 @@ export interface LatencyWorkerData {
 
 /** The measuring thread's answer to one request. */
 export type LatencyWorkerReply = { measurement: LatencyMeasurement } | { error: string };
-
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-};
 
 /** `count` rows starting at row `first`, wrapping round the rows given. */
 function rowsFrom(data: LatencyWorkerData, first: number, count: number): tf.Tensor {
