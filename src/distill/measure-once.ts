@@ -61,34 +61,65 @@ export interface MeasuringPool {
   threadsPerWorker: number;
 }
 
+/** What `pool` (run with `threadsPerWorker` OpenBLAS threads) runs measurements on. */
+export function measuringPool(pool: TfjsPool, threadsPerWorker: number): MeasuringPool {
+  return { backend: pool.backend, kernels: pool.kernels, threadsPerWorker };
+}
+
+const runsOn = (pool: MeasuringPool) => [pool.backend, pool.kernels, pool.threadsPerWorker];
+
 /**
  * What the teacher's test predictions and latency depend on: its model and preprocessing, how an ensemble
  * combines, the runtime and the pool that run it.
  */
-export function teacherMeasureKey(
+function teacherMeasureKey(
   source: TeacherSource,
   data: ModelData | undefined,
   config: DistillConfig,
   runtime: string | undefined,
   pool: MeasuringPool,
 ): string {
-  const runsOn = [pool.backend, pool.kernels, pool.threadsPerWorker];
-  return `teacher:${JSON.stringify([teacherIdentity(source, data, config), config.ensemble, runtime ?? null, runsOn])}`;
+  return `teacher:${JSON.stringify([teacherIdentity(source, data, config), config.ensemble, runtime ?? null, runsOn(pool)])}`;
 }
 
 /** What a model's latency depends on: its architecture, and the pool's backend, kernels and threads. */
 export function latencyMeasureKey(pool: MeasuringPool, model: ModelData): string {
-  return `latency:${JSON.stringify([pool.backend, pool.kernels, pool.threadsPerWorker, model.topology])}`;
+  return `latency:${JSON.stringify([...runsOn(pool), model.topology])}`;
 }
 
 /** Test predictions of a model in the pool (test rows unless given). */
 export type Evaluate = (model: InferenceModel, rows?: SharedDataset) => Promise<{ predictions: Int32Array }>;
 
+/** A teacher as the workers run it: its model on its runtime, where it came from, and its trained weights. */
+export interface TeacherToMeasure {
+  model: InferenceModel;
+  runtime: string | undefined;
+  source: TeacherSource;
+  data: ModelData | undefined;
+}
+
+/**
+ * The teacher on its test rows, through `once` under the key of everything it depends on: the sweep's
+ * measurement made before its trials and each trial's request share this one key.
+ */
+export function teacherOnTest(
+  once: MeasureOnce,
+  pool: TfjsPool,
+  threadsPerWorker: number,
+  evaluate: Evaluate,
+  teacher: TeacherToMeasure,
+  config: DistillConfig,
+  rows: { teacherTest: SharedDataset; test: SharedDataset },
+): Promise<TeacherOnTest> {
+  const key = teacherMeasureKey(teacher.source, teacher.data, config, teacher.runtime, measuringPool(pool, threadsPerWorker));
+  return once(key, () => measureTeacherOnTest(pool, evaluate, teacher, rows));
+}
+
 /** The teacher on its test rows: predictions, each ensemble member's, and its latency and size. */
-export async function measureTeacherOnTest(
+async function measureTeacherOnTest(
   pool: TfjsPool,
   evaluate: Evaluate,
-  teacher: { model: InferenceModel; source: TeacherSource; data: ModelData | undefined },
+  teacher: TeacherToMeasure,
   rows: { teacherTest: SharedDataset; test: SharedDataset },
 ): Promise<TeacherOnTest> {
   const { model, source, data } = teacher;
@@ -138,11 +169,8 @@ export async function measureBeforeRuns(options: DistillOptions, keeper: PoolKee
     const { signal } = measuring;
     await run.supervisor.run('evaluate', (pool) => {
       const evaluate: Evaluate = async (model, rows = data.test) => predictTest(pool, model, rows, { onProgress: () => {}, signal });
-      const teacher = { model: teacherRun.model, source: inputs.teacher, data: teacherData };
-      const runsOn = { backend: pool.backend, kernels: pool.kernels, threadsPerWorker: run.threadsPerWorker };
-      return once(teacherMeasureKey(inputs.teacher, teacherData, config, teacherRun.runtime, runsOn), () =>
-        measureTeacherOnTest(pool, evaluate, teacher, data),
-      );
+      const teacher = { ...teacherRun, source: inputs.teacher, data: teacherData };
+      return teacherOnTest(once, pool, run.threadsPerWorker, evaluate, teacher, config, data);
     });
   } finally {
     await run.supervisor.release();

@@ -8,14 +8,7 @@ import type { DistillReport, TeacherCheckReport, TrainingPhaseReport } from '../
 import type { SoftLabels } from '../labelling/soft-labels.js';
 import { teacherNotices } from '../teachers/open-teacher.js';
 import type { TeacherOnRuntime } from '../teachers/teacher-runtime.js';
-import {
-  type Evaluate,
-  type MeasureOnce,
-  latencyMeasureKey,
-  measureEveryTime,
-  measureTeacherOnTest,
-  teacherMeasureKey,
-} from './measure-once.js';
+import { type Evaluate, type MeasureOnce, latencyMeasureKey, measureEveryTime, measuringPool, teacherOnTest } from './measure-once.js';
 import type { RunContext } from './run-context.js';
 import type { RunData, RunInputs } from './run-inputs.js';
 import { weakTeacherWarning } from './teacher-check.js';
@@ -58,18 +51,25 @@ export async function evaluateOnTest(
       modelLoadSeconds += prediction.setupSeconds;
       return { predictions: prediction.predictions };
     };
-    const runsOn = { backend: pool.backend, kernels: pool.kernels, threadsPerWorker: run.threadsPerWorker };
     // The same teacher on the same rows in every trial of a sweep: measured once (see MeasureOnce).
     const teacherEval =
       teacherRun &&
-      (await once(teacherMeasureKey(teacherSource, teacherData, config, teacherRun.runtime, runsOn), () =>
-        measureTeacherOnTest(pool, evaluate, { model: teacherRun.model, source: teacherSource, data: teacherData }, data),
+      (await teacherOnTest(
+        once,
+        pool,
+        run.threadsPerWorker,
+        evaluate,
+        { ...teacherRun, source: teacherSource, data: teacherData },
+        config,
+        data,
       ));
     const student = layersInference(shareModel(distilledData));
     const studentEval = await evaluate(student);
     const baselineEval = baselineData && (await evaluate(layersInference(shareModel(baselineData))));
     // A model's latency follows from its architecture and the backend, not its weights (the baseline shares it).
-    const studentLatency = await once(latencyMeasureKey(runsOn, distilledData), () => modelLatency(pool, student, test));
+    const studentLatency = await once(latencyMeasureKey(measuringPool(pool, run.threadsPerWorker), distilledData), () =>
+      modelLatency(pool, student, test),
+    );
     // Without a teacher model, imported test logits stand for its predictions.
     const teacherPredictions = teacherEval?.predictions ?? inputs.importedTestPredictions;
     const agreeWithTeacher = (predictions: Int32Array) => (teacherPredictions ? agreement(predictions, teacherPredictions) : null);
