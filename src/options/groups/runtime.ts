@@ -6,18 +6,13 @@ import { KERNEL_CHOICES, KERNELS_ENV, kernelChoiceFromEnv } from '../../kernels/
 import { threadsConflict, trainWorkersConflict } from '../parallelism.js';
 import { type OptionRule, defineOptions, isInt, isNumber, oneOf, stringOrNull } from '../schema.js';
 
-/** --threads-per-worker N or auto. */
-function parseThreads(value: string): number | 'auto' {
-  if (value === 'auto') return value;
-  check(/^[1-9]\d*$/.test(value), `--threads-per-worker expects an integer >= 1 or auto, got '${value}'`);
-  return Number(value);
-}
-
-/** --train-workers N or auto. */
-function parseTrainWorkers(value: string): number | 'auto' {
-  if (value === 'auto') return value;
-  check(/^[1-9]\d*$/.test(value), `--train-workers expects an integer >= 1 or auto, got '${value}'`);
-  return Number(value);
+/** The parser of a flag that takes N (an integer >= 1) or auto. */
+function countOrAuto(flag: string): (value: string) => number | 'auto' {
+  return (value) => {
+    if (value === 'auto') return value;
+    check(/^[1-9]\d*$/.test(value), `--${flag} expects an integer >= 1 or auto, got '${value}'`);
+    return Number(value);
+  };
 }
 
 /** How long the queue's coordinator and workers wait for an unreachable Redis by default, in seconds. */
@@ -72,7 +67,7 @@ export const RUNTIME_OPTIONS = defineOptions({
         name: 'threads-per-worker',
         value: 'string',
         arg: 'N|auto',
-        parse: parseThreads,
+        parse: countOrAuto('threads-per-worker'),
       },
     ],
   },
@@ -83,7 +78,7 @@ export const RUNTIME_OPTIONS = defineOptions({
       'else 1 plus 1 per 2^24 multiply-adds a training step computes (per row x batch size), at most the workers and the batch size',
     default: 'auto',
     check: (value) => (value === 'auto' || isInt(value, 1) ? undefined : `trainWorkers must be an integer >= 1 or 'auto', got ${value}`),
-    flags: [{ name: 'train-workers', value: 'string', arg: 'N|auto', parse: parseTrainWorkers }],
+    flags: [{ name: 'train-workers', value: 'string', arg: 'N|auto', parse: countOrAuto('train-workers') }],
   },
   backend: {
     group: 'runtime',
