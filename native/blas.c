@@ -11,7 +11,8 @@
  * The same addon carries the training step's exchange loops (exchange.c), pools and reductions
  * (reductions.c: a 2x2 max pool, a max-pool gradient, bias-gradient sums), a bias add and a broadcasting
  * Equal (elementwise.c), an embedding's gather and gradient (embedding.c), a text student's fused embedding
- * front (token-front.c) and a plain dense student's layers while it trains (dense-chain.c), registered below.
+ * front (token-front.c), a plain dense student's layers while it trains (dense-chain.c) and a cnn1d student's
+ * convolution front (token-conv.c), registered below.
  */
 #include <dlfcn.h>
 #include <math.h>
@@ -76,6 +77,7 @@ static void load_openblas(void) {
 #include "embedding.h"
 #include "token-front.h"
 #include "dense-chain.h"
+#include "token-conv.h"
 #include "vec4.h"
 
 int openblas_ready(napi_env env) {
@@ -274,6 +276,8 @@ NAPI_MODULE_INIT() {
       {"addRealTokenRowsGradient", NULL, add_real_token_rows_gradient, NULL, NULL, NULL, napi_enumerable, NULL},
       {"denseForward", NULL, dense_forward, NULL, NULL, NULL, napi_enumerable, NULL},
       {"denseBackward", NULL, dense_backward, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"tokenConvForward", NULL, token_conv_forward, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"tokenConvBackward", NULL, token_conv_backward, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof functions / sizeof *functions, functions);
   conv_instance_init(env);

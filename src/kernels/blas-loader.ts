@@ -5,9 +5,10 @@ import { messageOf } from '../errors.js';
 import type { ExchangeLoops } from './exchange-loops.js';
 import type { NativeTokenFront } from './token-front-loops.js';
 import type { NativeDenseChain } from './dense-chain-loops.js';
+import type { NativeTokenConv } from './token-conv-loops.js';
 
 /** The addon's functions (see native/blas.c and native/exchange.c for their contracts). */
-export interface NativeBlas extends ExchangeLoops, NativeTokenFront, NativeDenseChain {
+export interface NativeBlas extends ExchangeLoops, NativeTokenFront, NativeDenseChain, NativeTokenConv {
   load(): string;
   /** Sets OpenBLAS's thread count for the whole process (every thread's later calls); returns the count set. */
   setThreads(threads: number): number;

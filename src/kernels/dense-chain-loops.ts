@@ -47,8 +47,8 @@ export interface DenseChainLoops {
   ): boolean;
 }
 
-/** `count` floats of `array` from `offset`, which a call reads or, when `written`, writes. */
-type Span = [name: string, array: Float32Array, offset: number, count: number, written: boolean];
+/** `count` 4-byte values of `array` from `offset`, which a call reads or, when `written`, writes. */
+export type Span = [name: string, array: Float32Array | Int32Array, offset: number, count: number, written: boolean];
 
 function overlap([, a, aOffset, aCount]: Span, [, b, bOffset, bCount]: Span): boolean {
   if (a.buffer !== b.buffer || aCount <= 0 || bCount <= 0) return false;
@@ -57,12 +57,12 @@ function overlap([, a, aOffset, aCount]: Span, [, b, bOffset, bCount]: Span): bo
   return aStart < bStart + 4 * bCount && bStart < aStart + 4 * aCount;
 }
 
-/** Throws when a range the call writes overlaps another it reads or writes. */
-function checkDisjoint(fn: string, spans: Span[]): void {
+/** Throws when a range the call writes overlaps another it reads or writes; `fn` names the call. */
+export function checkDisjoint(fn: string, spans: Span[]): void {
   for (let i = 0; i < spans.length; i++)
     for (let j = i + 1; j < spans.length; j++)
       if ((spans[i][4] || spans[j][4]) && overlap(spans[i], spans[j]))
-        throw new Error(`dense chain ${fn}: ${spans[i][0]} and ${spans[j][0]} overlap; pass arrays that share no values`);
+        throw new Error(`${fn}: ${spans[i][0]} and ${spans[j][0]} overlap; pass arrays that share no values`);
 }
 
 /** The ranges every call reads: the input rows, the kernel and the bias. */
@@ -81,7 +81,7 @@ function readSpans(
 
 function forward(layer: DenseLayerView, input: Float32Array, rows: number, weights: Float32Array, out: Float32Array): void {
   const { inWidth, units, kernelOffset, biasOffset, relu } = layer;
-  checkDisjoint('forward', [...readSpans(layer, input, rows, weights), ['out', out, 0, rows * units, true]]);
+  checkDisjoint('dense chain forward', [...readSpans(layer, input, rows, weights), ['out', out, 0, rows * units, true]]);
   for (let r = 0; r < rows; r++) {
     const o = r * units;
     out.fill(0, o, o + units);
@@ -115,7 +115,7 @@ function backward(
   limit: number,
 ): boolean {
   const { inWidth, units, kernelOffset, biasOffset } = layer;
-  checkDisjoint('backward', [
+  checkDisjoint('dense chain backward', [
     ...readSpans(layer, input, rows, weights),
     ['dOut', dOut, 0, rows * units, false],
     ["grad's kernel", grad, kernelOffset, inWidth * units, true],

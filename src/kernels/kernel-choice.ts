@@ -15,6 +15,7 @@ import { useExchangeLoops } from './exchange-loops.js';
 import { noteKernelSet } from './weight-packing.js';
 import { nativeTokenFrontLoops, useTokenFrontLoops } from './token-front-loops.js';
 import { nativeDenseChainLoops, useDenseChainLoops } from './dense-chain-loops.js';
+import { nativeTokenConvStudentLoops, useTokenConvLoops } from './token-conv-loops.js';
 import { blasKernels, loadBlas } from './blas-kernels.js';
 import { nativeReluGradient, reluGradKernel, RELU_GRAD } from './blas/relu-grad.js';
 import { untransposedMatMulKernels } from './untransposed-matmul.js';
@@ -115,6 +116,7 @@ export function selectWasmKernels(choice: KernelChoice, backend: BackendWasm, bl
       useExchangeLoops(load.blas);
       useTokenFrontLoops(nativeTokenFrontLoops(load.blas));
       useDenseChainLoops(nativeDenseChainLoops(load.blas));
+      useTokenConvLoops(nativeTokenConvStudentLoops(load.blas));
       // Set every time: an earlier pool in this process may have left another count.
       const threads = load.blas.setThreads(blasThreads);
       return {

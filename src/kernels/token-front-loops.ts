@@ -26,7 +26,7 @@ export interface TokenRows {
 }
 
 /** Throws, naming it, when id `index` is not a whole number in [0, vocabSize); index -1 passes. */
-function checkBadId(index: number, { ids, maxLength }: TokenRows, vocabSize: number): void {
+export function checkBadId(index: number, { ids, maxLength }: TokenRows, vocabSize: number): void {
   check(
     index < 0,
     () =>
@@ -36,7 +36,7 @@ function checkBadId(index: number, { ids, maxLength }: TokenRows, vocabSize: num
 }
 
 /** -1 when every id is a whole number in [0, vocabSize), the ids a table lookup accepts; else the first other's index. */
-function firstBadId({ ids, rows, maxLength }: TokenRows, vocabSize: number): number {
+export function firstBadId({ ids, rows, maxLength }: TokenRows, vocabSize: number): number {
   for (let i = 0, end = rows * maxLength; i < end; i++) {
     const id = ids[i];
     if (!(Number.isInteger(id) && id >= 0 && id < vocabSize)) return i;

@@ -27,23 +27,29 @@ export interface DenseChain {
 
 const configOf = (layer: Layer) => layer.getConfig() as Record<string, unknown>;
 
-/** The layers from the model's input to its output, when the graph is a single chain of single-input calls. */
-function chainLayers(model: tf.LayersModel): Layer[] | undefined {
-  if (model.inputs.length !== 1 || model.outputs.length !== 1) return undefined;
+/** The layers from `from` to the model's output, when that part of the graph is a single chain of single-input calls. */
+function layersBetween(model: tf.LayersModel, from: tf.SymbolicTensor): Layer[] | undefined {
+  if (model.outputs.length !== 1) return undefined;
   const chain: Layer[] = [];
-  const input = model.inputs[0];
-  for (let t = model.outputs[0]; t.id !== input.id; ) {
+  for (let t = model.outputs[0]; t.id !== from.id; ) {
     const layer = t.sourceLayer;
     if (layer.inboundNodes.length !== 1) return undefined; // a layer called twice shares its weights
     const [node] = layer.inboundNodes;
-    // Not one input (or another model input, which is its own input): not a chain from the model's input.
+    // Not one input (or another model input, which is its own input): not a chain from `from`.
     if (node.inputTensors.length !== 1 || node.outputTensors.length !== 1 || node.inputTensors[0].id === t.id) return undefined;
     chain.unshift(layer);
     t = node.inputTensors[0];
   }
+  return chain;
+}
+
+/** The layers from the model's input to its output, when the graph is a single chain of single-input calls. */
+function chainLayers(model: tf.LayersModel): Layer[] | undefined {
+  if (model.inputs.length !== 1) return undefined;
+  const chain = layersBetween(model, model.inputs[0]);
   // Every layer but the input's on the chain: nothing else runs, or adds to the loss.
   const layers = model.layers.filter((layer) => layer.getClassName() !== 'InputLayer');
-  return layers.length === chain.length ? chain : undefined;
+  return chain && layers.length === chain.length ? chain : undefined;
 }
 
 /** Whether `layer` is a plain ReLU: a ReLU layer without a cap, or an Activation layer of relu. */
@@ -70,18 +76,9 @@ function denseLayer(layer: Layer, inWidth: number): DenseChainLayer | undefined 
   return { kernel, bias, inWidth, units, relu: activation === 'relu' };
 }
 
-/**
- * The dense chain of `model`, or undefined when the model is anything else: one input, then Flatten layers
- * (before the first Dense), Dense layers and plain ReLU layers (each after a Dense), the last Dense's output
- * the logits.
- */
-export function denseChain(model: tf.LayersModel): DenseChain | undefined {
-  const layers = chainLayers(model);
-  const inputShape = model.inputs[0]?.shape.slice(1);
-  if (!layers || !inputShape || inputShape.some((d) => d === null)) return undefined;
-  const inputWidth = (inputShape as number[]).reduce((a, b) => a * b, 1);
+/** The chain's dense layers, from rows of `inputWidth` values of rank `rank` (2: flat rows), or undefined. */
+function denseLayersOf(layers: Layer[], inputWidth: number, rank: number): DenseChainLayer[] | undefined {
   const dense: DenseChainLayer[] = [];
-  let rank = inputShape.length + 1;
   for (const layer of layers) {
     const last = dense.at(-1);
     const className = layer.getClassName();
@@ -94,5 +91,33 @@ export function denseChain(model: tf.LayersModel): DenseChain | undefined {
       dense.push(next);
     } else return undefined;
   }
-  return dense.length > 0 ? { layers: dense, inputWidth } : undefined;
+  return dense.length > 0 ? dense : undefined;
+}
+
+/**
+ * The dense chain of `model`, or undefined when the model is anything else: one input, then Flatten layers
+ * (before the first Dense), Dense layers and plain ReLU layers (each after a Dense), the last Dense's output
+ * the logits.
+ */
+export function denseChain(model: tf.LayersModel): DenseChain | undefined {
+  const layers = chainLayers(model);
+  const inputShape = model.inputs[0]?.shape.slice(1);
+  if (!layers || !inputShape || inputShape.some((d) => d === null)) return undefined;
+  const inputWidth = (inputShape as number[]).reduce((a, b) => a * b, 1);
+  const dense = denseLayersOf(layers, inputWidth, inputShape.length + 1);
+  return dense && { layers: dense, inputWidth };
+}
+
+/**
+ * The dense chain from `from` (rows of `width` values) to the model's output, as {@link denseChain} takes
+ * one from the input, with the layers it runs; undefined when that part of the graph is not one.
+ */
+export function denseChainAfter(
+  model: tf.LayersModel,
+  from: tf.SymbolicTensor,
+  width: number,
+): { chain: DenseChain; layers: Layer[] } | undefined {
+  const layers = layersBetween(model, from);
+  const dense = layers && denseLayersOf(layers, width, 2);
+  return dense && layers && { chain: { layers: dense, inputWidth: width }, layers };
 }

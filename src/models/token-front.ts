@@ -24,6 +24,9 @@ export interface TokenFront {
   vocabSize: number;
   width: number;
   maxLength: number;
+  /** The front's output in the model's graph, and the token ids input. */
+  output: tf.SymbolicTensor;
+  ids: tf.SymbolicTensor;
   /**
    * The model's logits from the front's output `front`, computed by the model's own layers and variables; the
    * `rows` front's later padding masks also read the token ids (a float32 tensor [n, maxLength]).
@@ -32,20 +35,20 @@ export interface TokenFront {
 }
 
 /** The layer, and its call, that produced `t`. */
-function producer(t: tf.SymbolicTensor): { layer: Layer; node: LayerNode } {
+export function producer(t: tf.SymbolicTensor): { layer: Layer; node: LayerNode } {
   return { layer: t.sourceLayer, node: t.sourceLayer.inboundNodes[t.nodeIndex] };
 }
 
 /** The layers that take `t` as an input, with their calls. */
-function consumers(model: tf.LayersModel, t: tf.SymbolicTensor): { layer: Layer; node: LayerNode }[] {
+export function consumers(model: tf.LayersModel, t: tf.SymbolicTensor): { layer: Layer; node: LayerNode }[] {
   const found: { layer: Layer; node: LayerNode }[] = [];
   for (const layer of model.layers)
     for (const node of layer.inboundNodes) if (node.inputTensors.some((input) => input.id === t.id)) found.push({ layer, node });
   return found;
 }
 
-const classOf = (layer: Layer) => layer.getClassName();
-const configOf = (layer: Layer) => layer.getConfig() as Record<string, unknown>;
+export const classOf = (layer: Layer) => layer.getClassName();
+export const configOf = (layer: Layer) => layer.getConfig() as Record<string, unknown>;
 
 /** The single input of a call of a layer of class `className`, or undefined. */
 function soleInput(t: tf.SymbolicTensor, className: string): tf.SymbolicTensor | undefined {
@@ -54,7 +57,7 @@ function soleInput(t: tf.SymbolicTensor, className: string): tf.SymbolicTensor |
 }
 
 /** Whether `t` is realTokens(ids) of token-layers.ts: ids clipped to [0, 1] by ReLU(max 1), reshaped to [maxLength, 1]. */
-function isRealTokens(t: tf.SymbolicTensor, ids: tf.SymbolicTensor): boolean {
+export function isRealTokens(t: tf.SymbolicTensor, ids: tf.SymbolicTensor): boolean {
   const clipped = soleInput(t, 'Reshape');
   const source = clipped && soleInput(clipped, 'ReLU');
   return source?.id === ids.id && configOf(producer(clipped!).layer).maxValue === 1;
@@ -80,7 +83,7 @@ function isRealTokenWeights(column: tf.SymbolicTensor, ids: tf.SymbolicTensor): 
  * Runs the model's layers from the tensors in `fed` to its output, eagerly, in the order the graph needs them.
  * Returns undefined when the output depends on a model input that is not fed.
  */
-function layersFrom(model: tf.LayersModel, fed: tf.SymbolicTensor[]): ((values: tf.Tensor[]) => tf.Tensor) | undefined {
+export function layersFrom(model: tf.LayersModel, fed: tf.SymbolicTensor[]): ((values: tf.Tensor[]) => tf.Tensor) | undefined {
   const steps: { layer: Layer; inputs: number[]; outputs: number[]; callArgs: object | undefined }[] = [];
   const known = new Set(fed.map((t) => t.id));
   const visit = (t: tf.SymbolicTensor): boolean => {
@@ -156,6 +159,8 @@ export function tokenFront(model: tf.LayersModel): TokenFront | undefined {
     vocabSize,
     width,
     maxLength,
+    output: cut,
+    ids,
     head: (front, idValues) => {
       if (kind === 'mean') return run([front]) as tf.Tensor2D;
       if (!idValues) throw new Error("a 'rows' token front's head needs the token ids");

@@ -15,15 +15,20 @@ import { type LossInputs, type LossSpec, meanLoss } from './losses.js';
 import type { TrainTask } from './replica.js';
 import type { BatchTargets, GradientPass } from './replica-step.js';
 
-/** Where each chain layer's kernel and bias lie in the flat weights (and gradient) of `variables`. */
-export function denseLayerViews(chain: DenseChain, variables: tf.Variable[]): DenseLayerView[] {
+/** Where a weight's values start in the flat weights (and gradient) of `variables`; throws for one not among them. */
+export function weightOffsets(variables: tf.Variable[]): (weight: tf.LayerVariable) => number {
   const offsets = new Map<tf.Variable, number>();
   for (let i = 0, offset = 0; i < variables.length; offset += variables[i++].size) offsets.set(variables[i], offset);
-  const offsetOf = (weight: tf.LayerVariable) => {
+  return (weight) => {
     const offset = offsets.get(weight.read() as tf.Variable);
-    if (offset === undefined) throw new Error(`dense chain: weight ${weight.name} is not among the trained variables`);
+    if (offset === undefined) throw new Error(`fused pass: weight ${weight.name} is not among the trained variables`);
     return offset;
   };
+}
+
+/** Where each chain layer's kernel and bias lie in the flat weights (and gradient) of `variables`. */
+export function denseLayerViews(chain: DenseChain, variables: tf.Variable[]): DenseLayerView[] {
+  const offsetOf = weightOffsets(variables);
   return chain.layers.map(({ kernel, bias, inWidth, units, relu }) => ({
     inWidth,
     units,
@@ -62,8 +67,9 @@ export type LogitsLoss = (logits: Float32Array, dLogits: Float32Array) => number
 
 /**
  * One forward and backward pass of a chain (its layers' views in `layers`) over `n` input rows: the weights
- * read from `weights`, every weight's gradient written into `grad` at the weights' offsets. Returns the
- * loss, and whether it and every gradient value are within FUSED_BOUND.
+ * read from `weights`, every weight's gradient written into `grad` at the weights' offsets, and the input
+ * rows' gradient into `dRows` when given. Returns the loss, and whether it and every gradient value are
+ * within FUSED_BOUND.
  */
 export function denseChainGradient(
   layers: DenseLayerView[],
@@ -74,6 +80,7 @@ export function denseChainGradient(
   weights: Float32Array,
   grad: Float32Array,
   lossOf: LogitsLoss,
+  dRows?: Float32Array,
 ): { loss: number; bounded: boolean } {
   const { outputs, dHidden, dLogits } = buffers;
   const inputOf = (i: number) => (i === 0 ? rows : outputs[i - 1]);
@@ -85,7 +92,7 @@ export function denseChainGradient(
   let bounded = Math.abs(loss) <= FUSED_BOUND;
   let dOut = dLogits;
   for (let i = top; i >= 0; i--) {
-    const dInput = i > 0 ? dHidden[i % 2] : null; // the input rows' gradient is not needed
+    const dInput = i > 0 ? dHidden[i % 2] : (dRows ?? null); // the input rows' gradient, only when asked for
     const reluInput = i > 0 && layers[i - 1].relu;
     bounded = loops.backward(layers[i], inputOf(i), n, weights, dOut, grad, dInput, reluInput, FUSED_BOUND) && bounded;
     if (dInput) dOut = dInput;
@@ -116,15 +123,27 @@ export function denseChainPass(
   return (batch, start, end, step) => {
     const rows = data.gatherFeatures(batch, start, end, features);
     if (task.augment) augmentRows(rows, batch, start, end, data.featureShape, task.augment, task.seed, step);
-    const lossOf: LogitsLoss = (logits, dLogits) =>
-      tf.tidy(() => {
-        const { labels, teacher } = targets(batch, start, end);
-        return logitsLoss(task.loss, logits, classes, dLogits, { labels, teacher });
-      });
+    const lossOf = sliceLoss(task, targets, classes, batch, start, end);
     const { loss, bounded } = denseChainGradient(layers, loops, buffers, rows, end - start, weights, slot, lossOf);
     slot[slot.length - 1] = loss;
     return bounded;
   };
+}
+
+/** The loss of the slice [start, end) of `batch` against its targets, as a {@link LogitsLoss}. */
+export function sliceLoss(
+  task: TrainTask,
+  targets: BatchTargets,
+  classes: number,
+  batch: Int32Array,
+  start: number,
+  end: number,
+): LogitsLoss {
+  return (logits, dLogits) =>
+    tf.tidy(() => {
+      const { labels, teacher } = targets(batch, start, end);
+      return logitsLoss(task.loss, logits, classes, dLogits, { labels, teacher });
+    });
 }
 
 /**

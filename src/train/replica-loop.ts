@@ -10,6 +10,10 @@ import { tokenFront } from '../models/token-front.js';
 import { denseChain } from '../models/dense-chain.js';
 import { denseChainLoops } from '../kernels/dense-chain-loops.js';
 import { chainCoversVariables } from './dense-chain-step.js';
+import { tokenConvLoops } from '../kernels/token-conv-loops.js';
+import { tokenConv } from '../models/token-conv.js';
+import type { TokenFront } from '../models/token-front.js';
+import { tokenConvCoversVariables } from './token-conv-step.js';
 import { SharedAllReduce } from '../parallel/allreduce.js';
 import type { SharedBarrier } from '../parallel/barrier.js';
 import type { ControlClient } from '../parallel/control-plane.js';
@@ -81,10 +85,12 @@ class ReplicaLoop {
     // A text student's fused front reads its table from the shared weights: the replica's copy is loaded
     // only when something reads the model (see ShardUpdate.syncModel).
     const front = task.augment ? undefined : tokenFront(model);
-    // So does a plain dense student's chain, all its weights, on the native loops (none: through tfjs).
+    // So do a cnn1d student's front and dense layers, and a plain dense student's chain, all their weights,
+    // on the native loops (none: through tfjs).
+    const conv = front && tokenConvOf(model, front, variables);
     const chain = front ? undefined : denseChainOf(model, variables, data.rowSize);
-    this.computeGradient = gradientPass(task, model, data, inputShape, variables, slot, front, chain);
-    const readShared = front ? [front.table.read() as tf.Variable] : chain ? variables : [];
+    this.computeGradient = gradientPass(task, model, data, inputShape, variables, slot, front, chain, conv);
+    const readShared = conv || chain ? variables : front ? [front.table.read() as tf.Variable] : [];
     this.update = new ShardUpdate(task, model, variables, this.allReduce.chunk(rank), this.waitForAll, readShared);
     this.heartbeat = RankHeartbeat.attach(task.heartbeat);
     this.resumed = task.resume?.progress;
@@ -259,6 +265,13 @@ class ReplicaLoop {
     }
     return result;
   }
+}
+
+/** The model's cnn1d front and head and the loops to train them on, when the thread has them and they hold every weight. */
+function tokenConvOf(model: tf.LayersModel, front: TokenFront, variables: tf.Variable[]) {
+  const loops = tokenConvLoops();
+  const conv = loops && tokenConv(model, front);
+  return conv && tokenConvCoversVariables(conv, variables) ? { conv, loops } : undefined;
 }
 
 /**

@@ -17,6 +17,9 @@ import { tokenFrontPass } from './token-front-step.js';
 import { denseChainPass } from './dense-chain-step.js';
 import type { DenseChain } from '../models/dense-chain.js';
 import type { DenseChainLoops } from '../kernels/dense-chain-loops.js';
+import type { TokenConvStudentLoops } from '../kernels/token-conv-loops.js';
+import type { TokenConv } from '../models/token-conv.js';
+import { tokenConvPass } from './token-conv-step.js';
 
 /**
  * A forward and backward pass over rows [start, end) of a global batch, at step `step` (for augmentation).
@@ -41,9 +44,11 @@ function batchTargets(task: TrainTask, data: SharedDataset): BatchTargets {
 
 /**
  * Builds this rank's forward and backward pass: it writes the flat gradient, then the slice's mean loss, into
- * `slot` (this rank's slot of the gradient exchange). A text student with a `front` (token-front.ts, which
- * recognises it) trains with that front fused (token-front-step.ts), a plain dense student with its `chain`
- * (dense-chain.ts) layer by layer on those loops (dense-chain-step.ts); any other model through tfjs's autograd.
+ * `slot` (this rank's slot of the gradient exchange). A cnn1d student with a `conv` (token-conv.ts) trains
+ * without tfjs's tape on those loops (token-conv-step.ts), any other text student with a `front`
+ * (token-front.ts, which recognises it) with that front fused (token-front-step.ts), a plain dense student with
+ * its `chain` (dense-chain.ts) layer by layer on those loops (dense-chain-step.ts); any other model through
+ * tfjs's autograd.
  */
 export function gradientPass(
   task: TrainTask,
@@ -54,8 +59,10 @@ export function gradientPass(
   slot: Float32Array,
   front: TokenFront | undefined,
   chain?: { chain: DenseChain; loops: DenseChainLoops },
+  conv?: { conv: TokenConv; loops: TokenConvStudentLoops },
 ): GradientPass {
   const targets = batchTargets(task, data);
+  if (conv) return tokenConvPass(task, conv.conv, conv.loops, data, variables, slot, targets);
   if (front) return tokenFrontPass(task, front, data, variables, slot, targets);
   if (chain) return denseChainPass(task, chain.chain, chain.loops, data, variables, slot, targets);
   const lossIndex = slot.length - 1;

@@ -1,0 +1,329 @@
+/*
+ * A cnn1d student's front while it trains, from the token ids to each row's maximum of each filter
+ * (src/models/token-conv.ts recognises the student; src/kernels/token-conv-loops.ts has the JavaScript twins
+ * and the contracts): the embedding rows of the real tokens' windows gathered into one im2col matrix
+ * (padding and the ends read as zeros, as the stock graph zeroes padding before its same-padded conv), one
+ * sgemm with the filters, then bias, ReLU and the maximum per (row, filter) in one pass, remembering where it
+ * lies. Padding positions are not computed: the stock graph zeroes their outputs, which leaves the maximum of
+ * ReLU outputs (>= 0) alone, and sends them no gradient.
+ *
+ * The backward pass follows the stock graph's gradient: tfjs's Max sends a row's gradient to every position
+ * equal to its maximum, ReLU's gradient is 0 where its output is 0, so only positive maxima pass, each to
+ * every position that holds it. Each such position adds its im2col row into its filter's gradient and its
+ * filter into the table rows of its window's real tokens. Every gradient is written straight into the
+ * gradient vector (a rank's exchange slot) at the weights' own offsets.
+ *
+ * layout (an Int32Array): [tableOffset, vocabSize, width, kernelOffset, biasOffset, kernelSize, filters,
+ * maxLength], the table [vocabSize, width], the kernel [kernelSize, width, filters] and the bias [filters] at
+ * their offsets in the weights (and in the gradient, which shares their layout). index (an Int32Array) holds,
+ * for `rows` rows: where each row's positions start among the computed ones [rows + 1], each (row, filter)'s
+ * first computed position holding its maximum (-1: none above 0) [rows x filters], whether another holds it
+ * too [rows x filters], and each computed position's place in the ids [rows x maxLength].
+ */
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "blas.h"
+#include "napi-args.h"
+#include "spans.h"
+#include "token-conv.h"
+
+enum { LAYOUT_TABLE, LAYOUT_VOCAB, LAYOUT_WIDTH, LAYOUT_KERNEL, LAYOUT_BIAS, LAYOUT_KERNEL_SIZE, LAYOUT_FILTERS, LAYOUT_LENGTH, LAYOUT_SIZE };
+
+typedef struct {
+  float *weights;
+  int64_t table, vocab, width, kernel, bias, kernel_size, filters, length, rows, span, pad_left;
+  const float *ids;
+  float *col, *out, *pooled;
+  int32_t *row_start, *argmax, *tied, *positions;
+  int64_t index_count;
+} conv_args;
+
+/* The first `count` napi values of argv: (weights, layout, ids, rows, col, out, pooled, index), checked against each other. */
+static int conv_args_of(napi_env env, const char *fn, napi_value *argv, conv_args *a) {
+  size_t weight_floats, layout_count, id_count, col_floats, out_floats, pooled_floats, index_count;
+  int32_t *layout, *index;
+  float *ids;
+  if (!get_f32_array(env, argv[0], &a->weights, &weight_floats) || !get_i32_array(env, argv[1], &layout, &layout_count) ||
+      !get_f32_array(env, argv[2], &ids, &id_count) || !get_i64(env, argv[3], &a->rows) ||
+      !get_f32_array(env, argv[4], &a->col, &col_floats) || !get_f32_array(env, argv[5], &a->out, &out_floats) ||
+      !get_f32_array(env, argv[6], &a->pooled, &pooled_floats) || !get_i32_array(env, argv[7], &index, &index_count))
+    return 0;
+  if (layout_count != LAYOUT_SIZE) return fail(env, "tfjs-distill native: %s layout holds %zu values, not %d", fn, layout_count, LAYOUT_SIZE);
+  a->ids = ids;
+  a->table = layout[LAYOUT_TABLE];
+  a->vocab = layout[LAYOUT_VOCAB];
+  a->width = layout[LAYOUT_WIDTH];
+  a->kernel = layout[LAYOUT_KERNEL];
+  a->bias = layout[LAYOUT_BIAS];
+  a->kernel_size = layout[LAYOUT_KERNEL_SIZE];
+  a->filters = layout[LAYOUT_FILTERS];
+  a->length = layout[LAYOUT_LENGTH];
+  int64_t table, positions, span, kernel, cols, outs, maxima, needed;
+  if (!in_range(env, fn, "vocabSize", a->vocab, 1, INT32_MAX) || !in_range(env, fn, "width", a->width, 1, INT32_MAX) ||
+      !in_range(env, fn, "kernelSize", a->kernel_size, 1, INT32_MAX) || !in_range(env, fn, "filters", a->filters, 1, INT32_MAX) ||
+      !in_range(env, fn, "maxLength", a->length, 1, INT32_MAX) || !in_range(env, fn, "rows", a->rows, 0, INT32_MAX) ||
+      !size_product(env, fn, "vocabSize x width", a->vocab, a->width, &table) ||
+      !size_product(env, fn, "rows x maxLength", a->rows, a->length, &positions) ||
+      !size_product(env, fn, "kernelSize x width", a->kernel_size, a->width, &span) ||
+      !size_product(env, fn, "kernelSize x width x filters", span, a->filters, &kernel) ||
+      !size_product(env, fn, "positions x kernelSize x width", positions, span, &cols) ||
+      !size_product(env, fn, "positions x filters", positions, a->filters, &outs) ||
+      !size_product(env, fn, "rows x filters", a->rows, a->filters, &maxima) ||
+      !in_array(env, fn, "tableOffset", a->table, table, weight_floats) ||
+      !in_array(env, fn, "kernelOffset", a->kernel, kernel, weight_floats) ||
+      !in_array(env, fn, "biasOffset", a->bias, a->filters, weight_floats))
+    return 0;
+  /* sgemm takes int sizes. */
+  if (positions > INT32_MAX || span > INT32_MAX) return fail(env, "tfjs-distill native: %s rows x maxLength or kernelSize x width exceeds 2^31", fn);
+  a->span = span;
+  a->pad_left = (a->kernel_size - 1) / 2; /* tfjs's 'same' padding at stride 1 */
+  needed = a->rows + 1 + 2 * maxima + positions;
+  if ((uint64_t)positions > id_count) return fail(env, "tfjs-distill native: %s ids hold %zu ids, fewer than rows x maxLength", fn, id_count);
+  if ((uint64_t)cols > col_floats) return fail(env, "tfjs-distill native: %s col holds %zu values, fewer than the %lld it needs", fn, col_floats, (long long)cols);
+  if ((uint64_t)outs > out_floats) return fail(env, "tfjs-distill native: %s out holds %zu values, fewer than the %lld it needs", fn, out_floats, (long long)outs);
+  if ((uint64_t)maxima > pooled_floats)
+    return fail(env, "tfjs-distill native: %s pooled holds %zu values, fewer than rows x filters", fn, pooled_floats);
+  if ((uint64_t)needed > index_count)
+    return fail(env, "tfjs-distill native: %s index holds %zu values, fewer than the %lld it needs", fn, index_count, (long long)needed);
+  a->row_start = index;
+  a->argmax = index + a->rows + 1;
+  a->tied = a->argmax + maxima;
+  a->positions = a->tied + maxima;
+  a->index_count = needed;
+  return 1;
+}
+
+/* The ranges every call reads or writes: the table, kernel and bias, the ids, then the buffers the forward pass writes. */
+static void conv_spans(const conv_args *a, int forward, span *spans) {
+  spans[0] = (span){a->weights + a->table, a->vocab * a->width, "table", 0};
+  spans[1] = (span){a->weights + a->kernel, a->span * a->filters, "kernel", 0};
+  spans[2] = (span){a->weights + a->bias, a->filters, "bias", 0};
+  spans[3] = (span){a->ids, a->rows * a->length, "ids", 0};
+  spans[4] = (span){a->col, a->rows * a->length * a->span, "col", forward};
+  spans[5] = (span){a->out, a->rows * a->length * a->filters, "out", forward};
+  spans[6] = (span){a->pooled, a->rows * a->filters, "pooled", forward};
+  spans[7] = (span){(const float *)a->row_start, a->index_count, "index", forward};
+}
+
+/* -1 when every id is a whole number in [0, vocab), else the index of the first that is not. */
+static int64_t first_bad_id(const float *ids, int64_t count, int64_t vocab) {
+  for (int64_t i = 0; i < count; i++) {
+    const float id = ids[i];
+    if (!(id >= 0 && id < (float)vocab && id == truncf(id))) return i;
+  }
+  return -1;
+}
+
+static napi_value number_value(napi_env env, double value) {
+  napi_value out;
+  napi_create_double(env, value, &out);
+  return out;
+}
+
+/* Writes the im2col rows of row b's real positions from computed row `real` on; returns the next computed row. */
+static int64_t gather_windows(const conv_args *a, int64_t b, int64_t real) {
+  const float *ids = a->ids + b * a->length;
+  const size_t bytes = sizeof(float) * (size_t)a->width;
+  for (int64_t p = 0; p < a->length; p++) {
+    if (ids[p] == 0) continue;
+    float *row = a->col + real * a->span;
+    for (int64_t k = 0; k < a->kernel_size; k++) {
+      const int64_t q = p + k - a->pad_left;
+      float *to = row + k * a->width;
+      if (q < 0 || q >= a->length || ids[q] == 0) memset(to, 0, bytes);
+      else memcpy(to, a->weights + a->table + (int64_t)ids[q] * a->width, bytes);
+    }
+    a->positions[real++] = (int32_t)(b * a->length + p);
+  }
+  return real;
+}
+
+/*
+ * Adds the bias and the ReLU to row b's computed outputs and finds each filter's maximum: pooled starts at 0
+ * (the padding's zeros, and a ReLU's floor), a NaN output makes it NaN (so the step reads non-finite).
+ */
+static void row_maxima(const conv_args *a, int64_t b) {
+  const int64_t filters = a->filters;
+  const float *bias = a->weights + a->bias;
+  float *pooled = a->pooled + b * filters;
+  int32_t *argmax = a->argmax + b * filters, *tied = a->tied + b * filters;
+  for (int64_t f = 0; f < filters; f++) {
+    pooled[f] = 0;
+    argmax[f] = -1;
+    tied[f] = 0;
+  }
+  for (int64_t r = a->row_start[b]; r < a->row_start[b + 1]; r++) {
+    float *out = a->out + r * filters;
+    for (int64_t f = 0; f < filters; f++) {
+      const float z = out[f] + bias[f];
+      const float v = z < 0 ? 0 : z; /* NaN stays NaN, as in tfjs's ReLU */
+      out[f] = v;
+      if (v > pooled[f]) {
+        pooled[f] = v;
+        argmax[f] = (int32_t)r;
+        tied[f] = 0;
+      } else if (v == pooled[f] && v > 0) {
+        tied[f] = 1;
+      } else if (v != v) {
+        pooled[f] = v;
+      }
+    }
+  }
+}
+
+/*
+ * tokenConvForward(weights, layout, ids, rows, col, out, pooled, index) -> -1 or a bad id's index: pooled
+ * [rows, filters] = each row's maximum of each filter's ReLU output over its real tokens; col, out and index
+ * keep what the backward pass reads.
+ */
+napi_value token_conv_forward(napi_env env, napi_callback_info info) {
+  napi_value argv[8];
+  conv_args a;
+  span spans[8];
+  if (!openblas_ready(env) || !get_args(env, info, 8, argv) || !conv_args_of(env, "tokenConvForward", argv, &a)) return NULL;
+  conv_spans(&a, 1, spans);
+  if (!disjoint(env, "tokenConvForward", spans, 8)) return NULL;
+  const int64_t bad = first_bad_id(a.ids, a.rows * a.length, a.vocab);
+  if (bad >= 0) return number_value(env, (double)bad);
+  int64_t real = 0;
+  for (int64_t b = 0; b < a.rows; b++) {
+    a.row_start[b] = (int32_t)real;
+    real = gather_windows(&a, b, real);
+  }
+  a.row_start[a.rows] = (int32_t)real;
+  /* The product first, then the bias and the activation, as the stock conv and bias add round them. */
+  if (real > 0)
+    openblas_sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, (int)real, (int)a.filters, (int)a.span, 1.0f, a.col, (int)a.span,
+                   a.weights + a.kernel, (int)a.filters, 0.0f, a.out, (int)a.filters);
+  for (int64_t b = 0; b < a.rows; b++) row_maxima(&a, b);
+  return number_value(env, -1);
+}
+
+/* Whether every |values[i]| <= limit, i < count (false for NaN and the infinities). */
+static int all_bounded(const float *values, int64_t count, float limit) {
+  int ok = 1;
+  for (int64_t i = 0; i < count; i++) ok &= fabsf(values[i]) <= limit;
+  return ok;
+}
+
+/* Whether index still holds what a forward pass over these ids left: every place it names lies where that pass puts it. */
+static int index_intact(const conv_args *a) {
+  if (a->row_start[0] != 0) return 0;
+  for (int64_t b = 0; b < a->rows; b++) {
+    const int32_t from = a->row_start[b], to = a->row_start[b + 1];
+    if (to < from || to > (b + 1) * a->length) return 0;
+    for (int32_t r = from; r < to; r++)
+      if (a->positions[r] < b * a->length || a->positions[r] >= (b + 1) * a->length) return 0;
+    for (int64_t f = 0; f < a->filters; f++) {
+      const int32_t at = a->argmax[b * a->filters + f];
+      if (at != -1 && (at < from || at >= to)) return 0;
+    }
+  }
+  return 1;
+}
+
+/* The filters transposed [filters, span] and their gradient so, per thread, grown as needed and kept. */
+static _Thread_local float *transposed = NULL;
+static _Thread_local int64_t transposed_floats = 0;
+
+static float *transposed_buffers(int64_t floats) {
+  if (floats > transposed_floats) {
+    float *grown = realloc(transposed, sizeof(float) * (size_t)floats);
+    if (grown == NULL) return NULL;
+    transposed = grown;
+    transposed_floats = floats;
+  }
+  return transposed;
+}
+
+/* Computed position r (of row b) holds filter f's maximum, whose gradient is g: adds its share into the gradients. */
+static void add_at(const conv_args *a, int64_t b, int64_t r, int64_t f, float g, const float *filter_t, float *d_kernel_t, float *d_table) {
+  const float *col = a->col + r * a->span;
+  float *d_filter = d_kernel_t + f * a->span;
+  const float *filter = filter_t + f * a->span;
+  for (int64_t j = 0; j < a->span; j++) d_filter[j] += col[j] * g;
+  const float *ids = a->ids + b * a->length;
+  const int64_t p = a->positions[r] - b * a->length;
+  for (int64_t k = 0; k < a->kernel_size; k++) {
+    const int64_t q = p + k - a->pad_left;
+    if (q < 0 || q >= a->length || ids[q] == 0) continue;
+    float *row = d_table + (int64_t)ids[q] * a->width;
+    const float *w = filter + k * a->width;
+    for (int64_t c = 0; c < a->width; c++) row[c] += w[c] * g;
+  }
+}
+
+/*
+ * tokenConvBackward(weights, layout, ids, rows, col, out, pooled, index, dPooled, grad, limit) -> bool: with
+ * dPooled [rows, filters] the gradient of the last forward pass's pooled, writes the table's, the kernel's and
+ * the bias's gradients into grad at their offsets. Returns whether every value written is within limit.
+ */
+napi_value token_conv_backward(napi_env env, napi_callback_info info) {
+  napi_value argv[11];
+  conv_args a;
+  float *d_pooled, *grad;
+  size_t d_pooled_floats, grad_floats;
+  double limit;
+  if (!openblas_ready(env) || !get_args(env, info, 11, argv) || !conv_args_of(env, "tokenConvBackward", argv, &a) ||
+      !get_f32_array(env, argv[8], &d_pooled, &d_pooled_floats) || !get_f32_array(env, argv[9], &grad, &grad_floats) ||
+      !get_f64(env, argv[10], &limit))
+    return NULL;
+  const int64_t filters = a.filters, table = a.vocab * a.width, kernel = a.span * filters;
+  if ((uint64_t)(a.rows * filters) > d_pooled_floats) {
+    fail(env, "tfjs-distill native: tokenConvBackward dPooled holds %zu values, fewer than rows x filters", d_pooled_floats);
+    return NULL;
+  }
+  if (!in_array(env, "tokenConvBackward", "grad tableOffset", a.table, table, grad_floats) ||
+      !in_array(env, "tokenConvBackward", "grad kernelOffset", a.kernel, kernel, grad_floats) ||
+      !in_array(env, "tokenConvBackward", "grad biasOffset", a.bias, filters, grad_floats))
+    return NULL;
+  float *d_table = grad + a.table, *d_kernel = grad + a.kernel, *d_bias = grad + a.bias;
+  span spans[12];
+  conv_spans(&a, 0, spans);
+  spans[8] = (span){d_pooled, a.rows * filters, "dPooled", 0};
+  spans[9] = (span){d_table, table, "grad's table", 1};
+  spans[10] = (span){d_kernel, kernel, "grad's kernel", 1};
+  spans[11] = (span){d_bias, filters, "grad's bias", 1};
+  if (!disjoint(env, "tokenConvBackward", spans, 12)) return NULL;
+  if (first_bad_id(a.ids, a.rows * a.length, a.vocab) >= 0 || !index_intact(&a)) {
+    fail(env, "tfjs-distill native: tokenConvBackward's ids or index are not those of a forward pass; run tokenConvForward first");
+    return NULL;
+  }
+  float *filter_t = transposed_buffers(2 * kernel);
+  if (filter_t == NULL) {
+    fail(env, "tfjs-distill native: tokenConvBackward could not allocate %lld floats", (long long)(2 * kernel));
+    return NULL;
+  }
+  float *d_kernel_t = filter_t + kernel;
+  const float *w = a.weights + a.kernel;
+  for (int64_t j = 0; j < a.span; j++)
+    for (int64_t f = 0; f < filters; f++) filter_t[f * a.span + j] = w[j * filters + f];
+  memset(d_kernel_t, 0, sizeof(float) * (size_t)kernel);
+  memset(d_table, 0, sizeof(float) * (size_t)table);
+  memset(d_bias, 0, sizeof(float) * (size_t)filters);
+  for (int64_t b = 0; b < a.rows; b++) {
+    for (int64_t f = 0; f < filters; f++) {
+      const int64_t i = b * filters + f;
+      const float max = a.pooled[i], g = d_pooled[i];
+      if (!(max > 0)) continue; /* ReLU's gradient is 0 at 0: no position gets any */
+      if (!a.tied[i]) {
+        d_bias[f] += g;
+        add_at(&a, b, a.argmax[i], f, g, filter_t, d_kernel_t, d_table);
+        continue;
+      }
+      for (int64_t r = a.argmax[i]; r < a.row_start[b + 1]; r++) {
+        if (a.out[r * filters + f] != max) continue;
+        d_bias[f] += g;
+        add_at(&a, b, r, f, g, filter_t, d_kernel_t, d_table);
+      }
+    }
+  }
+  for (int64_t j = 0; j < a.span; j++)
+    for (int64_t f = 0; f < filters; f++) d_kernel[j * filters + f] = d_kernel_t[f * a.span + j];
+  const float bound = (float)limit;
+  const int ok = all_bounded(d_kernel, kernel, bound) & all_bounded(d_bias, filters, bound) & all_bounded(d_table, table, bound);
+  return boolean_value(env, ok);
+}
