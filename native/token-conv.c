@@ -19,6 +19,9 @@
  * for `rows` rows: where each row's positions start among the computed ones [rows + 1], each (row, filter)'s
  * first computed position holding its maximum (-1: none above 0) [rows x filters], whether another holds it
  * too [rows x filters], and each computed position's place in the ids [rows x maxLength].
+ *
+ * Positions of a row whose windows read the same ids get the same outputs (see share_equal_windows), as in
+ * exact arithmetic; ties between them, and any other equal outputs, then get the gradient as tfjs's Max gives it.
  */
 #include <float.h>
 #include <math.h>
@@ -141,6 +144,57 @@ static int64_t gather_windows(const conv_args *a, int64_t b, int64_t real) {
   return real;
 }
 
+/* Token id at position q of a row (0 for padding and past either end): what the window reads there. */
+static inline float window_id(const float *ids, int64_t q, int64_t length) { return q >= 0 && q < length ? ids[q] : 0; }
+
+/* Whether positions p and o of a row read the same ids in their windows. */
+static int same_window(const conv_args *a, const float *ids, int64_t p, int64_t o) {
+  for (int64_t k = 0; k < a->kernel_size; k++)
+    if (window_id(ids, p + k - a->pad_left, a->length) != window_id(ids, o + k - a->pad_left, a->length)) return 0;
+  return 1;
+}
+
+/* A per-thread table of int32 slots, grown as needed and kept: the equal-window lookup's. */
+static _Thread_local int32_t *window_slots = NULL;
+static _Thread_local int64_t window_slot_count = 0;
+
+/*
+ * Gives row b's positions whose windows read the same ids the outputs of the first of them. In exact
+ * arithmetic they are equal, and tfjs's Max then sends the gradient to each; sgemm may round them apart (its
+ * blocking treats rows at different places differently), which would pick one of them by rounding alone.
+ * Returns 0 when the lookup table cannot be allocated.
+ */
+static int share_equal_windows(const conv_args *a, int64_t b) {
+  const int32_t from = a->row_start[b], to = a->row_start[b + 1];
+  int64_t slots = 16;
+  while (slots < 2 * (int64_t)(to - from)) slots *= 2;
+  if (slots > window_slot_count) {
+    int32_t *grown = realloc(window_slots, sizeof(int32_t) * (size_t)slots);
+    if (grown == NULL) return 0;
+    window_slots = grown;
+    window_slot_count = slots;
+  }
+  memset(window_slots, 0xff, sizeof(int32_t) * (size_t)slots); /* -1: empty */
+  const float *ids = a->ids + b * a->length;
+  for (int32_t r = from; r < to; r++) {
+    const int64_t p = a->positions[r] - b * a->length;
+    uint64_t hash = 1469598103934665603ull;
+    for (int64_t k = 0; k < a->kernel_size; k++) hash = (hash ^ (uint64_t)window_id(ids, p + k - a->pad_left, a->length)) * 1099511628211ull;
+    for (int64_t slot = (int64_t)(hash & (uint64_t)(slots - 1));; slot = (slot + 1) & (slots - 1)) {
+      const int32_t first = window_slots[slot];
+      if (first < 0) {
+        window_slots[slot] = r;
+        break;
+      }
+      if (same_window(a, ids, p, a->positions[first] - b * a->length)) {
+        memcpy(a->out + r * a->filters, a->out + first * a->filters, sizeof(float) * (size_t)a->filters);
+        break;
+      }
+    }
+  }
+  return 1;
+}
+
 /*
  * Adds the bias and the ReLU to row b's computed outputs and finds each filter's maximum: pooled starts at 0
  * (the padding's zeros, and a ReLU's floor), a NaN output makes it NaN (so the step reads non-finite).
@@ -198,7 +252,13 @@ napi_value token_conv_forward(napi_env env, napi_callback_info info) {
   if (real > 0)
     openblas_sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, (int)real, (int)a.filters, (int)a.span, 1.0f, a.col, (int)a.span,
                    a.weights + a.kernel, (int)a.filters, 0.0f, a.out, (int)a.filters);
-  for (int64_t b = 0; b < a.rows; b++) row_maxima(&a, b);
+  for (int64_t b = 0; b < a.rows; b++) {
+    if (!share_equal_windows(&a, b)) {
+      fail(env, "tfjs-distill native: tokenConvForward could not allocate its window table");
+      return NULL;
+    }
+    row_maxima(&a, b);
+  }
   return number_value(env, -1);
 }
 

@@ -174,7 +174,7 @@ function forward(weights: Float32Array, ids: Float32Array, rows: number, buffers
         let sum = 0;
         for (let j = 0; j < span; j++) sum = Math.fround(sum + Math.fround(col[r * span + j] * weights[kernelOffset + j * filters + f]));
         const z = Math.fround(sum + weights[biasOffset + f]);
-        const v = z < 0 ? 0 : z; // NaN stays NaN, as in tfjs's ReLU
+        const v = Math.max(z, 0); // NaN stays NaN, as in tfjs's ReLU
         out[r * filters + f] = v;
         if (v > pooled[m + f]) {
           pooled[m + f] = v;

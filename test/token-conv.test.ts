@@ -1,0 +1,407 @@
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LogitTable } from '../dist/data/logit-table.js';
+import { SharedDataset } from '../dist/data/shared-dataset.js';
+import { initBackend } from '../dist/kernels/backend.js';
+import { useJavascriptLoops } from '../dist/kernels/thread-loops.js';
+import {
+  javascriptTokenConvStudentLoops,
+  nativeTokenConvStudentLoops,
+  TOKEN_CONV_ENV,
+  TokenConvBuffers,
+  type TokenConvStudentLoops,
+  tokenConvLoops,
+} from '../dist/kernels/token-conv-loops.js';
+import { buildModel } from '../dist/models/architectures.js';
+import { realTokens, zeroPadding } from '../dist/models/architectures/token-layers.js';
+import { modelFromData, modelToData, shareModel } from '../dist/models/model-data.js';
+import { tokenConv } from '../dist/models/token-conv.js';
+import { tokenFront } from '../dist/models/token-front.js';
+import { TfjsPool } from '../dist/pool/tfjs-pool.js';
+import { mulberry32 } from '../dist/random.js';
+import { trainDataParallel } from '../dist/train/data-parallel.js';
+import { DenseChainBuffers, denseChainGradient, denseLayerViews, logitsLoss } from '../dist/train/dense-chain-step.js';
+import { meanLoss } from '../dist/train/losses.js';
+import { planPhase } from '../dist/train/plan.js';
+import { tokenConvLayout } from '../dist/train/token-conv-step.js';
+import { requiredBlas } from './helpers/native-blas.js';
+
+const MAX_LENGTH = 12;
+const VOCAB = 30;
+const CLASSES = 3;
+const LOSS = { name: 'kd', temperature: 2, alpha: 0.5 } as const;
+/** Values before the model's weights in the flat vectors, as a gradient slot or the shared weights may have. */
+const PREFIX = 5;
+
+const reloaded = async (model: tf.LayersModel) => modelFromData(await modelToData(model));
+const cnn1d = (spec: string, seed = 4) => buildModel(spec, { inputShape: [MAX_LENGTH], numClasses: CLASSES, vocabSize: VOCAB, seed });
+
+/** The JavaScript reference, and the addon's loops where it loads (TFJS_DISTILL_REQUIRE_OPENBLAS=1 requires it). */
+function implementations(): [string, TokenConvStudentLoops][] {
+  const load = requiredBlas();
+  const javascript: [string, TokenConvStudentLoops] = ['javascript', javascriptTokenConvStudentLoops];
+  return 'blas' in load ? [javascript, ['native', nativeTokenConvStudentLoops(load.blas)]] : [javascript];
+}
+
+/**
+ * Rows of every kind: all padding, shorter than the kernel (1 and 2 tokens), padding inside a row, ids at
+ * the vocabulary's end, random lengths; and rows whose windows repeat (one token over and over), so that a
+ * filter's maximum lies at several positions (the stock max pooling's gradient reaches each).
+ */
+function tokenRows(rows: number, seed = 3): Float32Array {
+  const random = mulberry32(seed);
+  const ids = new Float32Array(rows * MAX_LENGTH);
+  const row = (r: number, tokens: number[]) => ids.set(tokens, r * MAX_LENGTH);
+  row(1, [VOCAB - 1]);
+  row(2, [5, VOCAB - 1]);
+  row(3, [7, 0, 0, 8, 9, 0, VOCAB - 1, VOCAB - 2]);
+  for (let r = 4; r < rows - 2; r++) {
+    const length = 1 + Math.floor(random() * MAX_LENGTH);
+    for (let t = 0; t < length; t++) ids[r * MAX_LENGTH + t] = 1 + Math.floor(random() * (VOCAB - 1));
+  }
+  row(rows - 2, new Array(7).fill(4));
+  ids.fill(9, (rows - 1) * MAX_LENGTH, rows * MAX_LENGTH);
+  return ids;
+}
+
+/** A cnn1d-shaped model of stock layers, its convolution with `conv`'s settings and `after` between the maximum and the logits. */
+function cnn1dLike(conv: Partial<tf.layers.ConvLayerArgs>, after: tf.layers.Layer[] = []): tf.LayersModel {
+  const ids = tf.input({ shape: [MAX_LENGTH] });
+  const real = realTokens(ids, MAX_LENGTH);
+  const embedded = zeroPadding(tf.layers.embedding({ inputDim: VOCAB, outputDim: 4 }).apply(ids) as tf.SymbolicTensor, real);
+  const convolution = tf.layers.conv1d({ filters: 5, kernelSize: 3, padding: 'same', activation: 'relu', ...conv });
+  let t = tf.layers.globalMaxPooling1d().apply(zeroPadding(convolution.apply(embedded) as tf.SymbolicTensor, real)) as tf.SymbolicTensor;
+  for (const layer of after) t = layer.apply(t) as tf.SymbolicTensor;
+  return tf.model({ inputs: ids, outputs: tf.layers.dense({ units: CLASSES }).apply(t) as tf.SymbolicTensor });
+}
+
+function targetsOf(rows: number) {
+  const random = mulberry32(9);
+  const teacher = Float32Array.from({ length: rows * CLASSES }, () => random() * 4 - 2);
+  const labels = Int32Array.from({ length: rows }, (_, i) => (i % 4 === 3 ? -1 : i % CLASSES));
+  return () => ({ labels: tf.tensor1d(labels, 'int32'), teacher: tf.tensor2d(teacher, [rows, CLASSES]) });
+}
+
+/** The stock graph's logits, and tfjs's autograd gradient of the loss, flat in variable order. */
+function stockPass(model: tf.LayersModel, ids: Float32Array, rows: number) {
+  const targets = targetsOf(rows);
+  return tf.tidy(() => {
+    const x = tf.tensor2d(ids, [rows, MAX_LENGTH]);
+    const logits = (model.apply(x) as tf.Tensor).dataSync() as Float32Array;
+    const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const { value, grads } = tf.variableGrads(
+      () => meanLoss(LOSS, { ...targets(), student: model.apply(x, { training: true }) as tf.Tensor2D }),
+      variables,
+    );
+    const flat = new Float32Array(variables.reduce((sum, v) => sum + v.size, 0));
+    let offset = 0;
+    for (const v of variables) {
+      flat.set(grads[v.name].dataSync(), offset);
+      offset += v.size;
+    }
+    return { logits, grad: flat, loss: value.dataSync()[0] };
+  });
+}
+
+/** The fused pass's logits, flat gradient (after PREFIX values) and loss, through `loops`, its buffers sized for `maxRows`. */
+function fusedPass(model: tf.LayersModel, loops: TokenConvStudentLoops, ids: Float32Array, rows: number, maxRows = rows, limit = 2 ** 127) {
+  const conv = tokenConv(model, tokenFront(model)!)!;
+  const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const weights = new Float32Array(PREFIX + variables.reduce((sum, v) => sum + v.size, 0));
+  let offset = PREFIX;
+  for (const v of variables) {
+    weights.set(v.dataSync(), offset);
+    offset += v.size;
+  }
+  // Offsets count from the variables' start; the PREFIX shifts every one of them.
+  const layout = tokenConvLayout(conv, variables);
+  const buffers = new TokenConvBuffers(
+    {
+      ...layout,
+      tableOffset: layout.tableOffset + PREFIX,
+      kernelOffset: layout.kernelOffset + PREFIX,
+      biasOffset: layout.biasOffset + PREFIX,
+    },
+    maxRows,
+  );
+  const head = denseLayerViews(conv.head, variables).map((l) => ({
+    ...l,
+    kernelOffset: l.kernelOffset + PREFIX,
+    biasOffset: l.biasOffset + PREFIX,
+  }));
+  const grad = new Float32Array(weights.length).fill(7); // every weight's gradient overwritten; the prefix left alone
+  const dPooled = new Float32Array(maxRows * conv.filters);
+  const targets = targetsOf(rows);
+  let logits = new Float32Array(0);
+  loops.conv.forward(weights, ids, rows, buffers);
+  const { loss, bounded } = denseChainGradient(
+    head,
+    loops.dense,
+    new DenseChainBuffers(head, maxRows),
+    buffers.pooled,
+    rows,
+    weights,
+    grad,
+    (values, dLogits) => {
+      logits = values.slice();
+      return tf.tidy(() => logitsLoss(LOSS, values, CLASSES, dLogits, targets()));
+    },
+    dPooled,
+  );
+  const frontBounded = loops.conv.backward(weights, ids, rows, buffers, dPooled, grad, limit);
+  expect(Array.from(grad.subarray(0, PREFIX))).toEqual(new Array(PREFIX).fill(7));
+  return { logits, grad: grad.subarray(PREFIX), loss, bounded: bounded && frontBounded, weights, buffers };
+}
+
+/** max |a - b| / (max |b| + tiny): an error relative to the values' scale. */
+function scaledError(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(b[i]));
+  }
+  return diff / (scale + 1e-30);
+}
+
+/** Each variable's slice of a flat gradient. */
+function perVariable(model: tf.LayersModel, flat: Float32Array): [string, Float32Array][] {
+  let offset = 0;
+  return model.trainableWeights.map((w) => {
+    const size = w.shape.reduce((a, b) => a * (b as number), 1) as number;
+    offset += size;
+    return [w.name, flat.subarray(offset - size, offset)];
+  });
+}
+
+/** A filter whose outputs are equal at every real position: its kernel zero, its bias positive. */
+function withFlatFilter(model: tf.LayersModel): tf.LayersModel {
+  const conv = model.layers.find((l) => l.getClassName() === 'Conv1D')!;
+  const [kernel, bias] = conv.getWeights().map((w) => w.arraySync() as number[] | number[][][]);
+  for (const tap of kernel as number[][][]) for (const channel of tap) channel[1] = 0;
+  (bias as number[])[1] = 0.25;
+  conv.setWeights([tf.tensor(kernel as number[][][]), tf.tensor(bias as number[])]);
+  return model;
+}
+
+beforeAll(async () => {
+  await tf.setBackend('cpu');
+});
+
+describe('token conv: recognising a cnn1d student', () => {
+  it('finds the saved and reloaded cnn1d student, its sizes and its dense head', async () => {
+    const model = await reloaded(cnn1d('cnn1d:5,4'));
+    const conv = tokenConv(model, tokenFront(model)!)!;
+    expect([conv.vocabSize, conv.width, conv.maxLength, conv.kernelSize, conv.filters]).toEqual([VOCAB, 5, MAX_LENGTH, 3, 4]);
+    expect(conv.head.layers.map((l) => [l.inWidth, l.units, l.relu])).toEqual([[4, CLASSES, false]]);
+    const hidden = cnn1dLike({ kernelSize: 2 }, [tf.layers.dense({ units: 6, activation: 'relu' })]);
+    expect(tokenConv(hidden, tokenFront(hidden)!)?.head.layers.map((l) => l.units)).toEqual([6, CLASSES]);
+  });
+
+  it('leaves anything else to the token front and tfjs: other conv settings, regularisers, constraints, dropout, a capped ReLU, a frozen conv, bag', async () => {
+    const others: [string, tf.LayersModel][] = [
+      ['linear', cnn1dLike({ activation: 'linear' })],
+      ['no bias', cnn1dLike({ useBias: false })],
+      ['dilation 2', cnn1dLike({ dilationRate: 2 })],
+      ['kernel regulariser', cnn1dLike({ kernelRegularizer: tf.regularizers.l2() })],
+      ['kernel constraint', cnn1dLike({ kernelConstraint: tf.constraints.maxNorm({ maxValue: 1 }) })],
+      ['dropout after the maximum', cnn1dLike({}, [tf.layers.dropout({ rate: 0.5 })])],
+      ['a capped ReLU after the maximum', cnn1dLike({}, [tf.layers.reLU({ maxValue: 1 })])],
+    ];
+    const frozen = cnn1dLike({});
+    frozen.layers.find((l) => l.getClassName() === 'Conv1D')!.trainable = false;
+    others.push(['a frozen conv', frozen]);
+    for (const [what, model] of others) {
+      const front = tokenFront(model);
+      expect(front && tokenConv(model, front), what).toBeFalsy();
+    }
+    const bag = await reloaded(buildModel('bag:5', { inputShape: [MAX_LENGTH], numClasses: CLASSES, vocabSize: VOCAB }));
+    expect(tokenConv(bag, tokenFront(bag)!)).toBeUndefined();
+    expect(tokenConv(cnn1dLike({}), tokenFront(cnn1dLike({}))!)).toBeDefined(); // the same model otherwise is recognised
+  });
+});
+
+describe('token conv: the fused pass', () => {
+  const models: [string, () => Promise<tf.LayersModel>][] = [
+    ['cnn1d:5,4', () => reloaded(cnn1d('cnn1d:5,4'))],
+    ['cnn1d:6,16', () => reloaded(cnn1d('cnn1d:6,16', 7))],
+    ['kernel 2 and a hidden ReLU layer', async () => cnn1dLike({ kernelSize: 2 }, [tf.layers.dense({ units: 6, activation: 'relu' })])],
+    ['a filter equal at every real position (ties)', async () => withFlatFilter(await reloaded(cnn1d('cnn1d:5,4')))],
+  ];
+  for (const [name, loops] of implementations())
+    for (const [what, make] of models) {
+      it(`${name}, ${what}: logits equal the stock graph's, every gradient tfjs's autograd`, async () => {
+        const rows = 13;
+        const model = await make();
+        const ids = tokenRows(rows);
+        const stock = stockPass(model, ids, rows);
+        const fused = fusedPass(model, loops, ids, rows);
+        expect(scaledError(fused.logits, stock.logits)).toBeLessThanOrEqual(1e-6);
+        expect(Math.abs(fused.loss - stock.loss)).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(stock.loss)));
+        expect(fused.bounded).toBe(true);
+        const want = perVariable(model, stock.grad);
+        perVariable(model, fused.grad).forEach(([variable, mine], i) => {
+          expect(scaledError(want[i][1], new Float32Array(want[i][1].length)), variable).toBeGreaterThan(0); // real gradients compared
+          expect(scaledError(mine, want[i][1]), variable).toBeLessThanOrEqual(1e-6);
+        });
+      });
+    }
+
+  it('the tie case holds real ties: the flat filter reaches every real position with the full gradient', async () => {
+    const model = withFlatFilter(await reloaded(cnn1d('cnn1d:5,4')));
+    const rows = 13;
+    const ids = tokenRows(rows);
+    const { grad, buffers } = fusedPass(model, javascriptTokenConvStudentLoops, ids, rows);
+    // The flat filter's bias gradient is each row's maximum's gradient times the row's real tokens.
+    const [, , , bias] = perVariable(model, grad).map(([, g]) => g);
+    const stockBias = perVariable(model, stockPass(model, ids, rows).grad)[3][1];
+    expect(Math.abs(bias[1] - stockBias[1])).toBeLessThanOrEqual(1e-6 * Math.abs(stockBias[1]));
+    const filters = 4;
+    const tied = buffers.index.subarray(rows + 1 + rows * filters, rows + 1 + 2 * rows * filters);
+    expect(tied[5 * filters + 1]).toBe(1); // a row of several tokens: every one of them holds the maximum
+  });
+
+  for (const [name, loops] of implementations())
+    it(`${name}: the same rows give the same bits in buffers sized for more rows (as a rank's last, shorter slice)`, async () => {
+      const model = await reloaded(cnn1d('cnn1d:5,4'));
+      const ids = tokenRows(9);
+      const [exact, roomy] = [fusedPass(model, loops, ids, 9), fusedPass(model, loops, ids, 9, 16)];
+      expect(Buffer.from(roomy.grad.slice().buffer).equals(Buffer.from(exact.grad.slice().buffer))).toBe(true);
+      expect(Array.from(roomy.logits)).toEqual(Array.from(exact.logits));
+    });
+
+  for (const [name, loops] of implementations()) {
+    it(`${name}: refuses an id outside the table (the vocabulary's end, negative, fractional), naming it`, async () => {
+      const model = await reloaded(cnn1d('cnn1d:5,4'));
+      for (const bad of [VOCAB, -1, 2.5]) {
+        const ids = tokenRows(6);
+        ids[2 * MAX_LENGTH + 1] = bad;
+        expect(() => fusedPass(model, loops, ids, 6), String(bad)).toThrow(`token id ${bad} in row 2 is not in [0, ${VOCAB})`);
+      }
+    });
+
+    it(`${name}: backward reports whether the gradient it wrote is within the bound, and a NaN weight makes the step non-finite`, async () => {
+      const model = await reloaded(cnn1d('cnn1d:5,4'));
+      const ids = tokenRows(8);
+      expect(fusedPass(model, loops, ids, 8, 8, 1e-12).bounded).toBe(false);
+      const conv = model.layers.find((l) => l.getClassName() === 'Conv1D')!;
+      const [kernel, bias] = conv.getWeights();
+      conv.setWeights([kernel, tf.fill(bias.shape, Number.NaN)]);
+      const { bounded, loss } = fusedPass(model, loops, ids, 8);
+      expect(bounded).toBe(false);
+      expect(Number.isNaN(loss)).toBe(true);
+    });
+
+    it(`${name}: refuses buffers that overlap, naming them`, async () => {
+      const model = await reloaded(cnn1d('cnn1d:5,4'));
+      const conv = tokenConv(model, tokenFront(model)!)!;
+      const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+      const buffers = new TokenConvBuffers(tokenConvLayout(conv, variables), 4);
+      const weights = new Float32Array(variables.reduce((sum, v) => sum + v.size, 0));
+      const ids = tokenRows(4);
+      expect(() => loops.conv.forward(weights, buffers.col, 4, buffers)).toThrow(/ids and col overlap/);
+      loops.conv.forward(weights, ids, 4, buffers);
+      expect(() => loops.conv.backward(weights, ids, 4, buffers, new Float32Array(16), weights, 1)).toThrow(
+        /table and grad's table overlap/,
+      );
+    });
+  }
+});
+
+describe('token conv: which threads train cnn1d students with it', () => {
+  it('a thread running the openblas kernels does, unless TFJS_DISTILL_TOKEN_CONV is off; after the JavaScript loops none does', async () => {
+    if (!('blas' in requiredBlas())) return; // no addon here: nothing to select
+    const init = await initBackend(['wasm'], 'auto');
+    expect(init.kernels).toBe('openblas');
+    expect(tokenConvLoops()).toBeDefined();
+    process.env[TOKEN_CONV_ENV] = 'off';
+    try {
+      expect(tokenConvLoops()).toBeUndefined();
+    } finally {
+      delete process.env[TOKEN_CONV_ENV];
+    }
+    useJavascriptLoops();
+    expect(tokenConvLoops()).toBeUndefined();
+    await tf.setBackend('cpu');
+  });
+});
+
+// The fused pass trains in workers running the openblas kernels only.
+describe.runIf('blas' in requiredBlas())('token conv: data-parallel training', () => {
+  const TRAIN_ROWS = 40;
+  /** W=2 pools with the fused pass (the default) and with it switched off (workers copy the environment when they start). */
+  const pools: { fused?: TfjsPool; stock?: TfjsPool; single?: TfjsPool } = {};
+  beforeAll(async () => {
+    const switched = process.env[TOKEN_CONV_ENV];
+    try {
+      delete process.env[TOKEN_CONV_ENV];
+      pools.fused = await TfjsPool.startTfjs({ workers: 2, backend: 'wasm', barrierTimeoutMs: 60_000, kernels: 'auto' });
+      pools.single = await TfjsPool.startTfjs({ workers: 1, backend: 'wasm', barrierTimeoutMs: 60_000, kernels: 'auto' });
+      process.env[TOKEN_CONV_ENV] = 'off';
+      pools.stock = await TfjsPool.startTfjs({ workers: 2, backend: 'wasm', barrierTimeoutMs: 60_000, kernels: 'auto' });
+    } finally {
+      if (switched === undefined) delete process.env[TOKEN_CONV_ENV];
+      else process.env[TOKEN_CONV_ENV] = switched;
+    }
+  });
+  afterAll(async () => {
+    for (const pool of Object.values(pools)) await pool?.destroy();
+  });
+
+  /**
+   * Rows of random lengths (some all padding, some shorter than the kernel) whose tokens are distinct within
+   * each row: the stock pass on the openblas kernels runs its conv as one sgemm too, which may round equal
+   * windows apart and so break their ties by rounding; the tests above hold ties to the cpu backend's graph.
+   */
+  function distinctTokenRows(rows: number): Float32Array {
+    const random = mulberry32(5);
+    const ids = new Float32Array(rows * MAX_LENGTH);
+    for (let r = 0; r < rows; r++) {
+      const pool = Array.from({ length: VOCAB - 1 }, (_, i) => i + 1);
+      const length = r % 7 === 0 ? 0 : 1 + Math.floor(random() * MAX_LENGTH);
+      for (let t = 0; t < length; t++) ids[r * MAX_LENGTH + t] = pool.splice(Math.floor(random() * pool.length), 1)[0];
+    }
+    return ids;
+  }
+
+  async function train(pool: TfjsPool, workers: number) {
+    const x = distinctTokenRows(TRAIN_ROWS);
+    const y = Int32Array.from({ length: TRAIN_ROWS }, (_, i) => (i % 3 === 2 ? -1 : i % CLASSES));
+    const data = SharedDataset.fromDataset({ x, y, shape: [TRAIN_ROWS, MAX_LENGTH], numClasses: CLASSES }, 'train');
+    const soft = LogitTable.create(TRAIN_ROWS, CLASSES);
+    const random = mulberry32(8);
+    soft.values.set(Float32Array.from({ length: soft.values.length }, () => random() * 4 - 2));
+    const model = cnn1d('cnn1d:6,8', 3);
+    const outcome = await trainDataParallel(pool, {
+      phase: 'student',
+      model: shareModel(await modelToData(model)),
+      trainableParams: model.countParams(),
+      data,
+      rows: Int32Array.from({ length: TRAIN_ROWS }, (_, i) => i),
+      softLabels: soft,
+      loss: LOSS,
+      optimizer: { name: 'adam', learningRate: 0.01 },
+      plan: planPhase({ rows: TRAIN_ROWS, batchSize: 10, workers, steps: 8 }),
+      seed: 5,
+      onNonFinite: 'abort',
+      onProgress: () => {},
+    });
+    return { weights: new Float32Array(outcome.weights), loss: outcome.finalLoss };
+  }
+
+  it('W=2 repeats its bits, matches W=1 and the run with it switched off, and the fused pass ran', async () => {
+    const [a, b] = [await train(pools.fused!, 2), await train(pools.fused!, 2)];
+    expect(Buffer.from(a.weights.buffer).equals(Buffer.from(b.weights.buffer))).toBe(true);
+    const one = await train(pools.single!, 1);
+    const stock = await train(pools.stock!, 2);
+    for (const other of [one, stock]) {
+      expect(scaledError(a.weights, other.weights)).toBeLessThan(1e-4);
+      expect(a.loss).toBeCloseTo(other.loss, 4);
+    }
+    // The two paths sum in other orders, so the same bits would mean that the fused pass did not run in the workers.
+    expect(Buffer.from(a.weights.buffer).equals(Buffer.from(stock.weights.buffer))).toBe(false);
+    const initial = cnn1d('cnn1d:6,8', 3).getWeights()[0].dataSync() as Float32Array;
+    expect(scaledError(a.weights.subarray(0, initial.length), initial)).toBeGreaterThan(1e-3); // the weights moved: training ran
+  });
+});
