@@ -32,6 +32,7 @@
 #include "napi-args.h"
 #include "spans.h"
 #include "token-conv.h"
+#include "vec4.h"
 
 enum { LAYOUT_TABLE, LAYOUT_VOCAB, LAYOUT_WIDTH, LAYOUT_KERNEL, LAYOUT_BIAS, LAYOUT_KERNEL_SIZE, LAYOUT_FILTERS, LAYOUT_LENGTH, LAYOUT_SIZE };
 
@@ -195,12 +196,49 @@ static int share_equal_windows(const conv_args *a, int64_t b) {
   return 1;
 }
 
+/* One filter's ReLU of z and maximum update at computed position r (the scalar twin of update4); returns the ReLU. */
+static inline float update1(float z, int32_t r, float *pooled, int32_t *argmax, int32_t *tied) {
+  const float v = z < 0 ? 0 : z; /* NaN stays NaN, as in tfjs's ReLU */
+  if (v > *pooled) {
+    *pooled = v;
+    *argmax = r;
+    *tied = 0;
+  } else if (v == *pooled && v > 0) {
+    *tied = 1;
+  } else if (v != v) {
+    *pooled = v;
+  }
+  return v;
+}
+
+/*
+ * Four filters' ReLU of z (written back into out) and maximum update at computed position r, without
+ * branches: the ReLU's sign is random from output to output, and a branch on it mispredicts about half the
+ * time, which costs more than the product itself.
+ */
+static inline void update4(float *out, f4 z, int32_t r, float *pooled, int32_t *argmax, int32_t *tied) {
+  const f4 zero = {0, 0, 0, 0};
+  const f4 v = keep4(z, ~(z < zero)); /* NaN stays NaN: it is not below 0 */
+  store4(out, v);
+  const f4 m = load4(pooled);
+  i4 at, tie;
+  memcpy(&at, argmax, sizeof at);
+  memcpy(&tie, tied, sizeof tie);
+  const i4 above = v > m, nan = v != v;
+  const i4 rs = {r, r, r, r}, ones = {1, 1, 1, 1};
+  at = (rs & above) | (at & ~above);
+  tie = ((tie & ~above) | ((v == m) & (v > zero) & ones));
+  store4(pooled, select4(above | nan, v, m));
+  memcpy(argmax, &at, sizeof at);
+  memcpy(tied, &tie, sizeof tie);
+}
+
 /*
  * Adds the bias and the ReLU to row b's computed outputs and finds each filter's maximum: pooled starts at 0
  * (the padding's zeros, and a ReLU's floor), a NaN output makes it NaN (so the step reads non-finite).
  */
 static void row_maxima(const conv_args *a, int64_t b) {
-  const int64_t filters = a->filters;
+  const int64_t filters = a->filters, wide = filters & ~(int64_t)3;
   const float *bias = a->weights + a->bias;
   float *pooled = a->pooled + b * filters;
   int32_t *argmax = a->argmax + b * filters, *tied = a->tied + b * filters;
@@ -209,22 +247,11 @@ static void row_maxima(const conv_args *a, int64_t b) {
     argmax[f] = -1;
     tied[f] = 0;
   }
-  for (int64_t r = a->row_start[b]; r < a->row_start[b + 1]; r++) {
+  for (int32_t r = a->row_start[b]; r < a->row_start[b + 1]; r++) {
     float *out = a->out + r * filters;
-    for (int64_t f = 0; f < filters; f++) {
-      const float z = out[f] + bias[f];
-      const float v = z < 0 ? 0 : z; /* NaN stays NaN, as in tfjs's ReLU */
-      out[f] = v;
-      if (v > pooled[f]) {
-        pooled[f] = v;
-        argmax[f] = (int32_t)r;
-        tied[f] = 0;
-      } else if (v == pooled[f] && v > 0) {
-        tied[f] = 1;
-      } else if (v != v) {
-        pooled[f] = v;
-      }
-    }
+    int64_t f = 0;
+    for (; f < wide; f += 4) update4(out + f, load4(out + f) + load4(bias + f), r, pooled + f, argmax + f, tied + f);
+    for (; f < filters; f++) out[f] = update1(out[f] + bias[f], r, pooled + f, argmax + f, tied + f);
   }
 }
 
