@@ -351,6 +351,87 @@ describe.runIf(NATIVE)('the addon refuses arguments that would reach outside its
         return [fn, { valid, bad: (v: unknown[]) => [...cases(v), ...(backward ? backwardCases(v) : forwardCases(v))] }];
       }),
     ),
+    ...Object.fromEntries(
+      (['tokenConvForward', 'tokenConvBackward'] as const).map((fn) => {
+        const backward = fn === 'tokenConvBackward';
+        // a [4, 2] table at 1, a kernel [3, 2, 2] at 9 and a bias [2] at 21 of 24 floats; 2 rows of 3 ids; col
+        // [6, 6], out [6, 2], pooled [2, 2], index 2 + 1 + 2 x 4 + 6; then, backward, dPooled [2, 2], the
+        // gradient laid out as the weights and the bound. The backward pass reads what a forward pass left.
+        const valid = () => {
+          const forward = [
+            floats(24),
+            Int32Array.of(1, 4, 2, 9, 21, 3, 2, 3),
+            Float32Array.of(1, 3, 0, 2, 0, 0),
+            2,
+            floats(36),
+            floats(12),
+            floats(4),
+            new Int32Array(17),
+          ];
+          if (!backward) return forward;
+          (blas as { blas: Record<string, (...args: unknown[]) => unknown> }).blas.tokenConvForward(...forward);
+          return [...forward, floats(4), floats(24), 2 ** 127];
+        };
+        const array = (name: string, offset: number, count: number, size: number) =>
+          new RegExp(`^tfjs-distill native: ${fn} ${name} ${offset}: ${count} values there lie outside the array of ${size}$`);
+        const holds = (name: string, size: number, rest: string) =>
+          new RegExp(`^tfjs-distill native: ${fn} ${name} holds ${size} ${rest}$`);
+        const cases = (v: unknown[]): Case[] => [
+          ['layout of 7 values', swap(v, 1, new Int32Array(7)), new RegExp(`^tfjs-distill native: ${fn} layout holds 7 values, not 8$`)],
+          ['vocabSize 0', geometry(v, 1, 1, 0), range(fn, 'vocabSize', 0, 1, MAX32)],
+          ['width 0', geometry(v, 1, 2, 0), range(fn, 'width', 0, 1, MAX32)],
+          ['kernelSize 0', geometry(v, 1, 5, 0), range(fn, 'kernelSize', 0, 1, MAX32)],
+          ['filters 0', geometry(v, 1, 6, 0), range(fn, 'filters', 0, 1, MAX32)],
+          ['maxLength 0', geometry(v, 1, 7, 0), range(fn, 'maxLength', 0, 1, MAX32)],
+          ['negative rows', swap(v, 3, -1), range(fn, 'rows', -1, 0, MAX32)],
+          ['table past the end', geometry(v, 1, 0, 17), array('tableOffset', 17, 8, 24)],
+          ['negative tableOffset', geometry(v, 1, 0, -1), array('tableOffset', -1, 8, 24)],
+          ['kernel past the end', geometry(v, 1, 3, 13), array('kernelOffset', 13, 12, 24)],
+          ['bias past the end', geometry(v, 1, 4, 23), array('biasOffset', 23, 2, 24)],
+          ['ids shorter', swap(v, 2, floats(5)), new RegExp(`^tfjs-distill native: ${fn} ids hold 5 ids, fewer than rows x maxLength$`)],
+          ['col shorter', swap(v, 4, floats(35)), holds('col', 35, 'values, fewer than the 36 it needs')],
+          ['out shorter', swap(v, 5, floats(11)), holds('out', 11, 'values, fewer than the 12 it needs')],
+          ['pooled shorter', swap(v, 6, floats(3)), holds('pooled', 3, 'values, fewer than rows x filters')],
+          ['index shorter', swap(v, 7, new Int32Array(16)), holds('index', 16, 'values, fewer than the 17 it needs')],
+          ['the weights not a Float32Array', swap(v, 0, new Float64Array(24)), /^tfjs-distill native: expected a Float32Array$/],
+          [
+            'the layout not an Int32Array',
+            swap(v, 1, Float32Array.of(1, 4, 2, 9, 21, 3, 2, 3)),
+            /^tfjs-distill native: expected an Int32Array$/,
+          ],
+        ];
+        const notFromForward = new RegExp(
+          `^tfjs-distill native: ${fn}'s ids or index are not those of a forward pass; run tokenConvForward first$`,
+        );
+        const backwardCases = (v: unknown[]): Case[] => [
+          ['dPooled shorter', swap(v, 8, floats(3)), holds('dPooled', 3, 'values, fewer than rows x filters')],
+          ['grad shorter', swap(v, 9, floats(22)), array('grad biasOffset', 21, 2, 22)],
+          [
+            'grad over the weights',
+            swap(v, 9, v[0]),
+            new RegExp(`^tfjs-distill native: ${fn} table and grad's table overlap; pass arrays that share no values$`),
+          ],
+          ['an id past the table', swap(v, 2, Float32Array.of(1, 4, 0, 2, 0, 0)), notFromForward],
+          [
+            'an index the forward pass did not leave',
+            swap(
+              v,
+              7,
+              Int32Array.from(v[7] as Int32Array, (x, i) => (i === 3 ? 5 : x)),
+            ),
+            notFromForward,
+          ],
+        ];
+        const forwardCases = (v: unknown[]): Case[] => [
+          [
+            'col over the table',
+            ((weights) => swap(swap(v, 0, weights), 4, weights.subarray(0, 36)))(floats(64)),
+            /^tfjs-distill native: tokenConvForward table and col overlap; pass arrays that share no values$/,
+          ],
+        ];
+        return [fn, { valid, bad: (v: unknown[]) => [...cases(v), ...(backward ? backwardCases(v) : forwardCases(v))] }];
+      }),
+    ),
     weightedSum: {
       // 3 ranks' slots of stride 10, the range [0, 10)
       valid: () => [floats(30), 10, Float64Array.of(0.5, 0.5, 0), 0, 10, floats(10)],
