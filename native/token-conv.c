@@ -34,19 +34,7 @@
 #include "token-conv.h"
 #include "vec4.h"
 
-enum { LAYOUT_TABLE, LAYOUT_VOCAB, LAYOUT_WIDTH, LAYOUT_KERNEL, LAYOUT_BIAS, LAYOUT_KERNEL_SIZE, LAYOUT_FILTERS, LAYOUT_LENGTH, LAYOUT_SIZE };
-
-typedef struct {
-  float *weights;
-  int64_t table, vocab, width, kernel, bias, kernel_size, filters, length, rows, span, pad_left;
-  const float *ids;
-  float *col, *out, *pooled;
-  int32_t *row_start, *argmax, *tied, *positions;
-  int64_t index_count;
-} conv_args;
-
-/* The first `count` napi values of argv: (weights, layout, ids, rows, col, out, pooled, index), checked against each other. */
-static int conv_args_of(napi_env env, const char *fn, napi_value *argv, conv_args *a) {
+int conv_args_of(napi_env env, const char *fn, napi_value *argv, conv_args *a) {
   size_t weight_floats, layout_count, id_count, col_floats, out_floats, pooled_floats, index_count;
   int32_t *layout, *index;
   float *ids;
@@ -100,8 +88,7 @@ static int conv_args_of(napi_env env, const char *fn, napi_value *argv, conv_arg
   return 1;
 }
 
-/* The ranges every call reads or writes: the table, kernel and bias, the ids, then the buffers the forward pass writes. */
-static void conv_spans(const conv_args *a, int forward, span *spans) {
+void conv_spans(const conv_args *a, int forward, span *spans) {
   spans[0] = (span){a->weights + a->table, a->vocab * a->width, "table", 0};
   spans[1] = (span){a->weights + a->kernel, a->span * a->filters, "kernel", 0};
   spans[2] = (span){a->weights + a->bias, a->filters, "bias", 0};
@@ -112,8 +99,7 @@ static void conv_spans(const conv_args *a, int forward, span *spans) {
   spans[7] = (span){(const float *)a->row_start, a->index_count, "index", forward};
 }
 
-/* -1 when every id is a whole number in [0, vocab), else the index of the first that is not. */
-static int64_t first_bad_id(const float *ids, int64_t count, int64_t vocab) {
+int64_t conv_first_bad_id(const float *ids, int64_t count, int64_t vocab) {
   for (int64_t i = 0; i < count; i++) {
     const float id = ids[i];
     if (!(id >= 0 && id < (float)vocab && id == truncf(id))) return i;
@@ -267,7 +253,7 @@ napi_value token_conv_forward(napi_env env, napi_callback_info info) {
   if (!openblas_ready(env) || !get_args(env, info, 8, argv) || !conv_args_of(env, "tokenConvForward", argv, &a)) return NULL;
   conv_spans(&a, 1, spans);
   if (!disjoint(env, "tokenConvForward", spans, 8)) return NULL;
-  const int64_t bad = first_bad_id(a.ids, a.rows * a.length, a.vocab);
+  const int64_t bad = conv_first_bad_id(a.ids, a.rows * a.length, a.vocab);
   if (bad >= 0) return number_value(env, (double)bad);
   int64_t real = 0;
   for (int64_t b = 0; b < a.rows; b++) {
@@ -287,130 +273,4 @@ napi_value token_conv_forward(napi_env env, napi_callback_info info) {
     row_maxima(&a, b);
   }
   return number_value(env, -1);
-}
-
-/* Whether every |values[i]| <= limit, i < count (false for NaN and the infinities). */
-static int all_bounded(const float *values, int64_t count, float limit) {
-  int ok = 1;
-  for (int64_t i = 0; i < count; i++) ok &= fabsf(values[i]) <= limit;
-  return ok;
-}
-
-/* Whether index still holds what a forward pass over these ids left: every place it names lies where that pass puts it. */
-static int index_intact(const conv_args *a) {
-  if (a->row_start[0] != 0) return 0;
-  for (int64_t b = 0; b < a->rows; b++) {
-    const int32_t from = a->row_start[b], to = a->row_start[b + 1];
-    if (to < from || to > (b + 1) * a->length) return 0;
-    for (int32_t r = from; r < to; r++)
-      if (a->positions[r] < b * a->length || a->positions[r] >= (b + 1) * a->length) return 0;
-    for (int64_t f = 0; f < a->filters; f++) {
-      const int32_t at = a->argmax[b * a->filters + f];
-      if (at != -1 && (at < from || at >= to)) return 0;
-    }
-  }
-  return 1;
-}
-
-/* The filters transposed [filters, span] and their gradient so, per thread, grown as needed and kept. */
-static _Thread_local float *transposed = NULL;
-static _Thread_local int64_t transposed_floats = 0;
-
-static float *transposed_buffers(int64_t floats) {
-  if (floats > transposed_floats) {
-    float *grown = realloc(transposed, sizeof(float) * (size_t)floats);
-    if (grown == NULL) return NULL;
-    transposed = grown;
-    transposed_floats = floats;
-  }
-  return transposed;
-}
-
-/* Computed position r (of row b) holds filter f's maximum, whose gradient is g: adds its share into the gradients. */
-static void add_at(const conv_args *a, int64_t b, int64_t r, int64_t f, float g, const float *filter_t, float *d_kernel_t, float *d_table) {
-  const float *col = a->col + r * a->span;
-  float *d_filter = d_kernel_t + f * a->span;
-  const float *filter = filter_t + f * a->span;
-  for (int64_t j = 0; j < a->span; j++) d_filter[j] += col[j] * g;
-  const float *ids = a->ids + b * a->length;
-  const int64_t p = a->positions[r] - b * a->length;
-  for (int64_t k = 0; k < a->kernel_size; k++) {
-    const int64_t q = p + k - a->pad_left;
-    if (q < 0 || q >= a->length || ids[q] == 0) continue;
-    float *row = d_table + (int64_t)ids[q] * a->width;
-    const float *w = filter + k * a->width;
-    for (int64_t c = 0; c < a->width; c++) row[c] += w[c] * g;
-  }
-}
-
-/*
- * tokenConvBackward(weights, layout, ids, rows, col, out, pooled, index, dPooled, grad, limit) -> bool: with
- * dPooled [rows, filters] the gradient of the last forward pass's pooled, writes the table's, the kernel's and
- * the bias's gradients into grad at their offsets. Returns whether every value written is within limit.
- */
-napi_value token_conv_backward(napi_env env, napi_callback_info info) {
-  napi_value argv[11];
-  conv_args a;
-  float *d_pooled, *grad;
-  size_t d_pooled_floats, grad_floats;
-  double limit;
-  if (!openblas_ready(env) || !get_args(env, info, 11, argv) || !conv_args_of(env, "tokenConvBackward", argv, &a) ||
-      !get_f32_array(env, argv[8], &d_pooled, &d_pooled_floats) || !get_f32_array(env, argv[9], &grad, &grad_floats) ||
-      !get_f64(env, argv[10], &limit))
-    return NULL;
-  const int64_t filters = a.filters, table = a.vocab * a.width, kernel = a.span * filters;
-  if ((uint64_t)(a.rows * filters) > d_pooled_floats) {
-    fail(env, "tfjs-distill native: tokenConvBackward dPooled holds %zu values, fewer than rows x filters", d_pooled_floats);
-    return NULL;
-  }
-  if (!in_array(env, "tokenConvBackward", "grad tableOffset", a.table, table, grad_floats) ||
-      !in_array(env, "tokenConvBackward", "grad kernelOffset", a.kernel, kernel, grad_floats) ||
-      !in_array(env, "tokenConvBackward", "grad biasOffset", a.bias, filters, grad_floats))
-    return NULL;
-  float *d_table = grad + a.table, *d_kernel = grad + a.kernel, *d_bias = grad + a.bias;
-  span spans[12];
-  conv_spans(&a, 0, spans);
-  spans[8] = (span){d_pooled, a.rows * filters, "dPooled", 0};
-  spans[9] = (span){d_table, table, "grad's table", 1};
-  spans[10] = (span){d_kernel, kernel, "grad's kernel", 1};
-  spans[11] = (span){d_bias, filters, "grad's bias", 1};
-  if (!disjoint(env, "tokenConvBackward", spans, 12)) return NULL;
-  if (first_bad_id(a.ids, a.rows * a.length, a.vocab) >= 0 || !index_intact(&a)) {
-    fail(env, "tfjs-distill native: tokenConvBackward's ids or index are not those of a forward pass; run tokenConvForward first");
-    return NULL;
-  }
-  float *filter_t = transposed_buffers(2 * kernel);
-  if (filter_t == NULL) {
-    fail(env, "tfjs-distill native: tokenConvBackward could not allocate %lld floats", (long long)(2 * kernel));
-    return NULL;
-  }
-  float *d_kernel_t = filter_t + kernel;
-  const float *w = a.weights + a.kernel;
-  for (int64_t j = 0; j < a.span; j++)
-    for (int64_t f = 0; f < filters; f++) filter_t[f * a.span + j] = w[j * filters + f];
-  memset(d_kernel_t, 0, sizeof(float) * (size_t)kernel);
-  memset(d_table, 0, sizeof(float) * (size_t)table);
-  memset(d_bias, 0, sizeof(float) * (size_t)filters);
-  for (int64_t b = 0; b < a.rows; b++) {
-    for (int64_t f = 0; f < filters; f++) {
-      const int64_t i = b * filters + f;
-      const float max = a.pooled[i], g = d_pooled[i];
-      if (!(max > 0)) continue; /* ReLU's gradient is 0 at 0: no position gets any */
-      if (!a.tied[i]) {
-        d_bias[f] += g;
-        add_at(&a, b, a.argmax[i], f, g, filter_t, d_kernel_t, d_table);
-        continue;
-      }
-      for (int64_t r = a.argmax[i]; r < a.row_start[b + 1]; r++) {
-        if (a.out[r * filters + f] != max) continue;
-        d_bias[f] += g;
-        add_at(&a, b, r, f, g, filter_t, d_kernel_t, d_table);
-      }
-    }
-  }
-  for (int64_t j = 0; j < a.span; j++)
-    for (int64_t f = 0; f < filters; f++) d_kernel[j * filters + f] = d_kernel_t[f * a.span + j];
-  const float bound = (float)limit;
-  const int ok = all_bounded(d_kernel, kernel, bound) & all_bounded(d_bias, filters, bound) & all_bounded(d_table, table, bound);
-  return boolean_value(env, ok);
 }
