@@ -1,7 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LogitTable } from '../dist/data/logit-table.js';
-import { SharedDataset } from '../dist/data/shared-dataset.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { initBackend } from '../dist/kernels/backend.js';
 import { useJavascriptLoops } from '../dist/kernels/thread-loops.js';
 import {
@@ -14,15 +12,12 @@ import {
 } from '../dist/kernels/token-conv-loops.js';
 import { buildModel } from '../dist/models/architectures.js';
 import { realTokens, zeroPadding } from '../dist/models/architectures/token-layers.js';
-import { modelFromData, modelToData, shareModel } from '../dist/models/model-data.js';
+import { modelFromData, modelToData } from '../dist/models/model-data.js';
 import { tokenConv } from '../dist/models/token-conv.js';
 import { tokenFront } from '../dist/models/token-front.js';
-import { TfjsPool } from '../dist/pool/tfjs-pool.js';
 import { mulberry32 } from '../dist/random.js';
-import { trainDataParallel } from '../dist/train/data-parallel.js';
 import { DenseChainBuffers, denseChainGradient, denseLayerViews, logitsLoss } from '../dist/train/dense-chain-step.js';
 import { meanLoss } from '../dist/train/losses.js';
-import { planPhase } from '../dist/train/plan.js';
 import { tokenConvLayout } from '../dist/train/token-conv-step.js';
 import { requiredBlas } from './helpers/native-blas.js';
 
@@ -325,84 +320,5 @@ describe('token conv: which threads train cnn1d students with it', () => {
     useJavascriptLoops();
     expect(tokenConvLoops()).toBeUndefined();
     await tf.setBackend('cpu');
-  });
-});
-
-// The fused pass trains in workers running the openblas kernels only.
-describe.runIf('blas' in requiredBlas())('token conv: data-parallel training', () => {
-  const TRAIN_ROWS = 40;
-  /** W=2 pools with the fused pass (the default) and with it switched off (workers copy the environment when they start). */
-  const pools: { fused?: TfjsPool; stock?: TfjsPool; single?: TfjsPool } = {};
-  beforeAll(async () => {
-    const switched = process.env[TOKEN_CONV_ENV];
-    try {
-      delete process.env[TOKEN_CONV_ENV];
-      pools.fused = await TfjsPool.startTfjs({ workers: 2, backend: 'wasm', barrierTimeoutMs: 60_000, kernels: 'auto' });
-      pools.single = await TfjsPool.startTfjs({ workers: 1, backend: 'wasm', barrierTimeoutMs: 60_000, kernels: 'auto' });
-      process.env[TOKEN_CONV_ENV] = 'off';
-      pools.stock = await TfjsPool.startTfjs({ workers: 2, backend: 'wasm', barrierTimeoutMs: 60_000, kernels: 'auto' });
-    } finally {
-      if (switched === undefined) delete process.env[TOKEN_CONV_ENV];
-      else process.env[TOKEN_CONV_ENV] = switched;
-    }
-  });
-  afterAll(async () => {
-    for (const pool of Object.values(pools)) await pool?.destroy();
-  });
-
-  /**
-   * Rows of random lengths (some all padding, some shorter than the kernel) whose tokens are distinct within
-   * each row: the stock pass on the openblas kernels runs its conv as one sgemm too, which may round equal
-   * windows apart and so break their ties by rounding; the tests above hold ties to the cpu backend's graph.
-   */
-  function distinctTokenRows(rows: number): Float32Array {
-    const random = mulberry32(5);
-    const ids = new Float32Array(rows * MAX_LENGTH);
-    for (let r = 0; r < rows; r++) {
-      const pool = Array.from({ length: VOCAB - 1 }, (_, i) => i + 1);
-      const length = r % 7 === 0 ? 0 : 1 + Math.floor(random() * MAX_LENGTH);
-      for (let t = 0; t < length; t++) ids[r * MAX_LENGTH + t] = pool.splice(Math.floor(random() * pool.length), 1)[0];
-    }
-    return ids;
-  }
-
-  async function train(pool: TfjsPool, workers: number) {
-    const x = distinctTokenRows(TRAIN_ROWS);
-    const y = Int32Array.from({ length: TRAIN_ROWS }, (_, i) => (i % 3 === 2 ? -1 : i % CLASSES));
-    const data = SharedDataset.fromDataset({ x, y, shape: [TRAIN_ROWS, MAX_LENGTH], numClasses: CLASSES }, 'train');
-    const soft = LogitTable.create(TRAIN_ROWS, CLASSES);
-    const random = mulberry32(8);
-    soft.values.set(Float32Array.from({ length: soft.values.length }, () => random() * 4 - 2));
-    const model = cnn1d('cnn1d:6,8', 3);
-    const outcome = await trainDataParallel(pool, {
-      phase: 'student',
-      model: shareModel(await modelToData(model)),
-      trainableParams: model.countParams(),
-      data,
-      rows: Int32Array.from({ length: TRAIN_ROWS }, (_, i) => i),
-      softLabels: soft,
-      loss: LOSS,
-      optimizer: { name: 'adam', learningRate: 0.01 },
-      plan: planPhase({ rows: TRAIN_ROWS, batchSize: 10, workers, steps: 8 }),
-      seed: 5,
-      onNonFinite: 'abort',
-      onProgress: () => {},
-    });
-    return { weights: new Float32Array(outcome.weights), loss: outcome.finalLoss };
-  }
-
-  it('W=2 repeats its bits, matches W=1 and the run with it switched off, and the fused pass ran', async () => {
-    const [a, b] = [await train(pools.fused!, 2), await train(pools.fused!, 2)];
-    expect(Buffer.from(a.weights.buffer).equals(Buffer.from(b.weights.buffer))).toBe(true);
-    const one = await train(pools.single!, 1);
-    const stock = await train(pools.stock!, 2);
-    for (const other of [one, stock]) {
-      expect(scaledError(a.weights, other.weights)).toBeLessThan(1e-4);
-      expect(a.loss).toBeCloseTo(other.loss, 4);
-    }
-    // The two paths sum in other orders, so the same bits would mean that the fused pass did not run in the workers.
-    expect(Buffer.from(a.weights.buffer).equals(Buffer.from(stock.weights.buffer))).toBe(false);
-    const initial = cnn1d('cnn1d:6,8', 3).getWeights()[0].dataSync() as Float32Array;
-    expect(scaledError(a.weights.subarray(0, initial.length), initial)).toBeGreaterThan(1e-3); // the weights moved: training ran
   });
 });
