@@ -118,7 +118,8 @@ napi_value token_conv_backward(napi_env env, napi_callback_info info) {
     for (int64_t f = 0; f < filters; f++) {
       const int64_t i = b * filters + f;
       const float max = a.pooled[i], g = d_pooled[i];
-      if (!(max > 0)) continue; /* ReLU's gradient is 0 at 0: no position gets any */
+      /* ReLU's gradient is 0 at 0: no position gets any (nor any when the index names none). */
+      if (!(max > 0) || a.argmax[i] < 0) continue;
       if (!a.tied[i]) {
         d_bias[f] += g;
         add_at(&a, b, a.argmax[i], f, g, filter_t, d_kernel_t, d_table);
