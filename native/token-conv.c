@@ -7,9 +7,9 @@
  * lies. Padding positions are not computed: the stock graph zeroes their outputs, which leaves the maximum of
  * ReLU outputs (>= 0) alone, and sends them no gradient.
  *
- * The backward pass follows the stock graph's gradient: tfjs's Max sends a row's gradient to every position
- * equal to its maximum, ReLU's gradient is 0 where its output is 0, so only positive maxima pass, each to
- * every position that holds it. Each such position adds its im2col row into its filter's gradient and its
+ * The backward pass (token-conv-backward.c) follows the stock graph's gradient: tfjs's Max sends a row's
+ * gradient to every position equal to its maximum, ReLU's gradient is 0 where its output is 0, so only
+ * positive maxima pass, each to every position that holds it. Each such position adds its im2col row into its filter's gradient and its
  * filter into the table rows of its window's real tokens. Every gradient is written straight into the
  * gradient vector (a rank's exchange slot) at the weights' own offsets.
  *
