@@ -78,6 +78,7 @@ static void load_openblas(void) {
 #include "token-front.h"
 #include "dense-chain.h"
 #include "token-conv.h"
+#include "scratch.h"
 #include "vec4.h"
 
 int openblas_ready(napi_env env) {
@@ -280,6 +281,6 @@ NAPI_MODULE_INIT() {
       {"tokenConvBackward", NULL, token_conv_backward, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   napi_define_properties(env, exports, sizeof functions / sizeof *functions, functions);
-  conv_instance_init(env);
+  scratch_init(env);
   return exports;
 }

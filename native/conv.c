@@ -6,11 +6,11 @@
 #include <node_api.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 #include "blas.h"
 #include "conv.h"
 #include "napi-args.h"
+#include "scratch.h"
 #include "vec4.h"
 
 /* Geometry of an NHWC conv with an [KH, KW, CI, CO] filter, as tfjs's Conv2DInfo gives it. */
@@ -114,32 +114,12 @@ static void col2im(const conv_t *g, const float *col, float *dx, int64_t n0, int
 }
 
 /*
- * The im2col matrix, kept per worker (N-API instance data, freed with the worker) and grown when needed:
- * a fresh multi-megabyte malloc is a fresh mmap, and faulting its pages in on every call cost as much as a
- * small conv's arithmetic. At most COL_BUDGET floats, or one image's worth when one image needs more.
+ * The im2col matrix, kept per worker (native/scratch.h) and grown when needed: a fresh multi-megabyte malloc
+ * is a fresh mmap, and faulting its pages in on every call cost as much as a small conv's arithmetic. At
+ * most COL_BUDGET floats, or one image's worth when one image needs more.
  */
-typedef struct {
-  float *data;
-  size_t capacity;
-} col_cache_t;
-
-static void free_col_cache(napi_env env, void *data, void *hint) {
-  (void)env;
-  (void)hint;
-  col_cache_t *cache = data;
-  free(cache->data);
-  free(cache);
-}
-
 static float *im2col_buffer(napi_env env, int64_t floats) {
-  col_cache_t *cache = NULL;
-  if (napi_get_instance_data(env, (void **)&cache) != napi_ok || cache == NULL) return NULL;
-  if ((size_t)floats > cache->capacity) {
-    free(cache->data);
-    cache->data = malloc(sizeof(float) * floats);
-    cache->capacity = cache->data == NULL ? 0 : (size_t)floats;
-  }
-  return cache->data;
+  return scratch_buffer(env, SCRATCH_IM2COL, sizeof(float) * (size_t)floats);
 }
 
 /* A 1x1, stride-1, unpadded conv: the im2col matrix is x itself. */
@@ -253,9 +233,4 @@ napi_value conv2d(napi_env env, napi_callback_info info) {
     }
   }
   return NULL;
-}
-
-void conv_instance_init(napi_env env) {
-  col_cache_t *cache = calloc(1, sizeof *cache);
-  if (cache != NULL && napi_set_instance_data(env, cache, free_col_cache, NULL) != napi_ok) free(cache);
 }

@@ -5,10 +5,10 @@
  */
 #include <math.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 #include "blas.h"
 #include "napi-args.h"
+#include "scratch.h"
 #include "spans.h"
 #include "token-conv.h"
 
@@ -33,20 +33,6 @@ static int index_intact(const conv_args *a) {
     }
   }
   return 1;
-}
-
-/* The filters transposed [filters, span] and their gradient so, per thread, grown as needed and kept. */
-static _Thread_local float *transposed = NULL;
-static _Thread_local int64_t transposed_floats = 0;
-
-static float *transposed_buffers(int64_t floats) {
-  if (floats > transposed_floats) {
-    float *grown = realloc(transposed, sizeof(float) * (size_t)floats);
-    if (grown == NULL) return NULL;
-    transposed = grown;
-    transposed_floats = floats;
-  }
-  return transposed;
 }
 
 /* Computed position r (of row b) holds filter f's maximum, whose gradient is g: adds its share into the gradients. */
@@ -102,7 +88,8 @@ napi_value token_conv_backward(napi_env env, napi_callback_info info) {
     fail(env, "tfjs-distill native: tokenConvBackward's ids or index are not those of a forward pass; run tokenConvForward first");
     return NULL;
   }
-  float *filter_t = transposed_buffers(2 * kernel);
+  /* The filters transposed [filters, span], then their gradient so. */
+  float *filter_t = scratch_buffer(env, SCRATCH_TRANSPOSED_FILTERS, sizeof(float) * (size_t)(2 * kernel));
   if (filter_t == NULL) {
     fail(env, "tfjs-distill native: tokenConvBackward could not allocate %lld floats", (long long)(2 * kernel));
     return NULL;

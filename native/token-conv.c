@@ -26,10 +26,10 @@
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 #include "blas.h"
 #include "napi-args.h"
+#include "scratch.h"
 #include "spans.h"
 #include "token-conv.h"
 #include "vec4.h"
@@ -141,26 +141,22 @@ static int same_window(const conv_args *a, const float *ids, int64_t p, int64_t 
   return 1;
 }
 
-/* A per-thread table of int32 slots, grown as needed and kept: the equal-window lookup's. */
-static _Thread_local int32_t *window_slots = NULL;
-static _Thread_local int64_t window_slot_count = 0;
+/* The slots of the equal-window lookup for a row of `positions` computed positions: a power of two, at most half full. */
+static int64_t window_slots_for(int64_t positions) {
+  int64_t slots = 16;
+  while (slots < 2 * positions) slots *= 2;
+  return slots;
+}
 
 /*
- * Gives row b's positions whose windows read the same ids the outputs of the first of them. In exact
- * arithmetic they are equal, and tfjs's Max then sends the gradient to each; sgemm may round them apart (its
- * blocking treats rows at different places differently), which would pick one of them by rounding alone.
- * Returns 0 when the lookup table cannot be allocated.
+ * Gives row b's positions whose windows read the same ids the outputs of the first of them, with
+ * `window_slots` (window_slots_for the row's positions at least) as the lookup table. In exact arithmetic
+ * they are equal, and tfjs's Max then sends the gradient to each; sgemm may round them apart (its blocking
+ * treats rows at different places differently), which would pick one of them by rounding alone.
  */
-static int share_equal_windows(const conv_args *a, int64_t b) {
+static void share_equal_windows(const conv_args *a, int64_t b, int32_t *window_slots) {
   const int32_t from = a->row_start[b], to = a->row_start[b + 1];
-  int64_t slots = 16;
-  while (slots < 2 * (int64_t)(to - from)) slots *= 2;
-  if (slots > window_slot_count) {
-    int32_t *grown = realloc(window_slots, sizeof(int32_t) * (size_t)slots);
-    if (grown == NULL) return 0;
-    window_slots = grown;
-    window_slot_count = slots;
-  }
+  const int64_t slots = window_slots_for(to - from);
   memset(window_slots, 0xff, sizeof(int32_t) * (size_t)slots); /* -1: empty */
   const float *ids = a->ids + b * a->length;
   for (int32_t r = from; r < to; r++) {
@@ -179,7 +175,6 @@ static int share_equal_windows(const conv_args *a, int64_t b) {
       }
     }
   }
-  return 1;
 }
 
 /* One filter's ReLU of z and maximum update at computed position r (the scalar twin of update4); returns the ReLU. */
@@ -255,21 +250,24 @@ napi_value token_conv_forward(napi_env env, napi_callback_info info) {
   if (!disjoint(env, "tokenConvForward", spans, 8)) return NULL;
   const int64_t bad = conv_first_bad_id(a.ids, a.rows * a.length, a.vocab);
   if (bad >= 0) return number_value(env, (double)bad);
-  int64_t real = 0;
+  int64_t real = 0, longest = 0;
   for (int64_t b = 0; b < a.rows; b++) {
     a.row_start[b] = (int32_t)real;
     real = gather_windows(&a, b, real);
+    if (real - a.row_start[b] > longest) longest = real - a.row_start[b];
   }
   a.row_start[a.rows] = (int32_t)real;
+  int32_t *window_slots = scratch_buffer(env, SCRATCH_EQUAL_WINDOWS, sizeof(int32_t) * (size_t)window_slots_for(longest));
+  if (window_slots == NULL) {
+    fail(env, "tfjs-distill native: tokenConvForward could not allocate its window table");
+    return NULL;
+  }
   /* The product first, then the bias and the activation, as the stock conv and bias add round them. */
   if (real > 0)
     openblas_sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, (int)real, (int)a.filters, (int)a.span, 1.0f, a.col, (int)a.span,
                    a.weights + a.kernel, (int)a.filters, 0.0f, a.out, (int)a.filters);
   for (int64_t b = 0; b < a.rows; b++) {
-    if (!share_equal_windows(&a, b)) {
-      fail(env, "tfjs-distill native: tokenConvForward could not allocate its window table");
-      return NULL;
-    }
+    share_equal_windows(&a, b, window_slots);
     row_maxima(&a, b);
   }
   return number_value(env, -1);
