@@ -59,13 +59,24 @@ function tokenRows(rows: number, seed = 3): Float32Array {
   return ids;
 }
 
-/** A cnn1d-shaped model of stock layers, its convolution with `conv`'s settings and `after` between the maximum and the logits. */
-function cnn1dLike(conv: Partial<tf.layers.ConvLayerArgs>, after: tf.layers.Layer[] = []): tf.LayersModel {
+type Symbolic = tf.SymbolicTensor;
+/** cnn1d's own step from the convolution's output to the maximum: padding zeroed, then the global maximum. */
+const maskedMaximum = (features: Symbolic, real: Symbolic) => tf.layers.globalMaxPooling1d().apply(zeroPadding(features, real)) as Symbolic;
+
+/**
+ * A cnn1d-shaped model of stock layers, its convolution with `conv`'s settings, `pool` from its output to
+ * rows [n, filters], and `after` between those and the logits.
+ */
+function cnn1dLike(
+  conv: Partial<tf.layers.ConvLayerArgs>,
+  after: tf.layers.Layer[] = [],
+  pool: (features: Symbolic, real: Symbolic) => Symbolic = maskedMaximum,
+): tf.LayersModel {
   const ids = tf.input({ shape: [MAX_LENGTH] });
   const real = realTokens(ids, MAX_LENGTH);
   const embedded = zeroPadding(tf.layers.embedding({ inputDim: VOCAB, outputDim: 4 }).apply(ids) as tf.SymbolicTensor, real);
   const convolution = tf.layers.conv1d({ filters: 5, kernelSize: 3, padding: 'same', activation: 'relu', ...conv });
-  let t = tf.layers.globalMaxPooling1d().apply(zeroPadding(convolution.apply(embedded) as tf.SymbolicTensor, real)) as tf.SymbolicTensor;
+  let t = pool(convolution.apply(embedded) as Symbolic, real);
   for (const layer of after) t = layer.apply(t) as tf.SymbolicTensor;
   return tf.model({ inputs: ids, outputs: tf.layers.dense({ units: CLASSES }).apply(t) as tf.SymbolicTensor });
 }
@@ -122,7 +133,7 @@ function fusedPass(model: tf.LayersModel, loops: TokenConvStudentLoops, ids: Flo
   const head = denseLayerViews(conv.head, variables).map((l) => ({
     ...l,
     kernelOffset: l.kernelOffset + PREFIX,
-    biasOffset: l.biasOffset + PREFIX,
+    biasOffset: l.biasOffset < 0 ? -1 : l.biasOffset + PREFIX, // -1: no bias
   }));
   const grad = new Float32Array(weights.length).fill(7); // every weight's gradient overwritten; the prefix left alone
   const dPooled = new Float32Array(maxRows * conv.filters);
@@ -194,15 +205,29 @@ describe('token conv: recognising a cnn1d student', () => {
     expect(tokenConv(hidden, tokenFront(hidden)!)?.head.layers.map((l) => l.units)).toEqual([6, CLASSES]);
   });
 
-  it('leaves anything else to the token front and tfjs: other conv settings, regularisers, constraints, dropout, a capped ReLU, a frozen conv, bag', async () => {
+  it('leaves anything else to the token front and tfjs: other conv settings, regularisers, constraints, dropout, a capped ReLU, other pooling, more convs, a frozen conv, bag', async () => {
     const others: [string, tf.LayersModel][] = [
       ['linear', cnn1dLike({ activation: 'linear' })],
       ['no bias', cnn1dLike({ useBias: false })],
       ['dilation 2', cnn1dLike({ dilationRate: 2 })],
+      // (strides above 1, 'valid' and tfjs's 'causal' padding change the length: the padding mask cannot follow)
+      ['relu6', cnn1dLike({ activation: 'relu6' })],
       ['kernel regulariser', cnn1dLike({ kernelRegularizer: tf.regularizers.l2() })],
       ['kernel constraint', cnn1dLike({ kernelConstraint: tf.constraints.maxNorm({ maxValue: 1 }) })],
       ['dropout after the maximum', cnn1dLike({}, [tf.layers.dropout({ rate: 0.5 })])],
       ['a capped ReLU after the maximum', cnn1dLike({}, [tf.layers.reLU({ maxValue: 1 })])],
+      ['no padding mask after the conv', cnn1dLike({}, [], (features) => tf.layers.globalMaxPooling1d().apply(features) as Symbolic)],
+      [
+        'the average, not the maximum',
+        cnn1dLike({}, [], (features, real) => tf.layers.globalAveragePooling1d().apply(zeroPadding(features, real)) as Symbolic),
+      ],
+      [
+        'a second conv after the first',
+        cnn1dLike({}, [], (features, real) => {
+          const second = tf.layers.conv1d({ filters: 5, kernelSize: 3, padding: 'same', activation: 'relu' });
+          return maskedMaximum(second.apply(zeroPadding(features, real)) as Symbolic, real);
+        }),
+      ],
     ];
     const frozen = cnn1dLike({});
     frozen.layers.find((l) => l.getClassName() === 'Conv1D')!.trainable = false;
@@ -223,6 +248,12 @@ describe('token conv: the fused pass', () => {
     ['cnn1d:5,4', () => reloaded(cnn1d('cnn1d:5,4'))],
     ['cnn1d:6,16', () => reloaded(cnn1d('cnn1d:6,16', 7))],
     ['kernel 2 and a hidden ReLU layer', async () => cnn1dLike({ kernelSize: 2 }, [tf.layers.dense({ units: 6, activation: 'relu' })])],
+    [
+      'kernel 4, a ReLU layer and a dense layer without bias',
+      async () =>
+        cnn1dLike({ kernelSize: 4 }, [tf.layers.dense({ units: 6 }), tf.layers.reLU(), tf.layers.dense({ units: 5, useBias: false })]),
+    ],
+    ['kernel 15, wider than the rows', async () => cnn1dLike({ kernelSize: 15 })],
     ['a filter equal at every real position (ties)', async () => withFlatFilter(await reloaded(cnn1d('cnn1d:5,4')))],
   ];
   for (const [name, loops] of implementations())
