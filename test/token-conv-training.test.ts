@@ -1,4 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LogitTable } from '../dist/data/logit-table.js';
 import { SharedDataset } from '../dist/data/shared-dataset.js';
@@ -6,6 +9,7 @@ import { TOKEN_CONV_ENV } from '../dist/kernels/token-conv-loops.js';
 import { buildModel } from '../dist/models/architectures.js';
 import { modelToData, shareModel } from '../dist/models/model-data.js';
 import { TfjsPool } from '../dist/pool/tfjs-pool.js';
+import { RunCheckpoint } from '../dist/train/checkpoint.js';
 import { mulberry32 } from '../dist/random.js';
 import { trainDataParallel } from '../dist/train/data-parallel.js';
 import { planPhase } from '../dist/train/plan.js';
@@ -114,4 +118,75 @@ describe.runIf('blas' in requiredBlas())('token conv: data-parallel training', (
     const initial = cnn1d('cnn1d:6,8', 3).getWeights()[0].dataSync() as Float32Array;
     expect(scaledError(a.weights.subarray(0, initial.length), initial)).toBeGreaterThan(1e-3); // the weights moved: training ran
   });
+
+  /**
+   * A W=2 run with every option that changes the step but augmentation (which leaves text students to tfjs):
+   * a warmup and cosine schedule, weight decay, gradient clipping, validation on held-out rows with early
+   * stopping and keep 'best', and checkpoints more often than once per run; a teacher phase (hard labels, no
+   * soft labels) when `teacher`.
+   */
+  async function trainWithEverything(pool: TfjsPool, teacher: boolean) {
+    const heldOut = 10;
+    const total = TRAIN_ROWS + heldOut;
+    const x = distinctTokenRows(total);
+    const y = Int32Array.from({ length: total }, (_, i) => (!teacher && i < TRAIN_ROWS && i % 3 === 2 ? -1 : (i * 7) % CLASSES));
+    const data = SharedDataset.fromDataset({ x, y, shape: [total, MAX_LENGTH], numClasses: CLASSES }, 'train');
+    const soft = LogitTable.create(total, CLASSES);
+    const random = mulberry32(12);
+    soft.values.set(Float32Array.from({ length: soft.values.length }, () => random() * 4 - 2));
+    const model = cnn1d('cnn1d:6,8', 4);
+    const dir = await mkdtemp(join(tmpdir(), 'token-conv-'));
+    try {
+      const phase = teacher ? 'teacher' : 'student';
+      const checkpoint = await RunCheckpoint.open({ dir, everySteps: 3 }, {});
+      const outcome = await trainDataParallel(pool, {
+        phase,
+        model: shareModel(await modelToData(model)),
+        trainableParams: model.countParams(),
+        data,
+        rows: Int32Array.from({ length: TRAIN_ROWS }, (_, i) => i),
+        softLabels: teacher ? undefined : soft,
+        loss: teacher ? { name: 'hard' } : LOSS,
+        optimizer: { name: 'adam', learningRate: 0.05 },
+        rules: { lrSchedule: { name: 'cosine', warmupSteps: 2 }, weightDecay: 0.01, clipNorm: 0.5 },
+        validation: {
+          rows: Int32Array.from({ length: heldOut }, (_, i) => TRAIN_ROWS + i),
+          earlyStopping: { patience: 2, metric: 'loss' },
+          metric: 'loss',
+          keep: 'best',
+        },
+        checkpoint: { path: checkpoint.phaseFile(phase), everySteps: 3 },
+        plan: planPhase({ rows: TRAIN_ROWS, batchSize: 10, workers: 2, steps: 40 }),
+        seed: 6,
+        onNonFinite: 'abort',
+        onProgress: () => {},
+      });
+      const saved = (await checkpoint.loadPhase(phase))!;
+      return {
+        kept: new Float32Array(outcome.weights),
+        last: new Float32Array(saved.weights),
+        best: new Float32Array(saved.bestWeights!),
+        selection: outcome.selection!,
+      };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  for (const teacher of [false, true])
+    it(`${teacher ? 'a teacher phase' : 'a student phase'} with validation, keep 'best', early stopping, checkpoints, a schedule, decay and clipping ends as with it switched off`, async () => {
+      const fused = await trainWithEverything(pools.fused!, teacher);
+      const stock = await trainWithEverything(pools.stock!, teacher);
+      const { bestValue, ...selection } = fused.selection;
+      const { bestValue: stockBestValue, ...stockSelection } = stock.selection;
+      expect(selection).toEqual(stockSelection);
+      expect(selection.stopped).toBe(true); // early stopping ended both runs, before the last epoch
+      expect(bestValue).toBeCloseTo(stockBestValue, 5);
+      for (const key of ['kept', 'last', 'best'] as const) {
+        expect(scaledError(fused[key], stock[key]), key).toBeLessThan(1e-4);
+        // The two paths sum in other orders: the same bits would mean that the fused pass did not run.
+        expect(Buffer.from(fused[key].buffer).equals(Buffer.from(stock[key].buffer)), key).toBe(false);
+      }
+      expect(Buffer.from(fused.kept.buffer).equals(Buffer.from(fused.best.buffer))).toBe(true);
+    });
 });
