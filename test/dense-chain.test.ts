@@ -17,6 +17,7 @@ import { RunCheckpoint } from '../dist/train/checkpoint.js';
 import { meanLoss } from '../dist/train/losses.js';
 import { planPhase } from '../dist/train/plan.js';
 import { requiredBlas } from './helpers/native-blas.js';
+import { scaledError } from './helpers/scaled-error.js';
 
 const ROWS = 11;
 const CLASSES = 4;
@@ -100,18 +101,6 @@ function stockPass(model: tf.LayersModel, x: Float32Array, rows: number, targets
     }
     return { logits, grad: flat, loss: value.dataSync()[0] };
   });
-}
-
-/** max |a - b| / (max |b| + tiny): an error relative to the values' scale. */
-function scaledError(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / (scale + 1e-30);
 }
 
 /** Dense chains the tests train: mlp on image rows (a Flatten first), and layers the builder does not make. */

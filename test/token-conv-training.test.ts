@@ -14,6 +14,7 @@ import { mulberry32 } from '../dist/random.js';
 import { trainDataParallel } from '../dist/train/data-parallel.js';
 import { planPhase } from '../dist/train/plan.js';
 import { requiredBlas } from './helpers/native-blas.js';
+import { scaledError } from './helpers/scaled-error.js';
 
 // cnn1d students trained data-parallel with their pass without tfjs's tape (test/token-conv.test.ts holds the
 // pass itself to the stock graph and autograd).
@@ -24,18 +25,6 @@ const CLASSES = 3;
 const LOSS = { name: 'kd', temperature: 2, alpha: 0.5 } as const;
 
 const cnn1d = (spec: string, seed: number) => buildModel(spec, { inputShape: [MAX_LENGTH], numClasses: CLASSES, vocabSize: VOCAB, seed });
-
-/** max |a - b| / (max |b| + tiny): an error relative to the values' scale. */
-function scaledError(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / (scale + 1e-30);
-}
 
 beforeAll(async () => {
   await tf.setBackend('cpu');

@@ -20,6 +20,7 @@ import { DenseChainBuffers, denseChainGradient, denseLayerViews, logitsLoss } fr
 import { meanLoss } from '../dist/train/losses.js';
 import { tokenConvLayout } from '../dist/train/token-conv-step.js';
 import { requiredBlas } from './helpers/native-blas.js';
+import { scaledError } from './helpers/scaled-error.js';
 
 const MAX_LENGTH = 12;
 const VOCAB = 30;
@@ -157,18 +158,6 @@ function fusedPass(model: tf.LayersModel, loops: TokenConvStudentLoops, ids: Flo
   const frontBounded = loops.conv.backward(weights, ids, rows, buffers, dPooled, grad, limit);
   expect(Array.from(grad.subarray(0, PREFIX))).toEqual(new Array(PREFIX).fill(7));
   return { logits, grad: grad.subarray(PREFIX), loss, bounded: bounded && frontBounded, weights, buffers };
-}
-
-/** max |a - b| / (max |b| + tiny): an error relative to the values' scale. */
-function scaledError(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i] - b[i]));
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / (scale + 1e-30);
 }
 
 /** Each variable's slice of a flat gradient. */

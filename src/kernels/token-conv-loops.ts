@@ -193,15 +193,7 @@ function within(values: Float32Array, from: number, to: number, limit: number): 
   return true;
 }
 
-function backward(
-  weights: Float32Array,
-  ids: Float32Array,
-  rows: number,
-  buffers: TokenConvBuffers,
-  dPooled: Float32Array,
-  grad: Float32Array,
-  limit: number,
-): boolean {
+const backward: TokenConvLoops['backward'] = (weights, ids, rows, buffers, dPooled, grad, limit) => {
   const { tableOffset, vocabSize, width, kernelOffset, biasOffset, kernelSize, filters, maxLength, span, padLeft } = layoutOf(
     buffers.layout,
   );
@@ -243,36 +235,27 @@ function backward(
     within(grad, kernelOffset, kernelOffset + span * filters, limit) &&
     within(grad, biasOffset, biasOffset + filters, limit)
   );
-}
+};
 
 export const javascriptTokenConvLoops: TokenConvLoops = { forward, backward };
+
+/** The arguments both of the addon's functions begin with: the weights, the layout, the ids and the buffers. */
+type NativeTokenConvArgs = [
+  weights: Float32Array,
+  layout: Int32Array,
+  ids: Float32Array,
+  rows: number,
+  col: Float32Array,
+  out: Float32Array,
+  pooled: Float32Array,
+  index: Int32Array,
+];
 
 /** The addon's functions (kernels/blas-loader's NativeBlas has them; native/token-conv.c documents them). */
 export interface NativeTokenConv {
   /** Returns -1, or the index of the first id outside the table. */
-  tokenConvForward(
-    weights: Float32Array,
-    layout: Int32Array,
-    ids: Float32Array,
-    rows: number,
-    col: Float32Array,
-    out: Float32Array,
-    pooled: Float32Array,
-    index: Int32Array,
-  ): number;
-  tokenConvBackward(
-    weights: Float32Array,
-    layout: Int32Array,
-    ids: Float32Array,
-    rows: number,
-    col: Float32Array,
-    out: Float32Array,
-    pooled: Float32Array,
-    index: Int32Array,
-    dPooled: Float32Array,
-    grad: Float32Array,
-    limit: number,
-  ): boolean;
+  tokenConvForward(...args: NativeTokenConvArgs): number;
+  tokenConvBackward(...args: [...NativeTokenConvArgs, dPooled: Float32Array, grad: Float32Array, limit: number]): boolean;
 }
 
 /** The addon's loops behind the {@link TokenConvLoops} contract. */
