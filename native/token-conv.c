@@ -194,8 +194,8 @@ static inline float update1(float z, int32_t r, float *pooled, int32_t *argmax, 
 
 /*
  * Four filters' ReLU of z (written back into out) and maximum update at computed position r, without
- * branches: the ReLU's sign is random from output to output, and a branch on it mispredicts about half the
- * time, which costs more than the product itself.
+ * branches: the ReLU's sign is random from output to output, and a mispredicted branch on it costs more than
+ * the product itself.
  */
 static inline void update4(float *out, f4 z, int32_t r, float *pooled, int32_t *argmax, int32_t *tied) {
   const f4 zero = {0, 0, 0, 0};

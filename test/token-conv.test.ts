@@ -18,6 +18,7 @@ import { tokenFront } from '../dist/models/token-front.js';
 import { mulberry32 } from '../dist/random.js';
 import { DenseChainBuffers, denseChainGradient, denseLayerViews, logitsLoss } from '../dist/train/dense-chain-step.js';
 import { meanLoss } from '../dist/train/losses.js';
+import { TOKEN_CONV_BUFFER_FLOATS, tokenConvOf } from '../dist/train/replica-loop.js';
 import { tokenConvLayout } from '../dist/train/token-conv-step.js';
 import { requiredBlas } from './helpers/native-blas.js';
 import { scaledError } from './helpers/scaled-error.js';
@@ -331,6 +332,13 @@ describe('token conv: which threads train cnn1d students with it', () => {
     const init = await initBackend(['wasm'], 'auto');
     expect(init.kernels).toBe('openblas');
     expect(tokenConvLoops()).toBeDefined();
+    // ...and only while the pass's buffers for a rank's rows fit their budget: above it, the rank trains through tfjs.
+    const model = cnn1d('cnn1d:5,4');
+    const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
+    const perRow = MAX_LENGTH * (3 * 5 + 4);
+    const fitting = Math.floor(TOKEN_CONV_BUFFER_FLOATS / perRow);
+    expect(tokenConvOf(model, tokenFront(model)!, variables, fitting)).toBeDefined();
+    expect(tokenConvOf(model, tokenFront(model)!, variables, fitting + 1)).toBeUndefined();
     process.env[TOKEN_CONV_ENV] = 'off';
     try {
       expect(tokenConvLoops()).toBeUndefined();
