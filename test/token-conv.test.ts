@@ -337,8 +337,9 @@ describe('token conv: which threads train cnn1d students with it', () => {
     const variables = model.trainableWeights.map((w) => w.read() as tf.Variable);
     const perRow = MAX_LENGTH * (3 * 5 + 4);
     const fitting = Math.floor(TOKEN_CONV_BUFFER_FLOATS / perRow);
-    expect(tokenConvOf(model, tokenFront(model)!, variables, fitting)).toBeDefined();
-    expect(tokenConvOf(model, tokenFront(model)!, variables, fitting + 1)).toBeUndefined();
+    expect(tokenConvOf(model, tokenFront(model)!, variables, fitting, MAX_LENGTH)).toBeDefined();
+    expect(tokenConvOf(model, tokenFront(model)!, variables, fitting + 1, MAX_LENGTH)).toBeUndefined();
+    expect(tokenConvOf(model, tokenFront(model)!, variables, 1, MAX_LENGTH + 1)).toBeUndefined(); // rows of another length
     process.env[TOKEN_CONV_ENV] = 'off';
     try {
       expect(tokenConvLoops()).toBeUndefined();

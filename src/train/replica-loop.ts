@@ -87,7 +87,7 @@ class ReplicaLoop {
     const front = task.augment ? undefined : tokenFront(model);
     // So do a cnn1d student's front and dense layers, and a plain dense student's chain, all their weights,
     // on the native loops (none: through tfjs).
-    const conv = front && tokenConvOf(model, front, variables, plan.maxRowsPerRank);
+    const conv = front && tokenConvOf(model, front, variables, plan.maxRowsPerRank, data.rowSize);
     const chain = front ? undefined : denseChainOf(model, variables, data.rowSize);
     this.computeGradient = gradientPass(task, model, data, inputShape, variables, slot, front, chain, conv);
     const readShared = conv || chain ? variables : front ? [front.table.read() as tf.Variable] : [];
@@ -275,12 +275,12 @@ export const TOKEN_CONV_BUFFER_FLOATS = 2 ** 26;
 
 /**
  * The model's cnn1d front and head and the loops to train them on, when the thread has them, they hold every
- * weight, and the pass's buffers for `maxRows` rows fit TOKEN_CONV_BUFFER_FLOATS.
+ * weight, the data's rows are its token rows, and the pass's buffers for `maxRows` rows fit TOKEN_CONV_BUFFER_FLOATS.
  */
-export function tokenConvOf(model: tf.LayersModel, front: TokenFront, variables: tf.Variable[], maxRows: number) {
+export function tokenConvOf(model: tf.LayersModel, front: TokenFront, variables: tf.Variable[], maxRows: number, rowSize: number) {
   const loops = tokenConvLoops();
   const conv = loops && tokenConv(model, front);
-  if (!conv || !tokenConvCoversVariables(conv, variables)) return undefined;
+  if (!conv || conv.maxLength !== rowSize || !tokenConvCoversVariables(conv, variables)) return undefined;
   const floats = maxRows * conv.maxLength * (conv.kernelSize * conv.width + conv.filters);
   return floats <= TOKEN_CONV_BUFFER_FLOATS ? { conv, loops } : undefined;
 }
