@@ -260,9 +260,21 @@ describe('sweep() on the bundled digits', () => {
         made.push(key.split(':')[0]);
         return measure();
       });
-    const { report: side } = await sweep({ ...options(concurrent), workers: 2, schedule: 'concurrent', measureOnce });
-    // The teacher once for the sweep; each of the two architectures' latency once on a worker and once in its folder.
+    // What had been measured when the first trial was written.
+    let madeAtFirstTrial: string[] | undefined;
+    const { report: side } = await sweep({
+      ...options(concurrent),
+      workers: 2,
+      schedule: 'concurrent',
+      measureOnce,
+      onTrial: () => {
+        madeAtFirstTrial ??= [...made];
+      },
+    });
+    // The teacher once for the sweep; each of the two architectures' latency once on a worker and once in its folder,
+    // all of it ahead of the trials: no trial waited for another to time what both report.
     expect(made.sort()).toEqual(['folder-latency', 'folder-latency', 'latency', 'latency', 'teacher']);
+    expect(madeAtFirstTrial?.sort()).toEqual(made);
     expect(side.schedule).toEqual({ mode: 'concurrent', workers: 2, reason: 'asked for (schedule concurrent)' });
     for (const trial of side.trials) {
       const weights = (root: string) => readFile(join(root, trial.folder, 'student', 'weights.bin'));

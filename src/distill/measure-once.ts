@@ -4,7 +4,10 @@
 // run side by side measures the teacher before they need it; the first trial of an architecture times it;
 // every other trial reuses both.
 import type { SharedDataset } from '../data/shared-dataset.js';
-import { accuracy, agreement, describeModel, predictTest } from '../infer/evaluate.js';
+import { accuracy, agreement, describeModel, modelLatency, predictTest } from '../infer/evaluate.js';
+import { layersInference } from '../infer/predictor.js';
+import { modelAsData } from '../models/checked-model.js';
+import { shareModel } from '../models/model-data.js';
 import type { InferenceModel } from '../infer/predictor.js';
 import type { ModelData } from '../models/model-data.js';
 import { type DistillConfig, type DistillOptions, resolveConfig } from '../options/options.js';
@@ -13,6 +16,7 @@ import type { TfjsPool } from '../pool/tfjs-pool.js';
 import type { EnsembleReport, TeacherMemberReport, TeacherReport } from '../reports/report.js';
 import { type TeacherSource, teacherIdentity, teacherInference, teacherMembers, teacherModelSize } from '../teachers/open-teacher.js';
 import { startRun } from './run-context.js';
+import { trace, traced } from '../trace.js';
 import { openInputs, shareData } from './run-inputs.js';
 
 /**
@@ -112,7 +116,7 @@ export function teacherOnTest(
   rows: { teacherTest: SharedDataset; test: SharedDataset },
 ): Promise<TeacherOnTest> {
   const key = teacherMeasureKey(teacher.source, teacher.data, config, teacher.runtime, measuringPool(pool, threadsPerWorker));
-  return once(key, () => measureTeacherOnTest(pool, evaluate, teacher, rows));
+  return once(key, () => traced('teacherOnTest', () => measureTeacherOnTest(pool, evaluate, teacher, rows)));
 }
 
 /** The teacher on its test rows: predictions, each ensemble member's, and its latency and size. */
@@ -148,31 +152,63 @@ async function evaluateMembers(
   return { combine: model.combine, members };
 }
 
+/** What {@link measureBeforeRuns} measures. */
+export interface MeasuredBeforeRuns {
+  /** The teacher on the test rows (default true). */
+  teacher?: boolean;
+  /** Students whose latency on a worker to time, as built before training (default none). */
+  students?: DistillOptions['student'][];
+}
+
 /**
- * Makes into `once`, before the runs of `options` (a sweep's trials) need it, the teacher's measurement they
- * would each make the same: its test predictions and latency, on a pool from `keeper`. A layers teacher is
- * taken as given (teacherEpochs 0, as a sweep's). A student's latency is left to the first run of its
- * architecture, which times it on a thread that has just trained it, as a lone run does: timed on a thread
- * that has not run it yet, a small model's time per row is several times longer.
+ * Makes into `once`, before the runs of `options` (a sweep's trials) need it, what they would each measure
+ * the same, on a pool from `keeper`: the teacher's test predictions and latency, and the latency of each of
+ * `what.students` (the runs' architectures: a prediction's time follows from the architecture, not the
+ * weights). A layers teacher is taken as given (teacherEpochs 0, as a sweep's). The latency timing warms its
+ * thread until the time per row stops falling (see warmUntilSteady), so a thread that has not trained the
+ * student times it as one that has.
  */
-export async function measureBeforeRuns(options: DistillOptions, keeper: PoolKeeper | undefined, once: MeasureOnce): Promise<void> {
-  // Measuring only: nothing to resume or report progress of, no baseline to plan for.
-  const measuring: DistillOptions = { ...options, baseline: false, checkpoint: undefined, onProgress: undefined };
-  const config = resolveConfig(measuring);
+export async function measureBeforeRuns(
+  options: DistillOptions,
+  keeper: PoolKeeper | undefined,
+  once: MeasureOnce,
+  what: MeasuredBeforeRuns = {},
+): Promise<void> {
+  trace('measureBeforeRuns begin');
+  const { teacher: measuresTeacher = true, students = [] } = what;
+  // Measuring only: nothing to resume or report progress of, no baseline to plan for; no teacher opened unless measured.
+  const measuring: DistillOptions = {
+    ...options,
+    ...(!measuresTeacher && { teacher: undefined }),
+    baseline: false,
+    checkpoint: undefined,
+    onProgress: undefined,
+  };
+  const config = { ...resolveConfig({ ...measuring, teacher: options.teacher }), ...(!measuresTeacher && { teacherTestLogits: null }) };
   const data = shareData(measuring, config);
   const inputs = await openInputs(measuring, config, data);
   const run = await startRun(measuring, config, inputs, keeper);
   try {
     const teacherData = inputs.teacher.kind === 'layers' ? inputs.teacher.checked.data : undefined;
-    const teacherRun = await teacherInference(inputs.teacher, teacherData, inputs.teacherNormalize, config);
-    if (!teacherRun) return;
+    const teacherRun = measuresTeacher ? await teacherInference(inputs.teacher, teacherData, inputs.teacherNormalize, config) : undefined;
+    const checked = await Promise.all(students.map((student) => modelAsData(student, 'student', data.train)));
+    if (!teacherRun && checked.length === 0) return;
     const { signal } = measuring;
-    await run.supervisor.run('evaluate', (pool) => {
-      const evaluate: Evaluate = async (model, rows = data.test) => predictTest(pool, model, rows, { onProgress: () => {}, signal });
-      const teacher = { ...teacherRun, source: inputs.teacher, data: teacherData };
-      return teacherOnTest(once, pool, run.threadsPerWorker, evaluate, teacher, config, data);
+    await run.supervisor.run('evaluate', async (pool) => {
+      if (teacherRun) {
+        const evaluate: Evaluate = async (model, rows = data.test) => predictTest(pool, model, rows, { onProgress: () => {}, signal });
+        const teacher = { ...teacherRun, source: inputs.teacher, data: teacherData };
+        await teacherOnTest(once, pool, run.threadsPerWorker, evaluate, teacher, config, data);
+      }
+      for (const student of checked) {
+        const key = latencyMeasureKey(measuringPool(pool, run.threadsPerWorker), student.data);
+        await once(key, () =>
+          traced('student latency ahead', () => modelLatency(pool, layersInference(shareModel(student.data)), data.test)),
+        );
+      }
     });
   } finally {
     await run.supervisor.release();
+    trace('measureBeforeRuns end');
   }
 }

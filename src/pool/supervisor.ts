@@ -1,4 +1,6 @@
 import { WorkerFailure } from '../errors.js';
+import { traced } from '../trace.js';
+let supervisors = 0;
 import type { PoolKeeper } from './pool-keeper.js';
 import { TfjsPool, type TfjsPoolOptions } from './tfjs-pool.js';
 import type { Phase, ProgressEvent } from '../progress.js';
@@ -29,6 +31,7 @@ export class PoolSupervisor {
   /** Wall time spent starting pools. */
   setupSeconds = 0;
   private pool: TfjsPool | undefined;
+  private readonly id = supervisors++;
 
   constructor(private readonly options: SupervisorOptions) {}
 
@@ -37,7 +40,8 @@ export class PoolSupervisor {
     const { maxRestarts, onProgress, signal } = this.options;
     for (;;) {
       try {
-        return await stage(this.pool ?? (await this.start()));
+        const pool = this.pool ?? (await traced(`sup${this.id} start w${this.options.pool.workers}`, () => this.start()));
+        return await traced(`sup${this.id} ${phase}`, () => stage(pool));
       } catch (error) {
         await this.destroy();
         const retry = error instanceof WorkerFailure && error.retryable && this.restarts.length < maxRestarts && !signal?.aborted;
