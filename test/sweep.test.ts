@@ -25,7 +25,7 @@ import {
 } from '../dist/index.js';
 import { loadModel, saveModel } from '../dist/models/model-files.js';
 import { mixSeed } from '../dist/random.js';
-import { PROBE_MAX_STEPS, chooseSchedule, probeSteps } from '../dist/sweep/schedule.js';
+import { PROBE_MAX_STEPS, PROBE_MIN_STEPS, PROBE_ROUNDS, PROBE_SHARE, chooseSchedule, probeSteps } from '../dist/sweep/schedule.js';
 import { runCli } from './helpers/cli.js';
 import { digitRows, fitOnDigits } from './helpers/digits.js';
 
@@ -383,7 +383,8 @@ describe('schedule auto', () => {
     expect(measured!.stepsPerEpoch).toBe(epochSteps);
     expect(measured!.steps).toBeGreaterThanOrEqual(1);
     expect(measured!.steps + 1).toBeLessThan(epochSteps);
-    expect(report.schedule.reason).toContain(`measured mlp:12 over ${measured!.steps} steps`);
+    expect(report.schedule.reason).toContain(`measured mlp:12 over ${measured!.steps} steps (the best of ${PROBE_ROUNDS - 1} rounds`);
+    expect(measured!.rounds).toBe(PROBE_ROUNDS - 1);
     // The mode follows from the measured rates (which it is depends on the machine's load, so both are allowed):
     // two rounds of side-by-side trials at the one-worker rate, against every trial in turn at the two-worker rate.
     const { oneWorker, allWorkers } = measured!.samplesPerSec;
@@ -456,8 +457,11 @@ describe('schedule auto', () => {
       const sweepSteps = sweepSize.trials * sweepSize.epochs * sweepSize.stepsPerEpoch;
       expect(steps + 1).toBeLessThan(sweepSize.stepsPerEpoch);
       expect(steps).toBeLessThanOrEqual(PROBE_MAX_STEPS);
-      // Both pools' warm-up and timed steps: a few % of the sweep's, or the fewest that still measure.
-      expect(2 * (steps + 1)).toBeLessThanOrEqual(Math.max(0.02 * sweepSteps, 8));
+      // Both pools' warm-up and timed steps in every round: a few % of the sweep's, or the fewest that still measure.
+      expect(PROBE_SHARE).toBeLessThanOrEqual(0.02);
+      expect(2 * PROBE_ROUNDS * (steps + 1)).toBeLessThanOrEqual(
+        Math.max(PROBE_SHARE * sweepSteps, 2 * PROBE_ROUNDS * (PROBE_MIN_STEPS + 1)),
+      );
     }
     expect(probeSteps({ trials: 16, epochs: 5, stepsPerEpoch: 469 })).toBe(PROBE_MAX_STEPS);
   });
