@@ -15,9 +15,15 @@ import type { PoolKeeper } from '../pool/pool-keeper.js';
 import type { TfjsPool } from '../pool/tfjs-pool.js';
 import type { EnsembleReport, TeacherMemberReport, TeacherReport } from '../reports/report.js';
 import { type TeacherSource, teacherIdentity, teacherInference, teacherMembers, teacherModelSize } from '../teachers/open-teacher.js';
-import { startRun } from './run-context.js';
+import { type RunContext, startRun } from './run-context.js';
+import type { CheckedModel } from '../models/checked-model.js';
+import { mixSeed } from '../random.js';
+import { LogitTable } from '../data/logit-table.js';
+import { trainDataParallel } from '../train/data-parallel.js';
+import { lossSpecOf } from '../train/losses.js';
+import { planPhase } from '../train/plan.js';
 import { trace, traced } from '../trace.js';
-import { openInputs, shareData } from './run-inputs.js';
+import { type RunData, openInputs, shareData } from './run-inputs.js';
 
 /**
  * Measures once what does not change between the runs that share it, and hands that measurement to every
@@ -152,6 +158,43 @@ async function evaluateMembers(
   return { combine: model.combine, members };
 }
 
+/**
+ * The most steps a student trains on a thread before its latency is timed there ahead of the runs: a trial's
+ * first epoch, up to this many.
+ */
+export const LATENCY_WARM_STEPS = 64;
+
+/**
+ * Trains `student` on the pool's first thread (zero soft labels, the run's loss and optimizer; the weights
+ * are thrown away) for an epoch, up to LATENCY_WARM_STEPS steps, so that its latency is timed there as on a
+ * thread that has just trained it, as a lone run times it: timed on a thread that had labelled and predicted
+ * but not trained, a small student's batch-1 time came out several times longer, and predictions alone
+ * before the timing did not close the gap.
+ */
+async function trainToWarm(run: RunContext, pool: TfjsPool, data: RunData, student: CheckedModel): Promise<void> {
+  const { config } = run;
+  const softLabels = LogitTable.create(data.train.rows, data.train.numClasses);
+  softLabels.values.fill(0);
+  const epoch = Math.ceil(data.allRows.length / config.batchSize);
+  await trainDataParallel(pool.firstRanks(1), {
+    phase: 'student',
+    model: shareModel(student.data),
+    trainableParams: student.trainableParams,
+    data: data.studentTrain,
+    rows: data.allRows,
+    plan: planPhase({ rows: data.allRows.length, batchSize: config.batchSize, workers: 1, steps: Math.min(epoch, LATENCY_WARM_STEPS) }),
+    softLabels,
+    loss: lossSpecOf(config.loss, config),
+    optimizer: config.optimizer,
+    rules: { lrSchedule: config.lrSchedule, weightDecay: config.weightDecay, clipNorm: config.clipNorm },
+    seed: mixSeed(config.seed, 2),
+    onNonFinite: 'skip',
+    augment: run.augment,
+    onProgress: () => {},
+    signal: run.options.signal,
+  });
+}
+
 /** What {@link measureBeforeRuns} measures. */
 export interface MeasuredBeforeRuns {
   /** The teacher on the test rows (default true). */
@@ -164,9 +207,8 @@ export interface MeasuredBeforeRuns {
  * Makes into `once`, before the runs of `options` (a sweep's trials) need it, what they would each measure
  * the same, on a pool from `keeper`: the teacher's test predictions and latency, and the latency of each of
  * `what.students` (the runs' architectures: a prediction's time follows from the architecture, not the
- * weights). A layers teacher is taken as given (teacherEpochs 0, as a sweep's). The latency timing warms its
- * thread until the time per row stops falling (see warmUntilSteady), so a thread that has not trained the
- * student times it as one that has.
+ * weights), each timed after training it for a while on the thread that times it (see trainToWarm). A layers
+ * teacher is taken as given (teacherEpochs 0, as a sweep's).
  */
 export async function measureBeforeRuns(
   options: DistillOptions,
@@ -202,9 +244,11 @@ export async function measureBeforeRuns(
       }
       for (const student of checked) {
         const key = latencyMeasureKey(measuringPool(pool, run.threadsPerWorker), student.data);
-        await once(key, () =>
-          traced('student latency ahead', () => modelLatency(pool, layersInference(shareModel(student.data)), data.test)),
-        );
+        const model = layersInference(shareModel(student.data));
+        await once(key, async () => {
+          await trainToWarm(run, pool, data, student);
+          return traced('student latency ahead', () => modelLatency(pool, model, data.test));
+        });
       }
     });
   } finally {
