@@ -1,7 +1,7 @@
 // Where a sweep's wall time goes: one sweep of bench/sweep.mjs's workload (4 trials of mlp:32 on the bundled
 // digits, 500 labelled, 3 epochs, an mlp:128 teacher) with TFJS_DISTILL_TRACE on, printed as a timeline from
 // the sweep's start: the labelling pool's start, the measurements ahead of the trials, and each trial's pool
-// (sup N), phases, folder write and onTrial. Not part of `npm run bench`. Needs a build (dist/):
+// (pool N), phases, folder write and onTrial. Not part of `npm run bench`. Needs a build (dist/):
 //   npm run build && node bench/sweep-trace.mjs [one-after-another|concurrent|auto] [--workers W]
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';

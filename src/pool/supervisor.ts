@@ -1,6 +1,5 @@
 import { WorkerFailure } from '../errors.js';
 import { traced } from '../trace.js';
-let supervisors = 0;
 import type { PoolKeeper } from './pool-keeper.js';
 import { TfjsPool, type TfjsPoolOptions } from './tfjs-pool.js';
 import type { Phase, ProgressEvent } from '../progress.js';
@@ -18,6 +17,9 @@ export interface SupervisorOptions {
   /** Where the pool comes from and goes back to at {@link PoolSupervisor.release}; default: started here, stopped there. */
   keeper?: PoolKeeper;
 }
+
+/** Supervisors made so far in this process: each one's number tells its stages apart in a trace. */
+let supervisors = 0;
 
 /**
  * Owns the run's worker pool: starts it on first use, and when a stage fails because a worker threw,
@@ -40,8 +42,8 @@ export class PoolSupervisor {
     const { maxRestarts, onProgress, signal } = this.options;
     for (;;) {
       try {
-        const pool = this.pool ?? (await traced(`sup${this.id} start w${this.options.pool.workers}`, () => this.start()));
-        return await traced(`sup${this.id} ${phase}`, () => stage(pool));
+        const pool = this.pool ?? (await traced(`pool ${this.id} start (${this.options.pool.workers} workers)`, () => this.start()));
+        return await traced(`pool ${this.id} ${phase}`, () => stage(pool));
       } catch (error) {
         await this.destroy();
         const retry = error instanceof WorkerFailure && error.retryable && this.restarts.length < maxRestarts && !signal?.aborted;
