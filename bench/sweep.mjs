@@ -183,7 +183,8 @@ lines.push(
   autoMeasured.length === 0
     ? 'auto measured nothing (its rule chose without timing).'
     : `auto's measurement: ${autoMeasured.map((r) => `${r.measured.steps} steps of ${r.measured.stepsPerEpoch} per epoch`).join(', ')} ` +
-        `on ${workers} single-worker pools side by side and on one of ${workers}, after a warm-up step; ${spread(measuredSeconds, 2)} s in all, ` +
+        `on ${workers} single-worker pools side by side and on one of ${workers}, after a warm-up step, the best of ` +
+        `${autoMeasured[0].measured.rounds ?? 1} rounds after a warm-up round; ${spread(measuredSeconds, 2)} s in all, ` +
         `${spread(measuredShare, 1)}% of auto's trial time.`,
   '',
   `\`node bench/sweep.mjs${process.argv.length > 2 ? ` ${process.argv.slice(2).join(' ')}` : ''}\`, ${new Date().toISOString()}`,

@@ -124,4 +124,44 @@ describe('measureBeforeRuns', () => {
       await pools.close();
     }
   });
+
+  it("times a student's latency before the runs, so that a run of that architecture reports it and times nothing itself", async () => {
+    const shared = measuredOnce();
+    const made: string[] = [];
+    const once: MeasureOnce = (key, measure) =>
+      shared(key, () => {
+        made.push(key);
+        return measure();
+      });
+    // Built once, as a sweep builds each architecture: the run trains this model, the measurement times it untrained.
+    const student = model('mlp:8', 2);
+    const options = {
+      teacher: teacherFile,
+      student,
+      train,
+      test,
+      epochs: 1,
+      batchSize: 64,
+      workers: 1,
+      threadsPerWorker: 1,
+      softLabels: join(dir, 'store.sl'),
+      allowWeakTeacher: true,
+    };
+    const pools = new PoolKeeper();
+    try {
+      await measureBeforeRuns(options, pools, once, { teacher: false, students: [student] });
+      expect(made.map((key) => key.split(':')[0])).toEqual(['latency']);
+      await measureBeforeRuns(options, pools, once, { students: [] });
+      const run = await distillOnKeptPools(options, pools, once);
+      // Nothing measured by the run: the teacher and the student's architecture were measured before it.
+      expect(made.map((key) => key.split(':')[0])).toEqual(['latency', 'teacher']);
+      const latency = await shared(made[0], () => Promise.reject(new Error('not kept')));
+      expect([run.report.student.latencyMsBatch1, run.report.student.latencyMsBatch256]).toEqual(latency);
+      expect(run.report.student.latencyMsBatch1).toBeGreaterThan(0);
+      run.student.dispose();
+      run.teacher?.dispose();
+    } finally {
+      await pools.close();
+    }
+  });
 });

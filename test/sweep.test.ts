@@ -25,7 +25,7 @@ import {
 } from '../dist/index.js';
 import { loadModel, saveModel } from '../dist/models/model-files.js';
 import { mixSeed } from '../dist/random.js';
-import { PROBE_MAX_STEPS, chooseSchedule, probeSteps } from '../dist/sweep/schedule.js';
+import { PROBE_MAX_STEPS, PROBE_MIN_STEPS, PROBE_ROUNDS, PROBE_SHARE, chooseSchedule, probeSteps } from '../dist/sweep/schedule.js';
 import { runCli } from './helpers/cli.js';
 import { digitRows, fitOnDigits } from './helpers/digits.js';
 
@@ -260,9 +260,21 @@ describe('sweep() on the bundled digits', () => {
         made.push(key.split(':')[0]);
         return measure();
       });
-    const { report: side } = await sweep({ ...options(concurrent), workers: 2, schedule: 'concurrent', measureOnce });
-    // The teacher once for the sweep; each of the two architectures' latency once on a worker and once in its folder.
+    // What had been measured when the first trial was written.
+    let madeAtFirstTrial: string[] | undefined;
+    const { report: side } = await sweep({
+      ...options(concurrent),
+      workers: 2,
+      schedule: 'concurrent',
+      measureOnce,
+      onTrial: () => {
+        madeAtFirstTrial ??= [...made];
+      },
+    });
+    // The teacher once for the sweep; each of the two architectures' latency once on a worker and once in its folder,
+    // all of it ahead of the trials: no trial waited for another to time what both report.
     expect(made.sort()).toEqual(['folder-latency', 'folder-latency', 'latency', 'latency', 'teacher']);
+    expect(madeAtFirstTrial?.sort()).toEqual(made);
     expect(side.schedule).toEqual({ mode: 'concurrent', workers: 2, reason: 'asked for (schedule concurrent)' });
     for (const trial of side.trials) {
       const weights = (root: string) => readFile(join(root, trial.folder, 'student', 'weights.bin'));
@@ -371,7 +383,8 @@ describe('schedule auto', () => {
     expect(measured!.stepsPerEpoch).toBe(epochSteps);
     expect(measured!.steps).toBeGreaterThanOrEqual(1);
     expect(measured!.steps + 1).toBeLessThan(epochSteps);
-    expect(report.schedule.reason).toContain(`measured mlp:12 over ${measured!.steps} steps`);
+    expect(report.schedule.reason).toContain(`measured mlp:12 over ${measured!.steps} steps (the best of ${PROBE_ROUNDS - 1} rounds`);
+    expect(measured!.rounds).toBe(PROBE_ROUNDS - 1);
     // The mode follows from the measured rates (which it is depends on the machine's load, so both are allowed):
     // two rounds of side-by-side trials at the one-worker rate, against every trial in turn at the two-worker rate.
     const { oneWorker, allWorkers } = measured!.samplesPerSec;
@@ -444,8 +457,11 @@ describe('schedule auto', () => {
       const sweepSteps = sweepSize.trials * sweepSize.epochs * sweepSize.stepsPerEpoch;
       expect(steps + 1).toBeLessThan(sweepSize.stepsPerEpoch);
       expect(steps).toBeLessThanOrEqual(PROBE_MAX_STEPS);
-      // Both pools' warm-up and timed steps: a few % of the sweep's, or the fewest that still measure.
-      expect(2 * (steps + 1)).toBeLessThanOrEqual(Math.max(0.02 * sweepSteps, 8));
+      // Both pools' warm-up and timed steps in every round: a few % of the sweep's, or the fewest that still measure.
+      expect(PROBE_SHARE).toBeLessThanOrEqual(0.02);
+      expect(2 * PROBE_ROUNDS * (steps + 1)).toBeLessThanOrEqual(
+        Math.max(PROBE_SHARE * sweepSteps, 2 * PROBE_ROUNDS * (PROBE_MIN_STEPS + 1)),
+      );
     }
     expect(probeSteps({ trials: 16, epochs: 5, stepsPerEpoch: 469 })).toBe(PROBE_MAX_STEPS);
   });

@@ -4,7 +4,10 @@
 // run side by side measures the teacher before they need it; the first trial of an architecture times it;
 // every other trial reuses both.
 import type { SharedDataset } from '../data/shared-dataset.js';
-import { accuracy, agreement, describeModel, predictTest } from '../infer/evaluate.js';
+import { accuracy, agreement, describeModel, modelLatency, predictTest } from '../infer/evaluate.js';
+import { layersInference } from '../infer/predictor.js';
+import { modelAsData } from '../models/checked-model.js';
+import { shareModel } from '../models/model-data.js';
 import type { InferenceModel } from '../infer/predictor.js';
 import type { ModelData } from '../models/model-data.js';
 import { type DistillConfig, type DistillOptions, resolveConfig } from '../options/options.js';
@@ -12,8 +15,15 @@ import type { PoolKeeper } from '../pool/pool-keeper.js';
 import type { TfjsPool } from '../pool/tfjs-pool.js';
 import type { EnsembleReport, TeacherMemberReport, TeacherReport } from '../reports/report.js';
 import { type TeacherSource, teacherIdentity, teacherInference, teacherMembers, teacherModelSize } from '../teachers/open-teacher.js';
-import { startRun } from './run-context.js';
-import { openInputs, shareData } from './run-inputs.js';
+import { type RunContext, startRun } from './run-context.js';
+import type { CheckedModel } from '../models/checked-model.js';
+import { mixSeed } from '../random.js';
+import { LogitTable } from '../data/logit-table.js';
+import { trainDataParallel } from '../train/data-parallel.js';
+import { lossSpecOf } from '../train/losses.js';
+import { planPhase } from '../train/plan.js';
+import { trace, traced } from '../trace.js';
+import { type RunData, openInputs, shareData } from './run-inputs.js';
 
 /**
  * Measures once what does not change between the runs that share it, and hands that measurement to every
@@ -112,7 +122,7 @@ export function teacherOnTest(
   rows: { teacherTest: SharedDataset; test: SharedDataset },
 ): Promise<TeacherOnTest> {
   const key = teacherMeasureKey(teacher.source, teacher.data, config, teacher.runtime, measuringPool(pool, threadsPerWorker));
-  return once(key, () => measureTeacherOnTest(pool, evaluate, teacher, rows));
+  return once(key, () => traced('teacherOnTest', () => measureTeacherOnTest(pool, evaluate, teacher, rows)));
 }
 
 /** The teacher on its test rows: predictions, each ensemble member's, and its latency and size. */
@@ -149,30 +159,100 @@ async function evaluateMembers(
 }
 
 /**
- * Makes into `once`, before the runs of `options` (a sweep's trials) need it, the teacher's measurement they
- * would each make the same: its test predictions and latency, on a pool from `keeper`. A layers teacher is
- * taken as given (teacherEpochs 0, as a sweep's). A student's latency is left to the first run of its
- * architecture, which times it on a thread that has just trained it, as a lone run does: timed on a thread
- * that has not run it yet, a small model's time per row is several times longer.
+ * The most steps a student trains on a thread before its latency is timed there ahead of the runs: a trial's
+ * first epoch, up to this many.
  */
-export async function measureBeforeRuns(options: DistillOptions, keeper: PoolKeeper | undefined, once: MeasureOnce): Promise<void> {
-  // Measuring only: nothing to resume or report progress of, no baseline to plan for.
-  const measuring: DistillOptions = { ...options, baseline: false, checkpoint: undefined, onProgress: undefined };
-  const config = resolveConfig(measuring);
+export const LATENCY_WARM_STEPS = 64;
+
+/**
+ * Trains `student` on the pool's first thread (zero soft labels, the run's loss and optimizer; the weights
+ * are thrown away) for an epoch, up to LATENCY_WARM_STEPS steps, so that its latency is timed there as on a
+ * thread that has just trained it, as a lone run times it: timed on a thread that had labelled and predicted
+ * but not trained, a small student's batch-1 time came out several times longer, and predictions alone
+ * before the timing did not close the gap.
+ */
+async function trainToWarm(run: RunContext, pool: TfjsPool, data: RunData, student: CheckedModel): Promise<void> {
+  const { config } = run;
+  const softLabels = LogitTable.create(data.train.rows, data.train.numClasses);
+  softLabels.values.fill(0);
+  const epoch = Math.ceil(data.allRows.length / config.batchSize);
+  await trainDataParallel(pool.firstRanks(1), {
+    phase: 'student',
+    model: shareModel(student.data),
+    trainableParams: student.trainableParams,
+    data: data.studentTrain,
+    rows: data.allRows,
+    plan: planPhase({ rows: data.allRows.length, batchSize: config.batchSize, workers: 1, steps: Math.min(epoch, LATENCY_WARM_STEPS) }),
+    softLabels,
+    loss: lossSpecOf(config.loss, config),
+    optimizer: config.optimizer,
+    rules: { lrSchedule: config.lrSchedule, weightDecay: config.weightDecay, clipNorm: config.clipNorm },
+    seed: mixSeed(config.seed, 2),
+    onNonFinite: 'skip',
+    augment: run.augment,
+    onProgress: () => {},
+    signal: run.options.signal,
+  });
+}
+
+/** What {@link measureBeforeRuns} measures. */
+export interface MeasuredBeforeRuns {
+  /** The teacher on the test rows (default true). */
+  teacher?: boolean;
+  /** Students whose latency on a worker to time, as built before training (default none). */
+  students?: DistillOptions['student'][];
+}
+
+/**
+ * Makes into `once`, before the runs of `options` (a sweep's trials) need it, what they would each measure
+ * the same, on a pool from `keeper`: the teacher's test predictions and latency, and the latency of each of
+ * `what.students` (the runs' architectures: a prediction's time follows from the architecture, not the
+ * weights), each timed after training it for a while on the thread that times it (see trainToWarm). A layers
+ * teacher is taken as given (teacherEpochs 0, as a sweep's).
+ */
+export async function measureBeforeRuns(
+  options: DistillOptions,
+  keeper: PoolKeeper | undefined,
+  once: MeasureOnce,
+  what: MeasuredBeforeRuns = {},
+): Promise<void> {
+  trace('measureBeforeRuns begin');
+  const { teacher: measuresTeacher = true, students = [] } = what;
+  // Measuring only: nothing to resume or report progress of, no baseline to plan for; no teacher opened unless measured.
+  const measuring: DistillOptions = {
+    ...options,
+    ...(!measuresTeacher && { teacher: undefined }),
+    baseline: false,
+    checkpoint: undefined,
+    onProgress: undefined,
+  };
+  const config = { ...resolveConfig({ ...measuring, teacher: options.teacher }), ...(!measuresTeacher && { teacherTestLogits: null }) };
   const data = shareData(measuring, config);
   const inputs = await openInputs(measuring, config, data);
   const run = await startRun(measuring, config, inputs, keeper);
   try {
     const teacherData = inputs.teacher.kind === 'layers' ? inputs.teacher.checked.data : undefined;
-    const teacherRun = await teacherInference(inputs.teacher, teacherData, inputs.teacherNormalize, config);
-    if (!teacherRun) return;
+    const teacherRun = measuresTeacher ? await teacherInference(inputs.teacher, teacherData, inputs.teacherNormalize, config) : undefined;
+    const checked = await Promise.all(students.map((student) => modelAsData(student, 'student', data.train)));
+    if (!teacherRun && checked.length === 0) return;
     const { signal } = measuring;
-    await run.supervisor.run('evaluate', (pool) => {
-      const evaluate: Evaluate = async (model, rows = data.test) => predictTest(pool, model, rows, { onProgress: () => {}, signal });
-      const teacher = { ...teacherRun, source: inputs.teacher, data: teacherData };
-      return teacherOnTest(once, pool, run.threadsPerWorker, evaluate, teacher, config, data);
+    await run.supervisor.run('evaluate', async (pool) => {
+      if (teacherRun) {
+        const evaluate: Evaluate = async (model, rows = data.test) => predictTest(pool, model, rows, { onProgress: () => {}, signal });
+        const teacher = { ...teacherRun, source: inputs.teacher, data: teacherData };
+        await teacherOnTest(once, pool, run.threadsPerWorker, evaluate, teacher, config, data);
+      }
+      for (const student of checked) {
+        const key = latencyMeasureKey(measuringPool(pool, run.threadsPerWorker), student.data);
+        const model = layersInference(shareModel(student.data));
+        await once(key, async () => {
+          await trainToWarm(run, pool, data, student);
+          return traced('student latency ahead', () => modelLatency(pool, model, data.test));
+        });
+      }
     });
   } finally {
     await run.supervisor.release();
+    trace('measureBeforeRuns end');
   }
 }

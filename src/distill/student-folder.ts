@@ -12,7 +12,7 @@ import type { ContractFile } from '../data/sources/source-entry.js';
 import { DistillError, check, messageOf } from '../errors.js';
 import { type LatencyMeasurement, type LatencyOptions, measureLatency } from '../models/latency.js';
 import { saveModel } from '../models/model-files.js';
-import { readStockArtifacts } from '../models/variant-check.js';
+import { readStockArtifacts, type StockArtifacts } from '../models/variant-check.js';
 import { DEFAULT_MAX_QUANTIZE_DROP } from '../options/groups/data.js';
 import type { QuantizeChoice } from '../options/schema.js';
 import type { DistillReport, QuantizationReport, StudentFolderReport } from '../reports/report.js';
@@ -20,6 +20,7 @@ import { CLASSES_PLACES, STUDENT_FILES } from '../student-layout.js';
 import { modelCard } from './model-card.js';
 import { type MeasureOnce, measureEveryTime } from './measure-once.js';
 import { writeStudentVariants } from './student-variants.js';
+import { traced } from '../trace.js';
 
 /**
  * One more artifact of the folder (an ONNX export): called with the staging folder, it writes its files
@@ -107,6 +108,21 @@ async function writeContract(stage: string, contract: InputContract, files: read
 }
 
 /**
+ * The latency a student folder reports for a model of `artifacts`' architecture, through `once`: the time a
+ * prediction takes follows from the architecture and the backend, not the weights, so folders of one
+ * architecture (a sweep's trials) share it, and a sweep may make it before any trial is trained.
+ */
+export function folderLatency(
+  once: MeasureOnce,
+  artifacts: StockArtifacts,
+  test: Dataset,
+  latency: LatencyOptions | undefined,
+): Promise<LatencyMeasurement> {
+  const key = `folder-latency:${JSON.stringify([latency ?? {}, artifacts.topology])}`;
+  return once(key, () => traced('folder latency', () => measureLatency(artifacts, test, latency)));
+}
+
+/**
  * Writes a self-contained student folder at `dir`: model.json + weights.bin (float32), classes.json,
  * preprocessing.json and the files it names, the requested quantised variants (`uint8/` and so on, each
  * measured on the test rows with stock tfjs), any further artifacts, and README.md, a model card with the
@@ -130,10 +146,7 @@ export async function writeStudentFolder(dir: string, options: StudentFolderOpti
     const quantization = requested.length > 0 ? await writeStudentVariants(stage, options.test, requested, maxDrop, name) : undefined;
     for (const write of options.artifacts ?? []) await write(stage);
     const artifacts = await readStockArtifacts(stage);
-    // The time a prediction takes follows from the architecture and the backend, not the weights.
-    const latencyKey = `folder-latency:${JSON.stringify([options.latency ?? {}, artifacts.topology])}`;
-    const once = options.measureOnce ?? measureEveryTime;
-    const latency: LatencyMeasurement = await once(latencyKey, () => measureLatency(artifacts, options.test, options.latency));
+    const latency = await folderLatency(options.measureOnce ?? measureEveryTime, artifacts, options.test, options.latency);
     // A copy: the measurement may be shared with other folders (measureOnce).
     const folder: StudentFolderReport = { path: name, files: [], input: contract.kind, latency: structuredClone(latency) };
     const card = modelCard({

@@ -10,6 +10,7 @@ import { teacherNotices } from '../teachers/open-teacher.js';
 import type { TeacherOnRuntime } from '../teachers/teacher-runtime.js';
 import { type Evaluate, type MeasureOnce, latencyMeasureKey, measureEveryTime, measuringPool, teacherOnTest } from './measure-once.js';
 import type { RunContext } from './run-context.js';
+import { traced } from '../trace.js';
 import type { RunData, RunInputs } from './run-inputs.js';
 import { weakTeacherWarning } from './teacher-check.js';
 
@@ -68,7 +69,7 @@ export async function evaluateOnTest(
     const baselineEval = baselineData && (await evaluate(layersInference(shareModel(baselineData))));
     // A model's latency follows from its architecture and the backend, not its weights (the baseline shares it).
     const studentLatency = await once(latencyMeasureKey(measuringPool(pool, run.threadsPerWorker), distilledData), () =>
-      modelLatency(pool, student, test),
+      traced('student latency', () => modelLatency(pool, student, test)),
     );
     // Without a teacher model, imported test logits stand for its predictions.
     const teacherPredictions = teacherEval?.predictions ?? inputs.importedTestPredictions;

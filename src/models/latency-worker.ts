@@ -20,8 +20,11 @@ export interface LatencyWorkerData {
   repeats: { batch1: number; batch256: number };
 }
 
+/** A request: a measurement, or `warm`, to load that backend ahead of the first measurement. */
+export type LatencyWorkerRequest = LatencyWorkerData | { warm: string };
+
 /** The measuring thread's answer to one request. */
-export type LatencyWorkerReply = { measurement: LatencyMeasurement } | { error: string };
+export type LatencyWorkerReply = { measurement: LatencyMeasurement } | { warmed: string } | { error: string };
 
 /** `count` rows starting at row `first`, wrapping round the rows given. */
 function rowsFrom(data: LatencyWorkerData, first: number, count: number): tf.Tensor {
@@ -54,14 +57,19 @@ async function timePredictions(model: tf.LayersModel, data: LatencyWorkerData, b
   return median(times);
 }
 
-async function measure(data: LatencyWorkerData): Promise<LatencyMeasurement> {
+/** Loads `backend` and makes it this thread's. */
+async function useBackend(backend: string): Promise<void> {
   try {
-    if (data.backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
-    if (!(await tf.setBackend(data.backend))) throw new Error(`tf.setBackend('${data.backend}') returned false`);
+    if (backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
+    if (!(await tf.setBackend(backend))) throw new Error(`tf.setBackend('${backend}') returned false`);
     await tf.ready();
   } catch (error) {
-    throw new Error(`cannot measure latency on the ${data.backend} backend: ${messageOf(error)}`);
+    throw new Error(`cannot measure latency on the ${backend} backend: ${messageOf(error)}`);
   }
+}
+
+async function measure(data: LatencyWorkerData): Promise<LatencyMeasurement> {
+  await useBackend(data.backend);
   // The thread is kept for the next measurement, so nothing of this one may stay on its heap.
   const model = await loadWithStockTfjs(data.artifacts, 'the student');
   try {
@@ -75,11 +83,16 @@ async function measure(data: LatencyWorkerData): Promise<LatencyMeasurement> {
 
 // One measurement at a time, in the order asked: two would time each other.
 let queue: Promise<unknown> = Promise.resolve();
-parentPort?.on('message', ({ id, data }: { id: number; data: LatencyWorkerData }) => {
+parentPort?.on('message', ({ id, data }: { id: number; data: LatencyWorkerRequest }) => {
   const answer = async () => {
     let reply: LatencyWorkerReply;
     try {
-      reply = { measurement: await measure(data) };
+      if ('warm' in data) {
+        await useBackend(data.warm);
+        reply = { warmed: data.warm };
+      } else {
+        reply = { measurement: await measure(data) };
+      }
     } catch (error) {
       reply = { error: messageOf(error) };
     }

@@ -4,7 +4,7 @@
 import { Worker } from 'node:worker_threads';
 import { type Dataset, featureShape, holdsPixels, rowCount, rowSize } from '../data/dataset.js';
 import { check, DistillError, messageOf } from '../errors.js';
-import type { LatencyWorkerData, LatencyWorkerReply } from './latency-worker.js';
+import type { LatencyWorkerData, LatencyWorkerReply, LatencyWorkerRequest } from './latency-worker.js';
 import type { StockArtifacts } from './variant-check.js';
 
 /** Batch-1 and batch-256 prediction times of a model, medians over repeats after a warm-up. */
@@ -49,13 +49,23 @@ export async function measureLatency(artifacts: StockArtifacts, test: Dataset, o
   };
   const reply = await askMeasuringThread(data);
   if ('error' in reply) throw new DistillError(reply.error);
+  if (!('measurement' in reply)) throw new DistillError('internal: the measuring thread answered a measurement without one');
   return reply.measurement;
+}
+
+/**
+ * Starts the measuring thread, if it is not running, and loads `backend` in it, so that the first measurement
+ * does not wait for tfjs to load: a sweep calls it while its teacher labels. Resolves once the thread is ready;
+ * a failure is left for the measurement to report.
+ */
+export async function warmMeasuringThread(backend = 'wasm'): Promise<void> {
+  await askMeasuringThread({ warm: backend });
 }
 
 /** The measuring thread, started on the first request and kept (unreferenced while idle) for the next. */
 let measuringThread: { worker: Worker; pending: Map<number, (reply: LatencyWorkerReply) => void>; next: number } | undefined;
 
-function askMeasuringThread(data: LatencyWorkerData): Promise<LatencyWorkerReply> {
+function askMeasuringThread(data: LatencyWorkerRequest): Promise<LatencyWorkerReply> {
   if (!measuringThread) {
     let worker: Worker;
     try {

@@ -1,4 +1,5 @@
 import { WorkerFailure } from '../errors.js';
+import { traced } from '../trace.js';
 import type { PoolKeeper } from './pool-keeper.js';
 import { TfjsPool, type TfjsPoolOptions } from './tfjs-pool.js';
 import type { Phase, ProgressEvent } from '../progress.js';
@@ -17,6 +18,9 @@ export interface SupervisorOptions {
   keeper?: PoolKeeper;
 }
 
+/** Supervisors made so far in this process: each one's number tells its stages apart in a trace. */
+let supervisors = 0;
+
 /**
  * Owns the run's worker pool: starts it on first use, and when a stage fails because a worker threw,
  * exited, ran out of memory or hung (anything a fresh pool may not repeat), starts a new pool and runs
@@ -29,6 +33,7 @@ export class PoolSupervisor {
   /** Wall time spent starting pools. */
   setupSeconds = 0;
   private pool: TfjsPool | undefined;
+  private readonly id = supervisors++;
 
   constructor(private readonly options: SupervisorOptions) {}
 
@@ -37,7 +42,8 @@ export class PoolSupervisor {
     const { maxRestarts, onProgress, signal } = this.options;
     for (;;) {
       try {
-        return await stage(this.pool ?? (await this.start()));
+        const pool = this.pool ?? (await traced(`pool ${this.id} start (${this.options.pool.workers} workers)`, () => this.start()));
+        return await traced(`pool ${this.id} ${phase}`, () => stage(pool));
       } catch (error) {
         await this.destroy();
         const retry = error instanceof WorkerFailure && error.retryable && this.restarts.length < maxRestarts && !signal?.aborted;

@@ -43,18 +43,21 @@ export type SweepBaseline = SweepModelResult;
 
 /**
  * What `schedule auto` measured before the trials: the largest student trained for a few steps (after one
- * warm-up step, not timed) on one worker and on every worker, a pool started for each, without evaluation.
+ * warm-up step, not timed) on one worker and on every worker, without evaluation, in rounds: one that warms
+ * the threads, then the rounds timed.
  */
 export interface ScheduleMeasurement {
   /** The student measured (the largest of the trials). */
   student: string;
-  /** Steps timed on each pool, after its warm-up step. */
+  /** Steps timed on each pool in each timed round, after its warm-up step. */
   steps: number;
+  /** Rounds of both arrangements timed, after one round that warmed the threads; each arrangement's best round counts. */
+  rounds: number;
   /** Steps in one epoch of that student's trial, for scale: the measurement trains fewer. */
   stepsPerEpoch: number;
   /**
-   * Training samples per second over the timed steps: of one single-worker trial among `workers` side by side
-   * (their mean), and of one trial on all `workers` workers.
+   * Training samples per second over the timed steps, in the best timed round of each: of one single-worker
+   * trial among `workers` side by side (their mean), and of one trial on all `workers` workers.
    */
   samplesPerSec: { oneWorker: number; allWorkers: number };
   /** The ranks the trial on all `workers` workers trained on: its pool's first, as trainWorkers gives them. */

@@ -22,8 +22,11 @@ import { SWEEP_REPORT_VERSION, type SweepBaseline, type SweepReport, type SweepT
 import { type ScheduleChoice, chooseSchedule, measureStudent } from './schedule.js';
 import { type TrialContext, type TrialPlan, type TrialRecord, finishedTrial, trainTrial } from './trial.js';
 import { PoolKeeper } from '../pool/pool-keeper.js';
-import { type MeasureOnce, measureBeforeRuns } from '../distill/measure-once.js';
+import type { MeasureOnce } from '../distill/measure-once.js';
+import { measureAhead } from './measure-ahead.js';
+import { warmMeasuringThread } from '../models/latency.js';
 import { sweepHtml } from './sweep-html.js';
+import { trace, traced } from '../trace.js';
 
 // Declared with the validation option, whose help shows it.
 export { DEFAULT_SWEEP_VALIDATION };
@@ -130,13 +133,17 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
   // Pools kept from the labelling to auto's probe and from trial to trial, one per runner: starting a pool
   // (threads, tfjs, the backend's wasm) costs more than a small student's training.
   const pools = new PoolKeeper();
+  // The measuring thread times each architecture's student folder; it loads tfjs while the teacher labels.
+  const measuringThread = onQueue ? Promise.resolve() : warmMeasuringThread().catch(() => {});
   const labelledAndRun = (async () => {
     // The teacher labels once, into the store every trial reads.
-    const labelling = await labelOnce(base, config, storeFile, pools);
+    trace('sweep begin');
+    const labelling = await traced('labelOnce', () => labelOnce(base, config, storeFile, pools));
     return { ...labelling, ...(await runTrials(plans, context, { out, resume, scheduleChoice, config, onTrial, onQueue, pools })) };
-  })().finally(() => pools.close());
+  })().finally(() => Promise.all([pools.close(), measuringThread]));
   const { labelled, labelSeconds, finished, schedule } = await labelledAndRun;
   const records = plans.map((plan) => finished.get(plan.index)!);
+  trace('trials done');
   const report = await sweepReport({
     out,
     grid,
@@ -157,6 +164,7 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
   });
   if (report.best !== null) await copyBest(out, records[report.best].trial.folder);
   await writeReport(out, report);
+  trace('sweep end');
   return { report };
 }
 
@@ -224,18 +232,19 @@ async function runTrials(
     await onQueue.run(pending, context, { finished, total: plans.length, onTrial });
     return { finished, schedule: onQueue.schedule };
   }
-  const schedule = await scheduleFor(plans, context, { scheduleChoice, config, pending: plans.length - finished.size, pools });
+  const schedule = await traced('schedule', () =>
+    scheduleFor(plans, context, { scheduleChoice, config, pending: plans.length - finished.size, pools }),
+  );
   const pending = plans.filter((plan) => !finished.has(plan.index));
   const trialWorkers = schedule.mode === 'concurrent' ? 1 : schedule.workers;
   const runnerCount = schedule.mode === 'concurrent' ? schedule.workers : 1;
-  // Trials side by side would each wait for the first to measure the teacher: the first runner measures it
-  // before its first trial instead, while the others start theirs. One runner's first trial measures it.
-  const teacherMeasured =
-    runnerCount > 1 && pending.length > 0
-      ? measureBeforeRuns(context.optionsOf(pending[0], 1), pools, context.measureOnce)
-      : Promise.resolve();
+  // Trials side by side would each wait for one of them to measure the teacher and each architecture: the
+  // runners share those measurements out before their first trials instead, and the measuring thread times
+  // the folders meanwhile. One runner's first trials measure them, as a lone run does.
+  const ahead = runnerCount > 1 && pending.length > 0 ? measureAhead(pending, context, pools) : undefined;
   const stop = () => {
     pending.length = 0; // no new trial starts; those running finish (and are kept for --resume)
+    if (ahead) ahead.onRunners.length = 0; // nor a measurement not yet started
   };
   // One trial at a time, the trial that times its architecture's latency (the first of it here) does not
   // share the machine with a folder being written or a trial training: it trains after the trial before it is
@@ -248,12 +257,12 @@ async function runTrials(
     timedHere.add(architecture);
     return first;
   };
-  const runNext = async (runner: number): Promise<void> => {
+  const runNext = async (): Promise<void> => {
     // The runner's last trial, its folder still being written on this thread while the next one trains.
     let writing: Promise<void> = Promise.resolve();
     let lastTimed = false;
     try {
-      if (runner === 0) await teacherMeasured;
+      for (let measure = ahead?.onRunners.shift(); measure; measure = ahead?.onRunners.shift()) await measure();
       for (let plan = pending.shift(); plan; plan = pending.shift()) {
         const timing = runnerCount === 1 && timesLatency(plan);
         if (timing || lastTimed) await writing;
@@ -263,6 +272,7 @@ async function runTrials(
         const previous = writing;
         writing = written.then((record) => {
           finished.set(record.trial.index, record);
+          trace(`onTrial ${record.trial.index}`);
           onTrial?.(record.trial, finished.size, plans.length, false);
         });
         writing.catch(stop);
@@ -277,7 +287,8 @@ async function runTrials(
     await writing;
   };
   // Every runner ends before the sweep fails, so that no pool outlives it.
-  const runners = await Promise.allSettled(Array.from({ length: runnerCount }, (_, runner) => runNext(runner)));
+  const runners = await Promise.allSettled(Array.from({ length: runnerCount }, () => runNext()));
+  await ahead?.folders;
   const failed = runners.find((runner): runner is PromiseRejectedResult => runner.status === 'rejected');
   if (failed) throw failed.reason;
   return { finished, schedule };

@@ -16,6 +16,7 @@ import type { DistillOptions } from '../options/options.js';
 import type { PoolKeeper } from '../pool/pool-keeper.js';
 import type { QuantizeChoice } from '../options/schema.js';
 import type { SweepBaseline, SweepTrial } from './sweep-report.js';
+import { trace, traced } from '../trace.js';
 
 /** A trial before it runs: its place, its settings, and whether it trains its architecture's baseline. */
 export interface TrialPlan {
@@ -100,12 +101,14 @@ export async function trainTrial(
   pools?: PoolKeeper,
 ): Promise<{ written: Promise<TrialRecord> }> {
   const started = performance.now();
+  trace(`trial ${plan.index} train begin`);
   const { teacher, ...result } = await distillOnKeptPools(context.optionsOf(plan, workers), pools, context.measureOnce);
   // The sweep keeps nothing of the teacher a run hands back (its figures are in the report): freed before the
   // trial waits its turn to be written.
   teacher?.dispose();
   const seconds = (performance.now() - started) / 1000;
-  const written = onMainThread(() => measureAndWrite(plan, context, result, seconds));
+  trace(`trial ${plan.index} train end`);
+  const written = onMainThread(() => traced(`trial ${plan.index} write`, () => measureAndWrite(plan, context, result, seconds)));
   written.catch(() => {}); // its caller may be awaiting another trial's folder first; the failure reaches it when it awaits this one
   return { written };
 }
@@ -153,6 +156,7 @@ async function measureAndWrite(plan: TrialPlan, context: TrialContext, result: T
         : undefined;
     check(!plan.trainsBaseline || baseline !== undefined, `trial ${plan.index} was to train its baseline but none came back`);
     const record: TrialRecord = { settings: plan.settings, fingerprint: context.fingerprintOf(plan), trial, ...(baseline && { baseline }) };
+    trace(`trial ${plan.index} validated`);
     await writeTrialFolder(context, plan, result, record);
     return record;
   } finally {

@@ -1,0 +1,73 @@
+// Where a sweep's wall time goes: one sweep of bench/sweep.mjs's workload (4 trials of mlp:32 on the bundled
+// digits, 500 labelled, 3 epochs, an mlp:128 teacher) with TFJS_DISTILL_TRACE on, printed as a timeline from
+// the sweep's start: the labelling pool's start, the measurements ahead of the trials, and each trial's pool
+// (pool N), phases, folder write and onTrial. Not part of `npm run bench`. Needs a build (dist/):
+//   npm run build && node bench/sweep-trace.mjs [one-after-another|concurrent|auto] [--workers W]
+import { mkdtemp, rm } from 'node:fs/promises';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs';
+
+process.env.TFJS_DISTILL_TRACE = '1';
+const { sweep } = await import('../dist/index.js');
+const { loadMnist } = await import('../dist/data/mnist.js');
+const { buildModel } = await import('../dist/models/architectures.js');
+const { saveModel } = await import('../dist/models/model-files.js');
+
+const { values: args, positionals } = parseArgs({ options: { workers: { type: 'string' } }, allowPositionals: true });
+const arm = positionals[0] ?? 'concurrent';
+const workers = Number(args.workers ?? availableParallelism());
+const arms = {
+  'one after another': [1, 'data-parallel'],
+  'one-after-another': [1, 'data-parallel'],
+  concurrent: [workers, 'concurrent'],
+  auto: [workers, 'auto'],
+};
+if (!arms[arm]) {
+  console.error(`bench/sweep-trace: the arm is one of ${Object.keys(arms).slice(1).join(', ')}; got ${arm}`);
+  process.exit(1);
+}
+await tf.setBackend('cpu');
+const scratch = await mkdtemp(join(tmpdir(), 'tfjs-distill-sweep-trace-'));
+const { train, test } = await loadMnist();
+const teacherModel = buildModel('mlp:128', { inputShape: [28, 28], numClasses: 10, seed: 1 });
+teacherModel.compile({ optimizer: tf.train.adam(0.003), loss: (y, logits) => tf.losses.softmaxCrossEntropy(y, logits) });
+const xs = tf.tensor(Float32Array.from(train.x), train.shape);
+const ys = tf.oneHot(tf.tensor1d(train.y, 'int32'), 10);
+await teacherModel.fit(xs, ys, { epochs: 2, batchSize: 128, verbose: 0 });
+const teacher = join(scratch, 'teacher');
+await saveModel(teacherModel, teacher);
+
+// The trace lines go to stderr; they are collected here and printed from the sweep's start.
+const lines = [];
+const write = process.stderr.write.bind(process.stderr);
+process.stderr.write = (chunk, ...rest) => {
+  const text = String(chunk);
+  if (!text.startsWith('TRACE ')) return write(chunk, ...rest);
+  lines.push(text.trim().split(' ').slice(1));
+  return true;
+};
+const [sweepWorkers, schedule] = arms[arm];
+const started = performance.now();
+const { report } = await sweep({
+  teacher,
+  student: 'mlp:32',
+  train,
+  test,
+  labeled: 500,
+  epochs: 3,
+  grid: { temperature: Array.from({ length: workers }, (_, i) => i + 1), alpha: [0.5, 0.9] },
+  workers: sweepWorkers,
+  schedule,
+  out: join(scratch, 'sweep'),
+});
+const seconds = (performance.now() - started) / 1000;
+process.stderr.write = write;
+await rm(scratch, { recursive: true, force: true });
+const origin = Number(lines[0][0]);
+for (const [at, ...event] of lines) console.log(`${(Number(at) - origin).toFixed(3).padStart(7)}  ${event.join(' ')}`);
+console.log(
+  `${arm}: wall ${seconds.toFixed(2)} s, labelling ${report.labelling.seconds.toFixed(2)} s, trial time ${(seconds - report.labelling.seconds).toFixed(2)} s; ` +
+    `${report.schedule.mode} (${report.schedule.reason}); load average ${loadavg()[0].toFixed(2)}`,
+);
