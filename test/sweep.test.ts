@@ -288,6 +288,30 @@ describe('sweep() on the bundled digits', () => {
     for (const teacher of teachers) expect(teacher).toEqual(teachers[0]);
   });
 
+  it('fails when a measurement ahead of the trials fails: it starts no trial and no folder timing not yet started', async () => {
+    const failing = join(dir, 'failing-ahead');
+    const shared = measuredOnce();
+    const made: string[] = [];
+    // The first architecture's worker latency fails, as a pool that cannot be restarted would fail it.
+    const measureOnce: MeasureOnce = (key, measure) =>
+      shared(key, () => {
+        made.push(key.split(':')[0]);
+        return key.startsWith('latency:') && made.filter((kind) => kind === 'latency').length === 1
+          ? Promise.reject(new DistillError('the pool that measured it failed'))
+          : measure();
+      });
+    const finished: number[] = [];
+    await expect(
+      sweep({ ...options(failing), workers: 2, schedule: 'concurrent', measureOnce, onTrial: (trial) => finished.push(trial.index) }),
+    ).rejects.toThrow('the pool that measured it failed');
+    expect(finished).toEqual([]);
+    expect(existsSync(join(failing, 'trials')) && (await readdir(join(failing, 'trials')))).toEqual(false);
+    // The folders' latencies are timed one after another on the measuring thread: at most the one under way
+    // when the measurement failed was made, and the sweep waited for it.
+    expect(made.filter((kind) => kind === 'folder-latency').length).toBeLessThanOrEqual(1);
+    expect(existsSync(join(failing, 'sweep.json'))).toBe(false);
+  });
+
   it('fails when trials cannot write their folders: those started end first, and no half-written folder is left', async () => {
     const failing = join(dir, 'failing');
     const finished: number[] = [];

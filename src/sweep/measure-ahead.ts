@@ -6,6 +6,7 @@ import { measureBeforeRuns } from '../distill/measure-once.js';
 import { folderLatency } from '../distill/student-folder.js';
 import { modelToData } from '../models/model-data.js';
 import { loadModel } from '../models/model-files.js';
+import type { DistillOptions } from '../options/options.js';
 import type { PoolKeeper } from '../pool/pool-keeper.js';
 import type { TrialContext, TrialPlan } from './trial.js';
 
@@ -13,8 +14,10 @@ import type { TrialContext, TrialPlan } from './trial.js';
 export interface MeasuredAhead {
   /** Worker measurements not yet taken by a runner, each on a pool from the sweep's keeper: a runner runs what it takes before its first trial. */
   onRunners: (() => Promise<void>)[];
-  /** The student folders' latencies, on the measuring thread; settles (never rejects) when they are done or failed. */
+  /** The student folders' latencies, one after another on the measuring thread; settles (never rejects) when they are done, failed or stopped. */
   folders: Promise<void>;
+  /** Starts no measurement not yet started (the sweep is stopping); those under way finish. */
+  stop: () => void;
 }
 
 /**
@@ -35,14 +38,28 @@ export function measureAhead(pending: TrialPlan[], context: TrialContext, pools:
     ...students.map((student) => () => measureBeforeRuns(options, pools, context.measureOnce, { teacher: false, students: [student] })),
     () => measureBeforeRuns(options, pools, context.measureOnce),
   ];
-  const folders = Promise.allSettled(
-    students.map(async (student) => {
-      // The folder's model as a trial saves it: the architecture's topology (the weights do not change the time).
-      const model = typeof student === 'string' ? await loadModel(student) : student;
-      const artifacts = await modelToData(model);
-      if (typeof student === 'string') model.dispose();
-      await folderLatency(context.measureOnce, artifacts, context.test, undefined);
-    }),
-  ).then(() => {});
-  return { onRunners, folders };
+  let stopped = false;
+  // One at a time, as the measuring thread times them anyway: a sweep that stops then waits for the timing
+  // under way, not for every architecture's.
+  const timeFolders = async () => {
+    for (const student of students) {
+      if (stopped) return;
+      await folderLatencyOf(student, context).catch(() => {});
+    }
+  };
+  const stop = () => {
+    stopped = true;
+    onRunners.length = 0;
+  };
+  return { onRunners, folders: timeFolders(), stop };
+}
+
+/** The folder latency of `student` as a trial saves it: the architecture's topology (the weights do not change the time). */
+async function folderLatencyOf(student: DistillOptions['student'], context: TrialContext): Promise<void> {
+  const model = typeof student === 'string' ? await loadModel(student) : student;
+  try {
+    await folderLatency(context.measureOnce, await modelToData(model), context.test, undefined);
+  } finally {
+    if (typeof student === 'string') model.dispose();
+  }
 }

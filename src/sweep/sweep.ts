@@ -244,7 +244,7 @@ async function runTrials(
   const ahead = runnerCount > 1 && pending.length > 0 ? measureAhead(pending, context, pools) : undefined;
   const stop = () => {
     pending.length = 0; // no new trial starts; those running finish (and are kept for --resume)
-    if (ahead) ahead.onRunners.length = 0; // nor a measurement not yet started
+    ahead?.stop(); // nor a measurement ahead not yet started
   };
   // One trial at a time, the trial that times its architecture's latency (the first of it here) does not
   // share the machine with a folder being written or a trial training: it trains after the trial before it is
