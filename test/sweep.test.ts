@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   DEFAULT_SWEEP_VALIDATION,
   type Dataset,
+  DistillCancelledError,
   DistillError,
   type DistillReport,
   type MeasureOnce,
@@ -310,6 +311,26 @@ describe('sweep() on the bundled digits', () => {
     // when the measurement failed was made, and the sweep waited for it.
     expect(made.filter((kind) => kind === 'folder-latency').length).toBeLessThanOrEqual(1);
     expect(existsSync(join(failing, 'sweep.json'))).toBe(false);
+  });
+
+  it('stops the measurements ahead of the trials when cancelled: no folder timing starts after', async () => {
+    const cancelled = join(dir, 'cancelled-ahead');
+    const controller = new AbortController();
+    const shared = measuredOnce();
+    const made: string[] = [];
+    const measureOnce: MeasureOnce = (key, measure) =>
+      shared(key, () => {
+        made.push(key.split(':')[0]);
+        if (key.startsWith('folder-latency:')) controller.abort(); // as the first folder's timing starts
+        return measure();
+      });
+    await expect(
+      sweep({ ...options(cancelled), workers: 2, schedule: 'concurrent', measureOnce, signal: controller.signal }),
+    ).rejects.toThrow(DistillCancelledError);
+    expect(existsSync(join(cancelled, 'trials'))).toBe(false);
+    // Two architectures: the second's folder timing had not started, and never does.
+    expect(made.filter((kind) => kind === 'folder-latency')).toEqual(['folder-latency']);
+    expect(existsSync(join(cancelled, 'sweep.json'))).toBe(false);
   });
 
   it('fails when trials cannot write their folders: those started end first, and no half-written folder is left', async () => {

@@ -39,11 +39,11 @@ export function measureAhead(pending: TrialPlan[], context: TrialContext, pools:
     () => measureBeforeRuns(options, pools, context.measureOnce),
   ];
   let stopped = false;
-  // One at a time, as the measuring thread times them anyway: a sweep that stops then waits for the timing
-  // under way, not for every architecture's.
+  // One at a time, as the measuring thread times them anyway: a sweep that stops (or is cancelled) then waits
+  // for the timing under way, not for every architecture's.
   const timeFolders = async () => {
     for (const student of students) {
-      if (stopped) return;
+      if (stopped || options.signal?.aborted) return;
       await folderLatencyOf(student, context).catch(() => {});
     }
   };

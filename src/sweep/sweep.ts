@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { InputContract } from '../data/input-contract.js';
 import type { ContractFile } from '../data/sources/source-entry.js';
 import type { QuantizeChoice } from '../options/schema.js';
-import { check } from '../errors.js';
+import { DistillCancelledError, check } from '../errors.js';
 import { labelOnKeptPools } from '../labelling/label.js';
 import { DEFAULT_SWEEP_VALIDATION } from '../options/groups/training.js';
 import { type DistillConfig, type DistillOptions, resolveConfig } from '../options/options.js';
@@ -139,7 +139,8 @@ export async function sweep(options: SweepOptions): Promise<SweepResult> {
     // The teacher labels once, into the store every trial reads.
     trace('sweep begin');
     const labelling = await traced('labelOnce', () => labelOnce(base, config, storeFile, pools));
-    return { ...labelling, ...(await runTrials(plans, context, { out, resume, scheduleChoice, config, onTrial, onQueue, pools })) };
+    const how = { out, resume, scheduleChoice, config, onTrial, onQueue, pools, signal: base.signal };
+    return { ...labelling, ...(await runTrials(plans, context, how)) };
   })().finally(() => Promise.all([pools.close(), measuringThread]));
   const { labelled, labelSeconds, finished, schedule } = await labelledAndRun;
   const records = plans.map((plan) => finished.get(plan.index)!);
@@ -207,14 +208,14 @@ async function labelOnce(base: Omit<DistillOptions, 'student'>, config: DistillC
 async function runTrials(
   plans: TrialPlan[],
   context: TrialContext,
-  how: Pick<SweepOptions, 'out' | 'resume' | 'onTrial'> & {
+  how: Pick<SweepOptions, 'out' | 'resume' | 'onTrial' | 'signal'> & {
     scheduleChoice: ScheduleChoice | undefined;
     config: DistillConfig;
     onQueue: QueuedTrials | undefined;
     pools: PoolKeeper;
   },
 ) {
-  const { out, resume, scheduleChoice, config, onTrial, onQueue, pools } = how;
+  const { out, resume, scheduleChoice, config, onTrial, onQueue, pools, signal } = how;
   const finished = new Map<number, TrialRecord>();
   if (resume) {
     for (const plan of plans) {
@@ -257,13 +258,18 @@ async function runTrials(
     timedHere.add(architecture);
     return first;
   };
+  // A cancelled sweep starts nothing more: a run polls its signal as it trains, which a short stage can miss.
+  const notCancelled = () => {
+    if (signal?.aborted) throw new DistillCancelledError('sweep cancelled; the trials written are kept for --resume');
+    return true;
+  };
   const runNext = async (): Promise<void> => {
     // The runner's last trial, its folder still being written on this thread while the next one trains.
     let writing: Promise<void> = Promise.resolve();
     let lastTimed = false;
     try {
-      for (let measure = ahead?.onRunners.shift(); measure; measure = ahead?.onRunners.shift()) await measure();
-      for (let plan = pending.shift(); plan; plan = pending.shift()) {
+      for (let measure = ahead?.onRunners.shift(); measure && notCancelled(); measure = ahead?.onRunners.shift()) await measure();
+      for (let plan = pending.shift(); plan && notCancelled(); plan = pending.shift()) {
         const timing = runnerCount === 1 && timesLatency(plan);
         if (timing || lastTimed) await writing;
         lastTimed = timing;
