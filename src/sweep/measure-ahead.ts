@@ -31,19 +31,21 @@ export function measureAhead(pending: TrialPlan[], context: TrialContext, pools:
     const architecture = context.studentName(plan.settings);
     if (!firstOfEach.has(architecture)) firstOfEach.set(architecture, plan);
   }
-  const options = context.optionsOf(pending[0], 1);
-  const students = [...firstOfEach.values()].map((plan) => context.optionsOf(plan, 1).student);
+  // Each architecture on the options of its first trial (its pool, and its batch and optimizer to warm up with),
+  // whose latency key is then the one its trials look up.
+  const firstTrials = [...firstOfEach.values()].map((plan) => context.optionsOf(plan, 1));
+  const { measureOnce } = context;
   // Longest first: a student's two latency timings, then the teacher's evaluation and timings.
   const onRunners = [
-    ...students.map((student) => () => measureBeforeRuns(options, pools, context.measureOnce, { teacher: false, students: [student] })),
-    () => measureBeforeRuns(options, pools, context.measureOnce),
+    ...firstTrials.map((trial) => () => measureBeforeRuns(trial, pools, measureOnce, { teacher: false, students: [trial.student] })),
+    () => measureBeforeRuns(firstTrials[0], pools, measureOnce),
   ];
   let stopped = false;
   // One at a time, as the measuring thread times them anyway: a sweep that stops (or is cancelled) then waits
   // for the timing under way, not for every architecture's.
   const timeFolders = async () => {
-    for (const student of students) {
-      if (stopped || options.signal?.aborted) return;
+    for (const { student, signal } of firstTrials) {
+      if (stopped || signal?.aborted) return;
       await folderLatencyOf(student, context).catch(() => {});
     }
   };
