@@ -10,6 +10,7 @@ export function trace(event: string): void {
 
 /** Runs `work` between the trace lines `<event> begin` and `<event> end` (the end also when it fails). */
 export async function traced<T>(event: string, work: () => Promise<T>): Promise<T> {
+  if (!tracing) return work();
   trace(`${event} begin`);
   try {
     return await work();

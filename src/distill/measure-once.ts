@@ -1,8 +1,8 @@
 // Measurements that do not change from run to run of a sweep, made once: the teacher on the test rows (the
 // same teacher, the same rows in every trial) and the latency of each student architecture (the time a
 // prediction takes follows from the architecture and the backend, not from the weights). A sweep whose trials
-// run side by side measures the teacher before they need it; the first trial of an architecture times it;
-// every other trial reuses both.
+// run side by side measures both before they need them (measureBeforeRuns); one trial at a time, the first
+// trial measures the teacher and the first of an architecture times it; every other trial reuses both.
 import type { SharedDataset } from '../data/shared-dataset.js';
 import { accuracy, agreement, describeModel, modelLatency, predictTest } from '../infer/evaluate.js';
 import { layersInference } from '../infer/predictor.js';
