@@ -62,6 +62,19 @@ describe('measureBeforeRuns', () => {
   let dir: string;
   let teacherFile: string;
   const model = (spec: string, seed: number) => buildModel(spec, { inputShape: [28, 28], numClasses: 10, seed });
+  /** A run of `student` on `workers` workers, one thread each, its store in the test's folder. */
+  const runOptions = (student: ReturnType<typeof model>, workers: number) => ({
+    teacher: teacherFile,
+    student,
+    train,
+    test,
+    epochs: 1,
+    batchSize: 64,
+    workers,
+    threadsPerWorker: 1,
+    softLabels: join(dir, 'store.sl'),
+    allowWeakTeacher: true,
+  });
 
   beforeAll(async () => {
     ({ train, test } = await digitRows(400, 100));
@@ -89,18 +102,7 @@ describe('measureBeforeRuns', () => {
     };
     // One student model, as a sweep builds each architecture once: its layers' names are part of its topology.
     const student = model('mlp:8', 1);
-    const options = (workers: number) => ({
-      teacher: teacherFile,
-      student,
-      train,
-      test,
-      epochs: 1,
-      batchSize: 64,
-      workers,
-      threadsPerWorker: 1,
-      softLabels: join(dir, 'store.sl'),
-      allowWeakTeacher: true,
-    });
+    const options = (workers: number) => runOptions(student, workers);
     const pools = new PoolKeeper();
     try {
       await measureBeforeRuns(options(2), pools, once);
@@ -135,18 +137,7 @@ describe('measureBeforeRuns', () => {
       });
     // Built once, as a sweep builds each architecture: the run trains this model, the measurement times it untrained.
     const student = model('mlp:8', 2);
-    const options = {
-      teacher: teacherFile,
-      student,
-      train,
-      test,
-      epochs: 1,
-      batchSize: 64,
-      workers: 1,
-      threadsPerWorker: 1,
-      softLabels: join(dir, 'store.sl'),
-      allowWeakTeacher: true,
-    };
+    const options = runOptions(student, 1);
     const pools = new PoolKeeper();
     try {
       await measureBeforeRuns(options, pools, once, { teacher: false, students: [student] });

@@ -172,6 +172,17 @@ describe('sweep() on the bundled digits', () => {
     out,
     schedule: 'data-parallel' as const,
   });
+  /** A sweep's MeasureOnce that records the kind of each measurement made (`made`), each made through `make`. */
+  const recordingOnce = (make: MeasureOnce = (_key, measure) => measure()) => {
+    const shared = measuredOnce();
+    const made: string[] = [];
+    const measureOnce: MeasureOnce = (key, measure) =>
+      shared(key, () => {
+        made.push(key.split(':')[0]);
+        return make(key, measure);
+      });
+    return { measureOnce, made };
+  };
   let report: SweepReport;
   let out: string;
 
@@ -254,13 +265,7 @@ describe('sweep() on the bundled digits', () => {
   it('runs single-worker trials side by side, each as it trains alone', async () => {
     const concurrent = join(dir, 'concurrent');
     // Records every measurement the trials make, by kind.
-    const shared = measuredOnce();
-    const made: string[] = [];
-    const measureOnce: MeasureOnce = (key, measure) =>
-      shared(key, () => {
-        made.push(key.split(':')[0]);
-        return measure();
-      });
+    const { measureOnce, made } = recordingOnce();
     // What had been measured when the first trial was written.
     let madeAtFirstTrial: string[] | undefined;
     const { report: side } = await sweep({
@@ -291,16 +296,11 @@ describe('sweep() on the bundled digits', () => {
 
   it('fails when a measurement ahead of the trials fails: it starts no trial and no folder timing not yet started', async () => {
     const failing = join(dir, 'failing-ahead');
-    const shared = measuredOnce();
-    const made: string[] = [];
     // The first architecture's worker latency fails, as a pool that cannot be restarted would fail it.
-    const measureOnce: MeasureOnce = (key, measure) =>
-      shared(key, () => {
-        made.push(key.split(':')[0]);
-        return key.startsWith('latency:') && made.filter((kind) => kind === 'latency').length === 1
-          ? Promise.reject(new DistillError('the pool that measured it failed'))
-          : measure();
-      });
+    let latencies = 0;
+    const { measureOnce, made } = recordingOnce((key, measure) =>
+      key.startsWith('latency:') && latencies++ === 0 ? Promise.reject(new DistillError('the pool that measured it failed')) : measure(),
+    );
     const finished: number[] = [];
     await expect(
       sweep({ ...options(failing), workers: 2, schedule: 'concurrent', measureOnce, onTrial: (trial) => finished.push(trial.index) }),
@@ -316,14 +316,10 @@ describe('sweep() on the bundled digits', () => {
   it('stops the measurements ahead of the trials when cancelled: no folder timing starts after', async () => {
     const cancelled = join(dir, 'cancelled-ahead');
     const controller = new AbortController();
-    const shared = measuredOnce();
-    const made: string[] = [];
-    const measureOnce: MeasureOnce = (key, measure) =>
-      shared(key, () => {
-        made.push(key.split(':')[0]);
-        if (key.startsWith('folder-latency:')) controller.abort(); // as the first folder's timing starts
-        return measure();
-      });
+    const { measureOnce, made } = recordingOnce((key, measure) => {
+      if (key.startsWith('folder-latency:')) controller.abort(); // as the first folder's timing starts
+      return measure();
+    });
     await expect(
       sweep({ ...options(cancelled), workers: 2, schedule: 'concurrent', measureOnce, signal: controller.signal }),
     ).rejects.toThrow(DistillCancelledError);
