@@ -11,6 +11,26 @@ export interface CliResult {
   stderr: string;
 }
 
+/** A short run on the bundled digits, for tests about the CLI rather than about what it trains. */
+export const SMALL_DIGITS_RUN = [
+  '--data',
+  'mnist',
+  '--limit',
+  '300',
+  '--teacher-arch',
+  'mlp:16',
+  '--teacher-epochs',
+  '1',
+  '--student-arch',
+  'mlp:8',
+  '--epochs',
+  '1',
+  '--workers',
+  '2',
+  // Three steps leave the teacher near chance: these runs are about the CLI, not the teacher.
+  '--allow-weak-teacher',
+];
+
 interface CliOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
