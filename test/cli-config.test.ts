@@ -2,10 +2,13 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from './helpers/cli.js';
+import { runCli, runCliAsync } from './helpers/cli.js';
 
 /** The real CLI, run from `cwd`. */
 const cli = (cwd: string, ...args: string[]) => runCli(args, { cwd });
+
+/** The real CLI without blocking, for commands that can run side by side. */
+const cliAsync = (cwd: string, ...args: string[]) => runCliAsync(args, { cwd });
 
 /** The last line of stderr: a failed run's one-line error. */
 const lastLine = (result: { stderr: string }) => result.stderr.trim().split('\n').at(-1);
@@ -35,70 +38,87 @@ describe('the CLI: config files, strict names, help, defaults and output', () =>
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('run -h and run --help print the help of run', () => {
-    for (const flag of ['-h', '--help']) {
-      const result = cli(dir, 'run', flag);
+  it('run -h and run --help print the help of run', async () => {
+    // Help wins over other flags, even bad ones.
+    const [short, long, overBadFlag] = await Promise.all([
+      cliAsync(dir, 'run', '-h'),
+      cliAsync(dir, 'run', '--help'),
+      cliAsync(dir, 'run', '--epochs', 'x', '-h'),
+    ]);
+    for (const result of [short, long]) {
       expect(result.status).toBe(0);
       expect(result.stdout).toMatch(/^tfjs-distill run: /);
       expect(result.stdout).toContain('--config FILE');
       expect(result.stdout).toContain('(default: 128, 32 for text; key: batchSize)');
       expect(result.stdout).toContain('key: optimizer.learningRate');
     }
-    // Help wins over other flags, even bad ones.
-    expect(cli(dir, 'run', '--epochs', 'x', '-h').status).toBe(0);
+    expect(overBadFlag.status).toBe(0);
   });
 
-  it('unknown flags name the flag and suggest the nearest one', () => {
-    const fails = (flag: string) => {
-      const result = cli(dir, 'run', flag, '1');
-      expect(result.status).toBe(1);
-      return lastLine(result);
-    };
-    expect(fails('--learning-rate')).toBe('tfjs-distill: error: unknown flag --learning-rate; did you mean --lr?');
-    expect(fails('--epoch')).toBe('tfjs-distill: error: unknown flag --epoch; did you mean --epochs?');
-    expect(fails('--batch_size')).toBe('tfjs-distill: error: unknown flag --batch_size; did you mean --batch-size?');
-    expect(fails('--checkpoint-every-steps')).toBe(
+  it('unknown flags name the flag and suggest the nearest one', async () => {
+    // Each flag's error line, from commands run side by side.
+    const errors = new Map(
+      await Promise.all(
+        ['--learning-rate', '--epoch', '--batch_size', '--checkpoint-every-steps', '--zzz'].map(async (flag) => {
+          const result = await cliAsync(dir, 'run', flag, '1');
+          expect(result.status).toBe(1);
+          return [flag, lastLine(result)] as const;
+        }),
+      ),
+    );
+    expect(errors.get('--learning-rate')).toBe('tfjs-distill: error: unknown flag --learning-rate; did you mean --lr?');
+    expect(errors.get('--epoch')).toBe('tfjs-distill: error: unknown flag --epoch; did you mean --epochs?');
+    expect(errors.get('--batch_size')).toBe('tfjs-distill: error: unknown flag --batch_size; did you mean --batch-size?');
+    expect(errors.get('--checkpoint-every-steps')).toBe(
       'tfjs-distill: error: unknown flag --checkpoint-every-steps; did you mean --checkpoint-every?',
     );
-    expect(fails('--zzz')).toBe('tfjs-distill: error: unknown flag --zzz (see tfjs-distill run --help)');
+    expect(errors.get('--zzz')).toBe('tfjs-distill: error: unknown flag --zzz (see tfjs-distill run --help)');
   });
 
   it('unknown keys in a config file, top-level or nested, name the key and suggest the nearest one', async () => {
-    const fails = async (name: string, text: string) => {
-      await writeFile(join(dir, name), text);
-      const result = cli(dir, 'run', '--config', name, '--out', join(dir, 'never'));
+    const files = {
+      'lr.yaml': 'lr: 0.5\n',
+      'nested.yaml': 'optimizer:\n  learning_rate: 0.5\n',
+      'epoch.json': '{ "epoch": 3 }',
+      'flag-name.yaml': 'batch-size: 64\n',
+      'checkpoint.yaml': 'checkpoint: { every: 5 }\n',
+      'far.yaml': 'teacherNormalize: { mean: [0], zzz: [1] }\n',
+      'epochs.yaml': 'epochs: 0\n',
+      'broken.yaml': 'epochs: [1\n',
+      'list.yaml': '- 1\n',
+    };
+    await Promise.all(Object.entries(files).map(([name, text]) => writeFile(join(dir, name), text)));
+    const fails = async (name: keyof typeof files) => {
+      const result = await cliAsync(dir, 'run', '--config', name, '--out', join(dir, 'never'));
       expect(result.status).toBe(1);
       return lastLine(result);
     };
-    expect(await fails('lr.yaml', 'lr: 0.5\n')).toBe(
-      "tfjs-distill: error: lr.yaml: unknown key 'lr'; did you mean 'optimizer.learningRate'?",
-    );
-    expect(await fails('nested.yaml', 'optimizer:\n  learning_rate: 0.5\n')).toBe(
-      "tfjs-distill: error: nested.yaml: unknown key 'optimizer.learning_rate'; did you mean 'optimizer.learningRate'?",
-    );
-    expect(await fails('epoch.json', '{ "epoch": 3 }')).toBe(
-      "tfjs-distill: error: epoch.json: unknown key 'epoch'; did you mean 'epochs'?",
-    );
-    expect(await fails('flag-name.yaml', 'batch-size: 64\n')).toBe(
-      "tfjs-distill: error: flag-name.yaml: unknown key 'batch-size'; did you mean 'batchSize'?",
-    );
-    expect(await fails('checkpoint.yaml', 'checkpoint: { every: 5 }\n')).toBe(
-      "tfjs-distill: error: checkpoint.yaml: unknown key 'checkpoint.every'; did you mean 'checkpoint.everySteps'?",
-    );
-    expect(await fails('far.yaml', 'teacherNormalize: { mean: [0], zzz: [1] }\n')).toBe(
+    // The commands run side by side; each is checked below.
+    const [lr, nested, epoch, flagName, checkpoint, far, epochs, overridden, broken, list] = await Promise.all([
+      fails('lr.yaml'),
+      fails('nested.yaml'),
+      fails('epoch.json'),
+      fails('flag-name.yaml'),
+      fails('checkpoint.yaml'),
+      fails('far.yaml'),
+      fails('epochs.yaml'),
+      cliAsync(dir, 'run', '--config', 'epochs.yaml', '--epochs', '-1'),
+      fails('broken.yaml'),
+      fails('list.yaml'),
+    ]);
+    expect(lr).toBe("tfjs-distill: error: lr.yaml: unknown key 'lr'; did you mean 'optimizer.learningRate'?");
+    expect(nested).toBe("tfjs-distill: error: nested.yaml: unknown key 'optimizer.learning_rate'; did you mean 'optimizer.learningRate'?");
+    expect(epoch).toBe("tfjs-distill: error: epoch.json: unknown key 'epoch'; did you mean 'epochs'?");
+    expect(flagName).toBe("tfjs-distill: error: flag-name.yaml: unknown key 'batch-size'; did you mean 'batchSize'?");
+    expect(checkpoint).toBe("tfjs-distill: error: checkpoint.yaml: unknown key 'checkpoint.every'; did you mean 'checkpoint.everySteps'?");
+    expect(far).toBe(
       "tfjs-distill: error: far.yaml: unknown key 'teacherNormalize.zzz'; valid keys: teacherNormalize.mean, teacherNormalize.std",
     );
     // Bad values from the file are named as the file's keys; flags that override them are named as flags.
-    expect(await fails('epochs.yaml', 'epochs: 0\n')).toBe('tfjs-distill: error: epochs.yaml: epochs must be an integer >= 1, got 0');
-    expect(lastLine(cli(dir, 'run', '--config', 'epochs.yaml', '--epochs', '-1'))).toBe(
-      'tfjs-distill: error: --epochs must be an integer >= 1, got -1',
-    );
-    expect(await fails('broken.yaml', 'epochs: [1\n')).toMatch(
-      /^tfjs-distill: error: broken\.yaml is not valid YAML at line \d+, column \d+: /,
-    );
-    expect(await fails('list.yaml', '- 1\n')).toBe(
-      'tfjs-distill: error: list.yaml: the top level must be a mapping of keys to values (epochs: 3, ...)',
-    );
+    expect(epochs).toBe('tfjs-distill: error: epochs.yaml: epochs must be an integer >= 1, got 0');
+    expect(lastLine(overridden)).toBe('tfjs-distill: error: --epochs must be an integer >= 1, got -1');
+    expect(broken).toMatch(/^tfjs-distill: error: broken\.yaml is not valid YAML at line \d+, column \d+: /);
+    expect(list).toBe('tfjs-distill: error: list.yaml: the top level must be a mapping of keys to values (epochs: 3, ...)');
   });
 
   it('a YAML and a JSON config file with the library keys; flags override them; paths are relative to the file', async () => {
@@ -121,8 +141,23 @@ describe('the CLI: config files, strict names, help, defaults and output', () =>
       'out: ../from-yaml',
     ].join('\n');
     await writeFile(join(configs, 'run.yaml'), yaml);
-    // Run from elsewhere: the file's paths are read from its own folder, the flags' from the working directory.
-    const fromYaml = cli(tmpdir(), 'run', '--config', join(configs, 'run.yaml'), '--epochs', '2', '--lr', '0.05', '--baseline=false');
+    const json = {
+      data: `csv:${csv}`,
+      teacher: 'mlp:16',
+      teacherEpochs: 2,
+      student: 'mlp:4',
+      epochs: 1,
+      workers: 2,
+      optimizer: { learningRate: 0.01 },
+    };
+    await writeFile(join(configs, 'run.json'), JSON.stringify(json));
+    const out = join(dir, 'from-json');
+    // The two runs are independent: side by side, one's start-up overlaps the other's training.
+    const [fromYaml, fromJson] = await Promise.all([
+      // Run from elsewhere: the file's paths are read from its own folder, the flags' from the working directory.
+      cliAsync(tmpdir(), 'run', '--config', join(configs, 'run.yaml'), '--epochs', '2', '--lr', '0.05', '--baseline=false'),
+      cliAsync(dir, 'run', '--config', join(configs, 'run.json'), '--batch-size', '16', '--out', out),
+    ]);
     expect(fromYaml.status).toBe(0);
     const report = await readReport(join(dir, 'from-yaml'));
     expect(report.config).toMatchObject({
@@ -141,18 +176,7 @@ describe('the CLI: config files, strict names, help, defaults and output', () =>
     expect(report.data).toMatchObject({ trainRows: 450, testRows: 150 });
     expect(report.baseline).toBeUndefined();
 
-    const json = {
-      data: `csv:${csv}`,
-      teacher: 'mlp:16',
-      teacherEpochs: 2,
-      student: 'mlp:4',
-      epochs: 1,
-      workers: 2,
-      optimizer: { learningRate: 0.01 },
-    };
-    await writeFile(join(configs, 'run.json'), JSON.stringify(json));
-    const out = join(dir, 'from-json');
-    expect(cli(dir, 'run', '--config', join(configs, 'run.json'), '--batch-size', '16', '--out', out).status).toBe(0);
+    expect(fromJson.status).toBe(0);
     expect((await readReport(out)).config).toMatchObject({ ...json, batchSize: 16, optimizer: { name: 'adam', learningRate: 0.01 } });
   });
 

@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { npy } from './helpers/npy-writer.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from './helpers/cli.js';
+import { runCliAsync } from './helpers/cli.js';
 import { mulberry32 } from '../dist/random.js';
 
-const cli = (...args: string[]) => runCli(['run', ...args]);
+/** The CLI's run, without blocking: independent runs here go side by side. */
+const cli = (...args: string[]) => runCliAsync(['run', ...args]);
 
 /** Rows of 4x4 pixels whose brightness pattern depends on the class: learnable in a few epochs. */
 function blobs(rows: number, seed: number): { x: Uint8Array; y: Int32Array } {
@@ -51,31 +52,33 @@ describe('the CLI on NumPy arrays and image folders', () => {
     await writeFile(join(dir, 'y.npy'), npy(train.y, [400]));
     await writeFile(join(dir, 'tx.npy'), npy(test.x, [90, 4, 4]));
     await writeFile(join(dir, 'ty.npy'), npy(test.y, [90]));
-    const split = cli(
-      '--data',
-      `npy:${join(dir, 'x.npy')},${join(dir, 'y.npy')}`,
-      '--test-fraction',
-      '0.25',
-      ...small,
-      '--out',
-      join(dir, 'npy-split'),
-    );
+    const [split, given, bad] = await Promise.all([
+      cli(
+        '--data',
+        `npy:${join(dir, 'x.npy')},${join(dir, 'y.npy')}`,
+        '--test-fraction',
+        '0.25',
+        ...small,
+        '--out',
+        join(dir, 'npy-split'),
+      ),
+      cli(
+        '--data',
+        `npy:${join(dir, 'x.npy')},${join(dir, 'y.npy')}`,
+        '--test-data',
+        `npy:${join(dir, 'tx.npy')},${join(dir, 'ty.npy')}`,
+        ...small,
+        '--out',
+        join(dir, 'npy-test'),
+      ),
+      cli('--data', `npy:${join(dir, 'x.npy')}`, '--out', join(dir, 'npy-bad')),
+    ]);
     expect(split.status).toBe(0);
     const report = JSON.parse(await readFile(join(dir, 'npy-split', 'report.json'), 'utf8'));
     expect(report.data).toMatchObject({ trainRows: 300, testRows: 100, featureShape: [4, 4], numClasses: 3 });
     expect(report.teacher.accuracy).toBeGreaterThan(0.9);
-    const given = cli(
-      '--data',
-      `npy:${join(dir, 'x.npy')},${join(dir, 'y.npy')}`,
-      '--test-data',
-      `npy:${join(dir, 'tx.npy')},${join(dir, 'ty.npy')}`,
-      ...small,
-      '--out',
-      join(dir, 'npy-test'),
-    );
     expect(given.status).toBe(0);
     expect(JSON.parse(await readFile(join(dir, 'npy-test', 'report.json'), 'utf8')).data).toMatchObject({ trainRows: 400, testRows: 90 });
-    const bad = cli('--data', `npy:${join(dir, 'x.npy')}`, '--out', join(dir, 'npy-bad'));
     expect(bad.stderr.trim().split('\n').at(-1)).toMatch(/^tfjs-distill: error: --data npy:.*x\.npy: give npy:FEATURES\.npy,LABELS\.npy$/);
   });
 
@@ -113,14 +116,15 @@ describe('the CLI on NumPy arrays and image folders', () => {
       '32',
       '--workers',
       '2',
-      '--out',
-      out,
     ];
-    const strict = cli(...args);
+    // The strict run fails on the broken file; it runs beside the other, into a folder of its own.
+    const [strict, result] = await Promise.all([
+      cli(...args, '--out', join(dir, 'images-strict')),
+      cli(...args, '--skip-bad-images', '--out', out),
+    ]);
     expect(strict.stderr.trim().split('\n').at(-1)).toMatch(
       /cannot decode .*broken\.png \(.*\); replace or remove it, or set --skip-bad-images/,
     );
-    const result = cli(...args, '--skip-bad-images');
     expect(result.status).toBe(0);
     const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
     expect(report.data).toMatchObject({

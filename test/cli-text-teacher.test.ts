@@ -2,7 +2,7 @@ import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from './helpers/cli.js';
+import { runCli, runCliAsync } from './helpers/cli.js';
 import { writeBertUncased } from './helpers/tokenizer-fixtures.js';
 
 /** A BERT-style classifier trained and exported by examples/text-teacher/, in the Hugging Face layout. */
@@ -58,12 +58,14 @@ describe('the CLI with a Hugging Face ONNX text teacher', () => {
     const data = ['--data', `text:${SPAM}`, '--teacher', TEACHER, '--workers', '2'];
     const whole = join(dir, 'whole.sl');
     const parts = join(dir, 'parts.sl');
-    expect(runCli(['label', ...data, '--soft-labels', whole]).status).toBe(0);
-    const shards = ['0/2', '1/2'].map((shard) => {
-      const result = runCli(['label', ...data, '--soft-labels', parts, '--shard', shard]);
-      expect(result.status, result.stderr).toBe(0);
-      return `${parts}.shard-${shard.replace('/', '-of-')}`;
-    });
+    // The whole store and the shards are independent: they run side by side.
+    const [labelled, ...shardRuns] = await Promise.all([
+      runCliAsync(['label', ...data, '--soft-labels', whole]),
+      ...['0/2', '1/2'].map((shard) => runCliAsync(['label', ...data, '--soft-labels', parts, '--shard', shard])),
+    ]);
+    expect(labelled.status).toBe(0);
+    for (const result of shardRuns) expect(result.status, result.stderr).toBe(0);
+    const shards = ['0/2', '1/2'].map((shard) => `${parts}.shard-${shard.replace('/', '-of-')}`);
     expect(runCli(['merge', parts, ...shards]).status).toBe(0);
     const [a, b] = [await readFile(whole), await readFile(parts)];
     const headerEnd = (bytes: Buffer) => 12 + bytes.readUInt32LE(8);
@@ -102,12 +104,15 @@ describe('the CLI with a Hugging Face ONNX text teacher', () => {
         /has an input 'a' that text rows cannot fill \(tfjs-distill fills input_ids, attention_mask and token_type_ids\)/,
       ],
     ];
-    for (const [args, message] of cases) {
-      const out = join(dir, 'never');
-      const result = cli(...args, '--workers', '2', '--out', out);
-      expect(result.status, args.join(' ')).toBe(1);
-      expect(lastLine(result), args.join(' ')).toMatch(message);
-      await expect(readFile(join(out, 'report.json'))).rejects.toThrow();
-    }
+    // The cases fail in their set-up, independently: they run side by side.
+    await Promise.all(
+      cases.map(async ([args, message], index) => {
+        const out = join(dir, `never-${index}`);
+        const result = await runCliAsync(['run', ...args, '--workers', '2', '--out', out]);
+        expect(result.status, args.join(' ')).toBe(1);
+        expect(lastLine(result), args.join(' ')).toMatch(message);
+        await expect(readFile(join(out, 'report.json'))).rejects.toThrow();
+      }),
+    );
   });
 });

@@ -12,7 +12,7 @@ import { label } from '../dist/labelling/label.js';
 import { sweep } from '../dist/sweep/sweep.js';
 import { buildModel } from '../dist/models/architectures.js';
 import { saveModel } from '../dist/models/model-files.js';
-import { runCli } from './helpers/cli.js';
+import { runCli, runCliAsync } from './helpers/cli.js';
 import { digitRows } from './helpers/digits.js';
 import { writeGreyRows } from './helpers/npy-writer.js';
 import { Cli, expectSameBytes, freePort, hasRedis, startRedis, storeParts } from './helpers/queue-processes.js';
@@ -57,6 +57,8 @@ describe('teacher ensembles', () => {
   let b: string;
   let fiveClasses: string;
   const cli = (...args: string[]) => runCli(args, { cwd: dir });
+  /** The CLI without blocking, for independent commands that can run side by side. */
+  const cliAsync = (...args: string[]) => runCliAsync(args, { cwd: dir });
 
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'tfjs-distill-ensemble-'));
@@ -157,25 +159,14 @@ describe('teacher ensembles', () => {
 
   it('label in shards, merged, is byte-identical to label in one go; a config file gives the members as a list', async () => {
     const teachers = ['--teacher', a, '--teacher', b];
-    const whole = cli('label', '--data', 'mnist', '--limit', '1500', ...teachers, '--workers', '2', '--soft-labels', 'whole.sl');
+    const labelAll = ['label', '--data', 'mnist', '--limit', '1500', ...teachers];
+    // One-worker shards and the whole store are independent: they run side by side.
+    const [whole, ...parts] = await Promise.all([
+      cliAsync(...labelAll, '--workers', '2', '--soft-labels', 'whole.sl'),
+      ...['0/3', '1/3', '2/3'].map((shard) => cliAsync(...labelAll, '--workers', '1', '--soft-labels', 'parts.sl', '--shard', shard)),
+    ]);
     expect(whole.status, whole.stderr).toBe(0);
-    for (const shard of ['0/3', '1/3', '2/3']) {
-      const part = cli(
-        'label',
-        '--data',
-        'mnist',
-        '--limit',
-        '1500',
-        ...teachers,
-        '--workers',
-        '1',
-        '--soft-labels',
-        'parts.sl',
-        '--shard',
-        shard,
-      );
-      expect(part.status, part.stderr).toBe(0);
-    }
+    for (const part of parts) expect(part.status, part.stderr).toBe(0);
     const merged = cli('merge', 'parts.sl', 'parts.sl.shard-0-of-3', 'parts.sl.shard-1-of-3', 'parts.sl.shard-2-of-3');
     expect(merged.status, merged.stderr).toBe(0);
     await expectSameBytes(join(dir, 'parts.sl'), join(dir, 'whole.sl'));
@@ -213,17 +204,20 @@ describe('teacher ensembles', () => {
     await expect(label({ teacher: [a, fiveClasses], train, softLabels: join(dir, 'bad.sl'), workers: 1 })).rejects.toThrow(
       `the ensemble's teachers have different class counts: ${a} has 10, ${fiveClasses} has 5 (the data has 10); give teachers of the same classes`,
     );
-    const mixed = cli('run', '--data', 'mnist', '--limit', '600', '--teacher', a, '--teacher', fiveClasses, '--out', 'bad');
+    // The four commands fail before any work; they run side by side.
+    const [mixed, trained, built, mode] = await Promise.all([
+      cliAsync('run', '--data', 'mnist', '--limit', '600', '--teacher', a, '--teacher', fiveClasses, '--out', 'bad-mixed'),
+      cliAsync('run', '--data', 'mnist', '--teacher', a, '--teacher-arch', 'mlp:8', '--out', 'bad-trained'),
+      cliAsync('label', '--data', 'mnist', '--teacher', a, '--teacher', 'mlp:8', '--soft-labels', 'bad.sl'),
+      cliAsync('label', '--data', 'mnist', '--teacher', a, '--teacher', b, '--ensemble', 'median', '--soft-labels', 'bad.sl'),
+    ]);
     expect(mixed.status).not.toBe(0);
     expect(lastLine(mixed)).toBe(
       `tfjs-distill: error: the ensemble's teachers have different class counts: ${a} has 10, ${fiveClasses} has 5 ` +
         '(the data has 10); give teachers of the same classes',
     );
-    const trained = cli('run', '--data', 'mnist', '--teacher', a, '--teacher-arch', 'mlp:8', '--out', 'bad');
     expect(lastLine(trained)).toBe('tfjs-distill: error: give --teacher PATH (several for an ensemble) or --teacher-arch SPEC, not both');
-    const built = cli('label', '--data', 'mnist', '--teacher', a, '--teacher', 'mlp:8', '--soft-labels', 'bad.sl');
     expect(lastLine(built)).toMatch(/--teacher mlp:8 names an architecture, but an ensemble's teachers are saved models/);
-    const mode = cli('label', '--data', 'mnist', '--teacher', a, '--teacher', b, '--ensemble', 'median', '--soft-labels', 'bad.sl');
     expect(lastLine(mode)).toMatch(/--ensemble 'median' is not one of logits, probabilities/);
   }, 120_000);
 });

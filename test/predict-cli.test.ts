@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadStudent } from '../dist/student/index.js';
-import { runCli } from './helpers/cli.js';
+import { type CliResult, runCliAsync } from './helpers/cli.js';
 import { asPixels, writeDigitsStudent, writeSpamStudent } from './helpers/student-folder.js';
 import { digitRows } from './helpers/digits.js';
 import { npy } from './helpers/npy-writer.js';
@@ -26,20 +26,26 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/**
+ * The CLI from the repository root, without blocking: the commands here are short and mostly load modules on
+ * one core, so independent ones run side by side.
+ */
+const predict = (...args: string[]) => runCliAsync(['predict', ...args], { cwd: ROOT });
+
 /** The one line a failed command prints, and that it wrote nothing where --out pointed. */
 async function expectOneLineError(args: string[], message: RegExp) {
   const out = join(dir, `never-${Math.random().toString(36).slice(2)}.jsonl`);
-  const result = runCli([...args, '--out', out], { cwd: ROOT });
+  const result = await runCliAsync([...args, '--out', out], { cwd: ROOT });
   expect(result.status).toBe(1);
   expect(result.stderr.trim().split('\n')).toHaveLength(1);
   expect(result.stderr).toMatch(message);
   expect((await readdir(dir)).filter((name) => name.startsWith('never-'))).toEqual([]);
 }
 
-describe('tfjs-distill predict', () => {
+describe.concurrent('tfjs-distill predict', () => {
   it('writes one JSONL line a row (row, label, probabilities) and the accuracy of the labelled rows', async () => {
     const out = join(dir, 'digits.jsonl');
-    const result = runCli(['predict', digits, '--data', 'mnist', '--limit', '50', '--backend', 'cpu', '--out', out], { cwd: ROOT });
+    const result = await predict(digits, '--data', 'mnist', '--limit', '50', '--backend', 'cpu', '--out', out);
     expect(result.status, result.stderr).toBe(0);
     const lines = (await readFile(out, 'utf8'))
       .trim()
@@ -61,10 +67,8 @@ describe('tfjs-distill predict', () => {
     );
   });
 
-  it('writes to stdout without --out, reads a text file with the fields the student was trained on', () => {
-    const result = runCli(['predict', spam, '--data', 'text:test/fixtures/text/spam.jsonl', '--limit', '5', '--model', 'uint8'], {
-      cwd: ROOT,
-    });
+  it('writes to stdout without --out, reads a text file with the fields the student was trained on', async () => {
+    const result = await predict(spam, '--data', 'text:test/fixtures/text/spam.jsonl', '--limit', '5', '--model', 'uint8');
     expect(result.status, result.stderr).toBe(0);
     const lines = result.stdout.trim().split('\n');
     expect(lines).toHaveLength(5);
@@ -77,8 +81,8 @@ const TABLES = join(ROOT, 'test', 'fixtures', 'tabular');
 const PENGUIN_FEATURES = 'Beak Length (mm),Beak Depth (mm),Flipper Length (mm),Body Mass (g)';
 
 /** A run's student/ folder and report, trained briefly on `data` (and tested on `testData`). */
-function runStudent(out: string, ...flags: string[]) {
-  const run = runCli(
+async function runStudent(out: string, ...flags: string[]) {
+  const run = await runCliAsync(
     [
       'run',
       ...flags,
@@ -103,7 +107,7 @@ function runStudent(out: string, ...flags: string[]) {
 }
 
 /** The accuracy line predict prints with --out, for the run's student accuracy over `rows` test rows. */
-async function expectReportAccuracy(result: ReturnType<typeof runCli>, out: string, rows: number, runDir: string) {
+async function expectReportAccuracy(result: CliResult, out: string, rows: number, runDir: string) {
   expect(result.status, result.stderr).toBe(0);
   const { student } = JSON.parse(await readFile(join(runDir, 'report.json'), 'utf8'));
   const correct = Math.round(student.accuracy * rows);
@@ -112,7 +116,8 @@ async function expectReportAccuracy(result: ReturnType<typeof runCli>, out: stri
   );
 }
 
-describe('tfjs-distill predict on tables, headerless CSV, NPY and IDX', () => {
+// Side by side: each case trains a one-worker run or predicts, and one at a time they leave a core idle.
+describe.concurrent('tfjs-distill predict on tables, headerless CSV, NPY and IDX', () => {
   it("a table student reads a CSV by the folder's columns, standardised by the folder's contract, missing cells included", async () => {
     // Penguins: two rows have no measurement at all, one falls in each split; the test rows are a fifth of the file.
     const [header, ...lines] = (await readFile(join(TABLES, 'penguins.csv'), 'utf8')).trim().split('\n');
@@ -121,7 +126,7 @@ describe('tfjs-distill predict on tables, headerless CSV, NPY and IDX', () => {
     await writeFile(train, [header, ...lines.filter((_, row) => row % 5 !== 4)].join('\n'));
     await writeFile(test, [header, ...lines.filter((_, row) => row % 5 === 4)].join('\n'));
     const runDir = join(dir, 'penguins-run');
-    const student = runStudent(runDir, '--data', `csv:${train}`, '--test-data', `csv:${test}`, '--features', PENGUIN_FEATURES);
+    const student = await runStudent(runDir, '--data', `csv:${train}`, '--test-data', `csv:${test}`, '--features', PENGUIN_FEATURES);
     const contract = JSON.parse(await readFile(join(student, 'preprocessing.json'), 'utf8'));
     expect(contract.missing).toBe('mean-and-indicator');
     expect(contract.indicators.length).toBeGreaterThan(0);
@@ -131,29 +136,31 @@ describe('tfjs-distill predict on tables, headerless CSV, NPY and IDX', () => {
     await writeFile(reordered, cells.map((row) => [...row.slice(1).reverse(), row[0]].join(',')).join('\n'));
     const out = join(dir, 'penguins.jsonl');
     const rows = cells.length - 1;
-    const result = runCli(['predict', student, '--data', `csv:${reordered}`, '--label-field', 'Species', '--out', out], { cwd: ROOT });
+    const unlabelled = join(dir, 'penguins-unlabelled.csv');
+    await writeFile(unlabelled, cells.map((row) => row.slice(2, 6).join(',')).join('\n'));
+    // A column the student takes is missing; a file without a header.
+    await writeFile(join(dir, 'no-mass.csv'), cells.map((row) => row.slice(0, 5).join(',')).join('\n'));
+    await writeFile(join(dir, 'numbers.csv'), '0,1,2,3,4\n1,2,3,4,5\n');
+    const [result, alone, bare] = await Promise.all([
+      predict(student, '--data', `csv:${reordered}`, '--label-field', 'Species', '--out', out),
+      predict(student, '--data', `csv:${test}`, '--label-field', 'Species'),
+      predict(student, '--data', `csv:${unlabelled}`),
+      expectOneLineError(
+        ['predict', student, '--data', `csv:${join(dir, 'no-mass.csv')}`],
+        /no-mass\.csv has no column 'Body Mass \(g\)', which the student takes \(preprocessing\.json columns: Beak Length \(mm\), Beak Depth \(mm\), Flipper Length \(mm\), Body Mass \(g\)\); give a file with every one of them\n/,
+      ),
+      expectOneLineError(
+        ['predict', student, '--data', `csv:${join(dir, 'numbers.csv')}`],
+        /numbers\.csv has no header row, but the student takes the columns/,
+      ),
+    ]);
     await expectReportAccuracy(result, out, rows, runDir);
     // The folder's means, not the file's: predicting the test rows alone gives the same answers as a file of them all.
-    const alone = runCli(['predict', student, '--data', `csv:${test}`, '--label-field', 'Species'], { cwd: ROOT });
     expect(alone.status, alone.stderr).toBe(0);
     expect(alone.stdout).toBe(await readFile(out, 'utf8'));
     // Without a label column the rows are predicted, unlabelled.
-    const unlabelled = join(dir, 'penguins-unlabelled.csv');
-    await writeFile(unlabelled, cells.map((row) => row.slice(2, 6).join(',')).join('\n'));
-    const bare = runCli(['predict', student, '--data', `csv:${unlabelled}`], { cwd: ROOT });
     expect(bare.status, bare.stderr).toBe(0);
     expect(bare.stderr).toBe(`${rows} rows predicted (none labelled)\n`);
-    // A column the student takes is missing; a file without a header.
-    await writeFile(join(dir, 'no-mass.csv'), cells.map((row) => row.slice(0, 5).join(',')).join('\n'));
-    await expectOneLineError(
-      ['predict', student, '--data', `csv:${join(dir, 'no-mass.csv')}`],
-      /no-mass\.csv has no column 'Body Mass \(g\)', which the student takes \(preprocessing\.json columns: Beak Length \(mm\), Beak Depth \(mm\), Flipper Length \(mm\), Body Mass \(g\)\); give a file with every one of them\n/,
-    );
-    await writeFile(join(dir, 'numbers.csv'), '0,1,2,3,4\n1,2,3,4,5\n');
-    await expectOneLineError(
-      ['predict', student, '--data', `csv:${join(dir, 'numbers.csv')}`],
-      /numbers\.csv has no header row, but the student takes the columns/,
-    );
   }, 120_000);
 
   it('a vector student reads a headerless CSV and the same rows as NPY in file order', async () => {
@@ -169,19 +176,19 @@ describe('tfjs-distill predict on tables, headerless CSV, NPY and IDX', () => {
     await writeFile(join(dir, 'w-train.csv'), headerless(trainRows));
     await writeFile(join(dir, 'w-test.csv'), headerless(testRows));
     const runDir = join(dir, 'vector-run');
-    const student = runStudent(runDir, '--data', `csv:${join(dir, 'w-train.csv')}`, '--test-data', `csv:${join(dir, 'w-test.csv')}`);
+    const student = await runStudent(runDir, '--data', `csv:${join(dir, 'w-train.csv')}`, '--test-data', `csv:${join(dir, 'w-test.csv')}`);
     expect(JSON.parse(await readFile(join(student, 'preprocessing.json'), 'utf8')).kind).toBe('vector');
     const csvOut = join(dir, 'vector-csv.jsonl');
-    const fromCsv = runCli(['predict', student, '--data', `csv:${join(dir, 'w-test.csv')}`, '--out', csvOut], { cwd: ROOT });
-    await expectReportAccuracy(fromCsv, csvOut, testRows.length, runDir);
     const x = Float32Array.from(testRows.flatMap((cells) => cells.slice(1, 5).map(Number)));
     const y = Int32Array.from(testRows, (cells) => classes.indexOf(cells[5]));
     await writeFile(join(dir, 'x.npy'), npy(x, [testRows.length, 4]));
     await writeFile(join(dir, 'y.npy'), npy(y, [testRows.length]));
     const npyOut = join(dir, 'vector-npy.jsonl');
-    const fromNpy = runCli(['predict', student, '--data', `npy:${join(dir, 'x.npy')},${join(dir, 'y.npy')}`, '--out', npyOut], {
-      cwd: ROOT,
-    });
+    const [fromCsv, fromNpy] = await Promise.all([
+      predict(student, '--data', `csv:${join(dir, 'w-test.csv')}`, '--out', csvOut),
+      predict(student, '--data', `npy:${join(dir, 'x.npy')},${join(dir, 'y.npy')}`, '--out', npyOut),
+    ]);
+    await expectReportAccuracy(fromCsv, csvOut, testRows.length, runDir);
     await expectReportAccuracy(fromNpy, npyOut, testRows.length, runDir);
     expect(await readFile(npyOut, 'utf8')).toBe(await readFile(csvOut, 'utf8'));
   }, 120_000);
@@ -203,15 +210,17 @@ describe('tfjs-distill predict on tables, headerless CSV, NPY and IDX', () => {
       await writeFile(join(idxDir, `${split}-images-idx3-ubyte`), images);
       await writeFile(join(idxDir, `${split}-labels-idx1-ubyte`), labels);
     }
-    const fromIdx = runCli(['predict', digits, '--data', `idx:${idxDir}`, '--backend', 'cpu'], { cwd: ROOT });
-    const fromMnist = runCli(['predict', digits, '--data', 'mnist', '--limit', '50', '--backend', 'cpu'], { cwd: ROOT });
+    const [fromIdx, fromMnist] = await Promise.all([
+      predict(digits, '--data', `idx:${idxDir}`, '--backend', 'cpu'),
+      predict(digits, '--data', 'mnist', '--limit', '50', '--backend', 'cpu'),
+    ]);
     expect(fromIdx.status, fromIdx.stderr).toBe(0);
     expect(fromIdx.stdout).toBe(fromMnist.stdout);
     expect(fromIdx.stderr).toBe(fromMnist.stderr);
   });
 });
 
-describe('tfjs-distill predict: bad input, one line each, nothing written', () => {
+describe.concurrent('tfjs-distill predict: bad input, one line each, nothing written', () => {
   it('a folder without preprocessing.json', async () => {
     const bare = join(dir, 'bare');
     await cp(digits, bare, { recursive: true });
@@ -236,22 +245,26 @@ describe('tfjs-distill predict: bad input, one line each, nothing written', () =
   it('a text file without the field the student reads, and rows of the wrong kind', async () => {
     const file = join(dir, 'bodies.jsonl');
     await writeFile(file, '{"body": "hello there", "label": "ham"}\n');
-    await expectOneLineError(
-      ['predict', spam, '--data', `text:${file}`],
-      /line 1 has no field 'text' \(its fields: body, label\); the student reads its texts from 'text' \(textField in preprocessing\.json\): give rows with that field/,
-    );
-    await expectOneLineError(
-      ['predict', spam, '--data', 'mnist'],
-      /the student takes texts, but --data mnist is not text:FILE; give text:FILE/,
-    );
-    await expectOneLineError(['predict', digits, '--data', `text:${file}`], /the student takes image rows, but --data text:\S+ is text/);
+    await Promise.all([
+      expectOneLineError(
+        ['predict', spam, '--data', `text:${file}`],
+        /line 1 has no field 'text' \(its fields: body, label\); the student reads its texts from 'text' \(textField in preprocessing\.json\): give rows with that field/,
+      ),
+      expectOneLineError(
+        ['predict', spam, '--data', 'mnist'],
+        /the student takes texts, but --data mnist is not text:FILE; give text:FILE/,
+      ),
+      expectOneLineError(['predict', digits, '--data', `text:${file}`], /the student takes image rows, but --data text:\S+ is text/),
+    ]);
   });
 
   it('an unknown variant, and no student folder', async () => {
-    await expectOneLineError(
-      ['predict', digits, '--model', 'int4'],
-      /model 'int4' is not float32, uint8, uint16, float16 or a model\.json path/,
-    );
-    await expectOneLineError(['predict', '--data', 'mnist'], /predict needs one student folder \(or model\.json\)/);
+    await Promise.all([
+      expectOneLineError(
+        ['predict', digits, '--model', 'int4'],
+        /model 'int4' is not float32, uint8, uint16, float16 or a model\.json path/,
+      ),
+      expectOneLineError(['predict', '--data', 'mnist'], /predict needs one student folder \(or model\.json\)/),
+    ]);
   });
 });

@@ -9,7 +9,7 @@ import type { ArtifactReport, DistillReport } from '../dist/index.js';
 import { buildModel, loadMnist, saveModel } from '../dist/index.js';
 import { chooseAutoVariant } from '../dist/distill/student-variants.js';
 import { chromium, elements } from './helpers/chromium.js';
-import { runCli } from './helpers/cli.js';
+import { runCli, runCliAsync } from './helpers/cli.js';
 
 let dir: string;
 
@@ -75,10 +75,10 @@ const fractionEqual = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   return same / a.length;
 };
 
-/** A failed run: exit 1, one line naming the problem, and no output folder at all. */
-function expectRefused(pattern: RegExp, ...args: string[]) {
+/** A failed run: exit 1, one line naming the problem, and no output folder at all. Refusals run side by side. */
+async function expectRefused(pattern: RegExp, ...args: string[]) {
   const out = join(dir, `refused-${Math.random().toString(36).slice(2)}`);
-  const result = runCli(['run', '--out', out, ...args]);
+  const result = await runCliAsync(['run', '--out', out, ...args]);
   expect(result.status).toBe(1);
   expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(pattern)]);
   expect(existsSync(out)).toBe(false);
@@ -95,27 +95,29 @@ describe('--quantize in a run', () => {
   });
 
   it('an unknown format, auto with formats, a negative drop: one line naming the flag, before anything runs', async () => {
-    expectRefused(/^tfjs-distill: error: --quantize 'int4' is not one of uint8, uint16, float16, auto$/, '--quantize', 'uint8,int4');
-    expectRefused(
-      /^tfjs-distill: error: --quantize 'q8' is not one of uint8, uint16, float16, auto$/,
-      '--quantize',
-      'float16',
-      '--quantize',
-      'q8',
-    );
-    expectRefused(
-      /^tfjs-distill: error: --quantize auto chooses among uint8, uint16, float16 itself; give auto alone/,
-      '--quantize',
-      'auto,uint8',
-    );
-    expectRefused(/^tfjs-distill: error: --max-quantize-drop must be a number of points >= 0, got -1$/, '--max-quantize-drop', '-1');
     const config = join(dir, 'bad-quantize.yaml');
     await writeFile(config, 'quantize: [uint8, int2]\n');
-    expectRefused(
-      /^tfjs-distill: error: .*bad-quantize\.yaml: quantize 'int2' is not one of uint8, uint16, float16, auto$/,
-      '--config',
-      config,
-    );
+    await Promise.all([
+      expectRefused(/^tfjs-distill: error: --quantize 'int4' is not one of uint8, uint16, float16, auto$/, '--quantize', 'uint8,int4'),
+      expectRefused(
+        /^tfjs-distill: error: --quantize 'q8' is not one of uint8, uint16, float16, auto$/,
+        '--quantize',
+        'float16',
+        '--quantize',
+        'q8',
+      ),
+      expectRefused(
+        /^tfjs-distill: error: --quantize auto chooses among uint8, uint16, float16 itself; give auto alone/,
+        '--quantize',
+        'auto,uint8',
+      ),
+      expectRefused(/^tfjs-distill: error: --max-quantize-drop must be a number of points >= 0, got -1$/, '--max-quantize-drop', '-1'),
+      expectRefused(
+        /^tfjs-distill: error: .*bad-quantize\.yaml: quantize 'int2' is not one of uint8, uint16, float16, auto$/,
+        '--config',
+        config,
+      ),
+    ]);
   });
 
   it('uint8 and float16 folders that stock tfjs loads, measured in report.json, report.html and the summary', async () => {

@@ -9,7 +9,7 @@ import { distill } from '../dist/distill/distill.js';
 import { label } from '../dist/labelling/label.js';
 import { buildModel } from '../dist/models/architectures.js';
 import { loadModel, saveModel } from '../dist/models/model-files.js';
-import { runCli } from './helpers/cli.js';
+import { runCli, runCliAsync } from './helpers/cli.js';
 
 const FIXTURES = new URL('./fixtures/tabular/', import.meta.url).pathname;
 const WEATHER = ['train', 'test'].map((split) => join(FIXTURES, `weather-${split}.csv`));
@@ -164,21 +164,26 @@ describe('tfjs-distill run --data csv:FILE (a table)', () => {
     expect(report.teacher.accuracy).toBe(accuracyOn(await loadModel(teacherDir), teacherSplits(splits).test));
   });
 
-  it('bad tables and settings: one line naming the flag', () => {
-    const fails = (...args: string[]) => {
-      const result = runCli(['run', ...args, '--out', join(dir, 'never')]);
+  it('bad tables and settings: one line naming the flag', async () => {
+    const fails = async (...args: string[]) => {
+      const result = await runCliAsync(['run', ...args, '--out', join(dir, 'never')]);
       expect(result.status).toBe(1);
       return result.stderr.trim().split('\n').at(-1);
     };
-    expect(fails('--data', `csv:${PENGUINS}`)).toMatch(
+    // The four commands fail in their set-up: they run side by side.
+    const [penguins, rain, features, labelField] = await Promise.all([
+      fails('--data', `csv:${PENGUINS}`),
+      fails('--data', `csv:${WEATHER[0]}`, '--label-field', 'weather', '--features', 'wind,rain'),
+      fails('--data', 'mnist', '--features', 'a,b'),
+      fails('--data', 'mnist', '--label-field', 'y'),
+    ]);
+    expect(penguins).toMatch(
       /^tfjs-distill: error: .*penguins\.csv line 2, column 'Island': 'Torgersen' is not a number; .*: leave the column out of --features \(without --features, every column but the label is one\) or fix the cell$/,
     );
-    expect(fails('--data', `csv:${WEATHER[0]}`, '--label-field', 'weather', '--features', 'wind,rain')).toMatch(
+    expect(rain).toMatch(
       /^tfjs-distill: error: .*weather-train\.csv has no column 'rain' \(its columns: date, precipitation, temp_max, temp_min, wind, weather\); fix --features$/,
     );
-    expect(fails('--data', 'mnist', '--features', 'a,b')).toBe('tfjs-distill: error: --features applies to --data csv:FILE only');
-    expect(fails('--data', 'mnist', '--label-field', 'y')).toBe(
-      'tfjs-distill: error: --label-field applies to --data csv:FILE and text:FILE only',
-    );
+    expect(features).toBe('tfjs-distill: error: --features applies to --data csv:FILE only');
+    expect(labelField).toBe('tfjs-distill: error: --label-field applies to --data csv:FILE and text:FILE only');
   });
 });

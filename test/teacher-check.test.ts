@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Dataset, DistillError, buildModel, classificationScores, distill } from '../dist/index.js';
-import { runCli } from './helpers/cli.js';
+import { runCli, runCliAsync } from './helpers/cli.js';
 import { digitRows } from './helpers/digits.js';
 import { npy } from './helpers/npy-writer.js';
 
@@ -66,15 +66,16 @@ describe('a teacher at chance', () => {
   });
 
   const fashionRun = (out: string, ...extra: string[]) =>
-    runCli([
+    runCliAsync([
       'run',
       ...['--data', `idx:${FASHION}`, '--limit', '1000', '--teacher', digitsTeacher, '--student-arch', 'mlp:16'],
       ...['--epochs', '2', '--baseline', '--workers', '2', '--out', out, ...extra],
     ]);
 
-  it('stops a digits teacher given Fashion-MNIST with one line naming the causes and --allow-weak-teacher; writes nothing', () => {
+  // The two Fashion-MNIST runs are independent: side by side, one's start-up overlaps the other's training.
+  it.concurrent('stops a digits teacher given Fashion-MNIST with one line naming the causes and --allow-weak-teacher; writes nothing', async () => {
     const out = join(dir, 'fashion-stopped');
-    const result = fashionRun(out);
+    const result = await fashionRun(out);
     expect(result.status).toBe(1);
     expect(lastLine(result.stderr)).toMatch(
       /^tfjs-distill: error: the teacher's top classes match \d+\.\d% of the 1000 labelled training rows, near chance \(1\d\.\d%; near means below 2\d\.\d%\): the data, the class order, the tokenizer or the preprocessing almost surely do not match the teacher's; set --allow-weak-teacher to distil it anyway$/,
@@ -83,9 +84,9 @@ describe('a teacher at chance', () => {
     expect(existsSync(join(out, 'student'))).toBe(false);
   });
 
-  it('distils it with --allow-weak-teacher, and warns in the summary, report.json and report.html', async () => {
+  it.concurrent('distils it with --allow-weak-teacher, and warns in the summary, report.json and report.html', async () => {
     const out = join(dir, 'fashion-allowed');
-    const result = fashionRun(out, '--allow-weak-teacher');
+    const result = await fashionRun(out, '--allow-weak-teacher');
     expect(result.status, result.stderr).toBe(0);
     const report = JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
     expect(report.config.allowWeakTeacher).toBe(true);

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RUN_FLAGS, flagHelp } from '../dist/cli/flags.js';
 import { DEFAULTS, TEXT_DEFAULTS, resolveConfig } from '../dist/options/options.js';
 import { TEXT_DEMO_FLAGS } from '../scripts/text-demo.mjs';
-import { runCli } from './helpers/cli.js';
+import { runCliAsync } from './helpers/cli.js';
 import { TOKENIZER_DIRS } from './helpers/tokenizer-fixtures.js';
 
 /** 400 real SpamAssassin e-mails, half spam, shuffled (test/fixtures/text/make-spam-jsonl.mjs). */
@@ -63,7 +63,8 @@ describe('text defaults', () => {
   });
 });
 
-describe('the CLI on text with no training flags', () => {
+// The two runs are independent: side by side, one's start-up overlaps the other's training.
+describe.concurrent('the CLI on text with no training flags', () => {
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'text-defaults-'));
@@ -74,7 +75,7 @@ describe('the CLI on text with no training flags', () => {
   const data = ['--data', `text:${SPAM}`, '--tokenizer', TOKENIZER_DIRS.unigram, '--max-length', '32', '--limit', '160'];
   const models = ['--teacher-arch', 'bag:8', '--teacher-epochs', '1', '--student-arch', 'bag:8', '--workers', '2'];
   const run = async (out: string, ...more: string[]) => {
-    const result = runCli(['run', ...data, ...models, '--out', out, ...more]);
+    const result = await runCliAsync(['run', ...data, ...models, '--out', out, ...more]);
     expect(result.status, result.stderr).toBe(0);
     return JSON.parse(await readFile(join(out, 'report.json'), 'utf8'));
   };

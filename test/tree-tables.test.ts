@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDataSource } from '../dist/data/data-source.js';
 import { withTeacherClasses } from '../dist/teachers/teacher-classes.js';
-import { runCli } from './helpers/cli.js';
+import { runCli, runCliAsync } from './helpers/cli.js';
 import { Cli, expectSameBytes, freePort, hasRedis, startRedis } from './helpers/queue-processes.js';
 
 // Real tree ensembles (test/fixtures/trees, from examples/trees/make_tree_teachers.py) on the real Seattle
@@ -59,9 +59,6 @@ describe("a tree teacher's graph fixes the class order of a table", () => {
   });
 
   it('label: a table without one of the classes labels with the teacher five; int64 class labels match as written', async () => {
-    const result = runCli(['label', '--data', `csv:${noDrizzle}`, ...WEATHER, '--teacher', FOREST, '--soft-labels', join(dir, 'a.sl')]);
-    expect(result.status, result.stderr).toBe(0);
-    expect(result.stdout).toMatch(/the teacher's classes, in the order of its probabilities: drizzle, fog, rain, snow, sun/);
     // A header table labelled 0..4 with a teacher whose classes are int64s 0..4.
     const lines = (await readFile(TRAIN, 'utf8')).trim().split('\n').slice(1, 200);
     const indexed = lines.map((line) => {
@@ -69,48 +66,39 @@ describe("a tree teacher's graph fixes the class order of a table", () => {
       return [...cells.slice(1, 5), TEACHER_CLASSES.indexOf(cells[5])].join(',');
     });
     await writeFile(join(dir, 'indexed.csv'), ['precipitation,temp_max,temp_min,wind,label', ...indexed].join('\n'));
-    const ints = runCli([
-      'label',
-      '--data',
-      `csv:${join(dir, 'indexed.csv')}`,
-      '--teacher',
-      INT_LABELS,
-      '--soft-labels',
-      join(dir, 'i.sl'),
+    // The two commands are independent: they run side by side.
+    const [result, ints] = await Promise.all([
+      runCliAsync(['label', '--data', `csv:${noDrizzle}`, ...WEATHER, '--teacher', FOREST, '--soft-labels', join(dir, 'a.sl')]),
+      runCliAsync(['label', '--data', `csv:${join(dir, 'indexed.csv')}`, '--teacher', INT_LABELS, '--soft-labels', join(dir, 'i.sl')]),
     ]);
+    expect(result.status, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/the teacher's classes, in the order of its probabilities: drizzle, fog, rain, snow, sun/);
     expect(ints.status, ints.stderr).toBe(0);
   });
 
   it('a label the teacher does not know, and classes that differ from its graph: one line naming the fix', async () => {
     const [header, ...lines] = (await readFile(TRAIN, 'utf8')).trim().split('\n');
     await writeFile(join(dir, 'hail.csv'), [header, ...lines.slice(0, 20), '2015-01-01,1,2,3,4,hail'].join('\n'));
-    const hail = runCli([
-      'label',
-      '--data',
-      `csv:${join(dir, 'hail.csv')}`,
-      ...WEATHER,
-      '--teacher',
-      FOREST,
-      '--soft-labels',
-      join(dir, 'h.sl'),
+    const [hail, classes] = await Promise.all([
+      runCliAsync(['label', '--data', `csv:${join(dir, 'hail.csv')}`, ...WEATHER, '--teacher', FOREST, '--soft-labels', join(dir, 'h.sl')]),
+      runCliAsync([
+        'label',
+        '--data',
+        `csv:${TRAIN}`,
+        ...WEATHER,
+        '--classes',
+        'sun,rain,fog,snow,drizzle',
+        '--teacher',
+        FOREST,
+        '--soft-labels',
+        join(dir, 'c.sl'),
+      ]),
     ]);
     expect(hail.status).toBe(1);
     expect(lastLine(hail.stderr)).toBe(
       `tfjs-distill: error: ${join(dir, 'hail.csv')} line 22: the label "hail" is not one of the classes of ${FOREST} ` +
         '(drizzle, fog, rain, snow, sun); relabel the row, or give a --teacher trained on that class',
     );
-    const classes = runCli([
-      'label',
-      '--data',
-      `csv:${TRAIN}`,
-      ...WEATHER,
-      '--classes',
-      'sun,rain,fog,snow,drizzle',
-      '--teacher',
-      FOREST,
-      '--soft-labels',
-      join(dir, 'c.sl'),
-    ]);
     expect(classes.status).toBe(1);
     expect(lastLine(classes.stderr)).toMatch(
       /--classes sun,rain,fog,snow,drizzle differ from the class labels of the teacher's graph, drizzle,fog,rain,snow,sun in that order; drop --classes$/,
