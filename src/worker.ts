@@ -3,7 +3,7 @@
  * small, typed messages; everything bulky (data, soft labels, weights, gradients) lives in shared memory
  * and is only referenced by them.
  */
-import * as tf from '@tensorflow/tfjs';
+import tf from './tf.cjs';
 import { type InferTask, type LatencyTask, type LoadTask, inferRows, measureLatency, preloadModel } from './infer/inference-task.js';
 import { forgetPredictors } from './infer/predictor.js';
 import { type TrainTask, trainReplica } from './train/replica.js';

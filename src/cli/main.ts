@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 import { DistillCancelledError, DistillError, messageOf } from '../errors.js';
 import { COMMANDS, type CommandName, type CommandSpec } from './commands.js';
 import { FLAG_TABLES, type FileSettings, asksForHelp, flagHelp, inFlagTerms, parseCommandLine } from './flags.js';

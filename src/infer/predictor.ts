@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 import type { FeatureArray } from '../data/dataset.js';
 import { DistillError } from '../errors.js';
 import { type GraphTeacherSpec, graphModelFromData } from '../models/graph-teacher.js';

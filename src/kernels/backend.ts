@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { DistillError, messageOf } from '../errors.js';
 import { useJavascriptLoops } from './thread-loops.js';
@@ -53,7 +53,7 @@ async function load(name: BackendName): Promise<string[]> {
     return [];
   }
   if (name === 'wasm') {
-    await import('@tensorflow/tfjs-backend-wasm');
+    await import('../tf-backend-wasm.cjs');
     const { registerMissingWasmKernels, replaceWasmKernels } = await import('./wasm-kernels.js');
     return [...registerMissingWasmKernels(), ...replaceWasmKernels()];
   }

@@ -8,7 +8,7 @@
  *   max-pool gradient (src/kernels/wasm/);
  * - `auto`: openblas where the addon and OpenBLAS load, else wasm with a notice.
  */
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { DistillError, messageOf } from '../errors.js';
 import { useExchangeLoops } from './exchange-loops.js';

@@ -4,7 +4,7 @@
  * 4.22's `wasm.HEAPU8`, `dataIdMap` and `makeOutput` (versions pinned in package.json), and
  * {@link checkWasmInternals} says what changed if an upgrade moves them.
  */
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { DistillError } from '../errors.js';
 

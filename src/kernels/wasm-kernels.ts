@@ -18,7 +18,7 @@
  * This reaches into tfjs-backend-wasm 4.22 internals (makeOutput, typedArrayFromHeap, disposeData, and
  * the kernelFuncs of its own kernels); the versions are pinned in package.json.
  */
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 import { conv2DBackpropFilter } from './wasm/conv2d-backprop-filter.js';
 import { bridgeFromCpu, NOT_BRIDGED } from './wasm/cpu-bridge.js';
 import { depthwiseBackpropFilter, depthwiseBackpropInput } from './wasm/depthwise-conv2d-backprop.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 import { check } from '../errors.js';
 import type { ArchitectureEntry } from './architectures/architecture-entry.js';
 import { architectureOf, familiesFor, unknownArchitectureMessage } from './architectures/registry.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 import type { SharedDataset } from '../data/shared-dataset.js';
 import { check } from '../errors.js';
 import { type ModelData, modelFromData, modelToData } from './model-data.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 import { randomUUID } from 'node:crypto';
 import { ClassCountMismatch, check, DistillError, messageOf } from '../errors.js';
 import type { ModelData } from './model-data.js';

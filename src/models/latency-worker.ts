@@ -3,7 +3,7 @@
  * the run's kernels registered. The main thread's backend is never switched, so a sweep's other trials
  * keep building models on it while one trial's student is timed. The thread stays for the next request.
  */
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 import { parentPort } from 'node:worker_threads';
 import { messageOf } from '../errors.js';
 import { median, warmUntilSteady } from '../steady-timing.js';
@@ -60,7 +60,7 @@ async function timePredictions(model: tf.LayersModel, data: LatencyWorkerData, b
 /** Loads `backend` and makes it this thread's. */
 async function useBackend(backend: string): Promise<void> {
   try {
-    if (backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
+    if (backend === 'wasm') await import('../tf-backend-wasm.cjs');
     if (!(await tf.setBackend(backend))) throw new Error(`tf.setBackend('${backend}') returned false`);
     await tf.ready();
   } catch (error) {

@@ -1,6 +1,6 @@
 // Checking an exported ONNX model against the tfjs model it came from: both run on the same rows, the
 // ONNX model by onnxruntime-node from its bytes as a service would load them, and their logits compared.
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 import { type Dataset, featureShape, holdsPixels, rowCount, rowSize } from '../data/dataset.js';
 import { DistillError, check, messageOf } from '../errors.js';
 import { loadOrt } from './onnx-teacher.js';

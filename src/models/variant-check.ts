@@ -1,7 +1,7 @@
 // The reader's side of a quantised variant: it is loaded exactly as a web app or a Node service would load
 // it, with stock `tf.loadLayersModel(tf.io.fromMemory(...))` decoding and dequantising the weights, and is
 // then measured on test rows against the float32 model loaded the same way.
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { type Dataset, featureShape, holdsPixels, rowCount, rowSize } from '../data/dataset.js';

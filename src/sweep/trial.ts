@@ -1,7 +1,7 @@
 // One trial of a sweep: distil with its settings from the sweep's soft-label store, measure it on the
 // validation rows, and write its folder (report.json, student/, its baseline when it trains one), whole or
 // not at all, so that a resumed sweep can trust every folder it finds.
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 import { readFile, rename, rm, writeFile, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Dataset, featureShape, holdsPixels } from '../data/dataset.js';

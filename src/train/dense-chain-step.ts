@@ -4,7 +4,7 @@
 // and each layer's backward pass writes its weights' gradients straight into this rank's exchange slot. No
 // tensor is made for the layers, nothing is copied into the slot, and the replica's variables are loaded from
 // the shared weights only when something reads the model (ShardUpdate.syncModel).
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 import type { SharedDataset } from '../data/shared-dataset.js';
 import type { DenseChainLoops, DenseLayerView } from '../kernels/dense-chain-loops.js';
 import { float32Values } from '../kernels/wasm-heap.js';

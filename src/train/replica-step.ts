@@ -1,6 +1,6 @@
 // The two halves of a replica's step around the gradient exchange: its forward and backward pass, and its
 // share of the update of the shared weights.
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 import { LogitTable } from '../data/logit-table.js';
 import type { SharedDataset } from '../data/shared-dataset.js';
 import { exchangeLoops } from '../kernels/exchange-loops.js';

@@ -1,6 +1,6 @@
 // Validation inside a training phase: each replica evaluates its share of the held-out rows after an epoch,
 // and rank 0 selects the epoch to keep and decides whether to stop early.
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 import type { SharedDataset } from '../data/shared-dataset.js';
 import { modelToData } from '../models/model-data.js';
 import type { ValidationMetrics } from '../progress.js';

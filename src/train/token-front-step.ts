@@ -3,7 +3,7 @@
 // and the table's gradient is added row by row into the slot. The stock graph's embedding lookup, padding
 // weights, reshapes and softmax, and their backward kernels, drop out of the step, and so does the dense table
 // gradient the stock backward pass builds and copies.
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 import type { SharedDataset } from '../data/shared-dataset.js';
 import { type TableView, type TokenRows, tokenFrontLoops } from '../kernels/token-front-loops.js';
 import { exchangeLoops } from '../kernels/exchange-loops.js';

@@ -1,5 +1,5 @@
 // Loading the shared weights into a replica's variables after every update.
-import * as tf from '@tensorflow/tfjs';
+import tf from '../tf.cjs';
 import { exchangeLoops } from '../kernels/exchange-loops.js';
 import { tensorValues } from '../kernels/wasm-heap.js';
 import { stockPackingMoments } from '../kernels/weight-packing.js';

@@ -1,5 +1,5 @@
 /** Add in the addon's loop (native/elementwise.c) when one operand is a bias along the other's trailing axes. */
-import * as tf from '@tensorflow/tfjs';
+import tf from '../../tf.cjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { NativeBlas } from '../blas-loader.js';
 import { floatOffset, heapBuffer } from '../wasm-heap.js';

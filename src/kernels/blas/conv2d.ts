@@ -1,5 +1,5 @@
 /** Conv2D and FusedConv2D in the addon's im2col + sgemm. */
-import * as tf from '@tensorflow/tfjs';
+import tf from '../../tf.cjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { ConvMode, type NativeBlas } from '../blas-loader.js';
 import { ACTIVATIONS, applyEpilogue, type Epilogue, fusedEpilogue } from './epilogue.js';

@@ -1,5 +1,5 @@
 /** The bias and activation epilogue of the fused native kernels (_FusedMatMul, FusedConv2D). */
-import * as tf from '@tensorflow/tfjs';
+import tf from '../../tf.cjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { NativeBlas } from '../blas-loader.js';
 import { floatOffset, heapBuffer } from '../wasm-heap.js';

@@ -1,5 +1,5 @@
 /** Equal of float32 tensors, broadcast by strides, in the addon's C loop (native/elementwise.c). */
-import * as tf from '@tensorflow/tfjs';
+import tf from '../../tf.cjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { broadcastStrides } from '../broadcast-strides.js';
 import type { NativeBlas } from '../blas-loader.js';

@@ -1,5 +1,5 @@
 /** GatherV2 of whole rows (an embedding's forward pass) in the addon's C loop (native/embedding.c). */
-import * as tf from '@tensorflow/tfjs';
+import tf from '../../tf.cjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { NativeBlas } from '../blas-loader.js';
 import { floatOffset, heapBuffer } from '../wasm-heap.js';

@@ -1,5 +1,5 @@
 /** BatchMatMul and _FusedMatMul in OpenBLAS sgemm, with operands broadcast over their batch dims. */
-import * as tf from '@tensorflow/tfjs';
+import tf from '../../tf.cjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { check } from '../../errors.js';
 import type { NativeBlas } from '../blas-loader.js';

@@ -1,5 +1,5 @@
 /** MaxPool in the addon's C loop (native/reductions.c) for 2x2 windows of stride 2 that tile the input. */
-import * as tf from '@tensorflow/tfjs';
+import tf from '../../tf.cjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { NativeBlas } from '../blas-loader.js';
 import { floatOffset, heapBuffer } from '../wasm-heap.js';

@@ -3,7 +3,7 @@
  * a Step pass and a Multiply pass over every ReLU activation, in every training step. While the openblas
  * kernels are selected, the Relu gradient runs this kernel instead, which computes the same product.
  */
-import * as tf from '@tensorflow/tfjs';
+import tf from '../../tf.cjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import type { NativeBlas } from '../blas-loader.js';
 import { floatOffset, heapBuffer } from '../wasm-heap.js';

@@ -1,5 +1,5 @@
 /** The cpu bridge: any cpu backend kernel the wasm backend lacks, run on the cpu backend with its data copied across. */
-import * as tf from '@tensorflow/tfjs';
+import tf from '../../tf.cjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { check } from '../../errors.js';
 import type { KernelArgs } from './heap-tensors.js';

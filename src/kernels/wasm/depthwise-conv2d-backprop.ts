@@ -1,5 +1,5 @@
 /** DepthwiseConv2dNativeBackpropFilter and DepthwiseConv2dNativeBackpropInput for the wasm backend: JS loops on the wasm heap. */
-import * as tf from '@tensorflow/tfjs';
+import tf from '../../tf.cjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { check } from '../../errors.js';
 import { heap, type KernelArgs, validOutputs } from './heap-tensors.js';

@@ -1,5 +1,5 @@
 /** Equal for the wasm backend: a JS loop on the wasm heap that broadcasts by strides. */
-import * as tf from '@tensorflow/tfjs';
+import tf from '../../tf.cjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { broadcastStrides } from '../broadcast-strides.js';
 import type { KernelArgs } from './heap-tensors.js';

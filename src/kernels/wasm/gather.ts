@@ -1,5 +1,5 @@
 /** GatherV2 (the forward pass of an embedding) for the wasm backend: a JS loop copying rows on the wasm heap. */
-import * as tf from '@tensorflow/tfjs';
+import tf from '../../tf.cjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { floatOffset, heapBuffer } from '../wasm-heap.js';
 import type { KernelArgs } from './heap-tensors.js';

@@ -1,5 +1,5 @@
 /** Helpers the wasm-heap kernels share: tensors on the wasm heap, and the backend's own kernels they build on. */
-import * as tf from '@tensorflow/tfjs';
+import tf from '../../tf.cjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { DistillError } from '../../errors.js';
 

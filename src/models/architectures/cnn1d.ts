@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../../tf.cjs';
 import { type ArchitectureEntry, fixedWidths } from './architecture-entry.js';
 import { realTokens, tokenEmbedding, tokenRows, zeroPadding } from './token-layers.js';
 

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../../tf.cjs';
 import { type ArchitectureEntry, widthList } from './architecture-entry.js';
 
 /** Flattens the input, then dense ReLU layers of the given widths. */

@@ -1,7 +1,7 @@
 // Building blocks shared by the families that take token-id rows ([maxLength] ids, 0 for padding). Each is
 // made of stock tfjs layers only, so that stock @tensorflow/tfjs loads a saved student with no custom code,
 // and each keeps padding out of the answer: a text's logits do not depend on how much padding its batch had.
-import * as tf from '@tensorflow/tfjs';
+import tf from '../../tf.cjs';
 import { check } from '../../errors.js';
 import type { ArchitectureContext } from './architecture-entry.js';
 

@@ -1,5 +1,5 @@
 import { importSpecifier } from '../../url-or-path.js';
-import * as tf from '@tensorflow/tfjs';
+import tf from '../../tf.cjs';
 import { DistillError } from '../../errors.js';
 import { hardLoss } from './hard.js';
 import type { LossEntry } from './loss-entry.js';

@@ -1,4 +1,4 @@
-import * as tf from '@tensorflow/tfjs';
+import tf from '../../tf.cjs';
 import type { LossInputs } from './loss-entry.js';
 
 /** One row of a slice, as plain numbers. */
