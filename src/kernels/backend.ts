@@ -1,3 +1,6 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import tf from '../tf.cjs';
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import { DistillError, messageOf } from '../errors.js';
@@ -47,8 +50,31 @@ export type KernelsUsed = 'openblas' | 'wasm' | 'tensorflow' | 'cpu';
 // The variable keeps TypeScript from resolving a package that may be absent (it is optional).
 const TFJS_NODE = '@tensorflow/tfjs-node';
 
+/**
+ * Throws, before tfjs-node's JavaScript is imported (which alone takes a thread a good while), when the
+ * package is installed without its native addon: its install downloads libtensorflow, and where that failed
+ * every thread of every pool would load it only to fail. Not installed at all: the import says so.
+ */
+function checkTfjsNodeAddon(): void {
+  let root: string;
+  try {
+    root = dirname(createRequire(import.meta.url).resolve(`${TFJS_NODE}/package.json`));
+  } catch {
+    return;
+  }
+  const lib = join(root, 'lib');
+  const built = existsSync(lib) && readdirSync(lib).some((folder) => existsSync(join(lib, folder, 'tfjs_binding.node')));
+  if (!built) {
+    throw new Error(
+      `${TFJS_NODE} is installed without its native addon (no ${lib}/napi-v*/tfjs_binding.node); ` +
+        `run 'npm rebuild ${TFJS_NODE}' where its install can download libtensorflow`,
+    );
+  }
+}
+
 async function load(name: BackendName): Promise<string[]> {
   if (name === 'tensorflow') {
+    checkTfjsNodeAddon();
     await import(TFJS_NODE);
     return [];
   }
