@@ -38,10 +38,20 @@ export function denseLayerViews(chain: DenseChain, variables: tf.Variable[]): De
   }));
 }
 
+/** The chain's weights: each layer's kernel, then its bias when it has one. */
+export function chainWeights(chain: DenseChain): tf.LayerVariable[] {
+  return chain.layers.flatMap(({ kernel, bias }) => (bias ? [kernel, bias] : [kernel]));
+}
+
+/** Whether `weights` are every one of `variables` and no other, so that a pass over them writes the whole gradient. */
+export function weightsAreVariables(weights: tf.LayerVariable[], variables: tf.Variable[]): boolean {
+  const read = new Set(weights.map((w) => w.read()));
+  return read.size === variables.length && variables.every((v) => read.has(v));
+}
+
 /** Whether the chain's weights are every one of `variables`, so that the pass writes the whole gradient. */
 export function chainCoversVariables(chain: DenseChain, variables: tf.Variable[]): boolean {
-  const weights = new Set(chain.layers.flatMap(({ kernel, bias }) => (bias ? [kernel, bias] : [kernel]).map((w) => w.read())));
-  return weights.size === variables.length && variables.every((v) => weights.has(v));
+  return weightsAreVariables(chainWeights(chain), variables);
 }
 
 /** The outputs of a chain's layers and the gradients of its hidden outputs, for up to `maxRows` rows, reused from step to step. */

@@ -11,15 +11,21 @@ import type { SharedDataset } from '../data/shared-dataset.js';
 import { TokenConvBuffers, type TokenConvLayout, type TokenConvStudentLoops } from '../kernels/token-conv-loops.js';
 import type { TokenConv } from '../models/token-conv.js';
 import { FUSED_BOUND } from '../parallel/allreduce.js';
-import { DenseChainBuffers, denseChainGradient, denseLayerViews, sliceLoss, weightOffsets } from './dense-chain-step.js';
+import {
+  DenseChainBuffers,
+  chainWeights,
+  denseChainGradient,
+  denseLayerViews,
+  sliceLoss,
+  weightOffsets,
+  weightsAreVariables,
+} from './dense-chain-step.js';
 import type { TrainTask } from './replica.js';
 import type { BatchTargets, GradientPass } from './replica-step.js';
 
 /** Whether the student's weights (table, filters, bias, dense layers) are every one of `variables`, so that the pass writes the whole gradient. */
 export function tokenConvCoversVariables(conv: TokenConv, variables: tf.Variable[]): boolean {
-  const head = conv.head.layers.flatMap(({ kernel, bias }) => (bias ? [kernel, bias] : [kernel]));
-  const weights = new Set([conv.table, conv.kernel, conv.bias, ...head].map((w) => w.read()));
-  return weights.size === variables.length && variables.every((v) => weights.has(v));
+  return weightsAreVariables([conv.table, conv.kernel, conv.bias, ...chainWeights(conv.head)], variables);
 }
 
 /** Where the student's front lies in the flat weights (and gradient) of `variables`. */
