@@ -3,18 +3,20 @@
  * small, typed messages; everything bulky (data, soft labels, weights, gradients) lives in shared memory
  * and is only referenced by them.
  */
-import tf from './tf.cjs';
 import { type InferTask, type LatencyTask, type LoadTask, inferRows, measureLatency, preloadModel } from './infer/inference-task.js';
-import { forgetPredictors } from './infer/predictor.js';
-import { type TrainTask, trainReplica } from './train/replica.js';
+import { forgetPredictors, usesTfjs } from './infer/predictor.js';
+import type { TrainTask } from './train/replica.js';
 import { messageForCoordinator } from './errors.js';
-import { type BackendName, initBackend } from './kernels/backend.js';
+import type { BackendInit, BackendName } from './kernels/backend.js';
 import type { KernelChoice } from './kernels/kernel-choice.js';
 import { type BarrierHandle, SharedBarrier } from './parallel/barrier.js';
+import { trace } from './trace.js';
 
 /** Loads the backend in this thread, then waits for every other thread to do the same. */
 interface InitTask {
   kind: 'init';
+  /** False for a pool that runs only onnxruntime models: tfjs is not loaded, and the init returns null. */
+  loadTfjs: boolean;
   candidates: BackendName[];
   /** Module URLs to import first (custom layers and the like). */
   imports: string[];
@@ -32,17 +34,25 @@ export interface ForgetTask {
 
 export type WorkerTask = InitTask | LoadTask | InferTask | LatencyTask | TrainTask | ForgetTask;
 
-/** Whether this thread has loaded its backend (an init task); a thread started in place of one that exited has not. */
+/** Whether this thread has run its init task; a thread started in place of one that exited has not. */
 let initialised = false;
+/** Whether that init loaded tfjs and a backend: tfjs, and this thread's modules that import it, load only then. */
+let tfjsLoaded = false;
 
-// Quiets tfjs's console advice (e.g. "install the node backend"); our own notices reach the report.
-tf.env().set('PROD', true);
-
-async function init(task: InitTask) {
+async function init(task: InitTask): Promise<BackendInit | null> {
   const barrier = SharedBarrier.attach(task.barrier);
   try {
-    for (const url of task.imports) await import(url);
-    const result = await initBackend(task.candidates, task.kernels, task.blasThreads);
+    let result: BackendInit | null = null;
+    if (task.loadTfjs) {
+      trace('worker backend begin');
+      // Quiets tfjs's console advice (e.g. "install the node backend"); our own notices reach the report.
+      (await import('./tf.cjs')).default.env().set('PROD', true);
+      for (const url of task.imports) await import(url);
+      const { initBackend } = await import('./kernels/backend.js');
+      result = await initBackend(task.candidates, task.kernels, task.blasThreads);
+      tfjsLoaded = true;
+      trace('worker backend end');
+    }
     initialised = true;
     barrier.arriveAndWait(task.timeoutMs);
     return result;
@@ -66,11 +76,13 @@ async function dispatch(task: WorkerTask): Promise<unknown> {
     await forgetPredictors();
     return initialised;
   }
+  if (task.kind === 'init') return init(task);
   // Any other task needs the backend and kernels the pool chose: never tfjs's default, silently.
-  if (task.kind !== 'init' && !initialised) throw new Error(`a worker thread that was not initialised got a '${task.kind}' task`);
+  if (!initialised) throw new Error(`a worker thread that was not initialised got a '${task.kind}' task`);
+  if (!tfjsLoaded && (task.kind === 'train' || usesTfjs(task.model))) {
+    throw new Error(`internal: a '${task.kind}' task of a tfjs model reached a worker thread started without tfjs`);
+  }
   switch (task.kind) {
-    case 'init':
-      return init(task);
     case 'load':
       return preloadModel(task);
     case 'infer':
@@ -78,6 +90,6 @@ async function dispatch(task: WorkerTask): Promise<unknown> {
     case 'latency':
       return measureLatency(task);
     case 'train':
-      return trainReplica(task);
+      return (await import('./train/replica.js')).trainReplica(task);
   }
 }

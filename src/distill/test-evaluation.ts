@@ -81,8 +81,7 @@ export async function evaluateOnTest(
       baseline: testAccuracy(baselineEval?.predictions),
     });
     const result: DistillReport = {
-      backend: pool.backend,
-      kernels: pool.kernels,
+      ...pool.tfjsRuntime(),
       workers: config.workers,
       // The student phase's own count: a phase its checkpoint shows finished ran on the checkpoint's.
       trainWorkers: phases.find((p) => p.phase === 'student')!.workers,

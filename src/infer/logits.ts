@@ -6,6 +6,7 @@ import type { WorkerPool } from '../parallel/pool.js';
 import type { InferTask, LoadTask } from './inference-task.js';
 import type { InferenceModel } from './predictor.js';
 import type { Phase, ProgressEvent } from '../progress.js';
+import { trace } from '../trace.js';
 
 /**
  * Rows per forward pass. Batches start at multiples of it from row 0 whatever the chunks are, so every
@@ -66,7 +67,9 @@ export async function computeLogits(
   options: LogitsOptions,
 ): Promise<LogitsRun> {
   const setupStart = performance.now();
+  trace('logits load begin');
   await pool.runOnEveryRank(() => ({ task: { kind: 'load', model } }), { barriers: [] });
+  trace('logits load end');
   const setupSeconds = (performance.now() - setupStart) / 1000;
 
   const table = options.table ?? LogitTable.create(data.rows, data.numClasses);
@@ -107,5 +110,6 @@ export async function computeLogits(
   } finally {
     options.signal?.removeEventListener('abort', onCancel);
   }
+  trace('logits infer end');
   return { table, seconds: (performance.now() - started) / 1000, setupSeconds };
 }

@@ -1,11 +1,10 @@
-import tf from '../tf.cjs';
 import type { FeatureArray } from '../data/dataset.js';
 import { DistillError } from '../errors.js';
-import { type GraphTeacherSpec, graphModelFromData } from '../models/graph-teacher.js';
-import { type SharedModelHandle, modelFromShared } from '../models/model-data.js';
-import { modelInputShape } from '../models/model-shape.js';
+import type { GraphTeacherSpec } from '../models/graph-teacher.js';
+import type { SharedModelHandle } from '../models/model-data.js';
 import { type OnnxTeacherSpec, type OrtSession, type TeacherNormalize, loadOrt } from '../models/onnx-teacher.js';
 import { bucketInputs, textBuckets } from './onnx-text-rows.js';
+import { prepareRows } from './prepare-rows.js';
 
 /** Normalisation of a model's input rows, per channel (the last axis of an image row; 1 channel otherwise). */
 export interface RowNormalization extends TeacherNormalize {
@@ -88,13 +87,21 @@ export function predictorFor(model: InferenceModel): Promise<Predictor> {
 /** Probabilities below this become this before the logarithm, so no logit is -Infinity. */
 const MIN_PROBABILITY = 1e-30;
 
+/**
+ * Whether running `model` needs tfjs (a layers or graph model, or an ensemble with one): a pool that runs
+ * only onnxruntime models starts without loading tfjs (TfjsPool's `backend: 'none'`).
+ */
+export function usesTfjs(model: InferenceModel): boolean {
+  return model.kind === 'ensemble' ? model.members.some(usesTfjs) : model.kind === 'layers' || model.kind === 'graph';
+}
+
 /** A new predictor for `model` (an ensemble's members are its own, outside the cache, disposed with it). */
-function createPredictor(model: InferenceModel): Promise<Predictor> {
+async function createPredictor(model: InferenceModel): Promise<Predictor> {
   switch (model.kind) {
     case 'layers':
-      return layersPredictor(model.model, model.normalize);
+      return (await import('./tfjs-predictors.js')).layersPredictor(model.model, model.normalize);
     case 'graph':
-      return graphPredictor(model);
+      return (await import('./tfjs-predictors.js')).graphPredictor(model);
     case 'ensemble':
       return ensemblePredictor(model);
     default:
@@ -151,70 +158,6 @@ export function combineMembers(
     }
   }
   return out;
-}
-
-/**
- * (x - mean) / std per channel, and NHWC -> NCHW when `channelsFirst` gives [C, H, W]: one pass into a
- * new buffer. Returns float32 `x` itself when there is nothing to do; integer token ids become float32.
- */
-function prepareRows(x: FeatureArray, rows: number, normalize: RowNormalization | undefined, channelsFirst?: number[]): Float32Array {
-  if (!normalize && !channelsFirst) return x instanceof Float32Array ? x : Float32Array.from(x);
-  const out = new Float32Array(x.length);
-  const channels = channelsFirst ? channelsFirst[0] : (normalize?.channels ?? 1);
-  const mean = normalize
-    ? Float32Array.from({ length: channels }, (_, c) => normalize.mean[normalize.mean.length === 1 ? 0 : c])
-    : undefined;
-  const scale = normalize
-    ? Float32Array.from({ length: channels }, (_, c) => 1 / normalize.std[normalize.std.length === 1 ? 0 : c])
-    : undefined;
-  if (!channelsFirst) {
-    for (let i = 0; i < x.length; i++) {
-      const c = i % channels;
-      out[i] = (x[i] - mean![c]) * scale![c];
-    }
-    return out;
-  }
-  const pixels = channelsFirst[1] * channelsFirst[2];
-  const rowSize = pixels * channels;
-  for (let r = 0; r < rows; r++) {
-    const base = r * rowSize;
-    for (let p = 0; p < pixels; p++) {
-      for (let c = 0; c < channels; c++) {
-        const value = x[base + p * channels + c];
-        out[base + c * pixels + p] = mean ? (value - mean[c]) * scale![c] : value;
-      }
-    }
-  }
-  return out;
-}
-
-async function layersPredictor(handle: SharedModelHandle, normalize: RowNormalization | undefined): Promise<Predictor> {
-  const model = await modelFromShared(handle);
-  const inputShape = modelInputShape(model, 'model');
-  return {
-    // The model's output for the whole batch in one pass. Not predict(): it cuts its input into batches
-    // of 32 (slicing copies each), which runs large models at a fraction of one pass's speed.
-    async logits(x, rows) {
-      const input = prepareRows(x, rows, normalize);
-      return tf.tidy(
-        () => (model.apply(tf.tensor(input, [rows, ...inputShape]), { training: false }) as tf.Tensor).dataSync() as Float32Array,
-      );
-    },
-    dispose: () => model.dispose(),
-  };
-}
-
-async function graphPredictor(spec: GraphTeacherSpec & { normalize?: RowNormalization }): Promise<Predictor> {
-  const model = await graphModelFromData({ ...spec, weights: new Uint8Array(spec.weights).slice().buffer }, 'the teacher');
-  return {
-    async logits(x, rows) {
-      const input = prepareRows(x, rows, spec.normalize);
-      return tf.tidy(
-        () => (model.execute(tf.tensor(input, [rows, ...spec.inputShape]), spec.outputNode) as tf.Tensor).dataSync() as Float32Array,
-      );
-    },
-    dispose: () => model.dispose(),
-  };
 }
 
 async function onnxPredictor(spec: OnnxTeacherSpec & { normalize?: RowNormalization }): Promise<Predictor> {

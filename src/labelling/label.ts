@@ -10,7 +10,7 @@ import type { KernelChoice } from '../kernels/kernel-choice.js';
 import type { ProgressEvent } from '../progress.js';
 import type { InputLayout, TeacherNormalize } from '../models/onnx-teacher.js';
 import { type TeacherInput, openLabellingTeacher } from '../teachers/open-teacher.js';
-import type { EnsembleCombination } from '../infer/predictor.js';
+import { type EnsembleCombination, usesTfjs } from '../infer/predictor.js';
 import { datasetDigest, softLabelKey } from '../teachers/fingerprint.js';
 import type { TeacherRuntime } from '../options/options.js';
 import { type KeysOfGroups, type LibraryKeys, type SameKeys, resolveOptions } from '../options/resolve.js';
@@ -18,6 +18,7 @@ import type { TeacherRuntimeUsed } from '../teachers/teacher-runtime.js';
 import { obtainSoftLabels } from './soft-labels.js';
 import type { PoolKeeper } from '../pool/pool-keeper.js';
 import { PoolSupervisor } from '../pool/supervisor.js';
+import { trace } from '../trace.js';
 
 /** Shard `index` of `count` (0-based): a contiguous range of whole inference batches. */
 export interface ShardSpec {
@@ -92,7 +93,10 @@ export interface LabelResult {
   /** Seconds the teacher spent labelling (recorded in the file; an earlier run's when reused). */
   labelSeconds: number;
   fileBytes: number;
-  /** The pool that labelled; null when nothing was labelled (its own notices are the ones `distill` reports). */
+  /**
+   * The pool that labelled; null when nothing was labelled, or when onnxruntime ran the teacher and the
+   * pool loaded no tfjs (its own notices are the ones `distill` reports).
+   */
   backend: BackendName | null;
   kernels: KernelsUsed | null;
   /** What ran the teacher; null when nothing was labelled. */
@@ -145,6 +149,7 @@ export async function labelOnKeptPools(options: LabelOptions, keeper: PoolKeeper
   const train = SharedDataset.fromDataset(options.train, 'train');
   const encoding = softLabelEncoding(config);
   checkEncoding(encoding, train.numClasses);
+  trace('label open teacher');
   const teacher = await openLabellingTeacher(options.teacher, train, { ...config, teacherEpochs: 0 });
   const key = softLabelKey(teacher.digest, options.train);
   const keys = () => ({ key, teacherKey: teacher.digest, dataKey: datasetDigest(options.train) });
@@ -186,8 +191,10 @@ export async function labelOnKeptPools(options: LabelOptions, keeper: PoolKeeper
   }
 
   const { workers, backend, kernels, barrierTimeoutMs, workerImports } = config;
+  // A teacher that onnxruntime runs needs no tfjs in the threads, unless the pool is kept for runs after this one.
+  const loadTfjs = keeper !== undefined || workerImports.length > 0 || usesTfjs(teacher.model);
   const supervisor = new PoolSupervisor({
-    pool: { workers, backend, kernels, barrierTimeoutMs, workerImports, workerMemoryMb: config.workerMemoryMb ?? undefined },
+    pool: { workers, backend, kernels, barrierTimeoutMs, workerImports, workerMemoryMb: config.workerMemoryMb ?? undefined, loadTfjs },
     maxRestarts: config.maxRestarts,
     resumesFrom: 'the start of the shard',
     onProgress,
@@ -196,7 +203,9 @@ export async function labelOnKeptPools(options: LabelOptions, keeper: PoolKeeper
   });
   try {
     const handle = teacher.model;
+    trace('label pool begin');
     const done = await supervisor.run('label', async (pool) => {
+      trace('label pool ready');
       const pooled = { backend: pool.backend, kernels: pool.kernels, teacherRuntime: teacher.runtime, notices: [...teacher.notices] };
       if (!shard) {
         const labels = await obtainSoftLabels(pool, {
@@ -228,6 +237,7 @@ export async function labelOnKeptPools(options: LabelOptions, keeper: PoolKeeper
       });
       return { ...result(false, run.seconds, fileBytes), ...pooled };
     });
+    trace('label stored');
     if (supervisor.restarts.length > 0) done.notices.push(...supervisor.restarts.map((r) => `restarted the workers: ${r.reason}`));
     return done;
   } finally {

@@ -54,7 +54,8 @@ export class PoolKeeper {
 
   /** Keeps the threads of `pool` (started with `options`, idle and healthy) for the next run; after {@link close}, stops them. */
   async giveBack(options: TfjsPoolOptions, pool: TfjsPool): Promise<void> {
-    if (this.closed || (options.threadsPerWorker ?? 1) > 1 || !(await pool.forgetRun()) || this.closed) return pool.destroy();
+    const reusable = (options.threadsPerWorker ?? 1) === 1 && options.loadTfjs !== false;
+    if (this.closed || !reusable || !(await pool.forgetRun()) || this.closed) return pool.destroy();
     const key = keyOf(options);
     for (const thread of pool.split()) this.idle.push({ key, thread });
   }
@@ -73,6 +74,15 @@ export class PoolKeeper {
 
 /** What makes two threads interchangeable: every option they were started with but the pool's size. */
 function keyOf(options: TfjsPoolOptions): string {
-  const { backend, kernels, threadsPerWorker, workerImports, barrierTimeoutMs, workerMemoryMb } = options;
-  return JSON.stringify([backend, kernels ?? null, threadsPerWorker ?? 1, workerImports ?? [], barrierTimeoutMs, workerMemoryMb ?? null]);
+  const { backend, kernels, threadsPerWorker, workerImports, barrierTimeoutMs, workerMemoryMb, loadTfjs } = options;
+  const started = [
+    backend,
+    kernels ?? null,
+    threadsPerWorker ?? 1,
+    workerImports ?? [],
+    barrierTimeoutMs,
+    workerMemoryMb ?? null,
+    loadTfjs ?? true,
+  ];
+  return JSON.stringify(started);
 }

@@ -20,20 +20,32 @@ export interface TfjsPoolOptions extends Omit<PoolOptions, 'workerFile'> {
   threadsPerWorker?: number;
   /** Modules every thread imports before anything else, e.g. to register custom layers (paths or URLs). */
   workerImports?: string[];
+  /**
+   * False for a pool that will run only onnxruntime models (label() with an ONNX teacher): its threads
+   * start without importing tfjs or loading a backend, which is most of a thread's start, and `backend`
+   * and `kernels` are null. A tfjs task sent to it fails. Default true.
+   */
+  loadTfjs?: boolean;
 }
 
 const WORKER_FILE = new URL('../worker.js', import.meta.url);
 
 /** A {@link WorkerPool} of tfjs-distill's worker module, every thread on the same tfjs backend and kernels. */
 export class TfjsPool extends WorkerPool<WorkerTask> {
-  /** The backend every thread runs. */
-  backend!: BackendName;
-  /** The matMul and conv kernels every thread runs: `openblas` or `wasm` on wasm, else the backend's name. */
-  kernels!: KernelsUsed;
+  /** The backend every thread runs; null in a pool started without tfjs (`loadTfjs: false`). */
+  backend: BackendName | null = null;
+  /** The matMul and conv kernels every thread runs: `openblas` or `wasm` on wasm, else the backend's name; null without tfjs. */
+  kernels: KernelsUsed | null = null;
   /** What the workers added to the backend (missing kernels), and backends that failed to load. */
   notices: string[] = [];
 
-  /** Starts W threads and loads the backend in each. */
+  /** The backend and kernels of a pool that loaded tfjs (every pool but label()'s for onnxruntime teachers). */
+  tfjsRuntime(): { backend: BackendName; kernels: KernelsUsed } {
+    if (this.backend === null || this.kernels === null) throw new DistillError('internal: this pool was started without tfjs');
+    return { backend: this.backend, kernels: this.kernels };
+  }
+
+  /** Starts W threads and loads the backend in each (unless `loadTfjs` is false). */
   static async startTfjs(options: TfjsPoolOptions): Promise<TfjsPool> {
     if (backendCandidates(options.backend).includes('tensorflow')) {
       // libtensorflow's thread pools are process-wide: W workers x 1 thread, not W x cores.
@@ -45,7 +57,8 @@ export class TfjsPool extends WorkerPool<WorkerTask> {
     const pool = new TfjsPool(WorkerPool.threadsFor(poolOptions), options.barrierTimeoutMs, options.workerMemoryMb);
     try {
       const kernels = options.kernels ?? kernelChoiceFromEnv() ?? 'auto';
-      await pool.loadBackend(options.backend, kernels, options.threadsPerWorker ?? 1, (options.workerImports ?? []).map(moduleUrl));
+      if (options.loadTfjs === false) await pool.startWithoutTfjs();
+      else await pool.loadBackend(options.backend, kernels, options.threadsPerWorker ?? 1, (options.workerImports ?? []).map(moduleUrl));
       return pool;
     } catch (error) {
       await pool.destroy();
@@ -97,6 +110,27 @@ export class TfjsPool extends WorkerPool<WorkerTask> {
     });
   }
 
+  /** Readies every thread without tfjs, at one barrier as {@link loadBackend}'s, which proves the W threads distinct and up. */
+  private async startWithoutTfjs(): Promise<void> {
+    const barrier = SharedBarrier.create(this.workers);
+    const { barrierTimeoutMs: timeoutMs } = this;
+    await this.runOnEveryRank(
+      () => ({
+        task: {
+          kind: 'init',
+          loadTfjs: false,
+          candidates: [],
+          kernels: 'auto',
+          blasThreads: 1,
+          imports: [],
+          barrier: barrier.handle,
+          timeoutMs,
+        },
+      }),
+      { barriers: [barrier] },
+    );
+  }
+
   /**
    * Loads the backend in every thread. Each init task waits at a barrier for all W, which proves the
    * W threads are distinct and up. With `auto`, a backend that fails in any thread (tfjs-node can fail
@@ -109,7 +143,16 @@ export class TfjsPool extends WorkerPool<WorkerTask> {
       const barrier = SharedBarrier.create(this.workers);
       const inits = await this.runOnEveryRank<BackendInit>(
         () => ({
-          task: { kind: 'init', candidates, kernels, blasThreads, imports, barrier: barrier.handle, timeoutMs: this.barrierTimeoutMs },
+          task: {
+            kind: 'init',
+            loadTfjs: true,
+            candidates,
+            kernels,
+            blasThreads,
+            imports,
+            barrier: barrier.handle,
+            timeoutMs: this.barrierTimeoutMs,
+          },
         }),
         { barriers: [barrier] },
       );
