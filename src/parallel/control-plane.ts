@@ -2,9 +2,11 @@ import * as Comlink from 'comlink';
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 
 /** The coordinator's side of a task's control channel, as the worker sees it through Comlink. */
-export interface ControlApi<E> {
+export interface ControlApi<E, S> {
   /** Streams one progress event; the answer says whether the run was cancelled. */
   report(event: E): { cancelled: boolean };
+  /** Hands the coordinator a state to keep (a checkpoint to write), its buffers moved, not copied. */
+  keep(state: S): void;
 }
 
 // Node's MessagePort is an EventTarget with the browser's message API, which is all Comlink needs.
@@ -12,15 +14,21 @@ const endpoint = (port: MessagePort) => port as unknown as Comlink.Endpoint;
 
 /**
  * Coordinator side: a fresh MessageChannel whose far port goes to one task (put it in the task's
- * transferList). Progress events arrive at `onEvent`; `isCancelled` is asked on every report.
+ * transferList). Progress events arrive at `onEvent`; `isCancelled` is asked on every report; states
+ * handed over arrive at `onKeep`, in order with the events.
  */
-export function openControlChannel<E>(onEvent: (event: E) => void, isCancelled: () => boolean) {
+export function openControlChannel<E, S = never>(
+  onEvent: (event: E) => void,
+  isCancelled: () => boolean,
+  onKeep: (state: S) => void = () => {},
+) {
   const { port1, port2 } = new MessageChannel();
-  const api: ControlApi<E> = {
+  const api: ControlApi<E, S> = {
     report(event) {
       onEvent(event);
       return { cancelled: isCancelled() };
     },
+    keep: onKeep,
   };
   Comlink.expose(api, endpoint(port1));
   return { port: port2, close: () => port1.close() };
@@ -31,8 +39,8 @@ export function openControlChannel<E>(onEvent: (event: E) => void, isCancelled: 
  * for the answer. Each answer updates {@link cancelled}, so a cancellation reaches the worker within
  * about one report interval.
  */
-export class ControlClient<E> {
-  private readonly remote: Comlink.Remote<ControlApi<E>>;
+export class ControlClient<E, S = never> {
+  private readonly remote: Comlink.Remote<ControlApi<E, S>>;
   private lastSent = 0;
   private pending: Promise<void> = Promise.resolve();
   /** True once the coordinator answered that the run is cancelled. */
@@ -42,7 +50,19 @@ export class ControlClient<E> {
     private readonly port: MessagePort,
     private readonly intervalMs = 100,
   ) {
-    this.remote = Comlink.wrap<ControlApi<E>>(endpoint(port));
+    this.remote = Comlink.wrap<ControlApi<E, S>>(endpoint(port));
+  }
+
+  /**
+   * Hands `state` to the coordinator, the buffers in `transfer` moved (this thread must not use them again).
+   * The message is posted before this returns; the promise settles when the coordinator has taken it (or
+   * the channel closed), which a task awaits before it returns, since messages on two ports keep no order.
+   */
+  keep(state: S, transfer: ArrayBuffer[]): Promise<void> {
+    return this.remote.keep(Comlink.transfer(state, transfer) as Comlink.UnproxyOrClone<S>).then(
+      () => {},
+      () => {},
+    );
   }
 
   /** Sends `event` unless one went out less than `intervalMs` ago (`force` sends anyway); true if sent. */

@@ -83,7 +83,7 @@ type CheckpointHeader = Omit<TrainingCheckpoint, 'weights' | 'optimizer' | 'best
   optimizer: Omit<OptimizerState, 'values'>;
 };
 
-/** Writes a training phase's state (called by rank 0 in its worker thread). */
+/** Writes a training phase's state (the coordinator's {@link CheckpointWriter} does, as rank 0 hands it over). */
 export async function writeTrainingCheckpoint(path: string, checkpoint: TrainingCheckpoint): Promise<void> {
   const { weights, optimizer, bestWeights, ...rest } = checkpoint;
   const header: CheckpointHeader = {
@@ -98,6 +98,49 @@ export async function writeTrainingCheckpoint(path: string, checkpoint: Training
     await write(bytesOf(optimizer.values));
     if (bestWeights) await write(new Uint8Array(bestWeights));
   });
+}
+
+/**
+ * A phase's checkpoints as rank 0 hands them over, written on the coordinator's thread while the ranks
+ * train on, one at a time: a checkpoint that arrives during a write replaces any still waiting, since only
+ * the newest matters. The coordinator flushes before it resumes a phase or reports it done, so a
+ * checkpoint handed over is on disk before anything reads it.
+ */
+export class CheckpointWriter {
+  private waiting: TrainingCheckpoint | undefined;
+  private writing: Promise<void> | undefined;
+  /** The first write that failed; later checkpoints are dropped. */
+  error: unknown;
+
+  constructor(private readonly path: string) {}
+
+  /** Queues `checkpoint` to be written after the one being written. */
+  add(checkpoint: TrainingCheckpoint): void {
+    this.waiting = checkpoint;
+    this.writing ??= this.drain();
+  }
+
+  /** Waits until every checkpoint handed over is written; throws the first write error. */
+  async flush(): Promise<void> {
+    await this.writing;
+    if (this.error !== undefined) throw this.error;
+  }
+
+  private async drain(): Promise<void> {
+    for (let next = this.waiting; next && this.error === undefined; next = this.waiting) {
+      this.waiting = undefined;
+      try {
+        await writeTrainingCheckpoint(this.path, next);
+      } catch (error) {
+        this.error = new DistillError(
+          `cannot write the checkpoint ${this.path}: ${messageOf(error)}; free space or fix the folder's permissions`,
+          ['checkpoint.dir'],
+        );
+      }
+    }
+    this.waiting = undefined;
+    this.writing = undefined;
+  }
 }
 
 async function readTrainingCheckpoint(path: string): Promise<TrainingCheckpoint> {

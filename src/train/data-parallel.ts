@@ -11,7 +11,7 @@ import type { RankGroup } from '../parallel/pool.js';
 import type { LossSpec } from './losses.js';
 import { type OptimizerSpec, ShardedOptimizer } from './optimizers.js';
 import type { ProgressEvent, TrainingPhase } from '../progress.js';
-import type { PhaseProgress, SelectionState, TrainingCheckpoint } from './checkpoint.js';
+import { CheckpointWriter, type PhaseProgress, type SelectionState, type TrainingCheckpoint } from './checkpoint.js';
 import type { Augmentation } from './augment.js';
 import type { StepRules } from './lr-schedule.js';
 import type { PhasePlan } from './plan.js';
@@ -115,8 +115,18 @@ export async function trainDataParallel(pool: RankGroup<TrainTask>, spec: TrainS
   const norms = new SharedArrayBuffer(workers * 8);
   const rows = new SharedArrayBuffer(spec.rows.byteLength);
   new Int32Array(rows).set(spec.rows);
-  const isCancelled = () => spec.signal?.aborted ?? false;
-  const channels = Array.from({ length: workers }, () => openControlChannel(spec.onProgress, isCancelled));
+  // Rank 0 hands its checkpoints over and trains on; they are written here meanwhile. A failed write stops the ranks.
+  const checkpoints = spec.checkpoint && new CheckpointWriter(spec.checkpoint.path);
+  const isCancelled = () => (spec.signal?.aborted ?? false) || checkpoints?.error !== undefined;
+  const cancelFlag = new Int32Array(new SharedArrayBuffer(4));
+  const raiseCancel = () => Atomics.store(cancelFlag, 0, 1);
+  const keep = (checkpoint: TrainingCheckpoint) => {
+    checkpoints?.add(checkpoint);
+    checkpoints?.flush().catch(raiseCancel);
+  };
+  const channels = Array.from({ length: workers }, () => openControlChannel(spec.onProgress, isCancelled, keep));
+  if (spec.signal?.aborted) raiseCancel();
+  spec.signal?.addEventListener('abort', raiseCancel);
   try {
     const results = await pool.runOnEveryRank<TrainResult>(
       (rank) => ({
@@ -140,16 +150,18 @@ export async function trainDataParallel(pool: RankGroup<TrainTask>, spec: TrainS
           // A backstop only: the coordinator's heartbeat watch fires first and names the rank that hung.
           timeoutMs: 2 * pool.barrierTimeoutMs,
           control: channels[rank].port,
+          cancelFlag: cancelFlag.buffer as SharedArrayBuffer,
           onNonFinite: spec.onNonFinite,
           resume,
           validation,
           augment: spec.augment,
-          checkpoint: spec.checkpoint,
+          checkpointEverySteps: spec.checkpoint?.everySteps,
         },
         transferList: [channels[rank].port],
       }),
       { barriers: [barrier], heartbeat },
     );
+    await checkpoints?.flush(); // a phase is done (or cancelled) only once its checkpoints are on disk
     const { cancelled, weights, ...progress } = results[0];
     if (cancelled) {
       const saved = spec.checkpoint ? '; its state is checkpointed' : '';
@@ -163,7 +175,12 @@ export async function trainDataParallel(pool: RankGroup<TrainTask>, spec: TrainS
       timings,
       stepMs: stepBreakdown(timings, progress.steps - (spec.resume?.progress.step ?? 0) - 1),
     };
+  } catch (error) {
+    // A failed phase restarts from its checkpoint: the last one handed over must be on disk first.
+    await checkpoints?.flush().catch(() => {});
+    throw error;
   } finally {
+    spec.signal?.removeEventListener('abort', raiseCancel);
     for (const channel of channels) channel.close();
   }
 }

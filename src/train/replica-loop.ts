@@ -16,12 +16,11 @@ import type { TokenFront } from '../models/token-front.js';
 import { tokenConvCoversVariables } from './token-conv-step.js';
 import { SharedAllReduce } from '../parallel/allreduce.js';
 import type { SharedBarrier } from '../parallel/barrier.js';
-import type { ControlClient } from '../parallel/control-plane.js';
 import { RankHeartbeat } from '../parallel/heartbeat.js';
-import type { EpochRecord, ProgressEvent } from '../progress.js';
-import { type PhaseProgress, writeTrainingCheckpoint } from './checkpoint.js';
+import type { EpochRecord } from '../progress.js';
+import type { PhaseProgress } from './checkpoint.js';
 import { prepareLoss } from './losses.js';
-import type { StepTimings, TrainResult, TrainTask } from './replica.js';
+import type { StepTimings, TrainControl, TrainResult, TrainTask } from './replica.js';
 import { type GradientPass, ShardUpdate, gradientPass } from './replica-step.js';
 import { EpochSelection } from './replica-validation.js';
 import { BatchSchedule, sliceBounds } from './schedule.js';
@@ -31,7 +30,7 @@ export async function trainSteps(
   task: TrainTask,
   model: tf.LayersModel,
   barrier: SharedBarrier,
-  control: ControlClient<ProgressEvent>,
+  control: TrainControl,
 ): Promise<TrainResult> {
   await prepareLoss(task.loss);
   return new ReplicaLoop(task, model, barrier, control).run();
@@ -46,6 +45,7 @@ class ReplicaLoop {
   private readonly computeGradient: GradientPass;
   private readonly update: ShardUpdate;
   private readonly heartbeat: RankHeartbeat;
+  private readonly cancelFlag: Int32Array;
   private readonly selection: EpochSelection | undefined;
   /** Where an earlier session stopped. */
   private readonly resumed: PhaseProgress | undefined;
@@ -65,13 +65,15 @@ class ReplicaLoop {
   private readonly timings: StepTimings = { gradientSeconds: 0, allReduceSeconds: 0, waitSeconds: 0, applySeconds: 0 };
   private firstStepSeconds = 0;
   private started = 0;
+  /** Settles when the coordinator has taken the last checkpoint handed over. */
+  private checkpointTaken: Promise<void> = Promise.resolve();
   private readonly waitForAll = () => this.barrier.arriveAndWait(this.task.timeoutMs);
 
   constructor(
     private readonly task: TrainTask,
     private readonly model: tf.LayersModel,
     private readonly barrier: SharedBarrier,
-    private readonly control: ControlClient<ProgressEvent>,
+    private readonly control: TrainControl,
   ) {
     const { rank, plan, phase } = task;
     const data = SharedDataset.attach(task.data);
@@ -93,6 +95,7 @@ class ReplicaLoop {
     const readShared = conv || chain ? variables : front ? [front.table.read() as tf.Variable] : [];
     this.update = new ShardUpdate(task, model, variables, this.allReduce.chunk(rank), this.waitForAll, readShared);
     this.heartbeat = RankHeartbeat.attach(task.heartbeat);
+    this.cancelFlag = new Int32Array(task.cancelFlag);
     this.resumed = task.resume?.progress;
     this.step = this.resumed?.step ?? 0;
     this.samples = this.resumed?.samples ?? 0;
@@ -103,7 +106,7 @@ class ReplicaLoop {
 
   /** Steps until the plan's last step, a cancellation, or an early stop; then the rank's result. */
   async run(): Promise<TrainResult> {
-    const { rank, plan, checkpoint } = this.task;
+    const { rank, plan, checkpointEverySteps: every } = this.task;
     const firstStep = this.step;
     let cancelled = false;
     this.barrier.arriveAndWait(this.task.timeoutMs); // every replica is built and the shared weights hold rank 0's: start the clock
@@ -115,8 +118,8 @@ class ReplicaLoop {
       const epochDone = this.step % plan.stepsPerEpoch === 0 || this.step === plan.steps;
       const record = epochDone ? await this.endEpoch() : undefined;
       const stoppedEarly = this.selection?.state.stopped ?? false;
-      if (rank === 0 && checkpoint && (this.step % checkpoint.everySteps === 0 || this.step === plan.steps || stop || stoppedEarly)) {
-        await this.saveCheckpoint(checkpoint.path); // the other ranks wait at the next exchange meanwhile
+      if (rank === 0 && every && (this.step % every === 0 || this.step === plan.steps || stop || stoppedEarly)) {
+        await this.handOverCheckpoint(); // the coordinator writes it while the ranks train on
       }
       if (stop) {
         cancelled = true;
@@ -125,6 +128,8 @@ class ReplicaLoop {
       if (rank === 0) await this.reportProgress(epochDone, record);
       if (stoppedEarly) break;
     }
+    // The coordinator flushes the checkpoints it has taken when the task returns: this one must be among them.
+    await this.checkpointTaken;
     return this.result(cancelled);
   }
 
@@ -149,7 +154,7 @@ class ReplicaLoop {
     const bounded = end > start ? this.computeGradient(batch, start, end, this.step) : true; // an empty slice's slot has weight 0
     const t1 = performance.now();
     this.heartbeat.waiting(rank);
-    const { cancelled } = this.control;
+    const cancelled = this.control.cancelled || Atomics.load(this.cancelFlag, 0) !== 0;
     const { mean, stop, finite, waitMs, applied, updateMs } = this.update.fused
       ? this.allReduce.allReduceUpdate(rank, end - start, cancelled, timeoutMs, bounded, this.lossIndex, this.update.averaged(this.step))
       : { ...this.allReduce.allReduceMean(rank, end - start, cancelled, timeoutMs), applied: false, updateMs: 0 };
@@ -206,20 +211,26 @@ class ReplicaLoop {
     return record;
   }
 
-  /** Rank 0 writes the phase's state, enough to continue it exactly where it stands. */
-  private async saveCheckpoint(path: string): Promise<void> {
+  /**
+   * Rank 0 copies the phase's state, enough to continue it exactly where it stands, and hands it to the
+   * coordinator to write: the copies of the weights and the optimizer's values move, the rest is cloned.
+   */
+  private async handOverCheckpoint(): Promise<void> {
     this.update.syncModel();
     const { step, samples, skippedSteps, loss } = this;
-    await writeTrainingCheckpoint(path, {
+    const { weights } = await modelToData(this.model);
+    const optimizer = this.update.optimizer.exportState(this.update.iterations);
+    const checkpoint = {
       phase: this.task.phase,
       steps: this.task.plan.steps,
       workers: this.task.plan.workers,
       progress: { step, samples, seconds: this.seconds(), skippedSteps, finalLoss: loss },
-      weights: (await modelToData(this.model)).weights,
-      optimizer: this.update.optimizer.exportState(this.update.iterations),
+      weights,
+      optimizer,
       selection: this.selection?.state,
       bestWeights: this.selection?.bestWeights ?? this.task.resume?.bestWeights,
-    });
+    };
+    this.checkpointTaken = this.control.keep(checkpoint, [weights, optimizer.values.buffer as ArrayBuffer]);
   }
 
   /** Rank 0 streams the step's progress to the coordinator, which also answers whether the run is cancelled. */

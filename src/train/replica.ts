@@ -9,7 +9,7 @@ import { ControlClient } from '../parallel/control-plane.js';
 import type { HeartbeatHandle } from '../parallel/heartbeat.js';
 import type { ProgressEvent, TrainingPhase } from '../progress.js';
 import type { Augmentation } from './augment.js';
-import type { PhaseProgress, SelectionState } from './checkpoint.js';
+import type { PhaseProgress, SelectionState, TrainingCheckpoint } from './checkpoint.js';
 import type { LossSpec } from './losses.js';
 import type { StepRules } from './lr-schedule.js';
 import type { ShardedOptimizerHandle } from './optimizers.js';
@@ -40,6 +40,11 @@ export interface TrainTask {
   heartbeat: HeartbeatHandle;
   timeoutMs: number;
   control: MessagePort;
+  /**
+   * One Int32 the coordinator sets to 1 when the run is cancelled (or a checkpoint could not be written):
+   * every rank reads it each step, so a cancel lands at the next exchange, without waiting for a report's answer.
+   */
+  cancelFlag: SharedArrayBuffer;
   /** What to do when the averaged gradient (or loss) is not finite. */
   onNonFinite: NonFinitePolicy;
   /** Continue a checkpointed phase: `model` then holds the checkpoint's weights, `optimizer` its state. */
@@ -48,9 +53,12 @@ export interface TrainTask {
   augment?: Augmentation;
   /** Evaluate on held-out rows after every epoch, and choose the epoch to keep. */
   validation?: ValidationTask;
-  /** Rank 0 writes the phase's state here every `everySteps` steps, at the end, and when stopped. */
-  checkpoint?: { path: string; everySteps: number };
+  /** Rank 0 hands the phase's state to the coordinator, which writes the checkpoint, every so many steps, at the end, and when stopped. */
+  checkpointEverySteps?: number;
 }
+
+/** A training task's channel to the coordinator: progress out, cancellation back, checkpoints handed over. */
+export type TrainControl = ControlClient<ProgressEvent, TrainingCheckpoint>;
 
 /** Per-epoch validation of a phase, and how it selects the epoch it keeps. */
 export interface ValidationTask {
@@ -120,7 +128,7 @@ export interface TrainResult extends Omit<PhaseProgress, 'step'> {
  */
 export async function trainReplica(task: TrainTask): Promise<TrainResult> {
   const barrier = SharedBarrier.attach(task.barrier);
-  const control = new ControlClient<ProgressEvent>(task.control);
+  const control: TrainControl = new ControlClient(task.control);
   try {
     return await withReplica(task, (model) => trainSteps(task, model, barrier, control));
   } catch (error) {
