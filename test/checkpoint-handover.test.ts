@@ -9,6 +9,7 @@ import { modelToData, shareModel } from '../dist/models/model-data.js';
 import { TfjsPool } from '../dist/pool/tfjs-pool.js';
 import type { ProgressEvent } from '../dist/progress.js';
 import { mulberry32 } from '../dist/random.js';
+import { DistillCancelledError } from '../dist/errors.js';
 import { RunCheckpoint } from '../dist/train/checkpoint.js';
 import { trainDataParallel } from '../dist/train/data-parallel.js';
 import { planPhase } from '../dist/train/plan.js';
@@ -30,7 +31,11 @@ describe('checkpoints handed over to the coordinator', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const phase = async (path: string, steps: number, extra: { signal?: AbortSignal; onProgress?: (event: ProgressEvent) => void } = {}) => {
+  const phase = async (
+    path: string | undefined,
+    steps: number,
+    extra: { signal?: AbortSignal; onProgress?: (event: ProgressEvent) => void; on?: TfjsPool } = {},
+  ) => {
     const random = mulberry32(4);
     const x = Float32Array.from({ length: ROWS * FEATURES }, () => random() * 2 - 1);
     const y = Int32Array.from({ length: ROWS }, (_, i) => i % CLASSES);
@@ -38,7 +43,8 @@ describe('checkpoints handed over to the coordinator', () => {
     const soft = LogitTable.create(ROWS, CLASSES);
     soft.values.set(Float32Array.from({ length: ROWS * CLASSES }, () => random() * 4 - 2));
     const model = buildModel('mlp:32', { inputShape: [FEATURES], numClasses: CLASSES, seed: 2 });
-    return trainDataParallel(pool, {
+    const ranks = extra.on ?? pool;
+    return trainDataParallel(ranks, {
       phase: 'student',
       model: shareModel(await modelToData(model)),
       trainableParams: model.countParams(),
@@ -47,10 +53,10 @@ describe('checkpoints handed over to the coordinator', () => {
       softLabels: soft,
       loss: { name: 'kd', temperature: 2, alpha: 0.7 },
       optimizer: { name: 'adam', learningRate: 0.01 },
-      plan: planPhase({ rows: ROWS, batchSize: 16, workers: 2, steps }),
+      plan: planPhase({ rows: ROWS, batchSize: 16, workers: ranks.workers, steps }),
       seed: 3,
       onNonFinite: 'abort',
-      checkpoint: { path, everySteps: 3 },
+      checkpoint: path === undefined ? undefined : { path, everySteps: 3 },
       onProgress: extra.onProgress ?? (() => {}),
       signal: extra.signal,
     });
@@ -86,5 +92,37 @@ describe('checkpoints handed over to the coordinator', () => {
     // The pool is as healthy as before: the failure was the coordinator's, not a worker's.
     const checkpoints = await RunCheckpoint.open({ dir: join(dir, 'after') }, {});
     expect((await phase(checkpoints.phaseFile('student'), 4)).steps).toBe(4);
+  });
+
+  // A sweep trains as many phases side by side as there are workers, every one under the sweep's signal.
+  it('phases side by side under one signal all stop on its cancel, adding one abort listener to it, not one each', async () => {
+    const sideBySide = 12; // more than the listeners Node allows on one signal before it warns of a leak
+    const singles = (await TfjsPool.startTfjs({ workers: sideBySide, backend: 'wasm', barrierTimeoutMs: 60_000 })).split();
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
+    process.on('warning', onWarning);
+    try {
+      const abort = new AbortController();
+      const running = new Set<number>();
+      const runs = singles.map((single, index) =>
+        phase(undefined, 4000, {
+          on: single,
+          signal: abort.signal,
+          onProgress: () => {
+            running.add(index);
+            if (running.size === sideBySide) abort.abort(); // every phase has stepped
+          },
+        }),
+      );
+      const outcomes = await Promise.allSettled(runs);
+      await new Promise(setImmediate); // warnings are emitted on the next tick
+      expect(outcomes.map((o) => (o.status === 'rejected' ? o.reason instanceof DistillCancelledError : o.status))).toEqual(
+        Array(sideBySide).fill(true),
+      );
+      expect(warnings).toEqual([]);
+    } finally {
+      process.off('warning', onWarning);
+      await Promise.all(singles.map((single) => single.destroy()));
+    }
   });
 });

@@ -125,8 +125,7 @@ export async function trainDataParallel(pool: RankGroup<TrainTask>, spec: TrainS
     checkpoints?.flush().catch(raiseCancel);
   };
   const channels = Array.from({ length: workers }, () => openControlChannel(spec.onProgress, isCancelled, keep));
-  if (spec.signal?.aborted) raiseCancel();
-  spec.signal?.addEventListener('abort', raiseCancel);
+  const stopWatchingSignal = raiseOnAbort(spec.signal, cancelFlag);
   try {
     const results = await pool.runOnEveryRank<TrainResult>(
       (rank) => ({
@@ -180,9 +179,36 @@ export async function trainDataParallel(pool: RankGroup<TrainTask>, spec: TrainS
     await checkpoints?.flush().catch(() => {});
     throw error;
   } finally {
-    spec.signal?.removeEventListener('abort', raiseCancel);
+    stopWatchingSignal();
     for (const channel of channels) channel.close();
   }
+}
+
+/** The cancel flags of the phases training under each signal, raised by that signal's one abort listener. */
+const cancelFlagsOf = new WeakMap<AbortSignal, Set<Int32Array>>();
+
+/**
+ * Raises `flag` when `signal` aborts (at once if it has); returns what stops watching. One listener per
+ * signal however many phases train under it side by side (a sweep's trials): one per phase would pass
+ * Node's limit on a signal's listeners, and it would warn of a leak.
+ */
+function raiseOnAbort(signal: AbortSignal | undefined, flag: Int32Array): () => void {
+  if (!signal) return () => {};
+  if (signal.aborted) {
+    Atomics.store(flag, 0, 1);
+    return () => {};
+  }
+  let flags = cancelFlagsOf.get(signal);
+  if (!flags) {
+    const watched = new Set<Int32Array>();
+    signal.addEventListener('abort', () => {
+      for (const raised of watched) Atomics.store(raised, 0, 1);
+    });
+    cancelFlagsOf.set(signal, watched);
+    flags = watched;
+  }
+  flags.add(flag);
+  return () => flags.delete(flag);
 }
 
 /** A copy of `values` in shared memory. */
