@@ -86,9 +86,11 @@ describe('checkpoints handed over to the coordinator', () => {
 
   it('a write that fails stops the ranks with an error naming the file, and nothing hangs', async () => {
     const missing = join(dir, 'no-such-folder', 'student.ckpt');
-    await expect(phase(missing, 4000)).rejects.toThrow(
+    let stepsDone = 0;
+    await expect(phase(missing, 4000, { onProgress: (event) => (stepsDone = Math.max(stepsDone, event.done)) })).rejects.toThrow(
       new RegExp(`^cannot write the checkpoint ${missing}: .*ENOENT.*; free space or fix the folder's permissions$`),
     );
+    expect(stepsDone).toBeLessThan(4000); // the ranks stopped at the write's failure, not at the phase's end
     // The pool is as healthy as before: the failure was the coordinator's, not a worker's.
     const checkpoints = await RunCheckpoint.open({ dir: join(dir, 'after') }, {});
     expect((await phase(checkpoints.phaseFile('student'), 4)).steps).toBe(4);

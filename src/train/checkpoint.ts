@@ -112,7 +112,11 @@ export class CheckpointWriter {
   /** The first write that failed; later checkpoints are dropped. */
   error: unknown;
 
-  constructor(private readonly path: string) {}
+  /** `onError` is called once, when a write fails (a flush would throw it only once the writer is idle). */
+  constructor(
+    private readonly path: string,
+    private readonly onError: () => void = () => {},
+  ) {}
 
   /** Queues `checkpoint` to be written after the one being written. */
   add(checkpoint: TrainingCheckpoint): void {
@@ -136,6 +140,7 @@ export class CheckpointWriter {
           `cannot write the checkpoint ${this.path}: ${messageOf(error)}; free space or fix the folder's permissions`,
           ['checkpoint.dir'],
         );
+        this.onError();
       }
     }
     this.waiting = undefined;

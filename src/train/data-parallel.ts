@@ -115,15 +115,12 @@ export async function trainDataParallel(pool: RankGroup<TrainTask>, spec: TrainS
   const norms = new SharedArrayBuffer(workers * 8);
   const rows = new SharedArrayBuffer(spec.rows.byteLength);
   new Int32Array(rows).set(spec.rows);
-  // Rank 0 hands its checkpoints over and trains on; they are written here meanwhile. A failed write stops the ranks.
-  const checkpoints = spec.checkpoint && new CheckpointWriter(spec.checkpoint.path);
-  const isCancelled = () => (spec.signal?.aborted ?? false) || checkpoints?.error !== undefined;
+  // Rank 0 hands its checkpoints over and trains on; they are written here meanwhile. A failed write raises the
+  // cancel flag itself, which stops the ranks: a flush per checkpoint to catch it would be held while writes lag.
   const cancelFlag = new Int32Array(new SharedArrayBuffer(4));
-  const raiseCancel = () => Atomics.store(cancelFlag, 0, 1);
-  const keep = (checkpoint: TrainingCheckpoint) => {
-    checkpoints?.add(checkpoint);
-    checkpoints?.flush().catch(raiseCancel);
-  };
+  const checkpoints = spec.checkpoint && new CheckpointWriter(spec.checkpoint.path, () => Atomics.store(cancelFlag, 0, 1));
+  const isCancelled = () => (spec.signal?.aborted ?? false) || checkpoints?.error !== undefined;
+  const keep = (checkpoint: TrainingCheckpoint) => checkpoints?.add(checkpoint);
   const channels = Array.from({ length: workers }, () => openControlChannel(spec.onProgress, isCancelled, keep));
   const stopWatchingSignal = raiseOnAbort(spec.signal, cancelFlag);
   try {
