@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +17,7 @@ import { TfjsPool } from '../dist/pool/tfjs-pool.js';
 /** A BERT-style classifier trained and exported by examples/text-teacher/ (Hugging Face layout). */
 const TEACHER = new URL('./fixtures/text-teacher', import.meta.url).pathname;
 const SPAM = new URL('./fixtures/text/spam.jsonl', import.meta.url).pathname;
+const WORKER_MODULE = new URL('../dist/worker.js', import.meta.url).href;
 
 // label() with a teacher that onnxruntime runs starts its threads without tfjs: most of a thread's start.
 describe('pools that load no tfjs', () => {
@@ -60,6 +62,25 @@ describe('pools that load no tfjs', () => {
       expect((await values('kept.bin')).equals(await values('alone.bin'))).toBe(true);
     } finally {
       await keeper.close();
+    }
+  });
+
+  it("the pool threads' module imports no tfjs until a task needs it", async () => {
+    // In a thread of its own, as a pool thread starts: import the worker module, then list what it loaded.
+    const code = `
+      const { parentPort } = require('node:worker_threads');
+      const loaded = () => Object.keys(require('node:module')._cache).filter((file) => file.includes('@tensorflow'));
+      import(${JSON.stringify(WORKER_MODULE)}).then(() => parentPort.postMessage(loaded()));
+    `;
+    const thread = new Worker(code, { eval: true });
+    try {
+      const loaded = await new Promise<string[]>((resolve, reject) => {
+        thread.once('message', resolve);
+        thread.once('error', reject);
+      });
+      expect(loaded).toEqual([]);
+    } finally {
+      await thread.terminate();
     }
   });
 

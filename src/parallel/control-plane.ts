@@ -55,8 +55,9 @@ export class ControlClient<E, S = never> {
 
   /**
    * Hands `state` to the coordinator, the buffers in `transfer` moved (this thread must not use them again).
-   * The message is posted before this returns; the promise settles when the coordinator has taken it (or
-   * the channel closed), which a task awaits before it returns, since messages on two ports keep no order.
+   * The message is posted before this returns; the promise settles when the coordinator has taken it, which
+   * a task awaits before it returns, since messages on two ports keep no order. (The coordinator closes the
+   * channel only after the task ended, so the answer always comes.)
    */
   keep(state: S, transfer: ArrayBuffer[]): Promise<void> {
     return this.remote.keep(Comlink.transfer(state, transfer) as Comlink.UnproxyOrClone<S>).then(
