@@ -1,4 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -126,5 +128,16 @@ describe('checkpoints handed over to the coordinator', () => {
       process.off('warning', onWarning);
       await Promise.all(singles.map((single) => single.destroy()));
     }
+  });
+  it("resuming removes the temporary files a killed writer left, and keeps a live writer's", async () => {
+    const folder = join(dir, 'temps');
+    await RunCheckpoint.open({ dir: folder }, { seed: 1 });
+    const child = spawn(process.execPath, ['-e', '']);
+    await once(child, 'exit'); // its process id now names no running process
+    const abandoned = `student.ckpt.tmp-${child.pid}-abc123`;
+    const live = `student.ckpt.tmp-${process.pid}-def456`;
+    for (const name of [abandoned, live]) await writeFile(join(folder, name), 'half a checkpoint');
+    await RunCheckpoint.open({ dir: folder, resume: true }, { seed: 1 });
+    expect((await readdir(folder)).sort()).toEqual([live, 'run.json'].sort());
   });
 });

@@ -1,6 +1,6 @@
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { writeBytesAtomic } from '../atomic-file.js';
+import { removeAbandonedTemps, writeBytesAtomic } from '../atomic-file.js';
 import { readChecksummedFile, writeChecksummedFile } from '../checksummed-file.js';
 import { DistillError, check, messageOf } from '../errors.js';
 import type { TrainingPhase } from '../progress.js';
@@ -208,6 +208,8 @@ export class RunCheckpoint {
           `cannot resume from ${dir}: this run differs from the checkpointed one in ${differences.join(', ')}; ` +
           'rerun with the original settings, or start afresh with another output folder',
       );
+      // A run killed mid-write left its temporary file beside the checkpoint it was replacing.
+      await removeAbandonedTemps(dir);
     } else {
       check(
         existing === undefined,
