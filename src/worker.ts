@@ -12,17 +12,21 @@ import type { KernelChoice } from './kernels/kernel-choice.js';
 import { type BarrierHandle, SharedBarrier } from './parallel/barrier.js';
 import { trace } from './trace.js';
 
-/** Loads the backend in this thread, then waits for every other thread to do the same. */
-interface InitTask {
-  kind: 'init';
-  /** False for a pool that runs only onnxruntime models: tfjs is not loaded, and the init returns null. */
-  loadTfjs: boolean;
+/** What a thread loads to run tfjs models. */
+interface TfjsInit {
   candidates: BackendName[];
   /** Module URLs to import first (custom layers and the like). */
   imports: string[];
   kernels: KernelChoice;
   /** OpenBLAS threads (process-wide, so above 1 only in a one-worker pool). */
   blasThreads: number;
+}
+
+/** Loads tfjs and the backend in this thread (unless the pool runs only onnxruntime models), then waits for every other thread. */
+interface InitTask {
+  kind: 'init';
+  /** Absent in a pool that runs only onnxruntime models: tfjs is not loaded, and the init returns null. */
+  tfjs?: TfjsInit;
   barrier: BarrierHandle;
   timeoutMs: number;
 }
@@ -43,13 +47,14 @@ async function init(task: InitTask): Promise<BackendInit | null> {
   const barrier = SharedBarrier.attach(task.barrier);
   try {
     let result: BackendInit | null = null;
-    if (task.loadTfjs) {
+    const { tfjs } = task;
+    if (tfjs) {
       trace('worker backend begin');
       // Quiets tfjs's console advice (e.g. "install the node backend"); our own notices reach the report.
       (await import('./tf.cjs')).default.env().set('PROD', true);
-      for (const url of task.imports) await import(url);
+      for (const url of tfjs.imports) await import(url);
       const { initBackend } = await import('./kernels/backend.js');
-      result = await initBackend(task.candidates, task.kernels, task.blasThreads);
+      result = await initBackend(tfjs.candidates, tfjs.kernels, tfjs.blasThreads);
       tfjsLoaded = true;
       trace('worker backend end');
     }

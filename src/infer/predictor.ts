@@ -89,7 +89,7 @@ const MIN_PROBABILITY = 1e-30;
 
 /**
  * Whether running `model` needs tfjs (a layers or graph model, or an ensemble with one): a pool that runs
- * only onnxruntime models starts without loading tfjs (TfjsPool's `backend: 'none'`).
+ * only onnxruntime models starts without loading tfjs (TfjsPool's `loadTfjs: false`).
  */
 export function usesTfjs(model: InferenceModel): boolean {
   return model.kind === 'ensemble' ? model.members.some(usesTfjs) : model.kind === 'layers' || model.kind === 'graph';

@@ -3,8 +3,8 @@ import { MessageChannel, type MessagePort } from 'node:worker_threads';
 
 /** The coordinator's side of a task's control channel, as the worker sees it through Comlink. */
 export interface ControlApi<E, S> {
-  /** Streams one progress event; the answer says whether the run was cancelled. */
-  report(event: E): { cancelled: boolean };
+  /** Streams one progress event. */
+  report(event: E): void;
   /** Hands the coordinator a state to keep (a checkpoint to write), its buffers moved, not copied. */
   keep(state: S): void;
 }
@@ -14,37 +14,21 @@ const endpoint = (port: MessagePort) => port as unknown as Comlink.Endpoint;
 
 /**
  * Coordinator side: a fresh MessageChannel whose far port goes to one task (put it in the task's
- * transferList). Progress events arrive at `onEvent`; `isCancelled` is asked on every report; states
- * handed over arrive at `onKeep`, in order with the events.
+ * transferList). Progress events arrive at `onEvent`, and states handed over at `onKeep`, in order.
+ * Cancellation does not travel here: the ranks read a flag in shared memory every step.
  */
-export function openControlChannel<E, S = never>(
-  onEvent: (event: E) => void,
-  isCancelled: () => boolean,
-  onKeep: (state: S) => void = () => {},
-) {
+export function openControlChannel<E, S = never>(onEvent: (event: E) => void, onKeep: (state: S) => void = () => {}) {
   const { port1, port2 } = new MessageChannel();
-  const api: ControlApi<E, S> = {
-    report(event) {
-      onEvent(event);
-      return { cancelled: isCancelled() };
-    },
-    keep: onKeep,
-  };
+  const api: ControlApi<E, S> = { report: onEvent, keep: onKeep };
   Comlink.expose(api, endpoint(port1));
   return { port: port2, close: () => port1.close() };
 }
 
-/**
- * Worker side: reports progress at most every `intervalMs` (and always when forced), without waiting
- * for the answer. Each answer updates {@link cancelled}, so a cancellation reaches the worker within
- * about one report interval.
- */
+/** Worker side: reports progress at most every `intervalMs` (and always when forced), without waiting for the answer. */
 export class ControlClient<E, S = never> {
   private readonly remote: Comlink.Remote<ControlApi<E, S>>;
   private lastSent = 0;
   private pending: Promise<void> = Promise.resolve();
-  /** True once the coordinator answered that the run is cancelled. */
-  cancelled = false;
 
   constructor(
     private readonly port: MessagePort,
@@ -72,9 +56,7 @@ export class ControlClient<E, S = never> {
     if (!force && now - this.lastSent < this.intervalMs) return false;
     this.lastSent = now;
     this.pending = this.remote.report(event as Comlink.UnproxyOrClone<E>).then(
-      (answer) => {
-        this.cancelled ||= answer.cancelled;
-      },
+      () => {},
       () => {}, // a closed channel means the coordinator stopped listening; the task ends anyway
     );
     return true;

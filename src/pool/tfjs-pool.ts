@@ -113,22 +113,9 @@ export class TfjsPool extends WorkerPool<WorkerTask> {
   /** Readies every thread without tfjs, at one barrier as {@link loadBackend}'s, which proves the W threads distinct and up. */
   private async startWithoutTfjs(): Promise<void> {
     const barrier = SharedBarrier.create(this.workers);
-    const { barrierTimeoutMs: timeoutMs } = this;
-    await this.runOnEveryRank(
-      () => ({
-        task: {
-          kind: 'init',
-          loadTfjs: false,
-          candidates: [],
-          kernels: 'auto',
-          blasThreads: 1,
-          imports: [],
-          barrier: barrier.handle,
-          timeoutMs,
-        },
-      }),
-      { barriers: [barrier] },
-    );
+    await this.runOnEveryRank(() => ({ task: { kind: 'init', barrier: barrier.handle, timeoutMs: this.barrierTimeoutMs } }), {
+      barriers: [barrier],
+    });
   }
 
   /**
@@ -145,11 +132,7 @@ export class TfjsPool extends WorkerPool<WorkerTask> {
         () => ({
           task: {
             kind: 'init',
-            loadTfjs: true,
-            candidates,
-            kernels,
-            blasThreads,
-            imports,
+            tfjs: { candidates, kernels, blasThreads, imports },
             barrier: barrier.handle,
             timeoutMs: this.barrierTimeoutMs,
           },

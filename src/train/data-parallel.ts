@@ -115,13 +115,13 @@ export async function trainDataParallel(pool: RankGroup<TrainTask>, spec: TrainS
   const norms = new SharedArrayBuffer(workers * 8);
   const rows = new SharedArrayBuffer(spec.rows.byteLength);
   new Int32Array(rows).set(spec.rows);
-  // Rank 0 hands its checkpoints over and trains on; they are written here meanwhile. A failed write raises the
-  // cancel flag itself, which stops the ranks: a flush per checkpoint to catch it would be held while writes lag.
+  // Rank 0 hands its checkpoints over and trains on; they are written here meanwhile. The ranks stop at the step
+  // after the cancel flag is raised: by the signal, or by a failed write (a flush per checkpoint to catch that
+  // would be held while writes lag).
   const cancelFlag = new Int32Array(new SharedArrayBuffer(4));
   const checkpoints = spec.checkpoint && new CheckpointWriter(spec.checkpoint.path, () => Atomics.store(cancelFlag, 0, 1));
-  const isCancelled = () => (spec.signal?.aborted ?? false) || checkpoints?.error !== undefined;
   const keep = (checkpoint: TrainingCheckpoint) => checkpoints?.add(checkpoint);
-  const channels = Array.from({ length: workers }, () => openControlChannel(spec.onProgress, isCancelled, keep));
+  const channels = Array.from({ length: workers }, () => openControlChannel(spec.onProgress, keep));
   const stopWatchingSignal = raiseOnAbort(spec.signal, cancelFlag);
   try {
     const results = await pool.runOnEveryRank<TrainResult>(

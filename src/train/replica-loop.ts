@@ -154,7 +154,7 @@ class ReplicaLoop {
     const bounded = end > start ? this.computeGradient(batch, start, end, this.step) : true; // an empty slice's slot has weight 0
     const t1 = performance.now();
     this.heartbeat.waiting(rank);
-    const cancelled = this.control.cancelled || Atomics.load(this.cancelFlag, 0) !== 0;
+    const cancelled = Atomics.load(this.cancelFlag, 0) !== 0;
     const { mean, stop, finite, waitMs, applied, updateMs } = this.update.fused
       ? this.allReduce.allReduceUpdate(rank, end - start, cancelled, timeoutMs, bounded, this.lossIndex, this.update.averaged(this.step))
       : { ...this.allReduce.allReduceMean(rank, end - start, cancelled, timeoutMs), applied: false, updateMs: 0 };
@@ -233,7 +233,7 @@ class ReplicaLoop {
     this.checkpointTaken = this.control.keep(checkpoint, [weights, optimizer.values.buffer as ArrayBuffer]);
   }
 
-  /** Rank 0 streams the step's progress to the coordinator, which also answers whether the run is cancelled. */
+  /** Rank 0 streams the step's progress to the coordinator. */
   private async reportProgress(epochDone: boolean, record: EpochRecord | undefined): Promise<void> {
     const { phase, plan } = this.task;
     const event = {
@@ -249,8 +249,9 @@ class ReplicaLoop {
     if (this.control.report({ ...event, loss: this.lossSum / this.lossCount, samplesPerSec: this.samples / this.seconds() }, epochDone)) {
       this.lossSum = 0;
       this.lossCount = 0;
-      // Let Comlink deliver the coordinator's answers (cancellation). Only after a report: answers come to
-      // reports, and a turn of the event loop every step costs a small student a noticeable share of its step.
+      // Let Comlink take the coordinator's answers, or the calls awaiting them pile up over a long phase. Only
+      // after a report: answers come to reports, and a turn of the event loop every step costs a small student
+      // a noticeable share of its step.
       await new Promise(setImmediate);
     }
   }
