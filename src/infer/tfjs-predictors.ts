@@ -6,6 +6,7 @@ import { type SharedModelHandle, modelFromShared } from '../models/model-data.js
 import { modelInputShape } from '../models/model-shape.js';
 import type { Predictor, RowNormalization } from './predictor.js';
 import { prepareRows } from './prepare-rows.js';
+import { readAndDispose } from '../tensor-values.js';
 
 export async function layersPredictor(handle: SharedModelHandle, normalize: RowNormalization | undefined): Promise<Predictor> {
   const model = await modelFromShared(handle);
@@ -15,9 +16,7 @@ export async function layersPredictor(handle: SharedModelHandle, normalize: RowN
     // of 32 (slicing copies each), which runs large models at a fraction of one pass's speed.
     async logits(x, rows) {
       const input = prepareRows(x, rows, normalize);
-      return tf.tidy(
-        () => (model.apply(tf.tensor(input, [rows, ...inputShape]), { training: false }) as tf.Tensor).dataSync() as Float32Array,
-      );
+      return readAndDispose<Float32Array>(tf.tidy(() => model.apply(tf.tensor(input, [rows, ...inputShape]), { training: false }) as tf.Tensor));
     },
     dispose: () => model.dispose(),
   };
@@ -28,9 +27,7 @@ export async function graphPredictor(spec: GraphTeacherSpec & { normalize?: RowN
   return {
     async logits(x, rows) {
       const input = prepareRows(x, rows, spec.normalize);
-      return tf.tidy(
-        () => (model.execute(tf.tensor(input, [rows, ...spec.inputShape]), spec.outputNode) as tf.Tensor).dataSync() as Float32Array,
-      );
+      return readAndDispose<Float32Array>(tf.tidy(() => model.execute(tf.tensor(input, [rows, ...spec.inputShape]), spec.outputNode) as tf.Tensor));
     },
     dispose: () => model.dispose(),
   };

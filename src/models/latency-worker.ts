@@ -9,6 +9,7 @@ import { messageOf } from '../errors.js';
 import { median, warmUntilSteady } from '../steady-timing.js';
 import type { LatencyMeasurement } from './latency.js';
 import { loadWithStockTfjs, type StockArtifacts } from './variant-check.js';
+import { readAndDispose } from '../tensor-values.js';
 
 /** What the measuring thread is given: the model, float32 rows ready to predict, and how to time them. */
 export interface LatencyWorkerData {
@@ -43,7 +44,7 @@ function timePrediction(model: tf.LayersModel, data: LatencyWorkerData, batch: n
   const input = rowsFrom(data, first, batch);
   try {
     const start = performance.now();
-    tf.tidy(() => (model.predict(input) as tf.Tensor).dataSync());
+    readAndDispose(tf.tidy(() => model.predict(input) as tf.Tensor));
     return performance.now() - start;
   } finally {
     input.dispose();

@@ -4,6 +4,7 @@ import tf from '../tf.cjs';
 import { type Dataset, featureShape, holdsPixels, rowCount, rowSize } from '../data/dataset.js';
 import { DistillError, check, messageOf } from '../errors.js';
 import { loadOrt } from './onnx-teacher.js';
+import { readAndDispose } from '../tensor-values.js';
 
 /** How an ONNX model did on labelled rows next to the tfjs model it was exported from. */
 export interface OnnxCheck {
@@ -57,7 +58,7 @@ export async function checkOnnxAgainstTfjs(
       const end = Math.min(count, start + batchSize);
       const features = Float32Array.from(rows.x.subarray(start * size, end * size));
       if (holdsPixels(rows)) for (let i = 0; i < features.length; i++) features[i] /= 255;
-      const expected = tf.tidy(() => (model.predict(tf.tensor(features, [end - start, ...shape])) as tf.Tensor).dataSync());
+      const expected = readAndDispose(tf.tidy(() => model.predict(tf.tensor(features, [end - start, ...shape])) as tf.Tensor));
       const out = await session.run({ [onnx.inputName]: new ort.Tensor('float32', features, [end - start, ...shape]) });
       const got = out[onnx.outputName].data as Float32Array;
       check(

@@ -8,6 +8,7 @@ import { type Dataset, featureShape, holdsPixels, rowCount, rowSize } from '../d
 import { check, DistillError, messageOf } from '../errors.js';
 import type { ModelData } from './model-data.js';
 import type { QuantizationDtype } from './quantize.js';
+import { readAndDispose } from '../tensor-values.js';
 
 /** A model as stock tfjs takes it: model.json's topology and manifest, and the weight files' bytes in order. */
 export interface StockArtifacts {
@@ -94,10 +95,9 @@ export function topClasses(model: tf.LayersModel, rows: Dataset, batchSize = 256
     const end = Math.min(count, start + batchSize);
     const features = Float32Array.from(rows.x.subarray(start * size, end * size));
     if (holdsPixels(rows)) for (let i = 0; i < features.length; i++) features[i] /= 255;
-    const batch = tf.tidy(() => {
-      const output = model.predict(tf.tensor(features, [end - start, ...shape])) as tf.Tensor;
-      return output.argMax(-1).dataSync() as Int32Array;
-    });
+    const batch = readAndDispose<Int32Array>(
+      tf.tidy(() => (model.predict(tf.tensor(features, [end - start, ...shape])) as tf.Tensor).argMax(-1)),
+    );
     classes.set(batch, start);
   }
   return classes;

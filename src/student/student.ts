@@ -14,6 +14,7 @@ import {
   vectorRow,
 } from './input-rows.js';
 import { TextRows } from './text-rows.js';
+import { readAndDispose } from '../tensor-values.js';
 
 /** The quantised variants a run writes, each in a subfolder of the student folder. */
 export type StudentVariant = 'float32' | 'uint8' | 'uint16' | 'float16';
@@ -105,10 +106,12 @@ export class Student {
     for (let start = 0; start < count; start += this.batchSize) {
       const size = Math.min(this.batchSize, count - start);
       const batch = rows.subarray(start * width, (start + size) * width);
-      const probabilities = tf.tidy(() => {
-        const output = this.model.predict(tf.tensor(batch, [size, ...this.contract.inputShape])) as tf.Tensor;
-        return (outputsProbabilities(this.model) ? output : tf.softmax(output)).dataSync() as Float32Array;
-      });
+      const probabilities = readAndDispose(
+        tf.tidy(() => {
+          const output = this.model.predict(tf.tensor(batch, [size, ...this.contract.inputShape])) as tf.Tensor;
+          return outputsProbabilities(this.model) ? output : tf.softmax(output);
+        }),
+      );
       for (let r = 0; r < size; r++) {
         const row = Array.from(probabilities.subarray(r * classCount, (r + 1) * classCount));
         let index = 0;

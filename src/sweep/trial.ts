@@ -17,6 +17,7 @@ import type { PoolKeeper } from '../pool/pool-keeper.js';
 import type { QuantizeChoice } from '../options/schema.js';
 import type { SweepBaseline, SweepTrial } from './sweep-report.js';
 import { trace, traced } from '../trace.js';
+import { readAndDispose } from '../tensor-values.js';
 
 /** A trial before it runs: its place, its settings, and whether it trains its architecture's baseline. */
 export interface TrialPlan {
@@ -212,7 +213,9 @@ export function validationAccuracy(model: tf.LayersModel, data: Dataset, rows: I
       const row = rows[i];
       for (let j = 0; j < width; j++) values[(i - start) * width + j] = data.x[row * width + j] * scale;
     }
-    const predicted = tf.tidy(() => (model.predict(tf.tensor(values, [end - start, ...shape])) as tf.Tensor).argMax(-1).dataSync());
+    const predicted = readAndDispose<Int32Array>(
+      tf.tidy(() => (model.predict(tf.tensor(values, [end - start, ...shape])) as tf.Tensor).argMax(-1)),
+    );
     for (let i = start; i < end; i++) if (predicted[i - start] === data.y[rows[i]]) hits++;
   }
   return rows.length === 0 ? 0 : hits / rows.length;

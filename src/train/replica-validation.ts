@@ -7,6 +7,7 @@ import type { ValidationMetrics } from '../progress.js';
 import type { SelectionState } from './checkpoint.js';
 import type { TrainTask, ValidationTask } from './replica.js';
 import { sliceBounds } from './schedule.js';
+import { readAndDispose } from '../tensor-values.js';
 
 /** Rows per forward pass when validating. */
 const VALIDATION_BATCH = 256;
@@ -36,10 +37,12 @@ function validationRunner(
     for (let start = first; start < last; start += VALIDATION_BATCH) {
       const end = Math.min(start + VALIDATION_BATCH, last);
       const n = end - start;
-      const logits = tf.tidy(() => {
-        const x = tf.tensor(data.gatherFeatures(rows, start, end, features), [n, ...inputShape]);
-        return (model.apply(x, { training: false }) as tf.Tensor).dataSync() as Float32Array;
-      });
+      const logits = readAndDispose(
+        tf.tidy(() => {
+          const x = tf.tensor(data.gatherFeatures(rows, start, end, features), [n, ...inputShape]);
+          return model.apply(x, { training: false }) as tf.Tensor;
+        }),
+      );
       data.gatherLabels(rows, start, end, labels);
       const classes = logits.length / n;
       for (let r = 0; r < n; r++) {
