@@ -64,6 +64,7 @@ async function timedSweep(arm, sweepWorkers, schedule, teacher) {
   await rm(out, { recursive: true, force: true });
   const store = join(out, 'soft-labels.sl');
   let storeAtFirstTrial = null;
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const { report } = await sweep({
     teacher,
@@ -81,6 +82,8 @@ async function timedSweep(arm, sweepWorkers, schedule, teacher) {
     },
   });
   const seconds = (performance.now() - started) / 1000;
+  // Every thread of this process (the sweep's workers and its measuring thread included), labelling and all.
+  const cpu = process.cpuUsage(cpuBefore);
   const trialsRead = await Promise.all(
     report.trials.map(async (trial) => JSON.parse(await readFile(join(out, trial.folder, 'report.json'), 'utf8')).softLabels.reused),
   );
@@ -90,6 +93,7 @@ async function timedSweep(arm, sweepWorkers, schedule, teacher) {
     seconds,
     labelSeconds: report.labelling.seconds,
     trialSeconds: seconds - report.labelling.seconds,
+    cpuSeconds: (cpu.user + cpu.system) / 1e6,
     mode: report.schedule.mode,
     reason: report.schedule.reason,
     measured: report.schedule.measured,
@@ -144,8 +148,8 @@ const lines = [
     `Median of ${rounds} round${rounds === 1 ? '' : 's'}, each running every arm in turn; the range is the lowest and highest round; ` +
     "the speed-up is the one-after-another trial time over the arm's, within a round.",
   '',
-  '| arm | workers | mode run | wall s | labelling s | trials s | speed-up of the trials | target 0.8 x W | labelled once |',
-  '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | --- |',
+  '| arm | workers | mode run | wall s | labelling s | trials s | speed-up of the trials | target 0.8 x W | CPU s | cores busy | labelled once |',
+  '| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |',
 ];
 for (const arm of ['one after another', 'concurrent', 'auto']) {
   const rows = ofArm(arm);
@@ -164,9 +168,24 @@ for (const arm of ['one after another', 'concurrent', 'auto']) {
         rows.map((r) => r.labelSeconds),
         2,
       )} | ${spread(rows.map((r) => r.trialSeconds))} | ${speedup} | ${target} | ` +
-      `${rows.every((r) => r.labelledOnce) ? `yes, ${rows.length} of ${rows.length}` : 'NO'} |`,
+      `${spread(rows.map((r) => r.cpuSeconds))} | ${spread(
+        rows.map((r) => r.cpuSeconds / r.seconds),
+        2,
+      )} | ${rows.every((r) => r.labelledOnce) ? `yes, ${rows.length} of ${rows.length}` : 'NO'} |`,
   );
 }
+// The most an arm could gain on this machine: its CPU work spread evenly over every core, with no idle moment,
+// against the one-after-another arm's trial time in the same round.
+const cores = Math.min(workers, availableParallelism());
+const ceiling = (arm) =>
+  ofArm(arm).map((r) => ofArm('one after another').find((s) => s.round === r.round).trialSeconds / (r.cpuSeconds / cores));
+lines.push(
+  '',
+  `CPU s is the CPU time of every thread of the process over the sweep (labelling included); cores busy is CPU s over wall s. ` +
+    `On ${cores} cores an arm cannot take less wall time than its CPU s / ${cores}, so its speed-up is at most the ` +
+    `one-after-another trial time over that: concurrent ${spread(ceiling('concurrent'), 2)}x, auto ${spread(ceiling('auto'), 2)}x ` +
+    `(median of the rounds, with the range).`,
+);
 const autoReasons = [...new Set(ofArm('auto').map((r) => `${r.mode}: ${r.reason}`))];
 // What auto's measurement cost, beside the trials it chose for: its steps and wall time (both pools' starts included).
 const autoMeasured = ofArm('auto').filter((r) => r.measured);
