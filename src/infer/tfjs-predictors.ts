@@ -16,7 +16,9 @@ export async function layersPredictor(handle: SharedModelHandle, normalize: RowN
     // of 32 (slicing copies each), which runs large models at a fraction of one pass's speed.
     async logits(x, rows) {
       const input = prepareRows(x, rows, normalize);
-      return readAndDispose<Float32Array>(tf.tidy(() => model.apply(tf.tensor(input, [rows, ...inputShape]), { training: false }) as tf.Tensor));
+      return readAndDispose<Float32Array>(
+        tf.tidy(() => model.apply(tf.tensor(input, [rows, ...inputShape]), { training: false }) as tf.Tensor),
+      );
     },
     dispose: () => model.dispose(),
   };
@@ -27,7 +29,9 @@ export async function graphPredictor(spec: GraphTeacherSpec & { normalize?: RowN
   return {
     async logits(x, rows) {
       const input = prepareRows(x, rows, spec.normalize);
-      return readAndDispose<Float32Array>(tf.tidy(() => model.execute(tf.tensor(input, [rows, ...spec.inputShape]), spec.outputNode) as tf.Tensor));
+      return readAndDispose<Float32Array>(
+        tf.tidy(() => model.execute(tf.tensor(input, [rows, ...spec.inputShape]), spec.outputNode) as tf.Tensor),
+      );
     },
     dispose: () => model.dispose(),
   };
