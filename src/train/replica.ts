@@ -57,7 +57,7 @@ export interface TrainTask {
   checkpointEverySteps?: number;
 }
 
-/** A training task's channel to the coordinator: progress out, cancellation back, checkpoints handed over. */
+/** A training task's channel to the coordinator: progress out, checkpoints handed over (cancellation comes through `cancelFlag`). */
 export type TrainControl = ControlClient<ProgressEvent, TrainingCheckpoint>;
 
 /** Per-epoch validation of a phase, and how it selects the epoch it keeps. */
