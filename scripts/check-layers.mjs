@@ -47,7 +47,8 @@ const VALUE_IMPORT = /(?:^|\s)(?:import|export)\s+(?!type\s)[^'"]*?from\s*'([^']
 
 const IMPORT = /(?:^|\s)(?:import|export)\s[^'"]*?from\s*'([^']+)'|import\(\s*'([^']+)'\s*\)|^import\s+'([^']+)'/gm;
 
-function walk(dir) {
+/** The .ts files under `dir`, at any depth. */
+export function walk(dir) {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
     entry.isDirectory() ? walk(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : [],
   );

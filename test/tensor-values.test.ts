@@ -1,8 +1,10 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { describe, expect, it } from 'vitest';
 import { readAndDispose } from '../dist/tensor-values.js';
+// @ts-expect-error: a plain script without type declarations
+import { walk as sourceFiles } from '../scripts/check-layers.mjs';
 
 /** The source of every call `tidy(...)` in `text`, its parentheses matched. */
 function tidyCalls(text: string): string[] {
@@ -25,12 +27,6 @@ function returnsValues(call: string): boolean {
   return new RegExp(`return [^;]*${read};`).test(call) || new RegExp(`${read},?\\s*\\)$`).test(call);
 }
 
-function sourceFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
-    entry.isDirectory() ? sourceFiles(join(dir, entry.name)) : /\.c?ts$/.test(entry.name) ? [join(dir, entry.name)] : [],
-  );
-}
-
 describe('readAndDispose', () => {
   it("gives a tensor's values and disposes it", () => {
     const before = tf.memory().numTensors;
@@ -43,7 +39,7 @@ describe('readAndDispose', () => {
   });
 
   it('is how src/ reads values out of a tidy(): no tidy() returns a typed array, which tfjs would walk element by element', () => {
-    const offenders = sourceFiles(join(__dirname, '..', 'src')).flatMap((file) =>
+    const offenders = (sourceFiles(join(__dirname, '..', 'src')) as string[]).flatMap((file) =>
       tidyCalls(readFileSync(file, 'utf8'))
         .filter(returnsValues)
         .map((call) => `${file}: ${call.slice(0, 80)}`),
