@@ -110,7 +110,7 @@ export class CheckpointWriter {
   private waiting: TrainingCheckpoint | undefined;
   private writing: Promise<void> | undefined;
   /** The first write that failed; later checkpoints are dropped. */
-  error: unknown;
+  private error: unknown;
 
   /** `onError` is called once, when a write fails (a flush would throw it only once the writer is idle). */
   constructor(
